@@ -1,0 +1,279 @@
+"""The `casework` command line: operators and case managers run the caseload from here.
+Bad input exits non-zero with one line naming what is wrong, and changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from models.codes import CaseStatus, ContactType, Program, Stage
+
+EXIT_ERROR = 1
+FORM_STAGES = [s.value for s in Stage if s is not Stage.INTAKE]
+
+
+class CliError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="embedded data directory (default .casework)")
+    parser = argparse.ArgumentParser(prog="casework", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", parents=[common], help="start the local stack and serve every deployment")
+    up.add_argument("--port", type=int, default=4200)
+    up.add_argument("--demo", type=int, default=0, metavar="N", help="also create N demo cases")
+
+    intake = sub.add_parser("intake", parents=[common], help="register a client and open a case")
+    intake.add_argument("--program", required=True, choices=[p.value for p in Program])
+    intake.add_argument("--file", required=True, help="client JSON (- for stdin)")
+    intake.add_argument("--case-manager", help="staff id (default: you)")
+    intake.add_argument("--json", action="store_true")
+
+    submit = sub.add_parser("submit", parents=[common], help="submit a stage form to a waiting case")
+    submit.add_argument("case_number")
+    submit.add_argument("stage", choices=FORM_STAGES)
+    submit.add_argument("--file", required=True, help="form JSON (- for stdin)")
+    submit.add_argument("--narrative-file", help="narrative text kept in the store only")
+    submit.add_argument("--wait", action="store_true", help="return once the case has moved on")
+    submit.add_argument("--timeout", type=float, default=120.0)
+    submit.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", parents=[common], help="print one case")
+    show.add_argument("case_number")
+    show.add_argument("--json", action="store_true")
+
+    listing = sub.add_parser("cases", parents=[common], help="list the caseload")
+    listing.add_argument("--stage", choices=[s.value for s in Stage])
+    listing.add_argument("--program", choices=[p.value for p in Program])
+    listing.add_argument("--status", choices=[s.value for s in CaseStatus])
+    listing.add_argument("--json", action="store_true")
+
+    form = sub.add_parser("form", parents=[common], help="print a stage form's schema or an example")
+    form.add_argument("stage", choices=FORM_STAGES)
+    form.add_argument("--example", action="store_true")
+
+    note = sub.add_parser("note", parents=[common], help="record a contact or note (no flow resume)")
+    note.add_argument("case_number")
+    note.add_argument("--text", required=True)
+    note.add_argument("--type", default=ContactType.NOTE.value, choices=[c.value for c in ContactType])
+
+    reopen = sub.add_parser("reopen", parents=[common], help="reopen a closed case as a new episode")
+    reopen.add_argument("case_number")
+    reopen.add_argument("--reason", required=True)
+
+    demo = sub.add_parser("demo", parents=[common], help="create N synthetic cases at varied stages")
+    demo.add_argument("--cases", type=int, default=12)
+
+    sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
+    return parser
+
+
+def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
+    """Set the environment before Prefect is imported: data dir, API URL, runner settings.
+    Returns the data dir and whether `up` should start its own Prefect server."""
+    from casework.stack import STACK_FILE, prefect_env
+
+    data_dir = (args.data_dir or Path(os.environ.get("CASEWORK_DATA_DIR", ".casework"))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    api_url = os.environ.get("PREFECT_API_URL")
+    start_own = False
+    if api_url is None:
+        stack_file = data_dir / STACK_FILE
+        if args.command == "up":
+            api_url, start_own = f"http://127.0.0.1:{args.port}/api", True
+        elif stack_file.exists():
+            api_url = json.loads(stack_file.read_text())["api_url"]
+        else:
+            api_url = "http://127.0.0.1:4200/api"
+    poll = os.environ.get("CASEWORK_RUNNER_POLL_SECONDS", "2")
+    for name, value in prefect_env(data_dir, api_url, float(poll)).items():
+        if name == "CASEWORK_DATA_DIR" or name not in os.environ:
+            os.environ[name] = value
+    return data_dir, start_own
+
+
+def read_json(path: str, what: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise CliError(f"--file: cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--file: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+
+
+def read_text(path: str, option: str) -> str:
+    try:
+        text = Path(path).read_text().strip()
+    except OSError as exc:
+        raise CliError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    if not text:
+        raise CliError(f"{option}: {path} is empty")
+    return text
+
+
+def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else text())
+
+
+def cmd_intake(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from casework import operations
+    from casework.settings import get_settings
+    from models.schemas import ClientIn
+
+    raw = read_json(args.file, "client")
+    try:
+        client = ClientIn.model_validate(raw)
+    except ValidationError as exc:
+        raise CliError(operations.validation_message(exc, "client: ")) from None
+    actor = get_settings().actor
+    result = operations.intake(client, Program(args.program), args.case_manager or actor, actor)
+    emit(result.__dict__, args.json, lambda: result.case_number)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    stage = Stage(args.stage)
+    form = operations.parse_stage_form(stage, read_json(args.file, f"{stage.value} form"))
+    narrative = read_text(args.narrative_file, "--narrative-file") if args.narrative_file else None
+    result = operations.submit(
+        args.case_number, stage, form, narrative=narrative, actor=get_settings().actor,
+        wait=args.wait, timeout=args.timeout,
+    )
+    emit(result.__dict__, args.json, lambda: _submit_line(result))
+    return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
+
+
+def _submit_line(result: Any) -> str:
+    if result.outcome == "submitted":
+        return f"{result.case_number}: {result.stage} form submitted ({result.stage_key})"
+    if result.outcome == "moved":
+        return f"{result.case_number}: {result.stage_key} recorded; now at {result.stage}"
+    return f"{result.case_number}: {result.stage_key} {result.outcome}: {result.error}"
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.views import case_text
+
+    detail = operations.show(args.case_number)
+    emit(detail.public(), args.json, lambda: case_text(detail))
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.views import caseload_text
+
+    rows = operations.caseload(
+        Stage(args.stage) if args.stage else None,
+        Program(args.program) if args.program else None,
+        CaseStatus(args.status) if args.status else None,
+    )
+    emit([row.model_dump(mode="json") for row in rows], args.json, lambda: caseload_text(rows))
+    return 0
+
+
+def cmd_form(args: argparse.Namespace) -> int:
+    from models.lifecycle import STAGES
+
+    spec = STAGES[Stage(args.stage)]
+    assert spec.form is not None and spec.example is not None
+    data = spec.example(date.today()).model_dump(mode="json") if args.example else spec.form.model_json_schema()
+    print(json.dumps(data, indent=2))
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from casework import operations
+    from casework.settings import get_settings
+    from models.schemas import ContactIn
+
+    try:
+        data = ContactIn(contact_type=ContactType(args.type), text=args.text)
+    except ValidationError as exc:
+        raise CliError(operations.validation_message(exc, "note: ")) from None
+    operations.note(args.case_number, data, get_settings().actor)
+    print(f"{args.case_number.upper()}: {data.contact_type.value} recorded")
+    return 0
+
+
+def cmd_reopen(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    if not args.reason.strip():
+        raise CliError("--reason: must not be empty")
+    result = operations.reopen(args.case_number, args.reason.strip(), get_settings().actor)
+    print(f"{result.case_number}: reopened as a new episode, now at {result.stage}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from casework.demo import run_demo
+
+    if args.cases < 1:
+        raise CliError("--cases: must be at least 1")
+    print(f"Demo: {run_demo(args.cases)}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from casework.db import migrate
+
+    migrate()
+    print("case store is up to date")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "intake": cmd_intake, "submit": cmd_submit, "show": cmd_show, "cases": cmd_cases,
+    "form": cmd_form, "note": cmd_note, "reopen": cmd_reopen, "demo": cmd_demo,
+    "migrate": cmd_migrate,
+}
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    data_dir, start_own = bootstrap(args)
+    if args.command == "up":
+        from casework.stack import up
+
+        if args.demo < 0:
+            raise CliError("--demo: must not be negative")
+        return up(data_dir, start_own, args.port, args.demo)
+    if args.command not in {"form", "migrate"}:
+        from casework.db import check_schema
+
+        check_schema()
+    return COMMANDS[args.command](args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from casework.errors import user_errors
+
+    try:
+        code = run(argv)
+    except Exception as exc:
+        if not isinstance(exc, (CliError, *user_errors())):
+            raise
+        print(f"casework: error: {exc}", file=sys.stderr)
+        code = EXIT_ERROR
+    sys.exit(code)

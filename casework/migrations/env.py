@@ -1,0 +1,15 @@
+"""Alembic environment: runs on the connection `casework.db.migrate` hands over."""
+
+from alembic import context
+
+from models.base import Base
+from models import orm  # noqa: F401  (registers the tables on Base.metadata)
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

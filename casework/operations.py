@@ -1,0 +1,207 @@
+"""Case operations as the CLI (and the tests) perform them. Each checks everything it
+can before writing, writes the store in one transaction, and talks to Prefect with case
+numbers and coded values only."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from casework import orchestration
+from casework.db import session_scope
+from models import assessments, cases, contacts, plans, referrals, stage_events
+from models.codes import CaseStatus, Program, Stage
+from models.forms import StageForm
+from models.lifecycle import TransitionNotAllowed, check_transition, form_for
+from models.schemas import (
+    AssessmentOut,
+    CaseDetail,
+    CaseSummary,
+    ClientIn,
+    ClientOut,
+    ContactIn,
+    ContactOut,
+    HistoryEntry,
+    PlanOut,
+    ReferralOut,
+)
+
+
+class InputError(Exception):
+    """Bad input from the user: the message names the field and what is wrong."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    case_number: str
+    flow_run_id: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    case_number: str
+    stage_key: str
+    outcome: str  # submitted | moved | rejected
+    stage: str | None
+    error: str | None = None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def validation_message(exc: ValidationError, prefix: str = "") -> str:
+    """One line naming the first bad field; never echoes the value (it may identify a client)."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "form"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{prefix}{where}: {error['msg']}{more}"
+
+
+def parse_stage_form(stage: Stage, data: Any) -> StageForm:
+    form_type = form_for(stage)
+    if form_type is None:
+        raise InputError(f"stage: {stage.value} takes no form (it completes on its own)")
+    try:
+        return form_type.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(validation_message(exc, f"{stage.value} form: ")) from None
+
+
+def intake(client: ClientIn, program: Program, case_manager: str, actor: str) -> IntakeResult:
+    orchestration.check_ready()
+    with session_scope() as session:
+        from models.clients import create_client
+
+        record = create_client(session, client)
+        case = cases.open_case(session, record, program, case_manager, actor, now())
+        position = cases.position(session, case)
+        flow_run_id = orchestration.start_case_run(position)
+        cases.set_flow_run(session, case, flow_run_id)
+    return IntakeResult(position.case_number, flow_run_id, position.stage.value)
+
+
+def _waiting_case(session: Session, case_number: str, stage: Stage, form: StageForm) -> cases.Case:
+    case = cases.get_open_case(session, case_number)
+    if case.stage != stage.value:
+        raise InputError(
+            f"stage: {case.case_number} is at {case.stage}, not {stage.value}"
+            f"{' (already recorded)' if _passed(session, case, stage) else ''}"
+        )
+    try:
+        check_transition(stage, form, cases.facts(session, case))
+    except TransitionNotAllowed as exc:
+        raise InputError(str(exc)) from None
+    return case
+
+
+def _passed(session: Session, case: cases.Case, stage: Stage) -> bool:
+    """Whether this stage's form is the one the case recorded last (a second submission)."""
+    history = stage_events.history(session, case)
+    return bool(history) and history[-1].from_stage == stage.value
+
+
+def submit(
+    case_number: str,
+    stage: Stage,
+    form: StageForm,
+    *,
+    narrative: str | None = None,
+    actor: str,
+    wait: bool = False,
+    timeout: float = 120.0,
+) -> SubmitResult:
+    """Resume the case's suspended run with `form`; narrative text goes to the store only."""
+    with session_scope() as session:
+        case = _waiting_case(session, case_number, stage, form)
+        key, episode = case.stage_key, case.episode
+        flow_run_id = cases.episode_of(session, case).flow_run_id
+        if flow_run_id is None:
+            raise InputError(f"case_number: {case.case_number} has no flow run; reopen or re-run intake")
+        orchestration.check_ready()
+        if narrative:
+            contacts.save_narrative(session, case, key, narrative, actor, now())
+        orchestration.resume_with_form(flow_run_id, key, form.model_dump(mode="json"))
+        number = case.case_number or case_number
+    if not wait:
+        return SubmitResult(number, key, "submitted", stage.value)
+    return wait_for_stage(number, episode, key, flow_run_id, timeout)
+
+
+def wait_for_stage(
+    case_number: str, episode: int, key: str, flow_run_id: str, timeout: float
+) -> SubmitResult:
+    """Block until the flow has recorded `key` (or failed, or `timeout` passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_scope() as session:
+            case = cases.get_case(session, case_number)
+            event = stage_events.find(session, case, episode, key)
+            if event is not None:
+                return SubmitResult(case_number, key, event.outcome, case.stage, event.error)
+        run = orchestration.read_run(flow_run_id)
+        if run.failed:
+            return SubmitResult(case_number, key, "failed", None,
+                                f"case flow run {run.state_name}: {run.state_message or 'no message'}")
+        if time.monotonic() > deadline:
+            return SubmitResult(case_number, key, "pending", None,
+                                f"not recorded after {timeout:.0f} s; run is {run.state_name}")
+        time.sleep(0.25)
+
+
+def note(case_number: str, data: ContactIn, actor: str) -> None:
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        contacts.add_contact(session, case, data, actor, now())
+
+
+def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:
+    orchestration.check_ready()
+    with session_scope() as session:
+        case = cases.get_case(session, case_number, for_update=True)
+        cases.reopen_case(session, case, actor, now())
+        contacts.save_narrative(session, case, f"reopen-{case.episode}", reason, actor, now())
+        position = cases.position(session, case)
+        flow_run_id = orchestration.start_case_run(position)
+        cases.set_flow_run(session, case, flow_run_id)
+    return IntakeResult(position.case_number, flow_run_id, position.stage.value)
+
+
+def show(case_number: str) -> CaseDetail:
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        latest = assessments.latest(session, case)
+        plan = plans.current_plan(session, case)
+        narratives = contacts.narratives_for(session, case)
+        assessment = None
+        if latest is not None:
+            assessment = AssessmentOut.model_validate(latest).model_copy(
+                update={"narrative": narratives.get(f"e{latest.episode}:{latest.stage_key}")}
+            )
+        episode = cases.episode_of(session, case)
+        return CaseDetail(
+            **CaseSummary.model_validate(case).model_dump(),
+            client=ClientOut.model_validate(case.client),
+            flow_run_id=episode.flow_run_id,
+            closure_reason=episode.closure_reason,
+            history=[HistoryEntry.model_validate(e) for e in stage_events.history(session, case)],
+            latest_assessment=assessment,
+            plan=PlanOut.model_validate(plan) if plan else None,
+            referrals=[ReferralOut.model_validate(r) for r in referrals.for_case(session, case)],
+            contacts=[ContactOut.model_validate(c) for c in contacts.contacts_for(session, case)],
+            narratives=narratives,
+        )
+
+
+def caseload(
+    stage: Stage | None = None, program: Program | None = None, status: CaseStatus | None = None
+) -> list[CaseSummary]:
+    with session_scope() as session:
+        rows = cases.list_cases(session, stage=stage, program=program, status=status)
+        return [CaseSummary.model_validate(case) for case in rows]

@@ -1,0 +1,139 @@
+"""The Prefect side of case operations: is the orchestrator up, start a case's run,
+resume it with a form, watch it. Only case numbers and coded values cross this line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import httpx
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.settings import PREFECT_API_URL
+
+from tasks.cases import run_tags
+from models.cases import Position
+
+LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"
+RUNNER_SILENCE_SECONDS = 45
+
+
+class OrchestratorUnavailable(Exception):
+    """The Prefect server or the runner serving our deployments is not there."""
+
+
+class SubmissionRefused(Exception):
+    """The case's flow run is not waiting for this form right now."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    flow_run_id: str
+    name: str
+    state_type: str
+    state_name: str
+    state_message: str | None
+    pause_key: str | None
+    tags: list[str]
+
+    @property
+    def waiting(self) -> bool:
+        return self.state_type == StateType.PAUSED.value
+
+    @property
+    def failed(self) -> bool:
+        return self.state_type in {StateType.FAILED.value, StateType.CRASHED.value,
+                                   StateType.CANCELLED.value}
+
+
+def api_url() -> str:
+    return str(PREFECT_API_URL.value() or "(none)")
+
+
+def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
+    """Refuse early, before anything is written, if the server or the runner is missing."""
+    try:
+        with get_client(sync_client=True) as client:
+            if (problem := client.api_healthcheck()) is not None:
+                raise OrchestratorUnavailable(
+                    f"Prefect server at {api_url()} is not answering ({type(problem).__name__}); "
+                    "start it with `casework up`"
+                )
+            found = client.read_deployment_by_name(deployment)
+    except ObjectNotFound:
+        raise OrchestratorUnavailable(
+            f"deployment {deployment} is not registered at {api_url()}; start `casework up`"
+        ) from None
+    except (httpx.HTTPError, PrefectHTTPStatusError, OSError) as exc:
+        raise OrchestratorUnavailable(
+            f"Prefect server at {api_url()} is not answering ({type(exc).__name__}); "
+            "start it with `casework up`"
+        ) from None
+    last = found.last_polled
+    silent = (datetime.now(UTC) - last).total_seconds() if last else None
+    if silent is None or silent > RUNNER_SILENCE_SECONDS:
+        seen = f"last seen {silent:.0f} s ago" if silent is not None else "never seen"
+        raise OrchestratorUnavailable(
+            f"no runner is serving {deployment} ({seen}); start it with `casework up`"
+        )
+
+
+def start_case_run(position: Position) -> str:
+    """Start (or find, on a retried intake) the flow run of this case episode."""
+    flow_run = run_deployment(
+        LIFECYCLE_DEPLOYMENT,
+        parameters={"case_number": position.case_number, "episode": position.episode},
+        flow_run_name=position.case_number,
+        tags=run_tags(position),
+        idempotency_key=f"{position.case_number}-e{position.episode}",
+        timeout=0,
+        as_subflow=False,
+    )
+    return str(flow_run.id)
+
+
+def _view(flow_run: FlowRun) -> RunView:
+    state = flow_run.state
+    return RunView(
+        flow_run_id=str(flow_run.id),
+        name=flow_run.name,
+        state_type=state.type.value if state else "UNKNOWN",
+        state_name=state.name if state else "unknown",
+        state_message=state.message if state else None,
+        pause_key=state.state_details.pause_key if state else None,
+        tags=list(flow_run.tags),
+    )
+
+
+def read_run(flow_run_id: str) -> RunView:
+    try:
+        with get_client(sync_client=True) as client:
+            return _view(client.read_flow_run(UUID(flow_run_id)))
+    except (httpx.HTTPError, OSError) as exc:
+        raise OrchestratorUnavailable(
+            f"Prefect server at {api_url()} is not answering ({type(exc).__name__})"
+        ) from None
+
+
+def resume_with_form(flow_run_id: str, stage_key: str, form_data: dict[str, Any]) -> None:
+    """Hand the form to the suspended run; refuse if it is not waiting at this key."""
+    run = read_run(flow_run_id)
+    if not run.waiting:
+        raise SubmissionRefused(
+            f"case flow run is {run.state_name}, not waiting for a form; "
+            "a submission may still be processing, try again shortly"
+        )
+    if run.pause_key != stage_key:
+        raise SubmissionRefused(
+            f"case flow run waits at {run.pause_key}, the case store at {stage_key}; "
+            "try again shortly"
+        )
+    with get_client(sync_client=True) as client:
+        result = client.resume_flow_run(UUID(flow_run_id), run_input=form_data)
+    if result.status.value != "ACCEPT":
+        reason = result.details.reason if hasattr(result.details, "reason") else result.status.value
+        raise SubmissionRefused(f"Prefect refused the form: {reason}")

@@ -1,0 +1,147 @@
+"""`casework up`: the whole local stack in one process tree. A Prefect server on SQLite
+(unless PREFECT_API_URL already answers), the case store migrated, and one runner
+serving every deployment. Ctrl-C stops what it started."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+STACK_FILE = "stack.json"
+
+
+class StackError(Exception):
+    pass
+
+
+def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, str]:
+    """Environment shared by the CLI, the runner and every flow-run process it spawns."""
+    return {
+        "CASEWORK_DATA_DIR": str(data_dir),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(data_dir / "prefect"),
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
+        "PREFECT_RUNNER_POLL_FREQUENCY": str(poll_seconds),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def api_is_healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.Popen[bytes]:
+    if not port_is_free(port):
+        raise StackError(f"--port: 127.0.0.1:{port} is already in use; choose another port")
+    log = (data_dir / "prefect-server.log").open("ab")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
+    )
+    api_url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout
+    while not api_is_healthy(api_url):
+        if server.poll() is not None:
+            raise StackError(f"Prefect server exited; see {data_dir / 'prefect-server.log'}")
+        if time.monotonic() > deadline:
+            stop_server(server)
+            raise StackError(f"Prefect server not healthy after {timeout:.0f} s")
+        time.sleep(0.5)
+    return server
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+async def _serve(
+    deployments: list[RunnerDeployment], limit: int, poll_seconds: float, announce: Callable[[], None]
+) -> None:
+    from prefect.runner import Runner
+
+    runner = Runner(name="casework", limit=limit, query_seconds=poll_seconds,
+                    pause_on_shutdown=False)
+    for deployment in deployments:
+        await runner.aadd_deployment(deployment)
+    announce()
+    await runner.start()
+
+
+def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> int:
+    """Run the stack until interrupted. The environment was prepared by `prefect_env`."""
+    from casework.db import migrate
+    from casework.settings import get_settings
+    from deployments import all_deployments
+
+    api_url = os.environ["PREFECT_API_URL"]
+    server = start_server(data_dir, port) if start_own_server else None
+    if server is None and not api_is_healthy(api_url):
+        raise StackError(f"PREFECT_API_URL: {api_url} is not answering")
+    stack_file = data_dir / STACK_FILE
+    try:
+        migrate()
+        dashboard = api_url.removesuffix("/api")
+
+        def announce() -> None:
+            stack_file.write_text(json.dumps({"api_url": api_url, "pid": os.getpid()}))
+            print(f"Casework is up: case store {get_settings().store_url}", flush=True)
+            print(f"Dashboard: {dashboard}/runs  (Ctrl-C stops everything)", flush=True)
+            if demo_cases:
+                threading.Thread(target=_demo, args=(demo_cases,), daemon=True).start()
+
+        settings = get_settings()
+        deployments = all_deployments()  # built outside the event loop: to_deployment is sync here
+        asyncio.run(_serve(deployments, settings.runner_limit, settings.runner_poll_seconds, announce))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack_file.unlink(missing_ok=True)
+        if server is not None:
+            stop_server(server)
+        print("Casework stopped.", flush=True)
+    return 0
+
+
+def _demo(count: int) -> None:
+    from casework.demo import run_demo
+    from casework.orchestration import OrchestratorUnavailable, check_ready
+
+    for _ in range(60):
+        try:
+            check_ready()
+            break
+        except OrchestratorUnavailable:
+            time.sleep(1)
+    summary = run_demo(count)
+    print(f"Demo: {summary}", flush=True)

@@ -1,0 +1,66 @@
+"""One flow run per case episode. It reads where the case stands from the store, waits
+(suspended, holding no process) for that stage's form, records it, and repeats until the
+case closes. Each resume does the same small amount of work however many stages passed:
+the store, not a replay of earlier steps, says where the case is."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
+from prefect.flow_runs import suspend_flow_run
+from pydantic import Field, ValidationError
+
+from models.lifecycle import form_for
+from tasks.cases import read_position, run_tags, sync_run_tags
+from tasks.stage_events import record_stage
+
+CaseNumber = Annotated[str, Field(pattern=r"^CASE-\d{6,}$", description="case number only")]
+
+
+def _refusal(exc: ValidationError) -> str:
+    # Never echo the input: only where it failed and why.
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "form"
+    return f"{where}: {error['msg']}"
+
+
+def _mirror_tags(position: Any) -> None:
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    wanted = run_tags(position, list(context.flow_run.tags))
+    if set(wanted) != set(context.flow_run.tags):
+        sync_run_tags(context.flow_run.id, wanted)
+        context.flow_run.tags = wanted
+
+
+@flow(name="case-lifecycle", flow_run_name="{case_number}", persist_result=True)
+def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
+    logger = get_run_logger()
+    while True:
+        position = read_position(case_number)
+        if position.episode != episode:
+            logger.info("%s moved on to episode %s; this run ends", case_number, position.episode)
+            return "superseded"
+        _mirror_tags(position)
+        if position.closed:
+            return "closed"
+        form_type = form_for(position.stage)
+        form_data: dict[str, Any] | None = None
+        refusal: str | None = None
+        if form_type is not None:
+            try:
+                form = suspend_flow_run(wait_for_input=form_type, key=position.stage_key)
+                form_data = form.model_dump(mode="json")
+            except ValidationError as exc:
+                refusal = _refusal(exc)
+        outcome = record_stage(
+            case_number, episode, position.stage_key, position.stage, form_data, refusal
+        )
+        logger.info(
+            "%s %s %s: %s -> %s%s", case_number, position.stage_key, outcome["outcome"],
+            outcome["from_stage"], outcome["to_stage"] or "closed",
+            f" ({outcome['error']})" if outcome["error"] else "",
+        )

@@ -1,0 +1,183 @@
+"""Cases and their episodes: open, find, list, reopen. Functions take the session first
+and only flush; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import audit
+from models.codes import CaseStatus, NeedsDomain, Program, Stage
+from models.forms import ClosureForm
+from models.lifecycle import CaseFacts, stage_key
+from models.orm import Assessment, Case, Client, Episode
+
+
+class CaseError(Exception):
+    """A request about a case that cannot be honoured; the message says why."""
+
+
+class CaseNotFound(CaseError):
+    pass
+
+
+class CaseClosed(CaseError):
+    pass
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a case's lifecycle stands: all a flow run needs, and all coded."""
+
+    case_number: str
+    program: str
+    episode: int
+    stage: Stage
+    stage_key: str
+    closed: bool
+
+
+def case_number_for(case_id: int) -> str:
+    return f"CASE-{case_id:06d}"
+
+
+def open_case(
+    session: Session, client: Client, program: Program, case_manager: str, actor: str, at: datetime
+) -> Case:
+    case = Case(
+        client_id=client.id,
+        program=program.value,
+        case_manager=case_manager,
+        status=CaseStatus.OPEN.value,
+        episode=1,
+        stage=Stage.INTAKE.value,
+        stage_sequence=1,
+        stage_attempt=0,
+        stage_key=stage_key(Stage.INTAKE, 1),
+        stage_entered_at=at,
+        opened_at=at,
+    )
+    session.add(case)
+    session.flush()
+    case.case_number = case_number_for(case.id)
+    session.add(Episode(case_id=case.id, number=1, opened_at=at))
+    audit.record(session, case, actor, "case_opened", at, program=program.value, manager=case_manager)
+    return case
+
+
+def get_case(session: Session, case_number: str, *, for_update: bool = False) -> Case:
+    query = select(Case).where(Case.case_number == case_number.strip().upper())
+    if for_update:
+        query = query.with_for_update()
+    case = session.scalars(query).one_or_none()
+    if case is None:
+        raise CaseNotFound(f"case_number: no case {case_number}")
+    return case
+
+
+def get_open_case(session: Session, case_number: str, *, for_update: bool = False) -> Case:
+    case = get_case(session, case_number, for_update=for_update)
+    if case.status == CaseStatus.CLOSED.value:
+        raise CaseClosed(f"case_number: {case.case_number} is closed; reopen it first")
+    return case
+
+
+def list_cases(
+    session: Session,
+    *,
+    stage: Stage | None = None,
+    program: Program | None = None,
+    status: CaseStatus | None = None,
+) -> list[Case]:
+    query = select(Case).order_by(Case.id)
+    if stage is not None:
+        query = query.where(Case.stage == stage.value)
+    if program is not None:
+        query = query.where(Case.program == program.value)
+    if status is not None:
+        query = query.where(Case.status == status.value)
+    return list(session.scalars(query))
+
+
+def position(session: Session, case: Case) -> Position:
+    return Position(
+        case_number=case.case_number or case_number_for(case.id),
+        program=case.program,
+        episode=case.episode,
+        stage=Stage(case.stage),
+        stage_key=case.stage_key,
+        closed=case.status == CaseStatus.CLOSED.value,
+    )
+
+
+def episode_of(session: Session, case: Case, number: int | None = None) -> Episode:
+    query = select(Episode).where(
+        Episode.case_id == case.id, Episode.number == (number or case.episode)
+    )
+    return session.scalars(query).one()
+
+
+def set_flow_run(session: Session, case: Case, flow_run_id: str) -> None:
+    episode_of(session, case).flow_run_id = flow_run_id
+    session.flush()
+
+
+def move_to(session: Session, case: Case, stage: Stage, at: datetime) -> None:
+    case.stage = stage.value
+    case.stage_sequence += 1
+    case.stage_attempt = 0
+    case.stage_key = stage_key(stage, case.stage_sequence)
+    case.stage_entered_at = at
+
+
+def retry_stage(case: Case) -> None:
+    """A refused form fired its key; the stage waits again under a fresh one."""
+    case.stage_attempt += 1
+    case.stage_key = stage_key(Stage(case.stage), case.stage_sequence, case.stage_attempt)
+
+
+def close(session: Session, case: Case, at: datetime) -> None:
+    case.status = CaseStatus.CLOSED.value
+    case.closed_at = at
+    episode_of(session, case).closed_at = at
+
+
+def reopen_case(session: Session, case: Case, actor: str, at: datetime) -> Case:
+    if case.status != CaseStatus.CLOSED.value:
+        raise CaseError(f"case_number: {case.case_number} is open (at {case.stage}); only closed cases reopen")
+    case.episode += 1
+    case.status = CaseStatus.OPEN.value
+    case.closed_at = None
+    case.stage = Stage.INTAKE.value
+    case.stage_sequence = 1
+    case.stage_attempt = 0
+    case.stage_key = stage_key(Stage.INTAKE, 1)
+    case.stage_entered_at = at
+    session.add(Episode(case_id=case.id, number=case.episode, opened_at=at))
+    session.flush()
+    audit.record(session, case, actor, "case_reopened", at, episode=case.episode)
+    return case
+
+
+def facts(session: Session, case: Case) -> CaseFacts:
+    """What the lifecycle's guards need from the store: the latest assessment's crisis domains."""
+    query = (
+        select(Assessment.scores)
+        .where(Assessment.case_id == case.id, Assessment.episode == case.episode)
+        .order_by(Assessment.id.desc())
+        .limit(1)
+    )
+    scores = session.scalars(query).first() or {}
+    return CaseFacts(
+        crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1)
+    )
+
+
+def record_closure(session: Session, case: Case, key: str, form: ClosureForm, at: datetime) -> None:
+    episode = episode_of(session, case)
+    episode.closure_reason = form.reason.value
+    episode.follow_up_consent = form.follow_up_consent
+    session.flush()

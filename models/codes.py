@@ -1,0 +1,200 @@
+"""Coded values: the only vocabulary that may travel on Prefect surfaces. Every value
+here is a code, never client identity or free text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    INTAKE = "intake"
+    ASSESSMENT = "assessment"
+    PLAN = "plan"
+    REFERRAL = "referral"
+    MONITORING = "monitoring"
+    CLOSURE = "closure"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Trigger(StrEnum):
+    """What a submitted form asks the lifecycle to do next."""
+
+    COMPLETE = "complete"
+    CONTINUE = "continue"
+    REASSESS = "reassess"
+    REVISE_PLAN = "revise_plan"
+    CLOSE = "close"
+
+
+class Decision(StrEnum):
+    """The monitoring review's decision (a subset of triggers, named for the case manager)."""
+
+    CONTINUE = "continue"
+    REASSESS = "reassess"
+    REVISE_PLAN = "revise_plan"
+    CLOSE = "close"
+
+
+class Program(StrEnum):
+    HOUSING = "housing"
+    HEALTHCARE = "healthcare"
+    CHILD_WELFARE = "child_welfare"
+    SUBSTANCE_USE = "substance_use"
+    GERIATRIC = "geriatric"
+    CRIMINAL_JUSTICE = "criminal_justice"
+
+
+class NeedsDomain(StrEnum):
+    HOUSING = "housing"
+    INCOME_BENEFITS = "income_benefits"
+    EMPLOYMENT = "employment"
+    PHYSICAL_HEALTH = "physical_health"
+    MENTAL_HEALTH = "mental_health"
+    SUBSTANCE_USE = "substance_use"
+    FAMILY_CHILDCARE = "family_childcare"
+    FOOD = "food"
+    SAFETY = "safety"
+    LEGAL = "legal"
+
+
+class Strength(StrEnum):
+    FAMILY_SUPPORT = "family_support"
+    PEER_SUPPORT = "peer_support"
+    EMPLOYMENT_HISTORY = "employment_history"
+    STABLE_INCOME = "stable_income"
+    MOTIVATION = "motivation"
+    COMMUNITY_TIES = "community_ties"
+    FAITH_COMMUNITY = "faith_community"
+    EDUCATION = "education"
+    HEALTH_INSURANCE = "health_insurance"
+    TRANSPORTATION = "transportation"
+    PRIOR_SERVICE_SUCCESS = "prior_service_success"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class GoalStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    MET = "met"
+    NOT_MET = "not_met"
+    DROPPED = "dropped"
+
+
+class ServiceCategory(StrEnum):
+    EMERGENCY_SHELTER = "emergency_shelter"
+    HOUSING_SEARCH = "housing_search"
+    RENTAL_ASSISTANCE = "rental_assistance"
+    BENEFITS_ENROLLMENT = "benefits_enrollment"
+    EMPLOYMENT_TRAINING = "employment_training"
+    PRIMARY_CARE = "primary_care"
+    MENTAL_HEALTH_TREATMENT = "mental_health_treatment"
+    SUBSTANCE_USE_TREATMENT = "substance_use_treatment"
+    CHILDCARE = "childcare"
+    FOOD_ASSISTANCE = "food_assistance"
+    LEGAL_AID = "legal_aid"
+    DOMESTIC_VIOLENCE_SERVICES = "domestic_violence_services"
+    IN_HOME_SUPPORT = "in_home_support"
+    REENTRY_SUPPORT = "reentry_support"
+
+
+class Urgency(StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    EMERGENCY = "emergency"
+
+
+class ClosureReason(StrEnum):
+    GOALS_MET = "goals_met"
+    CLIENT_WITHDREW = "client_withdrew"
+    TRANSFERRED = "transferred"
+    LOST_CONTACT = "lost_contact"
+    MOVED = "moved"
+    DECEASED = "deceased"
+    OTHER = "other"
+
+
+class ContactType(StrEnum):
+    PHONE = "phone"
+    HOME_VISIT = "home_visit"
+    OFFICE_VISIT = "office_visit"
+    VIDEO = "video"
+    COLLATERAL = "collateral"
+    ATTEMPTED = "attempted"
+    NOTE = "note"
+
+
+class ContactPreference(StrEnum):
+    PHONE = "phone"
+    TEXT = "text"
+    EMAIL = "email"
+    MAIL = "mail"
+    IN_PERSON = "in_person"
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    domain: NeedsDomain
+    measure: str
+
+
+class Objective(StrEnum):
+    """Measurable objectives, each tied to one needs domain and a stated measure."""
+
+    SECURE_PERMANENT_HOUSING = "secure_permanent_housing"
+    MAINTAIN_TENANCY = "maintain_tenancy"
+    ENROLL_IN_BENEFITS = "enroll_in_benefits"
+    INCREASE_INCOME = "increase_income"
+    OBTAIN_EMPLOYMENT = "obtain_employment"
+    COMPLETE_JOB_TRAINING = "complete_job_training"
+    ESTABLISH_PRIMARY_CARE = "establish_primary_care"
+    MANAGE_CHRONIC_CONDITION = "manage_chronic_condition"
+    ENGAGE_MENTAL_HEALTH_CARE = "engage_mental_health_care"
+    ENTER_SUBSTANCE_USE_TREATMENT = "enter_substance_use_treatment"
+    MAINTAIN_RECOVERY = "maintain_recovery"
+    SECURE_CHILDCARE = "secure_childcare"
+    FAMILY_REUNIFICATION = "family_reunification"
+    FOOD_SECURITY = "food_security"
+    SAFETY_PLAN_IN_PLACE = "safety_plan_in_place"
+    RESOLVE_LEGAL_MATTER = "resolve_legal_matter"
+
+    @property
+    def spec(self) -> ObjectiveSpec:
+        return OBJECTIVES[self]
+
+
+OBJECTIVES: dict[Objective, ObjectiveSpec] = {
+    Objective.SECURE_PERMANENT_HOUSING: ObjectiveSpec(NeedsDomain.HOUSING, "lease signed and moved in"),
+    Objective.MAINTAIN_TENANCY: ObjectiveSpec(NeedsDomain.HOUSING, "no arrears or eviction notice for 90 days"),
+    Objective.ENROLL_IN_BENEFITS: ObjectiveSpec(NeedsDomain.INCOME_BENEFITS, "eligibility decision received"),
+    Objective.INCREASE_INCOME: ObjectiveSpec(NeedsDomain.INCOME_BENEFITS, "monthly income above program threshold"),
+    Objective.OBTAIN_EMPLOYMENT: ObjectiveSpec(NeedsDomain.EMPLOYMENT, "30 days in a paid job"),
+    Objective.COMPLETE_JOB_TRAINING: ObjectiveSpec(NeedsDomain.EMPLOYMENT, "training certificate obtained"),
+    Objective.ESTABLISH_PRIMARY_CARE: ObjectiveSpec(NeedsDomain.PHYSICAL_HEALTH, "first primary-care visit attended"),
+    Objective.MANAGE_CHRONIC_CONDITION: ObjectiveSpec(NeedsDomain.PHYSICAL_HEALTH, "3 follow-up visits kept"),
+    Objective.ENGAGE_MENTAL_HEALTH_CARE: ObjectiveSpec(NeedsDomain.MENTAL_HEALTH, "4 sessions attended"),
+    Objective.ENTER_SUBSTANCE_USE_TREATMENT: ObjectiveSpec(NeedsDomain.SUBSTANCE_USE, "admitted to treatment"),
+    Objective.MAINTAIN_RECOVERY: ObjectiveSpec(NeedsDomain.SUBSTANCE_USE, "90 days in recovery"),
+    Objective.SECURE_CHILDCARE: ObjectiveSpec(NeedsDomain.FAMILY_CHILDCARE, "childcare place confirmed"),
+    Objective.FAMILY_REUNIFICATION: ObjectiveSpec(NeedsDomain.FAMILY_CHILDCARE, "court-approved reunification"),
+    Objective.FOOD_SECURITY: ObjectiveSpec(NeedsDomain.FOOD, "SNAP or pantry access for 60 days"),
+    Objective.SAFETY_PLAN_IN_PLACE: ObjectiveSpec(NeedsDomain.SAFETY, "written safety plan reviewed with client"),
+    Objective.RESOLVE_LEGAL_MATTER: ObjectiveSpec(NeedsDomain.LEGAL, "matter closed or hearing attended"),
+}

@@ -1,0 +1,55 @@
+"""Contacts, progress notes and stage narratives: free text, kept in the store only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import audit
+from models.orm import Case, Contact, Narrative
+from models.schemas import ContactIn
+
+
+def add_contact(session: Session, case: Case, data: ContactIn, author: str, at: datetime) -> Contact:
+    contact = Contact(
+        case_id=case.id,
+        episode=case.episode,
+        contact_type=data.contact_type.value,
+        text=data.text,
+        author=author,
+        occurred_at=at,
+    )
+    session.add(contact)
+    session.flush()
+    audit.record(session, case, author, "contact_recorded", at, contact_type=contact.contact_type)
+    return contact
+
+
+def save_narrative(
+    session: Session, case: Case, key: str, text: str, author: str, at: datetime
+) -> Narrative:
+    """Attach narrative text to one stage submission; saving the same key again replaces it."""
+    query = select(Narrative).where(
+        Narrative.case_id == case.id, Narrative.episode == case.episode, Narrative.stage_key == key
+    )
+    narrative = session.scalars(query).one_or_none()
+    if narrative is None:
+        narrative = Narrative(case_id=case.id, episode=case.episode, stage_key=key, text=text, author=author)
+        session.add(narrative)
+    else:
+        narrative.text, narrative.author = text, author
+    session.flush()
+    audit.record(session, case, author, "narrative_saved", at, stage_key=key)
+    return narrative
+
+
+def contacts_for(session: Session, case: Case) -> list[Contact]:
+    query = select(Contact).where(Contact.case_id == case.id).order_by(Contact.occurred_at)
+    return list(session.scalars(query))
+
+
+def narratives_for(session: Session, case: Case) -> dict[str, str]:
+    query = select(Narrative).where(Narrative.case_id == case.id).order_by(Narrative.id)
+    return {f"e{n.episode}:{n.stage_key}": n.text for n in session.scalars(query)}

@@ -1,0 +1,157 @@
+"""The typed forms each stage waits for. They travel as Prefect run inputs (the UI's
+Resume dialog is built from their JSON schema), so they carry coded values only:
+scores, enums, dates, yes/no, staff ids. Narrative goes to the store by another path."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from casework.settings import STAFF_ID_PATTERN
+from models.codes import (
+    ClosureReason,
+    Decision,
+    GoalStatus,
+    NeedsDomain,
+    Objective,
+    ServiceCategory,
+    Strength,
+    Trigger,
+    Urgency,
+)
+
+StaffId = Annotated[str, Field(pattern=STAFF_ID_PATTERN, description="staff id of who submits")]
+Score = Annotated[
+    int, Field(ge=1, le=5, description="1 in crisis, 2 vulnerable, 3 safe, 4 building, 5 thriving")
+]
+ProviderCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+
+
+class StageForm(BaseModel):
+    """Common shape: who submits; the trigger the form asks for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    submitted_by: StaffId
+
+    @property
+    def trigger(self) -> Trigger:
+        return Trigger.COMPLETE
+
+
+class DomainScores(BaseModel):
+    """Needs domains scored on the 1-5 self-sufficiency scale."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    housing: Score
+    income_benefits: Score
+    employment: Score
+    physical_health: Score
+    mental_health: Score
+    substance_use: Score
+    family_childcare: Score
+    food: Score
+    safety: Score
+    legal: Score
+
+    def by_domain(self) -> dict[NeedsDomain, int]:
+        return {NeedsDomain(name): value for name, value in self.model_dump().items()}
+
+
+class CrisisScreen(BaseModel):
+    """Yes/no screen for risks that need action today."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suicide_or_self_harm_risk: bool = False
+    domestic_violence_risk: bool = False
+    homeless_tonight: bool = False
+    medical_emergency: bool = False
+    child_safety_concern: bool = False
+
+    def flags(self) -> list[str]:
+        return [name for name, value in self.model_dump().items() if value]
+
+
+class AssessmentForm(StageForm):
+    """Strengths-based assessment of needs across domains, with a crisis screen."""
+
+    scores: DomainScores
+    strengths: list[Strength] = Field(default_factory=list, max_length=len(Strength))
+    crisis_screen: CrisisScreen = Field(default_factory=CrisisScreen)
+    client_participated: bool
+
+
+class Goal(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    domain: NeedsDomain
+    objective: Objective
+    target_date: date
+    status: GoalStatus = GoalStatus.NOT_STARTED
+
+    @model_validator(mode="after")
+    def _objective_in_domain(self) -> Goal:
+        if self.objective.spec.domain is not self.domain:
+            raise ValueError(
+                f"objective {self.objective.value} belongs to domain "
+                f"{self.objective.spec.domain.value}, not {self.domain.value}"
+            )
+        return self
+
+
+class PlanForm(StageForm):
+    """Service plan: goals per domain with measurable objectives, agreed with the client."""
+
+    goals: list[Goal] = Field(min_length=1, max_length=20)
+    client_participated: bool = Field(description="the client took part in making this plan")
+    agreed_on: date
+
+
+class ReferralRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: ServiceCategory
+    provider: ProviderCode | None = None
+    urgency: Urgency = Urgency.ROUTINE
+
+
+class ReferralForm(StageForm):
+    """Referrals made for the plan, or a waiver when none is needed."""
+
+    referrals: list[ReferralRequest] = Field(default_factory=list, max_length=20)
+    waived: bool = Field(default=False, description="no referral is needed for this plan")
+
+
+class GoalUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    objective: Objective
+    status: GoalStatus
+
+
+class MonitoringForm(StageForm):
+    """Periodic review: progress on goals and the decision on where the case goes next."""
+
+    decision: Decision
+    goal_updates: list[GoalUpdate] = Field(default_factory=list, max_length=20)
+    client_contacted: bool = True
+
+    @property
+    def trigger(self) -> Trigger:
+        return Trigger(self.decision.value)
+
+
+class ClosureForm(StageForm):
+    """Closing the episode with a coded reason (the narrative summary goes to the store)."""
+
+    reason: ClosureReason
+    follow_up_consent: bool = Field(description="client agreed to post-closure follow-up checks")
+
+
+def parse_form(form_type: type[StageForm], data: Any) -> StageForm:
+    """Validate raw form data (from a file, the UI or a replay) into its form type."""
+    return form_type.model_validate(data)

@@ -1,0 +1,197 @@
+"""The case lifecycle, declared once as data: stages, the form each waits for, the
+allowed transitions with their named guards. The flow, the CLI, the sweeps and the
+README all read this module; nobody re-encodes it in `if` chains."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from models.codes import (
+    ClosureReason,
+    Decision,
+    NeedsDomain,
+    Objective,
+    ServiceCategory,
+    Stage,
+    Strength,
+    Trigger,
+)
+from models.forms import (
+    AssessmentForm,
+    ClosureForm,
+    CrisisScreen,
+    DomainScores,
+    Goal,
+    MonitoringForm,
+    PlanForm,
+    ReferralForm,
+    ReferralRequest,
+    StageForm,
+)
+
+
+class TransitionNotAllowed(Exception):
+    """A form asked for a move the lifecycle does not allow (or a guard refused it)."""
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What guards may look at besides the form: read from the store by the caller."""
+
+    crisis_domains: frozenset[NeedsDomain] = frozenset()
+
+
+Guard = Callable[[StageForm, CaseFacts], str | None]
+
+
+def client_agreed(form: StageForm, facts: CaseFacts) -> str | None:
+    if isinstance(form, PlanForm) and not form.client_participated:
+        return "client_participated: a plan must be agreed with the client"
+    return None
+
+
+def plan_covers_crisis_domains(form: StageForm, facts: CaseFacts) -> str | None:
+    if not isinstance(form, PlanForm):
+        return None
+    missing = facts.crisis_domains - {goal.domain for goal in form.goals}
+    if missing:
+        names = ", ".join(sorted(domain.value for domain in missing))
+        return f"goals: no goal for domain(s) scored 1 in the assessment: {names}"
+    return None
+
+
+def referrals_or_waiver(form: StageForm, facts: CaseFacts) -> str | None:
+    if isinstance(form, ReferralForm) and not form.referrals and not form.waived:
+        return "referrals: list at least one referral or set waived to true"
+    return None
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: Stage
+    trigger: Trigger
+    target: Stage | None  # None: the episode ends (case closed)
+    guards: tuple[Guard, ...] = ()
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    stage: Stage
+    form: type[StageForm] | None  # None: the flow moves on without waiting
+    purpose: str
+    example: Callable[[date], StageForm] | None = field(default=None, compare=False)
+
+
+def _assessment_example(today: date) -> AssessmentForm:
+    return AssessmentForm(
+        submitted_by="cm.rivera",
+        scores=DomainScores(
+            housing=1, income_benefits=2, employment=2, physical_health=3, mental_health=3,
+            substance_use=4, family_childcare=3, food=2, safety=4, legal=5,
+        ),
+        strengths=[Strength.FAMILY_SUPPORT, Strength.MOTIVATION],
+        crisis_screen=CrisisScreen(),
+        client_participated=True,
+    )
+
+
+def _plan_example(today: date) -> PlanForm:
+    return PlanForm(
+        submitted_by="cm.rivera",
+        goals=[
+            Goal(domain=NeedsDomain.HOUSING, objective=Objective.SECURE_PERMANENT_HOUSING,
+                 target_date=today + timedelta(days=60)),
+            Goal(domain=NeedsDomain.INCOME_BENEFITS, objective=Objective.ENROLL_IN_BENEFITS,
+                 target_date=today + timedelta(days=30)),
+        ],
+        client_participated=True,
+        agreed_on=today,
+    )
+
+
+def _referral_example(today: date) -> ReferralForm:
+    return ReferralForm(
+        submitted_by="cm.rivera",
+        referrals=[ReferralRequest(service=ServiceCategory.HOUSING_SEARCH, provider="hope-housing")],
+    )
+
+
+def _monitoring_example(today: date) -> MonitoringForm:
+    return MonitoringForm(submitted_by="cm.rivera", decision=Decision.CONTINUE)
+
+
+def _closure_example(today: date) -> ClosureForm:
+    return ClosureForm(
+        submitted_by="cm.rivera", reason=ClosureReason.GOALS_MET, follow_up_consent=True
+    )
+
+
+STAGES: dict[Stage, StageSpec] = {
+    spec.stage: spec
+    for spec in (
+        StageSpec(Stage.INTAKE, None, "client registered and case opened (by the CLI)"),
+        StageSpec(Stage.ASSESSMENT, AssessmentForm, "score needs, strengths and crisis screen",
+                  _assessment_example),
+        StageSpec(Stage.PLAN, PlanForm, "agree measurable goals with the client", _plan_example),
+        StageSpec(Stage.REFERRAL, ReferralForm, "refer to partner agencies, or waive",
+                  _referral_example),
+        StageSpec(Stage.MONITORING, MonitoringForm, "review progress; decide what comes next",
+                  _monitoring_example),
+        StageSpec(Stage.CLOSURE, ClosureForm, "record why the episode ends", _closure_example),
+    )
+}
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Stage.INTAKE, Trigger.COMPLETE, Stage.ASSESSMENT),
+    Transition(Stage.ASSESSMENT, Trigger.COMPLETE, Stage.PLAN),
+    Transition(Stage.PLAN, Trigger.COMPLETE, Stage.REFERRAL,
+               (client_agreed, plan_covers_crisis_domains)),
+    Transition(Stage.REFERRAL, Trigger.COMPLETE, Stage.MONITORING, (referrals_or_waiver,)),
+    Transition(Stage.MONITORING, Trigger.CONTINUE, Stage.MONITORING),
+    Transition(Stage.MONITORING, Trigger.REASSESS, Stage.ASSESSMENT),
+    Transition(Stage.MONITORING, Trigger.REVISE_PLAN, Stage.PLAN),
+    Transition(Stage.MONITORING, Trigger.CLOSE, Stage.CLOSURE),
+    Transition(Stage.CLOSURE, Trigger.COMPLETE, None),
+)
+
+_BY_SOURCE: dict[tuple[Stage, Trigger], Transition] = {(t.source, t.trigger): t for t in TRANSITIONS}
+
+
+def transition_for(stage: Stage, trigger: Trigger) -> Transition:
+    try:
+        return _BY_SOURCE[(stage, trigger)]
+    except KeyError:
+        raise TransitionNotAllowed(f"{stage.value} cannot {trigger.value}") from None
+
+
+def form_for(stage: Stage) -> type[StageForm] | None:
+    return STAGES[stage].form
+
+
+def stage_of_form(form: StageForm) -> Stage:
+    for spec in STAGES.values():
+        if spec.form is type(form):
+            return spec.stage
+    raise TransitionNotAllowed(f"{type(form).__name__} is not a stage form")
+
+
+def check_transition(stage: Stage, form: StageForm | None, facts: CaseFacts) -> Transition:
+    """The transition this form asks for from `stage`, after its guards agree."""
+    expected = form_for(stage)
+    if form is not None and type(form) is not expected:
+        raise TransitionNotAllowed(
+            f"case is at {stage.value}; a {stage_of_form(form).value} form does not apply"
+        )
+    transition = transition_for(stage, form.trigger if form is not None else Trigger.COMPLETE)
+    for guard in transition.guards:
+        if form is not None and (problem := guard(form, facts)) is not None:
+            raise TransitionNotAllowed(problem)
+    return transition
+
+
+def stage_key(stage: Stage, sequence: int, attempt: int = 0) -> str:
+    """The suspend key of one visit to a stage: unique within an episode's flow run."""
+    base = f"{stage.value}-{sequence}"
+    return base if attempt == 0 else f"{base}-retry{attempt}"

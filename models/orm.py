@@ -1,0 +1,197 @@
+"""ORM tables of the case store. Client identity lives in `clients` and in narrative
+columns only; everything else is coded."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from models.base import Base, utcnow
+
+CODE = String(40)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date]
+    id_number: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(20), default="en")
+    contact_preference: Mapped[str] = mapped_column(CODE)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index(None, "status", "stage", "stage_entered_at"),
+        Index(None, "program", "stage"),
+        Index(None, "case_manager", "status"),
+    )
+
+    case_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    program: Mapped[str] = mapped_column(CODE)
+    case_manager: Mapped[str] = mapped_column(CODE)
+    status: Mapped[str] = mapped_column(CODE)
+    episode: Mapped[int] = mapped_column(default=1)
+    stage: Mapped[str] = mapped_column(CODE)
+    stage_sequence: Mapped[int] = mapped_column(default=1)
+    stage_attempt: Mapped[int] = mapped_column(default=0)
+    stage_key: Mapped[str] = mapped_column(CODE)
+    stage_entered_at: Mapped[datetime]
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    client: Mapped[Client] = relationship(lazy="joined")
+
+
+class Episode(Base):
+    """One run of the lifecycle for a case: the first intake, or a reopening."""
+
+    __tablename__ = "episodes"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    number: Mapped[int]
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    closure_reason: Mapped[str | None] = mapped_column(CODE)
+    follow_up_consent: Mapped[bool | None]
+
+
+class StageEvent(Base):
+    """One fired stage key: the move it made, or why it was refused. History is the moves."""
+
+    __tablename__ = "stage_events"
+    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    episode: Mapped[int]
+    stage_key: Mapped[str] = mapped_column(CODE)
+    from_stage: Mapped[str] = mapped_column(CODE)
+    to_stage: Mapped[str | None] = mapped_column(CODE)
+    trigger: Mapped[str] = mapped_column(CODE)
+    outcome: Mapped[str] = mapped_column(CODE)  # moved | rejected
+    error: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[str] = mapped_column(CODE)
+    at: Mapped[datetime]
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    episode: Mapped[int]
+    stage_key: Mapped[str] = mapped_column(CODE)
+    scores: Mapped[dict[str, Any]]
+    strengths: Mapped[list[str]]
+    crisis_flags: Mapped[list[str]]
+    risk_level: Mapped[str] = mapped_column(CODE)
+    priority: Mapped[str] = mapped_column(String(4))
+    client_participated: Mapped[bool]
+    assessed_by: Mapped[str] = mapped_column(CODE)
+    assessed_at: Mapped[datetime]
+
+
+class CarePlan(Base):
+    __tablename__ = "care_plans"
+    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    episode: Mapped[int]
+    stage_key: Mapped[str] = mapped_column(CODE)
+    version: Mapped[int]
+    client_participated: Mapped[bool]
+    agreed_on: Mapped[date]
+    created_by: Mapped[str] = mapped_column(CODE)
+
+    goals: Mapped[list[PlanGoal]] = relationship(order_by="PlanGoal.id", lazy="selectin")
+
+
+class PlanGoal(Base):
+    __tablename__ = "plan_goals"
+    __table_args__ = (UniqueConstraint("plan_id", "objective"),)
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("care_plans.id"), index=True)
+    domain: Mapped[str] = mapped_column(CODE)
+    objective: Mapped[str] = mapped_column(CODE)
+    target_date: Mapped[date]
+    status: Mapped[str] = mapped_column(CODE)
+    status_changed_at: Mapped[datetime]
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key", "position"),)
+
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    episode: Mapped[int]
+    stage_key: Mapped[str] = mapped_column(CODE)
+    position: Mapped[int]
+    service: Mapped[str] = mapped_column(CODE)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    urgency: Mapped[str] = mapped_column(CODE)
+    status: Mapped[str] = mapped_column(CODE)
+    status_at: Mapped[datetime]
+
+
+class Contact(Base):
+    """A contact or progress note: free text, store only, never on a Prefect surface."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index(None, "case_id", "occurred_at"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    episode: Mapped[int]
+    contact_type: Mapped[str] = mapped_column(CODE)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(CODE)
+    occurred_at: Mapped[datetime]
+
+
+class Narrative(Base):
+    """Free text that belongs to one stage submission (assessment narrative, closure summary)."""
+
+    __tablename__ = "narratives"
+    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    episode: Mapped[int]
+    stage_key: Mapped[str] = mapped_column(CODE)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(CODE)
+
+
+class AuditEvent(Base):
+    """Append-only: who did what to which case, when. Details are coded."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "case_id", "at"),)
+
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    episode: Mapped[int | None]
+    actor: Mapped[str] = mapped_column(CODE)
+    action: Mapped[str] = mapped_column(CODE)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditIsAppendOnly(Exception):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_rewrites(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditIsAppendOnly("audit events cannot be changed or deleted")

@@ -1,0 +1,62 @@
+"""Program configuration (SLA days per stage, cadence, caseload limits), read from one
+TOML file and checked at load: every program and every stage must be present."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from models.codes import Program, Stage
+
+DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
+
+
+class ProgramError(Exception):
+    """The program configuration file is missing, malformed or incomplete."""
+
+
+class ProgramConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    contact_interval_days: int = Field(gt=0)
+    reassessment_interval_days: int = Field(gt=0)
+    recommended_caseload: int = Field(gt=0)
+    maximum_caseload: int = Field(gt=0)
+    sla_days: dict[Stage, int]
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProgramConfig:
+        missing = set(Stage) - set(self.sla_days)
+        if missing:
+            raise ValueError(f"sla_days lacks {', '.join(sorted(s.value for s in missing))}")
+        if any(days <= 0 for days in self.sla_days.values()):
+            raise ValueError("sla_days must all be positive")
+        if self.maximum_caseload < self.recommended_caseload:
+            raise ValueError("maximum_caseload is below recommended_caseload")
+        return self
+
+
+@lru_cache(maxsize=4)
+def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramConfig]:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProgramError(f"{path}: {exc}") from None
+    unknown = set(raw) - {p.value for p in Program}
+    if unknown:
+        raise ProgramError(f"{path}: unknown program(s) {', '.join(sorted(unknown))}")
+    programs: dict[Program, ProgramConfig] = {}
+    for program in Program:
+        if program.value not in raw:
+            raise ProgramError(f"{path}: program {program.value} is missing")
+        try:
+            programs[program] = ProgramConfig.model_validate(raw[program.value])
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise ProgramError(f"{path}: {program.value}.{where}: {error['msg']}") from None
+    return programs

@@ -1,0 +1,135 @@
+"""Pydantic schemas at the edges: what the CLI accepts (extra fields refused) and what
+it prints (read from ORM rows)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from models.codes import ContactPreference, ContactType, Program
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ClientIn(BaseModel):
+    """Intake data: identifying fields, written to the store only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: Name
+    family_name: Name
+    date_of_birth: date
+    id_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^[0-9 +().-]{5,40}$")] | None = None
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] = "en"
+    contact_preference: ContactPreference = ContactPreference.PHONE
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born(cls, value: date) -> date:
+        if value > date.today() or value.year < 1900:
+            raise ValueError("must be a real date of birth, not in the future")
+        return value
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_type: ContactType = ContactType.NOTE
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+
+
+class OutModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ClientOut(OutModel):
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    id_number: str | None
+    address: str | None
+    phone: str | None
+    language: str
+    contact_preference: str
+
+
+class CaseSummary(OutModel):
+    case_number: str
+    program: Program
+    stage: str
+    status: str
+    episode: int
+    case_manager: str
+    stage_entered_at: datetime
+    opened_at: datetime
+
+
+class HistoryEntry(OutModel):
+    episode: int
+    stage_key: str
+    from_stage: str
+    to_stage: str | None
+    trigger: str
+    actor: str
+    at: datetime
+
+
+class AssessmentOut(OutModel):
+    stage_key: str
+    scores: dict[str, int]
+    strengths: list[str]
+    crisis_flags: list[str]
+    risk_level: str
+    priority: str
+    assessed_by: str
+    assessed_at: datetime
+    narrative: str | None = None
+
+
+class GoalOut(OutModel):
+    domain: str
+    objective: str
+    target_date: date
+    status: str
+
+
+class PlanOut(OutModel):
+    version: int
+    agreed_on: date
+    client_participated: bool
+    goals: list[GoalOut]
+
+
+class ReferralOut(OutModel):
+    reference: str | None
+    service: str
+    provider: str | None
+    urgency: str
+    status: str
+    status_at: datetime
+
+
+class ContactOut(OutModel):
+    contact_type: str
+    text: str
+    author: str
+    occurred_at: datetime
+
+
+class CaseDetail(CaseSummary):
+    client: ClientOut
+    flow_run_id: str | None
+    closure_reason: str | None
+    history: list[HistoryEntry]
+    latest_assessment: AssessmentOut | None
+    plan: PlanOut | None
+    referrals: list[ReferralOut]
+    contacts: list[ContactOut]
+    narratives: dict[str, str] = Field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

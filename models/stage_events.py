@@ -1,0 +1,133 @@
+"""Stage events: applying a stage form to a case. Each fired stage key is written once
+(unique per case, episode and key), so a replayed or retried flow run that applies the
+same key again gets the first outcome back and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import audit, cases
+from models.assessments import record_assessment
+from models.codes import Stage, Trigger
+from models.forms import AssessmentForm, ClosureForm, MonitoringForm, PlanForm, ReferralForm, StageForm
+from models.lifecycle import TransitionNotAllowed, check_transition
+from models.orm import Case, StageEvent
+from models.plans import record_plan, record_review
+from models.referrals import record_referrals
+
+MOVED = "moved"
+REJECTED = "rejected"
+
+Writer = Callable[[Session, Case, str, Any, datetime], object]
+
+# What each form writes besides the stage event itself.
+WRITERS: dict[type[StageForm], Writer] = {
+    AssessmentForm: record_assessment,
+    PlanForm: record_plan,
+    ReferralForm: record_referrals,
+    MonitoringForm: record_review,
+    ClosureForm: cases.record_closure,
+}
+
+
+class StaleEpisode(cases.CaseError):
+    """The flow run belongs to an episode the case has left (it was closed and reopened)."""
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    case_number: str
+    stage_key: str
+    outcome: str
+    from_stage: str
+    to_stage: str | None
+    error: str | None
+
+    @property
+    def closed(self) -> bool:
+        return self.outcome == MOVED and self.to_stage is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _outcome(case: Case, event: StageEvent) -> StageOutcome:
+    return StageOutcome(
+        case_number=case.case_number or "",
+        stage_key=event.stage_key,
+        outcome=event.outcome,
+        from_stage=event.from_stage,
+        to_stage=event.to_stage,
+        error=event.error,
+    )
+
+
+def find(session: Session, case: Case, episode: int, key: str) -> StageEvent | None:
+    query = select(StageEvent).where(
+        StageEvent.case_id == case.id, StageEvent.episode == episode, StageEvent.stage_key == key
+    )
+    return session.scalars(query).one_or_none()
+
+
+def record_stage(
+    session: Session,
+    case_number: str,
+    episode: int,
+    key: str,
+    form: StageForm | None,
+    actor: str,
+    at: datetime,
+    *,
+    refusal: str | None = None,
+) -> StageOutcome:
+    """Apply `form` to the case waiting at `key`; `refusal` records a form that never parsed."""
+    case = cases.get_case(session, case_number, for_update=True)
+    if episode != case.episode:
+        raise StaleEpisode(f"{case.case_number} is in episode {case.episode}, not {episode}")
+    if (existing := find(session, case, episode, key)) is not None:
+        return _outcome(case, existing)
+    if key != case.stage_key:
+        raise TransitionNotAllowed(f"stage key {key} is not the one {case.case_number} waits at")
+    stage = Stage(case.stage)
+    trigger = form.trigger if form is not None else Trigger.COMPLETE
+    event = StageEvent(
+        case_id=case.id, episode=episode, stage_key=key, from_stage=stage.value,
+        trigger=trigger.value, actor=actor, at=at,
+    )
+    try:
+        if refusal is not None:
+            raise TransitionNotAllowed(refusal)
+        transition = check_transition(stage, form, cases.facts(session, case))
+    except TransitionNotAllowed as exc:
+        event.outcome, event.error = REJECTED, str(exc)[:300]
+        cases.retry_stage(case)
+    else:
+        if form is not None:
+            WRITERS[type(form)](session, case, key, form, at)
+        event.outcome, event.to_stage = MOVED, transition.target.value if transition.target else None
+        if transition.target is None:
+            cases.close(session, case, at)
+        else:
+            cases.move_to(session, case, transition.target, at)
+    session.add(event)
+    session.flush()
+    audit.record(
+        session, case, actor, f"stage_{event.outcome}", at,
+        stage_key=key, from_stage=event.from_stage, to_stage=event.to_stage, trigger=trigger.value,
+    )
+    return _outcome(case, event)
+
+
+def history(session: Session, case: Case) -> list[StageEvent]:
+    query = (
+        select(StageEvent)
+        .where(StageEvent.case_id == case.id, StageEvent.outcome == MOVED)
+        .order_by(StageEvent.at, StageEvent.id)
+    )
+    return list(session.scalars(query))

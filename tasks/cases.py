@@ -1,0 +1,43 @@
+"""Reading a case's position and mirroring it on its flow run (tags for the dashboard)."""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+
+from casework.db import session_scope
+from models import cases
+from models.cases import Position
+
+TAG_PREFIXES = ("program:", "stage:", "status:")
+
+
+def read_position(case_number: str, wait_seconds: float = 15.0) -> Position:
+    """The case's current position; waits briefly for an intake still committing."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with session_scope() as session:
+                return cases.position(session, cases.get_case(session, case_number))
+        except cases.CaseNotFound:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def run_tags(position: Position, existing: list[str] | None = None) -> list[str]:
+    """Our tags (program, stage, status) replacing earlier ones; other tags are kept."""
+    kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
+    status = "closed" if position.closed else "open"
+    return ["casework", f"program:{position.program}", f"stage:{position.stage.value}",
+            f"status:{status}", *kept]
+
+
+@task(name="sync-run-tags", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def sync_run_tags(flow_run_id: UUID, tags: list[str]) -> None:
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run_id, tags=tags)

@@ -1,0 +1,58 @@
+"""Recording a stage form in the store, once per stage key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import INPUTS, RUN_ID
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.tasks import Task
+from sqlalchemy.exc import OperationalError
+
+from casework.db import session_scope
+from models import stage_events
+from models.codes import Stage
+from models.lifecycle import form_for
+
+SYSTEM_ACTOR = "system"
+
+
+def _transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry only what a retry can fix: a locked or briefly unreachable database."""
+    try:
+        state.result()
+    except OperationalError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="record-stage",
+    cache_policy=RUN_ID + INPUTS,
+    persist_result=True,
+    retries=3,
+    retry_delay_seconds=[1, 2, 5],
+    retry_condition_fn=_transient,
+)
+def record_stage(
+    case_number: str,
+    episode: int,
+    stage_key: str,
+    stage: Stage,
+    form_data: dict[str, Any] | None,
+    refusal: str | None = None,
+) -> dict[str, Any]:
+    """Apply one stage's form; a replay with the same inputs returns the stored outcome."""
+    form_type = form_for(stage)
+    form = form_type.model_validate(form_data) if form_type and form_data is not None else None
+    actor = form.submitted_by if form is not None else SYSTEM_ACTOR
+    with session_scope() as session:
+        outcome = stage_events.record_stage(
+            session, case_number, episode, stage_key, form, actor, datetime.now(UTC),
+            refusal=refusal,
+        )
+    return outcome.as_dict()
