@@ -87,8 +87,7 @@ def intake(client: ClientIn, program: Program, case_manager: str, actor: str) ->
     return IntakeResult(position.case_number, flow_run_id, position.stage.value)
 
 
-def _waiting_case(session: Session, case_number: str, stage: Stage, form: StageForm) -> cases.Case:
-    case = cases.get_open_case(session, case_number)
+def _check_stage(session: Session, case: cases.Case, stage: Stage, form: StageForm) -> None:
     if case.stage != stage.value:
         raise InputError(
             f"stage: {case.case_number} is at {case.stage}, not {stage.value}"
@@ -98,13 +97,54 @@ def _waiting_case(session: Session, case_number: str, stage: Stage, form: StageF
         check_transition(stage, form, cases.facts(session, case))
     except TransitionNotAllowed as exc:
         raise InputError(str(exc)) from None
-    return case
 
 
 def _passed(session: Session, case: cases.Case, stage: Stage) -> bool:
     """Whether this stage's form is the one the case recorded last (a second submission)."""
     history = stage_events.history(session, case)
     return bool(history) and history[-1].from_stage == stage.value
+
+
+@dataclass(frozen=True)
+class _Turn:
+    case_number: str
+    stage_key: str
+    episode: int
+    flow_run_id: str
+
+
+def _turn_if_due(case_number: str, stage: Stage, form: StageForm) -> _Turn | None:
+    """Check the form against the store; None while the case is moving on by itself (intake)."""
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number)
+        if form_for(Stage(case.stage)) is None:
+            return None
+        _check_stage(session, case, stage, form)
+        flow_run_id = cases.episode_of(session, case).flow_run_id
+        if flow_run_id is None:
+            raise InputError(f"case_number: {case.case_number} has no flow run; reopen it")
+        return _Turn(case.case_number or case_number, case.stage_key, case.episode, flow_run_id)
+
+
+def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float) -> _Turn:
+    """Wait until the case's run is suspended at `stage`. A run still recording the previous
+    form is waited for; a form that no longer fits (a second submission) is refused."""
+    while True:
+        turn = _turn_if_due(case_number, stage, form)
+        if turn is not None:
+            run = orchestration.read_run(turn.flow_run_id)
+            if run.waiting and run.pause_key == turn.stage_key:
+                return turn
+            if run.failed:
+                raise orchestration.SubmissionRefused(
+                    f"case flow run is {run.state_name}: {run.state_message or 'no message'}"
+                )
+        if time.monotonic() > deadline:
+            raise orchestration.SubmissionRefused(
+                f"{case_number}: its flow run is not waiting for the {stage.value} form yet; "
+                "is `casework up` running? try again shortly"
+            )
+        time.sleep(0.25)
 
 
 def submit(
@@ -118,20 +158,19 @@ def submit(
     timeout: float = 120.0,
 ) -> SubmitResult:
     """Resume the case's suspended run with `form`; narrative text goes to the store only."""
+    deadline = time.monotonic() + timeout
+    _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
+    orchestration.check_ready()
+    turn = _await_turn(case_number, stage, form, deadline)
     with session_scope() as session:
-        case = _waiting_case(session, case_number, stage, form)
-        key, episode = case.stage_key, case.episode
-        flow_run_id = cases.episode_of(session, case).flow_run_id
-        if flow_run_id is None:
-            raise InputError(f"case_number: {case.case_number} has no flow run; reopen or re-run intake")
-        orchestration.check_ready()
         if narrative:
-            contacts.save_narrative(session, case, key, narrative, actor, now())
-        orchestration.resume_with_form(flow_run_id, key, form.model_dump(mode="json"))
-        number = case.case_number or case_number
+            case = cases.get_case(session, turn.case_number)
+            contacts.save_narrative(session, case, turn.stage_key, narrative, actor, now())
+        orchestration.resume_with_form(turn.flow_run_id, turn.stage_key, form.model_dump(mode="json"))
     if not wait:
-        return SubmitResult(number, key, "submitted", stage.value)
-    return wait_for_stage(number, episode, key, flow_run_id, timeout)
+        return SubmitResult(turn.case_number, turn.stage_key, "submitted", stage.value)
+    return wait_for_stage(turn.case_number, turn.episode, turn.stage_key, turn.flow_run_id,
+                          max(deadline - time.monotonic(), 10.0))
 
 
 def wait_for_stage(

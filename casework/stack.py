@@ -126,7 +126,6 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
     except KeyboardInterrupt:
         pass
     finally:
-        stack_file.unlink(missing_ok=True)
         if server is not None:
             stop_server(server)
         print("Casework stopped.", flush=True)
