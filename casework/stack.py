@@ -37,7 +37,7 @@ def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, 
         "PREFECT_HOME": str(data_dir / "prefect"),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
-        "PREFECT_RUNNER_POLL_FREQUENCY": str(poll_seconds),
+        "PREFECT_RUNNER_POLL_FREQUENCY": str(max(1, round(poll_seconds))),  # prefect wants whole seconds
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
+from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 from pydantic import Field, ValidationError
 
@@ -56,6 +57,10 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
                 form_data = form.model_dump(mode="json")
             except ValidationError as exc:
                 refusal = _refusal(exc)
+            except ObjectNotFound:
+                # The key fired before without a form (a forced re-run of a waiting run):
+                # record that, and wait again under a fresh key.
+                refusal = f"{position.stage_key}: no form was stored for this key"
         outcome = record_stage(
             case_number, episode, position.stage_key, position.stage, form_data, refusal
         )

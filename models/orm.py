@@ -49,7 +49,7 @@ class Case(Base):
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
-    client: Mapped[Client] = relationship(lazy="joined")
+    client: Mapped[Client] = relationship()
 
 
 class Episode(Base):

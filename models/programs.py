@@ -57,6 +57,6 @@ def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramCo
             programs[program] = ProgramConfig.model_validate(raw[program.value])
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            raise ProgramError(f"{path}: {program.value}.{where}: {error['msg']}") from None
+            where = "".join(f".{part}" for part in error["loc"])
+            raise ProgramError(f"{path}: {program.value}{where}: {error['msg']}") from None
     return programs

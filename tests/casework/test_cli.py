@@ -1,0 +1,155 @@
+"""The command line without Prefect: parsing, bad input (one line, exit 1, nothing
+changed), forms, notes and case listings, on the session's case store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.cli import main
+from casework.db import migrate, session_scope
+from models import stage_events
+from models.codes import Stage
+from models.orm import AuditEvent, Case, Contact
+from models.lifecycle import STAGES
+from tests import factories
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _store() -> None:
+    migrate()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def _store_size() -> tuple[int, int]:
+    with session_scope() as session:
+        return (session.scalar(select(func.count()).select_from(Case)) or 0,
+                session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+@pytest.fixture
+def waiting_case() -> Iterator[str]:
+    """A case at assessment (recorded through the store, no flow run needed for refusals)."""
+    with session_scope() as session:
+        case = factories.new_case(session)
+        stage_events.record_stage(session, case.case_number or "", 1, case.stage_key, None,
+                                  "system", factories.now())
+        number = case.case_number or ""
+    yield number
+
+
+def _refused(capsys, argv: list[str], expected: str) -> None:  # type: ignore[no-untyped-def]
+    before = _store_size()
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1
+    assert err.startswith("casework: error: ") and err.count("\n") == 1, err
+    assert expected in err
+    assert _store_size() == before
+
+
+def test_malformed_client_json_is_refused(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "client.json"
+    bad.write_text('{"given_name": "Ana",')
+    _refused(capsys, ["intake", "--program", "housing", "--file", str(bad)],
+             "--file: client is not valid JSON (line 1")
+
+
+def test_client_missing_a_field_names_it(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "client.json"
+    path.write_text(json.dumps({"given_name": "Ana", "date_of_birth": "1990-01-01"}))
+    _refused(capsys, ["intake", "--program", "housing", "--file", str(path)],
+             "client: family_name: Field required")
+
+
+def test_client_born_in_the_future_is_refused_without_echoing_it(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "client.json"
+    path.write_text(json.dumps({"given_name": "Ana", "family_name": "Zed",
+                                "date_of_birth": "2999-01-01"}))
+    _refused(capsys, ["intake", "--program", "housing", "--file", str(path)], "date_of_birth")
+    assert "2999" not in capsys.readouterr().err
+
+
+def test_unknown_program_is_a_usage_error(capsys, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["intake", "--program", "astrology", "--file", str(tmp_path / "x.json")])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'astrology'" in capsys.readouterr().err
+
+
+def _form_file(tmp_path: Path, stage: Stage, **changes: object) -> str:
+    example = STAGES[stage].example
+    assert example is not None
+    from datetime import date
+
+    path = tmp_path / f"{stage.value}.json"
+    path.write_text(json.dumps(example(date.today()).model_dump(mode="json") | changes))
+    return str(path)
+
+
+def test_unknown_case_is_refused(capsys, tmp_path: Path) -> None:
+    _refused(capsys, ["submit", "CASE-999999", "assessment", "--file",
+                      _form_file(tmp_path, Stage.ASSESSMENT)], "no case CASE-999999")
+
+
+def test_form_failing_validation_names_the_field(capsys, tmp_path, waiting_case) -> None:
+    path = _form_file(tmp_path, Stage.ASSESSMENT, scores={"housing": 9})
+    _refused(capsys, ["submit", waiting_case, "assessment", "--file", path],
+             "assessment form: scores.housing")
+
+
+def test_form_for_the_wrong_stage_is_refused(capsys, tmp_path, waiting_case) -> None:
+    _refused(capsys, ["submit", waiting_case, "plan", "--file", _form_file(tmp_path, Stage.PLAN)],
+             f"stage: {waiting_case} is at assessment, not plan")
+
+
+def test_closed_case_is_refused(capsys, tmp_path, waiting_case) -> None:
+    from models import cases
+
+    with session_scope() as session:
+        cases.close(session, cases.get_case(session, waiting_case), factories.now())
+    _refused(capsys, ["submit", waiting_case, "assessment", "--file",
+                      _form_file(tmp_path, Stage.ASSESSMENT)], "is closed; reopen it first")
+
+
+def test_form_prints_schema_and_a_valid_example(capsys) -> None:
+    code, out, _ = run_cli(capsys, "form", "plan")
+    assert code == 0 and json.loads(out)["title"] == "PlanForm"
+    code, out, _ = run_cli(capsys, "form", "plan", "--example")
+    assert code == 0
+    STAGES[Stage.PLAN].form.model_validate(json.loads(out))  # type: ignore[union-attr]
+
+
+def test_note_is_recorded_without_touching_prefect(capsys, waiting_case) -> None:
+    code, out, _ = run_cli(capsys, "note", waiting_case, "--text", "Left voicemail", "--type", "phone")
+    assert code == 0 and "phone recorded" in out
+    code, out, _ = run_cli(capsys, "show", waiting_case, "--json")
+    shown = json.loads(out)
+    assert shown["contacts"][0]["text"] == "Left voicemail"
+    assert {"case_number", "program", "stage", "status", "episode", "history"} <= set(shown)
+    assert (shown["stage"], shown["status"], shown["episode"]) == ("assessment", "open", 1)
+    assert [h["to_stage"] for h in shown["history"]] == ["assessment"]
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) >= 1
+
+
+def test_empty_note_is_refused(capsys, waiting_case) -> None:
+    _refused(capsys, ["note", waiting_case, "--text", "   "], "note: text")
+
+
+def test_caseload_lists_and_filters(capsys, waiting_case) -> None:
+    code, out, _ = run_cli(capsys, "cases", "--stage", "assessment", "--json")
+    rows = json.loads(out)
+    assert code == 0 and waiting_case in {row["case_number"] for row in rows}
+    assert {row["stage"] for row in rows} == {"assessment"}
+    code, out, _ = run_cli(capsys, "cases", "--stage", "closure", "--program", "geriatric")
+    assert waiting_case not in out

@@ -1,0 +1,134 @@
+"""Shared fixtures. The environment is fixed here, before anything imports Prefect:
+one data directory and one Prefect API URL for the whole session. The Prefect server
+and runner (`casework up`) start once, on first use by a test marked `prefect`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="casework-tests-"))
+PORT = _free_port()
+for _name in list(os.environ):
+    if _name.startswith(("PREFECT_", "CASEWORK_")) and _name != "CASEWORK_TEST_DATABASE_URL":
+        del os.environ[_name]
+os.environ.update(
+    {
+        "CASEWORK_DATA_DIR": str(SESSION_DIR),
+        "CASEWORK_ACTOR": "tester",
+        "CASEWORK_RUNNER_POLL_SECONDS": "0.5",
+        "PREFECT_API_URL": f"http://127.0.0.1:{PORT}/api",
+        "PREFECT_HOME": str(SESSION_DIR / "prefect"),
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_LOCAL_STORAGE_PATH": str(SESSION_DIR / "prefect" / "storage"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+)
+
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from casework.db import make_engine, migrate, session_scope  # noqa: E402
+from models.base import Base  # noqa: E402
+from tests.factories import new_case  # noqa: E402
+
+PG_URL = os.environ.get("CASEWORK_TEST_DATABASE_URL")
+
+
+def pytest_report_header() -> str:
+    return f"store backends: sqlite{' + postgresql' if PG_URL else ' (postgresql skipped: CASEWORK_TEST_DATABASE_URL unset)'}"
+
+
+@pytest.fixture(scope="session")
+def _pg_engine() -> Iterator[Engine]:
+    assert PG_URL is not None
+    admin = make_engine(PG_URL)
+    schema = f"casework_test_{os.getpid()}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    joiner = "&" if "?" in PG_URL else "?"
+    engine = make_engine(f"{PG_URL}{joiner}options=-csearch_path%3D{schema}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set"))])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty case store on each backend."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    engine = request.getfixturevalue("_pg_engine")
+    yield engine
+    with engine.begin() as connection:
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def session(store: Engine) -> Iterator[Session]:
+    with session_scope(store) as session:
+        yield session
+
+
+@pytest.fixture
+def case(session: Session):  # type: ignore[no-untyped-def]
+    return new_case(session)
+
+
+def _up_env() -> dict[str, str]:
+    # Without PREFECT_API_URL, `casework up` starts its own server on --port (as on a fresh machine).
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    return {**env, "PREFECT_LOGGING_LEVEL": "INFO"}
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[str]:
+    """`casework up` on the session's data dir and port: one Prefect server, one runner."""
+    log_path = SESSION_DIR / "up.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "casework", "up", "--port", str(PORT)],
+        stdout=log, stderr=subprocess.STDOUT, env=_up_env(),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while "Dashboard:" not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"casework up did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield os.environ["PREFECT_API_URL"]
+    process.send_signal(2)
+    try:
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 0, log_path.read_text()[-3000:]
+    assert "Casework stopped." in log_path.read_text()

@@ -1,0 +1,85 @@
+"""Plain factory helpers: random but valid clients, cases and forms, made with the real
+store functions."""
+
+from __future__ import annotations
+
+import random
+import string
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from models import cases
+from models.clients import create_client
+from models.codes import Decision, NeedsDomain, Objective, Program
+from models.forms import (
+    AssessmentForm,
+    ClosureForm,
+    DomainScores,
+    Goal,
+    MonitoringForm,
+    PlanForm,
+    ReferralForm,
+)
+from models.lifecycle import STAGES
+from models.codes import Stage
+from models.orm import Case
+from models.schemas import ClientIn
+
+STAFF = "cm.tester"
+
+
+def unique_word(prefix: str) -> str:
+    return prefix + "".join(random.choices(string.ascii_lowercase, k=8)).capitalize()
+
+
+def client_in() -> ClientIn:
+    """A client whose every identifying value is unique, so tests can search for it."""
+    return ClientIn(
+        given_name=unique_word("Given"),
+        family_name=unique_word("Family"),
+        date_of_birth=date(1950, 1, 1) + timedelta(days=random.randrange(20000)),
+        id_number=f"ID{random.randrange(10**8, 10**9)}",
+        address=f"{random.randrange(1, 999)} {unique_word('Street')} Road",
+        phone=f"555-{random.randrange(1000, 9999)}-{random.randrange(1000, 9999)}",
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_case(session: Session, program: Program = Program.HOUSING) -> Case:
+    client = create_client(session, client_in())
+    return cases.open_case(session, client, program, STAFF, STAFF, now())
+
+
+def assessment(**scores: int) -> AssessmentForm:
+    base = {name: 3 for name in DomainScores.model_fields}
+    base.update(scores)
+    return AssessmentForm(submitted_by=STAFF, scores=DomainScores(**base), client_participated=True)
+
+
+def plan(*domains: NeedsDomain, participated: bool = True) -> PlanForm:
+    objectives = {spec.domain: objective for objective, spec in
+                  ((o, o.spec) for o in reversed(list(Objective)))}
+    goals = [Goal(domain=d, objective=objectives[d], target_date=date.today() + timedelta(days=60))
+             for d in domains or (NeedsDomain.HOUSING,)]
+    return PlanForm(submitted_by=STAFF, goals=goals, client_participated=participated,
+                    agreed_on=date.today())
+
+
+def referral() -> ReferralForm:
+    example = STAGES[Stage.REFERRAL].example
+    assert example is not None
+    return ReferralForm.model_validate(example(date.today()).model_dump() | {"submitted_by": STAFF})
+
+
+def monitoring(decision: Decision) -> MonitoringForm:
+    return MonitoringForm(submitted_by=STAFF, decision=decision)
+
+
+def closure() -> ClosureForm:
+    example = STAGES[Stage.CLOSURE].example
+    assert example is not None
+    return ClosureForm.model_validate(example(date.today()).model_dump() | {"submitted_by": STAFF})

@@ -1,0 +1,176 @@
+"""The case lifecycle on a real Prefect server and runner (`casework up`, started once per
+session), driven through the same operations the CLI uses."""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.states import Scheduled
+from sqlalchemy import func, select
+
+from casework import operations, orchestration
+from casework.db import session_scope
+from models import cases
+from models.codes import Decision, NeedsDomain, Program, Stage
+from models.orm import Assessment, AuditEvent, StageEvent
+from tests import factories
+from tests.prefect_surfaces import identity_strings, surfaces_text
+
+pytestmark = pytest.mark.prefect
+ACTOR = "tester"
+
+
+def _open(program: Program = Program.HOUSING) -> tuple[str, str, object]:
+    client = factories.client_in()
+    result = operations.intake(client, program, "cm.tester", ACTOR)
+    return result.case_number, result.flow_run_id, client
+
+
+def _submit(case_number: str, stage: Stage, form, **kwargs) -> operations.SubmitResult:  # type: ignore[no-untyped-def]
+    result = operations.submit(case_number, stage, form, actor=ACTOR, wait=True, **kwargs)
+    assert result.outcome == "moved", result
+    return result
+
+
+def _to_monitoring(case_number: str) -> None:
+    _submit(case_number, Stage.ASSESSMENT, factories.assessment(housing=1),
+            narrative="Client was served an eviction notice last week.")
+    _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING))
+    _submit(case_number, Stage.REFERRAL, factories.referral())
+
+
+def _rows(case_number: str) -> dict[str, int]:
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        count = lambda model: session.scalar(  # noqa: E731
+            select(func.count()).select_from(model).where(model.case_id == case.id))
+        return {"events": count(StageEvent), "audit": count(AuditEvent),
+                "assessments": count(Assessment)}
+
+
+def _wait_for_state(flow_run_id: str, state_type: str, timeout: float = 60) -> orchestration.RunView:
+    deadline = time.monotonic() + timeout
+    while (run := orchestration.read_run(flow_run_id)).state_type != state_type:
+        assert time.monotonic() < deadline, f"run stayed {run.state_name}"
+        time.sleep(0.25)
+    return run
+
+
+def test_case_runs_from_intake_to_closure(stack: str) -> None:
+    case_number, flow_run_id, client = _open()
+    _to_monitoring(case_number)
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE))
+    _submit(case_number, Stage.CLOSURE, factories.closure(), narrative="Housed; goals met.")
+
+    detail = operations.show(case_number)
+    assert (detail.status, detail.stage, detail.closure_reason) == ("closed", "closure", "goals_met")
+    assert [h.to_stage for h in detail.history] == [
+        "assessment", "plan", "referral", "monitoring", "closure", None]
+    assert detail.latest_assessment is not None and detail.latest_assessment.risk_level == "high"
+    assert _rows(case_number)["events"] == 6
+
+    run = _wait_for_state(flow_run_id, "COMPLETED")
+    assert run.name == case_number
+    assert {"program:housing", "stage:closure", "status:closed"} <= set(run.tags)
+    with get_client(sync_client=True) as prefect:
+        assert prefect.read_flow_run(UUID(flow_run_id)).parameters == {
+            "case_number": case_number, "episode": 1}
+
+    text = surfaces_text(stack, [flow_run_id])
+    assert case_number in text and "prefect.flow-run." in text, "the surfaces were read"
+    leaks = [value for value in [*identity_strings(client), "eviction notice", "goals met."]
+             if value in text]
+    assert leaks == []
+
+
+def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
+    case_number, flow_run_id, _ = _open(Program.SUBSTANCE_USE)
+    _to_monitoring(case_number)
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CONTINUE))
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.REASSESS))
+    _submit(case_number, Stage.ASSESSMENT, factories.assessment(housing=2))
+    result = _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING))
+
+    assert result.stage == "referral"
+    assert _rows(case_number)["assessments"] == 2
+    run = _wait_for_state(flow_run_id, "PAUSED")
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        assert run.pause_key == case.stage_key == "referral-9"
+    assert "stage:referral" in run.tags and "program:substance_use" in run.tags
+
+
+def test_second_submission_of_a_stage_is_refused_and_changes_nothing(stack: str) -> None:
+    case_number, _, _ = _open()
+    _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    before = _rows(case_number)
+    with pytest.raises(operations.InputError, match="at plan, not assessment \\(already recorded\\)"):
+        operations.submit(case_number, Stage.ASSESSMENT, factories.assessment(), actor=ACTOR)
+    with pytest.raises(operations.InputError, match="client_participated"):
+        operations.submit(case_number, Stage.PLAN, factories.plan(participated=False), actor=ACTOR)
+    assert _rows(case_number) == before
+
+
+def test_a_form_the_flow_refuses_is_recorded_and_the_case_waits_again(stack: str) -> None:
+    """The Prefect UI path: a form that passes the JSON schema but not our rules."""
+    case_number, flow_run_id, _ = _open()
+    _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    with session_scope() as session:
+        key = cases.get_case(session, case_number).stage_key
+    bad = factories.plan(NeedsDomain.HOUSING).model_dump(mode="json")
+    bad["goals"][0]["objective"] = "food_security"  # not a housing objective
+    _wait_for_state(flow_run_id, "PAUSED")
+    orchestration.resume_with_form(flow_run_id, key, bad)
+    outcome = operations.wait_for_stage(case_number, 1, key, flow_run_id, 60)
+    assert outcome.outcome == "rejected" and "belongs to domain food" in (outcome.error or "")
+    assert _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING)).stage == "referral"
+
+
+def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
+    case_number, flow_run_id, _ = _open()
+    _to_monitoring(case_number)
+    before = _rows(case_number)
+    with get_client(sync_client=True) as prefect:
+        prefect.set_flow_run_state(UUID(flow_run_id), Scheduled(), force=True)
+    _wait_for_state(flow_run_id, "SCHEDULED", 10)
+    run = _wait_for_state(flow_run_id, "PAUSED")
+    after = _rows(case_number)
+    assert after["assessments"] == before["assessments"]
+    assert after["events"] == before["events"] + 1  # the spent key, recorded as refused
+    assert run.pause_key == "monitoring-5-retry1"
+    assert _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE)).stage == "closure"
+
+
+def test_reopen_starts_a_new_episode_run(stack: str) -> None:
+    case_number, first_run, _ = _open(Program.GERIATRIC)
+    _to_monitoring(case_number)
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE))
+    _submit(case_number, Stage.CLOSURE, factories.closure())
+    with pytest.raises(cases.CaseClosed):
+        operations.submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE),
+                          actor=ACTOR)
+    reopened = operations.reopen(case_number, "Client lost housing again", ACTOR)
+    assert reopened.flow_run_id != first_run
+    _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    detail = operations.show(case_number)
+    assert (detail.episode, detail.stage, detail.status) == (2, "plan", "open")
+    assert orchestration.read_run(reopened.flow_run_id).name == case_number
+
+
+def test_nothing_is_written_when_the_server_is_down(stack: str) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    before = len(operations.caseload())
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}), pytest.raises(
+        orchestration.OrchestratorUnavailable, match="not answering"
+    ):
+        operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", ACTOR)
+    assert len(operations.caseload()) == before
+
+
+def test_a_deployment_no_runner_serves_is_reported(stack: str) -> None:
+    with pytest.raises(orchestration.OrchestratorUnavailable, match="not registered"):
+        orchestration.check_ready("case-lifecycle/nobody-serves-this")

@@ -1,0 +1,33 @@
+"""The documented risk rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.assessments import assess_risk
+from models.codes import Priority, RiskLevel
+from models.forms import CrisisScreen
+from tests import factories
+
+
+@pytest.mark.parametrize(
+    ("scores", "crisis", "level", "priority"),
+    [
+        ({}, False, RiskLevel.LOW, Priority.P4),
+        ({"food": 2}, False, RiskLevel.MEDIUM, Priority.P3),
+        ({"food": 2, "housing": 2}, False, RiskLevel.MEDIUM, Priority.P3),
+        ({"food": 2, "housing": 2, "legal": 2}, False, RiskLevel.HIGH, Priority.P2),
+        ({"housing": 1}, False, RiskLevel.HIGH, Priority.P2),
+        ({}, True, RiskLevel.CRITICAL, Priority.P1),
+        ({"housing": 5, "income_benefits": 5}, True, RiskLevel.CRITICAL, Priority.P1),
+    ],
+)
+def test_risk_level_and_priority(scores, crisis, level, priority) -> None:
+    form = factories.assessment(**scores)
+    screen = CrisisScreen(homeless_tonight=crisis)
+    assert assess_risk(form.scores, screen) == (level, priority)
+
+
+def test_strengths_never_lower_risk() -> None:
+    form = factories.assessment(housing=1).model_copy(update={"strengths": ["family_support"] * 3})
+    assert assess_risk(form.scores, form.crisis_screen)[0] is RiskLevel.HIGH

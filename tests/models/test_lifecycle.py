@@ -1,0 +1,89 @@
+"""The stage machine as declared: transitions, guards, keys. No database, no Prefect."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.codes import Decision, NeedsDomain, Stage, Trigger
+from models.lifecycle import (
+    STAGES,
+    TRANSITIONS,
+    CaseFacts,
+    TransitionNotAllowed,
+    check_transition,
+    stage_key,
+    transition_for,
+)
+from tests import factories
+
+
+def test_every_stage_is_declared_once_and_reachable() -> None:
+    assert set(STAGES) == set(Stage)
+    targets = {t.target for t in TRANSITIONS}
+    assert set(Stage) - {Stage.INTAKE} <= targets
+    assert None in targets, "some transition must end the episode"
+
+
+@pytest.mark.parametrize(
+    ("decision", "target"),
+    [
+        (Decision.CONTINUE, Stage.MONITORING),
+        (Decision.REASSESS, Stage.ASSESSMENT),
+        (Decision.REVISE_PLAN, Stage.PLAN),
+        (Decision.CLOSE, Stage.CLOSURE),
+    ],
+)
+def test_monitoring_decision_routes_the_case(decision: Decision, target: Stage) -> None:
+    transition = check_transition(Stage.MONITORING, factories.monitoring(decision), CaseFacts())
+    assert transition.target is target
+
+
+def test_closure_ends_the_episode() -> None:
+    assert check_transition(Stage.CLOSURE, factories.closure(), CaseFacts()).target is None
+
+
+def test_a_form_for_another_stage_is_refused() -> None:
+    with pytest.raises(TransitionNotAllowed, match="case is at assessment; a plan form"):
+        check_transition(Stage.ASSESSMENT, factories.plan(), CaseFacts())
+
+
+def test_undeclared_transition_is_refused() -> None:
+    with pytest.raises(TransitionNotAllowed, match="assessment cannot reassess"):
+        transition_for(Stage.ASSESSMENT, Trigger.REASSESS)
+
+
+def test_plan_must_be_agreed_with_the_client() -> None:
+    with pytest.raises(TransitionNotAllowed, match="client_participated"):
+        check_transition(Stage.PLAN, factories.plan(participated=False), CaseFacts())
+
+
+def test_plan_must_cover_domains_scored_in_crisis() -> None:
+    facts = CaseFacts(crisis_domains=frozenset({NeedsDomain.HOUSING, NeedsDomain.FOOD}))
+    with pytest.raises(TransitionNotAllowed, match="food"):
+        check_transition(Stage.PLAN, factories.plan(NeedsDomain.HOUSING), facts)
+    plan = factories.plan(NeedsDomain.HOUSING, NeedsDomain.FOOD)
+    assert check_transition(Stage.PLAN, plan, facts).target is Stage.REFERRAL
+
+
+def test_referral_stage_needs_a_referral_or_a_waiver() -> None:
+    empty = factories.referral().model_copy(update={"referrals": []})
+    with pytest.raises(TransitionNotAllowed, match="waived"):
+        check_transition(Stage.REFERRAL, empty, CaseFacts())
+    waived = empty.model_copy(update={"waived": True})
+    assert check_transition(Stage.REFERRAL, waived, CaseFacts()).target is Stage.MONITORING
+
+
+def test_stage_keys_are_unique_per_visit_and_attempt() -> None:
+    keys = {stage_key(Stage.ASSESSMENT, 2), stage_key(Stage.ASSESSMENT, 6),
+            stage_key(Stage.ASSESSMENT, 6, 1)}
+    assert keys == {"assessment-2", "assessment-6", "assessment-6-retry1"}
+
+
+def test_every_waiting_stage_has_a_valid_example() -> None:
+    from datetime import date
+
+    for spec in STAGES.values():
+        if spec.form is not None:
+            assert spec.example is not None
+            example = spec.example(date.today())
+            assert spec.form.model_validate(example.model_dump(mode="json")) == example
