@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casework", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", parents=[common], help="start the local stack and serve every deployment")
+    up = sub.add_parser(
+        "up", parents=[common], help="start the local stack and serve every deployment"
+    )
     up.add_argument("--port", type=int, default=4200)
     up.add_argument("--demo", type=int, default=0, metavar="N", help="also create N demo cases")
 
@@ -38,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     intake.add_argument("--case-manager", help="staff id (default: you)")
     intake.add_argument("--json", action="store_true")
 
-    submit = sub.add_parser("submit", parents=[common], help="submit a stage form to a waiting case")
+    submit = sub.add_parser(
+        "submit", parents=[common], help="submit a stage form to a waiting case"
+    )
     submit.add_argument("case_number")
     submit.add_argument("stage", choices=FORM_STAGES)
     submit.add_argument("--file", required=True, help="form JSON (- for stdin)")
@@ -57,20 +61,30 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", choices=[s.value for s in CaseStatus])
     listing.add_argument("--json", action="store_true")
 
-    form = sub.add_parser("form", parents=[common], help="print a stage form's schema or an example")
+    form = sub.add_parser(
+        "form", parents=[common], help="print a stage form's schema or an example"
+    )
     form.add_argument("stage", choices=FORM_STAGES)
     form.add_argument("--example", action="store_true")
 
-    note = sub.add_parser("note", parents=[common], help="record a contact or note (no flow resume)")
+    note = sub.add_parser(
+        "note", parents=[common], help="record a contact or note (no flow resume)"
+    )
     note.add_argument("case_number")
     note.add_argument("--text", required=True)
-    note.add_argument("--type", default=ContactType.NOTE.value, choices=[c.value for c in ContactType])
+    note.add_argument(
+        "--type", default=ContactType.NOTE.value, choices=[c.value for c in ContactType]
+    )
 
-    reopen = sub.add_parser("reopen", parents=[common], help="reopen a closed case as a new episode")
+    reopen = sub.add_parser(
+        "reopen", parents=[common], help="reopen a closed case as a new episode"
+    )
     reopen.add_argument("case_number")
     reopen.add_argument("--reason", required=True)
 
-    demo = sub.add_parser("demo", parents=[common], help="create N synthetic cases at varied stages")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="create N synthetic cases at varied stages"
+    )
     demo.add_argument("--cases", type=int, default=12)
 
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
@@ -109,7 +123,9 @@ def read_json(path: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CliError(f"--file: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+        raise CliError(
+            f"--file: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
+        ) from None
 
 
 def read_text(path: str, option: str) -> str:
@@ -152,8 +168,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     form = operations.parse_stage_form(stage, read_json(args.file, f"{stage.value} form"))
     narrative = read_text(args.narrative_file, "--narrative-file") if args.narrative_file else None
     result = operations.submit(
-        args.case_number, stage, form, narrative=narrative, actor=get_settings().actor,
-        wait=args.wait, timeout=args.timeout,
+        args.case_number,
+        stage,
+        form,
+        narrative=narrative,
+        actor=get_settings().actor,
+        wait=args.wait,
+        timeout=args.timeout,
     )
     emit(result.__dict__, args.json, lambda: _submit_line(result))
     return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
@@ -193,8 +214,13 @@ def cmd_form(args: argparse.Namespace) -> int:
     from models.lifecycle import STAGES
 
     spec = STAGES[Stage(args.stage)]
-    assert spec.form is not None and spec.example is not None
-    data = spec.example(date.today()).model_dump(mode="json") if args.example else spec.form.model_json_schema()
+    assert spec.form is not None
+    assert spec.example is not None
+    data = (
+        spec.example(date.today()).model_dump(mode="json")
+        if args.example
+        else spec.form.model_json_schema()
+    )
     print(json.dumps(data, indent=2))
     return 0
 
@@ -244,8 +270,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "intake": cmd_intake, "submit": cmd_submit, "show": cmd_show, "cases": cmd_cases,
-    "form": cmd_form, "note": cmd_note, "reopen": cmd_reopen, "demo": cmd_demo,
+    "intake": cmd_intake,
+    "submit": cmd_submit,
+    "show": cmd_show,
+    "cases": cmd_cases,
+    "form": cmd_form,
+    "note": cmd_note,
+    "reopen": cmd_reopen,
+    "demo": cmd_demo,
     "migrate": cmd_migrate,
 }
 

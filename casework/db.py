@@ -84,4 +84,6 @@ def check_schema(engine: Engine | None = None) -> None:
     if current != head:
         where = engine.url.render_as_string(hide_password=True)
         state = "has no schema" if current is None else f"is at schema {current}, not {head}"
-        raise StoreNotReady(f"case store {where} {state}; run `casework migrate` (or `casework up`)")
+        raise StoreNotReady(
+            f"case store {where} {state}; run `casework migrate` (or `casework up`)"
+        )

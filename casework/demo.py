@@ -14,7 +14,20 @@ from models.forms import AssessmentForm, ClosureForm, DomainScores, MonitoringFo
 from models.lifecycle import STAGES
 from models.schemas import ClientIn
 
-GIVEN = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jamal", "Kira", "Luis"]
+GIVEN = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elif",
+    "Femi",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jamal",
+    "Kira",
+    "Luis",
+]
 FAMILY = ["Okafor", "Nguyen", "Silva", "Kowalski", "Haddad", "Moreau", "Tanaka", "Reyes", "Brennan"]
 STAFF = ["cm.rivera", "cm.osei", "cm.lindqvist", "cm.park"]
 # How far each demo case goes: a stage to stop at, or the closed state.
@@ -48,9 +61,13 @@ def demo_form(stage: Stage, rng: random.Random, staff: str, last: bool) -> Stage
         scores["housing"] = 1
         return form.model_copy(update={"scores": DomainScores(**scores), "submitted_by": staff})
     if isinstance(form, MonitoringForm):
-        return MonitoringForm(submitted_by=staff, decision=Decision.CONTINUE if last else Decision.CLOSE)
+        return MonitoringForm(
+            submitted_by=staff, decision=Decision.CONTINUE if last else Decision.CLOSE
+        )
     if isinstance(form, ClosureForm):
-        return form.model_copy(update={"reason": rng.choice(list(ClosureReason)), "submitted_by": staff})
+        return form.model_copy(
+            update={"reason": rng.choice(list(ClosureReason)), "submitted_by": staff}
+        )
     return form.model_copy(update={"submitted_by": staff})
 
 
@@ -61,7 +78,9 @@ def _drive(index: int, seed: int) -> str:
     started = operations.intake(synthetic_client(rng), program, staff, staff)
     route = ROUTES[index % len(ROUTES)]
     for position, stage in enumerate(route):
-        form = demo_form(stage, rng, staff, last=position == len(route) - 1 and stage is Stage.MONITORING)
+        form = demo_form(
+            stage, rng, staff, last=position == len(route) - 1 and stage is Stage.MONITORING
+        )
         result = operations.submit(started.case_number, stage, form, actor=staff, wait=True)
         if result.outcome != "moved":
             return f"error:{result.error}"

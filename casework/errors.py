@@ -14,5 +14,14 @@ def user_errors() -> tuple[type[Exception], ...]:
     from models.lifecycle import TransitionNotAllowed
     from models.programs import ProgramError
 
-    return (InputError, OrchestratorUnavailable, SubmissionRefused, StackError, CaseError,
-            TransitionNotAllowed, SettingsError, ProgramError, StoreNotReady)
+    return (
+        InputError,
+        OrchestratorUnavailable,
+        SubmissionRefused,
+        StackError,
+        CaseError,
+        TransitionNotAllowed,
+        SettingsError,
+        ProgramError,
+        StoreNotReady,
+    )

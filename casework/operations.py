@@ -18,6 +18,7 @@ from models import assessments, cases, contacts, plans, referrals, stage_events
 from models.codes import CaseStatus, Program, Stage
 from models.forms import StageForm
 from models.lifecycle import TransitionNotAllowed, check_transition, form_for
+from models.orm import Case
 from models.schemas import (
     AssessmentOut,
     CaseDetail,
@@ -87,7 +88,7 @@ def intake(client: ClientIn, program: Program, case_manager: str, actor: str) ->
     return IntakeResult(position.case_number, flow_run_id, position.stage.value)
 
 
-def _check_stage(session: Session, case: cases.Case, stage: Stage, form: StageForm) -> None:
+def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) -> None:
     if case.stage != stage.value:
         raise InputError(
             f"stage: {case.case_number} is at {case.stage}, not {stage.value}"
@@ -99,7 +100,7 @@ def _check_stage(session: Session, case: cases.Case, stage: Stage, form: StageFo
         raise InputError(str(exc)) from None
 
 
-def _passed(session: Session, case: cases.Case, stage: Stage) -> bool:
+def _passed(session: Session, case: Case, stage: Stage) -> bool:
     """Whether this stage's form is the one the case recorded last (a second submission)."""
     history = stage_events.history(session, case)
     return bool(history) and history[-1].from_stage == stage.value
@@ -166,11 +167,18 @@ def submit(
         if narrative:
             case = cases.get_case(session, turn.case_number)
             contacts.save_narrative(session, case, turn.stage_key, narrative, actor, now())
-        orchestration.resume_with_form(turn.flow_run_id, turn.stage_key, form.model_dump(mode="json"))
+        orchestration.resume_with_form(
+            turn.flow_run_id, turn.stage_key, form.model_dump(mode="json")
+        )
     if not wait:
         return SubmitResult(turn.case_number, turn.stage_key, "submitted", stage.value)
-    return wait_for_stage(turn.case_number, turn.episode, turn.stage_key, turn.flow_run_id,
-                          max(deadline - time.monotonic(), 10.0))
+    return wait_for_stage(
+        turn.case_number,
+        turn.episode,
+        turn.stage_key,
+        turn.flow_run_id,
+        max(deadline - time.monotonic(), 10.0),
+    )
 
 
 def wait_for_stage(
@@ -186,11 +194,21 @@ def wait_for_stage(
                 return SubmitResult(case_number, key, event.outcome, case.stage, event.error)
         run = orchestration.read_run(flow_run_id)
         if run.failed:
-            return SubmitResult(case_number, key, "failed", None,
-                                f"case flow run {run.state_name}: {run.state_message or 'no message'}")
+            return SubmitResult(
+                case_number,
+                key,
+                "failed",
+                None,
+                f"case flow run {run.state_name}: {run.state_message or 'no message'}",
+            )
         if time.monotonic() > deadline:
-            return SubmitResult(case_number, key, "pending", None,
-                                f"not recorded after {timeout:.0f} s; run is {run.state_name}")
+            return SubmitResult(
+                case_number,
+                key,
+                "pending",
+                None,
+                f"not recorded after {timeout:.0f} s; run is {run.state_name}",
+            )
         time.sleep(0.25)
 
 

@@ -15,8 +15,8 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL
 
-from tasks.cases import run_tags
 from models.cases import Position
+from tasks.cases import run_tags
 
 LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"
 RUNNER_SILENCE_SECONDS = 45
@@ -46,8 +46,11 @@ class RunView:
 
     @property
     def failed(self) -> bool:
-        return self.state_type in {StateType.FAILED.value, StateType.CRASHED.value,
-                                   StateType.CANCELLED.value}
+        return self.state_type in {
+            StateType.FAILED.value,
+            StateType.CRASHED.value,
+            StateType.CANCELLED.value,
+        }
 
 
 def api_url() -> str:
@@ -84,7 +87,7 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
 
 def start_case_run(position: Position) -> str:
     """Start (or find, on a retried intake) the flow run of this case episode."""
-    flow_run = run_deployment(
+    flow_run = run_deployment(  # sync call: async_dispatch returns the FlowRun here
         LIFECYCLE_DEPLOYMENT,
         parameters={"case_number": position.case_number, "episode": position.episode},
         flow_run_name=position.case_number,
@@ -93,6 +96,7 @@ def start_case_run(position: Position) -> str:
         timeout=0,
         as_subflow=False,
     )
+    assert isinstance(flow_run, FlowRun)
     return str(flow_run.id)
 
 
@@ -102,7 +106,7 @@ def _view(flow_run: FlowRun) -> RunView:
         flow_run_id=str(flow_run.id),
         name=flow_run.name,
         state_type=state.type.value if state else "UNKNOWN",
-        state_name=state.name if state else "unknown",
+        state_name=(state.name or state.type.value) if state else "unknown",
         state_message=state.message if state else None,
         pause_key=state.state_details.pause_key if state else None,
         tags=list(flow_run.tags),

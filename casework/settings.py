@@ -20,10 +20,16 @@ class SettingsError(Exception):
 class CaseworkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".casework"), description="where embedded SQLite files live")
-    database_url: str | None = Field(default=None, description="case store; default SQLite in data_dir")
+    data_dir: Path = Field(
+        default=Path(".casework"), description="where embedded SQLite files live"
+    )
+    database_url: str | None = Field(
+        default=None, description="case store; default SQLite in data_dir"
+    )
     programs_file: Path | None = Field(default=None, description="program configuration (TOML)")
-    actor: str = Field(default_factory=lambda: _default_actor(), description="staff id recorded as actor")
+    actor: str = Field(
+        default_factory=lambda: _default_actor(), description="staff id recorded as actor"
+    )
     runner_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     runner_limit: int = Field(default=10, ge=1, le=200)
 

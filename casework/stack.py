@@ -37,7 +37,9 @@ def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, 
         "PREFECT_HOME": str(data_dir / "prefect"),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
-        "PREFECT_RUNNER_POLL_FREQUENCY": str(max(1, round(poll_seconds))),  # prefect wants whole seconds
+        "PREFECT_RUNNER_POLL_FREQUENCY": str(
+            max(1, round(poll_seconds))
+        ),  # prefect wants whole seconds
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 
@@ -59,9 +61,21 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
         raise StackError(f"--port: 127.0.0.1:{port} is already in use; choose another port")
     log = (data_dir / "prefect-server.log").open("ab")
     server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+        start_new_session=True,
     )
     api_url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout
@@ -86,12 +100,16 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 
 
 async def _serve(
-    deployments: list[RunnerDeployment], limit: int, poll_seconds: float, announce: Callable[[], None]
+    deployments: list[RunnerDeployment],
+    limit: int,
+    poll_seconds: float,
+    announce: Callable[[], None],
 ) -> None:
     from prefect.runner import Runner
 
-    runner = Runner(name="casework", limit=limit, query_seconds=poll_seconds,
-                    pause_on_shutdown=False)
+    runner = Runner(
+        name="casework", limit=limit, query_seconds=poll_seconds, pause_on_shutdown=False
+    )
     for deployment in deployments:
         await runner.aadd_deployment(deployment)
     announce()
@@ -122,7 +140,9 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
 
         settings = get_settings()
         deployments = all_deployments()  # built outside the event loop: to_deployment is sync here
-        asyncio.run(_serve(deployments, settings.runner_limit, settings.runner_poll_seconds, announce))
+        asyncio.run(
+            _serve(deployments, settings.runner_limit, settings.runner_poll_seconds, announce)
+        )
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,7 +8,9 @@ from models.schemas import CaseDetail, CaseSummary
 def caseload_text(rows: list[CaseSummary]) -> str:
     if not rows:
         return "no cases"
-    header = f"{'CASE':<12} {'PROGRAM':<17} {'STAGE':<11} {'STATUS':<7} {'EP':>2} {'MANAGER':<14} SINCE"
+    header = (
+        f"{'CASE':<12} {'PROGRAM':<17} {'STAGE':<11} {'STATUS':<7} {'EP':>2} {'MANAGER':<14} SINCE"
+    )
     lines = [header] + [
         f"{r.case_number:<12} {r.program.value:<17} {r.stage:<11} {r.status:<7} {r.episode:>2} "
         f"{r.case_manager:<14} {r.stage_entered_at:%Y-%m-%d}"
@@ -25,18 +27,31 @@ def case_text(case: CaseDetail) -> str:
         f"client: {client.given_name} {client.family_name}, born {client.date_of_birth}, "
         f"prefers {client.contact_preference} ({client.language})",
         "history:",
-        *(f"  {h.at:%Y-%m-%d %H:%M} e{h.episode} {h.from_stage} -> {h.to_stage or 'closed'} "
-          f"({h.trigger}, {h.actor})" for h in case.history),
+        *(
+            f"  {h.at:%Y-%m-%d %H:%M} e{h.episode} {h.from_stage} -> {h.to_stage or 'closed'} "
+            f"({h.trigger}, {h.actor})"
+            for h in case.history
+        ),
     ]
     if (a := case.latest_assessment) is not None:
         scores = " ".join(f"{k}={v}" for k, v in a.scores.items())
-        lines += [f"assessment: risk {a.risk_level} priority {a.priority}; {scores}",
-                  f"  strengths: {', '.join(a.strengths) or '-'}; crisis: {', '.join(a.crisis_flags) or 'none'}"]
+        lines += [
+            f"assessment: risk {a.risk_level} priority {a.priority}; {scores}",
+            f"  strengths: {', '.join(a.strengths) or '-'}; "
+            f"crisis: {', '.join(a.crisis_flags) or 'none'}",
+        ]
     if case.plan is not None:
         lines.append(f"plan v{case.plan.version} agreed {case.plan.agreed_on}:")
-        lines += [f"  {g.domain}: {g.objective} by {g.target_date} [{g.status}]" for g in case.plan.goals]
-    lines += [f"referral {r.reference}: {r.service} -> {r.provider or '-'} [{r.status}]" for r in case.referrals]
-    lines += [f"{c.occurred_at:%Y-%m-%d} {c.contact_type} ({c.author}): {c.text}" for c in case.contacts]
+        lines += [
+            f"  {g.domain}: {g.objective} by {g.target_date} [{g.status}]" for g in case.plan.goals
+        ]
+    lines += [
+        f"referral {r.reference}: {r.service} -> {r.provider or '-'} [{r.status}]"
+        for r in case.referrals
+    ]
+    lines += [
+        f"{c.occurred_at:%Y-%m-%d} {c.contact_type} ({c.author}): {c.text}" for c in case.contacts
+    ]
     if case.closure_reason:
         lines.append(f"closed: {case.closure_reason}")
     return "\n".join(lines)

@@ -65,7 +65,11 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
             case_number, episode, position.stage_key, position.stage, form_data, refusal
         )
         logger.info(
-            "%s %s %s: %s -> %s%s", case_number, position.stage_key, outcome["outcome"],
-            outcome["from_stage"], outcome["to_stage"] or "closed",
+            "%s %s %s: %s -> %s%s",
+            case_number,
+            position.stage_key,
+            outcome["outcome"],
+            outcome["from_stage"],
+            outcome["to_stage"] or "closed",
             f" ({outcome['error']})" if outcome["error"] else "",
         )

@@ -64,7 +64,9 @@ def open_case(
     session.flush()
     case.case_number = case_number_for(case.id)
     session.add(Episode(case_id=case.id, number=1, opened_at=at))
-    audit.record(session, case, actor, "case_opened", at, program=program.value, manager=case_manager)
+    audit.record(
+        session, case, actor, "case_opened", at, program=program.value, manager=case_manager
+    )
     return case
 
 
@@ -147,7 +149,9 @@ def close(session: Session, case: Case, at: datetime) -> None:
 
 def reopen_case(session: Session, case: Case, actor: str, at: datetime) -> Case:
     if case.status != CaseStatus.CLOSED.value:
-        raise CaseError(f"case_number: {case.case_number} is open (at {case.stage}); only closed cases reopen")
+        raise CaseError(
+            f"case_number: {case.case_number} is open (at {case.stage}); only closed cases reopen"
+        )
     case.episode += 1
     case.status = CaseStatus.OPEN.value
     case.closed_at = None

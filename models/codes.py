@@ -181,20 +181,46 @@ class Objective(StrEnum):
 
 
 OBJECTIVES: dict[Objective, ObjectiveSpec] = {
-    Objective.SECURE_PERMANENT_HOUSING: ObjectiveSpec(NeedsDomain.HOUSING, "lease signed and moved in"),
-    Objective.MAINTAIN_TENANCY: ObjectiveSpec(NeedsDomain.HOUSING, "no arrears or eviction notice for 90 days"),
-    Objective.ENROLL_IN_BENEFITS: ObjectiveSpec(NeedsDomain.INCOME_BENEFITS, "eligibility decision received"),
-    Objective.INCREASE_INCOME: ObjectiveSpec(NeedsDomain.INCOME_BENEFITS, "monthly income above program threshold"),
+    Objective.SECURE_PERMANENT_HOUSING: ObjectiveSpec(
+        NeedsDomain.HOUSING, "lease signed and moved in"
+    ),
+    Objective.MAINTAIN_TENANCY: ObjectiveSpec(
+        NeedsDomain.HOUSING, "no arrears or eviction notice for 90 days"
+    ),
+    Objective.ENROLL_IN_BENEFITS: ObjectiveSpec(
+        NeedsDomain.INCOME_BENEFITS, "eligibility decision received"
+    ),
+    Objective.INCREASE_INCOME: ObjectiveSpec(
+        NeedsDomain.INCOME_BENEFITS, "monthly income above program threshold"
+    ),
     Objective.OBTAIN_EMPLOYMENT: ObjectiveSpec(NeedsDomain.EMPLOYMENT, "30 days in a paid job"),
-    Objective.COMPLETE_JOB_TRAINING: ObjectiveSpec(NeedsDomain.EMPLOYMENT, "training certificate obtained"),
-    Objective.ESTABLISH_PRIMARY_CARE: ObjectiveSpec(NeedsDomain.PHYSICAL_HEALTH, "first primary-care visit attended"),
-    Objective.MANAGE_CHRONIC_CONDITION: ObjectiveSpec(NeedsDomain.PHYSICAL_HEALTH, "3 follow-up visits kept"),
-    Objective.ENGAGE_MENTAL_HEALTH_CARE: ObjectiveSpec(NeedsDomain.MENTAL_HEALTH, "4 sessions attended"),
-    Objective.ENTER_SUBSTANCE_USE_TREATMENT: ObjectiveSpec(NeedsDomain.SUBSTANCE_USE, "admitted to treatment"),
+    Objective.COMPLETE_JOB_TRAINING: ObjectiveSpec(
+        NeedsDomain.EMPLOYMENT, "training certificate obtained"
+    ),
+    Objective.ESTABLISH_PRIMARY_CARE: ObjectiveSpec(
+        NeedsDomain.PHYSICAL_HEALTH, "first primary-care visit attended"
+    ),
+    Objective.MANAGE_CHRONIC_CONDITION: ObjectiveSpec(
+        NeedsDomain.PHYSICAL_HEALTH, "3 follow-up visits kept"
+    ),
+    Objective.ENGAGE_MENTAL_HEALTH_CARE: ObjectiveSpec(
+        NeedsDomain.MENTAL_HEALTH, "4 sessions attended"
+    ),
+    Objective.ENTER_SUBSTANCE_USE_TREATMENT: ObjectiveSpec(
+        NeedsDomain.SUBSTANCE_USE, "admitted to treatment"
+    ),
     Objective.MAINTAIN_RECOVERY: ObjectiveSpec(NeedsDomain.SUBSTANCE_USE, "90 days in recovery"),
-    Objective.SECURE_CHILDCARE: ObjectiveSpec(NeedsDomain.FAMILY_CHILDCARE, "childcare place confirmed"),
-    Objective.FAMILY_REUNIFICATION: ObjectiveSpec(NeedsDomain.FAMILY_CHILDCARE, "court-approved reunification"),
+    Objective.SECURE_CHILDCARE: ObjectiveSpec(
+        NeedsDomain.FAMILY_CHILDCARE, "childcare place confirmed"
+    ),
+    Objective.FAMILY_REUNIFICATION: ObjectiveSpec(
+        NeedsDomain.FAMILY_CHILDCARE, "court-approved reunification"
+    ),
     Objective.FOOD_SECURITY: ObjectiveSpec(NeedsDomain.FOOD, "SNAP or pantry access for 60 days"),
-    Objective.SAFETY_PLAN_IN_PLACE: ObjectiveSpec(NeedsDomain.SAFETY, "written safety plan reviewed with client"),
-    Objective.RESOLVE_LEGAL_MATTER: ObjectiveSpec(NeedsDomain.LEGAL, "matter closed or hearing attended"),
+    Objective.SAFETY_PLAN_IN_PLACE: ObjectiveSpec(
+        NeedsDomain.SAFETY, "written safety plan reviewed with client"
+    ),
+    Objective.RESOLVE_LEGAL_MATTER: ObjectiveSpec(
+        NeedsDomain.LEGAL, "matter closed or hearing attended"
+    ),
 }

@@ -12,7 +12,9 @@ from models.orm import Case, Contact, Narrative
 from models.schemas import ContactIn
 
 
-def add_contact(session: Session, case: Case, data: ContactIn, author: str, at: datetime) -> Contact:
+def add_contact(
+    session: Session, case: Case, data: ContactIn, author: str, at: datetime
+) -> Contact:
     contact = Contact(
         case_id=case.id,
         episode=case.episode,
@@ -36,7 +38,9 @@ def save_narrative(
     )
     narrative = session.scalars(query).one_or_none()
     if narrative is None:
-        narrative = Narrative(case_id=case.id, episode=case.episode, stage_key=key, text=text, author=author)
+        narrative = Narrative(
+            case_id=case.id, episode=case.episode, stage_key=key, text=text, author=author
+        )
         session.add(narrative)
     else:
         narrative.text, narrative.author = text, author

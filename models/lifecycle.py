@@ -88,8 +88,16 @@ def _assessment_example(today: date) -> AssessmentForm:
     return AssessmentForm(
         submitted_by="cm.rivera",
         scores=DomainScores(
-            housing=1, income_benefits=2, employment=2, physical_health=3, mental_health=3,
-            substance_use=4, family_childcare=3, food=2, safety=4, legal=5,
+            housing=1,
+            income_benefits=2,
+            employment=2,
+            physical_health=3,
+            mental_health=3,
+            substance_use=4,
+            family_childcare=3,
+            food=2,
+            safety=4,
+            legal=5,
         ),
         strengths=[Strength.FAMILY_SUPPORT, Strength.MOTIVATION],
         crisis_screen=CrisisScreen(),
@@ -101,10 +109,16 @@ def _plan_example(today: date) -> PlanForm:
     return PlanForm(
         submitted_by="cm.rivera",
         goals=[
-            Goal(domain=NeedsDomain.HOUSING, objective=Objective.SECURE_PERMANENT_HOUSING,
-                 target_date=today + timedelta(days=60)),
-            Goal(domain=NeedsDomain.INCOME_BENEFITS, objective=Objective.ENROLL_IN_BENEFITS,
-                 target_date=today + timedelta(days=30)),
+            Goal(
+                domain=NeedsDomain.HOUSING,
+                objective=Objective.SECURE_PERMANENT_HOUSING,
+                target_date=today + timedelta(days=60),
+            ),
+            Goal(
+                domain=NeedsDomain.INCOME_BENEFITS,
+                objective=Objective.ENROLL_IN_BENEFITS,
+                target_date=today + timedelta(days=30),
+            ),
         ],
         client_participated=True,
         agreed_on=today,
@@ -114,7 +128,9 @@ def _plan_example(today: date) -> PlanForm:
 def _referral_example(today: date) -> ReferralForm:
     return ReferralForm(
         submitted_by="cm.rivera",
-        referrals=[ReferralRequest(service=ServiceCategory.HOUSING_SEARCH, provider="hope-housing")],
+        referrals=[
+            ReferralRequest(service=ServiceCategory.HOUSING_SEARCH, provider="hope-housing")
+        ],
     )
 
 
@@ -132,13 +148,22 @@ STAGES: dict[Stage, StageSpec] = {
     spec.stage: spec
     for spec in (
         StageSpec(Stage.INTAKE, None, "client registered and case opened (by the CLI)"),
-        StageSpec(Stage.ASSESSMENT, AssessmentForm, "score needs, strengths and crisis screen",
-                  _assessment_example),
+        StageSpec(
+            Stage.ASSESSMENT,
+            AssessmentForm,
+            "score needs, strengths and crisis screen",
+            _assessment_example,
+        ),
         StageSpec(Stage.PLAN, PlanForm, "agree measurable goals with the client", _plan_example),
-        StageSpec(Stage.REFERRAL, ReferralForm, "refer to partner agencies, or waive",
-                  _referral_example),
-        StageSpec(Stage.MONITORING, MonitoringForm, "review progress; decide what comes next",
-                  _monitoring_example),
+        StageSpec(
+            Stage.REFERRAL, ReferralForm, "refer to partner agencies, or waive", _referral_example
+        ),
+        StageSpec(
+            Stage.MONITORING,
+            MonitoringForm,
+            "review progress; decide what comes next",
+            _monitoring_example,
+        ),
         StageSpec(Stage.CLOSURE, ClosureForm, "record why the episode ends", _closure_example),
     )
 }
@@ -146,8 +171,9 @@ STAGES: dict[Stage, StageSpec] = {
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Stage.INTAKE, Trigger.COMPLETE, Stage.ASSESSMENT),
     Transition(Stage.ASSESSMENT, Trigger.COMPLETE, Stage.PLAN),
-    Transition(Stage.PLAN, Trigger.COMPLETE, Stage.REFERRAL,
-               (client_agreed, plan_covers_crisis_domains)),
+    Transition(
+        Stage.PLAN, Trigger.COMPLETE, Stage.REFERRAL, (client_agreed, plan_covers_crisis_domains)
+    ),
     Transition(Stage.REFERRAL, Trigger.COMPLETE, Stage.MONITORING, (referrals_or_waiver,)),
     Transition(Stage.MONITORING, Trigger.CONTINUE, Stage.MONITORING),
     Transition(Stage.MONITORING, Trigger.REASSESS, Stage.ASSESSMENT),
@@ -156,7 +182,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Stage.CLOSURE, Trigger.COMPLETE, None),
 )
 
-_BY_SOURCE: dict[tuple[Stage, Trigger], Transition] = {(t.source, t.trigger): t for t in TRANSITIONS}
+_BY_SOURCE: dict[tuple[Stage, Trigger], Transition] = {
+    (t.source, t.trigger): t for t in TRANSITIONS
+}
 
 
 def transition_for(stage: Stage, trigger: Trigger) -> Transition:

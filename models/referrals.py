@@ -39,4 +39,6 @@ def record_referrals(
 
 
 def for_case(session: Session, case: Case) -> list[Referral]:
-    return list(session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id)))
+    return list(
+        session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id))
+    )

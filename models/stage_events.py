@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from models import audit, cases
 from models.assessments import record_assessment
 from models.codes import Stage, Trigger
-from models.forms import AssessmentForm, ClosureForm, MonitoringForm, PlanForm, ReferralForm, StageForm
+from models.forms import (
+    AssessmentForm,
+    ClosureForm,
+    MonitoringForm,
+    PlanForm,
+    ReferralForm,
+    StageForm,
+)
 from models.lifecycle import TransitionNotAllowed, check_transition
 from models.orm import Case, StageEvent
 from models.plans import record_plan, record_review
@@ -97,8 +104,13 @@ def record_stage(
     stage = Stage(case.stage)
     trigger = form.trigger if form is not None else Trigger.COMPLETE
     event = StageEvent(
-        case_id=case.id, episode=episode, stage_key=key, from_stage=stage.value,
-        trigger=trigger.value, actor=actor, at=at,
+        case_id=case.id,
+        episode=episode,
+        stage_key=key,
+        from_stage=stage.value,
+        trigger=trigger.value,
+        actor=actor,
+        at=at,
     )
     try:
         if refusal is not None:
@@ -110,7 +122,10 @@ def record_stage(
     else:
         if form is not None:
             WRITERS[type(form)](session, case, key, form, at)
-        event.outcome, event.to_stage = MOVED, transition.target.value if transition.target else None
+        event.outcome, event.to_stage = (
+            MOVED,
+            transition.target.value if transition.target else None,
+        )
         if transition.target is None:
             cases.close(session, case, at)
         else:
@@ -118,8 +133,15 @@ def record_stage(
     session.add(event)
     session.flush()
     audit.record(
-        session, case, actor, f"stage_{event.outcome}", at,
-        stage_key=key, from_stage=event.from_stage, to_stage=event.to_stage, trigger=trigger.value,
+        session,
+        case,
+        actor,
+        f"stage_{event.outcome}",
+        at,
+        stage_key=key,
+        from_stage=event.from_stage,
+        to_stage=event.to_stage,
+        trigger=trigger.value,
     )
     return _outcome(case, event)
 

@@ -33,8 +33,13 @@ def run_tags(position: Position, existing: list[str] | None = None) -> list[str]
     """Our tags (program, stage, status) replacing earlier ones; other tags are kept."""
     kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
     status = "closed" if position.closed else "open"
-    return ["casework", f"program:{position.program}", f"stage:{position.stage.value}",
-            f"status:{status}", *kept]
+    return [
+        "casework",
+        f"program:{position.program}",
+        f"stage:{position.stage.value}",
+        f"status:{status}",
+        *kept,
+    ]
 
 
 @task(name="sync-run-tags", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)

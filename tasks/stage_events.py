@@ -52,7 +52,13 @@ def record_stage(
     actor = form.submitted_by if form is not None else SYSTEM_ACTOR
     with session_scope() as session:
         outcome = stage_events.record_stage(
-            session, case_number, episode, stage_key, form, actor, datetime.now(UTC),
+            session,
+            case_number,
+            episode,
+            stage_key,
+            form,
+            actor,
+            datetime.now(UTC),
             refusal=refusal,
         )
     return outcome.as_dict()

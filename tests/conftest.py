@@ -52,7 +52,8 @@ PG_URL = os.environ.get("CASEWORK_TEST_DATABASE_URL")
 
 
 def pytest_report_header() -> str:
-    return f"store backends: sqlite{' + postgresql' if PG_URL else ' (postgresql skipped: CASEWORK_TEST_DATABASE_URL unset)'}"
+    skipped = " (postgresql skipped: CASEWORK_TEST_DATABASE_URL unset)"
+    return f"store backends: sqlite{' + postgresql' if PG_URL else skipped}"
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +74,17 @@ def _pg_engine() -> Iterator[Engine]:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set"))])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set"
+            ),
+        ),
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty case store on each backend."""
     if request.param == "sqlite":
@@ -102,7 +112,7 @@ def case(session: Session):  # type: ignore[no-untyped-def]
 
 
 def _up_env() -> dict[str, str]:
-    # Without PREFECT_API_URL, `casework up` starts its own server on --port (as on a fresh machine).
+    # Without PREFECT_API_URL, `casework up` starts its own server on --port, as on a new machine.
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     return {**env, "PREFECT_LOGGING_LEVEL": "INFO"}
 
@@ -114,7 +124,9 @@ def stack() -> Iterator[str]:
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "casework", "up", "--port", str(PORT)],
-        stdout=log, stderr=subprocess.STDOUT, env=_up_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=_up_env(),
         start_new_session=True,
     )
     deadline = time.monotonic() + 120

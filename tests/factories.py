@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import cases
 from models.clients import create_client
-from models.codes import Decision, NeedsDomain, Objective, Program
+from models.codes import Decision, NeedsDomain, Objective, Program, Stage
 from models.forms import (
     AssessmentForm,
     ClosureForm,
@@ -22,7 +22,6 @@ from models.forms import (
     ReferralForm,
 )
 from models.lifecycle import STAGES
-from models.codes import Stage
 from models.orm import Case
 from models.schemas import ClientIn
 
@@ -55,18 +54,23 @@ def new_case(session: Session, program: Program = Program.HOUSING) -> Case:
 
 
 def assessment(**scores: int) -> AssessmentForm:
-    base = {name: 3 for name in DomainScores.model_fields}
+    base = dict.fromkeys(DomainScores.model_fields, 3)
     base.update(scores)
     return AssessmentForm(submitted_by=STAFF, scores=DomainScores(**base), client_participated=True)
 
 
 def plan(*domains: NeedsDomain, participated: bool = True) -> PlanForm:
-    objectives = {spec.domain: objective for objective, spec in
-                  ((o, o.spec) for o in reversed(list(Objective)))}
-    goals = [Goal(domain=d, objective=objectives[d], target_date=date.today() + timedelta(days=60))
-             for d in domains or (NeedsDomain.HOUSING,)]
-    return PlanForm(submitted_by=STAFF, goals=goals, client_participated=participated,
-                    agreed_on=date.today())
+    objectives = {
+        spec.domain: objective
+        for objective, spec in ((o, o.spec) for o in reversed(list(Objective)))
+    }
+    goals = [
+        Goal(domain=d, objective=objectives[d], target_date=date.today() + timedelta(days=60))
+        for d in domains or (NeedsDomain.HOUSING,)
+    ]
+    return PlanForm(
+        submitted_by=STAFF, goals=goals, client_participated=participated, agreed_on=date.today()
+    )
 
 
 def referral() -> ReferralForm:

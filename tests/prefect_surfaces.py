@@ -22,15 +22,19 @@ def surfaces_text(api_url: str, flow_run_ids: list[str]) -> str:
         parts: list[Any] = [
             _post(client, "flow_runs/filter", runs),
             _post(client, "task_runs/filter", runs),
-            _post(client, "logs/filter", {"logs": {"flow_run_id": {"any_": flow_run_ids}},
-                                          "limit": 200}),
+            _post(
+                client,
+                "logs/filter",
+                {"logs": {"flow_run_id": {"any_": flow_run_ids}}, "limit": 200},
+            ),
             _post(client, "artifacts/filter", {"limit": 200}),
         ]
         for run_id in flow_run_ids:
             events = {"any_resource": {"id": [f"prefect.flow-run.{run_id}"]}}
             parts.append(_post(client, "events/filter", {"filter": events, "limit": 50}))
-            parts.append(_post(client, f"flow_runs/{run_id}/input/filter",
-                               {"prefix": "", "limit": 100}))
+            parts.append(
+                _post(client, f"flow_runs/{run_id}/input/filter", {"prefix": "", "limit": 100})
+            )
             states = client.get("flow_run_states/", params={"flow_run_id": run_id})
             parts.append(states.json())
     return json.dumps(parts)
@@ -38,6 +42,12 @@ def surfaces_text(api_url: str, flow_run_ids: list[str]) -> str:
 
 def identity_strings(client: Any) -> list[str]:
     """Values that identify the client; none may appear on a Prefect surface."""
-    values = [client.given_name, client.family_name, client.date_of_birth.isoformat(),
-              client.id_number, client.address, client.phone]
+    values = [
+        client.given_name,
+        client.family_name,
+        client.date_of_birth.isoformat(),
+        client.id_number,
+        client.address,
+        client.phone,
+    ]
     return [v for v in values if v]

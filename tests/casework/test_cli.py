@@ -14,8 +14,8 @@ from casework.cli import main
 from casework.db import migrate, session_scope
 from models import stage_events
 from models.codes import Stage
-from models.orm import AuditEvent, Case, Contact
 from models.lifecycle import STAGES
+from models.orm import AuditEvent, Case, Contact
 from tests import factories
 
 
@@ -33,8 +33,10 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 def _store_size() -> tuple[int, int]:
     with session_scope() as session:
-        return (session.scalar(select(func.count()).select_from(Case)) or 0,
-                session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+        return (
+            session.scalar(select(func.count()).select_from(Case)) or 0,
+            session.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+        )
 
 
 @pytest.fixture
@@ -42,17 +44,19 @@ def waiting_case() -> Iterator[str]:
     """A case at assessment (recorded through the store, no flow run needed for refusals)."""
     with session_scope() as session:
         case = factories.new_case(session)
-        stage_events.record_stage(session, case.case_number or "", 1, case.stage_key, None,
-                                  "system", factories.now())
+        stage_events.record_stage(
+            session, case.case_number or "", 1, case.stage_key, None, "system", factories.now()
+        )
         number = case.case_number or ""
-    yield number
+    return number
 
 
 def _refused(capsys, argv: list[str], expected: str) -> None:  # type: ignore[no-untyped-def]
     before = _store_size()
     code, out, err = run_cli(capsys, *argv)
     assert code == 1
-    assert err.startswith("casework: error: ") and err.count("\n") == 1, err
+    assert err.startswith("casework: error: "), err
+    assert err.count("\n") == 1, err
     assert expected in err
     assert _store_size() == before
 
@@ -60,21 +64,28 @@ def _refused(capsys, argv: list[str], expected: str) -> None:  # type: ignore[no
 def test_malformed_client_json_is_refused(capsys, tmp_path: Path) -> None:
     bad = tmp_path / "client.json"
     bad.write_text('{"given_name": "Ana",')
-    _refused(capsys, ["intake", "--program", "housing", "--file", str(bad)],
-             "--file: client is not valid JSON (line 1")
+    _refused(
+        capsys,
+        ["intake", "--program", "housing", "--file", str(bad)],
+        "--file: client is not valid JSON (line 1",
+    )
 
 
 def test_client_missing_a_field_names_it(capsys, tmp_path: Path) -> None:
     path = tmp_path / "client.json"
     path.write_text(json.dumps({"given_name": "Ana", "date_of_birth": "1990-01-01"}))
-    _refused(capsys, ["intake", "--program", "housing", "--file", str(path)],
-             "client: family_name: Field required")
+    _refused(
+        capsys,
+        ["intake", "--program", "housing", "--file", str(path)],
+        "client: family_name: Field required",
+    )
 
 
 def test_client_born_in_the_future_is_refused_without_echoing_it(capsys, tmp_path: Path) -> None:
     path = tmp_path / "client.json"
-    path.write_text(json.dumps({"given_name": "Ana", "family_name": "Zed",
-                                "date_of_birth": "2999-01-01"}))
+    path.write_text(
+        json.dumps({"given_name": "Ana", "family_name": "Zed", "date_of_birth": "2999-01-01"})
+    )
     _refused(capsys, ["intake", "--program", "housing", "--file", str(path)], "date_of_birth")
     assert "2999" not in capsys.readouterr().err
 
@@ -97,19 +108,28 @@ def _form_file(tmp_path: Path, stage: Stage, **changes: object) -> str:
 
 
 def test_unknown_case_is_refused(capsys, tmp_path: Path) -> None:
-    _refused(capsys, ["submit", "CASE-999999", "assessment", "--file",
-                      _form_file(tmp_path, Stage.ASSESSMENT)], "no case CASE-999999")
+    _refused(
+        capsys,
+        ["submit", "CASE-999999", "assessment", "--file", _form_file(tmp_path, Stage.ASSESSMENT)],
+        "no case CASE-999999",
+    )
 
 
 def test_form_failing_validation_names_the_field(capsys, tmp_path, waiting_case) -> None:
     path = _form_file(tmp_path, Stage.ASSESSMENT, scores={"housing": 9})
-    _refused(capsys, ["submit", waiting_case, "assessment", "--file", path],
-             "assessment form: scores.housing")
+    _refused(
+        capsys,
+        ["submit", waiting_case, "assessment", "--file", path],
+        "assessment form: scores.housing",
+    )
 
 
 def test_form_for_the_wrong_stage_is_refused(capsys, tmp_path, waiting_case) -> None:
-    _refused(capsys, ["submit", waiting_case, "plan", "--file", _form_file(tmp_path, Stage.PLAN)],
-             f"stage: {waiting_case} is at assessment, not plan")
+    _refused(
+        capsys,
+        ["submit", waiting_case, "plan", "--file", _form_file(tmp_path, Stage.PLAN)],
+        f"stage: {waiting_case} is at assessment, not plan",
+    )
 
 
 def test_closed_case_is_refused(capsys, tmp_path, waiting_case) -> None:
@@ -117,21 +137,28 @@ def test_closed_case_is_refused(capsys, tmp_path, waiting_case) -> None:
 
     with session_scope() as session:
         cases.close(session, cases.get_case(session, waiting_case), factories.now())
-    _refused(capsys, ["submit", waiting_case, "assessment", "--file",
-                      _form_file(tmp_path, Stage.ASSESSMENT)], "is closed; reopen it first")
+    _refused(
+        capsys,
+        ["submit", waiting_case, "assessment", "--file", _form_file(tmp_path, Stage.ASSESSMENT)],
+        "is closed; reopen it first",
+    )
 
 
 def test_form_prints_schema_and_a_valid_example(capsys) -> None:
     code, out, _ = run_cli(capsys, "form", "plan")
-    assert code == 0 and json.loads(out)["title"] == "PlanForm"
+    assert code == 0
+    assert json.loads(out)["title"] == "PlanForm"
     code, out, _ = run_cli(capsys, "form", "plan", "--example")
     assert code == 0
     STAGES[Stage.PLAN].form.model_validate(json.loads(out))  # type: ignore[union-attr]
 
 
 def test_note_is_recorded_without_touching_prefect(capsys, waiting_case) -> None:
-    code, out, _ = run_cli(capsys, "note", waiting_case, "--text", "Left voicemail", "--type", "phone")
-    assert code == 0 and "phone recorded" in out
+    code, out, _ = run_cli(
+        capsys, "note", waiting_case, "--text", "Left voicemail", "--type", "phone"
+    )
+    assert code == 0
+    assert "phone recorded" in out
     code, out, _ = run_cli(capsys, "show", waiting_case, "--json")
     shown = json.loads(out)
     assert shown["contacts"][0]["text"] == "Left voicemail"
@@ -149,7 +176,8 @@ def test_empty_note_is_refused(capsys, waiting_case) -> None:
 def test_caseload_lists_and_filters(capsys, waiting_case) -> None:
     code, out, _ = run_cli(capsys, "cases", "--stage", "assessment", "--json")
     rows = json.loads(out)
-    assert code == 0 and waiting_case in {row["case_number"] for row in rows}
+    assert code == 0
+    assert waiting_case in {row["case_number"] for row in rows}
     assert {row["stage"] for row in rows} == {"assessment"}
     code, out, _ = run_cli(capsys, "cases", "--stage", "closure", "--program", "geriatric")
     assert waiting_case not in out

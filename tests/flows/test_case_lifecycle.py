@@ -36,8 +36,12 @@ def _submit(case_number: str, stage: Stage, form, **kwargs) -> operations.Submit
 
 
 def _to_monitoring(case_number: str) -> None:
-    _submit(case_number, Stage.ASSESSMENT, factories.assessment(housing=1),
-            narrative="Client was served an eviction notice last week.")
+    _submit(
+        case_number,
+        Stage.ASSESSMENT,
+        factories.assessment(housing=1),
+        narrative="Client was served an eviction notice last week.",
+    )
     _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING))
     _submit(case_number, Stage.REFERRAL, factories.referral())
 
@@ -46,12 +50,18 @@ def _rows(case_number: str) -> dict[str, int]:
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         count = lambda model: session.scalar(  # noqa: E731
-            select(func.count()).select_from(model).where(model.case_id == case.id))
-        return {"events": count(StageEvent), "audit": count(AuditEvent),
-                "assessments": count(Assessment)}
+            select(func.count()).select_from(model).where(model.case_id == case.id)
+        )
+        return {
+            "events": count(StageEvent),
+            "audit": count(AuditEvent),
+            "assessments": count(Assessment),
+        }
 
 
-def _wait_for_state(flow_run_id: str, state_type: str, timeout: float = 60) -> orchestration.RunView:
+def _wait_for_state(
+    flow_run_id: str, state_type: str, timeout: float = 60
+) -> orchestration.RunView:
     deadline = time.monotonic() + timeout
     while (run := orchestration.read_run(flow_run_id)).state_type != state_type:
         assert time.monotonic() < deadline, f"run stayed {run.state_name}"
@@ -66,10 +76,21 @@ def test_case_runs_from_intake_to_closure(stack: str) -> None:
     _submit(case_number, Stage.CLOSURE, factories.closure(), narrative="Housed; goals met.")
 
     detail = operations.show(case_number)
-    assert (detail.status, detail.stage, detail.closure_reason) == ("closed", "closure", "goals_met")
+    assert (detail.status, detail.stage, detail.closure_reason) == (
+        "closed",
+        "closure",
+        "goals_met",
+    )
     assert [h.to_stage for h in detail.history] == [
-        "assessment", "plan", "referral", "monitoring", "closure", None]
-    assert detail.latest_assessment is not None and detail.latest_assessment.risk_level == "high"
+        "assessment",
+        "plan",
+        "referral",
+        "monitoring",
+        "closure",
+        None,
+    ]
+    assert detail.latest_assessment is not None
+    assert detail.latest_assessment.risk_level == "high"
     assert _rows(case_number)["events"] == 6
 
     run = _wait_for_state(flow_run_id, "COMPLETED")
@@ -77,12 +98,18 @@ def test_case_runs_from_intake_to_closure(stack: str) -> None:
     assert {"program:housing", "stage:closure", "status:closed"} <= set(run.tags)
     with get_client(sync_client=True) as prefect:
         assert prefect.read_flow_run(UUID(flow_run_id)).parameters == {
-            "case_number": case_number, "episode": 1}
+            "case_number": case_number,
+            "episode": 1,
+        }
 
     text = surfaces_text(stack, [flow_run_id])
-    assert case_number in text and "prefect.flow-run." in text, "the surfaces were read"
-    leaks = [value for value in [*identity_strings(client), "eviction notice", "goals met."]
-             if value in text]
+    assert case_number in text, "the surfaces were read"
+    assert "prefect.flow-run." in text, "the events were read"
+    leaks = [
+        value
+        for value in [*identity_strings(client), "eviction notice", "goals met."]
+        if value in text
+    ]
     assert leaks == []
 
 
@@ -100,14 +127,17 @@ def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         assert run.pause_key == case.stage_key == "referral-9"
-    assert "stage:referral" in run.tags and "program:substance_use" in run.tags
+    assert "stage:referral" in run.tags
+    assert "program:substance_use" in run.tags
 
 
 def test_second_submission_of_a_stage_is_refused_and_changes_nothing(stack: str) -> None:
     case_number, _, _ = _open()
     _submit(case_number, Stage.ASSESSMENT, factories.assessment())
     before = _rows(case_number)
-    with pytest.raises(operations.InputError, match="at plan, not assessment \\(already recorded\\)"):
+    with pytest.raises(
+        operations.InputError, match="at plan, not assessment \\(already recorded\\)"
+    ):
         operations.submit(case_number, Stage.ASSESSMENT, factories.assessment(), actor=ACTOR)
     with pytest.raises(operations.InputError, match="client_participated"):
         operations.submit(case_number, Stage.PLAN, factories.plan(participated=False), actor=ACTOR)
@@ -125,7 +155,8 @@ def test_a_form_the_flow_refuses_is_recorded_and_the_case_waits_again(stack: str
     _wait_for_state(flow_run_id, "PAUSED")
     orchestration.resume_with_form(flow_run_id, key, bad)
     outcome = operations.wait_for_stage(case_number, 1, key, flow_run_id, 60)
-    assert outcome.outcome == "rejected" and "belongs to domain food" in (outcome.error or "")
+    assert outcome.outcome == "rejected"
+    assert "belongs to domain food" in (outcome.error or "")
     assert _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING)).stage == "referral"
 
 
@@ -141,7 +172,10 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
     assert after["assessments"] == before["assessments"]
     assert after["events"] == before["events"] + 1  # the spent key, recorded as refused
     assert run.pause_key == "monitoring-5-retry1"
-    assert _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE)).stage == "closure"
+    assert (
+        _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE)).stage
+        == "closure"
+    )
 
 
 def test_reopen_starts_a_new_episode_run(stack: str) -> None:
@@ -150,8 +184,9 @@ def test_reopen_starts_a_new_episode_run(stack: str) -> None:
     _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE))
     _submit(case_number, Stage.CLOSURE, factories.closure())
     with pytest.raises(cases.CaseClosed):
-        operations.submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE),
-                          actor=ACTOR)
+        operations.submit(
+            case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE), actor=ACTOR
+        )
     reopened = operations.reopen(case_number, "Client lost housing again", ACTOR)
     assert reopened.flow_run_id != first_run
     _submit(case_number, Stage.ASSESSMENT, factories.assessment())
@@ -164,8 +199,9 @@ def test_nothing_is_written_when_the_server_is_down(stack: str) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     before = len(operations.caseload())
-    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}), pytest.raises(
-        orchestration.OrchestratorUnavailable, match="not answering"
+    with (
+        temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}),
+        pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"),
     ):
         operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", ACTOR)
     assert len(operations.caseload()) == before

@@ -19,7 +19,9 @@ def test_case_numbers_follow_the_store_sequence(session: Session) -> None:
     assert (first.stage, first.stage_key, first.status) == ("intake", "intake-1", "open")
 
 
-def test_lookup_is_forgiving_of_case_but_not_of_unknown_numbers(session: Session, case: Case) -> None:
+def test_lookup_is_forgiving_of_case_but_not_of_unknown_numbers(
+    session: Session, case: Case
+) -> None:
     assert cases.get_case(session, (case.case_number or "").lower()) is case
     with pytest.raises(cases.CaseNotFound, match="no case CASE-999999"):
         cases.get_case(session, "CASE-999999")

@@ -46,8 +46,11 @@ def test_forms_refuse_unknown_fields() -> None:
 
 def test_goal_objective_must_belong_to_its_domain() -> None:
     with pytest.raises(ValidationError, match="belongs to domain housing"):
-        Goal(domain=NeedsDomain.FOOD, objective=Objective.SECURE_PERMANENT_HOUSING,
-             target_date="2027-01-01")
+        Goal(
+            domain=NeedsDomain.FOOD,
+            objective=Objective.SECURE_PERMANENT_HOUSING,
+            target_date="2027-01-01",
+        )
 
 
 def test_scores_stay_on_the_scale() -> None:

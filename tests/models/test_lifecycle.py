@@ -74,8 +74,11 @@ def test_referral_stage_needs_a_referral_or_a_waiver() -> None:
 
 
 def test_stage_keys_are_unique_per_visit_and_attempt() -> None:
-    keys = {stage_key(Stage.ASSESSMENT, 2), stage_key(Stage.ASSESSMENT, 6),
-            stage_key(Stage.ASSESSMENT, 6, 1)}
+    keys = {
+        stage_key(Stage.ASSESSMENT, 2),
+        stage_key(Stage.ASSESSMENT, 6),
+        stage_key(Stage.ASSESSMENT, 6, 1),
+    }
     assert keys == {"assessment-2", "assessment-6", "assessment-6-retry1"}
 
 
