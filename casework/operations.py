@@ -5,7 +5,7 @@ numbers and coded values only."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,12 @@ from models.schemas import (
     PlanOut,
     ReferralOut,
 )
+
+# A transition starts a process (about 2 s), so the first look at the store can wait a
+# moment; after that, look often. Prefect itself is asked rarely (failures only).
+FIRST_LOOK_SECONDS = 1.0
+STORE_POLL_SECONDS = 0.2
+RUN_CHECK_SECONDS = 2.0
 
 
 class InputError(Exception):
@@ -112,6 +118,7 @@ class _Turn:
     stage_key: str
     episode: int
     flow_run_id: str
+    run: orchestration.RunView | None = None
 
 
 def _turn_if_due(case_number: str, stage: Stage, form: StageForm) -> _Turn | None:
@@ -135,7 +142,7 @@ def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float
         if turn is not None:
             run = orchestration.read_run(turn.flow_run_id)
             if run.waiting and run.pause_key == turn.stage_key:
-                return turn
+                return replace(turn, run=run)
             if run.failed:
                 raise orchestration.SubmissionRefused(
                     f"case flow run is {run.state_name}: {run.state_message or 'no message'}"
@@ -145,7 +152,7 @@ def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float
                 f"{case_number}: its flow run is not waiting for the {stage.value} form yet; "
                 "is `casework up` running? try again shortly"
             )
-        time.sleep(0.25)
+        time.sleep(0.3)
 
 
 def submit(
@@ -162,14 +169,21 @@ def submit(
     deadline = time.monotonic() + timeout
     _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
     orchestration.check_ready()
-    turn = _await_turn(case_number, stage, form, deadline)
-    with session_scope() as session:
-        if narrative:
-            case = cases.get_case(session, turn.case_number)
-            contacts.save_narrative(session, case, turn.stage_key, narrative, actor, now())
-        orchestration.resume_with_form(
-            turn.flow_run_id, turn.stage_key, form.model_dump(mode="json")
-        )
+    while True:
+        turn = _await_turn(case_number, stage, form, deadline)
+        try:
+            with session_scope() as session:  # the narrative is kept only if Prefect takes the form
+                if narrative:
+                    case = cases.get_case(session, turn.case_number)
+                    contacts.save_narrative(session, case, turn.stage_key, narrative, actor, now())
+                orchestration.resume_with_form(
+                    turn.flow_run_id, turn.stage_key, form.model_dump(mode="json"), turn.run
+                )
+            break
+        except orchestration.FormNotAwaitedYet:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     if not wait:
         return SubmitResult(turn.case_number, turn.stage_key, "submitted", stage.value)
     return wait_for_stage(
@@ -184,14 +198,22 @@ def submit(
 def wait_for_stage(
     case_number: str, episode: int, key: str, flow_run_id: str, timeout: float
 ) -> SubmitResult:
-    """Block until the flow has recorded `key` (or failed, or `timeout` passed)."""
+    """Block until the flow has recorded `key` (or failed, or `timeout` passed). The store is
+    polled often (a local read); the Prefect server rarely, so many waiting case managers do
+    not load the server that runs their cases."""
     deadline = time.monotonic() + timeout
+    next_run_check = time.monotonic() + RUN_CHECK_SECONDS
+    time.sleep(FIRST_LOOK_SECONDS)
     while True:
         with session_scope() as session:
             case = cases.get_case(session, case_number)
             event = stage_events.find(session, case, episode, key)
             if event is not None:
                 return SubmitResult(case_number, key, event.outcome, case.stage, event.error)
+        if time.monotonic() < min(next_run_check, deadline):
+            time.sleep(STORE_POLL_SECONDS)
+            continue
+        next_run_check = time.monotonic() + RUN_CHECK_SECONDS
         run = orchestration.read_run(flow_run_id)
         if run.failed:
             return SubmitResult(

@@ -3,13 +3,14 @@ resume it with a form, watch it. Only case numbers and coded values cross this l
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
@@ -28,6 +29,10 @@ class OrchestratorUnavailable(Exception):
 
 class SubmissionRefused(Exception):
     """The case's flow run is not waiting for this form right now."""
+
+
+class FormNotAwaitedYet(SubmissionRefused):
+    """The run is suspending but its form is not registered yet; asking again shortly works."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,22 @@ class RunView:
         }
 
 
+_clients: dict[str, SyncPrefectClient] = {}
+_clients_lock = threading.Lock()
+
+
+def prefect_client() -> SyncPrefectClient:
+    """One open client per API URL for this process: building one costs ~30 ms of CPU
+    (TLS context, settings), more than the call it makes."""
+    url = api_url()
+    with _clients_lock:
+        if url not in _clients:
+            client = get_client(sync_client=True)
+            client.__enter__()
+            _clients[url] = client
+        return _clients[url]
+
+
 def api_url() -> str:
     return str(PREFECT_API_URL.value() or "(none)")
 
@@ -60,13 +81,7 @@ def api_url() -> str:
 def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
     """Refuse early, before anything is written, if the server or the runner is missing."""
     try:
-        with get_client(sync_client=True) as client:
-            if (problem := client.api_healthcheck()) is not None:
-                raise OrchestratorUnavailable(
-                    f"Prefect server at {api_url()} is not answering ({type(problem).__name__}); "
-                    "start it with `casework up`"
-                )
-            found = client.read_deployment_by_name(deployment)
+        found = prefect_client().read_deployment_by_name(deployment)  # answers for both
     except ObjectNotFound:
         raise OrchestratorUnavailable(
             f"deployment {deployment} is not registered at {api_url()}; start `casework up`"
@@ -115,17 +130,18 @@ def _view(flow_run: FlowRun) -> RunView:
 
 def read_run(flow_run_id: str) -> RunView:
     try:
-        with get_client(sync_client=True) as client:
-            return _view(client.read_flow_run(UUID(flow_run_id)))
+        return _view(prefect_client().read_flow_run(UUID(flow_run_id)))
     except (httpx.HTTPError, OSError) as exc:
         raise OrchestratorUnavailable(
             f"Prefect server at {api_url()} is not answering ({type(exc).__name__})"
         ) from None
 
 
-def resume_with_form(flow_run_id: str, stage_key: str, form_data: dict[str, Any]) -> None:
+def resume_with_form(
+    flow_run_id: str, stage_key: str, form_data: dict[str, Any], run: RunView | None = None
+) -> None:
     """Hand the form to the suspended run; refuse if it is not waiting at this key."""
-    run = read_run(flow_run_id)
+    run = run or read_run(flow_run_id)
     if not run.waiting:
         raise SubmissionRefused(
             f"case flow run is {run.state_name}, not waiting for a form; "
@@ -136,8 +152,10 @@ def resume_with_form(flow_run_id: str, stage_key: str, form_data: dict[str, Any]
             f"case flow run waits at {run.pause_key}, the case store at {stage_key}; "
             "try again shortly"
         )
-    with get_client(sync_client=True) as client:
-        result = client.resume_flow_run(UUID(flow_run_id), run_input=form_data)
+    result = prefect_client().resume_flow_run(UUID(flow_run_id), run_input=form_data)
     if result.status.value != "ACCEPT":
-        reason = result.details.reason if hasattr(result.details, "reason") else result.status.value
+        reason = getattr(result.details, "reason", None) or result.status.value
+        if "schema not found" in reason:
+            # The run has suspended but not yet stored its form's schema: a moment early.
+            raise FormNotAwaitedYet(reason)
         raise SubmissionRefused(f"Prefect refused the form: {reason}")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from uuid import UUID
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.context import FlowRunContext
 
 from casework.db import session_scope
 from models import cases
@@ -42,7 +41,12 @@ def run_tags(position: Position, existing: list[str] | None = None) -> list[str]
     ]
 
 
-@task(name="sync-run-tags", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def sync_run_tags(flow_run_id: UUID, tags: list[str]) -> None:
+    """Mirror the stage on the run's tags: one API call on the run's own client. Not a task:
+    a failed update is redone at the next resume, and a task run costs more than the update."""
+    context = FlowRunContext.get()
+    if context is not None and isinstance(context.client, SyncPrefectClient):
+        context.client.update_flow_run(flow_run_id, tags=tags)
+        return
     with get_client(sync_client=True) as client:
         client.update_flow_run(flow_run_id, tags=tags)
