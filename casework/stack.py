@@ -112,8 +112,28 @@ async def _serve(
     )
     for deployment in deployments:
         await runner.aadd_deployment(deployment)
+    serving = asyncio.create_task(runner.start())
+    # Announce only once the runner has polled: then every deployment is really served.
+    await asyncio.to_thread(
+        _wait_until_served, [f"{d.flow_name}/{d.name}" for d in deployments], serving
+    )
     announce()
-    await runner.start()
+    await serving
+
+
+def _wait_until_served(names: list[str], serving: asyncio.Task[None], timeout: float = 60) -> None:
+    from casework.orchestration import OrchestratorUnavailable, check_ready
+
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            try:
+                check_ready(name)
+                break
+            except OrchestratorUnavailable:
+                if serving.done() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
 
 def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> int:

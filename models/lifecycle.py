@@ -223,3 +223,16 @@ def stage_key(stage: Stage, sequence: int, attempt: int = 0) -> str:
     """The suspend key of one visit to a stage: unique within an episode's flow run."""
     base = f"{stage.value}-{sequence}"
     return base if attempt == 0 else f"{base}-retry{attempt}"
+
+
+def lifecycle_table() -> str:
+    """The declaration as a markdown table (the README embeds it; a test keeps them equal)."""
+    rows = ["| stage | waits for | trigger | moves to | guards |", "|---|---|---|---|---|"]
+    for t in TRANSITIONS:
+        form = STAGES[t.source].form
+        rows.append(
+            f"| {t.source.value} | {form.__name__ if form else '(nothing)'} | {t.trigger.value} "
+            f"| {t.target.value if t.target else '(closed)'} "
+            f"| {', '.join(g.__name__ for g in t.guards) or '-'} |"
+        )
+    return "\n".join(rows)

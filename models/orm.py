@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from models.base import Base, utcnow
 
@@ -67,15 +67,23 @@ class Episode(Base):
     follow_up_consent: Mapped[bool | None]
 
 
-class StageEvent(Base):
-    """One fired stage key: the move it made, or why it was refused. History is the moves."""
+class StageRecord:
+    """Rows written for one stage key of one case episode: at most one per key, so a
+    replayed or retried run cannot write the same stage twice."""
 
-    __tablename__ = "stage_events"
-    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("case_id", "episode", "stage_key"),)
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     episode: Mapped[int]
     stage_key: Mapped[str] = mapped_column(CODE)
+
+
+class StageEvent(StageRecord, Base):
+    """One fired stage key: the move it made, or why it was refused. History is the moves."""
+
+    __tablename__ = "stage_events"
     from_stage: Mapped[str] = mapped_column(CODE)
     to_stage: Mapped[str | None] = mapped_column(CODE)
     trigger: Mapped[str] = mapped_column(CODE)
@@ -85,13 +93,8 @@ class StageEvent(Base):
     at: Mapped[datetime]
 
 
-class Assessment(Base):
+class Assessment(StageRecord, Base):
     __tablename__ = "assessments"
-    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
-
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    episode: Mapped[int]
-    stage_key: Mapped[str] = mapped_column(CODE)
     scores: Mapped[dict[str, Any]]
     strengths: Mapped[list[str]]
     crisis_flags: Mapped[list[str]]
@@ -102,13 +105,8 @@ class Assessment(Base):
     assessed_at: Mapped[datetime]
 
 
-class CarePlan(Base):
+class CarePlan(StageRecord, Base):
     __tablename__ = "care_plans"
-    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
-
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    episode: Mapped[int]
-    stage_key: Mapped[str] = mapped_column(CODE)
     version: Mapped[int]
     client_participated: Mapped[bool]
     agreed_on: Mapped[date]
@@ -159,15 +157,10 @@ class Contact(Base):
     occurred_at: Mapped[datetime]
 
 
-class Narrative(Base):
+class Narrative(StageRecord, Base):
     """Free text that belongs to one stage submission (assessment narrative, closure summary)."""
 
     __tablename__ = "narratives"
-    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
-
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    episode: Mapped[int]
-    stage_key: Mapped[str] = mapped_column(CODE)
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(CODE)
 

@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('clients',
     sa.Column('given_name', sa.String(length=100), nullable=False),
     sa.Column('family_name', sa.String(length=100), nullable=False),
@@ -57,9 +57,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_status_stage_stage_entered_at'), ['status', 'stage', 'stage_entered_at'], unique=False)
 
     op.create_table('assessments',
-    sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('episode', sa.Integer(), nullable=False),
-    sa.Column('stage_key', sa.String(length=40), nullable=False),
     sa.Column('scores', sa.JSON(), nullable=False),
     sa.Column('strengths', sa.JSON(), nullable=False),
     sa.Column('crisis_flags', sa.JSON(), nullable=False),
@@ -68,6 +65,9 @@ def upgrade() -> None:
     sa.Column('client_participated', sa.Boolean(), nullable=False),
     sa.Column('assessed_by', sa.String(length=40), nullable=False),
     sa.Column('assessed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('episode', sa.Integer(), nullable=False),
+    sa.Column('stage_key', sa.String(length=40), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated', sa.DateTime(timezone=True), nullable=False),
@@ -95,13 +95,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_events_case_id_at'), ['case_id', 'at'], unique=False)
 
     op.create_table('care_plans',
-    sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('episode', sa.Integer(), nullable=False),
-    sa.Column('stage_key', sa.String(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('client_participated', sa.Boolean(), nullable=False),
     sa.Column('agreed_on', sa.Date(), nullable=False),
     sa.Column('created_by', sa.String(length=40), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('episode', sa.Integer(), nullable=False),
+    sa.Column('stage_key', sa.String(length=40), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated', sa.DateTime(timezone=True), nullable=False),
@@ -144,11 +144,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('case_id', 'number', name=op.f('uq_episodes_case_id_number'))
     )
     op.create_table('narratives',
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('author', sa.String(length=40), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('episode', sa.Integer(), nullable=False),
     sa.Column('stage_key', sa.String(length=40), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('author', sa.String(length=40), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated', sa.DateTime(timezone=True), nullable=False),
@@ -156,6 +156,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_narratives')),
     sa.UniqueConstraint('case_id', 'episode', 'stage_key', name=op.f('uq_narratives_case_id_episode_stage_key'))
     )
+    with op.batch_alter_table('narratives', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_narratives_case_id'), ['case_id'], unique=False)
+
     op.create_table('referrals',
     sa.Column('reference', sa.String(length=20), nullable=True),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -179,9 +182,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_referrals_case_id'), ['case_id'], unique=False)
 
     op.create_table('stage_events',
-    sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('episode', sa.Integer(), nullable=False),
-    sa.Column('stage_key', sa.String(length=40), nullable=False),
     sa.Column('from_stage', sa.String(length=40), nullable=False),
     sa.Column('to_stage', sa.String(length=40), nullable=True),
     sa.Column('trigger', sa.String(length=40), nullable=False),
@@ -189,6 +189,9 @@ def upgrade() -> None:
     sa.Column('error', sa.String(length=300), nullable=True),
     sa.Column('actor', sa.String(length=40), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('episode', sa.Integer(), nullable=False),
+    sa.Column('stage_key', sa.String(length=40), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated', sa.DateTime(timezone=True), nullable=False),
@@ -216,11 +219,11 @@ def upgrade() -> None:
     with op.batch_alter_table('plan_goals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_plan_goals_plan_id'), ['plan_id'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('plan_goals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_goals_plan_id'))
 
@@ -233,6 +236,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_referrals_case_id'))
 
     op.drop_table('referrals')
+    with op.batch_alter_table('narratives', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_narratives_case_id'))
+
     op.drop_table('narratives')
     op.drop_table('episodes')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
@@ -258,4 +264,4 @@ def downgrade() -> None:
 
     op.drop_table('cases')
     op.drop_table('clients')
-    
+
