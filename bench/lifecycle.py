@@ -83,14 +83,14 @@ def _trivial_rate(count: int) -> float:
 
 def _case_rate(count: int) -> float:
     from casework import operations
-    from models.codes import Decision, Program, Stage
+    from models.codes import Program, Stage, Trigger
     from tests import factories
 
     steps = [
         (Stage.ASSESSMENT, factories.assessment(housing=1)),
         (Stage.PLAN, factories.plan()),
         (Stage.REFERRAL, factories.referral()),
-        (Stage.MONITORING, factories.monitoring(Decision.CLOSE)),
+        (Stage.MONITORING, factories.monitoring(Trigger.CLOSE)),
         (Stage.CLOSURE, factories.closure()),
     ]
 
@@ -113,7 +113,7 @@ def _case_rate(count: int) -> float:
 def _transition_latencies(transitions: int) -> list[float]:
     """Seconds from submit to recorded, for each transition of one case, in order."""
     from casework import operations
-    from models.codes import Decision, Program, Stage
+    from models.codes import Program, Stage, Trigger
     from tests import factories
 
     started = time.monotonic()
@@ -128,7 +128,7 @@ def _transition_latencies(transitions: int) -> list[float]:
         (Stage.PLAN, factories.plan()),
         (Stage.REFERRAL, factories.referral()),
     ]
-    steps += [(Stage.MONITORING, factories.monitoring(Decision.CONTINUE))] * (transitions - 4)
+    steps += [(Stage.MONITORING, factories.monitoring(Trigger.CONTINUE))] * (transitions - 4)
     for stage, form in steps:
         begun = time.monotonic()
         result = operations.submit(number, stage, form, actor="bench", wait=True, timeout=300)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from casework.settings import STAFF_ID_PATTERN
 from models.codes import CaseStatus, ContactType, Program, Stage
 
 EXIT_ERROR = 1
@@ -155,7 +157,10 @@ def cmd_intake(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise CliError(operations.validation_message(exc, "client: ")) from None
     actor = get_settings().actor
-    result = operations.intake(client, Program(args.program), args.case_manager or actor, actor)
+    manager = args.case_manager or actor
+    if not re.match(STAFF_ID_PATTERN, manager):
+        raise CliError("--case-manager: must be a staff id (lowercase letters, digits, . _ -)")
+    result = operations.intake(client, Program(args.program), manager, actor)
     emit(result.__dict__, args.json, lambda: result.case_number)
     return 0
 
@@ -164,6 +169,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from casework import operations
     from casework.settings import get_settings
 
+    if args.timeout <= 0:
+        raise CliError("--timeout: must be a positive number of seconds")
     stage = Stage(args.stage)
     form = operations.parse_stage_form(stage, read_json(args.file, f"{stage.value} form"))
     narrative = read_text(args.narrative_file, "--narrative-file") if args.narrative_file else None

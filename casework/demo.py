@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 from casework import operations
-from models.codes import ClosureReason, ContactPreference, Decision, Program, Stage
+from models.codes import ClosureReason, ContactPreference, Program, Stage, Trigger
 from models.forms import AssessmentForm, ClosureForm, DomainScores, MonitoringForm, StageForm
 from models.lifecycle import STAGES
 from models.schemas import ClientIn
@@ -62,7 +62,7 @@ def demo_form(stage: Stage, rng: random.Random, staff: str, last: bool) -> Stage
         return form.model_copy(update={"scores": DomainScores(**scores), "submitted_by": staff})
     if isinstance(form, MonitoringForm):
         return MonitoringForm(
-            submitted_by=staff, decision=Decision.CONTINUE if last else Decision.CLOSE
+            submitted_by=staff, decision=Trigger.CONTINUE if last else Trigger.CLOSE
         )
     if isinstance(form, ClosureForm):
         return form.model_copy(

@@ -9,11 +9,12 @@ def caseload_text(rows: list[CaseSummary]) -> str:
     if not rows:
         return "no cases"
     header = (
-        f"{'CASE':<12} {'PROGRAM':<17} {'STAGE':<11} {'STATUS':<7} {'EP':>2} {'MANAGER':<14} SINCE"
+        f"{'CASE':<12} {'PROGRAM':<17} {'STAGE':<11} {'STATUS':<7} {'EP':>2} {'MANAGER':<14} "
+        f"{'SINCE':<10} DUE"
     )
     lines = [header] + [
         f"{r.case_number:<12} {r.program.value:<17} {r.stage:<11} {r.status:<7} {r.episode:>2} "
-        f"{r.case_manager:<14} {r.stage_entered_at:%Y-%m-%d}"
+        f"{r.case_manager:<14} {r.stage_entered_at:%Y-%m-%d} {r.stage_due_on or '-'}"
         for r in rows
     ]
     return "\n".join(lines)
@@ -23,7 +24,8 @@ def case_text(case: CaseDetail) -> str:
     client = case.client
     lines = [
         f"{case.case_number}  {case.program.value}  stage {case.stage}  {case.status}  "
-        f"episode {case.episode}  manager {case.case_manager}",
+        f"episode {case.episode}  manager {case.case_manager}"
+        f"{f'  due {case.stage_due_on}' if case.stage_due_on else ''}",
         f"client: {client.given_name} {client.family_name}, born {client.date_of_birth}, "
         f"prefers {client.contact_preference} ({client.language})",
         "history:",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 
 class Stage(StrEnum):
@@ -31,13 +32,8 @@ class Trigger(StrEnum):
     CLOSE = "close"
 
 
-class Decision(StrEnum):
-    """The monitoring review's decision (a subset of triggers, named for the case manager)."""
-
-    CONTINUE = "continue"
-    REASSESS = "reassess"
-    REVISE_PLAN = "revise_plan"
-    CLOSE = "close"
+# The monitoring review's decision: the triggers a case manager may choose there.
+Decision = Literal[Trigger.CONTINUE, Trigger.REASSESS, Trigger.REVISE_PLAN, Trigger.CLOSE]
 
 
 class Program(StrEnum):

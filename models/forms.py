@@ -142,7 +142,7 @@ class MonitoringForm(StageForm):
 
     @property
     def trigger(self) -> Trigger:
-        return Trigger(self.decision.value)
+        return self.decision
 
 
 class ClosureForm(StageForm):

@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 from models.codes import (
     ClosureReason,
-    Decision,
     NeedsDomain,
     Objective,
     ServiceCategory,
@@ -135,7 +134,7 @@ def _referral_example(today: date) -> ReferralForm:
 
 
 def _monitoring_example(today: date) -> MonitoringForm:
-    return MonitoringForm(submitted_by="cm.rivera", decision=Decision.CONTINUE)
+    return MonitoringForm(submitted_by="cm.rivera", decision=Trigger.CONTINUE)
 
 
 def _closure_example(today: date) -> ClosureForm:

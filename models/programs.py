@@ -4,6 +4,7 @@ TOML file and checked at load: every program and every stage must be present."""
 from __future__ import annotations
 
 import tomllib
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +39,18 @@ class ProgramConfig(BaseModel):
         if self.maximum_caseload < self.recommended_caseload:
             raise ValueError("maximum_caseload is below recommended_caseload")
         return self
+
+
+def stage_due_on(program: Program, stage: Stage, entered_at: datetime) -> date:
+    """The date a case should have left `stage`: when it entered plus the program's SLA."""
+    config = load_programs(configured_programs_file())[program]
+    return entered_at.date() + timedelta(days=config.sla_days[stage])
+
+
+def configured_programs_file() -> Path:
+    from casework.settings import get_settings
+
+    return get_settings().programs_file or DEFAULT_PROGRAMS_FILE
 
 
 @lru_cache(maxsize=4)

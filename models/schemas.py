@@ -6,9 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from models.codes import ContactPreference, ContactType, Program
+from models.codes import ContactPreference, ContactType, Program, Stage
+from models.programs import stage_due_on
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -66,6 +74,13 @@ class CaseSummary(OutModel):
     case_manager: str
     stage_entered_at: datetime
     opened_at: datetime
+    stage_due_on: date | None = Field(default=None, description="entered + the program's SLA")
+
+    @model_validator(mode="after")
+    def _due(self) -> CaseSummary:
+        if self.status == "open" and self.stage_due_on is None:
+            self.stage_due_on = stage_due_on(self.program, Stage(self.stage), self.stage_entered_at)
+        return self
 
 
 class HistoryEntry(OutModel):

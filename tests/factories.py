@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import cases
 from models.clients import create_client
-from models.codes import Decision, NeedsDomain, Objective, Program, Stage
+from models.codes import NeedsDomain, Objective, Program, Stage, Trigger
 from models.forms import (
     AssessmentForm,
     ClosureForm,
@@ -79,7 +79,7 @@ def referral() -> ReferralForm:
     return ReferralForm.model_validate(example(date.today()).model_dump() | {"submitted_by": STAFF})
 
 
-def monitoring(decision: Decision) -> MonitoringForm:
+def monitoring(decision: Trigger) -> MonitoringForm:
     return MonitoringForm(submitted_by=STAFF, decision=decision)
 
 

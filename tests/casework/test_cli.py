@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,17 @@ def test_caseload_lists_and_filters(capsys, waiting_case) -> None:
     assert {row["stage"] for row in rows} == {"assessment"}
     code, out, _ = run_cli(capsys, "cases", "--stage", "closure", "--program", "geriatric")
     assert waiting_case not in out
+
+
+def test_caseload_shows_when_the_stage_is_due(capsys, waiting_case) -> None:
+    code, out, _ = run_cli(capsys, "cases", "--stage", "assessment", "--json")
+    row = next(r for r in json.loads(out) if r["case_number"] == waiting_case)
+    entered = date.fromisoformat(row["stage_entered_at"][:10])
+    assert date.fromisoformat(row["stage_due_on"]) == entered + timedelta(days=14)  # housing SLA
+
+
+def test_case_manager_must_be_a_staff_id(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "client.json"
+    path.write_text('{"given_name": "Ana", "family_name": "Zed", "date_of_birth": "1990-01-01"}')
+    argv = ["intake", "--program", "housing", "--file", str(path), "--case-manager", "Jane Doe"]
+    _refused(capsys, argv, "--case-manager: must be a staff id")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from casework import operations, orchestration
 from casework.db import session_scope
 from models import cases
-from models.codes import Decision, NeedsDomain, Program, Stage
+from models.codes import NeedsDomain, Program, Stage, Trigger
 from models.orm import Assessment, AuditEvent, StageEvent
 from tests import factories
 from tests.prefect_surfaces import identity_strings, surfaces_text
@@ -72,7 +72,7 @@ def _wait_for_state(
 def test_case_runs_from_intake_to_closure(stack: str) -> None:
     case_number, flow_run_id, client = _open()
     _to_monitoring(case_number)
-    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE))
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE))
     _submit(case_number, Stage.CLOSURE, factories.closure(), narrative="Housed; goals met.")
 
     detail = operations.show(case_number)
@@ -116,8 +116,8 @@ def test_case_runs_from_intake_to_closure(stack: str) -> None:
 def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
     case_number, flow_run_id, _ = _open(Program.SUBSTANCE_USE)
     _to_monitoring(case_number)
-    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CONTINUE))
-    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.REASSESS))
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CONTINUE))
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.REASSESS))
     _submit(case_number, Stage.ASSESSMENT, factories.assessment(housing=2))
     result = _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING))
 
@@ -173,7 +173,7 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
     assert after["events"] == before["events"] + 1  # the spent key, recorded as refused
     assert run.pause_key == "monitoring-5-retry1"
     assert (
-        _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE)).stage
+        _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE)).stage
         == "closure"
     )
 
@@ -181,11 +181,11 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
 def test_reopen_starts_a_new_episode_run(stack: str) -> None:
     case_number, first_run, _ = _open(Program.GERIATRIC)
     _to_monitoring(case_number)
-    _submit(case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE))
+    _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE))
     _submit(case_number, Stage.CLOSURE, factories.closure())
     with pytest.raises(cases.CaseClosed):
         operations.submit(
-            case_number, Stage.MONITORING, factories.monitoring(Decision.CLOSE), actor=ACTOR
+            case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE), actor=ACTOR
         )
     reopened = operations.reopen(case_number, "Client lost housing again", ACTOR)
     assert reopened.flow_run_id != first_run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.codes import Decision, NeedsDomain, Stage, Trigger
+from models.codes import NeedsDomain, Stage, Trigger
 from models.lifecycle import (
     STAGES,
     TRANSITIONS,
@@ -27,13 +27,13 @@ def test_every_stage_is_declared_once_and_reachable() -> None:
 @pytest.mark.parametrize(
     ("decision", "target"),
     [
-        (Decision.CONTINUE, Stage.MONITORING),
-        (Decision.REASSESS, Stage.ASSESSMENT),
-        (Decision.REVISE_PLAN, Stage.PLAN),
-        (Decision.CLOSE, Stage.CLOSURE),
+        (Trigger.CONTINUE, Stage.MONITORING),
+        (Trigger.REASSESS, Stage.ASSESSMENT),
+        (Trigger.REVISE_PLAN, Stage.PLAN),
+        (Trigger.CLOSE, Stage.CLOSURE),
     ],
 )
-def test_monitoring_decision_routes_the_case(decision: Decision, target: Stage) -> None:
+def test_monitoring_decision_routes_the_case(decision: Trigger, target: Stage) -> None:
     transition = check_transition(Stage.MONITORING, factories.monitoring(decision), CaseFacts())
     assert transition.target is target
 

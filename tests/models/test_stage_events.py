@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from casework.db import session_scope
 from models import audit, cases, stage_events
-from models.codes import CaseStatus, Decision, NeedsDomain, Stage
+from models.codes import CaseStatus, NeedsDomain, Stage, Trigger
 from models.orm import (
     Assessment,
     AuditEvent,
@@ -43,7 +43,7 @@ def _walk_to_monitoring(session: Session, case: Case) -> None:
 def test_case_moves_through_every_stage_to_closed(session: Session, case: Case) -> None:
     _walk_to_monitoring(session, case)
     assert case.stage == Stage.MONITORING.value
-    _apply(session, case, factories.monitoring(Decision.CLOSE))
+    _apply(session, case, factories.monitoring(Trigger.CLOSE))
     outcome = _apply(session, case, factories.closure())
     assert outcome.closed
     assert case.status == CaseStatus.CLOSED.value
@@ -86,7 +86,7 @@ def test_guard_refusal_keeps_the_stage_under_a_fresh_key(session: Session, case:
 
 def test_reassessment_loop_keeps_every_visit(session: Session, case: Case) -> None:
     _walk_to_monitoring(session, case)
-    _apply(session, case, factories.monitoring(Decision.REASSESS))
+    _apply(session, case, factories.monitoring(Trigger.REASSESS))
     assert case.stage == Stage.ASSESSMENT.value
     _apply(session, case, factories.assessment(housing=2))
     _apply(session, case, factories.plan(NeedsDomain.HOUSING))
@@ -104,7 +104,7 @@ def test_referrals_get_references(session: Session, case: Case) -> None:
 
 def test_a_run_of_an_earlier_episode_cannot_write(session: Session, case: Case) -> None:
     _walk_to_monitoring(session, case)
-    _apply(session, case, factories.monitoring(Decision.CLOSE))
+    _apply(session, case, factories.monitoring(Trigger.CLOSE))
     _apply(session, case, factories.closure())
     cases.reopen_case(session, case, STAFF, now())
     with pytest.raises(stage_events.StaleEpisode):
