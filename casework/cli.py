@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from casework.settings import STAFF_ID_PATTERN
-from models.codes import CaseStatus, ContactType, Program, Stage
+from models.codes import CaseStatus, ContactType, Program, ReassessmentReason, Stage
 
 EXIT_ERROR = 1
 FORM_STAGES = [s.value for s in Stage if s is not Stage.INTAKE]
@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reopen.add_argument("case_number")
     reopen.add_argument("--reason", required=True)
+
+    reassess = sub.add_parser(
+        "reassess", parents=[common], help="send a case in monitoring back to assessment"
+    )
+    reassess.add_argument("case_number")
+    reassess.add_argument("--reason", required=True, choices=[r.value for r in ReassessmentReason])
+    reassess.add_argument("--note", help="free text for the case record (store only)")
+    reassess.add_argument("--wait", action="store_true")
 
     demo = sub.add_parser(
         "demo", parents=[common], help="create N synthetic cases at varied stages"
@@ -259,6 +267,22 @@ def cmd_reopen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reassess(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    note = args.note.strip() if args.note else None
+    result = operations.reassess(
+        args.case_number,
+        ReassessmentReason(args.reason),
+        get_settings().actor,
+        note=note,
+        wait=args.wait,
+    )
+    print(_submit_line(result))
+    return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from casework.demo import run_demo
 
@@ -286,6 +310,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reopen": cmd_reopen,
     "demo": cmd_demo,
     "migrate": cmd_migrate,
+    "reassess": cmd_reassess,
 }
 
 

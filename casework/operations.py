@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from casework import orchestration
 from casework.db import session_scope
-from models import assessments, cases, contacts, plans, referrals, stage_events
-from models.codes import CaseStatus, Program, Stage
-from models.forms import StageForm
+from models import assessments, audit, cases, contacts, plans, referrals, stage_events
+from models.codes import CaseStatus, Program, ReassessmentReason, Stage, Trigger
+from models.forms import MonitoringForm, StageForm
 from models.lifecycle import TransitionNotAllowed, check_transition, form_for
 from models.orm import Case
 from models.schemas import (
@@ -164,21 +164,17 @@ def submit(
     actor: str,
     wait: bool = False,
     timeout: float = 120.0,
+    audit_action: tuple[str, dict[str, str]] | None = None,
 ) -> SubmitResult:
-    """Resume the case's suspended run with `form`; narrative text goes to the store only."""
+    """Resume the case's suspended run with `form`; narrative text goes to the store only,
+    and is kept (with `audit_action`, if given) only if Prefect takes the form."""
     deadline = time.monotonic() + timeout
     _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
     orchestration.check_ready()
     while True:
         turn = _await_turn(case_number, stage, form, deadline)
         try:
-            with session_scope() as session:  # the narrative is kept only if Prefect takes the form
-                if narrative:
-                    case = cases.get_case(session, turn.case_number)
-                    contacts.save_narrative(session, case, turn.stage_key, narrative, actor, now())
-                orchestration.resume_with_form(
-                    turn.flow_run_id, turn.stage_key, form.model_dump(mode="json"), turn.run
-                )
+            _hand_over(turn, form, narrative, actor, audit_action)
             break
         except orchestration.FormNotAwaitedYet:
             if time.monotonic() > deadline:
@@ -193,6 +189,26 @@ def submit(
         turn.flow_run_id,
         max(deadline - time.monotonic(), 10.0),
     )
+
+
+def _hand_over(
+    turn: _Turn,
+    form: StageForm,
+    narrative: str | None,
+    actor: str,
+    audit_action: tuple[str, dict[str, str]] | None,
+) -> None:
+    """Resume the run with the form; what goes to the store commits only if Prefect takes it."""
+    with session_scope() as session:
+        case = cases.get_case(session, turn.case_number)
+        if narrative:
+            contacts.save_narrative(session, case, turn.stage_key, narrative, actor, now())
+        if audit_action is not None:
+            action, detail = audit_action
+            audit.record(session, case, actor, action, now(), stage_key=turn.stage_key, **detail)
+        orchestration.resume_with_form(
+            turn.flow_run_id, turn.stage_key, form.model_dump(mode="json"), turn.run
+        )
 
 
 def wait_for_stage(
@@ -232,6 +248,35 @@ def wait_for_stage(
                 f"not recorded after {timeout:.0f} s; run is {run.state_name}",
             )
         time.sleep(0.25)
+
+
+def reassess(
+    case_number: str,
+    reason: ReassessmentReason,
+    requested_by: str,
+    *,
+    note: str | None = None,
+    wait: bool = False,
+) -> SubmitResult:
+    """Send a case in monitoring back to assessment, recording who asked and why (coded;
+    an optional note goes to the store)."""
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number)
+        if case.stage != Stage.MONITORING.value:
+            raise InputError(
+                f"stage: {case.case_number} is at {case.stage}; only a case in monitoring "
+                "can be sent back to assessment"
+            )
+    form = MonitoringForm(submitted_by=requested_by, decision=Trigger.REASSESS)
+    return submit(
+        case_number,
+        Stage.MONITORING,
+        form,
+        narrative=note,
+        actor=requested_by,
+        wait=wait,
+        audit_action=("reassessment_requested", {"reason": reason.value}),
+    )
 
 
 def note(case_number: str, data: ContactIn, actor: str) -> None:

@@ -19,7 +19,8 @@ from prefect.settings import PREFECT_API_URL
 from models.cases import Position
 from tasks.cases import run_tags
 
-LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"
+LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"  # flow name / deployment name
+REASSESS_DEPLOYMENT = "reassess-case/reassess-case"
 RUNNER_SILENCE_SECONDS = 45
 
 

@@ -7,16 +7,23 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from flows.case_lifecycle import case_lifecycle
-
-LIFECYCLE = "case-lifecycle"
+from flows.reassess_case import reassess_case
 
 
 def all_deployments() -> list[RunnerDeployment]:
-    lifecycle = case_lifecycle.to_deployment(
-        name=LIFECYCLE,
-        description="One run per case episode; waits between stages for typed forms.",
-        tags=["casework"],
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-    assert isinstance(lifecycle, RunnerDeployment)  # called outside an event loop: not a coroutine
-    return [lifecycle]
+    declared = [
+        case_lifecycle.to_deployment(
+            name="case-lifecycle",
+            description="One run per case episode; waits between stages for typed forms.",
+            tags=["casework"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        reassess_case.to_deployment(
+            name="reassess-case",
+            description="Send a case in monitoring back to assessment (who asked, and why).",
+            tags=["casework"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+    ]
+    # Called outside an event loop, to_deployment returns deployments, not coroutines.
+    return [d for d in declared if isinstance(d, RunnerDeployment)]

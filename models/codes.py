@@ -36,6 +36,16 @@ class Trigger(StrEnum):
 Decision = Literal[Trigger.CONTINUE, Trigger.REASSESS, Trigger.REVISE_PLAN, Trigger.CLOSE]
 
 
+class ReassessmentReason(StrEnum):
+    """Why an operator sends a case in monitoring back to assessment."""
+
+    OPERATOR_REQUEST = "operator_request"
+    CIRCUMSTANCES_CHANGED = "circumstances_changed"
+    CRISIS = "crisis"
+    SCHEDULED_REVIEW = "scheduled_review"
+    ESCALATION = "escalation"
+
+
 class Program(StrEnum):
     HOUSING = "housing"
     HEALTHCARE = "healthcare"

@@ -1,0 +1,23 @@
+"""Operator-triggered reassessment: the Prefect UI's run form (or any API client) sends a
+case in monitoring back to assessment. Parameters are coded: case number, reason, staff id."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from flows.case_lifecycle import CaseNumber
+from models.codes import ReassessmentReason
+from models.forms import StaffId
+
+
+@flow(name="reassess-case", flow_run_name="reassess-{case_number}")
+def reassess_case(
+    case_number: CaseNumber, reason: ReassessmentReason, requested_by: StaffId
+) -> str:
+    from casework import operations
+
+    result = operations.reassess(case_number, reason, requested_by)
+    get_run_logger().info(
+        "%s sent back to assessment (%s, %s)", case_number, reason.value, result.stage_key
+    )
+    return result.stage_key

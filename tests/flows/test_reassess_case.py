@@ -1,0 +1,102 @@
+"""Operator-triggered reassessment, from the CLI's operation and from the deployment's run
+form, on the session's real Prefect server and runner."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from prefect.deployments import run_deployment
+from sqlalchemy import select
+
+from casework import operations
+from casework.db import session_scope
+from casework.orchestration import REASSESS_DEPLOYMENT
+from models import cases, stage_events
+from models.codes import NeedsDomain, Program, ReassessmentReason, Stage
+from models.orm import AuditEvent
+from tests import factories
+
+pytestmark = pytest.mark.prefect
+
+
+def _case_in_monitoring() -> str:
+    number = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    for stage, form in [
+        (Stage.ASSESSMENT, factories.assessment()),
+        (Stage.PLAN, factories.plan(NeedsDomain.HOUSING)),
+        (Stage.REFERRAL, factories.referral()),
+    ]:
+        result = operations.submit(number.case_number, stage, form, actor="tester", wait=True)
+        assert result.outcome == "moved", result
+    return number.case_number
+
+
+def _last_move_and_reason(case_number: str) -> tuple[str, str | None, object]:
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        last = stage_events.history(session, case)[-1]
+        request = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.case_id == case.id, AuditEvent.action == "reassessment_requested"
+            )
+        ).one()
+        return case.stage, last.actor, request.detail["reason"]
+
+
+def test_operator_sends_a_case_back_to_assessment(stack: str) -> None:
+    case_number = _case_in_monitoring()
+    result = operations.reassess(
+        case_number,
+        ReassessmentReason.CIRCUMSTANCES_CHANGED,
+        "sup.okafor",
+        note="Client reports a new eviction notice.",
+        wait=True,
+    )
+    assert result.outcome == "moved"
+    assert _last_move_and_reason(case_number) == (
+        "assessment",
+        "sup.okafor",
+        "circumstances_changed",
+    )
+    assert (
+        "Client reports a new eviction notice." in operations.show(case_number).narratives.values()
+    )
+
+
+def test_reassess_case_deployment_runs_from_its_run_form(stack: str) -> None:
+    case_number = _case_in_monitoring()
+    run = run_deployment(
+        REASSESS_DEPLOYMENT,
+        parameters={"case_number": case_number, "reason": "crisis", "requested_by": "sup.osei"},
+        timeout=120,
+        as_subflow=False,
+    )
+    assert run.state is not None, run  # type: ignore[union-attr]
+    assert run.state.is_completed(), run.state  # type: ignore[union-attr]
+    assert run.name == f"reassess-{case_number}"  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while operations.show(case_number).stage != "assessment":
+        assert time.monotonic() < deadline, "the case never went back to assessment"
+        time.sleep(0.2)
+    assert _last_move_and_reason(case_number) == ("assessment", "sup.osei", "crisis")
+
+
+def test_the_run_form_refuses_free_text(stack: str) -> None:
+    with pytest.raises(Exception, match="reason"):
+        run_deployment(
+            REASSESS_DEPLOYMENT,
+            parameters={
+                "case_number": "CASE-000001",
+                "reason": "She called crying",
+                "requested_by": "sup.osei",
+            },
+            timeout=0,
+            as_subflow=False,
+        )
+
+
+def test_only_a_case_in_monitoring_is_sent_back(stack: str) -> None:
+    number = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    with pytest.raises(operations.InputError, match="only a case in monitoring"):
+        operations.reassess(number.case_number, ReassessmentReason.OPERATOR_REQUEST, "sup.osei")
