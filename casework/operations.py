@@ -37,6 +37,7 @@ from models.schemas import (
 FIRST_LOOK_SECONDS = 1.0
 STORE_POLL_SECONDS = 0.2
 RUN_CHECK_SECONDS = 2.0
+REPAIR_AFTER_SECONDS = 10.0
 
 
 class InputError(Exception):
@@ -171,12 +172,19 @@ def submit(
     deadline = time.monotonic() + timeout
     _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
     orchestration.check_ready()
+    early_since: float | None = None
     while True:
         turn = _await_turn(case_number, stage, form, deadline)
         try:
             _hand_over(turn, form, narrative, actor, audit_action)
             break
         except orchestration.FormNotAwaitedYet:
+            # Normally a moment's race with the suspending run. If it lasts, the run's process
+            # died between suspending and storing its form: run it again to repair it.
+            early_since = early_since or time.monotonic()
+            if time.monotonic() - early_since > REPAIR_AFTER_SECONDS:
+                orchestration.reschedule(turn.flow_run_id)
+                early_since = None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

@@ -11,11 +11,20 @@ from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL
+from prefect.states import Scheduled
 
+from casework.stack import api_is_healthy
 from models.cases import Position
 from tasks.cases import run_tags
 
@@ -81,6 +90,10 @@ def api_url() -> str:
 
 def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
     """Refuse early, before anything is written, if the server or the runner is missing."""
+    if not api_is_healthy(api_url()):  # fast: the Prefect client retries a dead server for a minute
+        raise OrchestratorUnavailable(
+            f"Prefect server at {api_url()} is not answering; start it with `casework up`"
+        )
     try:
         found = prefect_client().read_deployment_by_name(deployment)  # answers for both
     except ObjectNotFound:
@@ -99,6 +112,35 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
         raise OrchestratorUnavailable(
             f"no runner is serving {deployment} ({seen}); start it with `casework up`"
         )
+
+
+def revive_interrupted_runs() -> int:
+    """Schedule again the case runs a stopped stack left mid-transition (Pending, Running or
+    Crashed with no runner behind them). Each re-reads its case from the store and waits at
+    the right stage; a key that already fired hands back its stored form. Call only when this
+    process's runner is the only one: elsewhere a Running run may be truly running."""
+    interrupted = FlowRunFilter(
+        state=FlowRunFilterState(
+            type=FlowRunFilterStateType(
+                any_=[StateType.PENDING, StateType.RUNNING, StateType.CRASHED]
+            )
+        )
+    )
+    client = prefect_client()
+    runs = client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=[LIFECYCLE_DEPLOYMENT.split("/")[0]])),
+        flow_run_filter=interrupted,
+    )
+    for run in runs:
+        reschedule(str(run.id))
+    return len(runs)
+
+
+def reschedule(flow_run_id: str) -> None:
+    """Run a suspended case run again from the top: it re-reads the case from the store and
+    suspends afresh. For a run whose suspension never completed (its form schema was not
+    stored because its process died), this is the repair."""
+    prefect_client().set_flow_run_state(UUID(flow_run_id), Scheduled(), force=True)
 
 
 def start_case_run(position: Position) -> str:

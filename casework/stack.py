@@ -104,6 +104,7 @@ async def _serve(
     limit: int,
     poll_seconds: float,
     announce: Callable[[], None],
+    sole_runner: bool,
 ) -> None:
     from prefect.runner import Runner
 
@@ -117,6 +118,11 @@ async def _serve(
     await asyncio.to_thread(
         _wait_until_served, [f"{d.flow_name}/{d.name}" for d in deployments], serving
     )
+    if sole_runner:
+        from casework.orchestration import revive_interrupted_runs
+
+        if revived := await asyncio.to_thread(revive_interrupted_runs):
+            print(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
     announce()
     await serving
 
@@ -161,7 +167,13 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
         settings = get_settings()
         deployments = all_deployments()  # built outside the event loop: to_deployment is sync here
         asyncio.run(
-            _serve(deployments, settings.runner_limit, settings.runner_poll_seconds, announce)
+            _serve(
+                deployments,
+                settings.runner_limit,
+                settings.runner_poll_seconds,
+                announce,
+                sole_runner=server is not None,  # our own server: no other runner can exist
+            )
         )
     except KeyboardInterrupt:
         pass

@@ -117,30 +117,64 @@ def _up_env() -> dict[str, str]:
     return {**env, "PREFECT_LOGGING_LEVEL": "INFO"}
 
 
+class Stack:
+    """`casework up` as a user runs it: started, and stopped with Ctrl-C (SIGINT)."""
+
+    def __init__(self) -> None:
+        self.api_url = os.environ["PREFECT_API_URL"]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def log_path(self) -> Path:
+        return SESSION_DIR / f"up-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "casework", "up", "--port", str(PORT)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_up_env(),
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while "Dashboard:" not in self.log_path.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"casework up did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+
+    def stop(self) -> str:
+        """Ctrl-C; returns what `up` printed. Fails unless it stopped cleanly."""
+        assert self.process is not None
+        self.process.send_signal(2)
+        try:
+            code = self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        output = self.log_path.read_text()
+        assert code == 0, output[-3000:]
+        assert "Casework stopped." in output
+        return output
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[str]:
-    """`casework up` on the session's data dir and port: one Prefect server, one runner."""
-    log_path = SESSION_DIR / "up.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "casework", "up", "--port", str(PORT)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=_up_env(),
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while "Dashboard:" not in log_path.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"casework up did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield os.environ["PREFECT_API_URL"]
-    process.send_signal(2)
-    try:
-        code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert code == 0, log_path.read_text()[-3000:]
-    assert "Casework stopped." in log_path.read_text()
+def running_stack() -> Iterator[Stack]:
+    stack = Stack()
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def stack(running_stack: Stack) -> str:
+    """The session's `casework up`: one Prefect server and one runner; yields the API URL."""
+    return running_stack.api_url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that stop and restart the stack go last, so the others share one start.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_stack") is not None)

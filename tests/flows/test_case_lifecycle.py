@@ -210,3 +210,26 @@ def test_nothing_is_written_when_the_server_is_down(stack: str) -> None:
 def test_a_deployment_no_runner_serves_is_reported(stack: str) -> None:
     with pytest.raises(orchestration.OrchestratorUnavailable, match="not registered"):
         orchestration.check_ready("case-lifecycle/nobody-serves-this")
+
+
+def test_a_run_that_died_while_suspending_is_repaired_by_the_next_submit(stack: str) -> None:
+    """Its process died after suspending but before storing the form's schema."""
+    case_number, flow_run_id, _ = _open()
+    run = _wait_for_state(flow_run_id, "PAUSED")
+    with get_client(sync_client=True) as prefect:
+        prefect.delete_flow_run_input(UUID(flow_run_id), f"suspended-{run.pause_key}-schema")
+    result = _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    assert result.stage_key == "assessment-2-retry1"
+    assert result.stage == "plan"
+
+
+def test_a_run_left_running_by_a_dead_runner_is_revived(stack: str) -> None:
+    from prefect.states import Running
+
+    case_number, flow_run_id, _ = _open()
+    _wait_for_state(flow_run_id, "PAUSED")
+    with get_client(sync_client=True) as prefect:
+        prefect.set_flow_run_state(UUID(flow_run_id), Running(), force=True)
+    assert orchestration.revive_interrupted_runs() >= 1
+    _wait_for_state(flow_run_id, "PAUSED")
+    assert _submit(case_number, Stage.ASSESSMENT, factories.assessment()).stage == "plan"
