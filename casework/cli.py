@@ -157,13 +157,14 @@ def cmd_intake(args: argparse.Namespace) -> int:
 
     from casework import operations
     from casework.settings import get_settings
+    from models.forms import describe_error
     from models.schemas import ClientIn
 
     raw = read_json(args.file, "client")
     try:
         client = ClientIn.model_validate(raw)
     except ValidationError as exc:
-        raise CliError(operations.validation_message(exc, "client: ")) from None
+        raise CliError(describe_error(exc, "client: ")) from None
     actor = get_settings().actor
     manager = args.case_manager or actor
     if not re.match(STAFF_ID_PATTERN, manager):
@@ -245,12 +246,13 @@ def cmd_note(args: argparse.Namespace) -> int:
 
     from casework import operations
     from casework.settings import get_settings
+    from models.forms import describe_error
     from models.schemas import ContactIn
 
     try:
         data = ContactIn(contact_type=ContactType(args.type), text=args.text)
     except ValidationError as exc:
-        raise CliError(operations.validation_message(exc, "note: ")) from None
+        raise CliError(describe_error(exc, "note: ")) from None
     operations.note(args.case_number, data, get_settings().actor)
     print(f"{args.case_number.upper()}: {data.contact_type.value} recorded")
     return 0

@@ -16,7 +16,7 @@ from casework import orchestration
 from casework.db import session_scope
 from models import assessments, audit, cases, contacts, plans, referrals, stage_events
 from models.codes import CaseStatus, Program, ReassessmentReason, Stage, Trigger
-from models.forms import MonitoringForm, StageForm
+from models.forms import MonitoringForm, StageForm, describe_error
 from models.lifecycle import TransitionNotAllowed, check_transition, form_for
 from models.orm import Case
 from models.schemas import (
@@ -64,14 +64,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def validation_message(exc: ValidationError, prefix: str = "") -> str:
-    """One line naming the first bad field; never echoes the value (it may identify a client)."""
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "form"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{prefix}{where}: {error['msg']}{more}"
-
-
 def parse_stage_form(stage: Stage, data: Any) -> StageForm:
     form_type = form_for(stage)
     if form_type is None:
@@ -79,7 +71,7 @@ def parse_stage_form(stage: Stage, data: Any) -> StageForm:
     try:
         return form_type.model_validate(data)
     except ValidationError as exc:
-        raise InputError(validation_message(exc, f"{stage.value} form: ")) from None
+        raise InputError(describe_error(exc, f"{stage.value} form: ")) from None
 
 
 def intake(client: ClientIn, program: Program, case_manager: str, actor: str) -> IntakeResult:

@@ -13,6 +13,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 from pydantic import Field, ValidationError
 
+from models.cases import Position
+from models.forms import describe_error
 from models.lifecycle import form_for
 from tasks.cases import read_position, run_tags, sync_run_tags
 from tasks.stage_events import record_stage
@@ -20,14 +22,7 @@ from tasks.stage_events import record_stage
 CaseNumber = Annotated[str, Field(pattern=r"^CASE-\d{6,}$", description="case number only")]
 
 
-def _refusal(exc: ValidationError) -> str:
-    # Never echo the input: only where it failed and why.
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "form"
-    return f"{where}: {error['msg']}"
-
-
-def _mirror_tags(position: Any) -> None:
+def _mirror_tags(position: Position) -> None:
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return
@@ -56,7 +51,7 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
                 form = suspend_flow_run(wait_for_input=form_type, key=position.stage_key)
                 form_data = form.model_dump(mode="json")
             except ValidationError as exc:
-                refusal = _refusal(exc)
+                refusal = describe_error(exc)
             except ObjectNotFound:
                 # The key fired before without a form (a forced re-run of a waiting run):
                 # record that, and wait again under a fresh key.

@@ -5,9 +5,9 @@ scores, enums, dates, yes/no, staff ids. Narrative goes to the store by another 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from casework.settings import STAFF_ID_PATTERN
 from models.codes import (
@@ -152,6 +152,9 @@ class ClosureForm(StageForm):
     follow_up_consent: bool = Field(description="client agreed to post-closure follow-up checks")
 
 
-def parse_form(form_type: type[StageForm], data: Any) -> StageForm:
-    """Validate raw form data (from a file, the UI or a replay) into its form type."""
-    return form_type.model_validate(data)
+def describe_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line naming the first bad field; never echoes the value (it may identify a client)."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "form"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{prefix}{where}: {error['msg']}{more}"
