@@ -113,7 +113,15 @@ async def _serve(
     )
     for deployment in deployments:
         await runner.aadd_deployment(deployment)
+    # Ctrl-C and SIGTERM stop the runner in order; asyncio's default (raising
+    # KeyboardInterrupt wherever the loop happens to be) can land inside the runner's
+    # task group and end in a traceback.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     serving = asyncio.create_task(runner.start())
+    stopping = asyncio.create_task(stop.wait())
     # Announce only once the runner has polled: then every deployment is really served.
     await asyncio.to_thread(
         _wait_until_served, [f"{d.flow_name}/{d.name}" for d in deployments], serving
@@ -124,7 +132,17 @@ async def _serve(
         if revived := await asyncio.to_thread(revive_interrupted_runs):
             print(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
     announce()
-    await serving
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if serving.done():
+        stopping.cancel()
+        serving.result()  # the runner stopped by itself: say why
+        return
+    serving.cancel()
+    try:
+        await serving
+    except BaseException as exc:  # noqa: BLE001 - the cancellation we asked for, in any wrapping
+        if not isinstance(exc, (asyncio.CancelledError, BaseExceptionGroup)):
+            raise
 
 
 def _wait_until_served(names: list[str], serving: asyncio.Task[None], timeout: float = 60) -> None:
