@@ -137,9 +137,7 @@ def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float
             if run.waiting and run.pause_key == turn.stage_key:
                 return replace(turn, run=run)
             if run.failed:
-                raise orchestration.SubmissionRefused(
-                    f"case flow run is {run.state_name}: {run.state_message or 'no message'}"
-                )
+                raise orchestration.SubmissionRefused(run.summary)
         if time.monotonic() > deadline:
             raise orchestration.SubmissionRefused(
                 f"{case_number}: its flow run is not waiting for the {stage.value} form yet; "
@@ -237,7 +235,7 @@ def wait_for_stage(
                 key,
                 "failed",
                 None,
-                f"case flow run {run.state_name}: {run.state_message or 'no message'}",
+                run.summary,
             )
         if time.monotonic() > deadline:
             return SubmitResult(
@@ -247,7 +245,7 @@ def wait_for_stage(
                 None,
                 f"not recorded after {timeout:.0f} s; run is {run.state_name}",
             )
-        time.sleep(0.25)
+        time.sleep(STORE_POLL_SECONDS)
 
 
 def reassess(

@@ -60,6 +60,10 @@ class RunView:
         return self.state_type == StateType.PAUSED.value
 
     @property
+    def summary(self) -> str:
+        return f"case flow run {self.state_name}: {self.state_message or 'no message'}"
+
+    @property
     def failed(self) -> bool:
         return self.state_type in {
             StateType.FAILED.value,

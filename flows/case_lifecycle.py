@@ -8,28 +8,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
-from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 from pydantic import Field, ValidationError
 
-from models.cases import Position
 from models.forms import describe_error
 from models.lifecycle import form_for
-from tasks.cases import read_position, run_tags, sync_run_tags
+from tasks.cases import mirror_tags, read_position
 from tasks.stage_events import record_stage
 
 CaseNumber = Annotated[str, Field(pattern=r"^CASE-\d{6,}$", description="case number only")]
-
-
-def _mirror_tags(position: Position) -> None:
-    context = FlowRunContext.get()
-    if context is None or context.flow_run is None:
-        return
-    wanted = run_tags(position, list(context.flow_run.tags))
-    if set(wanted) != set(context.flow_run.tags):
-        sync_run_tags(context.flow_run.id, wanted)
-        context.flow_run.tags = wanted
 
 
 @flow(name="case-lifecycle", flow_run_name="{case_number}", persist_result=True)
@@ -40,7 +28,7 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
         if position.episode != episode:
             logger.info("%s moved on to episode %s; this run ends", case_number, position.episode)
             return "superseded"
-        _mirror_tags(position)
+        mirror_tags(position)
         if position.closed:
             return "closed"
         form_type = form_for(position.stage)

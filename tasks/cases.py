@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from uuid import UUID
 
-from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.context import FlowRunContext
 
 from casework.db import session_scope
@@ -41,12 +40,16 @@ def run_tags(position: Position, existing: list[str] | None = None) -> list[str]
     ]
 
 
-def sync_run_tags(flow_run_id: UUID, tags: list[str]) -> None:
-    """Mirror the stage on the run's tags: one API call on the run's own client. Not a task:
-    a failed update is redone at the next resume, and a task run costs more than the update."""
+def mirror_tags(position: Position) -> None:
+    """Keep the current run's tags on the case's stage: one API call on the run's own client,
+    only when they change. Not a task: a failed update is redone at the next resume, and a
+    task run costs more than the update."""
     context = FlowRunContext.get()
-    if context is not None and isinstance(context.client, SyncPrefectClient):
-        context.client.update_flow_run(flow_run_id, tags=tags)
+    if context is None or context.flow_run is None:
         return
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(flow_run_id, tags=tags)
+    wanted = run_tags(position, list(context.flow_run.tags))
+    if set(wanted) == set(context.flow_run.tags):
+        return
+    assert isinstance(context.client, SyncPrefectClient)  # the lifecycle flow is sync
+    context.client.update_flow_run(context.flow_run.id, tags=wanted)
+    context.flow_run.tags = wanted
