@@ -55,6 +55,10 @@ def record_assessment(
         assessed_at=at,
     )
     session.add(assessment)
+    case.last_assessed_at = at
+    # A crisis screen flag opens the case's crisis (escalated by the next sweep, at once);
+    # an assessment without one closes it.
+    case.crisis_since = (case.crisis_since or at) if assessment.crisis_flags else None
     session.flush()
     return assessment
 

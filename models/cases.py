@@ -4,7 +4,7 @@ and only flush; the caller owns the transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from models import audit
 from models.codes import CaseStatus, NeedsDomain, Program, Stage
 from models.forms import ClosureForm
 from models.lifecycle import CaseFacts, stage_key
-from models.orm import Assessment, Case, Client, Episode
+from models.orm import Assessment, Case, Client, Episode, FollowUp
 
 
 class CaseError(Exception):
@@ -59,6 +59,7 @@ def open_case(
         stage_key=stage_key(Stage.INTAKE, 1),
         stage_entered_at=at,
         opened_at=at,
+        last_contact_at=at,  # intake is a contact with the client
     )
     session.add(case)
     session.flush()
@@ -160,6 +161,9 @@ def reopen_case(session: Session, case: Case, actor: str, at: datetime) -> Case:
     case.stage_attempt = 0
     case.stage_key = stage_key(Stage.INTAKE, 1)
     case.stage_entered_at = at
+    case.last_contact_at = at
+    case.last_assessed_at = None
+    case.crisis_since = None
     session.add(Episode(case_id=case.id, number=case.episode, opened_at=at))
     session.flush()
     audit.record(session, case, actor, "case_reopened", at, episode=case.episode)
@@ -180,8 +184,22 @@ def facts(session: Session, case: Case) -> CaseFacts:
     )
 
 
+FOLLOW_UP_DAYS = (30, 90)
+
+
 def record_closure(session: Session, case: Case, key: str, form: ClosureForm, at: datetime) -> None:
+    """Close the episode's record; with the client's consent, schedule the follow-up checks."""
     episode = episode_of(session, case)
     episode.closure_reason = form.reason.value
     episode.follow_up_consent = form.follow_up_consent
+    if form.follow_up_consent:
+        session.add_all(
+            FollowUp(
+                case_id=case.id,
+                episode=case.episode,
+                day=day,
+                due_on=at.date() + timedelta(days=day),
+            )
+            for day in FOLLOW_UP_DAYS
+        )
     session.flush()

@@ -230,3 +230,79 @@ OBJECTIVES: dict[Objective, ObjectiveSpec] = {
         NeedsDomain.LEGAL, "matter closed or hearing attended"
     ),
 }
+
+
+# Contacts with the client themselves: these reset the contact clock. A note, an attempted
+# contact or a call with someone else about the client (collateral) do not.
+CLIENT_CONTACTS = frozenset(
+    {ContactType.PHONE, ContactType.HOME_VISIT, ContactType.OFFICE_VISIT, ContactType.VIDEO}
+)
+
+
+class EscalationRule(StrEnum):
+    """Why a case was escalated (or its case manager warned). Coded; rides on events."""
+
+    STAGE_OVERDUE = "stage_overdue"
+    NO_CONTACT = "no_contact"
+    REFERRAL_UNANSWERED = "referral_unanswered"
+    GOAL_OVERDUE = "goal_overdue"
+    CRISIS = "crisis"
+    BENEFIT_RECERTIFICATION_DUE = "benefit_recertification_due"
+    BENEFIT_LAPSED = "benefit_lapsed"
+    WAIVER_EXPIRING = "waiver_expiring"
+    WAIVER_EXPIRED = "waiver_expired"
+    FOLLOW_UP_DUE = "follow_up_due"
+    FOLLOW_UP_FAILED = "follow_up_failed"
+
+
+class Watch(StrEnum):
+    """The scheduled sweeps: each reads the store in bulk for its own rules."""
+
+    STALLED_CASES = "stalled-cases"
+    BENEFITS = "benefits"
+    FOLLOW_UPS = "follow-ups"
+    REASSESSMENTS = "reassessments"
+
+
+class RecipientRole(StrEnum):
+    """Who an escalation level notifies: level 0 is an advance warning."""
+
+    CASE_MANAGER = "case_manager"
+    SUPERVISOR = "supervisor"
+    PROGRAM_MANAGER = "program_manager"
+
+
+LEVEL_ROLES = {
+    0: RecipientRole.CASE_MANAGER,
+    1: RecipientRole.CASE_MANAGER,
+    2: RecipientRole.SUPERVISOR,
+    3: RecipientRole.PROGRAM_MANAGER,
+}
+TOP_LEVEL = 3
+
+
+class BenefitKind(StrEnum):
+    SNAP = "snap"
+    MEDICAID = "medicaid"
+    MEDICARE_SAVINGS = "medicare_savings"
+    CASH_ASSISTANCE = "cash_assistance"
+    SSI = "ssi"
+    WIC = "wic"
+    CHILDCARE_SUBSIDY = "childcare_subsidy"
+    HOUSING_VOUCHER = "housing_voucher"
+    ENERGY_ASSISTANCE = "energy_assistance"
+    UNEMPLOYMENT = "unemployment"
+
+
+class WaiverRequirement(StrEnum):
+    """Program requirements a client may be excused from, for a time."""
+
+    HOMELESS = "homeless"
+    DOMESTIC_VIOLENCE = "domestic_violence"
+    SUBSTANCE_USE = "substance_use"
+
+
+class FollowUpOutcome(StrEnum):
+    STABLE = "stable"
+    NEEDS_HELP = "needs_help"
+    UNREACHABLE = "unreachable"

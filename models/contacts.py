@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import audit
+from models.codes import CLIENT_CONTACTS
 from models.orm import Case, Contact, Narrative
 from models.schemas import ContactIn
 
@@ -20,12 +21,25 @@ def add_contact(
         episode=case.episode,
         contact_type=data.contact_type.value,
         text=data.text,
+        crisis=data.crisis,
         author=author,
         occurred_at=at,
     )
     session.add(contact)
+    if data.contact_type in CLIENT_CONTACTS:
+        case.last_contact_at = max(case.last_contact_at, at)
+    if data.crisis and case.crisis_since is None:
+        case.crisis_since = at
     session.flush()
-    audit.record(session, case, author, "contact_recorded", at, contact_type=contact.contact_type)
+    audit.record(
+        session,
+        case,
+        author,
+        "contact_recorded",
+        at,
+        contact_type=contact.contact_type,
+        crisis=data.crisis,
+    )
     return contact
 
 

@@ -30,9 +30,10 @@ class Client(Base):
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
-        Index(None, "status", "stage", "stage_entered_at"),
+        Index(None, "status", "stage", "program", "stage_entered_at"),
         Index(None, "program", "stage"),
         Index(None, "case_manager", "status"),
+        Index(None, "crisis_since"),
     )
 
     case_number: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -48,6 +49,11 @@ class Case(Base):
     stage_entered_at: Mapped[datetime]
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Kept up to date by the store functions so the sweeps can read the caseload in bulk:
+    # the last contact with the client, the last assessment, and an open crisis flag.
+    last_contact_at: Mapped[datetime]
+    last_assessed_at: Mapped[datetime | None]
+    crisis_since: Mapped[datetime | None]
 
     client: Mapped[Client] = relationship()
 
@@ -108,6 +114,7 @@ class Assessment(StageRecord, Base):
 class CarePlan(StageRecord, Base):
     __tablename__ = "care_plans"
     version: Mapped[int]
+    current: Mapped[bool] = mapped_column(default=True)  # the latest version of the case
     client_participated: Mapped[bool]
     agreed_on: Mapped[date]
     created_by: Mapped[str] = mapped_column(CODE)
@@ -117,7 +124,10 @@ class CarePlan(StageRecord, Base):
 
 class PlanGoal(Base):
     __tablename__ = "plan_goals"
-    __table_args__ = (UniqueConstraint("plan_id", "objective"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "objective"),
+        Index(None, "status", "target_date"),
+    )
 
     plan_id: Mapped[int] = mapped_column(ForeignKey("care_plans.id"), index=True)
     domain: Mapped[str] = mapped_column(CODE)
@@ -129,7 +139,10 @@ class PlanGoal(Base):
 
 class Referral(Base):
     __tablename__ = "referrals"
-    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key", "position"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "episode", "stage_key", "position"),
+        Index(None, "status", "status_at"),
+    )
 
     reference: Mapped[str | None] = mapped_column(String(20), unique=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -153,6 +166,7 @@ class Contact(Base):
     episode: Mapped[int]
     contact_type: Mapped[str] = mapped_column(CODE)
     text: Mapped[str] = mapped_column(Text)
+    crisis: Mapped[bool] = mapped_column(default=False)
     author: Mapped[str] = mapped_column(CODE)
     occurred_at: Mapped[datetime]
 
@@ -163,6 +177,85 @@ class Narrative(StageRecord, Base):
     __tablename__ = "narratives"
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(CODE)
+
+
+class Benefit(Base):
+    """A public benefit the client receives, with the date it must be recertified by."""
+
+    __tablename__ = "benefits"
+    __table_args__ = (UniqueConstraint("case_id", "kind"), Index(None, "active", "recertify_by"))
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(CODE)
+    recertify_by: Mapped[date]
+    active: Mapped[bool] = mapped_column(default=True)
+    recorded_by: Mapped[str] = mapped_column(CODE)
+
+
+class Waiver(Base):
+    """A program requirement the client is excused from until `expires_on`."""
+
+    __tablename__ = "waivers"
+    __table_args__ = (
+        UniqueConstraint("case_id", "requirement"),
+        Index(None, "active", "expires_on"),
+    )
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    requirement: Mapped[str] = mapped_column(CODE)
+    expires_on: Mapped[date]
+    active: Mapped[bool] = mapped_column(default=True)
+    granted_by: Mapped[str] = mapped_column(CODE)
+
+
+class FollowUp(Base):
+    """A post-closure check (30 and 90 days after closing, with the client's consent)."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        UniqueConstraint("case_id", "episode", "day"),
+        Index(None, "outcome", "due_on"),
+    )
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    episode: Mapped[int]
+    day: Mapped[int]
+    due_on: Mapped[date]
+    outcome: Mapped[str | None] = mapped_column(CODE)
+    housing_kept: Mapped[bool | None]
+    benefits_continuing: Mapped[bool | None]
+    checked_by: Mapped[str | None] = mapped_column(CODE)
+    checked_at: Mapped[datetime | None]
+
+
+class Escalation(Base):
+    """One rung of the escalation ladder for one breach (level 0: an advance warning).
+    Never written twice: unique per case, rule, breached subject and level."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("case_id", "rule", "subject", "level"),
+        Index(None, "resolved_at", "rule"),
+        Index(None, "delivered_at"),
+    )
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_number: Mapped[str] = mapped_column(String(20))
+    program: Mapped[str] = mapped_column(CODE)
+    rule: Mapped[str] = mapped_column(CODE)
+    subject: Mapped[str] = mapped_column(String(80))  # what breached: a stage key, REF-…, a date
+    level: Mapped[int]
+    threshold: Mapped[str] = mapped_column(String(80))
+    measured: Mapped[str] = mapped_column(String(80))
+    as_of: Mapped[datetime]
+    recipient: Mapped[str] = mapped_column(CODE)
+    recipient_role: Mapped[str] = mapped_column(CODE)
+    resolved_at: Mapped[datetime | None]
+    # Delivery (outbox): the Prefect event and the program's webhook, retried until done.
+    event_emitted_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    delivery_attempts: Mapped[int] = mapped_column(default=0)
+    delivery_error: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditEvent(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models.forms import MonitoringForm, PlanForm
@@ -13,6 +13,9 @@ from models.orm import CarePlan, Case, PlanGoal
 
 def record_plan(session: Session, case: Case, key: str, form: PlanForm, at: datetime) -> CarePlan:
     version = session.scalar(select(func.count()).where(CarePlan.case_id == case.id)) or 0
+    session.execute(
+        update(CarePlan).where(CarePlan.case_id == case.id, CarePlan.current).values(current=False)
+    )
     plan = CarePlan(
         case_id=case.id,
         episode=case.episode,
@@ -52,9 +55,9 @@ def record_review(
     if plan is None:
         return
     goals = {goal.objective: goal for goal in plan.goals}
-    for update in form.goal_updates:
-        goal = goals.get(update.objective.value)
-        if goal is not None and goal.status != update.status.value:
-            goal.status = update.status.value
+    for change in form.goal_updates:
+        goal = goals.get(change.objective.value)
+        if goal is not None and goal.status != change.status.value:
+            goal.status = change.status.value
             goal.status_changed_at = at
     session.flush()

@@ -8,9 +8,10 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
-from models.codes import Program, Stage
+from models.codes import Program, RecipientRole, Stage
+from models.forms import StaffId
 
 DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
 
@@ -27,7 +28,20 @@ class ProgramConfig(BaseModel):
     reassessment_interval_days: int = Field(gt=0)
     recommended_caseload: int = Field(gt=0)
     maximum_caseload: int = Field(gt=0)
+    referral_response_days: int = Field(gt=0)
+    escalation_interval_days: int = Field(gt=0)
+    supervisor: StaffId
+    program_manager: StaffId
+    webhook_url: HttpUrl | None = None
     sla_days: dict[Stage, int]
+
+    def recipient(self, role: RecipientRole, case_manager: str) -> str:
+        """The staff id an escalation at `role` goes to."""
+        if role is RecipientRole.SUPERVISOR:
+            return self.supervisor
+        if role is RecipientRole.PROGRAM_MANAGER:
+            return self.program_manager
+        return case_manager
 
     @model_validator(mode="after")
     def _complete(self) -> ProgramConfig:
@@ -43,8 +57,13 @@ class ProgramConfig(BaseModel):
 
 def stage_due_on(program: Program, stage: Stage, entered_at: datetime) -> date:
     """The date a case should have left `stage`: when it entered plus the program's SLA."""
-    config = load_programs(configured_programs_file())[program]
+    config = programs()[program]
     return entered_at.date() + timedelta(days=config.sla_days[stage])
+
+
+def programs() -> dict[Program, ProgramConfig]:
+    """The configured programs (CASEWORK_PROGRAMS_FILE, or the shipped file)."""
+    return load_programs(configured_programs_file())
 
 
 def configured_programs_file() -> Path:

@@ -47,6 +47,7 @@ class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact_type: ContactType = ContactType.NOTE
+    crisis: bool = False
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
 
 

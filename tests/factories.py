@@ -20,6 +20,7 @@ from models.forms import (
     MonitoringForm,
     PlanForm,
     ReferralForm,
+    StageForm,
 )
 from models.lifecycle import STAGES
 from models.orm import Case
@@ -87,3 +88,34 @@ def closure() -> ClosureForm:
     example = STAGES[Stage.CLOSURE].example
     assert example is not None
     return ClosureForm.model_validate(example(date.today()).model_dump() | {"submitted_by": STAFF})
+
+
+def case_opened_at(session: Session, at: datetime, program: Program = Program.HOUSING) -> Case:
+    client = create_client(session, client_in())
+    return cases.open_case(session, client, program, STAFF, STAFF, at)
+
+
+def move(session: Session, case: Case, form: StageForm | None, at: datetime) -> None:
+    """Apply one stage form at `at` with the real store function (no flow run)."""
+    from models.stage_events import record_stage
+
+    outcome = record_stage(
+        session, case.case_number or "", case.episode, case.stage_key, form, STAFF, at
+    )
+    assert outcome.outcome == "moved", outcome
+
+
+def walk_to(session: Session, case: Case, stage: Stage, at: datetime) -> Case:
+    """Move a case from intake to `stage`, every step at `at`."""
+    steps: list[StageForm | None] = [
+        None,
+        assessment(),
+        plan(NeedsDomain.HOUSING),
+        referral(),
+        monitoring(Trigger.CLOSE),
+        closure(),
+    ]
+    order = list(Stage)
+    for form in steps[: order.index(stage)]:
+        move(session, case, form, at)
+    return case

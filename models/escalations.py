@@ -1,0 +1,180 @@
+"""The escalation ladder: turning a sweep's breaches into escalation rows, climbing a level
+when a breach outlasts the program's interval, and resolving what is no longer in breach.
+Written in bulk: a handful of statements per sweep, whatever the caseload."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from models.codes import LEVEL_ROLES, TOP_LEVEL, EscalationRule, Program, Watch
+from models.orm import Case, Escalation
+from models.rules import WARNINGS, WATCHES, Breach, Programs, Scope, first_level, rules_of
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One escalation raised or resolved: coded values only (it goes on artifacts)."""
+
+    case_number: str
+    rule: str
+    level: int
+
+
+@dataclass
+class LadderResult:
+    breaches: int = 0
+    raised: list[Rung] = field(default_factory=list)
+    resolved: list[Rung] = field(default_factory=list)
+
+
+def _next_level(
+    breach: Breach, open_rows: Sequence[Any], scope: Scope, programs: Programs
+) -> int | None:
+    """The level to raise now, or None: the first rung for a new breach; the next rung once
+    the current one has stood for the program's interval; nothing above the top."""
+    if not open_rows:
+        return first_level(breach.rule)
+    top = max(open_rows, key=lambda row: row.level)
+    ceiling = 0 if breach.rule in WARNINGS else TOP_LEVEL
+    interval = programs[Program(breach.program)].escalation_interval_days
+    if top.level < ceiling and scope.days_since(top.as_of) >= interval:
+        return int(top.level) + 1
+    return None
+
+
+def apply_ladder(
+    session: Session,
+    rules: Iterable[EscalationRule],
+    breaches: list[Breach],
+    scope: Scope,
+    programs: Programs,
+) -> LadderResult:
+    """Record `breaches` (everything the sweep found for `rules`) on the ladder."""
+    rule_codes = [rule.value for rule in rules]
+    query: Select[Any] = select(
+        Escalation.id,
+        Escalation.case_id,
+        Escalation.case_number,
+        Escalation.rule,
+        Escalation.subject,
+        Escalation.level,
+        Escalation.as_of,
+    ).where(Escalation.resolved_at.is_(None), Escalation.rule.in_(rule_codes))
+    if scope.case_id is not None:
+        query = query.where(Escalation.case_id == scope.case_id)
+    open_by_key: dict[tuple[int, str, str], list[Any]] = defaultdict(list)
+    for row in session.execute(query):
+        open_by_key[(row.case_id, row.rule, row.subject)].append(row)
+
+    result = LadderResult(breaches=len(breaches))
+    new_rows = []
+    for breach in breaches:
+        level = _next_level(breach, open_by_key.get(breach.key, []), scope, programs)
+        if level is None:
+            continue
+        role = LEVEL_ROLES[level]
+        new_rows.append(
+            {
+                "case_id": breach.case_id,
+                "case_number": breach.case_number,
+                "program": breach.program,
+                "rule": breach.rule.value,
+                "subject": breach.subject,
+                "level": level,
+                "threshold": breach.threshold,
+                "measured": breach.measured,
+                "as_of": scope.as_of,
+                "recipient": programs[Program(breach.program)].recipient(role, breach.case_manager),
+                "recipient_role": role.value,
+            }
+        )
+        result.raised.append(Rung(breach.case_number, breach.rule.value, level))
+    _insert_new(session, new_rows)
+
+    breached = {breach.key for breach in breaches}
+    cleared = [row for key, rows in open_by_key.items() if key not in breached for row in rows]
+    for start in range(0, len(cleared), CHUNK):
+        ids = [row.id for row in cleared[start : start + CHUNK]]
+        session.execute(
+            update(Escalation).where(Escalation.id.in_(ids)).values(resolved_at=scope.as_of)
+        )
+    result.resolved = [Rung(row.case_number, row.rule, row.level) for row in cleared]
+    session.flush()
+    return result
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert, skipping any row a concurrent sweep already wrote (same breach, same level)."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(Escalation).on_conflict_do_nothing(
+        index_elements=["case_id", "rule", "subject", "level"]
+    )
+    for start in range(0, len(rows), CHUNK):
+        session.execute(statement, rows[start : start + CHUNK])
+
+
+def listing(
+    session: Session, *, open_only: bool = False, case_number: str | None = None, limit: int = 1000
+) -> list[Escalation]:
+    query = select(Escalation).order_by(Escalation.as_of.desc(), Escalation.id.desc()).limit(limit)
+    if open_only:
+        query = query.where(Escalation.resolved_at.is_(None))
+    if case_number is not None:
+        query = query.where(Escalation.case_number == case_number.strip().upper())
+    return list(session.scalars(query))
+
+
+def undelivered(session: Session, limit: int = 5000) -> list[Escalation]:
+    """Escalations whose event or webhook has not gone out yet, oldest first."""
+    query = (
+        select(Escalation)
+        .where(Escalation.delivered_at.is_(None))
+        .order_by(Escalation.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def open_top_level(session: Session, case: Case) -> int | None:
+    """The highest open level on the case (warnings excluded), or None."""
+    query = select(Escalation.level).where(
+        Escalation.case_id == case.id, Escalation.resolved_at.is_(None), Escalation.level > 0
+    )
+    return max(session.scalars(query), default=None)
+
+
+def mark_delivery(
+    session: Session,
+    escalation_id: int,
+    *,
+    at: datetime,
+    event_emitted: bool,
+    delivered: bool,
+    error: str | None,
+) -> None:
+    row = session.get_one(Escalation, escalation_id)
+    if event_emitted and row.event_emitted_at is None:
+        row.event_emitted_at = at
+    row.delivery_attempts += 1
+    row.delivery_error = error[:200] if error else None
+    if delivered:
+        row.delivered_at = at
+    session.flush()
+
+
+def sweep(session: Session, watch: Watch, scope: Scope, programs: Programs) -> LadderResult:
+    """Run one watch's rule queries and record what they found on the ladder."""
+    breaches = [breach for query in WATCHES[watch] for breach in query(session, scope, programs)]
+    return apply_ladder(session, rules_of(watch), breaches, scope, programs)

@@ -1,0 +1,368 @@
+"""What the sweeps look for: one indexed query per rule over the whole caseload, returning
+only the cases in breach. Dates are compared by day: a stage with a 14-day SLA entered on
+the 1st is overdue from the 16th (its due date, the 15th, has passed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from models.codes import (
+    CaseStatus,
+    EscalationRule,
+    FollowUpOutcome,
+    GoalStatus,
+    Program,
+    Stage,
+    Watch,
+)
+from models.orm import Benefit, CarePlan, Case, FollowUp, PlanGoal, Referral, Waiver
+from models.programs import ProgramConfig
+
+Rule = EscalationRule
+WARNING_DAYS = (7, 14, 30)  # advance warnings before a recertification or expiry date
+OPEN_GOALS = (GoalStatus.NOT_STARTED.value, GoalStatus.IN_PROGRESS.value)
+UNANSWERED = ("requested",)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """When the sweep looks (`as_of`), and optionally at one case only (a crisis just
+    recorded is swept at once)."""
+
+    as_of: datetime
+    case_id: int | None = None
+
+    @property
+    def today(self) -> date:
+        return self.as_of.astimezone(UTC).date()
+
+    def cutoff(self, days: int) -> datetime:
+        """Start of the day `days` before today: anything earlier is more than `days` old."""
+        return datetime.combine(self.today - timedelta(days=days), time(), tzinfo=UTC)
+
+    def days_since(self, moment: datetime | date) -> int:
+        day = moment.astimezone(UTC).date() if isinstance(moment, datetime) else moment
+        return (self.today - day).days
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One case found in breach of one rule; `subject` names what breached, so the same
+    breach is recognised from one sweep to the next (and a new one is not)."""
+
+    case_id: int
+    case_number: str
+    program: str
+    case_manager: str
+    rule: Rule
+    subject: str
+    threshold: str
+    measured: str
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.case_id, self.rule.value, self.subject)
+
+
+Programs = dict[Program, ProgramConfig]
+RuleQuery = Callable[[Session, Scope, Programs], list[Breach]]
+CASE_COLUMNS = (Case.id, Case.case_number, Case.program, Case.case_manager)
+
+
+def _per_program(
+    programs: Programs, condition: Callable[[ProgramConfig], ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """One disjunct per program: program thresholds differ, the query stays one query."""
+    return or_(
+        false(),
+        *(
+            and_(Case.program == program.value, condition(config))
+            for program, config in programs.items()
+        ),
+    )
+
+
+def _run(session: Session, query: Select[Any], scope: Scope) -> Iterable[Any]:
+    if scope.case_id is not None:
+        query = query.where(Case.id == scope.case_id)
+    return session.execute(query)
+
+
+def _breach(row: Any, rule: Rule, subject: str, threshold: str, measured: str) -> Breach:
+    return Breach(
+        row.id, row.case_number, row.program, row.case_manager, rule, subject, threshold, measured
+    )
+
+
+def stage_overdue(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A case has spent longer in its stage than its program's SLA allows. Monitoring is
+    governed by the contact interval and the reassessment cadence instead."""
+    timed = [stage for stage in Stage if stage is not Stage.MONITORING]
+    condition = _per_program(
+        programs,
+        lambda config: or_(
+            *(
+                and_(
+                    Case.stage == stage.value,
+                    Case.stage_entered_at < scope.cutoff(config.sla_days[stage]),
+                )
+                for stage in timed
+            )
+        ),
+    )
+    query = select(
+        *CASE_COLUMNS, Case.episode, Case.stage, Case.stage_key, Case.stage_entered_at
+    ).where(
+        Case.status == CaseStatus.OPEN.value, Case.stage.in_([s.value for s in timed]), condition
+    )
+    return [
+        _breach(
+            row,
+            Rule.STAGE_OVERDUE,
+            f"e{row.episode}:{row.stage_key}",
+            f"{programs[Program(row.program)].sla_days[Stage(row.stage)]} days in {row.stage}",
+            f"{scope.days_since(row.stage_entered_at)} days in {row.stage}",
+        )
+        for row in _run(session, query, scope)
+    ]
+
+
+def no_contact(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A case in monitoring has had no contact with the client for longer than its
+    program's contact interval (counted from entering monitoring at the earliest)."""
+    condition = _per_program(
+        programs,
+        lambda config: and_(
+            Case.last_contact_at < scope.cutoff(config.contact_interval_days),
+            Case.stage_entered_at < scope.cutoff(config.contact_interval_days),
+        ),
+    )
+    query = select(*CASE_COLUMNS, Case.last_contact_at, Case.stage_entered_at).where(
+        Case.status == CaseStatus.OPEN.value, Case.stage == Stage.MONITORING.value, condition
+    )
+    breaches = []
+    for row in _run(session, query, scope):
+        since = max(row.last_contact_at, row.stage_entered_at)
+        breaches.append(
+            _breach(
+                row,
+                Rule.NO_CONTACT,
+                f"since {since.date().isoformat()}",
+                f"contact every {programs[Program(row.program)].contact_interval_days} days",
+                f"{scope.days_since(since)} days without contact",
+            )
+        )
+    return breaches
+
+
+def referral_unanswered(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A partner agency has not answered a referral within the program's response window."""
+    condition = _per_program(
+        programs, lambda config: Referral.status_at < scope.cutoff(config.referral_response_days)
+    )
+    query = (
+        select(*CASE_COLUMNS, Referral.reference, Referral.status_at)
+        .join(Referral, and_(Referral.case_id == Case.id, Referral.episode == Case.episode))
+        .where(Referral.status.in_(UNANSWERED), Case.status == CaseStatus.OPEN.value, condition)
+    )
+    return [
+        _breach(
+            row,
+            Rule.REFERRAL_UNANSWERED,
+            row.reference,
+            f"answer within {programs[Program(row.program)].referral_response_days} days",
+            f"{scope.days_since(row.status_at)} days unanswered",
+        )
+        for row in _run(session, query, scope)
+    ]
+
+
+def goal_overdue(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A goal of the case's current plan is past its target date and still open."""
+    query = (
+        select(*CASE_COLUMNS, PlanGoal.objective, PlanGoal.target_date)
+        .join(CarePlan, and_(CarePlan.case_id == Case.id, CarePlan.episode == Case.episode))
+        .join(PlanGoal, PlanGoal.plan_id == CarePlan.id)
+        .where(
+            PlanGoal.status.in_(OPEN_GOALS),
+            PlanGoal.target_date < scope.today,
+            CarePlan.current,
+            Case.status == CaseStatus.OPEN.value,
+        )
+    )
+    return [
+        _breach(
+            row,
+            Rule.GOAL_OVERDUE,
+            f"{row.objective} by {row.target_date.isoformat()}",
+            f"target {row.target_date.isoformat()}",
+            f"{scope.days_since(row.target_date)} days past target",
+        )
+        for row in _run(session, query, scope)
+    ]
+
+
+def crisis(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A crisis flag (from an assessment's crisis screen or a note) is open: no threshold."""
+    query = select(*CASE_COLUMNS, Case.crisis_since).where(
+        Case.crisis_since.is_not(None), Case.status == CaseStatus.OPEN.value
+    )
+    return [
+        _breach(
+            row,
+            Rule.CRISIS,
+            f"since {row.crisis_since.isoformat(timespec='minutes')}",
+            "immediate",
+            "crisis flag open",
+        )
+        for row in _run(session, query, scope)
+    ]
+
+
+def _dated(
+    session: Session,
+    scope: Scope,
+    model: type[Benefit] | type[Waiver],
+    *,
+    warning: Rule,
+    lapse: Rule,
+) -> list[Breach]:
+    """Benefits to recertify and waivers to renew: a warning 30, 14 and 7 days ahead (the
+    tightest window reached), then a lapse once the date has passed. Open cases only."""
+    what = model.kind if model is Benefit else model.requirement
+    when = model.recertify_by if model is Benefit else model.expires_on
+    horizon = scope.today + timedelta(days=max(WARNING_DAYS))
+    query = (
+        select(*CASE_COLUMNS, what.label("what"), when.label("when"))
+        .join(model, model.case_id == Case.id)
+        .where(model.active, when <= horizon, Case.status == CaseStatus.OPEN.value)
+    )
+    breaches = []
+    for row in _run(session, query, scope):
+        subject = f"{row.what} by {row.when.isoformat()}"
+        left = (row.when - scope.today).days
+        if left < 0:
+            breaches.append(
+                _breach(row, lapse, subject, f"renew by {row.when}", f"{-left} days lapsed")
+            )
+        else:
+            window = min(days for days in WARNING_DAYS if days >= left)
+            breaches.append(
+                _breach(
+                    row,
+                    warning,
+                    f"{subject} ({window}d)",
+                    f"{window} days ahead",
+                    f"{left} days left",
+                )
+            )
+    return breaches
+
+
+def benefits(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    return _dated(
+        session, scope, Benefit, warning=Rule.BENEFIT_RECERTIFICATION_DUE, lapse=Rule.BENEFIT_LAPSED
+    )
+
+
+def waivers(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    return _dated(session, scope, Waiver, warning=Rule.WAIVER_EXPIRING, lapse=Rule.WAIVER_EXPIRED)
+
+
+def follow_ups(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """Post-closure checks that are due and not done, or done and failed (which proposes
+    reopening the case). Only while the case stays closed in the checked episode."""
+    query = (
+        select(*CASE_COLUMNS, FollowUp.day, FollowUp.episode, FollowUp.due_on, FollowUp.outcome)
+        .join(FollowUp, and_(FollowUp.case_id == Case.id, FollowUp.episode == Case.episode))
+        .where(
+            Case.status == CaseStatus.CLOSED.value,
+            or_(
+                and_(FollowUp.outcome.is_(None), FollowUp.due_on <= scope.today),
+                FollowUp.outcome.in_(
+                    [o.value for o in FollowUpOutcome if o is not FollowUpOutcome.STABLE]
+                ),
+            ),
+        )
+    )
+    breaches = []
+    for row in _run(session, query, scope):
+        subject = f"e{row.episode} day {row.day} check"
+        if row.outcome is None:
+            breach = _breach(
+                row,
+                Rule.FOLLOW_UP_DUE,
+                subject,
+                f"due {row.due_on}",
+                f"{scope.days_since(row.due_on)} days since due",
+            )
+        else:
+            breach = _breach(
+                row,
+                Rule.FOLLOW_UP_FAILED,
+                subject,
+                "stable after closure",
+                f"{row.outcome}: reopen proposed",
+            )
+        breaches.append(breach)
+    return breaches
+
+
+# Each query serves the rules listed with it; each watch runs its queries.
+QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
+    stage_overdue: (Rule.STAGE_OVERDUE,),
+    no_contact: (Rule.NO_CONTACT,),
+    referral_unanswered: (Rule.REFERRAL_UNANSWERED,),
+    goal_overdue: (Rule.GOAL_OVERDUE,),
+    crisis: (Rule.CRISIS,),
+    benefits: (Rule.BENEFIT_RECERTIFICATION_DUE, Rule.BENEFIT_LAPSED),
+    waivers: (Rule.WAIVER_EXPIRING, Rule.WAIVER_EXPIRED),
+    follow_ups: (Rule.FOLLOW_UP_DUE, Rule.FOLLOW_UP_FAILED),
+}
+WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
+    Watch.STALLED_CASES: (stage_overdue, no_contact, referral_unanswered, goal_overdue, crisis),
+    Watch.BENEFITS: (benefits, waivers),
+    Watch.FOLLOW_UPS: (follow_ups,),
+    Watch.REASSESSMENTS: (),
+}
+WARNINGS = frozenset({Rule.BENEFIT_RECERTIFICATION_DUE, Rule.WAIVER_EXPIRING})
+
+
+def rules_of(watch: Watch) -> tuple[Rule, ...]:
+    return tuple(rule for query in WATCHES[watch] for rule in QUERIES[query])
+
+
+def first_level(rule: Rule) -> int:
+    """Warnings are level 0 and stay there; a crisis goes straight to the supervisor."""
+    if rule in WARNINGS:
+        return 0
+    return 2 if rule is Rule.CRISIS else 1
+
+
+def due_reassessments(session: Session, scope: Scope, programs: Programs) -> list[str]:
+    """Case numbers in monitoring whose program's reassessment interval has passed since
+    their last assessment (or since entering monitoring, whichever is later)."""
+    condition = _per_program(
+        programs,
+        lambda config: and_(
+            Case.stage_entered_at < scope.cutoff(config.reassessment_interval_days),
+            or_(
+                Case.last_assessed_at.is_(None),
+                Case.last_assessed_at < scope.cutoff(config.reassessment_interval_days),
+            ),
+        ),
+    )
+    query = (
+        select(*CASE_COLUMNS)
+        .where(
+            Case.status == CaseStatus.OPEN.value, Case.stage == Stage.MONITORING.value, condition
+        )
+        .order_by(Case.id)
+    )
+    return [row.case_number for row in _run(session, query, scope)]
