@@ -9,12 +9,21 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from casework.settings import STAFF_ID_PATTERN
-from models.codes import CaseStatus, ContactType, Program, ReassessmentReason, Stage
+from models.codes import (
+    BenefitKind,
+    CaseStatus,
+    ContactType,
+    Program,
+    ReassessmentReason,
+    Stage,
+    WaiverRequirement,
+    Watch,
+)
 
 EXIT_ERROR = 1
 FORM_STAGES = [s.value for s in Stage if s is not Stage.INTAKE]
@@ -77,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     note.add_argument(
         "--type", default=ContactType.NOTE.value, choices=[c.value for c in ContactType]
     )
+    note.add_argument(
+        "--crisis", action="store_true", help="the client is in crisis: escalate at once"
+    )
 
     reopen = sub.add_parser(
         "reopen", parents=[common], help="reopen a closed case as a new episode"
@@ -92,6 +104,49 @@ def build_parser() -> argparse.ArgumentParser:
     reassess.add_argument("--note", help="free text for the case record (store only)")
     reassess.add_argument("--wait", action="store_true")
 
+    sweep = sub.add_parser(
+        "sweep", parents=[common], help="run the sweeps now (as of a date, for time travel)"
+    )
+    sweep.add_argument("--as-of", type=as_of_arg, help="date or ISO time (default: now, UTC)")
+    sweep.add_argument(
+        "--watch",
+        action="append",
+        choices=[w.value for w in Watch],
+        help="which sweep (repeatable; default: all)",
+    )
+    sweep.add_argument("--case", help="sweep one case for stalls (as a crisis does)")
+    sweep.add_argument("--json", action="store_true")
+
+    esc = sub.add_parser("escalations", parents=[common], help="list escalations and warnings")
+    esc.add_argument("--open", action="store_true", help="unresolved only")
+    esc.add_argument("--case", help="one case only")
+    esc.add_argument("--json", action="store_true")
+
+    benefit = sub.add_parser(
+        "benefit", parents=[common], help="record or renew a benefit's recertification date"
+    )
+    benefit.add_argument("case_number")
+    benefit.add_argument("--kind", required=True, choices=[k.value for k in BenefitKind])
+    when = benefit.add_mutually_exclusive_group(required=True)
+    when.add_argument("--recertify-by", type=date_arg, metavar="DATE")
+    when.add_argument("--ended", action="store_true", help="the client no longer receives it")
+
+    waiver = sub.add_parser("waiver", parents=[common], help="grant or extend a program waiver")
+    waiver.add_argument("case_number")
+    waiver.add_argument(
+        "--requirement", required=True, choices=[r.value for r in WaiverRequirement]
+    )
+    waiver.add_argument("--expires", required=True, type=date_arg, metavar="DATE")
+
+    follow = sub.add_parser(
+        "follow-up", parents=[common], help="record a post-closure check (day 30 or 90)"
+    )
+    follow.add_argument("case_number")
+    follow.add_argument("--day", required=True, type=int)
+    follow.add_argument("--unreachable", action="store_true", help="the client was not reached")
+    follow.add_argument("--housing-kept", choices=["yes", "no"])
+    follow.add_argument("--benefits-continuing", choices=["yes", "no"])
+
     demo = sub.add_parser(
         "demo", parents=[common], help="create N synthetic cases at varied stages"
     )
@@ -99,6 +154,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
     return parser
+
+
+def date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def as_of_arg(text: str) -> datetime:
+    """A date (its start, UTC) or an ISO time; a time without offset is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date or ISO time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -250,11 +321,14 @@ def cmd_note(args: argparse.Namespace) -> int:
     from models.schemas import ContactIn
 
     try:
-        data = ContactIn(contact_type=ContactType(args.type), text=args.text)
+        data = ContactIn(contact_type=ContactType(args.type), text=args.text, crisis=args.crisis)
     except ValidationError as exc:
         raise CliError(describe_error(exc, "note: ")) from None
-    operations.note(args.case_number, data, get_settings().actor)
-    print(f"{args.case_number.upper()}: {data.contact_type.value} recorded")
+    warning = operations.note(args.case_number, data, get_settings().actor)
+    crisis = " (crisis: escalating now)" if args.crisis and not warning else ""
+    print(f"{args.case_number.upper()}: {data.contact_type.value} recorded{crisis}")
+    if warning:
+        print(f"casework: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -285,6 +359,78 @@ def cmd_reassess(args: argparse.Namespace) -> int:
     return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    watches = [Watch(w) for w in args.watch] if args.watch else list(Watch)
+    if args.case and not args.watch:
+        watches = [Watch.STALLED_CASES]
+    totals = operations.sweep(watches, args.as_of, args.case)
+    emit(
+        totals,
+        args.json,
+        lambda: "\n".join(
+            f"{watch}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            for watch, counts in totals.items()
+        ),
+    )
+    return 0
+
+
+def cmd_escalations(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.views import escalations_text
+
+    rows = operations.escalation_list(args.open, args.case)
+    emit([row.model_dump(mode="json") for row in rows], args.json, lambda: escalations_text(rows))
+    return 0
+
+
+def cmd_benefit(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    kind = BenefitKind(args.kind)
+    if args.ended:
+        operations.end_benefit(args.case_number, kind, get_settings().actor)
+        print(f"{args.case_number.upper()}: {kind.value} ended; no longer watched")
+    else:
+        operations.record_benefit(args.case_number, kind, args.recertify_by, get_settings().actor)
+        print(f"{args.case_number.upper()}: {kind.value} to recertify by {args.recertify_by}")
+    return 0
+
+
+def cmd_waiver(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    requirement = WaiverRequirement(args.requirement)
+    operations.record_waiver(args.case_number, requirement, args.expires, get_settings().actor)
+    print(f"{args.case_number.upper()}: {requirement.value} waiver until {args.expires}")
+    return 0
+
+
+def cmd_follow_up(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    if args.unreachable == bool(args.housing_kept or args.benefits_continuing):
+        raise CliError("--housing-kept/--benefits-continuing: give both, or --unreachable instead")
+    if not args.unreachable and not (args.housing_kept and args.benefits_continuing):
+        raise CliError("--housing-kept/--benefits-continuing: give both (yes or no)")
+    outcome = operations.record_follow_up(
+        args.case_number,
+        args.day,
+        reached=not args.unreachable,
+        housing_kept=None if args.unreachable else args.housing_kept == "yes",
+        benefits_continuing=None if args.unreachable else args.benefits_continuing == "yes",
+        actor=get_settings().actor,
+    )
+    proposal = "" if outcome == "stable" else "; reopening proposed (see casework escalations)"
+    print(f"{args.case_number.upper()}: day-{args.day} check {outcome}{proposal}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from casework.demo import run_demo
 
@@ -313,6 +459,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "migrate": cmd_migrate,
     "reassess": cmd_reassess,
+    "sweep": cmd_sweep,
+    "escalations": cmd_escalations,
+    "benefit": cmd_benefit,
+    "waiver": cmd_waiver,
+    "follow-up": cmd_follow_up,
 }
 
 

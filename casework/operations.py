@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,22 +14,45 @@ from sqlalchemy.orm import Session
 
 from casework import orchestration
 from casework.db import session_scope
-from models import assessments, audit, cases, contacts, plans, referrals, stage_events
-from models.codes import CaseStatus, Program, ReassessmentReason, Stage, Trigger
+from models import (
+    assessments,
+    audit,
+    benefits,
+    cases,
+    contacts,
+    escalations,
+    plans,
+    referrals,
+    stage_events,
+)
+from models.codes import (
+    BenefitKind,
+    CaseStatus,
+    Program,
+    ReassessmentReason,
+    Stage,
+    Trigger,
+    WaiverRequirement,
+    Watch,
+)
 from models.forms import MonitoringForm, StageForm, describe_error
 from models.lifecycle import TransitionNotAllowed, check_transition, form_for
 from models.orm import Case
 from models.schemas import (
     AssessmentOut,
+    BenefitOut,
     CaseDetail,
     CaseSummary,
     ClientIn,
     ClientOut,
     ContactIn,
     ContactOut,
+    EscalationOut,
+    FollowUpOut,
     HistoryEntry,
     PlanOut,
     ReferralOut,
+    WaiverOut,
 )
 
 # A transition starts a process (about 2 s), so the first look at the store can wait a
@@ -255,6 +278,7 @@ def reassess(
     *,
     note: str | None = None,
     wait: bool = False,
+    timeout: float = 120.0,
 ) -> SubmitResult:
     """Send a case in monitoring back to assessment, recording who asked and why (coded;
     an optional note goes to the store)."""
@@ -273,14 +297,26 @@ def reassess(
         narrative=note,
         actor=requested_by,
         wait=wait,
+        timeout=timeout,
         audit_action=("reassessment_requested", {"reason": reason.value}),
     )
 
 
-def note(case_number: str, data: ContactIn, actor: str) -> None:
+def note(case_number: str, data: ContactIn, actor: str) -> str | None:
+    """Record a contact or note (no flow resume). A crisis note also starts a sweep of the
+    case at once; if Prefect cannot take it, the note is kept and the scheduled sweep
+    escalates it. Returns a warning for the user, if any."""
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         contacts.add_contact(session, case, data, actor, now())
+    if not data.crisis:
+        return None
+    try:
+        orchestration.check_ready(orchestration.SWEEP_DEPLOYMENT)
+        orchestration.start_case_sweep(case.case_number or case_number)
+    except orchestration.OrchestratorUnavailable as exc:
+        return f"crisis recorded; it will be escalated by the next scheduled sweep ({exc})"
+    return None
 
 
 def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:
@@ -307,6 +343,7 @@ def show(case_number: str) -> CaseDetail:
                 update={"narrative": narratives.get(f"e{latest.episode}:{latest.stage_key}")}
             )
         episode = cases.episode_of(session, case)
+        held, waived, checks = benefits.for_case(session, case)
         return CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
             client=ClientOut.model_validate(case.client),
@@ -317,6 +354,13 @@ def show(case_number: str) -> CaseDetail:
             plan=PlanOut.model_validate(plan) if plan else None,
             referrals=[ReferralOut.model_validate(r) for r in referrals.for_case(session, case)],
             contacts=[ContactOut.model_validate(c) for c in contacts.contacts_for(session, case)],
+            benefits=[BenefitOut.model_validate(b) for b in held],
+            waivers=[WaiverOut.model_validate(w) for w in waived],
+            follow_ups=[FollowUpOut.model_validate(f) for f in checks],
+            open_escalations=[
+                EscalationOut.model_validate(e)
+                for e in escalations.listing(session, open_only=True, case_number=case.case_number)
+            ],
             narratives=narratives,
         )
 
@@ -327,3 +371,80 @@ def caseload(
     with session_scope() as session:
         rows = cases.list_cases(session, stage=stage, program=program, status=status)
         return [CaseSummary.model_validate(case) for case in rows]
+
+
+def _future(day: date, option: str) -> date:
+    if day <= now().date():
+        raise InputError(f"{option}: {day} is not in the future")
+    return day
+
+
+def record_benefit(case_number: str, kind: BenefitKind, recertify_by: date, actor: str) -> None:
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number)
+        benefits.record_benefit(
+            session, case, kind, _future(recertify_by, "--recertify-by"), actor, now()
+        )
+
+
+def end_benefit(case_number: str, kind: BenefitKind, actor: str) -> None:
+    with session_scope() as session:
+        benefits.end_benefit(session, cases.get_case(session, case_number), kind, actor, now())
+
+
+def record_waiver(
+    case_number: str, requirement: WaiverRequirement, expires_on: date, actor: str
+) -> None:
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number)
+        benefits.record_waiver(
+            session, case, requirement, _future(expires_on, "--expires"), actor, now()
+        )
+
+
+def record_follow_up(
+    case_number: str,
+    day: int,
+    *,
+    reached: bool,
+    housing_kept: bool | None,
+    benefits_continuing: bool | None,
+    actor: str,
+) -> str:
+    """Record a post-closure check; returns its outcome (anything but stable proposes
+    reopening, which the follow-up sweep escalates until the case is reopened)."""
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        check = benefits.record_follow_up(
+            session,
+            case,
+            day,
+            reached=reached,
+            housing_kept=housing_kept,
+            benefits_continuing=benefits_continuing,
+            actor=actor,
+            at=now(),
+        )
+        return check.outcome or ""
+
+
+def sweep(watches: list[Watch], as_of: datetime | None, case_number: str | None) -> dict[str, Any]:
+    """Run sweeps here and now, as flow runs on the dashboard (with their artifacts)."""
+    from flows.sweeps import SWEEPS
+
+    orchestration.check_ready(orchestration.SWEEP_DEPLOYMENT)
+    if case_number is not None:
+        with session_scope() as session:
+            case_number = cases.get_case(session, case_number).case_number
+        if watches != [Watch.STALLED_CASES]:
+            raise InputError("--case: only the stalled-cases sweep runs for one case")
+        return {Watch.STALLED_CASES.value: SWEEPS[Watch.STALLED_CASES](as_of, case_number)}
+    return {watch.value: SWEEPS[watch](as_of) for watch in watches}
+
+
+def escalation_list(open_only: bool, case_number: str | None) -> list[EscalationOut]:
+    with session_scope() as session:
+        if case_number is not None:
+            case_number = cases.get_case(session, case_number).case_number
+        rows = escalations.listing(session, open_only=open_only, case_number=case_number)
+        return [EscalationOut.model_validate(row) for row in rows]

@@ -30,6 +30,8 @@ from tasks.cases import run_tags
 
 LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"  # flow name / deployment name
 REASSESS_DEPLOYMENT = "reassess-case/reassess-case"
+SWEEP_DEPLOYMENT = "stalled-case-sweep/stalled-case-sweep"
+BRIEF_DEPLOYMENT = "escalation-brief/escalation-brief"
 RUNNER_SILENCE_SECONDS = 45
 
 
@@ -155,6 +157,18 @@ def start_case_run(position: Position) -> str:
         flow_run_name=position.case_number,
         tags=run_tags(position),
         idempotency_key=f"{position.case_number}-e{position.episode}",
+        timeout=0,
+        as_subflow=False,
+    )
+    assert isinstance(flow_run, FlowRun)
+    return str(flow_run.id)
+
+
+def start_case_sweep(case_number: str) -> str:
+    """Sweep one case now (a crisis was just recorded), on the runner, without waiting."""
+    flow_run = run_deployment(
+        SWEEP_DEPLOYMENT,
+        parameters={"case_number": case_number},
         timeout=0,
         as_subflow=False,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.schemas import CaseDetail, CaseSummary
+from models.schemas import CaseDetail, CaseSummary, EscalationOut
 
 
 def caseload_text(rows: list[CaseSummary]) -> str:
@@ -54,6 +54,41 @@ def case_text(case: CaseDetail) -> str:
     lines += [
         f"{c.occurred_at:%Y-%m-%d} {c.contact_type} ({c.author}): {c.text}" for c in case.contacts
     ]
+    lines += [
+        f"benefit {b.kind}: recertify by {b.recertify_by}{'' if b.active else ' (ended)'}"
+        for b in case.benefits
+    ]
+    lines += [
+        f"waiver {w.requirement}: expires {w.expires_on}{'' if w.active else ' (ended)'}"
+        for w in case.waivers
+    ]
+    lines += [
+        f"follow-up e{f.episode} day {f.day}: due {f.due_on} [{f.outcome or 'pending'}]"
+        for f in case.follow_ups
+    ]
     if case.closure_reason:
         lines.append(f"closed: {case.closure_reason}")
+    if case.open_escalations:
+        lines += ["open escalations:", *escalation_lines(case.open_escalations, indent="  ")]
     return "\n".join(lines)
+
+
+def escalation_lines(rows: list[EscalationOut], indent: str = "") -> list[str]:
+    return [f"{indent}{_escalation_line(e)}" for e in rows]
+
+
+def _escalation_line(e: EscalationOut) -> str:
+    kind = "warning" if e.level == 0 else f"L{e.level}"
+    line = (
+        f"#{e.id} {e.case_number} {e.rule} {kind} -> {e.recipient} "
+        f"({e.measured}; limit {e.threshold}) since {e.as_of:%Y-%m-%d}"
+    )
+    if e.resolved_at:
+        line += f" resolved {e.resolved_at:%Y-%m-%d}"
+    if not e.delivered_at:
+        line += f" [undelivered: {e.delivery_error or 'pending'}]"
+    return line
+
+
+def escalations_text(rows: list[EscalationOut]) -> str:
+    return "\n".join(escalation_lines(rows)) if rows else "no escalations"

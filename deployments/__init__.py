@@ -3,26 +3,61 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from flows.case_lifecycle import case_lifecycle
+from flows.escalation_brief import escalation_brief
 from flows.reassess_case import reassess_case
+from flows.sweeps import benefits_watch, follow_up_checks, reassessment_cadence, stalled_case_sweep
+
+# Cron schedules (UTC). Each sweep also runs by hand, from the UI's run form or
+# `casework sweep`, with an `as_of` of the operator's choosing.
+SCHEDULES = {
+    "stalled-case-sweep": "*/15 * * * *",
+    "benefits-watch": "0 6 * * *",
+    "follow-up-checks": "30 6 * * *",
+    "reassessment-cadence": "0 7 * * *",
+}
+
+
+def _deployment(flow: Any, name: str, description: str, cron: str | None = None) -> Any:
+    return flow.to_deployment(
+        name=name,
+        description=description,
+        cron=cron,
+        tags=["casework"],
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
 
 
 def all_deployments() -> list[RunnerDeployment]:
     declared = [
-        case_lifecycle.to_deployment(
-            name="case-lifecycle",
-            description="One run per case episode; waits between stages for typed forms.",
-            tags=["casework"],
-            entrypoint_type=EntrypointType.MODULE_PATH,
+        _deployment(
+            case_lifecycle,
+            "case-lifecycle",
+            "One run per case episode; waits between stages for typed forms.",
         ),
-        reassess_case.to_deployment(
-            name="reassess-case",
-            description="Send a case in monitoring back to assessment (who asked, and why).",
-            tags=["casework"],
-            entrypoint_type=EntrypointType.MODULE_PATH,
+        _deployment(
+            reassess_case,
+            "reassess-case",
+            "Send a case in monitoring back to assessment (who asked, and why).",
+        ),
+        _deployment(
+            escalation_brief,
+            "escalation-brief",
+            "Brief the program manager on a case at escalation level 3.",
+        ),
+        *(
+            _deployment(sweep, sweep.name, sweep.description or "", SCHEDULES[sweep.name])
+            for sweep in (
+                stalled_case_sweep,
+                benefits_watch,
+                follow_up_checks,
+                reassessment_cadence,
+            )
         ),
     ]
     # Called outside an event loop, to_deployment returns deployments, not coroutines.

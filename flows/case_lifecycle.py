@@ -47,6 +47,10 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
         outcome = record_stage(
             case_number, episode, position.stage_key, position.stage, form_data, refusal
         )
+        if outcome.get("crisis"):
+            from casework.orchestration import start_case_sweep
+
+            start_case_sweep(case_number)  # a crisis is escalated at once, not at the next SLA
         logger.info(
             "%s %s %s: %s -> %s%s",
             case_number,

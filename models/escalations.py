@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -61,7 +61,7 @@ def apply_ladder(
 ) -> LadderResult:
     """Record `breaches` (everything the sweep found for `rules`) on the ladder."""
     rule_codes = [rule.value for rule in rules]
-    query: Select[Any] = select(
+    query = select(
         Escalation.id,
         Escalation.case_id,
         Escalation.case_number,
@@ -163,11 +163,12 @@ def mark_delivery(
     event_emitted: bool,
     delivered: bool,
     error: str | None,
+    attempted: bool = True,
 ) -> None:
     row = session.get_one(Escalation, escalation_id)
     if event_emitted and row.event_emitted_at is None:
         row.event_emitted_at = at
-    row.delivery_attempts += 1
+    row.delivery_attempts += int(attempted)
     row.delivery_error = error[:200] if error else None
     if delivered:
         row.delivered_at = at

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models.codes import (
     CaseStatus,
@@ -88,7 +88,7 @@ def _per_program(
     )
 
 
-def _run(session: Session, query: Select[Any], scope: Scope) -> Iterable[Any]:
+def _run(session: Session, query: Any, scope: Scope) -> Iterable[Any]:
     if scope.case_id is not None:
         query = query.where(Case.id == scope.case_id)
     return session.execute(query)
@@ -229,14 +229,14 @@ def _dated(
     session: Session,
     scope: Scope,
     model: type[Benefit] | type[Waiver],
+    what: InstrumentedAttribute[str],
+    when: InstrumentedAttribute[date],
     *,
     warning: Rule,
     lapse: Rule,
 ) -> list[Breach]:
     """Benefits to recertify and waivers to renew: a warning 30, 14 and 7 days ahead (the
     tightest window reached), then a lapse once the date has passed. Open cases only."""
-    what = model.kind if model is Benefit else model.requirement
-    when = model.recertify_by if model is Benefit else model.expires_on
     horizon = scope.today + timedelta(days=max(WARNING_DAYS))
     query = (
         select(*CASE_COLUMNS, what.label("what"), when.label("when"))
@@ -267,12 +267,26 @@ def _dated(
 
 def benefits(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
     return _dated(
-        session, scope, Benefit, warning=Rule.BENEFIT_RECERTIFICATION_DUE, lapse=Rule.BENEFIT_LAPSED
+        session,
+        scope,
+        Benefit,
+        Benefit.kind,
+        Benefit.recertify_by,
+        warning=Rule.BENEFIT_RECERTIFICATION_DUE,
+        lapse=Rule.BENEFIT_LAPSED,
     )
 
 
 def waivers(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
-    return _dated(session, scope, Waiver, warning=Rule.WAIVER_EXPIRING, lapse=Rule.WAIVER_EXPIRED)
+    return _dated(
+        session,
+        scope,
+        Waiver,
+        Waiver.requirement,
+        Waiver.expires_on,
+        warning=Rule.WAIVER_EXPIRING,
+        lapse=Rule.WAIVER_EXPIRED,
+    )
 
 
 def follow_ups(session: Session, scope: Scope, programs: Programs) -> list[Breach]:

@@ -136,6 +136,44 @@ class ContactOut(OutModel):
     occurred_at: datetime
 
 
+class EscalationOut(OutModel):
+    id: int
+    case_number: str
+    program: str
+    rule: str
+    subject: str
+    level: int
+    threshold: str
+    measured: str
+    as_of: datetime
+    recipient: str
+    recipient_role: str
+    resolved_at: datetime | None
+    delivered_at: datetime | None
+    delivery_attempts: int
+    delivery_error: str | None
+
+
+class BenefitOut(OutModel):
+    kind: str
+    recertify_by: date
+    active: bool
+
+
+class WaiverOut(OutModel):
+    requirement: str
+    expires_on: date
+    active: bool
+
+
+class FollowUpOut(OutModel):
+    episode: int
+    day: int
+    due_on: date
+    outcome: str | None
+    checked_by: str | None
+
+
 class CaseDetail(CaseSummary):
     client: ClientOut
     flow_run_id: str | None
@@ -145,6 +183,10 @@ class CaseDetail(CaseSummary):
     plan: PlanOut | None
     referrals: list[ReferralOut]
     contacts: list[ContactOut]
+    benefits: list[BenefitOut] = Field(default_factory=list)
+    waivers: list[WaiverOut] = Field(default_factory=list)
+    follow_ups: list[FollowUpOut] = Field(default_factory=list)
+    open_escalations: list[EscalationOut] = Field(default_factory=list)
     narratives: dict[str, str] = Field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:

@@ -55,6 +55,7 @@ class StageOutcome:
     from_stage: str
     to_stage: str | None
     error: str | None
+    crisis: bool = False  # this form opened a crisis: the case is swept at once
 
     @property
     def closed(self) -> bool:
@@ -64,7 +65,7 @@ class StageOutcome:
         return asdict(self)
 
 
-def _outcome(case: Case, event: StageEvent) -> StageOutcome:
+def _outcome(case: Case, event: StageEvent, crisis: bool = False) -> StageOutcome:
     return StageOutcome(
         case_number=case.case_number or "",
         stage_key=event.stage_key,
@@ -72,6 +73,7 @@ def _outcome(case: Case, event: StageEvent) -> StageOutcome:
         from_stage=event.from_stage,
         to_stage=event.to_stage,
         error=event.error,
+        crisis=crisis,
     )
 
 
@@ -102,6 +104,7 @@ def record_stage(
     if key != case.stage_key:
         raise TransitionNotAllowed(f"stage key {key} is not the one {case.case_number} waits at")
     stage = Stage(case.stage)
+    crisis = False
     trigger = form.trigger if form is not None else Trigger.COMPLETE
     event = StageEvent(
         case_id=case.id,
@@ -120,8 +123,10 @@ def record_stage(
         event.outcome, event.error = REJECTED, str(exc)[:300]
         cases.retry_stage(case)
     else:
+        crisis_before = case.crisis_since
         if form is not None:
             WRITERS[type(form)](session, case, key, form, at)
+        crisis = crisis_before is None and case.crisis_since is not None
         event.outcome, event.to_stage = (
             MOVED,
             transition.target.value if transition.target else None,
@@ -143,7 +148,7 @@ def record_stage(
         to_stage=event.to_stage,
         trigger=trigger.value,
     )
-    return _outcome(case, event)
+    return _outcome(case, event, crisis)
 
 
 def history(session: Session, case: Case) -> list[StageEvent]:

@@ -12,6 +12,7 @@ from models import cases
 from models.cases import Position
 
 TAG_PREFIXES = ("program:", "stage:", "status:")
+ESCALATED_TAG = "escalation:level-3"
 
 
 def read_position(case_number: str, wait_seconds: float = 15.0) -> Position:
@@ -53,3 +54,25 @@ def mirror_tags(position: Position) -> None:
     assert isinstance(context.client, SyncPrefectClient)  # the lifecycle flow is sync
     context.client.update_flow_run(context.flow_run.id, tags=wanted)
     context.flow_run.tags = wanted
+
+
+def mirror_escalation_tag(case_number: str) -> bool:
+    """Tag the case's run `escalation:level-3` while a level-3 escalation is open, so the
+    dashboard can filter on it; remove the tag once none is. Returns whether it is tagged."""
+    from uuid import UUID
+
+    from casework.orchestration import prefect_client
+    from models import escalations
+
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        flow_run_id = cases.episode_of(session, case).flow_run_id
+        tagged = escalations.open_top_level(session, case) == 3
+    if flow_run_id is None:
+        return tagged
+    client = prefect_client()
+    run = client.read_flow_run(UUID(flow_run_id))
+    wanted = [tag for tag in run.tags if tag != ESCALATED_TAG] + ([ESCALATED_TAG] if tagged else [])
+    if set(wanted) != set(run.tags):
+        client.update_flow_run(run.id, tags=wanted)
+    return tagged

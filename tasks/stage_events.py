@@ -7,27 +7,14 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import INPUTS, RUN_ID
-from prefect.client.schemas.objects import State, TaskRun
-from prefect.tasks import Task
-from sqlalchemy.exc import OperationalError
 
 from casework.db import session_scope
 from models import stage_events
 from models.codes import Stage
 from models.lifecycle import form_for
+from tasks.retries import store_unavailable
 
 SYSTEM_ACTOR = "system"
-
-
-def _transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry only what a retry can fix: a locked or briefly unreachable database."""
-    try:
-        state.result()
-    except OperationalError:
-        return True
-    except Exception:
-        return False
-    return False
 
 
 @task(
@@ -36,7 +23,7 @@ def _transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bo
     persist_result=True,
     retries=3,
     retry_delay_seconds=[1, 2, 5],
-    retry_condition_fn=_transient,
+    retry_condition_fn=store_unavailable,
 )
 def record_stage(
     case_number: str,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import benefits, contacts, escalations
-from models.codes import BenefitKind, ContactType, Stage, Trigger, Watch, WaiverRequirement
+from models.codes import BenefitKind, ContactType, Stage, Trigger, WaiverRequirement, Watch
 from models.orm import Case, Escalation
 from models.programs import programs
 from models.rules import Scope, due_reassessments
@@ -86,13 +86,17 @@ def test_stalled_cases_climb_the_ladder_once_per_level_and_resolve_when_they_mov
     factories.move(session, slow, factories.assessment(), at(21))
     result = sweep(session, 40)
     assert ladder(session, stuck) == [("stage_overdue", level, True) for level in (1, 2, 3)]
-    assert ladder(session, slow, STALLING) == [("stage_overdue", 1, False), ("stage_overdue", 1, True)]
+    assert ladder(session, slow, STALLING) == [
+        ("stage_overdue", 1, False),
+        ("stage_overdue", 1, True),
+    ]
     assert ladder(session, quiet, STALLING) == [("no_contact", 1, True), ("no_contact", 2, True)]
     assert ladder(session, seen, STALLING) == [("no_contact", 1, True)]  # 25 days since the call
     assert escalations.Rung(slow.case_number or "", "stage_overdue", 1) in result.resolved
 
     again = sweep(session, 40)  # a second sweep at the same moment changes nothing
-    assert again.raised == [] and again.resolved == []
+    assert again.raised == []
+    assert again.resolved == []
     total = session.scalar(
         select(func.count()).select_from(Escalation).where(Escalation.rule.in_(STALLING))
     )

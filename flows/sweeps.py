@@ -1,0 +1,167 @@
+"""The scheduled sweeps. Each reads the case store in bulk (one query per rule), records
+what it found on the escalation ladder, acts on the cases that need it, tells people, and
+leaves a table artifact of what it found and did (case numbers and rule names only).
+Every sweep takes `as_of`, so an operator (or a test) can sweep any day."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+
+from casework.db import session_scope
+from models import cases, escalations
+from models.codes import ReassessmentReason, Watch
+from models.programs import programs
+from models.rules import Scope, due_reassessments
+from tasks.cases import mirror_escalation_tag
+from tasks.notifications import deliver_notifications
+from tasks.retries import store_unavailable
+
+SWEEP_ACTOR = "casework.sweep"
+ARTIFACT_ROWS = 500  # the table shows this many rows; the description gives the totals
+
+
+@task(
+    name="find-and-escalate",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=store_unavailable,
+)
+def find_and_escalate(watch: Watch, as_of: datetime, case_number: str | None) -> dict[str, Any]:
+    """Run the watch's rules over the store and record the ladder, in one transaction."""
+    with session_scope() as session:
+        case_id = cases.get_case(session, case_number).id if case_number else None
+        result = escalations.sweep(session, watch, Scope(as_of, case_id), programs())
+    return {
+        "breaches": result.breaches,
+        "raised": [rung.__dict__ for rung in result.raised],
+        "resolved": [rung.__dict__ for rung in result.resolved],
+    }
+
+
+@task(name="list-due-reassessments", cache_policy=NO_CACHE)
+def list_due_reassessments(as_of: datetime) -> list[str]:
+    with session_scope() as session:
+        return due_reassessments(session, Scope(as_of), programs())
+
+
+def reassess_due(due: list[str], progress: Any) -> list[dict[str, Any]]:
+    """Resume each due case with a reassess decision (a resume per case, never a flow run
+    per case). A case that cannot be resumed now is reported and tried again next sweep."""
+    from casework import operations
+    from casework.errors import user_errors
+
+    rows = []
+    for done, case_number in enumerate(due, start=1):
+        try:
+            result = operations.reassess(
+                case_number, ReassessmentReason.SCHEDULED_REVIEW, SWEEP_ACTOR, timeout=15
+            )
+            action = f"reassessment {result.outcome}"
+        except user_errors() as exc:
+            action = f"skipped: {type(exc).__name__}"
+        rows.append(
+            {"case_number": case_number, "rule": "reassessment_due", "level": "", "action": action}
+        )
+        if done % 20 == 0:
+            update_progress_artifact(progress, 20 + 60 * done / len(due))
+    return rows
+
+
+def _run_name() -> str:
+    """`stalled-cases-2026-11-22`, `stalled-cases-CASE-000123` for a targeted sweep."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    as_of = params.get("as_of")
+    day = str(as_of)[:10] if as_of else datetime.now(UTC).date().isoformat()
+    return f"{flow_run.flow_name}-{params.get('case_number') or day}"
+
+
+def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> dict[str, Any]:
+    logger = get_run_logger()
+    when = (as_of or datetime.now(UTC)).astimezone(UTC)
+    scope = f" for {case_number}" if case_number else ""
+    progress = create_progress_artifact(
+        0.0, description=f"{watch.value} sweep{scope} as of {when:%Y-%m-%d %H:%M} UTC"
+    )
+    assert isinstance(progress, UUID)  # a sync flow: not a coroutine
+    found = find_and_escalate(watch, when, case_number)
+    update_progress_artifact(progress, 20)
+    rows = [
+        {
+            **rung,
+            "action": "warned" if rung["level"] == 0 else f"escalated to level {rung['level']}",
+        }
+        for rung in found["raised"]
+    ] + [{**rung, "action": "resolved"} for rung in found["resolved"]]
+    if watch is Watch.REASSESSMENTS:
+        rows += reassess_due(list_due_reassessments(when), progress)
+    update_progress_artifact(progress, 80)
+    delivery = deliver_notifications()
+    update_progress_artifact(progress, 90)
+    for number in sorted({r["case_number"] for r in found["resolved"] if r["level"] == 3}):
+        mirror_escalation_tag(number)
+    totals = {
+        "breaches": found["breaches"],
+        "raised": len(found["raised"]),
+        "resolved": len(found["resolved"]),
+        "reassessed": sum(1 for row in rows if row["rule"] == "reassessment_due"),
+        **{f"notifications_{k}": v for k, v in delivery.items()},
+    }
+    summary = ", ".join(f"{k} {v}" for k, v in totals.items())
+    create_table_artifact(
+        rows[:ARTIFACT_ROWS]
+        or [{"case_number": "", "rule": "", "level": "", "action": "nothing to do"}],
+        key=f"sweep-{watch.value}",
+        description=f"{watch.value} sweep{scope} as of {when:%Y-%m-%d %H:%M} UTC: {summary}"
+        + (f" (first {ARTIFACT_ROWS} rows shown)" if len(rows) > ARTIFACT_ROWS else ""),
+    )
+    update_progress_artifact(progress, 100)
+    logger.info("%s sweep%s as of %s: %s", watch.value, scope, when.isoformat(), summary)
+    return totals
+
+
+@flow(name="stalled-case-sweep", flow_run_name=_run_name)
+def stalled_case_sweep(
+    as_of: datetime | None = None, case_number: str | None = None
+) -> dict[str, Any]:
+    """Stage SLAs, contact intervals, unanswered referrals, overdue goals, crisis flags."""
+    return run_watch(Watch.STALLED_CASES, as_of, case_number)
+
+
+@flow(name="benefits-watch", flow_run_name=_run_name)
+def benefits_watch(as_of: datetime | None = None) -> dict[str, Any]:
+    """Benefit recertifications and waiver expiries: warned 30/14/7 days ahead, then escalated."""
+    return run_watch(Watch.BENEFITS, as_of, None)
+
+
+@flow(name="follow-up-checks", flow_run_name=_run_name)
+def follow_up_checks(as_of: datetime | None = None) -> dict[str, Any]:
+    """Post-closure checks at 30 and 90 days; a failed check proposes reopening."""
+    return run_watch(Watch.FOLLOW_UPS, as_of, None)
+
+
+@flow(name="reassessment-cadence", flow_run_name=_run_name)
+def reassessment_cadence(as_of: datetime | None = None) -> dict[str, Any]:
+    """Send the cases in monitoring whose reassessment is due back to assessment."""
+    return run_watch(Watch.REASSESSMENTS, as_of, None)
+
+
+SWEEPS: dict[Watch, Callable[..., dict[str, Any]]] = {
+    Watch.STALLED_CASES: stalled_case_sweep,
+    Watch.BENEFITS: benefits_watch,
+    Watch.FOLLOW_UPS: follow_up_checks,
+    Watch.REASSESSMENTS: reassessment_cadence,
+}

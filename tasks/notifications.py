@@ -1,0 +1,168 @@
+"""Telling people about escalations: a Prefect event per escalation, and a JSON POST to the
+program's webhook. The store is the outbox: a row stays undelivered until both went out,
+so a dead webhook is retried by the next sweep and nothing is lost. A webhook that fails
+all its attempts is left alone for the rest of the sweep, so it never holds the sweep up."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from casework.db import session_scope
+from casework.settings import get_settings
+from models import escalations
+from models.codes import Program
+from models.orm import Escalation
+from models.programs import programs
+from tasks.retries import store_unavailable
+
+ESCALATED = "casework.case.escalated"
+WARNED = "casework.case.warned"
+BACKOFF_SECONDS = (0.5, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What an escalation says, coded only: it travels on events and to webhooks."""
+
+    escalation_id: int
+    event_emitted: bool
+    webhook_url: str | None
+    body: dict[str, Any]
+
+    @property
+    def event(self) -> str:
+        return WARNED if self.body["level"] == 0 else ESCALATED
+
+
+def notice(row: Escalation) -> Notice:
+    url = programs()[Program(row.program)].webhook_url
+    return Notice(
+        escalation_id=row.id,
+        event_emitted=row.event_emitted_at is not None,
+        webhook_url=str(url) if url else None,
+        body={
+            "event": ESCALATED if row.level else WARNED,
+            "escalation_id": row.id,
+            "case_number": row.case_number,
+            "program": row.program,
+            "rule": row.rule,
+            "subject": row.subject,
+            "level": row.level,
+            "recipient": row.recipient,
+            "recipient_role": row.recipient_role,
+            "threshold": row.threshold,
+            "measured": row.measured,
+            "as_of": row.as_of.isoformat(),
+        },
+    )
+
+
+def emit(item: Notice) -> bool:
+    body = item.body
+    event = emit_event(
+        event=item.event,
+        resource={
+            "prefect.resource.id": f"casework.case.{body['case_number']}",
+            "prefect.resource.name": body["case_number"],
+            "casework.program": body["program"],
+            "casework.rule": body["rule"],
+            "casework.level": str(body["level"]),
+        },
+        payload=body,
+    )
+    return event is not None
+
+
+def post(client: httpx.Client, item: Notice, attempts: int) -> str | None:
+    """POST one notice, retrying server errors and timeouts with backoff; None on success,
+    else why it failed (client errors other than 408/429 are not retried)."""
+    assert item.webhook_url is not None
+    error = "not attempted"
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
+        try:
+            response = client.post(
+                item.webhook_url,
+                json=item.body,
+                headers={"Idempotency-Key": f"casework-escalation-{item.escalation_id}"},
+            )
+        except httpx.TimeoutException:
+            error = "timed out"
+            continue
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}"
+            continue
+        if response.is_success:
+            return None
+        error = f"HTTP {response.status_code}"
+        if response.status_code < 500 and response.status_code not in (408, 429):
+            break
+    return error
+
+
+@task(
+    name="deliver-notifications",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=store_unavailable,
+)
+def deliver_notifications(limit: int = 5000) -> dict[str, int]:
+    """Emit and post every undelivered escalation (oldest first); returns counts."""
+    settings = get_settings()
+    with session_scope() as session:
+        items = [notice(row) for row in escalations.undelivered(session, limit)]
+    by_url: dict[str | None, list[Notice]] = defaultdict(list)
+    for item in items:
+        by_url[item.webhook_url].append(item)
+    counts = {"pending": len(items), "delivered": 0, "failed": 0, "deferred": 0}
+    for url, batch in by_url.items():
+        failing: str | None = None
+        with httpx.Client(timeout=settings.webhook_timeout_seconds) as client:
+            for item in batch:
+                emitted = item.event_emitted or emit(item)
+                if url is None:
+                    error = None
+                elif failing is not None:
+                    error = f"deferred: webhook failing ({failing})"
+                else:
+                    error = post(client, item, settings.webhook_attempts)
+                    failing = error
+                _mark(item, emitted, error)
+                key = (
+                    "delivered"
+                    if error is None
+                    else "deferred"
+                    if error.startswith("deferred")
+                    else "failed"
+                )
+                counts[key] += 1
+    if counts["failed"]:
+        get_run_logger().warning(
+            "%s notification(s) not delivered; they are retried by the next sweep",
+            counts["failed"] + counts["deferred"],
+        )
+    return counts
+
+
+def _mark(item: Notice, emitted: bool, error: str | None) -> None:
+    with session_scope() as session:
+        escalations.mark_delivery(
+            session,
+            item.escalation_id,
+            at=datetime.now(UTC),
+            event_emitted=emitted,
+            delivered=emitted and error is None,
+            error=error,
+            attempted=not (error or "").startswith("deferred"),
+        )
