@@ -32,6 +32,9 @@ class CaseworkSettings(BaseSettings):
     )
     runner_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     runner_limit: int = Field(default=10, ge=1, le=200)
+    schedules: bool = Field(
+        default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
+    )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_attempts: int = Field(default=3, ge=1, le=10)
 

@@ -33,7 +33,13 @@ def _deployment(flow: Any, name: str, description: str, cron: str | None = None)
     )
 
 
-def all_deployments() -> list[RunnerDeployment]:
+def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
+    """Every deployment; the sweeps with their cron schedules unless `schedules` is off
+    (default: CASEWORK_SCHEDULES)."""
+    if schedules is None:
+        from casework.settings import get_settings
+
+        schedules = get_settings().schedules
     declared = [
         _deployment(
             case_lifecycle,
@@ -51,7 +57,12 @@ def all_deployments() -> list[RunnerDeployment]:
             "Brief the program manager on a case at escalation level 3.",
         ),
         *(
-            _deployment(sweep, sweep.name, sweep.description or "", SCHEDULES[sweep.name])
+            _deployment(
+                sweep,
+                sweep.name,
+                sweep.description or "",
+                SCHEDULES[sweep.name] if schedules else None,
+            )
             for sweep in (
                 stalled_case_sweep,
                 benefits_watch,

@@ -32,6 +32,8 @@ os.environ.update(
         "CASEWORK_DATA_DIR": str(SESSION_DIR),
         "CASEWORK_ACTOR": "tester",
         "CASEWORK_RUNNER_POLL_SECONDS": "0.5",
+        # Sweeps run when a test says, at the `as_of` it says: no cron runs mid-test.
+        "CASEWORK_SCHEDULES": "off",
         "PREFECT_API_URL": f"http://127.0.0.1:{PORT}/api",
         "PREFECT_HOME": str(SESSION_DIR / "prefect"),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
@@ -166,6 +168,9 @@ def running_stack() -> Iterator[Stack]:
     stack = Stack()
     stack.start()
     yield stack
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler.flush()  # logs of flows this process ran go out before the server stops
     stack.stop()
 
 

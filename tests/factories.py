@@ -119,3 +119,18 @@ def walk_to(session: Session, case: Case, stage: Stage, at: datetime) -> Case:
     for form in steps[: order.index(stage)]:
         move(session, case, form, at)
     return case
+
+
+def case_in_monitoring(program: Program = Program.HOUSING) -> str:
+    """A case moved to monitoring through its real flow run (needs the session's stack)."""
+    from casework import operations
+
+    opened = operations.intake(client_in(), program, STAFF, "tester")
+    for stage, form in [
+        (Stage.ASSESSMENT, assessment()),
+        (Stage.PLAN, plan(NeedsDomain.HOUSING)),
+        (Stage.REFERRAL, referral()),
+    ]:
+        result = operations.submit(opened.case_number, stage, form, actor="tester", wait=True)
+        assert result.outcome == "moved", result
+    return opened.case_number

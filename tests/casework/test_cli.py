@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from casework.cli import main
 from casework.db import migrate, session_scope
 from models import stage_events
-from models.codes import Stage
+from models.cases import get_case as cases_get
+from models.codes import Stage, Watch
 from models.lifecycle import STAGES
 from models.orm import AuditEvent, Case, Contact
 from tests import factories
@@ -193,3 +194,93 @@ def test_case_manager_must_be_a_staff_id(capsys, tmp_path: Path) -> None:
     path.write_text('{"given_name": "Ana", "family_name": "Zed", "date_of_birth": "1990-01-01"}')
     argv = ["intake", "--program", "housing", "--file", str(path), "--case-manager", "Jane Doe"]
     _refused(capsys, argv, "--case-manager: must be a staff id")
+
+
+def test_benefit_is_recorded_renewed_and_shown(capsys, waiting_case) -> None:
+    soon = (date.today() + timedelta(days=20)).isoformat()
+    later = (date.today() + timedelta(days=200)).isoformat()
+    code, out, _ = run_cli(
+        capsys, "benefit", waiting_case, "--kind", "snap", "--recertify-by", soon
+    )
+    assert (code, out.strip()) == (0, f"{waiting_case}: snap to recertify by {soon}")
+    run_cli(capsys, "benefit", waiting_case, "--kind", "snap", "--recertify-by", later)
+    run_cli(capsys, "waiver", waiting_case, "--requirement", "homeless", "--expires", soon)
+    code, out, _ = run_cli(capsys, "show", waiting_case, "--json")
+    shown = json.loads(out)
+    assert shown["benefits"] == [{"kind": "snap", "recertify_by": later, "active": True}]
+    assert shown["waivers"] == [{"requirement": "homeless", "expires_on": soon, "active": True}]
+
+
+def test_benefit_date_in_the_past_is_refused(capsys, waiting_case) -> None:
+    _refused(
+        capsys,
+        ["benefit", waiting_case, "--kind", "medicaid", "--recertify-by", "2020-01-31"],
+        "--recertify-by: 2020-01-31 is not in the future",
+    )
+
+
+def test_bad_dates_are_usage_errors(capsys, waiting_case) -> None:
+    for argv in (
+        ["benefit", waiting_case, "--kind", "snap", "--recertify-by", "next week"],
+        ["sweep", "--as-of", "31/12/2026"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert "is not a date" in capsys.readouterr().err
+
+
+def test_follow_up_needs_a_closed_case_and_a_scheduled_check(capsys, waiting_case) -> None:
+    argv = ["follow-up", waiting_case, "--day", "30", "--housing-kept", "yes"]
+    _refused(capsys, argv, "--housing-kept/--benefits-continuing: give both")
+    argv += ["--benefits-continuing", "yes"]
+    _refused(capsys, argv, "is open; follow-ups are for closed cases")
+
+
+def test_failed_follow_up_proposes_reopening(capsys) -> None:
+    with session_scope() as session:
+        case = factories.walk_to(
+            session, factories.new_case(session), Stage.CLOSURE, factories.now()
+        )
+        factories.move(session, case, factories.closure(), factories.now())
+        number = case.case_number or ""
+    _refused(
+        capsys,
+        ["follow-up", number, "--day", "60", "--unreachable"],
+        f"--day: {number} has no day-60 check; scheduled: 30, 90",
+    )
+    code, out, _ = run_cli(
+        capsys,
+        "follow-up",
+        number,
+        "--day",
+        "30",
+        "--housing-kept",
+        "no",
+        "--benefits-continuing",
+        "yes",
+    )
+    assert code == 0
+    assert "needs_help; reopening proposed" in out
+
+
+def test_escalations_are_listed(capsys, waiting_case) -> None:
+    from models import escalations
+    from models.programs import programs
+    from models.rules import Scope
+
+    with session_scope() as session:
+        case = cases_get(session, waiting_case)
+        later = factories.now() + timedelta(days=20)
+        escalations.sweep(session, Watch.STALLED_CASES, Scope(later, case.id), programs())
+    code, out, _ = run_cli(capsys, "escalations", "--open", "--case", waiting_case, "--json")
+    assert code == 0
+    [row] = json.loads(out)
+    assert (row["rule"], row["level"], row["measured"]) == (
+        "stage_overdue",
+        1,
+        "20 days in assessment",
+    )
+    code, out, _ = run_cli(capsys, "escalations", "--case", waiting_case)
+    assert f"{waiting_case} stage_overdue L1 -> {factories.STAFF}" in out
+    _refused(capsys, ["escalations", "--case", "CASE-999999"], "no case CASE-999999")

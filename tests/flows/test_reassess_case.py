@@ -13,23 +13,11 @@ from casework import operations
 from casework.db import session_scope
 from casework.orchestration import REASSESS_DEPLOYMENT
 from models import cases, stage_events
-from models.codes import NeedsDomain, Program, ReassessmentReason, Stage
+from models.codes import Program, ReassessmentReason
 from models.orm import AuditEvent
 from tests import factories
 
 pytestmark = pytest.mark.prefect
-
-
-def _case_in_monitoring() -> str:
-    number = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
-    for stage, form in [
-        (Stage.ASSESSMENT, factories.assessment()),
-        (Stage.PLAN, factories.plan(NeedsDomain.HOUSING)),
-        (Stage.REFERRAL, factories.referral()),
-    ]:
-        result = operations.submit(number.case_number, stage, form, actor="tester", wait=True)
-        assert result.outcome == "moved", result
-    return number.case_number
 
 
 def _last_move_and_reason(case_number: str) -> tuple[str, str | None, object]:
@@ -45,7 +33,7 @@ def _last_move_and_reason(case_number: str) -> tuple[str, str | None, object]:
 
 
 def test_operator_sends_a_case_back_to_assessment(stack: str) -> None:
-    case_number = _case_in_monitoring()
+    case_number = factories.case_in_monitoring()
     result = operations.reassess(
         case_number,
         ReassessmentReason.CIRCUMSTANCES_CHANGED,
@@ -65,7 +53,7 @@ def test_operator_sends_a_case_back_to_assessment(stack: str) -> None:
 
 
 def test_reassess_case_deployment_runs_from_its_run_form(stack: str) -> None:
-    case_number = _case_in_monitoring()
+    case_number = factories.case_in_monitoring()
     run = run_deployment(
         REASSESS_DEPLOYMENT,
         parameters={"case_number": case_number, "reason": "crisis", "requested_by": "sup.osei"},

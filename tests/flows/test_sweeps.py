@@ -1,0 +1,287 @@
+"""The sweeps as real flow runs on the session's Prefect server: escalations told by event
+and webhook (a real HTTP server on loopback, healthy, failing or silent), the table
+artifact, the level-3 automation, and the reassessment cadence resuming real case runs.
+Time moves by `as_of` or by back-dating a case in the store, never by sleeping."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from casework import operations
+from casework.db import session_scope
+from casework.settings import get_settings
+from flows.sweeps import reassessment_cadence, stalled_case_sweep
+from models import cases
+from models.codes import Program, Stage
+from models.orm import AuditEvent, Case, Escalation
+from models.programs import DEFAULT_PROGRAMS_FILE
+from models.schemas import ContactIn
+from tests import factories
+from tests.prefect_surfaces import identity_strings, surfaces_text
+
+pytestmark = pytest.mark.prefect
+
+
+class Partner:
+    """A webhook receiver on loopback: answers 200, 500, or never (until released)."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.received: list[tuple[dict[str, Any], str]] = []
+        self.attempts = 0
+        self.release = threading.Event()
+        partner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                partner.attempts += 1
+                if partner.mode == "silent":
+                    partner.release.wait(30)
+                    return
+                if partner.mode == "fail":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                partner.received.append((body, self.headers["Idempotency-Key"]))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/casework"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def partner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Partner]:
+    """A loopback webhook configured for the geriatric program (in this process's sweeps)."""
+    receiver = Partner()
+    config = DEFAULT_PROGRAMS_FILE.read_text().replace(
+        "[geriatric]\n", f'[geriatric]\nwebhook_url = "{receiver.url}"\n'
+    )
+    (tmp_path / "programs.toml").write_text(config)
+    monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(tmp_path / "programs.toml"))
+    monkeypatch.setenv("CASEWORK_WEBHOOK_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("CASEWORK_WEBHOOK_ATTEMPTS", "2")
+    get_settings.cache_clear()
+    yield receiver
+    receiver.close()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _stalled_case(days_ago: int = 10, program: Program = Program.GERIATRIC) -> tuple[str, Any]:
+    """A case stuck at intake since `days_ago` (store only: no run needed to be swept)."""
+    client = factories.client_in()
+    with session_scope() as session:
+        from models.clients import create_client
+
+        record = create_client(session, client)
+        opened = datetime.now(UTC) - timedelta(days=days_ago)
+        case = cases.open_case(session, record, program, factories.STAFF, "tester", opened)
+        return case.case_number or "", client
+
+
+def _escalations(case_number: str) -> list[Escalation]:
+    with session_scope() as session:
+        query = select(Escalation).where(Escalation.case_number == case_number)
+        return list(session.scalars(query.order_by(Escalation.id)))
+
+
+def _sweep(case_number: str, as_of: datetime | None = None) -> str:
+    """Sweep one case in this process (a real flow run); returns the run's id."""
+    state = stalled_case_sweep(as_of=as_of, case_number=case_number, return_state=True)
+    assert state.is_completed(), state
+    return str(state.state_details.flow_run_id)
+
+
+def _api(stack: str, path: str, body: dict[str, Any]) -> Any:
+    response = httpx.post(f"{stack.rstrip('/')}/{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
+    stack: str, partner: Partner
+) -> None:
+    case_number, client = _stalled_case()
+    run_id = _sweep(case_number)
+
+    [row] = _escalations(case_number)
+    assert (row.rule, row.level, row.recipient) == ("stage_overdue", 1, factories.STAFF)
+    assert row.delivered_at is not None
+    [(body, key)] = [(b, k) for b, k in partner.received if b["case_number"] == case_number]
+    assert (body["rule"], body["level"], body["measured"]) == (
+        "stage_overdue",
+        1,
+        "10 days in intake",
+    )
+    assert key == f"casework-escalation-{row.id}"
+    events = _api(
+        stack,
+        "events/filter",
+        {"filter": {"resource": {"id": [f"casework.case.{case_number}"]}}, "limit": 10},
+    )["events"]
+    assert [(e["event"], e["resource"]["casework.level"]) for e in events] == [
+        ("casework.case.escalated", "1")
+    ]
+    [table] = _api(
+        stack,
+        "artifacts/filter",
+        {"artifacts": {"flow_run_id": {"any_": [run_id]}, "type": {"any_": ["table"]}}},
+    )
+    assert {"case_number": case_number, "rule": "stage_overdue", "level": 1} | {
+        "action": "escalated to level 1"
+    } in json.loads(table["data"])
+
+    seen = surfaces_text(stack, [run_id]) + json.dumps(events) + json.dumps(partner.received)
+    assert [value for value in identity_strings(client) if value in seen] == []
+
+    _sweep(case_number)  # again: nothing new, nothing sent twice
+    assert len(_escalations(case_number)) == 1
+    assert [b for b, _ in partner.received if b["case_number"] == case_number] == [body]
+
+
+def test_a_failing_webhook_is_retried_next_sweep_and_never_lost(
+    stack: str, partner: Partner
+) -> None:
+    first, _ = _stalled_case()
+    second, _ = _stalled_case()
+    partner.mode = "fail"
+    _sweep(first)
+    [failed] = _escalations(first)
+    assert failed.delivered_at is None
+    assert (failed.delivery_error, failed.delivery_attempts) == ("HTTP 500", 1)
+    assert partner.attempts == 2  # CASEWORK_WEBHOOK_ATTEMPTS, with backoff between
+
+    _sweep(second)  # the first is retried (and fails again); the second waits its turn
+    [waiting] = _escalations(second)
+    assert waiting.delivery_error is not None
+    assert waiting.delivery_error.startswith("deferred")
+    assert waiting.delivery_attempts == 0
+    assert _escalations(first)[0].delivery_attempts == 2
+
+    partner.mode = "ok"
+    _sweep(first)
+    assert all(row.delivered_at is not None for row in _escalations(first) + _escalations(second))
+    delivered = {b["case_number"] for b, _ in partner.received}
+    assert {first, second} <= delivered
+
+
+def test_a_silent_webhook_times_out_without_holding_the_sweep(stack: str, partner: Partner) -> None:
+    first, _ = _stalled_case()
+    second, _ = _stalled_case()
+    partner.mode = "silent"
+    _sweep(first)
+    _sweep(second)
+    assert _escalations(first)[0].delivery_error == "timed out"
+    # Two timed-out attempts per sweep for the oldest; the newer one is not even tried.
+    assert partner.attempts == 4
+    assert (_escalations(second)[0].delivery_error or "").startswith("deferred")
+
+    partner.mode = "ok"
+    partner.release.set()
+    _sweep(second)
+    assert all(row.delivered_at is not None for row in _escalations(first) + _escalations(second))
+
+
+def _wait_for(what: str, check: Any, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+    return result
+
+
+def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
+    stack: str,
+) -> None:
+    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    case_number = opened.case_number
+    warning = operations.note(
+        case_number, ContactIn(text="Client fears for her safety.", crisis=True), "cm.tester"
+    )
+    assert warning is None
+    # The note started a sweep of this case on the runner: the supervisor is told at once.
+    _wait_for("the crisis escalation", lambda: _escalations(case_number))
+    assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2)]
+
+    _sweep(case_number, as_of=datetime.now(UTC) + timedelta(days=3))  # housing: 3-day rungs
+    assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2), ("crisis", 3)]
+
+    def tags() -> list[str]:
+        run = httpx.get(f"{stack}/flow_runs/{opened.flow_run_id}", timeout=10).json()
+        return list(run["tags"])
+
+    _wait_for("the level-3 automation to tag the case run", lambda: "escalation:level-3" in tags())
+    briefs = _api(
+        stack,
+        "artifacts/filter",
+        {"artifacts": {"key": {"any_": [f"escalations-{case_number.lower()}"]}}},
+    )
+    assert "crisis" in briefs[0]["data"]
+    assert "pm.housing" in briefs[0]["data"]
+
+    # A calm assessment closes the crisis; the next sweep resolves it and untags the run.
+    result = operations.submit(
+        case_number, Stage.ASSESSMENT, factories.assessment(), actor="cm.tester", wait=True
+    )
+    assert result.outcome == "moved"
+    _sweep(case_number, as_of=datetime.now(UTC) + timedelta(days=3))
+    assert all(r.resolved_at is not None for r in _escalations(case_number))
+    assert "escalation:level-3" not in tags()
+
+
+def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) -> None:
+    due = factories.case_in_monitoring()
+    with session_scope() as session:
+        not_due = factories.walk_to(
+            session,
+            factories.case_opened_at(session, datetime.now(UTC)),
+            Stage.MONITORING,
+            datetime.now(UTC),
+        ).case_number
+        long_ago = datetime.now(UTC) - timedelta(days=100)  # housing reassesses every 90 days
+        session.execute(
+            update(Case)
+            .where(Case.case_number == due)
+            .values(stage_entered_at=long_ago, last_assessed_at=long_ago)
+        )
+
+    state = reassessment_cadence(return_state=True)
+    assert state.is_completed(), state
+    totals = state.result()
+    assert totals["reassessed"] == 1
+
+    _wait_for(
+        "the due case to go back to assessment", lambda: operations.show(due).stage == "assessment"
+    )
+    assert operations.show(not_due or "").stage == "monitoring"
+    with session_scope() as session:
+        case = cases.get_case(session, due)
+        [request] = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.case_id == case.id, AuditEvent.action == "reassessment_requested"
+            )
+        )
+        assert (request.actor, request.detail["reason"]) == ("casework.sweep", "scheduled_review")

@@ -1,0 +1,20 @@
+"""Every deployment `casework up` serves, and the sweeps' schedules."""
+
+from __future__ import annotations
+
+from deployments import SCHEDULES, all_deployments
+
+
+def test_the_sweeps_run_on_cron_unless_schedules_are_off() -> None:
+    scheduled = {
+        d.name: [s.schedule.cron for s in d.schedules]  # type: ignore[union-attr]
+        for d in all_deployments(schedules=True)
+    }
+    assert scheduled == {
+        "case-lifecycle": [],
+        "reassess-case": [],
+        "escalation-brief": [],
+        **{name: [cron] for name, cron in SCHEDULES.items()},
+    }
+    assert SCHEDULES["stalled-case-sweep"] == "*/15 * * * *"
+    assert all(not d.schedules for d in all_deployments(schedules=False))
