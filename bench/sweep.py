@@ -1,0 +1,397 @@
+"""Benchmark: one full sweep over a large caseload, straight on the case store.
+
+Fills a fresh store with N synthetic cases (bulk insert, not the CLI) spread over the six
+programs, every stage and a range of dates, with referrals, plan goals, benefits, waivers
+and post-closure checks, so that about 1% of cases are in breach of some rule at `as_of`.
+Then times one sweep of every watch (the store part: rule queries, ladder writes, the
+reassessment query; not the HTTP or Prefect delivery that follows) and prints, from one run:
+  * sweep time per watch and in all, statements issued, peak extra memory (RSS),
+  * time at N / time at N/10 (linear growth: 10 or less),
+on SQLite, and on PostgreSQL when one answers.
+
+    .venv/bin/python bench/sweep.py [--cases 100000] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, event, insert, text  # noqa: E402
+
+from casework.db import make_engine, migrate, session_scope  # noqa: E402
+from models import escalations  # noqa: E402
+from models.codes import (  # noqa: E402
+    BenefitKind,
+    GoalStatus,
+    NeedsDomain,
+    Objective,
+    Program,
+    Stage,
+    WaiverRequirement,
+    Watch,
+)
+from models.orm import (  # noqa: E402
+    Benefit,
+    CarePlan,
+    Case,
+    Client,
+    Escalation,
+    FollowUp,
+    PlanGoal,
+    Referral,
+    Waiver,
+)
+from models.programs import load_programs  # noqa: E402
+from models.rules import Scope, due_reassessments  # noqa: E402
+
+AS_OF = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+STALLED_SHARE = 0.012
+CHUNK = 5000
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+# The rules a stalled case of each stage can break (closed cases: a missed follow-up).
+APPLICABLE = {
+    Stage.INTAKE: ["stage"],
+    Stage.ASSESSMENT: ["stage"],
+    Stage.PLAN: ["stage"],
+    Stage.REFERRAL: ["stage", "referral", "benefit"],
+    Stage.MONITORING: ["contact", "referral", "goal", "benefit", "reassess"],
+    Stage.CLOSURE: ["follow_up"],
+}
+
+
+def _days_ago(days: int) -> datetime:
+    return AS_OF - timedelta(days=days, hours=random.randrange(0, 10))
+
+
+def _within(limit: int, stalled: bool) -> int:
+    """Days since something happened: inside the limit, or past it if the case is stalled."""
+    return limit + random.randint(2, 30) if stalled else random.randint(0, max(limit - 1, 0))
+
+
+def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
+    random.seed(7)
+    programs = load_programs()
+    stages = [Stage.INTAKE, Stage.ASSESSMENT, Stage.PLAN, Stage.REFERRAL, Stage.MONITORING]
+    weights = [2, 8, 8, 10, 60]
+    rows: dict[type, list[dict[str, Any]]] = {
+        m: [] for m in (Client, Case, CarePlan, PlanGoal, Referral, Benefit, Waiver, FollowUp)
+    }
+    objectives = {o.spec.domain: o for o in Objective}
+    for n in range(1, count + 1):
+        program = random.choice(list(Program))
+        config = programs[program]
+        closed = random.random() < 0.12
+        stage = Stage.CLOSURE if closed else random.choices(stages, weights)[0]
+        stalled = random.random() < STALLED_SHARE
+        rule = random.choice(APPLICABLE[stage if not closed else Stage.CLOSURE])
+        sla = config.sla_days[stage]
+        entered = _days_ago(_within(sla, stalled and rule == "stage"))
+        if stage is Stage.MONITORING:
+            entered = _days_ago(
+                _within(config.reassessment_interval_days, stalled and rule == "reassess")
+            )
+        if closed:  # closed 31-120 days ago: the day-30 check is due (and done, unless stalled)
+            entered = _days_ago(random.randint(31, 120))
+        contact = _days_ago(_within(config.contact_interval_days, stalled and rule == "contact"))
+        rows[Client].append(
+            {
+                "id": n,
+                "given_name": f"G{n}",
+                "family_name": f"F{n}",
+                "date_of_birth": date(1960, 1, 1) + timedelta(days=n % 15000),
+                "contact_preference": "phone",
+            }
+        )
+        rows[Case].append(
+            {
+                "id": n,
+                "case_number": f"CASE-{n:06d}",
+                "client_id": n,
+                "program": program.value,
+                "case_manager": f"cm.{n % 400}",
+                "status": "closed" if closed else "open",
+                "episode": 1,
+                "stage": stage.value,
+                "stage_sequence": 1,
+                "stage_attempt": 0,
+                "stage_key": f"{stage.value}-1",
+                "stage_entered_at": entered,
+                "opened_at": entered - timedelta(days=20),
+                "closed_at": entered if closed else None,
+                "last_contact_at": min(contact, AS_OF) if stage is Stage.MONITORING else entered,
+                "last_assessed_at": entered,
+                "crisis_since": None,
+            }
+        )
+        if stage in (Stage.REFERRAL, Stage.MONITORING):
+            late = stalled and rule == "referral"
+            rows[Referral].append(
+                {
+                    "id": n,
+                    "reference": f"REF-{n:06d}",
+                    "case_id": n,
+                    "episode": 1,
+                    "stage_key": "referral-1",
+                    "position": 0,
+                    "service": "housing_search",
+                    "provider": None,
+                    "urgency": "routine",
+                    "status": "requested" if late or random.random() < 0.3 else "accepted",
+                    "status_at": _days_ago(_within(config.referral_response_days, late)),
+                }
+            )
+        if stage in (Stage.MONITORING, Stage.REFERRAL):
+            rows[CarePlan].append(
+                {
+                    "id": n,
+                    "case_id": n,
+                    "episode": 1,
+                    "stage_key": "plan-1",
+                    "version": 1,
+                    "current": True,
+                    "client_participated": True,
+                    "agreed_on": entered.date(),
+                    "created_by": "cm.bench",
+                }
+            )
+            overdue = stalled and rule == "goal"
+            domain = random.choice(list(NeedsDomain))
+            target = AS_OF.date() + timedelta(days=-random.randint(1, 20) if overdue else 30)
+            rows[PlanGoal].append(
+                {
+                    "plan_id": n,
+                    "domain": domain.value,
+                    "objective": objectives[domain].value,
+                    "target_date": target,
+                    "status": GoalStatus.IN_PROGRESS.value,
+                    "status_changed_at": entered,
+                }
+            )
+        if random.random() < 0.3:
+            lapsing = stalled and rule == "benefit"
+            due = AS_OF.date() + timedelta(
+                days=-random.randint(1, 10) if lapsing else random.randint(31, 365)
+            )
+            rows[Benefit].append(
+                {
+                    "case_id": n,
+                    "kind": random.choice(list(BenefitKind)).value,
+                    "recertify_by": due,
+                    "active": True,
+                    "recorded_by": "cm.bench",
+                }
+            )
+        if random.random() < 0.05:
+            rows[Waiver].append(
+                {
+                    "case_id": n,
+                    "requirement": random.choice(list(WaiverRequirement)).value,
+                    "expires_on": AS_OF.date() + timedelta(days=random.randint(31, 365)),
+                    "active": True,
+                    "granted_by": "cm.bench",
+                }
+            )
+        if closed:
+            for day in (30, 90):
+                rows[FollowUp].append(
+                    {
+                        "case_id": n,
+                        "episode": 1,
+                        "day": day,
+                        "due_on": entered.date() + timedelta(days=day),
+                        "outcome": "stable"
+                        if entered.date() + timedelta(days=day) < AS_OF.date()
+                        else None,
+                    }
+                )
+    return rows
+
+
+def fill(engine: Engine, count: int) -> float:
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for model, rows in _rows(count).items():
+            for row in rows:
+                row.setdefault("created", now)
+                row.setdefault("updated", now)
+            for start in range(0, len(rows), CHUNK):
+                connection.execute(insert(model), rows[start : start + CHUNK])
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+class Peak:
+    """Peak resident memory above the starting point, sampled every 5 ms."""
+
+    def __init__(self) -> None:
+        self.base = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _rss() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self) -> Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+
+def sweep(engine: Engine) -> dict[str, Any]:
+    statements = 0
+
+    def count(*args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    programs = load_programs()
+    times: dict[str, float] = {}
+    found: dict[str, int] = {}
+    with Peak() as peak:
+        for watch in (Watch.STALLED_CASES, Watch.BENEFITS, Watch.FOLLOW_UPS):
+            started = time.perf_counter()
+            with session_scope(engine) as session:
+                result = escalations.sweep(session, watch, Scope(AS_OF), programs)
+            times[watch.value] = time.perf_counter() - started
+            found[watch.value] = len(result.raised)
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            found["reassessments"] = len(due_reassessments(session, Scope(AS_OF), programs))
+        times["reassessments"] = time.perf_counter() - started
+    event.remove(engine, "before_cursor_execute", count)
+    return {
+        "times": times,
+        "total": sum(times.values()),
+        "found": found,
+        "statements": statements,
+        "peak_mb": (peak.peak - peak.base) / 2**20,
+    }
+
+
+def _fill_in_child(url: str, count: int) -> float:
+    """Fill in a child process, so this one's memory reflects the sweep alone."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.SimpleQueue()
+
+    def child() -> None:
+        engine = make_engine(url)
+        migrate(engine)
+        queue.put(fill(engine, count))
+        engine.dispose()
+
+    process = context.Process(target=child)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise SystemExit(f"filling the store failed (exit {process.exitcode})")
+    return float(queue.get())
+
+
+def run(url: str, count: int) -> dict[str, Any]:
+    seconds = _fill_in_child(url, count)
+    engine = make_engine(url)
+    result = sweep(engine)
+    with engine.connect() as connection:
+        result["escalations"] = connection.execute(
+            text(f"SELECT count(*) FROM {Escalation.__tablename__}")
+        ).scalar()
+    engine.dispose()
+    result["fill"] = seconds
+    return result
+
+
+def _fresh_pg(url: str, label: str) -> str | None:
+    try:
+        admin = make_engine(url)
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {label} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {label}"))
+        admin.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
+        print(f"postgresql: skipped ({type(exc).__name__})")
+        return None
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{label}"
+
+
+def _drop_pg(url: str, labels: list[str]) -> None:
+    admin = make_engine(url)
+    with admin.begin() as connection:
+        for label in labels:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {label} CASCADE"))
+    admin.dispose()
+
+
+def report(backend: str, count: int, result: dict[str, Any]) -> None:
+    times = ", ".join(f"{k} {v:.3f} s" for k, v in result["times"].items())
+    print(
+        f"{backend:<10} {count:>7} cases: sweep {result['total']:.3f} s ({times}); "
+        f"{result['statements']} statements; peak +{result['peak_mb']:.1f} MB RSS; "
+        f"raised {sum(v for k, v in result['found'].items() if k != 'reassessments')} "
+        f"({result['escalations'] / count:.2%} of cases), "
+        f"reassessments due {result['found']['reassessments']}; fill {result['fill']:.1f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--database-url", default=os.environ.get("CASEWORK_TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    small = max(args.cases // 10, 1)
+    backends: list[tuple[str, Any]] = [
+        ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix='casework-sweep-')}/s{n}.db")
+    ]
+    pg = args.database_url or PG_DEFAULT
+    backends.append(("postgresql", lambda n: _fresh_pg(pg, f"casework_bench_{n}")))
+    for backend, url_for in backends:
+        results = {}
+        for count in (small, args.cases):
+            url = url_for(count)
+            if url is None:
+                break
+            results[count] = run(url, count)
+            report(backend, count, results[count])
+        if backend == "postgresql":
+            _drop_pg(pg, [f"casework_bench_{count}" for count in results])
+        if len(results) == 2:
+            growth = results[args.cases]["total"] / results[small]["total"]
+            print(
+                f"{backend:<10} growth {small} -> {args.cases} cases: x{growth:.1f} "
+                f"for x{args.cases / small:.0f} cases (linear: x10 or less)"
+            )
+
+
+if __name__ == "__main__":
+    main()
