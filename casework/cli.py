@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--cases", type=int, default=12)
 
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
+    sub.add_parser(
+        "automations",
+        parents=[common],
+        help="create or update the level-3 automation (`up` does this itself)",
+    )
     return parser
 
 
@@ -448,6 +453,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_automations(args: argparse.Namespace) -> int:
+    from casework.automations import LEVEL_3_AUTOMATION, ensure_automations
+    from casework.orchestration import BRIEF_DEPLOYMENT, check_ready
+
+    check_ready(BRIEF_DEPLOYMENT)
+    print(f"{LEVEL_3_AUTOMATION}: {ensure_automations()}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "intake": cmd_intake,
     "submit": cmd_submit,
@@ -464,6 +478,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "benefit": cmd_benefit,
     "waiver": cmd_waiver,
     "follow-up": cmd_follow_up,
+    "automations": cmd_automations,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from deployments import SCHEDULES, all_deployments
 
 
@@ -18,3 +20,21 @@ def test_the_sweeps_run_on_cron_unless_schedules_are_off() -> None:
     }
     assert SCHEDULES["stalled-case-sweep"] == "*/15 * * * *"
     assert all(not d.schedules for d in all_deployments(schedules=False))
+
+
+def test_prefect_yaml_declares_the_same_deployments_for_work_pools() -> None:
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "prefect.yaml"
+    declared = {
+        d["name"]: (d["entrypoint"].replace(":", "."), [s["cron"] for s in d.get("schedules", [])])
+        for d in yaml.safe_load(path.read_text())["deployments"]
+    }
+    served = {
+        d.name: (
+            d.entrypoint,  # module path: flows.sweeps.benefits_watch
+            [s.schedule.cron for s in d.schedules],  # type: ignore[union-attr]
+        )
+        for d in all_deployments(schedules=True)
+    }
+    assert declared == served
