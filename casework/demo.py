@@ -8,8 +8,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-from casework import operations
-from models.codes import ClosureReason, ContactPreference, Program, Stage, Trigger
+from casework import operations, orchestration
+from models.codes import BenefitKind, ClosureReason, ContactPreference, Program, Stage, Trigger
 from models.forms import AssessmentForm, ClosureForm, DomainScores, MonitoringForm, StageForm
 from models.lifecycle import STAGES
 from models.schemas import ClientIn
@@ -84,12 +84,20 @@ def _drive(index: int, seed: int) -> str:
         result = operations.submit(started.case_number, stage, form, actor=staff, wait=True)
         if result.outcome != "moved":
             return f"error:{result.error}"
+    if route and route[-1] is Stage.MONITORING:
+        # A benefit due soon, so the benefits watch has a warning to give.
+        operations.record_benefit(
+            started.case_number, BenefitKind.SNAP, date.today() + timedelta(days=10), staff
+        )
     if not route:
         return "opened"
     return "closed" if route[-1] is Stage.CLOSURE else operations.show(started.case_number).stage
 
 
 def run_demo(count: int, seed: int = 7, workers: int = 4) -> str:
+    """Drive `count` cases, then start the sweeps once so their artifacts are there to see."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = Counter(pool.map(lambda i: _drive(i, seed), range(count)))
+    for deployment in (orchestration.SWEEP_DEPLOYMENT, orchestration.BENEFITS_DEPLOYMENT):
+        orchestration.start_sweep(deployment)
     return ", ".join(f"{name}={n}" for name, n in sorted(outcomes.items()))

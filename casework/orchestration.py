@@ -31,6 +31,7 @@ from tasks.cases import run_tags
 LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"  # flow name / deployment name
 REASSESS_DEPLOYMENT = "reassess-case/reassess-case"
 SWEEP_DEPLOYMENT = "stalled-case-sweep/stalled-case-sweep"
+BENEFITS_DEPLOYMENT = "benefits-watch/benefits-watch"
 BRIEF_DEPLOYMENT = "escalation-brief/escalation-brief"
 RUNNER_SILENCE_SECONDS = 45
 
@@ -164,16 +165,16 @@ def start_case_run(position: Position) -> str:
     return str(flow_run.id)
 
 
-def start_case_sweep(case_number: str) -> str:
-    """Sweep one case now (a crisis was just recorded), on the runner, without waiting."""
-    flow_run = run_deployment(
-        SWEEP_DEPLOYMENT,
-        parameters={"case_number": case_number},
-        timeout=0,
-        as_subflow=False,
-    )
+def start_sweep(deployment: str, **parameters: str) -> str:
+    """Start a sweep now, on the runner, without waiting for it."""
+    flow_run = run_deployment(deployment, parameters=parameters, timeout=0, as_subflow=False)
     assert isinstance(flow_run, FlowRun)
     return str(flow_run.id)
+
+
+def start_case_sweep(case_number: str) -> str:
+    """Sweep one case now (a crisis was just recorded)."""
+    return start_sweep(SWEEP_DEPLOYMENT, case_number=case_number)
 
 
 def _view(flow_run: FlowRun) -> RunView:

@@ -19,6 +19,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from casework.db import session_scope
+from flows.case_lifecycle import CaseNumber
 from models import cases, escalations
 from models.codes import ReassessmentReason, Watch
 from models.programs import programs
@@ -135,7 +136,7 @@ def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> 
 
 @flow(name="stalled-case-sweep", flow_run_name=_run_name)
 def stalled_case_sweep(
-    as_of: datetime | None = None, case_number: str | None = None
+    as_of: datetime | None = None, case_number: CaseNumber | None = None
 ) -> dict[str, Any]:
     """Stage SLAs, contact intervals, unanswered referrals, overdue goals, crisis flags."""
     return run_watch(Watch.STALLED_CASES, as_of, case_number)

@@ -168,9 +168,12 @@ def running_stack() -> Iterator[Stack]:
     stack = Stack()
     stack.start()
     yield stack
-    from prefect.logging.handlers import APILogHandler
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
 
-    APILogHandler.flush()  # logs of flows this process ran go out before the server stops
+    # Logs and events of flows this process ran go out before the server stops.
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
     stack.stop()
 
 

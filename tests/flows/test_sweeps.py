@@ -121,6 +121,12 @@ def _api(stack: str, path: str, body: dict[str, Any]) -> Any:
     return response.json()
 
 
+def _events(stack: str, case_number: str) -> list[dict[str, Any]]:
+    """Events about one case (emitted in the background: poll until they land)."""
+    body = {"filter": {"resource": {"id": [f"casework.case.{case_number}"]}}, "limit": 10}
+    return list(_api(stack, "events/filter", body)["events"])
+
+
 def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
     stack: str, partner: Partner
 ) -> None:
@@ -137,11 +143,7 @@ def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
         "10 days in intake",
     )
     assert key == f"casework-escalation-{row.id}"
-    events = _api(
-        stack,
-        "events/filter",
-        {"filter": {"resource": {"id": [f"casework.case.{case_number}"]}}, "limit": 10},
-    )["events"]
+    events = _wait_for("the escalation event", lambda: _events(stack, case_number), 30)
     assert [(e["event"], e["resource"]["casework.level"]) for e in events] == [
         ("casework.case.escalated", "1")
     ]
@@ -285,3 +287,21 @@ def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) ->
             )
         )
         assert (request.actor, request.detail["reason"]) == ("casework.sweep", "scheduled_review")
+
+
+def test_a_crisis_screen_in_an_assessment_is_escalated_at_once(stack: str) -> None:
+    from models.forms import CrisisScreen
+
+    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    form = factories.assessment().model_copy(
+        update={"crisis_screen": CrisisScreen(homeless_tonight=True)}
+    )
+    result = operations.submit(
+        opened.case_number, Stage.ASSESSMENT, form, actor="cm.tester", wait=True
+    )
+    assert result.outcome == "moved"
+    # The case's own run started a sweep of the case: no waiting for the next schedule.
+    _wait_for("the crisis escalation", lambda: _escalations(opened.case_number))
+    assert [(r.rule, r.level, r.recipient) for r in _escalations(opened.case_number)] == [
+        ("crisis", 2, "sup.housing")
+    ]
