@@ -53,17 +53,36 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         yield session
 
 
-def migrate(engine: Engine | None = None) -> None:
-    """Bring the store's schema to the newest migration."""
-    from alembic import command
+def migrate(engine: Engine | None = None, revision: str = "head") -> None:
+    """Bring the store's schema to `revision` (default: the newest migration)."""
     from alembic.config import Config
 
     engine = engine or default_engine()
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    _upgrade(engine, config, revision)
+
+
+def _upgrade(engine: Engine, config: Any, revision: str) -> None:
+    """Upgrade to `revision`. On SQLite, altering a table means copying it, which foreign
+    keys forbid while rows point at it: they are off for the upgrade (the pragma only takes
+    outside a transaction) and checked before it commits."""
+    from alembic import command
+    from sqlalchemy import text
+
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            if sqlite and connection.execute(text("PRAGMA foreign_key_check")).first():
+                raise StoreNotReady("migration left rows pointing at missing rows; rolled back")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 class StoreNotReady(Exception):
