@@ -38,6 +38,7 @@ class Position:
     stage: Stage
     stage_key: str
     closed: bool
+    waiting_on_partners: bool = False
 
 
 def case_number_for(case_id: int) -> str:
@@ -113,6 +114,7 @@ def position(session: Session, case: Case) -> Position:
         stage=Stage(case.stage),
         stage_key=case.stage_key,
         closed=case.status == CaseStatus.CLOSED.value,
+        waiting_on_partners=case.waiting_on is not None,
     )
 
 

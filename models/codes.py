@@ -30,6 +30,9 @@ class Trigger(StrEnum):
     REASSESS = "reassess"
     REVISE_PLAN = "revise_plan"
     CLOSE = "close"
+    SEND = "send"  # referrals chosen: send them and wait for the partners' answers
+    ACCEPTED = "accepted"  # every referral sent was accepted (set by the system)
+    REJECTED = "rejected"  # a referral was rejected, failed or cancelled (set by the system)
 
 
 # The monitoring review's decision: the triggers a case manager may choose there.
@@ -245,6 +248,7 @@ class EscalationRule(StrEnum):
     STAGE_OVERDUE = "stage_overdue"
     NO_CONTACT = "no_contact"
     REFERRAL_UNANSWERED = "referral_unanswered"
+    REFERRAL_FAILED = "referral_failed"
     GOAL_OVERDUE = "goal_overdue"
     CRISIS = "crisis"
     BENEFIT_RECERTIFICATION_DUE = "benefit_recertification_due"
@@ -306,3 +310,29 @@ class FollowUpOutcome(StrEnum):
     STABLE = "stable"
     NEEDS_HELP = "needs_help"
     UNREACHABLE = "unreachable"
+
+
+class ReferralStatus(StrEnum):
+    """FHIR Task statuses, as used for closed-loop social-care referrals."""
+
+    REQUESTED = "requested"
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    IN_PROGRESS = "in-progress"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+# Still waiting on the partner; taken up by the partner; over without the service.
+REFERRAL_WAITING = frozenset(
+    {ReferralStatus.REQUESTED, ReferralStatus.RECEIVED, ReferralStatus.ON_HOLD}
+)
+REFERRAL_TAKEN = frozenset(
+    {ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED}
+)
+REFERRAL_REFUSED = frozenset(
+    {ReferralStatus.REJECTED, ReferralStatus.FAILED, ReferralStatus.CANCELLED}
+)

@@ -115,8 +115,9 @@ class ReferralRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     service: ServiceCategory
-    provider: ProviderCode | None = None
+    provider: ProviderCode = Field(description="provider id from `casework providers list`")
     urgency: Urgency = Urgency.ROUTINE
+    reason: NeedsDomain | None = Field(default=None, description="the need behind the referral")
 
 
 class ReferralForm(StageForm):
@@ -124,6 +125,10 @@ class ReferralForm(StageForm):
 
     referrals: list[ReferralRequest] = Field(default_factory=list, max_length=20)
     waived: bool = Field(default=False, description="no referral is needed for this plan")
+
+    @property
+    def trigger(self) -> Trigger:
+        return Trigger.SEND if self.referrals else Trigger.COMPLETE
 
 
 class GoalUpdate(BaseModel):

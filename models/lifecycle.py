@@ -73,6 +73,7 @@ class Transition:
     trigger: Trigger
     target: Stage | None  # None: the episode ends (case closed)
     guards: tuple[Guard, ...] = ()
+    by_partners: bool = False  # fired by the partners' answers, not by a form
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,11 @@ def _referral_example(today: date) -> ReferralForm:
     return ReferralForm(
         submitted_by="cm.rivera",
         referrals=[
-            ReferralRequest(service=ServiceCategory.HOUSING_SEARCH, provider="hope-housing")
+            ReferralRequest(
+                service=ServiceCategory.HOUSING_SEARCH,
+                provider="hope-housing",
+                reason=NeedsDomain.HOUSING,
+            )
         ],
     )
 
@@ -173,7 +178,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(
         Stage.PLAN, Trigger.COMPLETE, Stage.REFERRAL, (client_agreed, plan_covers_crisis_domains)
     ),
+    Transition(Stage.REFERRAL, Trigger.SEND, Stage.REFERRAL, (referrals_or_waiver,)),
     Transition(Stage.REFERRAL, Trigger.COMPLETE, Stage.MONITORING, (referrals_or_waiver,)),
+    Transition(Stage.REFERRAL, Trigger.ACCEPTED, Stage.MONITORING, by_partners=True),
+    Transition(Stage.REFERRAL, Trigger.REJECTED, Stage.REFERRAL, by_partners=True),
     Transition(Stage.MONITORING, Trigger.CONTINUE, Stage.MONITORING),
     Transition(Stage.MONITORING, Trigger.REASSESS, Stage.ASSESSMENT),
     Transition(Stage.MONITORING, Trigger.REVISE_PLAN, Stage.PLAN),
@@ -204,14 +212,25 @@ def stage_of_form(form: StageForm) -> Stage:
     raise TransitionNotAllowed(f"{type(form).__name__} is not a stage form")
 
 
-def check_transition(stage: Stage, form: StageForm | None, facts: CaseFacts) -> Transition:
-    """The transition this form asks for from `stage`, after its guards agree."""
+def check_transition(
+    stage: Stage, form: StageForm | None, facts: CaseFacts, answer: Trigger | None = None
+) -> Transition:
+    """The transition this form (or, with no form, the partners' `answer`) asks for from
+    `stage`, after its guards agree."""
     expected = form_for(stage)
     if form is not None and type(form) is not expected:
         raise TransitionNotAllowed(
             f"case is at {stage.value}; a {stage_of_form(form).value} form does not apply"
         )
-    transition = transition_for(stage, form.trigger if form is not None else Trigger.COMPLETE)
+    if form is None and answer is None and expected is not None:
+        raise TransitionNotAllowed(f"{stage.value} waits for a {expected.__name__}")
+    trigger = form.trigger if form is not None else answer or Trigger.COMPLETE
+    transition = transition_for(stage, trigger)
+    if transition.by_partners != (answer is not None):
+        raise TransitionNotAllowed(
+            f"{stage.value} {trigger.value}: "
+            + ("comes from the partners' answers" if transition.by_partners else "needs a form")
+        )
     for guard in transition.guards:
         if form is not None and (problem := guard(form, facts)) is not None:
             raise TransitionNotAllowed(problem)
@@ -229,8 +248,9 @@ def lifecycle_table() -> str:
     rows = ["| stage | waits for | trigger | moves to | guards |", "|---|---|---|---|---|"]
     for t in TRANSITIONS:
         form = STAGES[t.source].form
+        waits = "(partner answers)" if t.by_partners else form.__name__ if form else "(nothing)"
         rows.append(
-            f"| {t.source.value} | {form.__name__ if form else '(nothing)'} | {t.trigger.value} "
+            f"| {t.source.value} | {waits} | {t.trigger.value} "
             f"| {t.target.value if t.target else '(closed)'} "
             f"| {', '.join(g.__name__ for g in t.guards) or '-'} |"
         )

@@ -54,6 +54,8 @@ class Case(Base):
     last_contact_at: Mapped[datetime]
     last_assessed_at: Mapped[datetime | None]
     crisis_since: Mapped[datetime | None]
+    # Set while the case waits on partner agencies: the stage key its referrals were sent at.
+    waiting_on: Mapped[str | None] = mapped_column(CODE)
 
     client: Mapped[Client] = relationship()
 
@@ -152,8 +154,56 @@ class Referral(Base):
     service: Mapped[str] = mapped_column(CODE)
     provider: Mapped[str | None] = mapped_column(String(64))
     urgency: Mapped[str] = mapped_column(CODE)
+    reason: Mapped[str | None] = mapped_column(CODE)  # the need behind it (coded)
     status: Mapped[str] = mapped_column(CODE)
     status_at: Mapped[datetime]
+    status_reason: Mapped[str | None] = mapped_column(String(300))  # the partner's words
+    sent_at: Mapped[datetime | None]
+
+
+class ReferralEvent(Base):
+    """Every status a referral took, when, and who said so (partner, operator, system)."""
+
+    __tablename__ = "referral_events"
+    __table_args__ = (Index(None, "referral_id", "at"),)
+
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"))
+    status: Mapped[str] = mapped_column(CODE)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(CODE)
+    at: Mapped[datetime]
+
+
+class Provider(Base):
+    """A partner agency's service, from the Open Referral (HSDS) directory."""
+
+    __tablename__ = "providers"
+
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # the HSDS service id
+    organization: Mapped[str] = mapped_column(String(200))
+    service_name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(CODE, index=True)
+    programs: Mapped[list[str]]
+    location: Mapped[str | None] = mapped_column(String(300))
+    capacity: Mapped[int | None]
+    waitlist: Mapped[bool] = mapped_column(default=False)
+    endpoint: Mapped[str] = mapped_column(String(300))
+    token: Mapped[str] = mapped_column(String(200))
+    response_days: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Consent(Base):
+    """The client's consent to share their referral details with a provider ("*": any)."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index(None, "client_id", "provider"),)
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    provider: Mapped[str] = mapped_column(String(64))
+    given_on: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(CODE)
+    withdrawn_at: Mapped[datetime | None]
 
 
 class Contact(Base):

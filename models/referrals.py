@@ -1,4 +1,6 @@
-"""Referrals to partner agencies, one row per requested service."""
+"""Referrals to partner agencies: one row per requested service, its status history, and
+what the partners' answers mean for the case (all taken up: on to monitoring; one refused:
+back to choosing another provider)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,41 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import consents
+from models.cases import CaseError
+from models.codes import (
+    REFERRAL_REFUSED,
+    REFERRAL_TAKEN,
+    REFERRAL_WAITING,
+    ReferralStatus,
+    Trigger,
+)
 from models.forms import ReferralForm
-from models.orm import Case, Referral
+from models.lifecycle import TransitionNotAllowed
+from models.orm import Case, Provider, Referral, ReferralEvent
 
-REQUESTED = "requested"
+REQUESTED = ReferralStatus.REQUESTED.value
+SYNCED = [s.value for s in REFERRAL_WAITING | {ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS}]
+
+
+def check_sendable(session: Session, case: Case, form: ReferralForm) -> None:
+    """Every provider named must be in the directory, active, offer the service, and be
+    covered by the client's consent to share; otherwise the form is refused."""
+    for position, request in enumerate(form.referrals):
+        where = f"referrals.{position}.provider"
+        provider = session.scalars(select(Provider).where(Provider.key == request.provider)).first()
+        if provider is None or not provider.active:
+            raise TransitionNotAllowed(f"{where}: no active provider {request.provider}")
+        if provider.category != request.service.value:
+            raise TransitionNotAllowed(
+                f"{where}: {request.provider} offers {provider.category}, "
+                f"not {request.service.value}"
+            )
+        if not consents.covers(session, case.client_id, request.provider):
+            raise TransitionNotAllowed(
+                f"{where}: no consent on file to share with {request.provider}; "
+                "record it with `casework consent`"
+            )
 
 
 def record_referrals(
@@ -25,6 +58,7 @@ def record_referrals(
             service=request.service.value,
             provider=request.provider,
             urgency=request.urgency.value,
+            reason=request.reason.value if request.reason else None,
             status=REQUESTED,
             status_at=at,
         )
@@ -34,8 +68,91 @@ def record_referrals(
     session.flush()
     for referral in referrals:
         referral.reference = f"REF-{referral.id:06d}"
+        session.add(
+            ReferralEvent(referral_id=referral.id, status=REQUESTED, source="system", at=at)
+        )
     session.flush()
     return referrals
+
+
+def set_status(
+    session: Session,
+    referral: Referral,
+    status: ReferralStatus,
+    reason: str | None,
+    source: str,
+    at: datetime,
+) -> bool:
+    """Record a status (and its time and source); False if it is already the status."""
+    if referral.status == status.value and referral.status_reason == reason:
+        return False
+    referral.status, referral.status_reason, referral.status_at = status.value, reason, at
+    session.add(
+        ReferralEvent(
+            referral_id=referral.id, status=status.value, reason=reason, source=source, at=at
+        )
+    )
+    session.flush()
+    return True
+
+
+def get(session: Session, reference: str) -> Referral:
+    query = select(Referral).where(Referral.reference == reference.strip().upper())
+    referral = session.scalars(query).first()
+    if referral is None:
+        raise CaseError(f"referral: no referral {reference}")
+    return referral
+
+
+def answer(session: Session, case: Case) -> Trigger | None:
+    """What the partners' answers to the referrals sent from `case.waiting_on` mean: one
+    refused (rejected, failed, cancelled) sends the case back to choosing; all taken up
+    moves it on; anything else is still waiting."""
+    if case.waiting_on is None:
+        return None
+    statuses = set(
+        session.scalars(
+            select(Referral.status).where(
+                Referral.case_id == case.id,
+                Referral.episode == case.episode,
+                Referral.stage_key == case.waiting_on,
+            )
+        )
+    )
+    if statuses & {s.value for s in REFERRAL_REFUSED}:
+        return Trigger.REJECTED
+    if statuses and statuses <= {s.value for s in REFERRAL_TAKEN}:
+        return Trigger.ACCEPTED
+    return None
+
+
+def unsent(session: Session, case: Case) -> list[str]:
+    query = select(Referral.reference).where(
+        Referral.case_id == case.id,
+        Referral.episode == case.episode,
+        Referral.status == REQUESTED,
+        Referral.sent_at.is_(None),
+    )
+    return [ref for ref in session.scalars(query.order_by(Referral.id)) if ref]
+
+
+def open_by_provider(session: Session) -> dict[str, list[str]]:
+    """Provider key -> references of its sent referrals still worth asking about."""
+    query = (
+        select(Referral.provider, Referral.reference)
+        .where(Referral.status.in_(SYNCED), Referral.sent_at.is_not(None))
+        .order_by(Referral.provider, Referral.id)
+    )
+    grouped: dict[str, list[str]] = {}
+    for provider, reference in session.execute(query):
+        grouped.setdefault(provider, []).append(reference)
+    return grouped
+
+
+def settled_cases(session: Session) -> list[str]:
+    """Case numbers waiting on partners whose answers are now all in (or one refused)."""
+    waiting = session.scalars(select(Case).where(Case.waiting_on.is_not(None)))
+    return [case.case_number or "" for case in waiting if answer(session, case) is not None]
 
 
 def for_case(session: Session, case: Case) -> list[Referral]:

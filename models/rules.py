@@ -18,16 +18,17 @@ from models.codes import (
     FollowUpOutcome,
     GoalStatus,
     Program,
+    ReferralStatus,
     Stage,
     Watch,
 )
-from models.orm import Benefit, CarePlan, Case, FollowUp, PlanGoal, Referral, Waiver
+from models.orm import Benefit, CarePlan, Case, FollowUp, PlanGoal, Provider, Referral, Waiver
 from models.programs import ProgramConfig
 
 Rule = EscalationRule
 WARNING_DAYS = (7, 14, 30)  # advance warnings before a recertification or expiry date
 OPEN_GOALS = (GoalStatus.NOT_STARTED.value, GoalStatus.IN_PROGRESS.value)
-UNANSWERED = ("requested",)
+UNANSWERED = (ReferralStatus.REQUESTED.value, ReferralStatus.RECEIVED.value)
 
 
 @dataclass(frozen=True)
@@ -162,23 +163,48 @@ def no_contact(session: Session, scope: Scope, programs: Programs) -> list[Breac
 
 
 def referral_unanswered(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
-    """A partner agency has not answered a referral within the program's response window."""
-    condition = _per_program(
-        programs, lambda config: Referral.status_at < scope.cutoff(config.referral_response_days)
-    )
+    """A partner agency has not answered a referral within its response window (the
+    provider's, from the directory; else the program's)."""
     query = (
-        select(*CASE_COLUMNS, Referral.reference, Referral.status_at)
+        select(*CASE_COLUMNS, Referral.reference, Referral.status_at, Provider.response_days)
         .join(Referral, and_(Referral.case_id == Case.id, Referral.episode == Case.episode))
-        .where(Referral.status.in_(UNANSWERED), Case.status == CaseStatus.OPEN.value, condition)
+        .outerjoin(Provider, Provider.key == Referral.provider)
+        .where(
+            Referral.status.in_(UNANSWERED),
+            Referral.status_at < scope.cutoff(1),  # a day's silence at least; windows below
+            Case.status == CaseStatus.OPEN.value,
+        )
+    )
+    breaches = []
+    for row in _run(session, query, scope):
+        window = row.response_days or programs[Program(row.program)].referral_response_days
+        if scope.days_since(row.status_at) > window:
+            breaches.append(
+                _breach(
+                    row,
+                    Rule.REFERRAL_UNANSWERED,
+                    row.reference,
+                    f"answer within {window} days",
+                    f"{scope.days_since(row.status_at)} days unanswered",
+                )
+            )
+    return breaches
+
+
+def referral_failed(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A referral could not be delivered (or the partner refused it as malformed) while
+    the case still waits at referral: someone has to choose another way."""
+    query = (
+        select(*CASE_COLUMNS, Referral.reference)
+        .join(Referral, and_(Referral.case_id == Case.id, Referral.episode == Case.episode))
+        .where(
+            Referral.status == ReferralStatus.FAILED.value,
+            Case.stage == Stage.REFERRAL.value,
+            Case.status == CaseStatus.OPEN.value,
+        )
     )
     return [
-        _breach(
-            row,
-            Rule.REFERRAL_UNANSWERED,
-            row.reference,
-            f"answer within {programs[Program(row.program)].referral_response_days} days",
-            f"{scope.days_since(row.status_at)} days unanswered",
-        )
+        _breach(row, Rule.REFERRAL_FAILED, row.reference, "delivered to the partner", "failed")
         for row in _run(session, query, scope)
     ]
 
@@ -333,6 +359,7 @@ QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     stage_overdue: (Rule.STAGE_OVERDUE,),
     no_contact: (Rule.NO_CONTACT,),
     referral_unanswered: (Rule.REFERRAL_UNANSWERED,),
+    referral_failed: (Rule.REFERRAL_FAILED,),
     goal_overdue: (Rule.GOAL_OVERDUE,),
     crisis: (Rule.CRISIS,),
     benefits: (Rule.BENEFIT_RECERTIFICATION_DUE, Rule.BENEFIT_LAPSED),
@@ -340,7 +367,14 @@ QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     follow_ups: (Rule.FOLLOW_UP_DUE, Rule.FOLLOW_UP_FAILED),
 }
 WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
-    Watch.STALLED_CASES: (stage_overdue, no_contact, referral_unanswered, goal_overdue, crisis),
+    Watch.STALLED_CASES: (
+        stage_overdue,
+        no_contact,
+        referral_unanswered,
+        referral_failed,
+        goal_overdue,
+        crisis,
+    ),
     Watch.BENEFITS: (benefits, waivers),
     Watch.FOLLOW_UPS: (follow_ups,),
     Watch.REASSESSMENTS: (),

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import audit, cases
+from models import audit, cases, referrals
 from models.assessments import record_assessment
 from models.codes import Stage, Trigger
 from models.forms import (
@@ -26,7 +26,6 @@ from models.forms import (
 from models.lifecycle import TransitionNotAllowed, check_transition
 from models.orm import Case, StageEvent
 from models.plans import record_plan, record_review
-from models.referrals import record_referrals
 
 MOVED = "moved"
 REJECTED = "rejected"
@@ -37,7 +36,7 @@ Writer = Callable[[Session, Case, str, Any, datetime], object]
 WRITERS: dict[type[StageForm], Writer] = {
     AssessmentForm: record_assessment,
     PlanForm: record_plan,
-    ReferralForm: record_referrals,
+    ReferralForm: referrals.record_referrals,
     MonitoringForm: record_review,
     ClosureForm: cases.record_closure,
 }
@@ -94,8 +93,10 @@ def record_stage(
     at: datetime,
     *,
     refusal: str | None = None,
+    answer: Trigger | None = None,
 ) -> StageOutcome:
-    """Apply `form` to the case waiting at `key`; `refusal` records a form that never parsed."""
+    """Apply `form` to the case waiting at `key`; `refusal` records a form that never parsed;
+    `answer` (no form) is what the partners' answers to the case's referrals came to."""
     case = cases.get_case(session, case_number, for_update=True)
     if episode != case.episode:
         raise StaleEpisode(f"{case.case_number} is in episode {case.episode}, not {episode}")
@@ -105,7 +106,7 @@ def record_stage(
         raise TransitionNotAllowed(f"stage key {key} is not the one {case.case_number} waits at")
     stage = Stage(case.stage)
     crisis = False
-    trigger = form.trigger if form is not None else Trigger.COMPLETE
+    trigger = form.trigger if form is not None else answer or Trigger.COMPLETE
     event = StageEvent(
         case_id=case.id,
         episode=episode,
@@ -118,7 +119,9 @@ def record_stage(
     try:
         if refusal is not None:
             raise TransitionNotAllowed(refusal)
-        transition = check_transition(stage, form, cases.facts(session, case))
+        transition = check_transition(stage, form, cases.facts(session, case), answer)
+        if isinstance(form, ReferralForm):
+            referrals.check_sendable(session, case, form)
     except TransitionNotAllowed as exc:
         event.outcome, event.error = REJECTED, str(exc)[:300]
         cases.retry_stage(case)
@@ -135,6 +138,8 @@ def record_stage(
             cases.close(session, case, at)
         else:
             cases.move_to(session, case, transition.target, at)
+        # Sent referrals: the case now waits on the partners' answers to this key's referrals.
+        case.waiting_on = key if trigger is Trigger.SEND else None
     session.add(event)
     session.flush()
     audit.record(

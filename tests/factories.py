@@ -7,11 +7,12 @@ import random
 import string
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import cases
 from models.clients import create_client
-from models.codes import NeedsDomain, Objective, Program, Stage, Trigger
+from models.codes import NeedsDomain, Objective, Program, ServiceCategory, Stage, Trigger
 from models.forms import (
     AssessmentForm,
     ClosureForm,
@@ -20,10 +21,11 @@ from models.forms import (
     MonitoringForm,
     PlanForm,
     ReferralForm,
+    ReferralRequest,
     StageForm,
 )
 from models.lifecycle import STAGES
-from models.orm import Case
+from models.orm import Case, Provider
 from models.schemas import ClientIn
 
 STAFF = "cm.tester"
@@ -75,9 +77,8 @@ def plan(*domains: NeedsDomain, participated: bool = True) -> PlanForm:
 
 
 def referral() -> ReferralForm:
-    example = STAGES[Stage.REFERRAL].example
-    assert example is not None
-    return ReferralForm.model_validate(example(date.today()).model_dump() | {"submitted_by": STAFF})
+    """No partner needed: the referral stage waived (referrals over HTTP have their own tests)."""
+    return ReferralForm(submitted_by=STAFF, waived=True)
 
 
 def monitoring(decision: Trigger) -> MonitoringForm:
@@ -134,3 +135,43 @@ def case_in_monitoring(program: Program = Program.HOUSING) -> str:
         result = operations.submit(opened.case_number, stage, form, actor="tester", wait=True)
         assert result.outcome == "moved", result
     return opened.case_number
+
+
+def provider(
+    session: Session,
+    key: str = "hope-housing",
+    endpoint: str = "http://127.0.0.1:9/agency",
+    category: ServiceCategory = ServiceCategory.HOUSING_SEARCH,
+    token: str = "partner-token-1",
+    response_days: int = 10,
+) -> Provider:
+    """A directory entry, as `casework providers import` would write it."""
+    found = session.scalars(select(Provider).where(Provider.key == key)).first()
+    if found is not None:
+        found.endpoint, found.token, found.category = endpoint, token, category.value
+        return found
+    row = Provider(
+        key=key,
+        organization="Hope Housing Partners",
+        service_name="Housing search",
+        category=category.value,
+        programs=[p.value for p in Program],
+        location="Springfield",
+        capacity=10,
+        waitlist=False,
+        endpoint=endpoint,
+        token=token,
+        response_days=response_days,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def referral_to(
+    *keys: str, service: ServiceCategory = ServiceCategory.HOUSING_SEARCH
+) -> ReferralForm:
+    return ReferralForm(
+        submitted_by=STAFF,
+        referrals=[ReferralRequest(service=service, provider=key) for key in keys],
+    )

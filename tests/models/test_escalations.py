@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import benefits, contacts, escalations
+from models import benefits, consents, contacts, escalations
 from models.codes import BenefitKind, ContactType, Stage, Trigger, WaiverRequirement, Watch
 from models.orm import Case, Escalation
 from models.programs import programs
@@ -149,16 +149,23 @@ def test_overdue_goals_and_unanswered_referrals_are_found(session: Session) -> N
     case = factories.walk_to(
         session, factories.case_opened_at(session, DAY0), Stage.MONITORING, DAY0
     )
-    contacts.add_contact(
-        session, case, ContactIn(contact_type=ContactType.PHONE, text="ok"), "cm.tester", at(60)
+    factories.provider(session, response_days=10)
+    waiting = factories.walk_to(
+        session, factories.case_opened_at(session, DAY0), Stage.REFERRAL, DAY0
     )
-    sweep(session, 11)  # housing partners have 10 days to answer
-    assert ladder(session, case) == [("referral_unanswered", 1, True)]
+    consents.give(session, waiting, "hope-housing", DAY0.date(), "cm.tester", DAY0)
+    factories.move(session, waiting, factories.referral_to("hope-housing"), DAY0)
+    assert waiting.waiting_on is not None
+    sweep(session, 10)
+    assert ladder(session, waiting, frozenset({"referral_unanswered"})) == []
+    sweep(session, 11)  # the provider has 10 days to answer
+    assert ladder(session, waiting, frozenset({"referral_unanswered"})) == [
+        ("referral_unanswered", 1, True)
+    ]
     goal_target = factories.plan(factories.NeedsDomain.HOUSING).goals[0].target_date
     days_to_target = (goal_target - DAY0.date()).days
     sweep(session, days_to_target + 1)
-    rules = {rule for rule, _, _ in ladder(session, case)}
-    assert "goal_overdue" in rules
+    assert "goal_overdue" in {rule for rule, _, _ in ladder(session, case)}
 
 
 def test_reassessment_is_due_only_after_the_programs_interval(session: Session) -> None:

@@ -66,11 +66,24 @@ def test_plan_must_cover_domains_scored_in_crisis() -> None:
 
 
 def test_referral_stage_needs_a_referral_or_a_waiver() -> None:
-    empty = factories.referral().model_copy(update={"referrals": []})
+    empty = factories.referral().model_copy(update={"waived": False})
     with pytest.raises(TransitionNotAllowed, match="waived"):
         check_transition(Stage.REFERRAL, empty, CaseFacts())
-    waived = empty.model_copy(update={"waived": True})
-    assert check_transition(Stage.REFERRAL, waived, CaseFacts()).target is Stage.MONITORING
+    assert check_transition(Stage.REFERRAL, factories.referral(), CaseFacts()).target is (
+        Stage.MONITORING
+    )
+
+
+def test_sent_referrals_wait_for_the_partners_answers() -> None:
+    sent = check_transition(Stage.REFERRAL, factories.referral_to("hope-housing"), CaseFacts())
+    assert (sent.trigger, sent.target) == (Trigger.SEND, Stage.REFERRAL)
+    accepted = check_transition(Stage.REFERRAL, None, CaseFacts(), Trigger.ACCEPTED)
+    rejected = check_transition(Stage.REFERRAL, None, CaseFacts(), Trigger.REJECTED)
+    assert (accepted.target, rejected.target) == (Stage.MONITORING, Stage.REFERRAL)
+    with pytest.raises(TransitionNotAllowed, match="waits for a ReferralForm"):
+        check_transition(Stage.REFERRAL, None, CaseFacts())
+    with pytest.raises(TransitionNotAllowed, match="monitoring cannot accepted"):
+        check_transition(Stage.MONITORING, None, CaseFacts(), Trigger.ACCEPTED)
 
 
 def test_stage_keys_are_unique_per_visit_and_attempt() -> None:

@@ -16,7 +16,6 @@ from models.orm import (
     AuditIsAppendOnly,
     CarePlan,
     Case,
-    Referral,
     StageEvent,
 )
 from tests import factories
@@ -93,13 +92,6 @@ def test_reassessment_loop_keeps_every_visit(session: Session, case: Case) -> No
     assert _count(session, Assessment) == 2
     assert [p.version for p in session.scalars(select(CarePlan).order_by(CarePlan.id))] == [1, 2]
     assert len({e.stage_key for e in stage_events.history(session, case)}) == 7
-
-
-def test_referrals_get_references(session: Session, case: Case) -> None:
-    _walk_to_monitoring(session, case)
-    (referral,) = session.scalars(select(Referral)).all()
-    assert referral.reference == f"REF-{referral.id:06d}"
-    assert referral.status == "requested"
 
 
 def test_a_run_of_an_earlier_episode_cannot_write(session: Session, case: Case) -> None:

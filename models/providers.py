@@ -1,0 +1,135 @@
+"""The provider directory: partner agencies' services, imported from an Open Referral
+(HSDS 3.0) JSON file. HSDS field names are used where HSDS has them (organizations,
+services, locations, service_at_locations); what a referral needs and HSDS does not carry
+(category, eligible programs, referral endpoint, token, response window, capacity) sits in
+each service's `x-casework` object. A malformed entry is reported with its position and
+skipped; the rest import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.cases import CaseError
+from models.codes import Program, ServiceCategory
+from models.forms import ProviderCode, describe_error
+from models.orm import Provider
+
+
+class ProviderNotFound(CaseError):
+    pass
+
+
+class CaseworkExtension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: ServiceCategory
+    programs: list[Program] = Field(min_length=1)
+    referral_endpoint: HttpUrl
+    token: str = Field(min_length=8, max_length=200)
+    response_days: int = Field(default=10, gt=0, le=90)
+    capacity: int | None = Field(default=None, ge=0)
+    waitlist: bool = False
+
+
+class HsdsService(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: ProviderCode
+    organization_id: str
+    name: str = Field(min_length=1, max_length=200)
+    status: str = "active"
+    casework: CaseworkExtension = Field(alias="x-casework")
+
+
+class HsdsOrganization(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+
+
+def _locations(data: dict[str, Any]) -> dict[str, str]:
+    """Service id -> a one-line place (city, region) from HSDS locations."""
+    places: dict[str, str] = {}
+    for location in data.get("locations") or []:
+        if not isinstance(location, dict):
+            continue
+        address = (location.get("addresses") or [{}])[0] or {}
+        place = ", ".join(
+            str(part) for part in (address.get("city"), address.get("state_province")) if part
+        )
+        places[str(location.get("id"))] = place or str(location.get("name") or "")
+    by_service: dict[str, str] = {}
+    for link in data.get("service_at_locations") or []:
+        if isinstance(link, dict) and str(link.get("location_id")) in places:
+            by_service.setdefault(str(link.get("service_id")), places[str(link["location_id"])])
+    return by_service
+
+
+def import_hsds(session: Session, data: Any) -> tuple[list[str], list[str]]:
+    """Insert or update one provider per HSDS service; returns (imported keys, problems)."""
+    if not isinstance(data, dict) or not isinstance(data.get("services"), list):
+        return [], ["file: expected an HSDS object with a services list"]
+    problems: list[str] = []
+    organizations: dict[str, str] = {}
+    for position, raw in enumerate(data.get("organizations") or []):
+        try:
+            org = HsdsOrganization.model_validate(raw)
+        except ValidationError as exc:
+            problems.append(describe_error(exc, f"organizations[{position}]: "))
+            continue
+        organizations[org.id] = org.name
+    places = _locations(data)
+    imported: list[str] = []
+    for position, raw in enumerate(data["services"]):
+        try:
+            service = HsdsService.model_validate(raw)
+        except ValidationError as exc:
+            problems.append(describe_error(exc, f"services[{position}]: "))
+            continue
+        if service.organization_id not in organizations:
+            problems.append(
+                f"services[{position}]: organization_id: no organization {service.organization_id}"
+            )
+            continue
+        extension = service.casework
+        values = {
+            "organization": organizations[service.organization_id],
+            "service_name": service.name,
+            "category": extension.category.value,
+            "programs": [p.value for p in extension.programs],
+            "location": places.get(service.id),
+            "capacity": extension.capacity,
+            "waitlist": extension.waitlist,
+            "endpoint": str(extension.referral_endpoint).rstrip("/"),
+            "token": extension.token,
+            "response_days": extension.response_days,
+            "active": service.status == "active",
+        }
+        provider = session.scalars(select(Provider).where(Provider.key == service.id)).first()
+        if provider is None:
+            session.add(Provider(key=service.id, **values))
+        else:
+            for name, value in values.items():
+                setattr(provider, name, value)
+        imported.append(service.id)
+    session.flush()
+    return imported, problems
+
+
+def listing(session: Session, category: ServiceCategory | None = None) -> list[Provider]:
+    query = select(Provider).order_by(Provider.category, Provider.key)
+    if category is not None:
+        query = query.where(Provider.category == category.value)
+    return list(session.scalars(query))
+
+
+def get(session: Session, key: str) -> Provider:
+    provider = session.scalars(select(Provider).where(Provider.key == key)).first()
+    if provider is None:
+        raise ProviderNotFound(f"provider: no provider {key} in the directory")
+    return provider
