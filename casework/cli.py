@@ -20,6 +20,8 @@ from models.codes import (
     ContactType,
     Program,
     ReassessmentReason,
+    ReferralStatus,
+    ServiceCategory,
     Stage,
     WaiverRequirement,
     Watch,
@@ -146,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--unreachable", action="store_true", help="the client was not reached")
     follow.add_argument("--housing-kept", choices=["yes", "no"])
     follow.add_argument("--benefits-continuing", choices=["yes", "no"])
+
+    prov = sub.add_parser("providers", parents=[common], help="the provider directory")
+    prov_sub = prov.add_subparsers(dest="providers_command", required=True, metavar="ACTION")
+    prov_import = prov_sub.add_parser("import", parents=[common], help="import an HSDS 3.0 file")
+    prov_import.add_argument("file")
+    prov_list = prov_sub.add_parser("list", parents=[common], help="list providers")
+    prov_list.add_argument("--service", choices=[c.value for c in ServiceCategory])
+    prov_list.add_argument("--json", action="store_true")
+
+    consent = sub.add_parser(
+        "consent", parents=[common], help="record (or withdraw) consent to share with a provider"
+    )
+    consent.add_argument("case_number")
+    consent.add_argument("--provider", required=True, help="provider id, or * for any")
+    consent.add_argument("--given-on", type=date_arg, metavar="DATE", help="default: today")
+    consent.add_argument("--withdraw", action="store_true")
+
+    ref = sub.add_parser("referral", parents=[common], help="record a partner's answer by hand")
+    ref.add_argument("reference")
+    ref.add_argument("--status", required=True, choices=[s.value for s in ReferralStatus])
+    ref.add_argument("--reason", help="the partner's reason, if any (store only)")
 
     demo = sub.add_parser(
         "demo", parents=[common], help="create N synthetic cases at varied stages"
@@ -436,6 +459,65 @@ def cmd_follow_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_providers(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    if args.providers_command == "import":
+        imported, problems = operations.import_providers(read_json(args.file, "provider file"))
+        for problem in problems:
+            print(f"casework: skipped {problem}", file=sys.stderr)
+        print(f"{len(imported)} provider(s) imported, {len(problems)} entr(ies) skipped")
+        return 0 if imported or not problems else EXIT_ERROR
+    rows = operations.provider_list(ServiceCategory(args.service) if args.service else None)
+    emit(
+        [row.model_dump(mode="json") for row in rows],
+        args.json,
+        lambda: (
+            "\n".join(
+                f"{r.key:<20} {r.category:<26} {r.organization} / {r.service_name}"
+                f" ({r.location or '-'}; answers within {r.response_days} d"
+                f"{'; waitlist' if r.waitlist else ''}{'' if r.active else '; inactive'})"
+                for r in rows
+            )
+            or "no providers"
+        ),
+    )
+    return 0
+
+
+def cmd_consent(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    actor = get_settings().actor
+    if args.withdraw:
+        cancelled = operations.withdraw_consent(args.case_number, args.provider, actor)
+        print(
+            f"{args.case_number.upper()}: consent for {args.provider} withdrawn"
+            f"{'; cancelled ' + ', '.join(cancelled) if cancelled else ''}"
+        )
+        return 0
+    given_on = args.given_on or date.today()
+    operations.give_consent(args.case_number, args.provider, given_on, actor)
+    print(f"{args.case_number.upper()}: consent to share with {args.provider} from {given_on}")
+    return 0
+
+
+def cmd_referral(args: argparse.Namespace) -> int:
+    from casework import operations
+    from casework.settings import get_settings
+
+    reason = args.reason.strip() if args.reason else None
+    case_number, moved = operations.record_referral_status(
+        args.reference, ReferralStatus(args.status), reason, get_settings().actor
+    )
+    print(
+        f"{args.reference.upper()}: {args.status} recorded"
+        f"{f'; {case_number} moves on' if moved else ''}"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from casework.demo import run_demo
 
@@ -479,6 +561,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "waiver": cmd_waiver,
     "follow-up": cmd_follow_up,
     "automations": cmd_automations,
+    "providers": cmd_providers,
+    "consent": cmd_consent,
+    "referral": cmd_referral,
 }
 
 

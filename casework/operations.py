@@ -30,6 +30,8 @@ from models.codes import (
     CaseStatus,
     Program,
     ReassessmentReason,
+    ReferralStatus,
+    ServiceCategory,
     Stage,
     Trigger,
     WaiverRequirement,
@@ -51,6 +53,7 @@ from models.schemas import (
     FollowUpOut,
     HistoryEntry,
     PlanOut,
+    ProviderOut,
     ReferralOut,
     WaiverOut,
 )
@@ -448,3 +451,92 @@ def escalation_list(open_only: bool, case_number: str | None) -> list[Escalation
             case_number = cases.get_case(session, case_number).case_number
         rows = escalations.listing(session, open_only=open_only, case_number=case_number)
         return [EscalationOut.model_validate(row) for row in rows]
+
+
+def settle(case_numbers: list[str]) -> list[str]:
+    """Resume the runs of cases whose partners have all answered (or one refused); returns
+    the case numbers resumed. A run not yet suspended finds the answers itself."""
+    resumed = []
+    for case_number in case_numbers:
+        with session_scope() as session:
+            case = cases.get_case(session, case_number)
+            flow_run_id = cases.episode_of(session, case).flow_run_id
+            key = case.stage_key
+            ready = referrals.answer(session, case) is not None
+        if ready and flow_run_id and orchestration.resume_waiting(flow_run_id, key):
+            resumed.append(case_number)
+    return resumed
+
+
+def import_providers(data: Any) -> tuple[list[str], list[str]]:
+    from models import providers
+
+    with session_scope() as session:
+        return providers.import_hsds(session, data)
+
+
+def provider_list(category: ServiceCategory | None) -> list[ProviderOut]:
+    from models import providers
+
+    with session_scope() as session:
+        return [ProviderOut.model_validate(p) for p in providers.listing(session, category)]
+
+
+def give_consent(case_number: str, provider: str, given_on: date, actor: str) -> None:
+    from models import consents, providers
+
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number)
+        if provider != consents.ANY_PROVIDER:
+            providers.get(session, provider)
+        if given_on > now().date():
+            raise InputError(f"--given-on: {given_on} is in the future")
+        consents.give(session, case, provider, given_on, actor, now())
+
+
+def withdraw_consent(case_number: str, provider: str, actor: str) -> list[str]:
+    """Withdraw consent; open referrals it covered are cancelled and the case (if it was
+    waiting on them) goes back to choosing. Returns the cancelled references."""
+    from models import consents
+
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        cancelled = [
+            r.reference or "" for r in consents.withdraw(session, case, provider, actor, now())
+        ]
+        number = case.case_number or case_number
+    if cancelled:
+        _settle_quietly(number)
+    return cancelled
+
+
+def record_referral_status(
+    reference: str, status: ReferralStatus, reason: str | None, actor: str
+) -> tuple[str, bool]:
+    """An operator records a partner's answer by hand; returns (case number, whether the
+    case was moved on because of it)."""
+    with session_scope() as session:
+        referral = referrals.get(session, reference)
+        if referral.sent_at is None and status is not ReferralStatus.CANCELLED:
+            raise InputError(f"referral: {referral.reference} has not been sent yet")
+        referrals.set_status(session, referral, status, reason, f"operator:{actor}", now())
+        case = session.get_one(Case, referral.case_id)
+        audit.record(
+            session,
+            case,
+            actor,
+            "referral_status_recorded",
+            now(),
+            reference=referral.reference,
+            status=status.value,
+        )
+        number = case.case_number or ""
+    return number, bool(_settle_quietly(number))
+
+
+def _settle_quietly(case_number: str) -> list[str]:
+    """Settle now if Prefect is there; if not, the status sync settles it later."""
+    try:
+        return settle([case_number])
+    except orchestration.OrchestratorUnavailable:
+        return []

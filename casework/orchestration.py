@@ -32,6 +32,7 @@ LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"  # flow name / deployment
 REASSESS_DEPLOYMENT = "reassess-case/reassess-case"
 SWEEP_DEPLOYMENT = "stalled-case-sweep/stalled-case-sweep"
 BENEFITS_DEPLOYMENT = "benefits-watch/benefits-watch"
+REFERRAL_SYNC_DEPLOYMENT = "referral-status-sync/referral-status-sync"
 BRIEF_DEPLOYMENT = "escalation-brief/escalation-brief"
 RUNNER_SILENCE_SECONDS = 45
 
@@ -163,6 +164,16 @@ def start_case_run(position: Position) -> str:
     )
     assert isinstance(flow_run, FlowRun)
     return str(flow_run.id)
+
+
+def resume_waiting(flow_run_id: str, key: str) -> bool:
+    """Resume a run suspended (without a form) at `key`; False if it is not waiting there
+    (it will look for itself before it suspends)."""
+    run = read_run(flow_run_id)
+    if not (run.waiting and run.pause_key == key):
+        return False
+    result = prefect_client().resume_flow_run(UUID(flow_run_id))
+    return result.status.value == "ACCEPT"
 
 
 def start_sweep(deployment: str, **parameters: str) -> str:

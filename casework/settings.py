@@ -35,6 +35,10 @@ class CaseworkSettings(BaseSettings):
     schedules: bool = Field(
         default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
     )
+    partner_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    partner_retry_seconds: list[float] = Field(
+        default=[2.0, 10.0, 30.0], description="delays between attempts to send a referral"
+    )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_attempts: int = Field(default=3, ge=1, le=10)
 

@@ -11,6 +11,7 @@ from prefect.types.entrypoint import EntrypointType
 from flows.case_lifecycle import case_lifecycle
 from flows.escalation_brief import escalation_brief
 from flows.reassess_case import reassess_case
+from flows.referral_sync import referral_status_sync
 from flows.sweeps import benefits_watch, follow_up_checks, reassessment_cadence, stalled_case_sweep
 
 # Cron schedules (UTC). Each sweep also runs by hand, from the UI's run form or
@@ -20,6 +21,7 @@ SCHEDULES = {
     "benefits-watch": "0 6 * * *",
     "follow-up-checks": "30 6 * * *",
     "reassessment-cadence": "0 7 * * *",
+    "referral-status-sync": "*/10 * * * *",
 }
 
 
@@ -68,6 +70,7 @@ def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
                 benefits_watch,
                 follow_up_checks,
                 reassessment_cadence,
+                referral_status_sync,
             )
         ),
     ]

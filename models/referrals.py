@@ -145,7 +145,8 @@ def open_by_provider(session: Session) -> dict[str, list[str]]:
     )
     grouped: dict[str, list[str]] = {}
     for provider, reference in session.execute(query):
-        grouped.setdefault(provider, []).append(reference)
+        if provider and reference:
+            grouped.setdefault(provider, []).append(reference)
     return grouped
 
 

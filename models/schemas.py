@@ -127,6 +127,21 @@ class ReferralOut(OutModel):
     urgency: str
     status: str
     status_at: datetime
+    status_reason: str | None = None
+    sent_at: datetime | None = None
+
+
+class ProviderOut(OutModel):
+    key: str
+    organization: str
+    service_name: str
+    category: str
+    programs: list[str]
+    location: str | None
+    capacity: int | None
+    waitlist: bool
+    response_days: int
+    active: bool
 
 
 class ContactOut(OutModel):

@@ -10,7 +10,7 @@ from prefect.cache_policies import INPUTS, RUN_ID
 
 from casework.db import session_scope
 from models import stage_events
-from models.codes import Stage
+from models.codes import Stage, Trigger
 from models.lifecycle import form_for
 from tasks.retries import store_unavailable
 
@@ -32,6 +32,7 @@ def record_stage(
     stage: Stage,
     form_data: dict[str, Any] | None,
     refusal: str | None = None,
+    answer: Trigger | None = None,
 ) -> dict[str, Any]:
     """Apply one stage's form; a replay with the same inputs returns the stored outcome."""
     form_type = form_for(stage)
@@ -47,5 +48,6 @@ def record_stage(
             actor,
             datetime.now(UTC),
             refusal=refusal,
+            answer=answer,
         )
     return outcome.as_dict()

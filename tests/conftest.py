@@ -34,6 +34,9 @@ os.environ.update(
         "CASEWORK_RUNNER_POLL_SECONDS": "0.5",
         # Sweeps run when a test says, at the `as_of` it says: no cron runs mid-test.
         "CASEWORK_SCHEDULES": "off",
+        # Partner agencies on loopback answer fast; a slow one is one that takes > 1 s.
+        "CASEWORK_PARTNER_TIMEOUT_SECONDS": "1",
+        "CASEWORK_PARTNER_RETRY_SECONDS": "[0.5, 0.5, 0.5]",
         "PREFECT_API_URL": f"http://127.0.0.1:{PORT}/api",
         "PREFECT_HOME": str(SESSION_DIR / "prefect"),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",

@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from models import cases
 from models.clients import create_client
-from models.codes import NeedsDomain, Objective, Program, ServiceCategory, Stage, Trigger
+from models.codes import (
+    NeedsDomain,
+    Objective,
+    Program,
+    ReferralStatus,
+    ServiceCategory,
+    Stage,
+    Trigger,
+)
 from models.forms import (
     AssessmentForm,
     ClosureForm,
@@ -29,6 +37,7 @@ from models.orm import Case, Provider
 from models.schemas import ClientIn
 
 STAFF = "cm.tester"
+__all__ = ["ReferralForm", "ReferralRequest", "ReferralStatus", "NeedsDomain"]
 
 
 def unique_word(prefix: str) -> str:

@@ -1,0 +1,238 @@
+"""Talking to partner agencies over HTTP (the protocol is in the README): sending a
+referral, and asking a provider for the status of its open referrals. Only the minimum a
+partner needs leaves the store (given name, contact preference, language); nothing of the
+client reaches a Prefect surface (task parameters and results are REF numbers and codes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from prefect import task
+from prefect.cache_policies import INPUTS, RUN_ID
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.tasks import Task
+from sqlalchemy.exc import OperationalError
+
+from casework.db import session_scope
+from casework.settings import get_settings
+from models import consents, providers, referrals
+from models.codes import ReferralStatus, Trigger
+from models.orm import Case, Client
+
+FINAL_ATTEMPTS_FAILED = "partner unreachable after every attempt"
+
+
+class PartnerUnavailable(Exception):
+    """A timeout, a connection error or a 5xx: worth trying again later."""
+
+
+def _worth_retrying(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    try:
+        state.result()
+    except (PartnerUnavailable, OperationalError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    reference: str
+    endpoint: str
+    token: str
+    body: dict[str, Any]
+
+
+def _outgoing(reference: str) -> Outgoing | str:
+    """What to send for `reference`, or the status it already has (nothing to send)."""
+    with session_scope() as session:
+        referral = referrals.get(session, reference)
+        if referral.status != ReferralStatus.REQUESTED.value or referral.sent_at is not None:
+            return referral.status
+        case = session.get_one(Case, referral.case_id)
+        client = session.get_one(Client, case.client_id)
+        if not consents.covers(session, client.id, referral.provider or ""):
+            referrals.set_status(
+                session, referral, ReferralStatus.CANCELLED, "no consent to share", "system", _now()
+            )
+            return referral.status
+        provider = providers.get(session, referral.provider or "")
+        return Outgoing(
+            reference=reference,
+            endpoint=provider.endpoint,
+            token=provider.token,
+            body={
+                "referral_id": reference,
+                "case_number": case.case_number,
+                "service": referral.service,
+                "program": case.program,
+                "urgency": referral.urgency,
+                "reason": referral.reason,
+                "client": {
+                    "given_name": client.given_name,
+                    "contact_preference": client.contact_preference,
+                    "language": client.language,
+                },
+            },
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _partner_reason(response: httpx.Response) -> str:
+    try:
+        reason = response.json().get("reason")
+    except (ValueError, AttributeError):
+        reason = None
+    return f"HTTP {response.status_code}: {reason or response.reason_phrase}"[:300]
+
+
+@task(
+    name="send-referral",
+    cache_policy=RUN_ID + INPUTS,
+    persist_result=True,
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=_worth_retrying,
+)
+def send_referral(reference: str) -> str:
+    """POST one referral. 2xx or 409: received. Other 4xx: failed, with the partner's
+    reason, no retry. 5xx, timeouts, connection errors: raised, so Prefect retries."""
+    outgoing = _outgoing(reference)
+    if isinstance(outgoing, str):
+        return outgoing
+    try:
+        response = httpx.post(
+            f"{outgoing.endpoint}/referrals",
+            json=outgoing.body,
+            headers={
+                "Authorization": f"Bearer {outgoing.token}",
+                "Idempotency-Key": outgoing.reference,
+            },
+            timeout=get_settings().partner_timeout_seconds,
+        )
+    except httpx.TimeoutException:
+        raise PartnerUnavailable(f"{reference}: the partner did not answer in time") from None
+    except httpx.TransportError as exc:
+        raise PartnerUnavailable(f"{reference}: {type(exc).__name__}") from None
+    if response.status_code >= 500 or response.status_code in (408, 429):
+        raise PartnerUnavailable(f"{reference}: HTTP {response.status_code}")
+    with session_scope() as session:
+        referral = referrals.get(session, reference)
+        if response.is_success or response.status_code == 409:
+            referral.sent_at = _now()
+            referrals.set_status(
+                session, referral, ReferralStatus.RECEIVED, None, "partner", _now()
+            )
+        else:
+            referrals.set_status(
+                session,
+                referral,
+                ReferralStatus.FAILED,
+                _partner_reason(response),
+                "partner",
+                _now(),
+            )
+        return referral.status
+
+
+def mark_undeliverable(reference: str) -> None:
+    """Every attempt failed: the referral failed (the sweep escalates it)."""
+    with session_scope() as session:
+        referral = referrals.get(session, reference)
+        referrals.set_status(
+            session, referral, ReferralStatus.FAILED, FINAL_ATTEMPTS_FAILED, "system", _now()
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    reference: str
+    provider: str
+    old: str
+    new: str
+
+
+def sync_provider(provider_key: str, references: Iterable[str]) -> list[Change]:
+    """Ask one provider for the status of its open referrals (one HTTP client); record
+    every change with its time. A provider that cannot be reached is left for next time."""
+    with session_scope() as session:
+        provider = providers.get(session, provider_key)
+        endpoint, token = provider.endpoint, provider.token
+    changes: list[Change] = []
+    settings = get_settings()
+    with httpx.Client(
+        base_url=endpoint,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=settings.partner_timeout_seconds,
+    ) as client:
+        for reference in references:
+            try:
+                response = client.get(f"/referrals/{reference}")
+                response.raise_for_status()
+                answer = response.json()
+                status = ReferralStatus(answer["status"])
+                reason = answer.get("reason")
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                continue
+            when = _parse_time(answer.get("updated_at"))
+            with session_scope() as session:
+                referral = referrals.get(session, reference)
+                old = referral.status
+                if referrals.set_status(
+                    session,
+                    referral,
+                    status,
+                    str(reason)[:300] if reason else None,
+                    "partner",
+                    when,
+                ):
+                    changes.append(Change(reference, provider_key, old, status.value))
+    return changes
+
+
+def _parse_time(value: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return _now()
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def unsent_referrals(case_number: str) -> list[str]:
+    from models import cases
+
+    with session_scope() as session:
+        return referrals.unsent(session, cases.get_case(session, case_number))
+
+
+def partner_answer(case_number: str) -> Trigger | None:
+    from models import cases
+
+    with session_scope() as session:
+        return referrals.answer(session, cases.get_case(session, case_number))
+
+
+def send_all(case_number: str) -> None:
+    """Send the case's unsent referrals, each with Prefect retries. One the partner refused
+    as malformed (4xx), or that failed every attempt, is marked failed, and the case is
+    swept at once, which escalates it."""
+    delays = get_settings().partner_retry_seconds
+    sender = send_referral.with_options(retries=len(delays), retry_delay_seconds=delays)
+    failed = False
+    for reference in unsent_referrals(case_number):
+        state = sender(reference, return_state=True)
+        if state.is_failed():
+            mark_undeliverable(reference)
+        failed = failed or state.is_failed() or state.result() == ReferralStatus.FAILED.value
+    if failed:
+        from casework.orchestration import start_case_sweep
+
+        start_case_sweep(case_number)
