@@ -3,12 +3,16 @@ to varied stages through the same operations a case manager uses."""
 
 from __future__ import annotations
 
+import json
 import random
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from pathlib import Path
 
-from casework import operations, orchestration
+from casework import examples, operations, orchestration
+from casework.partner import PartnerAgency
 from models.codes import BenefitKind, ClosureReason, ContactPreference, Program, Stage, Trigger
 from models.forms import AssessmentForm, ClosureForm, DomainScores, MonitoringForm, StageForm
 from models.lifecycle import STAGES
@@ -81,9 +85,13 @@ def _drive(index: int, seed: int) -> str:
         form = demo_form(
             stage, rng, staff, last=position == len(route) - 1 and stage is Stage.MONITORING
         )
+        if stage is Stage.REFERRAL:
+            operations.give_consent(started.case_number, "*", date.today(), staff)
         result = operations.submit(started.case_number, stage, form, actor=staff, wait=True)
         if result.outcome != "moved":
             return f"error:{result.error}"
+        if stage is Stage.REFERRAL and not _partners_answered(started.case_number):
+            return "error:the demo partner did not answer"
     if route and route[-1] is Stage.MONITORING:
         # A benefit due soon, so the benefits watch has a warning to give.
         operations.record_benefit(
@@ -94,10 +102,40 @@ def _drive(index: int, seed: int) -> str:
     return "closed" if route[-1] is Stage.CLOSURE else operations.show(started.case_number).stage
 
 
+def _partners_answered(case_number: str, timeout: float = 120) -> bool:
+    """Referrals go to the demo partner agency over HTTP; ask the status sync (a run on the
+    runner) until it has recorded the partner's answer and moved the case on."""
+    deadline = time.monotonic() + timeout
+    next_sync = 0.0
+    while time.monotonic() < deadline:
+        if operations.show(case_number).stage != Stage.REFERRAL.value:
+            return True
+        if time.monotonic() > next_sync:
+            orchestration.start_sweep(orchestration.REFERRAL_SYNC_DEPLOYMENT)
+            next_sync = time.monotonic() + 15
+        time.sleep(1)
+    return False
+
+
+def _demo_directory(partner: PartnerAgency) -> None:
+    """The example HSDS directory, every provider answering at the demo partner."""
+    data = json.loads(Path(examples.__file__).with_name("providers.hsds.json").read_text())
+    for service in data["services"]:
+        service["x-casework"]["referral_endpoint"] = partner.url
+        service["x-casework"]["token"] = partner.token
+    operations.import_providers(data)
+
+
 def run_demo(count: int, seed: int = 7, workers: int = 4) -> str:
-    """Drive `count` cases, then start the sweeps once so their artifacts are there to see."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = Counter(pool.map(lambda i: _drive(i, seed), range(count)))
+    """Drive `count` cases (referrals to a partner agency on loopback, for the demo's
+    duration), then start the sweeps once so their artifacts are there to see."""
+    partner = PartnerAgency("demo-partner-token").start()
+    try:
+        _demo_directory(partner)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = Counter(pool.map(lambda i: _drive(i, seed), range(count)))
+    finally:
+        partner.stop()
     for deployment in (orchestration.SWEEP_DEPLOYMENT, orchestration.BENEFITS_DEPLOYMENT):
         orchestration.start_sweep(deployment)
     return ", ".join(f"{name}={n}" for name, n in sorted(outcomes.items()))

@@ -284,3 +284,44 @@ def test_escalations_are_listed(capsys, waiting_case) -> None:
     code, out, _ = run_cli(capsys, "escalations", "--case", waiting_case)
     assert f"{waiting_case} stage_overdue L1 -> {factories.STAFF}" in out
     _refused(capsys, ["escalations", "--case", "CASE-999999"], "no case CASE-999999")
+
+
+def test_providers_import_reports_bad_entries_and_imports_the_rest(capsys, tmp_path) -> None:
+    from casework import examples
+
+    data = json.loads((Path(examples.__file__).parent / "providers.hsds.json").read_text())
+    data["services"].append({"id": "broken", "organization_id": "org-hope", "name": "No extension"})
+    data["services"].append(
+        {**data["services"][0], "id": "ghost", "organization_id": "org-nowhere"}
+    )
+    path = tmp_path / "providers.json"
+    path.write_text(json.dumps(data))
+    code, out, err = run_cli(capsys, "providers", "import", str(path))
+    assert code == 0
+    assert "5 provider(s) imported, 2 entr(ies) skipped" in out
+    assert "services[5]: x-casework: Field required" in err
+    assert "services[6]: organization_id: no organization org-nowhere" in err
+    code, out, _ = run_cli(capsys, "providers", "list", "--service", "housing_search", "--json")
+    [row] = json.loads(out)
+    assert (row["key"], row["location"], row["response_days"]) == (
+        "hope-housing",
+        "Springfield, IL",
+        7,
+    )
+    assert "token" not in row
+
+
+def test_consent_for_an_unknown_provider_is_refused(capsys, waiting_case) -> None:
+    _refused(
+        capsys,
+        ["consent", waiting_case, "--provider", "nobody-here"],
+        "provider: no provider nobody-here in the directory",
+    )
+
+
+def test_a_referral_never_sent_cannot_be_answered_by_hand(capsys) -> None:
+    _refused(
+        capsys,
+        ["referral", "REF-999999", "--status", "accepted"],
+        "referral: no referral REF-999999",
+    )
