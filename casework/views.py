@@ -23,7 +23,8 @@ def caseload_text(rows: list[CaseSummary]) -> str:
 def case_text(case: CaseDetail) -> str:
     client = case.client
     lines = [
-        f"{case.case_number}  {case.program.value}  stage {case.stage}  {case.status}  "
+        f"{case.case_number}  {case.program.value}  stage {case.stage}"
+        f"{' (waiting on partners)' if case.waiting_on else ''}  {case.status}  "
         f"episode {case.episode}  manager {case.case_manager}"
         f"{f'  due {case.stage_due_on}' if case.stage_due_on else ''}",
         f"client: {client.given_name} {client.family_name}, born {client.date_of_birth}, "

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from models.codes import Trigger
 from models.forms import describe_error
 from models.lifecycle import form_for
+from tasks.case_card import publish_case_card
 from tasks.cases import mirror_tags, read_position
 from tasks.referrals import partner_answer, send_all
 from tasks.stage_events import record_stage
@@ -42,6 +43,7 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
             logger.info("%s moved on to episode %s; this run ends", case_number, position.episode)
             return "superseded"
         mirror_tags(position)
+        publish_case_card(case_number)
         if position.closed:
             return "closed"
         form_type = form_for(position.stage)

@@ -76,6 +76,7 @@ class CaseSummary(OutModel):
     stage_entered_at: datetime
     opened_at: datetime
     stage_due_on: date | None = Field(default=None, description="entered + the program's SLA")
+    waiting_on: str | None = Field(default=None, description="referrals sent here, unanswered")
 
     @model_validator(mode="after")
     def _due(self) -> CaseSummary:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -138,6 +139,21 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
     assert totals["changes"] >= 2
     _wait_for("the case to reach monitoring", lambda: _stage(case_number) == ("monitoring", False))
     assert _history(sent[0].reference or "") == ["requested", "received", "accepted"]
+
+    def card() -> str:
+        body = {
+            "artifacts": {"key": {"any_": [f"case-{case_number.lower()}"]}},
+            "sort": "CREATED_DESC",
+            "limit": 1,
+        }
+        found = httpx.post(f"{stack}/artifacts/filter", json=body, timeout=10).json()
+        return str(found[0]["data"]) if found else ""
+
+    # The case card on the run follows the case: rewritten at the stage change.
+    assert "stage: **monitoring**" in _wait_for(
+        "the case card", lambda: "monitoring" in card() and card()
+    )
+    assert "reassessment due" in card()
 
 
 def test_a_rejection_sends_the_case_back_and_a_manual_answer_moves_it_on(

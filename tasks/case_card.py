@@ -1,0 +1,60 @@
+"""The case card: a small markdown artifact on each case's flow run with where the case
+stands, what is due and what is open, rewritten at every stage change. Coded values only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prefect.artifacts import create_markdown_artifact
+from sqlalchemy import select
+
+from casework.db import session_scope
+from models import cases, escalations, referrals
+from models.codes import REFERRAL_WAITING, Program, Stage
+from models.orm import Benefit
+from models.programs import programs, stage_due_on
+
+
+def card_markdown(case_number: str) -> str:
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        config = programs()[Program(case.program)]
+        lines = [
+            f"# {case.case_number}",
+            "",
+            f"- program: `{case.program}`, case manager `{case.case_manager}`",
+            f"- stage: **{case.stage}** since {case.stage_entered_at:%Y-%m-%d}"
+            + (" (waiting on partners)" if case.waiting_on else ""),
+        ]
+        if case.status == "closed":
+            lines.append(f"- closed {case.closed_at:%Y-%m-%d}" if case.closed_at else "- closed")
+        else:
+            due = stage_due_on(Program(case.program), Stage(case.stage), case.stage_entered_at)
+            lines.append(f"- stage due: {due}")
+            if case.stage == Stage.MONITORING.value:
+                since = max(case.last_assessed_at or case.stage_entered_at, case.stage_entered_at)
+                next_review = since.date() + timedelta(config.reassessment_interval_days)
+                lines.append(f"- reassessment due: {next_review}")
+        waiting = [s.value for s in REFERRAL_WAITING]
+        open_refs = [r for r in referrals.for_case(session, case) if r.status in waiting]
+        lines += [
+            f"- referral {r.reference}: {r.service} at `{r.provider}` [{r.status}]"
+            for r in open_refs
+        ]
+        query = select(Benefit).where(Benefit.case_id == case.id, Benefit.active)
+        lines += [
+            f"- benefit `{b.kind}`: recertify by {b.recertify_by}" for b in session.scalars(query)
+        ]
+        rows = escalations.listing(session, open_only=True, case_number=case.case_number)
+        lines += [
+            f"- open escalation: {e.rule} level {e.level} ({e.measured})" for e in rows if e.level
+        ]
+    return "\n".join(lines)
+
+
+def publish_case_card(case_number: str) -> None:
+    create_markdown_artifact(
+        card_markdown(case_number),
+        key=f"case-{case_number.lower()}",
+        description=f"{case_number}: stage, due dates, open items",
+    )
