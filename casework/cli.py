@@ -170,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--status", required=True, choices=[s.value for s in ReferralStatus])
     ref.add_argument("--reason", help="the partner's reason, if any (store only)")
 
+    doc = sub.add_parser("doc", parents=[common], help="render a case document")
+    doc.add_argument("case_number")
+    doc.add_argument("kind", choices=["plan", "referral", "notes", "closure"])
+    doc.add_argument("reference", nargs="?", help="REF-… (referral letters)")
+    doc.add_argument("--from", dest="period_from", type=date_arg, metavar="DATE")
+    doc.add_argument("--to", dest="period_to", type=date_arg, metavar="DATE")
+    doc.add_argument("--format", choices=["md", "html"], default="md")
+    doc.add_argument("--out", type=Path, help="where to write it (default: the data dir)")
+
     demo = sub.add_parser(
         "demo", parents=[common], help="create N synthetic cases at varied stages"
     )
@@ -518,6 +527,32 @@ def cmd_referral(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doc(args: argparse.Namespace) -> int:
+    from casework.documents import produce
+    from casework.settings import get_settings
+
+    if args.kind == "referral" and not args.reference:
+        raise CliError("reference: a referral letter needs the referral (REF-…)")
+    if args.kind != "referral" and args.reference:
+        raise CliError(f"reference: only a referral letter takes one, not {args.kind}")
+    period = None
+    if args.kind == "notes":
+        if not (args.period_from and args.period_to):
+            raise CliError("--from/--to: a notes summary needs both dates")
+        period = (args.period_from, args.period_to)
+    rendered = produce(
+        args.case_number,
+        args.kind,
+        args.format,
+        get_settings().actor,
+        reference=args.reference,
+        period=period,
+        out=args.out,
+    )
+    print(f"{rendered.path} (sha256 {rendered.sha256[:12]}…)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from casework.demo import run_demo
 
@@ -564,6 +599,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "providers": cmd_providers,
     "consent": cmd_consent,
     "referral": cmd_referral,
+    "doc": cmd_doc,
 }
 
 

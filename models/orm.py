@@ -308,6 +308,20 @@ class Escalation(Base):
     delivery_error: Mapped[str | None] = mapped_column(String(200))
 
 
+class Document(Base):
+    """A rendered case document, kept with the case: where the file is and its hash."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index(None, "case_id", "kind"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(CODE)
+    format: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(CODE)
+
+
 class AuditEvent(Base):
     """Append-only: who did what to which case, when. Details are coded."""
 

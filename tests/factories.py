@@ -37,7 +37,7 @@ from models.orm import Case, Provider
 from models.schemas import ClientIn
 
 STAFF = "cm.tester"
-__all__ = ["ReferralForm", "ReferralRequest", "ReferralStatus", "NeedsDomain"]
+__all__ = ["ReferralForm", "ReferralRequest", "ReferralStatus", "NeedsDomain", "Stage", "Trigger"]
 
 
 def unique_word(prefix: str) -> str:

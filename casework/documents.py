@@ -1,0 +1,169 @@
+"""Case documents rendered from `casework/templates/` with jinja2: the service plan, a
+referral letter (minimum necessary information only), a progress-notes summary for a date
+range, and the closure summary. One template per document serves Markdown and HTML through
+a macro file per format; HTML is autoescaped, and an undefined field fails the render.
+Every rendered document is kept with the case: its path and SHA-256 go to the store."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.db import session_scope
+from models import audit, cases, plans, providers, referrals
+from models.cases import CaseError
+from models.codes import CaseStatus, Objective
+from models.orm import CarePlan, Case, Contact, Document, Narrative
+
+TEMPLATES = Path(__file__).with_name("templates")
+KINDS = ("plan", "referral", "notes", "closure")
+FORMATS = ("md", "html")
+
+
+class DocumentError(CaseError):
+    """The document cannot be made for this case (yet): the message says why."""
+
+
+def environment(fmt: str) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=fmt == "html",
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(kind: str, fmt: str, context: dict[str, Any]) -> str:
+    return environment(fmt).get_template(f"{kind}.j2").render(format=fmt, **context)
+
+
+def _goal_rows(plan: CarePlan | None, detailed: bool) -> list[list[Any]]:
+    if plan is None:
+        return []
+    if detailed:
+        return [
+            [g.domain, g.objective, Objective(g.objective).spec.measure, g.target_date, g.status]
+            for g in plan.goals
+        ]
+    return [[g.objective, g.target_date, g.status] for g in plan.goals]
+
+
+def _plan_of_episode(session: Session, case: Case) -> CarePlan | None:
+    query = (
+        select(CarePlan)
+        .where(CarePlan.case_id == case.id, CarePlan.episode == case.episode)
+        .order_by(CarePlan.id.desc())
+    )
+    return session.scalars(query.limit(1)).first()
+
+
+def context(
+    session: Session,
+    case: Case,
+    kind: str,
+    reference: str | None = None,
+    period: tuple[date, date] | None = None,
+) -> dict[str, Any]:
+    base: dict[str, Any] = {"case": case, "client": case.client}
+    if kind == "plan":
+        plan = plans.current_plan(session, case)
+        if plan is None:
+            raise DocumentError(f"case_number: {case.case_number} has no plan yet")
+        return base | {"plan": plan, "goals": _goal_rows(plan, detailed=True)}
+    if kind == "referral":
+        if reference is None:
+            raise DocumentError("referral: name the referral (REF-…)")
+        referral = referrals.get(session, reference)
+        if referral.case_id != case.id:
+            raise DocumentError(
+                f"referral: {referral.reference} is not a referral of {case.case_number}"
+            )
+        provider = providers.get(session, referral.provider or "")
+        return base | {"referral": referral, "provider": provider}
+    if kind == "notes":
+        if period is None or period[0] > period[1]:
+            raise DocumentError("--from/--to: give a date range, --from not after --to")
+        start = datetime.combine(period[0], time(), tzinfo=UTC)
+        end = datetime.combine(period[1], time.max, tzinfo=UTC)
+        query = select(Contact).where(
+            Contact.case_id == case.id, Contact.occurred_at >= start, Contact.occurred_at <= end
+        )
+        notes = [
+            [c.occurred_at.date(), c.contact_type, c.author, c.text]
+            for c in session.scalars(query.order_by(Contact.occurred_at))
+        ]
+        return base | {"notes": notes, "period_from": period[0], "period_to": period[1]}
+    if case.status != CaseStatus.CLOSED.value:
+        raise DocumentError(f"case_number: {case.case_number} is open; closure comes at closing")
+    episode = cases.episode_of(session, case)
+    summaries = select(Narrative.text).where(
+        Narrative.case_id == case.id,
+        Narrative.episode == case.episode,
+        Narrative.stage_key.like("closure-%"),
+    )
+    summary = session.scalars(summaries.order_by(Narrative.id.desc())).first()
+    return base | {
+        "episode": episode,
+        "goals": _goal_rows(_plan_of_episode(session, case), detailed=False),
+        "summary": summary or "No closure summary was recorded.",
+    }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: Path
+    sha256: str
+    text: str
+
+
+def produce(
+    case_number: str,
+    kind: str,
+    fmt: str,
+    actor: str,
+    *,
+    reference: str | None = None,
+    period: tuple[date, date] | None = None,
+    out: Path | None = None,
+) -> Rendered:
+    """Render a document, write it (to `out`, or under the data dir's documents/) and
+    record it with the case."""
+    from casework.settings import get_settings
+
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        text = render(kind, fmt, context(session, case, kind, reference, period))
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        name = "-".join(part for part in (kind, reference, stamp) if part)
+        default_dir = get_settings().data_dir.resolve() / "documents" / (case.case_number or "")
+        path = (out or default_dir / f"{name}.{fmt}").resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        session.add(
+            Document(
+                case_id=case.id,
+                kind=kind,
+                format=fmt,
+                path=str(path),
+                sha256=digest,
+                created_by=actor,
+            )
+        )
+        audit.record(session, case, actor, "document_rendered", datetime.now(UTC), kind=kind)
+    return Rendered(path, digest, text)
+
+
+def for_case(session: Session, case: Case) -> list[Document]:
+    return list(
+        session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id))
+    )
