@@ -83,7 +83,10 @@ def test_documents_say_what_the_case_says(capsys, whole_case) -> None:
     plan = _doc(capsys, case_number, "plan")
     assert f"# Service plan: {case_number}" in plan
     assert f"{client.given_name} {client.family_name}" in plan
-    assert "| housing | secure_permanent_housing | lease signed and moved in |" in plan
+    assert (
+        "|---|---|---|---|---|\n| housing | secure_permanent_housing | lease signed and moved in |"
+        in plan
+    )
     assert "cm.tester with the client" in plan
 
     letter = _doc(capsys, case_number, "referral", reference)
