@@ -179,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--format", choices=["md", "html"], default="md")
     doc.add_argument("--out", type=Path, help="where to write it (default: the data dir)")
 
+    report = sub.add_parser("report", parents=[common], help="the program manager's figures")
+    report.add_argument("--as-of", type=as_of_arg, help="date or ISO time (default: now, UTC)")
+    report.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report")
+    report.add_argument("--json", action="store_true")
+
     demo = sub.add_parser(
         "demo", parents=[common], help="create N synthetic cases at varied stages"
     )
@@ -553,6 +558,21 @@ def cmd_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from casework.report import caseload_report, to_html, to_text
+
+    report = caseload_report(args.as_of or datetime.now(UTC))
+    if args.html:
+        try:
+            args.html.write_text(to_html(report))
+        except OSError as exc:
+            raise CliError(f"--html: cannot write {args.html}: {exc.strerror}") from None
+    emit(asdict(report), args.json, lambda: to_text(report))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from casework.demo import run_demo
 
@@ -600,6 +620,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "consent": cmd_consent,
     "referral": cmd_referral,
     "doc": cmd_doc,
+    "report": cmd_report,
 }
 
 

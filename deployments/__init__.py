@@ -9,6 +9,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
 from flows.case_lifecycle import case_lifecycle
+from flows.caseload_report import caseload_report
 from flows.escalation_brief import escalation_brief
 from flows.reassess_case import reassess_case
 from flows.referral_sync import referral_status_sync
@@ -22,6 +23,7 @@ SCHEDULES = {
     "follow-up-checks": "30 6 * * *",
     "reassessment-cadence": "0 7 * * *",
     "referral-status-sync": "*/10 * * * *",
+    "caseload-report": "0 5 * * *",
 }
 
 
@@ -71,6 +73,7 @@ def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
                 follow_up_checks,
                 reassessment_cadence,
                 referral_status_sync,
+                caseload_report,
             )
         ),
     ]

@@ -80,7 +80,7 @@ def reassess_due(due: list[str], progress: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _run_name() -> str:
+def dated_run_name() -> str:
     """`stalled-cases-2026-11-22`, `stalled-cases-CASE-000123` for a targeted sweep."""
     from prefect.runtime import flow_run
 
@@ -134,7 +134,7 @@ def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> 
     return totals
 
 
-@flow(name="stalled-case-sweep", flow_run_name=_run_name)
+@flow(name="stalled-case-sweep", flow_run_name=dated_run_name)
 def stalled_case_sweep(
     as_of: datetime | None = None, case_number: CaseNumber | None = None
 ) -> dict[str, Any]:
@@ -142,19 +142,19 @@ def stalled_case_sweep(
     return run_watch(Watch.STALLED_CASES, as_of, case_number)
 
 
-@flow(name="benefits-watch", flow_run_name=_run_name)
+@flow(name="benefits-watch", flow_run_name=dated_run_name)
 def benefits_watch(as_of: datetime | None = None) -> dict[str, Any]:
     """Benefit recertifications and waiver expiries: warned 30/14/7 days ahead, then escalated."""
     return run_watch(Watch.BENEFITS, as_of, None)
 
 
-@flow(name="follow-up-checks", flow_run_name=_run_name)
+@flow(name="follow-up-checks", flow_run_name=dated_run_name)
 def follow_up_checks(as_of: datetime | None = None) -> dict[str, Any]:
     """Post-closure checks at 30 and 90 days; a failed check proposes reopening."""
     return run_watch(Watch.FOLLOW_UPS, as_of, None)
 
 
-@flow(name="reassessment-cadence", flow_run_name=_run_name)
+@flow(name="reassessment-cadence", flow_run_name=dated_run_name)
 def reassessment_cadence(as_of: datetime | None = None) -> dict[str, Any]:
     """Send the cases in monitoring whose reassessment is due back to assessment."""
     return run_watch(Watch.REASSESSMENTS, as_of, None)

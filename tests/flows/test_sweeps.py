@@ -305,3 +305,16 @@ def test_a_crisis_screen_in_an_assessment_is_escalated_at_once(stack: str) -> No
     assert [(r.rule, r.level, r.recipient) for r in _escalations(opened.case_number)] == [
         ("crisis", 2, "sup.housing")
     ]
+
+
+def test_the_caseload_report_publishes_its_tables(stack: str) -> None:
+    from flows.caseload_report import caseload_report
+
+    state = caseload_report(return_state=True)
+    assert state.is_completed(), state
+    run_id = str(state.state_details.flow_run_id)
+    found = _api(stack, "artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    keys = {artifact["key"] for artifact in found}
+    assert {"caseload-report", "report-cases-by-program-and-stage"} <= keys
+    assert "report-caseload-per-case-manager" in keys
+    assert "CASE-" not in json.dumps(found)  # counts and codes only

@@ -1,0 +1,45 @@
+"""The daily caseload report: the program manager's figures as Prefect artifacts (case
+numbers never appear; counts and codes only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from casework.report import caseload_report as compute
+from flows.sweeps import dated_run_name
+
+
+@flow(name="caseload-report", flow_run_name=dated_run_name)
+def caseload_report(as_of: datetime | None = None) -> dict[str, int]:
+    """Cases by stage, days in stage against the SLA, escalations, referrals, outcomes and
+    caseload per case manager."""
+    when = (as_of or datetime.now(UTC)).astimezone(UTC)
+    report = compute(when)
+    for title, rows in report.sections().items():
+        key = "report-" + title.replace(" ", "-")
+        table: list[dict[str, Any]] = rows or [{"note": "none"}]
+        create_table_artifact(table, key=key, description=f"{title}, as of {when:%Y-%m-%d}")
+    total = sum(row["cases"] for row in report.by_stage)
+    over_sla = sum(row["over_sla"] for row in report.days_in_stage)
+    escalated = sum(row["open"] for row in report.escalations if row["level"])
+    overloaded = [row["case_manager"] for row in report.caseloads if row["state"] != "ok"]
+    create_markdown_artifact(
+        "\n".join(
+            [
+                f"# Caseload report, {when:%Y-%m-%d}",
+                "",
+                f"- open cases: **{total}**, of which past their stage SLA: **{over_sla}**",
+                f"- open escalations: **{escalated}**",
+                f"- case managers over the recommended caseload: {', '.join(overloaded) or 'none'}",
+                "",
+                "Tables: the `report-*` artifacts of this run.",
+            ]
+        ),
+        key="caseload-report",
+        description=f"Caseload at a glance, {when:%Y-%m-%d}",
+    )
+    return {"open_cases": total, "over_sla": over_sla, "open_escalations": escalated}

@@ -1,0 +1,211 @@
+"""The program manager's figures, computed from the store as of a date: coded values and
+counts only (they go to Prefect artifacts and the HTML report)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from models.codes import (
+    REFERRAL_REFUSED,
+    REFERRAL_TAKEN,
+    CaseStatus,
+    GoalStatus,
+    Objective,
+    Program,
+    Stage,
+)
+from models.orm import (
+    CarePlan,
+    Case,
+    Episode,
+    Escalation,
+    PlanGoal,
+    Referral,
+    ReferralEvent,
+)
+from models.programs import ProgramConfig
+
+WINDOWS = (30, 90)
+
+
+def percentile(values: list[int], share: float) -> float:
+    """Nearest-rank percentile (0 < share <= 1) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-int(share * 100) * len(ordered) // 100))
+    return float(ordered[rank - 1])
+
+
+@dataclass
+class Report:
+    as_of: datetime
+    by_stage: list[dict[str, Any]] = field(default_factory=list)
+    days_in_stage: list[dict[str, Any]] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    referrals: list[dict[str, Any]] = field(default_factory=list)
+    partners: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    caseloads: list[dict[str, Any]] = field(default_factory=list)
+
+    def sections(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "cases by program and stage": self.by_stage,
+            "days in stage against the SLA": self.days_in_stage,
+            "open escalations by level": self.escalations,
+            "referrals by status": self.referrals,
+            "partner response times": self.partners,
+            "outcomes of closed cases": self.outcomes,
+            "caseload per case manager": self.caseloads,
+        }
+
+
+def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConfig]) -> Report:
+    report = Report(as_of=as_of)
+    open_cases = list(
+        session.execute(
+            select(Case.program, Case.stage, Case.stage_entered_at, Case.case_manager).where(
+                Case.status == CaseStatus.OPEN.value
+            )
+        )
+    )
+    _stages(report, open_cases, programs)
+    _caseloads(report, open_cases, programs)
+    levels = Counter(
+        session.scalars(select(Escalation.level).where(Escalation.resolved_at.is_(None)))
+    )
+    report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in (1, 2, 3)] + [
+        {"level": 0, "open": levels.get(0, 0)}
+    ]
+    _referrals(report, session)
+    _outcomes(report, session, as_of)
+    return report
+
+
+def _stages(report: Report, rows: list[Any], programs: dict[Program, ProgramConfig]) -> None:
+    counts = Counter((row.program, row.stage) for row in rows)
+    order = {stage.value: n for n, stage in enumerate(Stage)}
+    report.by_stage = [
+        {"program": program, "stage": stage, "cases": n}
+        for (program, stage), n in sorted(counts.items(), key=lambda i: (i[0][0], order[i[0][1]]))
+    ]
+    days: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row in rows:
+        days[(row.program, row.stage)].append((report.as_of - row.stage_entered_at).days)
+    for (program, stage), values in sorted(days.items(), key=lambda i: (i[0][0], order[i[0][1]])):
+        sla = programs[Program(program)].sla_days[Stage(stage)]
+        report.days_in_stage.append(
+            {
+                "program": program,
+                "stage": stage,
+                "cases": len(values),
+                "median_days": statistics.median(values),
+                "p90_days": percentile(values, 0.9),
+                "sla_days": sla,
+                "over_sla": sum(1 for value in values if value > sla),
+            }
+        )
+
+
+def _caseloads(report: Report, rows: list[Any], programs: dict[Program, ProgramConfig]) -> None:
+    counts = Counter((row.case_manager, row.program) for row in rows)
+    for (manager, program), n in sorted(counts.items()):
+        config = programs[Program(program)]
+        state = (
+            "over maximum"
+            if n > config.maximum_caseload
+            else "over recommended"
+            if n > config.recommended_caseload
+            else "ok"
+        )
+        report.caseloads.append(
+            {
+                "case_manager": manager,
+                "program": program,
+                "open_cases": n,
+                "recommended": config.recommended_caseload,
+                "maximum": config.maximum_caseload,
+                "state": state,
+            }
+        )
+
+
+def _referrals(report: Report, session: Session) -> None:
+    statuses = session.execute(select(Referral.status, func.count()).group_by(Referral.status))
+    report.referrals = [{"status": s, "referrals": n} for s, n in sorted(statuses.all())]
+    answered = {s.value for s in REFERRAL_TAKEN | REFERRAL_REFUSED}
+    first_answer = (
+        select(ReferralEvent.referral_id, func.min(ReferralEvent.at).label("answered_at"))
+        .where(ReferralEvent.status.in_(answered), ReferralEvent.source != "system")
+        .group_by(ReferralEvent.referral_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Referral.provider, Referral.sent_at, first_answer.c.answered_at)
+        .join(first_answer, first_answer.c.referral_id == Referral.id)
+        .where(Referral.sent_at.is_not(None))
+    )
+    days: dict[str, list[float]] = defaultdict(list)
+    for provider, sent_at, answered_at in rows:
+        days[provider or "-"].append(max((answered_at - sent_at).total_seconds(), 0) / 86400)
+    report.partners = [
+        {
+            "provider": provider,
+            "answered": len(values),
+            "median_days": round(statistics.median(values), 1),
+            "slowest_days": round(max(values), 1),
+        }
+        for provider, values in sorted(days.items())
+    ]
+
+
+def _outcomes(report: Report, session: Session, as_of: datetime) -> None:
+    for window in WINDOWS:
+        since = as_of - timedelta(days=window)
+        closed = session.execute(
+            select(Episode.closure_reason, func.count())
+            .where(
+                Episode.closed_at.is_not(None),
+                Episode.closed_at > since,
+                Episode.closed_at <= as_of,
+            )
+            .group_by(Episode.closure_reason)
+        ).all()
+        goals = session.execute(
+            select(PlanGoal.objective, func.count())
+            .join(CarePlan, CarePlan.id == PlanGoal.plan_id)
+            .join(
+                Episode,
+                and_(Episode.case_id == CarePlan.case_id, Episode.number == CarePlan.episode),
+            )
+            .where(
+                PlanGoal.status == GoalStatus.MET.value,
+                Episode.closed_at > since,
+                Episode.closed_at <= as_of,
+            )
+            .group_by(PlanGoal.objective)
+        ).all()
+        met = dict(goals)
+        for reason, n in sorted(closed, key=lambda row: str(row[0])):
+            report.outcomes.append(
+                {"window_days": window, "outcome": f"closed: {reason}", "cases": n}
+            )
+        report.outcomes.append(
+            {"window_days": window, "outcome": "goals met", "cases": sum(met.values())}
+        )
+        report.outcomes.append(
+            {
+                "window_days": window,
+                "outcome": "housing secured",
+                "cases": met.get(Objective.SECURE_PERMANENT_HOUSING.value, 0),
+            }
+        )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,135 @@
+"""The program manager's figures, checked against a caseload built here, and the HTML
+report parsed back. Runs on SQLite and, when configured, PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from casework.report import to_html
+from models import cases, consents, escalations, referrals
+from models.clients import create_client
+from models.codes import Program, ReferralStatus, Stage, Watch
+from models.orm import PlanGoal
+from models.programs import programs
+from models.report import build, percentile
+from models.rules import Scope
+from tests import factories
+
+DAY0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+AS_OF = DAY0 + timedelta(days=20)
+
+
+def _caseload(session: Session) -> None:
+    factories.case_opened_at(session, DAY0)  # stuck at intake
+    factories.walk_to(session, factories.case_opened_at(session, DAY0), Stage.ASSESSMENT, DAY0)
+    referred = factories.walk_to(
+        session, factories.case_opened_at(session, DAY0), Stage.REFERRAL, DAY0
+    )
+    factories.provider(session, "hope-housing")
+    consents.give(session, referred, "*", DAY0.date(), "cm.tester", DAY0)
+    factories.move(session, referred, factories.referral_to("hope-housing"), DAY0)
+    [referral] = referrals.for_case(session, referred)
+    referral.sent_at = DAY0
+    referrals.set_status(
+        session, referral, ReferralStatus.ACCEPTED, None, "partner", DAY0 + timedelta(days=2)
+    )
+    from models import stage_events
+
+    stage_events.record_stage(
+        session,
+        referred.case_number or "",
+        1,
+        referred.stage_key,
+        None,
+        "system",
+        DAY0,
+        answer=factories.Trigger.ACCEPTED,
+    )
+    closed = factories.walk_to(
+        session, factories.case_opened_at(session, DAY0), Stage.CLOSURE, DAY0
+    )
+    session.execute(update(PlanGoal).values(status="met"))  # every plan goal met, for the count
+    factories.move(session, closed, factories.closure(), DAY0 + timedelta(days=5))
+    for _ in range(26):  # one case manager over the housing program's recommended 25
+        client = create_client(session, factories.client_in())
+        cases.open_case(session, client, Program.HOUSING, "cm.busy", "cm.busy", AS_OF)
+    escalations.sweep(session, Watch.STALLED_CASES, Scope(AS_OF), programs())
+
+
+def test_report_figures_match_the_caseload(session: Session) -> None:
+    _caseload(session)
+    report = build(session, AS_OF, programs())
+    assert {(r["stage"], r["cases"]) for r in report.by_stage} == {
+        ("intake", 27),
+        ("assessment", 1),
+        ("monitoring", 1),
+    }
+    intake = next(r for r in report.days_in_stage if r["stage"] == "intake")
+    assert (intake["cases"], intake["sla_days"], intake["over_sla"], intake["p90_days"]) == (
+        27,
+        2,
+        1,
+        0.0,
+    )
+    assessment = next(r for r in report.days_in_stage if r["stage"] == "assessment")
+    assert (assessment["median_days"], assessment["over_sla"]) == (20, 1)
+    levels = {r["level"]: r["open"] for r in report.escalations}
+    assert levels[1] == 3  # intake and assessment overdue, monitoring without contact
+    assert {"status": "accepted", "referrals": 1} in report.referrals
+    assert report.partners == [
+        {"provider": "hope-housing", "answered": 1, "median_days": 2.0, "slowest_days": 2.0}
+    ]
+    outcomes = {(r["window_days"], r["outcome"]): r["cases"] for r in report.outcomes}
+    assert outcomes[(30, "closed: goals_met")] == 1
+    assert outcomes[(30, "housing secured")] == 1
+    busy = next(r for r in report.caseloads if r["case_manager"] == "cm.busy")
+    assert (busy["open_cases"], busy["recommended"], busy["state"]) == (26, 25, "over recommended")
+
+
+class _Figures(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bars: dict[str, int] = {}
+        self.cells: list[str] = []
+        self.tags: set[str] = set()
+        self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        found = dict(attrs)
+        if tag == "g" and found.get("class") == "bar":
+            self.bars[found["data-stage"] or ""] = int(found["data-cases"] or 0)
+        self._in_cell = tag == "td"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell:
+            self.cells.append(data)
+            self._in_cell = False
+
+
+def test_the_html_report_shows_the_same_figures_with_a_chart(session: Session) -> None:
+    _caseload(session)
+    page = _Figures()
+    page.feed(to_html(build(session, AS_OF, programs())))
+    assert "svg" in page.tags
+    assert "script" not in page.tags
+    assert page.bars == {
+        "intake": 27,
+        "assessment": 1,
+        "plan": 0,
+        "referral": 0,
+        "monitoring": 1,
+        "closure": 0,
+    }
+    assert "cm.busy" in page.cells
+    assert "over recommended" in page.cells
+    assert "hope-housing" in page.cells
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == 9.0
+    assert percentile([5], 0.9) == 5.0
