@@ -20,7 +20,7 @@ def caseload_report(as_of: datetime | None = None) -> dict[str, int]:
     when = (as_of or datetime.now(UTC)).astimezone(UTC)
     report = compute(when)
     for title, rows in report.sections().items():
-        key = "report-" + title.replace(" ", "-")
+        key = "report-" + title.lower().replace(" ", "-")
         table: list[dict[str, Any]] = rows or [{"note": "none"}]
         create_table_artifact(table, key=key, description=f"{title}, as of {when:%Y-%m-%d}")
     total = sum(row["cases"] for row in report.by_stage)
