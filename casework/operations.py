@@ -114,6 +114,11 @@ def intake(client: ClientIn, program: Program, case_manager: str, actor: str) ->
 
 
 def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) -> None:
+    if case.waiting_on is not None:
+        raise InputError(
+            f"stage: {case.case_number} is waiting on partner agencies' answers to its "
+            "referrals; record an answer with `casework referral REF-… --status …`"
+        )
     if case.stage != stage.value:
         raise InputError(
             f"stage: {case.case_number} is at {case.stage}, not {stage.value}"

@@ -325,3 +325,21 @@ def test_a_referral_never_sent_cannot_be_answered_by_hand(capsys) -> None:
         ["referral", "REF-999999", "--status", "accepted"],
         "referral: no referral REF-999999",
     )
+
+
+def test_a_case_waiting_on_partners_takes_no_form(capsys, tmp_path) -> None:
+    from models import consents
+
+    with session_scope() as session:
+        case = factories.walk_to(
+            session, factories.new_case(session), Stage.REFERRAL, factories.now()
+        )
+        factories.provider(session, "hope-housing")
+        consents.give(session, case, "*", date.today(), "cm.tester", factories.now())
+        factories.move(session, case, factories.referral_to("hope-housing"), factories.now())
+        number = case.case_number or ""
+    _refused(
+        capsys,
+        ["submit", number, "referral", "--file", _form_file(tmp_path, Stage.REFERRAL)],
+        "is waiting on partner agencies' answers to its referrals",
+    )
