@@ -39,6 +39,10 @@ def check_sendable(session: Session, case: Case, form: ReferralForm) -> None:
                 f"{where}: {request.provider} offers {provider.category}, "
                 f"not {request.service.value}"
             )
+        if case.program not in provider.programs:
+            raise TransitionNotAllowed(
+                f"{where}: {request.provider} does not take {case.program} referrals"
+            )
         if not consents.covers(session, case.client_id, request.provider):
             raise TransitionNotAllowed(
                 f"{where}: no consent on file to share with {request.provider}; "

@@ -59,6 +59,15 @@ def test_an_unknown_provider_is_refused(session: Session) -> None:
     assert "no active provider nobody-here" in (outcome.error or "")
 
 
+def test_a_provider_outside_the_program_is_refused(session: Session) -> None:
+    case = _at_referral(session, "hope-housing")
+    consents.give(session, case, consents.ANY_PROVIDER, now().date(), STAFF, now())
+    provider = factories.provider(session, "hope-housing")
+    provider.programs = ["geriatric"]
+    outcome = _send(session, case, "hope-housing")
+    assert "hope-housing does not take housing referrals" in (outcome.error or "")
+
+
 def test_all_accepted_moves_the_case_to_monitoring(session: Session) -> None:
     case = _at_referral(session, "hope-housing", "second-home")
     consents.give(session, case, consents.ANY_PROVIDER, now().date(), STAFF, now())
