@@ -524,7 +524,7 @@ def record_referral_status(
         referral = referrals.get(session, reference)
         if referral.sent_at is None and status is not ReferralStatus.CANCELLED:
             raise InputError(f"referral: {referral.reference} has not been sent yet")
-        referrals.set_status(session, referral, status, reason, f"operator:{actor}", now())
+        referrals.set_status(session, referral, status, reason, "operator", now())
         case = session.get_one(Case, referral.case_id)
         audit.record(
             session,

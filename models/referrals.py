@@ -88,6 +88,7 @@ def set_status(
     at: datetime,
 ) -> bool:
     """Record a status (and its time and source); False if it is already the status."""
+    reason = reason[:300] if reason else None
     if referral.status == status.value and referral.status_reason == reason:
         return False
     referral.status, referral.status_reason, referral.status_at = status.value, reason, at
