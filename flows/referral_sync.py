@@ -37,8 +37,8 @@ def referral_status_sync() -> dict[str, int]:
     futures = [sync_one.submit(key, refs) for key, refs in grouped.items()]
     changes = [change for future in futures for change in future.result()]
     with session_scope() as session:
-        settled = referrals.settled_cases(session)
-    resumed = operations.settle(settled)
+        waiting = referrals.waiting_cases(session)
+    resumed = operations.settle(waiting)  # only those whose answers are all in (or one refused)
     rows: list[dict[str, Any]] = [asdict(change) for change in changes]
     rows += [{"reference": "", "provider": "", "old": "", "new": f"{n} moved on"} for n in resumed]
     create_table_artifact(

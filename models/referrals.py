@@ -155,10 +155,10 @@ def open_by_provider(session: Session) -> dict[str, list[str]]:
     return grouped
 
 
-def settled_cases(session: Session) -> list[str]:
-    """Case numbers waiting on partners whose answers are now all in (or one refused)."""
-    waiting = session.scalars(select(Case).where(Case.waiting_on.is_not(None)))
-    return [case.case_number or "" for case in waiting if answer(session, case) is not None]
+def waiting_cases(session: Session) -> list[str]:
+    """Case numbers waiting on partners' answers (`operations.settle` resumes the answered)."""
+    query = select(Case.case_number).where(Case.waiting_on.is_not(None)).order_by(Case.id)
+    return [number for number in session.scalars(query) if number]
 
 
 def for_case(session: Session, case: Case) -> list[Referral]:

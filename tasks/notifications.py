@@ -40,7 +40,7 @@ class Notice:
 
     @property
     def event(self) -> str:
-        return WARNED if self.body["level"] == 0 else ESCALATED
+        return str(self.body["event"])
 
 
 def notice(row: Escalation) -> Notice:

@@ -13,31 +13,20 @@ from typing import Any
 import httpx
 from prefect import task
 from prefect.cache_policies import INPUTS, RUN_ID
-from prefect.client.schemas.objects import State, TaskRun
-from prefect.tasks import Task
 from sqlalchemy.exc import OperationalError
 
 from casework.db import session_scope
 from casework.settings import get_settings
-from models import consents, providers, referrals
+from models import cases, consents, providers, referrals
 from models.codes import ReferralStatus, Trigger
 from models.orm import Case, Client
+from tasks.retries import retry_on
 
 FINAL_ATTEMPTS_FAILED = "partner unreachable after every attempt"
 
 
 class PartnerUnavailable(Exception):
     """A timeout, a connection error or a 5xx: worth trying again later."""
-
-
-def _worth_retrying(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    try:
-        state.result()
-    except (PartnerUnavailable, OperationalError):
-        return True
-    except Exception:
-        return False
-    return False
 
 
 @dataclass(frozen=True)
@@ -100,7 +89,7 @@ def _partner_reason(response: httpx.Response) -> str:
     persist_result=True,
     retries=3,
     retry_delay_seconds=[2, 10, 30],
-    retry_condition_fn=_worth_retrying,
+    retry_condition_fn=retry_on(PartnerUnavailable, OperationalError),
 )
 def send_referral(reference: str) -> str:
     """POST one referral. 2xx or 409: received. Other 4xx: failed, with the partner's
@@ -207,15 +196,11 @@ def _parse_time(value: Any) -> datetime:
 
 
 def unsent_referrals(case_number: str) -> list[str]:
-    from models import cases
-
     with session_scope() as session:
         return referrals.unsent(session, cases.get_case(session, case_number))
 
 
 def partner_answer(case_number: str) -> Trigger | None:
-    from models import cases
-
     with session_scope() as session:
         return referrals.answer(session, cases.get_case(session, case_number))
 

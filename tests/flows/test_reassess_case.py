@@ -3,8 +3,6 @@ form, on the session's real Prefect server and runner."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from prefect.deployments import run_deployment
 from sqlalchemy import select
@@ -16,6 +14,7 @@ from models import cases, stage_events
 from models.codes import Program, ReassessmentReason
 from models.orm import AuditEvent
 from tests import factories
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.prefect
 
@@ -63,10 +62,12 @@ def test_reassess_case_deployment_runs_from_its_run_form(stack: str) -> None:
     assert run.state is not None, run  # type: ignore[union-attr]
     assert run.state.is_completed(), run.state  # type: ignore[union-attr]
     assert run.name == f"reassess-{case_number}"  # type: ignore[union-attr]
-    deadline = time.monotonic() + 60
-    while operations.show(case_number).stage != "assessment":
-        assert time.monotonic() < deadline, "the case never went back to assessment"
-        time.sleep(0.2)
+    wait_for(
+        "the case to go back to assessment",
+        lambda: operations.show(case_number).stage == "assessment",
+        timeout=60,
+        every=0.2,
+    )
     assert _last_move_and_reason(case_number) == ("assessment", "sup.osei", "crisis")
 
 

@@ -3,7 +3,6 @@ through real case runs on the session's Prefect server and runner."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from models import cases, referrals
 from models.codes import NeedsDomain, Program, ServiceCategory, Stage
 from models.orm import Escalation, Referral, ReferralEvent
 from tests import factories
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.prefect
 TOKEN = "agency-token-123"
@@ -86,14 +86,6 @@ def _history(reference: str) -> list[str]:
         return list(session.scalars(query.order_by(ReferralEvent.id)))
 
 
-def _wait_for(what: str, check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-    return result
-
-
 def _stage(case_number: str) -> tuple[str, bool]:
     detail = operations.show(case_number)
     with session_scope() as session:
@@ -110,7 +102,7 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
 
     result = _send(case_number, flaky, slow)
     assert (result.outcome, result.stage) == ("moved", "referral")  # waiting on the partners
-    sent = _wait_for(
+    sent = wait_for(
         "both referrals received",
         lambda: (
             all(r.status == "received" for r in _referrals(case_number)) and _referrals(case_number)
@@ -137,7 +129,7 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
 
     totals = referral_status_sync()
     assert totals["changes"] >= 2
-    _wait_for("the case to reach monitoring", lambda: _stage(case_number) == ("monitoring", False))
+    wait_for("the case to reach monitoring", lambda: _stage(case_number) == ("monitoring", False))
     assert _history(sent[0].reference or "") == ["requested", "received", "accepted"]
 
     def card() -> str:
@@ -150,7 +142,7 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
         return str(found[0]["data"]) if found else ""
 
     # The case card on the run follows the case: rewritten at the stage change.
-    assert "stage: **monitoring**" in _wait_for(
+    assert "stage: **monitoring**" in wait_for(
         "the case card", lambda: "monitoring" in card() and card()
     )
     assert "reassessment due" in card()
@@ -163,15 +155,15 @@ def test_a_rejection_sends_the_case_back_and_a_manual_answer_moves_it_on(
     refuses, holds = _provider(agency, "reject"), _provider(agency, "hold")
     operations.give_consent(case_number, "*", factories.now().date(), "cm.tester")
     _send(case_number, refuses)
-    _wait_for("the referral received", lambda: _referrals(case_number)[0].status == "received")
+    wait_for("the referral received", lambda: _referrals(case_number)[0].status == "received")
 
     referral_status_sync()
-    _wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
+    wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
     [rejected] = _referrals(case_number)
     assert (rejected.status, rejected.status_reason) == ("rejected", "no capacity")
 
     _send(case_number, holds)
-    second = _wait_for(
+    second = wait_for(
         "the second referral received",
         lambda: [
             r for r in _referrals(case_number) if r.provider == holds and r.status == "received"
@@ -186,7 +178,7 @@ def test_a_rejection_sends_the_case_back_and_a_manual_answer_moves_it_on(
         "cm.tester",
     )
     assert moved_case == case_number
-    _wait_for("the case to reach monitoring", lambda: _stage(case_number) == ("monitoring", False))
+    wait_for("the case to reach monitoring", lambda: _stage(case_number) == ("monitoring", False))
 
 
 def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
@@ -201,7 +193,7 @@ def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
 
     operations.give_consent(case_number, wrong, factories.now().date(), "cm.tester")
     _send(case_number, wrong)
-    _wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
+    wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
     [failed] = _referrals(case_number)
     assert (failed.status, failed.status_reason) == ("failed", "HTTP 401: bad token")
     assert len(agency.posts) == 1  # a 4xx is not retried
@@ -211,7 +203,7 @@ def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
             query = select(Escalation.rule).where(Escalation.case_number == case_number)
             return list(session.scalars(query))
 
-    assert "referral_failed" in _wait_for("the failed referral escalated", escalated, 60)
+    assert "referral_failed" in wait_for("the failed referral escalated", escalated, 60)
 
 
 def test_withdrawing_consent_cancels_the_open_referral(stack: str, agency: PartnerAgency) -> None:
@@ -219,10 +211,10 @@ def test_withdrawing_consent_cancels_the_open_referral(stack: str, agency: Partn
     holds = _provider(agency, "hold")
     operations.give_consent(case_number, holds, factories.now().date(), "cm.tester")
     _send(case_number, holds)
-    _wait_for("the referral received", lambda: _referrals(case_number)[0].status == "received")
+    wait_for("the referral received", lambda: _referrals(case_number)[0].status == "received")
     cancelled = operations.withdraw_consent(case_number, holds, "cm.tester")
     assert cancelled == [_referrals(case_number)[0].reference]
-    _wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
+    wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
 
 
 def test_a_referral_sent_twice_is_received_once(stack: str, agency: PartnerAgency) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,7 @@ from models.orm import AuditEvent, Case, Escalation
 from models.programs import DEFAULT_PROGRAMS_FILE
 from models.schemas import ContactIn
 from tests import factories
+from tests.polling import wait_for
 from tests.prefect_surfaces import identity_strings, surfaces_text
 
 pytestmark = pytest.mark.prefect
@@ -143,7 +143,7 @@ def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
         "10 days in intake",
     )
     assert key == f"casework-escalation-{row.id}"
-    events = _wait_for("the escalation event", lambda: _events(stack, case_number), 30)
+    events = wait_for("the escalation event", lambda: _events(stack, case_number), 30)
     assert [(e["event"], e["resource"]["casework.level"]) for e in events] == [
         ("casework.case.escalated", "1")
     ]
@@ -207,14 +207,6 @@ def test_a_silent_webhook_times_out_without_holding_the_sweep(stack: str, partne
     assert all(row.delivered_at is not None for row in _escalations(first) + _escalations(second))
 
 
-def _wait_for(what: str, check: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-    return result
-
-
 def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     stack: str,
 ) -> None:
@@ -225,7 +217,7 @@ def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     )
     assert warning is None
     # The note started a sweep of this case on the runner: the supervisor is told at once.
-    _wait_for("the crisis escalation", lambda: _escalations(case_number))
+    wait_for("the crisis escalation", lambda: _escalations(case_number))
     assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2)]
 
     _sweep(case_number, as_of=datetime.now(UTC) + timedelta(days=3))  # housing: 3-day rungs
@@ -235,7 +227,7 @@ def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
         run = httpx.get(f"{stack}/flow_runs/{opened.flow_run_id}", timeout=10).json()
         return list(run["tags"])
 
-    _wait_for("the level-3 automation to tag the case run", lambda: "escalation:level-3" in tags())
+    wait_for("the level-3 automation to tag the case run", lambda: "escalation:level-3" in tags())
     briefs = _api(
         stack,
         "artifacts/filter",
@@ -275,7 +267,7 @@ def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) ->
     totals = state.result()
     assert totals["reassessed"] == 1
 
-    _wait_for(
+    wait_for(
         "the due case to go back to assessment", lambda: operations.show(due).stage == "assessment"
     )
     assert operations.show(not_due or "").stage == "monitoring"
@@ -301,7 +293,7 @@ def test_a_crisis_screen_in_an_assessment_is_escalated_at_once(stack: str) -> No
     )
     assert result.outcome == "moved"
     # The case's own run started a sweep of the case: no waiting for the next schedule.
-    _wait_for("the crisis escalation", lambda: _escalations(opened.case_number))
+    wait_for("the crisis escalation", lambda: _escalations(opened.case_number))
     assert [(r.rule, r.level, r.recipient) for r in _escalations(opened.case_number)] == [
         ("crisis", 2, "sup.housing")
     ]

@@ -1,0 +1,18 @@
+"""Waiting in tests for what happens in the background (a run on the runner, an event
+landing): poll until `check` gives something truthy, fail with `what` after `timeout`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(what: str, check: Callable[[], T], timeout: float = 90, every: float = 0.5) -> T:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+    return result
