@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from casework.settings import STAFF_ID_PATTERN
 from models.codes import (
@@ -35,10 +35,17 @@ class CliError(Exception):
     pass
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error; `--help` shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="embedded data directory (default .casework)")
-    parser = argparse.ArgumentParser(prog="casework", description=__doc__)
+    parser = Parser(prog="casework", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser(
@@ -238,16 +245,16 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     return data_dir, start_own
 
 
-def read_json(path: str, what: str) -> Any:
+def read_json(path: str, what: str, option: str = "--file") -> Any:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
     except OSError as exc:
-        raise CliError(f"--file: cannot read {path}: {exc.strerror}") from None
+        raise CliError(f"{option}: cannot read {path}: {exc.strerror}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
-            f"--file: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
+            f"{option}: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
 
 
@@ -477,7 +484,9 @@ def cmd_providers(args: argparse.Namespace) -> int:
     from casework import operations
 
     if args.providers_command == "import":
-        imported, problems = operations.import_providers(read_json(args.file, "provider file"))
+        imported, problems = operations.import_providers(
+            read_json(args.file, "provider file", "file")
+        )
         for problem in problems:
             print(f"casework: skipped {problem}", file=sys.stderr)
         print(f"{len(imported)} provider(s) imported, {len(problems)} entr(ies) skipped")

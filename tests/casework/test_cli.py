@@ -93,7 +93,9 @@ def test_unknown_program_is_a_usage_error(capsys, tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["intake", "--program", "astrology", "--file", str(tmp_path / "x.json")])
     assert exit_info.value.code == 2
-    assert "invalid choice: 'astrology'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "invalid choice: 'astrology'" in err
+    assert err.count("\n") == 1, "a usage error is one line too"
 
 
 def _form_file(tmp_path: Path, stage: Stage, **changes: object) -> str:
@@ -309,6 +311,14 @@ def test_providers_import_reports_bad_entries_and_imports_the_rest(capsys, tmp_p
         7,
     )
     assert "token" not in row
+
+
+def test_an_unreadable_provider_file_is_named(capsys, tmp_path) -> None:
+    _refused(
+        capsys,
+        ["providers", "import", str(tmp_path / "missing.json")],
+        f"file: cannot read {tmp_path / 'missing.json'}",
+    )
 
 
 def test_consent_for_an_unknown_provider_is_refused(capsys, waiting_case) -> None:
