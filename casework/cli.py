@@ -196,6 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--cases", type=int, default=12)
 
+    status = sub.add_parser(
+        "status", parents=[common], help="the stack's health; exit 1 when something needs action"
+    )
+    status.add_argument("--json", action="store_true")
+    status.add_argument(
+        "--repair", action="store_true", help="also repair every case run listed as needing it"
+    )
+
+    repair = sub.add_parser(
+        "repair", parents=[common], help="put a case's stuck run back to wait at its stage"
+    )
+    repair.add_argument("case_number")
+
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
     sub.add_parser(
         "automations",
@@ -218,7 +231,12 @@ def as_of_arg(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date or ISO time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    from models.rules import AsOfOutOfRange, checked_as_of
+
+    try:
+        return checked_as_of(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    except AsOfOutOfRange as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("as_of: ")) from None
 
 
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -591,6 +609,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from casework import status
+
+    found = status.check(Path(os.environ["CASEWORK_DATA_DIR"]))
+    repaired = status.repair_all(found) if args.repair else []
+    emit(
+        {**found.as_json(), "repaired": repaired},
+        args.json,
+        lambda: "\n".join([status.to_text(found), *repaired]),
+    )
+    still = [a for a in found.actions if not (repaired and "casework repair" in a)]
+    return EXIT_ERROR if still else 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from casework import status
+
+    print(status.repair(args.case_number))
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from casework.db import migrate
 
@@ -618,6 +657,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reopen": cmd_reopen,
     "demo": cmd_demo,
     "migrate": cmd_migrate,
+    "status": cmd_status,
+    "repair": cmd_repair,
     "reassess": cmd_reassess,
     "sweep": cmd_sweep,
     "escalations": cmd_escalations,

@@ -13,6 +13,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from models.cases import CaseError
     from models.lifecycle import TransitionNotAllowed
     from models.programs import ProgramError
+    from models.rules import AsOfOutOfRange
 
     return (
         InputError,
@@ -24,4 +25,5 @@ def user_errors() -> tuple[type[Exception], ...]:
         SettingsError,
         ProgramError,
         StoreNotReady,
+        AsOfOutOfRange,
     )

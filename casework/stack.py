@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 STACK_FILE = "stack.json"
+SERVER_LOG = "prefect-server.log"
+SERVER_STARTING = "casework: starting the Prefect server at"  # marks each start in its log
 
 
 class StackError(Exception):
@@ -59,7 +61,9 @@ def port_is_free(port: int) -> bool:
 def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.Popen[bytes]:
     if not port_is_free(port):
         raise StackError(f"--port: 127.0.0.1:{port} is already in use; choose another port")
-    log = (data_dir / "prefect-server.log").open("ab")
+    log = (data_dir / SERVER_LOG).open("ab")
+    log.write(f"{SERVER_STARTING} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
+    log.flush()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -81,7 +85,7 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     deadline = time.monotonic() + timeout
     while not api_is_healthy(api_url):
         if server.poll() is not None:
-            raise StackError(f"Prefect server exited; see {data_dir / 'prefect-server.log'}")
+            raise StackError(f"Prefect server exited; see {data_dir / SERVER_LOG}")
         if time.monotonic() > deadline:
             stop_server(server)
             raise StackError(f"Prefect server not healthy after {timeout:.0f} s")
@@ -105,6 +109,7 @@ async def _serve(
     poll_seconds: float,
     announce: Callable[[], None],
     sole_runner: bool,
+    data_dir: Path,
 ) -> None:
     from prefect.runner import Runner
 
@@ -135,6 +140,11 @@ async def _serve(
 
         if revived := await asyncio.to_thread(revive_interrupted_runs):
             print(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
+    scheduled = [f"{d.flow_name}/{d.name}" for d in deployments if d.schedules]
+    await asyncio.to_thread(_wait_for_upcoming_runs, scheduled, serving)
+    from casework.status import check, to_text
+
+    print(to_text(await asyncio.to_thread(check, data_dir)), flush=True)
     announce()
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if serving.done():
@@ -162,6 +172,20 @@ def _wait_until_served(names: list[str], serving: asyncio.Task[None], timeout: f
                 if serving.done() or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+
+def _wait_for_upcoming_runs(
+    names: list[str], serving: asyncio.Task[None], timeout: float = 90
+) -> None:
+    """Prefect's scheduler puts runs on a newly served deployment within seconds; wait (a
+    bounded while) for them, so the summary `up` prints says whether schedules really fire."""
+    from casework.status import deployment_health
+
+    deadline = time.monotonic() + timeout
+    waiting = list(names)
+    while waiting and not serving.done() and time.monotonic() < deadline:
+        waiting = [name for name in waiting if deployment_health(name).next_run is None]
+        time.sleep(1)
 
 
 def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> int:
@@ -195,6 +219,7 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
                 settings.runner_poll_seconds,
                 announce,
                 sole_runner=server is not None,  # our own server: no other runner can exist
+                data_dir=data_dir,
             )
         )
     except KeyboardInterrupt:

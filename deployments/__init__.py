@@ -1,8 +1,10 @@
 """Every deployment and schedule, declared in one place. `casework up` serves these;
-`prefect.yaml` declares the same for work pools on many machines."""
+`prefect.yaml` declares the same for work pools on many machines; `casework status`
+checks each of them on the server."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prefect.deployments.runner import RunnerDeployment
@@ -15,67 +17,55 @@ from flows.reassess_case import reassess_case
 from flows.referral_sync import referral_status_sync
 from flows.sweeps import benefits_watch, follow_up_checks, reassessment_cadence, stalled_case_sweep
 
-# Cron schedules (UTC). Each sweep also runs by hand, from the UI's run form or
-# `casework sweep`, with an `as_of` of the operator's choosing.
-SCHEDULES = {
-    "stalled-case-sweep": "*/15 * * * *",
-    "benefits-watch": "0 6 * * *",
-    "follow-up-checks": "30 6 * * *",
-    "reassessment-cadence": "0 7 * * *",
-    "referral-status-sync": "*/10 * * * *",
-    "caseload-report": "0 5 * * *",
-}
+
+@dataclass(frozen=True)
+class Declared:
+    flow: Any
+    description: str
+    cron: str | None = None  # UTC; None: started by hand, by an automation or by the CLI
+
+    @property
+    def name(self) -> str:
+        """Each deployment is named after its flow."""
+        return str(self.flow.name)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.name}/{self.name}"
 
 
-def _deployment(flow: Any, name: str, description: str, cron: str | None = None) -> Any:
-    return flow.to_deployment(
-        name=name,
-        description=description,
-        cron=cron,
-        tags=["casework"],
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
+DECLARED = [
+    Declared(case_lifecycle, "One run per case episode; waits between stages for typed forms."),
+    Declared(reassess_case, "Send a case in monitoring back to assessment (who asked, and why)."),
+    Declared(escalation_brief, "Brief the program manager on a case at escalation level 3."),
+    # The scheduled work. Each also runs by hand, from the UI's run form or `casework
+    # sweep`, with an `as_of` of the operator's choosing.
+    Declared(stalled_case_sweep, stalled_case_sweep.description or "", "*/15 * * * *"),
+    Declared(benefits_watch, benefits_watch.description or "", "0 6 * * *"),
+    Declared(follow_up_checks, follow_up_checks.description or "", "30 6 * * *"),
+    Declared(reassessment_cadence, reassessment_cadence.description or "", "0 7 * * *"),
+    Declared(referral_status_sync, referral_status_sync.description or "", "*/10 * * * *"),
+    Declared(caseload_report, caseload_report.description or "", "0 5 * * *"),
+]
+SCHEDULES = {d.name: d.cron for d in DECLARED if d.cron}
 
 
 def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
-    """Every deployment; the sweeps with their cron schedules unless `schedules` is off
+    """Every deployment; the scheduled ones with their crons unless `schedules` is off
     (default: CASEWORK_SCHEDULES)."""
     if schedules is None:
         from casework.settings import get_settings
 
         schedules = get_settings().schedules
     declared = [
-        _deployment(
-            case_lifecycle,
-            "case-lifecycle",
-            "One run per case episode; waits between stages for typed forms.",
-        ),
-        _deployment(
-            reassess_case,
-            "reassess-case",
-            "Send a case in monitoring back to assessment (who asked, and why).",
-        ),
-        _deployment(
-            escalation_brief,
-            "escalation-brief",
-            "Brief the program manager on a case at escalation level 3.",
-        ),
-        *(
-            _deployment(
-                sweep,
-                sweep.name,
-                sweep.description or "",
-                SCHEDULES[sweep.name] if schedules else None,
-            )
-            for sweep in (
-                stalled_case_sweep,
-                benefits_watch,
-                follow_up_checks,
-                reassessment_cadence,
-                referral_status_sync,
-                caseload_report,
-            )
-        ),
+        d.flow.to_deployment(
+            name=d.name,
+            description=d.description,
+            cron=d.cron if schedules else None,
+            tags=["casework"],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )
+        for d in DECLARED
     ]
     # Called outside an event loop, to_deployment returns deployments, not coroutines.
     return [d for d in declared if isinstance(d, RunnerDeployment)]

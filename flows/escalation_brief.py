@@ -9,11 +9,13 @@ from prefect.artifacts import create_markdown_artifact
 
 from casework.db import session_scope
 from flows.case_lifecycle import CaseNumber
+from flows.operator import refuses_cleanly
 from models import cases, escalations
 from tasks.cases import mirror_escalation_tag
 
 
 @flow(name="escalation-brief", flow_run_name="brief-{case_number}")
+@refuses_cleanly
 def escalation_brief(case_number: CaseNumber) -> int:
     with session_scope() as session:
         case = cases.get_case(session, case_number)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from flows.case_lifecycle import CaseNumber
+from flows.operator import refuses_cleanly
 from models.codes import ReassessmentReason
 from models.forms import StaffId
 
 
 @flow(name="reassess-case", flow_run_name="reassess-{case_number}")
+@refuses_cleanly
 def reassess_case(
     case_number: CaseNumber, reason: ReassessmentReason, requested_by: StaffId
 ) -> str:

@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from casework.db import session_scope
+from flows.sweeps import dated_run_name
 from models import referrals
 from tasks.referrals import Change, sync_provider
 
@@ -26,6 +27,7 @@ def sync_one(provider_key: str, references: list[str]) -> list[Change]:
 
 @flow(
     name="referral-status-sync",
+    flow_run_name=dated_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=PROVIDERS_AT_ONCE),  # type: ignore[arg-type]
 )
 def referral_status_sync() -> dict[str, int]:

@@ -20,10 +20,11 @@ from prefect.cache_policies import NO_CACHE
 
 from casework.db import session_scope
 from flows.case_lifecycle import CaseNumber
+from flows.operator import refuses_cleanly
 from models import cases, escalations
 from models.codes import ReassessmentReason, Watch
 from models.programs import programs
-from models.rules import Scope, due_reassessments
+from models.rules import Scope, checked_as_of, due_reassessments
 from tasks.cases import mirror_escalation_tag
 from tasks.notifications import deliver_notifications
 from tasks.retries import store_unavailable
@@ -81,18 +82,29 @@ def reassess_due(due: list[str], progress: Any) -> list[dict[str, Any]]:
 
 
 def dated_run_name() -> str:
-    """`stalled-cases-2026-11-22`, `stalled-cases-CASE-000123` for a targeted sweep."""
+    """What the run is and the moment it covers: its `as_of`, else the time it was scheduled
+    for (`stalled-case-sweep-2026-11-23T13:15Z`); a sweep of one case names the case too
+    (`stalled-case-sweep-CASE-000123-2026-11-23T13:15Z`)."""
     from prefect.runtime import flow_run
 
     params = flow_run.parameters
-    as_of = params.get("as_of")
-    day = str(as_of)[:10] if as_of else datetime.now(UTC).date().isoformat()
-    return f"{flow_run.flow_name}-{params.get('case_number') or day}"
+    given = params.get("as_of")
+    if isinstance(given, str):
+        try:
+            given = datetime.fromisoformat(given)
+        except ValueError:
+            given = None  # the flow refuses it, in one line
+    moment = given if isinstance(given, datetime) else flow_run.scheduled_start_time
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    case_number = params.get("case_number")
+    subject = f"{case_number}-" if case_number else ""
+    return f"{flow_run.flow_name}-{subject}{moment.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
 
 
 def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> dict[str, Any]:
     logger = get_run_logger()
-    when = (as_of or datetime.now(UTC)).astimezone(UTC)
+    when = checked_as_of(as_of)
     scope = f" for {case_number}" if case_number else ""
     progress = create_progress_artifact(
         0.0, description=f"{watch.value} sweep{scope} as of {when:%Y-%m-%d %H:%M} UTC"
@@ -135,6 +147,7 @@ def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> 
 
 
 @flow(name="stalled-case-sweep", flow_run_name=dated_run_name)
+@refuses_cleanly
 def stalled_case_sweep(
     as_of: datetime | None = None, case_number: CaseNumber | None = None
 ) -> dict[str, Any]:
@@ -143,24 +156,27 @@ def stalled_case_sweep(
 
 
 @flow(name="benefits-watch", flow_run_name=dated_run_name)
+@refuses_cleanly
 def benefits_watch(as_of: datetime | None = None) -> dict[str, Any]:
     """Benefit recertifications and waiver expiries: warned 30/14/7 days ahead, then escalated."""
     return run_watch(Watch.BENEFITS, as_of, None)
 
 
 @flow(name="follow-up-checks", flow_run_name=dated_run_name)
+@refuses_cleanly
 def follow_up_checks(as_of: datetime | None = None) -> dict[str, Any]:
     """Post-closure checks at 30 and 90 days; a failed check proposes reopening."""
     return run_watch(Watch.FOLLOW_UPS, as_of, None)
 
 
 @flow(name="reassessment-cadence", flow_run_name=dated_run_name)
+@refuses_cleanly
 def reassessment_cadence(as_of: datetime | None = None) -> dict[str, Any]:
     """Send the cases in monitoring whose reassessment is due back to assessment."""
     return run_watch(Watch.REASSESSMENTS, as_of, None)
 
 
-SWEEPS: dict[Watch, Callable[..., dict[str, Any]]] = {
+SWEEPS: dict[Watch, Callable[..., Any]] = {
     Watch.STALLED_CASES: stalled_case_sweep,
     Watch.BENEFITS: benefits_watch,
     Watch.FOLLOW_UPS: follow_up_checks,

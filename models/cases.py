@@ -3,6 +3,7 @@ and only flush; the caller owns the transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -205,3 +206,32 @@ def record_closure(session: Session, case: Case, key: str, form: ClosureForm, at
             for day in FOLLOW_UP_DAYS
         )
     session.flush()
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """The open case whose current episode a flow run drives."""
+
+    case_number: str
+    stage_key: str
+    waiting_on_partners: bool
+
+
+def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, RunOwner]:
+    """The open cases driven by these flow runs (a run of a closed case or of an earlier
+    episode is history, not a problem), keyed by flow run id."""
+    owners: dict[str, RunOwner] = {}
+    wanted = list(flow_run_ids)
+    for start in range(0, len(wanted), 500):
+        query = (
+            select(Episode.flow_run_id, Case.case_number, Case.stage_key, Case.waiting_on)
+            .join(Case, Case.id == Episode.case_id)
+            .where(
+                Episode.flow_run_id.in_(wanted[start : start + 500]),
+                Episode.number == Case.episode,
+                Case.status == CaseStatus.OPEN.value,
+            )
+        )
+        for run_id, number, key, waiting_on in session.execute(query):
+            owners[str(run_id)] = RunOwner(str(number), str(key), waiting_on is not None)
+    return owners

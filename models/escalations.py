@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -179,3 +179,15 @@ def sweep(session: Session, watch: Watch, scope: Scope, programs: Programs) -> L
     """Run one watch's rule queries and record what they found on the ladder."""
     breaches = [breach for query in WATCHES[watch] for breach in query(session, scope, programs)]
     return apply_ladder(session, rules_of(watch), breaches, scope, programs)
+
+
+def delivery_backlog(session: Session) -> list[tuple[str, int]]:
+    """Undelivered notifications that were tried and failed, counted by reason (the
+    `casework status` view); rows not tried yet are the next sweep's ordinary work."""
+    query = (
+        select(Escalation.delivery_error, func.count())
+        .where(Escalation.delivered_at.is_(None), Escalation.delivery_error.is_not(None))
+        .group_by(Escalation.delivery_error)
+        .order_by(func.count().desc())
+    )
+    return [(str(error), int(count)) for error, count in session.execute(query)]

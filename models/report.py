@@ -190,7 +190,7 @@ def _outcomes(report: Report, session: Session, as_of: datetime) -> None:
             )
             .group_by(PlanGoal.objective)
         ).all()
-        met = dict(goals)
+        met: dict[str, int] = {str(objective): int(n) for objective, n in goals}
         for reason, n in sorted(closed, key=lambda row: str(row[0])):
             report.outcomes.append(
                 {"window_days": window, "outcome": f"closed: {reason}", "cases": n}

@@ -31,6 +31,28 @@ OPEN_GOALS = (GoalStatus.NOT_STARTED.value, GoalStatus.IN_PROGRESS.value)
 UNANSWERED = (ReferralStatus.REQUESTED.value, ReferralStatus.RECEIVED.value)
 
 
+EARLIEST_AS_OF = datetime(2000, 1, 1, tzinfo=UTC)
+AS_OF_YEARS_AHEAD = 10
+
+
+class AsOfOutOfRange(ValueError):
+    """An `as_of` no sweep or report can mean: before 2000 or more than ten years ahead."""
+
+
+def checked_as_of(as_of: datetime | None, now: datetime | None = None) -> datetime:
+    """`as_of` in UTC (default: now). The rules add days and months to it, so a far date
+    (9999-12-31, a typo) is refused here, in one line, rather than deep in a sweep."""
+    now = now or datetime.now(UTC)
+    moment = (as_of or now).astimezone(UTC)
+    latest = now.replace(year=now.year + AS_OF_YEARS_AHEAD, month=1, day=1)
+    if not EARLIEST_AS_OF <= moment < latest:
+        raise AsOfOutOfRange(
+            f"as_of: {moment:%Y-%m-%d} is out of range; give a date from "
+            f"{EARLIEST_AS_OF:%Y-%m-%d} to before {latest:%Y-%m-%d}"
+        )
+    return moment
+
+
 @dataclass(frozen=True)
 class Scope:
     """When the sweep looks (`as_of`), and optionally at one case only (a crisis just

@@ -1,0 +1,386 @@
+"""`casework status`: the stack's health on one screen, as an operator needs it. Is the
+Prefect server there, is every deployment served and scheduled, what did each last run
+end as, which notifications are stuck, and which case runs need repair (each with the one
+command that repairs it). Case numbers and coded values only, like every Prefect surface."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import DeploymentResponse
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+from casework.db import session_scope
+from casework.orchestration import (
+    LIFECYCLE_DEPLOYMENT,
+    RUNNER_SILENCE_SECONDS,
+    OrchestratorUnavailable,
+    api_url,
+    prefect_client,
+    reschedule,
+)
+from casework.stack import SERVER_LOG, SERVER_STARTING, STACK_FILE, api_is_healthy
+from models import cases, escalations
+from models.cases import RunOwner
+
+# A transition takes seconds: a case run Pending or Running this long with no process
+# behind it is stuck. Where the process cannot be looked for (another host), a run is
+# reported once it has been Running this long.
+NO_PROCESS_GRACE = timedelta(seconds=60)
+RUNNING_TOO_LONG = timedelta(minutes=30)
+# A run loses its form's schema only if its process dies as it suspends; runs that
+# suspended longer ago than this were checked by the `status` calls since.
+SCHEMA_CHECK_WINDOW = timedelta(days=7)
+PAGE = 200
+SCHEDULER_ERROR = re.compile(
+    r"ERROR.*(schedule_deployments|schedule_recent_deployments|Error scheduling deployment)"
+)
+STUCK_STATES = [StateType.RUNNING, StateType.PENDING, StateType.CRASHED, StateType.FAILED]
+
+
+@dataclass
+class DeploymentHealth:
+    name: str
+    schedule: str
+    served: str
+    next_run: str | None = None
+    last_run: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class CaseRunProblem:
+    case_number: str
+    flow_run_id: str
+    state: str
+    problem: str
+
+    @property
+    def repair(self) -> str:
+        return f"casework repair {self.case_number}"
+
+
+@dataclass
+class StackStatus:
+    api_url: str
+    checked_at: str
+    server_version: str | None = None
+    server_problem: str | None = None
+    deployments: list[DeploymentHealth] = field(default_factory=list)
+    scheduler_errors: int = 0
+    last_scheduler_error: str | None = None
+    undelivered: list[tuple[str, int]] = field(default_factory=list)
+    case_runs: list[CaseRunProblem] = field(default_factory=list)
+
+    @property
+    def actions(self) -> list[str]:
+        """What needs an operator, one line each; empty when all is well."""
+        lines = [self.server_problem] if self.server_problem else []
+        lines += [f"{d.name}: {d.problem}" for d in self.deployments if d.problem]
+        if self.scheduler_errors:
+            lines.append(
+                f"Prefect's scheduler logged {self.scheduler_errors} error(s) since the server "
+                "started: scheduled runs may not be created"
+            )
+        if self.undelivered:
+            total = sum(count for _, count in self.undelivered)
+            lines.append(f"{total} notification(s) undelivered; the next sweep retries them")
+        lines += [f"{p.case_number}: {p.problem}; run `{p.repair}`" for p in self.case_runs]
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["undelivered"] = [{"reason": r, "count": c} for r, c in self.undelivered]
+        for row, problem in zip(data["case_runs"], self.case_runs, strict=True):
+            row["repair"] = problem.repair
+        data["actions"] = self.actions
+        data["ok"] = not self.actions
+        return data
+
+
+def check(data_dir: Path) -> StackStatus:
+    """Look at everything; never raises for a missing server (that is a finding)."""
+    status = StackStatus(api_url(), f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+    with session_scope() as session:
+        status.undelivered = escalations.delivery_backlog(session)
+    status.scheduler_errors, status.last_scheduler_error = scheduler_errors(data_dir)
+    if not api_is_healthy(status.api_url):
+        status.server_problem = (
+            f"Prefect server at {status.api_url} is not answering; start it with `casework up`"
+        )
+        return status
+    try:
+        client = prefect_client()
+        status.server_version = client.api_version()
+        status.deployments = [deployment_health(d.full_name) for d in declared()]
+        status.case_runs = case_run_problems(runner_is_local(data_dir))
+    except (httpx.HTTPError, PrefectHTTPStatusError, OSError) as exc:
+        status.server_problem = (
+            f"Prefect server at {status.api_url} stopped answering ({type(exc).__name__})"
+        )
+    return status
+
+
+def declared() -> list[Any]:
+    from deployments import DECLARED
+
+    return DECLARED
+
+
+def deployment_health(full_name: str) -> DeploymentHealth:
+    name = full_name.split("/")[0]
+    client = prefect_client()
+    try:
+        deployment = client.read_deployment_by_name(full_name)
+    except ObjectNotFound:
+        return DeploymentHealth(
+            name, "-", "not registered", problem="not registered; start `casework up`"
+        )
+    health = DeploymentHealth(name, describe_schedules(deployment), served_by(deployment))
+    if health.served.startswith(("never", "silent")):
+        health.problem = f"no runner or worker is serving it ({health.served})"
+    upcoming = _runs(deployment.id, [StateType.SCHEDULED], FlowRunSort.EXPECTED_START_TIME_ASC)
+    if upcoming and upcoming.expected_start_time:
+        health.next_run = f"{upcoming.expected_start_time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    finished = _runs(
+        deployment.id,
+        [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED],
+        FlowRunSort.END_TIME_DESC,
+    )
+    if finished and finished.state:
+        health.last_run = f"{finished.name}: {finished.state.name}"
+        if finished.state.type is not StateType.COMPLETED:
+            health.last_run += f" ({(finished.state.message or '')[:120]})"
+            if finished.auto_scheduled:  # a run started by hand and refused is not a fault
+                health.problem = (
+                    f"its last scheduled run {finished.name} ended {finished.state.name}"
+                )
+    has_schedule = any(s.active for s in deployment.schedules) and not deployment.paused
+    if has_schedule and upcoming is None and health.problem is None:
+        health.problem = "scheduled, but Prefect's scheduler has put no upcoming run on it"
+    return health
+
+
+def _runs(deployment_id: UUID, states: list[StateType], sort: FlowRunSort) -> FlowRun | None:
+    found = prefect_client().read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
+        ),
+        sort=sort,
+        limit=1,
+    )
+    return found[0] if found else None
+
+
+def describe_schedules(deployment: DeploymentResponse) -> str:
+    shown = []
+    for item in deployment.schedules:
+        schedule = item.schedule
+        if isinstance(schedule, CronSchedule):
+            text = f"cron {schedule.cron} ({schedule.timezone or 'UTC'})"
+        elif isinstance(schedule, IntervalSchedule):
+            text = f"every {schedule.interval.total_seconds():g} s"
+        else:
+            text = type(schedule).__name__
+        shown.append(text if item.active else f"{text} (inactive)")
+    if deployment.paused:
+        shown.append("paused")
+    return "; ".join(shown) or "on demand"
+
+
+def served_by(deployment: DeploymentResponse) -> str:
+    last = deployment.last_polled
+    if last is None:
+        return "never polled"
+    silent = (datetime.now(UTC) - last).total_seconds()
+    word = "silent" if silent > RUNNER_SILENCE_SECONDS else "polled"
+    return f"{word} {silent:.0f} s ago"
+
+
+def runner_is_local(data_dir: Path) -> bool:
+    """Whether `casework up` runs on this host for this data directory: then a case run's
+    process, if it exists, is one of ours and can be looked for."""
+    try:
+        pid = int(json.loads((data_dir / STACK_FILE).read_text())["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def flow_run_processes() -> set[str]:
+    """Flow run ids of the flow-run processes on this host that we may look at."""
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(b"PREFECT__FLOW_RUN_ID="):
+                found.add(item.split(b"=", 1)[1].decode(errors="replace"))
+    return found
+
+
+def case_run_problems(runner_local: bool) -> list[CaseRunProblem]:
+    runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED])
+    with session_scope() as session:
+        owners = cases.owners_of_runs(session, [str(run.id) for run in runs])
+    alive = flow_run_processes() if runner_local else set()
+    problems = []
+    for run in runs:
+        owner = owners.get(str(run.id))
+        if owner is None or run.state is None:
+            continue
+        problem = diagnose(run, owner, alive, runner_local)
+        if problem:
+            problems.append(
+                CaseRunProblem(owner.case_number, str(run.id), run.state.name or "", problem)
+            )
+    return sorted(problems, key=lambda p: p.case_number)
+
+
+def _case_runs(states: list[StateType]) -> list[FlowRun]:
+    runs: list[FlowRun] = []
+    while True:
+        page = prefect_client().read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[LIFECYCLE_DEPLOYMENT.split("/")[0]])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
+            ),
+            sort=FlowRunSort.ID_DESC,
+            limit=PAGE,
+            offset=len(runs),
+        )
+        runs += page
+        if len(page) < PAGE:
+            return runs
+
+
+def diagnose(run: FlowRun, owner: RunOwner, alive: set[str], runner_local: bool) -> str | None:
+    """What is wrong with the run driving an open case, or None if it is fine."""
+    state = run.state
+    assert state is not None
+    age = datetime.now(UTC) - state.timestamp
+    if state.type in (StateType.CRASHED, StateType.FAILED):
+        return f"its run {state.name} at {owner.stage_key}"
+    if state.type in (StateType.RUNNING, StateType.PENDING):
+        if str(run.id) in alive or age < NO_PROCESS_GRACE:
+            return None
+        if runner_local:
+            return f"its run is {state.name} with no process behind it"
+        return (
+            f"its run has been {state.name} for {age.total_seconds() / 60:.0f} min"
+            if age > RUNNING_TOO_LONG
+            else None
+        )
+    keyset = state.state_details.run_input_keyset
+    if state.type is StateType.PAUSED and keyset and age < SCHEMA_CHECK_WINDOW:
+        try:
+            prefect_client().read_flow_run_input(run.id, keyset["schema"])
+        except ObjectNotFound:
+            return f"its run is suspended at {state.state_details.pause_key} without its form"
+    return None
+
+
+def scheduler_errors(data_dir: Path) -> tuple[int, str | None]:
+    """Scheduler errors in our own Prefect server's log since it last started (a server we
+    did not start keeps its log elsewhere: none are counted)."""
+    try:
+        text = (data_dir / SERVER_LOG).read_text(errors="replace")
+    except OSError:
+        return 0, None
+    since_start = text.rsplit(SERVER_STARTING, 1)[-1]
+    errors = [line.strip() for line in since_start.splitlines() if SCHEDULER_ERROR.search(line)]
+    return len(errors), (errors[-1][:200] if errors else None)
+
+
+def repair(case_number: str) -> str:
+    """Put the case's run back to wait at its stage; refuses a run that needs no repair."""
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number)
+        flow_run_id = cases.episode_of(session, case).flow_run_id
+        number = case.case_number or case_number
+    if flow_run_id is None:
+        raise cases.CaseError(f"case_number: {number} has no flow run; reopen it")
+    if not api_is_healthy(api_url()):
+        raise OrchestratorUnavailable(
+            f"Prefect server at {api_url()} is not answering; start it with `casework up`"
+        )
+    problems = [
+        p for p in case_run_problems(runner_is_local(_data_dir())) if p.case_number == number
+    ]
+    if not problems:
+        return f"{number}: its run needs no repair"
+    reschedule(flow_run_id)
+    return f"{number}: {problems[0].problem}; its run was put back to wait at its stage"
+
+
+def repair_all(status: StackStatus) -> list[str]:
+    for problem in status.case_runs:
+        reschedule(problem.flow_run_id)
+    return [f"{p.case_number}: repaired ({p.problem})" for p in status.case_runs]
+
+
+def _data_dir() -> Path:
+    from casework.settings import get_settings
+
+    return get_settings().data_dir.resolve()
+
+
+def to_text(status: StackStatus) -> str:
+    head = f"Casework at {status.api_url}"
+    if status.server_version:
+        head += f" (Prefect server API {status.server_version})"
+    lines = [f"{head}, checked {status.checked_at}"]
+    if status.server_problem:
+        lines.append(f"  server: {status.server_problem}")
+    if status.deployments:
+        lines.append("Deployments:")
+        width = max(len(d.name) for d in status.deployments)
+        for d in status.deployments:
+            lines.append(
+                f"  {d.name:<{width}}  {d.served:<18} {d.schedule}"
+                + (f"; next {d.next_run}" if d.next_run else "")
+            )
+            if d.last_run:
+                lines.append(f"  {'':<{width}}  last run {d.last_run}")
+    lines.append(
+        "Notifications: "
+        + (
+            ", ".join(f"{count} undelivered: {reason}" for reason, count in status.undelivered)
+            if status.undelivered
+            else "none stuck"
+        )
+    )
+    if status.case_runs:
+        lines.append("Case runs that need repair:")
+        lines += [f"  {p.case_number}  {p.problem}: {p.repair}" for p in status.case_runs]
+    elif not status.server_problem:
+        lines.append("Case runs: none need repair")
+    actions = status.actions
+    lines.append(
+        "Needs action:" + "".join(f"\n  - {a}" for a in actions) if actions else "All is well."
+    )
+    return "\n".join(lines)
