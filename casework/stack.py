@@ -142,9 +142,13 @@ async def _serve(
             print(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
     scheduled = [f"{d.flow_name}/{d.name}" for d in deployments if d.schedules]
     await asyncio.to_thread(_wait_for_upcoming_runs, scheduled, serving)
-    from casework.status import check, to_text
+    from casework.status import check, repair_all, to_text
 
-    print(to_text(await asyncio.to_thread(check, data_dir)), flush=True)
+    found = await asyncio.to_thread(check, data_dir)
+    if sole_runner and found.case_runs:  # no other runner: what is stuck is ours to repair
+        print("\n".join(await asyncio.to_thread(repair_all, found)), flush=True)
+        found = await asyncio.to_thread(check, data_dir)
+    print(to_text(found), flush=True)
     announce()
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if serving.done():

@@ -229,9 +229,9 @@ def runner_is_local(data_dir: Path) -> bool:
     return True
 
 
-def flow_run_processes() -> set[str]:
-    """Flow run ids of the flow-run processes on this host that we may look at."""
-    found = set()
+def flow_run_processes() -> dict[str, int]:
+    """The flow-run processes on this host that we may look at: flow run id -> pid."""
+    found = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             environ = (entry / "environ").read_bytes()
@@ -239,7 +239,7 @@ def flow_run_processes() -> set[str]:
             continue
         for item in environ.split(b"\0"):
             if item.startswith(b"PREFECT__FLOW_RUN_ID="):
-                found.add(item.split(b"=", 1)[1].decode(errors="replace"))
+                found[item.split(b"=", 1)[1].decode(errors="replace")] = int(entry.name)
     return found
 
 
@@ -247,7 +247,7 @@ def case_run_problems(runner_local: bool) -> list[CaseRunProblem]:
     runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED])
     with session_scope() as session:
         owners = cases.owners_of_runs(session, [str(run.id) for run in runs])
-    alive = flow_run_processes() if runner_local else set()
+    alive = set(flow_run_processes()) if runner_local else set()
     problems = []
     for run in runs:
         owner = owners.get(str(run.id))
@@ -299,7 +299,9 @@ def diagnose(run: FlowRun, owner: RunOwner, alive: set[str], runner_local: bool)
     if state.type is StateType.PAUSED and keyset and age < SCHEMA_CHECK_WINDOW:
         try:
             prefect_client().read_flow_run_input(run.id, keyset["schema"])
-        except ObjectNotFound:
+        except (ObjectNotFound, PrefectHTTPStatusError) as exc:
+            if isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code != 404:
+                raise
             return f"its run is suspended at {state.state_details.pause_key} without its form"
     return None
 

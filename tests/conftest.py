@@ -116,9 +116,11 @@ def case(session: Session):  # type: ignore[no-untyped-def]
     return new_case(session)
 
 
-def _up_env() -> dict[str, str]:
-    # Without PREFECT_API_URL, `casework up` starts its own server on --port, as on a new machine.
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+def _up_env(schedules: bool) -> dict[str, str]:
+    # Without PREFECT_API_URL, `casework up` starts its own server on --port, as on a new
+    # machine; with schedules, CASEWORK_SCHEDULES is left at its default, as a user has it.
+    dropped = {"PREFECT_API_URL", *(["CASEWORK_SCHEDULES"] if schedules else [])}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     return {**env, "PREFECT_LOGGING_LEVEL": "INFO"}
 
 
@@ -134,14 +136,14 @@ class Stack:
     def log_path(self) -> Path:
         return SESSION_DIR / f"up-{self.starts}.log"
 
-    def start(self) -> None:
+    def start(self, schedules: bool = False) -> None:
         self.starts += 1
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "casework", "up", "--port", str(PORT)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=_up_env(),
+            env=_up_env(schedules),
             start_new_session=True,
         )
         deadline = time.monotonic() + 120
@@ -187,5 +189,11 @@ def stack(running_stack: Stack) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Tests that stop and restart the stack go last, so the others share one start.
-    items.sort(key=lambda item: item.get_closest_marker("restarts_stack") is not None)
+    # Tests that stop and restart the stack go last, so the others share one start; the
+    # ones that restart it with schedules on go very last.
+    def phase(item: pytest.Item) -> int:
+        if item.get_closest_marker("live_schedules"):
+            return 2
+        return 1 if item.get_closest_marker("restarts_stack") else 0
+
+    items.sort(key=phase)

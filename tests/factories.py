@@ -131,6 +131,18 @@ def walk_to(session: Session, case: Case, stage: Stage, at: datetime) -> Case:
     return case
 
 
+def stalled_case(days_ago: int = 10, program: Program = Program.GERIATRIC) -> tuple[str, ClientIn]:
+    """A case stuck at intake since `days_ago` (store only: no run needed to be swept)."""
+    from casework.db import session_scope
+
+    client = client_in()
+    with session_scope() as session:
+        record = create_client(session, client)
+        opened = now() - timedelta(days=days_ago)
+        case = cases.open_case(session, record, program, STAFF, "tester", opened)
+        return case.case_number or "", client
+
+
 def case_in_monitoring(program: Program = Program.HOUSING) -> str:
     """A case moved to monitoring through its real flow run (needs the session's stack)."""
     from casework import operations

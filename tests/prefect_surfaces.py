@@ -16,6 +16,18 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
     return response.json()
 
 
+def api_post(api_url: str, path: str, body: dict[str, Any]) -> Any:
+    response = httpx.post(f"{api_url.rstrip('/')}/{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def case_events(api_url: str, case_number: str) -> list[dict[str, Any]]:
+    """Events about one case (emitted in the background: poll until they land)."""
+    body = {"filter": {"resource": {"id": [f"casework.case.{case_number}"]}}, "limit": 10}
+    return list(api_post(api_url, "events/filter", body)["events"])
+
+
 def surfaces_text(api_url: str, flow_run_ids: list[str]) -> str:
     runs = {"flow_runs": {"id": {"any_": flow_run_ids}}}
     with httpx.Client(base_url=api_url.rstrip("/") + "/", timeout=30) as client:

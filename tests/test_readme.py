@@ -8,3 +8,13 @@ from models.lifecycle import lifecycle_table
 def test_readme_lifecycle_table_matches_the_declaration() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert lifecycle_table() in readme
+
+
+def test_ci_runs_the_readmes_test_command_and_both_commands_install_from_the_lock() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines() if "python3 -m venv .venv" in line]
+    assert len(commands) == 2
+    assert all("pip install -c requirements.lock -e '.[dev]'" in c for c in commands)
+    test_command = next(c for c in commands if c.endswith(".venv/bin/pytest"))
+    assert test_command in (root / ".ci" / "run").read_text().splitlines()

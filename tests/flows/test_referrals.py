@@ -3,9 +3,7 @@ through real case runs on the session's Prefect server and runner."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -15,14 +13,21 @@ from casework import operations
 from casework.db import session_scope
 from casework.partner import PartnerAgency
 from flows.referral_sync import referral_status_sync
-from models import cases, referrals
-from models.codes import NeedsDomain, Program, ServiceCategory, Stage
-from models.orm import Escalation, Referral, ReferralEvent
+from models import referrals
+from models.codes import ServiceCategory, Stage
+from models.orm import Escalation, ReferralEvent
 from tests import factories
+from tests.partners import (
+    TOKEN,
+    case_at_referral,
+    provider,
+    referrals_of,
+    send,
+    stage_and_waiting,
+)
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.prefect
-TOKEN = "agency-token-123"
 
 
 @pytest.fixture
@@ -32,53 +37,6 @@ def agency() -> Iterator[PartnerAgency]:
     partner.stop()
 
 
-def _provider(agency: PartnerAgency, rule: str, token: str = TOKEN) -> str:
-    """A directory entry for this agency whose service category gets `rule`."""
-    category = {
-        "accept": ServiceCategory.HOUSING_SEARCH,
-        "reject": ServiceCategory.LEGAL_AID,
-        "hold": ServiceCategory.FOOD_ASSISTANCE,
-        "flaky": ServiceCategory.EMPLOYMENT_TRAINING,
-        "slow": ServiceCategory.CHILDCARE,
-    }[rule]
-    agency.rules[category.value] = rule
-    key = f"p-{rule}-{uuid.uuid4().hex[:6]}"
-    with session_scope() as session:
-        factories.provider(session, key, f"{agency.url}/", category, token)
-    return key
-
-
-def _category(key: str) -> ServiceCategory:
-    with session_scope() as session:
-        from models.providers import get
-
-        return ServiceCategory(get(session, key).category)
-
-
-def _case_at_referral() -> tuple[str, Any]:
-    client = factories.client_in()
-    number = operations.intake(client, Program.HOUSING, "cm.tester", "tester").case_number
-    for stage, form in [
-        (Stage.ASSESSMENT, factories.assessment()),
-        (Stage.PLAN, factories.plan(NeedsDomain.HOUSING)),
-    ]:
-        assert operations.submit(number, stage, form, actor="tester", wait=True).outcome == "moved"
-    return number, client
-
-
-def _send(case_number: str, *keys: str) -> operations.SubmitResult:
-    form = factories.ReferralForm(
-        submitted_by=factories.STAFF,
-        referrals=[factories.ReferralRequest(service=_category(k), provider=k) for k in keys],
-    )
-    return operations.submit(case_number, Stage.REFERRAL, form, actor="tester", wait=True)
-
-
-def _referrals(case_number: str) -> list[Referral]:
-    with session_scope() as session:
-        return referrals.for_case(session, cases.get_case(session, case_number))
-
-
 def _history(reference: str) -> list[str]:
     with session_scope() as session:
         referral = referrals.get(session, reference)
@@ -86,26 +44,20 @@ def _history(reference: str) -> list[str]:
         return list(session.scalars(query.order_by(ReferralEvent.id)))
 
 
-def _stage(case_number: str) -> tuple[str, bool]:
-    detail = operations.show(case_number)
-    with session_scope() as session:
-        waiting = cases.get_case(session, case_number).waiting_on is not None
-    return detail.stage, waiting
-
-
 def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
     stack: str, agency: PartnerAgency
 ) -> None:
-    case_number, client = _case_at_referral()
-    flaky, slow = _provider(agency, "flaky"), _provider(agency, "slow")
+    case_number, client = case_at_referral()
+    flaky, slow = provider(agency, "flaky"), provider(agency, "slow")
     operations.give_consent(case_number, "*", factories.now().date(), "cm.tester")
 
-    result = _send(case_number, flaky, slow)
+    result = send(case_number, flaky, slow)
     assert (result.outcome, result.stage) == ("moved", "referral")  # waiting on the partners
     sent = wait_for(
         "both referrals received",
         lambda: (
-            all(r.status == "received" for r in _referrals(case_number)) and _referrals(case_number)
+            all(r.status == "received" for r in referrals_of(case_number))
+            and referrals_of(case_number)
         ),
     )
     # The flaky partner's 500 and the slow one's timeout were retried: two POSTs each.
@@ -129,7 +81,10 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
 
     totals = referral_status_sync()
     assert totals["changes"] >= 2
-    wait_for("the case to reach monitoring", lambda: _stage(case_number) == ("monitoring", False))
+    wait_for(
+        "the case to reach monitoring",
+        lambda: stage_and_waiting(case_number) == ("monitoring", False),
+    )
     assert _history(sent[0].reference or "") == ["requested", "received", "accepted"]
 
     def card() -> str:
@@ -151,26 +106,29 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
 def test_a_rejection_sends_the_case_back_and_a_manual_answer_moves_it_on(
     stack: str, agency: PartnerAgency
 ) -> None:
-    case_number, _ = _case_at_referral()
-    refuses, holds = _provider(agency, "reject"), _provider(agency, "hold")
+    case_number, _ = case_at_referral()
+    refuses, holds = provider(agency, "reject"), provider(agency, "hold")
     operations.give_consent(case_number, "*", factories.now().date(), "cm.tester")
-    _send(case_number, refuses)
-    wait_for("the referral received", lambda: _referrals(case_number)[0].status == "received")
+    send(case_number, refuses)
+    wait_for("the referral received", lambda: referrals_of(case_number)[0].status == "received")
 
     referral_status_sync()
-    wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
-    [rejected] = _referrals(case_number)
+    wait_for(
+        "the case to be choosing again",
+        lambda: stage_and_waiting(case_number) == ("referral", False),
+    )
+    [rejected] = referrals_of(case_number)
     assert (rejected.status, rejected.status_reason) == ("rejected", "no capacity")
 
-    _send(case_number, holds)
+    send(case_number, holds)
     second = wait_for(
         "the second referral received",
         lambda: [
-            r for r in _referrals(case_number) if r.provider == holds and r.status == "received"
+            r for r in referrals_of(case_number) if r.provider == holds and r.status == "received"
         ],
     )[0]
     referral_status_sync()  # the partner holds it: nothing moves
-    assert _stage(case_number) == ("referral", True)
+    assert stage_and_waiting(case_number) == ("referral", True)
     moved_case, moved = operations.record_referral_status(
         second.reference or "",
         factories.ReferralStatus.ACCEPTED,
@@ -178,23 +136,29 @@ def test_a_rejection_sends_the_case_back_and_a_manual_answer_moves_it_on(
         "cm.tester",
     )
     assert moved_case == case_number
-    wait_for("the case to reach monitoring", lambda: _stage(case_number) == ("monitoring", False))
+    wait_for(
+        "the case to reach monitoring",
+        lambda: stage_and_waiting(case_number) == ("monitoring", False),
+    )
 
 
 def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
     stack: str, agency: PartnerAgency
 ) -> None:
-    case_number, _ = _case_at_referral()
-    wrong = _provider(agency, "accept", token="not-the-token")
-    refused = _send(case_number, wrong)
+    case_number, _ = case_at_referral()
+    wrong = provider(agency, "accept", token="not-the-token")
+    refused = send(case_number, wrong)
     assert refused.outcome == "rejected"
     assert f"no consent on file to share with {wrong}" in (refused.error or "")
-    assert _referrals(case_number) == []
+    assert referrals_of(case_number) == []
 
     operations.give_consent(case_number, wrong, factories.now().date(), "cm.tester")
-    _send(case_number, wrong)
-    wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
-    [failed] = _referrals(case_number)
+    send(case_number, wrong)
+    wait_for(
+        "the case to be choosing again",
+        lambda: stage_and_waiting(case_number) == ("referral", False),
+    )
+    [failed] = referrals_of(case_number)
     assert (failed.status, failed.status_reason) == ("failed", "HTTP 401: bad token")
     assert len(agency.posts) == 1  # a 4xx is not retried
 
@@ -207,20 +171,23 @@ def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
 
 
 def test_withdrawing_consent_cancels_the_open_referral(stack: str, agency: PartnerAgency) -> None:
-    case_number, _ = _case_at_referral()
-    holds = _provider(agency, "hold")
+    case_number, _ = case_at_referral()
+    holds = provider(agency, "hold")
     operations.give_consent(case_number, holds, factories.now().date(), "cm.tester")
-    _send(case_number, holds)
-    wait_for("the referral received", lambda: _referrals(case_number)[0].status == "received")
+    send(case_number, holds)
+    wait_for("the referral received", lambda: referrals_of(case_number)[0].status == "received")
     cancelled = operations.withdraw_consent(case_number, holds, "cm.tester")
-    assert cancelled == [_referrals(case_number)[0].reference]
-    wait_for("the case to be choosing again", lambda: _stage(case_number) == ("referral", False))
+    assert cancelled == [referrals_of(case_number)[0].reference]
+    wait_for(
+        "the case to be choosing again",
+        lambda: stage_and_waiting(case_number) == ("referral", False),
+    )
 
 
 def test_a_referral_sent_twice_is_received_once(stack: str, agency: PartnerAgency) -> None:
     from tasks.referrals import send_referral
 
-    key = _provider(agency, "hold")
+    key = provider(agency, "hold")
     with session_scope() as session:
         case = factories.walk_to(
             session, factories.new_case(session), Stage.REFERRAL, factories.now()

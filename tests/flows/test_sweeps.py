@@ -28,7 +28,7 @@ from models.programs import DEFAULT_PROGRAMS_FILE
 from models.schemas import ContactIn
 from tests import factories
 from tests.polling import wait_for
-from tests.prefect_surfaces import identity_strings, surfaces_text
+from tests.prefect_surfaces import api_post, case_events, identity_strings, surfaces_text
 
 pytestmark = pytest.mark.prefect
 
@@ -90,18 +90,6 @@ def partner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Partner
     get_settings.cache_clear()
 
 
-def _stalled_case(days_ago: int = 10, program: Program = Program.GERIATRIC) -> tuple[str, Any]:
-    """A case stuck at intake since `days_ago` (store only: no run needed to be swept)."""
-    client = factories.client_in()
-    with session_scope() as session:
-        from models.clients import create_client
-
-        record = create_client(session, client)
-        opened = datetime.now(UTC) - timedelta(days=days_ago)
-        case = cases.open_case(session, record, program, factories.STAFF, "tester", opened)
-        return case.case_number or "", client
-
-
 def _escalations(case_number: str) -> list[Escalation]:
     with session_scope() as session:
         query = select(Escalation).where(Escalation.case_number == case_number)
@@ -115,22 +103,10 @@ def _sweep(case_number: str, as_of: datetime | None = None) -> str:
     return str(state.state_details.flow_run_id)
 
 
-def _api(stack: str, path: str, body: dict[str, Any]) -> Any:
-    response = httpx.post(f"{stack.rstrip('/')}/{path}", json=body, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
-def _events(stack: str, case_number: str) -> list[dict[str, Any]]:
-    """Events about one case (emitted in the background: poll until they land)."""
-    body = {"filter": {"resource": {"id": [f"casework.case.{case_number}"]}}, "limit": 10}
-    return list(_api(stack, "events/filter", body)["events"])
-
-
 def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
     stack: str, partner: Partner
 ) -> None:
-    case_number, client = _stalled_case()
+    case_number, client = factories.stalled_case()
     run_id = _sweep(case_number)
 
     [row] = _escalations(case_number)
@@ -143,11 +119,11 @@ def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
         "10 days in intake",
     )
     assert key == f"casework-escalation-{row.id}"
-    events = wait_for("the escalation event", lambda: _events(stack, case_number), 30)
+    events = wait_for("the escalation event", lambda: case_events(stack, case_number), 30)
     assert [(e["event"], e["resource"]["casework.level"]) for e in events] == [
         ("casework.case.escalated", "1")
     ]
-    [table] = _api(
+    [table] = api_post(
         stack,
         "artifacts/filter",
         {"artifacts": {"flow_run_id": {"any_": [run_id]}, "type": {"any_": ["table"]}}},
@@ -167,8 +143,8 @@ def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
 def test_a_failing_webhook_is_retried_next_sweep_and_never_lost(
     stack: str, partner: Partner
 ) -> None:
-    first, _ = _stalled_case()
-    second, _ = _stalled_case()
+    first, _ = factories.stalled_case()
+    second, _ = factories.stalled_case()
     partner.mode = "fail"
     _sweep(first)
     [failed] = _escalations(first)
@@ -191,8 +167,8 @@ def test_a_failing_webhook_is_retried_next_sweep_and_never_lost(
 
 
 def test_a_silent_webhook_times_out_without_holding_the_sweep(stack: str, partner: Partner) -> None:
-    first, _ = _stalled_case()
-    second, _ = _stalled_case()
+    first, _ = factories.stalled_case()
+    second, _ = factories.stalled_case()
     partner.mode = "silent"
     _sweep(first)
     _sweep(second)
@@ -228,7 +204,7 @@ def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
         return list(run["tags"])
 
     wait_for("the level-3 automation to tag the case run", lambda: "escalation:level-3" in tags())
-    briefs = _api(
+    briefs = api_post(
         stack,
         "artifacts/filter",
         {"artifacts": {"key": {"any_": [f"escalations-{case_number.lower()}"]}}},
@@ -305,7 +281,7 @@ def test_the_caseload_report_publishes_its_tables(stack: str) -> None:
     state = caseload_report(return_state=True)
     assert state.is_completed(), state
     run_id = str(state.state_details.flow_run_id)
-    found = _api(stack, "artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    found = api_post(stack, "artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
     keys = {artifact["key"] for artifact in found}
     assert {"caseload-report", "report-cases-by-program-and-stage"} <= keys
     assert "report-caseload-per-case-manager" in keys

@@ -1,0 +1,116 @@
+"""`casework status` and `casework repair` against the session's stack: a case run whose
+process is killed mid-transition is listed with the command that repairs it, and the repair
+applies the form the case manager gave, once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from casework import operations, orchestration
+from casework.db import session_scope
+from casework.status import flow_run_processes
+from models import cases, stage_events
+from models.codes import Stage, Trigger
+from tests import factories
+from tests.polling import wait_for
+
+pytestmark = pytest.mark.prefect
+
+
+def casework(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "casework", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"},
+    )
+
+
+def _status() -> tuple[int, dict[str, Any]]:
+    shown = casework("status", "--json")
+    return shown.returncode, json.loads(shown.stdout)
+
+
+def _listed(status: dict[str, Any], case_number: str) -> list[dict[str, Any]]:
+    return [row for row in status["case_runs"] if row["case_number"] == case_number]
+
+
+def test_a_killed_case_run_is_listed_with_its_repair_and_repaired_once(stack: str) -> None:
+    case_number = factories.case_in_monitoring()
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        key, episode = case.stage_key, case.episode
+        run_id = cases.episode_of(session, case).flow_run_id or ""
+
+    form = factories.monitoring(Trigger.CONTINUE)
+    given = operations.submit(case_number, Stage.MONITORING, form, actor="tester")
+    assert given.outcome == "submitted"
+    pid = wait_for(
+        "the transition's process", lambda: flow_run_processes().get(run_id), 60, every=0.02
+    )
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        "the runner to report the run crashed",
+        lambda: orchestration.read_run(run_id).state_type == "CRASHED",
+    )
+
+    code, status = _status()
+    assert code == 1
+    [row] = _listed(status, case_number)
+    assert row["repair"] == f"casework repair {case_number}"
+    assert (
+        f"{case_number}: its run Crashed at {key}; run `casework repair {case_number}`"
+        in (status["actions"])
+    )
+    text = casework("status").stdout
+    assert f"casework repair {case_number}" in text
+
+    repaired = casework("repair", case_number)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "put back to wait" in repaired.stdout
+
+    def recorded() -> Any:
+        with session_scope() as session:
+            return stage_events.find(session, cases.get_case(session, case_number), episode, key)
+
+    event = wait_for("the form given before the crash to be recorded", recorded)
+    assert event.outcome == "moved"
+    wait_for(
+        "the run to wait at the next visit",
+        lambda: (
+            orchestration.read_run(run_id).waiting
+            and operations.show(case_number).stage == "monitoring"
+        ),
+    )
+    assert _listed(_status()[1], case_number) == []
+    again = casework("repair", case_number)
+    assert (again.returncode, again.stdout.strip()) == (
+        0,
+        f"{case_number}: its run needs no repair",
+    )
+
+
+def test_status_and_repair_refuse_bad_input_in_one_line(stack: str) -> None:
+    unknown = casework("repair", "CASE-999999")
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        "casework: error: case_number: no case CASE-999999\n",
+    )
+    down = subprocess.run(
+        [sys.executable, "-m", "casework", "status"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+    )
+    assert down.returncode == 1
+    assert "Prefect server at http://127.0.0.1:9/api is not answering" in down.stdout
+    assert down.stderr == ""
