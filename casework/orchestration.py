@@ -4,6 +4,7 @@ resume it with a form, watch it. Only case numbers and coded values cross this l
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -166,14 +167,21 @@ def start_case_run(position: Position) -> str:
     return str(flow_run.id)
 
 
-def resume_waiting(flow_run_id: str, key: str) -> bool:
-    """Resume a run suspended (without a form) at `key`; False if it is not waiting there
-    (it will look for itself before it suspends)."""
-    run = read_run(flow_run_id)
-    if not (run.waiting and run.pause_key == key):
-        return False
-    result = prefect_client().resume_flow_run(UUID(flow_run_id))
-    return result.status.value == "ACCEPT"
+def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
+    """Resume a run suspended (without a form) at `key`; False if it is not waiting there.
+    A run still on its way to suspending is waited for, a bounded while: it looked for the
+    answers before it suspended, and one recorded after that look would otherwise wait
+    for the next referral sync."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = read_run(flow_run_id)
+        if run.waiting and run.pause_key == key:
+            result = prefect_client().resume_flow_run(UUID(flow_run_id))
+            return result.status.value == "ACCEPT"
+        on_its_way = run.state_type in {"SCHEDULED", "PENDING", "RUNNING"}
+        if not on_its_way or time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
 
 
 def start_sweep(deployment: str, **parameters: str) -> str:

@@ -131,6 +131,7 @@ class Stack:
         self.api_url = os.environ["PREFECT_API_URL"]
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.schedules = False
 
     @property
     def log_path(self) -> Path:
@@ -138,6 +139,7 @@ class Stack:
 
     def start(self, schedules: bool = False) -> None:
         self.starts += 1
+        self.schedules = schedules
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "casework", "up", "--port", str(PORT)],

@@ -143,19 +143,36 @@ def stalled_case(days_ago: int = 10, program: Program = Program.GERIATRIC) -> tu
         return case.case_number or "", client
 
 
-def case_in_monitoring(program: Program = Program.HOUSING) -> str:
-    """A case moved to monitoring through its real flow run (needs the session's stack)."""
-    from casework import operations
+def case_waiting_at(stage: Stage, program: Program = Program.HOUSING) -> tuple[str, ClientIn]:
+    """A case at `stage` whose real flow run waits there (needs the session's stack). Its
+    earlier stages are recorded with the store functions the flow's tasks call; its run
+    then starts, reads where the case stands and suspends there: one transition instead of
+    one per stage (test_case_lifecycle walks whole cases through their runs)."""
+    from casework import orchestration
+    from casework.db import session_scope
+    from tests.polling import wait_for
 
-    opened = operations.intake(client_in(), program, STAFF, "tester")
-    for stage, form in [
-        (Stage.ASSESSMENT, assessment()),
-        (Stage.PLAN, plan(NeedsDomain.HOUSING)),
-        (Stage.REFERRAL, referral()),
-    ]:
-        result = operations.submit(opened.case_number, stage, form, actor="tester", wait=True)
-        assert result.outcome == "moved", result
-    return opened.case_number
+    client = client_in()
+    with session_scope() as session:
+        case = cases.open_case(
+            session, create_client(session, client), program, STAFF, STAFF, now()
+        )
+        walk_to(session, case, stage, now())
+        position = cases.position(session, case)
+    flow_run_id = orchestration.start_case_run(position)
+    with session_scope() as session:
+        cases.set_flow_run(session, cases.get_case(session, position.case_number), flow_run_id)
+
+    def waiting() -> bool:
+        run = orchestration.read_run(flow_run_id)
+        return run.waiting and run.pause_key == position.stage_key
+
+    wait_for(f"{position.case_number}'s run to wait at {stage.value}", waiting, every=0.2)
+    return position.case_number, client
+
+
+def case_in_monitoring(program: Program = Program.HOUSING) -> str:
+    return case_waiting_at(Stage.MONITORING, program)[0]
 
 
 def provider(

@@ -11,7 +11,7 @@ from casework import operations
 from casework.db import session_scope
 from casework.partner import PartnerAgency
 from models import cases, referrals
-from models.codes import NeedsDomain, Program, ServiceCategory, Stage
+from models.codes import ServiceCategory, Stage
 from models.orm import Referral
 from tests import factories
 
@@ -42,14 +42,7 @@ def category_of(key: str) -> ServiceCategory:
 
 
 def case_at_referral() -> tuple[str, Any]:
-    client = factories.client_in()
-    number = operations.intake(client, Program.HOUSING, "cm.tester", "tester").case_number
-    for stage, form in [
-        (Stage.ASSESSMENT, factories.assessment()),
-        (Stage.PLAN, factories.plan(NeedsDomain.HOUSING)),
-    ]:
-        assert operations.submit(number, stage, form, actor="tester", wait=True).outcome == "moved"
-    return number, client
+    return factories.case_waiting_at(Stage.REFERRAL)
 
 
 def send(case_number: str, *keys: str) -> operations.SubmitResult:

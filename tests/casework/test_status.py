@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from casework import operations, orchestration
+from casework import operations, orchestration, status
 from casework.db import session_scope
 from casework.status import flow_run_processes
 from models import cases, stage_events
 from models.codes import Stage, Trigger
 from tests import factories
+from tests.conftest import SESSION_DIR
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.prefect
@@ -62,16 +63,14 @@ def test_a_killed_case_run_is_listed_with_its_repair_and_repaired_once(stack: st
         lambda: orchestration.read_run(run_id).state_type == "CRASHED",
     )
 
-    code, status = _status()
+    code, shown = _status()
     assert code == 1
-    [row] = _listed(status, case_number)
+    [row] = _listed(shown, case_number)
     assert row["repair"] == f"casework repair {case_number}"
     assert (
         f"{case_number}: its run Crashed at {key}; run `casework repair {case_number}`"
-        in (status["actions"])
+        in shown["actions"]
     )
-    text = casework("status").stdout
-    assert f"casework repair {case_number}" in text
 
     repaired = casework("repair", case_number)
     assert repaired.returncode == 0, repaired.stderr
@@ -90,12 +89,10 @@ def test_a_killed_case_run_is_listed_with_its_repair_and_repaired_once(stack: st
             and operations.show(case_number).stage == "monitoring"
         ),
     )
-    assert _listed(_status()[1], case_number) == []
-    again = casework("repair", case_number)
-    assert (again.returncode, again.stdout.strip()) == (
-        0,
-        f"{case_number}: its run needs no repair",
-    )
+    after = status.check(SESSION_DIR)
+    assert [p for p in after.case_runs if p.case_number == case_number] == []
+    assert f"casework repair {case_number}" not in status.to_text(after)
+    assert status.repair(case_number) == f"{case_number}: its run needs no repair"
 
 
 def test_status_and_repair_refuse_bad_input_in_one_line(stack: str) -> None:

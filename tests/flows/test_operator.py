@@ -47,11 +47,6 @@ def _case_at_assessment() -> str:
             "refused: as_of: 9999-12-31 is out of range",
         ),
         (
-            "caseload-report/caseload-report",
-            {"as_of": "1900-01-01T00:00:00+00:00"},
-            "refused: as_of: 1900-01-01 is out of range",
-        ),
-        (
             "escalation-brief/escalation-brief",
             {"case_number": "CASE-999998"},
             "refused: case_number: no case CASE-999998",

@@ -1,5 +1,6 @@
 """Stopping `casework up` loses nothing: while it is down the CLI says so and writes
-nothing; once it is back, a suspended case resumes where it was."""
+nothing; once it is back, a suspended case resumes where it was. It comes back with its
+schedules on, as users run it, for the live-schedule tests that follow."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_suspended_case_resumes_after_the_stack_restarts(running_stack: Stack) -
         operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     assert operations.show(opened.case_number) == before
 
-    running_stack.start()
+    running_stack.start(schedules=True)
     result = operations.submit(
         opened.case_number, Stage.PLAN, factories.plan(), actor="tester", wait=True
     )
