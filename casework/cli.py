@@ -612,7 +612,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from casework import status
 
-    found = status.check(Path(os.environ["CASEWORK_DATA_DIR"]))
+    found = status.check()
     repaired = status.repair_all(found) if args.repair else []
     emit(
         {**found.as_json(), "repaired": repaired},

@@ -118,8 +118,9 @@ class StackStatus:
         return data
 
 
-def check(data_dir: Path) -> StackStatus:
+def check(data_dir: Path | None = None) -> StackStatus:
     """Look at everything; never raises for a missing server (that is a finding)."""
+    data_dir = data_dir or _data_dir()
     status = StackStatus(api_url(), f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
     with session_scope() as session:
         status.undelivered = escalations.delivery_backlog(session)
@@ -323,20 +324,24 @@ def repair(case_number: str) -> str:
     with session_scope() as session:
         case = cases.get_open_case(session, case_number)
         flow_run_id = cases.episode_of(session, case).flow_run_id
-        number = case.case_number or case_number
+        owner = RunOwner(
+            case.case_number or case_number, case.stage_key, case.waiting_on is not None
+        )
     if flow_run_id is None:
-        raise cases.CaseError(f"case_number: {number} has no flow run; reopen it")
+        raise cases.CaseError(f"case_number: {owner.case_number} has no flow run; reopen it")
     if not api_is_healthy(api_url()):
         raise OrchestratorUnavailable(
             f"Prefect server at {api_url()} is not answering; start it with `casework up`"
         )
-    problems = [
-        p for p in case_run_problems(runner_is_local(_data_dir())) if p.case_number == number
-    ]
-    if not problems:
-        return f"{number}: its run needs no repair"
+    run = prefect_client().read_flow_run(UUID(flow_run_id))
+    local = runner_is_local(_data_dir())
+    problem = run.state and diagnose(
+        run, owner, set(flow_run_processes()) if local else set(), local
+    )
+    if not problem:
+        return f"{owner.case_number}: its run needs no repair"
     reschedule(flow_run_id)
-    return f"{number}: {problems[0].problem}; its run was put back to wait at its stage"
+    return f"{owner.case_number}: {problem}; its run was put back to wait at its stage"
 
 
 def repair_all(status: StackStatus) -> list[str]:
