@@ -324,9 +324,7 @@ def repair(case_number: str) -> str:
     with session_scope() as session:
         case = cases.get_open_case(session, case_number)
         flow_run_id = cases.episode_of(session, case).flow_run_id
-        owner = RunOwner(
-            case.case_number or case_number, case.stage_key, case.waiting_on is not None
-        )
+        owner = RunOwner(case.case_number or case_number, case.stage_key)
     if flow_run_id is None:
         raise cases.CaseError(f"case_number: {owner.case_number} has no flow run; reopen it")
     if not api_is_healthy(api_url()):

@@ -214,7 +214,6 @@ class RunOwner:
 
     case_number: str
     stage_key: str
-    waiting_on_partners: bool
 
 
 def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, RunOwner]:
@@ -224,7 +223,7 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
     wanted = list(flow_run_ids)
     for start in range(0, len(wanted), 500):
         query = (
-            select(Episode.flow_run_id, Case.case_number, Case.stage_key, Case.waiting_on)
+            select(Episode.flow_run_id, Case.case_number, Case.stage_key)
             .join(Case, Case.id == Episode.case_id)
             .where(
                 Episode.flow_run_id.in_(wanted[start : start + 500]),
@@ -232,6 +231,6 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
                 Case.status == CaseStatus.OPEN.value,
             )
         )
-        for run_id, number, key, waiting_on in session.execute(query):
-            owners[str(run_id)] = RunOwner(str(number), str(key), waiting_on is not None)
+        for run_id, number, key in session.execute(query):
+            owners[str(run_id)] = RunOwner(str(number), str(key))
     return owners

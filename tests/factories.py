@@ -100,9 +100,17 @@ def closure() -> ClosureForm:
     return ClosureForm.model_validate(example(date.today()).model_dump() | {"submitted_by": STAFF})
 
 
+def opened_with_client(
+    session: Session, at: datetime, program: Program = Program.HOUSING
+) -> tuple[Case, ClientIn]:
+    """A new client's case opened at `at`, with the identity it was opened with."""
+    client = client_in()
+    case = cases.open_case(session, create_client(session, client), program, STAFF, STAFF, at)
+    return case, client
+
+
 def case_opened_at(session: Session, at: datetime, program: Program = Program.HOUSING) -> Case:
-    client = create_client(session, client_in())
-    return cases.open_case(session, client, program, STAFF, STAFF, at)
+    return opened_with_client(session, at, program)[0]
 
 
 def move(session: Session, case: Case, form: StageForm | None, at: datetime) -> None:
@@ -135,11 +143,8 @@ def stalled_case(days_ago: int = 10, program: Program = Program.GERIATRIC) -> tu
     """A case stuck at intake since `days_ago` (store only: no run needed to be swept)."""
     from casework.db import session_scope
 
-    client = client_in()
     with session_scope() as session:
-        record = create_client(session, client)
-        opened = now() - timedelta(days=days_ago)
-        case = cases.open_case(session, record, program, STAFF, "tester", opened)
+        case, client = opened_with_client(session, now() - timedelta(days=days_ago), program)
         return case.case_number or "", client
 
 
@@ -152,11 +157,8 @@ def case_waiting_at(stage: Stage, program: Program = Program.HOUSING) -> tuple[s
     from casework.db import session_scope
     from tests.polling import wait_for
 
-    client = client_in()
     with session_scope() as session:
-        case = cases.open_case(
-            session, create_client(session, client), program, STAFF, STAFF, now()
-        )
+        case, client = opened_with_client(session, now(), program)
         walk_to(session, case, stage, now())
         position = cases.position(session, case)
     flow_run_id = orchestration.start_case_run(position)
