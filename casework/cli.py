@@ -185,10 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--to", dest="period_to", type=date_arg, metavar="DATE")
     doc.add_argument("--format", choices=["md", "html"], default="md")
     doc.add_argument("--out", type=Path, help="where to write it (default: the data dir)")
+    doc.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     report = sub.add_parser("report", parents=[common], help="the program manager's figures")
     report.add_argument("--as-of", type=as_of_arg, help="date or ISO time (default: now, UTC)")
     report.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report")
+    report.add_argument("--force", action="store_true", help="replace an existing --html file")
     report.add_argument("--json", action="store_true")
 
     demo = sub.add_parser(
@@ -242,10 +244,11 @@ def as_of_arg(text: str) -> datetime:
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     """Set the environment before Prefect is imported: data dir, API URL, runner settings.
     Returns the data dir and whether `up` should start its own Prefect server."""
+    from casework.files import make_private
     from casework.stack import STACK_FILE, prefect_env
 
     data_dir = (args.data_dir or Path(os.environ.get("CASEWORK_DATA_DIR", ".casework"))).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(data_dir)
     api_url = os.environ.get("PREFECT_API_URL")
     start_own = False
     if api_url is None:
@@ -580,6 +583,7 @@ def cmd_doc(args: argparse.Namespace) -> int:
         reference=args.reference,
         period=period,
         out=args.out,
+        force=args.force,
     )
     print(f"{rendered.path} (sha256 {rendered.sha256[:12]}…)")
     return 0
@@ -588,14 +592,18 @@ def cmd_doc(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from casework.files import protected_paths, write_out
     from casework.report import caseload_report, to_html, to_text
 
     report = caseload_report(args.as_of or datetime.now(UTC))
     if args.html:
-        try:
-            args.html.write_text(to_html(report))
-        except OSError as exc:
-            raise CliError(f"--html: cannot write {args.html}: {exc.strerror}") from None
+        write_out(
+            args.html,
+            to_html(report),
+            option="--html",
+            force=args.force,
+            protected=protected_paths(),
+        )
     emit(asdict(report), args.json, lambda: to_text(report))
     return 0
 
@@ -691,13 +699,29 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from casework.errors import user_errors
+    from casework.errors import record_unexpected
 
     try:
         code = run(argv)
     except Exception as exc:
-        if not isinstance(exc, (CliError, *user_errors())):
-            raise
-        print(f"casework: error: {exc}", file=sys.stderr)
+        if isinstance(exc, (CliError, *_user_errors())):
+            print(f"casework: error: {exc}", file=sys.stderr)
+        else:
+            command = next((a for a in (argv or sys.argv[1:]) if not a.startswith("-")), "")
+            reference, log = record_unexpected(exc, command)
+            print(
+                f"casework: error: unexpected {type(exc).__name__} (reference {reference}); "
+                f"details for your administrator are in {log}",
+                file=sys.stderr,
+            )
         code = EXIT_ERROR
     sys.exit(code)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from casework.errors import user_errors
+
+    try:
+        return user_errors()
+    except Exception:  # noqa: BLE001 - an import that fails is itself the unexpected error
+        return ()

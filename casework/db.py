@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -18,20 +19,40 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Statement parameters are client data: never in an exception's text or a log line.
+        engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+BUSY_SECONDS = 30
+LOCKED_RETRIES = 3
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # WAL lets the CLI read while a flow run writes; foreign keys are off by default.
+    # pysqlite's own BEGIN is switched off: `_sqlite_begin` says which kind.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """A transaction that may write takes the write lock as it begins (waiting up to
+    BUSY_SECONDS for it), so it never fails half-way when a reader's snapshot turns into
+    a writer ("database is locked", which SQLite's busy wait cannot help). Read-only
+    sessions begin deferred and never wait for writers."""
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "casework_read_only"
 
 
 @lru_cache(maxsize=8)
@@ -46,11 +67,29 @@ def default_engine() -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    factory = sessionmaker(bind=engine or default_engine(), expire_on_commit=False)
-    with factory() as session, session.begin():
-        yield session
+def session_scope(engine: Engine | None = None, *, read_only: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. On SQLite it holds the
+    write lock from its start (unless `read_only`); a lock still busy after the wait is
+    asked for again before any of the work is done, so nothing is half-applied."""
+    engine = engine or default_engine()
+    if read_only:
+        engine = engine.execution_options(**{READ_ONLY: True})
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory() as session:
+        for attempt in range(1, LOCKED_RETRIES + 1):
+            try:
+                session.connection()  # begins now: on SQLite, with the write lock
+                break
+            except OperationalError as exc:
+                session.rollback()
+                if "locked" not in str(exc.orig) or attempt == LOCKED_RETRIES:
+                    raise
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def migrate(engine: Engine | None = None, revision: str = "head") -> None:
@@ -72,17 +111,15 @@ def _upgrade(engine: Engine, config: Any, revision: str) -> None:
 
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
+        if sqlite:  # on the driver's connection: outside any transaction, where it takes
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         with connection.begin():
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
             if sqlite and connection.execute(text("PRAGMA foreign_key_check")).first():
                 raise StoreNotReady("migration left rows pointing at missing rows; rolled back")
         if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-            connection.commit()
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 class StoreNotReady(Exception):
@@ -96,7 +133,7 @@ def check_schema(engine: Engine | None = None) -> None:
 
     engine = engine or default_engine()
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    with engine.connect() as connection:
+    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
         current = None
         if inspect(connection).has_table("alembic_version"):
             current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

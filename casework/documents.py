@@ -7,6 +7,7 @@ Every rendered document is kept with the case: its path and SHA-256 go to the st
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -134,33 +135,47 @@ def produce(
     reference: str | None = None,
     period: tuple[date, date] | None = None,
     out: Path | None = None,
+    force: bool = False,
 ) -> Rendered:
-    """Render a document, write it (to `out`, or under the data dir's documents/) and
-    record it with the case."""
+    """Render a document, write it (to `out`, or under the data dir's documents/ with the
+    document's own number in its name, so no two documents share a file) and record it with
+    the case. `out` must not exist unless `force`, and never lies inside Casework's data."""
+    from casework.files import create_new, protected_paths, write_out
     from casework.settings import get_settings
 
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         text = render(kind, fmt, context(session, case, kind, reference, period))
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        name = "-".join(part for part in (kind, reference, stamp) if part)
-        default_dir = get_settings().data_dir.resolve() / "documents" / (case.case_number or "")
-        path = (out or default_dir / f"{name}.{fmt}").resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        session.add(
-            Document(
-                case_id=case.id,
-                kind=kind,
-                format=fmt,
-                path=str(path),
-                sha256=digest,
-                created_by=actor,
-            )
+        document = Document(
+            case_id=case.id, kind=kind, format=fmt, path="", sha256=digest, created_by=actor
         )
+        session.add(document)
+        session.flush()  # its id names the file
+        if out is not None:
+            path = write_out(out, text, option="--out", force=force, protected=protected_paths())
+        else:
+            name = "-".join(part for part in (kind, reference, f"{document.id:06d}") if part)
+            folder = get_settings().data_dir.resolve() / "documents" / (case.case_number or "")
+            path = _first_free(folder, name, fmt, text, create_new)
+        document.path = str(path)
         audit.record(session, case, actor, "document_rendered", datetime.now(UTC), kind=kind)
     return Rendered(path, digest, text)
+
+
+def _first_free(
+    folder: Path, name: str, fmt: str, text: str, create: Callable[[Path, str], None]
+) -> Path:
+    """The document's own file; a leftover of a rolled-back render (whose number the store
+    handed out again) is kept, and this one gets the next free name beside it."""
+    for attempt in range(1, 100):
+        path = folder / f"{name}{'' if attempt == 1 else f'-{attempt}'}.{fmt}"
+        try:
+            create(path, text)
+            return path
+        except FileExistsError:
+            continue
+    raise DocumentError(f"documents: no free file name for {name} in {folder}")
 
 
 def for_case(session: Session, case: Case) -> list[Document]:

@@ -1,11 +1,21 @@
-"""The errors a user can cause or fix; the CLI prints them as one line and exits 1."""
+"""The errors a user can cause or fix, which the CLI prints as one line and exits 1; and
+everything else, which the user sees as one line with a reference while the traceback
+goes, scrubbed of anything a client told us, to a private log in the data directory."""
 
 from __future__ import annotations
+
+import os
+import re
+import secrets
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
 
 
 def user_errors() -> tuple[type[Exception], ...]:
     # Imported late: these modules import Prefect, which must see the CLI's environment first.
     from casework.db import StoreNotReady
+    from casework.files import FileRefused
     from casework.operations import InputError
     from casework.orchestration import OrchestratorUnavailable, SubmissionRefused
     from casework.settings import SettingsError
@@ -26,4 +36,42 @@ def user_errors() -> tuple[type[Exception], ...]:
         ProgramError,
         StoreNotReady,
         AsOfOutOfRange,
+        FileRefused,
     )
+
+
+ERROR_LOG = "errors.log"
+_SCRUB = [
+    # SQLAlchemy's statement parameters, pydantic's echoed input, PostgreSQL's row details:
+    # each may carry what a client told us. The engine hides parameters too; this is the
+    # second lock on the same door.
+    (re.compile(r"\[parameters: .*?\]$", re.MULTILINE), "[parameters: removed]"),
+    (re.compile(r"input_value=.*?, input_type=", re.DOTALL), "input_value=(removed), input_type="),
+    (re.compile(r"^(\s*)DETAIL: .*$", re.MULTILINE), r"\1DETAIL: (removed)"),
+    (re.compile(r"^(\s*)Key \(.*$", re.MULTILINE), r"\1Key (removed)"),
+]
+
+
+def scrubbed(text: str) -> str:
+    for pattern, replacement in _SCRUB:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def record_unexpected(exc: BaseException, command: str) -> tuple[str, Path]:
+    """Write the traceback, scrubbed, to the data directory's 0600 error log; return the
+    reference the user quotes and where the log is. Never the command's arguments: they
+    may hold a note's text."""
+    data_dir = Path(os.environ.get("CASEWORK_DATA_DIR", ".casework"))
+    reference = f"E-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+    path = data_dir.resolve() / ERROR_LOG
+    text = scrubbed("".join(traceback.format_exception(exc)))
+    entry = f"--- {reference} {datetime.now(UTC).isoformat()} casework {command}\n{text}\n"
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as handle:
+            handle.write(entry)
+    except OSError:
+        pass  # the one line to the user still goes out
+    return reference, path

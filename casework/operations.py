@@ -4,11 +4,14 @@ numbers and coded values only."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
+from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -101,6 +104,8 @@ def parse_stage_form(stage: Stage, data: Any) -> StageForm:
 
 
 def intake(client: ClientIn, program: Program, case_manager: str, actor: str) -> IntakeResult:
+    """Register the client and open the case (one transaction, committed), then start its
+    run: no store lock is held while Prefect is asked."""
     orchestration.check_ready()
     with session_scope() as session:
         from models.clients import create_client
@@ -108,9 +113,23 @@ def intake(client: ClientIn, program: Program, case_manager: str, actor: str) ->
         record = create_client(session, client)
         case = cases.open_case(session, record, program, case_manager, actor, now())
         position = cases.position(session, case)
+    return IntakeResult(position.case_number, start_run(position), position.stage.value)
+
+
+def start_run(position: cases.Position) -> str:
+    """Start the run of a case episode already in the store, and note it there. Starting
+    is idempotent (the run's key is the case and episode), so repairing a case whose start
+    failed, or starting twice, gives one run."""
+    try:
         flow_run_id = orchestration.start_case_run(position)
-        cases.set_flow_run(session, case, flow_run_id)
-    return IntakeResult(position.case_number, flow_run_id, position.stage.value)
+    except (httpx.HTTPError, OSError, PrefectHTTPStatusError) as exc:
+        raise orchestration.OrchestratorUnavailable(
+            f"{position.case_number} is recorded, but its run could not start "
+            f"({type(exc).__name__}); `casework repair {position.case_number}` starts it"
+        ) from None
+    with session_scope() as session:
+        cases.set_flow_run(session, cases.get_case(session, position.case_number), flow_run_id)
+    return flow_run_id
 
 
 def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) -> None:
@@ -147,7 +166,7 @@ class _Turn:
 
 def _turn_if_due(case_number: str, stage: Stage, form: StageForm) -> _Turn | None:
     """Check the form against the store; None while the case is moving on by itself (intake)."""
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         case = cases.get_open_case(session, case_number)
         if form_for(Stage(case.stage)) is None:
             return None
@@ -227,17 +246,32 @@ def _hand_over(
     actor: str,
     audit_action: tuple[str, dict[str, str]] | None,
 ) -> None:
-    """Resume the run with the form; what goes to the store commits only if Prefect takes it."""
-    with session_scope() as session:
-        case = cases.get_case(session, turn.case_number)
-        if narrative:
-            contacts.save_narrative(session, case, turn.stage_key, narrative, actor, now())
-        if audit_action is not None:
-            action, detail = audit_action
-            audit.record(session, case, actor, action, now(), stage_key=turn.stage_key, **detail)
+    """Resume the run with the form. The narrative is kept first, under a key of this
+    submission's own, and becomes the stage's narrative only once Prefect has taken the
+    form; a refused form's narrative is removed. No transaction is open while Prefect is
+    asked, and a crash in between leaves the text kept, never lost."""
+    held = None
+    if narrative:
+        held = f"{turn.stage_key}~{secrets.token_hex(4)}"
+        with session_scope() as session:
+            case = cases.get_case(session, turn.case_number)
+            contacts.save_narrative(session, case, held, narrative, actor, now())
+    try:
         orchestration.resume_with_form(
             turn.flow_run_id, turn.stage_key, form.model_dump(mode="json"), turn.run
         )
+    except BaseException:
+        if held:
+            with session_scope() as session:
+                contacts.drop_narrative(session, cases.get_case(session, turn.case_number), held)
+        raise
+    with session_scope() as session:
+        case = cases.get_case(session, turn.case_number)
+        if held:
+            contacts.promote_narrative(session, case, held, turn.stage_key)
+        if audit_action is not None:
+            action, detail = audit_action
+            audit.record(session, case, actor, action, now(), stage_key=turn.stage_key, **detail)
 
 
 def wait_for_stage(
@@ -334,13 +368,11 @@ def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:
         cases.reopen_case(session, case, actor, now())
         contacts.save_narrative(session, case, f"reopen-{case.episode}", reason, actor, now())
         position = cases.position(session, case)
-        flow_run_id = orchestration.start_case_run(position)
-        cases.set_flow_run(session, case, flow_run_id)
-    return IntakeResult(position.case_number, flow_run_id, position.stage.value)
+    return IntakeResult(position.case_number, start_run(position), position.stage.value)
 
 
 def show(case_number: str) -> CaseDetail:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         latest = assessments.latest(session, case)
         plan = plans.current_plan(session, case)
@@ -376,7 +408,7 @@ def show(case_number: str) -> CaseDetail:
 def caseload(
     stage: Stage | None = None, program: Program | None = None, status: CaseStatus | None = None
 ) -> list[CaseSummary]:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         rows = cases.list_cases(session, stage=stage, program=program, status=status)
         return [CaseSummary.model_validate(case) for case in rows]
 
@@ -451,7 +483,7 @@ def sweep(watches: list[Watch], as_of: datetime | None, case_number: str | None)
 
 
 def escalation_list(open_only: bool, case_number: str | None) -> list[EscalationOut]:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         if case_number is not None:
             case_number = cases.get_case(session, case_number).case_number
         rows = escalations.listing(session, open_only=open_only, case_number=case_number)
@@ -474,16 +506,19 @@ def settle(case_numbers: list[str]) -> list[str]:
 
 
 def import_providers(data: Any) -> tuple[list[str], list[str]]:
+    from casework import partner_tokens
     from models import providers
 
     with session_scope() as session:
-        return providers.import_hsds(session, data)
+        imported, problems, tokens = providers.import_hsds(session, data)
+        partner_tokens.save(tokens)  # before the commit: no provider without its token
+    return imported, problems
 
 
 def provider_list(category: ServiceCategory | None) -> list[ProviderOut]:
     from models import providers
 
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return [ProviderOut.model_validate(p) for p in providers.listing(session, category)]
 
 

@@ -17,7 +17,7 @@ CHART_WIDTH, CHART_HEIGHT, BAR_AREA = 480, 200, 160
 
 
 def caseload_report(as_of: datetime) -> Report:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return build(session, as_of, programs())
 
 

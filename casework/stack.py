@@ -195,9 +195,11 @@ def _wait_for_upcoming_runs(
 def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> int:
     """Run the stack until interrupted. The environment was prepared by `prefect_env`."""
     from casework.db import migrate
+    from casework.files import check_private
     from casework.settings import get_settings
     from deployments import all_deployments
 
+    check_private(data_dir)
     api_url = os.environ["PREFECT_API_URL"]
     server = start_server(data_dir, port) if start_own_server else None
     if server is None and not api_is_healthy(api_url):

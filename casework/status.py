@@ -122,7 +122,7 @@ def check(data_dir: Path | None = None) -> StackStatus:
     """Look at everything; never raises for a missing server (that is a finding)."""
     data_dir = data_dir or _data_dir()
     status = StackStatus(api_url(), f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         status.undelivered = escalations.delivery_backlog(session)
     status.scheduler_errors, status.last_scheduler_error = scheduler_errors(data_dir)
     if not api_is_healthy(status.api_url):
@@ -246,7 +246,7 @@ def flow_run_processes() -> dict[str, int]:
 
 def case_run_problems(runner_local: bool) -> list[CaseRunProblem]:
     runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED])
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         owners = cases.owners_of_runs(session, [str(run.id) for run in runs])
     alive = set(flow_run_processes()) if runner_local else set()
     problems = []
@@ -321,7 +321,7 @@ def scheduler_errors(data_dir: Path) -> tuple[int, str | None]:
 
 def repair(case_number: str) -> str:
     """Put the case's run back to wait at its stage; refuses a run that needs no repair."""
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         case = cases.get_open_case(session, case_number)
         flow_run_id = cases.episode_of(session, case).flow_run_id
         owner = RunOwner(case.case_number or case_number, case.stage_key)

@@ -63,6 +63,28 @@ def save_narrative(
     return narrative
 
 
+def drop_narrative(session: Session, case: Case, key: str) -> None:
+    """Remove the narrative held for a submission Prefect refused (it belongs to no stage)."""
+    query = select(Narrative).where(
+        Narrative.case_id == case.id, Narrative.episode == case.episode, Narrative.stage_key == key
+    )
+    for narrative in session.scalars(query):
+        session.delete(narrative)
+
+
+def promote_narrative(session: Session, case: Case, held: str, key: str) -> None:
+    """The held narrative of an accepted submission becomes the stage's own."""
+    query = select(Narrative).where(
+        Narrative.case_id == case.id, Narrative.episode == case.episode, Narrative.stage_key == held
+    )
+    narrative = session.scalars(query).one_or_none()
+    if narrative is None:
+        return
+    session.delete(narrative)
+    session.flush()
+    save_narrative(session, case, key, narrative.text, narrative.author, narrative.created)
+
+
 def contacts_for(session: Session, case: Case) -> list[Contact]:
     query = select(Contact).where(Contact.case_id == case.id).order_by(Contact.occurred_at)
     return list(session.scalars(query))

@@ -7,7 +7,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from casework.settings import STAFF_ID_PATTERN
 from models.codes import (
@@ -23,9 +31,42 @@ from models.codes import (
 )
 
 StaffId = Annotated[str, Field(pattern=STAFF_ID_PATTERN, description="staff id of who submits")]
+# Strict: "1", true and 1.0 are not scores, and "yes" is not a yes; a form means what it says.
 Score = Annotated[
-    int, Field(ge=1, le=5, description="1 in crisis, 2 vulnerable, 3 safe, 4 building, 5 thriving")
+    int,
+    Field(
+        strict=True,
+        ge=1,
+        le=5,
+        description="1 in crisis, 2 vulnerable, 3 safe, 4 building, 5 thriving",
+    ),
 ]
+YesNo = Annotated[bool, Field(strict=True)]
+EARLIEST_FORM_DATE = date(2000, 1, 1)
+FORM_DATE_YEARS_AHEAD = 10
+
+
+def _iso_date_only(value: object) -> object:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("must be a date as YYYY-MM-DD, not a number")
+    return value
+
+
+def _in_range(value: date) -> date:
+    latest = date(date.today().year + FORM_DATE_YEARS_AHEAD, 12, 31)
+    if not EARLIEST_FORM_DATE <= value <= latest:
+        raise ValueError(f"must be between {EARLIEST_FORM_DATE} and {latest}")
+    return value
+
+
+def _not_future(value: date) -> date:
+    if value > date.today():
+        raise ValueError("must not be in the future")
+    return value
+
+
+FormDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_in_range)]
+PastDate = Annotated[FormDate, AfterValidator(_not_future)]
 ProviderCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
 
@@ -66,11 +107,11 @@ class CrisisScreen(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    suicide_or_self_harm_risk: bool = False
-    domestic_violence_risk: bool = False
-    homeless_tonight: bool = False
-    medical_emergency: bool = False
-    child_safety_concern: bool = False
+    suicide_or_self_harm_risk: YesNo = False
+    domestic_violence_risk: YesNo = False
+    homeless_tonight: YesNo = False
+    medical_emergency: YesNo = False
+    child_safety_concern: YesNo = False
 
     def flags(self) -> list[str]:
         return [name for name, value in self.model_dump().items() if value]
@@ -82,7 +123,7 @@ class AssessmentForm(StageForm):
     scores: DomainScores
     strengths: list[Strength] = Field(default_factory=list, max_length=len(Strength))
     crisis_screen: CrisisScreen = Field(default_factory=CrisisScreen)
-    client_participated: bool
+    client_participated: YesNo
 
 
 class Goal(BaseModel):
@@ -90,7 +131,7 @@ class Goal(BaseModel):
 
     domain: NeedsDomain
     objective: Objective
-    target_date: date
+    target_date: FormDate
     status: GoalStatus = GoalStatus.NOT_STARTED
 
     @model_validator(mode="after")
@@ -107,8 +148,8 @@ class PlanForm(StageForm):
     """Service plan: goals per domain with measurable objectives, agreed with the client."""
 
     goals: list[Goal] = Field(min_length=1, max_length=20)
-    client_participated: bool = Field(description="the client took part in making this plan")
-    agreed_on: date
+    client_participated: YesNo = Field(description="the client took part in making this plan")
+    agreed_on: PastDate
 
 
 class ReferralRequest(BaseModel):
@@ -124,7 +165,7 @@ class ReferralForm(StageForm):
     """Referrals made for the plan, or a waiver when none is needed."""
 
     referrals: list[ReferralRequest] = Field(default_factory=list, max_length=20)
-    waived: bool = Field(default=False, description="no referral is needed for this plan")
+    waived: YesNo = Field(default=False, description="no referral is needed for this plan")
 
     @property
     def trigger(self) -> Trigger:
@@ -143,7 +184,7 @@ class MonitoringForm(StageForm):
 
     decision: Decision
     goal_updates: list[GoalUpdate] = Field(default_factory=list, max_length=20)
-    client_contacted: bool = True
+    client_contacted: YesNo = True
 
     @property
     def trigger(self) -> Trigger:
@@ -154,7 +195,7 @@ class ClosureForm(StageForm):
     """Closing the episode with a coded reason (the narrative summary goes to the store)."""
 
     reason: ClosureReason
-    follow_up_consent: bool = Field(description="client agreed to post-closure follow-up checks")
+    follow_up_consent: YesNo = Field(description="client agreed to post-closure follow-up checks")
 
 
 def describe_error(exc: ValidationError, prefix: str = "") -> str:

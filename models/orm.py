@@ -188,7 +188,7 @@ class Provider(Base):
     capacity: Mapped[int | None]
     waitlist: Mapped[bool] = mapped_column(default=False)
     endpoint: Mapped[str] = mapped_column(String(300))
-    token: Mapped[str] = mapped_column(String(200))
+    token_ref: Mapped[str] = mapped_column(String(64))  # its name in partner-tokens.json
     response_days: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
 

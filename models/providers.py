@@ -7,16 +7,18 @@ skipped; the rest import."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from models.cases import CaseError
 from models.codes import Program, ServiceCategory
 from models.forms import ProviderCode, describe_error
 from models.orm import Provider
+from models.text import OneLine
 
 
 class ProviderNotFound(CaseError):
@@ -40,7 +42,7 @@ class HsdsService(BaseModel):
 
     id: ProviderCode
     organization_id: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200), OneLine]
     status: str = "active"
     casework: CaseworkExtension = Field(alias="x-casework")
 
@@ -49,7 +51,7 @@ class HsdsOrganization(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200), OneLine]
 
 
 def _locations(data: dict[str, Any]) -> dict[str, str]:
@@ -70,10 +72,11 @@ def _locations(data: dict[str, Any]) -> dict[str, str]:
     return by_service
 
 
-def import_hsds(session: Session, data: Any) -> tuple[list[str], list[str]]:
-    """Insert or update one provider per HSDS service; returns (imported keys, problems)."""
+def import_hsds(session: Session, data: Any) -> tuple[list[str], list[str], dict[str, str]]:
+    """Insert or update one provider per HSDS service; returns (imported keys, problems,
+    tokens by name). The tokens are the caller's to keep: the store holds only their names."""
     if not isinstance(data, dict) or not isinstance(data.get("services"), list):
-        return [], ["file: expected an HSDS object with a services list"]
+        return [], ["file: expected an HSDS object with a services list"], {}
     problems: list[str] = []
     organizations: dict[str, str] = {}
     for position, raw in enumerate(data.get("organizations") or []):
@@ -85,6 +88,7 @@ def import_hsds(session: Session, data: Any) -> tuple[list[str], list[str]]:
         organizations[org.id] = org.name
     places = _locations(data)
     imported: list[str] = []
+    tokens: dict[str, str] = {}
     for position, raw in enumerate(data["services"]):
         try:
             service = HsdsService.model_validate(raw)
@@ -106,19 +110,32 @@ def import_hsds(session: Session, data: Any) -> tuple[list[str], list[str]]:
             "capacity": extension.capacity,
             "waitlist": extension.waitlist,
             "endpoint": str(extension.referral_endpoint).rstrip("/"),
-            "token": extension.token,
+            "token_ref": service.id,
             "response_days": extension.response_days,
             "active": service.status == "active",
         }
-        provider = session.scalars(select(Provider).where(Provider.key == service.id)).first()
-        if provider is None:
-            session.add(Provider(key=service.id, **values))
-        else:
-            for name, value in values.items():
-                setattr(provider, name, value)
+        try:
+            with session.begin_nested():  # one bad row is skipped, not the whole import
+                _upsert(session, service.id, values)
+        except DBAPIError as exc:
+            problems.append(
+                f"services[{position}]: the store refused it ({type(exc.orig).__name__})"
+            )
+            continue
         imported.append(service.id)
+        tokens[service.id] = extension.token
     session.flush()
-    return imported, problems
+    return imported, problems, tokens
+
+
+def _upsert(session: Session, key: str, values: dict[str, Any]) -> None:
+    provider = session.scalars(select(Provider).where(Provider.key == key)).first()
+    if provider is None:
+        session.add(Provider(key=key, **values))
+    else:
+        for name, value in values.items():
+            setattr(provider, name, value)
+    session.flush()
 
 
 def listing(session: Session, category: ServiceCategory | None = None) -> list[Provider]:

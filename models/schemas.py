@@ -17,8 +17,11 @@ from pydantic import (
 
 from models.codes import ContactPreference, ContactType, Program, Stage
 from models.programs import stage_due_on
+from models.text import NoControls, OneLine
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine
+]
 
 
 class ClientIn(BaseModel):
@@ -29,8 +32,12 @@ class ClientIn(BaseModel):
     given_name: Name
     family_name: Name
     date_of_birth: date
-    id_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    id_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), OneLine] | None
+    ) = None
+    address: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), OneLine] | None
+    ) = None
     phone: Annotated[str, StringConstraints(pattern=r"^[0-9 +().-]{5,40}$")] | None = None
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] = "en"
     contact_preference: ContactPreference = ContactPreference.PHONE
@@ -48,7 +55,9 @@ class ContactIn(BaseModel):
 
     contact_type: ContactType = ContactType.NOTE
     crisis: bool = False
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000), NoControls
+    ]
 
 
 class OutModel(BaseModel):

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework import partner_tokens
 from models import cases
 from models.clients import create_client
 from models.codes import (
@@ -186,9 +187,10 @@ def provider(
     response_days: int = 10,
 ) -> Provider:
     """A directory entry, as `casework providers import` would write it."""
+    partner_tokens.save({key: token})
     found = session.scalars(select(Provider).where(Provider.key == key)).first()
     if found is not None:
-        found.endpoint, found.token, found.category = endpoint, token, category.value
+        found.endpoint, found.category = endpoint, category.value
         return found
     row = Provider(
         key=key,
@@ -200,7 +202,7 @@ def provider(
         capacity=10,
         waitlist=False,
         endpoint=endpoint,
-        token=token,
+        token_ref=key,
         response_days=response_days,
     )
     session.add(row)

@@ -1,0 +1,67 @@
+"""Partner agencies' bearer tokens, kept out of the case store: one 0600 JSON file in the
+data directory (`partner-tokens.json`), keyed by the provider's id, which is the name the
+store's `providers.token_ref` holds. Writers hold a lock and replace the file whole."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TOKENS_FILE = "partner-tokens.json"
+
+
+class TokenMissing(Exception):
+    """The store names a token this machine's data directory does not hold."""
+
+
+def tokens_path() -> Path:
+    from casework.settings import get_settings
+
+    return get_settings().data_dir.resolve() / TOKENS_FILE
+
+
+def _read(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def save(tokens: dict[str, str], path: Path | None = None) -> None:
+    """Add or replace tokens by name; the file is 0600 whatever the umask."""
+    if not tokens:
+        return
+    path = path or tokens_path()
+    with _locked(path):
+        merged = _read(path) | tokens
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(merged, handle, indent=1, sort_keys=True)
+        os.replace(partial, path)
+
+
+def token(name: str, path: Path | None = None) -> str:
+    path = path or tokens_path()
+    found = _read(path).get(name)
+    if found is None:
+        raise TokenMissing(
+            f"provider {name}: no token in {path}; import the provider file on this machine"
+        )
+    return found
