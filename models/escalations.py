@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -136,15 +136,36 @@ def listing(
     return list(session.scalars(query))
 
 
-def undelivered(session: Session, limit: int = 5000) -> list[Escalation]:
-    """Escalations whose event or webhook has not gone out yet, oldest first."""
+def claim_undelivered(
+    session: Session, now: datetime, lease: timedelta, limit: int = 5000
+) -> list[Escalation]:
+    """Take the escalations whose event or webhook has not gone out yet (oldest first) for
+    this delivery alone, until `now + lease`: however many sweeps deliver at once, each
+    rung goes out once. On PostgreSQL rows another sweep is claiming are skipped (FOR
+    UPDATE SKIP LOCKED); on SQLite the transaction already holds the write lock, and the
+    claim is a conditional update all the same. A claim that outlives a dead sweep lapses."""
+    free = or_(Escalation.claimed_until.is_(None), Escalation.claimed_until < now)
     query = (
-        select(Escalation)
-        .where(Escalation.delivered_at.is_(None))
+        select(Escalation.id)
+        .where(Escalation.delivered_at.is_(None), free)
         .order_by(Escalation.id)
         .limit(limit)
     )
-    return list(session.scalars(query))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    claimed = session.execute(
+        update(Escalation)
+        .where(Escalation.id.in_(ids), Escalation.delivered_at.is_(None), free)
+        .values(claimed_until=now + lease)
+        .returning(Escalation.id)
+        .execution_options(synchronize_session=False)
+    )
+    mine = set(claimed.scalars())
+    rows = session.scalars(
+        select(Escalation).where(Escalation.id.in_(mine)).order_by(Escalation.id)
+    )
+    return list(rows)
 
 
 def open_top_level(session: Session, case: Case) -> int | None:
@@ -169,6 +190,7 @@ def mark_delivery(
     if event_emitted and row.event_emitted_at is None:
         row.event_emitted_at = at
     row.delivery_attempts += int(attempted)
+    row.claimed_until = None
     row.delivery_error = error[:200] if error else None
     if delivered:
         row.delivered_at = at

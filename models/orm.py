@@ -306,6 +306,8 @@ class Escalation(Base):
     delivered_at: Mapped[datetime | None]
     delivery_attempts: Mapped[int] = mapped_column(default=0)
     delivery_error: Mapped[str | None] = mapped_column(String(200))
+    # A sweep delivering this row holds it until then: a concurrent sweep skips it.
+    claimed_until: Mapped[datetime | None]
 
 
 class Document(Base):

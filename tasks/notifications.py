@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +27,8 @@ from tasks.retries import store_unavailable
 ESCALATED = "casework.case.escalated"
 WARNED = "casework.case.warned"
 BACKOFF_SECONDS = (0.5, 2.0, 5.0)
+# How long a delivery holds the escalations it took; a sweep that died lets go after this.
+CLAIM_LEASE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def deliver_notifications(limit: int = 5000) -> dict[str, int]:
     """Emit and post every undelivered escalation (oldest first); returns counts."""
     settings = get_settings()
     with session_scope() as session:
-        items = [notice(row) for row in escalations.undelivered(session, limit)]
+        claimed = escalations.claim_undelivered(session, datetime.now(UTC), CLAIM_LEASE, limit)
+        items = [notice(row) for row in claimed]
     by_url: dict[str | None, list[Notice]] = defaultdict(list)
     for item in items:
         by_url[item.webhook_url].append(item)

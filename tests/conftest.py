@@ -22,6 +22,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Casework keeps its data directory private (0700, files 0600) and `up` refuses one that
+# is not; the suite writes its own files (logs, stores) there the same way.
+os.umask(0o077)
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="casework-tests-"))
 PORT = _free_port()
 for _name in list(os.environ):

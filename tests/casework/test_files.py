@@ -67,7 +67,8 @@ def test_out_never_replaces_the_store_or_an_existing_file(capsys, case_with_note
     ):
         code, _, err = run_cli(capsys, "doc", *notes, "--out", str(target), "--force")
         assert code == 1
-        assert expected in err and err.count("\n") == 1
+        assert expected in err
+        assert err.count("\n") == 1
     assert store.stat().st_size == size
     check_schema()  # the store is still a store
 
@@ -83,7 +84,8 @@ def test_out_never_replaces_the_store_or_an_existing_file(capsys, case_with_note
 
     code, _, err = run_cli(capsys, "report", "--html", str(mine))
     assert code == 1
-    assert "--html:" in err and "already exists" in err
+    assert "--html:" in err
+    assert "already exists" in err
     code, _, err = run_cli(capsys, "doc", *notes, "--out", "/proc/nope/x.md")
     assert code == 1
     assert "--out: cannot write /proc/nope/x.md" in err

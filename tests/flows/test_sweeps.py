@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -164,6 +165,23 @@ def test_a_failing_webhook_is_retried_next_sweep_and_never_lost(
     assert all(row.delivered_at is not None for row in _escalations(first) + _escalations(second))
     delivered = {b["case_number"] for b, _ in partner.received}
     assert {first, second} <= delivered
+
+
+def test_concurrent_sweeps_deliver_each_rung_once(stack: str, partner: Partner) -> None:
+    """Three sweeps at once, as of one moment: each escalation rung is claimed by one of
+    them, so one webhook POST and one event per rung (and so one level-3 brief)."""
+    numbers = [factories.stalled_case()[0] for _ in range(2)]
+    as_of = datetime.now(UTC)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda n: _sweep(n, as_of), numbers * 3))
+    rows = [row for n in numbers for row in _escalations(n)]
+    assert len(rows) == 2
+    assert all(row.delivered_at is not None and row.claimed_until is None for row in rows)
+    posted = sorted(key for b, key in partner.received if b["case_number"] in numbers)
+    assert posted == sorted(f"casework-escalation-{row.id}" for row in rows)
+    for number in numbers:
+        events = wait_for("the escalation event", lambda n=number: case_events(stack, n), 30)
+        assert len(events) == 1
 
 
 def test_a_silent_webhook_times_out_without_holding_the_sweep(stack: str, partner: Partner) -> None:
