@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -51,8 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up", parents=[common], help="start the local stack and serve every deployment"
     )
-    up.add_argument("--port", type=int, default=4200)
-    up.add_argument("--demo", type=int, default=0, metavar="N", help="also create N demo cases")
+    up.add_argument("--port", type=port_arg, default=4200)
+    up.add_argument(
+        "--demo", type=count_arg(0, 500), default=0, metavar="N", help="also create N demo cases"
+    )
 
     intake = sub.add_parser("intake", parents=[common], help="register a client and open a case")
     intake.add_argument("--program", required=True, choices=[p.value for p in Program])
@@ -68,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--file", required=True, help="form JSON (- for stdin)")
     submit.add_argument("--narrative-file", help="narrative text kept in the store only")
     submit.add_argument("--wait", action="store_true", help="return once the case has moved on")
-    submit.add_argument("--timeout", type=float, default=120.0)
+    submit.add_argument("--timeout", type=seconds_arg, default=120.0)
     submit.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", parents=[common], help="print one case")
@@ -151,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "follow-up", parents=[common], help="record a post-closure check (day 30 or 90)"
     )
     follow.add_argument("case_number")
-    follow.add_argument("--day", required=True, type=int)
+    follow.add_argument("--day", required=True, type=count_arg(1, 3650))
     follow.add_argument("--unreachable", action="store_true", help="the client was not reached")
     follow.add_argument("--housing-kept", choices=["yes", "no"])
     follow.add_argument("--benefits-continuing", choices=["yes", "no"])
@@ -196,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", parents=[common], help="create N synthetic cases at varied stages"
     )
-    demo.add_argument("--cases", type=int, default=12)
+    demo.add_argument("--cases", type=count_arg(1, 500), default=12)
 
     status = sub.add_parser(
         "status", parents=[common], help="the stack's health; exit 1 when something needs action"
@@ -259,34 +262,118 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
             api_url = json.loads(stack_file.read_text())["api_url"]
         else:
             api_url = "http://127.0.0.1:4200/api"
-    poll = os.environ.get("CASEWORK_RUNNER_POLL_SECONDS", "2")
-    for name, value in prefect_env(data_dir, api_url, float(poll)).items():
-        if name == "CASEWORK_DATA_DIR" or name not in os.environ:
+    os.environ["CASEWORK_DATA_DIR"] = str(data_dir)
+    from casework.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()  # every CASEWORK_ variable checked now, before anything is done
+    for name, value in prefect_env(data_dir, api_url, settings.runner_poll_seconds).items():
+        if name not in os.environ:
             os.environ[name] = value
     return data_dir, start_own
 
 
-def read_json(path: str, what: str, option: str = "--file") -> Any:
+MAX_INPUT_BYTES = 5_000_000
+MAX_JSON_DEPTH = 20
+
+
+def _read(path: str, option: str) -> str:
+    """A file (or stdin) the user named: UTF-8 text of a sane size, or one line saying why."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with Path(path).open("rb") as handle:
+                data = handle.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise CliError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise CliError(f"{option}: {path} is larger than {MAX_INPUT_BYTES // 1_000_000} MB")
     try:
-        return json.loads(text)
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{option}: {path} is not UTF-8 text") from None
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > MAX_JSON_DEPTH or not isinstance(value, (dict, list)):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, level + 1) for child in children), default=level)
+
+
+def read_json(path: str, what: str, option: str = "--file") -> Any:
+    text = _read(path, option)
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{option}: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        data = None
+    if data is None and text.strip() != "null" or _depth(data) > MAX_JSON_DEPTH:
+        raise CliError(f"{option}: {what} is nested more than {MAX_JSON_DEPTH} levels deep")
+    return data
 
 
 def read_text(path: str, option: str) -> str:
-    try:
-        text = Path(path).read_text().strip()
-    except OSError as exc:
-        raise CliError(f"{option}: cannot read {path}: {exc.strerror}") from None
+    from pydantic import TypeAdapter, ValidationError
+
+    from models.schemas import FreeText
+
+    text = _read(path, option).strip()
     if not text:
         raise CliError(f"{option}: {path} is empty")
-    return text
+    try:
+        return TypeAdapter(FreeText).validate_python(text)
+    except ValidationError as exc:
+        raise CliError(f"{option}: {exc.errors()[0]['msg']}") from None
+
+
+def free_text(value: str, option: str) -> str:
+    """A reason or note given on the command line: checked like any text a person typed."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from models.schemas import FreeText
+
+    try:
+        return TypeAdapter(FreeText).validate_python(value)
+    except ValidationError as exc:
+        raise CliError(f"{option}: {exc.errors()[0]['msg']}") from None
+
+
+def port_arg(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
+def seconds_arg(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or not 0 < seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 86400 seconds")
+    return seconds
+
+
+def count_arg(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
 
 
 def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
@@ -319,8 +406,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from casework import operations
     from casework.settings import get_settings
 
-    if args.timeout <= 0:
-        raise CliError("--timeout: must be a positive number of seconds")
     stage = Stage(args.stage)
     form = operations.parse_stage_form(stage, read_json(args.file, f"{stage.value} form"))
     narrative = read_text(args.narrative_file, "--narrative-file") if args.narrative_file else None
@@ -406,9 +491,8 @@ def cmd_reopen(args: argparse.Namespace) -> int:
     from casework import operations
     from casework.settings import get_settings
 
-    if not args.reason.strip():
-        raise CliError("--reason: must not be empty")
-    result = operations.reopen(args.case_number, args.reason.strip(), get_settings().actor)
+    reason = free_text(args.reason, "--reason")
+    result = operations.reopen(args.case_number, reason, get_settings().actor)
     print(f"{result.case_number}: reopened as a new episode, now at {result.stage}")
     return 0
 
@@ -417,7 +501,7 @@ def cmd_reassess(args: argparse.Namespace) -> int:
     from casework import operations
     from casework.settings import get_settings
 
-    note = args.note.strip() if args.note else None
+    note = free_text(args.note, "--note") if args.note else None
     result = operations.reassess(
         args.case_number,
         ReassessmentReason(args.reason),
@@ -551,7 +635,7 @@ def cmd_referral(args: argparse.Namespace) -> int:
     from casework import operations
     from casework.settings import get_settings
 
-    reason = args.reason.strip() if args.reason else None
+    reason = free_text(args.reason, "--reason") if args.reason else None
     case_number, moved = operations.record_referral_status(
         args.reference, ReferralStatus(args.status), reason, get_settings().actor
     )
@@ -611,8 +695,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from casework.demo import run_demo
 
-    if args.cases < 1:
-        raise CliError("--cases: must be at least 1")
     print(f"Demo: {run_demo(args.cases)}")
     return 0
 
@@ -621,7 +703,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from casework import status
 
     found = status.check()
-    repaired = status.repair_all(found) if args.repair else []
+    repaired = status.repair_all(found.case_runs) if args.repair else []
     emit(
         {**found.as_json(), "repaired": repaired},
         args.json,
@@ -688,8 +770,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from casework.stack import up
 
-        if args.demo < 0:
-            raise CliError("--demo: must not be negative")
         return up(data_dir, start_own, args.port, args.demo)
     if args.command not in {"form", "migrate"}:
         from casework.db import check_schema

@@ -40,7 +40,7 @@ from models.codes import (
     WaiverRequirement,
     Watch,
 )
-from models.forms import MonitoringForm, StageForm, describe_error
+from models.forms import MonitoringForm, ReferralForm, StageForm, describe_error
 from models.lifecycle import TransitionNotAllowed, check_transition, form_for
 from models.orm import Case
 from models.schemas import (
@@ -67,6 +67,13 @@ FIRST_LOOK_SECONDS = 1.0
 STORE_POLL_SECONDS = 0.2
 RUN_CHECK_SECONDS = 2.0
 REPAIR_AFTER_SECONDS = 10.0
+
+
+HELD = (
+    "the case's run stopped before recording it (its process died); the form is held and "
+    "will be applied when the run recovers: `casework up` repairs it within a minute, or "
+    "run `casework repair {0}`"
+)
 
 
 class InputError(Exception):
@@ -145,6 +152,8 @@ def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) ->
         )
     try:
         check_transition(stage, form, cases.facts(session, case))
+        if isinstance(form, ReferralForm):  # as the run will check it: refused here, not later
+            referrals.check_sendable(session, case, form)
     except TransitionNotAllowed as exc:
         raise InputError(str(exc)) from None
 
@@ -294,15 +303,11 @@ def wait_for_stage(
             continue
         next_run_check = time.monotonic() + RUN_CHECK_SECONDS
         run = orchestration.read_run(flow_run_id)
-        if run.failed:
-            return SubmitResult(
-                case_number,
-                key,
-                "failed",
-                None,
-                run.summary,
-            )
+        if run.failed and not run.crashed:
+            return SubmitResult(case_number, key, "failed", None, run.summary)
         if time.monotonic() > deadline:
+            if run.crashed:  # its process died; the form is the run's input, kept by Prefect
+                return SubmitResult(case_number, key, "held", None, HELD.format(case_number))
             return SubmitResult(
                 case_number,
                 key,

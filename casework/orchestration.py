@@ -69,6 +69,10 @@ class RunView:
         return f"case flow run {self.state_name}: {self.state_message or 'no message'}"
 
     @property
+    def crashed(self) -> bool:
+        return self.state_type == StateType.CRASHED.value
+
+    @property
     def failed(self) -> bool:
         return self.state_type in {
             StateType.FAILED.value,

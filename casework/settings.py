@@ -6,9 +6,11 @@ import getpass
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
 
@@ -30,16 +32,20 @@ class CaseworkSettings(BaseSettings):
     actor: str = Field(
         default_factory=lambda: _default_actor(), description="staff id recorded as actor"
     )
-    runner_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    runner_poll_seconds: float = Field(default=2.0, gt=0, le=60, allow_inf_nan=False)
     runner_limit: int = Field(default=10, ge=1, le=200)
     schedules: bool = Field(
         default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
     )
-    partner_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    partner_retry_seconds: list[float] = Field(
-        default=[2.0, 10.0, 30.0], description="delays between attempts to send a referral"
+    partner_timeout_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+    partner_retry_seconds: list[Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]] = (
+        Field(
+            default=[2.0, 10.0, 30.0],
+            max_length=10,
+            description="delays between attempts to send a referral",
+        )
     )
-    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
     webhook_attempts: int = Field(default=3, ge=1, le=10)
 
     @field_validator("database_url")
@@ -77,3 +83,7 @@ def get_settings() -> CaseworkSettings:
         first = exc.errors()[0]
         variable = "CASEWORK_" + str(first["loc"][0]).upper() if first["loc"] else "CASEWORK_*"
         raise SettingsError(f"{variable}: {first['msg']}") from None
+    except PydanticSettingsError as exc:  # a list or object variable that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        variable = f"CASEWORK_{field.group(1).upper()}" if field else "CASEWORK_*"
+        raise SettingsError(f"{variable}: must be JSON (for example [2, 10, 30])") from None

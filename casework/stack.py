@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -58,7 +58,21 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+# The server dies with `up`, however `up` ends (even kill -9): the kernel sends it SIGTERM
+# when its parent goes (prctl PR_SET_PDEATHSIG, kept across exec). Linux only, like /proc.
+_SERVER_TRAMPOLINE = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(0)  # `up` is already gone
+os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+"""
+
+
 def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.Popen[bytes]:
+    if not 1 <= port <= 65535:
+        raise StackError(f"--port: {port} is not a TCP port (1-65535)")
+    end_orphan(data_dir)
     if not port_is_free(port):
         raise StackError(f"--port: 127.0.0.1:{port} is already in use; choose another port")
     log = (data_dir / SERVER_LOG).open("ab")
@@ -67,6 +81,9 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     server = subprocess.Popen(
         [
             sys.executable,
+            "-c",
+            _SERVER_TRAMPOLINE,
+            str(os.getpid()),
             "-m",
             "prefect",
             "server",
@@ -79,8 +96,9 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
         stdout=log,
         stderr=subprocess.STDOUT,
         env=os.environ.copy(),
-        start_new_session=True,
+        start_new_session=True,  # Ctrl-C reaches `up`, which stops the server in order
     )
+    write_stack_file(data_dir, f"http://127.0.0.1:{port}/api", server.pid)
     api_url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout
     while not api_is_healthy(api_url):
@@ -91,6 +109,54 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
             raise StackError(f"Prefect server not healthy after {timeout:.0f} s")
         time.sleep(0.5)
     return server
+
+
+def write_stack_file(data_dir: Path, api_url: str, server_pid: int | None) -> None:
+    (data_dir / STACK_FILE).write_text(
+        json.dumps({"api_url": api_url, "pid": os.getpid(), "server_pid": server_pid})
+    )
+
+
+def _serves(pid: int, data_dir: Path) -> bool:
+    """Whether process `pid` is alive and is a Prefect server for this data directory (its
+    environment, fixed when it started, names the data directory's Prefect home)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"PREFECT_HOME={data_dir / 'prefect'}".encode() in environ
+
+
+def _is_up(pid: int) -> bool:
+    """Whether process `pid` is alive and is a `casework up`."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"up" in argv and any(b"casework" in part for part in argv)
+
+
+def end_orphan(data_dir: Path) -> None:
+    """A Prefect server left by an `up` that is gone (killed before it could stop it) is
+    ended; an `up` still running for this data directory is a reason to stop instead."""
+    try:
+        recorded = json.loads((data_dir / STACK_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    up_pid, server_pid = recorded.get("pid"), recorded.get("server_pid")
+    if isinstance(up_pid, int) and up_pid != os.getpid() and _is_up(up_pid):
+        raise StackError(
+            f"casework up is already running for {data_dir} (pid {up_pid}); stop it first"
+        )
+    if not isinstance(server_pid, int) or not _serves(server_pid, data_dir):
+        return
+    print(f"Ending the Prefect server (pid {server_pid}) a stopped `up` left behind.", flush=True)
+    os.kill(server_pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while _serves(server_pid, data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _serves(server_pid, data_dir):
+        os.kill(server_pid, signal.SIGKILL)
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -110,6 +176,7 @@ async def _serve(
     announce: Callable[[], None],
     sole_runner: bool,
     data_dir: Path,
+    server: subprocess.Popen[bytes] | None,
 ) -> None:
     from prefect.runner import Runner
 
@@ -146,14 +213,35 @@ async def _serve(
 
     found = await asyncio.to_thread(check, data_dir)
     if sole_runner and found.case_runs:  # no other runner: what is stuck is ours to repair
-        print("\n".join(await asyncio.to_thread(repair_all, found)), flush=True)
+        print("\n".join(await asyncio.to_thread(repair_all, found.case_runs)), flush=True)
         found = await asyncio.to_thread(check, data_dir)
     print(to_text(found), flush=True)
     announce()
-    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if serving.done():
-        stopping.cancel()
-        serving.result()  # the runner stopped by itself: say why
+    watching = asyncio.create_task(_watch_server(server, os.environ["PREFECT_API_URL"], data_dir))
+    upkeep = asyncio.create_task(_keep_cases_moving(data_dir)) if sole_runner else None
+    await _until_stopped(serving, stopping, watching, upkeep, server, data_dir)
+
+
+async def _until_stopped(
+    serving: asyncio.Task[None],
+    stopping: asyncio.Task[Any],
+    watching: asyncio.Task[str],
+    upkeep: asyncio.Task[None] | None,
+    server: subprocess.Popen[bytes] | None,
+    data_dir: Path,
+) -> None:
+    """Serve until Ctrl-C, the runner stops by itself, or the server goes (one line)."""
+    await asyncio.wait({serving, stopping, watching}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (stopping, watching, upkeep):
+        if task is not None and not task.done():
+            task.cancel()
+    if serving.done() and not watching.done():
+        try:
+            serving.result()  # the runner stopped by itself: say why
+        except Exception:
+            if server_down := await asyncio.to_thread(_server_down, server, data_dir):
+                raise StackError(server_down) from None
+            raise
         return
     serving.cancel()
     try:
@@ -161,6 +249,66 @@ async def _serve(
     except BaseException as exc:  # noqa: BLE001 - the cancellation we asked for, in any wrapping
         if not isinstance(exc, (asyncio.CancelledError, BaseExceptionGroup)):
             raise
+    if watching.done() and not watching.cancelled():
+        raise StackError(watching.result())
+
+
+SERVER_CHECK_SECONDS = 5
+SERVER_MISSES = 3  # checks in a row: a busy server may miss one
+UPKEEP_SECONDS = 15
+
+
+def _server_down(server: subprocess.Popen[bytes] | None, data_dir: Path) -> str | None:
+    """One line saying the Prefect server is gone, or None if it answers."""
+    api_url = os.environ["PREFECT_API_URL"]
+    if server is not None and server.poll() is not None:
+        return (
+            f"the Prefect server at {api_url} exited (code {server.returncode}); "
+            f"Casework stopped. See {data_dir / SERVER_LOG}, then start `casework up` again"
+        )
+    if api_is_healthy(api_url):
+        return None
+    return f"the Prefect server at {api_url} stopped answering; Casework stopped"
+
+
+async def _watch_server(
+    server: subprocess.Popen[bytes] | None, api_url: str, data_dir: Path
+) -> str:
+    """Returns (the one line to print) once the server has gone."""
+    misses = 0
+    while True:
+        await asyncio.sleep(SERVER_CHECK_SECONDS)
+        down = await asyncio.to_thread(_server_down, server, data_dir)
+        exited = server is not None and server.poll() is not None
+        misses = misses + 1 if down else 0
+        if down and (exited or misses >= SERVER_MISSES):
+            return down
+
+
+async def _keep_cases_moving(data_dir: Path) -> None:
+    """While `up` is the only runner: put back to wait the case runs that crashed or lost
+    their process (a form they were given is applied once, from the run's stored input),
+    and move on the cases whose partners' answers were recorded while the server was away."""
+    from casework.db import session_scope
+    from casework.operations import settle
+    from casework.status import repair_stuck
+    from models import referrals
+
+    def once() -> list[str]:
+        lines = repair_stuck(data_dir)
+        with session_scope(read_only=True) as session:
+            waiting = referrals.waiting_cases(session)
+        lines += [f"{number}: moved on (its partners had answered)" for number in settle(waiting)]
+        return lines
+
+    while True:
+        await asyncio.sleep(UPKEEP_SECONDS)
+        try:
+            lines = await asyncio.to_thread(once)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again; the watchdog stops us
+            lines = [f"casework: upkeep skipped a round ({type(exc).__name__})"]
+        if lines:
+            print("\n".join(lines), flush=True)
 
 
 def _wait_until_served(names: list[str], serving: asyncio.Task[None], timeout: float = 60) -> None:
@@ -204,13 +352,12 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
     server = start_server(data_dir, port) if start_own_server else None
     if server is None and not api_is_healthy(api_url):
         raise StackError(f"PREFECT_API_URL: {api_url} is not answering")
-    stack_file = data_dir / STACK_FILE
     try:
         migrate()
         dashboard = api_url.removesuffix("/api")
 
         def announce() -> None:
-            stack_file.write_text(json.dumps({"api_url": api_url, "pid": os.getpid()}))
+            write_stack_file(data_dir, api_url, server.pid if server else None)
             print(f"Casework is up: case store {get_settings().store_url}", flush=True)
             print(f"Dashboard: {dashboard}/runs  (Ctrl-C stops everything)", flush=True)
             if demo_cases:
@@ -226,6 +373,7 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
                 announce,
                 sole_runner=server is not None,  # our own server: no other runner can exist
                 data_dir=data_dir,
+                server=server,
             )
         )
     except KeyboardInterrupt:

@@ -74,6 +74,7 @@ class CaseRunProblem:
     flow_run_id: str
     state: str
     problem: str
+    seconds_in_state: float = 0.0
 
     @property
     def repair(self) -> str:
@@ -244,8 +245,11 @@ def flow_run_processes() -> dict[str, int]:
     return found
 
 
-def case_run_problems(runner_local: bool) -> list[CaseRunProblem]:
-    runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED])
+def case_run_problems(
+    runner_local: bool, states: list[StateType] | None = None
+) -> list[CaseRunProblem]:
+    runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED]) if states is None else []
+    runs += _case_runs(states) if states else []
     with session_scope(read_only=True) as session:
         owners = cases.owners_of_runs(session, [str(run.id) for run in runs])
     alive = set(flow_run_processes()) if runner_local else set()
@@ -256,8 +260,9 @@ def case_run_problems(runner_local: bool) -> list[CaseRunProblem]:
             continue
         problem = diagnose(run, owner, alive, runner_local)
         if problem:
+            age = (datetime.now(UTC) - run.state.timestamp).total_seconds()
             problems.append(
-                CaseRunProblem(owner.case_number, str(run.id), run.state.name or "", problem)
+                CaseRunProblem(owner.case_number, str(run.id), run.state.name or "", problem, age)
             )
     return sorted(problems, key=lambda p: p.case_number)
 
@@ -342,10 +347,26 @@ def repair(case_number: str) -> str:
     return f"{owner.case_number}: {problem}; its run was put back to wait at its stage"
 
 
-def repair_all(status: StackStatus) -> list[str]:
-    for problem in status.case_runs:
+def repair_all(problems: list[CaseRunProblem]) -> list[str]:
+    for problem in problems:
         reschedule(problem.flow_run_id)
-    return [f"{p.case_number}: repaired ({p.problem})" for p in status.case_runs]
+    return [f"{p.case_number}: repaired ({p.problem})" for p in problems]
+
+
+# What `up` repairs by itself: runs whose process died. A Failed run may fail again the
+# same way; it waits for an operator (`casework status --repair`). A crash is left alone
+# for a short while first, so `casework status` shows what happened and an operator's
+# own repair is not raced.
+DIED = [StateType.CRASHED, StateType.RUNNING, StateType.PENDING]
+CRASH_GRACE_SECONDS = 20.0
+
+
+def repair_stuck(data_dir: Path) -> list[str]:
+    """Repair the case runs whose process died; for `up`'s upkeep, which is the only runner."""
+    if not api_is_healthy(api_url()):
+        return []
+    found = case_run_problems(runner_is_local(data_dir), DIED)
+    return repair_all([p for p in found if p.seconds_in_state >= CRASH_GRACE_SECONDS])
 
 
 def _data_dir() -> Path:

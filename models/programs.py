@@ -77,7 +77,9 @@ def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramCo
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProgramError(f"{path}: {exc}") from None
+        raise ProgramError(f"CASEWORK_PROGRAMS_FILE: {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ProgramError(f"CASEWORK_PROGRAMS_FILE: {path} is not UTF-8 text") from None
     unknown = set(raw) - {p.value for p in Program}
     if unknown:
         raise ProgramError(f"{path}: unknown program(s) {', '.join(sorted(unknown))}")

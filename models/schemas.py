@@ -24,6 +24,11 @@ Name = Annotated[
 ]
 
 
+FreeText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000), NoControls
+]
+
+
 class ClientIn(BaseModel):
     """Intake data: identifying fields, written to the store only."""
 
@@ -42,6 +47,13 @@ class ClientIn(BaseModel):
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] = "en"
     contact_preference: ContactPreference = ContactPreference.PHONE
 
+    @field_validator("date_of_birth", mode="before")
+    @classmethod
+    def _a_date_not_a_number(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)):
+            raise ValueError("must be a date as YYYY-MM-DD, not a number")
+        return value
+
     @field_validator("date_of_birth")
     @classmethod
     def _born(cls, value: date) -> date:
@@ -55,9 +67,7 @@ class ContactIn(BaseModel):
 
     contact_type: ContactType = ContactType.NOTE
     crisis: bool = False
-    text: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000), NoControls
-    ]
+    text: FreeText
 
 
 class OutModel(BaseModel):

@@ -1,0 +1,410 @@
+"""The bad-input matrix: over a hundred things a person can type wrong, each refused in
+one line that names what is wrong, with a non-zero exit (1; 2 for a usage error, as
+argparse has it), and nothing changed in the store. No traceback, ever."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.db import engine_for, migrate, session_scope
+from casework.settings import get_settings
+from models import stage_events
+from models.base import Base
+from models.codes import Stage
+from models.lifecycle import STAGES
+from tests import factories
+from tests.casework.test_cli import run_cli
+
+USAGE, REFUSED = 2, 1
+STORE = engine_for(get_settings().store_url)
+TODAY = date.today()
+FAR = "9999-12-31"
+ESC, NUL = "\x1b[31m", "\x00"
+
+
+def _example(stage: Stage) -> dict[str, Any]:
+    example = STAGES[stage].example
+    assert example is not None
+    return example(TODAY).model_dump(mode="json")
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _client(**changes: Any) -> dict[str, Any]:
+    return {
+        "given_name": "Ana",
+        "family_name": "Zed",
+        "date_of_birth": "1990-01-01",
+        "phone": "555 0100",
+    } | changes
+
+
+def _assessment(**changes: Any) -> dict[str, Any]:
+    return _example(Stage.ASSESSMENT) | changes
+
+
+def _scores(**changes: Any) -> dict[str, Any]:
+    return _assessment(scores=_example(Stage.ASSESSMENT)["scores"] | changes)
+
+
+def _plan(**changes: Any) -> dict[str, Any]:
+    return _example(Stage.PLAN) | changes
+
+
+def _goal(**changes: Any) -> dict[str, Any]:
+    return _plan(goals=[_example(Stage.PLAN)["goals"][0] | changes])
+
+
+FILES: dict[str, bytes | str | dict[str, Any] | list[Any]] = {
+    "binary": b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\xfd",
+    "nested": _nested(5000),
+    "nested30": _nested(30),
+    "empty": "",
+    "list": [1, 2, 3],
+    "no_family": {"given_name": "Ana", "date_of_birth": "1990-01-01"},
+    "dob_future": _client(date_of_birth=(TODAY + timedelta(days=3)).isoformat()),
+    "dob_1800": _client(date_of_birth="1800-01-01"),
+    "dob_text": _client(date_of_birth="last spring"),
+    "dob_number": _client(date_of_birth=19900101),
+    "name_nul": _client(given_name=f"Ana{NUL}"),
+    "name_esc": _client(given_name=f"{ESC}Ana"),
+    "name_crlf": _client(family_name="Zed\r\nInjected: yes"),
+    "address_newline": _client(address="1 Main St\nApt 2"),
+    "phone_letters": _client(phone="call me maybe"),
+    "language": _client(language="english"),
+    "preference": _client(contact_preference="carrier pigeon"),
+    "extra": _client(ssn="123-45-6789"),
+    "name_blank": _client(given_name="   "),
+    "name_long": _client(given_name="A" * 101),
+    "name_number": _client(given_name=5),
+    "score_text": _scores(housing="1"),
+    "score_true": _scores(housing=True),
+    "score_float": _scores(housing=1.0),
+    "score_zero": _scores(housing=0),
+    "score_six": _scores(housing=6),
+    "score_missing": _assessment(scores={"housing": 3}),
+    "participated_text": _assessment(client_participated="yes"),
+    "participated_one": _assessment(client_participated=1),
+    "crisis_text": _assessment(crisis_screen={"homeless_tonight": "true"}),
+    "strength_unknown": _assessment(strengths=["charisma"]),
+    "form_extra": _assessment(mood="fine"),
+    "submitter_bad": _assessment(submitted_by="Bad Name"),
+    "submitter_nul": _assessment(submitted_by=f"cm.a{NUL}"),
+    "agreed_far": _plan(agreed_on=FAR),
+    "agreed_1999": _plan(agreed_on="1999-01-01"),
+    "agreed_number": _plan(agreed_on=20260101),
+    "agreed_future": _plan(agreed_on=(TODAY + timedelta(days=2)).isoformat()),
+    "goals_empty": _plan(goals=[]),
+    "goal_domain": _goal(domain="legal"),
+    "target_far": _goal(target_date=FAR),
+    "referral_unknown": {
+        "submitted_by": "cm.a",
+        "referrals": [{"service": "housing_search", "provider": "no-such-agency"}],
+    },
+    "referral_code": {
+        "submitted_by": "cm.a",
+        "referrals": [{"service": "housing_search", "provider": "has spaces"}],
+    },
+    "monitoring_decision": {"submitted_by": "cm.a", "decision": "vanish"},
+    "closure_reason": {"submitted_by": "cm.a", "reason": "bored", "follow_up_consent": True},
+    "closure_consent": {"submitted_by": "cm.a", "reason": "goals_met", "follow_up_consent": "no"},
+    "narrative_esc": f"Met the client.{ESC} Fine.",
+    "narrative_blank": "   \n",
+    "hsds_list": [],
+    "existing": "my own file\n",
+    "toml_binary": b"\xff\xfe[housing]\x00",
+}
+
+
+def _write(folder: Path, name: str, content: Any) -> Path:
+    path = folder / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        path.write_text(json.dumps(content))
+    return path
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    migrate()
+    folder = tmp_path_factory.mktemp("bad-input")
+    found = {name: str(_write(folder, name, content)) for name, content in FILES.items()}
+    with session_scope() as session:
+        case = factories.new_case(session)
+        stage_events.record_stage(
+            session, case.case_number or "", 1, case.stage_key, None, "system", factories.now()
+        )
+        at_referral = factories.walk_to(
+            session, factories.new_case(session), Stage.REFERRAL, factories.now()
+        )
+        found |= {"case": case.case_number or "", "referral_case": at_referral.case_number or ""}
+    found["missing"] = str(folder / "missing.json")
+    found["esc_text"] = f"Called the client.{ESC} Fine."
+    found["cr_text"] = "Called.\rOverwritten"
+    found["folder"] = str(folder)
+    found["store"] = get_settings().store_url.split("///", 1)[1]
+    found["data"] = str(get_settings().data_dir)
+    return found
+
+
+_PAST = str(TODAY - timedelta(days=1))
+_SOON = str(TODAY + timedelta(days=30))
+# (argv with {placeholders}, what the one line must say, exit code)
+MATRIX: list[tuple[str, str, int]] = [
+    # intake: the client file
+    ("intake --program housing --file {binary}", "is not UTF-8 text", REFUSED),
+    ("intake --program housing --file {nested}", "nested more than 20 levels", REFUSED),
+    ("intake --program housing --file {nested30}", "nested more than 20 levels", REFUSED),
+    ("intake --program housing --file {empty}", "client is not valid JSON", REFUSED),
+    ("intake --program housing --file {list}", "client: form: Input should be", REFUSED),
+    ("intake --program housing --file {no_family}", "family_name: Field required", REFUSED),
+    ("intake --program housing --file {dob_future}", "date_of_birth: Value error", REFUSED),
+    ("intake --program housing --file {dob_1800}", "date_of_birth: Value error", REFUSED),
+    ("intake --program housing --file {dob_text}", "date_of_birth:", REFUSED),
+    ("intake --program housing --file {dob_number}", "not a number", REFUSED),
+    ("intake --program housing --file {name_nul}", "without control characters", REFUSED),
+    ("intake --program housing --file {name_esc}", "without control characters", REFUSED),
+    ("intake --program housing --file {name_crlf}", "family_name:", REFUSED),
+    ("intake --program housing --file {address_newline}", "address:", REFUSED),
+    ("intake --program housing --file {phone_letters}", "phone:", REFUSED),
+    ("intake --program housing --file {language}", "language:", REFUSED),
+    ("intake --program housing --file {preference}", "contact_preference:", REFUSED),
+    ("intake --program housing --file {extra}", "ssn: Extra inputs are not permitted", REFUSED),
+    ("intake --program housing --file {name_blank}", "given_name:", REFUSED),
+    ("intake --program housing --file {name_long}", "given_name:", REFUSED),
+    ("intake --program housing --file {name_number}", "given_name:", REFUSED),
+    ("intake --program housing --file {missing}", "cannot read", REFUSED),
+    ("intake --program housing --file {folder}", "cannot read", REFUSED),
+    ("intake --program astrology --file {list}", "invalid choice: 'astrology'", USAGE),
+    ("intake --program housing", "the following arguments are required: --file", USAGE),
+    # submit: the stage form
+    ("submit {case} assessment --file {binary}", "is not UTF-8 text", REFUSED),
+    ("submit {case} assessment --file {nested}", "nested more than 20 levels", REFUSED),
+    ("submit {case} assessment --file {empty}", "is not valid JSON", REFUSED),
+    ("submit {case} assessment --file {list}", "assessment form: form:", REFUSED),
+    ("submit {case} assessment --file {score_text}", "scores.housing:", REFUSED),
+    ("submit {case} assessment --file {score_true}", "scores.housing:", REFUSED),
+    ("submit {case} assessment --file {score_float}", "scores.housing:", REFUSED),
+    ("submit {case} assessment --file {score_zero}", "scores.housing:", REFUSED),
+    ("submit {case} assessment --file {score_six}", "scores.housing:", REFUSED),
+    ("submit {case} assessment --file {score_missing}", "Field required", REFUSED),
+    ("submit {case} assessment --file {participated_text}", "client_participated:", REFUSED),
+    ("submit {case} assessment --file {participated_one}", "client_participated:", REFUSED),
+    ("submit {case} assessment --file {crisis_text}", "homeless_tonight:", REFUSED),
+    ("submit {case} assessment --file {strength_unknown}", "strengths.0:", REFUSED),
+    ("submit {case} assessment --file {form_extra}", "mood: Extra inputs", REFUSED),
+    ("submit {case} assessment --file {submitter_bad}", "submitted_by:", REFUSED),
+    ("submit {case} assessment --file {submitter_nul}", "submitted_by:", REFUSED),
+    ("submit {case} assessment --file {missing}", "cannot read", REFUSED),
+    ("submit {case} plan --file {agreed_far}", "agreed_on:", REFUSED),
+    ("submit {case} plan --file {agreed_1999}", "agreed_on:", REFUSED),
+    ("submit {case} plan --file {agreed_number}", "agreed_on:", REFUSED),
+    (
+        "submit {case} plan --file {agreed_future}",
+        "agreed_on: Value error, must not be in the future",
+        REFUSED,
+    ),
+    ("submit {case} plan --file {goals_empty}", "goals:", REFUSED),
+    ("submit {case} plan --file {goal_domain}", "belongs to domain", REFUSED),
+    ("submit {case} plan --file {target_far}", "target_date:", REFUSED),
+    (
+        "submit {referral_case} referral --file {referral_unknown}",
+        "no active provider no-such-agency",
+        REFUSED,
+    ),
+    ("submit {referral_case} referral --file {referral_code}", "referrals.0.provider:", REFUSED),
+    ("submit {case} monitoring --file {monitoring_decision}", "decision:", REFUSED),
+    ("submit {case} closure --file {closure_reason}", "reason:", REFUSED),
+    ("submit {case} closure --file {closure_consent}", "follow_up_consent:", REFUSED),
+    ("submit {case} plan --file {agreed_1999} --wait", "agreed_on:", REFUSED),
+    (
+        "submit {case} assessment --file {score_text} --narrative-file {binary}",
+        "scores.housing:",
+        REFUSED,
+    ),
+    ("submit CASE-999999 assessment --file {list}", "assessment form:", REFUSED),
+    ("submit {case} intake --file {list}", "invalid choice: 'intake'", USAGE),
+    ("submit {case} assessment --file {list} --timeout nan", "--timeout", USAGE),
+    ("submit {case} assessment --file {list} --timeout inf", "--timeout", USAGE),
+    ("submit {case} assessment --file {list} --timeout -1", "--timeout", USAGE),
+    ("submit {case} assessment --file {list} --timeout soon", "--timeout", USAGE),
+    # narratives, notes, reasons: text a person typed
+    ("note {case} --text", "expected one argument", USAGE),
+    ("note {case} --text ' '", "note: text:", REFUSED),
+    ("note {case} --text {esc_text}", "without control characters", REFUSED),
+    ("note {case} --text {cr_text}", "without control characters", REFUSED),
+    ("note {case} --text hi --type telepathy", "invalid choice: 'telepathy'", USAGE),
+    ("note CASE-999999 --text hi", "no case CASE-999999", REFUSED),
+    ("note not-a-case --text hi", "no case", REFUSED),
+    ("reopen {case} --reason ' '", "--reason:", REFUSED),
+    ("reopen {case} --reason {esc_text}", "without control characters", REFUSED),
+    ("reassess {case} --reason whim", "invalid choice: 'whim'", USAGE),
+    ("reassess {case} --reason crisis --note {esc_text}", "--note:", REFUSED),
+    ("show CASE-999999", "no case CASE-999999", REFUSED),
+    ("show ''", "no case", REFUSED),
+    ("cases --stage limbo", "invalid choice: 'limbo'", USAGE),
+    ("cases --program astrology", "invalid choice", USAGE),
+    ("form intake", "invalid choice: 'intake'", USAGE),
+    # time travel and sweeps
+    (f"sweep --as-of {FAR}", "--as-of", USAGE),
+    ("sweep --as-of 0001-01-01", "--as-of", USAGE),
+    ("sweep --as-of yesterday", "is not a date or ISO time", USAGE),
+    ("sweep --watch everything", "invalid choice: 'everything'", USAGE),
+    (f"report --as-of {FAR}", "--as-of", USAGE),
+    ("report --as-of soon", "is not a date or ISO time", USAGE),
+    ("escalations --case CASE-999999", "no case CASE-999999", REFUSED),
+    # benefits, waivers, follow-ups
+    ("benefit {case} --kind snap --recertify-by " + _PAST, "is not in the future", REFUSED),
+    ("benefit {case} --kind lottery --recertify-by " + _SOON, "invalid choice: 'lottery'", USAGE),
+    ("benefit {case} --kind snap --recertify-by 2026-13-01", "is not a date", USAGE),
+    ("benefit {case} --kind snap --recertify-by " + _SOON + " --ended", "not allowed with", USAGE),
+    ("benefit {case} --kind snap", "one of the arguments", USAGE),
+    ("waiver {case} --requirement homeless --expires " + _PAST, "is not in the future", REFUSED),
+    ("waiver {case} --requirement nap --expires " + _SOON, "invalid choice: 'nap'", USAGE),
+    ("follow-up {case} --day 99999999999999999999 --unreachable", "--day", USAGE),
+    ("follow-up {case} --day abc --unreachable", "--day", USAGE),
+    ("follow-up {case} --day 0 --unreachable", "--day", USAGE),
+    (
+        "follow-up {case} --day 30 --unreachable",
+        "is open; follow-ups are for closed cases",
+        REFUSED,
+    ),
+    ("follow-up {case} --day 30 --housing-kept maybe", "invalid choice: 'maybe'", USAGE),
+    ("follow-up {case} --day 30", "give both", REFUSED),
+    # the provider directory, consent, referral answers
+    ("providers import {binary}", "is not UTF-8 text", REFUSED),
+    ("providers import {nested}", "nested more than 20 levels", REFUSED),
+    ("providers import {missing}", "cannot read", REFUSED),
+    ("providers list --service magic", "invalid choice: 'magic'", USAGE),
+    ("consent {case} --provider nobody-here", "no provider nobody-here", REFUSED),
+    ("consent {case} --provider '*' --given-on " + _SOON, "is in the future", REFUSED),
+    ("consent {case} --provider '*' --given-on someday", "is not a date", USAGE),
+    ("referral REF-999999 --status accepted", "REF-999999", REFUSED),
+    ("referral REF-999999 --status maybe", "invalid choice: 'maybe'", USAGE),
+    ("referral REF-999999 --status rejected --reason {esc_text}", "--reason:", REFUSED),
+    # documents and reports: where they go
+    (
+        "doc {case} notes --from " + _PAST + " --to " + _PAST + " --out /proc/nope/x.md",
+        "cannot write",
+        REFUSED,
+    ),
+    (
+        "doc {case} notes --from " + _PAST + " --to " + _PAST + " --out {store} --force",
+        "inside Casework's data",
+        REFUSED,
+    ),
+    (
+        "doc {case} notes --from " + _PAST + " --to " + _PAST + " --out {data}/x.md",
+        "inside Casework's data",
+        REFUSED,
+    ),
+    (
+        "doc {case} notes --from " + _PAST + " --to " + _PAST + " --out {existing}",
+        "already exists",
+        REFUSED,
+    ),
+    (
+        "doc {case} notes --from " + _PAST + " --to " + _PAST + " --out {folder}",
+        "is a directory",
+        REFUSED,
+    ),
+    ("doc {case} notes --from " + str(TODAY) + " --to " + _PAST, "--from not after --to", REFUSED),
+    ("doc {case} notes", "needs both dates", REFUSED),
+    ("doc {case} referral", "needs the referral", REFUSED),
+    ("doc {case} plan REF-000001", "only a referral letter takes one", REFUSED),
+    ("doc {case} plan", "has no plan yet", REFUSED),
+    ("doc {case} memo", "invalid choice: 'memo'", USAGE),
+    ("report --html {existing}", "already exists", REFUSED),
+    ("report --html {store} --force", "inside Casework's data", REFUSED),
+    # the stack
+    ("up --port 99999", "not a TCP port", USAGE),
+    ("up --port 0", "not a TCP port", USAGE),
+    ("up --port http", "not a port number", USAGE),
+    ("up --demo -1", "--demo", USAGE),
+    ("demo --cases 0", "--cases", USAGE),
+    ("demo --cases 100000", "--cases", USAGE),
+    ("repair CASE-999999", "no case CASE-999999", REFUSED),
+    ("launch", "invalid choice: 'launch'", USAGE),
+]
+
+# Bad settings: each names its variable.
+SETTINGS: list[tuple[str, str, str]] = [
+    ("CASEWORK_RUNNER_POLL_SECONDS", "abc", "CASEWORK_RUNNER_POLL_SECONDS:"),
+    ("CASEWORK_RUNNER_POLL_SECONDS", "nan", "CASEWORK_RUNNER_POLL_SECONDS:"),
+    ("CASEWORK_PARTNER_RETRY_SECONDS", "notalist", "CASEWORK_PARTNER_RETRY_SECONDS:"),
+    ("CASEWORK_PARTNER_RETRY_SECONDS", "[-5]", "CASEWORK_PARTNER_RETRY_SECONDS:"),
+    ("CASEWORK_PARTNER_TIMEOUT_SECONDS", "inf", "CASEWORK_PARTNER_TIMEOUT_SECONDS:"),
+    ("CASEWORK_WEBHOOK_ATTEMPTS", "many", "CASEWORK_WEBHOOK_ATTEMPTS:"),
+    ("CASEWORK_ACTOR", "Bad Actor", "CASEWORK_ACTOR:"),
+    ("CASEWORK_DATABASE_URL", "mysql://db/casework", "CASEWORK_DATABASE_URL:"),
+    ("CASEWORK_SCHEDULES", "sometimes", "CASEWORK_SCHEDULES:"),
+    ("CASEWORK_PROGRAMS_FILE", "{toml_binary}", "CASEWORK_PROGRAMS_FILE:"),
+]
+
+
+def _fingerprint() -> dict[str, int]:
+    """Rows in every table, read with the store's engine as the suite configured it (a
+    bad setting under test must not change which store is looked at)."""
+    with session_scope(STORE, read_only=True) as session:
+        return {
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def _argv(template: str, places: dict[str, str]) -> list[str]:
+    import shlex
+
+    return [part.format(**places) for part in shlex.split(template)]
+
+
+def _refused_in_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int) -> str:
+    before = _fingerprint()
+    got, out, err = run_cli(capsys, *argv)
+    assert (got, out) == (code, ""), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert "unexpected" not in err, err
+    assert _fingerprint() == before, "a refused command changed the store"
+    return err
+
+
+def _ids(rows: list[tuple[str, ...]]) -> list[str]:
+    return [row[0][:60] for row in rows]
+
+
+@pytest.mark.parametrize(("template", "expected", "code"), MATRIX, ids=_ids(MATRIX))
+def test_bad_input_is_refused_in_one_line(capsys, places, template, expected, code) -> None:
+    err = _refused_in_one_line(capsys, _argv(template, places), code)
+    assert expected in err
+    assert ESC not in err
+    assert NUL not in err
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), SETTINGS, ids=_ids(SETTINGS))
+def test_a_bad_setting_names_its_variable(
+    capsys, places, monkeypatch, variable, value, expected
+) -> None:
+    monkeypatch.setenv(variable, value.format(**places))
+    get_settings.cache_clear()
+    from models.programs import load_programs
+
+    load_programs.cache_clear()
+    try:
+        err = _refused_in_one_line(capsys, ["cases"], REFUSED)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        load_programs.cache_clear()
+    assert err.startswith(f"casework: error: {expected}"), err
