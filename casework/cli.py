@@ -29,6 +29,10 @@ from models.codes import (
 )
 
 EXIT_ERROR = 1
+BACK_LATER = (
+    "moves on once the Prefect server is back (the server is not answering; "
+    "`casework up` settles it once it runs again)"
+)
 FORM_STAGES = [s.value for s in Stage if s is not Stage.INTAKE]
 
 
@@ -619,10 +623,14 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
     actor = get_settings().actor
     if args.withdraw:
-        cancelled = operations.withdraw_consent(args.case_number, args.provider, actor)
+        later = ""
+        try:
+            cancelled = operations.withdraw_consent(args.case_number, args.provider, actor)
+        except operations.Deferred as deferred:
+            cancelled, later = deferred.done, f"; {deferred.case_number} {BACK_LATER}"
         print(
             f"{args.case_number.upper()}: consent for {args.provider} withdrawn"
-            f"{'; cancelled ' + ', '.join(cancelled) if cancelled else ''}"
+            f"{'; cancelled ' + ', '.join(cancelled) if cancelled else ''}{later}"
         )
         return 0
     given_on = args.given_on or date.today()
@@ -639,10 +647,8 @@ def cmd_referral(args: argparse.Namespace) -> int:
     case_number, moved = operations.record_referral_status(
         args.reference, ReferralStatus(args.status), reason, get_settings().actor
     )
-    print(
-        f"{args.reference.upper()}: {args.status} recorded"
-        f"{f'; {case_number} moves on' if moved else ''}"
-    )
+    follow = {True: f"; {case_number} moves on", False: "", None: f"; {case_number} {BACK_LATER}"}
+    print(f"{args.reference.upper()}: {args.status} recorded{follow[moved]}")
     return 0
 
 

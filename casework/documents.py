@@ -7,6 +7,7 @@ Every rendered document is kept with the case: its path and SHA-256 go to the st
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -32,8 +33,22 @@ class DocumentError(CaseError):
     """The document cannot be made for this case (yet): the message says why."""
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_LIST_MARK = re.compile(r"^(\s*)([-=>])", re.MULTILINE)
+_NUMBERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+
+
+def markdown_text(value: Any) -> str:
+    """A value as literal Markdown text: HTML escaped as entities, Markdown's punctuation
+    backslashed, and a line that would start a list, heading or quote neutralised."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _LIST_MARK.sub(r"\1\\\2", text)
+    return _NUMBERED.sub(r"\1\\.", text)
+
+
 def environment(fmt: str) -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=fmt == "html",
         undefined=StrictUndefined,
@@ -41,6 +56,8 @@ def environment(fmt: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["md"] = markdown_text
+    return env
 
 
 def render(kind: str, fmt: str, context: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from casework import orchestration
 from casework.db import session_scope
+from casework.stack import api_is_healthy
 from models import (
     assessments,
     audit,
@@ -74,6 +75,14 @@ HELD = (
     "will be applied when the run recovers: `casework up` repairs it within a minute, or "
     "run `casework repair {0}`"
 )
+
+
+class Deferred(Exception):  # noqa: N818 - not an error: done, with a part still to come
+    """Recorded in the store; the case's run follows once the Prefect server is back."""
+
+    def __init__(self, case_number: str, done: list[str]) -> None:
+        super().__init__(case_number)
+        self.case_number, self.done = case_number, done
 
 
 class InputError(Exception):
@@ -550,16 +559,17 @@ def withdraw_consent(case_number: str, provider: str, actor: str) -> list[str]:
             r.reference or "" for r in consents.withdraw(session, case, provider, actor, now())
         ]
         number = case.case_number or case_number
-    if cancelled:
-        _settle_quietly(number)
+    if cancelled and _settle_quietly(number) is None:
+        raise Deferred(number, cancelled)
     return cancelled
 
 
 def record_referral_status(
     reference: str, status: ReferralStatus, reason: str | None, actor: str
-) -> tuple[str, bool]:
+) -> tuple[str, bool | None]:
     """An operator records a partner's answer by hand; returns (case number, whether the
-    case was moved on because of it)."""
+    case was moved on because of it: None when the Prefect server is away, and the case
+    moves once it is back if the answers are all in)."""
     with session_scope() as session:
         referral = referrals.get(session, reference)
         if referral.sent_at is None and status is not ReferralStatus.CANCELLED:
@@ -576,12 +586,16 @@ def record_referral_status(
             status=status.value,
         )
         number = case.case_number or ""
-    return number, bool(_settle_quietly(number))
+    settled = _settle_quietly(number)
+    return number, None if settled is None else bool(settled)
 
 
-def _settle_quietly(case_number: str) -> list[str]:
-    """Settle now if Prefect is there; if not, the status sync settles it later."""
+def _settle_quietly(case_number: str) -> list[str] | None:
+    """Settle now if Prefect is there; None if it is not: then `casework up`, once back,
+    settles it (and the referral status sync after it)."""
     try:
+        if not api_is_healthy(orchestration.api_url()):
+            return None
         return settle([case_number])
     except orchestration.OrchestratorUnavailable:
-        return []
+        return None

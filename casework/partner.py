@@ -63,11 +63,12 @@ class PartnerAgency:
         if known is None:
             return None
         rule = self.rule_for(known["service"])
+        about = {"referral_id": referral_id, "updated_at": known["at"]}
         if rule == "reject":
-            return {"status": "rejected", "reason": "no capacity", "updated_at": known["at"]}
+            return about | {"status": "rejected", "reason": "no capacity"}
         if rule == "hold":
-            return {"status": "received", "reason": None, "updated_at": known["at"]}
-        return {"status": "accepted", "reason": None, "updated_at": known["at"]}
+            return about | {"status": "received", "reason": None}
+        return about | {"status": "accepted", "reason": None}
 
     def _receive(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         referral_id = str(body.get("referral_id", ""))

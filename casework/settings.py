@@ -38,6 +38,13 @@ class CaseworkSettings(BaseSettings):
         default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
     )
     partner_timeout_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+    partner_deadline_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="the whole of one call to a partner, however slowly it trickles",
+    )
     partner_retry_seconds: list[Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]] = (
         Field(
             default=[2.0, 10.0, 30.0],

@@ -69,6 +69,11 @@ os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
 """
 
 
+def tied_to_this_process(python_args: list[str]) -> list[str]:
+    """The command line that runs `python *python_args` and ends it when this process ends."""
+    return [sys.executable, "-c", _SERVER_TRAMPOLINE, str(os.getpid()), *python_args]
+
+
 def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.Popen[bytes]:
     if not 1 <= port <= 65535:
         raise StackError(f"--port: {port} is not a TCP port (1-65535)")
@@ -79,20 +84,9 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     log.write(f"{SERVER_STARTING} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
     log.flush()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _SERVER_TRAMPOLINE,
-            str(os.getpid()),
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        tied_to_this_process(
+            ["-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        ),
         stdout=log,
         stderr=subprocess.STDOUT,
         env=os.environ.copy(),
@@ -274,14 +268,20 @@ def _server_down(server: subprocess.Popen[bytes] | None, data_dir: Path) -> str 
 async def _watch_server(
     server: subprocess.Popen[bytes] | None, api_url: str, data_dir: Path
 ) -> str:
-    """Returns (the one line to print) once the server has gone."""
-    misses = 0
+    """Returns (the one line to print) once the server has gone: our own server's exit is
+    seen within a second; a server that stops answering, after SERVER_MISSES checks."""
+    misses, since_check = 0, 0.0
     while True:
-        await asyncio.sleep(SERVER_CHECK_SECONDS)
+        await asyncio.sleep(1)
+        since_check += 1
+        if server is not None and server.poll() is not None:
+            return _server_down(server, data_dir) or "the Prefect server exited"
+        if since_check < SERVER_CHECK_SECONDS:
+            continue
+        since_check = 0
         down = await asyncio.to_thread(_server_down, server, data_dir)
-        exited = server is not None and server.poll() is not None
         misses = misses + 1 if down else 0
-        if down and (exited or misses >= SERVER_MISSES):
+        if down and misses >= SERVER_MISSES:
             return down
 
 

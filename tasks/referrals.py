@@ -5,10 +5,11 @@ client reaches a Prefect surface (task parameters and results are REF numbers an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import httpx
 from prefect import task
@@ -106,16 +107,21 @@ def send_referral(reference: str) -> str:
     outgoing = _outgoing(reference)
     if isinstance(outgoing, str):
         return outgoing
+    settings = get_settings()
     try:
-        response = httpx.post(
-            f"{outgoing.endpoint}/referrals",
-            json=outgoing.body,
-            headers={
-                "Authorization": f"Bearer {outgoing.token}",
-                "Idempotency-Key": outgoing.reference,
-            },
-            timeout=get_settings().partner_timeout_seconds,
-        )
+        with httpx.Client(timeout=settings.partner_timeout_seconds) as client:
+            response = within_deadline(
+                client,
+                lambda: client.post(
+                    f"{outgoing.endpoint}/referrals",
+                    json=outgoing.body,
+                    headers={
+                        "Authorization": f"Bearer {outgoing.token}",
+                        "Idempotency-Key": outgoing.reference,
+                    },
+                ),
+                settings.partner_deadline_seconds,
+            )
     except httpx.TimeoutException:
         raise PartnerUnavailable(f"{reference}: the partner did not answer in time") from None
     except httpx.TransportError as exc:
@@ -177,16 +183,26 @@ def sync_provider(provider_key: str, references: Iterable[str]) -> list[Change]:
     ) as client:
         for reference in references:
             try:
-                response = client.get(f"/referrals/{reference}")
+                response = within_deadline(
+                    client,
+                    lambda ref=reference: client.get(f"/referrals/{ref}"),  # type: ignore[misc]
+                    settings.partner_deadline_seconds,
+                )
                 response.raise_for_status()
                 answer = response.json()
                 status = ReferralStatus(answer["status"])
                 reason = answer.get("reason")
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            except PartnerUnavailable:
+                break  # the client is closed: the rest wait for the next sync
+            except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
                 continue
-            when = _parse_time(answer.get("updated_at"))
+            if answer.get("referral_id", reference) != reference:
+                continue  # an answer about another referral is not an answer about this one
             with session_scope() as session:
                 referral = referrals.get(session, reference)
+                when = _answered_at(answer.get("updated_at"), referral.sent_at)
+                if when is None:
+                    continue  # dated before we sent it, or in the future: refused
                 old = referral.status
                 if referrals.set_status(
                     session,
@@ -200,12 +216,49 @@ def sync_provider(provider_key: str, references: Iterable[str]) -> list[Change]:
     return changes
 
 
-def _parse_time(value: Any) -> datetime:
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _answered_at(value: Any, sent_at: datetime | None) -> datetime | None:
+    """When the partner says it answered: now if it does not say; None (refused) if it
+    names a time before the referral was sent or in the future (beyond clock skew)."""
+    if value is None:
+        return _now()
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
-        return _now()
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment > _now() + CLOCK_SKEW or (sent_at is not None and moment < sent_at - CLOCK_SKEW):
+        return None
+    return moment
+
+
+T = TypeVar("T")
+
+
+def within_deadline(client: httpx.Client, call: Callable[[], T], seconds: float) -> T:
+    """Make one call to a partner, whole, within `seconds`. httpx's timeouts bound each
+    read; a partner that trickles a byte at a time could hold a case run for ever. Past
+    the deadline the client is closed under the call, which ends it."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="partner-call", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        client.close()
+        worker.join(5)
+        raise PartnerUnavailable(f"no whole answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
 
 
 def unsent_referrals(case_number: str) -> list[str]:

@@ -158,6 +158,23 @@ class Stack:
                 pytest.fail(f"casework up did not start:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.5)
 
+    def kill_server(self) -> tuple[int, str]:
+        """kill -9 of the Prefect server `up` started; returns how `up` ended, and what it
+        printed after the kill."""
+        import json
+        import signal
+
+        assert self.process is not None
+        before = len(self.log_path.read_text())
+        server_pid = json.loads((SESSION_DIR / "stack.json").read_text())["server_pid"]
+        os.kill(server_pid, signal.SIGKILL)
+        try:
+            code = self.process.wait(timeout=120)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        return code, self.log_path.read_text()[before:]
+
     def stop(self) -> str:
         """Ctrl-C; returns what `up` printed. Fails unless it stopped cleanly."""
         assert self.process is not None

@@ -15,7 +15,7 @@ from casework.cli import main
 from casework.db import migrate, session_scope
 from casework.documents import render
 from models import consents, contacts, referrals
-from models.orm import Document
+from models.orm import Client, Document, Provider
 from models.schemas import ContactIn
 from tests import factories
 
@@ -84,8 +84,8 @@ def test_documents_say_what_the_case_says(capsys, whole_case) -> None:
     assert f"# Service plan: {case_number}" in plan
     assert f"{client.given_name} {client.family_name}" in plan
     assert (
-        "|---|---|---|---|---|\n| housing | secure_permanent_housing | lease signed and moved in |"
-        in plan
+        "|---|---|---|---|---|\n"
+        "| housing | secure\\_permanent\\_housing | lease signed and moved in |" in plan
     )
     assert "cm.tester with the client" in plan
 
@@ -139,6 +139,23 @@ def test_html_is_escaped_and_every_document_is_kept_with_its_hash(
         row = session.scalars(select(Document).where(Document.path == str(out.resolve()))).one()
         assert row.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
         assert (row.kind, row.format) == ("notes", "html")
+
+
+def test_markdown_documents_escape_what_came_from_outside(capsys, whole_case) -> None:
+    """A name or a provider's field is text, never a script, a link or a broken table."""
+    case_number, reference, client = whole_case
+    hostile = "<script>alert(1)</script> [pay here](javascript:alert(1)) | ** # x"
+    with session_scope() as session:
+        referral = referrals.get(session, reference)
+        provider = session.scalars(select(Provider).where(Provider.key == referral.provider)).one()
+        provider.organization = hostile
+        session.get_one(Client, client.id).given_name = hostile
+    for kind, extra in (("plan", []), ("referral", [reference])):
+        text = _doc(capsys, case_number, kind, *extra)
+        assert "<script>" not in text
+        assert "](javascript:" not in text
+        assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt; \\[pay here\\]" in text
+        assert "\\| \\*\\* \\# x" in text
 
 
 def test_an_undefined_field_fails_the_render() -> None:

@@ -1,37 +1,70 @@
-"""Stopping `casework up` loses nothing: while it is down the CLI says so and writes
-nothing; once it is back, a suspended case resumes where it was. It comes back with its
-schedules on, as users run it, for the live-schedule tests that follow."""
+"""The Prefect server dies under `casework up` (kill -9): `up` says so in one line and
+stops. While it is down the CLI refuses what needs it and writes nothing; a partner's
+answer recorded by hand says the case moves once the server is back. Once `up` is back,
+a suspended case resumes where it was, and the answered case moves on by itself. It comes
+back with its schedules on, as users run it, for the live-schedule tests that follow."""
 
 from __future__ import annotations
 
 import pytest
 
 from casework import operations, orchestration
-from models.codes import Program, Stage
+from casework.partner import PartnerAgency
+from casework.stack import UPKEEP_SECONDS
+from models.codes import Program, ReferralStatus, Stage
 from tests import factories
 from tests.conftest import Stack
+from tests.partners import TOKEN, case_at_referral, provider, referrals_of, send
+from tests.partners import stage_and_waiting as where
+from tests.polling import wait_for
 
 pytestmark = [pytest.mark.prefect, pytest.mark.restarts_stack]
 
 
-def test_suspended_case_resumes_after_the_stack_restarts(running_stack: Stack) -> None:
+def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: Stack) -> None:
     opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     moved = operations.submit(
         opened.case_number, Stage.ASSESSMENT, factories.assessment(), actor="tester", wait=True
     )
     assert moved.stage == "plan"
+    agency = PartnerAgency(TOKEN).start()
+    try:
+        waiting, _ = case_at_referral()
+        holds = provider(agency, "hold")
+        operations.give_consent(waiting, "*", factories.now().date(), "cm.tester")
+        send(waiting, holds)
+        [sent] = wait_for(
+            "the referral received", lambda: [r for r in referrals_of(waiting) if r.sent_at]
+        )
+    finally:
+        agency.stop()
 
-    output = running_stack.stop()
-    assert "Dashboard:" in output
+    code, said = running_stack.kill_server()
+    assert code == 1, said
+    assert "Traceback" not in said, said
+    [last] = said.strip().splitlines()[-1:]
+    assert last.startswith("casework: error: the Prefect server at "), said
+    assert "exited" in last
+
     before = operations.show(opened.case_number)
     with pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"):
         operations.submit(opened.case_number, Stage.PLAN, factories.plan(), actor="tester")
     with pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"):
         operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     assert operations.show(opened.case_number) == before
+    number, moved_on = operations.record_referral_status(
+        sent.reference or "", ReferralStatus.ACCEPTED, None, "cm.tester"
+    )
+    assert (number, moved_on) == (waiting, None), "recorded; the case moves once it is back"
+    assert where(waiting) == ("referral", True)
 
     running_stack.start(schedules=True)
     result = operations.submit(
         opened.case_number, Stage.PLAN, factories.plan(), actor="tester", wait=True
     )
     assert (result.outcome, result.stage) == ("moved", "referral")
+    wait_for(
+        "the answered case to move on with no command",
+        lambda: where(waiting) == ("monitoring", False),
+        timeout=UPKEEP_SECONDS * 4 + 60,
+    )
