@@ -249,7 +249,7 @@ async def _until_stopped(
 
 SERVER_CHECK_SECONDS = 5
 SERVER_MISSES = 3  # checks in a row: a busy server may miss one
-UPKEEP_SECONDS = 15
+UPKEEP_SECONDS = 10
 
 
 def _server_down(server: subprocess.Popen[bytes] | None, data_dir: Path) -> str | None:

@@ -358,7 +358,7 @@ def repair_all(problems: list[CaseRunProblem]) -> list[str]:
 # for a short while first, so `casework status` shows what happened and an operator's
 # own repair is not raced.
 DIED = [StateType.CRASHED, StateType.RUNNING, StateType.PENDING]
-CRASH_GRACE_SECONDS = 20.0
+CRASH_GRACE_SECONDS = 10.0
 
 
 def repair_stuck(data_dir: Path) -> list[str]:

@@ -46,16 +46,21 @@ def _listed(status: dict[str, Any], case_number: str) -> list[dict[str, Any]]:
     return [row for row in status["case_runs"] if row["case_number"] == case_number]
 
 
-def test_a_killed_case_run_is_listed_with_its_repair_and_repaired_once(stack: str) -> None:
+def _monitored_run() -> tuple[str, str, int, str]:
+    """A case in monitoring with its run waiting: (case number, stage key, episode, run id)."""
     case_number = factories.case_in_monitoring()
     with session_scope() as session:
         case = cases.get_case(session, case_number)
-        key, episode = case.stage_key, case.episode
-        run_id = cases.episode_of(session, case).flow_run_id or ""
+        return (
+            case_number,
+            case.stage_key,
+            case.episode,
+            cases.episode_of(session, case).flow_run_id or "",
+        )
 
-    form = factories.monitoring(Trigger.CONTINUE)
-    given = operations.submit(case_number, Stage.MONITORING, form, actor="tester")
-    assert given.outcome == "submitted"
+
+def _kill_its_transition(run_id: str) -> None:
+    """kill -9 of the process applying the form, once it exists; then the run is Crashed."""
     pid = wait_for(
         "the transition's process", lambda: flow_run_processes().get(run_id), 60, every=0.02
     )
@@ -65,44 +70,12 @@ def test_a_killed_case_run_is_listed_with_its_repair_and_repaired_once(stack: st
         lambda: orchestration.read_run(run_id).state_type == "CRASHED",
     )
 
-    # In this process, well inside the while `up` leaves a crash for an operator to see.
-    shown = status.check(SESSION_DIR).as_json()
-    assert shown["ok"] is False
-    [row] = _listed(shown, case_number)
-    assert row["repair"] == f"casework repair {case_number}"
-    assert (
-        f"{case_number}: its run Crashed at {key}; run `casework repair {case_number}`"
-        in shown["actions"]
-    )
-    assert "put back to wait" in status.repair(case_number)
 
-    def recorded() -> Any:
-        with session_scope() as session:
-            return stage_events.find(session, cases.get_case(session, case_number), episode, key)
-
-    event = wait_for("the form given before the crash to be recorded", recorded)
-    assert event.outcome == "moved"
-    wait_for(
-        "the run to wait at the next visit",
-        lambda: (
-            orchestration.read_run(run_id).waiting
-            and operations.show(case_number).stage == "monitoring"
-        ),
-    )
-    after = status.check(SESSION_DIR)
-    assert [p for p in after.case_runs if p.case_number == case_number] == []
-    assert f"casework repair {case_number}" not in status.to_text(after)
-    assert status.repair(case_number) == f"{case_number}: its run needs no repair"
-
-
-def test_a_crashed_run_recovers_without_a_restart_and_submit_wait_says_so(stack: str) -> None:
-    """kill -9 of the process applying a form: `up` puts the run back by itself (no
-    restart, no command), the form is applied once, and `submit --wait` reports the move."""
-    case_number = factories.case_in_monitoring()
-    with session_scope() as session:
-        case = cases.get_case(session, case_number)
-        key, episode = case.stage_key, case.episode
-        run_id = cases.episode_of(session, case).flow_run_id or ""
+def test_a_killed_case_run_is_listed_then_recovers_without_a_restart(stack: str) -> None:
+    """kill -9 of the process applying a form. `casework status` lists the run with the
+    command that repairs it; with no command and no restart, `up` puts it back to wait,
+    the form is applied once, and the `submit --wait` that was waiting reports the move."""
+    case_number, key, episode, run_id = _monitored_run()
     form = factories.monitoring(Trigger.CONTINUE)
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(
@@ -114,21 +87,27 @@ def test_a_crashed_run_recovers_without_a_restart_and_submit_wait_says_so(stack:
             wait=True,
             timeout=status.CRASH_GRACE_SECONDS + UPKEEP_SECONDS + 150,
         )
-        pid = wait_for(
-            "the transition's process", lambda: flow_run_processes().get(run_id), 60, every=0.02
-        )
-        os.kill(pid, signal.SIGKILL)
-        wait_for(
-            "the runner to report the run crashed",
-            lambda: orchestration.read_run(run_id).state_type == "CRASHED",
+        _kill_its_transition(run_id)
+        # In this process, well inside the while `up` leaves a crash for an operator to see.
+        shown = status.check(SESSION_DIR).as_json()
+        assert shown["ok"] is False
+        [row] = _listed(shown, case_number)
+        assert row["repair"] == f"casework repair {case_number}"
+        assert (
+            f"{case_number}: its run Crashed at {key}; run `casework repair {case_number}`"
+            in shown["actions"]
         )
         result = waiting.result()
     assert (result.outcome, result.stage) == ("moved", "monitoring"), result
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         recorded = [e for e in stage_events.history(session, case) if e.stage_key == key]
-        assert len(recorded) == 1, "the form is applied once"
-        assert recorded[0].episode == episode
+        assert [e.episode for e in recorded] == [episode], "the form is applied once"
+    wait_for("the run to wait at the next visit", lambda: orchestration.read_run(run_id).waiting)
+    after = status.check(SESSION_DIR)
+    assert [p for p in after.case_runs if p.case_number == case_number] == []
+    assert f"casework repair {case_number}" not in status.to_text(after)
+    assert status.repair(case_number) == f"{case_number}: its run needs no repair"
 
 
 def test_status_and_repair_refuse_bad_input_in_one_line(stack: str) -> None:
