@@ -204,12 +204,12 @@ def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float
             run = orchestration.read_run(turn.flow_run_id)
             if run.waiting and run.pause_key == turn.stage_key:
                 return replace(turn, run=run)
-            if run.failed:
+            if run.failed and not run.crashed:  # a crashed run is put back by `up`: wait
                 raise orchestration.SubmissionRefused(run.summary)
         if time.monotonic() > deadline:
             raise orchestration.SubmissionRefused(
                 f"{case_number}: its flow run is not waiting for the {stage.value} form yet; "
-                "is `casework up` running? try again shortly"
+                f"is `casework up` running? try again shortly, or `casework repair {case_number}`"
             )
         time.sleep(0.3)
 

@@ -17,7 +17,7 @@ from tasks.cases import mirror_escalation_tag
 @flow(name="escalation-brief", flow_run_name="brief-{case_number}")
 @refuses_cleanly
 def escalation_brief(case_number: CaseNumber) -> int:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         rows = escalations.listing(session, open_only=True, case_number=case_number)
         lines = [

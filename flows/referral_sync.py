@@ -34,11 +34,11 @@ def referral_status_sync() -> dict[str, int]:
     """Poll the partners for the referrals they have not finished with."""
     from casework import operations
 
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         grouped = referrals.open_by_provider(session)
     futures = [sync_one.submit(key, refs) for key, refs in grouped.items()]
     changes = [change for future in futures for change in future.result()]
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         waiting = referrals.waiting_cases(session)
     resumed = operations.settle(waiting)  # only those whose answers are all in (or one refused)
     rows: list[dict[str, Any]] = [asdict(change) for change in changes]

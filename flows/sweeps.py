@@ -54,7 +54,7 @@ def find_and_escalate(watch: Watch, as_of: datetime, case_number: str | None) ->
 
 @task(name="list-due-reassessments", cache_policy=NO_CACHE)
 def list_due_reassessments(as_of: datetime) -> list[str]:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return due_reassessments(session, Scope(as_of), programs())
 
 

@@ -16,7 +16,7 @@ from models.programs import programs, stage_due_on
 
 
 def card_markdown(case_number: str) -> str:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         config = programs()[Program(case.program)]
         lines = [

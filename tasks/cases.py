@@ -20,7 +20,7 @@ def read_position(case_number: str, wait_seconds: float = 15.0) -> Position:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            with session_scope() as session:
+            with session_scope(read_only=True) as session:
                 return cases.position(session, cases.get_case(session, case_number))
         except cases.CaseNotFound:
             if time.monotonic() > deadline:

@@ -262,12 +262,12 @@ def within_deadline(client: httpx.Client, call: Callable[[], T], seconds: float)
 
 
 def unsent_referrals(case_number: str) -> list[str]:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return referrals.unsent(session, cases.get_case(session, case_number))
 
 
 def partner_answer(case_number: str) -> Trigger | None:
-    with session_scope() as session:
+    with session_scope(read_only=True) as session:
         return referrals.answer(session, cases.get_case(session, case_number))
 
 

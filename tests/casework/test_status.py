@@ -59,11 +59,15 @@ def _monitored_run() -> tuple[str, str, int, str]:
         )
 
 
-def _kill_its_transition(run_id: str) -> None:
-    """kill -9 of the process applying the form, once it exists; then the run is Crashed."""
-    pid = wait_for(
-        "the transition's process", lambda: flow_run_processes().get(run_id), 60, every=0.02
-    )
+def _kill_its_transition(run_id: str, earlier: int | None) -> None:
+    """kill -9 of the process applying the form (not the `earlier` one, which suspended
+    the run and may still be exiting), once it exists; then the run is Crashed."""
+
+    def new_process() -> int | None:
+        pid = flow_run_processes().get(run_id)
+        return pid if pid != earlier else None
+
+    pid = wait_for("the transition's process", new_process, 60, every=0.02)
     os.kill(pid, signal.SIGKILL)
     wait_for(
         "the runner to report the run crashed",
@@ -77,17 +81,19 @@ def test_a_killed_case_run_is_listed_then_recovers_without_a_restart(stack: str)
     the form is applied once, and the `submit --wait` that was waiting reports the move."""
     case_number, key, episode, run_id = _monitored_run()
     form = factories.monitoring(Trigger.CONTINUE)
-    with ThreadPoolExecutor(1) as pool:
+    earlier = flow_run_processes().get(run_id)
+    given = operations.submit(case_number, Stage.MONITORING, form, actor="tester")
+    assert given.outcome == "submitted"
+    with ThreadPoolExecutor(1) as pool:  # what `submit --wait` does once the form is in
         waiting = pool.submit(
-            operations.submit,
+            operations.wait_for_stage,
             case_number,
-            Stage.MONITORING,
-            form,
-            actor="tester",
-            wait=True,
-            timeout=status.CRASH_GRACE_SECONDS + UPKEEP_SECONDS + 150,
+            episode,
+            key,
+            run_id,
+            status.CRASH_GRACE_SECONDS + UPKEEP_SECONDS + 150,
         )
-        _kill_its_transition(run_id)
+        _kill_its_transition(run_id, earlier)
         # In this process, well inside the while `up` leaves a crash for an operator to see.
         shown = status.check(SESSION_DIR).as_json()
         assert shown["ok"] is False

@@ -164,6 +164,7 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
     case_number, flow_run_id, _ = _open()
     _to_monitoring(case_number)
     before = _rows(case_number)
+    _wait_for_state(flow_run_id, "PAUSED")  # its process has finished suspending
     with get_client(sync_client=True) as prefect:
         prefect.set_flow_run_state(UUID(flow_run_id), Scheduled(), force=True)
     _wait_for_state(flow_run_id, "SCHEDULED", 10)

@@ -147,9 +147,8 @@ def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
 ) -> None:
     case_number, _ = case_at_referral()
     wrong = provider(agency, "accept", token="not-the-token")
-    refused = send(case_number, wrong)
-    assert refused.outcome == "rejected"
-    assert f"no consent on file to share with {wrong}" in (refused.error or "")
+    with pytest.raises(operations.InputError, match=f"no consent on file to share with {wrong}"):
+        send(case_number, wrong)  # refused before it reaches the case's run
     assert referrals_of(case_number) == []
 
     operations.give_consent(case_number, wrong, factories.now().date(), "cm.tester")
