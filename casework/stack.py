@@ -248,7 +248,9 @@ async def _until_stopped(
 
 
 SERVER_CHECK_SECONDS = 5
-SERVER_MISSES = 3  # checks in a row: a busy server may miss one
+# A server we did not start is given up on only after this long without an answer: a busy
+# server (a long SQLite write, a loaded machine) can miss several health checks in a row.
+EXTERNAL_SERVER_PATIENCE_SECONDS = 120
 UPKEEP_SECONDS = 10
 
 
@@ -258,31 +260,34 @@ def _server_down(server: subprocess.Popen[bytes] | None, data_dir: Path) -> str 
     if server is not None and server.poll() is not None:
         return (
             f"the Prefect server at {api_url} exited (code {server.returncode}); "
-            f"Casework stopped. See {data_dir / SERVER_LOG}, then start `casework up` again"
+            f"see {data_dir / SERVER_LOG}, then start `casework up` again"
         )
     if api_is_healthy(api_url):
         return None
-    return f"the Prefect server at {api_url} stopped answering; Casework stopped"
+    return f"the Prefect server at {api_url} stopped answering"
 
 
 async def _watch_server(
     server: subprocess.Popen[bytes] | None, api_url: str, data_dir: Path
 ) -> str:
-    """Returns (the one line to print) once the server has gone: our own server's exit is
-    seen within a second; a server that stops answering, after SERVER_MISSES checks."""
-    misses, since_check = 0, 0.0
+    """Returns (the one line to print) once the server has gone. Our own server is gone
+    when its process has exited (seen within a second); a busy one is not gone. A server
+    we did not start is gone once it has not answered for EXTERNAL_SERVER_PATIENCE_SECONDS."""
+    silent_since: float | None = None
     while True:
-        await asyncio.sleep(1)
-        since_check += 1
-        if server is not None and server.poll() is not None:
-            return _server_down(server, data_dir) or "the Prefect server exited"
-        if since_check < SERVER_CHECK_SECONDS:
+        if server is not None:
+            await asyncio.sleep(1)
+            if server.poll() is not None:
+                return _server_down(server, data_dir) or "the Prefect server exited"
             continue
-        since_check = 0
+        await asyncio.sleep(SERVER_CHECK_SECONDS)
         down = await asyncio.to_thread(_server_down, server, data_dir)
-        misses = misses + 1 if down else 0
-        if down and misses >= SERVER_MISSES:
-            return down
+        if down is None:
+            silent_since = None
+            continue
+        silent_since = silent_since or time.monotonic()
+        if time.monotonic() - silent_since >= EXTERNAL_SERVER_PATIENCE_SECONDS:
+            return f"{down} for {EXTERNAL_SERVER_PATIENCE_SECONDS} s"
 
 
 async def _keep_cases_moving(data_dir: Path) -> None:
