@@ -69,7 +69,7 @@ def _wait_for_state(
     return run
 
 
-def test_case_runs_from_intake_to_closure(stack: str) -> None:
+def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: str) -> None:
     case_number, flow_run_id, client = _open()
     _to_monitoring(case_number)
     _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE))
@@ -111,6 +111,18 @@ def test_case_runs_from_intake_to_closure(stack: str) -> None:
         if value in text
     ]
     assert leaks == []
+
+    # Closed: no more forms. Reopened: a new episode with a run of its own.
+    with pytest.raises(cases.CaseClosed):
+        operations.submit(
+            case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE), actor=ACTOR
+        )
+    reopened = operations.reopen(case_number, "Client lost housing again", ACTOR)
+    assert reopened.flow_run_id != flow_run_id
+    _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    detail = operations.show(case_number)
+    assert (detail.episode, detail.stage, detail.status) == (2, "plan", "open")
+    assert orchestration.read_run(reopened.flow_run_id).name == case_number
 
 
 def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
@@ -177,23 +189,6 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
         _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE)).stage
         == "closure"
     )
-
-
-def test_reopen_starts_a_new_episode_run(stack: str) -> None:
-    case_number, first_run, _ = _open(Program.GERIATRIC)
-    _to_monitoring(case_number)
-    _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE))
-    _submit(case_number, Stage.CLOSURE, factories.closure())
-    with pytest.raises(cases.CaseClosed):
-        operations.submit(
-            case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE), actor=ACTOR
-        )
-    reopened = operations.reopen(case_number, "Client lost housing again", ACTOR)
-    assert reopened.flow_run_id != first_run
-    _submit(case_number, Stage.ASSESSMENT, factories.assessment())
-    detail = operations.show(case_number)
-    assert (detail.episode, detail.stage, detail.status) == (2, "plan", "open")
-    assert orchestration.read_run(reopened.flow_run_id).name == case_number
 
 
 def test_nothing_is_written_when_the_server_is_down(stack: str) -> None:

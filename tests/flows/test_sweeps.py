@@ -213,6 +213,8 @@ def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     # The note started a sweep of this case on the runner: the supervisor is told at once.
     wait_for("the crisis escalation", lambda: _escalations(case_number))
     assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2)]
+    # Its run has taken it past intake (a day's SLA) before the clock moves three days on.
+    wait_for("intake to complete", lambda: operations.show(case_number).stage == "assessment")
 
     _sweep(case_number, as_of=datetime.now(UTC) + timedelta(days=3))  # housing: 3-day rungs
     assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2), ("crisis", 3)]
