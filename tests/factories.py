@@ -154,14 +154,42 @@ def case_waiting_at(stage: Stage, program: Program = Program.HOUSING) -> tuple[s
     earlier stages are recorded with the store functions the flow's tasks call; its run
     then starts, reads where the case stands and suspends there: one transition instead of
     one per stage (test_case_lifecycle walks whole cases through their runs)."""
-    from casework import orchestration
     from casework.db import session_scope
-    from tests.polling import wait_for
 
     with session_scope() as session:
         case, client = opened_with_client(session, now(), program)
         walk_to(session, case, stage, now())
         position = cases.position(session, case)
+    return _run_to_wait(position), client
+
+
+def case_waiting_on_partner(provider_key: str, endpoint: str) -> tuple[str, str]:
+    """A case whose referral to `provider_key` was sent and received, its run suspended
+    waiting on the partner's answer; returns (case number, REF number)."""
+    from casework.db import session_scope
+    from models import consents, referrals
+    from models.codes import ReferralStatus
+
+    with session_scope() as session:
+        case, _ = opened_with_client(session, now())
+        walk_to(session, case, Stage.REFERRAL, now())
+        provider(session, provider_key, endpoint)
+        consents.give(session, case, provider_key, now().date(), STAFF, now())
+        move(session, case, referral_to(provider_key), now())
+        [sent] = referrals.for_case(session, case)
+        sent.sent_at = now()
+        referrals.set_status(session, sent, ReferralStatus.RECEIVED, None, "partner", now())
+        position = cases.position(session, case)
+        reference = sent.reference or ""
+    return _run_to_wait(position), reference
+
+
+def _run_to_wait(position: cases.Position) -> str:
+    """Start the run of a case the store has put somewhere, and wait until it waits there."""
+    from casework import orchestration
+    from casework.db import session_scope
+    from tests.polling import wait_for
+
     flow_run_id = orchestration.start_case_run(position)
     with session_scope() as session:
         cases.set_flow_run(session, cases.get_case(session, position.case_number), flow_run_id)
@@ -170,8 +198,8 @@ def case_waiting_at(stage: Stage, program: Program = Program.HOUSING) -> tuple[s
         run = orchestration.read_run(flow_run_id)
         return run.waiting and run.pause_key == position.stage_key
 
-    wait_for(f"{position.case_number}'s run to wait at {stage.value}", waiting, every=0.2)
-    return position.case_number, client
+    wait_for(f"{position.case_number}'s run to wait at {position.stage_key}", waiting, every=0.2)
+    return position.case_number
 
 
 def case_in_monitoring(program: Program = Program.HOUSING) -> str:

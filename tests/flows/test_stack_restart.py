@@ -9,12 +9,10 @@ from __future__ import annotations
 import pytest
 
 from casework import operations, orchestration
-from casework.partner import PartnerAgency
 from casework.stack import UPKEEP_SECONDS
 from models.codes import Program, ReferralStatus, Stage
 from tests import factories
 from tests.conftest import Stack
-from tests.partners import TOKEN, case_at_referral, provider, referrals_of, send
 from tests.partners import stage_and_waiting as where
 from tests.polling import wait_for
 
@@ -27,17 +25,9 @@ def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: S
         opened.case_number, Stage.ASSESSMENT, factories.assessment(), actor="tester", wait=True
     )
     assert moved.stage == "plan"
-    agency = PartnerAgency(TOKEN).start()
-    try:
-        waiting, _ = case_at_referral()
-        holds = provider(agency, "hold")
-        operations.give_consent(waiting, "*", factories.now().date(), "cm.tester")
-        send(waiting, holds)
-        [sent] = wait_for(
-            "the referral received", lambda: [r for r in referrals_of(waiting) if r.sent_at]
-        )
-    finally:
-        agency.stop()
+    waiting, reference = factories.case_waiting_on_partner(
+        factories.unique_word("p").lower(), "http://127.0.0.1:9/agency"
+    )
 
     code, said = running_stack.kill_server()
     assert code == 1, said
@@ -53,7 +43,7 @@ def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: S
         operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     assert operations.show(opened.case_number) == before
     number, moved_on = operations.record_referral_status(
-        sent.reference or "", ReferralStatus.ACCEPTED, None, "cm.tester"
+        reference, ReferralStatus.ACCEPTED, None, "cm.tester"
     )
     assert (number, moved_on) == (waiting, None), "recorded; the case moves once it is back"
     assert where(waiting) == ("referral", True)

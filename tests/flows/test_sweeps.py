@@ -170,12 +170,12 @@ def test_a_failing_webhook_is_retried_next_sweep_and_never_lost(
 def test_concurrent_sweeps_deliver_each_rung_once(stack: str, partner: Partner) -> None:
     """Three sweeps at once, as of one moment: each escalation rung is claimed by one of
     them, so one webhook POST and one event per rung (and so one level-3 brief)."""
-    numbers = [factories.stalled_case()[0] for _ in range(2)]
+    numbers = [factories.stalled_case()[0]]
     as_of = datetime.now(UTC)
-    with ThreadPoolExecutor(6) as pool:
+    with ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda n: _sweep(n, as_of), numbers * 3))
     rows = [row for n in numbers for row in _escalations(n)]
-    assert len(rows) == 2
+    assert len(rows) == 1
     assert all(row.delivered_at is not None and row.claimed_until is None for row in rows)
     posted = sorted(key for b, key in partner.received if b["case_number"] in numbers)
     assert posted == sorted(f"casework-escalation-{row.id}" for row in rows)
