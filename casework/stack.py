@@ -370,6 +370,9 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
 
         settings = get_settings()
         deployments = all_deployments()  # built outside the event loop: to_deployment is sync here
+        from casework.errors import keep_tracebacks_off_the_console
+
+        keep_tracebacks_off_the_console()
         asyncio.run(
             _serve(
                 deployments,
