@@ -6,12 +6,17 @@ number a probe once saw fail) the same way and prints the outcome."""
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 import pytest
 
 from bench.parallel import intakes_then_submits
+from casework import operations, orchestration
 from casework.db import session_scope
+from casework.settings import get_settings
 from models import cases, contacts
-from models.codes import Stage
+from models.codes import Program, Stage
 from tests import factories
 from tests.prefect_surfaces import identity_strings
 
@@ -33,3 +38,47 @@ def test_parallel_intakes_and_submits_all_succeed(stack: str) -> None:
             assert all("~" not in key for key in kept), "no narrative left held"
     for client in clients:
         assert [v for v in identity_strings(client) if v in "".join(outcome.failures)] == []
+
+
+def _store_is_free() -> bool:
+    """Whether another writer could take the store's write lock this instant."""
+    path = get_settings().store_url.split("///", 1)[1]
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+
+
+def test_no_store_lock_is_held_while_prefect_is_asked(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What made parallel intakes fail: the store's write lock held across a call to
+    Prefect, so twenty callers queued behind each other's network calls until SQLite's
+    busy wait ran out. The real calls are made; each first looks whether the store is free."""
+    looked: list[tuple[str, bool]] = []
+
+    def looking(name: str) -> None:
+        real = getattr(orchestration, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            looked.append((name, _store_is_free()))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(orchestration, name, call)
+
+    for name in ("start_case_run", "resume_with_form"):
+        looking(name)
+    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    operations.submit(
+        opened.case_number,
+        Stage.ASSESSMENT,
+        factories.assessment(),
+        narrative="Met at the shelter.",
+        actor="tester",
+    )
+    assert looked == [("start_case_run", True), ("resume_with_form", True)]
