@@ -146,9 +146,14 @@ def test_a_stalled_case_is_escalated_by_a_sweep_nobody_started(
     events = wait_for("the escalation event", lambda: case_events(live_stack, case_number), 60)
     assert [e["event"] for e in events] == ["casework.case.escalated"]
 
-    swept = _runs("stalled-case-sweep", StateType.COMPLETED)
-    scheduled = [run for run in swept if run.auto_scheduled]  # earlier tests ran some by hand
-    assert scheduled
+    # The sweep that escalated it finishes (its artifacts) a moment after the event.
+    scheduled = wait_for(
+        "a scheduled sweep to complete",
+        lambda: [  # earlier tests ran some by hand
+            run for run in _runs("stalled-case-sweep", StateType.COMPLETED) if run.auto_scheduled
+        ],
+        60,
+    )
     assert all(RUN_NAME.match(run.name) for run in scheduled), [run.name for run in scheduled]
 
 
@@ -169,7 +174,11 @@ def test_a_partners_answer_moves_the_case_with_no_manual_trigger(
         )
     finally:
         agency.stop()
-    synced = _runs("referral-status-sync", StateType.COMPLETED)
-    scheduled = [run for run in synced if run.auto_scheduled]  # earlier tests ran some by hand
-    assert scheduled
+    scheduled = wait_for(
+        "a scheduled sync to complete",
+        lambda: [  # earlier tests ran some by hand
+            run for run in _runs("referral-status-sync", StateType.COMPLETED) if run.auto_scheduled
+        ],
+        60,
+    )
     assert all(RUN_NAME.match(run.name) for run in scheduled), [run.name for run in scheduled]
