@@ -1,7 +1,7 @@
 """Many case managers at once: intakes in parallel, then stage forms in parallel, each
 with its narrative, on one SQLite store and one stack. Every one succeeds, none fails on
 a locked store, and nothing a client told us shows in any error. Each case costs two
-flow-run processes, so the suite runs 6 at once; `bench/parallel.py` runs 20 (the
+flow-run processes, so the suite runs 4 at once; `bench/parallel.py` runs 20 (the
 number a probe once saw fail) the same way and prints the outcome."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests import factories
 from tests.prefect_surfaces import identity_strings
 
 pytestmark = pytest.mark.prefect
-PARALLEL = 6
+PARALLEL = 4
 
 
 def test_parallel_intakes_and_submits_all_succeed(stack: str) -> None:
