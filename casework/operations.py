@@ -191,7 +191,10 @@ def _turn_if_due(case_number: str, stage: Stage, form: StageForm) -> _Turn | Non
         _check_stage(session, case, stage, form)
         flow_run_id = cases.episode_of(session, case).flow_run_id
         if flow_run_id is None:
-            raise InputError(f"case_number: {case.case_number} has no flow run; reopen it")
+            raise InputError(
+                f"case_number: {case.case_number} has no flow run; "
+                f"`casework repair {case.case_number}` starts it"
+            )
         return _Turn(case.case_number or case_number, case.stage_key, case.episode, flow_run_id)
 
 

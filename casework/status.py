@@ -330,12 +330,17 @@ def repair(case_number: str) -> str:
         case = cases.get_open_case(session, case_number)
         flow_run_id = cases.episode_of(session, case).flow_run_id
         owner = RunOwner(case.case_number or case_number, case.stage_key)
-    if flow_run_id is None:
-        raise cases.CaseError(f"case_number: {owner.case_number} has no flow run; reopen it")
     if not api_is_healthy(api_url()):
         raise OrchestratorUnavailable(
             f"Prefect server at {api_url()} is not answering; start it with `casework up`"
         )
+    if flow_run_id is None:  # recorded, but its run never started (the server went away)
+        from casework.operations import start_run
+
+        with session_scope(read_only=True) as session:
+            position = cases.position(session, cases.get_case(session, owner.case_number))
+        start_run(position)
+        return f"{owner.case_number}: its run had not started; it was started at its stage"
     run = prefect_client().read_flow_run(UUID(flow_run_id))
     local = runner_is_local(_data_dir())
     problem = run.state and diagnose(

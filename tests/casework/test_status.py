@@ -116,6 +116,24 @@ def test_a_killed_case_run_is_listed_then_recovers_without_a_restart(stack: str)
     assert status.repair(case_number) == f"{case_number}: its run needs no repair"
 
 
+def test_repair_starts_the_run_of_a_case_whose_start_failed(stack: str) -> None:
+    """Intake commits the case before it asks Prefect to start its run; if that call fails,
+    the case is kept, and `casework repair` starts its run where it stands."""
+    with session_scope() as session:
+        case_number = factories.new_case(session).case_number or ""
+    assert "started at its stage" in status.repair(case_number)
+
+    def run_waits() -> bool:
+        with session_scope(read_only=True) as session:
+            case = cases.get_case(session, case_number)
+            run_id = cases.episode_of(session, case).flow_run_id
+        return run_id is not None and orchestration.read_run(run_id).waiting
+
+    wait_for("the started run to wait at assessment", run_waits)
+    assert operations.show(case_number).stage == "assessment"
+    assert status.repair(case_number) == f"{case_number}: its run needs no repair"
+
+
 def test_status_and_repair_refuse_bad_input_in_one_line(stack: str) -> None:
     unknown = casework("repair", "CASE-999999")
     assert (unknown.returncode, unknown.stderr) == (
