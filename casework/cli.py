@@ -322,17 +322,10 @@ def read_json(path: str, what: str, option: str = "--file") -> Any:
 
 
 def read_text(path: str, option: str) -> str:
-    from pydantic import TypeAdapter, ValidationError
-
-    from models.schemas import FreeText
-
     text = _read(path, option).strip()
     if not text:
         raise CliError(f"{option}: {path} is empty")
-    try:
-        return TypeAdapter(FreeText).validate_python(text)
-    except ValidationError as exc:
-        raise CliError(f"{option}: {exc.errors()[0]['msg']}") from None
+    return free_text(text, option)
 
 
 def free_text(value: str, option: str) -> str:
