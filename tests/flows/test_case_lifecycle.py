@@ -126,8 +126,7 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
 
 
 def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
-    case_number, flow_run_id, _ = _open(Program.SUBSTANCE_USE)
-    _to_monitoring(case_number)
+    case_number, flow_run_id = _in_monitoring(Program.SUBSTANCE_USE)
     _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CONTINUE))
     _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.REASSESS))
     _submit(case_number, Stage.ASSESSMENT, factories.assessment(housing=2))
@@ -144,8 +143,7 @@ def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
 
 
 def test_second_submission_of_a_stage_is_refused_and_changes_nothing(stack: str) -> None:
-    case_number, _, _ = _open()
-    _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    case_number, _ = factories.case_waiting_at(Stage.PLAN)  # its assessment recorded
     before = _rows(case_number)
     with pytest.raises(
         operations.InputError, match="at plan, not assessment \\(already recorded\\)"
@@ -158,10 +156,10 @@ def test_second_submission_of_a_stage_is_refused_and_changes_nothing(stack: str)
 
 def test_a_form_the_flow_refuses_is_recorded_and_the_case_waits_again(stack: str) -> None:
     """The Prefect UI path: a form that passes the JSON schema but not our rules."""
-    case_number, flow_run_id, _ = _open()
-    _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    case_number, _ = factories.case_waiting_at(Stage.PLAN)
     with session_scope() as session:
-        key = cases.get_case(session, case_number).stage_key
+        case = cases.get_case(session, case_number)
+        key, flow_run_id = case.stage_key, cases.episode_of(session, case).flow_run_id or ""
     bad = factories.plan(NeedsDomain.HOUSING).model_dump(mode="json")
     bad["goals"][0]["objective"] = "food_security"  # not a housing objective
     _wait_for_state(flow_run_id, "PAUSED")
@@ -172,9 +170,17 @@ def test_a_form_the_flow_refuses_is_recorded_and_the_case_waits_again(stack: str
     assert _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING)).stage == "referral"
 
 
+def _in_monitoring(program: Program = Program.HOUSING) -> tuple[str, str]:
+    """A case in monitoring (earlier stages recorded through the store) whose run waits
+    there: (case number, flow run id)."""
+    case_number = factories.case_in_monitoring(program)
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        return case_number, cases.episode_of(session, case).flow_run_id or ""
+
+
 def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
-    case_number, flow_run_id, _ = _open()
-    _to_monitoring(case_number)
+    case_number, flow_run_id = _in_monitoring()
     before = _rows(case_number)
     _wait_for_state(flow_run_id, "PAUSED")  # its process has finished suspending
     with get_client(sync_client=True) as prefect:
