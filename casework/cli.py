@@ -315,8 +315,11 @@ def read_json(path: str, what: str, option: str = "--file") -> Any:
             f"{option}: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
     except RecursionError:
-        data = None
-    if data is None and text.strip() != "null" or _depth(data) > MAX_JSON_DEPTH:
+        data = None  # json.loads ran out of recursion: deeper than any limit
+        deep = True
+    else:
+        deep = _depth(data) > MAX_JSON_DEPTH
+    if deep:
         raise CliError(f"{option}: {what} is nested more than {MAX_JSON_DEPTH} levels deep")
     return data
 

@@ -362,7 +362,8 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
         dashboard = api_url.removesuffix("/api")
 
         def announce() -> None:
-            write_stack_file(data_dir, api_url, server.pid if server else None)
+            if server is None:  # our own server's start wrote it already
+                write_stack_file(data_dir, api_url, None)
             print(f"Casework is up: case store {get_settings().store_url}", flush=True)
             print(f"Dashboard: {dashboard}/runs  (Ctrl-C stops everything)", flush=True)
             if demo_cases:

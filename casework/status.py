@@ -248,8 +248,10 @@ def flow_run_processes() -> dict[str, int]:
 def case_run_problems(
     runner_local: bool, states: list[StateType] | None = None
 ) -> list[CaseRunProblem]:
-    runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED]) if states is None else []
-    runs += _case_runs(states) if states else []
+    if states is None:
+        runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED])
+    else:
+        runs = _case_runs(states)
     with session_scope(read_only=True) as session:
         owners = cases.owners_of_runs(session, [str(run.id) for run in runs])
     alive = set(flow_run_processes()) if runner_local else set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import string
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -200,6 +201,22 @@ def _run_to_wait(position: cases.Position) -> str:
 
     wait_for(f"{position.case_number}'s run to wait at {position.stage_key}", waiting, every=0.2)
     return position.case_number
+
+
+class Waiting(NamedTuple):
+    stage_key: str
+    episode: int
+    flow_run_id: str
+
+
+def where_it_waits(case_number: str) -> Waiting:
+    """The stage key, episode and flow run of a case, as the store has them."""
+    from casework.db import session_scope
+
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        run_id = cases.episode_of(session, case).flow_run_id or ""
+        return Waiting(case.stage_key, case.episode, run_id)
 
 
 def case_in_monitoring(program: Program = Program.HOUSING) -> str:

@@ -46,19 +46,6 @@ def _listed(status: dict[str, Any], case_number: str) -> list[dict[str, Any]]:
     return [row for row in status["case_runs"] if row["case_number"] == case_number]
 
 
-def _monitored_run() -> tuple[str, str, int, str]:
-    """A case in monitoring with its run waiting: (case number, stage key, episode, run id)."""
-    case_number = factories.case_in_monitoring()
-    with session_scope() as session:
-        case = cases.get_case(session, case_number)
-        return (
-            case_number,
-            case.stage_key,
-            case.episode,
-            cases.episode_of(session, case).flow_run_id or "",
-        )
-
-
 def _kill_its_transition(run_id: str, earlier: int | None) -> None:
     """kill -9 of the process applying the form (not the `earlier` one, which suspended
     the run and may still be exiting), once it exists; then the run is Crashed."""
@@ -79,7 +66,8 @@ def test_a_killed_case_run_is_listed_then_recovers_without_a_restart(stack: str)
     """kill -9 of the process applying a form. `casework status` lists the run with the
     command that repairs it; with no command and no restart, `up` puts it back to wait,
     the form is applied once, and the `submit --wait` that was waiting reports the move."""
-    case_number, key, episode, run_id = _monitored_run()
+    case_number = factories.case_in_monitoring()
+    key, episode, run_id = factories.where_it_waits(case_number)
     form = factories.monitoring(Trigger.CONTINUE)
     earlier = flow_run_processes().get(run_id)
     given = operations.submit(case_number, Stage.MONITORING, form, actor="tester")
@@ -124,10 +112,8 @@ def test_repair_starts_the_run_of_a_case_whose_start_failed(stack: str) -> None:
     assert "started at its stage" in status.repair(case_number)
 
     def run_waits() -> bool:
-        with session_scope(read_only=True) as session:
-            case = cases.get_case(session, case_number)
-            run_id = cases.episode_of(session, case).flow_run_id
-        return run_id is not None and orchestration.read_run(run_id).waiting
+        run_id = factories.where_it_waits(case_number).flow_run_id
+        return bool(run_id) and orchestration.read_run(run_id).waiting
 
     wait_for("the started run to wait at assessment", run_waits)
     assert operations.show(case_number).stage == "assessment"

@@ -126,7 +126,8 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
 
 
 def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
-    case_number, flow_run_id = _in_monitoring(Program.SUBSTANCE_USE)
+    case_number = factories.case_in_monitoring(Program.SUBSTANCE_USE)
+    flow_run_id = factories.where_it_waits(case_number).flow_run_id
     _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CONTINUE))
     _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.REASSESS))
     _submit(case_number, Stage.ASSESSMENT, factories.assessment(housing=2))
@@ -157,9 +158,7 @@ def test_second_submission_of_a_stage_is_refused_and_changes_nothing(stack: str)
 def test_a_form_the_flow_refuses_is_recorded_and_the_case_waits_again(stack: str) -> None:
     """The Prefect UI path: a form that passes the JSON schema but not our rules."""
     case_number, _ = factories.case_waiting_at(Stage.PLAN)
-    with session_scope() as session:
-        case = cases.get_case(session, case_number)
-        key, flow_run_id = case.stage_key, cases.episode_of(session, case).flow_run_id or ""
+    key, _, flow_run_id = factories.where_it_waits(case_number)
     bad = factories.plan(NeedsDomain.HOUSING).model_dump(mode="json")
     bad["goals"][0]["objective"] = "food_security"  # not a housing objective
     _wait_for_state(flow_run_id, "PAUSED")
@@ -170,17 +169,9 @@ def test_a_form_the_flow_refuses_is_recorded_and_the_case_waits_again(stack: str
     assert _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING)).stage == "referral"
 
 
-def _in_monitoring(program: Program = Program.HOUSING) -> tuple[str, str]:
-    """A case in monitoring (earlier stages recorded through the store) whose run waits
-    there: (case number, flow run id)."""
-    case_number = factories.case_in_monitoring(program)
-    with session_scope() as session:
-        case = cases.get_case(session, case_number)
-        return case_number, cases.episode_of(session, case).flow_run_id or ""
-
-
 def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
-    case_number, flow_run_id = _in_monitoring()
+    case_number = factories.case_in_monitoring()
+    flow_run_id = factories.where_it_waits(case_number).flow_run_id
     before = _rows(case_number)
     _wait_for_state(flow_run_id, "PAUSED")  # its process has finished suspending
     with get_client(sync_client=True) as prefect:

@@ -71,6 +71,17 @@ def _runs(name: str, *states: StateType) -> list[FlowRun]:
     )
 
 
+def _scheduled_run_completes(name: str) -> None:
+    """A run Prefect's scheduler started (earlier tests ran some by hand) completes, under
+    a dated run name."""
+    scheduled = wait_for(
+        f"a scheduled {name} run to complete",
+        lambda: [run for run in _runs(name, StateType.COMPLETED) if run.auto_scheduled],
+        60,
+    )
+    assert all(RUN_NAME.match(run.name) for run in scheduled), [run.name for run in scheduled]
+
+
 @pytest.fixture(scope="module")
 def every_ten_seconds(live_stack: str) -> Iterator[None]:
     """The stalled-case sweep and the referral sync, each given a 10-second schedule."""
@@ -147,14 +158,7 @@ def test_a_stalled_case_is_escalated_by_a_sweep_nobody_started(
     assert [e["event"] for e in events] == ["casework.case.escalated"]
 
     # The sweep that escalated it finishes (its artifacts) a moment after the event.
-    scheduled = wait_for(
-        "a scheduled sweep to complete",
-        lambda: [  # earlier tests ran some by hand
-            run for run in _runs("stalled-case-sweep", StateType.COMPLETED) if run.auto_scheduled
-        ],
-        60,
-    )
-    assert all(RUN_NAME.match(run.name) for run in scheduled), [run.name for run in scheduled]
+    _scheduled_run_completes("stalled-case-sweep")
 
 
 def test_a_partners_answer_moves_the_case_with_no_manual_trigger(
@@ -174,11 +178,4 @@ def test_a_partners_answer_moves_the_case_with_no_manual_trigger(
         )
     finally:
         agency.stop()
-    scheduled = wait_for(
-        "a scheduled sync to complete",
-        lambda: [  # earlier tests ran some by hand
-            run for run in _runs("referral-status-sync", StateType.COMPLETED) if run.auto_scheduled
-        ],
-        60,
-    )
-    assert all(RUN_NAME.match(run.name) for run in scheduled), [run.name for run in scheduled]
+    _scheduled_run_completes("referral-status-sync")
