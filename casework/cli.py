@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from casework.settings import STAFF_ID_PATTERN
+from casework.settings import STAFF_ID_PATTERN, WORK_POOL_PATTERN
 from models.codes import (
     BenefitKind,
     CaseStatus,
@@ -59,6 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=port_arg, default=4200)
     up.add_argument(
         "--demo", type=count_arg(0, 500), default=0, metavar="N", help="also create N demo cases"
+    )
+    up.add_argument(
+        "--prefect-database-url",
+        type=prefect_database_arg,
+        metavar="URL",
+        help="run the local Prefect server on this PostgreSQL database, not on SQLite "
+        "(default: CASEWORK_PREFECT_DATABASE_URL)",
+    )
+    worker = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="run flow runs from a work pool (every machine but the one running `up`)",
+    )
+    worker.add_argument(
+        "--pool", type=pool_arg, help="work pool to poll (default: CASEWORK_WORK_POOL, casework)"
+    )
+    worker.add_argument(
+        "--limit",
+        type=count_arg(1, 200),
+        help="flow runs at once (default: CASEWORK_RUNNER_LIMIT, 10)",
     )
 
     intake = sub.add_parser("intake", parents=[common], help="register a client and open a case")
@@ -351,6 +371,23 @@ def port_arg(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
     return port
+
+
+def prefect_database_arg(text: str) -> str:
+    from casework.settings import prefect_server_database
+
+    try:
+        return prefect_server_database(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def pool_arg(text: str) -> str:
+    if not re.match(WORK_POOL_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a work pool name (lowercase letters, digits and '-')"
+        )
+    return text
 
 
 def seconds_arg(text: str) -> float:
@@ -772,7 +809,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         from casework.stack import up
 
+        if args.prefect_database_url:
+            os.environ["CASEWORK_PREFECT_DATABASE_URL"] = args.prefect_database_url
         return up(data_dir, start_own, args.port, args.demo)
+    if args.command == "worker":
+        from casework.worker import serve
+
+        return serve(args.pool, args.limit)
     if args.command not in {"form", "migrate"}:
         from casework.db import check_schema
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
+WORK_POOL_PATTERN = r"^[a-z][a-z0-9-]{0,59}$"
 
 
 class SettingsError(Exception):
@@ -34,6 +35,11 @@ class CaseworkSettings(BaseSettings):
     )
     runner_poll_seconds: float = Field(default=2.0, gt=0, le=60, allow_inf_nan=False)
     runner_limit: int = Field(default=10, ge=1, le=200)
+    work_pool: str = Field(
+        default="casework",
+        pattern=WORK_POOL_PATTERN,
+        description="the work pool `casework up` serves and `casework worker` polls",
+    )
     schedules: bool = Field(
         default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
     )
@@ -54,6 +60,16 @@ class CaseworkSettings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
     webhook_attempts: int = Field(default=3, ge=1, le=10)
+    prefect_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL database for the Prefect server `casework up` starts "
+        "(default: SQLite in data_dir)",
+    )
+
+    @field_validator("prefect_database_url")
+    @classmethod
+    def _postgresql(cls, value: str | None) -> str | None:
+        return None if value is None else prefect_server_database(value)
 
     @field_validator("database_url")
     @classmethod
@@ -74,6 +90,14 @@ class CaseworkSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir.resolve() / 'casework.db'}"
+
+
+def prefect_server_database(url: str) -> str:
+    """The Prefect server's connection URL (driver asyncpg) for a PostgreSQL URL."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.split("+")[0] not in {"postgresql", "postgres"} or not rest:
+        raise ValueError(f"{url!r} is not a postgresql:// URL")
+    return f"postgresql+asyncpg://{rest}"
 
 
 def _default_actor() -> str:

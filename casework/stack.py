@@ -39,9 +39,7 @@ def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, 
         "PREFECT_HOME": str(data_dir / "prefect"),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
         "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
-        "PREFECT_RUNNER_POLL_FREQUENCY": str(
-            max(1, round(poll_seconds))
-        ),  # prefect wants whole seconds
+        "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 
@@ -83,13 +81,18 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     log = (data_dir / SERVER_LOG).open("ab")
     log.write(f"{SERVER_STARTING} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
     log.flush()
+    from casework.settings import get_settings
+
+    env = os.environ.copy()
+    if database := get_settings().prefect_database_url:  # else SQLite under PREFECT_HOME
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     server = subprocess.Popen(
         tied_to_this_process(
             ["-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
         ),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
+        env=env,
         start_new_session=True,  # Ctrl-C reaches `up`, which stops the server in order
     )
     write_stack_file(data_dir, f"http://127.0.0.1:{port}/api", server.pid)
@@ -166,19 +169,15 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 async def _serve(
     deployments: list[RunnerDeployment],
     limit: int,
-    poll_seconds: float,
     announce: Callable[[], None],
     sole_runner: bool,
     data_dir: Path,
     server: subprocess.Popen[bytes] | None,
 ) -> None:
-    from prefect.runner import Runner
+    from casework.worker import CaseworkWorker, register
 
-    runner = Runner(
-        name="casework", limit=limit, query_seconds=poll_seconds, pause_on_shutdown=False
-    )
-    for deployment in deployments:
-        await runner.aadd_deployment(deployment)
+    pool = await register(deployments)
+    worker = CaseworkWorker(work_pool_name=pool, limit=limit, name=f"casework-up-{os.getpid()}")
     # Ctrl-C and SIGTERM stop the runner in order; asyncio's default (raising
     # KeyboardInterrupt wherever the loop happens to be) can land inside the runner's
     # task group and end in a traceback.
@@ -186,7 +185,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    serving = asyncio.create_task(runner.start())
+    serving = asyncio.create_task(worker.start(printer=lambda *_: None))
     stopping = asyncio.create_task(stop.wait())
     # Announce only once the runner has polled: then every deployment is really served.
     await asyncio.to_thread(
@@ -378,7 +377,6 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
             _serve(
                 deployments,
                 settings.runner_limit,
-                settings.runner_poll_seconds,
                 announce,
                 sole_runner=server is not None,  # our own server: no other runner can exist
                 data_dir=data_dir,

@@ -1,0 +1,362 @@
+"""The Casework worker: a Prefect worker type (`casework`) that runs each flow run in a child
+forked from a template process that has already imported Prefect and the project.
+
+A stock process worker or runner starts `python -m prefect.engine` for every run, and about
+three quarters of that process's CPU goes to imports. Here the imports happen once per
+template; each child is still a real process, so a crash ends one run, Prefect's crash
+detection sees its exit code, and a cancelled run's process is ended.
+
+The same worker runs everywhere: `casework up` starts one on a local work pool, and on any
+other machine `casework worker --pool casework` (or `prefect worker start --pool casework`,
+the pool being of type `casework`) does the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio.abc
+from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import InfrastructureNotFound
+from prefect.states import Cancelled
+from prefect.workers.base import (
+    BaseJobConfiguration,
+    BaseVariables,
+    BaseWorker,
+    BaseWorkerResult,
+)
+from pydantic import Field
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from prefect.client.schemas.objects import Flow as APIFlow
+    from prefect.client.schemas.objects import WorkPool
+    from prefect.client.schemas.responses import DeploymentResponse
+
+WORKER_TYPE = "casework"
+RUNS_PER_TEMPLATE = 500
+CANCEL_CHECK_SECONDS = 2.0  # how often a run still going is checked for a cancellation
+CANCEL_GRACE_SECONDS = 30
+CODE_CHECK_SECONDS = 1.0  # how often the project's source is checked for a deploy
+PROJECT_PACKAGES = ("casework", "flows", "tasks", "models", "deployments")
+
+
+class CaseworkJobConfiguration(BaseJobConfiguration):
+    runs_per_template: int = Field(default=RUNS_PER_TEMPLATE, ge=1)
+
+    def prepare_for_flow_run(
+        self,
+        flow_run: FlowRun,
+        deployment: DeploymentResponse | None = None,
+        flow: APIFlow | None = None,
+        work_pool: WorkPool | None = None,
+        worker_name: str | None = None,
+        worker_id: UUID | None = None,
+    ) -> None:
+        super().prepare_for_flow_run(
+            flow_run, deployment, flow, work_pool, worker_name, worker_id=worker_id
+        )
+        if deployment is not None and deployment.entrypoint:
+            # The child takes its flow from the modules the template imported, instead of
+            # reading the deployment again to find it.
+            self.env["PREFECT__FLOW_ENTRYPOINT"] = deployment.entrypoint
+
+
+class CaseworkVariables(BaseVariables):
+    runs_per_template: int = Field(
+        default=RUNS_PER_TEMPLATE,
+        ge=1,
+        title="Runs per template",
+        description=(
+            "The template process is replaced after this many runs (and whenever the "
+            "project's code changes), so what it holds stays fresh."
+        ),
+    )
+
+
+class CaseworkWorkerResult(BaseWorkerResult):
+    """How one flow run's process ended."""
+
+
+def code_fingerprint() -> tuple[int, int]:
+    """(newest modification time, number of files) of the project's Python source: it
+    changes when a deploy changes the code, and then a new template is started."""
+    newest, count = 0, 0
+    for package in PROJECT_PACKAGES:
+        module = sys.modules.get(package) or __import__(package)
+        for root in getattr(module, "__path__", []):
+            for path in Path(root).rglob("*.py"):
+                newest = max(newest, path.stat().st_mtime_ns)
+                count += 1
+    return newest, count
+
+
+class TemplateProcess:
+    """One template process, seen from the worker: asks it to fork a child per run, and
+    learns each child's pid and exit code from it."""
+
+    def __init__(self, fingerprint: tuple[int, int]) -> None:
+        self.fingerprint = fingerprint
+        self.runs = 0
+        self.pid: int | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._requests: int | None = None
+        self._ready: asyncio.Future[int] | None = None
+        self._started: dict[str, asyncio.Future[int]] = {}
+        self._exits: dict[int, asyncio.Future[int]] = {}
+        self._reading: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        request_read, self._requests = os.pipe()
+        reply_read, reply_write = os.pipe()
+        self._ready = loop.create_future()
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "casework.template",
+            str(request_read),
+            str(reply_write),
+            pass_fds=(request_read, reply_write),
+        )
+        os.close(request_read)
+        os.close(reply_write)
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(reply_read, "rb")
+        )
+        self._reading = asyncio.create_task(self._read(reader))
+        self.pid = await self._ready
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while line := await reader.readline():
+            message = json.loads(line)
+            if "ready" in message and self._ready is not None:
+                self._ready.set_result(int(message["ready"]))
+            elif "started" in message:
+                pid = int(message["pid"])
+                self._exits[pid] = asyncio.get_running_loop().create_future()
+                self._started.pop(message["started"]).set_result(pid)
+            elif "exited" in message:
+                self._exits.pop(int(message["exited"])).set_result(int(message["code"]))
+        # The template has ended: whatever it had not answered will never be answered.
+        code = await self._process.wait() if self._process else -1
+        gone = RuntimeError(f"the template process ended (code {code})")
+        for future in [self._ready, *self._started.values(), *self._exits.values()]:
+            if future is not None and not future.done():
+                future.set_exception(gone)
+
+    async def fork(self, flow_run_id: str, env: dict[str, str]) -> tuple[int, asyncio.Future[int]]:
+        """Start the flow run in a new child; returns its pid and a future of its exit code."""
+        if self._requests is None:
+            raise RuntimeError("the template process is retired")
+        started = asyncio.get_running_loop().create_future()
+        self._started[flow_run_id] = started
+        self.runs += 1
+        os.write(self._requests, json.dumps({"run": flow_run_id, "env": env}).encode() + b"\n")
+        pid = await started
+        return pid, self._exits[pid]
+
+    def children(self) -> set[int]:
+        return set(self._exits)
+
+    def exit_of(self, pid: int) -> asyncio.Future[int] | None:
+        """The future exit code of child `pid`, if it is one of ours and still going."""
+        return self._exits.get(pid)
+
+    def retire(self) -> None:
+        """Take no more runs; the template ends once its children have."""
+        if self._requests is not None:
+            os.close(self._requests)
+            self._requests = None
+
+    async def ended(self) -> None:
+        if self._reading is not None:
+            await self._reading
+
+
+class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, CaseworkWorkerResult]):
+    type = WORKER_TYPE
+    job_configuration = CaseworkJobConfiguration
+    job_configuration_variables = CaseworkVariables
+    _description = (
+        "Runs each flow run in a child forked from a template process that has already "
+        "imported Prefect and the Casework project: a real process per run, without the "
+        "cost of starting Python and importing Prefect for each one."
+    )
+    _display_name = "Casework"
+    _documentation_url = "https://docs.prefect.io/v3/concepts/workers"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._template: TemplateProcess | None = None
+        self._retired: list[TemplateProcess] = []
+        self._template_lock = asyncio.Lock()
+        self._code_checked = 0.0
+        self._code: tuple[int, int] | None = None
+
+    async def setup(self) -> None:
+        await super().setup()
+        await self._current_template(RUNS_PER_TEMPLATE)  # the first run does not wait for it
+
+    async def teardown(self, *exc_info: Any) -> None:
+        for template in [self._template, *self._retired]:
+            if template is not None:
+                template.retire()
+        await super().teardown(*exc_info)
+
+    def _fingerprint(self) -> tuple[int, int]:
+        if self._code is None or time.monotonic() - self._code_checked > CODE_CHECK_SECONDS:
+            self._code, self._code_checked = code_fingerprint(), time.monotonic()
+        return self._code
+
+    async def _current_template(self, runs_per_template: int) -> TemplateProcess:
+        async with self._template_lock:
+            fingerprint = self._fingerprint()
+            template = self._template
+            if template is not None and (
+                template.runs >= runs_per_template or template.fingerprint != fingerprint
+            ):
+                why = "its code changed" if template.fingerprint != fingerprint else "its runs"
+                self._logger.info("Replacing the template process (%s).", why)
+                template.retire()
+                self._retired.append(template)
+                template = None
+            if template is None:
+                template = TemplateProcess(fingerprint)
+                await template.start()
+                self._template = template
+            self._retired = [t for t in self._retired if t.children()]
+            return template
+
+    async def run(
+        self,
+        flow_run: FlowRun,
+        configuration: CaseworkJobConfiguration,
+        task_status: anyio.abc.TaskStatus[int] | None = None,
+    ) -> CaseworkWorkerResult:
+        template = await self._current_template(configuration.runs_per_template)
+        env = {key: value for key, value in configuration.env.items() if value is not None}
+        pid, exited = await template.fork(str(flow_run.id), env)
+        if task_status is not None:
+            task_status.started(pid)
+        code = await self._until_exited(flow_run, pid, exited)
+        return CaseworkWorkerResult(identifier=str(pid), status_code=code)
+
+    async def _until_exited(self, flow_run: FlowRun, pid: int, exited: asyncio.Future[int]) -> int:
+        """The child's exit code. A run cancelled while it is going has its process ended
+        (SIGTERM, then SIGKILL after a grace period) and is marked Cancelled."""
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(exited), CANCEL_CHECK_SECONDS)
+            except TimeoutError:
+                pass
+            state = (await self.client.read_flow_run(flow_run.id)).state
+            if state is not None and state.is_cancelling():
+                await self._end_process(pid, exited, CANCEL_GRACE_SECONDS)
+                await self.client.set_flow_run_state(
+                    flow_run.id,
+                    Cancelled(message="Cancelled: the worker ended the run's process."),
+                    force=True,
+                )
+                self.get_flow_run_logger(flow_run).info("Cancelled; process %s ended.", pid)
+                return 0  # cancelled, not crashed
+
+    @staticmethod
+    async def _end_process(pid: int, exited: asyncio.Future[int], grace: float) -> None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            await asyncio.wait_for(asyncio.shield(exited), grace)
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
+            await exited
+        except ProcessLookupError:
+            pass
+
+    async def kill_infrastructure(
+        self,
+        infrastructure_pid: str,
+        configuration: CaseworkJobConfiguration,
+        grace_seconds: int = 30,
+    ) -> None:
+        """Used by Prefect to cancel a run that had been handed to a child but not begun."""
+        pid = int(infrastructure_pid)
+        for template in [t for t in [self._template, *self._retired] if t is not None]:
+            if (exited := template.exit_of(pid)) is not None:
+                await self._end_process(pid, exited, grace_seconds)
+                return
+        raise InfrastructureNotFound(f"no flow-run process {infrastructure_pid} on this worker")
+
+
+async def ensure_pool(name: str) -> None:
+    """Create work pool `name` of our type if it is not there; refuse one of another type."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    async with get_client() as client:
+        try:
+            pool = await client.read_work_pool(name)
+        except ObjectNotFound:
+            await client.create_work_pool(
+                WorkPoolCreate(
+                    name=name,
+                    type=WORKER_TYPE,
+                    base_job_template=CaseworkWorker.get_default_base_job_template(),
+                ),
+                overwrite=False,
+            )
+            return
+    if pool.type != WORKER_TYPE:
+        raise ValueError(
+            f"CASEWORK_WORK_POOL: work pool {name!r} is of type {pool.type!r}, not "
+            f"{WORKER_TYPE!r}; name another pool"
+        )
+
+
+async def register(deployments: list[Any]) -> str:
+    """Put every deployment on the work pool (created if missing); returns the pool's name."""
+    from casework.settings import get_settings
+
+    pool = get_settings().work_pool
+    await ensure_pool(pool)
+    for deployment in deployments:
+        await deployment.aapply(work_pool_name=pool)
+    return pool
+
+
+def serve(pool: str | None, limit: int | None) -> int:
+    """`casework worker`: poll `pool` and run its flow runs until Ctrl-C."""
+    from casework.settings import get_settings
+
+    settings = get_settings()
+    name = pool or settings.work_pool
+
+    async def work() -> None:
+        await ensure_pool(name)
+        worker = CaseworkWorker(work_pool_name=name, limit=limit or settings.runner_limit)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        serving = asyncio.create_task(worker.start())
+        await asyncio.wait(
+            {serving, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not serving.done():
+            serving.cancel()
+        try:
+            await serving
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(work())
+    return 0
