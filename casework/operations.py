@@ -10,8 +10,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
-from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -138,10 +136,10 @@ def start_run(position: cases.Position) -> str:
     failed, or starting twice, gives one run."""
     try:
         flow_run_id = orchestration.start_case_run(position)
-    except (httpx.HTTPError, OSError, PrefectHTTPStatusError) as exc:
+    except (orchestration.OrchestratorUnavailable, orchestration.ObjectNotFound) as exc:
         raise orchestration.OrchestratorUnavailable(
             f"{position.case_number} is recorded, but its run could not start "
-            f"({type(exc).__name__}); `casework repair {position.case_number}` starts it"
+            f"({exc}); `casework repair {position.case_number}` starts it"
         ) from None
     with session_scope() as session:
         cases.set_flow_run(session, cases.get_case(session, position.case_number), flow_run_id)

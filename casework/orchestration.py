@@ -1,33 +1,27 @@
 """The Prefect side of case operations: is the orchestrator up, start a case's run,
-resume it with a form, watch it. Only case numbers and coded values cross this line."""
+resume it with a form, watch it. Only case numbers and coded values cross this line.
+
+These calls speak Prefect's REST API with one small httpx client, without importing Prefect:
+a case manager's `casework submit` hands a form over in a fraction of the CPU that
+importing Prefect's engine would cost. Only `prefect_client()` (sweeps, automations,
+status) brings in Prefect's own client."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.filters import (
-    FlowFilter,
-    FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.deployments import run_deployment
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from prefect.settings import PREFECT_API_URL
-from prefect.states import Scheduled
 
 from casework.stack import api_is_healthy
-from models.cases import Position
-from tasks.cases import run_tags
+from models.cases import Position, run_tags
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
 
 LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"  # flow name / deployment name
 REASSESS_DEPLOYMENT = "reassess-case/reassess-case"
@@ -62,7 +56,7 @@ class RunView:
 
     @property
     def waiting(self) -> bool:
-        return self.state_type == StateType.PAUSED.value
+        return self.state_type == PAUSED
 
     @property
     def summary(self) -> str:
@@ -70,24 +64,61 @@ class RunView:
 
     @property
     def crashed(self) -> bool:
-        return self.state_type == StateType.CRASHED.value
+        return self.state_type == CRASHED
 
     @property
     def failed(self) -> bool:
-        return self.state_type in {
-            StateType.FAILED.value,
-            StateType.CRASHED.value,
-            StateType.CANCELLED.value,
-        }
+        return self.state_type in ENDED_BADLY
 
 
+PAUSED, CRASHED = "PAUSED", "CRASHED"
+ENDED_BADLY = {"FAILED", "CRASHED", "CANCELLED"}
+ON_ITS_WAY = {"SCHEDULED", "PENDING", "RUNNING"}
+
+
+class ObjectNotFound(Exception):
+    """The Prefect server has no such deployment or flow run."""
+
+
+_http: dict[str, httpx.Client] = {}
 _clients: dict[str, SyncPrefectClient] = {}
 _clients_lock = threading.Lock()
 
 
+def api_url() -> str:
+    return os.environ.get("PREFECT_API_URL") or "(none)"
+
+
+def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One call to the Prefect server's REST API; its JSON answer. A server that does not
+    answer is OrchestratorUnavailable; an unknown object, ObjectNotFound."""
+    url = api_url()
+    with _clients_lock:
+        if url not in _http:
+            _http[url] = httpx.Client(base_url=url.rstrip("/") + "/", timeout=30)
+        client = _http[url]
+    try:
+        response = client.request(method, path.lstrip("/"), json=body)
+    except (httpx.HTTPError, OSError) as exc:
+        raise OrchestratorUnavailable(
+            f"Prefect server at {url} is not answering ({type(exc).__name__}); "
+            "start it with `casework up`"
+        ) from None
+    if response.status_code == 404:
+        raise ObjectNotFound(path)
+    if response.status_code >= 400:
+        raise OrchestratorUnavailable(
+            f"Prefect server at {url} refused {method} {path.split('/')[1]} "
+            f"(HTTP {response.status_code})"
+        )
+    return response.json() if response.content else None
+
+
 def prefect_client() -> SyncPrefectClient:
-    """One open client per API URL for this process: building one costs ~30 ms of CPU
-    (TLS context, settings), more than the call it makes."""
+    """Prefect's own client, one open per API URL for this process (building one costs
+    ~30 ms of CPU), for the calls that need Prefect's models."""
+    from prefect.client.orchestration import get_client
+
     url = api_url()
     with _clients_lock:
         if url not in _clients:
@@ -97,55 +128,46 @@ def prefect_client() -> SyncPrefectClient:
         return _clients[url]
 
 
-def api_url() -> str:
-    return str(PREFECT_API_URL.value() or "(none)")
+def _deployment(name: str) -> dict[str, Any]:
+    return dict(_api("GET", f"/deployments/name/{name}"))
 
 
 def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
-    """Refuse early, before anything is written, if the server or the runner is missing."""
-    if not api_is_healthy(api_url()):  # fast: the Prefect client retries a dead server for a minute
+    """Refuse early, before anything is written, if the server or the worker is missing."""
+    if not api_is_healthy(api_url()):  # fast: a dead server is not retried for a minute
         raise OrchestratorUnavailable(
             f"Prefect server at {api_url()} is not answering; start it with `casework up`"
         )
     try:
-        found = prefect_client().read_deployment_by_name(deployment)  # answers for both
+        found = _deployment(deployment)  # answers for both
     except ObjectNotFound:
         raise OrchestratorUnavailable(
             f"deployment {deployment} is not registered at {api_url()}; start `casework up`"
         ) from None
-    except (httpx.HTTPError, PrefectHTTPStatusError, OSError) as exc:
-        raise OrchestratorUnavailable(
-            f"Prefect server at {api_url()} is not answering ({type(exc).__name__}); "
-            "start it with `casework up`"
-        ) from None
-    last = found.last_polled
-    silent = (datetime.now(UTC) - last).total_seconds() if last else None
+    last = datetime.fromisoformat(found["last_polled"]) if found.get("last_polled") else None
+    silent = (datetime.now(last.tzinfo) - last).total_seconds() if last else None
     if silent is None or silent > RUNNER_SILENCE_SECONDS:
         seen = f"last seen {silent:.0f} s ago" if silent is not None else "never seen"
         raise OrchestratorUnavailable(
-            f"no runner is serving {deployment} ({seen}); start it with `casework up`"
+            f"no worker is serving {deployment} ({seen}); start it with `casework up`"
         )
 
 
 def revive_interrupted_runs() -> int:
     """Schedule again the case runs a stopped stack left mid-transition (Pending, Running or
-    Crashed with no runner behind them). Each re-reads its case from the store and waits at
+    Crashed with no worker behind them). Each re-reads its case from the store and waits at
     the right stage; a key that already fired hands back its stored form. Call only when this
-    process's runner is the only one: elsewhere a Running run may be truly running."""
-    interrupted = FlowRunFilter(
-        state=FlowRunFilterState(
-            type=FlowRunFilterStateType(
-                any_=[StateType.PENDING, StateType.RUNNING, StateType.CRASHED]
-            )
-        )
-    )
-    client = prefect_client()
-    runs = client.read_flow_runs(
-        flow_filter=FlowFilter(name=FlowFilterName(any_=[LIFECYCLE_DEPLOYMENT.split("/")[0]])),
-        flow_run_filter=interrupted,
+    process's worker is the only one: elsewhere a Running run may be truly running."""
+    runs = _api(
+        "POST",
+        "/flow_runs/filter",
+        {
+            "flows": {"name": {"any_": [LIFECYCLE_DEPLOYMENT.split("/")[0]]}},
+            "flow_runs": {"state": {"type": {"any_": ["PENDING", "RUNNING", "CRASHED"]}}},
+        },
     )
     for run in runs:
-        reschedule(str(run.id))
+        reschedule(str(run["id"]))
     return len(runs)
 
 
@@ -153,22 +175,34 @@ def reschedule(flow_run_id: str) -> None:
     """Run a suspended case run again from the top: it re-reads the case from the store and
     suspends afresh. For a run whose suspension never completed (its form schema was not
     stored because its process died), this is the repair."""
-    prefect_client().set_flow_run_state(UUID(flow_run_id), Scheduled(), force=True)
+    _api(
+        "POST",
+        f"/flow_runs/{flow_run_id}/set_state",
+        {"state": {"type": "SCHEDULED", "name": "Scheduled"}, "force": True},
+    )
+
+
+def _start(deployment: str, parameters: dict[str, Any], **fields: Any) -> str:
+    """A new run of `deployment` (or, for the same idempotency key, the run it already
+    has), scheduled now; its id."""
+    deployment_id = _deployment(deployment)["id"]
+    run = _api(
+        "POST",
+        f"/deployments/{deployment_id}/create_flow_run",
+        {"parameters": parameters, "state": {"type": "SCHEDULED", "name": "Scheduled"}, **fields},
+    )
+    return str(run["id"])
 
 
 def start_case_run(position: Position) -> str:
     """Start (or find, on a retried intake) the flow run of this case episode."""
-    flow_run = run_deployment(  # sync call: async_dispatch returns the FlowRun here
+    return _start(
         LIFECYCLE_DEPLOYMENT,
-        parameters={"case_number": position.case_number, "episode": position.episode},
-        flow_run_name=position.case_number,
+        {"case_number": position.case_number, "episode": position.episode},
+        name=position.case_number,
         tags=run_tags(position),
         idempotency_key=f"{position.case_number}-e{position.episode}",
-        timeout=0,
-        as_subflow=False,
     )
-    assert isinstance(flow_run, FlowRun)
-    return str(flow_run.id)
 
 
 def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
@@ -180,19 +214,16 @@ def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
     while True:
         run = read_run(flow_run_id)
         if run.waiting and run.pause_key == key:
-            result = prefect_client().resume_flow_run(UUID(flow_run_id))
-            return result.status.value == "ACCEPT"
-        on_its_way = run.state_type in {"SCHEDULED", "PENDING", "RUNNING"}
-        if not on_its_way or time.monotonic() > deadline:
+            result = _api("POST", f"/flow_runs/{flow_run_id}/resume", {})
+            return bool(result["status"] == "ACCEPT")
+        if run.state_type not in ON_ITS_WAY or time.monotonic() > deadline:
             return False
         time.sleep(0.3)
 
 
 def start_sweep(deployment: str, **parameters: str) -> str:
-    """Start a sweep now, on the runner, without waiting for it."""
-    flow_run = run_deployment(deployment, parameters=parameters, timeout=0, as_subflow=False)
-    assert isinstance(flow_run, FlowRun)
-    return str(flow_run.id)
+    """Start a sweep now, on the worker, without waiting for it."""
+    return _start(deployment, dict(parameters))
 
 
 def start_case_sweep(case_number: str) -> str:
@@ -200,26 +231,23 @@ def start_case_sweep(case_number: str) -> str:
     return start_sweep(SWEEP_DEPLOYMENT, case_number=case_number)
 
 
-def _view(flow_run: FlowRun) -> RunView:
-    state = flow_run.state
+def view(flow_run: dict[str, Any]) -> RunView:
+    """A flow run as the REST API returns it (JSON), or as Prefect's client model dumps it."""
+    state = flow_run.get("state") or {}
+    state_type = str(state.get("type") or "UNKNOWN")
     return RunView(
-        flow_run_id=str(flow_run.id),
-        name=flow_run.name,
-        state_type=state.type.value if state else "UNKNOWN",
-        state_name=(state.name or state.type.value) if state else "unknown",
-        state_message=state.message if state else None,
-        pause_key=state.state_details.pause_key if state else None,
-        tags=list(flow_run.tags),
+        flow_run_id=str(flow_run["id"]),
+        name=str(flow_run["name"]),
+        state_type=state_type,
+        state_name=str(state.get("name") or state_type.lower() if state else "unknown"),
+        state_message=state.get("message"),
+        pause_key=(state.get("state_details") or {}).get("pause_key"),
+        tags=list(flow_run.get("tags") or []),
     )
 
 
 def read_run(flow_run_id: str) -> RunView:
-    try:
-        return _view(prefect_client().read_flow_run(UUID(flow_run_id)))
-    except (httpx.HTTPError, OSError) as exc:
-        raise OrchestratorUnavailable(
-            f"Prefect server at {api_url()} is not answering ({type(exc).__name__})"
-        ) from None
+    return view(_api("GET", f"/flow_runs/{flow_run_id}"))
 
 
 def resume_with_form(
@@ -237,9 +265,9 @@ def resume_with_form(
             f"case flow run waits at {run.pause_key}, the case store at {stage_key}; "
             "try again shortly"
         )
-    result = prefect_client().resume_flow_run(UUID(flow_run_id), run_input=form_data)
-    if result.status.value != "ACCEPT":
-        reason = getattr(result.details, "reason", None) or result.status.value
+    result = _api("POST", f"/flow_runs/{flow_run_id}/resume", {"run_input": form_data})
+    if result["status"] != "ACCEPT":
+        reason = (result.get("details") or {}).get("reason") or result["status"]
         if "schema not found" in reason:
             # The run has suspended but not yet stored its form's schema: a moment early.
             raise FormNotAwaitedYet(reason)

@@ -232,8 +232,12 @@ def runner_is_local(data_dir: Path) -> bool:
 
 
 def flow_run_processes() -> dict[str, int]:
-    """The flow-run processes on this host that we may look at: flow run id -> pid."""
-    found = {}
+    """The flow-run processes on this host that we may look at: flow run id -> pid. A
+    Casework worker's children are noted by their template; a process started by
+    Prefect's runner or process worker carries its run's id in its environment."""
+    from casework.template import forked_flow_runs
+
+    found = forked_flow_runs()
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             environ = (entry / "environ").read_bytes()

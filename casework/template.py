@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 
@@ -70,6 +71,34 @@ def warm() -> None:
 
 def _exit_code(status: int) -> int:
     return os.waitstatus_to_exitcode(status)
+
+
+RUNS_DIR = "flow-run-processes"  # under the data directory: one file per child, its run id
+
+
+def runs_dir() -> Path:
+    """Where the template notes which child runs which flow run (`casework status` looks)."""
+    return Path(os.environ.get("CASEWORK_DATA_DIR", ".casework")) / RUNS_DIR
+
+
+def is_template_process(pid: int) -> bool:
+    try:
+        return b"casework.template" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def forked_flow_runs() -> dict[str, int]:
+    """The flow runs forked children on this host are running: flow run id -> pid."""
+    found = {}
+    for entry in runs_dir().glob("[0-9]*"):
+        try:
+            flow_run_id = entry.read_text().strip()
+        except OSError:
+            continue
+        if is_template_process(int(entry.name)):
+            found[flow_run_id] = int(entry.name)
+    return found
 
 
 class Template:
@@ -123,6 +152,7 @@ class Template:
             if pid == 0:
                 return
             self.children.discard(pid)
+            (runs_dir() / str(pid)).unlink(missing_ok=True)
             self.reply(exited=pid, code=_exit_code(status))
 
     def fork(self, flow_run_id: str, env: dict[str, str]) -> None:
@@ -137,6 +167,7 @@ class Template:
                 os.close(fd)
             os._exit(run_flow_run(flow_run_id, env))
         self.children.add(pid)
+        (runs_dir() / str(pid)).write_text(flow_run_id)
         self.reply(started=flow_run_id, pid=pid)
 
 
@@ -180,6 +211,10 @@ def main() -> None:
     os.umask(0o077)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker; it retires us
     warm()
+    runs_dir().mkdir(parents=True, exist_ok=True)
+    for entry in runs_dir().glob("[0-9]*"):  # left by a template that was killed
+        if not is_template_process(int(entry.name)):
+            entry.unlink(missing_ok=True)
     Template(requests, replies).serve()
 
 

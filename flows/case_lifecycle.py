@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
-from pydantic import Field, ValidationError
+from prefect.input.run_input import keyset_from_paused_state, run_input_subclass_from_type
+from prefect.states import Suspended
+from pydantic import BaseModel, Field, ValidationError
 
 from models.codes import Trigger
 from models.forms import describe_error
@@ -34,16 +37,41 @@ def await_partners(case_number: str, key: str) -> Trigger | None:
     return answer
 
 
-@flow(name="case-lifecycle", flow_run_name="{case_number}", persist_result=True)
+def fired_keys() -> set[str]:
+    """The suspend keys this run has already used (and been resumed from), as the run read
+    at its start says."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return set()
+    return set(context.flow_run.empirical_policy.pause_keys or ())
+
+
+def wait_for_form(form_type: type[BaseModel], key: str, fired: set[str]) -> BaseModel:
+    """The form for `key`: the one stored when the run was resumed there, read straight (a
+    suspend at a key that already fired would only be refused, then read it), or, the
+    first time, a suspension until a form comes."""
+    if key in fired:
+        model = run_input_subclass_from_type(form_type)
+        stored = model.load(keyset_from_paused_state(Suspended(pause_key=key)))
+        assert isinstance(stored, BaseModel)  # a sync flow: loaded, not awaited
+        return stored
+    return suspend_flow_run(wait_for_input=form_type, key=key)
+
+
+# The run's name is the case number, given when the run is created (a name template here
+# would re-apply it at every resume, one more request each time).
+@flow(name="case-lifecycle", persist_result=True)
 def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
     logger = get_run_logger()
+    fired = fired_keys()
     while True:
         position = read_position(case_number)
         if position.episode != episode:
             logger.info("%s moved on to episode %s; this run ends", case_number, position.episode)
             return "superseded"
         mirror_tags(position)
-        publish_case_card(case_number)
+        if position.stage_key not in fired:  # else published before it waited there
+            publish_case_card(case_number)
         if position.closed:
             return "closed"
         form_type = form_for(position.stage)
@@ -55,7 +83,7 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
             refusal = None if answer else "partners have not all answered yet"
         elif form_type is not None:
             try:
-                form = suspend_flow_run(wait_for_input=form_type, key=position.stage_key)
+                form = wait_for_form(form_type, position.stage_key, fired)
                 form_data = form.model_dump(mode="json")
             except ValidationError as exc:
                 refusal = describe_error(exc)

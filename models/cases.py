@@ -234,3 +234,19 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
         for run_id, number, key in session.execute(query):
             owners[str(run_id)] = RunOwner(str(number), str(key))
     return owners
+
+
+TAG_PREFIXES = ("program:", "stage:", "status:")
+
+
+def run_tags(position: Position, existing: list[str] | None = None) -> list[str]:
+    """Our tags (program, stage, status) replacing earlier ones; other tags are kept."""
+    kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
+    status = "closed" if position.closed else "open"
+    return [
+        "casework",
+        f"program:{position.program}",
+        f"stage:{position.stage.value}",
+        f"status:{status}",
+        *kept,
+    ]

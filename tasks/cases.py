@@ -9,9 +9,8 @@ from prefect.context import FlowRunContext
 
 from casework.db import session_scope
 from models import cases
-from models.cases import Position
+from models.cases import Position, run_tags
 
-TAG_PREFIXES = ("program:", "stage:", "status:")
 ESCALATED_TAG = "escalation:level-3"
 
 
@@ -26,19 +25,6 @@ def read_position(case_number: str, wait_seconds: float = 15.0) -> Position:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-
-
-def run_tags(position: Position, existing: list[str] | None = None) -> list[str]:
-    """Our tags (program, stage, status) replacing earlier ones; other tags are kept."""
-    kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
-    status = "closed" if position.closed else "open"
-    return [
-        "casework",
-        f"program:{position.program}",
-        f"stage:{position.stage.value}",
-        f"status:{status}",
-        *kept,
-    ]
 
 
 def mirror_tags(position: Position) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect import task
-from prefect.cache_policies import INPUTS, RUN_ID
+from prefect.cache_policies import NO_CACHE
 
 from casework.db import session_scope
 from models import stage_events
@@ -17,10 +17,12 @@ from tasks.retries import store_unavailable
 SYSTEM_ACTOR = "system"
 
 
+# No cached or persisted result: the store's unique (case, episode, stage key) already
+# makes a replay return the recorded outcome, without a result file per stage.
 @task(
     name="record-stage",
-    cache_policy=RUN_ID + INPUTS,
-    persist_result=True,
+    cache_policy=NO_CACHE,
+    persist_result=False,
     retries=3,
     retry_delay_seconds=[1, 2, 5],
     retry_condition_fn=store_unavailable,
@@ -34,7 +36,7 @@ def record_stage(
     refusal: str | None = None,
     answer: Trigger | None = None,
 ) -> dict[str, Any]:
-    """Apply one stage's form; a replay with the same inputs returns the stored outcome."""
+    """Apply one stage's form; a replay at the same key returns the stored outcome."""
     form_type = form_for(stage)
     form = form_type.model_validate(form_data) if form_type and form_data is not None else None
     actor = form.submitted_by if form is not None else SYSTEM_ACTOR
