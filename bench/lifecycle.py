@@ -1,87 +1,186 @@
-"""Benchmark: what a stage transition costs next to a trivial served flow run.
+"""Benchmark: what a stage transition costs, the stock start next to the Casework worker.
 
-One process, one local Prefect server (on SQLite), one runner serving both deployments
-with the same poll interval and process limit. Prints, from one run:
-  * trivial one-task flow runs per minute (N started at once),
-  * case stage transitions per minute (N cases moved through every stage, a wave per stage),
-  * their ratio (target >= 0.8),
-  * the latency of one case's 2nd and 12th transition (resume cost must not grow).
+One Prefect server (SQLite, or PostgreSQL with --prefect-database-url), one case store
+(SQLite). For each mode, in one run:
 
-    .venv/bin/python bench/lifecycle.py [--cases N] [--port P]
+  * stock     Prefect's Runner serving every deployment; each flow run is a new
+              `python -m prefect.engine` process (how `casework up` ran before);
+  * casework  `casework worker` on the work pool; each flow run a child forked from a
+              template process that imported Prefect and the project once.
+
+N cases (default 20) at once, each moved intake -> assessment -> plan -> referral ->
+monitoring -> closure (6 transitions) by its own case manager, who waits --think seconds
+(randomised +-50%) between one form being recorded and submitting the next. Prints, per
+mode and per transition:
+
+  * CPU by process: flow-run processes (read from their parent's reaped-children time once
+    every one has exited: a wait on each process, nothing missed or carried over), the
+    server, the worker or runner, the template, the callers (this process);
+  * API requests from the flow-run processes (counted by bench/probe/sitecustomize.py);
+  * submit-to-next-stage latency, median and p90 (`submit --wait`, in this process);
+  * `database is locked` lines in the server's log, and cases not closed at the end;
+  * the CPU and wall time of one `casework submit --wait` command (its own process).
+
+    .venv/bin/python bench/lifecycle.py [--cases 20] [--think 20] [--modes stock,casework]
+        [--port P] [--prefect-database-url postgresql://...]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
+import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+TRANSITIONS_PER_CASE = 6
 
 
-def _environment(port: int) -> Path:
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def own_cpu(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def reaped_children_cpu(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[13]) + int(fields[14])) / TICK
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(_stat(int(entry.name))[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """A process, its live descendants and the children it has reaped."""
+    total = own_cpu(pid) + reaped_children_cpu(pid)
+    return total + sum(tree_cpu(child) for child in children_of(pid))
+
+
+def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Path:
     data_dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
     from casework.stack import prefect_env
 
     os.environ.update(prefect_env(data_dir, f"http://127.0.0.1:{port}/api", 1.0))
-    os.environ.update({"CASEWORK_ACTOR": "bench", "PREFECT_LOGGING_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "CASEWORK_ACTOR": "bench",
+            "CASEWORK_SCHEDULES": "off",
+            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "CASEWORK_BENCH_PROBE": str(probe),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "bench" / "probe"), str(ROOT)]),
+        }
+    )
+    if prefect_database_url:
+        os.environ["CASEWORK_PREFECT_DATABASE_URL"] = prefect_database_url
     return data_dir
 
 
-def _serve_in_background() -> None:
-    from prefect.runner import Runner
-
-    from bench.trivial import trivial
-    from casework.settings import get_settings
-    from deployments import all_deployments
-
-    deployments = [*all_deployments(), trivial.to_deployment(name="bench-trivial")]
-    settings = get_settings()
-    ready = threading.Event()
-
-    async def serve() -> None:
-        runner = Runner(
-            name="bench", limit=settings.runner_limit, query_seconds=1.0, pause_on_shutdown=False
-        )
-        for deployment in deployments:
-            await runner.aadd_deployment(deployment)
-        ready.set()
-        await runner.start()
-
-    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
-    ready.wait(60)
+def _wait(what: str, condition, timeout: float = 300.0, every: float = 0.2):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not after {timeout:.0f} s")
+        time.sleep(every)
+    return value
 
 
-def _trivial_rate(count: int) -> float:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.deployments import run_deployment
+def _ready() -> bool:
+    from casework.orchestration import OrchestratorUnavailable, check_ready
 
-    started = time.monotonic()
-    runs = [
-        run_deployment("bench-trivial/bench-trivial", timeout=0, as_subflow=False)
-        for _ in range(count)
-    ]
-    ids = [run.id for run in runs]  # type: ignore[union-attr]
-    flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=ids))
-    with get_client(sync_client=True) as client:
-        while True:
-            found = client.read_flow_runs(flow_run_filter=flow_runs, limit=len(ids))
-            if all(run.state is not None and run.state.is_final() for run in found):
-                break
-            time.sleep(0.25)
-    return count / (time.monotonic() - started) * 60
+    try:
+        check_ready()
+        return True
+    except OrchestratorUnavailable:
+        return False
 
 
-def _case_rate(count: int) -> float:
+@dataclass
+class Executor:
+    mode: str
+    process: subprocess.Popen[bytes]
+
+    def flow_run_parents(self) -> list[int]:
+        """The processes whose children are the flow runs (the runner, or the templates)."""
+        if self.mode == "stock":
+            return [self.process.pid]
+        return [
+            pid
+            for pid in children_of(self.process.pid)
+            if b"casework.template" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+
+    def cpu(self) -> dict[str, float]:
+        parents = self.flow_run_parents()
+        figures = {
+            "flow-run processes": sum(reaped_children_cpu(pid) for pid in parents),
+            "runner / worker": own_cpu(self.process.pid),
+        }
+        if self.mode == "casework":
+            figures["template"] = sum(own_cpu(pid) for pid in parents)
+        return figures
+
+    def quiet(self) -> bool:
+        return not any(children_of(pid) for pid in self.flow_run_parents())
+
+
+def start_executor(mode: str, log: Path) -> Executor:
+    if mode == "stock":
+        command = [sys.executable, str(ROOT / "bench" / "stock_runner.py")]
+    else:
+        import asyncio
+
+        from casework.worker import register
+        from deployments import all_deployments
+
+        deployments = all_deployments(schedules=False)
+        asyncio.run(register(deployments))
+        command = [sys.executable, "-m", "casework", "worker"]
+    process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    _wait(f"{mode} executor serving", _ready, timeout=120, every=0.5)
+    executor = Executor(mode, process)
+    if mode == "casework":
+        _wait("template ready", executor.flow_run_parents, timeout=60)
+    return executor
+
+
+def _at(number: str, stage: str) -> bool:
+    from casework import operations
+
+    return operations.show(number).stage == stage
+
+
+@dataclass
+class Workload:
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+
+
+def run_cases(count: int, think: float) -> Workload:
     from casework import operations
     from models.codes import Program, Stage, Trigger
     from tests import factories
@@ -93,114 +192,180 @@ def _case_rate(count: int) -> float:
         (Stage.MONITORING, factories.monitoring(Trigger.CLOSE)),
         (Stage.CLOSURE, factories.closure()),
     ]
+    done = Workload()
+    lock = threading.Lock()
 
-    def move(index: int) -> None:
-        client = factories.client_in()
+    def manage(index: int) -> None:
+        rng = random.Random(index)
+        time.sleep(rng.uniform(0, think))  # case managers do not all start at once
         number = operations.intake(
-            client, list(Program)[index % 6], "cm.bench", "bench"
+            factories.client_in(), list(Program)[index % 6], "cm.bench", "bench"
         ).case_number
+        with lock:
+            done.numbers.append(number)
+        _wait("intake recorded", lambda: not _at(number, "intake"), every=0.1)
         for stage, form in steps:
-            result = operations.submit(number, stage, form, actor="bench", wait=True, timeout=300)
-            assert result.outcome == "moved", result
+            time.sleep(think * rng.uniform(0.5, 1.5))
+            begun = time.monotonic()
+            result = operations.submit(number, stage, form, actor="bench", wait=True, timeout=600)
+            with lock:
+                if result.outcome == "moved":
+                    done.latencies.append(time.monotonic() - begun)
+                else:
+                    done.failures.append(f"{number} {stage.value}: {result.outcome}")
 
-    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(move, range(count)))
-    transitions = count * (1 + len(steps))  # intake moves on by itself, then one per form
-    return transitions / (time.monotonic() - started) * 60
+        for future in [pool.submit(manage, index) for index in range(count)]:
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not stop
+                done.failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+    return done
 
 
-def _transition_latencies(transitions: int) -> list[float]:
-    """Seconds from submit to recorded, for each transition of one case, in order."""
+def cli_submit(samples: int) -> tuple[float, float]:
+    """Median CPU and wall seconds of one `casework submit --wait` (its own process)."""
     from casework import operations
-    from models.codes import Program, Stage, Trigger
+    from models.codes import Program
     from tests import factories
 
-    started = time.monotonic()
-    number = operations.intake(
-        factories.client_in(), Program.HOUSING, "cm.bench", "bench"
-    ).case_number
-    while operations.show(number).stage == "intake":
-        time.sleep(0.05)
-    latencies = [time.monotonic() - started]
-    steps = [
-        (Stage.ASSESSMENT, factories.assessment()),
-        (Stage.PLAN, factories.plan()),
-        (Stage.REFERRAL, factories.referral()),
-    ]
-    steps += [(Stage.MONITORING, factories.monitoring(Trigger.CONTINUE))] * (transitions - 4)
-    for stage, form in steps:
+    form = Path(tempfile.mkdtemp()) / "assessment.json"
+    form.write_text(factories.assessment().model_dump_json())
+    cpu, wall = [], []
+    for _ in range(samples):
+        number = operations.intake(
+            factories.client_in(), Program.HOUSING, "cm.bench", "bench"
+        ).case_number
+        _wait("intake recorded", lambda n=number: _at(n, "assessment"), every=0.1)  # type: ignore[misc]
         begun = time.monotonic()
-        result = operations.submit(number, stage, form, actor="bench", wait=True, timeout=300)
-        assert result.outcome == "moved", result
-        latencies.append(time.monotonic() - begun)
-    return latencies
+        process = subprocess.Popen(
+            [sys.executable, "-m", "casework", "submit", number, "assessment"]
+            + ["--file", str(form), "--wait"],
+            stdout=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall.append(time.monotonic() - begun)
+        cpu.append(usage.ru_utime + usage.ru_stime)
+        assert process.returncode == 0, f"casework submit exited {process.returncode}"
+    return statistics.median(cpu), statistics.median(wall)
 
 
-class CpuMeter:
-    """CPU seconds spent by flow-run processes (reaped children), the Prefect server and this
-    process (runner and the case managers' calls), between two readings."""
+def requests(probe: Path) -> Counter[str]:
+    counted: Counter[str] = Counter()
+    for log in probe.glob("flowrun-*.log"):
+        counted.update(line.strip() for line in log.read_text().splitlines())
+    return counted
 
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
-        self.last = self._read()
 
-    def _read(self) -> tuple[float, float, float]:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
-        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return (children.ru_utime + children.ru_stime, server, me.ru_utime + me.ru_stime)
+def locked_lines(data_dir: Path) -> int:
+    from casework.stack import SERVER_LOG
 
-    def lap(self) -> tuple[float, float, float]:
-        now = self._read()
-        spent = tuple(b - a for a, b in zip(self.last, now, strict=True))
-        self.last = now
-        return spent  # type: ignore[return-value]
+    return (data_dir / SERVER_LOG).read_text(errors="replace").count("database is locked")
+
+
+def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int) -> dict:
+    probe = Path(os.environ["CASEWORK_BENCH_PROBE"])
+    for old in probe.glob("*.log"):
+        old.unlink()
+    executor = start_executor(mode, data_dir / f"{mode}.log")
+    try:
+        before_locked = locked_lines(data_dir)
+        server0, caller0 = tree_cpu(server_pid), resource.getrusage(resource.RUSAGE_SELF)
+        executor0 = executor.cpu()
+        started = time.monotonic()
+        work = run_cases(args.cases, args.think)
+        _wait("every flow-run process ended", executor.quiet, timeout=120)
+        elapsed = time.monotonic() - started
+        caller1, executor1 = resource.getrusage(resource.RUSAGE_SELF), executor.cpu()
+        server_cpu = tree_cpu(server_pid) - server0
+        transitions = args.cases * TRANSITIONS_PER_CASE
+        counted = requests(probe)
+        not_closed = [n for n in work.numbers if not _at(n, "closure")]
+        cli_cpu, cli_wall = cli_submit(3)
+    finally:
+        executor.process.terminate()
+        executor.process.wait(60)
+    cpu = {name: (executor1[name] - executor0[name]) / transitions for name in executor1}
+    cpu["server"] = server_cpu / transitions
+    cpu["callers (this process)"] = (
+        caller1.ru_utime + caller1.ru_stime - caller0.ru_utime - caller0.ru_stime
+    ) / transitions
+    return {
+        "mode": mode,
+        "cpu": cpu,
+        "whole": sum(cpu.values()),
+        "requests": sum(counted.values()) / transitions,
+        "top": [(path, n / transitions) for path, n in counted.most_common(12)],
+        "latency": work.latencies,
+        "failures": work.failures,
+        "locked": locked_lines(data_dir) - before_locked,
+        "not_closed": not_closed,
+        "elapsed": elapsed,
+        "transitions": transitions,
+        "cli": (cli_cpu, cli_wall),
+    }
+
+
+def report(results: list[dict], args: argparse.Namespace) -> None:
+    print(
+        f"{args.cases} cases at once, {TRANSITIONS_PER_CASE} transitions each, think {args.think} s"
+    )
+    for r in results:
+        lat = sorted(r["latency"]) or [float("nan")]
+        p90 = lat[min(len(lat) - 1, int(0.9 * len(lat)))]
+        print(f"\n== {r['mode']}: {r['transitions']} transitions in {r['elapsed']:.0f} s")
+        for name, value in r["cpu"].items():
+            print(f"  CPU s per transition, {name:<24} {value:6.3f}")
+        print(f"  CPU s per transition, {'whole (all processes)':<24} {r['whole']:6.3f}")
+        print(f"  API requests per transition from the flow-run process: {r['requests']:.1f}")
+        for path, per in r["top"]:
+            print(f"      {per:5.2f}  {path}")
+        print(
+            f"  submit -> next stage: median {statistics.median(lat):.2f} s, p90 {p90:.2f} s "
+            f"({len(r['latency'])} submits)"
+        )
+        print(f"  `casework submit --wait`: CPU {r['cli'][0]:.2f} s, wall {r['cli'][1]:.2f} s")
+        print(
+            f"  'database is locked' in the server log: {r['locked']}; cases not closed: "
+            f"{len(r['not_closed'])}; failures: {len(r['failures'])}"
+        )
+        for failure in r["failures"][:5]:
+            print(f"      {failure}")
+    modes = {r["mode"]: r for r in results}
+    if {"stock", "casework"} <= set(modes):
+        stock, ours = modes["stock"], modes["casework"]
+        flow_ratio = stock["cpu"]["flow-run processes"] / ours["cpu"]["flow-run processes"]
+        print(f"\nflow-run process CPU, stock / casework: {flow_ratio:.1f}x (target >= 5)")
+        print(
+            f"whole-transition CPU, stock / casework: {stock['whole'] / ours['whole']:.1f}x "
+            "(target >= 3)"
+        )
+    print(json.dumps({r["mode"]: {k: r[k] for k in ("cpu", "whole", "requests")} for r in results}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=20)
+    parser.add_argument("--think", type=float, default=20.0)
+    parser.add_argument("--modes", default="stock,casework")
     parser.add_argument("--port", type=int, default=4321)
+    parser.add_argument("--prefect-database-url")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)  # the runner finds bench/trivial.py from here
-    data_dir = _environment(args.port)
+    os.chdir(ROOT)
+    probe = Path(tempfile.mkdtemp(prefix="casework-probe-"))
+    data_dir = _environment(args.port, probe, args.prefect_database_url)
     from casework.db import migrate
     from casework.stack import start_server, stop_server
 
     server = start_server(data_dir, args.port)
     try:
         migrate()
-        _serve_in_background()
-        meter = CpuMeter(server.pid)
-        trivial = _trivial_rate(args.cases)
-        trivial_cpu = meter.lap()
-        cases = _case_rate(args.cases)
-        cases_cpu = meter.lap()
-        latencies = _transition_latencies(12)
+        results = [measure(mode, args, data_dir, server.pid) for mode in args.modes.split(",")]
     finally:
         stop_server(server)
-    print(f"trivial flow runs:        {trivial:6.1f} per minute ({args.cases} runs)")
-    print(f"case stage transitions:   {cases:6.1f} per minute ({args.cases} cases x 6)")
-    print(f"ratio (target >= 0.8):    {cases / trivial:6.2f}")
-    print(
-        f"one case, transition 2:   {latencies[1]:6.2f} s;  transition 12: {latencies[11]:6.2f} s"
-    )
-    for label, cpu, units in (
-        ("trivial run", trivial_cpu, args.cases),
-        ("transition", cases_cpu, args.cases * 6),
-    ):
-        flow_runs, server_cpu, here = (value / units for value in cpu)
-        print(
-            f"CPU s per {label:<11}: flow-run processes {flow_runs:.2f}, "
-            f"server {server_cpu:.2f}, runner+callers {here:.2f}"
-        )
-    early, late = statistics.median(latencies[1:5]), statistics.median(latencies[8:12])
-    print(
-        f"median of 2nd-5th: {early:.2f} s; 9th-12th: {late:.2f} s; late/early {late / early:.2f}"
-    )
+    report(results, args)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ class ObjectNotFound(Exception):
     """The Prefect server has no such deployment or flow run."""
 
 
+BUSY = {429, 502, 503}
+BUSY_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 _http: dict[str, httpx.Client] = {}
 _clients: dict[str, SyncPrefectClient] = {}
 _clients_lock = threading.Lock()
@@ -97,13 +99,20 @@ def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         if url not in _http:
             _http[url] = httpx.Client(base_url=url.rstrip("/") + "/", timeout=30)
         client = _http[url]
-    try:
-        response = client.request(method, path.lstrip("/"), json=body)
-    except (httpx.HTTPError, OSError) as exc:
-        raise OrchestratorUnavailable(
-            f"Prefect server at {url} is not answering ({type(exc).__name__}); "
-            "start it with `casework up`"
-        ) from None
+    for delay in (*BUSY_RETRY_SECONDS, None):
+        try:
+            response = client.request(method, path.lstrip("/"), json=body)
+        except (httpx.HTTPError, OSError) as exc:
+            raise OrchestratorUnavailable(
+                f"Prefect server at {url} is not answering ({type(exc).__name__}); "
+                "start it with `casework up`"
+            ) from None
+        if response.status_code not in BUSY or delay is None:
+            break
+        # A busy server (its SQLite database locked a moment) asks to be asked again; the
+        # call was rolled back, so asking again is safe. Prefect's own client does the same.
+        retry_after = response.headers.get("Retry-After", "")
+        time.sleep(float(retry_after) if retry_after.isdigit() else delay)
     if response.status_code == 404:
         raise ObjectNotFound(path)
     if response.status_code >= 400:
@@ -244,6 +253,12 @@ def view(flow_run: dict[str, Any]) -> RunView:
         pause_key=(state.get("state_details") or {}).get("pause_key"),
         tags=list(flow_run.get("tags") or []),
     )
+
+
+def create_artifact(key: str, markdown: str, description: str, flow_run_id: str | None) -> None:
+    """A markdown artifact, on a flow run if one is given (the dashboard shows it there)."""
+    body = {"key": key, "type": "markdown", "data": markdown, "description": description}
+    _api("POST", "/artifacts/", {**body, "flow_run_id": flow_run_id})
 
 
 def read_run(flow_run_id: str) -> RunView:

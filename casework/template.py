@@ -140,7 +140,7 @@ class Template:
         for line in lines:
             if line.strip():
                 request = json.loads(line)
-                self.fork(str(request["run"]), dict(request.get("env") or {}))
+                self.fork(str(request["run"]), dict(request.get("env") or {}), request)
         return True
 
     def reap(self) -> None:
@@ -155,7 +155,7 @@ class Template:
             (runs_dir() / str(pid)).unlink(missing_ok=True)
             self.reply(exited=pid, code=_exit_code(status))
 
-    def fork(self, flow_run_id: str, env: dict[str, str]) -> None:
+    def fork(self, flow_run_id: str, env: dict[str, str], request: dict[str, Any]) -> None:
         if threading.active_count() != 1:  # a fork with threads can deadlock the child
             raise RuntimeError(f"template holds {threading.active_count()} threads; not forking")
         pid = os.fork()
@@ -165,33 +165,45 @@ class Template:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             for fd in (self.requests.fileno(), self.replies, self.wake_read, self.wake_write):
                 os.close(fd)
-            os._exit(run_flow_run(flow_run_id, env))
+            os._exit(run_flow_run(flow_run_id, env, request.get("flow_run")))
         self.children.add(pid)
         (runs_dir() / str(pid)).write_text(flow_run_id)
         self.reply(started=flow_run_id, pid=pid)
 
 
-def run_flow_run(flow_run_id: str, env: dict[str, str]) -> int:
-    """In the child: what `python -m prefect.engine` does, minus its imports. Returns the
-    exit code; the logs and events the run made are sent before the child exits."""
+def run_flow_run(flow_run_id: str, env: dict[str, str], given: dict[str, Any] | None) -> int:
+    """In the child: what `python -m prefect.engine` does, minus its imports and, when the
+    worker handed over the run it read, minus reading it again. Returns the exit code; the
+    logs and events the run made are sent before the child exits."""
     from uuid import UUID
 
+    from prefect.client.schemas.objects import FlowRun
     from prefect.context import refresh_global_settings_context
     from prefect.engine import handle_engine_signals
     from prefect.events.worker import EventsWorker
     from prefect.flow_engine import load_flow, load_flow_run, run_flow
     from prefect.logging.handlers import APILogWorker
     from prefect.logging.loggers import flow_run_logger
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY as HEARTBEAT
+    from prefect.settings import temporary_settings
 
     from casework.settings import get_settings
 
     os.environ.update(env)
     refresh_global_settings_context()
     get_settings.cache_clear()
+    # A run's heartbeat (an event every 180 s, and one at its start) costs each run its
+    # process's four reads of the run's flow, deployment, work queue and pool to describe
+    # it, and a thread to stop at the end. A crashed child is seen by its exit code, and a
+    # lost one by `casework status`; set PREFECT_FLOWS_HEARTBEAT_FREQUENCY to have them.
+    quiet = {} if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" in os.environ else {HEARTBEAT: None}
     code = 0
     try:
-        with handle_engine_signals(UUID(flow_run_id)):
-            flow_run = load_flow_run(UUID(flow_run_id))
+        with temporary_settings(updates=quiet), handle_engine_signals(UUID(flow_run_id)):
+            if given is not None:
+                flow_run = FlowRun.model_validate(given)
+            else:
+                flow_run = load_flow_run(UUID(flow_run_id))
             logger = flow_run_logger(flow_run=flow_run)
             flow = load_flow(flow_run)  # PREFECT__FLOW_ENTRYPOINT: imported in the template
             run_flow(flow, flow_run=flow_run, error_logger=logger.logger)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio.abc
+import httpx
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import InfrastructureNotFound
 from prefect.states import Cancelled
@@ -154,14 +155,17 @@ class TemplateProcess:
             if future is not None and not future.done():
                 future.set_exception(gone)
 
-    async def fork(self, flow_run_id: str, env: dict[str, str]) -> tuple[int, asyncio.Future[int]]:
-        """Start the flow run in a new child; returns its pid and a future of its exit code."""
+    async def fork(self, flow_run: FlowRun, env: dict[str, str]) -> tuple[int, asyncio.Future[int]]:
+        """Start the flow run in a new child; returns its pid and a future of its exit code.
+        The child is handed the run as the worker read it, and does not read it again."""
+        flow_run_id = str(flow_run.id)
         if self._requests is None:
             raise RuntimeError("the template process is retired")
         started = asyncio.get_running_loop().create_future()
         self._started[flow_run_id] = started
         self.runs += 1
-        os.write(self._requests, json.dumps({"run": flow_run_id, "env": env}).encode() + b"\n")
+        request = {"run": flow_run_id, "env": env, "flow_run": flow_run.model_dump(mode="json")}
+        os.write(self._requests, json.dumps(request).encode() + b"\n")
         pid = await started
         return pid, self._exits[pid]
 
@@ -202,10 +206,24 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         self._template_lock = asyncio.Lock()
         self._code_checked = 0.0
         self._code: tuple[int, int] | None = None
+        self._child_settings: dict[str, str] = {}
 
     async def setup(self) -> None:
         await super().setup()
+        self._child_settings = await self._settings_for_children()
         await self._current_template(RUNS_PER_TEMPLATE)  # the first run does not wait for it
+
+    async def _settings_for_children(self) -> dict[str, str]:
+        """Prefect settings that spare each run requests whose answer the worker already
+        has: the server's API version (checked by this worker's own client as it started;
+        its children run the same Prefect), and, when the server does not enforce CSRF
+        protection, the CSRF token each client would otherwise ask for first."""
+        settings = {"PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED": "false"}
+        async with httpx.AsyncClient(base_url=str(self.client.api_url), timeout=30) as http:
+            response = await http.get("csrf-token", params={"client": "casework-worker"})
+        if response.status_code == 422 and "CSRF protection is disabled" in response.text:
+            settings["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] = "false"
+        return settings
 
     async def teardown(self, *exc_info: Any) -> None:
         for template in [self._template, *self._retired]:
@@ -245,7 +263,8 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
     ) -> CaseworkWorkerResult:
         template = await self._current_template(configuration.runs_per_template)
         env = {key: value for key, value in configuration.env.items() if value is not None}
-        pid, exited = await template.fork(str(flow_run.id), env)
+        env = {**self._child_settings, **env}  # the pool's or deployment's env wins
+        pid, exited = await template.fork(flow_run, env)
         if task_status is not None:
             task_status.started(pid)
         code = await self._until_exited(flow_run, pid, exited)

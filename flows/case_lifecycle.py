@@ -5,6 +5,7 @@ the store, not a replay of earlier steps, says where the case is."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
@@ -12,6 +13,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 from prefect.input.run_input import keyset_from_paused_state, run_input_subclass_from_type
+from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 from prefect.states import Suspended
 from pydantic import BaseModel, Field, ValidationError
 
@@ -59,8 +61,14 @@ def wait_for_form(form_type: type[BaseModel], key: str, fired: set[str]) -> Base
 
 
 # The run's name is the case number, given when the run is created (a name template here
-# would re-apply it at every resume, one more request each time).
-@flow(name="case-lifecycle", persist_result=True)
+# would re-apply it at every resume, one more request each time). Results are stored where
+# PREFECT_LOCAL_STORAGE_PATH says (a shared mount on many machines), named here so that no
+# run asks the server for its default storage first.
+@flow(
+    name="case-lifecycle",
+    persist_result=True,
+    result_storage=Path(PREFECT_LOCAL_STORAGE_PATH.value()),
+)
 def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
     logger = get_run_logger()
     fired = fired_keys()

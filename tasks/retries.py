@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import Task
 from sqlalchemy.exc import OperationalError
 
 RetryCondition = Callable[[Task[Any, Any], TaskRun, State[Any]], bool]
+T = TypeVar("T")
+STORE_RETRY_SECONDS = (1.0, 2.0, 5.0)
 
 
 def retry_on(*errors: type[BaseException]) -> RetryCondition:
@@ -29,3 +32,16 @@ def retry_on(*errors: type[BaseException]) -> RetryCondition:
 
 # A locked or briefly unreachable case store.
 store_unavailable = retry_on(OperationalError)
+
+
+def while_store_unavailable(
+    step: Callable[[], T], delays: tuple[float, ...] = STORE_RETRY_SECONDS
+) -> T:
+    """Run `step`, again after each of `delays` while the case store is locked or briefly
+    unreachable: the retries of a task, for a step that is not worth a task run."""
+    for delay in delays:
+        try:
+            return step()
+        except OperationalError:
+            time.sleep(delay)
+    return step()
