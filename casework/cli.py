@@ -805,12 +805,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "prefect_database_url", None):  # read with the other settings, next
+        os.environ["CASEWORK_PREFECT_DATABASE_URL"] = args.prefect_database_url
     data_dir, start_own = bootstrap(args)
     if args.command == "up":
         from casework.stack import up
 
-        if args.prefect_database_url:
-            os.environ["CASEWORK_PREFECT_DATABASE_URL"] = args.prefect_database_url
         return up(data_dir, start_own, args.port, args.demo)
     if args.command == "worker":
         from casework.worker import serve

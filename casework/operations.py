@@ -62,7 +62,7 @@ from models.schemas import (
 
 # A transition starts a process (about 2 s), so the first look at the store can wait a
 # moment; after that, look often. Prefect itself is asked rarely (failures only).
-FIRST_LOOK_SECONDS = 1.0
+FIRST_LOOK_SECONDS = 0.2
 STORE_POLL_SECONDS = 0.2
 RUN_CHECK_SECONDS = 2.0
 REPAIR_AFTER_SECONDS = 10.0

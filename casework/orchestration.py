@@ -116,9 +116,10 @@ def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     if response.status_code == 404:
         raise ObjectNotFound(path)
     if response.status_code >= 400:
+        detail = response.text[:200].replace("\n", " ")
         raise OrchestratorUnavailable(
             f"Prefect server at {url} refused {method} {path.split('/')[1]} "
-            f"(HTTP {response.status_code})"
+            f"(HTTP {response.status_code}: {detail})"
         )
     return response.json() if response.content else None
 
@@ -230,7 +231,7 @@ def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
         time.sleep(0.3)
 
 
-def start_sweep(deployment: str, **parameters: str) -> str:
+def start_sweep(deployment: str, **parameters: Any) -> str:
     """Start a sweep now, on the worker, without waiting for it."""
     return _start(deployment, dict(parameters))
 

@@ -332,6 +332,10 @@ MATRIX: list[tuple[str, str, int]] = [
     ("up --port 0", "not a TCP port", USAGE),
     ("up --port http", "not a port number", USAGE),
     ("up --demo -1", "--demo", USAGE),
+    ("up --prefect-database-url mysql://db/prefect", "is not a postgresql:// URL", USAGE),
+    ("up --prefect-database-url sqlite:///x.db", "is not a postgresql:// URL", USAGE),
+    ("worker --pool Casework!", "is not a work pool name", USAGE),
+    ("worker --limit 0", "--limit", USAGE),
     ("demo --cases 0", "--cases", USAGE),
     ("demo --cases 100000", "--cases", USAGE),
     ("repair CASE-999999", "no case CASE-999999", REFUSED),
@@ -349,6 +353,8 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("CASEWORK_ACTOR", "Bad Actor", "CASEWORK_ACTOR:"),
     ("CASEWORK_DATABASE_URL", "mysql://db/casework", "CASEWORK_DATABASE_URL:"),
     ("CASEWORK_SCHEDULES", "sometimes", "CASEWORK_SCHEDULES:"),
+    ("CASEWORK_PREFECT_DATABASE_URL", "sqlite:///p.db", "CASEWORK_PREFECT_DATABASE_URL:"),
+    ("CASEWORK_WORK_POOL", "My Pool", "CASEWORK_WORK_POOL:"),
     ("CASEWORK_PROGRAMS_FILE", "{toml_binary}", "CASEWORK_PROGRAMS_FILE:"),
 ]
 
