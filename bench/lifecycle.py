@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
 TRANSITIONS_PER_CASE = 6
+IDLE_SECONDS = 15
 
 
 def _stat(pid: int) -> list[str]:
@@ -270,6 +271,9 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
         old.unlink()
     executor = start_executor(mode, data_dir / f"{mode}.log")
     try:
+        idle0, idle_started = tree_cpu(server_pid), time.monotonic()
+        time.sleep(IDLE_SECONDS)  # the server's own services, and the polls, with no cases
+        idle_rate = (tree_cpu(server_pid) - idle0) / (time.monotonic() - idle_started)
         before_locked = locked_lines(data_dir)
         server0, caller0 = tree_cpu(server_pid), resource.getrusage(resource.RUSAGE_SELF)
         executor0 = executor.cpu()
@@ -288,6 +292,7 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
         executor.process.wait(60)
     cpu = {name: (executor1[name] - executor0[name]) / transitions for name in executor1}
     cpu["server"] = server_cpu / transitions
+    idle_share = idle_rate * elapsed / transitions
     cpu["callers (this process)"] = (
         caller1.ru_utime + caller1.ru_stime - caller0.ru_utime - caller0.ru_stime
     ) / transitions
@@ -295,6 +300,7 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
         "mode": mode,
         "cpu": cpu,
         "whole": sum(cpu.values()),
+        "server_idle": idle_share,
         "requests": sum(counted.values()) / transitions,
         "top": [(path, n / transitions) for path, n in counted.most_common(12)],
         "latency": work.latencies,
@@ -318,6 +324,10 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         for name, value in r["cpu"].items():
             print(f"  CPU s per transition, {name:<24} {value:6.3f}")
         print(f"  CPU s per transition, {'whole (all processes)':<24} {r['whole']:6.3f}")
+        print(
+            f"    of which the server's idle load (measured with no cases, over the same "
+            f"time): {r['server_idle']:.3f}"
+        )
         print(f"  API requests per transition from the flow-run process: {r['requests']:.1f}")
         for path, per in r["top"]:
             print(f"      {per:5.2f}  {path}")
@@ -341,6 +351,8 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
             f"whole-transition CPU, stock / casework: {stock['whole'] / ours['whole']:.1f}x "
             "(target >= 3)"
         )
+        net = (stock["whole"] - stock["server_idle"]) / (ours["whole"] - ours["server_idle"])
+        print(f"whole-transition CPU net of the server's idle load, stock / casework: {net:.1f}x")
     print(json.dumps({r["mode"]: {k: r[k] for k in ("cpu", "whole", "requests")} for r in results}))
 
 

@@ -831,6 +831,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if isinstance(exc, (CliError, *_user_errors())):
             print(f"casework: error: {exc}", file=sys.stderr)
+            if type(exc).__name__ == "ServerGone":
+                # Prefect's exit handlers would try to send this process's last logs and
+                # events to the server that is gone, and print each failure after our line.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(EXIT_ERROR)
         else:
             command = next((a for a in (argv or sys.argv[1:]) if not a.startswith("-")), "")
             reference, log = record_unexpected(exc, command)

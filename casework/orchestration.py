@@ -33,7 +33,7 @@ RUNNER_SILENCE_SECONDS = 45
 
 
 class OrchestratorUnavailable(Exception):
-    """The Prefect server or the runner serving our deployments is not there."""
+    """The Prefect server or the worker serving our deployments is not there."""
 
 
 class SubmissionRefused(Exception):
@@ -81,7 +81,7 @@ class ObjectNotFound(Exception):
 
 
 BUSY = {429, 502, 503}
-BUSY_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+BUSY_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0)  # as Prefect's own client: half a minute
 _http: dict[str, httpx.Client] = {}
 _clients: dict[str, SyncPrefectClient] = {}
 _clients_lock = threading.Lock()

@@ -1,6 +1,7 @@
 """`casework up`: the whole local stack in one process tree. A Prefect server on SQLite
-(unless PREFECT_API_URL already answers), the case store migrated, and one runner
-serving every deployment. Ctrl-C stops what it started."""
+(unless PREFECT_API_URL already answers, or on PostgreSQL when one is given), the case
+store migrated, and one Casework worker on the local work pool running every deployment.
+Ctrl-C stops what it started."""
 
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ class StackError(Exception):
     pass
 
 
+class ServerGone(StackError):
+    """The Prefect server died under `up`: nothing is left to send logs or events to."""
+
+
 def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, str]:
-    """Environment shared by the CLI, the runner and every flow-run process it spawns."""
+    """Environment shared by the CLI, the worker and every flow-run process it forks."""
     return {
         "CASEWORK_DATA_DIR": str(data_dir),
         "PREFECT_API_URL": api_url,
@@ -178,8 +183,8 @@ async def _serve(
 
     pool = await register(deployments)
     worker = CaseworkWorker(work_pool_name=pool, limit=limit, name=f"casework-up-{os.getpid()}")
-    # Ctrl-C and SIGTERM stop the runner in order; asyncio's default (raising
-    # KeyboardInterrupt wherever the loop happens to be) can land inside the runner's
+    # Ctrl-C and SIGTERM stop the worker in order; asyncio's default (raising
+    # KeyboardInterrupt wherever the loop happens to be) can land inside the worker's
     # task group and end in a traceback.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -187,7 +192,7 @@ async def _serve(
         loop.add_signal_handler(signum, stop.set)
     serving = asyncio.create_task(worker.start(printer=lambda *_: None))
     stopping = asyncio.create_task(stop.wait())
-    # Announce only once the runner has polled: then every deployment is really served.
+    # Announce only once the worker has polled: then every deployment is really served.
     await asyncio.to_thread(
         _wait_until_served, [f"{d.flow_name}/{d.name}" for d in deployments], serving
     )
@@ -223,17 +228,17 @@ async def _until_stopped(
     server: subprocess.Popen[bytes] | None,
     data_dir: Path,
 ) -> None:
-    """Serve until Ctrl-C, the runner stops by itself, or the server goes (one line)."""
+    """Serve until Ctrl-C, the worker stops by itself, or the server goes (one line)."""
     await asyncio.wait({serving, stopping, watching}, return_when=asyncio.FIRST_COMPLETED)
     for task in (stopping, watching, upkeep):
         if task is not None and not task.done():
             task.cancel()
     if serving.done() and not watching.done():
         try:
-            serving.result()  # the runner stopped by itself: say why
+            serving.result()  # the worker stopped by itself: say why
         except Exception:
             if server_down := await asyncio.to_thread(_server_down, server, data_dir):
-                raise StackError(server_down) from None
+                raise ServerGone(server_down) from None
             raise
         return
     serving.cancel()
@@ -243,7 +248,7 @@ async def _until_stopped(
         if not isinstance(exc, (asyncio.CancelledError, BaseExceptionGroup)):
             raise
     if watching.done() and not watching.cancelled():
-        raise StackError(watching.result())
+        raise ServerGone(watching.result())
 
 
 SERVER_CHECK_SECONDS = 5
@@ -290,7 +295,7 @@ async def _watch_server(
 
 
 async def _keep_cases_moving(data_dir: Path) -> None:
-    """While `up` is the only runner: put back to wait the case runs that crashed or lost
+    """While `up` is the only worker: put back to wait the case runs that crashed or lost
     their process (a form they were given is applied once, from the run's stored input),
     and move on the cases whose partners' answers were recorded while the server was away."""
     from casework.db import session_scope

@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,9 @@ CANCEL_CHECK_SECONDS = 2.0  # how often a run still going is checked for a cance
 CANCEL_GRACE_SECONDS = 30
 CODE_CHECK_SECONDS = 1.0  # how often the project's source is checked for a deploy
 PROJECT_PACKAGES = ("casework", "flows", "tasks", "models", "deployments")
+WAKE_ON = ("Scheduled", "Resuming", "AwaitingRetry")  # a run in our pool that is due now
+WAKE_RETRY_SECONDS = 10
+TEMPLATE_END_SECONDS = 10
 
 
 class CaseworkJobConfiguration(BaseJobConfiguration):
@@ -108,7 +112,7 @@ class TemplateProcess:
         self.fingerprint = fingerprint
         self.runs = 0
         self.pid: int | None = None
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._requests: int | None = None
         self._ready: asyncio.Future[int] | None = None
         self._started: dict[str, asyncio.Future[int]] = {}
@@ -120,12 +124,10 @@ class TemplateProcess:
         request_read, self._requests = os.pipe()
         reply_read, reply_write = os.pipe()
         self._ready = loop.create_future()
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "casework.template",
-            str(request_read),
-            str(reply_write),
+        # Not an asyncio subprocess: the template outlives the worker's event loop by as long
+        # as its last children run, and ends by itself once the request pipe closes.
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "casework.template", str(request_read), str(reply_write)],
             pass_fds=(request_read, reply_write),
         )
         os.close(request_read)
@@ -149,7 +151,7 @@ class TemplateProcess:
             elif "exited" in message:
                 self._exits.pop(int(message["exited"])).set_result(int(message["code"]))
         # The template has ended: whatever it had not answered will never be answered.
-        code = await self._process.wait() if self._process else -1
+        code = await asyncio.to_thread(self._process.wait) if self._process else -1
         gone = RuntimeError(f"the template process ended (code {code})")
         for future in [self._ready, *self._started.values(), *self._exits.values()]:
             if future is not None and not future.done():
@@ -207,11 +209,37 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         self._code_checked = 0.0
         self._code: tuple[int, int] | None = None
         self._child_settings: dict[str, str] = {}
+        self._waking: asyncio.Task[None] | None = None
 
     async def setup(self) -> None:
         await super().setup()
         self._child_settings = await self._settings_for_children()
         await self._current_template(RUNS_PER_TEMPLATE)  # the first run does not wait for it
+        self._waking = asyncio.create_task(self._wake_on_new_runs())
+
+    async def _wake_on_new_runs(self) -> None:
+        """Ask for runs as soon as one in our pool is scheduled (a case resumed, a sweep
+        started), instead of at the next poll: the poll stays, as the fallback, and can be
+        slow, which spares the server (each poll is a write on its database)."""
+        from prefect.events.clients import get_events_subscriber
+        from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter
+
+        while self._work_pool is None:
+            await asyncio.sleep(0.5)
+        wanted = EventFilter(
+            event=EventNameFilter(name=[f"prefect.flow-run.{name}" for name in WAKE_ON]),
+            any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self._work_pool.id}"]),
+        )
+        while True:
+            try:
+                async with get_events_subscriber(filter=wanted) as subscriber:
+                    async for _ in subscriber:
+                        await self.get_and_submit_flow_runs()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the poll goes on; subscribe again later
+                self._logger.debug("Run events unavailable (%s); polling only", exc)
+                await asyncio.sleep(WAKE_RETRY_SECONDS)
 
     async def _settings_for_children(self) -> dict[str, str]:
         """Prefect settings that spare each run requests whose answer the worker already
@@ -226,10 +254,17 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         return settings
 
     async def teardown(self, *exc_info: Any) -> None:
-        for template in [self._template, *self._retired]:
-            if template is not None:
-                template.retire()
+        if self._waking is not None:
+            self._waking.cancel()
+        templates = [t for t in [self._template, *self._retired] if t is not None]
+        for template in templates:
+            template.retire()
         await super().teardown(*exc_info)
+        for template in templates:  # each ends once its children have
+            try:
+                await asyncio.wait_for(template.ended(), TEMPLATE_END_SECONDS)
+            except TimeoutError:
+                self._logger.warning("Template process %s is still ending.", template.pid)
 
     def _fingerprint(self) -> tuple[int, int]:
         if self._code is None or time.monotonic() - self._code_checked > CODE_CHECK_SECONDS:

@@ -34,7 +34,6 @@ os.environ.update(
     {
         "CASEWORK_DATA_DIR": str(SESSION_DIR),
         "CASEWORK_ACTOR": "tester",
-        "CASEWORK_RUNNER_POLL_SECONDS": "0.5",
         # Sweeps run when a test says, at the `as_of` it says: no cron runs mid-test.
         "CASEWORK_SCHEDULES": "off",
         # Partner agencies on loopback answer fast; a slow one is one that takes > 1 s.

@@ -188,14 +188,12 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
     )
 
 
-def test_nothing_is_written_when_the_server_is_down(stack: str) -> None:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
+def test_nothing_is_written_when_the_server_is_down(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = len(operations.caseload())
-    with (
-        temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}),
-        pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"),
-    ):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    with pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"):
         operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", ACTOR)
     assert len(operations.caseload()) == before
 

@@ -55,7 +55,8 @@ def test_up_runs_its_prefect_server_on_postgresql() -> None:
     try:
         deadline = time.monotonic() + 180
         while "Dashboard:" not in log.read_text():
-            assert up.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            assert up.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         client = data_dir / "client.json"
         client.write_text(
