@@ -19,7 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +46,11 @@ WORKER_TYPE = "casework"
 RUNS_PER_TEMPLATE = 500
 CANCEL_CHECK_SECONDS = 2.0  # how often a run still going is checked for a cancellation
 CANCEL_GRACE_SECONDS = 30
-CODE_CHECK_SECONDS = 1.0  # how often the project's source is checked for a deploy
 PROJECT_PACKAGES = ("casework", "flows", "tasks", "models", "deployments")
 WAKE_ON = ("Scheduled", "Resuming", "AwaitingRetry")  # a run in our pool that is due now
 WAKE_RETRY_SECONDS = 10
 TEMPLATE_END_SECONDS = 10
+STOP_GRACE_SECONDS = 10  # for the runs in flight when the worker stops
 
 
 class CaseworkJobConfiguration(BaseJobConfiguration):
@@ -151,7 +150,9 @@ class TemplateProcess:
             elif "exited" in message:
                 self._exits.pop(int(message["exited"])).set_result(int(message["code"]))
         # The template has ended: whatever it had not answered will never be answered.
-        code = await asyncio.to_thread(self._process.wait) if self._process else -1
+        while self._process is not None and self._process.poll() is None:
+            await asyncio.sleep(0.1)  # no thread waits on it: a thread would hold up exit
+        code = self._process.returncode if self._process is not None else -1
         gone = RuntimeError(f"the template process ended (code {code})")
         for future in [self._ready, *self._started.values(), *self._exits.values()]:
             if future is not None and not future.done():
@@ -177,6 +178,24 @@ class TemplateProcess:
     def exit_of(self, pid: int) -> asyncio.Future[int] | None:
         """The future exit code of child `pid`, if it is one of ours and still going."""
         return self._exits.get(pid)
+
+    async def end_children(self, grace: float) -> None:
+        """Give the runs in flight `grace` seconds to finish, then end their processes
+        (SIGTERM, and SIGKILL 5 s later). Their runs are Crashed, and `casework up` puts
+        them back to wait at their stage; a form they were given is kept by Prefect."""
+        exits = list(self._exits.items())
+        if not exits:
+            return
+        await asyncio.wait([future for _, future in exits], timeout=grace)
+        for signum, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            left = [(pid, future) for pid, future in exits if not future.done()]
+            for pid, _ in left:
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+            if left:
+                await asyncio.wait([future for _, future in left], timeout=wait)
 
     def retire(self) -> None:
         """Take no more runs; the template ends once its children have."""
@@ -206,8 +225,6 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         self._template: TemplateProcess | None = None
         self._retired: list[TemplateProcess] = []
         self._template_lock = asyncio.Lock()
-        self._code_checked = 0.0
-        self._code: tuple[int, int] | None = None
         self._child_settings: dict[str, str] = {}
         self._waking: asyncio.Task[None] | None = None
 
@@ -259,6 +276,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         templates = [t for t in [self._template, *self._retired] if t is not None]
         for template in templates:
             template.retire()
+        await asyncio.gather(*(t.end_children(STOP_GRACE_SECONDS) for t in templates))
         await super().teardown(*exc_info)
         for template in templates:  # each ends once its children have
             try:
@@ -266,14 +284,9 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             except TimeoutError:
                 self._logger.warning("Template process %s is still ending.", template.pid)
 
-    def _fingerprint(self) -> tuple[int, int]:
-        if self._code is None or time.monotonic() - self._code_checked > CODE_CHECK_SECONDS:
-            self._code, self._code_checked = code_fingerprint(), time.monotonic()
-        return self._code
-
     async def _current_template(self, runs_per_template: int) -> TemplateProcess:
         async with self._template_lock:
-            fingerprint = self._fingerprint()
+            fingerprint = code_fingerprint()  # about a millisecond: looked at for every run
             template = self._template
             if template is not None and (
                 template.runs >= runs_per_template or template.fingerprint != fingerprint
