@@ -49,6 +49,7 @@ CANCEL_GRACE_SECONDS = 30
 PROJECT_PACKAGES = ("casework", "flows", "tasks", "models", "deployments")
 WAKE_ON = ("Scheduled", "Resuming", "AwaitingRetry")  # a run in our pool that is due now
 WAKE_RETRY_SECONDS = 10
+WAKE_MIN_SECONDS = 0.25  # between two requests for runs woken by events
 TEMPLATE_END_SECONDS = 10
 STOP_GRACE_SECONDS = 10  # for the runs in flight when the worker stops
 
@@ -247,16 +248,34 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             event=EventNameFilter(name=[f"prefect.flow-run.{name}" for name in WAKE_ON]),
             any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self._work_pool.id}"]),
         )
+        due = asyncio.Event()
+        asking = asyncio.create_task(self._ask_when_due(due))
+        try:
+            while True:
+                try:
+                    async with get_events_subscriber(filter=wanted) as subscriber:
+                        async for _ in subscriber:
+                            due.set()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the poll goes on; subscribe again
+                    self._logger.debug("Run events unavailable (%s); polling only", exc)
+                    await asyncio.sleep(WAKE_RETRY_SECONDS)
+        finally:
+            asking.cancel()
+
+    async def _ask_when_due(self, due: asyncio.Event) -> None:
+        """One request for runs at a time, however many events came in meanwhile: a burst
+        of intakes is one or two polls, not one each (each poll writes on the server's
+        database, and concurrent writes are what lock an SQLite server)."""
         while True:
+            await due.wait()
+            due.clear()
             try:
-                async with get_events_subscriber(filter=wanted) as subscriber:
-                    async for _ in subscriber:
-                        await self.get_and_submit_flow_runs()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the poll goes on; subscribe again later
-                self._logger.debug("Run events unavailable (%s); polling only", exc)
-                await asyncio.sleep(WAKE_RETRY_SECONDS)
+                await self.get_and_submit_flow_runs()
+            except Exception as exc:  # noqa: BLE001 - the regular poll will ask again
+                self._logger.debug("Asking for runs failed (%s)", exc)
+            await asyncio.sleep(WAKE_MIN_SECONDS)
 
     async def _settings_for_children(self) -> dict[str, str]:
         """Prefect settings that spare each run requests whose answer the worker already
