@@ -97,7 +97,8 @@ def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     url = api_url()
     with _clients_lock:
         if url not in _http:
-            _http[url] = httpx.Client(base_url=url.rstrip("/") + "/", timeout=30)
+            # As long as Prefect's own client waits: a server on SQLite can stall a minute.
+            _http[url] = httpx.Client(base_url=url.rstrip("/") + "/", timeout=90)
         client = _http[url]
     for delay in (*BUSY_RETRY_SECONDS, None):
         try:

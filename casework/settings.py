@@ -33,7 +33,9 @@ class CaseworkSettings(BaseSettings):
     actor: str = Field(
         default_factory=lambda: _default_actor(), description="staff id recorded as actor"
     )
-    runner_poll_seconds: float = Field(default=2.0, gt=0, le=60, allow_inf_nan=False)
+    # The worker is woken by the server's event when a run is due; the poll is the
+    # fallback, and each poll is a write on the server's database (SQLite locks under many).
+    runner_poll_seconds: float = Field(default=10.0, gt=0, le=60, allow_inf_nan=False)
     runner_limit: int = Field(default=10, ge=1, le=200)
     work_pool: str = Field(
         default="casework",

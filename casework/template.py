@@ -107,11 +107,17 @@ class Template:
         self.replies = replies
         self.children: set[int] = set()
         self.pending = b""
+        self.worker_gone = False
         self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_write, False)
 
     def reply(self, **message: Any) -> None:
-        os.write(self.replies, json.dumps(message).encode() + b"\n")
+        if self.worker_gone:
+            return
+        try:
+            os.write(self.replies, json.dumps(message).encode() + b"\n")
+        except BrokenPipeError:  # the worker is gone: still reap the children, then end
+            self.worker_gone = True
 
     def serve(self) -> None:
         # SIGCHLD only writes a byte to the wake pipe: the loop below reaps.

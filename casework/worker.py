@@ -115,7 +115,7 @@ class TemplateProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._requests: int | None = None
         self._ready: asyncio.Future[int] | None = None
-        self._started: dict[str, asyncio.Future[int]] = {}
+        self._started: dict[str, asyncio.Future[tuple[int, asyncio.Future[int]]]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._reading: asyncio.Task[None] | None = None
 
@@ -146,8 +146,9 @@ class TemplateProcess:
                 self._ready.set_result(int(message["ready"]))
             elif "started" in message:
                 pid = int(message["pid"])
-                self._exits[pid] = asyncio.get_running_loop().create_future()
-                self._started.pop(message["started"]).set_result(pid)
+                exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+                self._exits[pid] = exited
+                self._started.pop(message["started"]).set_result((pid, exited))
             elif "exited" in message:
                 self._exits.pop(int(message["exited"])).set_result(int(message["code"]))
         # The template has ended: whatever it had not answered will never be answered.
@@ -165,16 +166,19 @@ class TemplateProcess:
         flow_run_id = str(flow_run.id)
         if self._requests is None:
             raise RuntimeError("the template process is retired")
+        started: asyncio.Future[tuple[int, asyncio.Future[int]]]
         started = asyncio.get_running_loop().create_future()
         self._started[flow_run_id] = started
         self.runs += 1
         request = {"run": flow_run_id, "env": env, "flow_run": flow_run.model_dump(mode="json")}
         os.write(self._requests, json.dumps(request).encode() + b"\n")
-        pid = await started
-        return pid, self._exits[pid]
+        return await started  # its exit may be read before this returns: the future has it
 
     def children(self) -> set[int]:
         return set(self._exits)
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def exit_of(self, pid: int) -> asyncio.Future[int] | None:
         """The future exit code of child `pid`, if it is one of ours and still going."""
@@ -308,9 +312,17 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             fingerprint = code_fingerprint()  # about a millisecond: looked at for every run
             template = self._template
             if template is not None and (
-                template.runs >= runs_per_template or template.fingerprint != fingerprint
+                template.runs >= runs_per_template
+                or template.fingerprint != fingerprint
+                or not template.alive()
             ):
-                why = "its code changed" if template.fingerprint != fingerprint else "its runs"
+                why = (
+                    "it ended"
+                    if not template.alive()
+                    else "its code changed"
+                    if template.fingerprint != fingerprint
+                    else "its runs"
+                )
                 self._logger.info("Replacing the template process (%s).", why)
                 template.retire()
                 self._retired.append(template)
