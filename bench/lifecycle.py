@@ -82,21 +82,25 @@ def tree_cpu(pid: int) -> float:
 
 def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Path:
     data_dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
+    from casework.settings import get_settings
     from casework.stack import prefect_env
 
-    os.environ.update(prefect_env(data_dir, f"http://127.0.0.1:{port}/api", 1.0))
+    # The worker polls as `up` has it (a fallback; it is woken by run events); Prefect's
+    # runner, which has no such wake-up, polls every second.
+    poll = get_settings().runner_poll_seconds
+    os.environ.update(prefect_env(data_dir, f"http://127.0.0.1:{port}/api", poll))
     os.environ.update(
         {
             "CASEWORK_ACTOR": "bench",
             "CASEWORK_SCHEDULES": "off",
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
             "CASEWORK_BENCH_PROBE": str(probe),
             "PYTHONPATH": os.pathsep.join([str(ROOT / "bench" / "probe"), str(ROOT)]),
         }
     )
     if prefect_database_url:
         os.environ["CASEWORK_PREFECT_DATABASE_URL"] = prefect_database_url
+    get_settings.cache_clear()  # read again, with this data directory
     return data_dir
 
 
