@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from casework.stack import api_is_healthy
+from casework.stack import server_answers
 from models.cases import Position, run_tags
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ class ObjectNotFound(Exception):
 
 
 BUSY = {429, 502, 503}
+SLOW_SERVER_PATIENCE_SECONDS = 90
 BUSY_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0)  # as Prefect's own client: half a minute
 _http: dict[str, httpx.Client] = {}
 _clients: dict[str, SyncPrefectClient] = {}
@@ -144,10 +145,16 @@ def _deployment(name: str) -> dict[str, Any]:
 
 
 def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
-    """Refuse early, before anything is written, if the server or the worker is missing."""
-    if not api_is_healthy(api_url()):  # fast: a dead server is not retried for a minute
+    """Refuse early, before anything is written, if the server or the worker is missing.
+    A server that refuses connections is down at once; one that is slow to answer (an
+    SQLite server waits up to a minute for its write lock) is given as long."""
+    deadline = time.monotonic() + SLOW_SERVER_PATIENCE_SECONDS
+    while (answer := server_answers(api_url())) is None and time.monotonic() < deadline:
+        time.sleep(1)
+    if not answer:
+        slow = " in time" if answer is None else ""
         raise OrchestratorUnavailable(
-            f"Prefect server at {api_url()} is not answering; start it with `casework up`"
+            f"Prefect server at {api_url()} is not answering{slow}; start it with `casework up`"
         )
     try:
         found = _deployment(deployment)  # answers for both

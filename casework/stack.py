@@ -50,8 +50,16 @@ def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, 
 
 
 def api_is_healthy(api_url: str) -> bool:
+    return bool(server_answers(api_url))
+
+
+def server_answers(api_url: str, timeout: float = 5) -> bool | None:
+    """True if the server is healthy, False if it is not there (or says it is unwell),
+    None if it is there but did not answer in `timeout` seconds (busy, not gone)."""
     try:
-        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=2).status_code == 200
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
+    except httpx.TimeoutException:
+        return None
     except httpx.HTTPError:
         return False
 
