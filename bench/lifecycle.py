@@ -44,6 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project and its tests' helpers, run as a script
+
+from tests.polling import wait_for  # noqa: E402
+
 TICK = os.sysconf("SC_CLK_TCK")
 TRANSITIONS_PER_CASE = 6
 IDLE_SECONDS = 15
@@ -104,15 +108,6 @@ def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Pa
     return data_dir
 
 
-def _wait(what: str, condition, timeout: float = 300.0, every: float = 0.2):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not after {timeout:.0f} s")
-        time.sleep(every)
-    return value
-
-
 def _ready() -> bool:
     from casework.orchestration import OrchestratorUnavailable, check_ready
 
@@ -165,10 +160,10 @@ def start_executor(mode: str, log: Path) -> Executor:
         asyncio.run(register(deployments))
         command = [sys.executable, "-m", "casework", "worker"]
     process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    _wait(f"{mode} executor serving", _ready, timeout=120, every=0.5)
+    wait_for(f"{mode} executor serving", _ready, timeout=120, every=0.5)
     executor = Executor(mode, process)
     if mode == "casework":
-        _wait("template ready", executor.flow_run_parents, timeout=60)
+        wait_for("template ready", executor.flow_run_parents, timeout=60, every=0.2)
     return executor
 
 
@@ -208,7 +203,7 @@ def run_cases(count: int, think: float) -> Workload:
         ).case_number
         with lock:
             done.numbers.append(number)
-        _wait("intake recorded", lambda: not _at(number, "intake"), every=0.1)
+        wait_for("intake recorded", lambda: not _at(number, "intake"), 300, every=0.1)
         for stage, form in steps:
             time.sleep(think * rng.uniform(0.5, 1.5))
             begun = time.monotonic()
@@ -241,7 +236,7 @@ def cli_submit(samples: int) -> tuple[float, float]:
         number = operations.intake(
             factories.client_in(), Program.HOUSING, "cm.bench", "bench"
         ).case_number
-        _wait("intake recorded", lambda n=number: _at(n, "assessment"), every=0.1)  # type: ignore[misc]
+        wait_for("intake recorded", lambda n=number: _at(n, "assessment"), 300, every=0.1)  # type: ignore[misc]
         begun = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "casework", "submit", number, "assessment"]
@@ -283,7 +278,7 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
         executor0 = executor.cpu()
         started = time.monotonic()
         work = run_cases(args.cases, args.think)
-        _wait("every flow-run process ended", executor.quiet, timeout=120)
+        wait_for("every flow-run process ended", executor.quiet, timeout=120, every=0.2)
         elapsed = time.monotonic() - started
         caller1, executor1 = resource.getrusage(resource.RUSAGE_SELF), executor.cpu()
         server_cpu = tree_cpu(server_pid) - server0

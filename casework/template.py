@@ -69,10 +69,6 @@ def warm() -> None:
     assert deployments.DECLARED
 
 
-def _exit_code(status: int) -> int:
-    return os.waitstatus_to_exitcode(status)
-
-
 RUNS_DIR = "flow-run-processes"  # under the data directory: one file per child, its run id
 
 
@@ -159,7 +155,7 @@ class Template:
                 return
             self.children.discard(pid)
             (runs_dir() / str(pid)).unlink(missing_ok=True)
-            self.reply(exited=pid, code=_exit_code(status))
+            self.reply(exited=pid, code=os.waitstatus_to_exitcode(status))
 
     def fork(self, flow_run_id: str, env: dict[str, str], request: dict[str, Any]) -> None:
         if threading.active_count() != 1:  # a fork with threads can deadlock the child

@@ -104,6 +104,18 @@ def code_fingerprint() -> tuple[int, int]:
     return newest, count
 
 
+async def end_process(pid: int, exited: asyncio.Future[int], grace: float) -> None:
+    """End a flow-run child: SIGTERM, then SIGKILL if it has not exited after `grace` s."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        await asyncio.wait_for(asyncio.shield(exited), grace)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        await exited
+    except ProcessLookupError:
+        pass
+
+
 class TemplateProcess:
     """One template process, seen from the worker: asks it to fork a child per run, and
     learns each child's pid and exit code from it."""
@@ -192,15 +204,9 @@ class TemplateProcess:
         if not exits:
             return
         await asyncio.wait([future for _, future in exits], timeout=grace)
-        for signum, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            left = [(pid, future) for pid, future in exits if not future.done()]
-            for pid, _ in left:
-                try:
-                    os.kill(pid, signum)
-                except ProcessLookupError:
-                    pass
-            if left:
-                await asyncio.wait([future for _, future in left], timeout=wait)
+        left = [(pid, future) for pid, future in exits if not future.done()]
+        ending = (end_process(pid, future, 5.0) for pid, future in left)
+        await asyncio.gather(*ending, return_exceptions=True)  # a template that died: gone too
 
     def retire(self) -> None:
         """Take no more runs; the template ends once its children have."""
@@ -359,7 +365,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
                 pass
             state = (await self.client.read_flow_run(flow_run.id)).state
             if state is not None and state.is_cancelling():
-                await self._end_process(pid, exited, CANCEL_GRACE_SECONDS)
+                await end_process(pid, exited, CANCEL_GRACE_SECONDS)
                 await self.client.set_flow_run_state(
                     flow_run.id,
                     Cancelled(message="Cancelled: the worker ended the run's process."),
@@ -367,17 +373,6 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
                 )
                 self.get_flow_run_logger(flow_run).info("Cancelled; process %s ended.", pid)
                 return 0  # cancelled, not crashed
-
-    @staticmethod
-    async def _end_process(pid: int, exited: asyncio.Future[int], grace: float) -> None:
-        try:
-            os.kill(pid, signal.SIGTERM)
-            await asyncio.wait_for(asyncio.shield(exited), grace)
-        except TimeoutError:
-            os.kill(pid, signal.SIGKILL)
-            await exited
-        except ProcessLookupError:
-            pass
 
     async def kill_infrastructure(
         self,
@@ -389,7 +384,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         pid = int(infrastructure_pid)
         for template in [t for t in [self._template, *self._retired] if t is not None]:
             if (exited := template.exit_of(pid)) is not None:
-                await self._end_process(pid, exited, grace_seconds)
+                await end_process(pid, exited, grace_seconds)
                 return
         raise InfrastructureNotFound(f"no flow-run process {infrastructure_pid} on this worker")
 
