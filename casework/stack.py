@@ -99,15 +99,9 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     env = os.environ.copy()
     if database := get_settings().prefect_database_url:  # else SQLite under PREFECT_HOME
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
-    else:
-        # On SQLite a request waiting for the write lock holds a pooled connection; with
-        # Prefect's 15 a burst of runs could leave the lock's holder none for its next step,
-        # and every write waited out SQLite's 60 s busy timeout.
-        env.setdefault("PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE", "20")
-        env.setdefault("PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW", "20")
     server = subprocess.Popen(
-        tied_to_this_process(
-            ["-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        tied_to_this_process(  # on SQLite, through one connection: see casework.prefect_server
+            ["-m", "casework.prefect_server", "start", "--host", "127.0.0.1", "--port", str(port)]
         ),
         stdout=log,
         stderr=subprocess.STDOUT,
