@@ -400,6 +400,11 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
         pass
     finally:
         if server is not None:
+            # What the worker logged as it stopped goes out while the server can take it:
+            # once the server is gone, sending it would hold this process at exit.
+            from casework.template import send_logs_and_events
+
+            send_logs_and_events(timeout=10)
             stop_server(server)
         print("Casework stopped.", flush=True)
     return 0

@@ -182,9 +182,7 @@ def run_flow_run(flow_run_id: str, env: dict[str, str], given: dict[str, Any] | 
     from prefect.client.schemas.objects import FlowRun
     from prefect.context import refresh_global_settings_context
     from prefect.engine import handle_engine_signals
-    from prefect.events.worker import EventsWorker
     from prefect.flow_engine import load_flow, load_flow_run, run_flow
-    from prefect.logging.handlers import APILogWorker
     from prefect.logging.loggers import flow_run_logger
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY as HEARTBEAT
     from prefect.settings import temporary_settings
@@ -213,11 +211,20 @@ def run_flow_run(flow_run_id: str, env: dict[str, str], given: dict[str, Any] | 
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - the engine logged it; the exit code says it
         code = 1
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
+    send_logs_and_events(timeout=10)
     sys.stdout.flush()
     sys.stderr.flush()
     return code
+
+
+def send_logs_and_events(timeout: float) -> None:
+    """Send the logs and events this process has queued for the Prefect server, waiting at
+    most `timeout` seconds for each queue (a process that exits leaves none behind)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout)
+    EventsWorker.drain_all(timeout=timeout)
 
 
 def main() -> None:

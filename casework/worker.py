@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from prefect.client.schemas.objects import Flow as APIFlow
     from prefect.client.schemas.objects import WorkPool
-    from prefect.client.schemas.responses import DeploymentResponse
+    from prefect.client.schemas.responses import DeploymentResponse, WorkerFlowRunResponse
 
 WORKER_TYPE = "casework"
 RUNS_PER_TEMPLATE = 500
@@ -238,6 +238,9 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         self._template_lock = asyncio.Lock()
         self._child_settings: dict[str, str] = {}
         self._waking: asyncio.Task[None] | None = None
+        self._due = asyncio.Event()  # set: ask the server for runs now
+        self._in_flight: set[UUID] = set()  # runs whose child has not yet exited
+        self._due_again: set[UUID] = set()  # of those, runs scheduled again meanwhile
 
     async def setup(self) -> None:
         await super().setup()
@@ -258,14 +261,13 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             event=EventNameFilter(name=[f"prefect.flow-run.{name}" for name in WAKE_ON]),
             any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self._work_pool.id}"]),
         )
-        due = asyncio.Event()
-        asking = asyncio.create_task(self._ask_when_due(due))
+        asking = asyncio.create_task(self._ask_when_due(self._due))
         try:
             while True:
                 try:
                     async with get_events_subscriber(filter=wanted) as subscriber:
                         async for _ in subscriber:
-                            due.set()
+                            self._due.set()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the poll goes on; subscribe again
@@ -286,6 +288,20 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             except Exception as exc:  # noqa: BLE001 - the regular poll will ask again
                 self._logger.debug("Asking for runs failed (%s)", exc)
             await asyncio.sleep(WAKE_MIN_SECONDS)
+
+    async def _submit_scheduled_flow_runs(
+        self, flow_run_response: list[WorkerFlowRunResponse]
+    ) -> list[FlowRun]:
+        """Prefect's submission, less the runs whose previous child is still exiting. A case
+        resumed within a second of suspending is Scheduled again before the child that
+        suspended it has exited and freed its slot; Prefect's worker would take a second
+        slot for the same run, which raises and stops the worker (and with it `casework
+        up`), or with no limit would run one flow run in two processes. Such a run is asked
+        for again as soon as its child has exited."""
+        again = {entry.flow_run.id for entry in flow_run_response} & self._in_flight
+        self._due_again |= again
+        fresh = [entry for entry in flow_run_response if entry.flow_run.id not in again]
+        return await super()._submit_scheduled_flow_runs(fresh)
 
     async def _settings_for_children(self) -> dict[str, str]:
         """Prefect settings that spare each run requests whose answer the worker already
@@ -346,14 +362,23 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         configuration: CaseworkJobConfiguration,
         task_status: anyio.abc.TaskStatus[int] | None = None,
     ) -> CaseworkWorkerResult:
-        template = await self._current_template(configuration.runs_per_template)
-        env = {key: value for key, value in configuration.env.items() if value is not None}
-        env = {**self._child_settings, **env}  # the pool's or deployment's env wins
-        pid, exited = await template.fork(flow_run, env)
-        if task_status is not None:
-            task_status.started(pid)
-        code = await self._until_exited(flow_run, pid, exited)
-        return CaseworkWorkerResult(identifier=str(pid), status_code=code)
+        self._in_flight.add(flow_run.id)
+        try:
+            template = await self._current_template(configuration.runs_per_template)
+            env = {key: value for key, value in configuration.env.items() if value is not None}
+            env = {**self._child_settings, **env}  # the pool's or deployment's env wins
+            pid, exited = await template.fork(flow_run, env)
+            if task_status is not None:
+                task_status.started(pid)
+            code = await self._until_exited(flow_run, pid, exited)
+            return CaseworkWorkerResult(identifier=str(pid), status_code=code)
+        finally:
+            # Prefect frees the run's slot as this returns, before the loop runs again: the
+            # request this wakes finds it free.
+            self._in_flight.discard(flow_run.id)
+            if flow_run.id in self._due_again:
+                self._due_again.discard(flow_run.id)
+                self._due.set()
 
     async def _until_exited(self, flow_run: FlowRun, pid: int, exited: asyncio.Future[int]) -> int:
         """The child's exit code. A run cancelled while it is going has its process ended

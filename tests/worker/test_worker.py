@@ -33,9 +33,9 @@ def _deploy(runs_per_template: int | None = None) -> str:
     return f"worker-probe/{name}"
 
 
-def _start(deployment: str, seconds: float) -> tuple[str, Path]:
+def _start(deployment: str, seconds: float, **parameters: Any) -> tuple[str, Path]:
     out = SESSION_DIR / f"probe-{os.urandom(4).hex()}.json"
-    run_id = orchestration.start_sweep(deployment, out=str(out), seconds=seconds)
+    run_id = orchestration.start_sweep(deployment, out=str(out), seconds=seconds, **parameters)
     return run_id, out
 
 
@@ -81,6 +81,28 @@ def test_a_run_cancelled_mid_run_has_its_process_ended(stack: str) -> None:
     )
     wait_for("the run to be cancelled", lambda: _state(run_id) == "CANCELLED", 90)
     wait_for("its process to be gone", lambda: not Path(f"/proc/{pid}").exists(), 60)
+
+
+def test_a_run_scheduled_again_while_its_process_lives_waits_for_that_process(
+    stack: str,
+) -> None:
+    """A case resumed within a second of suspending is Scheduled again before the process
+    that suspended it has exited. The worker must neither run it in a second process at
+    the same time nor stop (Prefect's worker, asked to take a second slot for one run,
+    raised and ended `casework up`). Here the run is put back to Scheduled while its
+    process still runs, for longer than the worker's regular poll."""
+    deployment = _deploy()
+    log = SESSION_DIR / f"probe-{os.urandom(4).hex()}.log"
+    log.touch()
+    run_id, out = _start(deployment, 15, log=str(log))
+    first = json.loads(_process(out))["pid"]
+    orchestration.reschedule(run_id)
+    wait_for("the first process to exit", lambda: not Path(f"/proc/{first}").exists(), 120)
+    after_id, after_out = _start(deployment, 0)
+    _process(after_out)
+    wait_for("a later run to complete: the worker goes on", lambda: _state(after_id) == "COMPLETED")
+    executions = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["alive"] for e in executions] == [[]] * len(executions), executions
 
 
 def _cancelling() -> Any:
