@@ -57,13 +57,13 @@ class SingleConnectionSqlite(AioSqliteConfiguration):
         return configurations.ENGINES[key]
 
 
-def install() -> bool:
+def install() -> None:
     """Use the single-connection configuration if the server's database is SQLite."""
     url = PREFECT_API_DATABASE_CONNECTION_URL.value()
-    if not url.startswith("sqlite"):
-        return False
-    dependencies.MODELS_DEPENDENCIES["database_config"] = SingleConnectionSqlite(connection_url=url)
-    return True
+    if url.startswith("sqlite"):
+        dependencies.MODELS_DEPENDENCIES["database_config"] = SingleConnectionSqlite(
+            connection_url=url
+        )
 
 
 def main() -> None:

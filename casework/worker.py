@@ -261,7 +261,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             event=EventNameFilter(name=[f"prefect.flow-run.{name}" for name in WAKE_ON]),
             any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self._work_pool.id}"]),
         )
-        asking = asyncio.create_task(self._ask_when_due(self._due))
+        asking = asyncio.create_task(self._ask_when_due())
         try:
             while True:
                 try:
@@ -276,13 +276,13 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         finally:
             asking.cancel()
 
-    async def _ask_when_due(self, due: asyncio.Event) -> None:
+    async def _ask_when_due(self) -> None:
         """One request for runs at a time, however many events came in meanwhile: a burst
         of intakes is one or two polls, not one each (each poll writes on the server's
         database, and concurrent writes are what lock an SQLite server)."""
         while True:
-            await due.wait()
-            due.clear()
+            await self._due.wait()
+            self._due.clear()
             try:
                 await self.get_and_submit_flow_runs()
             except Exception as exc:  # noqa: BLE001 - the regular poll will ask again

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -16,3 +17,12 @@ def wait_for(what: str, check: Callable[[], T], timeout: float = 90, every: floa
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(every)
     return result
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` is running: not gone, and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

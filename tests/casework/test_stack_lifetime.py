@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from casework.stack import STACK_FILE, StackError, end_orphan
-from tests.polling import wait_for
+from tests.polling import alive, wait_for
 
 PARENT = """
 import subprocess, sys, time
@@ -24,14 +24,6 @@ child = subprocess.Popen(tied_to_this_process(["-c", "import time; time.sleep(60
 print(child.pid, flush=True)
 time.sleep(600)
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_what_up_starts_dies_with_it_even_on_kill_9() -> None:
@@ -43,7 +35,7 @@ def test_what_up_starts_dies_with_it_even_on_kill_9() -> None:
     wait_for("the child to run its own program", lambda: b"sleep" in _cmdline(child), 30)
     parent.kill()
     parent.wait()
-    wait_for("the child to end with its parent", lambda: not _alive(child), 30)
+    wait_for("the child to end with its parent", lambda: not alive(child), 30)
 
 
 def _cmdline(pid: int) -> bytes:

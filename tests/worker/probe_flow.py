@@ -11,13 +11,7 @@ from pathlib import Path
 
 from prefect import flow
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+from tests.polling import alive
 
 
 @flow(name="worker-probe")
@@ -26,7 +20,7 @@ def worker_probe(out: str, seconds: float = 0.0, log: str = "") -> int:
     earlier executions that are still alive as it starts."""
     if log:
         earlier = [json.loads(line)["pid"] for line in Path(log).read_text().splitlines()]
-        line = {"pid": os.getpid(), "alive": [pid for pid in earlier if _alive(pid)]}
+        line = {"pid": os.getpid(), "alive": [pid for pid in earlier if alive(pid)]}
         with Path(log).open("a") as file:
             file.write(json.dumps(line) + "\n")
     Path(out).write_text(json.dumps({"pid": os.getpid(), "ppid": os.getppid()}))
