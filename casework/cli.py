@@ -21,6 +21,7 @@ from models.codes import (
     ContactType,
     Program,
     ReassessmentReason,
+    RecipientRole,
     ReferralStatus,
     ServiceCategory,
     Stage,
@@ -434,9 +435,21 @@ def cmd_intake(args: argparse.Namespace) -> int:
     manager = args.case_manager or actor
     if not re.match(STAFF_ID_PATTERN, manager):
         raise CliError("--case-manager: must be a staff id (lowercase letters, digits, . _ -)")
+    check_roster(manager, Program(args.program), RecipientRole.CASE_MANAGER, "--case-manager")
     result = operations.intake(client, Program(args.program), manager, actor)
     emit(result.__dict__, args.json, lambda: result.case_number)
     return 0
+
+
+def check_roster(staff_id: str, program: Program, role: RecipientRole | None, option: str) -> None:
+    """Refuse, naming `option`, a staff id that is not active staff of the program."""
+    from models.staff import NotOnRoster, check_staff
+
+    try:
+        check_staff(staff_id, program, role)
+    except NotOnRoster as exc:
+        default = " (default: CASEWORK_ACTOR, your login)" if option == "--case-manager" else ""
+        raise CliError(f"{option}: {exc}{default}") from None
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -495,8 +508,10 @@ def cmd_form(args: argparse.Namespace) -> int:
     spec = STAGES[Stage(args.stage)]
     assert spec.form is not None
     assert spec.example is not None
+    from casework.settings import get_settings
+
     data = (
-        spec.example(date.today()).model_dump(mode="json")
+        spec.example(date.today(), get_settings().actor).model_dump(mode="json")
         if args.example
         else spec.form.model_json_schema()
     )

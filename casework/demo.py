@@ -59,7 +59,7 @@ def demo_form(stage: Stage, rng: random.Random, staff: str, last: bool) -> Stage
     """A valid form for `stage`; the monitoring form closes the case when `last` is false."""
     example = STAGES[stage].example
     assert example is not None
-    form = example(date.today())
+    form = example(date.today(), staff)
     if isinstance(form, AssessmentForm):
         scores = {name: rng.choice([2, 3, 3, 4, 5]) for name in DomainScores.model_fields}
         scores["housing"] = 1

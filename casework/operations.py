@@ -40,6 +40,7 @@ from models.codes import (
     Watch,
 )
 from models.forms import MonitoringForm, ReferralForm, StageForm, describe_error
+from models.labels import to_labels
 from models.lifecycle import TransitionNotAllowed, check_transition, form_for
 from models.orm import Case
 from models.schemas import (
@@ -277,7 +278,7 @@ def _hand_over(
             contacts.save_narrative(session, case, held, narrative, actor, now())
     try:
         orchestration.resume_with_form(
-            turn.flow_run_id, turn.stage_key, form.model_dump(mode="json"), turn.run
+            turn.flow_run_id, turn.stage_key, to_labels(form.model_dump(mode="json")), turn.run
         )
     except BaseException:
         if held:
@@ -404,7 +405,10 @@ def show(case_number: str) -> CaseDetail:
             client=ClientOut.model_validate(case.client),
             flow_run_id=episode.flow_run_id,
             closure_reason=episode.closure_reason,
-            history=[HistoryEntry.model_validate(e) for e in stage_events.history(session, case)],
+            history=[
+                HistoryEntry.model_validate(e)
+                for e in stage_events.history(session, case, refused=True)
+            ],
             latest_assessment=assessment,
             plan=PlanOut.model_validate(plan) if plan else None,
             referrals=[ReferralOut.model_validate(r) for r in referrals.for_case(session, case)],

@@ -8,6 +8,7 @@ status) brings in Prefect's own client."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -268,6 +269,21 @@ def create_artifact(key: str, markdown: str, description: str, flow_run_id: str 
     """A markdown artifact, on a flow run if one is given (the dashboard shows it there)."""
     body = {"key": key, "type": "markdown", "data": markdown, "description": description}
     _api("POST", "/artifacts/", {**body, "flow_run_id": flow_run_id})
+
+
+def create_run_input(flow_run_id: str, key: str, value: Any) -> None:
+    """Store one run input value (a Resume dialog's schema or description) on a flow run."""
+    body = {"key": key, "value": json.dumps(value)}
+    _api("POST", f"/flow_runs/{flow_run_id}/input", body)
+
+
+def read_run_input(flow_run_id: str, key: str) -> Any:
+    """One run input value as it was stored (the server answers with its JSON), or None if
+    there is none."""
+    try:
+        return _api("GET", f"/flow_runs/{flow_run_id}/input/{key}")
+    except ObjectNotFound:
+        return None
 
 
 def read_run(flow_run_id: str) -> RunView:

@@ -30,6 +30,7 @@ class CaseworkSettings(BaseSettings):
         default=None, description="case store; default SQLite in data_dir"
     )
     programs_file: Path | None = Field(default=None, description="program configuration (TOML)")
+    staff_file: Path | None = Field(default=None, description="staff roster (TOML)")
     actor: str = Field(
         default_factory=lambda: _default_actor(), description="staff id recorded as actor"
     )

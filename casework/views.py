@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.schemas import CaseDetail, CaseSummary, EscalationOut
+from models.schemas import CaseDetail, CaseSummary, EscalationOut, HistoryEntry
 
 
 def caseload_text(rows: list[CaseSummary]) -> str:
@@ -20,6 +20,13 @@ def caseload_text(rows: list[CaseSummary]) -> str:
     return "\n".join(lines)
 
 
+def history_line(h: HistoryEntry) -> str:
+    when = f"  {h.at:%Y-%m-%d %H:%M} e{h.episode} {h.from_stage}"
+    if h.outcome == "rejected":
+        return f"{when} form REFUSED ({h.actor}): {h.error}"
+    return f"{when} -> {h.to_stage or 'closed'} ({h.trigger}, {h.actor})"
+
+
 def case_text(case: CaseDetail) -> str:
     client = case.client
     lines = [
@@ -30,11 +37,7 @@ def case_text(case: CaseDetail) -> str:
         f"client: {client.given_name} {client.family_name}, born {client.date_of_birth}, "
         f"prefers {client.contact_preference} ({client.language})",
         "history:",
-        *(
-            f"  {h.at:%Y-%m-%d %H:%M} e{h.episode} {h.from_stage} -> {h.to_stage or 'closed'} "
-            f"({h.trigger}, {h.actor})"
-            for h in case.history
-        ),
+        *(history_line(h) for h in case.history),
     ]
     if (a := case.latest_assessment) is not None:
         scores = " ".join(f"{k}={v}" for k, v in a.scores.items())

@@ -5,23 +5,36 @@ the store, not a replay of earlier steps, says where the case is."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger
+from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
-from prefect.input.run_input import keyset_from_paused_state, run_input_subclass_from_type
+from prefect.input.actions import ensure_flow_run_id
+from prefect.input.run_input import (
+    Keyset,
+    RunInput,
+    keyset_from_paused_state,
+    run_input_subclass_from_type,
+)
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 from prefect.states import Suspended
 from pydantic import BaseModel, Field, ValidationError
 
+from casework.orchestration import create_run_input, read_run_input
+from casework.settings import STAFF_ID_PATTERN
 from models.codes import Trigger
-from models.forms import describe_error
+from models.dialogs import DialogContext, description, dialog_schema
+from models.forms import StageForm, describe_error
 from models.lifecycle import form_for
+from models.stage_events import REJECTED
 from tasks.case_card import publish_case_card
-from tasks.cases import mirror_tags, read_position
+from tasks.cases import dialog_context, mirror_tags, read_position
 from tasks.referrals import partner_answer, send_all
 from tasks.stage_events import record_stage
 
@@ -48,7 +61,28 @@ def fired_keys() -> set[str]:
     return set(context.flow_run.empirical_policy.pause_keys or ())
 
 
-def wait_for_form(form_type: type[BaseModel], key: str, fired: set[str]) -> BaseModel:
+def dialog_input(form_type: type[StageForm], context: DialogContext) -> type[RunInput]:
+    """The run input the case waits for: the stage form, whose Resume dialog is shaped for
+    this case (its stage and number, labelled choices, the program's staff, the last
+    refusal). Its schema is Prefect's own for the form, then shaped; the form it returns
+    holds codes."""
+    base = run_input_subclass_from_type(form_type)
+
+    class Dialog(base):  # type: ignore[valid-type, misc]
+        @classmethod
+        def save(cls, keyset: Keyset, flow_run_id: UUID | None = None) -> None:
+            run_id = str(flow_run_id or ensure_flow_run_id())
+            schema = create_v2_schema(base.__name__, model_base=base)
+            create_run_input(run_id, keyset["schema"], dialog_schema(schema, form_type, context))
+            create_run_input(run_id, keyset["description"], description(context))
+
+    Dialog.__name__ = base.__name__
+    return Dialog
+
+
+def wait_for_form(
+    form_type: type[StageForm], key: str, fired: set[str], context: DialogContext
+) -> BaseModel:
     """The form for `key`: the one stored when the run was resumed there, read straight (a
     suspend at a key that already fired would only be refused, then read it), or, the
     first time, a suspension until a form comes."""
@@ -57,7 +91,43 @@ def wait_for_form(form_type: type[BaseModel], key: str, fired: set[str]) -> Base
         stored = model.load(keyset_from_paused_state(Suspended(pause_key=key)))
         assert isinstance(stored, BaseModel)  # a sync flow: loaded, not awaited
         return stored
-    return suspend_flow_run(wait_for_input=form_type, key=key)
+    return suspend_flow_run(wait_for_input=dialog_input(form_type, context), key=key)
+
+
+def submitter(key: str) -> str | None:
+    """Who submitted the form given at `key`, read from what was given (it did not parse as
+    a form): a staff id, or None."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return None
+    given = read_run_input(
+        str(context.flow_run.id), keyset_from_paused_state(Suspended(pause_key=key))["response"]
+    )
+    staff = given.get("submitted_by") if isinstance(given, dict) else None
+    return staff if isinstance(staff, str) and re.match(STAFF_ID_PATTERN, staff) else None
+
+
+def log_outcome(case_number: str, stage_key: str, outcome: dict[str, Any]) -> None:
+    """A refused form is a WARNING that says "refused" and why (the guards name fields and
+    coded values, never what was typed); a move is INFO."""
+    logger = get_run_logger()
+    if outcome["outcome"] == REJECTED:
+        # Codes only: the guards name fields and coded values, never what was typed.
+        logger.warning(
+            "%s %s form refused; the case stays at %s: %s",
+            case_number,
+            outcome["stage_key"],
+            outcome["from_stage"],
+            outcome["error"],
+        )
+    else:
+        logger.info(
+            "%s %s: %s -> %s",
+            case_number,
+            stage_key,
+            outcome["from_stage"],
+            outcome["to_stage"] or "closed",
+        )
 
 
 # The run's name is the case number, given when the run is created (a name template here
@@ -85,33 +155,34 @@ def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
         form_type = form_for(position.stage)
         form_data: dict[str, Any] | None = None
         refusal: str | None = None
+        refused_by: str | None = None
         answer: Trigger | None = None
         if position.waiting_on_partners:
             answer = await_partners(case_number, position.stage_key)
             refusal = None if answer else "partners have not all answered yet"
         elif form_type is not None:
             try:
-                form = wait_for_form(form_type, position.stage_key, fired)
+                context = dialog_context(position)
+                form = wait_for_form(form_type, position.stage_key, fired, context)
                 form_data = form.model_dump(mode="json")
             except ValidationError as exc:
-                refusal = describe_error(exc)
+                refusal, refused_by = describe_error(exc), submitter(position.stage_key)
             except ObjectNotFound:
                 # The key fired before without a form (a forced re-run of a waiting run):
                 # record that, and wait again under a fresh key.
                 refusal = f"{position.stage_key}: no form was stored for this key"
         outcome = record_stage(
-            case_number, episode, position.stage_key, position.stage, form_data, refusal, answer
+            case_number,
+            episode,
+            position.stage_key,
+            position.stage,
+            form_data,
+            refusal,
+            answer,
+            refused_by,
         )
         if outcome.get("crisis"):
             from casework.orchestration import start_case_sweep
 
             start_case_sweep(case_number)  # a crisis is escalated at once, not at the next SLA
-        logger.info(
-            "%s %s %s: %s -> %s%s",
-            case_number,
-            position.stage_key,
-            outcome["outcome"],
-            outcome["from_stage"],
-            outcome["to_stage"] or "closed",
-            f" ({outcome['error']})" if outcome["error"] else "",
-        )
+        log_outcome(case_number, position.stage_key, outcome)

@@ -174,7 +174,8 @@ def reopen_case(session: Session, case: Case, actor: str, at: datetime) -> Case:
 
 
 def facts(session: Session, case: Case) -> CaseFacts:
-    """What the lifecycle's guards need from the store: the latest assessment's crisis domains."""
+    """What the lifecycle's guards need from the store: the latest assessment's crisis
+    domains, and the program (whose active staff may submit)."""
     query = (
         select(Assessment.scores)
         .where(Assessment.case_id == case.id, Assessment.episode == case.episode)
@@ -183,7 +184,8 @@ def facts(session: Session, case: Case) -> CaseFacts:
     )
     scores = session.scalars(query).first() or {}
     return CaseFacts(
-        crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1)
+        crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1),
+        program=Program(case.program),
     )
 
 

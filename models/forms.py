@@ -5,7 +5,7 @@ scores, enums, dates, yes/no, staff ids. Narrative goes to the store by another 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +29,7 @@ from models.codes import (
     Trigger,
     Urgency,
 )
+from models.labels import to_codes
 
 StaffId = Annotated[str, Field(pattern=STAFF_ID_PATTERN, description="staff id of who submits")]
 # Strict: "1", true and 1.0 are not scores, and "yes" is not a yes; a form means what it says.
@@ -71,11 +72,17 @@ ProviderCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 
 
 class StageForm(BaseModel):
-    """Common shape: who submits; the trigger the form asks for."""
+    """Common shape: who submits; the trigger the form asks for. Coded values may come as
+    their codes (the CLI's JSON) or as their labels (a Resume dialog's choices)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     submitted_by: StaffId
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labels_to_codes(cls, data: Any) -> Any:
+        return to_codes(data) if isinstance(data, dict) else data
 
     @property
     def trigger(self) -> Trigger:
@@ -199,8 +206,15 @@ class ClosureForm(StageForm):
 
 
 def describe_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line naming the first bad field; never echoes the value (it may identify a client)."""
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "form"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{prefix}{where}: {error['msg']}{more}"
+    """One line naming every bad field (the first few, then how many more); never echoes
+    a value (it may identify a client)."""
+    errors = exc.errors()
+    named = [
+        f"{'.'.join(str(part) for part in error['loc']) or 'form'}: {error['msg']}"
+        for error in errors[:NAMED_ERRORS]
+    ]
+    more = f" (and {len(errors) - NAMED_ERRORS} more)" if len(errors) > NAMED_ERRORS else ""
+    return f"{prefix}{'; '.join(named)}{more}"
+
+
+NAMED_ERRORS = 4

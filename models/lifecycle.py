@@ -12,6 +12,7 @@ from models.codes import (
     ClosureReason,
     NeedsDomain,
     Objective,
+    Program,
     ServiceCategory,
     Stage,
     Strength,
@@ -40,9 +41,22 @@ class CaseFacts:
     """What guards may look at besides the form: read from the store by the caller."""
 
     crisis_domains: frozenset[NeedsDomain] = frozenset()
+    program: Program | None = None  # the case's program: its active staff may submit
 
 
 Guard = Callable[[StageForm, CaseFacts], str | None]
+
+
+def submitted_by_staff(form: StageForm, facts: CaseFacts) -> str | None:
+    from models.staff import NotOnRoster, check_staff
+
+    if facts.program is None:
+        return None
+    try:
+        check_staff(form.submitted_by, facts.program)
+    except NotOnRoster as exc:
+        return f"submitted_by: {exc}"
+    return None
 
 
 def client_agreed(form: StageForm, facts: CaseFacts) -> str | None:
@@ -81,12 +95,13 @@ class StageSpec:
     stage: Stage
     form: type[StageForm] | None  # None: the flow moves on without waiting
     purpose: str
-    example: Callable[[date], StageForm] | None = field(default=None, compare=False)
+    # An example form for a day, submitted by a staff id.
+    example: Callable[[date, str], StageForm] | None = field(default=None, compare=False)
 
 
-def _assessment_example(today: date) -> AssessmentForm:
+def _assessment_example(today: date, staff: str) -> AssessmentForm:
     return AssessmentForm(
-        submitted_by="cm.rivera",
+        submitted_by=staff,
         scores=DomainScores(
             housing=1,
             income_benefits=2,
@@ -105,9 +120,9 @@ def _assessment_example(today: date) -> AssessmentForm:
     )
 
 
-def _plan_example(today: date) -> PlanForm:
+def _plan_example(today: date, staff: str) -> PlanForm:
     return PlanForm(
-        submitted_by="cm.rivera",
+        submitted_by=staff,
         goals=[
             Goal(
                 domain=NeedsDomain.HOUSING,
@@ -125,9 +140,9 @@ def _plan_example(today: date) -> PlanForm:
     )
 
 
-def _referral_example(today: date) -> ReferralForm:
+def _referral_example(today: date, staff: str) -> ReferralForm:
     return ReferralForm(
-        submitted_by="cm.rivera",
+        submitted_by=staff,
         referrals=[
             ReferralRequest(
                 service=ServiceCategory.HOUSING_SEARCH,
@@ -138,14 +153,12 @@ def _referral_example(today: date) -> ReferralForm:
     )
 
 
-def _monitoring_example(today: date) -> MonitoringForm:
-    return MonitoringForm(submitted_by="cm.rivera", decision=Trigger.CONTINUE)
+def _monitoring_example(today: date, staff: str) -> MonitoringForm:
+    return MonitoringForm(submitted_by=staff, decision=Trigger.CONTINUE)
 
 
-def _closure_example(today: date) -> ClosureForm:
-    return ClosureForm(
-        submitted_by="cm.rivera", reason=ClosureReason.GOALS_MET, follow_up_consent=True
-    )
+def _closure_example(today: date, staff: str) -> ClosureForm:
+    return ClosureForm(submitted_by=staff, reason=ClosureReason.GOALS_MET, follow_up_consent=True)
 
 
 STAGES: dict[Stage, StageSpec] = {
@@ -231,9 +244,15 @@ def check_transition(
             f"{stage.value} {trigger.value}: "
             + ("comes from the partners' answers" if transition.by_partners else "needs a form")
         )
-    for guard in transition.guards:
-        if form is not None and (problem := guard(form, facts)) is not None:
-            raise TransitionNotAllowed(problem)
+    if form is not None:
+        # Every problem, not only the first: whoever fixes the form sees all they must fix.
+        problems = [
+            problem
+            for guard in (submitted_by_staff, *transition.guards)
+            if (problem := guard(form, facts)) is not None
+        ]
+        if problems:
+            raise TransitionNotAllowed("; ".join(problems))
     return transition
 
 

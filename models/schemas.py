@@ -112,6 +112,8 @@ class HistoryEntry(OutModel):
     trigger: str
     actor: str
     at: datetime
+    outcome: str = "moved"  # or "rejected": a form the lifecycle refused, and why
+    error: str | None = None
 
 
 class AssessmentOut(OutModel):

@@ -156,10 +156,29 @@ def record_stage(
     return _outcome(case, event, crisis)
 
 
-def history(session: Session, case: Case) -> list[StageEvent]:
+def history(session: Session, case: Case, *, refused: bool = False) -> list[StageEvent]:
+    """The case's moves in order; with `refused`, the refused forms too."""
+    outcomes = (MOVED, REJECTED) if refused else (MOVED,)
     query = (
         select(StageEvent)
-        .where(StageEvent.case_id == case.id, StageEvent.outcome == MOVED)
+        .where(StageEvent.case_id == case.id, StageEvent.outcome.in_(outcomes))
         .order_by(StageEvent.at, StageEvent.id)
     )
     return list(session.scalars(query))
+
+
+def last_refusal(session: Session, case: Case) -> StageEvent | None:
+    """The form refused last at the stage the case waits at now, if one was."""
+    query = (
+        select(StageEvent)
+        .where(
+            StageEvent.case_id == case.id,
+            StageEvent.episode == case.episode,
+            StageEvent.outcome == REJECTED,
+            StageEvent.from_stage == case.stage,
+            StageEvent.at >= case.stage_entered_at,
+        )
+        .order_by(StageEvent.at.desc(), StageEvent.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()

@@ -9,7 +9,7 @@ from prefect.context import FlowRunContext
 from sqlalchemy import select
 
 from casework.db import session_scope
-from models import cases, escalations, referrals
+from models import cases, escalations, referrals, stage_events
 from models.codes import REFERRAL_WAITING, Program, Stage
 from models.orm import Benefit
 from models.programs import programs, stage_due_on
@@ -26,6 +26,11 @@ def card_markdown(case_number: str) -> str:
             f"- stage: **{case.stage}** since {case.stage_entered_at:%Y-%m-%d}"
             + (" (waiting on partners)" if case.waiting_on else ""),
         ]
+        if (refused := stage_events.last_refusal(session, case)) is not None:
+            lines.append(
+                f"- **last {case.stage} form refused** {refused.at:%Y-%m-%d %H:%M} "
+                f"(`{refused.actor}`): {refused.error}"
+            )
         if case.status == "closed":
             lines.append(f"- closed {case.closed_at:%Y-%m-%d}" if case.closed_at else "- closed")
         else:
@@ -60,7 +65,7 @@ def publish_case_card(case_number: str) -> None:
 
     context = FlowRunContext.get()
     create_artifact(
-        key=f"case-{case_number.lower()}",
+        key=case_number.lower(),
         markdown=card_markdown(case_number),
         description=f"{case_number}: stage, due dates, open items",
         flow_run_id=str(context.flow_run.id) if context and context.flow_run else None,

@@ -8,8 +8,10 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.context import FlowRunContext
 
 from casework.db import session_scope
-from models import cases
+from models import cases, stage_events
 from models.cases import Position, run_tags
+from models.codes import Stage
+from models.dialogs import DialogContext
 
 ESCALATED_TAG = "escalation:level-3"
 
@@ -62,3 +64,26 @@ def mirror_escalation_tag(case_number: str) -> bool:
     if set(wanted) != set(run.tags):
         client.update_flow_run(run.id, tags=wanted)
     return tagged
+
+
+def dialog_context(position: Position) -> DialogContext:
+    """What the case's Resume dialog says: the stage, the program's active staff, the
+    domains a plan must cover, and why the last form at this stage was refused."""
+    from models.lifecycle import STAGES
+    from models.staff import active_staff
+
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, position.case_number)
+        crisis = cases.facts(session, case).crisis_domains if position.stage is Stage.PLAN else ()
+        refused = stage_events.last_refusal(session, case)
+        return DialogContext(
+            case_number=position.case_number,
+            program=position.program,
+            stage=position.stage,
+            purpose=STAGES[position.stage].purpose,
+            staff=tuple(active_staff(position.program)),
+            crisis_domains=tuple(sorted(d.value for d in crisis)),
+            refused=refused.error if refused else None,
+            refused_by=refused.actor if refused else None,
+            refused_at=f"{refused.at:%Y-%m-%d %H:%M} UTC" if refused else None,
+        )

@@ -27,11 +27,13 @@ def record_stage(
     form_data: dict[str, Any] | None,
     refusal: str | None = None,
     answer: Trigger | None = None,
+    refused_by: str | None = None,
 ) -> dict[str, Any]:
-    """Apply one stage's form; a replay at the same key returns the stored outcome."""
+    """Apply one stage's form; a replay at the same key returns the stored outcome. A form
+    that did not parse is recorded as refused, as `refused_by`'s where that is known."""
     form_type = form_for(stage)
     form = form_type.model_validate(form_data) if form_type and form_data is not None else None
-    actor = form.submitted_by if form is not None else SYSTEM_ACTOR
+    actor = form.submitted_by if form is not None else refused_by or SYSTEM_ACTOR
 
     def record() -> dict[str, Any]:
         with session_scope() as session:

@@ -30,9 +30,22 @@ PORT = _free_port()
 for _name in list(os.environ):
     if _name.startswith(("PREFECT_", "CASEWORK_")) and _name != "CASEWORK_TEST_DATABASE_URL":
         del os.environ[_name]
+# The shipped staff roster, plus the staff ids tests act as, in every program.
+TEST_STAFF = ("tester", "cm.tester", "cm.a", "cm.bench", "cm.busy", "bench")
+ROSTER = SESSION_DIR / "staff.toml"
+ROSTER.write_text(
+    (Path(__file__).resolve().parents[1] / "models" / "staff.toml").read_text()
+    + "".join(
+        f'\n[[staff]]\nid = "{staff_id}"\nrole = "case_manager"\n'
+        'programs = ["housing", "healthcare", "child_welfare", "substance_use", '
+        '"geriatric", "criminal_justice"]\n'
+        for staff_id in TEST_STAFF
+    )
+)
 os.environ.update(
     {
         "CASEWORK_DATA_DIR": str(SESSION_DIR),
+        "CASEWORK_STAFF_FILE": str(ROSTER),
         "CASEWORK_ACTOR": "tester",
         # Sweeps run when a test says, at the `as_of` it says: no cron runs mid-test.
         "CASEWORK_SCHEDULES": "off",

@@ -99,7 +99,9 @@ def monitoring(decision: Trigger) -> MonitoringForm:
 def closure() -> ClosureForm:
     example = STAGES[Stage.CLOSURE].example
     assert example is not None
-    return ClosureForm.model_validate(example(date.today()).model_dump() | {"submitted_by": STAFF})
+    form = example(date.today(), STAFF)
+    assert isinstance(form, ClosureForm)
+    return form
 
 
 def opened_with_client(

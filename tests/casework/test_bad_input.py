@@ -31,7 +31,7 @@ ESC, NUL = "\x1b[31m", "\x00"
 def _example(stage: Stage) -> dict[str, Any]:
     example = STAGES[stage].example
     assert example is not None
-    return example(TODAY).model_dump(mode="json")
+    return example(TODAY, "cm.a").model_dump(mode="json")
 
 
 def _nested(depth: int) -> str:

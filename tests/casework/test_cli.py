@@ -104,7 +104,7 @@ def _form_file(tmp_path: Path, stage: Stage, **changes: object) -> str:
     from datetime import date
 
     path = tmp_path / f"{stage.value}.json"
-    path.write_text(json.dumps(example(date.today()).model_dump(mode="json") | changes))
+    path.write_text(json.dumps(example(date.today(), "tester").model_dump(mode="json") | changes))
     return str(path)
 
 

@@ -13,11 +13,13 @@ from sqlalchemy import func, select
 
 from casework import operations, orchestration
 from casework.db import session_scope
+from casework.views import case_text
 from models import cases
 from models.codes import NeedsDomain, Program, Stage, Trigger
+from models.labels import to_labels
 from models.orm import Assessment, AuditEvent, StageEvent
 from tests import factories
-from tests.prefect_surfaces import identity_strings, surfaces_text
+from tests.prefect_surfaces import api_post, identity_strings, surfaces_text
 
 pytestmark = pytest.mark.prefect
 ACTOR = "tester"
@@ -107,7 +109,11 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
     assert "prefect.flow-run." in text, "the events were read"
     leaks = [
         value
-        for value in [*identity_strings(client), "eviction notice", "goals met."]
+        for value in [
+            *identity_strings(client),
+            "served an eviction notice last week",
+            "goals met.",
+        ]
         if value in text
     ]
     assert leaks == []
@@ -155,18 +161,73 @@ def test_second_submission_of_a_stage_is_refused_and_changes_nothing(stack: str)
     assert _rows(case_number) == before
 
 
-def test_a_form_the_flow_refuses_is_recorded_and_the_case_waits_again(stack: str) -> None:
-    """The Prefect UI path: a form that passes the JSON schema but not our rules."""
+def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_again(
+    stack: str,
+) -> None:
+    """The Prefect UI path: a form that passes the dialog's JSON schema but not our rules
+    (labels, as the dialog sends them). The refusal names every problem; it is in the
+    case's history with who and when, on its card, in a WARNING that says "refused", and
+    in the next dialog's description."""
     case_number, _ = factories.case_waiting_at(Stage.PLAN)
     key, _, flow_run_id = factories.where_it_waits(case_number)
     bad = factories.plan(NeedsDomain.HOUSING).model_dump(mode="json")
     bad["goals"][0]["objective"] = "food_security"  # not a housing objective
+    bad["goals"].append(dict(bad["goals"][0], objective="maintain_recovery"))  # nor this
     _wait_for_state(flow_run_id, "PAUSED")
-    orchestration.resume_with_form(flow_run_id, key, bad)
+    orchestration.resume_with_form(flow_run_id, key, to_labels(bad))
     outcome = operations.wait_for_stage(case_number, 1, key, flow_run_id, 60)
     assert outcome.outcome == "rejected"
-    assert "belongs to domain food" in (outcome.error or "")
+    assert "goals.0: Value error, objective food_security belongs to domain food" in (
+        outcome.error or ""
+    )
+    assert "goals.1: Value error, objective maintain_recovery belongs to domain substance_use" in (
+        outcome.error or ""
+    )
+
+    refused = [h for h in operations.show(case_number).history if h.outcome == "rejected"]
+    assert [(h.from_stage, h.actor) for h in refused] == [("plan", factories.STAFF)]
+    assert "REFUSED (cm.tester): goals.0" in case_text(operations.show(case_number))
+
+    run = _wait_for_state(flow_run_id, "PAUSED")
+    assert run.pause_key == f"{key}-retry1"
+    state = orchestration._api("GET", f"/flow_runs/{flow_run_id}")["state"]
+    keyset = state["state_details"]["run_input_keyset"]
+    text = orchestration.read_run_input(flow_run_id, keyset["description"])
+    assert f"Plan form for {case_number}" in text
+    assert "The last plan form was refused" in text
+    assert "belongs to domain food" in text
+    warnings = api_post(
+        stack,
+        "logs/filter",
+        {"logs": {"flow_run_id": {"any_": [flow_run_id]}, "level": {"ge_": 30}}},
+    )
+    assert any(
+        f"{case_number} {key} form refused" in log["message"] and "closed" not in log["message"]
+        for log in warnings
+    )
+    card = orchestration._api("GET", f"/artifacts/{case_number.lower()}/latest")["data"]
+    assert "last plan form refused" in card
+    assert "belongs to domain food" in card
     assert _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING)).stage == "referral"
+
+
+def test_the_dialog_refuses_what_its_schema_can_state(stack: str) -> None:
+    """A plan not agreed with the client, or one without a goal for a domain the
+    assessment scored 1, is refused by Prefect itself (the dialog's schema): the case
+    records nothing and still waits for its plan."""
+    case_number, flow_run_id, _ = _open()
+    _submit(case_number, Stage.ASSESSMENT, factories.assessment(housing=1))
+    key = factories.where_it_waits(case_number).stage_key
+    _wait_for_state(flow_run_id, "PAUSED")
+    before = _rows(case_number)
+    unagreed = factories.plan(NeedsDomain.HOUSING, participated=False).model_dump(mode="json")
+    with pytest.raises(orchestration.SubmissionRefused, match="client_participated"):
+        orchestration.resume_with_form(flow_run_id, key, to_labels(unagreed))
+    no_housing = factories.plan(NeedsDomain.FOOD).model_dump(mode="json")
+    with pytest.raises(orchestration.SubmissionRefused, match="goals"):
+        orchestration.resume_with_form(flow_run_id, key, to_labels(no_housing))
+    assert _rows(case_number) == before
+    assert orchestration.read_run(flow_run_id).pause_key == key
 
 
 def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:

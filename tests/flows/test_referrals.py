@@ -89,7 +89,7 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
 
     def card() -> str:
         body = {
-            "artifacts": {"key": {"any_": [f"case-{case_number.lower()}"]}},
+            "artifacts": {"key": {"any_": [case_number.lower()]}},
             "sort": "CREATED_DESC",
             "limit": 1,
         }

@@ -101,5 +101,5 @@ def test_every_waiting_stage_has_a_valid_example() -> None:
     for spec in STAGES.values():
         if spec.form is not None:
             assert spec.example is not None
-            example = spec.example(date.today())
+            example = spec.example(date.today(), "cm.tester")
             assert spec.form.model_validate(example.model_dump(mode="json")) == example

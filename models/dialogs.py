@@ -1,0 +1,156 @@
+"""What a case's Resume dialog shows: the stage form's JSON schema, shaped for a case
+manager. The Prefect UI builds its dialog from this schema and validates the form against
+it (and the server again on resume), so what is shaped here is also refused there, before
+the flow sees it:
+
+- a title and a markdown description naming the stage and the case number, and why the
+  last form at this stage was refused, if one was;
+- every coded choice listed by its label (the form is read back as codes);
+- "Submitted by" a choice among the program's active staff, from the staff roster;
+- required fields required, optional ones with their defaults, toggles never "(Optional)";
+- the guards a schema can state: a plan agreed with the client, a goal for every domain
+  the assessment scored 1 (in crisis).
+
+Pure: a dict in, a dict out, no Prefect. Codes and labels only; nothing about the client."""
+
+from __future__ import annotations
+
+import copy
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from models.codes import Program, Stage
+from models.forms import PlanForm, StageForm
+from models.labels import field_title, label
+
+REF = "#/definitions/"
+
+
+@dataclass(frozen=True)
+class DialogContext:
+    """What the dialog says about the case: all coded."""
+
+    case_number: str
+    program: str
+    stage: Stage
+    purpose: str
+    staff: tuple[str, ...]
+    crisis_domains: tuple[str, ...] = ()
+    refused: str | None = None  # why the last form at this stage was refused
+    refused_by: str | None = None
+    refused_at: str | None = None
+
+
+def title(context: DialogContext) -> str:
+    return f"{label(context.stage)} form for {context.case_number}"
+
+
+def description(context: DialogContext) -> str:
+    """The dialog's markdown: which form, for which case, and the last refusal."""
+    lines = [
+        f"### {title(context)}",
+        f"{label(Program(context.program))} program: {context.purpose}.",
+    ]
+    if context.crisis_domains:
+        lines.append(
+            "The plan needs a goal for every domain scored 1 (in crisis): "
+            f"**{', '.join(label(d) for d in context.crisis_domains)}**."
+        )
+    if context.refused:
+        who = f" (submitted by `{context.refused_by}`, {context.refused_at})"
+        lines.append(
+            f"**The last {context.stage.value} form was refused**{who}: {context.refused}. "
+            "Fix that and submit again."
+        )
+    return "\n\n".join(lines)
+
+
+def _models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """The form's model classes by name (the names of its schema definitions)."""
+    found: dict[str, type[BaseModel]] = {model.__name__: model}
+    for info in model.model_fields.values():
+        pending = [info.annotation]
+        while pending:
+            annotation = pending.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                found.update(_models(annotation))
+            else:
+                pending.extend(typing.get_args(annotation))
+    return found
+
+
+def _shape_object(schema: dict[str, Any], model: type[BaseModel], enums: dict[str, Any]) -> None:
+    """Titles, labelled choices and defaults for one object schema of `model`."""
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        ref = prop.get("$ref", "").removeprefix(REF)
+        if ref in enums:  # an enum: inline it, labelled, under the field's own title
+            del prop["$ref"]
+            prop.update({k: v for k, v in enums[ref].items() if k != "title"})
+        prop["title"] = field_title(name)
+        if "enum" in prop:
+            prop["enum"] = [label(v) for v in prop["enum"]]
+        items = prop.get("items", {})
+        if items.get("$ref", "").removeprefix(REF) in enums:
+            items.update(enums[items.pop("$ref").removeprefix(REF)])
+            items["enum"] = [label(v) for v in items["enum"]]
+        info = model.model_fields[name]
+        if name not in required:
+            assert info.annotation is not None
+            value = info.get_default(call_default_factory=True)
+            default = TypeAdapter[Any](info.annotation).dump_python(value, mode="json")
+            if "enum" in prop:
+                default = label(default)
+            elif "enum" in items:
+                default = [label(v) for v in default]
+            prop["default"] = default
+            # A toggle always has a value, and a screen of toggles is always answered:
+            # neither is "(Optional)".
+            if prop.get("type") == "boolean" or (ref and ref not in enums):
+                schema.setdefault("required", []).append(name)
+
+
+def dialog_schema(
+    schema: dict[str, Any], form: type[StageForm], context: DialogContext
+) -> dict[str, Any]:
+    """`schema` (the form's JSON schema as Prefect stores it, definitions under
+    `definitions`) shaped for this case's dialog."""
+    shaped = copy.deepcopy(schema)
+    definitions: dict[str, Any] = shaped.get("definitions", {})
+    enums = {name: d for name, d in definitions.items() if "enum" in d}
+    models = _models(form)
+    _shape_object(shaped, form, enums)
+    for name, definition in definitions.items():
+        if name in models and name != form.__name__:
+            _shape_object(definition, models[name], enums)
+    for name in enums:
+        definitions.pop(name)
+    shaped.pop("$defs", None)
+    shaped["title"] = title(context)
+    shaped["properties"]["submitted_by"] = {
+        "title": "Submitted by",
+        "description": f"your staff id: active staff of {label(Program(context.program))}",
+        "type": "string",
+        "enum": list(context.staff),
+    }
+    if form is PlanForm:
+        _plan_guards(shaped, context)
+    return shaped
+
+
+def _plan_guards(shaped: dict[str, Any], context: DialogContext) -> None:
+    agreed = shaped["properties"]["client_participated"]
+    agreed["enum"] = [True]
+    agreed["description"] = "a plan is agreed with the client: must be on"
+    if context.crisis_domains:
+        goals = shaped["properties"]["goals"]
+        goals["allOf"] = [
+            {"contains": {"properties": {"domain": {"const": label(d)}}, "required": ["domain"]}}
+            for d in context.crisis_domains
+        ]
+        goals["description"] = (
+            f"at least one goal for each of: {', '.join(label(d) for d in context.crisis_domains)}"
+        )
