@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from models.codes import Program, Stage
+from models.codes import Objective, Program, Stage
 from models.forms import PlanForm, StageForm
 from models.labels import field_title, label
 
@@ -137,8 +137,22 @@ def dialog_schema(
         "enum": list(context.staff),
     }
     if form is PlanForm:
+        _plan_goals(definitions["Goal"])
         _plan_guards(shaped, context)
     return shaped
+
+
+def _plan_goals(goal: dict[str, Any]) -> None:
+    """A goal is chosen by its objective alone, whose label names its domain and measure:
+    the domain follows from it (the Prefect UI cannot narrow one list by another's value)."""
+    del goal["properties"]["domain"]
+    goal["required"].remove("domain")
+    goal.pop("additionalProperties")  # a form from the CLI still names the domain: allowed
+    goal["properties"]["objective"]["description"] = "domain: objective (how it is measured)"
+
+
+def _objectives_of(domain: str) -> list[str]:
+    return [label(o) for o in Objective if o.spec.domain.value == domain]
 
 
 def _plan_guards(shaped: dict[str, Any], context: DialogContext) -> None:
@@ -148,8 +162,13 @@ def _plan_guards(shaped: dict[str, Any], context: DialogContext) -> None:
     if context.crisis_domains:
         goals = shaped["properties"]["goals"]
         goals["allOf"] = [
-            {"contains": {"properties": {"domain": {"const": label(d)}}, "required": ["domain"]}}
-            for d in context.crisis_domains
+            {
+                "contains": {
+                    "properties": {"objective": {"enum": _objectives_of(domain)}},
+                    "required": ["objective"],
+                }
+            }
+            for domain in context.crisis_domains
         ]
         goals["description"] = (
             f"at least one goal for each of: {', '.join(label(d) for d in context.crisis_domains)}"

@@ -141,6 +141,17 @@ class Goal(BaseModel):
     target_date: FormDate
     status: GoalStatus = GoalStatus.NOT_STARTED
 
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_of_objective(cls, data: Any) -> Any:
+        """The domain may be left out: it is the objective's own (a Resume dialog asks for
+        the objective only, labelled with its domain and measure)."""
+        if isinstance(data, dict) and "domain" not in data:
+            data = to_codes(data)
+            if data.get("objective") in Objective.__members__.values():
+                return {**data, "domain": Objective(data["objective"]).spec.domain.value}
+        return data
+
     @model_validator(mode="after")
     def _objective_in_domain(self) -> Goal:
         if self.objective.spec.domain is not self.domain:

@@ -1,0 +1,133 @@
+"""The Prefect UI's Resume dialog, as a case manager uses it: headless Chromium (Debian's
+package) driven by Playwright, against the session's `casework up`. Skipped, with the
+reason printed, where no Chromium is installed."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from casework.db import session_scope
+from models import cases
+from models.codes import Stage
+from models.orm import Assessment
+from tests import factories
+from tests.conftest import SESSION_DIR
+from tests.polling import wait_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As the machine's notes say: no first-run, sync or background calls to a closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = SESSION_DIR / "screenshots"
+
+pytestmark = [
+    pytest.mark.prefect,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="no Chromium installed (Debian: apt-get install chromium): "
+        "the Resume dialog is not checked in a browser",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Chromium with a new empty profile (Playwright makes one for each launch)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _open_dialog(browser, api_url: str, flow_run_id: str, heading: str):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1000, "height": 3400})
+    page.set_default_timeout(60_000)
+    page.goto(f"{api_url.removesuffix('/api')}/runs/flow-run/{flow_run_id}")
+    page.get_by_role("button", name="Resume").first.click()
+    dialog = page.locator(".p-modal__card").first
+    dialog.get_by_text(heading).first.wait_for()
+    return page, dialog
+
+
+def _field(page, dialog, title: str):  # type: ignore[no-untyped-def]
+    label = page.locator(".schema-form-property__label", has_text=title)
+    return dialog.locator(".schema-form-property").filter(has=label).last
+
+
+def _choose(page, field, option: str) -> None:  # type: ignore[no-untyped-def]
+    control = field.locator(".p-select-button__control").first
+    control.click()
+    if page.get_by_role("option", name=option).count() == 0:
+        control.press("ArrowDown")  # the list opens on a key where a click only focuses
+    page.get_by_role("option", name=option).first.click()
+    page.keyboard.press("Escape")
+
+
+def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: str) -> None:  # type: ignore[no-untyped-def]
+    case_number, _ = factories.case_waiting_at(Stage.ASSESSMENT)
+    waiting = factories.where_it_waits(case_number)
+    SHOTS.mkdir(exist_ok=True)
+    page, dialog = _open_dialog(
+        browser, stack, waiting.flow_run_id, f"Assessment form for {case_number}"
+    )
+    text = dialog.inner_text()
+    assert "Housing program" in text
+    assert "Resume Flow Run" in text  # Prefect's own frame; the form names stage and case
+    assert "Homeless tonight" in text
+    assert "(Optional)" not in text.split("Crisis screen")[1], "crisis flags always answered"
+
+    _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
+    scores = _field(page, dialog, "Scores").locator("input")
+    assert scores.count() == 10
+    for index in range(10):
+        scores.nth(index).fill("1" if index == 0 else "3")
+    _choose(page, _field(page, dialog, "Strengths"), "Family support")
+    _field(page, dialog, "Client participated").get_by_role("switch").click()
+    dialog.screenshot(path=SHOTS / "assessment-dialog.png")
+    dialog.get_by_role("button", name="Submit").click()
+
+    def moved() -> bool:
+        with session_scope(read_only=True) as session:
+            return cases.get_case(session, case_number).stage == Stage.PLAN.value
+
+    wait_for("the case to move to plan", moved, timeout=120)
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        recorded = session.scalars(select(Assessment).where(Assessment.case_id == case.id)).one()
+        assert recorded.assessed_by == "cm.park"
+        assert recorded.strengths == ["family_support"]  # chosen by label, kept as its code
+        assert recorded.scores["housing"] == 1
+
+    # The plan's dialog: the domain scored 1 must have a goal, and objectives show theirs.
+    page.close()
+    waiting = wait_for(
+        "the run to wait for the plan",
+        lambda: (w := factories.where_it_waits(case_number)).stage_key.startswith("plan") and w,
+    )
+    page, dialog = _open_dialog(
+        browser, stack, waiting.flow_run_id, f"Plan form for {case_number}"
+    )
+    assert "needs a goal for every domain scored 1 (in crisis): Housing" in dialog.inner_text()
+    dialog.get_by_role("button", name="Add item").first.click()
+    _choose(
+        page,
+        _field(page, dialog, "Objective"),
+        "Housing: secure permanent housing (lease signed and moved in)",
+    )
+    dialog.screenshot(path=SHOTS / "plan-dialog.png")
+    page.close()
