@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger
@@ -24,10 +24,11 @@ from prefect.input.run_input import (
 )
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 from prefect.states import Suspended
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from casework.orchestration import create_run_input, read_run_input
 from casework.settings import STAFF_ID_PATTERN
+from flows.parameters import CASE, EPISODE, CaseNumber
 from models.codes import Trigger
 from models.dialogs import DialogContext, description, dialog_schema
 from models.forms import StageForm, describe_error
@@ -37,8 +38,6 @@ from tasks.case_card import publish_case_card
 from tasks.cases import dialog_context, mirror_tags, read_position
 from tasks.referrals import partner_answer, send_all
 from tasks.stage_events import record_stage
-
-CaseNumber = Annotated[str, Field(pattern=r"^CASE-\d{6,}$", description="case number only")]
 
 
 def await_partners(case_number: str, key: str) -> Trigger | None:
@@ -139,7 +138,10 @@ def log_outcome(case_number: str, stage_key: str, outcome: dict[str, Any]) -> No
     persist_result=True,
     result_storage=Path(PREFECT_LOCAL_STORAGE_PATH.value()),
 )
-def case_lifecycle(case_number: CaseNumber, episode: int = 1) -> str:
+def case_lifecycle(
+    case_number: CaseNumber = CASE,
+    episode: int = EPISODE,
+) -> str:
     logger = get_run_logger()
     fired = fired_keys()
     while True:

@@ -3,7 +3,6 @@ numbers never appear; counts and codes only)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -11,13 +10,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from casework.report import caseload_report as compute
 from flows.operator import refuses_cleanly
+from flows.parameters import AS_OF, AsOf
 from flows.sweeps import dated_run_name
 from models.rules import checked_as_of
 
 
 @flow(name="caseload-report", flow_run_name=dated_run_name)
 @refuses_cleanly
-def caseload_report(as_of: datetime | None = None) -> dict[str, int]:
+def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
     """Cases by stage, days in stage against the SLA, escalations, referrals, outcomes and
     caseload per case manager."""
     when = checked_as_of(as_of)

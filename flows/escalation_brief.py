@@ -8,15 +8,17 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from casework.db import session_scope
-from flows.case_lifecycle import CaseNumber
 from flows.operator import refuses_cleanly
+from flows.parameters import ESCALATED_CASE, CaseNumber
 from models import cases, escalations
 from tasks.cases import mirror_escalation_tag
 
 
 @flow(name="escalation-brief", flow_run_name="brief-{case_number}")
 @refuses_cleanly
-def escalation_brief(case_number: CaseNumber) -> int:
+def escalation_brief(
+    case_number: CaseNumber = ESCALATED_CASE,
+) -> int:
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         rows = escalations.listing(session, open_only=True, case_number=case_number)

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows.case_lifecycle import CaseNumber
 from flows.operator import refuses_cleanly
-from models.codes import ReassessmentReason
-from models.forms import StaffId
+from flows.parameters import (
+    CASE_TO_REASSESS,
+    REASON,
+    REQUESTED_BY,
+    CaseNumber,
+    Reason,
+    StaffIdParameter,
+)
 
 
 @flow(name="reassess-case", flow_run_name="reassess-{case_number}")
 @refuses_cleanly
 def reassess_case(
-    case_number: CaseNumber, reason: ReassessmentReason, requested_by: StaffId
+    case_number: CaseNumber = CASE_TO_REASSESS,
+    reason: Reason = REASON,
+    requested_by: StaffIdParameter = REQUESTED_BY,
 ) -> str:
     from casework import operations
 

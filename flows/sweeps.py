@@ -19,17 +19,17 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from casework.db import session_scope
-from flows.case_lifecycle import CaseNumber
 from flows.operator import refuses_cleanly
+from flows.parameters import AS_OF, ONLY_CASE, AsOf, CaseNumber
 from models import cases, escalations
 from models.codes import ReassessmentReason, Watch
 from models.programs import programs
 from models.rules import Scope, checked_as_of, due_reassessments
+from models.staff import SWEEP_ACTOR
 from tasks.cases import mirror_escalation_tag
 from tasks.notifications import deliver_notifications
 from tasks.retries import store_unavailable
 
-SWEEP_ACTOR = "casework.sweep"
 ARTIFACT_ROWS = 500  # the table shows this many rows; the description gives the totals
 
 
@@ -149,7 +149,7 @@ def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> 
 @flow(name="stalled-case-sweep", flow_run_name=dated_run_name)
 @refuses_cleanly
 def stalled_case_sweep(
-    as_of: datetime | None = None, case_number: CaseNumber | None = None
+    as_of: AsOf = AS_OF, case_number: CaseNumber | None = ONLY_CASE
 ) -> dict[str, Any]:
     """Stage SLAs, contact intervals, unanswered referrals, overdue goals, crisis flags."""
     return run_watch(Watch.STALLED_CASES, as_of, case_number)
@@ -157,21 +157,21 @@ def stalled_case_sweep(
 
 @flow(name="benefits-watch", flow_run_name=dated_run_name)
 @refuses_cleanly
-def benefits_watch(as_of: datetime | None = None) -> dict[str, Any]:
+def benefits_watch(as_of: AsOf = AS_OF) -> dict[str, Any]:
     """Benefit recertifications and waiver expiries: warned 30/14/7 days ahead, then escalated."""
     return run_watch(Watch.BENEFITS, as_of, None)
 
 
 @flow(name="follow-up-checks", flow_run_name=dated_run_name)
 @refuses_cleanly
-def follow_up_checks(as_of: datetime | None = None) -> dict[str, Any]:
+def follow_up_checks(as_of: AsOf = AS_OF) -> dict[str, Any]:
     """Post-closure checks at 30 and 90 days; a failed check proposes reopening."""
     return run_watch(Watch.FOLLOW_UPS, as_of, None)
 
 
 @flow(name="reassessment-cadence", flow_run_name=dated_run_name)
 @refuses_cleanly
-def reassessment_cadence(as_of: datetime | None = None) -> dict[str, Any]:
+def reassessment_cadence(as_of: AsOf = AS_OF) -> dict[str, Any]:
     """Send the cases in monitoring whose reassessment is due back to assessment."""
     return run_watch(Watch.REASSESSMENTS, as_of, None)
 

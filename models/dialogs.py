@@ -87,16 +87,8 @@ def _shape_object(schema: dict[str, Any], model: type[BaseModel], enums: dict[st
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
         ref = prop.get("$ref", "").removeprefix(REF)
-        if ref in enums:  # an enum: inline it, labelled, under the field's own title
-            del prop["$ref"]
-            prop.update({k: v for k, v in enums[ref].items() if k != "title"})
         prop["title"] = field_title(name)
-        if "enum" in prop:
-            prop["enum"] = [label(v) for v in prop["enum"]]
         items = prop.get("items", {})
-        if items.get("$ref", "").removeprefix(REF) in enums:
-            items.update(enums[items.pop("$ref").removeprefix(REF)])
-            items["enum"] = [label(v) for v in items["enum"]]
         info = model.model_fields[name]
         if name not in required:
             assert info.annotation is not None
@@ -109,8 +101,28 @@ def _shape_object(schema: dict[str, Any], model: type[BaseModel], enums: dict[st
             prop["default"] = default
             # A toggle always has a value, and a screen of toggles is always answered:
             # neither is "(Optional)".
-            if prop.get("type") == "boolean" or (ref and ref not in enums):
+            if prop.get("type") == "boolean" or ref:
                 schema.setdefault("required", []).append(name)
+
+
+def _inline_enums(node: Any, enums: dict[str, Any]) -> None:
+    """Every reference to an enum, wherever it sits (an item, an optional value), replaced
+    by the enum itself; every list of coded choices labelled."""
+    if isinstance(node, list):
+        for item in node:
+            _inline_enums(item, enums)
+    elif isinstance(node, dict):
+        ref = node.get("$ref", "").removeprefix(REF)
+        if ref in enums:
+            del node["$ref"]
+            node.update({k: v for k, v in enums[ref].items() if k not in node and k != "title"})
+        if all(isinstance(v, str) for v in node.get("enum", [None])):  # coded choices
+            node["enum"] = [label(v) for v in node["enum"]]
+        for key, value in node.items():
+            if key == "definitions":  # the models' definitions, not the enums' own
+                _inline_enums([d for name, d in value.items() if name not in enums], enums)
+            else:
+                _inline_enums(value, enums)
 
 
 def dialog_schema(
@@ -122,6 +134,7 @@ def dialog_schema(
     definitions: dict[str, Any] = shaped.get("definitions", {})
     enums = {name: d for name, d in definitions.items() if "enum" in d}
     models = _models(form)
+    _inline_enums(shaped, enums)
     _shape_object(shaped, form, enums)
     for name, definition in definitions.items():
         if name in models and name != form.__name__:

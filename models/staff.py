@@ -18,6 +18,10 @@ from models.forms import StaffId
 from models.programs import ProgramError, programs
 
 DEFAULT_STAFF_FILE = Path(__file__).with_name("staff.toml")
+# Casework itself, acting on a schedule (the reassessment cadence sends due cases back to
+# assessment): recorded as the actor, never offered in a dialog, not on the roster.
+SWEEP_ACTOR = "casework.sweep"
+SERVICE_ACCOUNTS = frozenset({SWEEP_ACTOR})
 
 
 class StaffMember(BaseModel):
@@ -83,6 +87,8 @@ def active_staff(program: Program | str) -> list[str]:
 def check_staff(staff_id: str, program: Program | str, role: RecipientRole | None = None) -> None:
     """Refuse a staff id that is not active staff of `program` (in `role`, if given)."""
     program = Program(program)
+    if staff_id in SERVICE_ACCOUNTS and role is None:
+        return
     member = roster().get(staff_id)
     as_role = f" {role.value}" if role else " staff"
     if (

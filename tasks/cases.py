@@ -70,7 +70,7 @@ def dialog_context(position: Position) -> DialogContext:
     """What the case's Resume dialog says: the stage, the program's active staff, the
     domains a plan must cover, and why the last form at this stage was refused."""
     from models.lifecycle import STAGES
-    from models.staff import active_staff
+    from models.staff import SWEEP_ACTOR, active_staff
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, position.case_number)
@@ -81,7 +81,9 @@ def dialog_context(position: Position) -> DialogContext:
             program=position.program,
             stage=position.stage,
             purpose=STAGES[position.stage].purpose,
-            staff=tuple(active_staff(position.program)),
+            # The reassessment cadence submits monitoring forms as Casework itself.
+            staff=tuple(active_staff(position.program))
+            + ((SWEEP_ACTOR,) if position.stage is Stage.MONITORING else ()),
             crisis_domains=tuple(sorted(d.value for d in crisis)),
             refused=refused.error if refused else None,
             refused_by=refused.actor if refused else None,

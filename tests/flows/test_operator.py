@@ -33,12 +33,12 @@ def _case_at_assessment() -> str:
     [
         (
             "reassess-case/reassess-case",
-            {"case_number": "CASE-999999", "reason": "crisis", "requested_by": "sup.osei"},
+            {"case_number": "CASE-999999", "reason": "Crisis", "requested_by": "sup.housing"},
             "refused: case_number: no case CASE-999999",
         ),
         (
             "reassess-case/reassess-case",
-            {"case_number": "AT-ASSESSMENT", "reason": "crisis", "requested_by": "sup.osei"},
+            {"case_number": "AT-ASSESSMENT", "reason": "Crisis", "requested_by": "sup.housing"},
             "only a case in monitoring can be sent back to assessment",
         ),
         (

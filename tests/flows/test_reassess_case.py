@@ -36,14 +36,14 @@ def test_operator_sends_a_case_back_to_assessment(stack: str) -> None:
     result = operations.reassess(
         case_number,
         ReassessmentReason.CIRCUMSTANCES_CHANGED,
-        "sup.okafor",
+        "sup.housing",
         note="Client reports a new eviction notice.",
         wait=True,
     )
     assert result.outcome == "moved"
     assert _last_move_and_reason(case_number) == (
         "assessment",
-        "sup.okafor",
+        "sup.housing",
         "circumstances_changed",
     )
     assert (
@@ -55,7 +55,7 @@ def test_reassess_case_deployment_runs_from_its_run_form(stack: str) -> None:
     case_number = factories.case_in_monitoring()
     run = run_deployment(
         REASSESS_DEPLOYMENT,
-        parameters={"case_number": case_number, "reason": "crisis", "requested_by": "sup.osei"},
+        parameters={"case_number": case_number, "reason": "Crisis", "requested_by": "sup.housing"},
         timeout=120,
         as_subflow=False,
     )
@@ -68,7 +68,7 @@ def test_reassess_case_deployment_runs_from_its_run_form(stack: str) -> None:
         timeout=60,
         every=0.2,
     )
-    assert _last_move_and_reason(case_number) == ("assessment", "sup.osei", "crisis")
+    assert _last_move_and_reason(case_number) == ("assessment", "sup.housing", "crisis")
 
 
 def test_the_run_form_refuses_free_text(stack: str) -> None:
@@ -78,7 +78,7 @@ def test_the_run_form_refuses_free_text(stack: str) -> None:
             parameters={
                 "case_number": "CASE-000001",
                 "reason": "She called crying",
-                "requested_by": "sup.osei",
+                "requested_by": "sup.housing",
             },
             timeout=0,
             as_subflow=False,
@@ -88,4 +88,4 @@ def test_the_run_form_refuses_free_text(stack: str) -> None:
 def test_only_a_case_in_monitoring_is_sent_back(stack: str) -> None:
     number = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     with pytest.raises(operations.InputError, match="only a case in monitoring"):
-        operations.reassess(number.case_number, ReassessmentReason.OPERATOR_REQUEST, "sup.osei")
+        operations.reassess(number.case_number, ReassessmentReason.OPERATOR_REQUEST, "sup.housing")

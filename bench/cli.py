@@ -1,0 +1,89 @@
+"""Benchmark: CPU cost of the store-only CLI commands, and whether they import Prefect.
+
+Fills a fresh data directory with a few cases (store functions, no Prefect server), then
+runs each store-only command as a user does (`casework …`, a new process each time) and
+prints, from one run, its CPU time (user + system, of the child) and whether `prefect` was
+imported (read from `python -X importtime`). Target: under 0.5 s of CPU, no Prefect.
+
+    .venv/bin/python bench/cli.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COMMANDS = [
+    ["show", "CASE-000001"],
+    ["show", "CASE-000001", "--json"],
+    ["cases"],
+    ["escalations"],
+    ["form", "plan", "--example"],
+    ["form", "plan"],
+    ["providers", "list"],
+    ["report"],
+    ["show", "CASE-999999"],  # an error: as quick as the rest
+]
+TARGET_SECONDS = 0.5
+
+
+def fill(data_dir: Path) -> None:
+    os.environ["CASEWORK_DATA_DIR"] = str(data_dir)
+    from casework.db import default_engine, migrate, session_scope
+    from tests import factories
+
+    migrate(default_engine())
+    with session_scope() as session:
+        for _ in range(5):
+            factories.new_case(session)
+
+
+def cpu_of(argv: list[str], env: dict[str, str], trace: bool = False) -> tuple[float, bool, int]:
+    """CPU seconds the command took; whether it imported Prefect (with `trace`); its exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, *(["-X", "importtime"] if trace else []), "-m", "casework", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    prefect = any(line.rstrip().endswith("| prefect") for line in done.stderr.splitlines())
+    return cpu, prefect, done.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        fill(data_dir)
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PREFECT_", "CASEWORK_"))
+        } | {"CASEWORK_DATA_DIR": str(data_dir), "CASEWORK_ACTOR": "cm.rivera"}
+        print(f"{'command':<32} {'cpu s (min of ' + str(args.repeat) + ')':>18} prefect  exit")
+        worst = 0.0
+        for argv in COMMANDS:
+            cpu = min(cpu_of(argv, env)[0] for _ in range(args.repeat))
+            _, prefect, code = cpu_of(argv, env, trace=True)
+            worst = max(worst, cpu)
+            name = " ".join(argv)
+            print(f"{name:<32} {cpu:>18.3f} {'YES' if prefect else 'no':>7} {code:>5}")
+        print(f"slowest: {worst:.3f} s of CPU; {worst / TARGET_SECONDS:.2f} x the 0.5 s target")
+
+
+if __name__ == "__main__":
+    main()
