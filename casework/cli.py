@@ -50,7 +50,12 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
-    common.add_argument("--data-dir", type=Path, help="embedded data directory (default .casework)")
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        help="data directory (default: CASEWORK_DATA_DIR, else ./.casework if there, "
+        "else your user data directory)",
+    )
     parser = Parser(prog="casework", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -269,14 +274,26 @@ def as_of_arg(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("as_of: ")) from None
 
 
+# The commands that may start a new data directory; every other one needs it there.
+CREATES_STORE = {"up", "migrate", "worker"}
+NEEDS_NO_STORE = {"form"}
+
+
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     """Set the environment before Prefect is imported: data dir, API URL, runner settings.
     Returns the data dir and whether `up` should start its own Prefect server."""
     from casework.files import make_private
+    from casework.settings import default_data_dir
     from casework.stack import STACK_FILE, prefect_env
 
-    data_dir = (args.data_dir or Path(os.environ.get("CASEWORK_DATA_DIR", ".casework"))).resolve()
-    make_private(data_dir)
+    data_dir = (args.data_dir or default_data_dir()).resolve()
+    if args.command in CREATES_STORE:
+        make_private(data_dir)
+    elif args.command not in NEEDS_NO_STORE and not data_dir.is_dir():
+        raise CliError(
+            f"no Casework data directory at {data_dir}; start one there with `casework up`, "
+            "or point at yours with --data-dir DIR (or CASEWORK_DATA_DIR)"
+        )
     api_url = os.environ.get("PREFECT_API_URL")
     start_own = False
     if api_url is None:
@@ -843,6 +860,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         code = run(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`casework show … | head`): what it read was all it wanted.
+        # Point stdout at nothing so the interpreter's own flush at exit does not fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     except Exception as exc:
         if isinstance(exc, (CliError, *_user_errors())):
             print(f"casework: error: {exc}", file=sys.stderr)

@@ -141,5 +141,7 @@ def check_schema(engine: Engine | None = None) -> None:
         where = engine.url.render_as_string(hide_password=True)
         state = "has no schema" if current is None else f"is at schema {current}, not {head}"
         raise StoreNotReady(
-            f"case store {where} {state}; run `casework migrate` (or `casework up`)"
+            f"case store {where} {state}; if your cases live elsewhere, pass --data-dir DIR "
+            "(or set CASEWORK_DATA_DIR); to prepare this one, run `casework up` or "
+            "`casework migrate`"
         )

@@ -12,6 +12,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from casework.settings import default_data_dir
+
 
 def user_errors() -> tuple[type[Exception], ...]:
     # Imported late: these modules import Prefect, which must see the CLI's environment first.
@@ -67,7 +69,7 @@ def record_unexpected(exc: BaseException, command: str) -> tuple[str, Path]:
 
 
 def log_traceback(text: str, where: str) -> tuple[str, Path]:
-    data_dir = Path(os.environ.get("CASEWORK_DATA_DIR", ".casework"))
+    data_dir = default_data_dir()
     reference = f"E-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
     path = data_dir.resolve() / ERROR_LOG
     entry = f"--- {reference} {datetime.now(UTC).isoformat()} {where}\n{scrubbed(text)}\n"

@@ -24,7 +24,8 @@ class CaseworkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
 
     data_dir: Path = Field(
-        default=Path(".casework"), description="where embedded SQLite files live"
+        default_factory=lambda: default_data_dir(),
+        description="where the case store, logs and documents live",
     )
     database_url: str | None = Field(
         default=None, description="case store; default SQLite in data_dir"
@@ -101,6 +102,24 @@ def prefect_server_database(url: str) -> str:
     if not separator or scheme.split("+")[0] not in {"postgresql", "postgres"} or not rest:
         raise ValueError(f"{url!r} is not a postgresql:// URL")
     return f"postgresql+asyncpg://{rest}"
+
+
+LOCAL_DATA_DIR = Path(".casework")
+
+
+def default_data_dir() -> Path:
+    """CASEWORK_DATA_DIR if set; else `.casework/` in the current directory if one is
+    there (a project-local store); else the user's own data directory (on Linux
+    ~/.local/share/casework), the same from any directory."""
+    import os
+
+    if given := os.environ.get("CASEWORK_DATA_DIR"):
+        return Path(given)
+    if LOCAL_DATA_DIR.is_dir():
+        return LOCAL_DATA_DIR
+    from platformdirs import user_data_path
+
+    return user_data_path("casework", appauthor=False)
 
 
 def _default_actor() -> str:

@@ -29,6 +29,8 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+from casework.settings import default_data_dir
+
 
 def reuse_ssl_contexts() -> None:
     """Every Prefect client builds an SSL context from certifi's bundle (about 17% of a
@@ -74,7 +76,7 @@ RUNS_DIR = "flow-run-processes"  # under the data directory: one file per child,
 
 def runs_dir() -> Path:
     """Where the template notes which child runs which flow run (`casework status` looks)."""
-    return Path(os.environ.get("CASEWORK_DATA_DIR", ".casework")) / RUNS_DIR
+    return default_data_dir() / RUNS_DIR
 
 
 def is_template_process(pid: int) -> bool:

@@ -4,6 +4,9 @@ changed), forms, notes and case listings, on the session's case store."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -353,3 +356,52 @@ def test_a_case_waiting_on_partners_takes_no_form(capsys, tmp_path) -> None:
         ["submit", number, "referral", "--file", _form_file(tmp_path, Stage.REFERRAL)],
         "is waiting on partner agencies' answers to its referrals",
     )
+
+
+def test_every_directory_finds_the_same_store_and_a_missing_one_is_named(
+    tmp_path: Path,
+) -> None:
+    """No CASEWORK_DATA_DIR: the per-user data directory serves every working directory;
+    a missing store is named with the option that picks another, and nothing is created."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "PREFECT_"))}
+    env |= {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "home" / "data")}
+    env |= {"CASEWORK_STAFF_FILE": os.environ["CASEWORK_STAFF_FILE"]}
+
+    def casework(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+        cwd.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "casework", *argv]
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+    missing = casework(tmp_path / "a", "cases")
+    assert missing.returncode == 1
+    assert missing.stderr.count("\n") == 1
+    assert str(tmp_path / "home" / "data" / "casework") in missing.stderr
+    assert "--data-dir" in missing.stderr
+    assert not (tmp_path / "home" / "data" / "casework").exists()
+
+    assert casework(tmp_path / "a", "migrate").returncode == 0
+    elsewhere = casework(tmp_path / "b" / "deeper", "cases")
+    assert (elsewhere.returncode, elsewhere.stdout.strip()) == (0, "no cases")
+    assert (tmp_path / "home" / "data" / "casework" / "casework.db").exists()
+    assert not (tmp_path / "a" / ".casework").exists()
+    assert not (tmp_path / "b" / "deeper" / ".casework").exists()
+
+    (tmp_path / "c" / ".casework").mkdir(parents=True, mode=0o700)
+    local = casework(tmp_path / "c", "cases")  # a project-local store is used where it is
+    assert local.returncode == 1
+    assert str(tmp_path / "c" / ".casework") in local.stderr
+    assert "--data-dir" in local.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
+    """`casework form plan | head -1`: the pipe closes before the output is written."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "casework", "form", "plan"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    child.stdout.close()  # the reader is gone before the command has printed anything
+    _, err = child.communicate(timeout=60)
+    assert (child.returncode, err) == (0, "")
