@@ -19,6 +19,7 @@ from models.codes import NeedsDomain, Program, Stage, Trigger
 from models.labels import to_labels
 from models.orm import Assessment, AuditEvent, StageEvent
 from tests import factories
+from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, identity_strings, surfaces_text
 
 pytestmark = pytest.mark.prefect
@@ -196,15 +197,19 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
     assert f"Plan form for {case_number}" in text
     assert "The last plan form was refused" in text
     assert "belongs to domain food" in text
-    warnings = api_post(
-        stack,
-        "logs/filter",
-        {"logs": {"flow_run_id": {"any_": [flow_run_id]}, "level": {"ge_": 30}}},
-    )
-    assert any(
-        f"{case_number} {key} form refused" in log["message"] and "closed" not in log["message"]
-        for log in warnings
-    )
+
+    def refused_warning() -> bool:  # logs reach the server in batches: wait for it
+        warnings = api_post(
+            stack,
+            "logs/filter",
+            {"logs": {"flow_run_id": {"any_": [flow_run_id]}, "level": {"ge_": 30}}},
+        )
+        return any(
+            f"{case_number} {key} form refused" in log["message"] and "closed" not in log["message"]
+            for log in warnings
+        )
+
+    wait_for("the run's WARNING that the form was refused", refused_warning)
     card = orchestration._api("GET", f"/artifacts/{case_number.lower()}/latest")["data"]
     assert "last plan form refused" in card
     assert "belongs to domain food" in card
