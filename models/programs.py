@@ -7,6 +7,7 @@ import tomllib
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
@@ -72,14 +73,19 @@ def configured_programs_file() -> Path:
     return get_settings().programs_file or DEFAULT_PROGRAMS_FILE
 
 
+def read_toml(path: Path, variable: str) -> dict[str, Any]:
+    """A configuration file's TOML; one line naming the variable and file if it is bad."""
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProgramError(f"{variable}: {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ProgramError(f"{variable}: {path} is not UTF-8 text") from None
+
+
 @lru_cache(maxsize=4)
 def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramConfig]:
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProgramError(f"CASEWORK_PROGRAMS_FILE: {path}: {exc}") from None
-    except UnicodeDecodeError:
-        raise ProgramError(f"CASEWORK_PROGRAMS_FILE: {path} is not UTF-8 text") from None
+    raw = read_toml(path, "CASEWORK_PROGRAMS_FILE")
     unknown = set(raw) - {p.value for p in Program}
     if unknown:
         raise ProgramError(f"{path}: unknown program(s) {', '.join(sorted(unknown))}")

@@ -7,7 +7,6 @@ Resume dialog offers exactly these), is read from here."""
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.codes import Program, RecipientRole
 from models.forms import StaffId
-from models.programs import ProgramError, programs
+from models.programs import ProgramError, programs, read_toml
 
 DEFAULT_STAFF_FILE = Path(__file__).with_name("staff.toml")
 # Casework itself, acting on a schedule (the reassessment cadence sends due cases back to
@@ -47,12 +46,7 @@ def roster() -> dict[str, StaffMember]:
 @lru_cache(maxsize=4)
 def load_roster(path: Path = DEFAULT_STAFF_FILE) -> dict[str, StaffMember]:
     where = f"CASEWORK_STAFF_FILE: {path}"
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProgramError(f"{where}: {exc}") from None
-    except UnicodeDecodeError:
-        raise ProgramError(f"{where} is not UTF-8 text") from None
+    raw = read_toml(path, "CASEWORK_STAFF_FILE")
     members: dict[str, StaffMember] = {}
     for index, entry in enumerate(raw.get("staff", [])):
         try:

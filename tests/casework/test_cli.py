@@ -405,3 +405,30 @@ def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
     child.stdout.close()  # the reader is gone before the command has printed anything
     _, err = child.communicate(timeout=60)
     assert (child.returncode, err) == (0, "")
+
+
+def test_intake_refuses_a_case_manager_not_on_the_programs_roster(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    client = tmp_path / "client.json"
+    client.write_text(factories.client_in().model_dump_json())
+    before = _store_size()
+    for manager, why in [
+        ("cm.osei", "cm.osei is not an active case manager of housing"),  # child welfare
+        ("sup.housing", "sup.housing is not an active case manager of housing"),  # a role
+        ("nobody", "nobody is not an active case manager of housing"),
+    ]:
+        code, _, err = run_cli(
+            capsys,
+            "intake",
+            "--program",
+            "housing",
+            "--file",
+            str(client),
+            "--case-manager",
+            manager,
+        )
+        assert code == 1
+        assert f"--case-manager: {why} on the staff roster" in err
+        assert err.count("\n") == 1
+    assert _store_size() == before
