@@ -17,6 +17,7 @@ from models.codes import BenefitKind, ClosureReason, ContactPreference, Program,
 from models.forms import AssessmentForm, ClosureForm, DomainScores, MonitoringForm, StageForm
 from models.lifecycle import STAGES
 from models.schemas import ClientIn
+from models.staff import case_managers
 
 GIVEN = [
     "Ana",
@@ -33,7 +34,6 @@ GIVEN = [
     "Luis",
 ]
 FAMILY = ["Okafor", "Nguyen", "Silva", "Kowalski", "Haddad", "Moreau", "Tanaka", "Reyes", "Brennan"]
-STAFF = ["cm.rivera", "cm.osei", "cm.lindqvist", "cm.park"]
 # How far each demo case goes: a stage to stop at, or the closed state.
 ROUTES: list[list[Stage]] = [
     [],
@@ -77,8 +77,9 @@ def demo_form(stage: Stage, rng: random.Random, staff: str, last: bool) -> Stage
 
 def _drive(index: int, seed: int) -> str:
     rng = random.Random(seed + index)
-    staff = STAFF[index % len(STAFF)]
     program = list(Program)[index % len(Program)]
+    managers = case_managers(program)  # from the staff roster, as intake requires
+    staff = managers[index % len(managers)]
     started = operations.intake(synthetic_client(rng), program, staff, staff)
     route = ROUTES[index % len(ROUTES)]
     for position, stage in enumerate(route):

@@ -78,6 +78,16 @@ def active_staff(program: Program | str) -> list[str]:
     return [m.id for m in roster().values() if m.active and program in m.programs]
 
 
+def case_managers(program: Program | str) -> list[str]:
+    """The program's active case managers, in roster order."""
+    program = Program(program)
+    return [
+        m.id
+        for m in roster().values()
+        if m.active and program in m.programs and m.role is RecipientRole.CASE_MANAGER
+    ]
+
+
 def check_staff(staff_id: str, program: Program | str, role: RecipientRole | None = None) -> None:
     """Refuse a staff id that is not active staff of `program` (in `role`, if given)."""
     program = Program(program)
