@@ -26,9 +26,10 @@ from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 from prefect.states import Suspended
 from pydantic import BaseModel, ValidationError
 
-from casework.orchestration import create_run_input, read_run_input
+from casework.orchestration import OrchestratorUnavailable, create_run_input, read_run_input
 from casework.settings import STAFF_ID_PATTERN
 from flows.parameters import CASE, EPISODE, CaseNumber
+from models.cases import Position
 from models.codes import Trigger
 from models.dialogs import DialogContext, description, dialog_schema
 from models.forms import StageForm, describe_error
@@ -80,7 +81,7 @@ def dialog_input(form_type: type[StageForm], context: DialogContext) -> type[Run
 
 
 def wait_for_form(
-    form_type: type[StageForm], key: str, fired: set[str], context: DialogContext
+    form_type: type[StageForm], key: str, fired: set[str], position: Position
 ) -> BaseModel:
     """The form for `key`: the one stored when the run was resumed there, read straight (a
     suspend at a key that already fired would only be refused, then read it), or, the
@@ -90,6 +91,7 @@ def wait_for_form(
         stored = model.load(keyset_from_paused_state(Suspended(pause_key=key)))
         assert isinstance(stored, BaseModel)  # a sync flow: loaded, not awaited
         return stored
+    context = dialog_context(position)  # read only when the dialog is shown
     return suspend_flow_run(wait_for_input=dialog_input(form_type, context), key=key)
 
 
@@ -99,9 +101,12 @@ def submitter(key: str) -> str | None:
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return None
-    given = read_run_input(
-        str(context.flow_run.id), keyset_from_paused_state(Suspended(pause_key=key))["response"]
-    )
+    try:
+        given = read_run_input(
+            str(context.flow_run.id), keyset_from_paused_state(Suspended(pause_key=key))["response"]
+        )
+    except OrchestratorUnavailable:  # the refusal is still recorded, as the system's
+        return None
     staff = given.get("submitted_by") if isinstance(given, dict) else None
     return staff if isinstance(staff, str) and re.match(STAFF_ID_PATTERN, staff) else None
 
@@ -164,8 +169,7 @@ def case_lifecycle(
             refusal = None if answer else "partners have not all answered yet"
         elif form_type is not None:
             try:
-                context = dialog_context(position)
-                form = wait_for_form(form_type, position.stage_key, fired, context)
+                form = wait_for_form(form_type, position.stage_key, fired, position)
                 form_data = form.model_dump(mode="json")
             except ValidationError as exc:
                 refusal, refused_by = describe_error(exc), submitter(position.stage_key)
