@@ -82,8 +82,9 @@ def _models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
     return found
 
 
-def _shape_object(schema: dict[str, Any], model: type[BaseModel], enums: dict[str, Any]) -> None:
-    """Titles, labelled choices and defaults for one object schema of `model`."""
+def _shape_object(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Titles and defaults for one object schema of `model` (its enums are inlined and
+    labelled already)."""
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
         ref = prop.get("$ref", "").removeprefix(REF)
@@ -135,10 +136,10 @@ def dialog_schema(
     enums = {name: d for name, d in definitions.items() if "enum" in d}
     models = _models(form)
     _inline_enums(shaped, enums)
-    _shape_object(shaped, form, enums)
+    _shape_object(shaped, form)
     for name, definition in definitions.items():
         if name in models and name != form.__name__:
-            _shape_object(definition, models[name], enums)
+            _shape_object(definition, models[name])
     for name in enums:
         definitions.pop(name)
     shaped.pop("$defs", None)
