@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", type=count_arg(0, 500), default=0, metavar="N", help="also create N demo cases"
     )
     up.add_argument(
+        "--verbose",
+        action="store_true",
+        help="stream the worker's and the flow runs' output here too (always in runner.log)",
+    )
+    up.add_argument(
         "--prefect-database-url",
         type=prefect_database_arg,
         metavar="URL",
@@ -209,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("reference")
     ref.add_argument("--status", required=True, choices=[s.value for s in ReferralStatus])
     ref.add_argument("--reason", help="the partner's reason, if any (store only)")
+
+    sub.add_parser(
+        "sync-referrals",
+        parents=[common],
+        help="ask the partner agencies now for their answers to open referrals "
+        "(the referral-status-sync deployment does it every 10 minutes)",
+    )
 
     doc = sub.add_parser("doc", parents=[common], help="render a case document")
     doc.add_argument("case_number")
@@ -717,6 +729,19 @@ def cmd_referral(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync_referrals(args: argparse.Namespace) -> int:
+    from casework import orchestration
+    from flows.referral_sync import referral_status_sync
+
+    orchestration.check_ready(orchestration.REFERRAL_SYNC_DEPLOYMENT)
+    done = referral_status_sync()
+    print(
+        f"{done['providers']} partner(s) asked: {done['changes']} answer(s) changed, "
+        f"{done['resumed']} case(s) moved on"
+    )
+    return 0
+
+
 def cmd_doc(args: argparse.Namespace) -> int:
     from casework.documents import produce
     from casework.settings import get_settings
@@ -764,9 +789,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from casework.demo import run_demo
+    from casework.demo import run_demo, running_partner
+    from casework.orchestration import check_ready
+    from casework.settings import get_settings
 
-    print(f"Demo: {run_demo(args.cases)}")
+    url, token = running_partner(get_settings().data_dir)
+    check_ready()
+    print(run_demo(args.cases, url, token))
     return 0
 
 
@@ -830,6 +859,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "providers": cmd_providers,
     "consent": cmd_consent,
     "referral": cmd_referral,
+    "sync-referrals": cmd_sync_referrals,
     "doc": cmd_doc,
     "report": cmd_report,
 }
@@ -840,10 +870,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "prefect_database_url", None):  # read with the other settings, next
         os.environ["CASEWORK_PREFECT_DATABASE_URL"] = args.prefect_database_url
     data_dir, start_own = bootstrap(args)
+    if args.command not in {"up", "worker"}:
+        # A command that runs a flow here (`sweep`) logs to the Prefect server, not to the
+        # terminal: what it did is its own output. (`up` keeps them in its runner log.)
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     if args.command == "up":
         from casework.stack import up
 
-        return up(data_dir, start_own, args.port, args.demo)
+        return up(data_dir, start_own, args.port, args.demo, args.verbose)
     if args.command == "worker":
         from casework.worker import serve
 

@@ -5,17 +5,31 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 from casework import examples, operations, orchestration
+from casework.db import session_scope
 from casework.partner import PartnerAgency
-from models.codes import BenefitKind, ClosureReason, ContactPreference, Program, Stage, Trigger
+from casework.stack import StackError
+from models import cases, stage_events
+from models.codes import (
+    BenefitKind,
+    CaseStatus,
+    ClosureReason,
+    ContactPreference,
+    Program,
+    Stage,
+    Trigger,
+)
 from models.forms import AssessmentForm, ClosureForm, DomainScores, MonitoringForm, StageForm
+from models.labels import label
 from models.lifecycle import STAGES
+from models.orm import StageEvent
 from models.schemas import ClientIn
 from models.staff import case_managers
 
@@ -75,68 +89,237 @@ def demo_form(stage: Stage, rng: random.Random, staff: str, last: bool) -> Stage
     return form.model_copy(update={"submitted_by": staff})
 
 
-def _drive(index: int, seed: int) -> str:
+# The demo gives each case's forms one step at a time, every case a step per round, and
+# keeps trying a step that did not take (a busy server, a run not yet suspended) until the
+# case has recorded it, for as long as this: on a loaded machine, minutes, not seconds.
+PATIENCE_SECONDS = 1800
+ROUND_SECONDS = 1.0
+STEP_SECONDS = 5.0  # how long one attempt waits for the run to be suspended at the stage
+SYNC_SECONDS = 15.0  # how often the partners are asked for answers while a case waits
+PARTNER_FILE = "demo-partner.json"
+
+
+@dataclass
+class DemoCase:
+    """One demo case and how far along its route it is."""
+
+    number: str
+    program: Program
+    staff: str
+    route: list[Stage]
+    rng: random.Random
+    opened: cases.Position
+    started: bool = False  # its run started (else asked again: a busy server at intake)
+    arrived: bool = False  # at the end of its route, and seen there in the store
+    done: int = 0  # forms of the route the case has recorded
+    handed: str | None = None  # the stage key whose form was handed over, not yet recorded
+    form: StageForm | None = None  # the form of the current step, the same on every attempt
+    consented: bool = False
+    error: str | None = None  # a refusal: the case stops where it is
+    last_problem: str | None = None  # why the last attempt did not take (tried again)
+
+    @property
+    def finished(self) -> bool:
+        return self.error is not None or self.arrived
+
+
+def _open(index: int, seed: int) -> DemoCase:
     rng = random.Random(seed + index)
     program = list(Program)[index % len(Program)]
     managers = case_managers(program)  # from the staff roster, as intake requires
     staff = managers[index % len(managers)]
-    started = operations.intake(synthetic_client(rng), program, staff, staff)
+    position = operations.open_case(synthetic_client(rng), program, staff, staff)
     route = ROUTES[index % len(ROUTES)]
-    for position, stage in enumerate(route):
-        form = demo_form(
-            stage, rng, staff, last=position == len(route) - 1 and stage is Stage.MONITORING
+    return DemoCase(position.case_number, program, staff, route, rng, position)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the store says of a demo case, read in one transaction."""
+
+    stage: str
+    waiting: bool  # on its partners' answers
+    recorded: StageEvent | None  # the event of the form handed over, once recorded
+
+
+def _look(case: DemoCase) -> _Seen:
+    with session_scope(read_only=True) as session:
+        row = cases.get_case(session, case.number)
+        recorded = None
+        if case.handed:
+            recorded = stage_events.find(session, row, row.episode, case.handed)
+        return _Seen(row.stage, row.waiting_on is not None, recorded)
+
+
+def _advance(case: DemoCase) -> bool:
+    """One attempt at the case's next step. Returns whether it is waiting on its partners."""
+    if not case.started:  # idempotent: a retry after a timeout starts no second run
+        operations.start_run(case.opened)
+        case.started = True
+    seen = _look(case)
+    if case.done == len(case.route):
+        # intake moves on by itself; a referral waits for its partners' answers
+        case.arrived = seen.stage != Stage.INTAKE.value and not seen.waiting
+    elif case.handed:
+        _settle(case, seen.recorded)
+    elif seen.stage == case.route[case.done].value:
+        _give(case, case.route[case.done])
+    return seen.waiting  # else still moving on by itself (from intake, or its partners)
+
+
+def _settle(case: DemoCase, recorded: StageEvent | None) -> None:
+    """The form handed over: done once recorded; a refusal stops the case."""
+    if recorded is None:
+        return  # the run is recording it
+    if recorded.outcome != "moved":
+        case.error = f"{case.route[case.done].value} form {recorded.outcome}: {recorded.error}"
+        return
+    case.done, case.handed, case.form = case.done + 1, None, None
+    if case.finished:
+        _finish(case)
+
+
+def _give(case: DemoCase, stage: Stage) -> None:
+    """Hand the step's form over (the same form on every attempt)."""
+    if case.form is None:
+        last = case.done == len(case.route) - 1 and stage is Stage.MONITORING
+        case.form = demo_form(stage, case.rng, case.staff, last=last)
+    if stage is Stage.REFERRAL and not case.consented:
+        operations.give_consent(case.number, "*", date.today(), case.staff)
+        case.consented = True
+    try:
+        result = operations.submit(
+            case.number, stage, case.form, actor=case.staff, timeout=STEP_SECONDS
         )
-        if stage is Stage.REFERRAL:
-            operations.give_consent(started.case_number, "*", date.today(), staff)
-        result = operations.submit(started.case_number, stage, form, actor=staff, wait=True)
-        if result.outcome != "moved":
-            return f"error:{result.error}"
-        if stage is Stage.REFERRAL and not _partners_answered(started.case_number):
-            return "error:the demo partner did not answer"
-    if route and route[-1] is Stage.MONITORING:
+    except operations.InputError as exc:
+        case.error = str(exc)  # the case is at this stage and the form does not fit it
+        return
+    case.handed, case.last_problem = result.stage_key, None
+
+
+def _finish(case: DemoCase) -> None:
+    if case.route and case.route[-1] is Stage.MONITORING:
         # A benefit due soon, so the benefits watch has a warning to give.
         operations.record_benefit(
-            started.case_number, BenefitKind.SNAP, date.today() + timedelta(days=10), staff
+            case.number, BenefitKind.SNAP, date.today() + timedelta(days=10), case.staff
         )
-    if not route:
-        return "opened"
-    return "closed" if route[-1] is Stage.CLOSURE else operations.show(started.case_number).stage
 
 
-def _partners_answered(case_number: str, timeout: float = 120) -> bool:
-    """Referrals go to the demo partner agency over HTTP; ask the status sync (a run on the
-    runner) until it has recorded the partner's answer and moved the case on."""
-    deadline = time.monotonic() + timeout
+def _attempt(case: DemoCase) -> bool:
+    try:
+        return _advance(case)
+    except (orchestration.OrchestratorUnavailable, orchestration.SubmissionRefused) as exc:
+        case.last_problem = str(exc)
+        return False
+
+
+def drive(demo: list[DemoCase], patience: float = PATIENCE_SECONDS, workers: int = 4) -> None:
+    """Round after round, one step for every case still on its way, until each has
+    reached the end of its route, been refused, or patience runs out."""
+    deadline = time.monotonic() + patience
     next_sync = 0.0
-    while time.monotonic() < deadline:
-        if operations.show(case_number).stage != Stage.REFERRAL.value:
-            return True
-        if time.monotonic() > next_sync:
-            orchestration.start_sweep(orchestration.REFERRAL_SYNC_DEPLOYMENT)
-            next_sync = time.monotonic() + 15
-        time.sleep(1)
-    return False
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while time.monotonic() < deadline:
+            moving = [case for case in demo if not case.finished]
+            if not moving:
+                return
+            waiting = any(pool.map(_attempt, moving))
+            if waiting and time.monotonic() > next_sync:
+                # Referrals went to the demo partner over HTTP: the status sync (a run on
+                # the worker) asks it for answers and moves those cases on.
+                try:
+                    orchestration.start_sweep(orchestration.REFERRAL_SYNC_DEPLOYMENT)
+                except orchestration.OrchestratorUnavailable:
+                    pass  # asked again next time round
+                next_sync = time.monotonic() + SYNC_SECONDS
+            time.sleep(ROUND_SECONDS)
 
 
-def _demo_directory(partner: PartnerAgency) -> None:
+def table(demo: list[DemoCase]) -> str:
+    """Case number, program and stage of each demo case, and any case that did not get there."""
+    with session_scope(read_only=True) as session:
+        rows = []
+        for case in demo:
+            row = cases.get_case(session, case.number)
+            closed = row.status == CaseStatus.CLOSED.value
+            stage = "Closed" if closed else label(row.stage)
+            rows.append((case.number, label(case.program), stage))
+    width = max(len(program) for _, program, _ in rows)
+    lines = [f"  {'Case':<11}  {'Program':<{width}}  Stage"]
+    lines += [f"  {number:<11}  {program:<{width}}  {stage}" for number, program, stage in rows]
+    for case in demo:
+        if case.error:
+            lines.append(f"  {case.number} was refused: {case.error}")
+        elif not case.finished:
+            why = f" (last try: {case.last_problem})" if case.last_problem else ""
+            lines.append(f"  {case.number} did not reach the end of its route in time{why}")
+    return "\n".join(lines)
+
+
+def demo_partner(data_dir: Path, create: bool) -> PartnerAgency | None:
+    """The demo's partner agency, on the port and with the token it was first given (kept in
+    the data directory), so the directory the demo imported keeps working as long as `up`
+    runs, and after a restart. None if there is no demo partner and `create` is false."""
+    from casework.files import create_new
+
+    path = data_dir / PARTNER_FILE
+    if path.exists():
+        recorded = json.loads(path.read_text())
+        return PartnerAgency(recorded["token"], port=recorded["port"]).start()
+    if not create:
+        return None
+    partner = PartnerAgency(secrets.token_urlsafe(24)).start()
+    port = partner.server.server_address[1]
+    create_new(path, json.dumps({"port": port, "token": partner.token}))
+    return partner
+
+
+def running_partner(data_dir: Path) -> tuple[str, str]:
+    """The URL and token of the demo partner agency `casework up` runs for this data
+    directory; an error that says how to start it if it is not there."""
+    path = data_dir / PARTNER_FILE
+    if not path.exists():
+        raise DemoError(
+            "the demo's partner agency runs inside `casework up`: start the stack with "
+            "`casework up --demo N` (it keeps running the partner from then on)"
+        )
+    recorded = json.loads(path.read_text())
+    url = f"http://127.0.0.1:{recorded['port']}"
+    if not _answers(url):
+        raise DemoError(f"the demo partner agency at {url} is not answering; is `up` running?")
+    return url, str(recorded["token"])
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        httpx.get(url, timeout=5)  # any answer (a 401 without the token) means it is there
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+class DemoError(StackError):
+    """The demo cannot run here yet."""
+
+
+def _demo_directory(url: str, token: str) -> None:
     """The example HSDS directory, every provider answering at the demo partner."""
     data = json.loads(Path(examples.__file__).with_name("providers.hsds.json").read_text())
     for service in data["services"]:
-        service["x-casework"]["referral_endpoint"] = partner.url
-        service["x-casework"]["token"] = partner.token
+        service["x-casework"]["referral_endpoint"] = url
+        service["x-casework"]["token"] = token
     operations.import_providers(data)
 
 
-def run_demo(count: int, seed: int = 7, workers: int = 4) -> str:
-    """Drive `count` cases (referrals to a partner agency on loopback, for the demo's
-    duration), then start the sweeps once so their artifacts are there to see."""
-    partner = PartnerAgency("demo-partner-token").start()
-    try:
-        _demo_directory(partner)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = Counter(pool.map(lambda i: _drive(i, seed), range(count)))
-    finally:
-        partner.stop()
+def run_demo(count: int, url: str, token: str, seed: int = 7) -> str:
+    """Open `count` cases and drive each along its route (referrals go to the partner at
+    `url`), then start the sweeps once so their artifacts are there to see. Returns the
+    table."""
+    _demo_directory(url, token)
+    demo = [_open(index, seed) for index in range(count)]
+    drive(demo)
     for deployment in (orchestration.SWEEP_DEPLOYMENT, orchestration.BENEFITS_DEPLOYMENT):
         orchestration.start_sweep(deployment)
-    return ", ".join(f"{name}={n}" for name, n in sorted(outcomes.items()))
+    return table(demo)

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from casework import orchestration
 from casework.db import session_scope
-from casework.stack import api_is_healthy
 from models import (
     assessments,
     audit,
@@ -122,13 +121,18 @@ def intake(client: ClientIn, program: Program, case_manager: str, actor: str) ->
     """Register the client and open the case (one transaction, committed), then start its
     run: no store lock is held while Prefect is asked."""
     orchestration.check_ready()
+    position = open_case(client, program, case_manager, actor)
+    return IntakeResult(position.case_number, start_run(position), position.stage.value)
+
+
+def open_case(client: ClientIn, program: Program, case_manager: str, actor: str) -> cases.Position:
+    """Intake's store half: the client registered and the case opened, in one transaction."""
     with session_scope() as session:
         from models.clients import create_client
 
         record = create_client(session, client)
         case = cases.open_case(session, record, program, case_manager, actor, now())
-        position = cases.position(session, case)
-    return IntakeResult(position.case_number, start_run(position), position.stage.value)
+        return cases.position(session, case)
 
 
 def start_run(position: cases.Position) -> str:
@@ -599,7 +603,7 @@ def _settle_quietly(case_number: str) -> list[str] | None:
     """Settle now if Prefect is there; None if it is not: then `casework up`, once back,
     settles it (and the referral status sync after it)."""
     try:
-        if not api_is_healthy(orchestration.api_url()):
+        if not orchestration.api_is_healthy(orchestration.api_url()):
             return None
         return settle([case_number])
     except orchestration.OrchestratorUnavailable:

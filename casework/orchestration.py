@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from casework.stack import server_answers
 from models.cases import Position, run_tags
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # httpx is imported where it is used: store-only commands never need it
+    import httpx
     from prefect.client.orchestration import SyncPrefectClient
 
 LIFECYCLE_DEPLOYMENT = "case-lifecycle/case-lifecycle"  # flow name / deployment name
@@ -93,9 +91,28 @@ def api_url() -> str:
     return os.environ.get("PREFECT_API_URL") or "(none)"
 
 
+def api_is_healthy(api_url: str) -> bool:
+    return bool(server_answers(api_url))
+
+
+def server_answers(api_url: str, timeout: float = 5) -> bool | None:
+    """True if the server is healthy, False if it is not there (or says it is unwell),
+    None if it is there but did not answer in `timeout` seconds (busy, not gone)."""
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
+    except httpx.TimeoutException:
+        return None
+    except httpx.HTTPError:
+        return False
+
+
 def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One call to the Prefect server's REST API; its JSON answer. A server that does not
     answer is OrchestratorUnavailable; an unknown object, ObjectNotFound."""
+    import httpx
+
     url = api_url()
     with _clients_lock:
         if url not in _http:

@@ -14,22 +14,71 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-import httpx
+from casework.orchestration import api_is_healthy
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
+    from casework.partner import PartnerAgency
+    from casework.status import StackStatus
+
 STACK_FILE = "stack.json"
 SERVER_LOG = "prefect-server.log"
+RUNNER_LOG = "runner.log"  # the worker's and every flow-run process's output
+LOG_KEEP_BYTES = 20_000_000  # a log past this is moved to NAME.1 when `up` starts
 SERVER_STARTING = "casework: starting the Prefect server at"  # marks each start in its log
 
 
 class StackError(Exception):
     pass
+
+
+_console: TextIO = sys.stdout
+
+
+def say(text: str) -> None:
+    """A line for the person who started `up`: on the terminal, even while this process's
+    own output goes to the runner log."""
+    print(text, file=_console, flush=True)
+
+
+@contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr to `log`, and with them the output of every
+    flow-run process the worker starts (they inherit both); `say` still reaches the
+    terminal. Put back on the way out, so that a last error is seen where `up` was run."""
+    global _console
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    rotate(log)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    _console = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        _console = sys.stdout
+
+
+def rotate(log: Path) -> None:
+    """Keep a log from growing for years: past LOG_KEEP_BYTES it becomes NAME.1 (replacing
+    the one before)."""
+    if log.exists() and log.stat().st_size > LOG_KEEP_BYTES:
+        log.replace(log.with_name(log.name + ".1"))
 
 
 class ServerGone(StackError):
@@ -47,21 +96,6 @@ def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, 
         "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
-
-
-def api_is_healthy(api_url: str) -> bool:
-    return bool(server_answers(api_url))
-
-
-def server_answers(api_url: str, timeout: float = 5) -> bool | None:
-    """True if the server is healthy, False if it is not there (or says it is unwell),
-    None if it is there but did not answer in `timeout` seconds (busy, not gone)."""
-    try:
-        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
-    except httpx.TimeoutException:
-        return None
-    except httpx.HTTPError:
-        return False
 
 
 def port_is_free(port: int) -> bool:
@@ -91,6 +125,7 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     end_orphan(data_dir)
     if not port_is_free(port):
         raise StackError(f"--port: 127.0.0.1:{port} is already in use; choose another port")
+    rotate(data_dir / SERVER_LOG)
     log = (data_dir / SERVER_LOG).open("ab")
     log.write(f"{SERVER_STARTING} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
     log.flush()
@@ -160,7 +195,7 @@ def end_orphan(data_dir: Path) -> None:
         )
     if not isinstance(server_pid, int) or not _serves(server_pid, data_dir):
         return
-    print(f"Ending the Prefect server (pid {server_pid}) a stopped `up` left behind.", flush=True)
+    say(f"Ending the Prefect server (pid {server_pid}) a stopped `up` left behind.")
     os.kill(server_pid, signal.SIGTERM)
     deadline = time.monotonic() + 15
     while _serves(server_pid, data_dir) and time.monotonic() < deadline:
@@ -182,7 +217,7 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 async def _serve(
     deployments: list[RunnerDeployment],
     limit: int,
-    announce: Callable[[], None],
+    announce: Callable[[StackStatus, list[str]], None],
     sole_runner: bool,
     data_dir: Path,
     server: subprocess.Popen[bytes] | None,
@@ -212,17 +247,17 @@ async def _serve(
         from casework.orchestration import revive_interrupted_runs
 
         if revived := await asyncio.to_thread(revive_interrupted_runs):
-            print(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
+            say(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
     scheduled = [f"{d.flow_name}/{d.name}" for d in deployments if d.schedules]
     await asyncio.to_thread(_wait_for_upcoming_runs, scheduled, serving)
     from casework.status import check, repair_all, to_text
 
     found = await asyncio.to_thread(check, data_dir)
     if sole_runner and found.case_runs:  # no other runner: what is stuck is ours to repair
-        print("\n".join(await asyncio.to_thread(repair_all, found.case_runs)), flush=True)
+        say("\n".join(await asyncio.to_thread(repair_all, found.case_runs)))
         found = await asyncio.to_thread(check, data_dir)
-    print(to_text(found), flush=True)
-    announce()
+    print(to_text(found), flush=True)  # the whole health check, in the runner log
+    announce(found, [d.name for d in deployments if d.schedules])
     watching = asyncio.create_task(_watch_server(server, os.environ["PREFECT_API_URL"], data_dir))
     upkeep = asyncio.create_task(_keep_cases_moving(data_dir)) if sole_runner else None
     await _until_stopped(serving, stopping, watching, upkeep, server, data_dir)
@@ -325,7 +360,7 @@ async def _keep_cases_moving(data_dir: Path) -> None:
         except Exception as exc:  # noqa: BLE001 - the next round tries again; the watchdog stops us
             lines = [f"casework: upkeep skipped a round ({type(exc).__name__})"]
         if lines:
-            print("\n".join(lines), flush=True)
+            say("\n".join(lines))
 
 
 def _wait_until_served(names: list[str], serving: asyncio.Task[None], timeout: float = 60) -> None:
@@ -357,29 +392,43 @@ def _wait_for_upcoming_runs(
         time.sleep(1)
 
 
-def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> int:
-    """Run the stack until interrupted. The environment was prepared by `prefect_env`."""
-    from casework.db import migrate
+def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbose: bool) -> int:
+    """Run the stack until interrupted. The environment was prepared by `prefect_env`.
+    The terminal gets a short summary; the worker's and the flow runs' output goes to the
+    runner log in the data directory (`verbose`: to the terminal as well, as it comes)."""
     from casework.files import check_private
+
+    check_private(data_dir)
+    if verbose:
+        return _up(data_dir, start_own_server, port, demo_cases, verbose)
+    with output_to(data_dir / RUNNER_LOG):
+        return _up(data_dir, start_own_server, port, demo_cases, verbose)
+
+
+def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbose: bool) -> int:
+    from casework.db import migrate
+    from casework.demo import demo_partner
     from casework.settings import get_settings
     from deployments import all_deployments
 
-    check_private(data_dir)
     api_url = os.environ["PREFECT_API_URL"]
     server = start_server(data_dir, port) if start_own_server else None
     if server is None and not api_is_healthy(api_url):
         raise StackError(f"PREFECT_API_URL: {api_url} is not answering")
+    partner: PartnerAgency | None = None
     try:
         migrate()
-        dashboard = api_url.removesuffix("/api")
+        try:
+            partner = demo_partner(data_dir, create=bool(demo_cases))
+        except OSError as exc:  # its port, kept since the demo, is taken by something else
+            say(f"The demo partner agency could not start ({exc.strerror}); referrals to it fail.")
 
-        def announce() -> None:
+        def announce(found: StackStatus, scheduled: list[str]) -> None:
             if server is None:  # our own server's start wrote it already
                 write_stack_file(data_dir, api_url, None)
-            print(f"Casework is up: case store {get_settings().store_url}", flush=True)
-            print(f"Dashboard: {dashboard}/runs  (Ctrl-C stops everything)", flush=True)
-            if demo_cases:
-                threading.Thread(target=_demo, args=(demo_cases,), daemon=True).start()
+            say(summary(found, scheduled, data_dir, partner, verbose))
+            if demo_cases and partner is not None:
+                threading.Thread(target=_demo, args=(demo_cases, partner), daemon=True).start()
 
         settings = get_settings()
         deployments = all_deployments()  # built outside the event loop: to_deployment is sync here
@@ -399,6 +448,8 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
     except KeyboardInterrupt:
         pass
     finally:
+        if partner is not None:
+            partner.stop()
         if server is not None:
             # What the worker logged as it stopped goes out while the server can take it:
             # once the server is gone, sending it would hold this process at exit.
@@ -406,11 +457,45 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int) -> in
 
             send_logs_and_events(timeout=10)
             stop_server(server)
-        print("Casework stopped.", flush=True)
+        say("Casework stopped.")
     return 0
 
 
-def _demo(count: int) -> None:
+def summary(
+    found: StackStatus,
+    scheduled: list[str],
+    data_dir: Path,
+    partner: PartnerAgency | None,
+    verbose: bool,
+) -> str:
+    """What `up` says once it is ready: where to look, and whether anything needs action."""
+    from casework.settings import get_settings
+
+    settings = get_settings()
+    served = sum(1 for d in found.deployments if not d.problem)
+    if scheduled:
+        due = sum(1 for d in found.deployments if d.name in scheduled and d.next_run)
+        schedules = f"{due} of {len(scheduled)} schedules have their next run"
+    else:
+        schedules = "schedules off (CASEWORK_SCHEDULES): sweeps run when started"
+    logs = f"{data_dir / RUNNER_LOG}, {data_dir / SERVER_LOG}"
+    lines = [
+        "Casework is up.",
+        f"  Dashboard:   {found.api_url.removesuffix('/api')}/runs",
+        f"  Case store:  {settings.store_url}",
+        f"  Worker:      {served} of {len(found.deployments)} deployments served on work pool "
+        f"{settings.work_pool}; {schedules}",
+    ]
+    if partner is not None:
+        lines.append(f"  Partner:     the demo partner agency listens at {partner.url}")
+    lines.append(f"  Logs:        {logs}" + ("" if verbose else " (--verbose shows them here)"))
+    actions = found.actions
+    lines += [f"  Needs action: {action}" for action in actions] or ["  All is well."]
+    lines.append("Ctrl-C stops everything.")
+    return "\n".join(lines)
+
+
+def _demo(count: int, partner: PartnerAgency) -> None:
     from casework.demo import run_demo
     from casework.orchestration import OrchestratorUnavailable, check_ready
 
@@ -420,5 +505,5 @@ def _demo(count: int) -> None:
             break
         except OrchestratorUnavailable:
             time.sleep(1)
-    summary = run_demo(count)
-    print(f"Demo: {summary}", flush=True)
+    say(f"Demo: opening {count} cases and moving each, a step at a time, along its route...")
+    say(f"Demo cases:\n{run_demo(count, partner.url, partner.token)}")

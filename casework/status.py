@@ -35,11 +35,12 @@ from casework.orchestration import (
     LIFECYCLE_DEPLOYMENT,
     RUNNER_SILENCE_SECONDS,
     OrchestratorUnavailable,
+    api_is_healthy,
     api_url,
     prefect_client,
     reschedule,
 )
-from casework.stack import SERVER_LOG, SERVER_STARTING, STACK_FILE, api_is_healthy
+from casework.stack import SERVER_LOG, SERVER_STARTING, STACK_FILE
 from models import cases, escalations
 from models.cases import RunOwner
 

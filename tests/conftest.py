@@ -152,12 +152,12 @@ class Stack:
     def log_path(self) -> Path:
         return SESSION_DIR / f"up-{self.starts}.log"
 
-    def start(self, schedules: bool = False) -> None:
+    def start(self, schedules: bool = False, *extra: str) -> None:
         self.starts += 1
         self.schedules = schedules
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "casework", "up", "--port", str(PORT)],
+            [sys.executable, "-m", "casework", "up", "--port", str(PORT), *extra],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_up_env(schedules),

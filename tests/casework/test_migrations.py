@@ -81,3 +81,11 @@ def test_upgrade_fills_the_sweep_columns_of_existing_cases(empty_store: Engine) 
             (1, False),
             (2, True),
         ]
+
+
+def test_the_schema_head_read_without_alembic_is_alembics_own() -> None:
+    from alembic.script import ScriptDirectory
+
+    from casework.db import MIGRATIONS, schema_head
+
+    assert schema_head() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
