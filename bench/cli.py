@@ -5,6 +5,11 @@ runs each store-only command as a user does (`casework …`, a new process each 
 prints, from one run, its CPU time (user + system, of the child) and whether `prefect` was
 imported (read from `python -X importtime`). Target: under 0.5 s of CPU, no Prefect.
 
+It also prints the floor on this machine: the CPU of a bare `import sqlalchemy.orm,
+pydantic`, which every store command needs. The commands run with Python's bytecode cache
+on, as on a user's machine after the first run (this environment sets
+PYTHONDONTWRITEBYTECODE, which would make every run recompile the project).
+
     .venv/bin/python bench/cli.py [--repeat 3]
 """
 
@@ -48,9 +53,13 @@ def fill(data_dir: Path) -> None:
 
 def cpu_of(argv: list[str], env: dict[str, str], trace: bool = False) -> tuple[float, bool, int]:
     """CPU seconds the command took; whether it imported Prefect (with `trace`); its exit."""
+    return _cpu([*(["-X", "importtime"] if trace else []), "-m", "casework", *argv], env)
+
+
+def _cpu(python_args: list[str], env: dict[str, str]) -> tuple[float, bool, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
-        [sys.executable, *(["-X", "importtime"] if trace else []), "-m", "casework", *argv],
+        [sys.executable, *python_args],
         env=env,
         capture_output=True,
         text=True,
@@ -72,8 +81,11 @@ def main() -> None:
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("PREFECT_", "CASEWORK_"))
+            if not key.startswith(("PREFECT_", "CASEWORK_")) and key != "PYTHONDONTWRITEBYTECODE"
         } | {"CASEWORK_DATA_DIR": str(data_dir), "CASEWORK_ACTOR": "cm.rivera"}
+        floor = min(
+            _cpu(["-c", "import sqlalchemy.orm, pydantic"], env)[0] for _ in range(args.repeat)
+        )
         print(f"{'command':<32} {'cpu s (min of ' + str(args.repeat) + ')':>18} prefect  exit")
         worst = 0.0
         for argv in COMMANDS:
@@ -83,6 +95,10 @@ def main() -> None:
             name = " ".join(argv)
             print(f"{name:<32} {cpu:>18.3f} {'YES' if prefect else 'no':>7} {code:>5}")
         print(f"slowest: {worst:.3f} s of CPU; {worst / TARGET_SECONDS:.2f} x the 0.5 s target")
+        print(
+            f"floor: `import sqlalchemy.orm, pydantic` alone takes {floor:.3f} s of CPU here "
+            f"({floor / worst:.0%} of the slowest command)"
+        )
 
 
 if __name__ == "__main__":

@@ -294,10 +294,13 @@ NEEDS_NO_STORE = {"form"}
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     """Set the environment before Prefect is imported: data dir, API URL, runner settings.
     Returns the data dir and whether `up` should start its own Prefect server."""
-    from casework.files import make_private
+    from casework.files import PRIVATE_UMASK, make_private
     from casework.settings import default_data_dir
     from casework.stack import STACK_FILE, prefect_env
 
+    # Whatever a command writes in the data directory (a document's folder, a flow result
+    # of `sweep`) is its owner's alone, as `up` requires of the whole directory.
+    os.umask(PRIVATE_UMASK)
     data_dir = (args.data_dir or default_data_dir()).resolve()
     if args.command in CREATES_STORE:
         make_private(data_dir)
@@ -777,13 +780,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     report = caseload_report(args.as_of or datetime.now(UTC))
     if args.html:
-        write_out(
+        written = write_out(
             args.html,
             to_html(report),
             option="--html",
             force=args.force,
             protected=protected_paths(),
         )
+        # On stderr: stdout stays the report itself (or its JSON).
+        print(f"HTML report written to {written}", file=sys.stderr)
     emit(asdict(report), args.json, lambda: to_text(report))
     return 0
 

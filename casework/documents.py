@@ -22,6 +22,7 @@ from casework.db import session_scope
 from models import audit, cases, plans, providers, referrals
 from models.cases import CaseError
 from models.codes import CaseStatus, Objective
+from models.labels import label, words
 from models.orm import CarePlan, Case, Contact, Document, Narrative
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -57,6 +58,7 @@ def environment(fmt: str) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = markdown_text
+    env.filters["label"] = label  # a code as people read it (models/labels.py)
     return env
 
 
@@ -69,10 +71,31 @@ def _goal_rows(plan: CarePlan | None, detailed: bool) -> list[list[Any]]:
         return []
     if detailed:
         return [
-            [g.domain, g.objective, Objective(g.objective).spec.measure, g.target_date, g.status]
+            [
+                label(g.domain),
+                words(g.objective),
+                Objective(g.objective).spec.measure,
+                g.target_date,
+                label(g.status),
+            ]
             for g in plan.goals
         ]
-    return [[g.objective, g.target_date, g.status] for g in plan.goals]
+    return [[label(g.objective), g.target_date, label(g.status)] for g in plan.goals]
+
+
+def _narratives(session: Session, case: Case, start: datetime, end: datetime) -> list[list[Any]]:
+    """The stage narratives written in the period (an assessment's, a closure summary),
+    oldest first; a narrative held for a form Prefect has not taken yet is left out."""
+    query = select(Narrative).where(
+        Narrative.case_id == case.id,
+        Narrative.created >= start,
+        Narrative.created <= end,
+        Narrative.stage_key.not_like("%~%"),
+    )
+    return [
+        [n.created.date(), label(n.stage_key.rsplit("-", 1)[0]), n.author, n.text]
+        for n in session.scalars(query.order_by(Narrative.created, Narrative.id))
+    ]
 
 
 def _plan_of_episode(session: Session, case: Case) -> CarePlan | None:
@@ -116,10 +139,15 @@ def context(
             Contact.case_id == case.id, Contact.occurred_at >= start, Contact.occurred_at <= end
         )
         notes = [
-            [c.occurred_at.date(), c.contact_type, c.author, c.text]
+            [c.occurred_at.date(), label(c.contact_type), c.author, c.text]
             for c in session.scalars(query.order_by(Contact.occurred_at))
         ]
-        return base | {"notes": notes, "period_from": period[0], "period_to": period[1]}
+        return base | {
+            "notes": notes,
+            "narratives": _narratives(session, case, start, end),
+            "period_from": period[0],
+            "period_to": period[1],
+        }
     if case.status != CaseStatus.CLOSED.value:
         raise DocumentError(f"case_number: {case.case_number} is open; closure comes at closing")
     episode = cases.episode_of(session, case)

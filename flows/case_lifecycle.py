@@ -155,11 +155,14 @@ def case_lifecycle(
             logger.info("%s moved on to episode %s; this run ends", case_number, position.episode)
             return "superseded"
         mirror_tags(position)
-        if position.stage_key not in fired:  # else published before it waited there
+        form_type = form_for(position.stage)
+        # Once per stage the case stops at (a replay published it before it waited there);
+        # not for intake, which moves on at once: the card would be replaced within a second.
+        stops = position.closed or form_type is not None or position.waiting_on_partners
+        if stops and position.stage_key not in fired:
             publish_case_card(case_number)
         if position.closed:
             return "closed"
-        form_type = form_for(position.stage)
         form_data: dict[str, Any] | None = None
         refusal: str | None = None
         refused_by: str | None = None

@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from casework.report import caseload_report as compute
+from casework.report import tables
 from flows.operator import refuses_cleanly
 from flows.parameters import AS_OF, AsOf
 from flows.sweeps import dated_run_name
@@ -22,10 +23,14 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
     caseload per case manager."""
     when = checked_as_of(as_of)
     report = compute(when)
-    for title, rows in report.sections().items():
-        key = "report-" + title.lower().replace(" ", "-")
-        table: list[dict[str, Any]] = rows or [{"note": "none"}]
-        create_table_artifact(table, key=key, description=f"{title}, as of {when:%Y-%m-%d}")
+    for table in tables(report):
+        key = "report-" + table.title.lower().replace(" ", "-")
+        rows: list[dict[str, Any]] = [
+            dict(zip(table.headers, row, strict=True)) for row in table.rows
+        ]
+        create_table_artifact(
+            rows or [{"note": "none"}], key=key, description=f"{table.title}, as of {when:%Y-%m-%d}"
+        )
     total = sum(row["cases"] for row in report.by_stage)
     over_sla = sum(row["over_sla"] for row in report.days_in_stage)
     escalated = sum(row["open"] for row in report.escalations if row["level"])

@@ -75,20 +75,21 @@ ENUMS: tuple[type[StrEnum], ...] = (
 )
 
 
-def _plain(code: str) -> str:
+def words(code: str) -> str:
+    """A code's own words, capitalised (an objective's, without its domain and measure)."""
     return OVERRIDES.get(code) or code.replace("_", " ").replace("-", " ").capitalize()
 
 
 def _objective(objective: codes.Objective) -> str:
     spec = objective.spec
-    return f"{_plain(spec.domain.value)}: {_plain(objective.value).lower()} ({spec.measure})"
+    return f"{words(spec.domain.value)}: {words(objective.value).lower()} ({spec.measure})"
 
 
 def _build() -> dict[str, str]:
     table: dict[str, str] = {}
     for enum in ENUMS:
         for member in enum:
-            table[member.value] = _plain(member.value)
+            table[member.value] = words(member.value)
     for objective in codes.Objective:
         table[objective.value] = _objective(objective)
     return table

@@ -33,6 +33,10 @@ from models.orm import (
 from models.programs import ProgramConfig
 
 WINDOWS = (30, 90)
+LEVELS = (1, 2, 3, 0)
+# Outcomes of the episodes closed in a window, each counted in cases (episodes).
+GOAL_MET = "goal_met"  # closed with at least one plan goal marked met
+HOUSING_SECURED = "housing_secured"  # closed with its permanent-housing goal met
 
 
 def percentile(values: list[int], share: float) -> float:
@@ -79,9 +83,8 @@ def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConf
     levels = Counter(
         session.scalars(select(Escalation.level).where(Escalation.resolved_at.is_(None)))
     )
-    report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in (1, 2, 3)] + [
-        {"level": 0, "open": levels.get(0, 0)}
-    ]
+    # The ladder's rungs in order, the advance warnings (level 0) after them.
+    report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in LEVELS]
     _referrals(report, session)
     _outcomes(report, session, as_of)
     return report
@@ -104,8 +107,8 @@ def _stages(report: Report, rows: list[Any], programs: dict[Program, ProgramConf
                 "program": program,
                 "stage": stage,
                 "cases": len(values),
-                "median_days": statistics.median(values),
-                "p90_days": percentile(values, 0.9),
+                "median_days": round(float(statistics.median(values)), 1),
+                "p90_days": round(percentile(values, 0.9), 1),
                 "sla_days": sla,
                 "over_sla": sum(1 for value in values if value > sla),
             }
@@ -165,46 +168,40 @@ def _referrals(report: Report, session: Session) -> None:
 
 
 def _outcomes(report: Report, session: Session, as_of: datetime) -> None:
+    """Per window: the episodes closed, by closure reason; then of those, how many closed
+    with a plan goal marked met, and with the permanent-housing goal met. Every figure
+    counts cases (a goal repeated across plan versions counts its case once)."""
     for window in WINDOWS:
         since = as_of - timedelta(days=window)
+        in_window = and_(
+            Episode.closed_at.is_not(None), Episode.closed_at > since, Episode.closed_at <= as_of
+        )
         closed = session.execute(
             select(Episode.closure_reason, func.count())
-            .where(
-                Episode.closed_at.is_not(None),
-                Episode.closed_at > since,
-                Episode.closed_at <= as_of,
-            )
+            .where(in_window)
             .group_by(Episode.closure_reason)
         ).all()
-        goals = session.execute(
-            select(PlanGoal.objective, func.count())
+        met = session.execute(
+            select(PlanGoal.objective, Episode.id)
             .join(CarePlan, CarePlan.id == PlanGoal.plan_id)
             .join(
                 Episode,
                 and_(Episode.case_id == CarePlan.case_id, Episode.number == CarePlan.episode),
             )
-            .where(
-                PlanGoal.status == GoalStatus.MET.value,
-                Episode.closed_at > since,
-                Episode.closed_at <= as_of,
-            )
-            .group_by(PlanGoal.objective)
+            .where(PlanGoal.status == GoalStatus.MET.value, in_window)
+            .distinct()
         ).all()
-        met: dict[str, int] = {str(objective): int(n) for objective, n in goals}
         for reason, n in sorted(closed, key=lambda row: str(row[0])):
-            report.outcomes.append(
-                {"window_days": window, "outcome": f"closed: {reason}", "cases": n}
-            )
-        report.outcomes.append(
-            {"window_days": window, "outcome": "goals met", "cases": sum(met.values())}
-        )
-        report.outcomes.append(
+            report.outcomes.append({"window_days": window, "outcome": str(reason), "cases": n})
+        housing = Objective.SECURE_PERMANENT_HOUSING.value
+        report.outcomes += [
+            {"window_days": window, "outcome": GOAL_MET, "cases": len({e for _, e in met})},
             {
                 "window_days": window,
-                "outcome": "housing secured",
-                "cases": met.get(Objective.SECURE_PERMANENT_HOUSING.value, 0),
-            }
-        )
+                "outcome": HOUSING_SECURED,
+                "cases": len({e for objective, e in met if objective == housing}),
+            },
+        ]
 
 
 def now() -> datetime:

@@ -1,5 +1,6 @@
 """The case card: a small markdown artifact on each case's flow run with where the case
-stands, what is due and what is open, rewritten at every stage change. Coded values only."""
+stands, what is due and what is open, rewritten at every stage change. Coded values only,
+each shown by its label (models/labels.py); staff ids and provider keys as they are."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from casework.db import session_scope
 from models import cases, escalations, referrals, stage_events
 from models.codes import REFERRAL_WAITING, Program, Stage
+from models.labels import label
 from models.orm import Benefit
 from models.programs import programs, stage_due_on
 
@@ -22,13 +24,13 @@ def card_markdown(case_number: str) -> str:
         lines = [
             f"# {case.case_number}",
             "",
-            f"- program: `{case.program}`, case manager `{case.case_manager}`",
-            f"- stage: **{case.stage}** since {case.stage_entered_at:%Y-%m-%d}"
+            f"- program: {label(case.program)}, case manager `{case.case_manager}`",
+            f"- stage: **{label(case.stage)}** since {case.stage_entered_at:%Y-%m-%d}"
             + (" (waiting on partners)" if case.waiting_on else ""),
         ]
         if (refused := stage_events.last_refusal(session, case)) is not None:
             lines.append(
-                f"- **last {case.stage} form refused** {refused.at:%Y-%m-%d %H:%M} "
+                f"- **last {label(case.stage).lower()} form refused** {refused.at:%Y-%m-%d %H:%M} "
                 f"(`{refused.actor}`): {refused.error}"
             )
         if case.status == "closed":
@@ -43,16 +45,19 @@ def card_markdown(case_number: str) -> str:
         waiting = [s.value for s in REFERRAL_WAITING]
         open_refs = [r for r in referrals.for_case(session, case) if r.status in waiting]
         lines += [
-            f"- referral {r.reference}: {r.service} at `{r.provider}` [{r.status}]"
+            f"- referral {r.reference}: {label(r.service)} at `{r.provider}` [{label(r.status)}]"
             for r in open_refs
         ]
         query = select(Benefit).where(Benefit.case_id == case.id, Benefit.active)
         lines += [
-            f"- benefit `{b.kind}`: recertify by {b.recertify_by}" for b in session.scalars(query)
+            f"- benefit {label(b.kind)}: recertify by {b.recertify_by}"
+            for b in session.scalars(query)
         ]
         rows = escalations.listing(session, open_only=True, case_number=case.case_number)
         lines += [
-            f"- open escalation: {e.rule} level {e.level} ({e.measured})" for e in rows if e.level
+            f"- open escalation: {label(e.rule)}, level {e.level} ({e.measured})"
+            for e in rows
+            if e.level
         ]
     return "\n".join(lines)
 

@@ -85,12 +85,15 @@ def test_documents_say_what_the_case_says(capsys, whole_case) -> None:
     assert f"{client.given_name} {client.family_name}" in plan
     assert (
         "|---|---|---|---|---|\n"
-        "| housing | secure\\_permanent\\_housing | lease signed and moved in |" in plan
-    )
+        "| Housing | Secure permanent housing | lease signed and moved in |" in plan
+    )  # labels, never codes, in what a client is given
+    assert "Program:** Housing" in plan
+    assert "Not started" in plan
     assert "cm.tester with the client" in plan
 
     letter = _doc(capsys, case_number, "referral", reference)
     assert f"# Referral {reference}" in letter
+    assert "Service:** Housing search" in letter
     assert client.given_name in letter
     for withheld in (
         client.family_name,
@@ -107,10 +110,13 @@ def test_documents_say_what_the_case_says(capsys, whole_case) -> None:
     )
     assert "Contacts in the period:** 1" in notes
     assert "Old <b>note</b>" not in notes
+    # The stage narratives of the period are part of the notes (a store-only document).
+    assert "Stage narratives in the period:** 1" in notes
+    assert "| Closure | cm.a | Housed and stable for 90 days. |" in notes
 
     closure = _doc(capsys, case_number, "closure", "--format", "html")
     assert "<h1>Closure summary: " in closure
-    assert "<strong>Reason:</strong> goals_met" in closure
+    assert "<strong>Reason:</strong> Goals met" in closure
     assert "Housed and stable for 90 days." in closure
 
 

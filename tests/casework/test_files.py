@@ -103,6 +103,21 @@ for argv in (["migrate"], ["providers", "import", str(hsds)]):
         main([*argv, "--data-dir", str(data)])
     except SystemExit as exc:
         assert exc.code == 0, (argv, exc.code)
+os.environ["CASEWORK_DATA_DIR"] = str(data)
+from casework.db import session_scope
+from models.codes import Stage
+from tests import factories
+with session_scope() as session:
+    case = factories.walk_to(session, factories.new_case(session), Stage.REFERRAL, factories.now())
+    print(case.case_number)
+"""
+# A later command in a process of its own, under the usual umask: a document's folders too
+# are its owner's alone (they were once 0755, and `up` then refused the data directory).
+DOC = """
+import os, sys
+os.umask(0o022)
+from casework.cli import main
+main(["doc", sys.argv[2], "plan", "--data-dir", sys.argv[1]])
 """
 
 
@@ -113,13 +128,25 @@ def test_the_data_directory_is_private_and_tokens_stay_out_of_the_store(tmp_path
     tokens = {s["x-casework"]["token"] for s in json.loads(hsds.read_text())["services"]}
     data = tmp_path / "fresh"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "PREFECT_"))}
-    subprocess.run(
+    env["CASEWORK_STAFF_FILE"] = os.environ["CASEWORK_STAFF_FILE"]  # the tests' staff too
+    made = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(SCRIPT), str(data), str(hsds)],
         check=True,
         env=env,
         cwd=ROOT,
         timeout=120,
+        capture_output=True,
+        text=True,
     )
+    case_number = made.stdout.split()[-1]
+    subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(DOC), str(data), case_number],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert list(data.glob(f"documents/{case_number}/plan-*.md"))
     everything = [data, *data.rglob("*")]
     assert len(everything) > 3
     for path in everything:

@@ -306,3 +306,22 @@ def test_the_caseload_report_publishes_its_tables(stack: str) -> None:
     assert {"caseload-report", "report-cases-by-program-and-stage"} <= keys
     assert "report-caseload-per-case-manager" in keys
     assert "CASE-" not in json.dumps(found)  # counts and codes only
+
+
+def test_casework_sweep_prints_its_counts_and_no_prefect_log_lines(stack: str) -> None:
+    """What the sweep's flow run logged is on the dashboard; the terminal gets its counts."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "casework", "sweep", "--watch", "benefits"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PREFECT_LOGGING_LEVEL": "INFO"},  # as a user has it
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("benefits: breaches "), done.stdout
+    assert done.stdout.count("\n") == 1, done.stdout
+    assert done.stderr == ""

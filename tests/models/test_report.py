@@ -3,13 +3,14 @@ report parsed back. Runs on SQLite and, when configured, PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from casework.report import to_html
+from casework.report import to_html, to_text
 from models import cases, consents, escalations, referrals
 from models.clients import create_client
 from models.codes import Program, ReferralStatus, Stage, Watch
@@ -76,16 +77,19 @@ def test_report_figures_match_the_caseload(session: Session) -> None:
         0.0,
     )
     assessment = next(r for r in report.days_in_stage if r["stage"] == "assessment")
-    assert (assessment["median_days"], assessment["over_sla"]) == (20, 1)
+    assert (assessment["median_days"], assessment["over_sla"]) == (20.0, 1)
     levels = {r["level"]: r["open"] for r in report.escalations}
     assert levels[1] == 3  # intake and assessment overdue, monitoring without contact
     assert {"status": "accepted", "referrals": 1} in report.referrals
     assert report.partners == [
         {"provider": "hope-housing", "answered": 1, "median_days": 2.0, "slowest_days": 2.0}
     ]
+    assert [r["level"] for r in report.escalations] == [1, 2, 3, 0]  # warnings last
     outcomes = {(r["window_days"], r["outcome"]): r["cases"] for r in report.outcomes}
-    assert outcomes[(30, "closed: goals_met")] == 1
-    assert outcomes[(30, "housing secured")] == 1
+    # Each counted in cases: one case closed, its goals (in every plan version) met once.
+    assert outcomes[(30, "goals_met")] == 1
+    assert outcomes[(30, "goal_met")] == 1
+    assert outcomes[(30, "housing_secured")] == 1
     busy = next(r for r in report.caseloads if r["case_manager"] == "cm.busy")
     assert (busy["open_cases"], busy["recommended"], busy["state"]) == (26, 25, "over recommended")
 
@@ -128,6 +132,34 @@ def test_the_html_report_shows_the_same_figures_with_a_chart(session: Session) -
     assert "cm.busy" in page.cells
     assert "over recommended" in page.cells
     assert "hope-housing" in page.cells
+    assert "Housing" in page.cells  # programs and stages by their labels
+    assert "housing" not in page.cells
+
+
+def test_the_text_report_reads_as_prose_not_code(session: Session) -> None:
+    """Readable headers, levels in order with the warnings last, days to one decimal
+    everywhere, and outcomes that say what they count."""
+    _caseload(session)
+    text = to_text(build(session, AS_OF, programs()))
+    assert "median_days" not in text
+    assert "Median days" in text
+    levels = [
+        line.split("  ")[1]
+        for line in text.splitlines()
+        if line.startswith("  ")
+        and (
+            "(case manager)" in line
+            or "(supervisor)" in line
+            or "(program manager)" in line
+            or "Warnings" in line
+        )
+    ]
+    assert levels == ["1 (case manager)", "2 (supervisor)", "3 (program manager)", "Warnings"]
+    days = text.split("Days in stage against the SLA:")[1].split("\n\n")[0]
+    assert re.search(r"Intake\s+27\s+0\.0\s+0\.0\s+2\s+1", days), days
+    assert "Closed: goals met" in text
+    assert "Closed with a plan goal met" in text
+    assert "goals_met" not in text
 
 
 def test_percentile_is_nearest_rank() -> None:
