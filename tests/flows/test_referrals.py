@@ -97,8 +97,8 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
         return str(found[0]["data"]) if found else ""
 
     # The case card on the run follows the case: rewritten at the stage change.
-    assert "stage: **monitoring**" in wait_for(
-        "the case card", lambda: "monitoring" in card() and card()
+    assert "stage: **Monitoring**" in wait_for(
+        "the case card", lambda: "Monitoring" in card() and card()
     )
     assert "reassessment due" in card()
 
