@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--verbose",
         action="store_true",
-        help="stream the worker's and the flow runs' output here too (always in runner.log)",
+        help="the worker's and the flow runs' output to the terminal, not to runner.log",
     )
     up.add_argument(
         "--prefect-database-url",

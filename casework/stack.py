@@ -395,7 +395,7 @@ def _wait_for_upcoming_runs(
 def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbose: bool) -> int:
     """Run the stack until interrupted. The environment was prepared by `prefect_env`.
     The terminal gets a short summary; the worker's and the flow runs' output goes to the
-    runner log in the data directory (`verbose`: to the terminal as well, as it comes)."""
+    runner log in the data directory (`verbose`: to the terminal instead, as it comes)."""
     from casework.files import check_private
 
     check_private(data_dir)
@@ -488,7 +488,9 @@ def summary(
     ]
     if partner is not None:
         lines.append(f"  Partner:     the demo partner agency listens at {partner.url}")
-    lines.append(f"  Logs:        {logs}" + ("" if verbose else " (--verbose shows them here)"))
+    if verbose:
+        logs = f"the runner's here, the server's in {data_dir / SERVER_LOG}"
+    lines.append(f"  Logs:        {logs}" + ("" if verbose else " (--verbose: the runner's here)"))
     actions = found.actions
     lines += [f"  Needs action: {action}" for action in actions] or ["  All is well."]
     lines.append("Ctrl-C stops everything.")

@@ -54,7 +54,7 @@ RUN_NAME = re.compile(r"^[a-z-]+-\d{4}-\d\d-\d\dT\d\d:\d\dZ$")
 def live_stack(running_stack: Stack) -> str:
     if not running_stack.schedules:  # test_stack_restart, just before, restarts it so
         running_stack.stop()
-        running_stack.start(schedules=True)
+        running_stack.start(True, "--verbose")
     return running_stack.api_url
 
 
@@ -124,10 +124,11 @@ def test_every_cron_deployment_up_serves_has_upcoming_runs(
     # `up` said so when it was ready, and `casework status` says so now.
     said = running_stack.log_path.read_text()
     assert f"{len(SCHEDULES)} of {len(SCHEDULES)} schedules have their next run" in said, said
-    # ... and its runner log holds the whole health check, a line per deployment.
-    logged = (SESSION_DIR / "runner.log").read_text()
+    # Started with --verbose (test_stack_restart), so the runner's output came to the
+    # terminal too: the whole health check, a line per deployment, besides the summary.
     for name in SCHEDULES:
-        lines = [line for line in logged.splitlines() if line.startswith(f"  {name} ")]
+        lines = [line for line in said.splitlines() if line.startswith(f"  {name} ")]
+        assert lines, said
         assert "; next " in lines[-1], lines
     shown = subprocess.run(
         [sys.executable, "-m", "casework", "status", "--json"],

@@ -48,7 +48,7 @@ def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: S
     assert (number, moved_on) == (waiting, None), "recorded; the case moves once it is back"
     assert where(waiting) == ("referral", True)
 
-    running_stack.start(schedules=True)
+    running_stack.start(True, "--verbose")  # as an operator watching it: the runner's lines too
     result = operations.submit(
         opened.case_number, Stage.PLAN, factories.plan(), actor="tester", wait=True
     )
