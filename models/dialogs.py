@@ -39,6 +39,7 @@ class DialogContext:
     purpose: str
     staff: tuple[str, ...]
     crisis_domains: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()  # the directory's active providers for the program
     refused: str | None = None  # why the last form at this stage was refused
     refused_by: str | None = None
     refused_at: str | None = None
@@ -62,7 +63,8 @@ def description(context: DialogContext) -> str:
     if context.refused:
         who = f" (submitted by `{context.refused_by}`, {context.refused_at})"
         lines.append(
-            f"**The last {context.stage.value} form was refused**{who}: {context.refused}. "
+            f"**The last {label(context.stage).lower()} form was refused**{who}: "
+            f"{context.refused}. "
             "Fix that and submit again."
         )
     return "\n\n".join(lines)
@@ -94,6 +96,8 @@ def _shape_object(schema: dict[str, Any], model: type[BaseModel]) -> None:
         if name not in required:
             assert info.annotation is not None
             value = info.get_default(call_default_factory=True)
+            if value is None and _one_choice_or_none(prop):
+                continue  # optional: left empty unless chosen
             default = TypeAdapter[Any](info.annotation).dump_python(value, mode="json")
             if "enum" in prop:
                 default = label(default)
@@ -104,6 +108,18 @@ def _shape_object(schema: dict[str, Any], model: type[BaseModel]) -> None:
             # neither is "(Optional)".
             if prop.get("type") == "boolean" or ref:
                 schema.setdefault("required", []).append(name)
+
+
+def _one_choice_or_none(prop: dict[str, Any]) -> bool:
+    """An optional value (`anyOf` of one kind and null) becomes that kind alone, shown as
+    a field left empty, not as Prefect's picker between the kinds ("str | None")."""
+    kinds = [kind for kind in prop.get("anyOf", []) if kind.get("type") != "null"]
+    if len(kinds) != 1 or len(prop["anyOf"]) != 2:
+        return False
+    del prop["anyOf"]
+    prop.pop("default", None)
+    prop.update({k: v for k, v in kinds[0].items() if k not in prop})
+    return True
 
 
 def _inline_enums(node: Any, enums: dict[str, Any]) -> None:
@@ -153,6 +169,12 @@ def dialog_schema(
     if form is PlanForm:
         _plan_goals(definitions["Goal"])
         _plan_guards(shaped, context)
+    if "ReferralRequest" in definitions and context.providers:
+        provider = definitions["ReferralRequest"]["properties"]["provider"]
+        provider["enum"] = list(context.providers)
+        provider["description"] = (
+            f"a partner agency in the directory that serves {label(Program(context.program))}"
+        )
     return shaped
 
 

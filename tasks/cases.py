@@ -70,12 +70,18 @@ def dialog_context(position: Position) -> DialogContext:
     """What the case's Resume dialog says: the stage, the program's active staff, the
     domains a plan must cover, and why the last form at this stage was refused."""
     from models.lifecycle import STAGES
+    from models.providers import listing
     from models.staff import SWEEP_ACTOR, active_staff
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, position.case_number)
         crisis = cases.facts(session, case).crisis_domains if position.stage is Stage.PLAN else ()
         refused = stage_events.last_refusal(session, case)
+        providers: tuple[str, ...] = ()
+        if position.stage is Stage.REFERRAL:
+            providers = tuple(
+                p.key for p in listing(session) if p.active and position.program in p.programs
+            )
         return DialogContext(
             case_number=position.case_number,
             program=position.program,
@@ -85,6 +91,7 @@ def dialog_context(position: Position) -> DialogContext:
             staff=tuple(active_staff(position.program))
             + ((SWEEP_ACTOR,) if position.stage is Stage.MONITORING else ()),
             crisis_domains=tuple(sorted(d.value for d in crisis)),
+            providers=providers,
             refused=refused.error if refused else None,
             refused_by=refused.actor if refused else None,
             refused_at=f"{refused.at:%Y-%m-%d %H:%M} UTC" if refused else None,

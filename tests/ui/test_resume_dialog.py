@@ -129,3 +129,42 @@ def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: s
     )
     dialog.screenshot(path=SHOTS / "plan-dialog.png")
     page.close()
+
+
+def test_a_referral_goes_to_a_provider_chosen_in_its_dialog(browser, stack: str) -> None:  # type: ignore[no-untyped-def]
+    """The provider is a choice among the directory's providers for the program, and the
+    need behind the referral may be left empty (not Prefect's "str | None" picker)."""
+    from datetime import date
+
+    from casework import operations
+    from casework.partner import PartnerAgency
+    from tests.partners import case_at_referral, provider, referrals_of
+
+    agency = PartnerAgency("agency-token-123").start()
+    try:
+        key = provider(agency, "accept")  # in the directory before the case waits for it
+        case_number, _ = case_at_referral()
+        operations.give_consent(case_number, key, date.today(), "tester")
+        waiting = factories.where_it_waits(case_number)
+        page, dialog = _open_dialog(
+            browser, stack, waiting.flow_run_id, f"Referral form for {case_number}"
+        )
+        _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
+        dialog.get_by_role("button", name="Add item").first.click()
+        _choose(page, _field(page, dialog, "Service"), "Housing search")
+        _choose(page, _field(page, dialog, "Provider"), key)
+        assert "str" not in _field(page, dialog, "Reason").inner_text()
+        dialog.screenshot(path=SHOTS / "referral-dialog.png")
+        dialog.get_by_role("button", name="Submit").click()
+        [referral] = wait_for(
+            "the referral to be sent", lambda: referrals_of(case_number), timeout=120
+        )
+        assert (referral.provider, referral.service, referral.reason) == (
+            key,
+            "housing_search",
+            None,
+        )
+        wait_for("the partner to receive it", lambda: agency.referrals, timeout=120)
+        page.close()
+    finally:
+        agency.stop()
