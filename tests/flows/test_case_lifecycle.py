@@ -63,7 +63,7 @@ def _rows(case_number: str) -> dict[str, int]:
 
 
 def _wait_for_state(
-    flow_run_id: str, state_type: str, timeout: float = 60
+    flow_run_id: str, state_type: str, timeout: float = 180
 ) -> orchestration.RunView:
     deadline = time.monotonic() + timeout
     while (run := orchestration.read_run(flow_run_id)).state_type != state_type:
