@@ -97,6 +97,7 @@ ROUND_SECONDS = 1.0
 STEP_SECONDS = 5.0  # how long one attempt waits for the run to be suspended at the stage
 SYNC_SECONDS = 15.0  # how often the partners are asked for answers while a case waits
 PARTNER_FILE = "demo-partner.json"
+ORDER = list(Stage)
 
 
 @dataclass
@@ -138,8 +139,13 @@ class _Seen:
     """What the store says of a demo case, read in one transaction."""
 
     stage: str
+    closed: bool
     waiting: bool  # on its partners' answers
     recorded: StageEvent | None  # the event of the form handed over, once recorded
+
+    def past(self, stage: Stage) -> bool:
+        """Whether the case has gone beyond `stage` (its form was recorded)."""
+        return self.closed or ORDER.index(Stage(self.stage)) > ORDER.index(stage)
 
 
 def _look(case: DemoCase) -> _Seen:
@@ -148,7 +154,8 @@ def _look(case: DemoCase) -> _Seen:
         recorded = None
         if case.handed:
             recorded = stage_events.find(session, row, row.episode, case.handed)
-        return _Seen(row.stage, row.waiting_on is not None, recorded)
+        closed = row.status == CaseStatus.CLOSED.value
+        return _Seen(row.stage, closed, row.waiting_on is not None, recorded)
 
 
 def _advance(case: DemoCase) -> bool:
@@ -162,6 +169,8 @@ def _advance(case: DemoCase) -> bool:
         case.arrived = seen.stage != Stage.INTAKE.value and not seen.waiting
     elif case.handed:
         _settle(case, seen.recorded)
+    elif seen.past(case.route[case.done]):
+        _next(case)  # handed over by an attempt that failed only after Prefect took it
     elif seen.stage == case.route[case.done].value:
         _give(case, case.route[case.done])
     return seen.waiting  # else still moving on by itself (from intake, or its partners)
@@ -174,8 +183,12 @@ def _settle(case: DemoCase, recorded: StageEvent | None) -> None:
     if recorded.outcome != "moved":
         case.error = f"{case.route[case.done].value} form {recorded.outcome}: {recorded.error}"
         return
+    _next(case)
+
+
+def _next(case: DemoCase) -> None:
     case.done, case.handed, case.form = case.done + 1, None, None
-    if case.finished:
+    if case.done == len(case.route):
         _finish(case)
 
 
@@ -206,11 +219,15 @@ def _finish(case: DemoCase) -> None:
 
 
 def _attempt(case: DemoCase) -> bool:
+    """One attempt; whatever stops it (a busy server, a locked store) is tried again next
+    round, and named in the table if the case never gets there."""
     try:
         return _advance(case)
     except (orchestration.OrchestratorUnavailable, orchestration.SubmissionRefused) as exc:
         case.last_problem = str(exc)
-        return False
+    except Exception as exc:  # noqa: BLE001 - the demo goes on; the table says what stopped it
+        case.last_problem = f"{type(exc).__name__}: {exc}"
+    return False
 
 
 def drive(demo: list[DemoCase], patience: float = PATIENCE_SECONDS, workers: int = 4) -> None:

@@ -508,4 +508,10 @@ def _demo(count: int, partner: PartnerAgency) -> None:
         except OrchestratorUnavailable:
             time.sleep(1)
     say(f"Demo: opening {count} cases and moving each, a step at a time, along its route...")
-    say(f"Demo cases:\n{run_demo(count, partner.url, partner.token)}")
+    try:
+        say(f"Demo cases:\n{run_demo(count, partner.url, partner.token)}")
+    except Exception as exc:  # noqa: BLE001 - the stack goes on; the traceback is in the log
+        from casework.errors import record_unexpected
+
+        reference, log = record_unexpected(exc, "up --demo")
+        say(f"Demo stopped: unexpected {type(exc).__name__} (reference {reference}; see {log})")
