@@ -263,6 +263,14 @@ def submit(
     )
 
 
+def run_input(form: StageForm) -> dict[str, Any]:
+    """The form as the case's Resume dialog would give it, which Prefect's server checks
+    against the dialog's schema: choices by label, and an unset optional value left out
+    (the schema offers choices, not null, for a referral's reason)."""
+    given: dict[str, Any] = to_labels(form.model_dump(mode="json", exclude_none=True))
+    return given
+
+
 def _hand_over(
     turn: _Turn,
     form: StageForm,
@@ -281,9 +289,7 @@ def _hand_over(
             case = cases.get_case(session, turn.case_number)
             contacts.save_narrative(session, case, held, narrative, actor, now())
     try:
-        orchestration.resume_with_form(
-            turn.flow_run_id, turn.stage_key, to_labels(form.model_dump(mode="json")), turn.run
-        )
+        orchestration.resume_with_form(turn.flow_run_id, turn.stage_key, run_input(form), turn.run)
     except BaseException:
         if held:
             with session_scope() as session:

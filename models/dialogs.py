@@ -170,10 +170,12 @@ def dialog_schema(
         _plan_goals(definitions["Goal"])
         _plan_guards(shaped, context)
     if "ReferralRequest" in definitions and context.providers:
+        # Named, not offered as a fixed list: the schema is stored as the case starts
+        # waiting, and a provider imported after that must still be accepted.
         provider = definitions["ReferralRequest"]["properties"]["provider"]
-        provider["enum"] = list(context.providers)
         provider["description"] = (
-            f"a partner agency in the directory that serves {label(Program(context.program))}"
+            f"provider id; serving {label(Program(context.program))} now: "
+            f"{', '.join(context.providers)} (`casework providers list`)"
         )
     return shaped
 

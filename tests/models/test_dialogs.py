@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.input.run_input import run_input_subclass_from_type
 
-from models.codes import Stage
+from casework.operations import run_input
+from models.codes import NeedsDomain, ServiceCategory, Stage
 from models.dialogs import DialogContext, dialog_schema, title
-from models.forms import ClosureForm, MonitoringForm, ReferralForm, StageForm
+from models.forms import ClosureForm, MonitoringForm, ReferralForm, ReferralRequest, StageForm
 
 
 def _shaped(form: type[StageForm], stage: Stage, **context: Any) -> dict[str, Any]:
@@ -24,7 +26,10 @@ def test_a_referral_is_made_to_a_provider_chosen_from_the_programs_directory() -
     shaped = _shaped(ReferralForm, Stage.REFERRAL, providers=("hope-housing", "hope-rental"))
     assert shaped["title"] == title(DialogContext("CASE-000042", "housing", Stage.REFERRAL, "", ()))
     request = shaped["definitions"]["ReferralRequest"]
-    assert request["properties"]["provider"]["enum"] == ["hope-housing", "hope-rental"]
+    # Named in its description, not a fixed list: one imported later must be accepted.
+    provider = request["properties"]["provider"]
+    assert "enum" not in provider
+    assert "Housing now: hope-housing, hope-rental" in provider["description"]
     assert "Housing search" in request["properties"]["service"]["enum"]
     # The need behind it: a labelled choice that may stay empty, not a "str | None" picker.
     reason = request["properties"]["reason"]
@@ -46,3 +51,20 @@ def test_monitoring_and_closure_offer_their_choices_by_label() -> None:
     closure = _shaped(ClosureForm, Stage.CLOSURE)
     assert "Goals met" in closure["properties"]["reason"]["enum"]
     assert "goals_met" not in closure["properties"]["reason"]["enum"]
+
+
+def test_a_form_given_from_the_cli_fits_the_dialogs_schema() -> None:
+    """Prefect's server checks a resumed form against the dialog's schema: a referral with
+    no reason given, and one with a reason, both as `casework submit` hands them over, to
+    a provider the directory did not have when the case started waiting."""
+    shaped = _shaped(ReferralForm, Stage.REFERRAL, providers=("hope-housing",))
+    for reason in (None, NeedsDomain.HOUSING):
+        form = ReferralForm(
+            submitted_by="cm.rivera",
+            referrals=[
+                ReferralRequest(
+                    service=ServiceCategory.HOUSING_SEARCH, provider="new-provider", reason=reason
+                )
+            ],
+        )
+        jsonschema.validate(run_input(form), shaped)
