@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from casework.orchestration import api_is_healthy
-
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
@@ -96,6 +94,14 @@ def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, 
         "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
+
+
+def api_is_healthy(api_url: str) -> bool:
+    # Imported here: every command reads this module's STACK_FILE and prefect_env, and
+    # `casework form` should not pay for the case store's models to do so.
+    from casework.orchestration import api_is_healthy as healthy
+
+    return healthy(api_url)
 
 
 def port_is_free(port: int) -> bool:
