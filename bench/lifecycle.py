@@ -86,8 +86,7 @@ def tree_cpu(pid: int) -> float:
 
 def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Path:
     data_dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
-    from casework.settings import get_settings
-    from casework.stack import prefect_env
+    from casework.settings import get_settings, prefect_env
 
     # The worker polls as `up` has it (a fallback; it is woken by run events); Prefect's
     # runner, which has no such wake-up, polls every second.

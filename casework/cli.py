@@ -295,8 +295,7 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     """Set the environment before Prefect is imported: data dir, API URL, runner settings.
     Returns the data dir and whether `up` should start its own Prefect server."""
     from casework.files import PRIVATE_UMASK, make_private
-    from casework.settings import default_data_dir
-    from casework.stack import STACK_FILE, prefect_env
+    from casework.settings import STACK_FILE, default_data_dir, prefect_env
 
     # Whatever a command writes in the data directory (a document's folder, a flow result
     # of `sweep`) is its owner's alone, as `up` requires of the whole directory.

@@ -111,6 +111,21 @@ def prefect_server_database(url: str) -> str:
 
 
 LOCAL_DATA_DIR = Path(".casework")
+STACK_FILE = "stack.json"  # in the data directory: where `up` serves (its API URL, pids)
+
+
+def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, str]:
+    """Environment shared by the CLI, the worker and every flow-run process it forks. Here,
+    not with `up`: every command sets it, and `up`'s module costs asyncio to import."""
+    return {
+        "CASEWORK_DATA_DIR": str(data_dir),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(data_dir / "prefect"),
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
+        "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
 
 
 def default_data_dir() -> Path:

@@ -19,13 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from casework.settings import STACK_FILE
+
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
     from casework.partner import PartnerAgency
     from casework.status import StackStatus
 
-STACK_FILE = "stack.json"
 SERVER_LOG = "prefect-server.log"
 RUNNER_LOG = "runner.log"  # the worker's and every flow-run process's output
 LOG_KEEP_BYTES = 20_000_000  # a log past this is moved to NAME.1 when `up` starts
@@ -83,22 +84,9 @@ class ServerGone(StackError):
     """The Prefect server died under `up`: nothing is left to send logs or events to."""
 
 
-def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, str]:
-    """Environment shared by the CLI, the worker and every flow-run process it forks."""
-    return {
-        "CASEWORK_DATA_DIR": str(data_dir),
-        "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(data_dir / "prefect"),
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-        "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
-        "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-
-
 def api_is_healthy(api_url: str) -> bool:
-    # Imported here: every command reads this module's STACK_FILE and prefect_env, and
-    # `casework form` should not pay for the case store's models to do so.
+    # Imported here: `casework status` reads this module's file names, and should not pay
+    # for the case store's models to do so unless it asks the server.
     from casework.orchestration import api_is_healthy as healthy
 
     return healthy(api_url)

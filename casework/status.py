@@ -40,7 +40,8 @@ from casework.orchestration import (
     prefect_client,
     reschedule,
 )
-from casework.stack import SERVER_LOG, SERVER_STARTING, STACK_FILE
+from casework.settings import STACK_FILE
+from casework.stack import SERVER_LOG, SERVER_STARTING
 from models import cases, escalations
 from models.cases import RunOwner
 

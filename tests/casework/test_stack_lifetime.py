@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from casework.stack import STACK_FILE, StackError, end_orphan
+from casework.settings import STACK_FILE
+from casework.stack import StackError, end_orphan
 from tests.polling import alive, wait_for
 
 PARENT = """
