@@ -180,7 +180,7 @@ def _settle(case: DemoCase, recorded: StageEvent | None) -> None:
     """The form handed over: done once recorded; a refusal stops the case."""
     if recorded is None:
         return  # the run is recording it
-    if recorded.outcome != "moved":
+    if recorded.outcome != stage_events.MOVED:
         case.error = f"{case.route[case.done].value} form {recorded.outcome}: {recorded.error}"
         return
     _next(case)

@@ -23,6 +23,7 @@ from models import audit, cases, plans, providers, referrals
 from models.cases import CaseError
 from models.codes import CaseStatus, Objective
 from models.labels import label, words
+from models.lifecycle import stage_of_key
 from models.orm import CarePlan, Case, Contact, Document, Narrative
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -93,7 +94,7 @@ def _narratives(session: Session, case: Case, start: datetime, end: datetime) ->
         Narrative.stage_key.not_like("%~%"),
     )
     return [
-        [n.created.date(), label(n.stage_key.rsplit("-", 1)[0]), n.author, n.text]
+        [n.created.date(), label(stage_of_key(n.stage_key)), n.author, n.text]
         for n in session.scalars(query.order_by(Narrative.created, Narrative.id))
     ]
 

@@ -472,7 +472,6 @@ def summary(
         schedules = f"{due} of {len(scheduled)} schedules have their next run"
     else:
         schedules = "schedules off (CASEWORK_SCHEDULES): sweeps run when started"
-    logs = f"{data_dir / RUNNER_LOG}, {data_dir / SERVER_LOG}"
     lines = [
         "Casework is up.",
         f"  Dashboard:   {found.api_url.removesuffix('/api')}/runs",
@@ -484,7 +483,9 @@ def summary(
         lines.append(f"  Partner:     the demo partner agency listens at {partner.url}")
     if verbose:
         logs = f"the runner's here, the server's in {data_dir / SERVER_LOG}"
-    lines.append(f"  Logs:        {logs}" + ("" if verbose else " (--verbose: the runner's here)"))
+    else:
+        logs = f"{data_dir / RUNNER_LOG}, {data_dir / SERVER_LOG} (--verbose: the runner's here)"
+    lines.append(f"  Logs:        {logs}")
     actions = found.actions
     lines += [f"  Needs action: {action}" for action in actions] or ["  All is well."]
     lines.append("Ctrl-C stops everything.")

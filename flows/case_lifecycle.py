@@ -116,7 +116,6 @@ def log_outcome(case_number: str, stage_key: str, outcome: dict[str, Any]) -> No
     coded values, never what was typed); a move is INFO."""
     logger = get_run_logger()
     if outcome["outcome"] == REJECTED:
-        # Codes only: the guards name fields and coded values, never what was typed.
         logger.warning(
             "%s %s form refused; the case stays at %s: %s",
             case_number,

@@ -117,7 +117,7 @@ def labels(values: Any) -> str:
 def field_title(name: str) -> str:
     """A form field's title: a domain's label for a score or flag named after it, else the
     field's words."""
-    return LABELS.get(name) or name.replace("_", " ").capitalize()
+    return LABELS.get(name) or words(name)
 
 
 # The form fields that hold codes; any other string (a staff id, a provider id, a date) is

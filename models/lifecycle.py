@@ -262,6 +262,11 @@ def stage_key(stage: Stage, sequence: int, attempt: int = 0) -> str:
     return base if attempt == 0 else f"{base}-retry{attempt}"
 
 
+def stage_of_key(key: str) -> Stage:
+    """The stage a suspend key (`stage_key`) belongs to, retries included."""
+    return Stage(key.split("-", 1)[0])
+
+
 def lifecycle_table() -> str:
     """The declaration as a markdown table (the README embeds it; a test keeps them equal)."""
     rows = ["| stage | waits for | trigger | moves to | guards |", "|---|---|---|---|---|"]

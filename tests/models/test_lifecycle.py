@@ -12,6 +12,7 @@ from models.lifecycle import (
     TransitionNotAllowed,
     check_transition,
     stage_key,
+    stage_of_key,
     transition_for,
 )
 from tests import factories
@@ -103,3 +104,9 @@ def test_every_waiting_stage_has_a_valid_example() -> None:
             assert spec.example is not None
             example = spec.example(date.today(), "cm.tester")
             assert spec.form.model_validate(example.model_dump(mode="json")) == example
+
+
+def test_a_suspend_key_names_its_stage_retries_included() -> None:
+    """Documents label a narrative by the stage of the key it was kept under."""
+    assert stage_of_key(stage_key(Stage.PLAN, 3)) is Stage.PLAN
+    assert stage_of_key(stage_key(Stage.PLAN, 3, attempt=2)) is Stage.PLAN  # "plan-3-retry2"
