@@ -86,12 +86,13 @@ def tree_cpu(pid: int) -> float:
 
 def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Path:
     data_dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
-    from casework.settings import get_settings, prefect_env
+    from casework.settings import get_settings, prefect_credential, prefect_env
 
     # The worker polls as `up` has it (a fallback; it is woken by run events); Prefect's
     # runner, which has no such wake-up, polls every second.
     poll = get_settings().runner_poll_seconds
     os.environ.update(prefect_env(data_dir, f"http://127.0.0.1:{port}/api", poll))
+    os.environ["PREFECT_API_AUTH_STRING"] = str(prefect_credential(data_dir, create=True))
     os.environ.update(
         {
             "CASEWORK_ACTOR": "bench",

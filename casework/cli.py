@@ -295,7 +295,7 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     """Set the environment before Prefect is imported: data dir, API URL, runner settings.
     Returns the data dir and whether `up` should start its own Prefect server."""
     from casework.files import PRIVATE_UMASK, make_private
-    from casework.settings import STACK_FILE, default_data_dir, prefect_env
+    from casework.settings import STACK_FILE, default_data_dir, prefect_credential, prefect_env
 
     # Whatever a command writes in the data directory (a document's folder, a flow result
     # of `sweep`) is its owner's alone, as `up` requires of the whole directory.
@@ -326,6 +326,13 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     for name, value in prefect_env(data_dir, api_url, settings.runner_poll_seconds).items():
         if name not in os.environ:
             os.environ[name] = value
+    # The Prefect API is protected: `up`'s own server runs with the data directory's
+    # credential (made on its first start), and every command signs in with it.
+    # PREFECT_API_AUTH_STRING, if set, is the credential of a shared server.
+    if start_own or "PREFECT_API_AUTH_STRING" not in os.environ:
+        credential = prefect_credential(data_dir, create=start_own)
+        if credential is not None:
+            os.environ["PREFECT_API_AUTH_STRING"] = credential
     return data_dir, start_own
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from casework.settings import prefect_auth_headers
 from models.cases import Position, run_tags
 
 if TYPE_CHECKING:  # httpx is imported where it is used: store-only commands never need it
@@ -117,7 +118,9 @@ def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     with _clients_lock:
         if url not in _http:
             # As long as Prefect's own client waits: a server on SQLite can stall a minute.
-            _http[url] = httpx.Client(base_url=url.rstrip("/") + "/", timeout=90)
+            _http[url] = httpx.Client(
+                base_url=url.rstrip("/") + "/", timeout=90, headers=prefect_auth_headers()
+            )
         client = _http[url]
     for delay in (*BUSY_RETRY_SECONDS, None):
         try:
@@ -135,6 +138,12 @@ def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         time.sleep(float(retry_after) if retry_after.isdigit() else delay)
     if response.status_code == 404:
         raise ObjectNotFound(path)
+    if response.status_code == 401:
+        raise OrchestratorUnavailable(
+            f"Prefect server at {url} refused our credential (HTTP 401): set "
+            "PREFECT_API_AUTH_STRING to that server's credential (for `casework up`'s own "
+            "server, the data directory's prefect-credential file is read by itself)"
+        )
     if response.status_code >= 400:
         detail = response.text[:200].replace("\n", " ")
         raise OrchestratorUnavailable(

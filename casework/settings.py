@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import getpass
 import json
 import os
 import re
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, get_origin
@@ -126,6 +128,37 @@ def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, 
         "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
+
+
+CREDENTIAL_FILE = "prefect-credential"  # in the data directory, 0600: the Prefect API's
+CREDENTIAL_USER = "casework"  # the sign-in's user part, as Prefect's login form asks for one
+
+
+def prefect_credential(data_dir: Path, *, create: bool) -> str | None:
+    """The credential the data directory's own Prefect server is run with ("casework:<random>",
+    the string Prefect's PREFECT_SERVER_API_AUTH_STRING / PREFECT_API_AUTH_STRING take and its
+    login page asks for). `create`: made on first start, readable by its owner only."""
+    path = data_dir / CREDENTIAL_FILE
+    if create and not path.exists():
+        value = f"{CREDENTIAL_USER}:{secrets.token_urlsafe(32)}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another start made it a moment ago: use that one
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(value + "\n")
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def prefect_auth_headers() -> dict[str, str]:
+    """The Authorization header Prefect's own clients send, for our direct calls to its API."""
+    if credential := os.environ.get("PREFECT_API_AUTH_STRING"):
+        return {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+    return {}
 
 
 def default_data_dir() -> Path:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from casework.settings import STACK_FILE
+from casework.settings import CREDENTIAL_FILE, STACK_FILE, prefect_credential
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -126,6 +126,7 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     from casework.settings import get_settings
 
     env = os.environ.copy()
+    env["PREFECT_SERVER_API_AUTH_STRING"] = env["PREFECT_API_AUTH_STRING"]  # set by bootstrap
     if database := get_settings().prefect_database_url:  # else SQLite under PREFECT_HOME
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     server = subprocess.Popen(
@@ -466,6 +467,13 @@ def summary(
     from casework.settings import get_settings
 
     settings = get_settings()
+    credential = os.environ.get("PREFECT_API_AUTH_STRING")
+    if not credential:
+        sign_in = "none asked: this Prefect server is not protected (see README, Sign-in)"
+    elif credential == prefect_credential(data_dir, create=False):
+        sign_in = f"with the whole line in {data_dir / CREDENTIAL_FILE}"
+    else:
+        sign_in = "with the shared server's credential (PREFECT_API_AUTH_STRING)"
     served = sum(1 for d in found.deployments if not d.problem)
     if scheduled:
         due = sum(1 for d in found.deployments if d.name in scheduled and d.next_run)
@@ -475,6 +483,7 @@ def summary(
     lines = [
         "Casework is up.",
         f"  Dashboard:   {found.api_url.removesuffix('/api')}/runs",
+        f"  Sign in:     {sign_in}",
         f"  Case store:  {settings.store_url}",
         f"  Worker:      {served} of {len(found.deployments)} deployments served on work pool "
         f"{settings.work_pool}; {schedules}",

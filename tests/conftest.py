@@ -42,8 +42,14 @@ ROSTER.write_text(
         for staff_id in TEST_STAFF
     )
 )
+# The credential `casework up` makes on its first start in a data directory, made here
+# first (by the same code) so that this process's Prefect client signs in with it too.
+from casework.settings import prefect_credential  # noqa: E402
+
+CREDENTIAL = str(prefect_credential(SESSION_DIR, create=True))
 os.environ.update(
     {
+        "PREFECT_API_AUTH_STRING": CREDENTIAL,
         "CASEWORK_DATA_DIR": str(SESSION_DIR),
         "CASEWORK_STAFF_FILE": str(ROSTER),
         "CASEWORK_ACTOR": "tester",

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from casework.settings import prefect_auth_headers
+
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
     response = client.post(path, json=body)
@@ -17,7 +19,9 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:
 
 
 def api_post(api_url: str, path: str, body: dict[str, Any]) -> Any:
-    response = httpx.post(f"{api_url.rstrip('/')}/{path}", json=body, timeout=30)
+    response = httpx.post(
+        f"{api_url.rstrip('/')}/{path}", json=body, timeout=30, headers=prefect_auth_headers()
+    )
     response.raise_for_status()
     return response.json()
 
@@ -30,7 +34,9 @@ def case_events(api_url: str, case_number: str) -> list[dict[str, Any]]:
 
 def surfaces_text(api_url: str, flow_run_ids: list[str]) -> str:
     runs = {"flow_runs": {"id": {"any_": flow_run_ids}}}
-    with httpx.Client(base_url=api_url.rstrip("/") + "/", timeout=30) as client:
+    with httpx.Client(
+        base_url=api_url.rstrip("/") + "/", timeout=30, headers=prefect_auth_headers()
+    ) as client:
         parts: list[Any] = [
             _post(client, "flow_runs/filter", runs),
             _post(client, "task_runs/filter", runs),

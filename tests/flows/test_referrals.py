@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -26,6 +25,7 @@ from tests.partners import (
     stage_and_waiting,
 )
 from tests.polling import wait_for
+from tests.prefect_surfaces import api_post
 
 pytestmark = pytest.mark.prefect
 
@@ -93,7 +93,7 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
             "sort": "CREATED_DESC",
             "limit": 1,
         }
-        found = httpx.post(f"{stack}/artifacts/filter", json=body, timeout=10).json()
+        found = api_post(stack, "artifacts/filter", body)
         return str(found[0]["data"]) if found else ""
 
     # The case card on the run follows the case: rewritten at the stage change.

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from casework import operations
 from casework.db import session_scope
-from casework.settings import get_settings
+from casework.settings import get_settings, prefect_auth_headers
 from flows.sweeps import reassessment_cadence, stalled_case_sweep
 from models import cases
 from models.codes import Program, Stage
@@ -220,7 +220,9 @@ def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2), ("crisis", 3)]
 
     def tags() -> list[str]:
-        run = httpx.get(f"{stack}/flow_runs/{opened.flow_run_id}", timeout=10).json()
+        run = httpx.get(
+            f"{stack}/flow_runs/{opened.flow_run_id}", timeout=10, headers=prefect_auth_headers()
+        ).json()
         return list(run["tags"])
 
     wait_for("the level-3 automation to tag the case run", lambda: "escalation:level-3" in tags())

@@ -16,7 +16,7 @@ from models import cases
 from models.codes import Stage
 from models.orm import Assessment
 from tests import factories
-from tests.conftest import SESSION_DIR
+from tests.conftest import CREDENTIAL, SESSION_DIR
 from tests.polling import wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -57,11 +57,24 @@ def browser() -> Iterator[object]:
 def _open_dialog(browser, api_url: str, flow_run_id: str, heading: str):  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1000, "height": 3400})
     page.set_default_timeout(60_000)
+    # Signed in on the dashboard first, as the README says: a deep link opened before
+    # signing in shows Prefect's 404 page ("Authentication failed"), not its login page.
+    page.goto(f"{api_url.removesuffix('/api')}/runs")
+    sign_in(page)
     page.goto(f"{api_url.removesuffix('/api')}/runs/flow-run/{flow_run_id}")
     page.get_by_role("button", name="Resume").first.click()
     dialog = page.locator(".p-modal__card").first
     dialog.get_by_text(heading).first.wait_for()
     return page, dialog
+
+
+def sign_in(page) -> None:  # type: ignore[no-untyped-def]
+    """Prefect's login page, as the README tells a user to answer it: the data directory's
+    prefect-credential. A new page has no stored sign-in, so the page is always asked."""
+    password = page.get_by_placeholder("admin:pass")
+    password.fill(CREDENTIAL)
+    page.get_by_role("button", name="Login").click()
+    password.wait_for(state="detached")  # the login page gave way to the dashboard
 
 
 def _field(page, dialog, title: str):  # type: ignore[no-untyped-def]

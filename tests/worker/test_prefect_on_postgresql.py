@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import PG_URL
@@ -68,6 +70,13 @@ def test_up_runs_its_prefect_server_on_postgresql() -> None:
                 [sys.executable, "-m", "casework", *args], capture_output=True, text=True, env=env
             )
 
+        # Its first start made the data directory's credential, for its owner only; the
+        # CLI below signs in with it by itself.
+        credential = data_dir / "prefect-credential"
+        assert stat.S_IMODE(credential.stat().st_mode) == 0o600
+        assert credential.read_text().startswith("casework:")
+        api = f"http://127.0.0.1:{port}/api"
+        assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).status_code == 401
         opened = casework("intake", "--program", "housing", "--file", str(client))
         assert opened.returncode == 0, opened.stderr
         number = opened.stdout.strip()
