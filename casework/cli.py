@@ -257,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument("case_number")
 
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
+    secret = sub.add_parser(
+        "webhook-secret",
+        parents=[common],
+        help="print the secret a program's webhook POSTs are signed with (made on first use)",
+    )
+    secret.add_argument("program", choices=[p.value for p in Program])
+    secret.add_argument(
+        "--rotate", action="store_true", help="replace it: the receiver must take the new one"
+    )
     sub.add_parser(
         "automations",
         parents=[common],
@@ -848,7 +857,15 @@ def cmd_automations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhook_secret(args: argparse.Namespace) -> int:
+    from casework.partner_tokens import webhook_secret
+
+    print(webhook_secret(args.program, rotate=args.rotate))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "webhook-secret": cmd_webhook_secret,
     "intake": cmd_intake,
     "submit": cmd_submit,
     "show": cmd_show,

@@ -1,27 +1,30 @@
-"""Partner agencies' bearer tokens, kept out of the case store: one 0600 JSON file in the
-data directory (`partner-tokens.json`), keyed by the provider's id, which is the name the
-store's `providers.token_ref` holds. Writers hold a lock and replace the file whole."""
+"""Secrets kept out of the case store, each kind in one 0600 JSON file in the data directory:
+partner agencies' bearer tokens (`partner-tokens.json`, keyed by the provider's id, which is
+the name the store's `providers.token_ref` holds) and the programs' webhook signing secrets
+(`webhook-secrets.json`, keyed by program). Writers hold a lock and replace the file whole."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 TOKENS_FILE = "partner-tokens.json"
+WEBHOOK_SECRETS_FILE = "webhook-secrets.json"
 
 
 class TokenMissing(Exception):
     """The store names a token this machine's data directory does not hold."""
 
 
-def tokens_path() -> Path:
+def tokens_path(name: str = TOKENS_FILE) -> Path:
     from casework.settings import get_settings
 
-    return get_settings().data_dir.resolve() / TOKENS_FILE
+    return get_settings().data_dir.resolve() / name
 
 
 def _read(path: Path) -> dict[str, str]:
@@ -49,12 +52,26 @@ def save(tokens: dict[str, str], path: Path | None = None) -> None:
         return
     path = path or tokens_path()
     with _locked(path):
-        merged = _read(path) | tokens
-        partial = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(merged, handle, indent=1, sort_keys=True)
-        os.replace(partial, path)
+        _write(path, _read(path) | tokens)
+
+
+def _write(path: Path, values: dict[str, str]) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=1, sort_keys=True)
+    os.replace(partial, path)
+
+
+def webhook_secret(program: str, *, rotate: bool = False) -> str:
+    """The program's webhook signing secret, made on first use (or anew with `rotate`)."""
+    path = tokens_path(WEBHOOK_SECRETS_FILE)
+    with _locked(path):
+        held = _read(path)
+        if rotate or program not in held:
+            held[program] = "whsec_" + secrets.token_urlsafe(32)
+            _write(path, held)
+        return held[program]
 
 
 def token(name: str, path: Path | None = None) -> str:

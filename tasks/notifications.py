@@ -5,6 +5,9 @@ all its attempts is left alone for the rest of the sweep, so it never holds the 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from casework.db import session_scope
+from casework.partner_tokens import webhook_secret
 from casework.settings import get_settings
 from models import escalations
 from models.codes import Program
@@ -27,6 +31,9 @@ from tasks.retries import store_unavailable
 ESCALATED = "casework.case.escalated"
 WARNED = "casework.case.warned"
 BACKOFF_SECONDS = (0.5, 2.0, 5.0)
+# Signed as the well-known webhook providers sign (Stripe's scheme): `t=<unix seconds>,
+# v1=<hex HMAC-SHA256 of "<t>." + body, keyed by the program's secret>`.
+SIGNATURE_HEADER = "Casework-Signature"
 # How long a delivery holds the escalations it took; a sweep that died lets go after this.
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -89,14 +96,20 @@ def post(client: httpx.Client, item: Notice, attempts: int) -> str | None:
     else why it failed (client errors other than 408/429 are not retried)."""
     assert item.webhook_url is not None
     error = "not attempted"
+    payload = json.dumps(item.body, separators=(",", ":")).encode()
+    secret = webhook_secret(str(item.body["program"]))
     for attempt in range(attempts):
         if attempt:
             time.sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
         try:
             response = client.post(
                 item.webhook_url,
-                json=item.body,
-                headers={"Idempotency-Key": f"casework-escalation-{item.escalation_id}"},
+                content=payload,
+                headers={
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": f"casework-escalation-{item.escalation_id}",
+                    SIGNATURE_HEADER: signature(secret, payload, int(time.time())),
+                },
             )
         except httpx.TimeoutException:
             error = "timed out"
@@ -110,6 +123,14 @@ def post(client: httpx.Client, item: Notice, attempts: int) -> str | None:
         if response.status_code < 500 and response.status_code not in (408, 429):
             break
     return error
+
+
+def signature(secret: str, payload: bytes, timestamp: int) -> str:
+    """The signature header's value for `payload` sent at `timestamp` (signed again on each
+    attempt, so a receiver may refuse anything older than a few minutes)."""
+    signed = f"{timestamp}.".encode() + payload
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
 
 
 @task(

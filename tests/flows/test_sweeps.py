@@ -6,8 +6,11 @@ Time moves by `as_of` or by back-dating a case in the store, never by sleeping."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,11 +30,36 @@ from models.codes import Program, Stage
 from models.orm import AuditEvent, Case, Escalation
 from models.programs import DEFAULT_PROGRAMS_FILE
 from models.schemas import ContactIn
+from tasks.notifications import signature
 from tests import factories
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, case_events, identity_strings, surfaces_text
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
 pytestmark = pytest.mark.prefect
+
+
+def readme_receiver() -> Callable[[bytes, str, str], bool]:
+    """The README's ten-line receiver, run as it is written there."""
+    text = README.read_text()
+    start = text.index("    import hashlib, hmac, time")
+    end = text.index("\n\n", text.index("return hmac.compare_digest", start))
+    namespace: dict[str, Any] = {}
+    exec("\n".join(line.removeprefix("    ") for line in text[start:end].splitlines()), namespace)
+    return namespace["verified"]  # type: ignore[no-any-return]
+
+
+def test_the_readme_receiver_refuses_what_we_did_not_sign() -> None:
+    verified = readme_receiver()
+    body = b'{"event":"casework.case.escalated","case_number":"CASE-000001"}'
+    now = int(time.time())
+    good = signature("whsec_x", body, now)
+    assert verified(body, good, "whsec_x")
+    assert not verified(body.replace(b"0001", b"0002"), good, "whsec_x")  # body changed
+    assert not verified(body, good, "whsec_other")  # another secret
+    assert not verified(body, signature("whsec_x", body, now - 3600), "whsec_x")  # a replay
+    assert not verified(body, "", "whsec_x")  # anyone's POST
 
 
 class Partner:
@@ -41,13 +69,23 @@ class Partner:
         self.mode = "ok"
         self.received: list[tuple[dict[str, Any], str]] = []
         self.attempts = 0
+        self.refused = 0
+        self.secret = ""
         self.release = threading.Event()
         partner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
                 partner.attempts += 1
+                # As the README's receiver does: anything not signed with our secret is refused.
+                signed = self.headers.get("Casework-Signature", "")
+                if not readme_receiver()(raw, signed, partner.secret):
+                    partner.refused += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
                 if partner.mode == "silent":
                     partner.release.wait(30)
                     return
@@ -85,7 +123,16 @@ def partner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Partner
     monkeypatch.setenv("CASEWORK_WEBHOOK_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("CASEWORK_WEBHOOK_ATTEMPTS", "2")
     get_settings.cache_clear()
+    # The secret as an administrator hands it to the receiver's owner.
+    shown = subprocess.run(
+        [sys.executable, "-m", "casework", "webhook-secret", "geriatric"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    receiver.secret = shown.stdout.strip()
     yield receiver
+    assert receiver.refused == 0, "a POST not signed with the program's secret"
     receiver.close()
     monkeypatch.undo()
     get_settings.cache_clear()
