@@ -327,7 +327,7 @@ def _demo_directory(url: str, token: str) -> None:
     for service in data["services"]:
         service["x-casework"]["referral_endpoint"] = url
         service["x-casework"]["token"] = token
-    operations.import_providers(data)
+    operations.import_providers(data, allow_loopback=True)  # the demo is dev mode
 
 
 def run_demo(count: int, url: str, token: str, seed: int = 7) -> str:

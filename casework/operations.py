@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from casework import orchestration
 from casework.db import session_scope
+from casework.settings import get_settings
 from models import (
     assessments,
     audit,
@@ -534,12 +535,20 @@ def settle(case_numbers: list[str]) -> list[str]:
     return resumed
 
 
-def import_providers(data: Any) -> tuple[list[str], list[str]]:
+def import_providers(
+    data: Any, *, allow_loopback: bool | None = None
+) -> tuple[list[str], list[str]]:
+    """Import an HSDS directory; plain-http endpoints on loopback only in dev mode (the
+    setting, unless `allow_loopback` says: the demo's own partner agency)."""
     from casework import partner_tokens
     from models import providers
 
+    if allow_loopback is None:
+        allow_loopback = get_settings().dev_mode
     with session_scope() as session:
-        imported, problems, tokens = providers.import_hsds(session, data)
+        imported, problems, tokens = providers.import_hsds(
+            session, data, allow_loopback=allow_loopback
+        )
         partner_tokens.save(tokens)  # before the commit: no provider without its token
     return imported, problems
 

@@ -72,6 +72,10 @@ class CaseworkSettings(BaseModel):
     )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
     webhook_attempts: int = Field(default=3, ge=1, le=10)
+    dev_mode: bool = Field(
+        default=False,
+        description="accept partner endpoints on loopback over plain http (demo, tests)",
+    )
     prefect_database_url: str | None = Field(
         default=None,
         description="PostgreSQL database for the Prefect server `casework up` starts "

@@ -7,7 +7,9 @@ skipped; the rest import."""
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from sqlalchemy import select
@@ -72,9 +74,34 @@ def _locations(data: dict[str, Any]) -> dict[str, str]:
     return by_service
 
 
-def import_hsds(session: Session, data: Any) -> tuple[list[str], list[str], dict[str, str]]:
+def endpoint_problem(url: str, allow_loopback: bool) -> str | None:
+    """Why referrals (client data) may not go to `url`, or None: only https, but for plain
+    http on loopback in dev mode (the demo's and the tests' partner agencies)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and (host == "localhost" or _is_loopback(host)):
+        return None if allow_loopback else "plain http to loopback is for dev mode only " + DEV
+    return "must be an https:// address (referrals carry client data)"
+
+
+DEV = "(CASEWORK_DEV_MODE=on)"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def import_hsds(
+    session: Session, data: Any, *, allow_loopback: bool = False
+) -> tuple[list[str], list[str], dict[str, str]]:
     """Insert or update one provider per HSDS service; returns (imported keys, problems,
-    tokens by name). The tokens are the caller's to keep: the store holds only their names."""
+    tokens by name). The tokens are the caller's to keep: the store holds only their names.
+    Referral endpoints must be https (`allow_loopback`: or http on this machine)."""
     if not isinstance(data, dict) or not isinstance(data.get("services"), list):
         return [], ["file: expected an HSDS object with a services list"], {}
     problems: list[str] = []
@@ -101,6 +128,9 @@ def import_hsds(session: Session, data: Any) -> tuple[list[str], list[str], dict
             )
             continue
         extension = service.casework
+        if problem := endpoint_problem(str(extension.referral_endpoint), allow_loopback):
+            problems.append(f"services[{position}]: x-casework.referral_endpoint: {problem}")
+            continue
         values = {
             "organization": organizations[service.organization_id],
             "service_name": service.name,

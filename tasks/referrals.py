@@ -26,6 +26,7 @@ from tasks.retries import retry_on
 
 FINAL_ATTEMPTS_FAILED = "partner unreachable after every attempt"
 NO_TOKEN = "no token for this provider on this machine; import its provider file here"
+NOT_HTTPS = "the provider's referral endpoint is not https; import its directory again"
 
 
 class PartnerUnavailable(Exception):
@@ -54,6 +55,12 @@ def _outgoing(reference: str) -> Outgoing | str:
             )
             return referral.status
         provider = providers.get(session, referral.provider or "")
+        # A directory imported before endpoints had to be https: nothing leaves in the clear.
+        if providers.endpoint_problem(provider.endpoint, allow_loopback=True):
+            referrals.set_status(
+                session, referral, ReferralStatus.FAILED, NOT_HTTPS, "system", _now()
+            )
+            return referral.status
         try:
             bearer = partner_tokens.token(provider.token_ref)
         except partner_tokens.TokenMissing:

@@ -53,6 +53,8 @@ os.environ.update(
         "CASEWORK_DATA_DIR": str(SESSION_DIR),
         "CASEWORK_STAFF_FILE": str(ROSTER),
         "CASEWORK_ACTOR": "tester",
+        # Partner agencies here answer on loopback over plain http, as the demo's does.
+        "CASEWORK_DEV_MODE": "on",
         # Sweeps run when a test says, at the `as_of` it says: no cron runs mid-test.
         "CASEWORK_SCHEDULES": "off",
         # Partner agencies on loopback answer fast; a slow one is one that takes > 1 s.

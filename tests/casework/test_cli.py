@@ -316,6 +316,41 @@ def test_providers_import_reports_bad_entries_and_imports_the_rest(capsys, tmp_p
     assert "token" not in row
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "dev_mode", "problem"),
+    [
+        ("http://referrals.example.org/casework", "on", "must be an https:// address"),
+        (
+            "http://127.0.0.1:9/casework",
+            "off",
+            "plain http to loopback is for dev mode only (CASEWORK_DEV_MODE=on)",
+        ),
+    ],
+)
+def test_referrals_go_to_https_endpoints_only(
+    capsys, tmp_path, monkeypatch, endpoint: str, dev_mode: str, problem: str
+) -> None:
+    """Referrals carry client data: a directory may not point them anywhere in the clear
+    (plain http on loopback only in dev mode, for the demo's and the tests' partners)."""
+    from casework import examples
+    from casework.settings import get_settings
+
+    data = json.loads((Path(examples.__file__).parent / "providers.hsds.json").read_text())
+    [service] = [s for s in data["services"] if s["id"] == "hope-housing"]
+    data["services"] = [{**service, "id": "clear-text"}]
+    data["services"][0]["x-casework"] = {**service["x-casework"], "referral_endpoint": endpoint}
+    path = tmp_path / "providers.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("CASEWORK_DEV_MODE", dev_mode)
+    get_settings.cache_clear()
+    code, out, err = run_cli(capsys, "providers", "import", str(path))
+    get_settings.cache_clear()
+    assert "0 provider(s) imported, 1 entr(ies) skipped" in out
+    assert f"services[0]: x-casework.referral_endpoint: {problem}" in err
+    code, out, _ = run_cli(capsys, "providers", "list", "--json")
+    assert "clear-text" not in out
+
+
 def test_an_unreadable_provider_file_is_named(capsys, tmp_path) -> None:
     _refused(
         capsys,
