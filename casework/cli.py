@@ -24,6 +24,7 @@ from models.codes import (
     RecipientRole,
     ReferralStatus,
     ServiceCategory,
+    StaffRole,
     Stage,
     WaiverRequirement,
     Watch,
@@ -257,6 +258,33 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument("case_number")
 
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
+    staff = sub.add_parser("staff", parents=[common], help="staff who may sign in")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    staff_add = staff_sub.add_parser(
+        "add",
+        parents=[common],
+        help="put a staff member on the roster: on PostgreSQL their database role and grants, "
+        "on SQLite the OS login that acts as them",
+    )
+    staff_add.add_argument("staff_id", type=staff_id_arg)
+    staff_add.add_argument(
+        "--role", choices=[r.value for r in StaffRole], help="(default: the roster file's)"
+    )
+    staff_add.add_argument(
+        "--programs",
+        type=programs_arg,
+        metavar="P,P",
+        help="comma-separated programs (default: the roster file's)",
+    )
+    staff_add.add_argument("--login", type=login_arg, help="SQLite only: the OS login")
+    access = sub.add_parser(
+        "access-log",
+        parents=[common],
+        help="who read which client's identity, narrative or document, newest first",
+    )
+    access.add_argument("--case", dest="case_number")
+    access.add_argument("--staff", type=staff_id_arg)
+    access.add_argument("--json", action="store_true")
     secret = sub.add_parser(
         "webhook-secret",
         parents=[common],
@@ -272,6 +300,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="create or update the level-3 automation (`up` does this itself)",
     )
     return parser
+
+
+def staff_id_arg(text: str) -> str:
+    if not re.match(STAFF_ID_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a staff id (lowercase letters, digits, '.', '_' or '-')"
+        )
+    return text
+
+
+def login_arg(text: str) -> str:
+    if not re.match(r"^[A-Za-z0-9._-]{1,64}$", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an OS login name")
+    return text
+
+
+def programs_arg(text: str) -> list[Program]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    known = {p.value for p in Program}
+    if not names or (unknown := [n for n in names if n not in known]):
+        raise argparse.ArgumentTypeError(
+            f"unknown program {', '.join(unknown) if names else '(none given)'}; "
+            f"choose from {', '.join(sorted(known))}"
+        )
+    return [Program(n) for n in dict.fromkeys(names)]
 
 
 def date_arg(text: str) -> date:
@@ -469,7 +522,6 @@ def cmd_intake(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from casework import operations
-    from casework.settings import get_settings
     from models.forms import describe_error
     from models.schemas import ClientIn
 
@@ -478,7 +530,7 @@ def cmd_intake(args: argparse.Namespace) -> int:
         client = ClientIn.model_validate(raw)
     except ValidationError as exc:
         raise CliError(describe_error(exc, "client: ")) from None
-    actor = get_settings().actor
+    actor = signed_in()
     manager = args.case_manager or actor
     if not re.match(STAFF_ID_PATTERN, manager):
         raise CliError("--case-manager: must be a staff id (lowercase letters, digits, . _ -)")
@@ -501,7 +553,6 @@ def check_roster(staff_id: str, program: Program, role: RecipientRole | None, op
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
     stage = Stage(args.stage)
     form = operations.parse_stage_form(stage, read_json(args.file, f"{stage.value} form"))
@@ -511,7 +562,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         stage,
         form,
         narrative=narrative,
-        actor=get_settings().actor,
+        actor=signed_in(),
         wait=args.wait,
         timeout=args.timeout,
     )
@@ -531,7 +582,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from casework import operations
     from casework.views import case_text
 
-    detail = operations.show(args.case_number)
+    detail = operations.show(args.case_number, reader=signed_in())
     emit(detail.public(), args.json, lambda: case_text(detail))
     return 0
 
@@ -549,16 +600,34 @@ def cmd_cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def signed_in() -> str:
+    """Who is acting (casework.identity): the store's sign-in, never a declared name."""
+    from casework.identity import signed_in as who
+
+    return who()
+
+
+def _example_actor() -> str:
+    """`submitted_by` in an example form: you, where the store can tell; else a stand-in."""
+    from casework.identity import NotSignedIn
+    from casework.settings import default_actor, get_settings
+
+    if get_settings().data_dir.is_dir():
+        try:
+            return signed_in()
+        except NotSignedIn:
+            pass
+    return default_actor()
+
+
 def cmd_form(args: argparse.Namespace) -> int:
     from models.lifecycle import STAGES
 
     spec = STAGES[Stage(args.stage)]
     assert spec.form is not None
     assert spec.example is not None
-    from casework.settings import get_settings
-
     data = (
-        spec.example(date.today(), get_settings().actor).model_dump(mode="json")
+        spec.example(date.today(), _example_actor()).model_dump(mode="json")
         if args.example
         else spec.form.model_json_schema()
     )
@@ -570,7 +639,6 @@ def cmd_note(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from casework import operations
-    from casework.settings import get_settings
     from models.forms import describe_error
     from models.schemas import ContactIn
 
@@ -578,7 +646,7 @@ def cmd_note(args: argparse.Namespace) -> int:
         data = ContactIn(contact_type=ContactType(args.type), text=args.text, crisis=args.crisis)
     except ValidationError as exc:
         raise CliError(describe_error(exc, "note: ")) from None
-    warning = operations.note(args.case_number, data, get_settings().actor)
+    warning = operations.note(args.case_number, data, signed_in())
     crisis = " (crisis: escalating now)" if args.crisis and not warning else ""
     print(f"{args.case_number.upper()}: {data.contact_type.value} recorded{crisis}")
     if warning:
@@ -588,23 +656,21 @@ def cmd_note(args: argparse.Namespace) -> int:
 
 def cmd_reopen(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
     reason = free_text(args.reason, "--reason")
-    result = operations.reopen(args.case_number, reason, get_settings().actor)
+    result = operations.reopen(args.case_number, reason, signed_in())
     print(f"{result.case_number}: reopened as a new episode, now at {result.stage}")
     return 0
 
 
 def cmd_reassess(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
     note = free_text(args.note, "--note") if args.note else None
     result = operations.reassess(
         args.case_number,
         ReassessmentReason(args.reason),
-        get_settings().actor,
+        signed_in(),
         note=note,
         wait=args.wait,
     )
@@ -641,31 +707,28 @@ def cmd_escalations(args: argparse.Namespace) -> int:
 
 def cmd_benefit(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
     kind = BenefitKind(args.kind)
     if args.ended:
-        operations.end_benefit(args.case_number, kind, get_settings().actor)
+        operations.end_benefit(args.case_number, kind, signed_in())
         print(f"{args.case_number.upper()}: {kind.value} ended; no longer watched")
     else:
-        operations.record_benefit(args.case_number, kind, args.recertify_by, get_settings().actor)
+        operations.record_benefit(args.case_number, kind, args.recertify_by, signed_in())
         print(f"{args.case_number.upper()}: {kind.value} to recertify by {args.recertify_by}")
     return 0
 
 
 def cmd_waiver(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
     requirement = WaiverRequirement(args.requirement)
-    operations.record_waiver(args.case_number, requirement, args.expires, get_settings().actor)
+    operations.record_waiver(args.case_number, requirement, args.expires, signed_in())
     print(f"{args.case_number.upper()}: {requirement.value} waiver until {args.expires}")
     return 0
 
 
 def cmd_follow_up(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
     if args.unreachable == bool(args.housing_kept or args.benefits_continuing):
         raise CliError("--housing-kept/--benefits-continuing: give both, or --unreachable instead")
@@ -677,7 +740,7 @@ def cmd_follow_up(args: argparse.Namespace) -> int:
         reached=not args.unreachable,
         housing_kept=None if args.unreachable else args.housing_kept == "yes",
         benefits_continuing=None if args.unreachable else args.benefits_continuing == "yes",
-        actor=get_settings().actor,
+        actor=signed_in(),
     )
     proposal = "" if outcome == "stable" else "; reopening proposed (see casework escalations)"
     print(f"{args.case_number.upper()}: day-{args.day} check {outcome}{proposal}")
@@ -714,9 +777,8 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 def cmd_consent(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
-    actor = get_settings().actor
+    actor = signed_in()
     if args.withdraw:
         later = ""
         try:
@@ -736,11 +798,10 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
 def cmd_referral(args: argparse.Namespace) -> int:
     from casework import operations
-    from casework.settings import get_settings
 
     reason = free_text(args.reason, "--reason") if args.reason else None
     case_number, moved = operations.record_referral_status(
-        args.reference, ReferralStatus(args.status), reason, get_settings().actor
+        args.reference, ReferralStatus(args.status), reason, signed_in()
     )
     follow = {True: f"; {case_number} moves on", False: "", None: f"; {case_number} {BACK_LATER}"}
     print(f"{args.reference.upper()}: {args.status} recorded{follow[moved]}")
@@ -762,7 +823,6 @@ def cmd_sync_referrals(args: argparse.Namespace) -> int:
 
 def cmd_doc(args: argparse.Namespace) -> int:
     from casework.documents import produce
-    from casework.settings import get_settings
 
     if args.kind == "referral" and not args.reference:
         raise CliError("reference: a referral letter needs the referral (REF-…)")
@@ -777,7 +837,7 @@ def cmd_doc(args: argparse.Namespace) -> int:
         args.case_number,
         args.kind,
         args.format,
-        get_settings().actor,
+        signed_in(),
         reference=args.reference,
         period=period,
         out=args.out,
@@ -857,6 +917,56 @@ def cmd_automations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    member = operations.add_staff(
+        args.staff_id,
+        StaffRole(args.role) if args.role else None,
+        args.programs,
+        args.login,
+        signed_in_or_owner(),
+    )
+    programs = ", ".join(sorted(p.value for p in member.programs))
+    signs_in = f"; OS login {member.login} acts as them" if member.login else ""
+    print(f"{member.id}: {member.role.value} of {programs}{signs_in}")
+    return 0
+
+
+def signed_in_or_owner() -> str:
+    """Who adds staff: the signed-in staff member; on a SQLite store nobody is mapped yet,
+    the data directory's owner (its OS login), who alone can open it."""
+    import getpass
+
+    from casework.identity import NotSignedIn
+
+    try:
+        return signed_in()
+    except NotSignedIn:
+        from casework.db import default_engine
+
+        if default_engine().dialect.name == "postgresql":
+            raise
+        return f"os.{re.sub(r'[^a-z0-9._-]', '', getpass.getuser().lower())}"[:40]
+
+
+def cmd_access_log(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    rows = operations.access_log(args.case_number, args.staff)
+    emit(
+        [r.model_dump(mode="json") for r in rows],
+        args.json,
+        lambda: (
+            "\n".join(
+                f"{r.at:%Y-%m-%d %H:%M:%S}Z  {r.staff:<16} {r.case_number}  {r.what}" for r in rows
+            )
+            or "no reads logged"
+        ),
+    )
+    return 0
+
+
 def cmd_webhook_secret(args: argparse.Namespace) -> int:
     from casework.partner_tokens import webhook_secret
 
@@ -866,6 +976,8 @@ def cmd_webhook_secret(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "webhook-secret": cmd_webhook_secret,
+    "staff": cmd_staff,
+    "access-log": cmd_access_log,
     "intake": cmd_intake,
     "submit": cmd_submit,
     "show": cmd_show,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -88,9 +88,28 @@ def session_scope(engine: Engine | None = None, *, read_only: bool = False) -> I
         try:
             yield session
             session.commit()
+        except DBAPIError as exc:
+            session.rollback()
+            if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                raise AccessDenied(denied(exc)) from None
+            raise
         except BaseException:
             session.rollback()
             raise
+
+
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a grant or a row-level policy said no
+
+
+class AccessDenied(Exception):
+    """The case store refused this staff member: no grant, or a row not theirs."""
+
+
+def denied(exc: DBAPIError) -> str:
+    """PostgreSQL's one line ("permission denied for table clients", "new row violates
+    row-level security policy for table contacts"), with who was refused."""
+    first = str(exc.orig).strip().splitlines()[0]
+    return f"access denied to your staff role: {first}"
 
 
 def migrate(engine: Engine | None = None, revision: str = "head") -> None:

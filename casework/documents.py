@@ -191,6 +191,7 @@ def produce(
 
     with session_scope() as session:
         case = cases.get_case(session, case_number)
+        audit.record_access(session, case, actor, f"doc:{kind}", datetime.now(UTC))
         text = render(kind, fmt, context(session, case, kind, reference, period))
         digest = hashlib.sha256(text.encode()).hexdigest()
         document = Document(

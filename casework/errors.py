@@ -17,8 +17,9 @@ from casework.settings import default_data_dir
 
 def user_errors() -> tuple[type[Exception], ...]:
     # Imported late: these modules import Prefect, which must see the CLI's environment first.
-    from casework.db import StoreNotReady
+    from casework.db import AccessDenied, StoreNotReady
     from casework.files import FileRefused
+    from casework.identity import NotSignedIn
     from casework.operations import InputError
     from casework.orchestration import OrchestratorUnavailable, SubmissionRefused
     from casework.settings import SettingsError
@@ -40,6 +41,8 @@ def user_errors() -> tuple[type[Exception], ...]:
         StoreNotReady,
         AsOfOutOfRange,
         FileRefused,
+        NotSignedIn,
+        AccessDenied,
     )
 
 

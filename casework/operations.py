@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from casework import orchestration
@@ -34,6 +34,7 @@ from models.codes import (
     ReassessmentReason,
     ReferralStatus,
     ServiceCategory,
+    StaffRole,
     Stage,
     Trigger,
     WaiverRequirement,
@@ -60,6 +61,7 @@ from models.schemas import (
     ReferralOut,
     WaiverOut,
 )
+from models.staff import DEFAULT_STAFF_FILE, StaffMember
 
 # A transition starts a process (about 2 s), so the first look at the store can wait a
 # moment; after that, look often. Prefect itself is asked rarely (failures only).
@@ -398,7 +400,16 @@ def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:
     return IntakeResult(position.case_number, start_run(position), position.stage.value)
 
 
-def show(case_number: str) -> CaseDetail:
+def log_access(case_number: str, what: str, staff: str) -> None:
+    """Write who reads a client's identity, narrative or document before they read it."""
+    with session_scope() as session:
+        audit.record_access(session, cases.get_case(session, case_number), staff, what, now())
+
+
+def show(case_number: str, reader: str | None = None) -> CaseDetail:
+    """The whole case, identity and narratives included: `reader`'s read is logged first."""
+    if reader is not None:
+        log_access(case_number, "show", reader)
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         latest = assessments.latest(session, case)
@@ -623,3 +634,98 @@ def _settle_quietly(case_number: str) -> list[str] | None:
         return settle([case_number])
     except orchestration.OrchestratorUnavailable:
         return None
+
+
+def access_log(case_number: str | None, staff: str | None) -> list[AccessOut]:
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number) if case_number else None
+        return [
+            AccessOut(at=entry.at, staff=entry.staff, case_number=number, what=entry.what)
+            for entry, number in audit.accesses(session, case, staff)
+        ]
+
+
+class AccessOut(BaseModel):
+    at: datetime
+    staff: str
+    case_number: str
+    what: str
+
+
+def add_staff(
+    staff_id: str,
+    role: StaffRole | None,
+    programs: list[Program] | None,
+    login: str | None,
+    actor: str,
+) -> StaffMember:
+    """Put a staff member on the roster in the store. On PostgreSQL, create their database
+    role (member of their staff role's group) too; on SQLite, map their OS login. A staff
+    id the roster file lists keeps the file's role and programs."""
+    from sqlalchemy import select
+
+    from casework.db import default_engine
+    from models.orm import StaffProgram, StaffRecord
+
+    role, programs = _role_and_programs(staff_id, role, programs)
+    postgresql = default_engine().dialect.name == "postgresql"
+    if postgresql and login:
+        raise InputError(
+            "--login: on PostgreSQL staff sign in as their own database role, not an OS login"
+        )
+    with session_scope() as session:
+        record = session.scalar(select(StaffRecord).where(StaffRecord.staff_id == staff_id))
+        if login:
+            holder = session.scalar(select(StaffRecord).where(StaffRecord.login == login))
+            if holder is not None and holder.staff_id != staff_id:
+                raise InputError(f"--login: {login} is mapped to {holder.staff_id} already")
+        if record is None:
+            record = StaffRecord(staff_id=staff_id, role=role.value, added_by=actor)
+            session.add(record)
+        record.role, record.active, record.added_by = role.value, True, actor
+        record.login = login or record.login
+        session.flush()
+        for row in session.scalars(select(StaffProgram).where(StaffProgram.staff_id == staff_id)):
+            session.delete(row)
+        session.flush()
+        session.add_all(StaffProgram(staff_id=staff_id, program=p.value) for p in programs)
+        if postgresql:
+            _database_role(session, staff_id, role)
+        audit.record(session, None, actor, "staff_added", now(), staff=staff_id, role=role.value)
+    return StaffMember(id=staff_id, role=role, programs=frozenset(programs), login=record.login)
+
+
+def _role_and_programs(
+    staff_id: str, role: StaffRole | None, programs: list[Program] | None
+) -> tuple[StaffRole, list[Program]]:
+    """The role and programs to add `staff_id` with: the roster file's, if it lists them."""
+    from models.staff import load_roster
+
+    listed = load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE).get(staff_id)
+    if listed is None:
+        if role is None or not programs:
+            raise InputError(f"--role and --programs: {staff_id} is not on the roster file")
+        return role, programs
+    kept = sorted(listed.programs)
+    if role is not None and role is not listed.role:
+        raise InputError(f"--role: {staff_id} is {listed.role.value} on the roster file")
+    if programs and sorted(programs) != kept:
+        raise InputError(
+            f"--programs: {staff_id} works {','.join(p.value for p in kept)} on the roster file"
+        )
+    return listed.role, kept
+
+
+def _database_role(session: Session, staff_id: str, role: StaffRole) -> None:
+    """The staff member's own PostgreSQL role, in their staff role's group (staff ids are
+    [a-z0-9._-], safe to quote as identifiers). An admin may create roles in turn."""
+    from sqlalchemy import text
+
+    extra = " CREATEROLE" if role is StaffRole.ADMIN else ""
+    session.execute(
+        text(
+            f'DO $$ BEGIN CREATE ROLE "{staff_id}" LOGIN{extra}; '
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+    )
+    session.execute(text(f'GRANT casework_{role.value} TO "{staff_id}"'))

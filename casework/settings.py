@@ -40,8 +40,9 @@ class CaseworkSettings(BaseModel):
     )
     programs_file: Path | None = Field(default=None, description="program configuration (TOML)")
     staff_file: Path | None = Field(default=None, description="staff roster (TOML)")
-    actor: str = Field(
-        default_factory=lambda: _default_actor(), description="staff id recorded as actor"
+    actor: str | None = Field(
+        default=None,
+        description="which staff id acts, checked against who signed in (casework.identity)",
     )
     # The worker is woken by the server's event when a run is due; the poll is the
     # fallback, and each poll is a write on the server's database (SQLite locks under many).
@@ -96,8 +97,8 @@ class CaseworkSettings(BaseModel):
 
     @field_validator("actor")
     @classmethod
-    def _staff_id(cls, value: str) -> str:
-        if not re.match(STAFF_ID_PATTERN, value):
+    def _staff_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(STAFF_ID_PATTERN, value):
             raise ValueError("must be a staff id: lowercase letters, digits, '.', '_' or '-'")
         return value
 
@@ -178,7 +179,12 @@ def default_data_dir() -> Path:
     return user_data_path("casework", appauthor=False)
 
 
-def _default_actor() -> str:
+def default_actor() -> str:
+    """A staff id to show in examples: CASEWORK_ACTOR, else one made from the login."""
+    return get_settings().actor or _login_as_staff_id()
+
+
+def _login_as_staff_id() -> str:
     name = re.sub(r"[^a-z0-9._-]", "", getpass.getuser().lower()) or "operator"
     return name if name[0].isalpha() else f"u{name}"
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.orm import AuditEvent, Case
+from models.orm import AccessEntry, AuditEvent, Case
 
 
 def record(
@@ -30,3 +30,23 @@ def record(
 def for_case(session: Session, case: Case) -> list[AuditEvent]:
     query = select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
     return list(session.scalars(query))
+
+
+def record_access(session: Session, case: Case, staff: str, what: str, at: datetime) -> None:
+    """One read of a client's identity, narrative or document (on PostgreSQL the database
+    writes the signed-in role as `staff`, whatever is given)."""
+    session.add(AccessEntry(staff=staff, case_id=case.id, what=what, at=at))
+    session.flush()
+
+
+def accesses(
+    session: Session, case: Case | None = None, staff: str | None = None, limit: int = 1000
+) -> list[tuple[AccessEntry, str]]:
+    """Access entries, newest first, with each one's case number."""
+    query = select(AccessEntry, Case.case_number).join(Case, Case.id == AccessEntry.case_id)
+    if case is not None:
+        query = query.where(AccessEntry.case_id == case.id)
+    if staff is not None:
+        query = query.where(AccessEntry.staff == staff)
+    query = query.order_by(AccessEntry.at.desc(), AccessEntry.id.desc()).limit(limit)
+    return [(entry, number or "") for entry, number in session.execute(query)]

@@ -268,6 +268,17 @@ class Watch(StrEnum):
     REASSESSMENTS = "reassessments"
 
 
+class StaffRole(StrEnum):
+    """A staff member's role on the roster: what they may read and do (README, "Who may do
+    what"); on PostgreSQL, the group role their database role belongs to."""
+
+    CASE_MANAGER = "case_manager"
+    SUPERVISOR = "supervisor"
+    PROGRAM_MANAGER = "program_manager"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
 class RecipientRole(StrEnum):
     """Who an escalation level notifies: level 0 is an advance warning."""
 

@@ -345,5 +345,42 @@ class AuditIsAppendOnly(Exception):
 @event.listens_for(Session, "before_flush")
 def _refuse_audit_rewrites(session: Session, flush_context: Any, instances: Any) -> None:
     for obj in (*session.dirty, *session.deleted):
-        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
-            raise AuditIsAppendOnly("audit events cannot be changed or deleted")
+        if isinstance(obj, (AuditEvent, AccessEntry)) and (
+            obj in session.deleted or session.is_modified(obj)
+        ):
+            raise AuditIsAppendOnly("audit events and access entries cannot be changed or deleted")
+
+
+class StaffRecord(Base):
+    """A staff member added with `casework staff add`: on PostgreSQL, a database role of the
+    same name; on SQLite, the OS login it is mapped to. With the roster file, the roster."""
+
+    __tablename__ = "staff"
+
+    staff_id: Mapped[str] = mapped_column(CODE, unique=True)
+    role: Mapped[str] = mapped_column(CODE)
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    added_by: Mapped[str] = mapped_column(CODE)
+
+
+class StaffProgram(Base):
+    """One program a staff member works: what PostgreSQL's row-level policies read."""
+
+    __tablename__ = "staff_programs"
+    __table_args__ = (UniqueConstraint("staff_id", "program"),)
+
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.staff_id"))
+    program: Mapped[str] = mapped_column(CODE)
+
+
+class AccessEntry(Base):
+    """Append-only: who read a client's identity, narrative or document, when, and how."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index(None, "case_id", "at"), Index(None, "staff", "at"))
+
+    staff: Mapped[str] = mapped_column(String(63))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    what: Mapped[str] = mapped_column(CODE)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

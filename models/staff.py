@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.codes import Program, RecipientRole
+from models.codes import Program, RecipientRole, StaffRole
 from models.forms import StaffId
 from models.programs import ProgramError, programs, read_toml
 
@@ -27,9 +27,11 @@ class StaffMember(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: StaffId
-    role: RecipientRole
+    role: StaffRole
     programs: frozenset[Program] = Field(min_length=1)
     active: bool = True
+    # The OS login that acts as this staff member on an embedded (SQLite) store.
+    login: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class NotOnRoster(ValueError):
@@ -37,10 +39,41 @@ class NotOnRoster(ValueError):
 
 
 def roster() -> dict[str, StaffMember]:
-    """The configured roster, by staff id."""
+    """The roster, by staff id: the roster file, with the staff added in the store by
+    `casework staff add` (their logins, and staff the file does not list)."""
     from casework.settings import get_settings
 
-    return load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE)
+    members = dict(load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE))
+    for added in stored_staff():
+        members[added.id] = added
+    return members
+
+
+def stored_staff() -> list[StaffMember]:
+    """The staff `casework staff add` put in the store (none where it has no store yet)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from casework.db import session_scope
+    from models.orm import StaffProgram, StaffRecord
+
+    try:
+        with session_scope(read_only=True) as session:
+            programs: dict[str, set[str]] = {}
+            for row in session.scalars(select(StaffProgram)):
+                programs.setdefault(row.staff_id, set()).add(row.program)
+            return [
+                StaffMember(
+                    id=row.staff_id,
+                    role=StaffRole(row.role),
+                    programs=frozenset(Program(p) for p in programs.get(row.staff_id, ())),
+                    active=row.active,
+                    login=row.login,
+                )
+                for row in session.scalars(select(StaffRecord).order_by(StaffRecord.id))
+            ]
+    except DBAPIError:  # a store not migrated yet (`casework form` needs none)
+        return []
 
 
 @lru_cache(maxsize=4)
@@ -64,7 +97,7 @@ def load_roster(path: Path = DEFAULT_STAFF_FILE) -> dict[str, StaffMember]:
             (RecipientRole.PROGRAM_MANAGER, config.program_manager),
         ):
             holder = members.get(staff_id)
-            if holder is None or holder.role is not role or program not in holder.programs:
+            if holder is None or holder.role != role.value or program not in holder.programs:
                 raise ProgramError(
                     f"{where}: {program.value}'s {role.value} {staff_id} (programs.toml) "
                     f"is not on the roster as {role.value} of {program.value}"
@@ -84,7 +117,7 @@ def case_managers(program: Program | str) -> list[str]:
     return [
         m.id
         for m in roster().values()
-        if m.active and program in m.programs and m.role is RecipientRole.CASE_MANAGER
+        if m.active and program in m.programs and m.role is StaffRole.CASE_MANAGER
     ]
 
 
@@ -99,7 +132,7 @@ def check_staff(staff_id: str, program: Program | str, role: RecipientRole | Non
         member is None
         or not member.active
         or program not in member.programs
-        or (role is not None and member.role is not role)
+        or (role is not None and member.role != role.value)
     ):
         state = "" if member is None or member.active else " (inactive)"
         raise NotOnRoster(

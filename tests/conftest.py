@@ -4,6 +4,7 @@ and runner (`casework up`) start once, on first use by a test marked `prefect`."
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 import subprocess
@@ -39,6 +40,9 @@ ROSTER.write_text(
         f'\n[[staff]]\nid = "{staff_id}"\nrole = "case_manager"\n'
         'programs = ["housing", "healthcare", "child_welfare", "substance_use", '
         '"geriatric", "criminal_justice"]\n'
+        # The suite's own login acts as "tester" (on SQLite the actor is the OS login,
+        # mapped through the roster).
+        + (f'login = "{getpass.getuser()}"\n' if staff_id == "tester" else "")
         for staff_id in TEST_STAFF
     )
 )

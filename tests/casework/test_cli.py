@@ -3,6 +3,7 @@ changed), forms, notes and case listings, on the session's case store."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from sqlalchemy import func, select
 
 from casework.cli import main
 from casework.db import migrate, session_scope
+from casework.identity import signed_in
+from casework.settings import get_settings
 from models import stage_events
 from models.cases import get_case as cases_get
 from models.codes import Stage, Watch
@@ -467,3 +470,20 @@ def test_intake_refuses_a_case_manager_not_on_the_programs_roster(
         assert f"--case-manager: {why} on the staff roster" in err
         assert err.count("\n") == 1
     assert _store_size() == before
+
+
+def test_on_sqlite_the_actor_is_the_os_login_mapped_through_the_roster(capsys) -> None:
+    login = getpass.getuser()
+    os.environ["CASEWORK_ACTOR"] = "pm.housing"
+    get_settings.cache_clear()
+    signed_in.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["note", "CASE-000001", "--type", "phone", "--text", "x"])
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert f"CASEWORK_ACTOR: pm.housing is not a staff id your login {login} holds" in err
+    finally:
+        os.environ["CASEWORK_ACTOR"] = "tester"
+        get_settings.cache_clear()
+        signed_in.cache_clear()

@@ -1,0 +1,229 @@
+"""Who may read and write what, on PostgreSQL: each staff member signs in as a database role
+of their own (`casework staff add`), and the store's grants and row-level policies decide.
+One test per role: what it may do, one read it may not do and one write it may not do, each
+refused with one line."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from casework.cli import main
+from casework.db import make_engine, migrate, session_scope
+from casework.identity import signed_in
+from casework.settings import get_settings
+from models.codes import Program
+from models.orm import AuditEvent, Case, Contact
+from tests import factories
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.skipif(PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set")
+TAG = str(os.getpid())
+
+
+@dataclass
+class Store:
+    schema: str
+    owner: Engine
+    housing: str  # a housing case of our case manager
+    others: str  # a housing case of another case manager
+    geriatric: str  # a case of a program none of our staff works but the operator's
+
+    def url(self, role: str | None = None) -> str:
+        assert PG_URL is not None
+        base = PG_URL if role is None else PG_URL.replace("postgres@", f"{role}@", 1)
+        return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{self.schema}"
+
+
+STAFF = {
+    "case_manager": (f"cm.r{TAG}", "housing"),
+    "supervisor": (f"sup.r{TAG}", "housing"),
+    "program_manager": (f"pm.r{TAG}", "housing"),
+    "operator": (f"op.r{TAG}", "housing,geriatric"),
+    "admin": (f"adm.r{TAG}", "housing"),
+}
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[Store]:
+    assert PG_URL is not None
+    schema = f"casework_access_{TAG}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    found = Store(schema, admin, "", "", "")
+    owner = make_engine(found.url())
+    migrate(owner)
+    with session_scope(owner) as session:
+        numbers = []
+        for program, manager in (
+            (Program.HOUSING, STAFF["case_manager"][0]),
+            (Program.HOUSING, "cm.rivera"),
+            (Program.GERIATRIC, "cm.park"),
+        ):
+            case = factories.new_case(session, program)
+            case.case_manager = manager
+            numbers.append(case.case_number or "")
+    found.housing, found.others, found.geriatric = numbers
+    found.owner = owner
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("CASEWORK_DATABASE_URL", found.url())
+    monkeypatch.delenv("CASEWORK_ACTOR")
+    get_settings.cache_clear()
+    for role, (staff_id, programs) in STAFF.items():  # as the store's owner adds them
+        assert (
+            cli(found, None, "staff", "add", staff_id, "--role", role, "--programs", programs)[0]
+            == 0
+        )
+    yield found
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    signed_in.cache_clear()
+    owner.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        for staff_id, _ in STAFF.values():
+            connection.execute(text(f'DROP OWNED BY "{staff_id}"'))
+            connection.execute(text(f'DROP ROLE "{staff_id}"'))
+    admin.dispose()
+
+
+def cli(store: Store, role: str | None, *argv: str) -> tuple[int, str, str]:
+    """One `casework` command, signed in to the store as `role`'s staff member."""
+    os.environ["CASEWORK_DATABASE_URL"] = store.url(STAFF[role][0] if role else None)
+    get_settings.cache_clear()
+    signed_in.cache_clear()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as exit_info:
+            code = int(exit_info.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def refused(store: Store, role: str, expected: str, *argv: str) -> None:
+    code, out, err = cli(store, role, *argv)
+    assert code == 1, (out, err)
+    assert err.count("\n") == 1, err
+    assert expected in err, err
+
+
+def note(case_number: str) -> list[str]:
+    return ["note", case_number, "--type", "phone", "--text", "Called the landlord"]
+
+
+def notes_on(store: Store, case_number: str) -> list[tuple[str, str]]:
+    with session_scope(store.owner) as session:
+        case = session.scalars(select(Case).where(Case.case_number == case_number)).one()
+        rows = session.scalars(select(Contact).where(Contact.case_id == case.id))
+        return [(row.author, row.text) for row in rows]
+
+
+def test_a_case_manager_works_their_own_cases_only(store: Store) -> None:
+    me = STAFF["case_manager"][0]
+    code, out, err = cli(store, "case_manager", "show", store.housing)
+    assert code == 0, err
+    assert store.housing in out
+    assert cli(store, "case_manager", *note(store.housing))[0] == 0
+    assert (me, "Called the landlord") in notes_on(store, store.housing)
+    # Another case manager's case: not there for them, to read or to write.
+    refused(store, "case_manager", f"no case {store.others}", "show", store.others)
+    refused(store, "case_manager", f"no case {store.others}", *note(store.others))
+    assert notes_on(store, store.others) == []
+    # The audit trail and the access log name who signed in, whatever they declare.
+    os.environ["CASEWORK_ACTOR"] = "sup.housing"
+    try:
+        refused(
+            store,
+            "case_manager",
+            "CASEWORK_ACTOR: sup.housing is not who you are",
+            *note(store.housing),
+        )
+    finally:
+        del os.environ["CASEWORK_ACTOR"]
+    role_engine = make_engine(store.url(me))
+    with role_engine.begin() as connection:
+        case_id = connection.execute(
+            text("SELECT id FROM cases WHERE case_number = :n"), {"n": store.housing}
+        ).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO audit_events (case_id, actor, action, detail, at, created, updated)"
+                " VALUES (:c, 'sup.housing', 'forged', '{}', now(), now(), now())"
+            ),
+            {"c": case_id},
+        )
+    role_engine.dispose()
+    with session_scope(store.owner) as session:
+        forged = session.scalars(select(AuditEvent).where(AuditEvent.action == "forged")).one()
+        assert forged.actor == me
+    code, out, _ = cli(store, "admin", "access-log", "--case", store.housing)
+    assert code == 0
+    assert f"{me}" in out
+    assert "show" in out
+
+
+def test_a_supervisor_handles_the_cases_of_their_programs(store: Store) -> None:
+    assert cli(store, "supervisor", "show", store.others)[0] == 0
+    assert cli(store, "supervisor", *note(store.others))[0] == 0
+    refused(store, "supervisor", f"no case {store.geriatric}", "show", store.geriatric)
+    refused(store, "supervisor", f"no case {store.geriatric}", *note(store.geriatric))
+
+
+def test_a_program_manager_reads_the_report_never_identity_or_narrative(store: Store) -> None:
+    code, out, err = cli(store, "program_manager", "report", "--json")
+    assert code == 0, err
+    assert "housing" in out
+    denied = "permission denied for table"
+    refused(store, "program_manager", f"{denied} narratives", "show", store.housing)
+    refused(store, "program_manager", denied, *note(store.housing))  # the case's clock first
+    authors = {author for author, _ in notes_on(store, store.housing)}
+    assert STAFF["program_manager"][0] not in authors
+
+
+def test_an_operator_sees_every_case_coded_but_no_narrative(store: Store) -> None:
+    code, out, err = cli(store, "operator", "cases", "--json")
+    assert code == 0, err
+    assert store.geriatric in out
+    assert store.others in out
+    refused(store, "operator", "permission denied for table narratives", "show", store.geriatric)
+    refused(store, "operator", "permission denied for table contacts", *note(store.geriatric))
+
+
+def test_an_admin_adds_staff_and_reads_the_logs_but_no_client(store: Store) -> None:
+    extra = f"cm.x{TAG}"
+    try:
+        code, out, err = cli(
+            store, "admin", "staff", "add", extra, "--role", "case_manager", "--programs", "housing"
+        )
+        assert code == 0, err
+    finally:
+        with store.owner.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{extra}"'))
+            connection.execute(text(f'DROP ROLE IF EXISTS "{extra}"'))
+    assert cli(store, "admin", "access-log")[0] == 0
+    refused(store, "admin", "permission denied for table narratives", "show", store.housing)
+    refused(store, "admin", "permission denied for table", *note(store.housing))
+    assert all(author != STAFF["admin"][0] for author, _ in notes_on(store, store.housing))
+    # Only an admin adds staff: a case manager may not make roles.
+    refused(
+        store,
+        "case_manager",
+        "permission denied",
+        "staff",
+        "add",
+        f"cm.y{TAG}",
+        "--role",
+        "case_manager",
+        "--programs",
+        "housing",
+    )
