@@ -274,6 +274,9 @@ def run_input(form: StageForm) -> dict[str, Any]:
     return given
 
 
+HANDED_OVER = stage_events.HANDED_OVER
+
+
 def _hand_over(
     turn: _Turn,
     form: StageForm,
@@ -285,11 +288,12 @@ def _hand_over(
     submission's own, and becomes the stage's narrative only once Prefect has taken the
     form; a refused form's narrative is removed. No transaction is open while Prefect is
     asked, and a crash in between leaves the text kept, never lost."""
-    held = None
-    if narrative:
-        held = f"{turn.stage_key}~{secrets.token_hex(4)}"
-        with session_scope() as session:
-            case = cases.get_case(session, turn.case_number)
+    held = f"{turn.stage_key}~{secrets.token_hex(4)}" if narrative else None
+    with session_scope() as session:
+        case = cases.get_case(session, turn.case_number)
+        # Who handed the form over, as signed in: the flow records the form's source by it.
+        audit.record(session, case, actor, HANDED_OVER, now(), stage_key=turn.stage_key)
+        if held and narrative:
             contacts.save_narrative(session, case, held, narrative, actor, now())
     try:
         orchestration.resume_with_form(turn.flow_run_id, turn.stage_key, run_input(form), turn.run)

@@ -148,6 +148,7 @@ def record_stage(
         actor,
         f"stage_{event.outcome}",
         at,
+        source=_source(session, case, key, form is not None or refusal is not None, answer),
         stage_key=key,
         from_stage=event.from_stage,
         to_stage=event.to_stage,
@@ -182,3 +183,20 @@ def last_refusal(session: Session, case: Case) -> StageEvent | None:
         .limit(1)
     )
     return session.scalars(query).first()
+
+
+HANDED_OVER = "form_handed_over"
+
+
+def _source(
+    session: Session, case: Case, key: str, form_given: bool, answer: Trigger | None
+) -> str:
+    """Where the form for `key` came from: `cli` when a signed-in command handed it over
+    (its audit row names who); else `prefect-ui`, whose actor is the form's roster-checked
+    `submitted_by`. With no form: `partners` (their answers moved the case) or `system`."""
+    if not form_given:
+        return "partners" if answer is not None else "system"
+    handed = audit.for_case(session, case)
+    if any(e.action == HANDED_OVER and e.detail.get("stage_key") == key for e in handed):
+        return "cli"
+    return "prefect-ui"

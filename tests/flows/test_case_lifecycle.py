@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from casework import operations, orchestration
 from casework.db import session_scope
 from casework.views import case_text
-from models import cases
+from models import audit, cases
 from models.codes import NeedsDomain, Program, Stage, Trigger
 from models.labels import to_labels
 from models.orm import Assessment, AuditEvent, StageEvent
@@ -95,6 +95,12 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
     assert detail.latest_assessment is not None
     assert detail.latest_assessment.risk_level == "high"
     assert _rows(case_number)["events"] == 6
+    # Each form was handed over by a signed-in command: audited as such, with who.
+    with session_scope(read_only=True) as session:
+        trail = audit.for_case(session, cases.get_case(session, case_number))
+    sources = [e.detail["source"] for e in trail if e.action == "stage_moved"]
+    assert sources == ["system", "cli", "cli", "cli", "cli", "cli"]  # intake: no form
+    assert {e.actor for e in trail if e.action == "form_handed_over"} == {ACTOR}
 
     run = _wait_for_state(flow_run_id, "COMPLETED")
     assert run.name == case_number

@@ -25,7 +25,7 @@ TABLE_ROW = re.compile(r"^  (CASE-\d{6})  (.+?)\s{2,}(\S.*)$")
 def walkthrough() -> str:
     """The README's "Working a case" commands, as a user copies them."""
     text = README.read_text()
-    start = text.index("    export CASEWORK_ACTOR=")
+    start = text.index("    casework staff add cm.rivera")
     end = text.index("\n\n", start)
     return "\n".join(line.removeprefix("    ") for line in text[start:end].splitlines())
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from casework.db import session_scope
-from models import cases
+from models import audit, cases
 from models.codes import Stage
 from models.orm import Assessment
 from tests import factories
@@ -125,6 +125,9 @@ def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: s
         assert recorded.assessed_by == "cm.park"
         assert recorded.strengths == ["family_support"]  # chosen by label, kept as its code
         assert recorded.scores["housing"] == 1
+        # Audited as a Prefect UI form, by its roster-checked "Submitted by".
+        [moved_row] = [e for e in audit.for_case(session, case) if e.action == "stage_moved"]
+        assert (moved_row.actor, moved_row.detail["source"]) == ("cm.park", "prefect-ui")
 
     # The plan's dialog: the domain scored 1 must have a goal, and objectives show theirs.
     page.close()
