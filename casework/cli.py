@@ -302,18 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def staff_id_arg(text: str) -> str:
-    if not re.match(STAFF_ID_PATTERN, text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a staff id (lowercase letters, digits, '.', '_' or '-')"
-        )
-    return text
+def matching(pattern: str, what: str) -> Callable[[str], str]:
+    """An argparse type: the text if it matches `pattern`, else one line naming `what`."""
+
+    def check(text: str) -> str:
+        if not re.match(pattern, text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return text
+
+    return check
 
 
-def login_arg(text: str) -> str:
-    if not re.match(r"^[A-Za-z0-9._-]{1,64}$", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an OS login name")
-    return text
+staff_id_arg = matching(STAFF_ID_PATTERN, "a staff id (lowercase letters, digits, '.', '_' or '-')")
+login_arg = matching(r"^[A-Za-z0-9._-]{1,64}$", "an OS login name")
+pool_arg = matching(WORK_POOL_PATTERN, "a work pool name (lowercase letters, digits and '-')")
 
 
 def programs_arg(text: str) -> list[Program]:
@@ -481,14 +483,6 @@ def prefect_database_arg(text: str) -> str:
         return prefect_server_database(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def pool_arg(text: str) -> str:
-    if not re.match(WORK_POOL_PATTERN, text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a work pool name (lowercase letters, digits and '-')"
-        )
-    return text
 
 
 def seconds_arg(text: str) -> float:
