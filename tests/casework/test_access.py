@@ -10,6 +10,7 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -19,7 +20,7 @@ from casework.db import make_engine, migrate, session_scope
 from casework.identity import signed_in
 from casework.settings import get_settings
 from models.codes import Program
-from models.orm import AuditEvent, Case, Contact
+from models.orm import AuditEvent, Case, Contact, Escalation
 from tests import factories
 from tests.conftest import PG_URL
 
@@ -227,3 +228,33 @@ def test_an_admin_adds_staff_and_reads_the_logs_but_no_client(store: Store) -> N
         "--programs",
         "housing",
     )
+
+
+@pytest.mark.prefect
+def test_an_operator_and_the_service_role_sweep_every_program(store: Store, stack: str) -> None:
+    """The stalled-case sweep, run here as the operator and then as the flows' service role
+    (a database role in casework_service): both read and write every program's cases."""
+    as_of = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    code, out, err = cli(store, "operator", "sweep", "--case", store.geriatric, "--as-of", as_of)
+    assert code == 0, err
+    service = f"svc.r{TAG}"
+    with store.owner.begin() as connection:
+        connection.execute(text(f'CREATE ROLE "{service}" LOGIN IN ROLE casework_service'))
+    STAFF["service"] = (service, "")
+    try:
+        code, out, err = cli(store, "service", "sweep", "--case", store.others, "--as-of", as_of)
+        assert code == 0, err
+        code, out, err = cli(store, "service", "show", store.others)  # what a flow reads
+        assert code == 0, err
+    finally:
+        del STAFF["service"]
+        with store.owner.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{service}"'))
+            connection.execute(text(f'DROP ROLE "{service}"'))
+    with session_scope(store.owner) as session:
+        swept = session.scalars(
+            select(Escalation.case_number).where(
+                Escalation.case_number.in_([store.geriatric, store.others])
+            )
+        ).all()
+    assert sorted(set(swept)) == sorted([store.geriatric, store.others])
