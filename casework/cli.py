@@ -601,27 +601,15 @@ def signed_in() -> str:
     return who()
 
 
-def _example_actor() -> str:
-    """`submitted_by` in an example form: you, where the store can tell; else a stand-in."""
-    from casework.identity import NotSignedIn
-    from casework.settings import default_actor, get_settings
-
-    if get_settings().data_dir.is_dir():
-        try:
-            return signed_in()
-        except NotSignedIn:
-            pass
-    return default_actor()
-
-
 def cmd_form(args: argparse.Namespace) -> int:
+    from casework.settings import default_actor
     from models.lifecycle import STAGES
 
     spec = STAGES[Stage(args.stage)]
     assert spec.form is not None
     assert spec.example is not None
     data = (
-        spec.example(date.today(), _example_actor()).model_dump(mode="json")
+        spec.example(date.today(), default_actor()).model_dump(mode="json")
         if args.example
         else spec.form.model_json_schema()
     )

@@ -180,7 +180,8 @@ def default_data_dir() -> Path:
 
 
 def default_actor() -> str:
-    """A staff id to show in examples: CASEWORK_ACTOR, else one made from the login."""
+    """`submitted_by` in an example form: CASEWORK_ACTOR, else a staff id made from the
+    login (no store is opened: `casework form` needs none; `submit` checks who you are)."""
     return get_settings().actor or _login_as_staff_id()
 
 
