@@ -277,6 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated programs (default: the roster file's)",
     )
     staff_add.add_argument("--login", type=login_arg, help="SQLite only: the OS login")
+    staff_off = staff_sub.add_parser(
+        "deactivate",
+        parents=[common],
+        help="someone who has left: kept in old records, no longer accepted; on PostgreSQL "
+        "their database role can no longer sign in",
+    )
+    staff_off.add_argument("staff_id", type=staff_id_arg)
+    staff_sub.add_parser("list", parents=[common], help="the roster: file and store")
     access = sub.add_parser(
         "access-log",
         parents=[common],
@@ -901,7 +909,19 @@ def cmd_automations(args: argparse.Namespace) -> int:
 
 def cmd_staff(args: argparse.Namespace) -> int:
     from casework import operations
+    from models.staff import roster
 
+    if args.staff_command == "list":
+        for member in roster().values():
+            programs = ",".join(sorted(p.value for p in member.programs))
+            state = "" if member.active else "  (inactive)"
+            login = f"  login {member.login}" if member.login else ""
+            print(f"{member.id:<20} {member.role.value:<16} {programs}{login}{state}")
+        return 0
+    if args.staff_command == "deactivate":
+        operations.deactivate_staff(args.staff_id, signed_in_or_owner())
+        print(f"{args.staff_id}: inactive")
+        return 0
     member = operations.add_staff(
         args.staff_id,
         StaffRole(args.role) if args.role else None,

@@ -168,12 +168,20 @@ def check_schema(engine: Engine | None = None) -> None:
 
     engine = engine or default_engine()
     head = schema_head()
-    with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
-        current = None
-        if inspect(connection).has_table("alembic_version"):
-            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.execution_options(**{READ_ONLY: True}).connect() as connection:
+            current = None
+            if inspect(connection).has_table("alembic_version"):
+                query = text("SELECT version_num FROM alembic_version")
+                current = connection.execute(query).scalar()
+    except OperationalError as exc:
+        if engine.dialect.name != "postgresql":
+            raise
+        # A role that may not sign in (deactivated), a wrong password, a server that is down.
+        said = " ".join(str(exc.orig).split()).rsplit("FATAL: ", 1)[-1]
+        raise StoreNotReady(f"cannot sign in to the case store {where}: {said}") from None
     if current != head:
-        where = engine.url.render_as_string(hide_password=True)
         state = "has no schema" if current is None else f"is at schema {current}, not {head}"
         raise StoreNotReady(
             f"case store {where} {state}; if your cases live elsewhere, pass --data-dir DIR "

@@ -733,3 +733,27 @@ def _database_role(session: Session, staff_id: str, role: StaffRole) -> None:
         )
     )
     session.execute(text(f'GRANT casework_{role.value} TO "{staff_id}"'))
+
+
+def deactivate_staff(staff_id: str, actor: str) -> None:
+    """Someone who has left: inactive in the store's roster (old records still name them;
+    nothing new is accepted from them); on PostgreSQL their role may no longer sign in."""
+    from sqlalchemy import select, text
+
+    from casework.db import default_engine
+    from models.orm import StaffRecord
+    from models.staff import load_roster
+
+    with session_scope() as session:
+        record = session.scalar(select(StaffRecord).where(StaffRecord.staff_id == staff_id))
+        if record is None:
+            listed = load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE).get(staff_id)
+            if listed is None:
+                raise InputError(f"staff_id: {staff_id} is not on the roster")
+            raise InputError(
+                f"staff_id: {staff_id} is on the roster file only: set active = false there"
+            )
+        record.active = False
+        if default_engine().dialect.name == "postgresql":
+            session.execute(text(f'ALTER ROLE "{staff_id}" NOLOGIN'))
+        audit.record(session, None, actor, "staff_deactivated", now(), staff=staff_id)

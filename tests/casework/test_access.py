@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from casework.cli import main
-from casework.db import make_engine, migrate, session_scope
+from casework.db import engine_for, make_engine, migrate, session_scope
 from casework.identity import signed_in
 from casework.settings import get_settings
 from models.codes import Program
@@ -101,6 +101,7 @@ def cli(store: Store, role: str | None, *argv: str) -> tuple[int, str, str]:
     os.environ["CASEWORK_DATABASE_URL"] = store.url(STAFF[role][0] if role else None)
     get_settings.cache_clear()
     signed_in.cache_clear()
+    engine_for.cache_clear()  # each command signs in anew, as its own process would
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -202,12 +203,22 @@ def test_an_operator_sees_every_case_coded_but_no_narrative(store: Store) -> Non
 
 def test_an_admin_adds_staff_and_reads_the_logs_but_no_client(store: Store) -> None:
     extra = f"cm.x{TAG}"
+    STAFF["extra"] = (extra, "housing")
     try:
         code, out, err = cli(
             store, "admin", "staff", "add", extra, "--role", "case_manager", "--programs", "housing"
         )
         assert code == 0, err
+        assert cli(store, "extra", "cases")[0] == 0  # signs in as their own role
+        # Someone who has left: their role can no longer sign in.
+        code, out, err = cli(store, "admin", "staff", "deactivate", extra)
+        assert code == 0, err
+        refused(store, "extra", f'role "{extra}" is not permitted to log in', "cases")
+        code, out, _ = cli(store, "admin", "staff", "list")
+        assert f"{extra}" in out
+        assert "(inactive)" in out
     finally:
+        del STAFF["extra"]
         with store.owner.begin() as connection:
             connection.execute(text(f'DROP OWNED BY "{extra}"'))
             connection.execute(text(f'DROP ROLE IF EXISTS "{extra}"'))
