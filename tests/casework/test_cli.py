@@ -487,3 +487,32 @@ def test_on_sqlite_the_actor_is_the_os_login_mapped_through_the_roster(capsys) -
         os.environ["CASEWORK_ACTOR"] = "tester"
         get_settings.cache_clear()
         signed_in.cache_clear()
+
+
+def test_every_read_of_a_client_is_in_the_access_log(capsys, waiting_case, tmp_path) -> None:
+    """show and doc write who read which case, and when, before they show anything."""
+    assert run_cli(capsys, "show", waiting_case)[0] == 0
+    out_file = tmp_path / "notes.md"
+    code, _, err = run_cli(
+        capsys,
+        "doc",
+        waiting_case,
+        "notes",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2030-01-01",
+        "--out",
+        str(out_file),
+    )
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "access-log", "--case", waiting_case, "--json")
+    assert code == 0
+    entries = json.loads(out)
+    assert [(e["staff"], e["case_number"], e["what"]) for e in entries] == [
+        ("tester", waiting_case, "doc:notes"),
+        ("tester", waiting_case, "show"),
+    ]
+    code, out, _ = run_cli(capsys, "access-log", "--staff", "tester")
+    assert f"tester           {waiting_case}  show" in out
+    _refused(capsys, ["access-log", "--case", "CASE-999999"], "no case CASE-999999")
