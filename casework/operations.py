@@ -721,18 +721,22 @@ def _role_and_programs(
 
 
 def _database_role(session: Session, staff_id: str, role: StaffRole) -> None:
-    """The staff member's own PostgreSQL role, in their staff role's group (staff ids are
-    [a-z0-9._-], safe to quote as identifiers). An admin may create roles in turn."""
+    """The staff member's own PostgreSQL role, in their staff role's group and no other
+    (staff ids are [a-z0-9._-], safe to quote as identifiers). An admin may create roles in
+    turn. Adding someone again signs them in again (after `staff deactivate`)."""
     from sqlalchemy import text
 
-    extra = " CREATEROLE" if role is StaffRole.ADMIN else ""
+    who = f'"{staff_id}"'
     session.execute(
-        text(
-            f'DO $$ BEGIN CREATE ROLE "{staff_id}" LOGIN{extra}; '
-            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        )
+        text(f"DO $$ BEGIN CREATE ROLE {who}; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     )
-    session.execute(text(f'GRANT casework_{role.value} TO "{staff_id}"'))
+    session.execute(
+        text(f"ALTER ROLE {who} LOGIN {'' if role is StaffRole.ADMIN else 'NO'}CREATEROLE")
+    )
+    for other in StaffRole:
+        if other is not role:
+            session.execute(text(f"REVOKE casework_{other.value} FROM {who}"))
+    session.execute(text(f"GRANT casework_{role.value} TO {who}"))
 
 
 def deactivate_staff(staff_id: str, actor: str) -> None:

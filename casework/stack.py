@@ -126,7 +126,8 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     from casework.settings import get_settings
 
     env = os.environ.copy()
-    env["PREFECT_SERVER_API_AUTH_STRING"] = env["PREFECT_API_AUTH_STRING"]  # set by bootstrap
+    # Protected: run with the data directory's credential, which the clients sign in with.
+    env["PREFECT_SERVER_API_AUTH_STRING"] = str(prefect_credential(data_dir, create=True))
     if database := get_settings().prefect_database_url:  # else SQLite under PREFECT_HOME
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     server = subprocess.Popen(
