@@ -41,13 +41,13 @@ def test_malformed_file_is_named(tmp_path: Path) -> None:
 
 
 def test_the_shipped_staff_roster_names_every_programs_supervisor_and_manager() -> None:
-    from models.codes import RecipientRole
+    from models.codes import StaffRole
     from models.staff import DEFAULT_STAFF_FILE, load_roster
 
     roster = load_roster(DEFAULT_STAFF_FILE)
     for program, config in load_programs(DEFAULT_PROGRAMS_FILE).items():
-        assert roster[config.supervisor].role is RecipientRole.SUPERVISOR
+        assert roster[config.supervisor].role is StaffRole.SUPERVISOR
         assert program in roster[config.program_manager].programs
         assert any(
-            m.role is RecipientRole.CASE_MANAGER and program in m.programs for m in roster.values()
+            m.role is StaffRole.CASE_MANAGER and program in m.programs for m in roster.values()
         ), f"no case manager for {program}"

@@ -126,7 +126,11 @@ def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: s
         assert recorded.strengths == ["family_support"]  # chosen by label, kept as its code
         assert recorded.scores["housing"] == 1
         # Audited as a Prefect UI form, by its roster-checked "Submitted by".
-        [moved_row] = [e for e in audit.for_case(session, case) if e.action == "stage_moved"]
+        [moved_row] = [
+            e
+            for e in audit.for_case(session, case)
+            if e.action == "stage_moved" and e.detail["stage_key"] == waiting.stage_key
+        ]
         assert (moved_row.actor, moved_row.detail["source"]) == ("cm.park", "prefect-ui")
 
     # The plan's dialog: the domain scored 1 must have a goal, and objectives show theirs.
