@@ -1028,6 +1028,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         from casework.db import check_schema
 
         check_schema()
+        from casework.settings import get_settings
+
+        # A declared actor who is not who signed in is refused, whatever the command (`staff`
+        # checks it itself: on SQLite it may be mapping the login that makes it true).
+        if get_settings().actor is not None and args.command != "staff":
+            signed_in()
     return COMMANDS[args.command](args)
 
 

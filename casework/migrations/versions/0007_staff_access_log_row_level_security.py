@@ -53,7 +53,7 @@ LOGS = ["audit_events", "access_log"]
 DIRECTORY = ["providers", "staff", "staff_programs", "alembic_version"]
 # Which rows of each table a role sees: the case it belongs to.
 ROW_CASE = {
-    "cases": "casework_sees_case(id)",
+    "cases": "casework_sees(case_manager, program)",  # its own columns: a new row too
     "clients": "casework_sees_client(id)",
     "consents": "casework_sees_client(client_id)",
     "plan_goals": "casework_sees_case((SELECT p.case_id FROM care_plans p WHERE p.id = plan_id))",
@@ -136,20 +136,27 @@ def _secure_postgresql() -> None:
     # Who sees which case: definer's rights, so that asking never depends on what the
     # asker may read; session_user, the role that signed in, whatever SET ROLE says.
     run(f"""
+CREATE FUNCTION casework_sees(manager text, case_program text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = "{schema}" AS $$
+  SELECT CASE
+    WHEN pg_has_role(session_user, '{SERVICE}', 'member')
+      OR pg_has_role(session_user, '{GROUPS["operator"]}', 'member')
+      OR pg_has_role(session_user, '{GROUPS["admin"]}', 'member') THEN true
+    WHEN pg_has_role(session_user, '{GROUPS["case_manager"]}', 'member')
+      THEN manager = session_user
+    ELSE EXISTS (
+      SELECT 1 FROM staff_programs p JOIN staff s ON s.staff_id = p.staff_id
+      WHERE p.staff_id = session_user AND p.program = case_program AND s.active)
+  END
+$$""")
+    run(f"""
 CREATE FUNCTION casework_sees_case(target integer) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = "{schema}" AS $$
   SELECT CASE
     WHEN target IS NULL THEN pg_has_role(session_user, '{SERVICE}', 'member')
       OR pg_has_role(session_user, '{GROUPS["admin"]}', 'member')
-    WHEN pg_has_role(session_user, '{SERVICE}', 'member')
-      OR pg_has_role(session_user, '{GROUPS["operator"]}', 'member')
-      OR pg_has_role(session_user, '{GROUPS["admin"]}', 'member') THEN true
-    WHEN pg_has_role(session_user, '{GROUPS["case_manager"]}', 'member') THEN EXISTS (
-      SELECT 1 FROM cases c WHERE c.id = target AND c.case_manager = session_user)
-    ELSE EXISTS (
-      SELECT 1 FROM cases c JOIN staff_programs p ON p.program = c.program
-      JOIN staff s ON s.staff_id = p.staff_id
-      WHERE c.id = target AND p.staff_id = session_user AND s.active)
+    ELSE COALESCE(
+      (SELECT casework_sees(c.case_manager, c.program) FROM cases c WHERE c.id = target), false)
   END
 $$""")
     # A client is seen with a case of theirs that is seen; a client with no case yet is
@@ -161,21 +168,15 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = "{schema}" AS $$
                  AND casework_sees_case(c.id))
       OR NOT EXISTS (SELECT 1 FROM cases c WHERE c.client_id = target)
 $$""")
-    run(f"REVOKE ALL ON FUNCTION casework_sees_case(integer), casework_sees_client(integer) FROM PUBLIC")
-    run(
-        "GRANT EXECUTE ON FUNCTION casework_sees_case(integer), casework_sees_client(integer) "
-        f"TO {every}"
+    functions = "casework_sees(text, text), casework_sees_case(integer), " + (
+        "casework_sees_client(integer)"
     )
+    run(f"REVOKE ALL ON FUNCTION {functions} FROM PUBLIC")
+    run(f"GRANT EXECUTE ON FUNCTION {functions} TO {every}")
     for table in [*IDENTITY, *CODED, *LOGS]:
         seen = ROW_CASE.get(table, "casework_sees_case(case_id)")
         run(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         run(f"CREATE POLICY by_case ON {table} USING ({seen}) WITH CHECK ({seen})")
-    # A case manager opens cases for themselves only (a supervisor may name anyone).
-    run(
-        f"CREATE POLICY own_cases ON cases AS RESTRICTIVE FOR INSERT WITH CHECK ("
-        f"NOT pg_has_role(session_user, '{GROUPS['case_manager']}', 'member') "
-        "OR case_manager = session_user)"
-    )
     # The actor of an audit row and the reader of an access entry is who signed in.
     run("""
 CREATE FUNCTION casework_signed_in_actor() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -201,12 +202,12 @@ def downgrade() -> None:
         for table in LOGS:
             op.execute(f"DROP TRIGGER IF EXISTS signed_in_actor ON {table}")
         op.execute("DROP FUNCTION IF EXISTS casework_signed_in_actor()")
-        op.execute("DROP POLICY IF EXISTS own_cases ON cases")
         for table in [*IDENTITY, *CODED, *LOGS]:
             op.execute(f"DROP POLICY IF EXISTS by_case ON {table}")
             op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
         op.execute("DROP FUNCTION IF EXISTS casework_sees_client(integer)")
         op.execute("DROP FUNCTION IF EXISTS casework_sees_case(integer)")
+        op.execute("DROP FUNCTION IF EXISTS casework_sees(text, text)")
     op.drop_index(op.f('ix_access_log_staff_at'), table_name='access_log')
     op.drop_index(op.f('ix_access_log_case_id_at'), table_name='access_log')
     op.drop_table('access_log')
