@@ -309,7 +309,11 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         its children run the same Prefect), and, when the server does not enforce CSRF
         protection, the CSRF token each client would otherwise ask for first."""
         settings = {"PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED": "false"}
-        async with httpx.AsyncClient(base_url=str(self.client.api_url), timeout=30) as http:
+        from casework.settings import prefect_auth_headers
+
+        async with httpx.AsyncClient(
+            base_url=str(self.client.api_url), timeout=30, headers=prefect_auth_headers()
+        ) as http:
             response = await http.get("csrf-token", params={"client": "casework-worker"})
         if response.status_code == 422 and "CSRF protection is disabled" in response.text:
             settings["PREFECT_CLIENT_CSRF_SUPPORT_ENABLED"] = "false"
