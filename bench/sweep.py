@@ -10,6 +10,7 @@ reassessment query; not the HTTP or Prefect delivery that follows) and prints, f
 on SQLite, and on PostgreSQL when one answers.
 
     .venv/bin/python bench/sweep.py [--cases 100000] [--database-url URL]
+    .venv/bin/python bench/sweep.py --row-level-security [--cases 100000]
 """
 
 from __future__ import annotations
@@ -318,9 +319,10 @@ def _fill_in_child(url: str, count: int) -> float:
     return float(queue.get())
 
 
-def run(url: str, count: int) -> dict[str, Any]:
+def run(url: str, count: int, sweep_url: str | None = None) -> dict[str, Any]:
+    """Fill at `url`, sweep (as `sweep_url`'s role, if given: the same store)."""
     seconds = _fill_in_child(url, count)
-    engine = make_engine(url)
+    engine = make_engine(sweep_url or url)
     result = sweep(engine)
     with engine.connect() as connection:
         result["escalations"] = connection.execute(
@@ -364,11 +366,55 @@ def report(backend: str, count: int, result: dict[str, Any]) -> None:
     )
 
 
+SERVICE_ROLE = "casework_bench_service"
+
+
+def row_level_security(pg: str, count: int) -> None:
+    """The same sweep on PostgreSQL twice, each on a fresh store: as the store's owner (no
+    row-level policy applies) and as a member of casework_service, as the flows run (every
+    row read through the policies of migration 0007). Prints both and their ratio."""
+    owner_url = _fresh_pg(pg, f"casework_bench_owner_{count}")
+    service_store = _fresh_pg(pg, f"casework_bench_rls_{count}")
+    if owner_url is None or service_store is None:
+        return
+    admin = make_engine(pg)
+    with admin.begin() as connection:
+        connection.execute(
+            text(
+                f"DO $$ BEGIN CREATE ROLE {SERVICE_ROLE} LOGIN; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        )
+    owner = run(owner_url, count)
+    report("owner", count, owner)
+    with admin.begin() as connection:  # the group role exists once the store is migrated
+        connection.execute(text(f"GRANT casework_service TO {SERVICE_ROLE}"))
+    user = pg.split("://", 1)[1].split("@", 1)[0].split(":", 1)[0]
+    as_service = service_store.replace(f"{user}@", f"{SERVICE_ROLE}@", 1)
+    service = run(service_store, count, sweep_url=as_service)
+    report("service", count, service)
+    ratio = service["total"] / owner["total"]
+    print(f"row-level security: the service role's sweep takes x{ratio:.2f} the owner's")
+    _drop_pg(pg, [f"casework_bench_owner_{count}", f"casework_bench_rls_{count}"])
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP OWNED BY {SERVICE_ROLE}"))
+        connection.execute(text(f"DROP ROLE {SERVICE_ROLE}"))
+    admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--database-url", default=os.environ.get("CASEWORK_TEST_DATABASE_URL"))
+    parser.add_argument(
+        "--row-level-security",
+        action="store_true",
+        help="PostgreSQL only: the sweep as the owner and as the service role, compared",
+    )
     args = parser.parse_args()
+    if args.row_level_security:
+        row_level_security(args.database_url or PG_DEFAULT, args.cases)
+        return
     small = max(args.cases // 10, 1)
     backends: list[tuple[str, Any]] = [
         ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix='casework-sweep-')}/s{n}.db")
