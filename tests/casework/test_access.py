@@ -74,17 +74,12 @@ def store() -> Iterator[Store]:
             numbers.append(case.case_number or "")
     found.housing, found.others, found.geriatric = numbers
     found.owner = owner
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("CASEWORK_DATABASE_URL", found.url())
-    monkeypatch.delenv("CASEWORK_ACTOR")
-    get_settings.cache_clear()
     for role, (staff_id, programs) in STAFF.items():  # as the store's owner adds them
         assert (
             cli(found, None, "staff", "add", staff_id, "--role", role, "--programs", programs)[0]
             == 0
         )
     yield found
-    monkeypatch.undo()
     get_settings.cache_clear()
     signed_in.cache_clear()
     owner.dispose()
@@ -96,24 +91,41 @@ def store() -> Iterator[Store]:
     admin.dispose()
 
 
-def cli(store: Store, role: str | None, *argv: str) -> tuple[int, str, str]:
-    """One `casework` command, signed in to the store as `role`'s staff member."""
+def cli(
+    store: Store, role: str | None, *argv: str, actor: str | None = None
+) -> tuple[int, str, str]:
+    """One `casework` command, signed in to the store as `role`'s staff member (`actor`: the
+    CASEWORK_ACTOR it declares). The session's environment is as it was afterwards: the
+    session's `casework up` may start later, and must find its own store."""
+    saved = {name: os.environ.get(name) for name in ("CASEWORK_DATABASE_URL", "CASEWORK_ACTOR")}
     os.environ["CASEWORK_DATABASE_URL"] = store.url(STAFF[role][0] if role else None)
+    os.environ.pop("CASEWORK_ACTOR", None)
+    if actor is not None:
+        os.environ["CASEWORK_ACTOR"] = actor
     get_settings.cache_clear()
     signed_in.cache_clear()
     engine_for.cache_clear()  # each command signs in anew, as its own process would
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as exit_info:
-            code = int(exit_info.code or 0)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(argv))
+                code = 0
+            except SystemExit as exit_info:
+                code = int(exit_info.code or 0)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+        signed_in.cache_clear()
     return code, out.getvalue(), err.getvalue()
 
 
-def refused(store: Store, role: str, expected: str, *argv: str) -> None:
-    code, out, err = cli(store, role, *argv)
+def refused(store: Store, role: str, expected: str, *argv: str, actor: str | None = None) -> None:
+    code, out, err = cli(store, role, *argv, actor=actor)
     assert code == 1, (out, err)
     assert err.count("\n") == 1, err
     assert expected in err, err
@@ -142,16 +154,13 @@ def test_a_case_manager_works_their_own_cases_only(store: Store) -> None:
     refused(store, "case_manager", f"no case {store.others}", *note(store.others))
     assert notes_on(store, store.others) == []
     # The audit trail and the access log name who signed in, whatever they declare.
-    os.environ["CASEWORK_ACTOR"] = "sup.housing"
-    try:
-        refused(
-            store,
-            "case_manager",
-            "CASEWORK_ACTOR: sup.housing is not who you are",
-            *note(store.housing),
-        )
-    finally:
-        del os.environ["CASEWORK_ACTOR"]
+    refused(
+        store,
+        "case_manager",
+        "CASEWORK_ACTOR: sup.housing is not who you are",
+        *note(store.housing),
+        actor="sup.housing",
+    )
     role_engine = make_engine(store.url(me))
     with role_engine.begin() as connection:
         case_id = connection.execute(
