@@ -1,5 +1,5 @@
-"""`casework up --prefect-database-url`: the local Prefect server on PostgreSQL instead of
-SQLite, as an agency at scale runs it; a case opened there moves on through the worker."""
+"""An agency at scale: `casework up --prefect-database-url` (the Prefect server on
+PostgreSQL) with the case store on PostgreSQL, staff signed in as their own roles."""
 
 from __future__ import annotations
 
@@ -73,59 +73,27 @@ def casework(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def test_up_runs_its_prefect_server_on_postgresql() -> None:
+CLIENT = {"given_name": "Ada", "family_name": "Byron", "date_of_birth": "1980-12-10"}
+
+
+def test_an_agency_runs_prefect_and_the_case_store_on_postgresql() -> None:
+    """As an agency at scale runs it: `casework up --prefect-database-url` keeps the Prefect
+    server's data in PostgreSQL, and the case store is PostgreSQL too. `up` (its worker and
+    every flow run) connects to the store as the service role; a case manager and a program
+    manager connect as their own database roles, and what each did is audited under the role
+    that signed in. The server is protected by the credential `up` made on its first start."""
     import psycopg
 
     assert PG_URL is not None
+    tag = str(os.getpid())
     admin_url = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    database = f"casework_prefect_{os.getpid()}"
+    database = f"casework_prefect_{tag}"
+    schema, service = f"casework_e2e_{tag}", f"svc.e{tag}"
+    manager, program_manager = f"cm.e{tag}", f"pm.e{tag}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {database}")
         admin.execute(f"CREATE DATABASE {database}")
     prefect_url = admin_url.rsplit("/", 1)[0] + f"/{database}"
-    try:
-        with running_up(dict(os.environ), "--prefect-database-url", prefect_url) as (
-            data_dir,
-            port,
-        ):
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-            env["CASEWORK_DATA_DIR"] = str(data_dir)
-            client = data_dir / "client.json"
-            client.write_text(json.dumps(CLIENT))
-            # Its first start made the data directory's credential, for its owner only; the
-            # CLI below signs in with it by itself.
-            credential = data_dir / "prefect-credential"
-            assert stat.S_IMODE(credential.stat().st_mode) == 0o600
-            assert credential.read_text().startswith("casework:")
-            api = f"http://127.0.0.1:{port}/api"
-            assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).status_code == 401
-            opened = casework(env, "intake", "--program", "housing", "--file", str(client))
-            assert opened.returncode == 0, opened.stderr
-            number = opened.stdout.strip()
-            deadline = time.monotonic() + 120
-            while "stage assessment" not in casework(env, "show", number).stdout:
-                assert time.monotonic() < deadline, (data_dir / "up.log").read_text()[-3000:]
-                time.sleep(0.5)
-            with psycopg.connect(prefect_url) as prefect_db:
-                [(runs,)] = prefect_db.execute("SELECT count(*) FROM flow_run").fetchall()
-            assert runs >= 1, "the server keeps its runs in PostgreSQL"
-            assert not (data_dir / "prefect" / "prefect.db").exists()
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-
-
-CLIENT = {"given_name": "Ada", "family_name": "Byron", "date_of_birth": "1980-12-10"}
-
-
-def test_on_a_postgresql_store_staff_act_as_themselves_and_the_flows_as_the_service() -> None:
-    """The case store on PostgreSQL, as an agency runs it: `up` (its worker and every flow
-    run) connects as the service role; a case manager and a program manager connect as their
-    own database roles. What each did is audited under the role that signed in."""
-    assert PG_URL is not None
-    tag = str(os.getpid())
-    schema, service = f"casework_e2e_{tag}", f"svc.e{tag}"
-    manager, program_manager = f"cm.e{tag}", f"pm.e{tag}"
     owner = make_engine(PG_URL)
     with owner.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -152,7 +120,16 @@ def test_on_a_postgresql_store_staff_act_as_themselves_and_the_flows_as_the_serv
                 as_owner, "staff", "add", staff_id, "--role", role, "--programs", "housing"
             )
             assert added.returncode == 0, added.stderr
-        with running_up(env | {"CASEWORK_DATABASE_URL": url(service)}) as (data_dir, _):
+        service_env = env | {"CASEWORK_DATABASE_URL": url(service)}
+        with running_up(service_env, "--prefect-database-url", prefect_url) as (data_dir, port):
+            # Its first start made the data directory's credential, for its owner only; the
+            # commands below sign in with it by themselves.
+            credential = data_dir / "prefect-credential"
+            assert stat.S_IMODE(credential.stat().st_mode) == 0o600
+            assert credential.read_text().startswith("casework:")
+            api = f"http://127.0.0.1:{port}/api"
+            assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=30).status_code == 401
+
             env["CASEWORK_DATA_DIR"] = str(data_dir)
             as_manager = env | {"CASEWORK_DATABASE_URL": url(manager)}
             client = data_dir / "client.json"
@@ -181,6 +158,11 @@ def test_on_a_postgresql_store_staff_act_as_themselves_and_the_flows_as_the_serv
             lying = casework(as_pm | {"CASEWORK_ACTOR": manager}, "cases")
             assert lying.returncode == 1
             assert f"CASEWORK_ACTOR: {manager} is not who you are" in lying.stderr
+
+            with psycopg.connect(prefect_url) as prefect_db:
+                [(runs,)] = prefect_db.execute("SELECT count(*) FROM flow_run").fetchall()
+            assert runs >= 1, "the server keeps its runs in PostgreSQL"
+            assert not (data_dir / "prefect" / "prefect.db").exists()
         with owner.begin() as connection:
             trail = connection.execute(
                 text(
@@ -196,6 +178,8 @@ def test_on_a_postgresql_store_staff_act_as_themselves_and_the_flows_as_the_serv
             (manager, "stage_moved", "cli"),
         ]
     finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         with owner.begin() as connection:
             connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
             for role in (service, manager, program_manager):
