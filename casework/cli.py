@@ -260,30 +260,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
     staff = sub.add_parser("staff", parents=[common], help="staff who may sign in")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
-    staff_add = staff_sub.add_parser(
-        "add",
-        parents=[common],
-        help="put a staff member on the roster: on PostgreSQL their database role and grants, "
-        "on SQLite the OS login that acts as them",
-    )
-    staff_add.add_argument("staff_id", type=staff_id_arg)
-    staff_add.add_argument(
-        "--role", choices=[r.value for r in StaffRole], help="(default: the roster file's)"
-    )
-    staff_add.add_argument(
-        "--programs",
-        type=programs_arg,
-        metavar="P,P",
-        help="comma-separated programs (default: the roster file's)",
-    )
-    staff_add.add_argument("--login", type=login_arg, help="SQLite only: the OS login")
-    staff_off = staff_sub.add_parser(
-        "deactivate",
-        parents=[common],
-        help="someone who has left: kept in old records, no longer accepted; on PostgreSQL "
-        "their database role can no longer sign in",
-    )
-    staff_off.add_argument("staff_id", type=staff_id_arg)
+    staff_actions = {
+        "add": "put a staff member on the roster: on PostgreSQL their database role and "
+        "grants, on SQLite the OS login that acts as them",
+        "deactivate": "someone who has left: kept in old records, no longer accepted; on "
+        "PostgreSQL their database role can no longer sign in",
+    }
+    for action, explained in staff_actions.items():
+        on_one = staff_sub.add_parser(action, parents=[common], help=explained)
+        on_one.add_argument("staff_id", type=staff_id_arg)
+        if action == "add":
+            on_one.add_argument(
+                "--role", choices=[r.value for r in StaffRole], help="(default: the roster file's)"
+            )
+            on_one.add_argument(
+                "--programs",
+                type=programs_arg,
+                metavar="P,P",
+                help="comma-separated programs (default: the roster file's)",
+            )
+            on_one.add_argument("--login", type=login_arg, help="SQLite only: the OS login")
     staff_sub.add_parser("list", parents=[common], help="the roster: file and store")
     access = sub.add_parser(
         "access-log",
