@@ -18,12 +18,19 @@ class NotSignedIn(Exception):
     """The acting person cannot be told, or is not who CASEWORK_ACTOR says."""
 
 
-@lru_cache(maxsize=1)
 def signed_in() -> str:
-    from casework.db import default_engine
+    """Who acts in this process (asked once per store and declared name)."""
     from casework.settings import get_settings
 
-    return actor_for(default_engine(), get_settings().actor)
+    settings = get_settings()
+    return _signed_in(settings.store_url, settings.actor)
+
+
+@lru_cache(maxsize=4)
+def _signed_in(store_url: str, declared: str | None) -> str:
+    from casework.db import engine_for
+
+    return actor_for(engine_for(store_url), declared)
 
 
 def actor_for(engine: Engine, declared: str | None) -> str:

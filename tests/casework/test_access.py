@@ -17,7 +17,6 @@ from sqlalchemy import Engine, select, text
 
 from casework.cli import main
 from casework.db import engine_for, make_engine, migrate, session_scope
-from casework.identity import signed_in
 from casework.settings import get_settings
 from models.codes import Program
 from models.orm import AuditEvent, Case, Contact, Escalation
@@ -81,7 +80,6 @@ def store() -> Iterator[Store]:
         )
     yield found
     get_settings.cache_clear()
-    signed_in.cache_clear()
     owner.dispose()
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
@@ -103,7 +101,6 @@ def cli(
     if actor is not None:
         os.environ["CASEWORK_ACTOR"] = actor
     get_settings.cache_clear()
-    signed_in.cache_clear()
     engine_for.cache_clear()  # each command signs in anew, as its own process would
     out, err = io.StringIO(), io.StringIO()
     try:
@@ -120,7 +117,6 @@ def cli(
             else:
                 os.environ[name] = value
         get_settings.cache_clear()
-        signed_in.cache_clear()
     return code, out.getvalue(), err.getvalue()
 
 

@@ -340,6 +340,18 @@ MATRIX: list[tuple[str, str, int]] = [
     ("demo --cases 100000", "--cases", USAGE),
     ("repair CASE-999999", "no case CASE-999999", REFUSED),
     ("launch", "invalid choice: 'launch'", USAGE),
+    # staff, the access log, webhook secrets
+    ("staff add Rivera", "is not a staff id", USAGE),
+    ("staff add cm.new --role case_manager --programs housing,mars", "unknown program mars", USAGE),
+    ("staff add cm.new --role case_manager", "is not on the roster file", REFUSED),
+    ("staff add cm.rivera --role supervisor", "is case_manager on the roster file", REFUSED),
+    ("staff add cm.new --role chief --programs housing", "invalid choice: 'chief'", USAGE),
+    ("staff add cm.new --role case_manager --programs housing --login 'a b'", "OS login", USAGE),
+    ("staff deactivate cm.rivera", "set active = false there", REFUSED),
+    ("staff deactivate cm.nobody", "cm.nobody is not on the roster", REFUSED),
+    ("access-log --case CASE-999999", "no case CASE-999999", REFUSED),
+    ("access-log --staff 'Bad Name'", "is not a staff id", USAGE),
+    ("webhook-secret mars", "invalid choice: 'mars'", USAGE),
 ]
 
 # Bad settings: each names its variable.
@@ -351,6 +363,8 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("CASEWORK_PARTNER_TIMEOUT_SECONDS", "inf", "CASEWORK_PARTNER_TIMEOUT_SECONDS:"),
     ("CASEWORK_WEBHOOK_ATTEMPTS", "many", "CASEWORK_WEBHOOK_ATTEMPTS:"),
     ("CASEWORK_ACTOR", "Bad Actor", "CASEWORK_ACTOR:"),
+    ("CASEWORK_ACTOR", "pm.housing", "CASEWORK_ACTOR: pm.housing is not a staff id your login"),
+    ("CASEWORK_DEV_MODE", "maybe", "CASEWORK_DEV_MODE:"),
     ("CASEWORK_DATABASE_URL", "mysql://db/casework", "CASEWORK_DATABASE_URL:"),
     ("CASEWORK_SCHEDULES", "sometimes", "CASEWORK_SCHEDULES:"),
     ("CASEWORK_PREFECT_DATABASE_URL", "sqlite:///p.db", "CASEWORK_PREFECT_DATABASE_URL:"),

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 
 from casework.cli import main
 from casework.db import migrate, session_scope
-from casework.identity import signed_in
 from casework.settings import get_settings
 from models import stage_events
 from models.cases import get_case as cases_get
@@ -476,7 +475,6 @@ def test_on_sqlite_the_actor_is_the_os_login_mapped_through_the_roster(capsys) -
     login = getpass.getuser()
     os.environ["CASEWORK_ACTOR"] = "pm.housing"
     get_settings.cache_clear()
-    signed_in.cache_clear()
     try:
         with pytest.raises(SystemExit) as exit_info:
             main(["note", "CASE-000001", "--type", "phone", "--text", "x"])
@@ -486,7 +484,6 @@ def test_on_sqlite_the_actor_is_the_os_login_mapped_through_the_roster(capsys) -
     finally:
         os.environ["CASEWORK_ACTOR"] = "tester"
         get_settings.cache_clear()
-        signed_in.cache_clear()
 
 
 def test_every_read_of_a_client_is_in_the_access_log(capsys, waiting_case, tmp_path) -> None:
