@@ -142,17 +142,22 @@ def record_stage(
         case.waiting_on = key if trigger is Trigger.SEND else None
     session.add(event)
     session.flush()
+    source, handed_by = _source(session, case, key, form is not None or refusal is not None, answer)
+    # A form a signed-in command handed over is audited as theirs; the form's own
+    # `submitted_by` is kept beside it when it names someone else.
+    named = {"submitted_by": actor} if handed_by not in (None, actor) else {}
     audit.record(
         session,
         case,
-        actor,
+        handed_by or actor,
         f"stage_{event.outcome}",
         at,
-        source=_source(session, case, key, form is not None or refusal is not None, answer),
+        source=source,
         stage_key=key,
         from_stage=event.from_stage,
         to_stage=event.to_stage,
         trigger=trigger.value,
+        **named,
     )
     return _outcome(case, event, crisis)
 
@@ -190,13 +195,14 @@ HANDED_OVER = "form_handed_over"
 
 def _source(
     session: Session, case: Case, key: str, form_given: bool, answer: Trigger | None
-) -> str:
-    """Where the form for `key` came from: `cli` when a signed-in command handed it over
-    (its audit row names who); else `prefect-ui`, whose actor is the form's roster-checked
-    `submitted_by`. With no form: `partners` (their answers moved the case) or `system`."""
+) -> tuple[str, str | None]:
+    """Where the form for `key` came from, and who handed it over if that is known: `cli`
+    with the signed-in staff member whose command handed it over (its own audit row);
+    else `prefect-ui`, whose actor is the form's roster-checked `submitted_by`. With no
+    form: `partners` (their answers moved the case) or `system`."""
     if not form_given:
-        return "partners" if answer is not None else "system"
-    handed = audit.for_case(session, case)
-    if any(e.action == HANDED_OVER and e.detail.get("stage_key") == key for e in handed):
-        return "cli"
-    return "prefect-ui"
+        return ("partners" if answer is not None else "system"), None
+    for row in reversed(audit.for_case(session, case)):
+        if row.action == HANDED_OVER and row.detail.get("stage_key") == key:
+            return "cli", row.actor
+    return "prefect-ui", None

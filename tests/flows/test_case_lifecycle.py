@@ -98,9 +98,14 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
     # Each form was handed over by a signed-in command: audited as such, with who.
     with session_scope(read_only=True) as session:
         trail = audit.for_case(session, cases.get_case(session, case_number))
-    sources = [e.detail["source"] for e in trail if e.action == "stage_moved"]
-    assert sources == ["system", "cli", "cli", "cli", "cli", "cli"]  # intake: no form
+    moves = [e for e in trail if e.action == "stage_moved"]
+    assert [e.detail["source"] for e in moves] == ["system"] + ["cli"] * 5  # intake: no form
     assert {e.actor for e in trail if e.action == "form_handed_over"} == {ACTOR}
+    # Audited as the signed-in actor who handed each form over; the form's own
+    # submitted_by (another staff id here) is kept beside it.
+    assert [(e.actor, e.detail.get("submitted_by")) for e in moves[1:]] == [
+        (ACTOR, factories.STAFF)
+    ] * 5
 
     run = _wait_for_state(flow_run_id, "COMPLETED")
     assert run.name == case_number
