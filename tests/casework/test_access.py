@@ -215,6 +215,18 @@ def test_an_admin_adds_staff_and_reads_the_logs_but_no_client(store: Store) -> N
         )
         assert code == 0, err
         assert cli(store, "extra", "cases")[0] == 0  # signs in as their own role
+        code, _, err = cli(  # added again, with another program: the admin may
+            store,
+            "admin",
+            "staff",
+            "add",
+            extra,
+            "--role",
+            "case_manager",
+            "--programs",
+            "housing,geriatric",
+        )
+        assert code == 0, err
         # Someone who has left: their role can no longer sign in.
         code, out, err = cli(store, "admin", "staff", "deactivate", extra)
         assert code == 0, err

@@ -131,7 +131,8 @@ def _secure_postgresql() -> None:
     run(f"GRANT SELECT ON {', '.join(CODED)} TO {GROUPS['program_manager']}, {GROUPS['admin']}")
     run(f"GRANT SELECT, INSERT, UPDATE ON {', '.join(CODED)} TO {GROUPS['operator']}")
     run(f"GRANT INSERT, UPDATE ON providers TO {GROUPS['operator']}, {GROUPS['admin']}")
-    run(f"GRANT INSERT, UPDATE ON staff, staff_programs TO {GROUPS['admin']}")
+    run(f"GRANT INSERT, UPDATE ON staff TO {GROUPS['admin']}")
+    run(f"GRANT INSERT, UPDATE, DELETE ON staff_programs TO {GROUPS['admin']}")  # re-adding
 
     # Who sees which case: definer's rights, so that asking never depends on what the
     # asker may read; session_user, the role that signed in, whatever SET ROLE says.
