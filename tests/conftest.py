@@ -83,6 +83,19 @@ from tests.factories import new_case  # noqa: E402
 PG_URL = os.environ.get("CASEWORK_TEST_DATABASE_URL")
 
 
+def pg_url(schema: str, role: str | None = None) -> str:
+    """CASEWORK_TEST_DATABASE_URL for one schema, signed in as `role` (trust or peer auth,
+    as on the test machines) or, without one, as the URL's own user (the store's owner)."""
+    from sqlalchemy.engine import make_url
+
+    assert PG_URL is not None
+    url = make_url(PG_URL)
+    if role is not None:
+        url = url.set(username=role, password=None)
+    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
 def pytest_report_header() -> str:
     skipped = " (postgresql skipped: CASEWORK_TEST_DATABASE_URL unset)"
     return f"store backends: sqlite{' + postgresql' if PG_URL else skipped}"

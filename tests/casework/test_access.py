@@ -21,7 +21,7 @@ from casework.settings import get_settings
 from models.codes import Program
 from models.orm import AuditEvent, Case, Contact, Escalation
 from tests import factories
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, pg_url
 
 pytestmark = pytest.mark.skipif(PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set")
 TAG = str(os.getpid())
@@ -36,9 +36,7 @@ class Store:
     geriatric: str  # a case of a program none of our staff works but the operator's
 
     def url(self, role: str | None = None) -> str:
-        assert PG_URL is not None
-        base = PG_URL if role is None else PG_URL.replace("postgres@", f"{role}@", 1)
-        return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{self.schema}"
+        return pg_url(self.schema, role)
 
 
 STAFF = {

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from casework.db import make_engine
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, pg_url
 
 pytestmark = [
     pytest.mark.prefect,
@@ -100,9 +100,7 @@ def test_an_agency_runs_prefect_and_the_case_store_on_postgresql() -> None:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
 
     def url(role: str | None = None) -> str:
-        assert PG_URL is not None
-        base = PG_URL if role is None else PG_URL.replace("postgres@", f"{role}@", 1)
-        return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+        return pg_url(schema, role)
 
     # The commands find this `up` (and its credential) through the data directory.
     env = {
