@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from casework.settings import STAFF_ID_PATTERN, WORK_POOL_PATTERN
+from casework.settings import LOGIN_PATTERN, STAFF_ID_PATTERN, WORK_POOL_PATTERN
 from models.codes import (
     BenefitKind,
     CaseStatus,
@@ -318,7 +318,7 @@ def matching(pattern: str, what: str) -> Callable[[str], str]:
 
 
 staff_id_arg = matching(STAFF_ID_PATTERN, "a staff id (lowercase letters, digits, '.', '_' or '-')")
-login_arg = matching(r"^[A-Za-z0-9._-]{1,64}$", "an OS login name")
+login_arg = matching(LOGIN_PATTERN, "an OS login name")
 pool_arg = matching(WORK_POOL_PATTERN, "a work pool name (lowercase letters, digits and '-')")
 
 

@@ -61,7 +61,7 @@ from models.schemas import (
     ReferralOut,
     WaiverOut,
 )
-from models.staff import DEFAULT_STAFF_FILE, StaffMember
+from models.staff import StaffMember
 
 # A transition starts a process (about 2 s), so the first look at the store can wait a
 # moment; after that, look often. Prefect itself is asked rarely (failures only).
@@ -703,9 +703,9 @@ def _role_and_programs(
     staff_id: str, role: StaffRole | None, programs: list[Program] | None
 ) -> tuple[StaffRole, list[Program]]:
     """The role and programs to add `staff_id` with: the roster file's, if it lists them."""
-    from models.staff import load_roster
+    from models.staff import file_roster
 
-    listed = load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE).get(staff_id)
+    listed = file_roster().get(staff_id)
     if listed is None:
         if role is None or not programs:
             raise InputError(f"--role and --programs: {staff_id} is not on the roster file")
@@ -746,13 +746,12 @@ def deactivate_staff(staff_id: str, actor: str) -> None:
 
     from casework.db import default_engine
     from models.orm import StaffRecord
-    from models.staff import load_roster
+    from models.staff import file_roster
 
     with session_scope() as session:
         record = session.scalar(select(StaffRecord).where(StaffRecord.staff_id == staff_id))
         if record is None:
-            listed = load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE).get(staff_id)
-            if listed is None:
+            if file_roster().get(staff_id) is None:
                 raise InputError(f"staff_id: {staff_id} is not on the roster")
             raise InputError(
                 f"staff_id: {staff_id} is on the roster file only: set active = false there"

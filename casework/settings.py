@@ -15,6 +15,7 @@ from typing import Annotated, Any, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
+LOGIN_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # an OS login, as the roster maps it to a staff id
 WORK_POOL_PATTERN = r"^[a-z][a-z0-9-]{0,59}$"
 
 

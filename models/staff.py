@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from casework.settings import LOGIN_PATTERN
 from models.codes import Program, RecipientRole, StaffRole
 from models.forms import StaffId
 from models.programs import ProgramError, programs, read_toml
@@ -31,7 +32,7 @@ class StaffMember(BaseModel):
     programs: frozenset[Program] = Field(min_length=1)
     active: bool = True
     # The OS login that acts as this staff member on an embedded (SQLite) store.
-    login: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    login: str | None = Field(default=None, pattern=LOGIN_PATTERN)
 
 
 class NotOnRoster(ValueError):
@@ -41,12 +42,17 @@ class NotOnRoster(ValueError):
 def roster() -> dict[str, StaffMember]:
     """The roster, by staff id: the roster file, with the staff added in the store by
     `casework staff add` (their logins, and staff the file does not list)."""
-    from casework.settings import get_settings
-
-    members = dict(load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE))
+    members = dict(file_roster())
     for added in stored_staff():
         members[added.id] = added
     return members
+
+
+def file_roster() -> dict[str, StaffMember]:
+    """The configured roster file's staff (CASEWORK_STAFF_FILE, or the shipped one)."""
+    from casework.settings import get_settings
+
+    return load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE)
 
 
 def stored_staff() -> list[StaffMember]:

@@ -91,13 +91,12 @@ def emit(item: Notice) -> bool:
     return event is not None
 
 
-def post(client: httpx.Client, item: Notice, attempts: int) -> str | None:
+def post(client: httpx.Client, item: Notice, attempts: int, secret: str) -> str | None:
     """POST one notice, retrying server errors and timeouts with backoff; None on success,
     else why it failed (client errors other than 408/429 are not retried)."""
     assert item.webhook_url is not None
     error = "not attempted"
     payload = json.dumps(item.body, separators=(",", ":")).encode()
-    secret = webhook_secret(str(item.body["program"]))
     for attempt in range(attempts):
         if attempt:
             time.sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
@@ -150,6 +149,7 @@ def deliver_notifications(limit: int = 5000) -> dict[str, int]:
     for item in items:
         by_url[item.webhook_url].append(item)
     counts = {"pending": len(items), "delivered": 0, "failed": 0, "deferred": 0}
+    signing: dict[str, str] = {}
     for url, batch in by_url.items():
         failing: str | None = None
         with httpx.Client(timeout=settings.webhook_timeout_seconds) as client:
@@ -160,7 +160,10 @@ def deliver_notifications(limit: int = 5000) -> dict[str, int]:
                 elif failing is not None:
                     error = f"deferred: webhook failing ({failing})"
                 else:
-                    error = post(client, item, settings.webhook_attempts)
+                    secret = signing.get(program := str(item.body["program"]))
+                    if secret is None:  # read (or made) once per program per delivery
+                        secret = signing[program] = webhook_secret(program)
+                    error = post(client, item, settings.webhook_attempts, secret)
                     failing = error
                 _mark(item, emitted, error)
                 key = (
