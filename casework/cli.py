@@ -934,9 +934,8 @@ def cmd_staff(args: argparse.Namespace) -> int:
 def signed_in_or_owner() -> str:
     """Who adds staff: the signed-in staff member; on a SQLite store nobody is mapped yet,
     the data directory's owner (its OS login), who alone can open it."""
-    import getpass
-
     from casework.identity import NotSignedIn
+    from casework.settings import login_as_staff_id
 
     try:
         return signed_in()
@@ -945,7 +944,7 @@ def signed_in_or_owner() -> str:
 
         if default_engine().dialect.name == "postgresql":
             raise
-        return f"os.{re.sub(r'[^a-z0-9._-]', '', getpass.getuser().lower())}"[:40]
+        return f"os.{login_as_staff_id()}"[:40]
 
 
 def cmd_access_log(args: argparse.Namespace) -> int:

@@ -183,10 +183,10 @@ def default_data_dir() -> Path:
 def default_actor() -> str:
     """`submitted_by` in an example form: CASEWORK_ACTOR, else a staff id made from the
     login (no store is opened: `casework form` needs none; `submit` checks who you are)."""
-    return get_settings().actor or _login_as_staff_id()
+    return get_settings().actor or login_as_staff_id()
 
 
-def _login_as_staff_id() -> str:
+def login_as_staff_id() -> str:
     name = re.sub(r"[^a-z0-9._-]", "", getpass.getuser().lower()) or "operator"
     return name if name[0].isalpha() else f"u{name}"
 
