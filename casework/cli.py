@@ -19,6 +19,7 @@ from models.codes import (
     BenefitKind,
     CaseStatus,
     ContactType,
+    NewClientReason,
     Program,
     ReassessmentReason,
     RecipientRole,
@@ -93,9 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="flow runs at once (default: CASEWORK_RUNNER_LIMIT, 10)",
     )
 
-    intake = sub.add_parser("intake", parents=[common], help="register a client and open a case")
+    intake = sub.add_parser(
+        "intake",
+        parents=[common],
+        help="open a case: for a new client (checked for duplicates first) or an existing one",
+    )
     intake.add_argument("--program", required=True, choices=[p.value for p in Program])
-    intake.add_argument("--file", required=True, help="client JSON (- for stdin)")
+    who = intake.add_mutually_exclusive_group(required=True)
+    who.add_argument("--file", help="a new client's JSON (- for stdin)")
+    who.add_argument("--client", type=client_number_arg, help="an existing client: CLIENT-…")
+    intake.add_argument(
+        "--new-client",
+        choices=[r.value for r in NewClientReason],
+        metavar="REASON",
+        help="register a new client although likely matches were found, and why (audited): "
+        + ", ".join(r.value for r in NewClientReason),
+    )
     intake.add_argument("--case-manager", help="staff id (default: you)")
     intake.add_argument("--json", action="store_true")
 
@@ -257,6 +271,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     repair.add_argument("case_number")
 
+    dupes = sub.add_parser(
+        "duplicates",
+        parents=[common],
+        help="likely duplicate clients across the store (client numbers and scores only)",
+    )
+    dupes.add_argument(
+        "--min-score", type=count_arg(1, 100), default=None, help="default: intake's threshold"
+    )
+    dupes.add_argument("--json", action="store_true")
+    merge = sub.add_parser(
+        "merge", parents=[common], help="merge the second client into the first (supervisors)"
+    )
+    merge.add_argument("kept", type=client_number_arg, metavar="CLIENT_KEPT")
+    merge.add_argument("merged", type=client_number_arg, metavar="CLIENT_MERGED")
+
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
     staff = sub.add_parser("staff", parents=[common], help="staff who may sign in")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
@@ -320,6 +349,9 @@ def matching(pattern: str, what: str) -> Callable[[str], str]:
 staff_id_arg = matching(STAFF_ID_PATTERN, "a staff id (lowercase letters, digits, '.', '_' or '-')")
 login_arg = matching(LOGIN_PATTERN, "an OS login name")
 pool_arg = matching(WORK_POOL_PATTERN, "a work pool name (lowercase letters, digits and '-')")
+
+
+client_number_arg = matching(r"^(?i:client)-[0-9]{1,12}$", "a client number (CLIENT-…)")
 
 
 def programs_arg(text: str) -> list[Program]:
@@ -523,17 +555,23 @@ def cmd_intake(args: argparse.Namespace) -> int:
     from models.forms import describe_error
     from models.schemas import ClientIn
 
-    raw = read_json(args.file, "client")
-    try:
-        client = ClientIn.model_validate(raw)
-    except ValidationError as exc:
-        raise CliError(describe_error(exc, "client: ")) from None
+    if args.client and args.new_client:
+        raise CliError("--new-client: not with --client (that links an existing client)")
+    client: ClientIn | str = args.client.upper() if args.client else ""
+    if args.file:
+        try:
+            client = ClientIn.model_validate(read_json(args.file, "client"))
+        except ValidationError as exc:
+            raise CliError(describe_error(exc, "client: ")) from None
     actor = signed_in()
     manager = args.case_manager or actor
     if not re.match(STAFF_ID_PATTERN, manager):
         raise CliError("--case-manager: must be a staff id (lowercase letters, digits, . _ -)")
     check_roster(manager, Program(args.program), RecipientRole.CASE_MANAGER, "--case-manager")
-    result = operations.intake(client, Program(args.program), manager, actor)
+    reason = NewClientReason(args.new_client) if args.new_client else None
+    result = operations.intake(
+        client, Program(args.program), manager, actor, new_client_reason=reason
+    )
     emit(result.__dict__, args.json, lambda: result.case_number)
     return 0
 
@@ -886,6 +924,37 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from casework import operations
+    from models.matching import LIKELY
+
+    pairs = operations.duplicates(signed_in(), args.min_score or LIKELY)
+    emit(
+        [
+            {"clients": [p.first, p.second], "score": p.match.score, "signals": p.match.signals}
+            for p in pairs
+        ],
+        args.json,
+        lambda: (
+            "\n".join(
+                f"{p.first}  {p.second}  score {p.match.score}  ({', '.join(p.match.signals)})"
+                for p in pairs
+            )
+            or "no likely duplicates"
+        ),
+    )
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    kept, merged = args.kept.upper(), args.merged.upper()
+    moved = operations.merge(kept, merged, signed_in())
+    print(f"{merged} merged into {kept}: {moved} case(s) moved")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from casework.db import migrate
 
@@ -984,6 +1053,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reopen": cmd_reopen,
     "demo": cmd_demo,
     "migrate": cmd_migrate,
+    "duplicates": cmd_duplicates,
+    "merge": cmd_merge,
     "status": cmd_status,
     "repair": cmd_repair,
     "reassess": cmd_reassess,

@@ -22,6 +22,7 @@ from models.codes import (
     CaseStatus,
     ClosureReason,
     ContactPreference,
+    NewClientReason,
     Program,
     Stage,
     Trigger,
@@ -129,7 +130,11 @@ def _open(index: int, seed: int) -> DemoCase:
     program = list(Program)[index % len(Program)]
     managers = case_managers(program)  # from the staff roster, as intake requires
     staff = managers[index % len(managers)]
-    position = operations.open_case(synthetic_client(rng), program, staff, staff)
+    # Synthetic people may happen to resemble each other: registered as distinct people
+    # (`casework duplicates` then lists any pair that looks alike).
+    position, _ = operations.open_case(
+        synthetic_client(rng), program, staff, staff, NewClientReason.DIFFERENT_PERSON
+    )
     route = ROUTES[index % len(ROUTES)]
     return DemoCase(position.case_number, program, staff, route, rng, position)
 

@@ -25,6 +25,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from casework.settings import SettingsError
     from casework.stack import StackError
     from models.cases import CaseError
+    from models.clients import ClientError
     from models.lifecycle import TransitionNotAllowed
     from models.programs import ProgramError
     from models.rules import AsOfOutOfRange
@@ -35,6 +36,7 @@ def user_errors() -> tuple[type[Exception], ...]:
         SubmissionRefused,
         StackError,
         CaseError,
+        ClientError,
         TransitionNotAllowed,
         SettingsError,
         ProgramError,

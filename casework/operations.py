@@ -21,6 +21,7 @@ from models import (
     audit,
     benefits,
     cases,
+    clients,
     contacts,
     escalations,
     plans,
@@ -30,6 +31,7 @@ from models import (
 from models.codes import (
     BenefitKind,
     CaseStatus,
+    NewClientReason,
     Program,
     ReassessmentReason,
     ReferralStatus,
@@ -56,6 +58,7 @@ from models.schemas import (
     EscalationOut,
     FollowUpOut,
     HistoryEntry,
+    OtherCaseOut,
     PlanOut,
     ProviderOut,
     ReferralOut,
@@ -95,6 +98,7 @@ class IntakeResult:
     case_number: str
     flow_run_id: str
     stage: str
+    client_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,22 +124,51 @@ def parse_stage_form(stage: Stage, data: Any) -> StageForm:
         raise InputError(describe_error(exc, f"{stage.value} form: ")) from None
 
 
-def intake(client: ClientIn, program: Program, case_manager: str, actor: str) -> IntakeResult:
-    """Register the client and open the case (one transaction, committed), then start its
-    run: no store lock is held while Prefect is asked."""
+def intake(
+    client: ClientIn | str,
+    program: Program,
+    case_manager: str,
+    actor: str,
+    *,
+    new_client_reason: NewClientReason | None = None,
+) -> IntakeResult:
+    """Register the client (or link the client numbered `client`) and open the case (one
+    transaction, committed), then start its run: no store lock is held while Prefect is
+    asked. A likely duplicate stops a new registration unless `new_client_reason` says why."""
     orchestration.check_ready()
-    position = open_case(client, program, case_manager, actor)
-    return IntakeResult(position.case_number, start_run(position), position.stage.value)
+    position, number = open_case(client, program, case_manager, actor, new_client_reason)
+    return IntakeResult(position.case_number, start_run(position), position.stage.value, number)
 
 
-def open_case(client: ClientIn, program: Program, case_manager: str, actor: str) -> cases.Position:
-    """Intake's store half: the client registered and the case opened, in one transaction."""
+def open_case(
+    client: ClientIn | str,
+    program: Program,
+    case_manager: str,
+    actor: str,
+    new_client_reason: NewClientReason | None = None,
+) -> tuple[cases.Position, str]:
+    """Intake's store half: the client registered (or linked) and the case opened, in one
+    transaction; audited with the client's number, and with the matches set aside when a
+    new client was registered despite them."""
+    set_aside: list[clients.Candidate] = []
     with session_scope() as session:
-        from models.clients import create_client
-
-        record = create_client(session, client)
-        case = cases.open_case(session, record, program, case_manager, actor, now())
-        return cases.position(session, case)
+        if isinstance(client, str):
+            found = clients.find_client(session, client)
+            clients.check_linkable(found, program.value)
+            client_id, number = found.client_id, found.client_number
+        else:
+            record, set_aside = clients.register(session, client, new_client_reason)
+            client_id, number = record.id, record.client_number or ""
+        case = cases.open_case(session, client_id, program, case_manager, actor, now())
+        detail = {"client": number}
+        if set_aside and new_client_reason is not None:
+            detail["reason"] = new_client_reason.value
+            detail["set_aside"] = ",".join(
+                f"{m.client_number}:{m.match.score}" for m in set_aside[:5]
+            )
+        action = "client_linked" if isinstance(client, str) else "client_registered"
+        audit.record(session, case, actor, action, now(), **detail)
+        return cases.position(session, case), number
 
 
 def start_run(position: cases.Position) -> str:
@@ -429,6 +462,10 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
         return CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
             client=ClientOut.model_validate(case.client),
+            other_cases=[
+                OtherCaseOut.model_validate(other)
+                for other in clients.other_cases(session, case, _programs_of(reader))
+            ],
             flow_run_id=episode.flow_run_id,
             closure_reason=episode.closure_reason,
             history=[
@@ -448,6 +485,37 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             ],
             narratives=narratives,
         )
+
+
+def _supervisor(actor: str, what: str) -> set[str]:
+    """The programs `actor` supervises (a supervisor's or an admin's work); else refused."""
+    from models.staff import roster
+
+    member = roster().get(actor)
+    if member is None or member.role not in (StaffRole.SUPERVISOR, StaffRole.ADMIN):
+        raise InputError(f"{what}: a supervisor's work; {actor} is not a supervisor or admin")
+    return {p.value for p in member.programs}
+
+
+def duplicates(actor: str, minimum: int) -> list[clients.Pair]:
+    """Likely duplicate clients across the store: numbers, scores and signals only."""
+    _supervisor(actor, "duplicates")
+    with session_scope(read_only=True) as session:
+        return clients.likely_pairs(session, minimum)
+
+
+def merge(kept: str, merged: str, actor: str) -> int:
+    """Merge client `merged` into `kept` (one transaction); returns the cases moved."""
+    supervised = _supervisor(actor, "merge")
+    with session_scope() as session:
+        return clients.merge(session, kept, merged, actor, now(), supervised)
+
+
+def _programs_of(staff: str | None) -> set[str]:
+    from models.staff import roster
+
+    member = roster().get(staff or "")
+    return {p.value for p in member.programs} if member else set()
 
 
 def caseload(

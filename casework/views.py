@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.schemas import CaseDetail, CaseSummary, EscalationOut, HistoryEntry
+from models.schemas import CaseDetail, CaseSummary, EscalationOut, HistoryEntry, OtherCaseOut
 
 
 def caseload_text(rows: list[CaseSummary]) -> str:
@@ -27,6 +27,17 @@ def history_line(h: HistoryEntry) -> str:
     return f"{when} -> {h.to_stage or 'closed'} ({h.trigger}, {h.actor})"
 
 
+def other_case_line(other: OtherCaseOut) -> str:
+    crisis = "  CRISIS OPEN" if other.crisis else ""
+    if other.program is None:
+        return f"  also {other.case_number} ({other.status}; another program){crisis}"
+    escalations = f", {other.open_escalations} open escalation(s)" if other.open_escalations else ""
+    return (
+        f"  also {other.case_number} ({other.program}, {other.stage}, {other.status}"
+        f"{escalations}){crisis}"
+    )
+
+
 def case_text(case: CaseDetail) -> str:
     client = case.client
     lines = [
@@ -34,8 +45,9 @@ def case_text(case: CaseDetail) -> str:
         f"{' (waiting on partners)' if case.waiting_on else ''}  {case.status}  "
         f"episode {case.episode}  manager {case.case_manager}"
         f"{f'  due {case.stage_due_on}' if case.stage_due_on else ''}",
-        f"client: {client.given_name} {client.family_name}, born {client.date_of_birth}, "
-        f"prefers {client.contact_preference} ({client.language})",
+        f"client {client.client_number}: {client.given_name} {client.family_name}, "
+        f"born {client.date_of_birth}, prefers {client.contact_preference} ({client.language})",
+        *(other_case_line(o) for o in case.other_cases),
         "history:",
         *(history_line(h) for h in case.history),
     ]

@@ -47,10 +47,15 @@ def case_number_for(case_id: int) -> str:
 
 
 def open_case(
-    session: Session, client: Client, program: Program, case_manager: str, actor: str, at: datetime
+    session: Session,
+    client: Client | int,
+    program: Program,
+    case_manager: str,
+    actor: str,
+    at: datetime,
 ) -> Case:
     case = Case(
-        client_id=client.id,
+        client_id=client if isinstance(client, int) else client.id,
         program=program.value,
         case_manager=case_manager,
         status=CaseStatus.OPEN.value,

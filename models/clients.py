@@ -1,16 +1,343 @@
-"""Clients: the only table holding identity. Read by the CLI, never sent to Prefect."""
+"""Clients: a person with one or more cases, and the only table holding identity. Read by
+the CLI, never sent to Prefect. Registering checks for the same person first
+(models.matching); results name client numbers and scores, never identity."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from models.orm import Client
+from models import audit
+from models.codes import CaseStatus, NewClientReason
+from models.matching import LIKELY, Identity, Match, score
+from models.orm import Case, Client, ClientKey, ClientMatch, Consent
 from models.schemas import ClientIn
 
 
+class ClientError(Exception):
+    """A request about a client that cannot be honoured; the message says why."""
+
+
+class LikelyDuplicate(ClientError):
+    """Intake found clients who are likely the same person: numbers and scores only."""
+
+    def __init__(self, matches: list[Candidate]) -> None:
+        listed = ", ".join(f"{m.client_number} (score {m.match.score})" for m in matches)
+        super().__init__(
+            f"client: likely already registered as {listed}; link with --client CLIENT-…, "
+            "or register anyway with --new-client REASON"
+        )
+        self.matches = matches
+
+
+@dataclass(frozen=True)
+class Candidate:
+    client_id: int
+    client_number: str
+    match: Match
+
+
+def client_number_for(client_id: int) -> str:
+    return f"CLIENT-{client_id:06d}"
+
+
+def identity_of(client: Client) -> Identity:
+    return Identity.of(
+        client.given_name, client.family_name, client.date_of_birth, client.phone, client.id_number
+    )
+
+
 def create_client(session: Session, data: ClientIn) -> Client:
+    """Write a client and what matching needs of them; no duplicate check (see `register`)."""
     client = Client(**data.model_dump(exclude_none=False, mode="python"))
     client.contact_preference = data.contact_preference.value
     session.add(client)
     session.flush()
+    client.client_number = client_number_for(client.id)
+    index_client(session, client)
     return client
+
+
+def index_client(session: Session, client: Client) -> None:
+    """Write the client's match row and blocking keys (a new client, or a migrated one)."""
+    who = identity_of(client)
+    session.add(
+        ClientMatch(
+            client_id=client.id,
+            given=who.given,
+            family=who.family,
+            born=who.born,
+            phone=who.phone,
+            id_number=who.id_number,
+        )
+    )
+    session.add_all(ClientKey(client_id=client.id, key=key) for key in sorted(who.keys()))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class _Row:
+    client_id: int
+    client_number: str
+    who: Identity
+
+
+def _rows(session: Session, keys: Iterable[str] | None) -> Iterator[tuple[str, _Row]]:
+    """(blocking key, client) for every key given (None: every key of every client) of
+    clients not merged away. On PostgreSQL through a function of definer's rights: intake
+    must find a person registered in another program, whose row its user cannot read;
+    it hands back match rows only, for keys the caller already holds."""
+    wanted = sorted(keys) if keys is not None else None
+    if session.get_bind().dialect.name == "postgresql":
+        result = session.execute(
+            text(
+                "SELECT key, client_id, client_number, given, family, born, phone, id_number "
+                "FROM casework_match_rows(:keys)"
+            ),
+            {"keys": wanted},
+        )
+    else:
+        query = (
+            select(
+                ClientKey.key,
+                ClientMatch.client_id,
+                Client.client_number,
+                ClientMatch.given,
+                ClientMatch.family,
+                ClientMatch.born,
+                ClientMatch.phone,
+                ClientMatch.id_number,
+            )
+            .join(ClientMatch, ClientMatch.client_id == ClientKey.client_id)
+            .join(Client, Client.id == ClientKey.client_id)
+            .where(Client.merged_into_id.is_(None))
+        )
+        if wanted is not None:
+            query = query.where(ClientKey.key.in_(wanted))
+        result = session.execute(query)
+    for key, client_id, number, given, family, born, phone, id_number in result:
+        yield key, _Row(client_id, number, Identity(given, family, born, phone, id_number))
+
+
+def candidates(session: Session, who: Identity, minimum: int = LIKELY) -> list[Candidate]:
+    """Registered clients who are likely `who`, best first: only those sharing a blocking
+    key are scored (one indexed query)."""
+    seen: dict[int, Candidate] = {}
+    for _key, row in _rows(session, who.keys()):
+        if row.client_id not in seen:
+            seen[row.client_id] = Candidate(row.client_id, row.client_number, score(who, row.who))
+    found = [c for c in seen.values() if c.match.score >= minimum]
+    return sorted(found, key=lambda c: (-c.match.score, c.client_id))
+
+
+@dataclass(frozen=True)
+class Pair:
+    first: str
+    second: str
+    match: Match
+
+
+def likely_pairs(session: Session, minimum: int = LIKELY) -> list[Pair]:
+    """Likely duplicates across the whole store: clients are compared only within a block
+    (a shared key), never every client with every other."""
+    blocks: dict[str, list[_Row]] = defaultdict(list)
+    for key, row in _rows(session, None):
+        blocks[key].append(row)
+    scored: dict[tuple[int, int], Pair] = {}
+    for members in blocks.values():
+        for a, b in combinations(sorted(members, key=lambda r: r.client_id), 2):
+            if (a.client_id, b.client_id) in scored:
+                continue
+            match = score(a.who, b.who)
+            scored[(a.client_id, b.client_id)] = Pair(a.client_number, b.client_number, match)
+    pairs = [p for p in scored.values() if p.match.score >= minimum]
+    return sorted(pairs, key=lambda p: (-p.match.score, p.first, p.second))
+
+
+def register(
+    session: Session,
+    data: ClientIn,
+    new_client_reason: NewClientReason | None = None,
+) -> tuple[Client, list[Candidate]]:
+    """A new client, unless they are likely registered already: then `LikelyDuplicate`,
+    and nothing is written; with `new_client_reason`, registered anyway (the caller audits
+    it with the case). Returns the client and the matches set aside."""
+    from models.schemas import ClientIn
+
+    assert isinstance(data, ClientIn)
+    who = Identity.of(
+        data.given_name, data.family_name, data.date_of_birth, data.phone, data.id_number
+    )
+    matches = candidates(session, who)
+    if matches and new_client_reason is None:
+        raise LikelyDuplicate(matches[:5])
+    return create_client(session, data), matches
+
+
+@dataclass(frozen=True)
+class Found:
+    """A client looked up by number, with what linking and merging must check: its open
+    cases by program, and how many cases it has in all (seen by the caller or not)."""
+
+    client_id: int
+    client_number: str
+    open_cases: dict[str, str]  # program -> case number
+    cases: int
+
+
+def find_client(session: Session, client_number: str) -> Found:
+    """The client `client_number`, not merged away. On PostgreSQL through a function of
+    definer's rights: a case manager links a person whose other cases they cannot read."""
+    number = client_number.strip().upper()
+    row: Any
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            text("SELECT id, merged_into, cases, open_cases FROM casework_client(:number)"),
+            {"number": number},
+        ).first()
+    else:
+        client = session.scalars(select(Client).where(Client.client_number == number)).first()
+        row = None
+        if client is not None:
+            survivor = session.get(Client, client.merged_into_id) if client.merged_into_id else None
+            mine = list(session.scalars(select(Case).where(Case.client_id == client.id)))
+            row = (
+                client.id,
+                survivor.client_number if survivor else None,
+                len(mine),
+                [f"{c.program}:{c.case_number}" for c in mine if c.status == CaseStatus.OPEN.value],
+            )
+    if row is None:
+        raise ClientError(f"client: no client {number}")
+    client_id, merged_into, count, open_cases = row
+    if merged_into is not None:
+        raise ClientError(f"client: {number} was merged into {merged_into}; use that number")
+    programs = dict(entry.split(":", 1) for entry in open_cases or [])
+    return Found(int(client_id), number, programs, int(count))
+
+
+def check_linkable(found: Found, program: str) -> None:
+    if program in found.open_cases:
+        raise ClientError(
+            f"client: {found.client_number} already has an open {program} case "
+            f"({found.open_cases[program]}); work on that case, or close it first"
+        )
+
+
+@dataclass(frozen=True)
+class OtherCase:
+    case_number: str
+    program: str | None  # None: a program the viewer does not work in
+    stage: str | None
+    status: str
+    open_escalations: int | None
+    crisis: bool
+
+
+def other_cases(session: Session, case: Case, viewer_programs: set[str]) -> list[OtherCase]:
+    """The client's other cases. In the viewer's programs: program, stage, status, open
+    escalations and crisis flag. In other programs: the case number, whether it is open
+    and whether a crisis is open there (a safety matter) only. On PostgreSQL through a
+    function of definer's rights: the viewer cannot read another program's case."""
+    from models.orm import Escalation
+
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text(
+                "SELECT case_number, program, stage, status, crisis, escalations "
+                "FROM casework_client_cases(:client, :case)"
+            ),
+            {"client": case.client_id, "case": case.id},
+        ).all()
+    else:
+        open_count = (
+            select(func.count(Escalation.id))
+            .where(Escalation.case_id == Case.id, Escalation.resolved_at.is_(None))
+            .scalar_subquery()
+        )
+        rows = session.execute(
+            select(
+                Case.case_number,
+                Case.program,
+                Case.stage,
+                Case.status,
+                Case.crisis_since.is_not(None),
+                open_count,
+            )
+            .where(Case.client_id == case.client_id, Case.id != case.id)
+            .order_by(Case.id)
+        ).all()
+    others = []
+    for number, program, stage, status, crisis, escalations in rows:
+        shown = program is not None and program in viewer_programs
+        others.append(
+            OtherCase(
+                case_number=number,
+                program=program if shown else None,
+                stage=stage if shown else None,
+                status=status,
+                open_escalations=int(escalations) if shown else None,
+                crisis=bool(crisis) and status == CaseStatus.OPEN.value,
+            )
+        )
+    return others
+
+
+def merge(
+    session: Session,
+    kept_number: str,
+    merged_number: str,
+    actor: str,
+    at: datetime,
+    supervised: set[str],
+) -> int:
+    """Merge `merged_number` into `kept_number`: its cases and consents (and with its cases
+    their benefits, contacts and documents) move to the kept client. The merged client's
+    row stays, identity and all, marked merged; both numbers are audited on every case
+    moved. Refused when both have an open case in the same program, or when the merging
+    staff member does not supervise the program of every case that would move (on
+    PostgreSQL they could not see it either). Returns the cases moved."""
+    kept = find_client(session, kept_number)
+    merged = find_client(session, merged_number)
+    if kept.client_id == merged.client_id:
+        raise ClientError("client: a client cannot be merged with itself")
+    for program, number in merged.open_cases.items():
+        if program in kept.open_cases:
+            raise ClientError(
+                f"merge: both clients have an open {program} case ({kept.open_cases[program]} "
+                f"and {number}); close one first"
+            )
+    moving = list(
+        session.scalars(select(Case).where(Case.client_id == merged.client_id).with_for_update())
+    )
+    if len(moving) != merged.cases or any(c.program not in supervised for c in moving):
+        raise ClientError(
+            f"merge: {merged.client_number} has cases in programs you do not supervise; "
+            "a supervisor of those programs merges it"
+        )
+    session.execute(
+        update(Case).where(Case.client_id == merged.client_id).values(client_id=kept.client_id)
+    )
+    session.execute(
+        update(Consent)
+        .where(Consent.client_id == merged.client_id)
+        .values(client_id=kept.client_id)
+    )
+    session.execute(
+        update(Client).where(Client.id == merged.client_id).values(merged_into_id=kept.client_id)
+    )
+    session.execute(delete(ClientKey).where(ClientKey.client_id == merged.client_id))
+    session.flush()
+    detail = {"kept": kept.client_number, "merged": merged.client_number}
+    for case in moving:
+        audit.record(session, case, actor, "client_merged", at, **detail)
+    if not moving:
+        audit.record(session, None, actor, "client_merged", at, **detail)
+    return len(moving)

@@ -49,6 +49,26 @@ class ReassessmentReason(StrEnum):
     ESCALATION = "escalation"
 
 
+class NewClientReason(StrEnum):
+    """Why intake registers a new client although likely matches were found (audited)."""
+
+    DIFFERENT_PERSON = "different_person"  # checked with the client: not the same person
+    DIFFERENT_ID = "different_id"  # a document shows a different ID number
+    RELATIVE = "relative"  # a twin or relative with a similar name and birth date
+    MATCH_UNCONFIRMED = "match_unconfirmed"  # cannot be confirmed now; a supervisor reviews
+
+
+class TransferReason(StrEnum):
+    """Why a case moves to another case manager."""
+
+    STAFF_LEFT = "staff_left"
+    CASELOAD_BALANCE = "caseload_balance"
+    CLIENT_REQUEST = "client_request"
+    CONFLICT_OF_INTEREST = "conflict_of_interest"
+    LANGUAGE_MATCH = "language_match"
+    SPECIALIST_NEEDED = "specialist_needed"
+
+
 class Program(StrEnum):
     HOUSING = "housing"
     HEALTHCARE = "healthcare"

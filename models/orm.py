@@ -25,6 +25,34 @@ class Client(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(20), default="en")
     contact_preference: Mapped[str] = mapped_column(CODE)
+    client_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # Merged into another client (`casework merge`): kept, with its identity, for the record.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+
+
+class ClientMatch(Base):
+    """A client's identity as duplicate detection compares it (models.matching): folded
+    names, date of birth, phone digits, ID number. Identity: the clients table's rules."""
+
+    __tablename__ = "client_match"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), unique=True)
+    given: Mapped[str] = mapped_column(String(100))
+    family: Mapped[str] = mapped_column(String(100))
+    born: Mapped[date]
+    phone: Mapped[str | None] = mapped_column(String(10))
+    id_number: Mapped[str | None] = mapped_column(String(40))
+
+
+class ClientKey(Base):
+    """One blocking key of a client (models.matching.Identity.keys): intake scores only the
+    clients sharing a key with the person at the desk."""
+
+    __tablename__ = "client_keys"
+    __table_args__ = (UniqueConstraint("key", "client_id"),)
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    key: Mapped[str] = mapped_column(String(120))
 
 
 class Case(Base):

@@ -75,6 +75,7 @@ class OutModel(BaseModel):
 
 
 class ClientOut(OutModel):
+    client_number: str | None = None
     given_name: str
     family_name: str
     date_of_birth: date
@@ -211,8 +212,20 @@ class FollowUpOut(OutModel):
     checked_by: str | None
 
 
+class OtherCaseOut(OutModel):
+    """Another case of the same client: program and stage only in the viewer's programs."""
+
+    case_number: str
+    program: str | None
+    stage: str | None
+    status: str
+    open_escalations: int | None
+    crisis: bool
+
+
 class CaseDetail(CaseSummary):
     client: ClientOut
+    other_cases: list[OtherCaseOut] = Field(default_factory=list)
     flow_run_id: str | None
     closure_reason: str | None
     history: list[HistoryEntry]

@@ -45,6 +45,10 @@ ROSTER.write_text(
         + (f'login = "{getpass.getuser()}"\n' if staff_id == "tester" else "")
         for staff_id in TEST_STAFF
     )
+    # The suite's login is a supervisor too, when it says so (CASEWORK_ACTOR=sup.tester).
+    + f'\n[[staff]]\nid = "sup.tester"\nrole = "supervisor"\nlogin = "{getpass.getuser()}"\n'
+    'programs = ["housing", "healthcare", "child_welfare", "substance_use", '
+    '"geriatric", "criminal_justice"]\n'
 )
 # The credential `casework up` makes on its first start in a data directory, made here
 # first (by the same code) so that this process's Prefect client signs in with it too.

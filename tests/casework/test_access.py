@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -284,3 +285,57 @@ def test_an_operator_and_the_service_role_sweep_every_program(store: Store, stac
             )
         ).all()
     assert sorted(set(swept)) == sorted([store.geriatric, store.others])
+
+
+@contextlib.contextmanager
+def signed_in_as(store: Store, role: str) -> Iterator[None]:
+    """This process's store sessions signed in as `role`'s staff member, for calls the CLI
+    makes after asking Prefect (intake's store half)."""
+    saved = os.environ.get("CASEWORK_DATABASE_URL")
+    os.environ["CASEWORK_DATABASE_URL"] = store.url(STAFF[role][0])
+    get_settings.cache_clear()
+    engine_for.cache_clear()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("CASEWORK_DATABASE_URL", None)
+        else:
+            os.environ["CASEWORK_DATABASE_URL"] = saved
+        get_settings.cache_clear()
+        engine_for.cache_clear()
+
+
+def test_intake_finds_a_person_registered_in_a_program_it_cannot_read(store: Store) -> None:
+    """Duplicate detection sees the whole register; what it hands back is numbers and
+    scores, and the other program's case stays a number."""
+    from casework import operations
+    from models.clients import LikelyDuplicate
+    from models.schemas import ClientIn
+
+    with session_scope(store.owner) as session:
+        case = session.scalars(select(Case).where(Case.case_number == store.geriatric)).one()
+        them = ClientIn.model_validate(case.client, from_attributes=True)
+        number = case.client.client_number
+    me = STAFF["case_manager"][0]
+    with signed_in_as(store, "case_manager"):
+        with pytest.raises(LikelyDuplicate, match=f"registered as {number} \\(score 100\\)"):
+            operations.open_case(them, Program.HOUSING, me, me)
+        position, linked = operations.open_case(number or "", Program.HOUSING, me, me)
+    assert linked == number
+    code, out, err = cli(store, "case_manager", "show", position.case_number, "--json")
+    assert code == 0, err
+    assert json.loads(out)["other_cases"] == [
+        {
+            "case_number": store.geriatric,
+            "program": None,
+            "stage": None,
+            "status": "open",
+            "open_escalations": None,
+            "crisis": False,
+        }
+    ]
+    # The whole-store scan is a supervisor's; a merge across programs they do not
+    # supervise is refused.
+    refused(store, "case_manager", "not a supervisor or admin", "duplicates")
+    assert cli(store, "supervisor", "duplicates")[0] == 0

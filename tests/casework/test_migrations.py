@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,8 @@ from sqlalchemy import Engine, select, text
 
 from casework.db import make_engine, migrate, session_scope
 from models.base import Base
+from models.clients import candidates
+from models.matching import Identity
 from models.orm import CarePlan, Case
 
 
@@ -81,6 +83,10 @@ def test_upgrade_fills_the_sweep_columns_of_existing_cases(empty_store: Engine) 
             (1, False),
             (2, True),
         ]
+        # The case keeps its client, now numbered and found by duplicate detection.
+        assert case.client.client_number == "CLIENT-000001"
+        again = Identity.of("a", "b", date(1980, 1, 1))
+        assert [c.client_number for c in candidates(session, again)] == ["CLIENT-000001"]
 
 
 def test_the_schema_head_read_without_alembic_is_alembics_own() -> None:
