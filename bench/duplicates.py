@@ -116,15 +116,18 @@ def reentry(rng: random.Random, original: dict[str, Any]) -> dict[str, Any]:
     return again
 
 
-def fill(engine: Engine, count: int, rng: random.Random) -> tuple[list[dict[str, Any]], int]:
-    """Insert `count` clients (1% planted re-entries); returns the people and the number
-    planted."""
+def fill(
+    engine: Engine, count: int, rng: random.Random
+) -> tuple[list[dict[str, Any]], set[frozenset[str]]]:
+    """Insert `count` clients (1% planted re-entries); returns the people and the planted
+    pairs' client numbers."""
     people: list[dict[str, Any]] = []
-    planted = 0
-    for _ in range(count):
+    planted: set[frozenset[str]] = set()
+    for index in range(count):
         if people and rng.random() < 0.01:
-            people.append(reentry(rng, rng.choice(people)))
-            planted += 1
+            original = rng.randrange(len(people))
+            people.append(reentry(rng, people[original]))
+            planted.add(frozenset(clients.client_number_for(n + 1) for n in (original, index)))
         else:
             people.append(person(rng))
     now = datetime.now(UTC)
@@ -199,7 +202,8 @@ def run(url: str, count: int) -> dict[str, Any]:
         "stopped": stopped,
         "scan": scanned,
         "pairs": len(pairs),
-        "planted": planted,
+        "planted": len(planted),
+        "found": len(planted & {frozenset((p.first, p.second)) for p in pairs}),
     }
 
 
@@ -211,7 +215,7 @@ def report(backend: str, count: int, result: dict[str, Any]) -> None:
         f"stopped at score >= {LIKELY}: {result['stopped'][0]} of 200 re-entries, "
         f"{result['stopped'][1]} of 200 new people\n"
         f"  full scan: {result['scan']:.1f} s (target < 30 s); {result['pairs']} likely "
-        f"pairs ({result['planted']} re-entries planted)"
+        f"pairs, {result['found']} of the {result['planted']} planted re-entries among them"
     )
 
 

@@ -11,12 +11,13 @@ from datetime import datetime
 from itertools import combinations
 from typing import Any
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from models import audit
 from models.codes import CaseStatus, NewClientReason
-from models.matching import LIKELY, Identity, Match, score
+from models.matching import LIKELY, NAME_WEIGHT, Identity, Match, score
 from models.orm import Case, Client, ClientKey, ClientMatch, Consent
 from models.schemas import ClientIn
 
@@ -144,6 +145,31 @@ class Pair:
     match: Match
 
 
+# Within a block of birth dates alone, a pair whose whole names are this unlike cannot
+# reach the threshold (the date is at most 40 of the 100 points, the rest needs names
+# alike by 0.94 or more; a shared phone or ID number puts the pair in a block of its own,
+# scored in full).
+NAME_FLOOR = 70
+# What a pair alike by name alone can score (their phone or ID, if shared, is a block of
+# its own): the name blocks matter to a scan only for a minimum this low.
+NAMESAKES = round(100 * NAME_WEIGHT)
+
+
+def _worth_scoring(block: str, members: list[_Row]) -> Iterator[tuple[_Row, _Row]]:
+    """The pairs of a block to score: all of them, or in a birth-date block only those
+    whose names are alike at all (one C call per member, not a Python call per pair)."""
+    if not block.startswith("d:"):
+        yield from combinations(members, 2)
+        return
+    names = [f"{m.who.given} {m.who.family}" for m in members]
+    for index, member in enumerate(members[:-1]):
+        rest = names[index + 1 :]
+        for _name, _similarity, at in process.extract_iter(
+            names[index], rest, scorer=fuzz.token_set_ratio, score_cutoff=NAME_FLOOR
+        ):
+            yield member, members[index + 1 + at]
+
+
 def likely_pairs(session: Session, minimum: int = LIKELY) -> list[Pair]:
     """Likely duplicates across the whole store: clients are compared only within a block
     (a shared key), never every client with every other."""
@@ -151,8 +177,11 @@ def likely_pairs(session: Session, minimum: int = LIKELY) -> list[Pair]:
     for key, row in _rows(session, None):
         blocks[key].append(row)
     scored: dict[tuple[int, int], Pair] = {}
-    for members in blocks.values():
-        for a, b in combinations(sorted(members, key=lambda r: r.client_id), 2):
+    for block, members in blocks.items():
+        if block.startswith("n:") and minimum > NAMESAKES:
+            continue  # alike by name only: at most NAMESAKES points without a birth date
+        members.sort(key=lambda r: r.client_id)
+        for a, b in _worth_scoring(block, members):
             if (a.client_id, b.client_id) in scored:
                 continue
             match = score(a.who, b.who)

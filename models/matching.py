@@ -22,6 +22,9 @@ from rapidfuzz.distance import JaroWinkler
 LIKELY = 85
 
 NAME_WEIGHT, BIRTH_WEIGHT = 0.6, 0.4
+# Names count from this similarity up: below it two names are simply different (two
+# unrelated short names often reach 0.7 by edit distance alone).
+NAME_FROM = 0.75
 PHONE_BONUS, ID_BONUS, ID_CONFLICT = 0.15, 0.25, 0.15
 TRANSPOSED_BIRTH = 0.8  # day and month swapped, or two neighbouring digits
 
@@ -146,7 +149,8 @@ def score(a: Identity, b: Identity) -> Match:
         signals.append("birth_transposed")
     else:
         birth = 0.0
-    total = NAME_WEIGHT * name + BIRTH_WEIGHT * birth
+    named = min(max((name - NAME_FROM) / (1 - NAME_FROM), 0.0), 1.0)
+    total = NAME_WEIGHT * named + BIRTH_WEIGHT * birth
     if a.phone and a.phone == b.phone:
         total += PHONE_BONUS
         signals.append("phone")
