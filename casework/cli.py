@@ -27,6 +27,7 @@ from models.codes import (
     ServiceCategory,
     StaffRole,
     Stage,
+    TransferReason,
     WaiverRequirement,
     Watch,
 )
@@ -271,6 +272,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     repair.add_argument("case_number")
 
+    move = sub.add_parser(
+        "transfer",
+        parents=[common],
+        help="give cases to another case manager (a supervisor's or an operator's work)",
+    )
+    move.add_argument("case_number", nargs="*", help="cases to move (or --from)")
+    move.add_argument("--from", dest="from_staff", type=staff_id_arg, help="their whole caseload")
+    move.add_argument("--to", required=True, type=staff_id_arg)
+    move.add_argument("--reason", required=True, choices=[r.value for r in TransferReason])
+    move.add_argument(
+        "--override",
+        action="store_true",
+        help="past the program's maximum caseload (the program's supervisor only)",
+    )
+    move.add_argument("--json", action="store_true")
     dupes = sub.add_parser(
         "duplicates",
         parents=[common],
@@ -924,6 +940,33 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    if bool(args.case_number) == bool(args.from_staff):
+        raise CliError("case_number: give the cases to move, or --from STAFF, not both")
+    done, warning = operations.transfer(
+        [n.upper() for n in args.case_number],
+        args.from_staff,
+        args.to,
+        TransferReason(args.reason),
+        args.override,
+        signed_in(),
+    )
+    emit(
+        [t.__dict__ for t in done],
+        args.json,
+        lambda: "\n".join(
+            f"{t.case_number}: {t.from_manager} -> {t.to_manager}"
+            f"{f' ({t.escalations} open escalation(s) handed over)' if t.escalations else ''}"
+            for t in done
+        ),
+    )
+    if warning:
+        print(f"casework: warning: {warning}", file=sys.stderr)
+    return 0
+
+
 def cmd_duplicates(args: argparse.Namespace) -> int:
     from casework import operations
     from models.matching import LIKELY
@@ -1054,6 +1097,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "migrate": cmd_migrate,
     "duplicates": cmd_duplicates,
+    "transfer": cmd_transfer,
     "merge": cmd_merge,
     "status": cmd_status,
     "repair": cmd_repair,

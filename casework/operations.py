@@ -34,10 +34,12 @@ from models.codes import (
     NewClientReason,
     Program,
     ReassessmentReason,
+    RecipientRole,
     ReferralStatus,
     ServiceCategory,
     StaffRole,
     Stage,
+    TransferReason,
     Trigger,
     WaiverRequirement,
     Watch,
@@ -509,6 +511,79 @@ def merge(kept: str, merged: str, actor: str) -> int:
     supervised = _supervisor(actor, "merge")
     with session_scope() as session:
         return clients.merge(session, kept, merged, actor, now(), supervised)
+
+
+def transfer(
+    case_numbers: list[str],
+    from_staff: str | None,
+    to_staff: str,
+    reason: TransferReason,
+    override: bool,
+    actor: str,
+) -> tuple[list[cases.Transfer], str | None]:
+    """Move cases (or `from_staff`'s whole open caseload) to `to_staff`, in one transaction:
+    refused, for every case, if the receiver is not a case manager of its program or would
+    pass the program's maximum caseload (unless a supervisor of that program overrides).
+    Then each run is re-tagged and a `casework.case.transferred` event emitted; returns the
+    transfers and, if Prefect could not be told, why."""
+    with session_scope() as session:
+        if from_staff is not None:
+            moving = cases.open_caseload(session, from_staff)
+            if not moving:
+                raise InputError(f"--from: {from_staff} has no open cases")
+        else:
+            moving = [cases.get_open_case(session, n, for_update=True) for n in case_numbers]
+        by_program: dict[str, int] = {}
+        for case in moving:
+            if case.case_manager == to_staff:
+                raise InputError(f"--to: {case.case_number} is {to_staff}'s already")
+            by_program[case.program] = by_program.get(case.program, 0) + 1
+        for program, incoming in sorted(by_program.items()):
+            _check_receiver(session, Program(program), incoming, to_staff, override, actor)
+        why = {"override": "yes"} if override else {}
+        done = [
+            cases.transfer(session, case, to_staff, reason.value, actor, now(), **why)
+            for case in moving
+        ]
+    try:
+        for moved in done:
+            orchestration.announce_transfer(moved, reason.value)
+    except orchestration.OrchestratorUnavailable as exc:
+        return done, (
+            f"transferred in the store; the runs' manager tags follow at their next stage "
+            f"change, and no casework.case.transferred event went out ({exc})"
+        )
+    return done, None
+
+
+def _check_receiver(
+    session: Session, program: Program, incoming: int, to_staff: str, override: bool, actor: str
+) -> None:
+    """Refuse a transfer of `incoming` cases of `program` to `to_staff` that its mover may
+    not make, or that would pass the program's maximum caseload without a supervisor's
+    override."""
+    from models.programs import programs
+    from models.staff import NotOnRoster, check_staff, roster
+
+    try:
+        check_staff(to_staff, program, RecipientRole.CASE_MANAGER)
+    except NotOnRoster as exc:
+        raise InputError(f"--to: {exc}") from None
+    member = roster().get(actor)
+    roles = (StaffRole.OPERATOR, StaffRole.SUPERVISOR)
+    if member is None or member.role not in roles or program not in member.programs:
+        raise InputError(
+            f"transfer: moving a {program.value} case is the work of its supervisor or an "
+            f"operator; {actor} is neither"
+        )
+    held = len(cases.open_caseload(session, to_staff, program.value))
+    limit = programs()[program].maximum_caseload
+    if held + incoming > limit and not (override and member.role is StaffRole.SUPERVISOR):
+        raise InputError(
+            f"--to: {to_staff} holds {held} open {program.value} case(s); {incoming} more "
+            f"would pass {program.value}'s maximum caseload of {limit}"
+            + ("; --override is a supervisor's" if override else "; its supervisor may --override")
+        )
 
 
 def _programs_of(staff: str | None) -> set[str]:

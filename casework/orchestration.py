@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from casework.settings import prefect_auth_headers
-from models.cases import Position, run_tags
+from models.cases import Position, Transfer, run_tags
 
 if TYPE_CHECKING:  # httpx is imported where it is used: store-only commands never need it
     import httpx
@@ -109,7 +109,7 @@ def server_answers(api_url: str, timeout: float = 5) -> bool | None:
         return False
 
 
-def _api(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None) -> Any:
     """One call to the Prefect server's REST API; its JSON answer. A server that does not
     answer is OrchestratorUnavailable; an unknown object, ObjectNotFound."""
     import httpx
@@ -264,6 +264,55 @@ def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
         if run.state_type not in ON_ITS_WAY or time.monotonic() > deadline:
             return False
         time.sleep(0.3)
+
+
+TRANSFERRED = "casework.case.transferred"
+
+
+def announce_transfer(moved: Transfer, reason: str) -> None:
+    """After a transfer: the case's run tagged with its new case manager, and the event
+    `casework.case.transferred` (case number and staff ids only) on the Prefect server."""
+    import uuid
+    from datetime import UTC, datetime
+
+    if moved.flow_run_id is not None:
+        run = read_run(moved.flow_run_id)
+        tags = [t for t in run.tags if not t.startswith("manager:")]
+        _api(
+            "PATCH",
+            f"/flow_runs/{moved.flow_run_id}",
+            {"tags": [*tags, f"manager:{moved.to_manager}"]},
+        )
+    body = {
+        "case_number": moved.case_number,
+        "program": moved.program,
+        "from_manager": moved.from_manager,
+        "to_manager": moved.to_manager,
+        "reason": reason,
+        "escalations_handed_over": moved.escalations,
+    }
+    event = {
+        "id": str(uuid.uuid4()),
+        "occurred": datetime.now(UTC).isoformat(),
+        "event": TRANSFERRED,
+        "resource": {
+            "prefect.resource.id": f"casework.case.{moved.case_number}",
+            "prefect.resource.name": moved.case_number,
+            "casework.program": moved.program,
+        },
+        "related": (
+            [
+                {
+                    "prefect.resource.id": f"prefect.flow-run.{moved.flow_run_id}",
+                    "prefect.resource.role": "flow-run",
+                }
+            ]
+            if moved.flow_run_id
+            else []
+        ),
+        "payload": body,
+    }
+    _api("POST", "/events", [event])
 
 
 def start_sweep(deployment: str, **parameters: Any) -> str:

@@ -40,6 +40,7 @@ class Position:
     stage_key: str
     closed: bool
     waiting_on_partners: bool = False
+    case_manager: str | None = None  # tagged on the run (a staff id, not client identity)
 
 
 def case_number_for(case_id: int) -> str:
@@ -121,6 +122,7 @@ def position(session: Session, case: Case) -> Position:
         stage_key=case.stage_key,
         closed=case.status == CaseStatus.CLOSED.value,
         waiting_on_partners=case.waiting_on is not None,
+        case_manager=case.case_manager,
     )
 
 
@@ -243,17 +245,81 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
     return owners
 
 
-TAG_PREFIXES = ("program:", "stage:", "status:")
+TAG_PREFIXES = ("program:", "stage:", "status:", "manager:")
 
 
 def run_tags(position: Position, existing: list[str] | None = None) -> list[str]:
-    """Our tags (program, stage, status) replacing earlier ones; other tags are kept."""
+    """Our tags (program, stage, status, case manager) replacing earlier ones; other tags
+    are kept."""
     kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
     status = "closed" if position.closed else "open"
+    manager = [f"manager:{position.case_manager}"] if position.case_manager else []
     return [
         "casework",
         f"program:{position.program}",
         f"stage:{position.stage.value}",
         f"status:{status}",
+        *manager,
         *kept,
     ]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    case_number: str
+    program: str
+    from_manager: str
+    to_manager: str
+    escalations: int  # open escalations handed to the new case manager
+    flow_run_id: str | None
+
+
+def open_caseload(session: Session, staff_id: str, program: str | None = None) -> list[Case]:
+    """A case manager's open cases (in one program, if given), oldest first."""
+    query = select(Case).where(Case.case_manager == staff_id, Case.status == CaseStatus.OPEN.value)
+    if program is not None:
+        query = query.where(Case.program == program)
+    return list(session.scalars(query.order_by(Case.id).with_for_update()))
+
+
+def transfer(
+    session: Session, case: Case, to_manager: str, reason: str, actor: str, at: datetime, **why: str
+) -> Transfer:
+    """Give the case to another case manager, with its open escalations addressed to the
+    one leaving it; audited with both staff ids and the reason (coded)."""
+    from models.orm import Escalation
+
+    before = case.case_manager
+    case.case_manager = to_manager
+    handed = list(
+        session.scalars(
+            select(Escalation).where(
+                Escalation.case_id == case.id,
+                Escalation.resolved_at.is_(None),
+                Escalation.recipient == before,
+            )
+        )
+    )
+    for escalation in handed:
+        escalation.recipient = to_manager
+    session.flush()
+    audit.record(
+        session,
+        case,
+        actor,
+        "case_transferred",
+        at,
+        from_manager=before,
+        to_manager=to_manager,
+        reason=reason,
+        escalations=len(handed),
+        **why,
+    )
+    return Transfer(
+        case.case_number or "",
+        case.program,
+        before,
+        to_manager,
+        len(handed),
+        episode_of(session, case).flow_run_id,
+    )

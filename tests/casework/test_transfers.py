@@ -1,0 +1,159 @@
+"""A supervisor moves a case, or a whole caseload, to another case manager: refused past
+the program's maximum caseload unless the supervisor overrides; audited; the run re-tagged;
+a `casework.case.transferred` event; open escalations follow the case."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from casework import operations
+from casework.cli import main
+from casework.db import session_scope
+from casework.settings import get_settings
+from models import cases
+from models.codes import Program
+from models.orm import AuditEvent, Case, Escalation
+from models.programs import programs
+from tests import factories
+from tests.polling import wait_for
+from tests.prefect_surfaces import api_post, case_events
+
+pytestmark = pytest.mark.prefect
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def as_supervisor() -> Iterator[None]:
+    os.environ["CASEWORK_ACTOR"] = "sup.tester"
+    get_settings.cache_clear()
+    yield
+    os.environ["CASEWORK_ACTOR"] = "tester"
+    get_settings.cache_clear()
+
+
+def _managers(numbers: list[str]) -> set[str]:
+    with session_scope() as session:
+        return {cases.get_case(session, n).case_manager for n in numbers}
+
+
+def test_a_supervisor_moves_a_case_and_a_whole_caseload(
+    capsys: pytest.CaptureFixture[str], stack: str, as_supervisor: None
+) -> None:
+    opened = operations.intake(factories.client_in(), Program.GERIATRIC, "cm.a", "tester")
+    number = opened.case_number
+    with session_scope() as session:
+        case = cases.get_case(session, number)
+        session.add(
+            Escalation(
+                case_id=case.id,
+                case_number=number,
+                program="geriatric",
+                rule="stage_overdue",
+                subject="e1:assessment-2",
+                level=1,
+                threshold="x",
+                measured="y",
+                as_of=factories.now(),
+                recipient="cm.a",
+                recipient_role="case_manager",
+            )
+        )
+    code, out, err = run_cli(
+        capsys, "transfer", number, "--to", "cm.bench", "--reason", "staff_left"
+    )
+    assert code == 0, err
+    assert out.strip() == f"{number}: cm.a -> cm.bench (1 open escalation(s) handed over)"
+    with session_scope() as session:
+        case = cases.get_case(session, number)
+        assert case.case_manager == "cm.bench"
+        escalation = session.scalars(select(Escalation).where(Escalation.case_id == case.id)).one()
+        assert escalation.recipient == "cm.bench"
+        row = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.case_id == case.id, AuditEvent.action == "case_transferred"
+            )
+        ).one()
+        assert (row.actor, row.detail["from_manager"], row.detail["reason"]) == (
+            "sup.tester",
+            "cm.a",
+            "staff_left",
+        )
+    run = api_post(stack, "flow_runs/filter", {"flow_runs": {"id": {"any_": [opened.flow_run_id]}}})
+    assert "manager:cm.bench" in run[0]["tags"]
+    assert "manager:cm.a" not in run[0]["tags"]
+    event = wait_for(
+        "the transferred event",
+        lambda: next(
+            (e for e in case_events(stack, number) if e["event"] == "casework.case.transferred"),
+            None,
+        ),
+    )
+    assert event["payload"]["to_manager"] == "cm.bench"
+
+    # A whole caseload: cm.bench leaves, their open cases go to cm.busy.
+    with session_scope() as session:
+        extra = factories.new_case(session, Program.HEALTHCARE)
+        extra.case_manager = "cm.bench"
+        second = extra.case_number or ""
+    code, out, err = run_cli(
+        capsys, "transfer", "--from", "cm.bench", "--to", "cm.busy", "--reason", "staff_left"
+    )
+    assert code == 0, err
+    assert _managers([number, second]) == {"cm.busy"}
+    with session_scope() as session:
+        left = session.scalars(
+            select(Case).where(Case.case_manager == "cm.bench", Case.status == "open")
+        ).all()
+        assert left == []
+
+
+def test_a_full_caseload_refuses_more_unless_its_supervisor_overrides(
+    capsys: pytest.CaptureFixture[str], stack: str, as_supervisor: None
+) -> None:
+    limit = programs()[Program.CHILD_WELFARE].maximum_caseload
+    with session_scope() as session:
+        for _ in range(limit):
+            factories.new_case(session, Program.CHILD_WELFARE).case_manager = "cm.a"
+        one = factories.new_case(session, Program.CHILD_WELFARE).case_number or ""
+    code, _, err = run_cli(capsys, "transfer", one, "--to", "cm.a", "--reason", "caseload_balance")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert f"cm.a holds {limit} open child_welfare case(s); 1 more would pass" in err
+    assert _managers([one]) == {factories.STAFF}
+    # An operator may move cases, but not past the limit.
+    os.environ["CASEWORK_ACTOR"] = "tester"
+    get_settings.cache_clear()
+    code, _, err = run_cli(
+        capsys, "transfer", one, "--to", "cm.a", "--reason", "caseload_balance", "--override"
+    )
+    assert code == 1
+    assert "is the work of its supervisor or an operator; tester is neither" in err
+    os.environ["CASEWORK_ACTOR"] = "sup.tester"
+    get_settings.cache_clear()
+    code, out, err = run_cli(
+        capsys,
+        "transfer",
+        one,
+        "--to",
+        "cm.a",
+        "--reason",
+        "caseload_balance",
+        "--override",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)[0]["to_manager"] == "cm.a"
+    code, _, err = run_cli(capsys, "transfer", one, "--to", "sup.housing", "--reason", "staff_left")
+    assert code == 1
+    assert "--to: sup.housing is not an active case manager of child_welfare" in err
