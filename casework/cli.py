@@ -272,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     repair.add_argument("case_number")
 
+    due = sub.add_parser(
+        "due", parents=[common], help="what is due from a case manager, by date, with what to do"
+    )
+    due.add_argument("--manager", type=staff_id_arg, help="staff id (default: you)")
+    due.add_argument(
+        "--within", type=count_arg(0, 366), default=7, metavar="DAYS", help="default: 7"
+    )
+    due.add_argument("--json", action="store_true")
     move = sub.add_parser(
         "transfer",
         parents=[common],
@@ -940,6 +948,27 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_due(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    today = date.today()
+    manager = args.manager or signed_in()
+    items = operations.due(manager, args.within, today)
+    emit(
+        [i.as_dict(today) for i in items],
+        args.json,
+        lambda: (
+            "\n".join(
+                f"{i.due_on}{' OVERDUE' if i.overdue(today) else '        '}  {i.case_number}  "
+                f"{i.what:<16} {i.subject:<22} {i.action}"
+                for i in items
+            )
+            or f"nothing due from {manager} in the next {args.within} days"
+        ),
+    )
+    return 0
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
     from casework import operations
 
@@ -1098,6 +1127,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "migrate": cmd_migrate,
     "duplicates": cmd_duplicates,
     "transfer": cmd_transfer,
+    "due": cmd_due,
     "merge": cmd_merge,
     "status": cmd_status,
     "repair": cmd_repair,

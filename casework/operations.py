@@ -586,6 +586,17 @@ def _check_receiver(
         )
 
 
+def due(manager: str, within_days: int, today: date | None = None) -> list[Any]:
+    """What is due from `manager` in the next `within_days` days (overdue included)."""
+    from models.due import due_list
+    from models.staff import roster
+
+    if manager not in roster():
+        raise InputError(f"--manager: {manager} is not on the staff roster")
+    with session_scope(read_only=True) as session:
+        return due_list(session, today or now().date(), within_days, manager)
+
+
 def _programs_of(staff: str | None) -> set[str]:
     from models.staff import roster
 

@@ -161,3 +161,23 @@ def _line(cells: list[str], widths: list[int], numeric: list[bool]) -> str:
             for text, width, number in zip(cells, widths, numeric, strict=True)
         ).rstrip()
     )
+
+
+DUE_WITHIN_DAYS = 7
+
+
+def due_lists(as_of: datetime, within_days: int = DUE_WITHIN_DAYS) -> dict[str, str]:
+    """Each case manager's due list as markdown (case numbers and codes only), keyed by
+    staff id: every case manager with an open case or a follow-up check due."""
+    from models.due import due_list, markdown
+
+    today = as_of.date()
+    with session_scope(read_only=True) as session:
+        items = due_list(session, today, within_days)
+    by_manager: dict[str, list[Any]] = {}
+    for item in items:
+        by_manager.setdefault(item.case_manager, []).append(item)
+    return {
+        manager: markdown(manager, mine, today, within_days)
+        for manager, mine in sorted(by_manager.items())
+    }

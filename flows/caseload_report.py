@@ -1,15 +1,18 @@
-"""The daily caseload report: the program manager's figures as Prefect artifacts (case
-numbers never appear; counts and codes only)."""
+"""The daily caseload report: the program manager's figures as Prefect artifacts (counts
+and codes only), and each case manager's due list for the coming week (case numbers and
+codes only, one artifact per case manager: `due-<staff id>`)."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from casework.report import DUE_WITHIN_DAYS, due_lists, tables
 from casework.report import caseload_report as compute
-from casework.report import tables
 from flows.operator import refuses_cleanly
 from flows.parameters import AS_OF, AsOf
 from flows.sweeps import dated_run_name
@@ -50,4 +53,21 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
         key="caseload-report",
         description=f"Caseload at a glance, {when:%Y-%m-%d}",
     )
-    return {"open_cases": total, "over_sla": over_sla, "open_escalations": escalated}
+    lists = due_lists(when)
+    for manager, markdown in lists.items():
+        create_markdown_artifact(
+            markdown,
+            key=due_artifact_key(manager),
+            description=f"Due from {manager} by {when.date() + timedelta(DUE_WITHIN_DAYS)}",
+        )
+    return {
+        "open_cases": total,
+        "over_sla": over_sla,
+        "open_escalations": escalated,
+        "due_lists": len(lists),
+    }
+
+
+def due_artifact_key(staff_id: str) -> str:
+    """Artifact keys take lowercase letters, digits and dashes only."""
+    return "due-" + re.sub(r"[^a-z0-9]+", "-", staff_id.lower()).strip("-")

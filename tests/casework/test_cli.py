@@ -513,3 +513,25 @@ def test_every_read_of_a_client_is_in_the_access_log(capsys, waiting_case, tmp_p
     code, out, _ = run_cli(capsys, "access-log", "--staff", "tester")
     assert f"tester           {waiting_case}  show" in out
     _refused(capsys, ["access-log", "--case", "CASE-999999"], "no case CASE-999999")
+
+
+def test_due_lists_what_is_due_from_a_case_manager(capsys) -> None:
+    with session_scope() as session:
+        case = factories.case_opened_at(session, factories.now() - timedelta(days=5))
+        case.case_manager = "bench"
+        number = case.case_number
+    code, out, err = run_cli(capsys, "due", "--manager", "bench", "--json")
+    assert code == 0, err
+    [item] = json.loads(out)
+    assert (item["case_number"], item["what"], item["subject"], item["overdue"]) == (
+        number,
+        "stage",
+        "intake-1",
+        True,
+    )
+    code, out, _ = run_cli(capsys, "due", "--manager", "bench")
+    assert f"OVERDUE  {number}  stage" in out
+    code, out, _ = run_cli(capsys, "due")  # the signed-in case manager's own
+    assert code == 0
+    assert number not in out
+    _refused(capsys, ["due", "--manager", "nobody"], "--manager: nobody is not on the staff roster")

@@ -354,7 +354,19 @@ def test_the_caseload_report_publishes_its_tables(stack: str) -> None:
     keys = {artifact["key"] for artifact in found}
     assert {"caseload-report", "report-cases-by-program-and-stage"} <= keys
     assert "report-caseload-per-case-manager" in keys
-    assert "CASE-" not in json.dumps(found)  # counts and codes only
+    figures = [a for a in found if not (a["key"] or "").startswith("due-")]
+    assert "CASE-" not in json.dumps(figures)  # counts and codes only
+    # Each case manager's due list for the week: case numbers and codes, no identity.
+    with session_scope() as session:
+        case = factories.new_case(session)
+        number, client = case.case_number, case.client
+        names = (client.given_name, client.family_name, str(client.date_of_birth))
+    state = caseload_report(return_state=True)
+    run_id = str(state.state_details.flow_run_id)
+    found = api_post(stack, "artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    [mine] = [a for a in found if a["key"] == "due-cm-tester"]
+    assert f"| {number} | housing | stage | intake-1 |" in mine["data"]
+    assert not any(name in json.dumps(found) for name in names)
 
 
 def test_casework_sweep_prints_its_counts_and_no_prefect_log_lines(stack: str) -> None:
