@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     reopen.add_argument("--reason", required=True)
 
     reassess = sub.add_parser(
-        "reassess", parents=[common], help="send a case in monitoring back to assessment"
+        "reassess",
+        parents=[common],
+        help="send a case at plan, referral or monitoring back to assessment",
     )
     reassess.add_argument("case_number")
     reassess.add_argument("--reason", required=True, choices=[r.value for r in ReassessmentReason])

@@ -40,13 +40,12 @@ from models.codes import (
     StaffRole,
     Stage,
     TransferReason,
-    Trigger,
     WaiverRequirement,
     Watch,
 )
-from models.forms import MonitoringForm, ReferralForm, StageForm, describe_error
+from models.forms import ReferralForm, StageForm, describe_error
 from models.labels import to_labels
-from models.lifecycle import TransitionNotAllowed, check_transition, form_for
+from models.lifecycle import REASSESSABLE, TransitionNotAllowed, check_transition, form_for
 from models.orm import Case
 from models.schemas import (
     AssessmentOut,
@@ -267,10 +266,9 @@ def submit(
     actor: str,
     wait: bool = False,
     timeout: float = 120.0,
-    audit_action: tuple[str, dict[str, str]] | None = None,
 ) -> SubmitResult:
     """Resume the case's suspended run with `form`; narrative text goes to the store only,
-    and is kept (with `audit_action`, if given) only if Prefect takes the form."""
+    and is kept only if Prefect takes the form."""
     deadline = time.monotonic() + timeout
     _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
     orchestration.check_ready()
@@ -278,7 +276,7 @@ def submit(
     while True:
         turn = _await_turn(case_number, stage, form, deadline)
         try:
-            _hand_over(turn, form, narrative, actor, audit_action)
+            _hand_over(turn, form, narrative, actor)
             break
         except orchestration.FormNotAwaitedYet:
             # Normally a moment's race with the suspending run. If it lasts, the run's process
@@ -317,7 +315,6 @@ def _hand_over(
     form: StageForm,
     narrative: str | None,
     actor: str,
-    audit_action: tuple[str, dict[str, str]] | None,
 ) -> None:
     """Resume the run with the form. The narrative is kept first, under a key of this
     submission's own, and becomes the stage's narrative only once Prefect has taken the
@@ -341,9 +338,6 @@ def _hand_over(
         case = cases.get_case(session, turn.case_number)
         if held:
             contacts.promote_narrative(session, case, held, turn.stage_key)
-        if audit_action is not None:
-            action, detail = audit_action
-            audit.record(session, case, actor, action, now(), stage_key=turn.stage_key, **detail)
 
 
 def wait_for_stage(
@@ -390,26 +384,74 @@ def reassess(
     wait: bool = False,
     timeout: float = 120.0,
 ) -> SubmitResult:
-    """Send a case in monitoring back to assessment, recording who asked and why (coded;
-    an optional note goes to the store)."""
+    """Send a case at plan, referral or monitoring back to assessment, recording who asked
+    and why (coded; an optional note goes to the store). The request is the store's first
+    (with the referrals still open, which stay open); the case's run, woken, records the
+    move as the asker's. With Prefect away it is kept, and moves once the run is woken."""
     with session_scope() as session:
-        case = cases.get_open_case(session, case_number)
-        if case.stage != Stage.MONITORING.value:
+        case = cases.get_open_case(session, case_number, for_update=True)
+        number = case.case_number or case_number
+        if Stage(case.stage) not in REASSESSABLE:
             raise InputError(
-                f"stage: {case.case_number} is at {case.stage}; only a case in monitoring "
-                "can be sent back to assessment"
+                f"stage: {number} is at {case.stage}; a case goes back to assessment from "
+                f"{', '.join(s.value for s in REASSESSABLE)}"
             )
-    form = MonitoringForm(submitted_by=requested_by, decision=Trigger.REASSESS)
-    return submit(
-        case_number,
-        Stage.MONITORING,
-        form,
-        narrative=note,
-        actor=requested_by,
-        wait=wait,
-        timeout=timeout,
-        audit_action=("reassessment_requested", {"reason": reason.value}),
-    )
+        if case.reassess_key == case.stage_key:
+            raise InputError(
+                f"case_number: {number}'s reassessment ({case.reassess_reason}) is asked for "
+                f"already; it moves when its run wakes (`casework repair {number}`)"
+            )
+        key, episode = case.stage_key, case.episode
+        case.reassess_key, case.reassess_reason, case.reassess_by = key, reason.value, requested_by
+        open_referrals = referrals.open_references(session, case)
+        audit.record(
+            session,
+            case,
+            requested_by,
+            "reassessment_requested",
+            now(),
+            reason=reason.value,
+            stage_key=key,
+            open_referrals=",".join(open_referrals),
+        )
+        if note:
+            contacts.save_narrative(session, case, f"reassess-{key}", note, requested_by, now())
+        flow_run_id = cases.episode_of(session, case).flow_run_id
+    deadline = time.monotonic() + timeout
+    try:
+        if flow_run_id is None:
+            raise orchestration.OrchestratorUnavailable(f"{number} has no run yet")
+        _wake(number, episode, key, flow_run_id, deadline)
+    except orchestration.OrchestratorUnavailable as exc:
+        return SubmitResult(
+            number,
+            key,
+            "held",
+            None,
+            f"reassessment recorded; the case moves once its run wakes ({exc}): "
+            f"`casework repair {number}`",
+        )
+    if not wait:
+        return SubmitResult(number, key, "submitted", Stage.ASSESSMENT.value)
+    return wait_for_stage(number, episode, key, flow_run_id, max(deadline - time.monotonic(), 10.0))
+
+
+def _wake(case_number: str, episode: int, key: str, flow_run_id: str, deadline: float) -> None:
+    """Wake the case's run to find the request: once it is suspended at `key` (a run on its
+    way there reads the request itself, and records it)."""
+    while True:
+        with session_scope(read_only=True) as session:
+            if stage_events.find(session, cases.get_case(session, case_number), episode, key):
+                return
+        run = orchestration.read_run(flow_run_id)
+        if run.waiting and run.pause_key == key:
+            orchestration.reschedule(flow_run_id)
+            return
+        if run.failed and not run.crashed:
+            raise orchestration.SubmissionRefused(run.summary)
+        if time.monotonic() > deadline:
+            raise orchestration.OrchestratorUnavailable(f"its run is {run.state_name}")
+        time.sleep(0.3)
 
 
 def note(case_number: str, data: ContactIn, actor: str) -> str | None:

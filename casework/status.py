@@ -309,6 +309,8 @@ def diagnose(run: FlowRun, owner: RunOwner, alive: set[str], runner_local: bool)
             if age > RUNNING_TOO_LONG
             else None
         )
+    if state.type is StateType.PAUSED and owner.reassess_pending and age > NO_PROCESS_GRACE:
+        return "its reassessment waits for its run to wake"
     keyset = state.state_details.run_input_keyset
     if state.type is StateType.PAUSED and keyset and age < SCHEMA_CHECK_WINDOW:
         try:
@@ -337,7 +339,9 @@ def repair(case_number: str) -> str:
     with session_scope(read_only=True) as session:
         case = cases.get_open_case(session, case_number)
         flow_run_id = cases.episode_of(session, case).flow_run_id
-        owner = RunOwner(case.case_number or case_number, case.stage_key)
+        owner = RunOwner(
+            case.case_number or case_number, case.stage_key, case.reassess_key == case.stage_key
+        )
     if not api_is_healthy(api_url()):
         raise OrchestratorUnavailable(
             f"Prefect server at {api_url()} is not answering; start it with `casework up`"

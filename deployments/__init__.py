@@ -36,7 +36,10 @@ class Declared:
 
 DECLARED = [
     Declared(case_lifecycle, "One run per case episode; waits between stages for typed forms."),
-    Declared(reassess_case, "Send a case in monitoring back to assessment (who asked, and why)."),
+    Declared(
+        reassess_case,
+        "Send a case at plan, referral or monitoring back to assessment (who asked, and why).",
+    ),
     Declared(escalation_brief, "Brief the program manager on a case at escalation level 3."),
     # The scheduled work. Each also runs by hand, from the UI's run form or `casework
     # sweep`, with an `as_of` of the operator's choosing.

@@ -133,6 +133,30 @@ def log_outcome(case_number: str, stage_key: str, outcome: dict[str, Any]) -> No
         )
 
 
+def what_came(
+    position: Position, form_type: type[StageForm] | None, fired: set[str]
+) -> tuple[dict[str, Any] | None, str | None, str | None, Trigger | None]:
+    """What the case's stop at its stage key came to: (the form, a refusal and who it was
+    refused from, the partners' answer). A reassessment requested while it waited here
+    needs none of them: it is recorded as asked."""
+    if position.reassessment_requested:
+        return None, None, None, None
+    if position.waiting_on_partners:
+        answer = await_partners(position.case_number, position.stage_key)
+        return None, None if answer else "partners have not all answered yet", None, answer
+    if form_type is None:
+        return None, None, None, None
+    try:
+        form = wait_for_form(form_type, position.stage_key, fired, position)
+    except ValidationError as exc:
+        return None, describe_error(exc), submitter(position.stage_key), None
+    except ObjectNotFound:
+        # The key fired before without a form (a forced re-run of a waiting run): record
+        # that, and wait again under a fresh key.
+        return None, f"{position.stage_key}: no form was stored for this key", None, None
+    return form.model_dump(mode="json"), None, None, None
+
+
 # The run's name is the case number, given when the run is created (a name template here
 # would re-apply it at every resume, one more request each time). Results are stored where
 # PREFECT_LOCAL_STORAGE_PATH says (a shared mount on many machines), named here so that no
@@ -158,27 +182,11 @@ def case_lifecycle(
         # Once per stage the case stops at (a replay published it before it waited there);
         # not for intake, which moves on at once: the card would be replaced within a second.
         stops = position.closed or form_type is not None or position.waiting_on_partners
-        if stops and position.stage_key not in fired:
+        if stops and position.stage_key not in fired and not position.reassessment_requested:
             publish_case_card(case_number)
         if position.closed:
             return "closed"
-        form_data: dict[str, Any] | None = None
-        refusal: str | None = None
-        refused_by: str | None = None
-        answer: Trigger | None = None
-        if position.waiting_on_partners:
-            answer = await_partners(case_number, position.stage_key)
-            refusal = None if answer else "partners have not all answered yet"
-        elif form_type is not None:
-            try:
-                form = wait_for_form(form_type, position.stage_key, fired, position)
-                form_data = form.model_dump(mode="json")
-            except ValidationError as exc:
-                refusal, refused_by = describe_error(exc), submitter(position.stage_key)
-            except ObjectNotFound:
-                # The key fired before without a form (a forced re-run of a waiting run):
-                # record that, and wait again under a fresh key.
-                refusal = f"{position.stage_key}: no form was stored for this key"
+        form_data, refusal, refused_by, answer = what_came(position, form_type, fired)
         outcome = record_stage(
             case_number,
             episode,
@@ -188,6 +196,7 @@ def case_lifecycle(
             refusal,
             answer,
             refused_by,
+            position.reassessment_requested,
         )
         if outcome.get("crisis"):
             from casework.orchestration import start_case_sweep

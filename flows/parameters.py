@@ -38,7 +38,9 @@ def _case_number(what: str) -> Any:
 AsOf = datetime | None
 # The parameters' defaults (Prefect reads each one's title and description from here).
 CASE = _case_number("the case")
-CASE_TO_REASSESS = _case_number("the case in monitoring to send back to assessment")
+CASE_TO_REASSESS = _case_number(
+    "the case (at plan, referral or monitoring) to send back to assessment"
+)
 ESCALATED_CASE = _case_number("the escalated case")
 ONLY_CASE = parameter(
     "Only this case", "sweep one case, by its number (empty: the whole caseload)", None

@@ -1,5 +1,6 @@
 """Operator-triggered reassessment: the Prefect UI's run form (or any API client) sends a
-case in monitoring back to assessment. Parameters are coded: case number, reason, staff id."""
+case at plan, referral or monitoring back to assessment. Parameters are coded: case
+number, reason, staff id."""
 
 from __future__ import annotations
 

@@ -172,7 +172,7 @@ def follow_up_checks(as_of: AsOf = AS_OF) -> dict[str, Any]:
 @flow(name="reassessment-cadence", flow_run_name=dated_run_name)
 @refuses_cleanly
 def reassessment_cadence(as_of: AsOf = AS_OF) -> dict[str, Any]:
-    """Send the cases in monitoring whose reassessment is due back to assessment."""
+    """Send the cases whose reassessment is due (plan, referral, monitoring) back to assessment."""
     return run_watch(Watch.REASSESSMENTS, as_of, None)
 
 

@@ -41,6 +41,7 @@ class Position:
     closed: bool
     waiting_on_partners: bool = False
     case_manager: str | None = None  # tagged on the run (a staff id, not client identity)
+    reassessment_requested: bool = False  # at this stage key: the run moves it, not a form
 
 
 def case_number_for(case_id: int) -> str:
@@ -123,6 +124,8 @@ def position(session: Session, case: Case) -> Position:
         closed=case.status == CaseStatus.CLOSED.value,
         waiting_on_partners=case.waiting_on is not None,
         case_manager=case.case_manager,
+        reassessment_requested=case.reassess_key is not None
+        and case.reassess_key == case.stage_key,
     )
 
 
@@ -223,6 +226,7 @@ class RunOwner:
 
     case_number: str
     stage_key: str
+    reassess_pending: bool = False  # asked for at its stage key; its run has not woken
 
 
 def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, RunOwner]:
@@ -232,7 +236,7 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
     wanted = list(flow_run_ids)
     for start in range(0, len(wanted), 500):
         query = (
-            select(Episode.flow_run_id, Case.case_number, Case.stage_key)
+            select(Episode.flow_run_id, Case.case_number, Case.stage_key, Case.reassess_key)
             .join(Case, Case.id == Episode.case_id)
             .where(
                 Episode.flow_run_id.in_(wanted[start : start + 500]),
@@ -240,8 +244,8 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
                 Case.status == CaseStatus.OPEN.value,
             )
         )
-        for run_id, number, key in session.execute(query):
-            owners[str(run_id)] = RunOwner(str(number), str(key))
+        for run_id, number, key, asked in session.execute(query):
+            owners[str(run_id)] = RunOwner(str(number), str(key), asked == key)
     return owners
 
 

@@ -88,6 +88,7 @@ class Transition:
     target: Stage | None  # None: the episode ends (case closed)
     guards: tuple[Guard, ...] = ()
     by_partners: bool = False  # fired by the partners' answers, not by a form
+    by_request: bool = False  # fired by a reassessment request (CLI, run form, cadence)
 
 
 @dataclass(frozen=True)
@@ -200,16 +201,23 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Stage.MONITORING, Trigger.REVISE_PLAN, Stage.PLAN),
     Transition(Stage.MONITORING, Trigger.CLOSE, Stage.CLOSURE),
     Transition(Stage.CLOSURE, Trigger.COMPLETE, None),
+    # Circumstances change at any open stage: a reassessment request sends the case back
+    # (open referrals stay open, and are named in the request).
+    *(
+        Transition(stage, Trigger.REASSESS, Stage.ASSESSMENT, by_request=True)
+        for stage in (Stage.PLAN, Stage.REFERRAL, Stage.MONITORING)
+    ),
 )
 
-_BY_SOURCE: dict[tuple[Stage, Trigger], Transition] = {
-    (t.source, t.trigger): t for t in TRANSITIONS
+_BY_SOURCE: dict[tuple[Stage, Trigger, bool], Transition] = {
+    (t.source, t.trigger, t.by_request): t for t in TRANSITIONS
 }
+REASSESSABLE = tuple(t.source for t in TRANSITIONS if t.by_request)
 
 
-def transition_for(stage: Stage, trigger: Trigger) -> Transition:
+def transition_for(stage: Stage, trigger: Trigger, requested: bool = False) -> Transition:
     try:
-        return _BY_SOURCE[(stage, trigger)]
+        return _BY_SOURCE[(stage, trigger, requested)]
     except KeyError:
         raise TransitionNotAllowed(f"{stage.value} cannot {trigger.value}") from None
 
@@ -226,10 +234,16 @@ def stage_of_form(form: StageForm) -> Stage:
 
 
 def check_transition(
-    stage: Stage, form: StageForm | None, facts: CaseFacts, answer: Trigger | None = None
+    stage: Stage,
+    form: StageForm | None,
+    facts: CaseFacts,
+    answer: Trigger | None = None,
+    requested: bool = False,
 ) -> Transition:
-    """The transition this form (or, with no form, the partners' `answer`) asks for from
-    `stage`, after its guards agree."""
+    """The transition this form (or, with no form, the partners' `answer`, or a
+    reassessment request) asks for from `stage`, after its guards agree."""
+    if requested:
+        return transition_for(stage, Trigger.REASSESS, requested=True)
     expected = form_for(stage)
     if form is not None and type(form) is not expected:
         raise TransitionNotAllowed(
@@ -272,7 +286,15 @@ def lifecycle_table() -> str:
     rows = ["| stage | waits for | trigger | moves to | guards |", "|---|---|---|---|---|"]
     for t in TRANSITIONS:
         form = STAGES[t.source].form
-        waits = "(partner answers)" if t.by_partners else form.__name__ if form else "(nothing)"
+        waits = (
+            "(partner answers)"
+            if t.by_partners
+            else "(reassessment request)"
+            if t.by_request
+            else form.__name__
+            if form
+            else "(nothing)"
+        )
         rows.append(
             f"| {t.source.value} | {waits} | {t.trigger.value} "
             f"| {t.target.value if t.target else '(closed)'} "

@@ -84,6 +84,11 @@ class Case(Base):
     crisis_since: Mapped[datetime | None]
     # Set while the case waits on partner agencies: the stage key its referrals were sent at.
     waiting_on: Mapped[str | None] = mapped_column(CODE)
+    # A reassessment asked for at this stage key (CLI, run form or cadence): the case's run
+    # records the move back to assessment when it wakes, as `reassess_by`.
+    reassess_key: Mapped[str | None] = mapped_column(CODE)
+    reassess_reason: Mapped[str | None] = mapped_column(CODE)
+    reassess_by: Mapped[str | None] = mapped_column(CODE)
 
     client: Mapped[Client] = relationship()
 

@@ -165,3 +165,16 @@ def for_case(session: Session, case: Case) -> list[Referral]:
     return list(
         session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id))
     )
+
+
+def open_references(session: Session, case: Case) -> list[str]:
+    """The episode's referrals still open (waiting on, or taken up by, the partner)."""
+    still = [
+        s.value for s in REFERRAL_WAITING | REFERRAL_TAKEN if s is not ReferralStatus.COMPLETED
+    ]
+    query = select(Referral.reference).where(
+        Referral.case_id == case.id,
+        Referral.episode == case.episode,
+        Referral.status.in_(still),
+    )
+    return [ref for ref in session.scalars(query.order_by(Referral.id)) if ref]

@@ -416,8 +416,11 @@ def first_level(rule: Rule) -> int:
 
 
 def due_reassessments(session: Session, scope: Scope, programs: Programs) -> list[str]:
-    """Case numbers in monitoring whose program's reassessment interval has passed since
-    their last assessment (or since entering monitoring, whichever is later)."""
+    """Open cases at a stage a reassessment is asked from (plan, referral, monitoring) whose
+    program's reassessment interval has passed since their last assessment (or since
+    entering that stage, whichever is later), and none is asked for already."""
+    from models.lifecycle import REASSESSABLE
+
     condition = _per_program(
         programs,
         lambda config: and_(
@@ -431,7 +434,10 @@ def due_reassessments(session: Session, scope: Scope, programs: Programs) -> lis
     query = (
         select(*CASE_COLUMNS)
         .where(
-            Case.status == CaseStatus.OPEN.value, Case.stage == Stage.MONITORING.value, condition
+            Case.status == CaseStatus.OPEN.value,
+            Case.stage.in_([s.value for s in REASSESSABLE]),
+            or_(Case.reassess_key.is_(None), Case.reassess_key != Case.stage_key),
+            condition,
         )
         .order_by(Case.id)
     )

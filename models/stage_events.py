@@ -94,9 +94,11 @@ def record_stage(
     *,
     refusal: str | None = None,
     answer: Trigger | None = None,
+    requested: bool = False,
 ) -> StageOutcome:
     """Apply `form` to the case waiting at `key`; `refusal` records a form that never parsed;
-    `answer` (no form) is what the partners' answers to the case's referrals came to."""
+    `answer` (no form) is what the partners' answers to the case's referrals came to;
+    `requested` (no form), the reassessment asked for at `key`, recorded as its asker's."""
     case = cases.get_case(session, case_number, for_update=True)
     if episode != case.episode:
         raise StaleEpisode(f"{case.case_number} is in episode {case.episode}, not {episode}")
@@ -105,7 +107,10 @@ def record_stage(
     if key != case.stage_key:
         raise TransitionNotAllowed(f"stage key {key} is not the one {case.case_number} waits at")
     stage = Stage(case.stage)
-    crisis = False
+    if requested:
+        if case.reassess_key != key:
+            raise TransitionNotAllowed(f"no reassessment was requested at {key}")
+        answer, actor = Trigger.REASSESS, case.reassess_by or actor
     trigger = form.trigger if form is not None else answer or Trigger.COMPLETE
     event = StageEvent(
         case_id=case.id,
@@ -116,33 +121,12 @@ def record_stage(
         actor=actor,
         at=at,
     )
-    try:
-        if refusal is not None:
-            raise TransitionNotAllowed(refusal)
-        transition = check_transition(stage, form, cases.facts(session, case), answer)
-        if isinstance(form, ReferralForm):
-            referrals.check_sendable(session, case, form)
-    except TransitionNotAllowed as exc:
-        event.outcome, event.error = REJECTED, str(exc)[:300]
-        cases.retry_stage(case)
-    else:
-        crisis_before = case.crisis_since
-        if form is not None:
-            WRITERS[type(form)](session, case, key, form, at)
-        crisis = crisis_before is None and case.crisis_since is not None
-        event.outcome, event.to_stage = (
-            MOVED,
-            transition.target.value if transition.target else None,
-        )
-        if transition.target is None:
-            cases.close(session, case, at)
-        else:
-            cases.move_to(session, case, transition.target, at)
-        # Sent referrals: the case now waits on the partners' answers to this key's referrals.
-        case.waiting_on = key if trigger is Trigger.SEND else None
+    crisis = _apply(session, case, event, form, refusal, None if requested else answer, requested)
     session.add(event)
     session.flush()
     source, handed_by = _source(session, case, key, form is not None or refusal is not None, answer)
+    if requested:
+        source = "request"
     # A form a signed-in command handed over is audited as theirs; the form's own
     # `submitted_by` is kept beside it when it names someone else.
     named = {"submitted_by": actor} if handed_by not in (None, actor) else {}
@@ -160,6 +144,43 @@ def record_stage(
         **named,
     )
     return _outcome(case, event, crisis)
+
+
+def _apply(
+    session: Session,
+    case: Case,
+    event: StageEvent,
+    form: StageForm | None,
+    refusal: str | None,
+    answer: Trigger | None,
+    requested: bool,
+) -> bool:
+    """Move the case as its form (answer, request) asks, or record why not; whether this
+    opened a crisis."""
+    try:
+        if refusal is not None:
+            raise TransitionNotAllowed(refusal)
+        transition = check_transition(
+            Stage(case.stage), form, cases.facts(session, case), answer, requested
+        )
+        if isinstance(form, ReferralForm):
+            referrals.check_sendable(session, case, form)
+    except TransitionNotAllowed as exc:
+        event.outcome, event.error = REJECTED, str(exc)[:300]
+        cases.retry_stage(case)
+        return False
+    crisis_before = case.crisis_since
+    if form is not None:
+        WRITERS[type(form)](session, case, event.stage_key, form, event.at)
+    event.outcome, event.to_stage = MOVED, transition.target.value if transition.target else None
+    if transition.target is None:
+        cases.close(session, case, event.at)
+    else:
+        cases.move_to(session, case, transition.target, event.at)
+    # Sent referrals: the case now waits on the partners' answers to this key's referrals.
+    case.waiting_on = event.stage_key if event.trigger == Trigger.SEND.value else None
+    case.reassess_key = case.reassess_reason = case.reassess_by = None
+    return crisis_before is None and case.crisis_since is not None
 
 
 def history(session: Session, case: Case, *, refused: bool = False) -> list[StageEvent]:

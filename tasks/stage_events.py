@@ -28,6 +28,7 @@ def record_stage(
     refusal: str | None = None,
     answer: Trigger | None = None,
     refused_by: str | None = None,
+    requested: bool = False,
 ) -> dict[str, Any]:
     """Apply one stage's form; a replay at the same key returns the stored outcome. A form
     that did not parse is recorded as refused, as `refused_by`'s where that is known."""
@@ -47,6 +48,7 @@ def record_stage(
                 datetime.now(UTC),
                 refusal=refusal,
                 answer=answer,
+                requested=requested,
             )
         return outcome.as_dict()
 

@@ -39,7 +39,7 @@ def _case_at_assessment() -> str:
         (
             "reassess-case/reassess-case",
             {"case_number": "AT-ASSESSMENT", "reason": "Crisis", "requested_by": "sup.housing"},
-            "only a case in monitoring can be sent back to assessment",
+            "a case goes back to assessment from plan, referral, monitoring",
         ),
         (
             "stalled-case-sweep/stalled-case-sweep",

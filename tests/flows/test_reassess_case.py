@@ -3,15 +3,17 @@ form, on the session's real Prefect server and runner."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from prefect.deployments import run_deployment
 from sqlalchemy import select
 
-from casework import operations
+from casework import operations, orchestration
 from casework.db import session_scope
 from casework.orchestration import REASSESS_DEPLOYMENT
 from models import cases, stage_events
-from models.codes import Program, ReassessmentReason
+from models.codes import Program, ReassessmentReason, Stage
 from models.orm import AuditEvent
 from tests import factories
 from tests.polling import wait_for
@@ -85,7 +87,54 @@ def test_the_run_form_refuses_free_text(stack: str) -> None:
         )
 
 
-def test_only_a_case_in_monitoring_is_sent_back(stack: str) -> None:
+def test_a_case_at_intake_or_assessment_is_not_sent_back(stack: str) -> None:
     number = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
-    with pytest.raises(operations.InputError, match="only a case in monitoring"):
+    with pytest.raises(operations.InputError, match="from plan, referral, monitoring"):
         operations.reassess(number.case_number, ReassessmentReason.OPERATOR_REQUEST, "sup.housing")
+
+
+def test_a_case_at_plan_goes_back_when_circumstances_change(stack: str) -> None:
+    case_number, _ = factories.case_waiting_at(Stage.PLAN)
+    result = operations.reassess(
+        case_number,
+        ReassessmentReason.CIRCUMSTANCES_CHANGED,
+        "sup.housing",
+        note="A new eviction notice arrived.",
+        wait=True,
+    )
+    assert result.outcome == "moved", result
+    assert _last_move_and_reason(case_number) == (
+        "assessment",
+        "sup.housing",
+        "circumstances_changed",
+    )
+    shown = operations.show(case_number)
+    assert "A new eviction notice arrived." in shown.narratives.values()
+    assert [(h.from_stage, h.trigger) for h in shown.history][-1] == ("plan", "reassess")
+    # Its run now waits at the new assessment, for that form.
+    now_at = factories.where_it_waits(case_number)
+    wait_for(
+        "the run to wait at assessment",
+        lambda: orchestration.read_run(now_at.flow_run_id).pause_key == now_at.stage_key,
+        timeout=90,
+    )
+    assert now_at.stage_key.startswith("assessment-")
+
+
+def test_a_case_waiting_on_partners_goes_back_and_its_referral_stays_open(stack: str) -> None:
+    case_number, reference = factories.case_waiting_on_partner(
+        f"reassess-{uuid.uuid4().hex[:8]}", "http://127.0.0.1:9/casework"
+    )
+    result = operations.reassess(case_number, ReassessmentReason.CRISIS, "sup.housing", wait=True)
+    assert result.outcome == "moved", result
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        assert (case.stage, case.waiting_on) == ("assessment", None)
+        request = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.case_id == case.id, AuditEvent.action == "reassessment_requested"
+            )
+        ).one()
+        assert request.detail["open_referrals"] == reference
+    [referral] = operations.show(case_number).referrals
+    assert (referral.reference, referral.status) == (reference, "received")

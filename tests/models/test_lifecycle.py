@@ -110,3 +110,14 @@ def test_a_suspend_key_names_its_stage_retries_included() -> None:
     """Documents label a narrative by the stage of the key it was kept under."""
     assert stage_of_key(stage_key(Stage.PLAN, 3)) is Stage.PLAN
     assert stage_of_key(stage_key(Stage.PLAN, 3, attempt=2)) is Stage.PLAN  # "plan-3-retry2"
+
+
+@pytest.mark.parametrize("stage", [Stage.PLAN, Stage.REFERRAL, Stage.MONITORING])
+def test_a_reassessment_request_sends_an_open_stage_back_to_assessment(stage: Stage) -> None:
+    assert check_transition(stage, None, CaseFacts(), requested=True).target is Stage.ASSESSMENT
+
+
+@pytest.mark.parametrize("stage", [Stage.INTAKE, Stage.ASSESSMENT, Stage.CLOSURE])
+def test_a_reassessment_request_is_refused_before_a_plan_and_at_closure(stage: Stage) -> None:
+    with pytest.raises(TransitionNotAllowed, match=f"{stage.value} cannot reassess"):
+        check_transition(stage, None, CaseFacts(), requested=True)

@@ -1,4 +1,5 @@
-"""clients across cases: client numbers, merges, and what duplicate detection compares
+"""clients across cases: client numbers, merges, what duplicate detection compares; and a
+case's pending reassessment request (reassessment from plan, referral or monitoring)
 
 Revision ID: 0008
 Revises: 0007
@@ -47,6 +48,10 @@ def upgrade() -> None:
         batch.create_foreign_key(
             batch.f('fk_clients_merged_into_id_clients'), 'clients', ['merged_into_id'], ['id']
         )
+    with op.batch_alter_table('cases') as batch:
+        batch.add_column(sa.Column('reassess_key', sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column('reassess_reason', sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column('reassess_by', sa.String(length=40), nullable=True))
     op.create_table('client_match',
     sa.Column('client_id', sa.Integer(), nullable=False),
     sa.Column('given', sa.String(length=100), nullable=False),
@@ -201,6 +206,9 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_client_keys_client_id'), table_name='client_keys')
     op.drop_table('client_keys')
     op.drop_table('client_match')
+    with op.batch_alter_table('cases') as batch:
+        for column in ('reassess_by', 'reassess_reason', 'reassess_key'):
+            batch.drop_column(column)
     with op.batch_alter_table('clients') as batch:
         batch.drop_constraint(batch.f('fk_clients_merged_into_id_clients'), type_='foreignkey')
         batch.drop_constraint(batch.f('uq_clients_client_number'), type_='unique')
