@@ -135,7 +135,13 @@ def intake(
 ) -> IntakeResult:
     """Register the client (or link the client numbered `client`) and open the case (one
     transaction, committed), then start its run: no store lock is held while Prefect is
-    asked. A likely duplicate stops a new registration unless `new_client_reason` says why."""
+    asked. A likely duplicate stops a new registration unless `new_client_reason` says why;
+    that and an unknown client are refused before Prefect is asked anything."""
+    with session_scope(read_only=True) as session:
+        if isinstance(client, str):
+            clients.check_linkable(clients.find_client(session, client), program.value)
+        elif new_client_reason is None and (matches := clients.matches_for(session, client)):
+            raise clients.LikelyDuplicate(matches[:5])
     orchestration.check_ready()
     position, number = open_case(client, program, case_manager, actor, new_client_reason)
     return IntakeResult(position.case_number, start_run(position), position.stage.value, number)
@@ -151,15 +157,8 @@ def open_case(
     """Intake's store half: the client registered (or linked) and the case opened, in one
     transaction; audited with the client's number, and with the matches set aside when a
     new client was registered despite them."""
-    set_aside: list[clients.Candidate] = []
     with session_scope() as session:
-        if isinstance(client, str):
-            found = clients.find_client(session, client)
-            clients.check_linkable(found, program.value)
-            client_id, number = found.client_id, found.client_number
-        else:
-            record, set_aside = clients.register(session, client, new_client_reason)
-            client_id, number = record.id, record.client_number or ""
+        client_id, number, set_aside = _registration(session, client, program, new_client_reason)
         case = cases.open_case(session, client_id, program, case_manager, actor, now())
         detail = {"client": number}
         if set_aside and new_client_reason is not None:
@@ -170,6 +169,22 @@ def open_case(
         action = "client_linked" if isinstance(client, str) else "client_registered"
         audit.record(session, case, actor, action, now(), **detail)
         return cases.position(session, case), number
+
+
+def _registration(
+    session: Session,
+    client: ClientIn | str,
+    program: Program,
+    new_client_reason: NewClientReason | None,
+) -> tuple[int, str, list[clients.Candidate]]:
+    """The client a new case is for (id and number), and the likely matches set aside: an
+    existing client who may have a case of this program, or a newly registered one."""
+    if isinstance(client, str):
+        found = clients.find_client(session, client)
+        clients.check_linkable(found, program.value)
+        return found.client_id, found.client_number, []
+    record, set_aside = clients.register(session, client, new_client_reason)
+    return record.id, record.client_number or "", set_aside
 
 
 def start_run(position: cases.Position) -> str:
@@ -388,6 +403,8 @@ def reassess(
     and why (coded; an optional note goes to the store). The request is the store's first
     (with the referrals still open, which stay open); the case's run, woken, records the
     move as the asker's. With Prefect away it is kept, and moves once the run is woken."""
+    from models.staff import NotOnRoster, check_staff
+
     with session_scope() as session:
         case = cases.get_open_case(session, case_number, for_update=True)
         number = case.case_number or case_number
@@ -401,6 +418,10 @@ def reassess(
                 f"case_number: {number}'s reassessment ({case.reassess_reason}) is asked for "
                 f"already; it moves when its run wakes (`casework repair {number}`)"
             )
+        try:
+            check_staff(requested_by, case.program)
+        except NotOnRoster as exc:
+            raise InputError(f"requested_by: {exc}") from None
         key, episode = case.stage_key, case.episode
         case.reassess_key, case.reassess_reason, case.reassess_by = key, reason.value, requested_by
         open_referrals = referrals.open_references(session, case)

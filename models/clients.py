@@ -190,6 +190,14 @@ def likely_pairs(session: Session, minimum: int = LIKELY) -> list[Pair]:
     return sorted(pairs, key=lambda p: (-p.match.score, p.first, p.second))
 
 
+def matches_for(session: Session, data: ClientIn) -> list[Candidate]:
+    """Registered clients likely to be the person `data` describes, best first."""
+    who = Identity.of(
+        data.given_name, data.family_name, data.date_of_birth, data.phone, data.id_number
+    )
+    return candidates(session, who)
+
+
 def register(
     session: Session,
     data: ClientIn,
@@ -198,13 +206,7 @@ def register(
     """A new client, unless they are likely registered already: then `LikelyDuplicate`,
     and nothing is written; with `new_client_reason`, registered anyway (the caller audits
     it with the case). Returns the client and the matches set aside."""
-    from models.schemas import ClientIn
-
-    assert isinstance(data, ClientIn)
-    who = Identity.of(
-        data.given_name, data.family_name, data.date_of_birth, data.phone, data.id_number
-    )
-    matches = candidates(session, who)
+    matches = matches_for(session, data)
     if matches and new_client_reason is None:
         raise LikelyDuplicate(matches[:5])
     return create_client(session, data), matches

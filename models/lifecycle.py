@@ -48,10 +48,12 @@ Guard = Callable[[StageForm, CaseFacts], str | None]
 
 
 def submitted_by_staff(form: StageForm, facts: CaseFacts) -> str | None:
-    from models.staff import NotOnRoster, check_staff
+    from models.staff import SERVICE_ACCOUNTS, NotOnRoster, check_staff
 
     if facts.program is None:
         return None
+    if form.submitted_by in SERVICE_ACCOUNTS:  # Casework itself asks, it submits no form
+        return f"submitted_by: {form.submitted_by} is Casework itself, not staff"
     try:
         check_staff(form.submitted_by, facts.program)
     except NotOnRoster as exc:

@@ -71,7 +71,7 @@ def dialog_context(position: Position) -> DialogContext:
     domains a plan must cover, and why the last form at this stage was refused."""
     from models.lifecycle import STAGES
     from models.providers import listing
-    from models.staff import SWEEP_ACTOR, active_staff
+    from models.staff import active_staff
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, position.case_number)
@@ -87,9 +87,7 @@ def dialog_context(position: Position) -> DialogContext:
             program=position.program,
             stage=position.stage,
             purpose=STAGES[position.stage].purpose,
-            # The reassessment cadence submits monitoring forms as Casework itself.
-            staff=tuple(active_staff(position.program))
-            + ((SWEEP_ACTOR,) if position.stage is Stage.MONITORING else ()),
+            staff=tuple(active_staff(position.program)),
             crisis_domains=tuple(sorted(d.value for d in crisis)),
             providers=providers,
             refused=refused.error if refused else None,
