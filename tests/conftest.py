@@ -4,6 +4,7 @@ and runner (`casework up`) start once, on first use by a test marked `prefect`."
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -31,25 +32,32 @@ PORT = _free_port()
 for _name in list(os.environ):
     if _name.startswith(("PREFECT_", "CASEWORK_")) and _name != "CASEWORK_TEST_DATABASE_URL":
         del os.environ[_name]
-# The shipped staff roster, plus the staff ids tests act as, in every program.
-TEST_STAFF = ("tester", "cm.tester", "cm.a", "cm.bench", "cm.busy", "bench")
-ROSTER = SESSION_DIR / "staff.toml"
-ROSTER.write_text(
-    (Path(__file__).resolve().parents[1] / "models" / "staff.toml").read_text()
-    + "".join(
-        f'\n[[staff]]\nid = "{staff_id}"\nrole = "case_manager"\n'
-        'programs = ["housing", "healthcare", "child_welfare", "substance_use", '
-        '"geriatric", "criminal_justice"]\n'
-        # The suite's own login acts as "tester" (on SQLite the actor is the OS login,
-        # mapped through the roster).
-        + (f'login = "{getpass.getuser()}"\n' if staff_id == "tester" else "")
-        for staff_id in TEST_STAFF
-    )
-    # The suite's login is a supervisor too, when it says so (CASEWORK_ACTOR=sup.tester).
-    + f'\n[[staff]]\nid = "sup.tester"\nrole = "supervisor"\nlogin = "{getpass.getuser()}"\n'
+# The shipped staff roster, plus the staff ids tests act as, in every program: case
+# managers, and one supervisor (sup.tester).
+TEST_STAFF = ("tester", "cm.tester", "cm.a", "cm.bench", "cm.busy", "cm.full", "bench")
+EVERY_PROGRAM = (
     'programs = ["housing", "healthcare", "child_welfare", "substance_use", '
     '"geriatric", "criminal_justice"]\n'
 )
+
+
+def roster_text(login_holder: str) -> str:
+    """The test roster, the suite's own OS login acting as `login_holder` (on SQLite the
+    actor is the OS login, mapped through the roster)."""
+    entries = [(staff_id, "case_manager") for staff_id in TEST_STAFF] + [
+        ("sup.tester", "supervisor")
+    ]
+    return (Path(__file__).resolve().parents[1] / "models" / "staff.toml").read_text() + "".join(
+        f'\n[[staff]]\nid = "{staff_id}"\nrole = "{role}"\n{EVERY_PROGRAM}'
+        + (f'login = "{getpass.getuser()}"\n' if staff_id == login_holder else "")
+        for staff_id, role in entries
+    )
+
+
+ROSTER = SESSION_DIR / "staff.toml"
+ROSTER.write_text(roster_text("tester"))
+SUPERVISOR_ROSTER = SESSION_DIR / "staff-sup.toml"
+SUPERVISOR_ROSTER.write_text(roster_text("sup.tester"))
 # The credential `casework up` makes on its first start in a data directory, made here
 # first (by the same code) so that this process's Prefect client signs in with it too.
 from casework.settings import prefect_credential  # noqa: E402
@@ -147,6 +155,30 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     with engine.begin() as connection:
         tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@contextlib.contextmanager
+def acting_as(staff_id: str) -> Iterator[None]:
+    """This process's commands signed in as `staff_id` (sup.tester or tester): on SQLite,
+    the roster that maps the suite's login to them. The session's environment is as it was
+    afterwards."""
+    from casework.settings import get_settings
+
+    roster = {"sup.tester": SUPERVISOR_ROSTER, "tester": ROSTER}[staff_id]
+    saved = {name: os.environ[name] for name in ("CASEWORK_STAFF_FILE", "CASEWORK_ACTOR")}
+    os.environ.update({"CASEWORK_STAFF_FILE": str(roster), "CASEWORK_ACTOR": staff_id})
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def as_supervisor() -> Iterator[None]:
+    with acting_as("sup.tester"):
+        yield
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ client's other cases; `duplicates` and `merge` for supervisors."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +13,6 @@ from sqlalchemy import func, select
 
 from casework.cli import main
 from casework.db import session_scope
-from casework.settings import get_settings
 from models import cases, clients
 from models.codes import Program
 from models.matching import Identity, score, transposed
@@ -41,15 +38,6 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 def _count(model: type) -> int:
     with session_scope() as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
-
-
-@pytest.fixture
-def as_supervisor() -> Iterator[None]:
-    os.environ["CASEWORK_ACTOR"] = "sup.tester"
-    get_settings.cache_clear()
-    yield
-    os.environ["CASEWORK_ACTOR"] = "tester"
-    get_settings.cache_clear()
 
 
 def _file(tmp_path: Path, name: str, data: dict[str, object]) -> str:

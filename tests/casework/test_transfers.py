@@ -5,8 +5,6 @@ a `casework.case.transferred` event; open escalations follow the case."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -14,12 +12,12 @@ from sqlalchemy import select
 from casework import operations
 from casework.cli import main
 from casework.db import session_scope
-from casework.settings import get_settings
 from models import cases
 from models.codes import Program
 from models.orm import AuditEvent, Case, Escalation
 from models.programs import programs
 from tests import factories
+from tests.conftest import acting_as
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, case_events
 
@@ -31,15 +29,6 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
         main(list(argv))
     out, err = capsys.readouterr()
     return int(exit_info.value.code or 0), out, err
-
-
-@pytest.fixture
-def as_supervisor() -> Iterator[None]:
-    os.environ["CASEWORK_ACTOR"] = "sup.tester"
-    get_settings.cache_clear()
-    yield
-    os.environ["CASEWORK_ACTOR"] = "tester"
-    get_settings.cache_clear()
 
 
 def _managers(numbers: list[str]) -> set[str]:
@@ -124,36 +113,35 @@ def test_a_full_caseload_refuses_more_unless_its_supervisor_overrides(
     limit = programs()[Program.CHILD_WELFARE].maximum_caseload
     with session_scope() as session:
         for _ in range(limit):
-            factories.new_case(session, Program.CHILD_WELFARE).case_manager = "cm.a"
+            factories.new_case(session, Program.CHILD_WELFARE).case_manager = "cm.full"
         one = factories.new_case(session, Program.CHILD_WELFARE).case_number or ""
-    code, _, err = run_cli(capsys, "transfer", one, "--to", "cm.a", "--reason", "caseload_balance")
-    assert code == 1
-    assert err.count("\n") == 1
-    assert f"cm.a holds {limit} open child_welfare case(s); 1 more would pass" in err
-    assert _managers([one]) == {factories.STAFF}
-    # An operator may move cases, but not past the limit.
-    os.environ["CASEWORK_ACTOR"] = "tester"
-    get_settings.cache_clear()
     code, _, err = run_cli(
-        capsys, "transfer", one, "--to", "cm.a", "--reason", "caseload_balance", "--override"
+        capsys, "transfer", one, "--to", "cm.full", "--reason", "caseload_balance"
     )
     assert code == 1
+    assert err.count("\n") == 1
+    assert f"cm.full holds {limit} open child_welfare case(s); 1 more would pass" in err
+    assert _managers([one]) == {factories.STAFF}
+    # An operator may move cases, but not past the limit.
+    with acting_as("tester"):
+        code, _, err = run_cli(
+            capsys, "transfer", one, "--to", "cm.full", "--reason", "caseload_balance", "--override"
+        )
+    assert code == 1
     assert "is the work of its supervisor or an operator; tester is neither" in err
-    os.environ["CASEWORK_ACTOR"] = "sup.tester"
-    get_settings.cache_clear()
     code, out, err = run_cli(
         capsys,
         "transfer",
         one,
         "--to",
-        "cm.a",
+        "cm.full",
         "--reason",
         "caseload_balance",
         "--override",
         "--json",
     )
     assert code == 0, err
-    assert json.loads(out)[0]["to_manager"] == "cm.a"
+    assert json.loads(out)[0]["to_manager"] == "cm.full"
     code, _, err = run_cli(capsys, "transfer", one, "--to", "sup.housing", "--reason", "staff_left")
     assert code == 1
     assert "--to: sup.housing is not an active case manager of child_welfare" in err

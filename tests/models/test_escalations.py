@@ -175,13 +175,26 @@ def test_reassessment_is_due_only_after_the_programs_interval(session: Session) 
     later = factories.walk_to(
         session, factories.case_opened_at(session, DAY0), Stage.MONITORING, at(30)
     )
-    factories.walk_to(session, factories.case_opened_at(session, DAY0), Stage.PLAN, DAY0)
+    # A case held at plan since its assessment is due too: circumstances change there.
+    held = factories.walk_to(session, factories.case_opened_at(session, DAY0), Stage.PLAN, DAY0)
+    assessing = factories.walk_to(
+        session, factories.case_opened_at(session, DAY0), Stage.ASSESSMENT, DAY0
+    )
     assert due_reassessments(session, Scope(at(90)), programs()) == []
-    assert due_reassessments(session, Scope(at(91)), programs()) == [due.case_number]
+    assert due_reassessments(session, Scope(at(91)), programs()) == [
+        due.case_number,
+        held.case_number,
+    ]
     assert due_reassessments(session, Scope(at(121)), programs()) == [
         due.case_number,
         later.case_number,
+        held.case_number,
     ]
+    # Asked for already (its run has not woken yet): not asked again.
+    held.reassess_key = held.stage_key
+    session.flush()
+    assert held.case_number not in due_reassessments(session, Scope(at(121)), programs())
+    assert assessing.case_number not in due_reassessments(session, Scope(at(121)), programs())
 
 
 def test_benefit_recertification_warns_30_14_and_7_days_ahead_then_escalates(

@@ -126,6 +126,8 @@ def _secure_postgresql() -> None:
     run = op.execute
     schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar()
     run(f"GRANT SELECT, INSERT, UPDATE, DELETE ON client_match, client_keys TO {SERVICE}")
+    # 0007 granted the sequences there were then; these two are new.
+    run(f"GRANT USAGE ON SEQUENCE client_match_id_seq, client_keys_id_seq TO {', '.join(EVERY)}")
     for role in WRITERS:
         run(f"GRANT SELECT, INSERT ON client_match TO {role}")
         run(f"GRANT SELECT, INSERT, DELETE ON client_keys TO {role}")  # a merge drops keys
