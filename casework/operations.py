@@ -138,10 +138,7 @@ def intake(
     asked. A likely duplicate stops a new registration unless `new_client_reason` says why;
     that and an unknown client are refused before Prefect is asked anything."""
     with session_scope(read_only=True) as session:
-        if isinstance(client, str):
-            clients.check_linkable(clients.find_client(session, client), program.value)
-        elif new_client_reason is None and (matches := clients.matches_for(session, client)):
-            raise clients.LikelyDuplicate(matches[:5])
+        _registration(session, client, program, new_client_reason, write=False)
     orchestration.check_ready()
     position, number = open_case(client, program, case_manager, actor, new_client_reason)
     return IntakeResult(position.case_number, start_run(position), position.stage.value, number)
@@ -158,7 +155,9 @@ def open_case(
     transaction; audited with the client's number, and with the matches set aside when a
     new client was registered despite them."""
     with session_scope() as session:
-        client_id, number, set_aside = _registration(session, client, program, new_client_reason)
+        client_id, number, set_aside = _registration(
+            session, client, program, new_client_reason, write=True
+        )
         case = cases.open_case(session, client_id, program, case_manager, actor, now())
         detail = {"client": number}
         if set_aside and new_client_reason is not None:
@@ -176,14 +175,20 @@ def _registration(
     client: ClientIn | str,
     program: Program,
     new_client_reason: NewClientReason | None,
+    *,
+    write: bool,
 ) -> tuple[int, str, list[clients.Candidate]]:
     """The client a new case is for (id and number), and the likely matches set aside: an
-    existing client who may have a case of this program, or a newly registered one."""
+    existing client who may have a case of this program, or (`write`) a newly registered
+    one; without `write`, only checked (id 0)."""
     if isinstance(client, str):
         found = clients.find_client(session, client)
         clients.check_linkable(found, program.value)
         return found.client_id, found.client_number, []
-    record, set_aside = clients.register(session, client, new_client_reason)
+    set_aside = clients.check_new(session, client, new_client_reason)
+    if not write:
+        return 0, "", set_aside
+    record = clients.create_client(session, client)
     return record.id, record.client_number or "", set_aside
 
 
@@ -552,19 +557,21 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
         )
 
 
-def _supervisor(actor: str, what: str) -> set[str]:
-    """The programs `actor` supervises (a supervisor's or an admin's work); else refused."""
+def _supervisor(actor: str, what: str, *roles: StaffRole) -> set[str]:
+    """The programs of `actor`, a supervisor (or one of `roles`); anyone else is refused."""
     from models.staff import roster
 
     member = roster().get(actor)
-    if member is None or member.role not in (StaffRole.SUPERVISOR, StaffRole.ADMIN):
-        raise InputError(f"{what}: a supervisor's work; {actor} is not a supervisor or admin")
+    allowed = (StaffRole.SUPERVISOR, *roles)
+    if member is None or not member.active or member.role not in allowed:
+        who = " or ".join(r.value for r in allowed)
+        raise InputError(f"{what}: a supervisor's work; {actor} is not a {who}")
     return {p.value for p in member.programs}
 
 
 def duplicates(actor: str, minimum: int) -> list[clients.Pair]:
     """Likely duplicate clients across the store: numbers, scores and signals only."""
-    _supervisor(actor, "duplicates")
+    _supervisor(actor, "duplicates", StaffRole.ADMIN)
     with session_scope(read_only=True) as session:
         return clients.likely_pairs(session, minimum)
 

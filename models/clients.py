@@ -198,18 +198,15 @@ def matches_for(session: Session, data: ClientIn) -> list[Candidate]:
     return candidates(session, who)
 
 
-def register(
-    session: Session,
-    data: ClientIn,
-    new_client_reason: NewClientReason | None = None,
-) -> tuple[Client, list[Candidate]]:
-    """A new client, unless they are likely registered already: then `LikelyDuplicate`,
-    and nothing is written; with `new_client_reason`, registered anyway (the caller audits
-    it with the case). Returns the client and the matches set aside."""
+def check_new(
+    session: Session, data: ClientIn, new_client_reason: NewClientReason | None = None
+) -> list[Candidate]:
+    """Refuse (`LikelyDuplicate`) to register someone likely registered already, unless
+    `new_client_reason` says why; returns the likely matches set aside."""
     matches = matches_for(session, data)
     if matches and new_client_reason is None:
         raise LikelyDuplicate(matches[:5])
-    return create_client(session, data), matches
+    return matches
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,7 @@ def test_merging_and_duplicates_are_a_supervisors_work(
     assert "tester is not a supervisor or admin" in err
     code, _, err = run_cli(capsys, "merge", "CLIENT-000001", "CLIENT-000002")
     assert code == 1
-    assert "tester is not a supervisor or admin" in err
+    assert "merge: a supervisor's work; tester is not a supervisor" in err
 
 
 def test_other_programs_cases_are_numbers_and_crisis_only() -> None:
