@@ -62,9 +62,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def new_case(session: Session, program: Program = Program.HOUSING) -> Case:
-    client = create_client(session, client_in())
-    return cases.open_case(session, client, program, STAFF, STAFF, now())
+def new_case(
+    session: Session, program: Program = Program.HOUSING, client: ClientIn | None = None
+) -> Case:
+    """A case of a new client (`client`, else a random one), opened now."""
+    record = create_client(session, client or client_in())
+    return cases.open_case(session, record, program, STAFF, STAFF, now())
 
 
 def assessment(**scores: int) -> AssessmentForm:

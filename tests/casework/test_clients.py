@@ -147,14 +147,7 @@ def test_supervisors_list_duplicates_and_merge_them(
         twin = factories.client_in().model_copy(
             update={"given_name": "Zoë", "family_name": "Brennan-Okafor"}
         )
-        other = cases.open_case(
-            session,
-            clients.create_client(session, twin),
-            Program.SUBSTANCE_USE,
-            "cm.tester",
-            "cm.tester",
-            factories.now(),
-        )
+        other = factories.new_case(session, Program.SUBSTANCE_USE, twin)
         first = factories.client_in().model_copy(
             update={
                 "given_name": "Zoe",
@@ -162,14 +155,7 @@ def test_supervisors_list_duplicates_and_merge_them(
                 "date_of_birth": twin.date_of_birth,
             }
         )
-        mine = cases.open_case(
-            session,
-            clients.create_client(session, first),
-            Program.HOUSING,
-            "cm.tester",
-            "cm.tester",
-            factories.now(),
-        )
+        mine = factories.new_case(session, Program.HOUSING, first)
         numbers = (mine.client.client_number, other.client.client_number)
         kept_number, other_case = kept.client.client_number, other.case_number
     code, out, err = run_cli(capsys, "duplicates", "--json")
