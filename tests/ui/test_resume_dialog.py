@@ -18,6 +18,7 @@ from models.orm import Assessment
 from tests import factories
 from tests.conftest import CREDENTIAL, SESSION_DIR
 from tests.polling import wait_for
+from tests.prefect_surfaces import api_post
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As the machine's notes say: no first-run, sync or background calls to a closed network.
@@ -190,3 +191,32 @@ def test_a_referral_goes_to_a_provider_chosen_in_its_dialog(browser, stack: str)
         page.close()
     finally:
         agency.stop()
+
+
+def test_a_case_managers_due_list_reads_on_the_dashboard(browser, stack: str) -> None:  # type: ignore[no-untyped-def]
+    """The daily report's `due-<staff>` artifact, as a program manager opens it: a table of
+    dates, case numbers and what to do; no client identity."""
+    from flows.caseload_report import caseload_report
+
+    with session_scope() as session:
+        case = factories.new_case(session)
+        case.case_manager = "cm.busy"
+        number, name = case.case_number, case.client.family_name
+    assert caseload_report(return_state=True).is_completed()
+    body = {"artifacts": {"key": {"any_": ["due-cm-busy"]}}, "sort": "CREATED_DESC", "limit": 1}
+    [artifact] = api_post(stack, "artifacts/filter", body)
+    latest = str(artifact["id"])
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.set_default_timeout(60_000)
+    page.goto(f"{stack.removesuffix('/api')}/artifacts")
+    sign_in(page)
+    # The key's page is a timeline of its versions; the newest opens as the table.
+    page.goto(f"{stack.removesuffix('/api')}/artifacts/key/due-cm-busy")
+    page.locator(".artifact-timeline-item-content a, a", has_text=latest[:8]).first.click()
+    row = page.locator("tr", has_text=number).first
+    row.wait_for()
+    assert "finish intake" in row.inner_text()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / "due-list.png", full_page=True)
+    assert name not in page.content()
+    page.close()
