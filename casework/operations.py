@@ -455,7 +455,7 @@ def reassess(
             "held",
             None,
             f"reassessment recorded; the case moves once its run wakes ({exc}): "
-            f"`casework repair {number}`",
+            f"`casework up` wakes it once the server answers, or `casework repair {number}`",
         )
     if not wait:
         return SubmitResult(number, key, "submitted", Stage.ASSESSMENT.value)
@@ -615,15 +615,48 @@ def transfer(
             cases.transfer(session, case, to_staff, reason.value, actor, now(), **why)
             for case in moving
         ]
-    try:
-        for moved in done:
-            orchestration.announce_transfer(moved, reason.value)
-    except orchestration.OrchestratorUnavailable as exc:
+    problem = announce(done)
+    if problem is not None:
         return done, (
-            f"transferred in the store; the runs' manager tags follow at their next stage "
-            f"change, and no casework.case.transferred event went out ({exc})"
+            f"transferred; Prefect is told (the runs' manager tags, the transferred events) "
+            f"once it answers again: `casework up` does it ({problem})"
         )
     return done, None
+
+
+def announce(transfers: list[cases.Transfer]) -> str | None:
+    """Tell Prefect of transfers: the runs' tags and the events; each case's pending mark is
+    cleared once told. Returns why not all were told, if they were not."""
+    told: list[str] = []
+    problem = None
+    try:
+        for moved in transfers:
+            orchestration.announce_transfer(moved)
+            told.append(moved.case_number)
+    except orchestration.OrchestratorUnavailable as exc:
+        problem = str(exc)
+    if told:
+        with session_scope() as session:
+            cases.announced(session, told)
+    return problem
+
+
+def keep_up() -> list[str]:
+    """What `casework up` does every few seconds for the store's sake: tell Prefect of the
+    transfers it missed, and wake the runs of cases whose reassessment was asked for while
+    it was away. Returns a line per case."""
+    with session_scope(read_only=True) as session:
+        pending = cases.unannounced_transfers(session)
+        asked = cases.pending_reassessments(session)
+    lines = []
+    if pending and announce(pending) is None:
+        lines += [f"{t.case_number}: transfer to {t.to_manager} announced" for t in pending]
+    for number, key, flow_run_id in asked:
+        run = orchestration.read_run(flow_run_id)
+        if run.waiting and run.pause_key == key:
+            orchestration.reschedule(flow_run_id)
+            lines.append(f"{number}: woken to go back to assessment")
+    return lines
 
 
 def _check_receiver(

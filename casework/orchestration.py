@@ -269,7 +269,7 @@ def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
 TRANSFERRED = "casework.case.transferred"
 
 
-def announce_transfer(moved: Transfer, reason: str) -> None:
+def announce_transfer(moved: Transfer) -> None:
     """After a transfer: the case's run tagged with its new case manager, and the event
     `casework.case.transferred` (case number and staff ids only) on the Prefect server."""
     import uuid
@@ -288,7 +288,7 @@ def announce_transfer(moved: Transfer, reason: str) -> None:
         "program": moved.program,
         "from_manager": moved.from_manager,
         "to_manager": moved.to_manager,
-        "reason": reason,
+        "reason": moved.reason,
         "escalations_handed_over": moved.escalations,
     }
     event = {

@@ -338,7 +338,7 @@ async def _keep_cases_moving(data_dir: Path) -> None:
     their process (a form they were given is applied once, from the run's stored input),
     and move on the cases whose partners' answers were recorded while the server was away."""
     from casework.db import session_scope
-    from casework.operations import settle
+    from casework.operations import keep_up, settle
     from casework.status import repair_stuck
     from models import referrals
 
@@ -347,7 +347,7 @@ async def _keep_cases_moving(data_dir: Path) -> None:
         with session_scope(read_only=True) as session:
             waiting = referrals.waiting_cases(session)
         lines += [f"{number}: moved on (its partners had answered)" for number in settle(waiting)]
-        return lines
+        return lines + keep_up()
 
     while True:
         await asyncio.sleep(UPKEEP_SECONDS)

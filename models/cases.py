@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from models import audit
@@ -276,6 +276,7 @@ class Transfer:
     to_manager: str
     escalations: int  # open escalations handed to the new case manager
     flow_run_id: str | None
+    reason: str
 
 
 def open_caseload(session: Session, staff_id: str, program: str | None = None) -> list[Case]:
@@ -295,6 +296,7 @@ def transfer(
 
     before = case.case_manager
     case.case_manager = to_manager
+    case.announce_pending = True
     handed = list(
         session.scalars(
             select(Escalation).where(
@@ -326,4 +328,53 @@ def transfer(
         to_manager,
         len(handed),
         episode_of(session, case).flow_run_id,
+        reason,
     )
+
+
+def unannounced_transfers(session: Session) -> list[Transfer]:
+    """The transfers Prefect has not been told of (it was away), each case's last, as its
+    audit row has it."""
+    from models.orm import AuditEvent
+
+    found = []
+    for case in session.scalars(select(Case).where(Case.announce_pending).order_by(Case.id)):
+        row = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.case_id == case.id, AuditEvent.action == "case_transferred")
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        ).one()
+        found.append(
+            Transfer(
+                case.case_number or "",
+                case.program,
+                str(row.detail["from_manager"]),
+                case.case_manager,
+                int(row.detail["escalations"]),
+                episode_of(session, case).flow_run_id,
+                str(row.detail["reason"]),
+            )
+        )
+    return found
+
+
+def pending_reassessments(session: Session) -> list[tuple[str, str, str]]:
+    """(case number, stage key, flow run) of open cases whose reassessment was asked for
+    at the stage key they are at (their run has not recorded it yet)."""
+    query = (
+        select(Case.case_number, Case.stage_key, Episode.flow_run_id)
+        .join(Episode, and_(Episode.case_id == Case.id, Episode.number == Case.episode))
+        .where(
+            Case.status == CaseStatus.OPEN.value,
+            Case.reassess_key == Case.stage_key,
+            Episode.flow_run_id.is_not(None),
+        )
+    )
+    return [(str(n), str(k), str(r)) for n, k, r in session.execute(query)]
+
+
+def announced(session: Session, case_numbers: list[str]) -> None:
+    """Prefect has been told of these cases' transfers."""
+    for number in case_numbers:
+        get_case(session, number).announce_pending = False

@@ -89,6 +89,9 @@ class Case(Base):
     reassess_key: Mapped[str | None] = mapped_column(CODE)
     reassess_reason: Mapped[str | None] = mapped_column(CODE)
     reassess_by: Mapped[str | None] = mapped_column(CODE)
+    # Transferred, and not yet told to Prefect (its run's tag, the transferred event): the
+    # case's last `case_transferred` audit row says what to tell.
+    announce_pending: Mapped[bool] = mapped_column(default=False)
 
     client: Mapped[Client] = relationship()
 

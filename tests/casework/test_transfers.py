@@ -4,7 +4,11 @@ a `casework.case.transferred` event; open escalations follow the case."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +17,7 @@ from casework import operations
 from casework.cli import main
 from casework.db import session_scope
 from models import cases
-from models.codes import Program
+from models.codes import Program, ReassessmentReason, Stage
 from models.orm import AuditEvent, Case, Escalation
 from models.programs import programs
 from tests import factories
@@ -145,3 +149,55 @@ def test_a_full_caseload_refuses_more_unless_its_supervisor_overrides(
     code, _, err = run_cli(capsys, "transfer", one, "--to", "sup.housing", "--reason", "staff_left")
     assert code == 1
     assert "--to: sup.housing is not an active case manager of child_welfare" in err
+
+
+@contextlib.contextmanager
+def prefect_away() -> Iterator[None]:
+    """Prefect's server not answering, for this process: its address a closed port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+    saved = os.environ["PREFECT_API_URL"]
+    os.environ["PREFECT_API_URL"] = closed
+    try:
+        yield
+    finally:
+        os.environ["PREFECT_API_URL"] = saved
+
+
+def test_what_prefect_missed_while_away_is_told_once_it_is_back(
+    capsys: pytest.CaptureFixture[str], stack: str, as_supervisor: None
+) -> None:
+    """A transfer and a reassessment asked for while the server is away are kept; once it
+    answers, `casework up` tags the run, sends the event and wakes the run, once."""
+    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.a", "tester")
+    number = opened.case_number
+    at_plan, _ = factories.case_waiting_at(Stage.PLAN)
+    with prefect_away():
+        code, out, err = run_cli(
+            capsys, "transfer", number, "--to", "cm.busy", "--reason", "client_request"
+        )
+        assert code == 0, err
+        assert "Prefect is told (the runs' manager tags, the transferred events) once" in err
+        held = operations.reassess(at_plan, ReassessmentReason.CRISIS, "sup.tester")
+        assert held.outcome == "held"
+    assert _managers([number]) == {"cm.busy"}
+    # `casework up`'s upkeep (every 10 s) tells Prefect, as it does for a user.
+    runs = {"flow_runs": {"id": {"any_": [opened.flow_run_id]}}}
+    wait_for(
+        "the run's new manager tag",
+        lambda: "manager:cm.busy" in api_post(stack, "flow_runs/filter", runs)[0]["tags"],
+        timeout=120,
+    )
+    wait_for(
+        "the transferred event",
+        lambda: [
+            e for e in case_events(stack, number) if e["event"] == "casework.case.transferred"
+        ],
+    )
+    wait_for(
+        "the case to go back to assessment",
+        lambda: operations.show(at_plan).stage == "assessment",
+        timeout=120,
+    )
+    assert operations.keep_up() == []  # told once

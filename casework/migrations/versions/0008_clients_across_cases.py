@@ -1,5 +1,6 @@
 """clients across cases: client numbers, merges, what duplicate detection compares; and a
-case's pending reassessment request (reassessment from plan, referral or monitoring)
+case's pending reassessment request (reassessment from plan, referral or monitoring) and
+whether its last transfer is still to be told to Prefect
 
 Revision ID: 0008
 Revises: 0007
@@ -52,6 +53,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column('reassess_key', sa.String(length=40), nullable=True))
         batch.add_column(sa.Column('reassess_reason', sa.String(length=40), nullable=True))
         batch.add_column(sa.Column('reassess_by', sa.String(length=40), nullable=True))
+        batch.add_column(
+            sa.Column('announce_pending', sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     op.create_table('client_match',
     sa.Column('client_id', sa.Integer(), nullable=False),
     sa.Column('given', sa.String(length=100), nullable=False),
@@ -209,7 +213,7 @@ def downgrade() -> None:
     op.drop_table('client_keys')
     op.drop_table('client_match')
     with op.batch_alter_table('cases') as batch:
-        for column in ('reassess_by', 'reassess_reason', 'reassess_key'):
+        for column in ('announce_pending', 'reassess_by', 'reassess_reason', 'reassess_key'):
             batch.drop_column(column)
     with op.batch_alter_table('clients') as batch:
         batch.drop_constraint(batch.f('fk_clients_merged_into_id_clients'), type_='foreignkey')
