@@ -339,3 +339,43 @@ def test_intake_finds_a_person_registered_in_a_program_it_cannot_read(store: Sto
     # supervise is refused.
     refused(store, "case_manager", "not a supervisor or admin", "duplicates")
     assert cli(store, "supervisor", "duplicates")[0] == 0
+
+
+def test_a_supervisor_transfers_and_merges_within_their_programs_only(store: Store) -> None:
+    sup, me = STAFF["supervisor"][0], STAFF["case_manager"][0]
+    with session_scope(store.owner) as session:
+        housing = factories.new_case(session, Program.HOUSING)
+        housing.case_manager = "cm.rivera"
+        geriatric = factories.new_case(session, Program.GERIATRIC)
+        numbers = (housing.client.client_number or "", geriatric.client.client_number or "")
+        moving = housing.case_number or ""
+    code, out, err = cli(
+        store, "supervisor", "transfer", moving, "--to", me, "--reason", "staff_left"
+    )
+    assert code == 0, err
+    assert f"{moving}: cm.rivera -> {me}" in out
+    with session_scope(store.owner) as session:
+        row = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "case_transferred")
+            .order_by(AuditEvent.id.desc())
+        ).first()
+        assert row is not None
+        assert (row.actor, row.detail["to_manager"]) == (sup, me)
+    refused(  # not a case they can see at all
+        store,
+        "supervisor",
+        f"no case {store.geriatric}",
+        "transfer",
+        store.geriatric,
+        "--to",
+        me,
+        "--reason",
+        "staff_left",
+    )
+    # The housing client merges into the geriatric one (its one case moves); the other
+    # way round would move a case they do not supervise.
+    refused(store, "supervisor", "cases in programs you do not supervise", "merge", *numbers)
+    code, out, err = cli(store, "supervisor", "merge", numbers[1], numbers[0])
+    assert code == 0, err
+    assert f"{numbers[0]} merged into {numbers[1]}: 1 case(s) moved" in out
