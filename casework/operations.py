@@ -936,10 +936,6 @@ def add_staff(
         )
     with session_scope() as session:
         record = session.scalar(select(StaffRecord).where(StaffRecord.staff_id == staff_id))
-        if login:
-            holder = session.scalar(select(StaffRecord).where(StaffRecord.login == login))
-            if holder is not None and holder.staff_id != staff_id:
-                raise InputError(f"--login: {login} is mapped to {holder.staff_id} already")
         if record is None:
             record = StaffRecord(staff_id=staff_id, role=role.value, added_by=actor)
             session.add(record)

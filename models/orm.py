@@ -395,7 +395,9 @@ class StaffRecord(Base):
 
     staff_id: Mapped[str] = mapped_column(CODE, unique=True)
     role: Mapped[str] = mapped_column(CODE)
-    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # One OS login may act as several staff ids (one person in several roles on a small
+    # agency's machine); CASEWORK_ACTOR picks among them.
+    login: Mapped[str | None] = mapped_column(String(64), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     added_by: Mapped[str] = mapped_column(CODE)
 

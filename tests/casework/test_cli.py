@@ -535,3 +535,31 @@ def test_due_lists_what_is_due_from_a_case_manager(capsys) -> None:
     assert code == 0
     assert number not in out
     _refused(capsys, ["due", "--manager", "nobody"], "--manager: nobody is not on the staff roster")
+
+
+def test_one_login_may_act_as_several_staff_ids_and_picks_one(tmp_path: Path) -> None:
+    """A small agency's one machine: the same OS login is the housing case manager and its
+    supervisor; CASEWORK_ACTOR says which, and nothing is done until it does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "PREFECT_"))}
+    env["CASEWORK_DATA_DIR"] = str(tmp_path / "agency")
+    login = getpass.getuser()
+
+    def casework(*argv: str, actor: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "casework", *argv],
+            env={**env, **({"CASEWORK_ACTOR": actor} if actor else {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert casework("migrate").returncode == 0
+    for staff_id in ("cm.rivera", "sup.housing"):
+        added = casework("staff", "add", staff_id, "--login", login)
+        assert added.returncode == 0, added.stderr
+    unsure = casework("due")  # whose due list?
+    assert unsure.returncode == 1
+    assert "holds several staff ids (cm.rivera, sup.housing)" in unsure.stderr
+    assert casework("duplicates", actor="sup.housing").stdout.strip() == "no likely duplicates"
+    refused = casework("duplicates", actor="cm.rivera")
+    assert "cm.rivera is not a supervisor or admin" in refused.stderr

@@ -56,6 +56,11 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column('announce_pending', sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    # One OS login may act as several staff ids (CASEWORK_ACTOR picks), as the roster
+    # file always allowed: `staff add --login` refused a second.
+    with op.batch_alter_table('staff') as batch:
+        batch.drop_constraint(batch.f('uq_staff_login'), type_='unique')
+        batch.create_index(batch.f('ix_staff_login'), ['login'], unique=False)
     op.create_table('client_match',
     sa.Column('client_id', sa.Integer(), nullable=False),
     sa.Column('given', sa.String(length=100), nullable=False),
@@ -212,6 +217,9 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_client_keys_client_id'), table_name='client_keys')
     op.drop_table('client_keys')
     op.drop_table('client_match')
+    with op.batch_alter_table('staff') as batch:
+        batch.drop_index(batch.f('ix_staff_login'))
+        batch.create_unique_constraint(batch.f('uq_staff_login'), ['login'])
     with op.batch_alter_table('cases') as batch:
         for column in ('announce_pending', 'reassess_by', 'reassess_reason', 'reassess_key'):
             batch.drop_column(column)
