@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.codes import CaseStatus, NewClientReason
-from models.matching import LIKELY, NAME_WEIGHT, Identity, Match, score
+from models.matching import BIRTH_WEIGHT, LIKELY, NAME_WEIGHT, Identity, Match, score
 from models.orm import Case, Client, ClientKey, ClientMatch, Consent
 from models.schemas import ClientIn
 
@@ -49,14 +49,15 @@ def client_number_for(client_id: int) -> str:
     return f"CLIENT-{client_id:06d}"
 
 
-def identity_of(client: Client) -> Identity:
+def identity_of(client: Client | ClientIn) -> Identity:
+    """A registered client, or the person at intake, as matching compares them."""
     return Identity.of(
         client.given_name, client.family_name, client.date_of_birth, client.phone, client.id_number
     )
 
 
 def create_client(session: Session, data: ClientIn) -> Client:
-    """Write a client and what matching needs of them; no duplicate check (see `register`)."""
+    """Write a client and what matching needs of them; no duplicate check (`check_new`)."""
     client = Client(**data.model_dump(exclude_none=False, mode="python"))
     client.contact_preference = data.contact_preference.value
     session.add(client)
@@ -67,7 +68,7 @@ def create_client(session: Session, data: ClientIn) -> Client:
 
 
 def index_client(session: Session, client: Client) -> None:
-    """Write the client's match row and blocking keys (a new client, or a migrated one)."""
+    """Write a new client's match row and blocking keys."""
     who = identity_of(client)
     session.add(
         ClientMatch(
@@ -151,14 +152,17 @@ class Pair:
 # scored in full).
 NAME_FLOOR = 70
 # What a pair alike by name alone can score (their phone or ID, if shared, is a block of
-# its own): the name blocks matter to a scan only for a minimum this low.
+# its own): the name blocks matter to a scan only for a minimum this low; and what a pair
+# born the same day scores on that alone: below it, a birth-date block is scored in full.
 NAMESAKES = round(100 * NAME_WEIGHT)
+BIRTHDAY_ONLY = round(100 * BIRTH_WEIGHT)
 
 
-def _worth_scoring(block: str, members: list[_Row]) -> Iterator[tuple[_Row, _Row]]:
-    """The pairs of a block to score: all of them, or in a birth-date block only those
-    whose names are alike at all (one C call per member, not a Python call per pair)."""
-    if not block.startswith("d:"):
+def _worth_scoring(block: str, members: list[_Row], minimum: int) -> Iterator[tuple[_Row, _Row]]:
+    """The pairs of a block to score: all of them, or in a birth-date block (at the usual
+    minimums) only those whose names are alike at all: one C call per member, not a Python
+    call per pair."""
+    if not block.startswith("d:") or minimum <= BIRTHDAY_ONLY:
         yield from combinations(members, 2)
         return
     names = [f"{m.who.given} {m.who.family}" for m in members]
@@ -181,7 +185,7 @@ def likely_pairs(session: Session, minimum: int = LIKELY) -> list[Pair]:
         if block.startswith("n:") and minimum > NAMESAKES:
             continue  # alike by name only: at most NAMESAKES points without a birth date
         members.sort(key=lambda r: r.client_id)
-        for a, b in _worth_scoring(block, members):
+        for a, b in _worth_scoring(block, members, minimum):
             if (a.client_id, b.client_id) in scored:
                 continue
             match = score(a.who, b.who)
@@ -192,10 +196,7 @@ def likely_pairs(session: Session, minimum: int = LIKELY) -> list[Pair]:
 
 def matches_for(session: Session, data: ClientIn) -> list[Candidate]:
     """Registered clients likely to be the person `data` describes, best first."""
-    who = Identity.of(
-        data.given_name, data.family_name, data.date_of_birth, data.phone, data.id_number
-    )
-    return candidates(session, who)
+    return candidates(session, identity_of(data))
 
 
 def check_new(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from casework.cli import main
 from casework.db import session_scope
@@ -216,3 +217,24 @@ def test_other_programs_cases_are_numbers_and_crisis_only() -> None:
         )
         [seen] = clients.other_cases(session, case, {"housing", "child_welfare"})
         assert (seen.program, seen.stage) == ("child_welfare", "intake")
+
+
+def test_the_scan_finds_what_its_minimum_asks_for(session: Session) -> None:
+    """At the usual minimum, people who merely share a birthday are not a pair; asked for
+    everything from 40 up, they are (their block is then scored in full)."""
+    born = date(1990, 6, 15)
+    people = [("Ana", "Okafor"), ("Kwame", "Mensah"), ("Ana", "Okafor-Reyes")]
+    made = [
+        factories.new_case(
+            session,
+            Program.HOUSING,
+            factories.client_in().model_copy(
+                update={"given_name": g, "family_name": f, "date_of_birth": born, "id_number": None}
+            ),
+        ).client.client_number
+        for g, f in people
+    ]
+    likely = {frozenset((p.first, p.second)) for p in clients.likely_pairs(session)}
+    assert likely == {frozenset((made[0], made[2]))}
+    everything = {frozenset((p.first, p.second)) for p in clients.likely_pairs(session, 40)}
+    assert frozenset((made[0], made[1])) in everything
