@@ -7,6 +7,8 @@ Then times one sweep of every watch (the store part: rule queries, ladder writes
 reassessment query; not the HTTP or Prefect delivery that follows) and prints, from one run:
   * sweep time per watch and in all, statements issued, peak extra memory (RSS),
   * time at N / time at N/10 (linear growth: 10 or less),
+  * apart from the sweep: every case manager's due list for the week, as the daily
+    caseload report reads it,
 on SQLite, and on PostgreSQL when one answers.
 
     .venv/bin/python bench/sweep.py [--cases 100000] [--database-url URL]
@@ -43,6 +45,7 @@ from models.codes import (  # noqa: E402
     WaiverRequirement,
     Watch,
 )
+from models.due import due_list  # noqa: E402
 from models.orm import (  # noqa: E402
     Benefit,
     CarePlan,
@@ -289,7 +292,13 @@ def sweep(engine: Engine) -> dict[str, Any]:
             found["reassessments"] = len(due_reassessments(session, Scope(AS_OF), programs))
         times["reassessments"] = time.perf_counter() - started
     event.remove(engine, "before_cursor_execute", count)
+    # Not part of the sweep: the daily report's due list of every case manager, read alike.
+    started = time.perf_counter()
+    with session_scope(engine, read_only=True) as session:
+        due_items = len(due_list(session, AS_OF.date(), 7))
     return {
+        "due_lists": time.perf_counter() - started,
+        "due_items": due_items,
         "times": times,
         "total": sum(times.values()),
         "found": found,
@@ -362,7 +371,9 @@ def report(backend: str, count: int, result: dict[str, Any]) -> None:
         f"{result['statements']} statements; peak +{result['peak_mb']:.1f} MB RSS; "
         f"raised {sum(v for k, v in result['found'].items() if k != 'reassessments')} "
         f"({result['escalations'] / count:.2%} of cases), "
-        f"reassessments due {result['found']['reassessments']}; fill {result['fill']:.1f} s"
+        f"reassessments due {result['found']['reassessments']}; fill {result['fill']:.1f} s; "
+        f"every case manager's due list (7 days) {result['due_lists']:.3f} s, "
+        f"{result['due_items']} items"
     )
 
 
