@@ -953,7 +953,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def cmd_due(args: argparse.Namespace) -> int:
     from casework import operations
 
-    today = date.today()
+    today = datetime.now(UTC).date()  # the sweeps' day, whose breaches the list comes before
     manager = args.manager or signed_in()
     items = operations.due(manager, args.within, today)
     emit(
