@@ -182,8 +182,8 @@ def _registration(
     existing client who may have a case of this program, or (`write`) a newly registered
     one; without `write`, only checked (id 0)."""
     if isinstance(client, str):
-        found = clients.find_client(session, client)
-        clients.check_linkable(found, program.value)
+        found = clients.find_client(session, client, program.value)
+        clients.check_linkable(found)
         return found.client_id, found.client_number, []
     set_aside = clients.check_new(session, client, new_client_reason)
     if not write:

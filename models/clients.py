@@ -212,52 +212,66 @@ def check_new(
 
 @dataclass(frozen=True)
 class Found:
-    """A client looked up by number, with what linking and merging must check: its open
-    cases by program, and how many cases it has in all (seen by the caller or not)."""
+    """A client looked up by number, with what linking and merging must check: how many
+    cases it has in all (seen by the caller or not), and its open case in the program
+    asked about, if any."""
 
     client_id: int
     client_number: str
-    open_cases: dict[str, str]  # program -> case number
     cases: int
+    program: str | None
+    open_case: str | None
 
 
-def find_client(session: Session, client_number: str) -> Found:
+def find_client(session: Session, client_number: str, program: str | None = None) -> Found:
     """The client `client_number`, not merged away. On PostgreSQL through a function of
-    definer's rights: a case manager links a person whose other cases they cannot read."""
+    definer's rights: a case manager links a person whose other cases they cannot read
+    (and learns of them only whether one is open in `program`)."""
     number = client_number.strip().upper()
     row: Any
     if session.get_bind().dialect.name == "postgresql":
         row = session.execute(
-            text("SELECT id, merged_into, cases, open_cases FROM casework_client(:number)"),
-            {"number": number},
+            text(
+                "SELECT id, merged_into, cases, open_case FROM casework_client(:number, :program)"
+            ),
+            {"number": number, "program": program},
         ).first()
     else:
         client = session.scalars(select(Client).where(Client.client_number == number)).first()
         row = None
         if client is not None:
             survivor = session.get(Client, client.merged_into_id) if client.merged_into_id else None
-            mine = list(session.scalars(select(Case).where(Case.client_id == client.id)))
+            count = select(func.count()).select_from(Case).where(Case.client_id == client.id)
             row = (
                 client.id,
                 survivor.client_number if survivor else None,
-                len(mine),
-                [f"{c.program}:{c.case_number}" for c in mine if c.status == CaseStatus.OPEN.value],
+                session.scalar(count),
+                open_case_in(session, client.id, program) if program else None,
             )
     if row is None:
         raise ClientError(f"client: no client {number}")
-    client_id, merged_into, count, open_cases = row
+    client_id, merged_into, count, open_case = row
     if merged_into is not None:
         raise ClientError(f"client: {number} was merged into {merged_into}; use that number")
-    programs = dict(entry.split(":", 1) for entry in open_cases or [])
-    return Found(int(client_id), number, programs, int(count))
+    return Found(int(client_id), number, int(count), program, open_case)
 
 
-def check_linkable(found: Found, program: str) -> None:
-    if program in found.open_cases:
+def check_linkable(found: Found) -> None:
+    if found.open_case is not None:
         raise ClientError(
-            f"client: {found.client_number} already has an open {program} case "
-            f"({found.open_cases[program]}); work on that case, or close it first"
+            f"client: {found.client_number} already has an open {found.program} case "
+            f"({found.open_case}); work on that case, or close it first"
         )
+
+
+def open_case_in(session: Session, client_id: int, program: str) -> str | None:
+    """The case number of the client's open case in `program`, as the caller sees it."""
+    query = select(Case.case_number).where(
+        Case.client_id == client_id,
+        Case.program == program,
+        Case.status == CaseStatus.OPEN.value,
+    )
+    return session.scalars(query.order_by(Case.id).limit(1)).first()
 
 
 @dataclass(frozen=True)
@@ -337,12 +351,6 @@ def merge(
     merged = find_client(session, merged_number)
     if kept.client_id == merged.client_id:
         raise ClientError("client: a client cannot be merged with itself")
-    for program, number in merged.open_cases.items():
-        if program in kept.open_cases:
-            raise ClientError(
-                f"merge: both clients have an open {program} case ({kept.open_cases[program]} "
-                f"and {number}); close one first"
-            )
     moving = list(
         session.scalars(select(Case).where(Case.client_id == merged.client_id).with_for_update())
     )
@@ -351,6 +359,15 @@ def merge(
             f"merge: {merged.client_number} has cases in programs you do not supervise; "
             "a supervisor of those programs merges it"
         )
+    # Every program a case moves in is the merger's: the kept client's cases there are
+    # theirs to see (on PostgreSQL too).
+    for case in moving:
+        clash = open_case_in(session, kept.client_id, case.program)
+        if case.status == CaseStatus.OPEN.value and clash:
+            raise ClientError(
+                f"merge: both clients have an open {case.program} case ({clash} and "
+                f"{case.case_number}); close one first"
+            )
     session.execute(
         update(Case).where(Case.client_id == merged.client_id).values(client_id=kept.client_id)
     )

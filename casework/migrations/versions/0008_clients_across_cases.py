@@ -15,8 +15,9 @@ functions of definer's rights let staff do what row-level security would otherwi
   find a person registered in a program its user cannot read; it learns client numbers
   and scores, and only for keys it already holds). With NULL, every row: for the service
   role, supervisors and admins (`casework duplicates`).
-- casework_client(number): a client's id, what it was merged into, how many cases it has
-  and its open cases by program (linking at intake, and merging, check these).
+- casework_client(number, program): a client's id, what it was merged into, how many cases
+  it has, and its open case in `program` if it has one (what linking at intake, and
+  merging, check; not which programs it is helped in).
 - casework_client_cases(client, case): the other cases of the client of a case the caller
   sees: the program and stage only where the caller sees that case or works its program.
 """
@@ -38,7 +39,10 @@ EVERY = (
     "casework_case_manager", "casework_supervisor", "casework_program_manager",
     "casework_operator", "casework_admin", SERVICE,
 )
-FUNCTIONS = "casework_match_rows(text[]), casework_client(text), casework_client_cases(integer, integer)"
+FUNCTIONS = (
+    "casework_match_rows(text[]), casework_client(text, text), "
+    "casework_client_cases(integer, integer)"
+)
 
 
 def upgrade() -> None:
@@ -176,14 +180,16 @@ BEGIN
       WHERE c.merged_into_id IS NULL;
   END IF;
 END $$""")
+    # Only what linking and merging must check, about the one program asked of: which of
+    # a client's programs it is helped in is itself confidential.
     run(f"""
-CREATE FUNCTION casework_client(number text)
-RETURNS TABLE(id integer, merged_into text, cases integer, open_cases text[])
+CREATE FUNCTION casework_client(number text, program text)
+RETURNS TABLE(id integer, merged_into text, cases integer, open_case text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = "{schema}" AS $$
   SELECT c.id, m.client_number,
     (SELECT count(*)::integer FROM cases k WHERE k.client_id = c.id),
-    ARRAY(SELECT k.program || ':' || k.case_number FROM cases k
-          WHERE k.client_id = c.id AND k.status = 'open' ORDER BY k.id)
+    (SELECT k.case_number FROM cases k WHERE k.client_id = c.id AND k.status = 'open'
+     AND k.program = casework_client.program ORDER BY k.id LIMIT 1)
   FROM clients c LEFT JOIN clients m ON m.id = c.merged_into_id
   WHERE c.client_number = number
 $$""")
