@@ -27,6 +27,7 @@ NAME_WEIGHT, BIRTH_WEIGHT = 0.6, 0.4
 NAME_FROM = 0.75
 PHONE_BONUS, ID_BONUS, ID_CONFLICT = 0.15, 0.25, 0.15
 TRANSPOSED_BIRTH = 0.8  # day and month swapped, or two neighbouring digits
+MAX_FAMILY_PARTS = 8  # blocking keys from at most this many parts of a family name
 
 
 def fold(text: str) -> str:
@@ -79,7 +80,7 @@ class Identity:
         born = self.born.strftime("%Y%m%d")
         found = {"d:" + "".join(sorted(born))}
         given = jellyfish.metaphone(self.given.split(" ")[0]) if self.given else ""
-        for token in self.family.split(" "):
+        for token in self.family.split(" ")[:MAX_FAMILY_PARTS]:
             if token:
                 found.add(f"n:{jellyfish.metaphone(token)}|{given}")
         if self.phone:

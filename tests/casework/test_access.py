@@ -379,3 +379,25 @@ def test_a_supervisor_transfers_and_merges_within_their_programs_only(store: Sto
     code, out, err = cli(store, "supervisor", "merge", numbers[1], numbers[0])
     assert code == 0, err
     assert f"{numbers[0]} merged into {numbers[1]}: 1 case(s) moved" in out
+
+
+def test_the_register_cannot_be_read_by_guessing_keys(store: Store) -> None:
+    """The function intake reads the register through takes one person's keys, not a list
+    of guesses, and every staff call is in the audit trail."""
+    me = STAFF["case_manager"][0]
+    engine = make_engine(store.url(me))
+    guesses = [f"d:{n:08d}" for n in range(17)]
+    with pytest.raises(Exception, match="takes one person's keys, at most 16"):
+        with engine.begin() as connection:
+            connection.execute(text("SELECT * FROM casework_match_rows(:k)"), {"k": guesses})
+    with engine.begin() as connection:
+        connection.execute(text("SELECT * FROM casework_match_rows(:k)"), {"k": guesses[:3]})
+    engine.dispose()
+    with session_scope(store.owner) as session:
+        row = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "match_rows_read")
+            .order_by(AuditEvent.id.desc())
+        ).first()
+        assert row is not None
+        assert (row.actor, row.detail["keys"]) == (me, 3)

@@ -33,6 +33,7 @@ branch_labels = None
 depends_on = None
 
 SERVICE = "casework_service"
+MAX_KEYS = 16  # an intake's keys: one birth date, a few family-name parts, phone, ID
 STAFF = "casework_staff"
 WRITERS = ("casework_case_manager", "casework_supervisor")
 EVERY = (
@@ -149,18 +150,27 @@ def _secure_postgresql() -> None:
         seen = "casework_sees_client(client_id)"
         run(f"CREATE POLICY by_case ON {table} TO {STAFF} USING ({seen}) WITH CHECK ({seen})")
         run(f"CREATE POLICY service ON {table} TO {SERVICE} USING (true) WITH CHECK (true)")
+    # A staff member could guess keys to read other programs' match rows (folded names,
+    # birth dates): a call takes a person's keys, a handful, never a list of guesses, and
+    # every staff call is in the audit trail (who, how many keys, how many rows).
     # Two queries, not one with an OR: the keyed one must use the index on key.
     run(f"""
 CREATE FUNCTION casework_match_rows(wanted text[])
 RETURNS TABLE(key text, client_id integer, client_number text, given text, family text,
               born date, phone text, id_number text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = "{schema}" AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = "{schema}" AS $$
+DECLARE
+  found integer;
 BEGIN
   IF wanted IS NULL AND NOT (pg_has_role(session_user, '{SERVICE}', 'member')
       OR pg_has_role(session_user, 'casework_supervisor', 'member')
       OR pg_has_role(session_user, 'casework_admin', 'member')
       OR NOT pg_has_role(session_user, '{STAFF}', 'member')) THEN
     RETURN;
+  END IF;
+  IF cardinality(wanted) > {MAX_KEYS} THEN
+    RAISE EXCEPTION 'a duplicate check takes one person''s keys, at most {MAX_KEYS}'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF wanted IS NOT NULL THEN
     RETURN QUERY
@@ -178,6 +188,13 @@ BEGIN
       JOIN client_match m ON m.client_id = k.client_id
       JOIN clients c ON c.id = k.client_id
       WHERE c.merged_into_id IS NULL;
+  END IF;
+  GET DIAGNOSTICS found = ROW_COUNT;
+  IF pg_has_role(session_user, '{STAFF}', 'member') THEN
+    INSERT INTO audit_events (case_id, episode, actor, action, detail, at, created, updated)
+    VALUES (NULL, NULL, session_user, 'match_rows_read',
+            json_build_object('keys', coalesce(cardinality(wanted), 0), 'rows', found),
+            now(), now(), now());
   END IF;
 END $$""")
     # Only what linking and merging must check, about the one program asked of: which of
