@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import audit
@@ -360,18 +360,16 @@ def unannounced_transfers(session: Session) -> list[Transfer]:
 
 
 def pending_reassessments(session: Session) -> list[tuple[str, str, str]]:
-    """(case number, stage key, flow run) of open cases whose reassessment was asked for
-    at the stage key they are at (their run has not recorded it yet)."""
-    query = (
-        select(Case.case_number, Case.stage_key, Episode.flow_run_id)
-        .join(Episode, and_(Episode.case_id == Case.id, Episode.number == Case.episode))
-        .where(
-            Case.status == CaseStatus.OPEN.value,
-            Case.reassess_key == Case.stage_key,
-            Episode.flow_run_id.is_not(None),
-        )
-    )
-    return [(str(n), str(k), str(r)) for n, k, r in session.execute(query)]
+    """(case number, stage key, flow run) of cases whose reassessment was asked for at the
+    stage key they are at (their run has not recorded it yet). Any move clears a request,
+    closing too; the index on reassess_key finds the few."""
+    asked = session.scalars(select(Case).where(Case.reassess_key.is_not(None)))
+    found = []
+    for case in asked:
+        flow_run_id = episode_of(session, case).flow_run_id
+        if case.reassess_key == case.stage_key and flow_run_id is not None:
+            found.append((case.case_number or "", case.stage_key, flow_run_id))
+    return found
 
 
 def announced(session: Session, case_numbers: list[str]) -> None:

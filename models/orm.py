@@ -62,6 +62,9 @@ class Case(Base):
         Index(None, "program", "stage"),
         Index(None, "case_manager", "status"),
         Index(None, "crisis_since"),
+        # What `casework up` looks for every few seconds: few rows, found by index.
+        Index(None, "announce_pending"),
+        Index(None, "reassess_key"),
     )
 
     case_number: Mapped[str | None] = mapped_column(String(20), unique=True)

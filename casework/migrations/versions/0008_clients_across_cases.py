@@ -61,6 +61,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column('announce_pending', sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.create_index(batch.f('ix_cases_announce_pending'), ['announce_pending'])
+        batch.create_index(batch.f('ix_cases_reassess_key'), ['reassess_key'])
     # One OS login may act as several staff ids (CASEWORK_ACTOR picks), as the roster
     # file always allowed: `staff add --login` refused a second.
     with op.batch_alter_table('staff') as batch:
@@ -244,6 +246,8 @@ def downgrade() -> None:
         batch.drop_index(batch.f('ix_staff_login'))
         batch.create_unique_constraint(batch.f('uq_staff_login'), ['login'])
     with op.batch_alter_table('cases') as batch:
+        batch.drop_index(batch.f('ix_cases_reassess_key'))
+        batch.drop_index(batch.f('ix_cases_announce_pending'))
         for column in ('announce_pending', 'reassess_by', 'reassess_reason', 'reassess_key'):
             batch.drop_column(column)
     with op.batch_alter_table('clients') as batch:
