@@ -724,8 +724,15 @@ def cmd_reassess(args: argparse.Namespace) -> int:
         note=note,
         wait=args.wait,
     )
-    print(_submit_line(result))
-    return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
+    asked = f"{result.case_number}: reassessment asked for at {result.stage_key}"
+    if result.outcome == "submitted":
+        print(f"{asked}; its run is taking it back to assessment")
+    elif result.outcome == "held":  # recorded; the case moves once Prefect answers again
+        print(asked)
+        print(f"casework: warning: {result.error}", file=sys.stderr)
+    else:
+        print(_submit_line(result))
+    return 0 if result.outcome in {"submitted", "moved", "held"} else EXIT_ERROR
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

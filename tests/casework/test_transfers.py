@@ -17,7 +17,7 @@ from casework import operations
 from casework.cli import main
 from casework.db import session_scope
 from models import cases
-from models.codes import Program, ReassessmentReason, Stage
+from models.codes import Program, Stage
 from models.orm import AuditEvent, Case, Escalation
 from models.programs import programs
 from tests import factories
@@ -179,8 +179,10 @@ def test_what_prefect_missed_while_away_is_told_once_it_is_back(
         )
         assert code == 0, err
         assert "Prefect is told (the runs' manager tags, the transferred events) once" in err
-        held = operations.reassess(at_plan, ReassessmentReason.CRISIS, "sup.tester")
-        assert held.outcome == "held"
+        code, out, err = run_cli(capsys, "reassess", at_plan, "--reason", "crisis")
+        assert code == 0, err  # asked for, and kept: it moves once Prefect answers
+        assert out.startswith(f"{at_plan}: reassessment asked for at plan-")
+        assert "casework: warning: reassessment recorded; the case moves once its run" in err
     assert _managers([number]) == {"cm.busy"}
     # `casework up`'s upkeep (every 10 s) tells Prefect, as it does for a user.
     runs = {"flow_runs": {"id": {"any_": [opened.flow_run_id]}}}

@@ -138,3 +138,24 @@ def test_a_case_waiting_on_partners_goes_back_and_its_referral_stays_open(stack:
         assert request.detail["open_referrals"] == reference
     [referral] = operations.show(case_number).referrals
     assert (referral.reference, referral.status) == (reference, "received")
+
+
+def test_a_case_at_referral_goes_back_from_the_command_line(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from casework.cli import main
+
+    case_number, _ = factories.case_waiting_at(Stage.REFERRAL)
+    key = factories.where_it_waits(case_number).stage_key
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reassess", case_number, "--reason", "circumstances_changed"])
+    out, err = capsys.readouterr()
+    assert (exit_info.value.code, err) == (0, "")
+    assert out == (
+        f"{case_number}: reassessment asked for at {key}; its run is taking it back to assessment\n"
+    )
+    wait_for(
+        "the case to go back to assessment",
+        lambda: operations.show(case_number).stage == "assessment",
+        timeout=90,
+    )
