@@ -1,7 +1,8 @@
 """What is due from each case manager: every date a case's work hangs on, past or coming,
 with what to do about it. Computed on the read (as Primero's overdue tasks are), from the
-same program settings the sweeps escalate by: a due date shown here is the day before
-the sweep would count it as a breach. Case numbers and codes only."""
+same program settings the sweeps escalate by: a due date shown here is the last day before
+the sweep would count a breach (a follow-up check: the day it falls due, as the sweep has
+it). Case numbers and codes only."""
 
 from __future__ import annotations
 
