@@ -469,9 +469,8 @@ def _wake(case_number: str, episode: int, key: str, flow_run_id: str, deadline: 
         with session_scope(read_only=True) as session:
             if stage_events.find(session, cases.get_case(session, case_number), episode, key):
                 return
-        run = orchestration.read_run(flow_run_id)
-        if run.waiting and run.pause_key == key:
-            orchestration.reschedule(flow_run_id)
+        woken, run = orchestration.wake_if_waiting(flow_run_id, key)
+        if woken:
             return
         if run.failed and not run.crashed:
             raise orchestration.SubmissionRefused(run.summary)
@@ -652,9 +651,7 @@ def keep_up() -> list[str]:
     if pending and announce(pending) is None:
         lines += [f"{t.case_number}: transfer to {t.to_manager} announced" for t in pending]
     for number, key, flow_run_id in asked:
-        run = orchestration.read_run(flow_run_id)
-        if run.waiting and run.pause_key == key:
-            orchestration.reschedule(flow_run_id)
+        if orchestration.wake_if_waiting(flow_run_id, key)[0]:
             lines.append(f"{number}: woken to go back to assessment")
     return lines
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from casework.settings import prefect_auth_headers
-from models.cases import Position, Transfer, run_tags
+from models.cases import Position, Transfer, run_tags, with_manager
 
 if TYPE_CHECKING:  # httpx is imported where it is used: store-only commands never need it
     import httpx
@@ -227,6 +227,16 @@ def reschedule(flow_run_id: str) -> None:
     )
 
 
+def wake_if_waiting(flow_run_id: str, key: str) -> tuple[bool, RunView]:
+    """Run a case run again from the top if it is suspended at `key` (it then reads what
+    the store asks of it: a reassessment); whether it was, and the run as read."""
+    run = read_run(flow_run_id)
+    if run.waiting and run.pause_key == key:
+        reschedule(flow_run_id)
+        return True, run
+    return False, run
+
+
 def _start(deployment: str, parameters: dict[str, Any], **fields: Any) -> str:
     """A new run of `deployment` (or, for the same idempotency key, the run it already
     has), scheduled now; its id."""
@@ -277,12 +287,8 @@ def announce_transfer(moved: Transfer) -> None:
 
     if moved.flow_run_id is not None:
         run = read_run(moved.flow_run_id)
-        tags = [t for t in run.tags if not t.startswith("manager:")]
-        _api(
-            "PATCH",
-            f"/flow_runs/{moved.flow_run_id}",
-            {"tags": [*tags, f"manager:{moved.to_manager}"]},
-        )
+        tags = with_manager(run.tags, moved.to_manager)
+        _api("PATCH", f"/flow_runs/{moved.flow_run_id}", {"tags": tags})
     body = {
         "case_number": moved.case_number,
         "program": moved.program,

@@ -252,12 +252,21 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
 TAG_PREFIXES = ("program:", "stage:", "status:", "manager:")
 
 
+def manager_tag(staff_id: str) -> str:
+    return f"manager:{staff_id}"
+
+
+def with_manager(tags: list[str], staff_id: str) -> list[str]:
+    """`tags` with the case manager's tag replaced by `staff_id`'s (a transfer)."""
+    return [t for t in tags if not t.startswith(manager_tag(""))] + [manager_tag(staff_id)]
+
+
 def run_tags(position: Position, existing: list[str] | None = None) -> list[str]:
     """Our tags (program, stage, status, case manager) replacing earlier ones; other tags
     are kept."""
     kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
     status = "closed" if position.closed else "open"
-    manager = [f"manager:{position.case_manager}"] if position.case_manager else []
+    manager = [manager_tag(position.case_manager)] if position.case_manager else []
     return [
         "casework",
         f"program:{position.program}",

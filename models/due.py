@@ -18,7 +18,7 @@ from models.codes import CaseStatus, Program, Stage
 from models.lifecycle import STAGES
 from models.orm import Benefit, Case, FollowUp, Provider, Referral, Waiver
 from models.programs import programs
-from models.rules import UNANSWERED
+from models.rules import UNANSWERED, answer_window
 
 # Stages the reassessment cadence watches: a case reassessed at any of them.
 CADENCE_STAGES = (Stage.PLAN, Stage.REFERRAL, Stage.MONITORING)
@@ -95,17 +95,15 @@ def due_list(
     for case in session.scalars(select(Case).where(is_open, mine)):
         items += _case_items(case)
     referrals = (
-        select(Case, Referral.reference, Referral.provider, Referral.status_at, Provider)
+        select(
+            Case, Referral.reference, Referral.provider, Referral.status_at, Provider.response_days
+        )
         .join(Referral, and_(Referral.case_id == Case.id, Referral.episode == Case.episode))
         .outerjoin(Provider, Provider.key == Referral.provider)
         .where(is_open, mine, Referral.status.in_(UNANSWERED), Referral.sent_at.is_not(None))
     )
-    for case, reference, provider, status_at, directory in session.execute(referrals):
-        window = (
-            directory.response_days
-            if directory is not None
-            else programs()[Program(case.program)].referral_response_days
-        )
+    for case, reference, provider, status_at, response_days in session.execute(referrals):
+        window = answer_window(response_days, programs()[Program(case.program)])
         items.append(
             DueItem(
                 _day(status_at) + timedelta(days=window),

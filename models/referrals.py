@@ -168,13 +168,11 @@ def for_case(session: Session, case: Case) -> list[Referral]:
 
 
 def open_references(session: Session, case: Case) -> list[str]:
-    """The episode's referrals still open (waiting on, or taken up by, the partner)."""
-    still = [
-        s.value for s in REFERRAL_WAITING | REFERRAL_TAKEN if s is not ReferralStatus.COMPLETED
-    ]
+    """The episode's referrals still open (waiting on, or taken up by, the partner): the
+    ones the status sync still asks about."""
     query = select(Referral.reference).where(
         Referral.case_id == case.id,
         Referral.episode == case.episode,
-        Referral.status.in_(still),
+        Referral.status.in_(SYNCED),
     )
     return [ref for ref in session.scalars(query.order_by(Referral.id)) if ref]

@@ -184,6 +184,12 @@ def no_contact(session: Session, scope: Scope, programs: Programs) -> list[Breac
     return breaches
 
 
+def answer_window(response_days: int | None, program: ProgramConfig) -> int:
+    """The days a partner has to answer a referral: its provider's (from the directory),
+    else the program's."""
+    return response_days or program.referral_response_days
+
+
 def referral_unanswered(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
     """A partner agency has not answered a referral within its response window (the
     provider's, from the directory; else the program's)."""
@@ -199,7 +205,7 @@ def referral_unanswered(session: Session, scope: Scope, programs: Programs) -> l
     )
     breaches = []
     for row in _run(session, query, scope):
-        window = row.response_days or programs[Program(row.program)].referral_response_days
+        window = answer_window(row.response_days, programs[Program(row.program)])
         if scope.days_since(row.status_at) > window:
             breaches.append(
                 _breach(

@@ -124,9 +124,8 @@ def record_stage(
     crisis = _apply(session, case, event, form, refusal, None if requested else answer, requested)
     session.add(event)
     session.flush()
-    source, handed_by = _source(session, case, key, form is not None or refusal is not None, answer)
-    if requested:
-        source = "request"
+    given = form is not None or refusal is not None
+    source, handed_by = _source(session, case, key, given, answer, requested)
     # A form a signed-in command handed over is audited as theirs; the form's own
     # `submitted_by` is kept beside it when it names someone else.
     named = {"submitted_by": actor} if handed_by not in (None, actor) else {}
@@ -215,13 +214,21 @@ HANDED_OVER = "form_handed_over"
 
 
 def _source(
-    session: Session, case: Case, key: str, form_given: bool, answer: Trigger | None
+    session: Session,
+    case: Case,
+    key: str,
+    form_given: bool,
+    answer: Trigger | None,
+    requested: bool = False,
 ) -> tuple[str, str | None]:
     """Where the form for `key` came from, and who handed it over if that is known: `cli`
     with the signed-in staff member whose command handed it over (its own audit row);
     else `prefect-ui`, whose actor is the form's roster-checked `submitted_by`. With no
-    form: `partners` (their answers moved the case) or `system`."""
+    form: `request` (a reassessment asked for), `partners` (their answers moved the case)
+    or `system`."""
     if not form_given:
+        if requested:
+            return "request", None
         return ("partners" if answer is not None else "system"), None
     for row in reversed(audit.for_case(session, case)):
         if row.action == HANDED_OVER and row.detail.get("stage_key") == key:

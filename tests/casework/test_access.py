@@ -126,6 +126,16 @@ def refused(store: Store, role: str, expected: str, *argv: str, actor: str | Non
     assert expected in err, err
 
 
+def last_audit(store: Store, action: str) -> AuditEvent:
+    """The store's newest audit row of `action`, as its owner reads it."""
+    with session_scope(store.owner) as session:
+        row = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id.desc())
+        ).first()
+        assert row is not None, f"no {action} audit row"
+        return row
+
+
 def note(case_number: str) -> list[str]:
     return ["note", case_number, "--type", "phone", "--text", "Called the landlord"]
 
@@ -354,14 +364,8 @@ def test_a_supervisor_transfers_and_merges_within_their_programs_only(store: Sto
     )
     assert code == 0, err
     assert f"{moving}: cm.rivera -> {me}" in out
-    with session_scope(store.owner) as session:
-        row = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == "case_transferred")
-            .order_by(AuditEvent.id.desc())
-        ).first()
-        assert row is not None
-        assert (row.actor, row.detail["to_manager"]) == (sup, me)
+    row = last_audit(store, "case_transferred")
+    assert (row.actor, row.detail["to_manager"]) == (sup, me)
     refused(  # not a case they can see at all
         store,
         "supervisor",
@@ -393,11 +397,5 @@ def test_the_register_cannot_be_read_by_guessing_keys(store: Store) -> None:
     with engine.begin() as connection:
         connection.execute(text("SELECT * FROM casework_match_rows(:k)"), {"k": guesses[:3]})
     engine.dispose()
-    with session_scope(store.owner) as session:
-        row = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == "match_rows_read")
-            .order_by(AuditEvent.id.desc())
-        ).first()
-        assert row is not None
-        assert (row.actor, row.detail["keys"]) == (me, 3)
+    row = last_audit(store, "match_rows_read")
+    assert (row.actor, row.detail["keys"]) == (me, 3)
