@@ -19,7 +19,11 @@ from models.codes import (
     BenefitKind,
     CaseStatus,
     ContactType,
+    HearingDecision,
+    NeedsDomain,
     NewClientReason,
+    NoticeAction,
+    NoticeReason,
     Program,
     ReassessmentReason,
     RecipientRole,
@@ -33,6 +37,8 @@ from models.codes import (
 )
 
 EXIT_ERROR = 1
+DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request")
+HEARING_REQUEST = "hearing-request"
 BACK_LATER = (
     "moves on once the Prefect server is back (the server is not answering; "
     "`casework up` settles it once it runs again)"
@@ -179,7 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[w.value for w in Watch],
         help="which sweep (repeatable; default: all)",
     )
-    sweep.add_argument("--case", help="sweep one case for stalls (as a crisis does)")
+    sweep.add_argument(
+        "--case",
+        help="sweep one case: for stalls (as a crisis does) and with the benefits watch "
+        "(as a notice does); --watch picks one",
+    )
     sweep.add_argument("--json", action="store_true")
 
     esc = sub.add_parser("escalations", parents=[common], help="list escalations and warnings")
@@ -195,6 +205,43 @@ def build_parser() -> argparse.ArgumentParser:
     when = benefit.add_mutually_exclusive_group(required=True)
     when.add_argument("--recertify-by", type=date_arg, metavar="DATE")
     when.add_argument("--ended", action="store_true", help="the client no longer receives it")
+
+    notice = sub.add_parser(
+        "notice",
+        parents=[common],
+        help="record a notice that a benefit will be reduced, discontinued or denied",
+    )
+    notice.add_argument("case_number")
+    notice.add_argument("--benefit", required=True, choices=[k.value for k in BenefitKind])
+    notice.add_argument("--action", required=True, choices=[a.value for a in NoticeAction])
+    notice.add_argument("--notice-date", required=True, type=date_arg, metavar="DATE")
+    notice.add_argument(
+        "--effective", required=True, type=date_arg, metavar="DATE", help="its effective date"
+    )
+    notice.add_argument("--reason", choices=[r.value for r in NoticeReason])
+    notice.add_argument("--json", action="store_true")
+
+    hearing = sub.add_parser(
+        "hearing",
+        parents=[common],
+        help="record a fair hearing request on a notice, the client's decision not to "
+        "appeal, or the outcome",
+    )
+    hearing.add_argument("case_number")
+    hearing.add_argument("--notice", required=True, type=count_arg(1, 9999), metavar="N")
+    step = hearing.add_mutually_exclusive_group(required=True)
+    step.add_argument("--requested-on", type=date_arg, metavar="DATE")
+    step.add_argument(
+        "--declined-on", type=date_arg, metavar="DATE", help="the client decided not to appeal"
+    )
+    step.add_argument("--decision", choices=[d.value for d in HearingDecision])
+    hearing.add_argument("--on", type=date_arg, metavar="DATE", help="the decision's date")
+    hearing.add_argument(
+        "--aid-continuing",
+        choices=["yes", "no"],
+        help="with --requested-on (default: yes if requested by the aid-continuing deadline)",
+    )
+    hearing.add_argument("--json", action="store_true")
 
     waiver = sub.add_parser("waiver", parents=[common], help="grant or extend a program waiver")
     waiver.add_argument("case_number")
@@ -242,8 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     doc = sub.add_parser("doc", parents=[common], help="render a case document")
     doc.add_argument("case_number")
-    doc.add_argument("kind", choices=["plan", "referral", "notes", "closure"])
+    doc.add_argument("kind", choices=list(DOCUMENT_KINDS))
     doc.add_argument("reference", nargs="?", help="REF-… (referral letters)")
+    doc.add_argument(
+        "--notice", type=count_arg(1, 9999), metavar="N", help="the notice (hearing-request)"
+    )
     doc.add_argument("--from", dest="period_from", type=date_arg, metavar="DATE")
     doc.add_argument("--to", dest="period_to", type=date_arg, metavar="DATE")
     doc.add_argument("--format", choices=["md", "html"], default="md")
@@ -740,7 +790,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     watches = [Watch(w) for w in args.watch] if args.watch else list(Watch)
     if args.case and not args.watch:
-        watches = [Watch.STALLED_CASES]
+        watches = [Watch.STALLED_CASES, Watch.BENEFITS]
     totals = operations.sweep(watches, args.as_of, args.case)
     emit(
         totals,
@@ -773,6 +823,80 @@ def cmd_benefit(args: argparse.Namespace) -> int:
         operations.record_benefit(args.case_number, kind, args.recertify_by, signed_in())
         print(f"{args.case_number.upper()}: {kind.value} to recertify by {args.recertify_by}")
     return 0
+
+
+def cmd_notice(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    result = operations.record_notice(
+        args.case_number,
+        BenefitKind(args.benefit),
+        NoticeAction(args.action),
+        NoticeReason(args.reason) if args.reason else None,
+        args.notice_date,
+        args.effective,
+        signed_in(),
+    )
+    return _notice_done(args, result, _notice_recorded)
+
+
+def _notice_recorded(result: Any) -> str:
+    n = result.notice
+    aid = (
+        f"a hearing requested by {n.aid_deadline} keeps aid unchanged until the decision"
+        if n.aid_deadline
+        else "aid does not continue pending a hearing"
+    )
+    swept = "" if result.warning else "; its case manager is told now"
+    return (
+        f"{result.case_number}: notice {n.number} recorded ({n.benefit} {n.action}, effective "
+        f"{n.effective_on}): {aid}; last day to request a hearing {n.hearing_deadline}{swept}"
+    )
+
+
+def _notice_done(args: argparse.Namespace, result: Any, text: Callable[[Any], str]) -> int:
+    emit(result.notice.model_dump(mode="json"), args.json, lambda: text(result))
+    if result.warning:
+        print(f"casework: warning: {result.warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_hearing(args: argparse.Namespace) -> int:
+    from casework import operations
+
+    if args.aid_continuing and args.requested_on is None:
+        raise CliError("--aid-continuing: goes with --requested-on")
+    if (args.on is None) != (args.decision is None):
+        raise CliError("--on: give the decision's date with --decision, and only with it")
+    result = operations.record_hearing(
+        args.case_number,
+        args.notice,
+        signed_in(),
+        requested_on=args.requested_on,
+        aid_continuing=None if args.aid_continuing is None else args.aid_continuing == "yes",
+        declined_on=args.declined_on,
+        decision=HearingDecision(args.decision) if args.decision else None,
+        decided_on=args.on,
+    )
+    return _notice_done(args, result, _hearing_recorded)
+
+
+def _hearing_recorded(result: Any) -> str:
+    n = result.notice
+    line = f"{result.case_number}: notice {n.number} ({n.benefit} {n.action}): {n.state}"
+    if n.decision in {HearingDecision.REVERSED.value, HearingDecision.WITHDRAWN.value}:
+        line += (
+            f"; {n.benefit} is active again"
+            if result.benefit_active
+            else f"; record the {n.benefit} benefit with `casework benefit {result.case_number} "
+            f"--kind {n.benefit} --recertify-by DATE`"
+        )
+    if n.decision == HearingDecision.UPHELD.value:
+        line += (
+            f"; the plan must now cover {NeedsDomain.INCOME_BENEFITS.value}: monitoring may "
+            "not continue or close until it does"
+        )
+    return line
 
 
 def cmd_waiver(args: argparse.Namespace) -> int:
@@ -885,6 +1009,12 @@ def cmd_doc(args: argparse.Namespace) -> int:
         raise CliError("reference: a referral letter needs the referral (REF-…)")
     if args.kind != "referral" and args.reference:
         raise CliError(f"reference: only a referral letter takes one, not {args.kind}")
+    if (args.kind == HEARING_REQUEST) != (args.notice is not None):
+        raise CliError(
+            f"--notice: a {HEARING_REQUEST} letter needs the notice (--notice N)"
+            if args.notice is None
+            else f"--notice: only a {HEARING_REQUEST} letter takes one, not {args.kind}"
+        )
     period = None
     if args.kind == "notes":
         if not (args.period_from and args.period_to):
@@ -895,7 +1025,7 @@ def cmd_doc(args: argparse.Namespace) -> int:
         args.kind,
         args.format,
         signed_in(),
-        reference=args.reference,
+        reference=args.reference if args.notice is None else str(args.notice),
         period=period,
         out=args.out,
         force=args.force,
@@ -1145,6 +1275,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "escalations": cmd_escalations,
     "benefit": cmd_benefit,
     "waiver": cmd_waiver,
+    "notice": cmd_notice,
+    "hearing": cmd_hearing,
     "follow-up": cmd_follow_up,
     "automations": cmd_automations,
     "providers": cmd_providers,

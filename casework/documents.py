@@ -1,8 +1,9 @@
 """Case documents rendered from `casework/templates/` with jinja2: the service plan, a
 referral letter (minimum necessary information only), a progress-notes summary for a date
-range, and the closure summary. One template per document serves Markdown and HTML through
-a macro file per format; HTML is autoescaped, and an undefined field fails the render.
-Every rendered document is kept with the case: its path and SHA-256 go to the store."""
+range, the closure summary, and a fair hearing request on a notice of adverse action. One
+template per document serves Markdown and HTML through a macro file per format; HTML is
+autoescaped, and an undefined field fails the render. Every rendered document is kept with
+the case: its path and SHA-256 go to the store."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.db import session_scope
-from models import audit, cases, plans, providers, referrals
+from models import audit, cases, notices, plans, providers, referrals
 from models.cases import CaseError
 from models.codes import CaseStatus, Objective
 from models.labels import label, words
@@ -27,7 +28,6 @@ from models.lifecycle import stage_of_key
 from models.orm import CarePlan, Case, Contact, Document, Narrative
 
 TEMPLATES = Path(__file__).with_name("templates")
-KINDS = ("plan", "referral", "notes", "closure")
 FORMATS = ("md", "html")
 
 
@@ -131,6 +131,8 @@ def context(
             )
         provider = providers.get(session, referral.provider or "")
         return base | {"referral": referral, "provider": provider}
+    if kind == "hearing-request":
+        return base | _hearing_request(session, case, reference)
     if kind == "notes":
         if period is None or period[0] > period[1]:
             raise DocumentError("--from/--to: give a date range, --from not after --to")
@@ -162,6 +164,34 @@ def context(
         "episode": episode,
         "goals": _goal_rows(_plan_of_episode(session, case), detailed=False),
         "summary": summary or "No closure summary was recorded.",
+    }
+
+
+def _hearing_request(session: Session, case: Case, reference: str | None) -> dict[str, Any]:
+    """The notice's facts and dates; whether the letter asks for aid to continue: as
+    recorded once the hearing is requested, else while its deadline has not passed."""
+    if reference is None or not reference.isdigit():
+        raise DocumentError("--notice: a hearing-request letter needs the notice (--notice N)")
+    notice = notices.get_notice(session, case, int(reference))
+    today = datetime.now(UTC).date()
+    requested = notice.hearing_requested_on
+    in_time = bool(notice.aid_deadline and today <= notice.aid_deadline)
+    dates = [
+        ["Notice dated", notice.notice_date],
+        ["Effective", notice.effective_on],
+        *(
+            [["Last day for benefits to continue", notice.aid_deadline]]
+            if notice.aid_deadline
+            else []
+        ),
+        ["Last day to request a hearing", notice.hearing_deadline],
+        *([["Hearing requested", requested]] if requested else []),
+    ]
+    return {
+        "notice": notice,
+        "wants_aid": notice.aid_continuing if requested else in_time,
+        "dates": dates,
+        "today": today,
     }
 
 

@@ -24,6 +24,7 @@ from models import (
     clients,
     contacts,
     escalations,
+    notices,
     plans,
     referrals,
     stage_events,
@@ -31,7 +32,10 @@ from models import (
 from models.codes import (
     BenefitKind,
     CaseStatus,
+    HearingDecision,
     NewClientReason,
+    NoticeAction,
+    NoticeReason,
     Program,
     ReassessmentReason,
     RecipientRole,
@@ -46,7 +50,7 @@ from models.codes import (
 from models.forms import ReferralForm, StageForm, describe_error
 from models.labels import to_labels
 from models.lifecycle import REASSESSABLE, TransitionNotAllowed, check_transition, form_for
-from models.orm import Case
+from models.orm import AdverseNotice, Case
 from models.schemas import (
     AssessmentOut,
     BenefitOut,
@@ -59,6 +63,7 @@ from models.schemas import (
     EscalationOut,
     FollowUpOut,
     HistoryEntry,
+    NoticeOut,
     OtherCaseOut,
     PlanOut,
     ProviderOut,
@@ -546,6 +551,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             referrals=[ReferralOut.model_validate(r) for r in referrals.for_case(session, case)],
             contacts=[ContactOut.model_validate(c) for c in contacts.contacts_for(session, case)],
             benefits=[BenefitOut.model_validate(b) for b in held],
+            notices=[notice_out(n) for n in notices.for_case(session, case)],
             waivers=[WaiverOut.model_validate(w) for w in waived],
             follow_ups=[FollowUpOut.model_validate(f) for f in checks],
             open_escalations=[
@@ -731,6 +737,98 @@ def end_benefit(case_number: str, kind: BenefitKind, actor: str) -> None:
         benefits.end_benefit(session, cases.get_case(session, case_number), kind, actor, now())
 
 
+@dataclass(frozen=True)
+class NoticeResult:
+    case_number: str
+    notice: NoticeOut
+    benefit_active: bool  # the case holds the notice's benefit, active, now
+    warning: str | None = None  # Prefect could not take the case's sweep now
+
+
+def notice_out(notice: AdverseNotice) -> NoticeOut:
+    return NoticeOut.model_validate(notice).model_copy(update={"state": notices.state(notice)})
+
+
+def record_notice(
+    case_number: str,
+    benefit: BenefitKind,
+    action: NoticeAction,
+    reason: NoticeReason | None,
+    dated: date,
+    effective: date,
+    actor: str,
+) -> NoticeResult:
+    """Record a notice of adverse action on an open case, and sweep the case at once with
+    the benefits watch: its case manager is told now, with the deadline."""
+    if dated > now().date():
+        raise InputError(f"--notice-date: {dated} is in the future")
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number, for_update=True)
+        recorded = notices.record_notice(
+            session,
+            case,
+            benefit=benefit,
+            action=action,
+            reason=reason,
+            dated=dated,
+            effective=effective,
+            actor=actor,
+            at=now(),
+            rules=notices.notice_rules(),
+        )
+        result = _notice_result(session, case, recorded)
+    return _followed(result)
+
+
+def record_hearing(
+    case_number: str,
+    number: int,
+    actor: str,
+    *,
+    requested_on: date | None = None,
+    aid_continuing: bool | None = None,
+    declined_on: date | None = None,
+    decision: HearingDecision | None = None,
+    decided_on: date | None = None,
+) -> NoticeResult:
+    """Record one step of a notice's appeal: the hearing request, the client's decision not
+    to appeal, or the outcome; then sweep the case at once (its ladder stops)."""
+    with session_scope() as session:
+        case = cases.get_case(session, case_number, for_update=True)
+        notice = notices.get_notice(session, case, number, for_update=True)
+        if requested_on is not None:
+            notices.request_hearing(
+                session, case, notice, requested_on, aid_continuing, actor, now()
+            )
+        elif declined_on is not None:
+            notices.record_declined(session, case, notice, declined_on, actor, now())
+        elif decision is not None and decided_on is not None:
+            notices.record_decision(session, case, notice, decision, decided_on, actor, now())
+        else:
+            raise InputError("hearing: give --requested-on, --declined-on, or --decision with --on")
+        result = _notice_result(session, case, notice)
+    return _followed(result)
+
+
+def _notice_result(session: Session, case: Case, notice: AdverseNotice) -> NoticeResult:
+    held = notices.held(session, case, notice.benefit)
+    return NoticeResult(case.case_number or "", notice_out(notice), held)
+
+
+def _followed(result: NoticeResult) -> NoticeResult:
+    """After a notice's change (committed): the case swept at once by the benefits watch,
+    which starts or stops the notice's ladder and rewrites the case card. With Prefect
+    away the change is kept, and the next scheduled benefits watch does the same."""
+    try:
+        orchestration.check_ready(orchestration.BENEFITS_DEPLOYMENT)
+        orchestration.start_case_sweep(result.case_number, orchestration.BENEFITS_DEPLOYMENT)
+    except orchestration.OrchestratorUnavailable as exc:
+        return replace(
+            result, warning=f"recorded; the next scheduled benefits watch follows it up ({exc})"
+        )
+    return result
+
+
 def record_waiver(
     case_number: str, requirement: WaiverRequirement, expires_on: date, actor: str
 ) -> None:
@@ -775,9 +873,10 @@ def sweep(watches: list[Watch], as_of: datetime | None, case_number: str | None)
     if case_number is not None:
         with session_scope() as session:
             case_number = cases.get_case(session, case_number).case_number
-        if watches != [Watch.STALLED_CASES]:
-            raise InputError("--case: only the stalled-cases sweep runs for one case")
-        return {Watch.STALLED_CASES.value: SWEEPS[Watch.STALLED_CASES](as_of, case_number)}
+        one_case = {Watch.STALLED_CASES, Watch.BENEFITS}
+        if not set(watches) <= one_case:
+            raise InputError("--case: only the stalled-cases and benefits sweeps run for one case")
+        return {watch.value: SWEEPS[watch](as_of, case_number) for watch in watches}
     return {watch.value: SWEEPS[watch](as_of) for watch in watches}
 
 

@@ -326,9 +326,10 @@ def start_sweep(deployment: str, **parameters: Any) -> str:
     return _start(deployment, dict(parameters))
 
 
-def start_case_sweep(case_number: str) -> str:
-    """Sweep one case now (a crisis was just recorded)."""
-    return start_sweep(SWEEP_DEPLOYMENT, case_number=case_number)
+def start_case_sweep(case_number: str, deployment: str = SWEEP_DEPLOYMENT) -> str:
+    """Sweep one case now: for stalls (a crisis was just recorded), or with the benefits
+    watch (a notice of adverse action was)."""
+    return start_sweep(deployment, case_number=case_number)
 
 
 def view(flow_run: dict[str, Any]) -> RunView:

@@ -44,6 +44,16 @@ HEADERS = {
     "recommended": "Recommended",
     "maximum": "Maximum",
     "state": "Caseload",
+    "notices": "Notices",
+    "no_request_yet": "No hearing requested yet",
+    "hearing_pending": "Hearing awaiting decision",
+    "aid_deadline_come": "Aid-continuing deadline come",
+    "requested_in_time": "Requested by that deadline",
+    "in_time_percent": "Requested in time (%)",
+    "upheld": "Upheld",
+    "reversed": "Reversed",
+    "withdrawn": "Withdrawn",
+    "not_appealed": "Not appealed",
 }
 LEVELS = {1: "1 (case manager)", 2: "2 (supervisor)", 3: "3 (program manager)", 0: "Warnings"}
 OUTCOMES = {
@@ -76,7 +86,8 @@ def tables(report: Report) -> list[Table]:
                 [HEADERS.get(key, key) for key in keys],
                 [[cell(key, row[key]) for key in keys] for row in rows],
                 [
-                    isinstance(rows[0][key], int | float) and key not in SHOWN_AS_WORDS
+                    key not in SHOWN_AS_WORDS
+                    and any(isinstance(row[key], int | float) for row in rows)
                     for key in keys
                 ],
             )
@@ -85,6 +96,8 @@ def tables(report: Report) -> list[Table]:
 
 
 def cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
     if key == "level":
         return LEVELS.get(value, str(value))
     if key == "outcome":

@@ -41,6 +41,9 @@ class CaseworkSettings(BaseModel):
     )
     programs_file: Path | None = Field(default=None, description="program configuration (TOML)")
     staff_file: Path | None = Field(default=None, description="staff roster (TOML)")
+    notices_file: Path | None = Field(
+        default=None, description="fair-hearing deadlines per benefit, notice ladder (TOML)"
+    )
     actor: str | None = Field(
         default=None,
         description="which staff id acts, checked against who signed in (casework.identity)",

@@ -393,8 +393,11 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbo
     The terminal gets a short summary; the worker's and the flow runs' output goes to the
     runner log in the data directory (`verbose`: to the terminal instead, as it comes)."""
     from casework.files import check_private
+    from models.notices import notice_rules
+    from models.programs import programs
 
     check_private(data_dir)
+    programs(), notice_rules()  # a bad configuration file stops `up` here, in one line
     if verbose:
         return _up(data_dir, start_own_server, port, demo_cases, verbose)
     with output_to(data_dir / RUNNER_LOG):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from models.schemas import CaseDetail, CaseSummary, EscalationOut, HistoryEntry, OtherCaseOut
+from models.schemas import (
+    CaseDetail,
+    CaseSummary,
+    EscalationOut,
+    HistoryEntry,
+    NoticeOut,
+    OtherCaseOut,
+)
 
 
 def caseload_text(rows: list[CaseSummary]) -> str:
@@ -74,6 +81,7 @@ def case_text(case: CaseDetail) -> str:
         f"benefit {b.kind}: recertify by {b.recertify_by}{'' if b.active else ' (ended)'}"
         for b in case.benefits
     ]
+    lines += [notice_line(n) for n in case.notices]
     lines += [
         f"waiver {w.requirement}: expires {w.expires_on}{'' if w.active else ' (ended)'}"
         for w in case.waivers
@@ -87,6 +95,14 @@ def case_text(case: CaseDetail) -> str:
     if case.open_escalations:
         lines += ["open escalations:", *escalation_lines(case.open_escalations, indent="  ")]
     return "\n".join(lines)
+
+
+def notice_line(n: NoticeOut) -> str:
+    aid = f"aid-continuing deadline {n.aid_deadline}, " if n.aid_deadline else "no aid continuing, "
+    return (
+        f"notice {n.number}: {n.benefit} {n.action} dated {n.notice_date}, effective "
+        f"{n.effective_on} ({aid}hearing by {n.hearing_deadline}): {n.state}"
+    )
 
 
 def escalation_lines(rows: list[EscalationOut], indent: str = "") -> list[str]:

@@ -26,6 +26,7 @@ from models.codes import ReassessmentReason, Watch
 from models.programs import programs
 from models.rules import Scope, checked_as_of, due_reassessments
 from models.staff import SWEEP_ACTOR
+from tasks.case_card import publish_case_card
 from tasks.cases import mirror_escalation_tag
 from tasks.notifications import deliver_notifications
 from tasks.retries import store_unavailable
@@ -126,6 +127,8 @@ def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> 
     update_progress_artifact(progress, 90)
     for number in sorted({r["case_number"] for r in found["resolved"] if r["level"] == 3}):
         mirror_escalation_tag(number)
+    if case_number is not None:  # swept at once for a crisis or a notice: its card shows it
+        publish_case_card(case_number, on_case_run=True)
     totals = {
         "breaches": found["breaches"],
         "raised": len(found["raised"]),
@@ -157,9 +160,12 @@ def stalled_case_sweep(
 
 @flow(name="benefits-watch", flow_run_name=dated_run_name)
 @refuses_cleanly
-def benefits_watch(as_of: AsOf = AS_OF) -> dict[str, Any]:
-    """Benefit recertifications and waiver expiries: warned 30/14/7 days ahead, then escalated."""
-    return run_watch(Watch.BENEFITS, as_of, None)
+def benefits_watch(
+    as_of: AsOf = AS_OF, case_number: CaseNumber | None = ONLY_CASE
+) -> dict[str, Any]:
+    """Benefit recertifications and waiver expiries (warned 30/14/7 days ahead, then
+    escalated); notices of adverse action until a hearing is requested or the notice ends."""
+    return run_watch(Watch.BENEFITS, as_of, case_number)
 
 
 @flow(name="follow-up-checks", flow_run_name=dated_run_name)

@@ -185,7 +185,8 @@ def reopen_case(session: Session, case: Case, actor: str, at: datetime) -> Case:
 
 def facts(session: Session, case: Case) -> CaseFacts:
     """What the lifecycle's guards need from the store: the latest assessment's crisis
-    domains, and the program (whose active staff may submit)."""
+    domains, the program (whose active staff may submit), and, at monitoring, the upheld
+    notices of adverse action the plan does not answer yet."""
     query = (
         select(Assessment.scores)
         .where(Assessment.case_id == case.id, Assessment.episode == case.episode)
@@ -193,9 +194,18 @@ def facts(session: Session, case: Case) -> CaseFacts:
         .limit(1)
     )
     scores = session.scalars(query).first() or {}
+    losses: tuple[str, ...] = ()
+    if case.stage == Stage.MONITORING.value:
+        from models.notices import upheld_uncovered
+
+        losses = tuple(
+            f"notice {n.number} ({n.benefit} {n.action}) was upheld on {n.decided_on}"
+            for n in upheld_uncovered(session, case)
+        )
     return CaseFacts(
         crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1),
         program=Program(case.program),
+        uncovered_losses=losses,
     )
 
 

@@ -277,6 +277,7 @@ class EscalationRule(StrEnum):
     WAIVER_EXPIRED = "waiver_expired"
     FOLLOW_UP_DUE = "follow_up_due"
     FOLLOW_UP_FAILED = "follow_up_failed"
+    ADVERSE_NOTICE = "adverse_notice"
 
 
 class Watch(StrEnum):
@@ -327,6 +328,37 @@ class BenefitKind(StrEnum):
     HOUSING_VOUCHER = "housing_voucher"
     ENERGY_ASSISTANCE = "energy_assistance"
     UNEMPLOYMENT = "unemployment"
+
+
+class NoticeAction(StrEnum):
+    """What a notice of adverse action does to a benefit."""
+
+    REDUCE = "reduce"
+    DISCONTINUE = "discontinue"
+    DENY = "deny"
+
+
+class NoticeReason(StrEnum):
+    """The agency's stated reason for an adverse action, as a code (its words stay on paper)."""
+
+    INCOME_OVER_LIMIT = "income_over_limit"
+    MISSING_VERIFICATION = "missing_verification"
+    RECERTIFICATION_INCOMPLETE = "recertification_incomplete"
+    HOUSEHOLD_CHANGE = "household_change"
+    WORK_REQUIREMENT = "work_requirement"
+    SANCTION = "sanction"
+    RESOURCES_OVER_LIMIT = "resources_over_limit"
+    NOT_ELIGIBLE = "not_eligible"
+    OTHER_REASON = "other_reason"
+
+
+class HearingDecision(StrEnum):
+    """How a notice ended at (or before) a fair hearing: `withdrawn` is the agency taking
+    its notice back."""
+
+    UPHELD = "upheld"
+    REVERSED = "reversed"
+    WITHDRAWN = "withdrawn"
 
 
 class WaiverRequirement(StrEnum):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.codes import CaseStatus, Program, Stage
 from models.lifecycle import STAGES
-from models.orm import Benefit, Case, FollowUp, Provider, Referral, Waiver
+from models.orm import AdverseNotice, Benefit, Case, FollowUp, Provider, Referral, Waiver
 from models.programs import programs
 from models.rules import UNANSWERED, answer_window
 
@@ -30,7 +30,8 @@ class DueItem:
     case_number: str
     program: str
     case_manager: str
-    # stage, contact, reassessment, referral_answer, recertification, waiver, follow_up
+    # stage, contact, reassessment, referral_answer, recertification, waiver,
+    # hearing_request, follow_up
     what: str
     subject: str  # coded: a stage key, REF-…, a benefit kind, a waiver requirement, a check
     action: str
@@ -137,6 +138,27 @@ def due_list(
                     action.format(subject),
                 )
             )
+    unanswered = (
+        select(Case, AdverseNotice)
+        .join(AdverseNotice, AdverseNotice.case_id == Case.id)
+        .where(is_open, mine, ~AdverseNotice.answered)
+    )
+    for case, notice in session.execute(unanswered):
+        number = case.case_number or ""
+        aid = notice.aid_deadline is not None
+        items.append(
+            DueItem(
+                notice.aid_deadline or notice.hearing_deadline,
+                number,
+                case.program,
+                case.case_manager,
+                "hearing_request",
+                f"notice {notice.number}: {notice.benefit} {notice.action}",
+                ("for aid to continue, " if aid else "")
+                + "help the client request a fair hearing, or record their decision "
+                f"(`casework hearing {number} --notice {notice.number} --requested-on …`)",
+            )
+        )
     checks = (
         select(Case, FollowUp.day, FollowUp.due_on)
         .join(FollowUp, and_(FollowUp.case_id == Case.id, FollowUp.episode == Case.episode))

@@ -37,19 +37,24 @@ class LadderResult:
     resolved: list[Rung] = field(default_factory=list)
 
 
-def _next_level(
+def _levels_to_raise(
     breach: Breach, open_rows: Sequence[Any], scope: Scope, programs: Programs
-) -> int | None:
-    """The level to raise now, or None: the first rung for a new breach; the next rung once
-    the current one has stood for the program's interval; nothing above the top."""
-    if not open_rows:
-        return first_level(breach.rule)
-    top = max(open_rows, key=lambda row: row.level)
+) -> list[int]:
+    """The levels to raise now: the first rung for a new breach; the next rung once the
+    current one has stood for the program's interval; nothing above the top. A breach
+    with a deadline (`due_level`) climbs to the rung its deadline calls for, on the day,
+    and every rung below it not yet raised is raised with it (everyone below is told)."""
+    top = max((int(row.level) for row in open_rows), default=None)
+    if breach.due_level is not None:
+        return list(range(1 if top is None else top + 1, max(breach.due_level, 1) + 1))
+    if top is None:
+        return [first_level(breach.rule)]
     ceiling = 0 if breach.rule in WARNINGS else TOP_LEVEL
     interval = programs[Program(breach.program)].escalation_interval_days
-    if top.level < ceiling and scope.days_since(top.as_of) >= interval:
-        return int(top.level) + 1
-    return None
+    newest = max(open_rows, key=lambda row: row.level)
+    if top < ceiling and scope.days_since(newest.as_of) >= interval:
+        return [top + 1]
+    return []
 
 
 def apply_ladder(
@@ -79,26 +84,9 @@ def apply_ladder(
     result = LadderResult(breaches=len(breaches))
     new_rows = []
     for breach in breaches:
-        level = _next_level(breach, open_by_key.get(breach.key, []), scope, programs)
-        if level is None:
-            continue
-        role = LEVEL_ROLES[level]
-        new_rows.append(
-            {
-                "case_id": breach.case_id,
-                "case_number": breach.case_number,
-                "program": breach.program,
-                "rule": breach.rule.value,
-                "subject": breach.subject,
-                "level": level,
-                "threshold": breach.threshold,
-                "measured": breach.measured,
-                "as_of": scope.as_of,
-                "recipient": programs[Program(breach.program)].recipient(role, breach.case_manager),
-                "recipient_role": role.value,
-            }
-        )
-        result.raised.append(Rung(breach.case_number, breach.rule.value, level))
+        for level in _levels_to_raise(breach, open_by_key.get(breach.key, []), scope, programs):
+            new_rows.append(_row(breach, level, scope, programs))
+            result.raised.append(Rung(breach.case_number, breach.rule.value, level))
     _insert_new(session, new_rows)
 
     breached = {breach.key for breach in breaches}
@@ -111,6 +99,23 @@ def apply_ladder(
     result.resolved = [Rung(row.case_number, row.rule, row.level) for row in cleared]
     session.flush()
     return result
+
+
+def _row(breach: Breach, level: int, scope: Scope, programs: Programs) -> dict[str, Any]:
+    role = LEVEL_ROLES[level]
+    return {
+        "case_id": breach.case_id,
+        "case_number": breach.case_number,
+        "program": breach.program,
+        "rule": breach.rule.value,
+        "subject": breach.subject,
+        "level": level,
+        "threshold": breach.threshold,
+        "measured": breach.measured,
+        "as_of": scope.as_of,
+        "recipient": programs[Program(breach.program)].recipient(role, breach.case_manager),
+        "recipient_role": role.value,
+    }
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:

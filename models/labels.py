@@ -45,6 +45,14 @@ OVERRIDES: dict[str, str] = {
     "P4": "P4 (routine)",
     "case_manager": "Case manager",
     "program_manager": "Program manager",
+    "upheld": "Upheld (the action stands)",
+    "reversed": "Reversed (the action is undone)",
+    "withdrawn": "Withdrawn by the agency",
+    "reduce": "Reduce",
+    "discontinue": "Discontinue",
+    "deny": "Deny",
+    "other_reason": "Other reason",
+    "adverse_notice": "Notice of adverse action",
 }
 
 # Every coded vocabulary a person may see. The objectives' labels carry their domain and
@@ -69,6 +77,9 @@ ENUMS: tuple[type[StrEnum], ...] = (
     codes.Watch,
     codes.RecipientRole,
     codes.BenefitKind,
+    codes.NoticeAction,
+    codes.NoticeReason,
+    codes.HearingDecision,
     codes.WaiverRequirement,
     codes.FollowUpOutcome,
     codes.ReferralStatus,

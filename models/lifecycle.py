@@ -42,6 +42,8 @@ class CaseFacts:
 
     crisis_domains: frozenset[NeedsDomain] = frozenset()
     program: Program | None = None  # the case's program: its active staff may submit
+    # Upheld notices of adverse action the current plan does not answer (models.notices).
+    uncovered_losses: tuple[str, ...] = ()
 
 
 Guard = Callable[[StageForm, CaseFacts], str | None]
@@ -74,6 +76,16 @@ def plan_covers_crisis_domains(form: StageForm, facts: CaseFacts) -> str | None:
     if missing:
         names = ", ".join(sorted(domain.value for domain in missing))
         return f"goals: no goal for domain(s) scored 1 in the assessment: {names}"
+    return None
+
+
+def plan_covers_lost_benefit(form: StageForm, facts: CaseFacts) -> str | None:
+    if isinstance(form, MonitoringForm) and facts.uncovered_losses:
+        return (
+            f"decision: {'; '.join(facts.uncovered_losses)}, and the plan has no open "
+            f"{NeedsDomain.INCOME_BENEFITS.value} goal: choose {Trigger.REVISE_PLAN.value} "
+            f"(or {Trigger.REASSESS.value}) and add one"
+        )
     return None
 
 
@@ -198,10 +210,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Stage.REFERRAL, Trigger.COMPLETE, Stage.MONITORING, (referrals_or_waiver,)),
     Transition(Stage.REFERRAL, Trigger.ACCEPTED, Stage.MONITORING, by_partners=True),
     Transition(Stage.REFERRAL, Trigger.REJECTED, Stage.REFERRAL, by_partners=True),
-    Transition(Stage.MONITORING, Trigger.CONTINUE, Stage.MONITORING),
+    Transition(Stage.MONITORING, Trigger.CONTINUE, Stage.MONITORING, (plan_covers_lost_benefit,)),
     Transition(Stage.MONITORING, Trigger.REASSESS, Stage.ASSESSMENT),
     Transition(Stage.MONITORING, Trigger.REVISE_PLAN, Stage.PLAN),
-    Transition(Stage.MONITORING, Trigger.CLOSE, Stage.CLOSURE),
+    Transition(Stage.MONITORING, Trigger.CLOSE, Stage.CLOSURE, (plan_covers_lost_benefit,)),
     Transition(Stage.CLOSURE, Trigger.COMPLETE, None),
     # Circumstances change at any open stage: a reassessment request sends the case back
     # (open referrals stay open, and are named in the request).

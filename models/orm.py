@@ -281,6 +281,34 @@ class Benefit(Base):
     recorded_by: Mapped[str] = mapped_column(CODE)
 
 
+class AdverseNotice(Base):
+    """A notice that a benefit will be reduced, discontinued or denied, with the deadlines
+    that decide the client's appeal (models/notices.py), and what became of it. Coded
+    values and dates only: the notice's own words stay on paper."""
+
+    __tablename__ = "adverse_notices"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    episode: Mapped[int]
+    number: Mapped[int]  # the case's notice 1, 2, ...
+    benefit: Mapped[str] = mapped_column(CODE)
+    action: Mapped[str] = mapped_column(CODE)
+    reason: Mapped[str | None] = mapped_column(CODE)
+    notice_date: Mapped[date]
+    effective_on: Mapped[date]
+    aid_deadline: Mapped[date | None]  # None: no aid continues pending a hearing
+    hearing_deadline: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(CODE)
+    hearing_requested_on: Mapped[date | None]
+    aid_continuing: Mapped[bool | None]
+    declined_on: Mapped[date | None]  # the client decided not to appeal
+    decision: Mapped[str | None] = mapped_column(CODE)
+    decided_on: Mapped[date | None]
+    # Off the ladder (requested, declined or decided), for the sweep's index.
+    answered: Mapped[bool] = mapped_column(default=False, index=True)
+
+
 class Waiver(Base):
     """A program requirement the client is excused from until `expires_on`."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -17,11 +17,13 @@ from models.codes import (
     REFERRAL_TAKEN,
     CaseStatus,
     GoalStatus,
+    HearingDecision,
     Objective,
     Program,
     Stage,
 )
 from models.orm import (
+    AdverseNotice,
     CarePlan,
     Case,
     Episode,
@@ -56,6 +58,8 @@ class Report:
     partners: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     caseloads: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    notice_outcomes: list[dict[str, Any]] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -66,6 +70,8 @@ class Report:
             "partner response times": self.partners,
             "outcomes of closed cases": self.outcomes,
             "caseload per case manager": self.caseloads,
+            "notices of adverse action": self.notices,
+            "how notices ended": self.notice_outcomes,
         }
 
 
@@ -87,6 +93,7 @@ def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConf
     report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in LEVELS]
     _referrals(report, session)
     _outcomes(report, session, as_of)
+    _notices(report, session, as_of.astimezone(UTC).date())
     return report
 
 
@@ -202,6 +209,68 @@ def _outcomes(report: Report, session: Session, as_of: datetime) -> None:
                 "cases": len({e for objective, e in met if objective == housing}),
             },
         ]
+
+
+def _notices(report: Report, session: Session, today: date) -> None:
+    """Per program, as of `today` (each step counted from its own date): notices received,
+    open with no hearing requested, hearings awaiting a decision; then the rate that
+    matters: of the notices whose aid-continuing deadline has come (or whose hearing was
+    requested), how many were requested by that deadline. A notice the client chose not
+    to appeal, or the agency withdrew, before its deadline is not counted against it."""
+    rows = session.execute(
+        select(
+            Case.program,
+            AdverseNotice.aid_deadline,
+            AdverseNotice.hearing_requested_on,
+            AdverseNotice.declined_on,
+            AdverseNotice.decision,
+            AdverseNotice.decided_on,
+        )
+        .join(Case, Case.id == AdverseNotice.case_id)
+        .where(AdverseNotice.notice_date <= today)
+    ).all()
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        seen = counts[row.program]
+        seen["notices"] += 1
+        requested = row.hearing_requested_on is not None and row.hearing_requested_on <= today
+        declined = row.declined_on is not None and row.declined_on <= today
+        decided = row.decided_on is not None and row.decided_on <= today
+        if decided:
+            seen[str(row.decision)] += 1
+        elif declined:
+            seen["not_appealed"] += 1
+        elif requested:
+            seen["hearing_pending"] += 1
+        else:
+            seen["no_request_yet"] += 1
+        if row.aid_deadline is None:
+            continue
+        ended_early = (declined and row.declined_on <= row.aid_deadline) or (
+            decided and not requested and row.decided_on <= row.aid_deadline
+        )
+        if requested or (row.aid_deadline < today and not ended_early):
+            seen["aid_deadline_come"] += 1
+            if requested and row.hearing_requested_on <= row.aid_deadline:
+                seen["requested_in_time"] += 1
+    for program, seen in sorted(counts.items()):
+        due = seen["aid_deadline_come"]
+        report.notices.append(
+            {
+                "program": program,
+                "notices": seen["notices"],
+                "no_request_yet": seen["no_request_yet"],
+                "hearing_pending": seen["hearing_pending"],
+                "aid_deadline_come": due,
+                "requested_in_time": seen["requested_in_time"],
+                "in_time_percent": round(100 * seen["requested_in_time"] / due, 1) if due else None,
+            }
+        )
+        report.notice_outcomes.append(
+            {"program": program}
+            | {decision.value: seen[decision.value] for decision in HearingDecision}
+            | {"not_appealed": seen["not_appealed"]}
+        )
 
 
 def now() -> datetime:

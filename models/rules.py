@@ -22,7 +22,17 @@ from models.codes import (
     Stage,
     Watch,
 )
-from models.orm import Benefit, CarePlan, Case, FollowUp, PlanGoal, Provider, Referral, Waiver
+from models.orm import (
+    AdverseNotice,
+    Benefit,
+    CarePlan,
+    Case,
+    FollowUp,
+    PlanGoal,
+    Provider,
+    Referral,
+    Waiver,
+)
 from models.programs import ProgramConfig
 
 Rule = EscalationRule
@@ -87,6 +97,9 @@ class Breach:
     subject: str
     threshold: str
     measured: str
+    # The rung a deadline calls for now (a notice of adverse action): the ladder climbs
+    # to it on the day, every rung below told too, rather than one rung per interval.
+    due_level: int | None = None
 
     @property
     def key(self) -> tuple[int, str, str]:
@@ -117,9 +130,19 @@ def _run(session: Session, query: Any, scope: Scope) -> Iterable[Any]:
     return session.execute(query)
 
 
-def _breach(row: Any, rule: Rule, subject: str, threshold: str, measured: str) -> Breach:
+def _breach(
+    row: Any, rule: Rule, subject: str, threshold: str, measured: str, level: int | None = None
+) -> Breach:
     return Breach(
-        row.id, row.case_number, row.program, row.case_manager, rule, subject, threshold, measured
+        row.id,
+        row.case_number,
+        row.program,
+        row.case_manager,
+        rule,
+        subject,
+        threshold,
+        measured,
+        level,
     )
 
 
@@ -343,6 +366,48 @@ def waivers(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
     )
 
 
+def adverse_notices(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A notice of adverse action with no hearing requested, no withdrawal and no recorded
+    decision not to appeal: on the ladder at once, climbing as its deadline nears (the
+    aid-continuing deadline; else the hearing-request deadline), per notices.toml."""
+    from models.notices import notice_rules
+
+    ladder = notice_rules().ladder
+    query = (
+        select(
+            *CASE_COLUMNS,
+            AdverseNotice.number,
+            AdverseNotice.benefit,
+            AdverseNotice.action,
+            AdverseNotice.aid_deadline,
+            AdverseNotice.hearing_deadline,
+        )
+        .join(AdverseNotice, AdverseNotice.case_id == Case.id)
+        .where(~AdverseNotice.answered, Case.status == CaseStatus.OPEN.value)
+    )
+    breaches = []
+    for row in _run(session, query, scope):
+        deadline = row.aid_deadline or row.hearing_deadline
+        what = "aid-continuing" if row.aid_deadline else "hearing-request"
+        left = (deadline - scope.today).days
+        measured = (
+            f"{left} days left, no hearing requested"
+            if left >= 0
+            else f"{what} deadline passed {-left} days ago, no hearing requested"
+        )
+        breaches.append(
+            _breach(
+                row,
+                Rule.ADVERSE_NOTICE,
+                f"notice {row.number}: {row.benefit} {row.action}",
+                f"hearing requested by {deadline} ({what} deadline)",
+                measured,
+                ladder.level(left),
+            )
+        )
+    return breaches
+
+
 def follow_ups(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
     """Post-closure checks that are due and not done, or done and failed (which proposes
     reopening the case). Only while the case stays closed in the checked episode."""
@@ -392,6 +457,7 @@ QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     crisis: (Rule.CRISIS,),
     benefits: (Rule.BENEFIT_RECERTIFICATION_DUE, Rule.BENEFIT_LAPSED),
     waivers: (Rule.WAIVER_EXPIRING, Rule.WAIVER_EXPIRED),
+    adverse_notices: (Rule.ADVERSE_NOTICE,),
     follow_ups: (Rule.FOLLOW_UP_DUE, Rule.FOLLOW_UP_FAILED),
 }
 WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
@@ -403,7 +469,7 @@ WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
         goal_overdue,
         crisis,
     ),
-    Watch.BENEFITS: (benefits, waivers),
+    Watch.BENEFITS: (benefits, waivers, adverse_notices),
     Watch.FOLLOW_UPS: (follow_ups,),
     Watch.REASSESSMENTS: (),
 }

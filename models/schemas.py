@@ -198,6 +198,25 @@ class BenefitOut(OutModel):
     active: bool
 
 
+class NoticeOut(OutModel):
+    """A notice of adverse action and where its appeal stands (coded values and dates)."""
+
+    number: int
+    benefit: str
+    action: str
+    reason: str | None
+    notice_date: date
+    effective_on: date
+    aid_deadline: date | None
+    hearing_deadline: date
+    hearing_requested_on: date | None
+    aid_continuing: bool | None
+    declined_on: date | None
+    decision: str | None
+    decided_on: date | None
+    state: str = ""
+
+
 class WaiverOut(OutModel):
     requirement: str
     expires_on: date
@@ -234,6 +253,7 @@ class CaseDetail(CaseSummary):
     referrals: list[ReferralOut]
     contacts: list[ContactOut]
     benefits: list[BenefitOut] = Field(default_factory=list)
+    notices: list[NoticeOut] = Field(default_factory=list)
     waivers: list[WaiverOut] = Field(default_factory=list)
     follow_ups: list[FollowUpOut] = Field(default_factory=list)
     open_escalations: list[EscalationOut] = Field(default_factory=list)

@@ -10,10 +10,10 @@ from prefect.context import FlowRunContext
 from sqlalchemy import select
 
 from casework.db import session_scope
-from models import cases, escalations, referrals, stage_events
+from models import cases, escalations, notices, referrals, stage_events
 from models.codes import REFERRAL_WAITING, Program, Stage
 from models.labels import label
-from models.orm import Benefit
+from models.orm import AdverseNotice, Benefit
 from models.programs import programs, stage_due_on
 
 
@@ -53,6 +53,7 @@ def card_markdown(case_number: str) -> str:
             f"- benefit {label(b.kind)}: recertify by {b.recertify_by}"
             for b in session.scalars(query)
         ]
+        lines += [notice_line(n) for n in notices.for_case(session, case) if not closed(n)]
         rows = escalations.listing(session, open_only=True, case_number=case.case_number)
         lines += [
             f"- open escalation: {label(e.rule)}, level {e.level} ({e.measured})"
@@ -62,16 +63,47 @@ def card_markdown(case_number: str) -> str:
     return "\n".join(lines)
 
 
-def publish_case_card(case_number: str) -> None:
-    """Write the card on the current run. Written straight to the artifacts API: Prefect's
-    own helper also emits an artifact event, and that event costs the run's process four
-    more reads (its flow, deployment, work queue and pool) to describe the run."""
+def closed(notice: AdverseNotice) -> bool:
+    return notice.decision is not None or notice.declined_on is not None
+
+
+def notice_line(notice: AdverseNotice) -> str:
+    """An open notice, its deadline first: what the case manager must act on by when."""
+    what = f"{label(notice.benefit)} {label(notice.action).lower()}"
+    if notice.hearing_requested_on is not None:
+        aid = "aid continuing" if notice.aid_continuing else "aid **not** continuing"
+        return (
+            f"- notice {notice.number} ({what}, effective {notice.effective_on}): hearing "
+            f"requested {notice.hearing_requested_on}, {aid}; awaiting the decision"
+        )
+    deadline = notices.of(notice).watched
+    kind = "aid-continuing deadline" if notice.aid_deadline else "hearing-request deadline"
+    return (
+        f"- **notice {notice.number} ({what}, effective {notice.effective_on}): no hearing "
+        f"requested; {kind} {deadline}** (last day to request a hearing "
+        f"{notice.hearing_deadline})"
+    )
+
+
+def publish_case_card(case_number: str, on_case_run: bool = False) -> None:
+    """Write the card on the current run, or (`on_case_run`: a sweep of one case) on the
+    case's own run. Written straight to the artifacts API: Prefect's own helper also emits
+    an artifact event, and that event costs the run's process four more reads (its flow,
+    deployment, work queue and pool) to describe the run."""
     from casework.orchestration import create_artifact
 
-    context = FlowRunContext.get()
+    if on_case_run:
+        with session_scope(read_only=True) as session:
+            case = cases.get_case(session, case_number)
+            flow_run_id = cases.episode_of(session, case).flow_run_id
+        if flow_run_id is None:  # no run to show it on (yet)
+            return
+    else:
+        context = FlowRunContext.get()
+        flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
     create_artifact(
         key=case_number.lower(),
         markdown=card_markdown(case_number),
         description=f"{case_number}: stage, due dates, open items",
-        flow_run_id=str(context.flow_run.id) if context and context.flow_run else None,
+        flow_run_id=flow_run_id,
     )
