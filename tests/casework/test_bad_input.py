@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from casework.db import engine_for, migrate, session_scope
 from casework.settings import get_settings
-from models import stage_events
+from models import benefits, notices, stage_events
 from models.base import Base
-from models.codes import Stage
+from models.codes import BenefitKind, NoticeAction, Stage
 from models.lifecycle import STAGES
 from tests import factories
 from tests.casework.test_cli import run_cli
@@ -149,6 +149,29 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             session, factories.new_case(session), Stage.REFERRAL, factories.now()
         )
         found |= {"case": case.case_number or "", "referral_case": at_referral.case_number or ""}
+        # A case with SNAP and a notice whose aid-continuing deadline has passed.
+        with_notice = factories.new_case(session)
+        benefits.record_benefit(
+            session,
+            with_notice,
+            BenefitKind.SNAP,
+            TODAY + timedelta(days=90),
+            "cm.a",
+            factories.now(),
+        )
+        notices.record_notice(
+            session,
+            with_notice,
+            benefit=BenefitKind.SNAP,
+            action=NoticeAction.DISCONTINUE,
+            reason=None,
+            dated=TODAY - timedelta(days=20),
+            effective=TODAY - timedelta(days=5),
+            actor="cm.a",
+            at=factories.now(),
+            rules=notices.notice_rules(),
+        )
+        found["notice_case"] = with_notice.case_number or ""
     found["missing"] = str(folder / "missing.json")
     found["esc_text"] = f"Called the client.{ESC} Fine."
     found["cr_text"] = "Called.\rOverwritten"
@@ -160,6 +183,8 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 _PAST = str(TODAY - timedelta(days=1))
 _SOON = str(TODAY + timedelta(days=30))
+_WEEK_AGO = str(TODAY - timedelta(days=7))
+_LONG_AGO = str(TODAY - timedelta(days=200))
 # (argv with {placeholders}, what the one line must say, exit code)
 MATRIX: list[tuple[str, str, int]] = [
     # intake: the client file
@@ -299,6 +324,143 @@ MATRIX: list[tuple[str, str, int]] = [
     ),
     ("follow-up {case} --day 30 --housing-kept maybe", "invalid choice: 'maybe'", USAGE),
     ("follow-up {case} --day 30", "give both", REFUSED),
+    # notices of adverse action and fair hearings
+    (
+        "notice {case} --benefit snap --action discontinue --notice-date "
+        + _PAST
+        + " --effective "
+        + _SOON,
+        "--benefit: {case} has no active snap benefit to discontinue; record it first",
+        REFUSED,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action reduce --notice-date "
+        + _SOON
+        + " --effective "
+        + _SOON,
+        "--notice-date: " + _SOON + " is in the future",
+        REFUSED,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action reduce --notice-date "
+        + _PAST
+        + " --effective "
+        + _WEEK_AGO,
+        "--effective: " + _WEEK_AGO + " is before the notice date",
+        REFUSED,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action reduce --notice-date "
+        + _LONG_AGO
+        + " --effective "
+        + _PAST,
+        "the window to request a hearing on a snap notice dated " + _LONG_AGO + " closed on",
+        REFUSED,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action discontinue --notice-date "
+        + str(TODAY - timedelta(days=20))
+        + " --effective "
+        + str(TODAY - timedelta(days=5)),
+        "is already recorded as notice 1 of",
+        REFUSED,
+    ),
+    (
+        "notice {notice_case} --benefit lottery --action reduce --notice-date "
+        + _PAST
+        + " --effective "
+        + _SOON,
+        "invalid choice: 'lottery'",
+        USAGE,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action stop --notice-date "
+        + _PAST
+        + " --effective "
+        + _SOON,
+        "invalid choice: 'stop'",
+        USAGE,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action reduce --notice-date 2026-02-30 "
+        "--effective " + _SOON,
+        "is not a date",
+        USAGE,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action reduce --notice-date " + _PAST,
+        "the following arguments are required: --effective",
+        USAGE,
+    ),
+    (
+        "notice {notice_case} --benefit snap --action reduce --notice-date "
+        + _PAST
+        + " --effective "
+        + _SOON
+        + " --reason whim",
+        "invalid choice: 'whim'",
+        USAGE,
+    ),
+    (
+        "notice CASE-999999 --benefit snap --action deny --notice-date "
+        + _PAST
+        + " --effective "
+        + _SOON,
+        "no case CASE-999999",
+        REFUSED,
+    ),
+    ("hearing {notice_case} --notice 1", "one of the arguments", USAGE),
+    ("hearing {notice_case} --notice 0 --requested-on " + _PAST, "--notice", USAGE),
+    (
+        "hearing {notice_case} --notice 7 --requested-on " + _PAST,
+        "--notice: {notice_case} has no notice 7; recorded: 1",
+        REFUSED,
+    ),
+    (
+        "hearing {notice_case} --notice 1 --requested-on " + _PAST + " --declined-on " + _PAST,
+        "not allowed with",
+        USAGE,
+    ),
+    ("hearing {notice_case} --notice 1 --requested-on " + _SOON, "is in the future", REFUSED),
+    (
+        "hearing {notice_case} --notice 1 --requested-on " + _LONG_AGO,
+        "is before the notice's date",
+        REFUSED,
+    ),
+    (
+        "hearing {notice_case} --notice 1 --requested-on " + str(TODAY) + " --aid-continuing yes",
+        "--aid-continuing: aid cannot continue: requested after the aid-continuing deadline",
+        REFUSED,
+    ),
+    (
+        "hearing {notice_case} --notice 1 --declined-on " + _PAST + " --aid-continuing no",
+        "--aid-continuing: goes with --requested-on",
+        REFUSED,
+    ),
+    (
+        "hearing {notice_case} --notice 1 --decision upheld",
+        "--on: give the decision's date",
+        REFUSED,
+    ),
+    (
+        "hearing {notice_case} --notice 1 --requested-on " + _PAST + " --on " + _PAST,
+        "--on: give the decision's date with --decision, and only with it",
+        REFUSED,
+    ),
+    (
+        "hearing {notice_case} --notice 1 --decision upheld --on " + _PAST,
+        "--decision: no hearing on notice 1 of {notice_case} was requested",
+        REFUSED,
+    ),
+    ("hearing {notice_case} --notice 1 --decision maybe --on " + _PAST, "invalid choice", USAGE),
+    ("hearing CASE-999999 --notice 1 --declined-on " + _PAST, "no case CASE-999999", REFUSED),
+    ("doc {notice_case} hearing-request", "needs the notice (--notice N)", REFUSED),
+    ("doc {notice_case} plan --notice 1", "only a hearing-request letter takes one", REFUSED),
+    (
+        "doc {notice_case} hearing-request --notice 4",
+        "--notice: {notice_case} has no notice 4",
+        REFUSED,
+    ),
     # the provider directory, consent, referral answers
     ("providers import {binary}", "is not UTF-8 text", REFUSED),
     ("providers import {nested}", "nested more than 20 levels", REFUSED),
@@ -424,7 +586,7 @@ def _ids(rows: list[tuple[str, ...]]) -> list[str]:
 @pytest.mark.parametrize(("template", "expected", "code"), MATRIX, ids=_ids(MATRIX))
 def test_bad_input_is_refused_in_one_line(capsys, places, template, expected, code) -> None:
     err = _refused_in_one_line(capsys, _argv(template, places), code)
-    assert expected in err
+    assert expected.format(**places) in err
     assert ESC not in err
     assert NUL not in err
 
@@ -445,3 +607,35 @@ def test_a_bad_setting_names_its_variable(
         get_settings.cache_clear()
         load_programs.cache_clear()
     assert err.startswith(f"casework: error: {expected}"), err
+
+
+@pytest.mark.parametrize(
+    ("variable", "content", "expected"),
+    [
+        ("CASEWORK_NOTICES_FILE", "toml_binary", "CASEWORK_NOTICES_FILE:"),
+        ("CASEWORK_NOTICES_FILE", "list", "CASEWORK_NOTICES_FILE:"),
+        ("CASEWORK_PROGRAMS_FILE", "list", "CASEWORK_PROGRAMS_FILE:"),
+    ],
+)
+def test_casework_up_refuses_a_bad_configuration_file_before_it_starts(
+    places: dict[str, str], tmp_path: Path, variable: str, content: str, expected: str
+) -> None:
+    """`up` reads every configuration file first: a bad one stops it in one line, before a
+    server starts (the benefits watch would otherwise fail on it every morning)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env |= {variable: places[content], "CASEWORK_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-m", "casework", "up", "--port", "9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"casework: error: {expected}"), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Dashboard" not in done.stdout
