@@ -4,11 +4,6 @@ reason printed, where no Chromium is installed."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from casework.db import session_scope
@@ -16,43 +11,11 @@ from models import audit, cases
 from models.codes import Stage
 from models.orm import Assessment
 from tests import factories
-from tests.conftest import CREDENTIAL, SESSION_DIR
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post
+from tests.ui.conftest import MARKS, SHOTS, sign_in
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# As the machine's notes say: no first-run, sync or background calls to a closed network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = SESSION_DIR / "screenshots"
-
-pytestmark = [
-    pytest.mark.prefect,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="no Chromium installed (Debian: apt-get install chromium): "
-        "the Resume dialog is not checked in a browser",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Chromium with a new empty profile (Playwright makes one for each launch)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+pytestmark = MARKS
 
 
 def _open_dialog(browser, api_url: str, flow_run_id: str, heading: str):  # type: ignore[no-untyped-def]
@@ -67,15 +30,6 @@ def _open_dialog(browser, api_url: str, flow_run_id: str, heading: str):  # type
     dialog = page.locator(".p-modal__card").first
     dialog.get_by_text(heading).first.wait_for()
     return page, dialog
-
-
-def sign_in(page) -> None:  # type: ignore[no-untyped-def]
-    """Prefect's login page, as the README tells a user to answer it: the data directory's
-    prefect-credential. A new page has no stored sign-in, so the page is always asked."""
-    password = page.get_by_placeholder("admin:pass")
-    password.fill(CREDENTIAL)
-    page.get_by_role("button", name="Login").click()
-    password.wait_for(state="detached")  # the login page gave way to the dashboard
 
 
 def _field(page, dialog, title: str):  # type: ignore[no-untyped-def]
