@@ -23,6 +23,8 @@ from models.codes import (
     ClosureReason,
     ContactPreference,
     NewClientReason,
+    NoticeAction,
+    NoticeReason,
     Program,
     Stage,
     Trigger,
@@ -218,9 +220,20 @@ def _give(case: DemoCase, stage: Stage) -> None:
 def _finish(case: DemoCase) -> None:
     if case.route and case.route[-1] is Stage.MONITORING:
         # A benefit due soon, so the benefits watch has a warning to give.
+        today = operations.now().date()
         operations.record_benefit(
-            case.number, BenefitKind.SNAP, date.today() + timedelta(days=10), case.staff
+            case.number, BenefitKind.SNAP, today + timedelta(days=10), case.staff
         )
+        if case.rng.random() < 0.5:  # and for some, a notice that it is to be cut
+            operations.record_notice(
+                case.number,
+                BenefitKind.SNAP,
+                NoticeAction.REDUCE,
+                NoticeReason.INCOME_OVER_LIMIT,
+                today,
+                today + timedelta(days=12),
+                case.staff,
+            )
 
 
 def _attempt(case: DemoCase) -> bool:
