@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import random
 import string
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework import partner_tokens
-from models import cases
+from models import cases, notices
 from models.clients import create_client
 from models.codes import (
+    BenefitKind,
     NeedsDomain,
+    NoticeAction,
     Objective,
     Program,
     ReferralStatus,
@@ -35,7 +37,8 @@ from models.forms import (
     StageForm,
 )
 from models.lifecycle import STAGES
-from models.orm import Case, Provider
+from models.notices import NoticeRules
+from models.orm import AdverseNotice, Case, Provider
 from models.schemas import ClientIn
 
 STAFF = "cm.tester"
@@ -266,4 +269,30 @@ def referral_to(
     return ReferralForm(
         submitted_by=STAFF,
         referrals=[ReferralRequest(service=service, provider=key) for key in keys],
+    )
+
+
+def notice(
+    session: Session,
+    case: Case,
+    dated: date,
+    effective: date,
+    action: NoticeAction = NoticeAction.DISCONTINUE,
+    benefit: BenefitKind = BenefitKind.SNAP,
+    rules: NoticeRules | None = None,
+    at: datetime | None = None,
+) -> AdverseNotice:
+    """A notice of adverse action recorded on `case` at `at` (else on the day it is
+    dated), with the store function `casework notice` calls."""
+    return notices.record_notice(
+        session,
+        case,
+        benefit=benefit,
+        action=action,
+        reason=None,
+        dated=dated,
+        effective=effective,
+        actor=STAFF,
+        at=at or datetime.combine(dated, time(9, 30), tzinfo=UTC),
+        rules=rules or notices.notice_rules(),
     )

@@ -399,3 +399,66 @@ def test_the_register_cannot_be_read_by_guessing_keys(store: Store) -> None:
     engine.dispose()
     row = last_audit(store, "match_rows_read")
     assert (row.actor, row.detail["keys"]) == (me, 3)
+
+
+def test_notices_follow_the_cases_rules(store: Store) -> None:
+    """A case manager records a notice on their own case; their supervisor records the
+    hearing request; the program manager sees it counted in the report and can neither
+    record one nor print the letter (it carries the client's name and address)."""
+    from tests.casework.test_transfers import prefect_away
+
+    today = datetime.now(UTC).date()
+    notice = [
+        "notice",
+        store.housing,
+        "--benefit",
+        "snap",
+        "--action",
+        "reduce",
+        "--notice-date",
+        str(today),
+        "--effective",
+        str(today + timedelta(days=14)),
+    ]
+    with prefect_away():  # this store is not the session stack's: no sweep is started
+        recertify = str(today + timedelta(days=90))
+        benefit = ["benefit", store.housing, "--kind", "snap", "--recertify-by", recertify]
+        assert cli(store, "case_manager", *benefit)[0] == 0
+        code, out, err = cli(store, "case_manager", *notice)
+        assert code == 0, err
+        assert "notice 1 recorded" in out
+        assert "the next scheduled benefits watch follows it up" in err
+        refused(
+            store,
+            "case_manager",
+            f"no case {store.others}",
+            *[*notice[:1], store.others, *notice[2:]],
+        )
+        code, out, err = cli(
+            store,
+            "supervisor",
+            "hearing",
+            store.housing,
+            "--notice",
+            "1",
+            "--requested-on",
+            str(today),
+        )
+        assert code == 0, err
+        assert "(aid continuing)" in out
+        refused(store, "program_manager", "permission denied", *notice)
+        refused(
+            store,
+            "program_manager",
+            "permission denied for table",
+            "doc",
+            store.housing,
+            "hearing-request",
+            "--notice",
+            "1",
+        )
+    code, out, err = cli(store, "program_manager", "report", "--json")
+    assert code == 0, err
+    [row] = [r for r in json.loads(out)["notices"] if r["program"] == "housing"]
+    assert (row["notices"], row["hearing_pending"], row["requested_in_time"]) == (1, 1, 1)
+    assert last_audit(store, "hearing_requested").actor == STAFF["supervisor"][0]

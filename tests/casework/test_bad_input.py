@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from casework.db import engine_for, migrate, session_scope
 from casework.settings import get_settings
-from models import benefits, notices, stage_events
+from models import benefits, stage_events
 from models.base import Base
-from models.codes import BenefitKind, NoticeAction, Stage
+from models.codes import BenefitKind, Stage
 from models.lifecycle import STAGES
 from tests import factories
 from tests.casework.test_cli import run_cli
@@ -159,17 +159,8 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "cm.a",
             factories.now(),
         )
-        notices.record_notice(
-            session,
-            with_notice,
-            benefit=BenefitKind.SNAP,
-            action=NoticeAction.DISCONTINUE,
-            reason=None,
-            dated=TODAY - timedelta(days=20),
-            effective=TODAY - timedelta(days=5),
-            actor="cm.a",
-            at=factories.now(),
-            rules=notices.notice_rules(),
+        factories.notice(
+            session, with_notice, TODAY - timedelta(days=20), TODAY - timedelta(days=5)
         )
         found["notice_case"] = with_notice.case_number or ""
     found["missing"] = str(folder / "missing.json")

@@ -82,6 +82,22 @@ def _ok(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return out
 
 
+def _notice(case_number: str, action: str, dated: date, effective: date) -> list[str]:
+    """`casework notice` for the case's SNAP, as a case manager types it."""
+    return [
+        "notice",
+        case_number,
+        "--benefit",
+        "snap",
+        "--action",
+        action,
+        "--notice-date",
+        str(dated),
+        "--effective",
+        str(effective),
+    ]
+
+
 def _submit(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, case_number: str, stage: str, form
 ) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
@@ -97,16 +113,7 @@ def test_a_hearing_requested_in_time_keeps_aid_stops_the_ladder_and_a_reversal_r
     effective = TODAY + timedelta(days=14)
     out = _ok(
         capsys,
-        "notice",
-        case_number,
-        "--benefit",
-        "snap",
-        "--action",
-        "discontinue",
-        "--notice-date",
-        str(TODAY),
-        "--effective",
-        str(effective),
+        *_notice(case_number, "discontinue", TODAY, effective),
         "--reason",
         "income_over_limit",
     )
@@ -175,16 +182,7 @@ def test_a_late_request_gets_no_aid_and_an_upheld_notice_holds_monitoring_until_
     # Dated 20 days ago, effective 5 days ago: the aid-continuing deadline has passed.
     _ok(
         capsys,
-        "notice",
-        case_number,
-        "--benefit",
-        "snap",
-        "--action",
-        "discontinue",
-        "--notice-date",
-        str(TODAY - timedelta(days=20)),
-        "--effective",
-        str(TODAY - timedelta(days=5)),
+        *_notice(case_number, "discontinue", TODAY - timedelta(20), TODAY - timedelta(5)),
     )
     # Past its deadline, every rung is told at once.
     wait_for("the notice's rungs", lambda: len(_ladder(case_number)) == 3)
@@ -248,16 +246,7 @@ def test_an_unanswered_notice_climbs_on_the_configured_days_until_the_client_dec
     case_number, _ = _with_snap(capsys)
     _ok(
         capsys,
-        "notice",
-        case_number,
-        "--benefit",
-        "snap",
-        "--action",
-        "reduce",
-        "--notice-date",
-        str(TODAY),
-        "--effective",
-        str(TODAY + timedelta(days=14)),
+        *_notice(case_number, "reduce", TODAY, TODAY + timedelta(days=14)),
     )  # aid-continuing deadline: 13 days on
     wait_for("the notice's first rung", lambda: _ladder(case_number))
     _watch(case_number, TODAY + timedelta(days=9))  # 4 days left: the case manager's still
@@ -290,16 +279,7 @@ def test_with_prefect_away_a_notice_is_kept_and_the_scheduled_watch_escalates_it
     with prefect_away():
         code, out, err = run_cli(
             capsys,
-            "notice",
-            case_number,
-            "--benefit",
-            "snap",
-            "--action",
-            "discontinue",
-            "--notice-date",
-            str(TODAY),
-            "--effective",
-            str(TODAY + timedelta(days=14)),
+            *_notice(case_number, "discontinue", TODAY, TODAY + timedelta(days=14)),
         )
     assert code == 0, err
     assert "notice 1 recorded" in out

@@ -57,21 +57,8 @@ def record(
     case: Case,
     action: NoticeAction = NoticeAction.DISCONTINUE,
     effective: int = 14,
-    rules: notices.NoticeRules = RULES,
-    benefit: BenefitKind = BenefitKind.SNAP,
 ) -> AdverseNotice:
-    return notices.record_notice(
-        session,
-        case,
-        benefit=benefit,
-        action=action,
-        reason=None,
-        dated=NOTICE_DAY,
-        effective=day(effective),
-        actor="cm.a",
-        at=on(NOTICE_DAY),
-        rules=rules,
-    )
+    return factories.notice(session, case, NOTICE_DAY, day(effective), action, rules=RULES)
 
 
 def sweep(session: Session, when: date, case: Case | None = None) -> None:
@@ -283,17 +270,8 @@ def test_what_cannot_be_recorded_is_refused_and_changes_nothing(session: Session
     with pytest.raises(CaseError, match="already recorded as notice 1"):
         record(session, case)
     with pytest.raises(CaseError, match="closed on"):
-        notices.record_notice(
-            session,
-            case,
-            benefit=BenefitKind.SNAP,
-            action=NoticeAction.REDUCE,
-            reason=None,
-            dated=day(-100),
-            effective=day(-80),
-            actor="cm.a",
-            at=on(NOTICE_DAY),
-            rules=RULES,
+        factories.notice(
+            session, case, day(-100), day(-80), NoticeAction.REDUCE, rules=RULES, at=on(NOTICE_DAY)
         )
     with pytest.raises(CaseError, match="no hearing on notice 1 .* was requested"):
         notices.record_decision(
