@@ -1,8 +1,9 @@
 """Benchmark: one full sweep over a large caseload, straight on the case store.
 
 Fills a fresh store with N synthetic cases (bulk insert, not the CLI) spread over the six
-programs, every stage and a range of dates, with referrals, plan goals, benefits, waivers
-and post-closure checks, so that about 1% of cases are in breach of some rule at `as_of`.
+programs, every stage and a range of dates, with referrals, plan goals, benefits, notices
+of adverse action, waivers and post-closure checks, so that about 1% of cases are in
+breach of some rule at `as_of`.
 Then times one sweep of every watch (the store part: rule queries, ladder writes, the
 reassessment query; not the HTTP or Prefect delivery that follows) and prints, from one run:
   * sweep time per watch and in all, statements issued, peak extra memory (RSS),
@@ -39,6 +40,7 @@ from models.codes import (  # noqa: E402
     BenefitKind,
     GoalStatus,
     NeedsDomain,
+    NoticeAction,
     Objective,
     Program,
     Stage,
@@ -47,6 +49,7 @@ from models.codes import (  # noqa: E402
 )
 from models.due import due_list  # noqa: E402
 from models.orm import (  # noqa: E402
+    AdverseNotice,
     Benefit,
     CarePlan,
     Case,
@@ -92,7 +95,18 @@ def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
     stages = [Stage.INTAKE, Stage.ASSESSMENT, Stage.PLAN, Stage.REFERRAL, Stage.MONITORING]
     weights = [2, 8, 8, 10, 60]
     rows: dict[type, list[dict[str, Any]]] = {
-        m: [] for m in (Client, Case, CarePlan, PlanGoal, Referral, Benefit, Waiver, FollowUp)
+        m: []
+        for m in (
+            Client,
+            Case,
+            CarePlan,
+            PlanGoal,
+            Referral,
+            Benefit,
+            AdverseNotice,
+            Waiver,
+            FollowUp,
+        )
     }
     objectives = {o.spec.domain: o for o in Objective}
     for n in range(1, count + 1):
@@ -186,19 +200,7 @@ def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
                 }
             )
         if random.random() < 0.3:
-            lapsing = stalled and rule == "benefit"
-            due = AS_OF.date() + timedelta(
-                days=-random.randint(1, 10) if lapsing else random.randint(31, 365)
-            )
-            rows[Benefit].append(
-                {
-                    "case_id": n,
-                    "kind": random.choice(list(BenefitKind)).value,
-                    "recertify_by": due,
-                    "active": True,
-                    "recorded_by": "cm.bench",
-                }
-            )
+            _benefit(rows, n, lapsing=stalled and rule == "benefit")
         if random.random() < 0.05:
             rows[Waiver].append(
                 {
@@ -223,6 +225,45 @@ def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
                     }
                 )
     return rows
+
+
+def _benefit(rows: dict[type, list[dict[str, Any]]], case_id: int, lapsing: bool) -> None:
+    """A benefit to recertify (lapsed, if `lapsing`); for some, a notice to cut it: most
+    answered by a hearing request, a fifth not yet (on the ladder)."""
+    kind = random.choice(list(BenefitKind)).value
+    due = AS_OF.date() + timedelta(
+        days=-random.randint(1, 10) if lapsing else random.randint(31, 365)
+    )
+    rows[Benefit].append(
+        {
+            "case_id": case_id,
+            "kind": kind,
+            "recertify_by": due,
+            "active": True,
+            "recorded_by": "cm.bench",
+        }
+    )
+    if random.random() < 0.05:
+        rows[AdverseNotice].append(_notice(case_id, kind, unanswered=random.random() < 0.2))
+
+
+def _notice(case_id: int, kind: str, unanswered: bool) -> dict[str, Any]:
+    dated = AS_OF.date() - timedelta(days=random.randint(0, 40))
+    return {
+        "case_id": case_id,
+        "episode": 1,
+        "number": 1,
+        "benefit": kind,
+        "action": NoticeAction.DISCONTINUE.value,
+        "notice_date": dated,
+        "effective_on": dated + timedelta(days=14),
+        "aid_deadline": dated + timedelta(days=13),
+        "hearing_deadline": dated + timedelta(days=90),
+        "recorded_by": "cm.bench",
+        "hearing_requested_on": None if unanswered else dated + timedelta(days=5),
+        "aid_continuing": None if unanswered else True,
+        "answered": not unanswered,
+    }
 
 
 def fill(engine: Engine, count: int) -> float:
