@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, select, true
 from sqlalchemy.orm import Session
 
+from models import notices
 from models.codes import CaseStatus, Program, Stage
 from models.lifecycle import STAGES
 from models.orm import AdverseNotice, Benefit, Case, FollowUp, Provider, Referral, Waiver
@@ -145,16 +146,16 @@ def due_list(
     )
     for case, notice in session.execute(unanswered):
         number = case.case_number or ""
-        aid = notice.aid_deadline is not None
+        deadline, named = notices.of(notice).watched
         items.append(
             DueItem(
-                notice.aid_deadline or notice.hearing_deadline,
+                deadline,
                 number,
                 case.program,
                 case.case_manager,
                 "hearing_request",
                 f"notice {notice.number}: {notice.benefit} {notice.action}",
-                ("for aid to continue, " if aid else "")
+                ("for aid to continue, " if named == "aid-continuing" else "")
                 + "help the client request a fair hearing, or record their decision "
                 f"(`casework hearing {number} --notice {notice.number} --requested-on …`)",
             )

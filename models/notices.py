@@ -96,9 +96,12 @@ class Deadlines:
     hearing: date  # the last day to ask for a fair hearing at all
 
     @property
-    def watched(self) -> date:
-        """The deadline the ladder climbs towards: aid's where aid can continue."""
-        return self.aid or self.hearing
+    def watched(self) -> tuple[date, str]:
+        """The deadline the ladder climbs towards, and its name: aid's where aid can
+        continue, else the hearing request's."""
+        if self.aid is not None:
+            return self.aid, "aid-continuing"
+        return self.hearing, "hearing-request"
 
 
 def deadlines(

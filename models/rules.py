@@ -370,7 +370,7 @@ def adverse_notices(session: Session, scope: Scope, programs: Programs) -> list[
     """A notice of adverse action with no hearing requested, no withdrawal and no recorded
     decision not to appeal: on the ladder at once, climbing as its deadline nears (the
     aid-continuing deadline; else the hearing-request deadline), per notices.toml."""
-    from models.notices import notice_rules
+    from models.notices import Deadlines, notice_rules
 
     ladder = notice_rules().ladder
     query = (
@@ -387,8 +387,7 @@ def adverse_notices(session: Session, scope: Scope, programs: Programs) -> list[
     )
     breaches = []
     for row in _run(session, query, scope):
-        deadline = row.aid_deadline or row.hearing_deadline
-        what = "aid-continuing" if row.aid_deadline else "hearing-request"
+        deadline, what = Deadlines(row.aid_deadline, row.hearing_deadline).watched
         left = (deadline - scope.today).days
         measured = (
             f"{left} days left, no hearing requested"

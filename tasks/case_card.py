@@ -76,11 +76,10 @@ def notice_line(notice: AdverseNotice) -> str:
             f"- notice {notice.number} ({what}, effective {notice.effective_on}): hearing "
             f"requested {notice.hearing_requested_on}, {aid}; awaiting the decision"
         )
-    deadline = notices.of(notice).watched
-    kind = "aid-continuing deadline" if notice.aid_deadline else "hearing-request deadline"
+    deadline, kind = notices.of(notice).watched
     return (
         f"- **notice {notice.number} ({what}, effective {notice.effective_on}): no hearing "
-        f"requested; {kind} {deadline}** (last day to request a hearing "
+        f"requested; {kind} deadline {deadline}** (last day to request a hearing "
         f"{notice.hearing_deadline})"
     )
 

@@ -322,3 +322,28 @@ def test_the_report_counts_requests_by_the_aid_deadline_and_outcomes(session: Se
     # As of a day before the notices, there were none.
     assert build(session, on(day(-1)), programs()).notices == []
     assert session.scalars(select(Benefit.active).where(Benefit.case_id == in_time.id)).one()
+
+
+def test_the_due_list_shows_the_deadline_until_a_hearing_is_requested(session: Session) -> None:
+    from models.due import due_list
+
+    case = snap_case(session)
+    notice = record(session, case)  # aid-continuing deadline day 13
+    denial = record(session, case, action=NoticeAction.DENY)  # no aid: hearing by day 90
+
+    def hearing_items(within: int) -> list[tuple[date, str]]:
+        items = due_list(session, NOTICE_DAY, within, case.case_manager)
+        return [
+            (i.due_on, i.subject)
+            for i in items
+            if i.what == "hearing_request" and i.case_number == case.case_number
+        ]
+
+    assert hearing_items(7) == []  # not within the week yet
+    assert hearing_items(90) == [
+        (day(13), "notice 1: snap discontinue"),
+        (day(90), "notice 2: snap deny"),
+    ]
+    notices.request_hearing(session, case, notice, day(1), None, "cm.a", on(day(1)))
+    notices.record_declined(session, case, denial, day(1), "cm.a", on(day(1)))
+    assert hearing_items(90) == []
