@@ -122,6 +122,11 @@ def of(notice: AdverseNotice) -> Deadlines:
     return Deadlines(notice.aid_deadline, notice.hearing_deadline)
 
 
+def closed(notice: AdverseNotice) -> bool:
+    """Decided, or not appealed: nothing more to record on it."""
+    return notice.decision is not None or notice.declined_on is not None
+
+
 def state(notice: AdverseNotice) -> str:
     """Where the notice stands, in words for the terminal and the case card."""
     if notice.decision is not None:
@@ -243,7 +248,7 @@ def _check_day(notice: AdverseNotice, day: date, option: str, today: date) -> No
 
 
 def _still_open(case: Case, notice: AdverseNotice, option: str) -> None:
-    if notice.decision is not None or notice.declined_on is not None:
+    if closed(notice):
         raise CaseError(
             f"{option}: notice {notice.number} of {case.case_number} is already closed: "
             f"{state(notice)}"

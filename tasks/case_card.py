@@ -53,7 +53,7 @@ def card_markdown(case_number: str) -> str:
             f"- benefit {label(b.kind)}: recertify by {b.recertify_by}"
             for b in session.scalars(query)
         ]
-        lines += [notice_line(n) for n in notices.for_case(session, case) if not closed(n)]
+        lines += [notice_line(n) for n in notices.for_case(session, case) if not notices.closed(n)]
         rows = escalations.listing(session, open_only=True, case_number=case.case_number)
         lines += [
             f"- open escalation: {label(e.rule)}, level {e.level} ({e.measured})"
@@ -61,10 +61,6 @@ def card_markdown(case_number: str) -> str:
             if e.level
         ]
     return "\n".join(lines)
-
-
-def closed(notice: AdverseNotice) -> bool:
-    return notice.decision is not None or notice.declined_on is not None
 
 
 def notice_line(notice: AdverseNotice) -> str:
