@@ -232,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     step = hearing.add_mutually_exclusive_group(required=True)
     step.add_argument("--requested-on", type=date_arg, metavar="DATE")
     step.add_argument(
-        "--declined-on", type=date_arg, metavar="DATE", help="the client decided not to appeal"
+        "--declined-on",
+        type=date_arg,
+        metavar="DATE",
+        help="the client decided not to appeal (or withdrew their hearing request)",
     )
     step.add_argument("--decision", choices=[d.value for d in HearingDecision])
     hearing.add_argument("--on", type=date_arg, metavar="DATE", help="the decision's date")

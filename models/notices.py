@@ -131,6 +131,8 @@ def state(notice: AdverseNotice) -> str:
     """Where the notice stands, in words for the terminal and the case card."""
     if notice.decision is not None:
         return f"decided {notice.decision} on {notice.decided_on}"
+    if notice.declined_on is not None and notice.hearing_requested_on is not None:
+        return f"hearing request withdrawn by the client on {notice.declined_on}"
     if notice.declined_on is not None:
         return f"not appealed (client's decision, {notice.declined_on})"
     if notice.hearing_requested_on is not None:
@@ -309,16 +311,16 @@ def request_hearing(
 def record_declined(
     session: Session, case: Case, notice: AdverseNotice, on: date, actor: str, at: datetime
 ) -> AdverseNotice:
-    """The client, told their rights, decided not to appeal: the notice stands and takes
-    effect (a discontinued or denied benefit is no longer watched)."""
+    """The client, told their rights, decided not to appeal, or (a hearing requested)
+    withdrew their request: the notice stands and takes effect (a discontinued benefit is
+    no longer watched). Not the agency withdrawing its notice: that is a decision."""
     _still_open(case, notice, "--declined-on")
-    if notice.hearing_requested_on is not None:
-        raise CaseError(
-            f"--declined-on: a hearing on notice {notice.number} was requested on "
-            f"{notice.hearing_requested_on}; record how it ended with --decision withdrawn, "
-            "upheld or reversed"
-        )
     _check_day(notice, on, "--declined-on", at.date())
+    if notice.hearing_requested_on is not None and on < notice.hearing_requested_on:
+        raise CaseError(
+            f"--declined-on: {on} is before the hearing was requested "
+            f"({notice.hearing_requested_on})"
+        )
     notice.declined_on, notice.answered = on, True
     _action_stands(session, case, notice)
     session.flush()

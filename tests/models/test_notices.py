@@ -256,6 +256,21 @@ def test_a_withdrawn_notice_reactivates_the_benefit_and_a_declined_appeal_ends_i
         notices.request_hearing(session, case, declined, day(5), None, "cm.a", on(day(5)))
 
 
+def test_a_client_who_withdraws_their_request_lets_the_action_stand(session: Session) -> None:
+    case = snap_case(session)
+    notice = record(session, case)
+    notices.request_hearing(session, case, notice, day(3), None, "cm.a", on(day(3)))
+    with pytest.raises(CaseError, match="before the hearing was requested"):
+        notices.record_declined(session, case, notice, day(2), "cm.a", on(day(4)))
+    notices.record_declined(session, case, notice, day(20), "cm.a", on(day(20)))
+    assert notices.state(notice) == f"hearing request withdrawn by the client on {day(20)}"
+    assert not notices.held(session, case, BenefitKind.SNAP)  # the discontinuance stands
+    with pytest.raises(CaseError, match="already closed"):
+        notices.record_decision(
+            session, case, notice, HearingDecision.REVERSED, day(30), "cm.a", on(day(30))
+        )
+
+
 def test_what_cannot_be_recorded_is_refused_and_changes_nothing(session: Session) -> None:
     case = snap_case(session)
     plain = factories.walk_to(
