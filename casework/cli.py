@@ -474,7 +474,13 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     """Set the environment before Prefect is imported: data dir, API URL, runner settings.
     Returns the data dir and whether `up` should start its own Prefect server."""
     from casework.files import PRIVATE_UMASK, make_private
-    from casework.settings import STACK_FILE, default_data_dir, prefect_credential, prefect_env
+    from casework.settings import (
+        DEFAULT_API_URL,
+        STACK_FILE,
+        default_data_dir,
+        prefect_credential,
+        prefect_env,
+    )
 
     # Whatever a command writes in the data directory (a document's folder, a flow result
     # of `sweep`) is its owner's alone, as `up` requires of the whole directory.
@@ -496,7 +502,7 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
         elif stack_file.exists():
             api_url = json.loads(stack_file.read_text())["api_url"]
         else:
-            api_url = "http://127.0.0.1:4200/api"
+            api_url = DEFAULT_API_URL
     os.environ["CASEWORK_DATA_DIR"] = str(data_dir)
     from casework.settings import get_settings
 

@@ -379,7 +379,11 @@ def wait_for_stage(
             case = cases.get_case(session, case_number)
             event = stage_events.find(session, case, episode, key)
             if event is not None:
-                return SubmitResult(case_number, key, event.outcome, case.stage, event.error)
+                # Where this form took the case, as its own event row says: the case row,
+                # read a moment apart, may already be a step further on.
+                moved = event.outcome == stage_events.MOVED
+                stage = (event.to_stage or "closed") if moved else event.from_stage
+                return SubmitResult(case_number, key, event.outcome, stage, event.error)
         if time.monotonic() < min(next_run_check, deadline):
             time.sleep(STORE_POLL_SECONDS)
             continue

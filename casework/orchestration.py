@@ -92,6 +92,38 @@ def api_url() -> str:
     return os.environ.get("PREFECT_API_URL") or "(none)"
 
 
+def own_stack() -> bool:
+    """Whether the Prefect server we talk to is this data directory's own `casework up`
+    (the one its stack file names, or the default one `up` would start): then `casework
+    up` is what to start. Any other is a shared server whose workers serve a work pool."""
+    from casework.settings import DEFAULT_API_URL, STACK_FILE, get_settings
+
+    try:
+        stack = json.loads((get_settings().data_dir / STACK_FILE).read_text())
+        ours = str(stack["api_url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = DEFAULT_API_URL
+    return api_url().rstrip("/") == ours.rstrip("/")
+
+
+def remedy(missing: str) -> str:
+    """What to do when the `server`, a `deployment` or its `worker` is missing, for the
+    setup at hand: `casework up` for this data directory's own stack; on a shared server,
+    the server's owner, the deployments and the pool's worker command."""
+    from casework.settings import get_settings
+
+    if own_stack():
+        return "start `casework up`"
+    pool = get_settings().work_pool
+    return {
+        "server": "it is a shared server (PREFECT_API_URL): ask whoever runs it, or "
+        "point PREFECT_API_URL at the right one",
+        "deployment": f"deploy them to it, on the {pool} work pool: `prefect deploy --all` "
+        '(README, "Scale-out")',
+        "worker": f"start a worker on the {pool} work pool: `casework worker --pool {pool}`",
+    }[missing]
+
+
 def api_is_healthy(api_url: str) -> bool:
     return bool(server_answers(api_url))
 
@@ -128,7 +160,7 @@ def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None)
         except (httpx.HTTPError, OSError) as exc:
             raise OrchestratorUnavailable(
                 f"Prefect server at {url} is not answering ({type(exc).__name__}); "
-                "start it with `casework up`"
+                f"{remedy('server')}"
             ) from None
         if response.status_code not in BUSY or delay is None:
             break
@@ -181,20 +213,20 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
     if not answer:
         slow = " in time" if answer is None else ""
         raise OrchestratorUnavailable(
-            f"Prefect server at {api_url()} is not answering{slow}; start it with `casework up`"
+            f"Prefect server at {api_url()} is not answering{slow}; {remedy('server')}"
         )
     try:
         found = _deployment(deployment)  # answers for both
     except ObjectNotFound:
         raise OrchestratorUnavailable(
-            f"deployment {deployment} is not registered at {api_url()}; start `casework up`"
+            f"deployment {deployment} is not registered at {api_url()}; {remedy('deployment')}"
         ) from None
     last = datetime.fromisoformat(found["last_polled"]) if found.get("last_polled") else None
     silent = (datetime.now(last.tzinfo) - last).total_seconds() if last else None
     if silent is None or silent > RUNNER_SILENCE_SECONDS:
         seen = f"last seen {silent:.0f} s ago" if silent is not None else "never seen"
         raise OrchestratorUnavailable(
-            f"no worker is serving {deployment} ({seen}); start it with `casework up`"
+            f"no worker is serving {deployment} ({seen}); {remedy('worker')}"
         )
 
 

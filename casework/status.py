@@ -38,6 +38,7 @@ from casework.orchestration import (
     api_is_healthy,
     api_url,
     prefect_client,
+    remedy,
     reschedule,
 )
 from casework.settings import STACK_FILE
@@ -130,7 +131,7 @@ def check(data_dir: Path | None = None) -> StackStatus:
     status.scheduler_errors, status.last_scheduler_error = scheduler_errors(data_dir)
     if not api_is_healthy(status.api_url):
         status.server_problem = (
-            f"Prefect server at {status.api_url} is not answering; start it with `casework up`"
+            f"Prefect server at {status.api_url} is not answering; {remedy('server')}"
         )
         return status
     try:
@@ -158,11 +159,11 @@ def deployment_health(full_name: str) -> DeploymentHealth:
         deployment = client.read_deployment_by_name(full_name)
     except ObjectNotFound:
         return DeploymentHealth(
-            name, "-", "not registered", problem="not registered; start `casework up`"
+            name, "-", "not registered", problem=f"not registered; {remedy('deployment')}"
         )
     health = DeploymentHealth(name, describe_schedules(deployment), served_by(deployment))
     if health.served.startswith(("never", "silent")):
-        health.problem = f"no runner or worker is serving it ({health.served})"
+        health.problem = f"no runner or worker is serving it ({health.served}); {remedy('worker')}"
     upcoming = _runs(deployment.id, [StateType.SCHEDULED], FlowRunSort.EXPECTED_START_TIME_ASC)
     if upcoming and upcoming.expected_start_time:
         health.next_run = f"{upcoming.expected_start_time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
@@ -344,7 +345,7 @@ def repair(case_number: str) -> str:
         )
     if not api_is_healthy(api_url()):
         raise OrchestratorUnavailable(
-            f"Prefect server at {api_url()} is not answering; start it with `casework up`"
+            f"Prefect server at {api_url()} is not answering; {remedy('server')}"
         )
     if flow_run_id is None:  # recorded, but its run never started (the server went away)
         from casework.operations import start_run

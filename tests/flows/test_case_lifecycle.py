@@ -276,8 +276,37 @@ def test_nothing_is_written_when_the_server_is_down(
 
 
 def test_a_deployment_no_runner_serves_is_reported(stack: str) -> None:
-    with pytest.raises(orchestration.OrchestratorUnavailable, match="not registered"):
+    with pytest.raises(orchestration.OrchestratorUnavailable, match="not registered") as found:
         orchestration.check_ready("case-lifecycle/nobody-serves-this")
+    assert str(found.value).endswith("; start `casework up`")  # this data directory's stack
+
+
+def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_command(
+    stack: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A data directory whose `casework up` is not the server PREFECT_API_URL names: the
+    server is shared, its runs are on a work pool, and `casework up` is not the answer."""
+    from casework.settings import get_settings
+
+    monkeypatch.setenv("CASEWORK_DATA_DIR", str(tmp_path))  # no stack file: not ours
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(orchestration.OrchestratorUnavailable) as found:
+            orchestration.check_ready("case-lifecycle/nobody-serves-this")
+        said = str(found.value)
+        assert f"not registered at {stack}" in said
+        assert "on the casework work pool: `prefect deploy --all`" in said
+        assert "casework worker --pool casework" in orchestration.remedy("worker")
+        monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+        with pytest.raises(orchestration.OrchestratorUnavailable) as found:
+            orchestration.check_ready()
+        said = str(found.value)
+        assert "Prefect server at http://127.0.0.1:9/api is not answering" in said
+        assert "it is a shared server (PREFECT_API_URL)" in said
+        assert "casework up" not in said
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 def test_a_run_that_died_while_suspending_is_repaired_by_the_next_submit(stack: str) -> None:
@@ -301,3 +330,18 @@ def test_a_run_left_running_by_a_dead_runner_is_revived(stack: str) -> None:
     assert orchestration.revive_interrupted_runs() >= 1
     _wait_for_state(flow_run_id, "PAUSED")
     assert _submit(case_number, Stage.ASSESSMENT, factories.assessment()).stage == "plan"
+
+
+def test_a_wait_reports_where_its_own_form_took_the_case(stack: str) -> None:
+    """`submit --wait` prints what its form did, read from that form's own event, even when
+    the case has moved on again by the time it looks (another form, another machine)."""
+    case_number, _, _ = _open()
+    wait_for("intake to complete", lambda: operations.show(case_number).stage == "assessment")
+    first = _submit(case_number, Stage.ASSESSMENT, factories.assessment())
+    _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING))
+    waiting = factories.where_it_waits(case_number)
+    assert waiting.stage_key.startswith("referral")
+    again = operations.wait_for_stage(
+        case_number, waiting.episode, first.stage_key, waiting.flow_run_id, 10
+    )
+    assert (again.outcome, again.stage) == ("moved", "plan")  # not where the case is now
