@@ -27,13 +27,18 @@ def test_prefect_yaml_declares_the_same_deployments_for_work_pools() -> None:
 
     path = Path(__file__).resolve().parent.parent / "prefect.yaml"
     declared = {
-        d["name"]: (d["entrypoint"].replace(":", "."), [s["cron"] for s in d.get("schedules", [])])
+        d["name"]: (
+            d["entrypoint"].replace(":", "."),
+            [s["cron"] for s in d.get("schedules", [])],
+            d["description"],
+        )
         for d in yaml.safe_load(path.read_text())["deployments"]
     }
     served = {
         d.name: (
             d.entrypoint,  # module path: flows.sweeps.benefits_watch
             [s.schedule.cron for s in d.schedules],  # type: ignore[union-attr]
+            " ".join((d.description or "").split()),  # the flow's docstring, as one line
         )
         for d in all_deployments(schedules=True)
     }
