@@ -409,7 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "automations",
         parents=[common],
-        help="create or update the level-3 automation (`up` does this itself)",
+        help="create or update the level-3 automation (`up` and `deploy` do this themselves)",
+    )
+    sub.add_parser(
+        "deploy",
+        parents=[common],
+        help="put the work pool, every deployment and the automations on the Prefect server "
+        "PREFECT_API_URL names (many machines; `up` does this for one)",
     )
     return parser
 
@@ -467,7 +473,7 @@ def as_of_arg(text: str) -> datetime:
 
 # The commands that may start a new data directory; every other one needs it there.
 CREATES_STORE = {"up", "migrate", "worker"}
-NEEDS_NO_STORE = {"form"}
+NEEDS_NO_STORE = {"form", "deploy"}
 
 
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -1185,10 +1191,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_automations(args: argparse.Namespace) -> int:
     from casework.automations import LEVEL_3_AUTOMATION, ensure_automations
-    from casework.orchestration import BRIEF_DEPLOYMENT, check_ready
 
-    check_ready(BRIEF_DEPLOYMENT)
     print(f"{LEVEL_3_AUTOMATION}: {ensure_automations()}")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from casework.orchestration import api_is_healthy, api_url, remedy
+    from casework.worker import deploy
+
+    if not api_is_healthy(api_url()):
+        raise CliError(f"Prefect server at {api_url()} is not answering; {remedy('server')}")
+    print("\n".join(deploy()))
     return 0
 
 
@@ -1288,6 +1302,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "hearing": cmd_hearing,
     "follow-up": cmd_follow_up,
     "automations": cmd_automations,
+    "deploy": cmd_deploy,
     "providers": cmd_providers,
     "consent": cmd_consent,
     "referral": cmd_referral,
@@ -1314,7 +1329,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         from casework.worker import serve
 
         return serve(args.pool, args.limit)
-    if args.command not in {"form", "migrate"}:
+    if args.command not in {"form", "migrate", "deploy"}:
         from casework.db import check_schema
 
         check_schema()

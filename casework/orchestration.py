@@ -118,8 +118,7 @@ def remedy(missing: str) -> str:
     return {
         "server": "it is a shared server (PREFECT_API_URL): ask whoever runs it, or "
         "point PREFECT_API_URL at the right one",
-        "deployment": f"deploy them to it, on the {pool} work pool: `prefect deploy --all` "
-        '(README, "Scale-out")',
+        "deployment": f"put them on it, on the {pool} work pool: `casework deploy`",
         "worker": f"start a worker on the {pool} work pool: `casework worker --pool {pool}`",
     }[missing]
 

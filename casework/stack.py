@@ -220,7 +220,7 @@ async def _serve(
 ) -> None:
     from casework.worker import CaseworkWorker, register
 
-    pool = await register(deployments)
+    pool, _ = await register(deployments)
     worker = CaseworkWorker(work_pool_name=pool, limit=limit, name=f"casework-up-{os.getpid()}")
     # Ctrl-C and SIGTERM stop the worker in order; asyncio's default (raising
     # KeyboardInterrupt wherever the loop happens to be) can land inside the worker's

@@ -418,41 +418,64 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         raise InfrastructureNotFound(f"no flow-run process {infrastructure_pid} on this worker")
 
 
-async def ensure_pool(name: str) -> None:
-    """Create work pool `name` of our type if it is not there; refuse one of another type."""
+async def ensure_pool(name: str) -> str:
+    """Create work pool `name` of our type if it is not there, or bring its base job
+    template up to date; refuse one of another type. Returns what it did."""
     from prefect import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.exceptions import ObjectNotFound
 
+    template = CaseworkWorker.get_default_base_job_template()
     async with get_client() as client:
         try:
             pool = await client.read_work_pool(name)
         except ObjectNotFound:
             await client.create_work_pool(
-                WorkPoolCreate(
-                    name=name,
-                    type=WORKER_TYPE,
-                    base_job_template=CaseworkWorker.get_default_base_job_template(),
-                ),
+                WorkPoolCreate(name=name, type=WORKER_TYPE, base_job_template=template),
                 overwrite=False,
             )
-            return
-    if pool.type != WORKER_TYPE:
-        raise ValueError(
-            f"CASEWORK_WORK_POOL: work pool {name!r} is of type {pool.type!r}, not "
-            f"{WORKER_TYPE!r}; name another pool"
-        )
+            return "created"
+        if pool.type != WORKER_TYPE:
+            raise ValueError(
+                f"CASEWORK_WORK_POOL: work pool {name!r} is of type {pool.type!r}, not "
+                f"{WORKER_TYPE!r}; name another pool"
+            )
+        if pool.base_job_template == template:
+            return "up to date"
+        await client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
+        return "updated"
 
 
-async def register(deployments: list[Any]) -> str:
-    """Put every deployment on the work pool (created if missing); returns the pool's name."""
+async def register(deployments: list[Any]) -> tuple[str, str]:
+    """Put every deployment on the work pool (created if missing, its job template brought
+    up to date). Deployed from code, each runs its flow from the installed package (a
+    module path): no pull step names the deploying machine's directories. Returns the
+    pool's name and what was done to it."""
     from casework.settings import get_settings
 
     pool = get_settings().work_pool
-    await ensure_pool(pool)
+    done = await ensure_pool(pool)
     for deployment in deployments:
         await deployment.aapply(work_pool_name=pool)
-    return pool
+    return pool, done
+
+
+def deploy() -> list[str]:
+    """`casework deploy`: against the Prefect server PREFECT_API_URL names, in order: the
+    work pool, every deployment on it, and the automations (which need the deployments,
+    not a worker). Idempotent: run again after an upgrade. What it did, line by line."""
+    from casework.automations import LEVEL_3_AUTOMATION, ensure_automations
+    from deployments import all_deployments
+
+    deployments = all_deployments()
+    pool, done = asyncio.run(register(deployments))
+    scheduled = sum(1 for d in deployments if d.schedules)
+    return [
+        f"Work pool {pool} (type {WORKER_TYPE}): {done}.",
+        f"Deployments: {len(deployments)} on {pool} ({scheduled} on their schedules).",
+        f"Automation {LEVEL_3_AUTOMATION}: {ensure_automations()}.",
+        f"Start a worker on each host: `casework worker --pool {pool}`.",
+    ]
 
 
 def serve(pool: str | None, limit: int | None) -> int:
@@ -463,7 +486,7 @@ def serve(pool: str | None, limit: int | None) -> int:
     name = pool or settings.work_pool
 
     async def work() -> None:
-        await ensure_pool(name)
+        await ensure_pool(name)  # a pool nobody deployed to yet: made, so the worker polls
         worker = CaseworkWorker(work_pool_name=name, limit=limit or settings.runner_limit)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -295,7 +295,7 @@ def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_comma
             orchestration.check_ready("case-lifecycle/nobody-serves-this")
         said = str(found.value)
         assert f"not registered at {stack}" in said
-        assert "on the casework work pool: `prefect deploy --all`" in said
+        assert "on the casework work pool: `casework deploy`" in said
         assert "casework worker --pool casework" in orchestration.remedy("worker")
         monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
         with pytest.raises(orchestration.OrchestratorUnavailable) as found:

@@ -1,0 +1,138 @@
+"""`casework deploy` against a Prefect server of its own (not the session's): the work pool
+of our worker type, every deployment on it with no pull step naming this machine's
+directories, and the level-3 automation, all before any worker has polled; run twice, it
+changes nothing the second time."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deployments import DECLARED
+
+pytestmark = [pytest.mark.prefect, pytest.mark.restarts_stack]  # a second server: run late
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Prefect server on loopback with a home of its own, as an agency's shared one."""
+    home = tmp_path_factory.mktemp("shared-prefect")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
+    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    log = home / "server.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "casework.prefect_server", "start", "--host", "127.0.0.1"]
+        + ["--port", str(port)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(f"{api}/health", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert server.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    try:
+        yield api
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _deploy(api: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`casework deploy` as an operator runs it on a machine of their own: schedules on,
+    the default pool, no case store here."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
+    env |= {"PREFECT_API_URL": api, "CASEWORK_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "casework", "deploy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_deploy_puts_pool_deployments_and_automation_on_a_shared_server(
+    shared_server: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "operator"
+    data_dir.mkdir()
+    first = _deploy(shared_server, data_dir)
+    assert first.returncode == 0, first.stderr
+    assert "Work pool casework (type casework): created." in first.stdout
+    assert f"Deployments: {len(DECLARED)} on casework (6 on their schedules)." in first.stdout
+    assert "Automation casework-level-3-escalation: created." in first.stdout
+    assert "`casework worker --pool casework`" in first.stdout
+
+    with httpx.Client(base_url=shared_server + "/", timeout=30) as api:
+        pool = api.get("work_pools/casework").json()
+        assert pool["type"] == "casework"
+        found = api.post("deployments/filter", json={}).json()
+        assert {d["name"] for d in found} == {d.name for d in DECLARED}
+        for deployment in found:
+            assert deployment["work_pool_name"] == "casework"
+            # Runs import the installed package: nothing names the deploying machine's paths.
+            assert not deployment["pull_steps"], deployment["pull_steps"]
+            assert str(tmp_path) not in str(deployment)
+            assert "/work/" not in str(deployment["entrypoint"])
+            # No secret in what the UI shows of a deployment or its pool.
+            shown = str(deployment["job_variables"]) + str(pool["base_job_template"])
+            assert "postgresql" not in shown
+            assert "DATABASE_URL" not in shown
+            assert "AUTH_STRING" not in shown
+        sweep = next(d for d in found if d["name"] == "stalled-case-sweep")
+        assert [s["schedule"]["cron"] for s in sweep["schedules"]] == ["*/15 * * * *"]
+        brief = next(d for d in found if d["name"] == "escalation-brief")
+        [automation] = api.post(
+            "automations/filter",
+            json={"automations": {"name": {"any_": ["casework-level-3-escalation"]}}},
+        ).json()
+        assert automation["actions"][0]["deployment_id"] == brief["id"]
+        # No worker has polled this server: the automation did not need one.
+        assert api.post("work_pools/casework/workers/filter", json={}).json() == []
+
+    again = _deploy(shared_server, data_dir)
+    assert again.returncode == 0, again.stderr
+    assert "Work pool casework (type casework): up to date." in again.stdout
+    assert "Automation casework-level-3-escalation: updated." in again.stdout
+    with httpx.Client(base_url=shared_server + "/", timeout=30) as api:
+        assert len(api.post("deployments/filter", json={}).json()) == len(DECLARED)
+        automations = api.post(
+            "automations/filter",
+            json={"automations": {"name": {"any_": ["casework-level-3-escalation"]}}},
+        ).json()
+        assert len(automations) == 1
+
+
+def test_deploy_names_the_server_it_cannot_reach(tmp_path: Path) -> None:
+    done = _deploy("http://127.0.0.1:9/api", tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Prefect server at http://127.0.0.1:9/api is not answering" in done.stderr
+    assert "casework up" not in done.stderr
