@@ -6,7 +6,12 @@ One Prefect server (SQLite, or PostgreSQL with --prefect-database-url), one case
   * stock     Prefect's Runner serving every deployment; each flow run is a new
               `python -m prefect.engine` process (how `casework up` ran before);
   * casework  `casework worker` on the work pool; each flow run a child forked from a
-              template process that imported Prefect and the project once.
+              template process that imported Prefect and the project once;
+  * casework-2  two `casework worker` processes on the pool, each with a home of its own
+              and the same concurrency limit as the one (--limit): the many-machine
+              setup on one host. With --think 0 the cases keep the workers busy, and the
+              report gives transitions per minute, 2 workers / 1, and CPU per transition
+              per worker.
 
 N cases (default 20) at once, each moved intake -> assessment -> plan -> referral ->
 monitoring -> closure (6 transitions) by its own case manager, who waits --think seconds
@@ -22,7 +27,8 @@ mode and per transition:
   * the CPU and wall time of one `casework submit --wait` command (its own process).
 
     .venv/bin/python bench/lifecycle.py [--cases 20] [--think 20] [--modes stock,casework]
-        [--port P] [--prefect-database-url postgresql://...]
+        [--port P] [--prefect-database-url postgresql://...] [--limit 10]
+    .venv/bin/python bench/lifecycle.py --cases 20 --think 0 --modes casework,casework-2
 """
 
 from __future__ import annotations
@@ -104,6 +110,23 @@ def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Pa
     )
     if prefect_database_url:
         os.environ["CASEWORK_PREFECT_DATABASE_URL"] = prefect_database_url
+    # The shipped roster, plus the bench's case managers and its actor, whom this login is
+    # (the `casework submit` processes sign in as it).
+    import getpass
+
+    programs = '["housing", "healthcare", "child_welfare", "substance_use", "geriatric", '
+    programs += '"criminal_justice"]'
+    roster = data_dir / "staff.toml"
+    roster.write_text(
+        (ROOT / "models" / "staff.toml").read_text()
+        + "".join(  # cm.tester: who the forms (tests/factories.py) say submitted them
+            f'\n[[staff]]\nid = "{staff}"\nrole = "case_manager"\nprograms = {programs}\n'
+            for staff in ("cm.bench", "cm.tester")
+        )
+        + f'\n[[staff]]\nid = "bench"\nrole = "case_manager"\nprograms = {programs}\n'
+        + f'login = "{getpass.getuser()}"\n'
+    )
+    os.environ["CASEWORK_STAFF_FILE"] = str(roster)
     get_settings.cache_clear()  # read again, with this data directory
     return data_dir
 
@@ -121,35 +144,52 @@ def _ready() -> bool:
 @dataclass
 class Executor:
     mode: str
-    process: subprocess.Popen[bytes]
+    processes: list[subprocess.Popen[bytes]]
 
-    def flow_run_parents(self) -> list[int]:
+    def flow_run_parents(self, process: subprocess.Popen[bytes] | None = None) -> list[int]:
         """The processes whose children are the flow runs (the runner, or the templates)."""
         if self.mode == "stock":
-            return [self.process.pid]
+            return [self.processes[0].pid]
         return [
             pid
-            for pid in children_of(self.process.pid)
+            for worker in ([process] if process else self.processes)
+            for pid in children_of(worker.pid)
             if b"casework.template" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
 
     def cpu(self) -> dict[str, float]:
-        parents = self.flow_run_parents()
         figures = {
-            "flow-run processes": sum(reaped_children_cpu(pid) for pid in parents),
-            "runner / worker": own_cpu(self.process.pid),
+            "flow-run processes": sum(reaped_children_cpu(p) for p in self.flow_run_parents()),
+            "runner / worker": sum(own_cpu(p.pid) for p in self.processes),
         }
-        if self.mode == "casework":
-            figures["template"] = sum(own_cpu(pid) for pid in parents)
+        if self.mode != "stock":
+            figures["template"] = sum(own_cpu(pid) for pid in self.flow_run_parents())
         return figures
+
+    def per_worker(self) -> list[float]:
+        """Each worker's whole CPU: itself, its templates and the runs they forked."""
+        if self.mode == "stock":
+            runner = self.processes[0].pid
+            return [own_cpu(runner) + reaped_children_cpu(runner)]
+        return [
+            own_cpu(worker.pid)
+            + sum(own_cpu(t) + reaped_children_cpu(t) for t in self.flow_run_parents(worker))
+            for worker in self.processes
+        ]
 
     def quiet(self) -> bool:
         return not any(children_of(pid) for pid in self.flow_run_parents())
 
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(60)
 
-def start_executor(mode: str, log: Path) -> Executor:
+
+def start_executor(mode: str, log: Path, limit: int) -> Executor:
     if mode == "stock":
-        command = [sys.executable, str(ROOT / "bench" / "stock_runner.py")]
+        commands = [[sys.executable, str(ROOT / "bench" / "stock_runner.py")]]
     else:
         import asyncio
 
@@ -158,12 +198,22 @@ def start_executor(mode: str, log: Path) -> Executor:
 
         deployments = all_deployments(schedules=False)
         asyncio.run(register(deployments))
-        command = [sys.executable, "-m", "casework", "worker"]
-    process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        worker = [sys.executable, "-m", "casework", "worker", "--limit", str(limit)]
+        commands = [worker] * (2 if mode == "casework-2" else 1)
+    processes = []
+    for n, command in enumerate(commands):
+        # Each worker a home of its own, as on its own machine; results on shared storage.
+        env = {**os.environ, "PREFECT_HOME": str(log.parent / f"{mode}-home-{n}")}
+        processes.append(
+            subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
+        )
     wait_for(f"{mode} executor serving", _ready, timeout=120, every=0.5)
-    executor = Executor(mode, process)
-    if mode == "casework":
-        wait_for("template ready", executor.flow_run_parents, timeout=60, every=0.2)
+    executor = Executor(mode, processes)
+    if mode != "stock":
+        for process in processes:
+            wait_for(
+                "template ready", lambda p=process: executor.flow_run_parents(p), 60, every=0.2
+            )
     return executor
 
 
@@ -268,27 +318,27 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
     probe = Path(os.environ["CASEWORK_BENCH_PROBE"])
     for old in probe.glob("*.log"):
         old.unlink()
-    executor = start_executor(mode, data_dir / f"{mode}.log")
+    executor = start_executor(mode, data_dir / f"{mode}.log", args.limit)
     try:
         idle0, idle_started = tree_cpu(server_pid), time.monotonic()
         time.sleep(IDLE_SECONDS)  # the server's own services, and the polls, with no cases
         idle_rate = (tree_cpu(server_pid) - idle0) / (time.monotonic() - idle_started)
         before_locked = locked_lines(data_dir)
         server0, caller0 = tree_cpu(server_pid), resource.getrusage(resource.RUSAGE_SELF)
-        executor0 = executor.cpu()
+        executor0, workers0 = executor.cpu(), executor.per_worker()
         started = time.monotonic()
         work = run_cases(args.cases, args.think)
         wait_for("every flow-run process ended", executor.quiet, timeout=120, every=0.2)
         elapsed = time.monotonic() - started
         caller1, executor1 = resource.getrusage(resource.RUSAGE_SELF), executor.cpu()
+        workers = [b - a for a, b in zip(workers0, executor.per_worker(), strict=True)]
         server_cpu = tree_cpu(server_pid) - server0
         transitions = args.cases * TRANSITIONS_PER_CASE
         counted = requests(probe)
         not_closed = [n for n in work.numbers if not _at(n, "closure")]
         cli_cpu, cli_wall = cli_submit(3)
     finally:
-        executor.process.terminate()
-        executor.process.wait(60)
+        executor.stop()
     cpu = {name: (executor1[name] - executor0[name]) / transitions for name in executor1}
     cpu["server"] = server_cpu / transitions
     idle_share = idle_rate * elapsed / transitions
@@ -308,6 +358,8 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
         "not_closed": not_closed,
         "elapsed": elapsed,
         "transitions": transitions,
+        "per_minute": transitions / elapsed * 60,
+        "per_worker": [cpu_s / transitions for cpu_s in workers],
         "cli": (cli_cpu, cli_wall),
     }
 
@@ -319,7 +371,13 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
     for r in results:
         lat = sorted(r["latency"]) or [float("nan")]
         p90 = lat[min(len(lat) - 1, int(0.9 * len(lat)))]
-        print(f"\n== {r['mode']}: {r['transitions']} transitions in {r['elapsed']:.0f} s")
+        print(
+            f"\n== {r['mode']}: {r['transitions']} transitions in {r['elapsed']:.0f} s "
+            f"({r['per_minute']:.1f} per minute)"
+        )
+        if len(r["per_worker"]) > 1:
+            shares = ", ".join(f"{cpu_s:.3f}" for cpu_s in r["per_worker"])
+            print(f"  CPU s per transition, each worker (with its templates and runs): {shares}")
         for name, value in r["cpu"].items():
             print(f"  CPU s per transition, {name:<24} {value:6.3f}")
         print(f"  CPU s per transition, {'whole (all processes)':<24} {r['whole']:6.3f}")
@@ -352,6 +410,19 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         )
         net = (stock["whole"] - stock["server_idle"]) / (ours["whole"] - ours["server_idle"])
         print(f"whole-transition CPU net of the server's idle load, stock / casework: {net:.1f}x")
+    if {"casework", "casework-2"} <= set(modes):
+        one, two = modes["casework"], modes["casework-2"]
+        print(
+            f"\ntransitions per minute, 2 workers / 1 (same --limit each): "
+            f"{two['per_minute'] / one['per_minute']:.2f} "
+            f"({two['per_minute']:.1f} / {one['per_minute']:.1f}); on one host the two share its "
+            "cores, so this cannot much exceed 1 here"
+        )
+        print(
+            f"CPU s per transition on the workers' side: 1 worker {sum(one['per_worker']):.3f}, "
+            f"2 workers {sum(two['per_worker']):.3f} in all "
+            f"({', '.join(f'{c:.3f}' for c in two['per_worker'])})"
+        )
     print(json.dumps({r["mode"]: {k: r[k] for k in ("cpu", "whole", "requests")} for r in results}))
 
 
@@ -362,6 +433,7 @@ def main() -> None:
     parser.add_argument("--modes", default="stock,casework")
     parser.add_argument("--port", type=int, default=4321)
     parser.add_argument("--prefect-database-url")
+    parser.add_argument("--limit", type=int, default=10, help="flow runs at once, per worker")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
