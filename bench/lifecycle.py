@@ -415,8 +415,9 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         print(
             f"\ntransitions per minute, 2 workers / 1 (same --limit each): "
             f"{two['per_minute'] / one['per_minute']:.2f} "
-            f"({two['per_minute']:.1f} / {one['per_minute']:.1f}); on one host the two share its "
-            "cores, so this cannot much exceed 1 here"
+            f"({two['per_minute']:.1f} / {one['per_minute']:.1f}): bound by --limit, this is "
+            "the second worker's slots; bound by CPU (a high --limit), one host's cores cap it "
+            "near 1, and CPU per transition per worker is what predicts more machines"
         )
         print(
             f"CPU s per transition on the workers' side: 1 worker {sum(one['per_worker']):.3f}, "
