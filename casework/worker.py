@@ -478,6 +478,31 @@ def deploy() -> list[str]:
     ]
 
 
+async def check_served_versions(name: str) -> None:
+    """Refuse to serve a pool whose deployments another installation put there (another
+    version of the package, of its locked dependencies, or of the store's migrations): its
+    runs would run this machine's code against that one's expectations. Deployments with
+    no version (`prefect deploy` from prefect.yaml) are not checked."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+
+    from casework.stack import StackError
+    from deployments import build_version
+
+    mine = build_version()
+    async with get_client() as client:
+        found = await client.read_deployments(
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[name]))
+        )
+    other = sorted((d for d in found if d.version and d.version != mine), key=lambda d: d.name)
+    if other:
+        names = ", ".join(d.name for d in other[:3]) + (", ..." if len(other) > 3 else "")
+        raise StackError(
+            f"work pool {name}: {names} deployed from {other[0].version}, and this worker is "
+            f"{mine}; install the same version here, or run `casework deploy` from this one"
+        )
+
+
 def serve(pool: str | None, limit: int | None) -> int:
     """`casework worker`: poll `pool` and run its flow runs until Ctrl-C."""
     from casework.settings import get_settings
@@ -487,6 +512,7 @@ def serve(pool: str | None, limit: int | None) -> int:
 
     async def work() -> None:
         await ensure_pool(name)  # a pool nobody deployed to yet: made, so the worker polls
+        await check_served_versions(name)
         worker = CaseworkWorker(work_pool_name=name, limit=limit or settings.runner_limit)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

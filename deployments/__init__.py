@@ -53,6 +53,46 @@ DECLARED = [
 SCHEDULES = {d.name: d.cron for d in DECLARED if d.cron}
 
 
+def build_version() -> str:
+    """What this installation runs: the package's version, a digest of the versions of
+    every package it needs at run time (what the lock installed), and the case store's
+    migration head. Every deployment carries it; a worker serves only its own."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: dict[str, str] = {}
+    wanted = ["casework"]
+    while wanted:
+        name = canonicalize_name(wanted.pop())
+        if name in seen:
+            continue
+        try:
+            seen[name] = version(name)
+        except PackageNotFoundError:  # a marker-less optional one: not installed, not run
+            continue
+        for text in requires(name) or []:
+            needed = Requirement(text)
+            if needed.marker is None or needed.marker.evaluate({"extra": ""}):
+                wanted.append(needed.name)
+    pinned = "\n".join(f"{name}=={seen[name]}" for name in sorted(seen) if name != "casework")
+    digest = hashlib.sha256(pinned.encode()).hexdigest()[:10]
+    return f"{seen['casework']}+lock.{digest}+head.{migration_head()}"
+
+
+def migration_head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from casework.db import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return str(ScriptDirectory.from_config(config).get_current_head())
+
+
 def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
     """Every deployment; the scheduled ones with their crons unless `schedules` is off
     (default: CASEWORK_SCHEDULES)."""
@@ -60,6 +100,7 @@ def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
         from casework.settings import get_settings
 
         schedules = get_settings().schedules
+    version = build_version()
     declared = [
         d.flow.to_deployment(
             name=d.name,
@@ -67,6 +108,7 @@ def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
             cron=d.cron if schedules else None,
             tags=["casework"],
             entrypoint_type=EntrypointType.MODULE_PATH,
+            version=version,
         )
         for d in DECLARED
     ]

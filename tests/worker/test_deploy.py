@@ -136,3 +136,54 @@ def test_deploy_names_the_server_it_cannot_reach(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1, done.stderr
     assert "Prefect server at http://127.0.0.1:9/api is not answering" in done.stderr
     assert "casework up" not in done.stderr
+
+
+def _casework(api: str, data_dir: Path, *argv: str, **popen: object) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
+    env |= {"PREFECT_API_URL": api, "CASEWORK_DATA_DIR": str(data_dir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "casework", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def test_a_worker_refuses_deployments_another_installation_made(
+    shared_server: str, tmp_path: Path
+) -> None:
+    """The pool's deployments carry the version, lock and migration head they were deployed
+    from; a worker of another installation says so in one line and serves nothing."""
+    from tests.polling import wait_for
+
+    data_dir = tmp_path / "host-b"
+    data_dir.mkdir()
+    assert _deploy(shared_server, data_dir).returncode == 0
+    assert _casework(shared_server, data_dir, "migrate").wait(120) == 0
+    with httpx.Client(base_url=shared_server + "/", timeout=30) as api:
+        deployed = api.post("deployments/filter", json={}).json()
+        assert all("+lock." in d["version"] and "+head." in d["version"] for d in deployed)
+        # The same installation: it serves (it polls the pool).
+        worker = _casework(shared_server, data_dir, "worker", "--pool", "casework")
+        try:
+            wait_for(
+                "the worker to poll",
+                lambda: api.post("work_pools/casework/workers/filter", json={}).json(),
+                timeout=120,
+            )
+        finally:
+            worker.send_signal(2)
+            worker.wait(60)
+        # A deployment made by another installation: refused before anything runs.
+        sweep = next(d for d in deployed if d["name"] == "stalled-case-sweep")
+        other = "0.0.9+lock.0000000000+head.0001"
+        assert api.patch(f"deployments/{sweep['id']}", json={"version": other}).is_success
+        refused = _casework(shared_server, data_dir, "worker", "--pool", "casework")
+        out, err = refused.communicate(timeout=120)
+        assert refused.returncode == 1, out + err
+        assert err.count("\n") == 1, err
+        assert f"stalled-case-sweep deployed from {other}, and this worker is 0.1.0" in err
+        assert "run `casework deploy` from this one" in err
+    assert _deploy(shared_server, data_dir).returncode == 0  # put back as it was
