@@ -190,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="sweep one case: for stalls (as a crisis does) and with the benefits watch "
         "(as a notice does); --watch picks one",
     )
+    sweep.add_argument(
+        "--on-pool",
+        action="store_true",
+        help="run each sweep as a deployment run on the work pool and wait for it "
+        "(default: here, in this process)",
+    )
     sweep.add_argument("--json", action="store_true")
 
     esc = sub.add_parser("escalations", parents=[common], help="list escalations and warnings")
@@ -806,6 +812,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     watches = [Watch(w) for w in args.watch] if args.watch else list(Watch)
     if args.case and not args.watch:
         watches = [Watch.STALLED_CASES, Watch.BENEFITS]
+    if args.on_pool:
+        said = operations.sweep_on_pool(watches, args.as_of, args.case)
+        emit(said, args.json, lambda: "\n".join(f"{w}: {line}" for w, line in said.items()))
+        return 0
     totals = operations.sweep(watches, args.as_of, args.case)
     emit(
         totals,

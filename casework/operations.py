@@ -875,13 +875,41 @@ def sweep(watches: list[Watch], as_of: datetime | None, case_number: str | None)
 
     orchestration.check_ready(orchestration.SWEEP_DEPLOYMENT)
     if case_number is not None:
-        with session_scope() as session:
-            case_number = cases.get_case(session, case_number).case_number
-        one_case = {Watch.STALLED_CASES, Watch.BENEFITS}
-        if not set(watches) <= one_case:
-            raise InputError("--case: only the stalled-cases and benefits sweeps run for one case")
+        case_number = _one_case(watches, case_number)
         return {watch.value: SWEEPS[watch](as_of, case_number) for watch in watches}
     return {watch.value: SWEEPS[watch](as_of) for watch in watches}
+
+
+def _one_case(watches: list[Watch], case_number: str) -> str:
+    """The case's number as the store has it, for sweeps that can look at one case."""
+    if not set(watches) <= {Watch.STALLED_CASES, Watch.BENEFITS}:
+        raise InputError("--case: only the stalled-cases and benefits sweeps run for one case")
+    with session_scope(read_only=True) as session:
+        return cases.get_case(session, case_number).case_number or case_number
+
+
+ON_POOL_TIMEOUT_SECONDS = 1800.0  # a sweep of a large caseload, on a busy pool
+
+
+def sweep_on_pool(
+    watches: list[Watch], as_of: datetime | None, case_number: str | None
+) -> dict[str, str]:
+    """Run the sweeps as deployment runs on the work pool (not in this process) and wait for
+    each: what each found (its artifact's counts), or how its run ended."""
+    parameters: dict[str, Any] = {"as_of": as_of.isoformat()} if as_of else {}
+    if case_number is not None:
+        parameters["case_number"] = _one_case(watches, case_number)
+    said = {}
+    for watch in watches:
+        deployment = orchestration.WATCH_DEPLOYMENTS[watch]
+        orchestration.check_ready(deployment)
+        run = orchestration.run_on_pool(deployment, parameters, ON_POOL_TIMEOUT_SECONDS)
+        if run.state_type == "COMPLETED":
+            counts = orchestration.artifact_description(run.flow_run_id, f"sweep-{watch.value}")
+            said[watch.value] = f"{run.name}: {counts or 'completed'}"
+        else:
+            said[watch.value] = f"{run.name}: {run.state_name} ({run.state_message or '-'})"
+    return said
 
 
 def escalation_list(open_only: bool, case_number: str | None) -> list[EscalationOut]:

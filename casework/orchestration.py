@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from casework.settings import prefect_auth_headers
 from models.cases import Position, Transfer, run_tags, with_manager
+from models.codes import Watch
 
 if TYPE_CHECKING:  # httpx is imported where it is used: store-only commands never need it
     import httpx
@@ -29,6 +30,13 @@ SWEEP_DEPLOYMENT = "stalled-case-sweep/stalled-case-sweep"
 BENEFITS_DEPLOYMENT = "benefits-watch/benefits-watch"
 REFERRAL_SYNC_DEPLOYMENT = "referral-status-sync/referral-status-sync"
 BRIEF_DEPLOYMENT = "escalation-brief/escalation-brief"
+# The sweeps' deployments, by watch (flows/sweeps.py names the flows; a test keeps them so).
+WATCH_DEPLOYMENTS = {
+    Watch.STALLED_CASES: SWEEP_DEPLOYMENT,
+    Watch.BENEFITS: BENEFITS_DEPLOYMENT,
+    Watch.FOLLOW_UPS: "follow-up-checks/follow-up-checks",
+    Watch.REASSESSMENTS: "reassessment-cadence/reassessment-cadence",
+}
 RUNNER_SILENCE_SECONDS = 45
 
 
@@ -355,6 +363,28 @@ def announce_transfer(moved: Transfer) -> None:
 def start_sweep(deployment: str, **parameters: Any) -> str:
     """Start a sweep now, on the worker, without waiting for it."""
     return _start(deployment, dict(parameters))
+
+
+def run_on_pool(deployment: str, parameters: dict[str, Any], timeout: float) -> RunView:
+    """Run `deployment` now on its work pool (whichever worker takes it) and wait, a
+    bounded while, until it ends; its run as it ended (or as it stood at the deadline)."""
+    flow_run_id = start_sweep(deployment, **parameters)
+    deadline = time.monotonic() + timeout
+    while (run := read_run(flow_run_id)).state_type in ON_ITS_WAY:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return run
+
+
+def artifact_description(flow_run_id: str, key: str) -> str | None:
+    """The description of the run's artifact `key` (a sweep puts its counts there)."""
+    found = _api(
+        "POST",
+        "/artifacts/filter",
+        {"artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [flow_run_id]}}},
+    )
+    return str(found[0]["description"]) if found else None
 
 
 def start_case_sweep(case_number: str, deployment: str = SWEEP_DEPLOYMENT) -> str:

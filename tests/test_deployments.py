@@ -43,3 +43,14 @@ def test_prefect_yaml_declares_the_same_deployments_for_work_pools() -> None:
         for d in all_deployments(schedules=True)
     }
     assert declared == served
+
+
+def test_the_cli_finds_each_sweeps_deployment_by_its_watch() -> None:
+    from casework.orchestration import WATCH_DEPLOYMENTS
+    from deployments import DECLARED
+    from flows.sweeps import SWEEPS
+
+    declared = {d.full_name for d in DECLARED}
+    for watch, flow in SWEEPS.items():
+        assert WATCH_DEPLOYMENTS[watch] == f"{flow.name}/{flow.name}"
+        assert WATCH_DEPLOYMENTS[watch] in declared

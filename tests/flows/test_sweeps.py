@@ -386,3 +386,27 @@ def test_casework_sweep_prints_its_counts_and_no_prefect_log_lines(stack: str) -
     assert done.stdout.startswith("benefits: breaches "), done.stdout
     assert done.stdout.count("\n") == 1, done.stdout
     assert done.stderr == ""
+
+
+def test_a_sweep_on_the_pool_runs_as_a_deployment_run_and_says_what_it_found(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`casework sweep --on-pool`: the worker runs it (not this process), and the command
+    waits for it and prints its counts."""
+    from tests.casework.test_cli import run_cli
+
+    number, _ = factories.stalled_case()
+    code, out, err = run_cli(
+        capsys, "sweep", "--on-pool", "--watch", "stalled-cases", "--case", number, "--json"
+    )
+    assert code == 0, err
+    [line] = json.loads(out).values()
+    assert line.startswith(f"stalled-case-sweep-{number}-")
+    assert "breaches 1, raised 1" in line
+    run = api_post(
+        stack,
+        "flow_runs/filter",
+        {"flow_runs": {"name": {"any_": [line.split(": ")[0]]}}},
+    )[0]
+    assert run["deployment_id"]  # a deployment run, on the pool
+    assert [(r.rule, r.level) for r in _escalations(number)] == [("stage_overdue", 1)]
