@@ -436,7 +436,9 @@ async def ensure_pool(name: str) -> str:
             )
             return "created"
         if pool.type != WORKER_TYPE:
-            raise ValueError(
+            from casework.stack import StackError
+
+            raise StackError(
                 f"CASEWORK_WORK_POOL: work pool {name!r} is of type {pool.type!r}, not "
                 f"{WORKER_TYPE!r}; name another pool"
             )

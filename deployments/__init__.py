@@ -64,19 +64,22 @@ def build_version() -> str:
     from packaging.utils import canonicalize_name
 
     seen: dict[str, str] = {}
-    wanted = ["casework"]
+    done: set[tuple[str, str]] = set()
+    wanted = [("casework", "")]  # (package, one extra of it that is asked for, or "")
     while wanted:
-        name = canonicalize_name(wanted.pop())
-        if name in seen:
+        name, extra = wanted.pop()
+        name = canonicalize_name(name)
+        if (name, extra) in done:
             continue
+        done.add((name, extra))
         try:
             seen[name] = version(name)
-        except PackageNotFoundError:  # a marker-less optional one: not installed, not run
+        except PackageNotFoundError:  # not installed here, so never run here
             continue
         for text in requires(name) or []:
             needed = Requirement(text)
-            if needed.marker is None or needed.marker.evaluate({"extra": ""}):
-                wanted.append(needed.name)
+            if needed.marker is None or needed.marker.evaluate({"extra": extra}):
+                wanted += [(needed.name, e) for e in needed.extras or {""}]
     pinned = "\n".join(f"{name}=={seen[name]}" for name in sorted(seen) if name != "casework")
     digest = hashlib.sha256(pinned.encode()).hexdigest()[:10]
     return f"{seen['casework']}+lock.{digest}+head.{migration_head()}"
