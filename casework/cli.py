@@ -813,9 +813,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.case and not args.watch:
         watches = [Watch.STALLED_CASES, Watch.BENEFITS]
     if args.on_pool:
-        said = operations.sweep_on_pool(watches, args.as_of, args.case)
+        said, completed = operations.sweep_on_pool(watches, args.as_of, args.case)
         emit(said, args.json, lambda: "\n".join(f"{w}: {line}" for w, line in said.items()))
-        return 0
+        return 0 if completed else EXIT_ERROR
     totals = operations.sweep(watches, args.as_of, args.case)
     emit(
         totals,

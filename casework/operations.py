@@ -893,13 +893,14 @@ ON_POOL_TIMEOUT_SECONDS = 1800.0  # a sweep of a large caseload, on a busy pool
 
 def sweep_on_pool(
     watches: list[Watch], as_of: datetime | None, case_number: str | None
-) -> dict[str, str]:
+) -> tuple[dict[str, str], bool]:
     """Run the sweeps as deployment runs on the work pool (not in this process) and wait for
-    each: what each found (its artifact's counts), or how its run ended."""
+    each: what each found (its artifact's counts), or how its run ended; and whether every
+    one completed."""
     parameters: dict[str, Any] = {"as_of": as_of.isoformat()} if as_of else {}
     if case_number is not None:
         parameters["case_number"] = _one_case(watches, case_number)
-    said = {}
+    said, completed = {}, True
     for watch in watches:
         deployment = orchestration.WATCH_DEPLOYMENTS[watch]
         orchestration.check_ready(deployment)
@@ -909,7 +910,8 @@ def sweep_on_pool(
             said[watch.value] = f"{run.name}: {counts or 'completed'}"
         else:
             said[watch.value] = f"{run.name}: {run.state_name} ({run.state_message or '-'})"
-    return said
+            completed = False
+    return said, completed
 
 
 def escalation_list(open_only: bool, case_number: str | None) -> list[EscalationOut]:
