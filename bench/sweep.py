@@ -262,7 +262,6 @@ def _notice(case_id: int, kind: str, unanswered: bool) -> dict[str, Any]:
         "recorded_by": "cm.bench",
         "hearing_requested_on": None if unanswered else dated + timedelta(days=5),
         "aid_continuing": None if unanswered else True,
-        "answered": not unanswered,
     }
 
 

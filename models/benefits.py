@@ -18,9 +18,7 @@ def record_benefit(
     session: Session, case: Case, kind: BenefitKind, recertify_by: date, actor: str, at: datetime
 ) -> Benefit:
     """Record a benefit, or renew it with its next recertification date."""
-    benefit = session.scalars(
-        select(Benefit).where(Benefit.case_id == case.id, Benefit.kind == kind.value)
-    ).one_or_none()
+    benefit = benefit_of(session, case, kind, active_only=False)
     previous = benefit.recertify_by.isoformat() if benefit and benefit.active else None
     if benefit is None:
         benefit = Benefit(case_id=case.id, kind=kind.value, recertify_by=recertify_by)
@@ -41,13 +39,17 @@ def record_benefit(
     return benefit
 
 
+def benefit_of(
+    session: Session, case: Case, kind: BenefitKind | str, *, active_only: bool = True
+) -> Benefit | None:
+    """The case's benefit of `kind` (by default only while active: watched, received)."""
+    query = select(Benefit).where(Benefit.case_id == case.id, Benefit.kind == str(kind))
+    return session.scalars(query.where(Benefit.active) if active_only else query).one_or_none()
+
+
 def end_benefit(session: Session, case: Case, kind: BenefitKind, actor: str, at: datetime) -> None:
     """The client no longer receives the benefit (on purpose): stop watching it."""
-    benefit = session.scalars(
-        select(Benefit).where(
-            Benefit.case_id == case.id, Benefit.kind == kind.value, Benefit.active
-        )
-    ).one_or_none()
+    benefit = benefit_of(session, case, kind)
     if benefit is None:
         raise CaseError(f"--kind: {case.case_number} has no active {kind.value} benefit")
     benefit.active = False

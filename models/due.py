@@ -142,7 +142,7 @@ def due_list(
     unanswered = (
         select(Case, AdverseNotice)
         .join(AdverseNotice, AdverseNotice.case_id == Case.id)
-        .where(is_open, mine, ~AdverseNotice.answered)
+        .where(is_open, mine, AdverseNotice.awaiting)
     )
     for case, notice in session.execute(unanswered):
         number = case.case_number or ""

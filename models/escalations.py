@@ -44,14 +44,14 @@ def _levels_to_raise(
     current one has stood for the program's interval; nothing above the top. A breach
     with a deadline (`due_level`) climbs to the rung its deadline calls for, on the day,
     and every rung below it not yet raised is raised with it (everyone below is told)."""
-    top = max((int(row.level) for row in open_rows), default=None)
+    newest = max(open_rows, key=lambda row: row.level, default=None)
+    top = None if newest is None else int(newest.level)
     if breach.due_level is not None:
         return list(range(1 if top is None else top + 1, max(breach.due_level, 1) + 1))
-    if top is None:
+    if newest is None or top is None:
         return [first_level(breach.rule)]
     ceiling = 0 if breach.rule in WARNINGS else TOP_LEVEL
     interval = programs[Program(breach.program)].escalation_interval_days
-    newest = max(open_rows, key=lambda row: row.level)
     if top < ceiling and scope.days_since(newest.as_of) >= interval:
         return [top + 1]
     return []

@@ -15,20 +15,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import audit
+from models.benefits import benefit_of
 from models.cases import CaseError
 from models.codes import (
     BenefitKind,
-    GoalStatus,
     HearingDecision,
     NeedsDomain,
     NoticeAction,
     NoticeReason,
 )
-from models.orm import AdverseNotice, Benefit, CarePlan, Case, PlanGoal
+from models.orm import AdverseNotice, CarePlan, Case, PlanGoal
 from models.programs import ProgramError, read_toml
+from models.rules import OPEN_GOALS
 
 DEFAULT_NOTICES_FILE = Path(__file__).with_name("notices.toml")
-OPEN_GOALS = (GoalStatus.NOT_STARTED.value, GoalStatus.IN_PROGRESS.value)
 
 
 class BenefitDeadlines(BaseModel):
@@ -160,7 +160,7 @@ def record_notice(
     window has closed."""
     if effective < dated:
         raise CaseError(f"--effective: {effective} is before the notice date {dated}")
-    if action is not NoticeAction.DENY and _benefit(session, case, benefit) is None:
+    if action is not NoticeAction.DENY and benefit_of(session, case, benefit) is None:
         raise CaseError(
             f"--benefit: {case.case_number} has no active {benefit.value} benefit to "
             f"{action.value}; record it first (`casework benefit {case.case_number} --kind "
@@ -203,7 +203,6 @@ def record_notice(
         aid_deadline=due.aid,
         hearing_deadline=due.hearing,
         recorded_by=actor,
-        answered=False,
     )
     session.add(notice)
     session.flush()
@@ -243,10 +242,15 @@ def get_notice(
 
 
 def _check_day(notice: AdverseNotice, day: date, option: str, today: date) -> None:
+    """A step's date: not ahead of today, nor before the notice or its hearing request."""
     if day > today:
         raise CaseError(f"{option}: {day} is in the future")
     if day < notice.notice_date:
         raise CaseError(f"{option}: {day} is before the notice's date {notice.notice_date}")
+    if notice.hearing_requested_on is not None and day < notice.hearing_requested_on:
+        raise CaseError(
+            f"{option}: {day} is before the hearing was requested ({notice.hearing_requested_on})"
+        )
 
 
 def _still_open(case: Case, notice: AdverseNotice, option: str) -> None:
@@ -292,7 +296,6 @@ def request_hearing(
         raise CaseError(f"--aid-continuing: aid cannot continue: {why}")
     notice.hearing_requested_on = requested_on
     notice.aid_continuing = in_time if aid_continuing is None else aid_continuing
-    notice.answered = True
     session.flush()
     audit.record(
         session,
@@ -316,12 +319,7 @@ def record_declined(
     no longer watched). Not the agency withdrawing its notice: that is a decision."""
     _still_open(case, notice, "--declined-on")
     _check_day(notice, on, "--declined-on", at.date())
-    if notice.hearing_requested_on is not None and on < notice.hearing_requested_on:
-        raise CaseError(
-            f"--declined-on: {on} is before the hearing was requested "
-            f"({notice.hearing_requested_on})"
-        )
-    notice.declined_on, notice.answered = on, True
+    notice.declined_on = on
     _action_stands(session, case, notice)
     session.flush()
     audit.record(
@@ -350,19 +348,11 @@ def record_decision(
             "decision not to appeal (--declined-on)"
         )
     _check_day(notice, on, "--on", at.date())
-    if notice.hearing_requested_on is not None and on < notice.hearing_requested_on:
-        raise CaseError(
-            f"--on: {on} is before the hearing was requested ({notice.hearing_requested_on})"
-        )
-    notice.decision, notice.decided_on, notice.answered = decision.value, on, True
+    notice.decision, notice.decided_on = decision.value, on
     if decision is HearingDecision.UPHELD:
         _action_stands(session, case, notice)
-    else:
-        benefit = session.scalars(
-            select(Benefit).where(Benefit.case_id == case.id, Benefit.kind == notice.benefit)
-        ).one_or_none()
-        if benefit is not None:
-            benefit.active = True
+    elif (benefit := benefit_of(session, case, notice.benefit, active_only=False)) is not None:
+        benefit.active = True
     session.flush()
     audit.record(
         session,
@@ -379,20 +369,13 @@ def record_decision(
 
 def held(session: Session, case: Case, kind: BenefitKind | str) -> bool:
     """Whether the case holds `kind`, active (watched for recertification), now."""
-    return _benefit(session, case, kind) is not None
-
-
-def _benefit(session: Session, case: Case, kind: BenefitKind | str) -> Benefit | None:
-    query = select(Benefit).where(
-        Benefit.case_id == case.id, Benefit.kind == str(kind), Benefit.active
-    )
-    return session.scalars(query).one_or_none()
+    return benefit_of(session, case, kind) is not None
 
 
 def _action_stands(session: Session, case: Case, notice: AdverseNotice) -> None:
     """A reduction leaves the benefit (smaller) to recertify; a discontinuance ends it."""
     if notice.action == NoticeAction.DISCONTINUE.value:
-        benefit = _benefit(session, case, notice.benefit)
+        benefit = benefit_of(session, case, notice.benefit)
         if benefit is not None:
             benefit.active = False
 

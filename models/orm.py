@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, event
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -305,8 +306,20 @@ class AdverseNotice(Base):
     declined_on: Mapped[date | None]  # the client decided not to appeal
     decision: Mapped[str | None] = mapped_column(CODE)
     decided_on: Mapped[date | None]
-    # Off the ladder (requested, declined or decided), for the sweep's index.
-    answered: Mapped[bool] = mapped_column(default=False, index=True)
+
+    @hybrid_property
+    def awaiting(self) -> bool:
+        """No hearing requested, no decision, no decision not to appeal: on the ladder."""
+        return (
+            self.hearing_requested_on is None and self.declined_on is None and self.decision is None
+        )
+
+    @awaiting.inplace.expression
+    @classmethod
+    def _awaiting(cls) -> ColumnElement[bool]:
+        return and_(
+            cls.hearing_requested_on.is_(None), cls.declined_on.is_(None), cls.decision.is_(None)
+        )
 
 
 class Waiver(Base):

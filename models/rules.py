@@ -383,7 +383,7 @@ def adverse_notices(session: Session, scope: Scope, programs: Programs) -> list[
             AdverseNotice.hearing_deadline,
         )
         .join(AdverseNotice, AdverseNotice.case_id == Case.id)
-        .where(~AdverseNotice.answered, Case.status == CaseStatus.OPEN.value)
+        .where(AdverseNotice.awaiting, Case.status == CaseStatus.OPEN.value)
     )
     breaches = []
     for row in _run(session, query, scope):

@@ -168,7 +168,7 @@ def test_a_hearing_requested_in_time_keeps_aid_and_takes_the_notice_off_the_ladd
     notice = record(session, case)
     sweep(session, day(11))
     notices.request_hearing(session, case, notice, day(12), None, "cm.a", on(day(12)))
-    assert (notice.aid_continuing, notice.answered) == (True, True)
+    assert (notice.aid_continuing, notice.awaiting) == (True, False)
     sweep(session, day(12))
     assert rungs(session, case) == [(1, case.case_manager, False), (2, "sup.housing", False)]
     # Reversed: the benefit stays active, watched for recertification.

@@ -44,7 +44,6 @@ def upgrade() -> None:
     sa.Column('declined_on', sa.Date(), nullable=True),
     sa.Column('decision', sa.String(length=40), nullable=True),
     sa.Column('decided_on', sa.Date(), nullable=True),
-    sa.Column('answered', sa.Boolean(), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
@@ -52,7 +51,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_adverse_notices')),
     sa.UniqueConstraint('case_id', 'number', name=op.f('uq_adverse_notices_case_id_number'))
     )
-    op.create_index(op.f('ix_adverse_notices_answered'), 'adverse_notices', ['answered'], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         _secure_postgresql()
 
@@ -70,5 +68,4 @@ def _secure_postgresql() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_adverse_notices_answered'), table_name='adverse_notices')
     op.drop_table('adverse_notices')
