@@ -1200,9 +1200,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_automations(args: argparse.Namespace) -> int:
-    from casework.automations import LEVEL_3_AUTOMATION, ensure_automations
+    from casework.automations import ensure_automations
 
-    print(f"{LEVEL_3_AUTOMATION}: {ensure_automations()}")
+    for name, done in ensure_automations():
+        print(f"{name}: {done}")
     return 0
 
 

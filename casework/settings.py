@@ -12,7 +12,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
 LOGIN_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # an OS login, as the roster maps it to a staff id
@@ -57,6 +64,19 @@ class CaseworkSettings(BaseModel):
         pattern=WORK_POOL_PATTERN,
         description="the work pool `casework up` serves and `casework worker` polls",
     )
+    heartbeat_seconds: int = Field(
+        default=30,
+        ge=30,
+        le=600,
+        description="how often a running flow run tells the Prefect server it is alive",
+    )
+    lost_run_seconds: int = Field(
+        default=90,
+        ge=60,
+        le=3600,
+        description="a run silent this long is Crashed by the lost-run automation, and a "
+        "case run is then rescheduled (at least twice heartbeat_seconds)",
+    )
     schedules: bool = Field(
         default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
     )
@@ -86,6 +106,16 @@ class CaseworkSettings(BaseModel):
         description="PostgreSQL database for the Prefect server `casework up` starts "
         "(default: SQLite in data_dir)",
     )
+
+    @model_validator(mode="after")
+    def _heartbeats_fit(self) -> CaseworkSettings:
+        if self.lost_run_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"CASEWORK_LOST_RUN_SECONDS ({self.lost_run_seconds}) must be at least twice "
+                f"CASEWORK_HEARTBEAT_SECONDS ({self.heartbeat_seconds}): one late heartbeat "
+                "would crash a live run"
+            )
+        return self
 
     @field_validator("prefect_database_url")
     @classmethod
@@ -202,8 +232,9 @@ def get_settings() -> CaseworkSettings:
         return CaseworkSettings(**_from_environment())
     except ValidationError as exc:
         first = exc.errors()[0]
-        variable = PREFIX + str(first["loc"][0]).upper() if first["loc"] else PREFIX + "*"
-        raise SettingsError(f"{variable}: {first['msg']}") from None
+        if not first["loc"]:  # a rule between two variables names both itself
+            raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None
+        raise SettingsError(f"{PREFIX}{str(first['loc'][0]).upper()}: {first['msg']}") from None
 
 
 def _from_environment() -> dict[str, Any]:

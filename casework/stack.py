@@ -235,10 +235,9 @@ async def _serve(
     await asyncio.to_thread(
         _wait_until_served, [f"{d.flow_name}/{d.name}" for d in deployments], serving
     )
-    from casework.automations import LEVEL_3_AUTOMATION, ensure_automations
+    from casework.automations import describe, ensure_automations
 
-    done = await asyncio.to_thread(ensure_automations)
-    print(f"Automation {LEVEL_3_AUTOMATION}: {done}.", flush=True)
+    print(describe(await asyncio.to_thread(ensure_automations)), flush=True)
     if sole_runner:
         from casework.orchestration import revive_interrupted_runs
 

@@ -194,10 +194,8 @@ def run_flow_run(flow_run_id: str, env: dict[str, str], given: dict[str, Any] | 
     os.environ.update(env)
     refresh_global_settings_context()
     get_settings.cache_clear()
-    # A run's heartbeat (an event every 180 s, and one at its start) costs each run its
-    # process's four reads of the run's flow, deployment, work queue and pool to describe
-    # it, and a thread to stop at the end. A crashed child is seen by its exit code, and a
-    # lost one by `casework status`; set PREFECT_FLOWS_HEARTBEAT_FREQUENCY to have them.
+    # The worker sets the run's heartbeat (PREFECT_FLOWS_HEARTBEAT_FREQUENCY); without
+    # one (a template started by hand), none: a lost run is then found by `casework status`.
     quiet = {} if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" in os.environ else {HEARTBEAT: None}
     code = 0
     try:

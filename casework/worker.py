@@ -304,12 +304,20 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         return await super()._submit_scheduled_flow_runs(fresh)
 
     async def _settings_for_children(self) -> dict[str, str]:
-        """Prefect settings that spare each run requests whose answer the worker already
-        has: the server's API version (checked by this worker's own client as it started;
-        its children run the same Prefect), and, when the server does not enforce CSRF
-        protection, the CSRF token each client would otherwise ask for first."""
+        """Prefect settings for each run: its heartbeat, and what spares it requests whose
+        answer the worker already has: the server's API version (checked by this worker's
+        own client as it started; its children run the same Prefect), and, when the server
+        does not enforce CSRF protection, the CSRF token each client would otherwise ask
+        for first."""
+        from casework.settings import get_settings, prefect_auth_headers
+
         settings = {"PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED": "false"}
-        from casework.settings import prefect_auth_headers
+        # Heartbeats: a run whose host is lost falls silent, and the lost-run automation
+        # (casework.automations) crashes it, and reschedules a case run, after
+        # CASEWORK_LOST_RUN_SECONDS. A PREFECT_FLOWS_HEARTBEAT_FREQUENCY set here wins.
+        settings["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = os.environ.get(
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(get_settings().heartbeat_seconds)
+        )
 
         async with httpx.AsyncClient(
             base_url=str(self.client.api_url), timeout=30, headers=prefect_auth_headers()
@@ -466,7 +474,7 @@ def deploy() -> list[str]:
     """`casework deploy`: against the Prefect server PREFECT_API_URL names, in order: the
     work pool, every deployment on it, and the automations (which need the deployments,
     not a worker). Idempotent: run again after an upgrade. What it did, line by line."""
-    from casework.automations import LEVEL_3_AUTOMATION, ensure_automations
+    from casework.automations import describe, ensure_automations
     from deployments import all_deployments
 
     deployments = all_deployments()
@@ -475,7 +483,7 @@ def deploy() -> list[str]:
     return [
         f"Work pool {pool} (type {WORKER_TYPE}): {done}.",
         f"Deployments: {len(deployments)} on {pool} ({scheduled} on their schedules).",
-        f"Automation {LEVEL_3_AUTOMATION}: {ensure_automations()}.",
+        describe(ensure_automations()),
         f"Start a worker on each host: `casework worker --pool {pool}`.",
     ]
 

@@ -158,12 +158,13 @@ def what_came(
 
 
 # The run's name is the case number, given when the run is created (a name template here
-# would re-apply it at every resume, one more request each time). Results are stored where
-# PREFECT_LOCAL_STORAGE_PATH says (a shared mount on many machines), named here so that no
-# run asks the server for its default storage first.
+# would re-apply it at every resume, one more request each time). Nothing a resume needs is
+# a result: the store says where the case is, and the form is the run's input, kept by the
+# Prefect server. So no result is persisted, and workers need no shared storage. Storage
+# is named all the same, so that no run asks the server for its default storage first.
 @flow(
     name="case-lifecycle",
-    persist_result=True,
+    persist_result=False,
     result_storage=Path(PREFECT_LOCAL_STORAGE_PATH.value()),
 )
 def case_lifecycle(

@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 from prefect import task
-from prefect.cache_policies import INPUTS, RUN_ID
+from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
 from casework import partner_tokens
@@ -102,8 +102,10 @@ def _partner_reason(response: httpx.Response) -> str:
 
 @task(
     name="send-referral",
-    cache_policy=RUN_ID + INPUTS,
-    persist_result=True,
+    # No cached result: a run that sends again after a crash or a resume finds the referral
+    # sent in the store (and the partner sees the same Idempotency-Key).
+    cache_policy=NO_CACHE,
+    persist_result=False,
     retries=3,
     retry_delay_seconds=[2, 10, 30],
     retry_condition_fn=retry_on(PartnerUnavailable, OperationalError),

@@ -1,6 +1,6 @@
 """`casework status` and `casework repair` against the session's stack: a case run whose
-process is killed mid-transition is listed with the command that repairs it, and the repair
-applies the form the case manager gave, once."""
+process is killed mid-transition recovers by itself; one that crashes again is listed with
+the command that repairs it; the form the case manager gave is applied once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from casework import operations, orchestration, status
+from casework.automations import RESCHEDULED
 from casework.db import session_scope
 from casework.stack import UPKEEP_SECONDS
 from casework.status import flow_run_processes
@@ -46,9 +47,9 @@ def _listed(status: dict[str, Any], case_number: str) -> list[dict[str, Any]]:
     return [row for row in status["case_runs"] if row["case_number"] == case_number]
 
 
-def _kill_its_transition(run_id: str, earlier: int | None) -> None:
+def _kill_its_transition(run_id: str, earlier: int | None) -> int:
     """kill -9 of the process applying the form (not the `earlier` one, which suspended
-    the run and may still be exiting), once it exists; then the run is Crashed."""
+    the run and may still be exiting), once it exists; then the run is Crashed. Its pid."""
 
     def new_process() -> int | None:
         pid = flow_run_processes().get(run_id)
@@ -57,15 +58,24 @@ def _kill_its_transition(run_id: str, earlier: int | None) -> None:
     pid = wait_for("the transition's process", new_process, 60, every=0.02)
     os.kill(pid, signal.SIGKILL)
     wait_for(
-        "the runner to report the run crashed",
+        "the worker to report the run crashed",
         lambda: orchestration.read_run(run_id).state_type == "CRASHED",
+        every=0.02,
     )
+    return pid
 
 
-def test_a_killed_case_run_is_listed_then_recovers_without_a_restart(stack: str) -> None:
-    """kill -9 of the process applying a form. `casework status` lists the run with the
-    command that repairs it; with no command and no restart, `up` puts it back to wait,
-    the form is applied once, and the `submit --wait` that was waiting reports the move."""
+def _rescheduled_after_a_crash(run_id: str) -> int:
+    states = orchestration._api("GET", f"/flow_run_states/?flow_run_id={run_id}")
+    return sum(1 for s in states if (s["message"] or "").startswith(RESCHEDULED))
+
+
+def test_a_killed_case_run_recovers_by_itself_and_a_second_crash_is_listed(stack: str) -> None:
+    """kill -9 of the process applying a form: the crashed-case-run automation schedules the
+    run again at once, with no command and no restart. Killed again within the automation's
+    window, the run stays Crashed: `casework status` lists it with the command that repairs
+    it, and `up`'s upkeep puts it back. The form is applied once, and the `submit --wait`
+    that was waiting all along reports the move."""
     case_number = factories.case_in_monitoring()
     key, episode, run_id = factories.where_it_waits(case_number)
     form = factories.monitoring(Trigger.CONTINUE)
@@ -81,18 +91,24 @@ def test_a_killed_case_run_is_listed_then_recovers_without_a_restart(stack: str)
             run_id,
             status.CRASH_GRACE_SECONDS + UPKEEP_SECONDS + 150,
         )
-        _kill_its_transition(run_id, earlier)
-        # In this process, well inside the while `up` leaves a crash for an operator to see.
+        first = _kill_its_transition(run_id, earlier)
+        wait_for(
+            "the automation to schedule the crashed run again",
+            lambda: _rescheduled_after_a_crash(run_id) == 1,
+            every=0.02,
+        )
+        _kill_its_transition(run_id, first)
+        # The automation acts once per run in its window: this crash waits for `up`, which
+        # leaves it a while for an operator to see.
         shown = status.check(SESSION_DIR).as_json()
         assert shown["ok"] is False
         [row] = _listed(shown, case_number)
         assert row["repair"] == f"casework repair {case_number}"
-        assert (
-            f"{case_number}: its run Crashed at {key}; run `casework repair {case_number}`"
-            in shown["actions"]
-        )
+        assert row["problem"].startswith("its run Crashed at "), row
+        assert f"run `casework repair {case_number}`" in " ".join(shown["actions"])
         result = waiting.result()
     assert (result.outcome, result.stage) == ("moved", "monitoring"), result
+    assert _rescheduled_after_a_crash(run_id) == 1
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         recorded = [e for e in stage_events.history(session, case) if e.stage_key == key]

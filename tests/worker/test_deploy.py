@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from casework.automations import AUTOMATIONS
 from deployments import DECLARED
 
 pytestmark = [pytest.mark.prefect, pytest.mark.restarts_stack]  # a second server: run late
@@ -87,7 +88,10 @@ def test_deploy_puts_pool_deployments_and_automation_on_a_shared_server(
     assert first.returncode == 0, first.stderr
     assert "Work pool casework (type casework): created." in first.stdout
     assert f"Deployments: {len(DECLARED)} on casework (6 on their schedules)." in first.stdout
-    assert "Automation casework-level-3-escalation: created." in first.stdout
+    assert (
+        "Automations: casework-level-3-escalation created, casework-lost-runs created, "
+        "casework-crashed-case-runs created." in first.stdout
+    )
     assert "`casework worker --pool casework`" in first.stdout
 
     with httpx.Client(base_url=shared_server + "/", timeout=30) as api:
@@ -114,20 +118,29 @@ def test_deploy_puts_pool_deployments_and_automation_on_a_shared_server(
             json={"automations": {"name": {"any_": ["casework-level-3-escalation"]}}},
         ).json()
         assert automation["actions"][0]["deployment_id"] == brief["id"]
+        [lost] = api.post(
+            "automations/filter", json={"automations": {"name": {"any_": ["casework-lost-runs"]}}}
+        ).json()
+        # Prefect's zombie-run automation, for our flows only, at the default 90 s.
+        assert lost["trigger"]["within"] == 90
+        assert lost["trigger"]["match_related"]["prefect.resource.name"] == sorted(
+            d.name for d in DECLARED
+        )
+        assert lost["actions"][0]["state"] == "CRASHED"
         # No worker has polled this server: the automation did not need one.
         assert api.post("work_pools/casework/workers/filter", json={}).json() == []
 
     again = _deploy(shared_server, data_dir)
     assert again.returncode == 0, again.stderr
     assert "Work pool casework (type casework): up to date." in again.stdout
-    assert "Automation casework-level-3-escalation: updated." in again.stdout
+    assert "casework-level-3-escalation updated" in again.stdout
     with httpx.Client(base_url=shared_server + "/", timeout=30) as api:
         assert len(api.post("deployments/filter", json={}).json()) == len(DECLARED)
         automations = api.post(
             "automations/filter",
-            json={"automations": {"name": {"any_": ["casework-level-3-escalation"]}}},
+            json={"automations": {"name": {"any_": list(AUTOMATIONS)}}},
         ).json()
-        assert len(automations) == 1
+        assert sorted(a["name"] for a in automations) == sorted(AUTOMATIONS)
 
 
 def test_deploy_names_the_server_it_cannot_reach(tmp_path: Path) -> None:
