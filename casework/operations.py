@@ -537,8 +537,11 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             )
         episode = cases.episode_of(session, case)
         held, waived, checks = benefits.for_case(session, case)
+        summary = CaseSummary.model_validate(case)
+        if case.status == CaseStatus.OPEN.value:
+            with_run_states([summary], {summary.case_number: episode.flow_run_id})
         return CaseDetail(
-            **CaseSummary.model_validate(case).model_dump(),
+            **summary.model_dump(),
             client=ClientOut.model_validate(case.client),
             other_cases=[
                 OtherCaseOut.model_validate(other)
@@ -719,7 +722,30 @@ def caseload(
 ) -> list[CaseSummary]:
     with session_scope(read_only=True) as session:
         rows = cases.list_cases(session, stage=stage, program=program, status=status)
-        return [CaseSummary.model_validate(case) for case in rows]
+        listed = [CaseSummary.model_validate(case) for case in rows]
+        open_ids = [c.id for c in rows if c.status == CaseStatus.OPEN.value]
+        current = cases.current_runs(session, open_ids)
+    return with_run_states(listed, current)
+
+
+def with_run_states(rows: list[CaseSummary], runs: dict[str, str | None]) -> list[CaseSummary]:
+    """Each open case (`runs`: case number -> its current run) with its run's state when
+    that is not the expected Suspended: a stuck case does not look like a waiting one."""
+    if not runs:
+        return rows
+    ids = {run_id for run_id in runs.values() if run_id}
+    states = orchestration.runs_not_waiting(ids) if ids else {}
+    for row in rows:
+        if row.case_number not in runs:
+            continue
+        run_id = runs[row.case_number]
+        if run_id is None:
+            row.run_state = "none"
+        elif states is None:
+            row.run_state = "unknown"
+        else:
+            row.run_state = states.get(run_id)
+    return rows
 
 
 def _future(day: date, option: str) -> date:

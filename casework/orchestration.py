@@ -192,6 +192,38 @@ def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None)
     return response.json() if response.content else None
 
 
+NOT_WAITING = ["SCHEDULED", "PENDING", "RUNNING", "CANCELLING", "CANCELLED", "CRASHED", "FAILED"]
+
+
+def runs_not_waiting(flow_run_ids: set[str], timeout: float = 5) -> dict[str, str] | None:
+    """Of these case runs, the ones not suspended or completed, with their state's name
+    (Crashed, Running, ...): one filtered read of the few runs in such states, not one per
+    case. None if the server does not answer within `timeout` s (a listing does not wait)."""
+    import httpx
+
+    found: dict[str, str] = {}
+    body: dict[str, Any] = {
+        "flows": {"name": {"any_": [LIFECYCLE_DEPLOYMENT.split("/")[0]]}},
+        "flow_runs": {"state": {"type": {"any_": NOT_WAITING}}},
+        "sort": "ID_DESC",
+        "limit": 200,
+    }
+    try:
+        with httpx.Client(
+            base_url=api_url().rstrip("/") + "/", timeout=timeout, headers=prefect_auth_headers()
+        ) as client:
+            while True:
+                response = client.post("flow_runs/filter", json={**body, "offset": len(found)})
+                response.raise_for_status()
+                page = response.json()
+                found |= {str(run["id"]): run["state"]["name"] for run in page if run["state"]}
+                if len(page) < body["limit"]:
+                    break
+    except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError):
+        return None
+    return {run_id: name for run_id, name in found.items() if run_id in flow_run_ids}
+
+
 def prefect_client() -> SyncPrefectClient:
     """Prefect's own client, one open per API URL for this process (building one costs
     ~30 ms of CPU), for the calls that need Prefect's models."""

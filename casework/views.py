@@ -22,8 +22,11 @@ def caseload_text(rows: list[CaseSummary]) -> str:
     lines = [header] + [
         f"{r.case_number:<12} {r.program.value:<17} {r.stage:<11} {r.status:<7} {r.episode:>2} "
         f"{r.case_manager:<14} {r.stage_entered_at:%Y-%m-%d} {r.stage_due_on or '-'}"
+        + (f"  run {r.run_state}" if r.run_state else "")
         for r in rows
     ]
+    if any(r.run_state == "unknown" for r in rows):
+        lines.append("run states unknown: the Prefect server did not answer")
     return "\n".join(lines)
 
 
@@ -49,7 +52,8 @@ def case_text(case: CaseDetail) -> str:
     client = case.client
     lines = [
         f"{case.case_number}  {case.program.value}  stage {case.stage}"
-        f"{' (waiting on partners)' if case.waiting_on else ''}  {case.status}  "
+        f"{' (waiting on partners)' if case.waiting_on else ''}"
+        f"{f' (run {case.run_state})' if case.run_state else ''}  {case.status}  "
         f"episode {case.episode}  manager {case.case_manager}"
         f"{f'  due {case.stage_due_on}' if case.stage_due_on else ''}",
         f"client {client.client_number}: {client.given_name} {client.family_name}, "

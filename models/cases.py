@@ -129,6 +129,22 @@ def position(session: Session, case: Case) -> Position:
     )
 
 
+def current_runs(session: Session, case_ids: list[int]) -> dict[str, str | None]:
+    """Case number -> the flow run id of its current episode (None: never started)."""
+    found: dict[str, str | None] = {}
+    for chunk in range(0, len(case_ids), 5000):
+        query = (
+            select(Case.id, Case.case_number, Episode.flow_run_id)
+            .join(Episode, (Episode.case_id == Case.id) & (Episode.number == Case.episode))
+            .where(Case.id.in_(case_ids[chunk : chunk + 5000]))
+        )
+        found |= {
+            number or case_number_for(case_id): run_id
+            for case_id, number, run_id in session.execute(query)
+        }
+    return found
+
+
 def episode_of(session: Session, case: Case, number: int | None = None) -> Episode:
     query = select(Episode).where(
         Episode.case_id == case.id, Episode.number == (number or case.episode)

@@ -97,6 +97,12 @@ class CaseSummary(OutModel):
     opened_at: datetime
     stage_due_on: date | None = Field(default=None, description="entered + the program's SLA")
     waiting_on: str | None = Field(default=None, description="referrals sent here, unanswered")
+    run_state: str | None = Field(
+        default=None,
+        description="an open case's run, when it is not waiting (Suspended) as it should: its "
+        "Prefect state (Crashed, Running, ...), 'none' (never started) or 'unknown' (the "
+        "Prefect server did not answer)",
+    )
 
     @model_validator(mode="after")
     def _due(self) -> CaseSummary:

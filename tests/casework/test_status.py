@@ -19,9 +19,11 @@ from casework.automations import RESCHEDULED
 from casework.db import session_scope
 from casework.stack import UPKEEP_SECONDS
 from casework.status import flow_run_processes
+from casework.views import case_text, caseload_text
 from models import cases, stage_events
 from models.codes import Stage, Trigger
 from tests import factories
+from tests.casework.test_transfers import prefect_away
 from tests.conftest import SESSION_DIR
 from tests.polling import wait_for
 
@@ -106,6 +108,13 @@ def test_a_killed_case_run_recovers_by_itself_and_a_second_crash_is_listed(stack
         assert row["repair"] == f"casework repair {case_number}"
         assert row["problem"].startswith("its run Crashed at "), row
         assert f"run `casework repair {case_number}`" in " ".join(shown["actions"])
+        # What a case manager sees of it: the run's state beside the stage.
+        detail = operations.show(case_number)
+        assert detail.run_state == "Crashed"
+        assert "stage monitoring (run Crashed)" in case_text(detail)
+        listing = operations.caseload(Stage.MONITORING)
+        [listed] = [r for r in listing if r.case_number == case_number]
+        assert caseload_text([listed]).endswith("  run Crashed")
         result = waiting.result()
     assert (result.outcome, result.stage) == ("moved", "monitoring"), result
     assert _rescheduled_after_a_crash(run_id) == 1
@@ -118,6 +127,16 @@ def test_a_killed_case_run_recovers_by_itself_and_a_second_crash_is_listed(stack
     assert [p for p in after.case_runs if p.case_number == case_number] == []
     assert f"casework repair {case_number}" not in status.to_text(after)
     assert status.repair(case_number) == f"{case_number}: its run needs no repair"
+    waiting_again = operations.show(case_number)
+    assert waiting_again.run_state is None
+    assert "(run " not in case_text(waiting_again)
+    with prefect_away():
+        unknown = operations.show(case_number)
+        rows = [r for r in operations.caseload(Stage.MONITORING) if r.case_number == case_number]
+    assert unknown.run_state == "unknown"
+    assert caseload_text(rows).splitlines()[-1] == (
+        "run states unknown: the Prefect server did not answer"
+    )
 
 
 def test_repair_starts_the_run_of_a_case_whose_start_failed(stack: str) -> None:
