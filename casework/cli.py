@@ -39,10 +39,17 @@ from models.codes import (
 EXIT_ERROR = 1
 DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request")
 HEARING_REQUEST = "hearing-request"
-BACK_LATER = (
-    "moves on once the Prefect server is back (the server is not answering; "
-    "`casework up` settles it once it runs again)"
-)
+
+
+def back_later() -> str:
+    from casework.orchestration import who_settles
+
+    return (
+        "moves on once the Prefect server is back (the server is not answering; "
+        f"{who_settles('settle')})"
+    )
+
+
 FORM_STAGES = [s.value for s in Stage if s is not Stage.INTAKE]
 
 
@@ -990,7 +997,7 @@ def cmd_consent(args: argparse.Namespace) -> int:
         try:
             cancelled = operations.withdraw_consent(args.case_number, args.provider, actor)
         except operations.Deferred as deferred:
-            cancelled, later = deferred.done, f"; {deferred.case_number} {BACK_LATER}"
+            cancelled, later = deferred.done, f"; {deferred.case_number} {back_later()}"
         print(
             f"{args.case_number.upper()}: consent for {args.provider} withdrawn"
             f"{'; cancelled ' + ', '.join(cancelled) if cancelled else ''}{later}"
@@ -1009,7 +1016,8 @@ def cmd_referral(args: argparse.Namespace) -> int:
     case_number, moved = operations.record_referral_status(
         args.reference, ReferralStatus(args.status), reason, signed_in()
     )
-    follow = {True: f"; {case_number} moves on", False: "", None: f"; {case_number} {BACK_LATER}"}
+    follow: dict[bool | None, str] = {True: f"; {case_number} moves on", False: ""}
+    follow[None] = f"; {case_number} {back_later()}"
     print(f"{args.reference.upper()}: {args.status} recorded{follow[moved]}")
     return 0
 

@@ -82,8 +82,7 @@ REPAIR_AFTER_SECONDS = 10.0
 
 HELD = (
     "the case's run stopped before recording it (its process died); the form is held and "
-    "will be applied when the run recovers: `casework up` repairs it within a minute, or "
-    "run `casework repair {0}`"
+    "will be applied when the run recovers: {1}, or run `casework repair {0}`"
 )
 
 
@@ -277,7 +276,8 @@ def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float
         if time.monotonic() > deadline:
             raise orchestration.SubmissionRefused(
                 f"{case_number}: its flow run is not waiting for the {stage.value} form yet; "
-                f"is `casework up` running? try again shortly, or `casework repair {case_number}`"
+                f"{orchestration.who_settles('serve')} try again shortly, or "
+                f"`casework repair {case_number}`"
             )
         time.sleep(0.3)
 
@@ -393,7 +393,8 @@ def wait_for_stage(
             return SubmitResult(case_number, key, "failed", None, run.summary)
         if time.monotonic() > deadline:
             if run.crashed:  # its process died; the form is the run's input, kept by Prefect
-                return SubmitResult(case_number, key, "held", None, HELD.format(case_number))
+                held = HELD.format(case_number, orchestration.who_settles("repair"))
+                return SubmitResult(case_number, key, "held", None, held)
             return SubmitResult(
                 case_number,
                 key,
@@ -464,7 +465,7 @@ def reassess(
             "held",
             None,
             f"reassessment recorded; the case moves once its run wakes ({exc}): "
-            f"`casework up` wakes it once the server answers, or `casework repair {number}`",
+            f"{orchestration.who_settles('wake')}, or `casework repair {number}`",
         )
     if not wait:
         return SubmitResult(number, key, "submitted", Stage.ASSESSMENT.value)
@@ -631,7 +632,7 @@ def transfer(
     if problem is not None:
         return done, (
             f"transferred; Prefect is told (the runs' manager tags, the transferred events) "
-            f"once it answers again: `casework up` does it ({problem})"
+            f"once it answers again: {orchestration.who_settles('announce')} ({problem})"
         )
     return done, None
 

@@ -131,6 +131,34 @@ def remedy(missing: str) -> str:
     }[missing]
 
 
+def who_settles(what: str) -> str:
+    """Who finishes by itself what a command left for later, for the setup at hand: on this
+    data directory's own stack, `casework up`'s upkeep; on a shared server, the automations
+    and the scheduled runs on the work pool. `what`: `repair` (a run died), `settle` (a
+    partner's answer recorded while the server was away), `wake` (a reassessment asked for
+    meanwhile), `announce` (transfers Prefect missed), `serve` (a run not yet waiting)."""
+    from casework.settings import get_settings
+
+    if own_stack():
+        return {
+            "repair": "`casework up` repairs it within a minute",
+            "settle": "`casework up` settles it once it runs again",
+            "wake": "`casework up` wakes it once the server answers",
+            "announce": "`casework up` does it",
+            "serve": "is `casework up` running?",
+        }[what]
+    settings = get_settings()
+    later = "once the server answers"
+    return {
+        "repair": "Casework's automations reschedule it (within "
+        f"{settings.lost_run_seconds} s if its host was lost)",
+        "settle": f"the referral-status-sync run on the work pool settles it {later}",
+        "wake": f"the stalled-case sweep on the work pool wakes it {later}",
+        "announce": f"the stalled-case sweep on the work pool does it {later}",
+        "serve": f"is a worker serving the {settings.work_pool} work pool?",
+    }[what]
+
+
 def api_is_healthy(api_url: str) -> bool:
     return bool(server_answers(api_url))
 

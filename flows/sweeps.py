@@ -155,7 +155,21 @@ def stalled_case_sweep(
     as_of: AsOf = AS_OF, case_number: CaseNumber | None = ONLY_CASE
 ) -> dict[str, Any]:
     """Stage SLAs, contact intervals, unanswered referrals, overdue goals, crisis flags."""
+    if case_number is None:
+        catch_up()
     return run_watch(Watch.STALLED_CASES, as_of, case_number)
+
+
+def catch_up() -> None:
+    """On a work pool, what `casework up`'s upkeep does on one machine: tell Prefect of the
+    transfers it missed while it was away, and wake the runs of cases whose reassessment
+    was asked for meanwhile. Under `casework up` its upkeep does it, and this does not."""
+    from casework.operations import keep_up
+    from casework.orchestration import own_stack
+
+    if not own_stack():
+        for line in keep_up():
+            get_run_logger().info(line)
 
 
 @flow(name="benefits-watch", flow_run_name=dated_run_name)

@@ -15,10 +15,11 @@ from casework import operations, orchestration
 from casework.db import session_scope
 from casework.views import case_text
 from models import audit, cases
-from models.codes import NeedsDomain, Program, Stage, Trigger
+from models.codes import NeedsDomain, Program, ReassessmentReason, Stage, Trigger
 from models.labels import to_labels
 from models.orm import Assessment, AuditEvent, StageEvent
 from tests import factories
+from tests.casework.test_transfers import prefect_away
 from tests.conftest import SESSION_DIR
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, identity_strings, surfaces_text
@@ -312,6 +313,15 @@ def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_comma
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+    # What is left for later is left to the pool's own scheduled runs, not to `up`.
+    case_number = factories.case_in_monitoring()
+    with prefect_away():  # not the server this data directory's `casework up` serves
+        held = operations.reassess(case_number, ReassessmentReason.CIRCUMSTANCES_CHANGED, ACTOR)
+    assert held.outcome == "held"
+    assert "the stalled-case sweep on the work pool wakes it once the server answers" in (
+        held.error or ""
+    )
+    assert "casework up" not in (held.error or "")
 
 
 def test_a_run_that_died_while_suspending_is_repaired_by_the_next_submit(stack: str) -> None:
