@@ -37,6 +37,7 @@ from casework.orchestration import (
     OrchestratorUnavailable,
     api_is_healthy,
     api_url,
+    own_stack,
     prefect_client,
     remedy,
     reschedule,
@@ -95,12 +96,19 @@ class StackStatus:
     last_scheduler_error: str | None = None
     undelivered: list[tuple[str, int]] = field(default_factory=list)
     case_runs: list[CaseRunProblem] = field(default_factory=list)
+    missing_automations: list[str] = field(default_factory=list)
 
     @property
     def actions(self) -> list[str]:
         """What needs an operator, one line each; empty when all is well."""
         lines = [self.server_problem] if self.server_problem else []
         lines += [f"{d.name}: {d.problem}" for d in self.deployments if d.problem]
+        if self.missing_automations:
+            lines.append(
+                f"automation(s) {', '.join(self.missing_automations)} not on the server: "
+                "level-3 briefs and lost-run recovery do not happen; "
+                + ("start `casework up`" if own_stack() else "run `casework deploy`")
+            )
         if self.scheduler_errors:
             lines.append(
                 f"Prefect's scheduler logged {self.scheduler_errors} error(s) since the server "
@@ -139,6 +147,9 @@ def check(data_dir: Path | None = None) -> StackStatus:
         status.server_version = client.api_version()
         status.deployments = [deployment_health(d.full_name) for d in declared()]
         status.case_runs = case_run_problems(runner_is_local(data_dir))
+        from casework.automations import missing_automations
+
+        status.missing_automations = missing_automations()
     except (httpx.HTTPError, PrefectHTTPStatusError, OSError) as exc:
         status.server_problem = (
             f"Prefect server at {status.api_url} stopped answering ({type(exc).__name__})"

@@ -5,6 +5,7 @@ changes nothing the second time."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -68,15 +69,26 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _deploy(api: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     """`casework deploy` as an operator runs it on a machine of their own: schedules on,
     the default pool, no case store here."""
+    return _run(api, data_dir, "deploy")
+
+
+def _casework(api: str, data_dir: Path, *argv: str, **popen: object) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
     env |= {"PREFECT_API_URL": api, "CASEWORK_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "casework", "deploy"],
+    return subprocess.Popen(
+        [sys.executable, "-m", "casework", *argv],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
+        **popen,  # type: ignore[call-overload]
     )
+
+
+def _run(api: str, data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    process = _casework(api, data_dir, *argv)
+    out, err = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def test_deploy_puts_pool_deployments_and_automation_on_a_shared_server(
@@ -84,6 +96,14 @@ def test_deploy_puts_pool_deployments_and_automation_on_a_shared_server(
 ) -> None:
     data_dir = tmp_path / "operator"
     data_dir.mkdir()
+    assert _run(shared_server, data_dir, "migrate").returncode == 0  # the case store
+    before = _run(shared_server, data_dir, "status", "--json")
+    assert before.returncode == 1, before.stderr
+    missing = [a for a in json.loads(before.stdout)["actions"] if a.startswith("automation(s)")]
+    assert missing == [
+        f"automation(s) {', '.join(AUTOMATIONS)} not on the server: level-3 briefs and "
+        "lost-run recovery do not happen; run `casework deploy`"
+    ]
     first = _deploy(shared_server, data_dir)
     assert first.returncode == 0, first.stderr
     assert "Work pool casework (type casework): created." in first.stdout
@@ -130,6 +150,9 @@ def test_deploy_puts_pool_deployments_and_automation_on_a_shared_server(
         # No worker has polled this server: the automation did not need one.
         assert api.post("work_pools/casework/workers/filter", json={}).json() == []
 
+    after = _run(shared_server, data_dir, "status", "--json")
+    assert not [a for a in json.loads(after.stdout)["actions"] if a.startswith("automation(s)")]
+
     again = _deploy(shared_server, data_dir)
     assert again.returncode == 0, again.stderr
     assert "Work pool casework (type casework): up to date." in again.stdout
@@ -149,19 +172,6 @@ def test_deploy_names_the_server_it_cannot_reach(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1, done.stderr
     assert "Prefect server at http://127.0.0.1:9/api is not answering" in done.stderr
     assert "casework up" not in done.stderr
-
-
-def _casework(api: str, data_dir: Path, *argv: str, **popen: object) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
-    env |= {"PREFECT_API_URL": api, "CASEWORK_DATA_DIR": str(data_dir)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "casework", *argv],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,  # type: ignore[call-overload]
-    )
 
 
 def test_a_worker_refuses_deployments_another_installation_made(
