@@ -4,8 +4,9 @@
   case, which briefs the program manager (an artifact) and tags the case's run.
 - Lost runs: a run of one of our flows that stops sending heartbeats (its process or its
   host was lost) is Crashed after CASEWORK_LOST_RUN_SECONDS. This is Prefect's documented
-  zombie-run automation, scoped to our flows (a shared server runs others' too) and
-  expecting a case run's suspension as well as its end: a suspended run sends none.
+  zombie-run automation, scoped to our flows (a shared server runs others' too), expecting
+  a case run's suspension as well as its end (a suspended run sends none), and started by
+  a run's Pending as well as by its heartbeats.
 - Crashed case runs: a case run that crashed is scheduled again at once. It re-reads its
   case from the store and waits at its stage; a form it was given before it crashed is
   read back from its run input and applied once. At most once per run in
@@ -43,6 +44,7 @@ QUIET_STATES = (
     "AwaitingRetry",
 )
 HEARTBEAT = "prefect.flow-run.heartbeat"
+PENDING = "prefect.flow-run.Pending"
 RESCHEDULED = "rescheduled after a crash"
 
 
@@ -81,8 +83,11 @@ def lost_run_automation(lost_run_seconds: int) -> Automation:
             "was lost): mark it Crashed."
         ),
         trigger=EventTrigger(
-            after={HEARTBEAT},
-            expect={HEARTBEAT, *(f"prefect.flow-run.{state}" for state in QUIET_STATES)},
+            # Each heartbeat, and a run's Pending (a worker took it), start the wait afresh:
+            # a run whose worker died before it started, or whose process died before its
+            # first heartbeat, is caught too, even right after an earlier suspension.
+            after={HEARTBEAT, PENDING},
+            expect={HEARTBEAT, PENDING, *(f"prefect.flow-run.{state}" for state in QUIET_STATES)},
             match={"prefect.resource.id": "prefect.flow-run.*"},
             match_related={"prefect.resource.role": "flow", "prefect.resource.name": our_flows()},
             for_each={"prefect.resource.id"},

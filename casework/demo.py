@@ -212,6 +212,9 @@ def _give(case: DemoCase, stage: Stage) -> None:
             case.number, stage, case.form, actor=case.staff, timeout=STEP_SECONDS
         )
     except operations.InputError as exc:
+        if _look(case).past(stage):  # an earlier attempt's form (this one) was applied since
+            _next(case)
+            return
         case.error = str(exc)  # the case is at this stage and the form does not fit it
         return
     case.handed, case.last_problem = result.stage_key, None
