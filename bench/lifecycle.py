@@ -424,7 +424,24 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
             f"2 workers {sum(two['per_worker']):.3f} in all "
             f"({', '.join(f'{c:.3f}' for c in two['per_worker'])})"
         )
+        predict(sum(two["per_worker"]), two["cpu"]["server"])
     print(json.dumps({r["mode"]: {k: r[k] for k in ("cpu", "whole", "requests")} for r in results}))
+
+
+def predict(worker_cpu: float, server_cpu: float, cores: int = 2) -> None:
+    """Transitions per minute on many machines, from CPU per transition: each worker host
+    of `cores` cores runs at most cores / worker_cpu transitions a second, the server's
+    host at most cores / server_cpu, and a pool runs at the lower of the two (the case
+    store, PostgreSQL, is not the bound at these rates). A worker's `--limit` must allow
+    it: limit / (seconds one transition takes) per worker."""
+    per_host = cores / worker_cpu * 60
+    server = cores / server_cpu * 60
+    hosts = ", ".join(f"{n}: {min(n * per_host, server):.0f}" for n in (1, 2, 4, 8))
+    print(
+        f"predicted transitions per minute, by {cores}-core worker hosts (CPU-bound): {hosts} "
+        f"(a worker host: {per_host:.0f}/min; the {cores}-core server's host caps all at "
+        f"{server:.0f}/min)"
+    )
 
 
 def main() -> None:

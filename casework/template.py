@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from casework.settings import default_data_dir
 
@@ -169,13 +169,20 @@ class Template:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             for fd in (self.requests.fileno(), self.replies, self.wake_read, self.wake_write):
                 os.close(fd)
-            os._exit(run_flow_run(flow_run_id, env, request.get("flow_run")))
+            os._exit(
+                run_flow_run(flow_run_id, env, request.get("flow_run"), request.get("related"))
+            )
         self.children.add(pid)
         (runs_dir() / str(pid)).write_text(flow_run_id)
         self.reply(started=flow_run_id, pid=pid)
 
 
-def run_flow_run(flow_run_id: str, env: dict[str, str], given: dict[str, Any] | None) -> int:
+def run_flow_run(
+    flow_run_id: str,
+    env: dict[str, str],
+    given: dict[str, Any] | None,
+    related: dict[str, dict[str, Any]] | None = None,
+) -> int:
     """In the child: what `python -m prefect.engine` does, minus its imports and, when the
     worker handed over the run it read, minus reading it again. Returns the exit code; the
     logs and events the run made are sent before the child exits."""
@@ -192,6 +199,7 @@ def run_flow_run(flow_run_id: str, env: dict[str, str], given: dict[str, Any] | 
     from casework.settings import get_settings
 
     os.environ.update(env)
+    know_related(related or {})
     refresh_global_settings_context()
     get_settings.cache_clear()
     # The worker sets the run's heartbeat (PREFECT_FLOWS_HEARTBEAT_FREQUENCY); without
@@ -215,6 +223,39 @@ def run_flow_run(flow_run_id: str, env: dict[str, str], given: dict[str, Any] | 
     sys.stdout.flush()
     sys.stderr.flush()
     return code
+
+
+RELATED_MODELS = {
+    "flow": "prefect.client.schemas.objects:Flow",
+    "deployment": "prefect.client.schemas.responses:DeploymentResponse",
+    "work-queue": "prefect.client.schemas.objects:WorkQueue",
+    "work-pool": "prefect.client.schemas.objects:WorkPool",
+}
+
+
+def know_related(related: dict[str, dict[str, Any]]) -> None:
+    """Put the run's flow, deployment, work queue and pool, as the worker read them, where
+    Prefect's events look for them first (its cache of related resources): the run's
+    events, its heartbeats among them, then name them without four reads of their own. If
+    Prefect's cache is not where it was, nothing is put there, and the run reads them."""
+    import importlib
+
+    try:
+        from prefect.events.related import RESOURCE_CACHE
+        from prefect.types._datetime import now
+    except ImportError:
+        return
+    for key, value in related.items():
+        kind = key.partition(".")[0]
+        if kind not in RELATED_MODELS:
+            continue
+        module, _, name = RELATED_MODELS[kind].partition(":")
+        model = getattr(importlib.import_module(module), name)
+        try:
+            entry: dict[str, Any] = {"kind": kind, "object": model.model_validate(value)}
+        except ValueError:  # another Prefect's shape: the run reads it itself
+            continue
+        RESOURCE_CACHE[key] = cast(Any, (entry, now("UTC")))  # as Prefect stores it
 
 
 def send_logs_and_events(timeout: float) -> None:

@@ -19,8 +19,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import anyio.abc
 import httpx
@@ -36,7 +38,7 @@ from prefect.workers.base import (
 from pydantic import Field
 
 if TYPE_CHECKING:
-    from uuid import UUID
+    from collections.abc import Awaitable, Callable
 
     from prefect.client.schemas.objects import Flow as APIFlow
     from prefect.client.schemas.objects import WorkPool
@@ -52,6 +54,7 @@ WAKE_RETRY_SECONDS = 10
 WAKE_MIN_SECONDS = 0.25  # between two requests for runs woken by events
 TEMPLATE_END_SECONDS = 10
 STOP_GRACE_SECONDS = 10  # for the runs in flight when the worker stops
+RELATED_FRESH_SECONDS = 300  # how long the worker reuses a run's flow, deployment, queue, pool
 
 
 class CaseworkJobConfiguration(BaseJobConfiguration):
@@ -172,9 +175,12 @@ class TemplateProcess:
             if future is not None and not future.done():
                 future.set_exception(gone)
 
-    async def fork(self, flow_run: FlowRun, env: dict[str, str]) -> tuple[int, asyncio.Future[int]]:
+    async def fork(
+        self, flow_run: FlowRun, env: dict[str, str], related: dict[str, dict[str, Any]]
+    ) -> tuple[int, asyncio.Future[int]]:
         """Start the flow run in a new child; returns its pid and a future of its exit code.
-        The child is handed the run as the worker read it, and does not read it again."""
+        The child is handed the run as the worker read it, and the objects its events name
+        (`related`), and does not read them again."""
         flow_run_id = str(flow_run.id)
         if self._requests is None:
             raise RuntimeError("the template process is retired")
@@ -182,7 +188,12 @@ class TemplateProcess:
         started = asyncio.get_running_loop().create_future()
         self._started[flow_run_id] = started
         self.runs += 1
-        request = {"run": flow_run_id, "env": env, "flow_run": flow_run.model_dump(mode="json")}
+        request = {
+            "run": flow_run_id,
+            "env": env,
+            "flow_run": flow_run.model_dump(mode="json"),
+            "related": related,
+        }
         os.write(self._requests, json.dumps(request).encode() + b"\n")
         return await started  # its exit may be read before this returns: the future has it
 
@@ -240,6 +251,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         self._waking: asyncio.Task[None] | None = None
         self._due = asyncio.Event()  # set: ask the server for runs now
         self._in_flight: set[UUID] = set()  # runs whose child has not yet exited
+        self._related: dict[str, tuple[float, dict[str, Any]]] = {}  # "kind.id" -> (read at, it)
         self._due_again: set[UUID] = set()  # of those, runs scheduled again meanwhile
 
     async def setup(self) -> None:
@@ -379,7 +391,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             template = await self._current_template(configuration.runs_per_template)
             env = {key: value for key, value in configuration.env.items() if value is not None}
             env = {**self._child_settings, **env}  # the pool's or deployment's env wins
-            pid, exited = await template.fork(flow_run, env)
+            pid, exited = await template.fork(flow_run, env, await self._related_to(flow_run))
             if task_status is not None:
                 task_status.started(pid)
             code = await self._until_exited(flow_run, pid, exited)
@@ -391,6 +403,32 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
             if flow_run.id in self._due_again:
                 self._due_again.discard(flow_run.id)
                 self._due.set()
+
+    async def _related_to(self, flow_run: FlowRun) -> dict[str, dict[str, Any]]:
+        """The run's flow, deployment, work queue and pool, as its events name them (its
+        heartbeats among them): read here once in a while, not by every run's process."""
+        wanted: dict[str, Callable[[Any], Awaitable[Any]]] = {
+            f"flow.{flow_run.flow_id}": self.client.read_flow,
+            f"deployment.{flow_run.deployment_id}": self.client.read_deployment,
+            f"work-queue.{flow_run.work_queue_id}": self.client.read_work_queue,
+        }
+        found = {}
+        if self._work_pool is not None:  # the worker's own, kept fresh by Prefect's worker
+            pool = self._work_pool
+            found[f"work-pool.{pool.name}"] = pool.model_dump(mode="json")
+        for key, read in wanted.items():
+            ident = key.partition(".")[2]
+            if ident == "None":
+                continue
+            read_at, value = self._related.get(key, (0.0, {}))
+            if time.monotonic() - read_at > RELATED_FRESH_SECONDS:
+                try:
+                    value = (await read(UUID(ident))).model_dump(mode="json")
+                except Exception:  # noqa: BLE001 - the run's process reads it itself
+                    continue
+                self._related[key] = (time.monotonic(), value)
+            found[key] = value
+        return found
 
     async def _until_exited(self, flow_run: FlowRun, pid: int, exited: asyncio.Future[int]) -> int:
         """The child's exit code. A run cancelled while it is going has its process ended
