@@ -205,6 +205,7 @@ def run_flow_run(
     # The worker sets the run's heartbeat (PREFECT_FLOWS_HEARTBEAT_FREQUENCY); without
     # one (a template started by hand), none: a lost run is then found by `casework status`.
     quiet = {} if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" in os.environ else {HEARTBEAT: None}
+    leave_heartbeats_behind()
     code = 0
     try:
         with temporary_settings(updates=quiet), handle_engine_signals(UUID(flow_run_id)):
@@ -223,6 +224,24 @@ def run_flow_run(
     sys.stdout.flush()
     sys.stderr.flush()
     return code
+
+
+def leave_heartbeats_behind() -> None:
+    """Prefect's sync engine, as a run ends, waits for its heartbeat thread, which sleeps in
+    one-second steps: up to a second more per run, and a case resumed at once waits for that
+    process to exit. This process ends right after the run (its events sent first), so the
+    thread, told to stop, is left behind as Prefect's async engine leaves it."""
+    import prefect.flow_engine as engine_module
+
+    original = getattr(engine_module, "_send_heartbeats", None)
+    if original is None or getattr(original, "casework_unjoined", False):
+        return
+
+    def unjoined(engine: Any, join_on_exit: bool = True) -> Any:
+        return original(engine, join_on_exit=False)
+
+    unjoined.casework_unjoined = True  # type: ignore[attr-defined]
+    engine_module._send_heartbeats = unjoined
 
 
 RELATED_MODELS = {

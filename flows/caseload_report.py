@@ -19,7 +19,7 @@ from flows.sweeps import dated_run_name
 from models.rules import checked_as_of
 
 
-@flow(name="caseload-report", flow_run_name=dated_run_name)
+@flow(name="caseload-report", flow_run_name=dated_run_name, persist_result=False)
 @refuses_cleanly
 def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
     """Cases by stage, days in stage against the SLA, escalations, referrals, outcomes and

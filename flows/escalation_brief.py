@@ -14,7 +14,7 @@ from models import cases, escalations
 from tasks.cases import mirror_escalation_tag
 
 
-@flow(name="escalation-brief", flow_run_name="brief-{case_number}")
+@flow(name="escalation-brief", flow_run_name="brief-{case_number}", persist_result=False)
 @refuses_cleanly
 def escalation_brief(
     case_number: CaseNumber = ESCALATED_CASE,

@@ -17,7 +17,7 @@ from flows.parameters import (
 )
 
 
-@flow(name="reassess-case", flow_run_name="reassess-{case_number}")
+@flow(name="reassess-case", flow_run_name="reassess-{case_number}", persist_result=False)
 @refuses_cleanly
 def reassess_case(
     case_number: CaseNumber = CASE_TO_REASSESS,

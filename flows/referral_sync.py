@@ -28,6 +28,7 @@ def sync_one(provider_key: str, references: list[str]) -> list[Change]:
 @flow(
     name="referral-status-sync",
     flow_run_name=dated_run_name,
+    persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=PROVIDERS_AT_ONCE),  # type: ignore[arg-type]
 )
 def referral_status_sync() -> dict[str, int]:

@@ -37,6 +37,7 @@ ARTIFACT_ROWS = 500  # the table shows this many rows; the description gives the
 @task(
     name="find-and-escalate",
     cache_policy=NO_CACHE,
+    persist_result=False,
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=store_unavailable,
@@ -53,7 +54,7 @@ def find_and_escalate(watch: Watch, as_of: datetime, case_number: str | None) ->
     }
 
 
-@task(name="list-due-reassessments", cache_policy=NO_CACHE)
+@task(name="list-due-reassessments", cache_policy=NO_CACHE, persist_result=False)
 def list_due_reassessments(as_of: datetime) -> list[str]:
     with session_scope(read_only=True) as session:
         return due_reassessments(session, Scope(as_of), programs())
@@ -149,7 +150,7 @@ def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> 
     return totals
 
 
-@flow(name="stalled-case-sweep", flow_run_name=dated_run_name)
+@flow(name="stalled-case-sweep", flow_run_name=dated_run_name, persist_result=False)
 @refuses_cleanly
 def stalled_case_sweep(
     as_of: AsOf = AS_OF, case_number: CaseNumber | None = ONLY_CASE
@@ -172,7 +173,7 @@ def catch_up() -> None:
             get_run_logger().info(line)
 
 
-@flow(name="benefits-watch", flow_run_name=dated_run_name)
+@flow(name="benefits-watch", flow_run_name=dated_run_name, persist_result=False)
 @refuses_cleanly
 def benefits_watch(
     as_of: AsOf = AS_OF, case_number: CaseNumber | None = ONLY_CASE
@@ -182,14 +183,14 @@ def benefits_watch(
     return run_watch(Watch.BENEFITS, as_of, case_number)
 
 
-@flow(name="follow-up-checks", flow_run_name=dated_run_name)
+@flow(name="follow-up-checks", flow_run_name=dated_run_name, persist_result=False)
 @refuses_cleanly
 def follow_up_checks(as_of: AsOf = AS_OF) -> dict[str, Any]:
     """Post-closure checks at 30 and 90 days; a failed check proposes reopening."""
     return run_watch(Watch.FOLLOW_UPS, as_of, None)
 
 
-@flow(name="reassessment-cadence", flow_run_name=dated_run_name)
+@flow(name="reassessment-cadence", flow_run_name=dated_run_name, persist_result=False)
 @refuses_cleanly
 def reassessment_cadence(as_of: AsOf = AS_OF) -> dict[str, Any]:
     """Send the cases whose reassessment is due (plan, referral, monitoring) back to assessment."""

@@ -135,6 +135,7 @@ def signature(secret: str, payload: bytes, timestamp: int) -> str:
 @task(
     name="deliver-notifications",
     cache_policy=NO_CACHE,
+    persist_result=False,
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=store_unavailable,
