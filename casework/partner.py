@@ -17,6 +17,7 @@ import argparse
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -142,6 +143,66 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def serve_on_loopback(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """An HTTP server on a free loopback port, serving in a daemon thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class WebhookReceiver:
+    """An agency's webhook receiver on loopback, for the tests and the scale-out walkthrough:
+    every POST checked with `verify(body, signature header, secret)` against the program's
+    secret (`secrets`, else `secret`); answers 204, or (`mode`) 500, or never until closed."""
+
+    def __init__(self, verify: Callable[[bytes, str, str], bool]) -> None:
+        self.verify = verify
+        self.mode = "ok"
+        self.secret = ""
+        self.secrets: dict[str, str] = {}
+        self.received: list[tuple[dict[str, Any], str]] = []  # (body, Idempotency-Key)
+        self.attempts = 0
+        self.refused = 0
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.attempts += 1
+                if not receiver.accepts(raw, self.headers.get("Casework-Signature", "")):
+                    receiver.refused += 1
+                    self.send_response(401)
+                elif receiver.mode == "silent":
+                    receiver.release.wait(30)
+                    return
+                elif receiver.mode == "fail":
+                    self.send_response(500)
+                else:
+                    receiver.received.append((json.loads(raw), self.headers["Idempotency-Key"]))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = serve_on_loopback(Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/casework"
+
+    def accepts(self, raw: bytes, signed: str) -> bool:
+        try:
+            program = str(json.loads(raw).get("program", ""))
+        except ValueError:
+            return False
+        return self.verify(raw, signed, self.secrets.get(program, self.secret))
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def main() -> None:

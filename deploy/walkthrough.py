@@ -40,7 +40,6 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,7 +47,6 @@ import httpx
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 POOL = "casework"
-SIGNATURE = "Casework-Signature"  # tasks.notifications.SIGNATURE_HEADER
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
@@ -81,43 +79,15 @@ def wait(what: str, check: Callable[[], T | None], timeout: float, every: float 
         time.sleep(every)
 
 
-class Webhooks:
-    """The agency's webhook receiver: every signed POST, by escalation id."""
+def verified(body: bytes, header: str, secret: str) -> bool:
+    """Is `body` signed with `secret`, as the program's receiver checks it."""
+    from tasks.notifications import signature
 
-    def __init__(self) -> None:
-        self.secrets: dict[str, str] = {}
-        self.received: list[dict[str, Any]] = []
-        self.unsigned = 0
-        hooks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                data = json.loads(body)
-                if not hooks.signed(data["program"], body, self.headers.get("Casework-Signature")):
-                    hooks.unsigned += 1
-                    self.send_response(401)
-                else:
-                    hooks.received.append(data)
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/casework"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def signed(self, program: str, body: bytes, header: str | None) -> bool:
-        from tasks.notifications import signature
-
-        if not header or program not in self.secrets:
-            return False
+    try:
         timestamp = int(dict(part.split("=", 1) for part in header.split(","))["t"])
-        expected = signature(self.secrets[program], body, timestamp)
-        return hmac.compare_digest(expected, header)
+    except (KeyError, ValueError):
+        return False
+    return bool(secret) and hmac.compare_digest(signature(secret, body, timestamp), header)
 
 
 class Walkthrough:
@@ -132,7 +102,9 @@ class Walkthrough:
         self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}/api"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.hooks = Webhooks()
+        from casework.partner import WebhookReceiver
+
+        self.hooks = WebhookReceiver(verified)
 
     # -- output --------------------------------------------------------------------------
 
@@ -573,7 +545,7 @@ class Walkthrough:
         hooks = wait(
             "a webhook for every rung",
             lambda: (
-                (found := Counter(h["escalation_id"] for h in self.hooks.received))
+                (found := Counter(body["escalation_id"] for body, _ in self.hooks.received))
                 and set(found) >= set(rungs)
                 and found
             ),
@@ -585,9 +557,9 @@ class Walkthrough:
         self.say(
             f"{len(rungs)} rung(s) raised (how many at each level: {levels}); "
             f"Prefect events per rung: {dict(Counter(events[i] for i in rungs))}, signed webhooks "
-            f"per rung: {dict(Counter(hooks[i] for i in rungs))}; unsigned: {self.hooks.unsigned}"
+            f"per rung: {dict(Counter(hooks[i] for i in rungs))}; unsigned: {self.hooks.refused}"
         )
-        if twice or self.hooks.unsigned:
+        if twice or self.hooks.refused:
             raise Failed(f"rungs told other than once: escalation ids {twice[:10]}")
 
     def rungs(self, numbers: list[str]) -> dict[int, int]:

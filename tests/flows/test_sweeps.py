@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from sqlalchemy import select, update
 
 from casework import operations
 from casework.db import session_scope
+from casework.partner import WebhookReceiver
 from casework.settings import get_settings, prefect_auth_headers
 from flows.sweeps import reassessment_cadence, stalled_case_sweep
 from models import cases
@@ -62,59 +61,10 @@ def test_the_readme_receiver_refuses_what_we_did_not_sign() -> None:
     assert not verified(body, "", "whsec_x")  # anyone's POST
 
 
-class Partner:
-    """A webhook receiver on loopback: answers 200, 500, or never (until released)."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.received: list[tuple[dict[str, Any], str]] = []
-        self.attempts = 0
-        self.refused = 0
-        self.secret = ""
-        self.release = threading.Event()
-        partner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                body = json.loads(raw)
-                partner.attempts += 1
-                # As the README's receiver does: anything not signed with our secret is refused.
-                signed = self.headers.get("Casework-Signature", "")
-                if not readme_receiver()(raw, signed, partner.secret):
-                    partner.refused += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                if partner.mode == "silent":
-                    partner.release.wait(30)
-                    return
-                if partner.mode == "fail":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                partner.received.append((body, self.headers["Idempotency-Key"]))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/casework"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def partner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Partner]:
+def partner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
     """A loopback webhook configured for the geriatric program (in this process's sweeps)."""
-    receiver = Partner()
+    receiver = WebhookReceiver(readme_receiver())  # checked as the README's receiver does
     config = DEFAULT_PROGRAMS_FILE.read_text().replace(
         "[geriatric]\n", f'[geriatric]\nwebhook_url = "{receiver.url}"\n'
     )
@@ -152,7 +102,7 @@ def _sweep(case_number: str, as_of: datetime | None = None) -> str:
 
 
 def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
-    stack: str, partner: Partner
+    stack: str, partner: WebhookReceiver
 ) -> None:
     case_number, client = factories.stalled_case()
     run_id = _sweep(case_number)
@@ -189,7 +139,7 @@ def test_a_stalled_case_is_escalated_by_event_webhook_and_artifact(
 
 
 def test_a_failing_webhook_is_retried_next_sweep_and_never_lost(
-    stack: str, partner: Partner
+    stack: str, partner: WebhookReceiver
 ) -> None:
     first, _ = factories.stalled_case()
     second, _ = factories.stalled_case()
@@ -214,7 +164,7 @@ def test_a_failing_webhook_is_retried_next_sweep_and_never_lost(
     assert {first, second} <= delivered
 
 
-def test_concurrent_sweeps_deliver_each_rung_once(stack: str, partner: Partner) -> None:
+def test_concurrent_sweeps_deliver_each_rung_once(stack: str, partner: WebhookReceiver) -> None:
     """Three sweeps at once, as of one moment: each escalation rung is claimed by one of
     them, so one webhook POST and one event per rung (and so one level-3 brief)."""
     numbers = [factories.stalled_case()[0]]
@@ -231,7 +181,9 @@ def test_concurrent_sweeps_deliver_each_rung_once(stack: str, partner: Partner) 
         assert len(events) == 1
 
 
-def test_a_silent_webhook_times_out_without_holding_the_sweep(stack: str, partner: Partner) -> None:
+def test_a_silent_webhook_times_out_without_holding_the_sweep(
+    stack: str, partner: WebhookReceiver
+) -> None:
     first, _ = factories.stalled_case()
     second, _ = factories.stalled_case()
     partner.mode = "silent"
