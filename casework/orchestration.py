@@ -230,6 +230,7 @@ def runs_not_waiting(flow_run_ids: set[str], timeout: float = 5) -> dict[str, st
     import httpx
 
     found: dict[str, str] = {}
+    read = 0
     body: dict[str, Any] = {
         "flows": {"name": {"any_": [LIFECYCLE_DEPLOYMENT.split("/")[0]]}},
         "flow_runs": {"state": {"type": {"any_": NOT_WAITING}}},
@@ -241,9 +242,10 @@ def runs_not_waiting(flow_run_ids: set[str], timeout: float = 5) -> dict[str, st
             base_url=api_url().rstrip("/") + "/", timeout=timeout, headers=prefect_auth_headers()
         ) as client:
             while True:
-                response = client.post("flow_runs/filter", json={**body, "offset": len(found)})
+                response = client.post("flow_runs/filter", json={**body, "offset": read})
                 response.raise_for_status()
                 page = response.json()
+                read += len(page)
                 found |= {str(run["id"]): run["state"]["name"] for run in page if run["state"]}
                 if len(page) < body["limit"]:
                     break

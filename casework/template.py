@@ -199,15 +199,15 @@ def run_flow_run(
     from casework.settings import get_settings
 
     os.environ.update(env)
-    know_related(related or {})
     refresh_global_settings_context()
     get_settings.cache_clear()
     # The worker sets the run's heartbeat (PREFECT_FLOWS_HEARTBEAT_FREQUENCY); without
     # one (a template started by hand), none: a lost run is then found by `casework status`.
     quiet = {} if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" in os.environ else {HEARTBEAT: None}
-    leave_heartbeats_behind()
     code = 0
     try:
+        know_related(related or {})
+        leave_heartbeats_behind()
         with temporary_settings(updates=quiet), handle_engine_signals(UUID(flow_run_id)):
             if given is not None:
                 flow_run = FlowRun.model_validate(given)
