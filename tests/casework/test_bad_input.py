@@ -532,6 +532,14 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("CASEWORK_PARTNER_RETRY_SECONDS", "[-5]", "CASEWORK_PARTNER_RETRY_SECONDS:"),
     ("CASEWORK_PARTNER_TIMEOUT_SECONDS", "inf", "CASEWORK_PARTNER_TIMEOUT_SECONDS:"),
     ("CASEWORK_WEBHOOK_ATTEMPTS", "many", "CASEWORK_WEBHOOK_ATTEMPTS:"),
+    ("CASEWORK_HEARTBEAT_SECONDS", "10", "CASEWORK_HEARTBEAT_SECONDS:"),
+    ("CASEWORK_LOST_RUN_SECONDS", "soon", "CASEWORK_LOST_RUN_SECONDS:"),
+    # Two variables that must fit together: the line names both.
+    (
+        "CASEWORK_HEARTBEAT_SECONDS",
+        "60",
+        "CASEWORK_LOST_RUN_SECONDS (90) must be at least twice CASEWORK_HEARTBEAT_SECONDS (60)",
+    ),
     ("CASEWORK_ACTOR", "Bad Actor", "CASEWORK_ACTOR:"),
     ("CASEWORK_ACTOR", "pm.housing", "CASEWORK_ACTOR: pm.housing is not a staff id your login"),
     ("CASEWORK_DEV_MODE", "maybe", "CASEWORK_DEV_MODE:"),
