@@ -527,7 +527,8 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
 
     get_settings.cache_clear()
     settings = get_settings()  # every CASEWORK_ variable checked now, before anything is done
-    for name, value in prefect_env(data_dir, api_url, settings.runner_poll_seconds).items():
+    env = prefect_env(data_dir, api_url, settings.runner_poll_seconds, settings.heartbeat_seconds)
+    for name, value in env.items():
         if name not in os.environ:
             os.environ[name] = value
     # The Prefect API is protected: `up`'s own server runs with the data directory's

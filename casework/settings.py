@@ -156,14 +156,20 @@ DEFAULT_API_URL = "http://127.0.0.1:4200/api"  # where `casework up` serves by d
 STACK_FILE = "stack.json"  # in the data directory: where `up` serves (its API URL, pids)
 
 
-def prefect_env(data_dir: Path, api_url: str, poll_seconds: float) -> dict[str, str]:
+def prefect_env(
+    data_dir: Path, api_url: str, poll_seconds: float, heartbeat_seconds: int = 30
+) -> dict[str, str]:
     """Environment shared by the CLI, the worker and every flow-run process it forks. Here,
-    not with `up`: every command sets it, and `up`'s module costs asyncio to import."""
+    not with `up`: every command sets it, and `up`'s module costs asyncio to import. A flow
+    run anywhere (a sweep run in the CLI's own process too) sends its heartbeat often enough
+    for the lost-run automation (Prefect's default, 180 s, is longer than its wait), and no
+    flow persists a result (nothing a resume needs is one: see flows/case_lifecycle.py)."""
     return {
         "CASEWORK_DATA_DIR": str(data_dir),
         "PREFECT_API_URL": api_url,
         "PREFECT_HOME": str(data_dir / "prefect"),
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_seconds),
         "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
         "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

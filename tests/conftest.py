@@ -60,7 +60,7 @@ SUPERVISOR_ROSTER = SESSION_DIR / "staff-sup.toml"
 SUPERVISOR_ROSTER.write_text(roster_text("sup.tester"))
 # The credential `casework up` makes on its first start in a data directory, made here
 # first (by the same code) so that this process's Prefect client signs in with it too.
-from casework.settings import prefect_credential  # noqa: E402
+from casework.settings import prefect_credential, prefect_env  # noqa: E402
 
 CREDENTIAL = str(prefect_credential(SESSION_DIR, create=True))
 os.environ.update(
@@ -76,11 +76,8 @@ os.environ.update(
         # Partner agencies on loopback answer fast; a slow one is one that takes > 1 s.
         "CASEWORK_PARTNER_TIMEOUT_SECONDS": "1",
         "CASEWORK_PARTNER_RETRY_SECONDS": "[0.5, 0.5, 0.5]",
-        "PREFECT_API_URL": f"http://127.0.0.1:{PORT}/api",
-        "PREFECT_HOME": str(SESSION_DIR / "prefect"),
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-        "PREFECT_LOCAL_STORAGE_PATH": str(SESSION_DIR / "prefect" / "storage"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Prefect's settings as every command sets them (heartbeats, no results persisted).
+        **prefect_env(SESSION_DIR, f"http://127.0.0.1:{PORT}/api", poll_seconds=10.0),
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
 )
