@@ -168,9 +168,15 @@ def catch_up() -> None:
     from casework.operations import keep_up
     from casework.orchestration import own_stack
 
-    if not own_stack():
-        for line in keep_up():
-            get_run_logger().info(line)
+    if own_stack():
+        return
+    try:
+        lines = keep_up()
+    except Exception as exc:  # noqa: BLE001 - the sweep itself goes on; the next one tries again
+        get_run_logger().warning("catch-up skipped this time (%s)", type(exc).__name__)
+        return
+    for line in lines:
+        get_run_logger().info(line)
 
 
 @flow(name="benefits-watch", flow_run_name=dated_run_name, persist_result=False)
