@@ -102,6 +102,7 @@ class Walkthrough:
         self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}/api"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.opened: list[Any] = []  # every case the walkthrough opened, in order
         from casework.partner import WebhookReceiver
 
         self.hooks = WebhookReceiver(verified)
@@ -347,7 +348,6 @@ class Walkthrough:
     def run(self) -> None:
         from casework import demo
 
-        self.opened: list[Any] = []
         self.databases()
         self.prefect_server()
         self.case_store()
