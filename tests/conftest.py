@@ -29,9 +29,18 @@ def _free_port() -> int:
 os.umask(0o077)
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="casework-tests-"))
 PORT = _free_port()
+OUR_SETTINGS = ("PREFECT_", "CASEWORK_")
 for _name in list(os.environ):
-    if _name.startswith(("PREFECT_", "CASEWORK_")) and _name != "CASEWORK_TEST_DATABASE_URL":
+    if _name.startswith(OUR_SETTINGS) and _name != "CASEWORK_TEST_DATABASE_URL":
         del os.environ[_name]
+
+
+def unconfigured_env(**extra: str) -> dict[str, str]:
+    """This process's environment without a PREFECT_ or CASEWORK_ variable, as on a machine
+    where nothing is configured yet, plus `extra`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(OUR_SETTINGS)} | extra
+
+
 # The shipped staff roster, plus the staff ids tests act as, in every program: case
 # managers, and one supervisor (sup.tester).
 TEST_STAFF = ("tester", "cm.tester", "cm.a", "cm.bench", "cm.busy", "cm.full", "bench")

@@ -24,6 +24,7 @@ from models.codes import Stage, Watch
 from models.lifecycle import STAGES
 from models.orm import AuditEvent, Case, Contact
 from tests import factories
+from tests.conftest import unconfigured_env
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -400,7 +401,7 @@ def test_every_directory_finds_the_same_store_and_a_missing_one_is_named(
 ) -> None:
     """No CASEWORK_DATA_DIR: the per-user data directory serves every working directory;
     a missing store is named with the option that picks another, and nothing is created."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "PREFECT_"))}
+    env = unconfigured_env()
     env |= {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "home" / "data")}
     env |= {"CASEWORK_STAFF_FILE": os.environ["CASEWORK_STAFF_FILE"]}
 
@@ -540,7 +541,7 @@ def test_due_lists_what_is_due_from_a_case_manager(capsys) -> None:
 def test_one_login_may_act_as_several_staff_ids_and_picks_one(tmp_path: Path) -> None:
     """A small agency's one machine: the same OS login is the housing case manager and its
     supervisor; CASEWORK_ACTOR says which, and nothing is done until it does."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "PREFECT_"))}
+    env = unconfigured_env()
     env["CASEWORK_DATA_DIR"] = str(tmp_path / "agency")
     login = getpass.getuser()
 

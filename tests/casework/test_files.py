@@ -24,6 +24,7 @@ from casework.settings import get_settings
 from models.orm import Document
 from tests import factories
 from tests.casework.test_cli import run_cli
+from tests.conftest import unconfigured_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,7 +128,7 @@ def test_the_data_directory_is_private_and_tokens_stay_out_of_the_store(tmp_path
     hsds = Path(examples.__file__).parent / "providers.hsds.json"
     tokens = {s["x-casework"]["token"] for s in json.loads(hsds.read_text())["services"]}
     data = tmp_path / "fresh"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "PREFECT_"))}
+    env = unconfigured_env()
     env["CASEWORK_STAFF_FILE"] = os.environ["CASEWORK_STAFF_FILE"]  # the tests' staff too
     made = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(SCRIPT), str(data), str(hsds)],
@@ -166,7 +167,7 @@ def test_up_refuses_a_data_directory_others_can_read(tmp_path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEWORK_", "PREFECT_"))}
+    env = unconfigured_env()
     done = subprocess.run(
         [sys.executable, "-m", "casework", "up", "--data-dir", str(data), "--port", str(port)],
         capture_output=True,

@@ -7,14 +7,15 @@ which `.ci/run` runs."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import unconfigured_env
+
 
 def test_deploy_names_the_server_it_cannot_reach(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
+    env = unconfigured_env()
     env |= {"PREFECT_API_URL": "http://127.0.0.1:9/api", "CASEWORK_DATA_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-m", "casework", "deploy"],
