@@ -538,11 +538,8 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             )
         episode = cases.episode_of(session, case)
         held, waived, checks = benefits.for_case(session, case)
-        summary = CaseSummary.model_validate(case)
-        if case.status == CaseStatus.OPEN.value:
-            with_run_states([summary], {summary.case_number: episode.flow_run_id})
-        return CaseDetail(
-            **summary.model_dump(),
+        detail = CaseDetail(
+            **CaseSummary.model_validate(case).model_dump(),
             client=ClientOut.model_validate(case.client),
             other_cases=[
                 OtherCaseOut.model_validate(other)
@@ -568,6 +565,10 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             ],
             narratives=narratives,
         )
+    # Asked of Prefect once the store's read is over: no transaction waits on the network.
+    if detail.status == CaseStatus.OPEN.value:
+        with_run_states([detail], {detail.case_number: detail.flow_run_id})
+    return detail
 
 
 def _supervisor(actor: str, what: str, *roles: StaffRole) -> set[str]:
