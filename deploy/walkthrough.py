@@ -38,17 +38,18 @@ import time
 import tomllib
 import traceback
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project and its tests' helpers, run as a script
+from tests.polling import wait_for  # noqa: E402
+
 PG = "postgresql://postgres@127.0.0.1:5432"
 POOL = "casework"
-ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
 
 
 class Failed(Exception):
@@ -65,18 +66,6 @@ def pg_answers() -> bool:
     with socket.socket() as sock:
         sock.settimeout(2)
         return sock.connect_ex(("127.0.0.1", 5432)) == 0
-
-
-def wait(what: str, check: Callable[[], T | None], timeout: float, every: float = 0.5) -> T:
-    """Wait for `check` to give something truthy, at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise Failed(f"{what}: not within {timeout:.0f} s")
-        time.sleep(every)
 
 
 def verified(body: bytes, header: str, secret: str) -> bool:
@@ -185,13 +174,9 @@ class Walkthrough:
             env,
         )
 
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{self.api}/health", timeout=5).status_code == 200
-            except httpx.HTTPError:
-                return False
+        from casework.orchestration import api_is_healthy
 
-        wait("the Prefect server to answer", healthy, 240)
+        wait_for("the Prefect server to answer", lambda: api_is_healthy(self.api), 240)
         self.say(f"Prefect server answering at {self.api}, on PostgreSQL ({self.prefect_db})")
 
     def case_store(self) -> None:
@@ -358,7 +343,7 @@ class Walkthrough:
         demo._demo_directory(partner.url, partner.token)
         for name in ("worker-a", "worker-b"):
             self.worker(name)
-        wait("both workers to poll", lambda: self.polling() == 2, 180)
+        wait_for("both workers to poll", lambda: self.polling() == 2, 180)
         self.say(f"workers a and b polling the {POOL} pool (--limit {self.args.limit} each)")
 
         # 4. cases through every stage, on both workers.
@@ -385,7 +370,7 @@ class Walkthrough:
 
         # 6. two sweeps at once.
         self.worker("worker-a")
-        wait("worker a to poll again", lambda: self.polling() == 2, 180)
+        wait_for("worker a to poll again", lambda: self.polling() == 2, 180)
         self.two_sweeps()
         partner.stop()
         self.other_version_refused()
@@ -442,7 +427,7 @@ class Walkthrough:
             f"process group) as {number}'s run began to apply the form given at "
             f"{self.waiting_at(number)} ({len(before)} stage(s) recorded before)"
         )
-        states = wait(
+        states = wait_for(
             f"{number}'s run to be crashed and rescheduled by the automations",
             lambda: self.recovered(run_id),
             self.args.lost_run_seconds + self.args.heartbeat_seconds + 120,
@@ -536,13 +521,13 @@ class Walkthrough:
         """Each rung (escalation id -> level): one Prefect event, one signed webhook."""
         if not rungs:
             raise Failed("the sweeps raised no rung")
-        events = wait(
+        events = wait_for(
             "an event for every rung",
             lambda: (found := self.events(since)) and set(found) >= set(rungs) and found,
             120,
             every=2,
         )
-        hooks = wait(
+        hooks = wait_for(
             "a webhook for every rung",
             lambda: (
                 (found := Counter(body["escalation_id"] for body, _ in self.hooks.received))
@@ -637,7 +622,7 @@ def main() -> int:
     try:
         walk.run()
     except Exception as exc:  # noqa: BLE001 - any failure: one line, and the logs kept
-        if not isinstance(exc, Failed):
+        if not isinstance(exc, Failed | AssertionError):  # a check, or a wait that timed out
             traceback.print_exc()
         print(f"walkthrough FAILED: {exc} (logs: {walk.home})", file=sys.stderr)
         walk.args.keep = True
@@ -649,5 +634,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())
