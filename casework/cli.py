@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from casework.settings import LOGIN_PATTERN, STAFF_ID_PATTERN, WORK_POOL_PATTERN
 from models.codes import (
@@ -35,6 +35,9 @@ from models.codes import (
     WaiverRequirement,
     Watch,
 )
+
+if TYPE_CHECKING:
+    from models.schemas import ProviderOut
 
 EXIT_ERROR = 1
 DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request")
@@ -277,11 +280,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     prov = sub.add_parser("providers", parents=[common], help="the provider directory")
     prov_sub = prov.add_subparsers(dest="providers_command", required=True, metavar="ACTION")
-    prov_import = prov_sub.add_parser("import", parents=[common], help="import an HSDS 3.0 file")
-    prov_import.add_argument("file")
-    prov_list = prov_sub.add_parser("list", parents=[common], help="list providers")
+    prov_import = prov_sub.add_parser(
+        "import",
+        parents=[common],
+        help="import an Open Referral HSDS 3.0 directory as published: a tabular data "
+        "package (folder or zip with datapackage.json), service_full JSON (one, a list, or "
+        "a /services page) or flat JSON; importing it again updates it",
+    )
+    prov_import.add_argument("file", metavar="PATH")
+    prov_import.add_argument(
+        "--partners",
+        metavar="FILE",
+        help="referral settings by HSDS service id or taxonomy term (JSON); services it "
+        "does not cover are directory-only (no electronic referral)",
+    )
+    prov_import.add_argument(
+        "--directory",
+        default="main",
+        type=directory_arg,
+        help="which directory this is (default main); services gone from it are marked "
+        "inactive, other directories' are left alone",
+    )
+    prov_list = prov_sub.add_parser("list", parents=[common], help="find providers")
     prov_list.add_argument("--service", choices=[c.value for c in ServiceCategory])
+    prov_list.add_argument("--language", help="a language it serves in (name or code)")
+    prov_list.add_argument(
+        "--near", metavar="POSTCODE", help="nearest first, by the postal codes' shared start"
+    )
+    prov_list.add_argument("--text", metavar="WORDS", help="every word in its description")
+    prov_list.add_argument("--all", action="store_true", help="inactive providers too")
     prov_list.add_argument("--json", action="store_true")
+    prov_show = prov_sub.add_parser("show", parents=[common], help="one provider in full")
+    prov_show.add_argument("key", metavar="PROVIDER")
+    prov_show.add_argument("--json", action="store_true")
+    prov_token = prov_sub.add_parser(
+        "token",
+        parents=[common],
+        help="keep a partner's bearer token on this machine, read from stdin (never an "
+        "argument: others could read it from the process list)",
+    )
+    prov_token.add_argument("name", help="the token's name, as the partners file gives it")
 
     consent = sub.add_parser(
         "consent", parents=[common], help="record (or withdraw) consent to share with a provider"
@@ -461,6 +499,14 @@ def programs_arg(text: str) -> list[Program]:
             f"choose from {', '.join(sorted(known))}"
         )
     return [Program(n) for n in dict.fromkeys(names)]
+
+
+def directory_arg(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a directory name (lower-case letters, digits, _ and -; 40 at most)"
+        )
+    return text
 
 
 def date_arg(text: str) -> date:
@@ -965,28 +1011,93 @@ def cmd_providers(args: argparse.Namespace) -> int:
     from casework import operations
 
     if args.providers_command == "import":
-        imported, problems = operations.import_providers(
-            read_json(args.file, "provider file", "file")
+        partners = (
+            read_json(args.partners, "partners file", "--partners") if args.partners else None
         )
-        for problem in problems:
+        report = operations.import_providers(
+            Path(args.file), partners=partners, directory=args.directory
+        )
+        for problem in report.problems:
             print(f"casework: skipped {problem}", file=sys.stderr)
-        print(f"{len(imported)} provider(s) imported, {len(problems)} entr(ies) skipped")
-        return 0 if imported or not problems else EXIT_ERROR
-    rows = operations.provider_list(ServiceCategory(args.service) if args.service else None)
+        for note in report.notes:
+            print(f"casework: note: {note}", file=sys.stderr)
+        print(
+            f"directory {args.directory} ({report.form}): {len(report.added)} added, "
+            f"{len(report.updated)} updated, {report.unchanged} unchanged, "
+            f"{len(report.inactivated)} inactivated, {len(report.problems)} skipped"
+        )
+        return 0 if report.imported or not report.problems else EXIT_ERROR
+    if args.providers_command == "token":
+        operations.set_partner_token(args.name, sys.stdin.readline())
+        print(f"token {args.name} kept on this machine")
+        return 0
+    if args.providers_command == "show":
+        row = operations.provider(args.key)
+        emit(row.model_dump(mode="json"), args.json, lambda: provider_card(row))
+        return 0
+    rows = operations.provider_list(
+        ServiceCategory(args.service) if args.service else None,
+        language=args.language,
+        near=args.near,
+        text=args.text,
+        include_inactive=args.all,
+    )
     emit(
         [row.model_dump(mode="json") for row in rows],
         args.json,
-        lambda: (
-            "\n".join(
-                f"{r.key:<20} {r.category:<26} {r.organization} / {r.service_name}"
-                f" ({r.location or '-'}; answers within {r.response_days} d"
-                f"{'; waitlist' if r.waitlist else ''}{'' if r.active else '; inactive'})"
-                for r in rows
-            )
-            or "no providers"
-        ),
+        lambda: "\n".join(provider_line(r) for r in rows) or "no providers",
     )
     return 0
+
+
+def provider_line(row: ProviderOut) -> str:
+    referral = (
+        f"answers within {row.response_days} d" if row.response_days else "answers by program"
+    )
+    if row.referral != "electronic":
+        referral = "no electronic referral"
+    extras = [
+        row.location or "-",
+        *([row.phone] if row.phone else []),
+        *([", ".join(row.languages)] if row.languages else []),
+        referral,
+        *(["waitlist"] if row.waitlist else []),
+        *([] if row.active else ["inactive"]),
+    ]
+    return (
+        f"{row.key:<20} {row.category or 'directory only':<26} "
+        f"{row.organization} / {row.service_name} ({'; '.join(extras)})"
+    )
+
+
+def provider_card(row: ProviderOut) -> str:
+    fields = [
+        ("provider", row.key),
+        ("service", row.service_name),
+        ("organization", row.organization),
+        ("status", "active" if row.active else "inactive"),
+        (
+            "referral",
+            row.referral
+            if row.referral == "electronic"
+            else "no electronic "
+            "referral: make it by hand, then record the answer with `casework referral`",
+        ),
+        ("category", row.category),
+        ("programs", ", ".join(row.programs)),
+        ("answers within", f"{row.response_days} days" if row.response_days else None),
+        ("capacity", str(row.capacity) if row.capacity is not None else None),
+        ("waitlist", "yes" if row.waitlist else None),
+        ("address", row.address),
+        ("phone", row.phone),
+        ("languages", ", ".join(row.languages)),
+        ("hours", row.hours),
+        ("eligibility", row.eligibility),
+        ("taxonomy", "; ".join(row.taxonomy)),
+        ("description", row.description),
+        ("directory", row.directory),
+    ]
+    return "\n".join(f"{name + ':':<15} {value}" for name, value in fields if value)
 
 
 def cmd_consent(args: argparse.Namespace) -> int:

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from casework.db import session_scope
 from models import audit, cases, notices, plans, providers, referrals
 from models.cases import CaseError
-from models.codes import CaseStatus, Objective
+from models.codes import CaseStatus, Objective, Program
 from models.labels import label, words
 from models.lifecycle import stage_of_key
 from models.orm import CarePlan, Case, Contact, Document, Narrative
+from models.programs import programs
+from models.rules import answer_window
 
 TEMPLATES = Path(__file__).with_name("templates")
 FORMATS = ("md", "html")
@@ -130,7 +132,8 @@ def context(
                 f"referral: {referral.reference} is not a referral of {case.case_number}"
             )
         provider = providers.get(session, referral.provider or "")
-        return base | {"referral": referral, "provider": provider}
+        window = answer_window(provider.response_days, programs()[Program(case.program)])
+        return base | {"referral": referral, "provider": provider, "answer_days": window}
     if kind == "hearing-request":
         return base | _hearing_request(session, case, reference)
     if kind == "notes":

@@ -4,11 +4,13 @@ numbers and coded values only."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -71,6 +73,9 @@ from models.schemas import (
     WaiverOut,
 )
 from models.staff import StaffMember
+
+if TYPE_CHECKING:
+    from models.providers import ImportReport
 
 # A transition starts a process (about 2 s), so the first look at the store can wait a
 # moment; after that, look often. Prefect itself is asked rarely (failures only).
@@ -966,28 +971,84 @@ def settle(case_numbers: list[str]) -> list[str]:
 
 
 def import_providers(
-    data: Any, *, allow_loopback: bool | None = None
-) -> tuple[list[str], list[str]]:
-    """Import an HSDS directory; plain-http endpoints on loopback only in dev mode (the
-    setting, unless `allow_loopback` says: the demo's own partner agency)."""
+    source: Path | Any,
+    *,
+    partners: Any | None = None,
+    directory: str = "main",
+    allow_loopback: bool | None = None,
+) -> ImportReport:
+    """Import an HSDS directory (a file, folder or zip at `source`, or JSON already read)
+    with the partners file's referral settings (JSON already read), as directory
+    `directory`. Plain-http endpoints on loopback only in dev mode (the setting, unless
+    `allow_loopback` says: the demo's own partner agency). A directory or partners file
+    that cannot be read at all is refused whole (InputError) and nothing changes."""
     from casework import partner_tokens
-    from models import providers
+    from models import hsds, providers
 
     if allow_loopback is None:
         allow_loopback = get_settings().dev_mode
+    try:
+        read = hsds.read(source) if isinstance(source, Path) else hsds.from_json(source)
+        settings = None if partners is None else providers.read_partners(partners, allow_loopback)
+    except (hsds.DirectoryError, providers.PartnersFileError) as exc:
+        raise InputError(str(exc)) from None
     with session_scope() as session:
-        imported, problems, tokens = providers.import_hsds(
-            session, data, allow_loopback=allow_loopback
+        report = providers.import_directory(
+            session,
+            read,
+            partners=settings,
+            name=directory,
+            allow_loopback=allow_loopback,
+            at=now(),
         )
-        partner_tokens.save(tokens)  # before the commit: no provider without its token
-    return imported, problems
+        partner_tokens.save(report.tokens)  # before the commit: no provider without its token
+    held = partner_tokens.names()
+    for name in sorted(report.token_names - held):
+        report.notes.append(
+            f"partner {name}: no token named {name} on this machine; referrals to its "
+            f"services fail until `casework providers token {name}` sets it"
+        )
+    return report
 
 
-def provider_list(category: ServiceCategory | None) -> list[ProviderOut]:
+def set_partner_token(name: str, token: str) -> None:
+    from casework import partner_tokens
+
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name):
+        raise InputError(f"name: {name!r} is not a token name (letters, digits, . _ -)")
+    token = token.strip()
+    if not 8 <= len(token) <= 200 or any(ch.isspace() for ch in token):
+        raise InputError("token: must be 8 to 200 characters, without spaces, on one line")
+    partner_tokens.save({name: token})
+
+
+def provider_list(
+    category: ServiceCategory | None = None,
+    *,
+    language: str | None = None,
+    near: str | None = None,
+    text: str | None = None,
+    include_inactive: bool = False,
+) -> list[ProviderOut]:
     from models import providers
 
     with session_scope(read_only=True) as session:
-        return [ProviderOut.model_validate(p) for p in providers.listing(session, category)]
+        found = providers.search(
+            session,
+            category=category,
+            language=language,
+            near=near,
+            text=text,
+            include_inactive=include_inactive,
+        )
+        return [ProviderOut.model_validate(p) for p in found]
+
+
+def provider(key: str) -> ProviderOut:
+    from models import providers
+
+    with session_scope(read_only=True) as session:
+        return ProviderOut.model_validate(providers.get(session, key))
 
 
 def give_consent(case_number: str, provider: str, given_on: date, actor: str) -> None:

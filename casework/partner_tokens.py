@@ -74,6 +74,11 @@ def webhook_secret(program: str, *, rotate: bool = False) -> str:
         return held[program]
 
 
+def names(path: Path | None = None) -> set[str]:
+    """The names of the tokens this machine holds (never the tokens)."""
+    return set(_read(path or tokens_path()))
+
+
 def token(name: str, path: Path | None = None) -> str:
     path = path or tokens_path()
     found = _read(path).get(name)

@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, event
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    event,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
@@ -215,22 +225,36 @@ class ReferralEvent(Base):
 
 
 class Provider(Base):
-    """A partner agency's service, from the Open Referral (HSDS) directory."""
+    """A service from an Open Referral (HSDS) directory, with its referral settings: from
+    a partners file or the service's own `x-casework`; none for a directory-only service
+    (no electronic referral: made and tracked by hand)."""
 
     __tablename__ = "providers"
 
     key: Mapped[str] = mapped_column(String(64), unique=True)  # the HSDS service id
     organization: Mapped[str] = mapped_column(String(200))
     service_name: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str] = mapped_column(CODE, index=True)
-    programs: Mapped[list[str]]
-    location: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    eligibility: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(300))  # city, state
+    address: Mapped[str | None] = mapped_column(String(300))
+    postal_codes: Mapped[list[str]] = mapped_column(default=list)
+    phone: Mapped[str | None] = mapped_column(String(300))
+    languages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    hours: Mapped[str | None] = mapped_column(String(300))
+    taxonomy: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    search_text: Mapped[str | None] = mapped_column(Text)
+    directory: Mapped[str] = mapped_column(CODE, default="main", index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    # Referral settings: a partners file's entry (`partner` names it) or "x-casework".
+    partner: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(CODE, index=True)
+    programs: Mapped[list[str]] = mapped_column(default=list)
     capacity: Mapped[int | None]
     waitlist: Mapped[bool] = mapped_column(default=False)
-    endpoint: Mapped[str] = mapped_column(String(300))
-    token_ref: Mapped[str] = mapped_column(String(64))  # its name in partner-tokens.json
-    response_days: Mapped[int]
-    active: Mapped[bool] = mapped_column(default=True)
+    endpoint: Mapped[str | None] = mapped_column(String(300))  # none: no electronic referral
+    token_ref: Mapped[str | None] = mapped_column(String(64))  # its name in partner-tokens.json
+    response_days: Mapped[int | None]  # none: the program's window
 
 
 class Consent(Base):

@@ -1,77 +1,139 @@
-"""The provider directory: partner agencies' services, imported from an Open Referral
-(HSDS 3.0) JSON file. HSDS field names are used where HSDS has them (organizations,
-services, locations, service_at_locations); what a referral needs and HSDS does not carry
-(category, eligible programs, referral endpoint, token, response window, capacity) sits in
-each service's `x-casework` object. A malformed entry is reported with its position and
-skipped; the rest import."""
+"""The provider directory: partner agencies' services, imported from Open Referral (HSDS
+3.0) directories as agencies publish them (`models.hsds` reads them), with what a referral
+needs and HSDS does not carry beside them, in a partners file: our service category and
+eligible programs, the referral endpoint, the token by name, the response window, capacity
+or waitlist. A service no partner entry names is directory-only: listed and searchable, and
+a referral to it is made and tracked by hand. A file's own `x-casework` object on a service
+still works. Re-importing a directory updates it in place; a service gone from it is
+marked inactive; a malformed entry is reported by position and skipped, the rest import."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from ipaddress import ip_address
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from models import hsds
 from models.cases import CaseError
 from models.codes import Program, ServiceCategory
 from models.forms import ProviderCode, describe_error
 from models.orm import Provider
-from models.text import OneLine
+
+X_CASEWORK = "x-casework"
+MAIN = "main"  # the directory a provider belongs to unless `--directory` names another
 
 
 class ProviderNotFound(CaseError):
     pass
 
 
-class CaseworkExtension(BaseModel):
+class PartnersFileError(ValueError):
+    """The partners file as a whole is refused (one line), and nothing is imported."""
+
+
+class ReferralSettings(BaseModel):
+    """What sending a referral to a service needs: `x-casework` on a service in the
+    file, or an entry of the partners file (which also says which services it covers)."""
+
     model_config = ConfigDict(extra="forbid")
 
     category: ServiceCategory
     programs: list[Program] = Field(min_length=1)
-    referral_endpoint: HttpUrl
-    token: str = Field(min_length=8, max_length=200)
-    response_days: int = Field(default=10, gt=0, le=90)
+    referral_endpoint: HttpUrl | None = None
+    response_days: int | None = Field(default=None, gt=0, le=90)
     capacity: int | None = Field(default=None, ge=0)
     waitlist: bool = False
 
 
-class HsdsService(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    id: ProviderCode
-    organization_id: str
-    name: Annotated[str, Field(min_length=1, max_length=200), OneLine]
-    status: str = "active"
-    casework: CaseworkExtension = Field(alias="x-casework")
+class CaseworkExtension(ReferralSettings):
+    referral_endpoint: HttpUrl
+    token: str = Field(min_length=8, max_length=200)
+    response_days: int | None = Field(default=10, gt=0, le=90)
 
 
-class HsdsOrganization(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class Partner(ReferralSettings):
+    name: ProviderCode  # ours, for the agreement with the agency
+    services: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
+    taxonomy_terms: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list
+    )
+    token: ProviderCode | None = None  # its name in partner-tokens.json; default: `name`
 
-    id: str
-    name: Annotated[str, Field(min_length=1, max_length=200), OneLine]
+    @model_validator(mode="after")
+    def _covers_something(self) -> Partner:
+        if not self.services and not self.taxonomy_terms:
+            raise ValueError("names no services and no taxonomy_terms")
+        return self
+
+    @property
+    def token_name(self) -> str:
+        return self.token or self.name
+
+    def covers_term(self, term: hsds.Term) -> bool:
+        """A term by its id or code; `CODE*` also covers the codes under it."""
+        for wanted in self.taxonomy_terms:
+            if wanted == term.id or (term.code and wanted.lower() == term.code.lower()):
+                return True
+            if wanted.endswith("*") and term.code:
+                if term.code.lower().startswith(wanted[:-1].lower()):
+                    return True
+        return False
 
 
-def _locations(data: dict[str, Any]) -> dict[str, str]:
-    """Service id -> a one-line place (city, region) from HSDS locations."""
-    places: dict[str, str] = {}
-    for location in data.get("locations") or []:
-        if not isinstance(location, dict):
-            continue
-        address = (location.get("addresses") or [{}])[0] or {}
-        place = ", ".join(
-            str(part) for part in (address.get("city"), address.get("state_province")) if part
-        )
-        places[str(location.get("id"))] = place or str(location.get("name") or "")
-    by_service: dict[str, str] = {}
-    for link in data.get("service_at_locations") or []:
-        if isinstance(link, dict) and str(link.get("location_id")) in places:
-            by_service.setdefault(str(link.get("service_id")), places[str(link["location_id"])])
-    return by_service
+class PartnersFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partners: list[Partner] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_entry_per_service(self) -> PartnersFile:
+        names: set[str] = set()
+        owner: dict[str, str] = {}
+        for partner in self.partners:
+            if partner.name in names:
+                raise ValueError(f"partner {partner.name} is named twice")
+            names.add(partner.name)
+            for service in partner.services:
+                if service in owner:
+                    raise ValueError(
+                        f"service {service} is in both partner {owner[service]} and {partner.name}"
+                    )
+                owner[service] = partner.name
+        return self
+
+    def for_listing(self, listing: hsds.Listing) -> Partner | None:
+        """The entry naming the service's id, else the first whose terms cover one of its
+        taxonomy terms (file order), else none."""
+        for partner in self.partners:
+            if listing.id in partner.services:
+                return partner
+        for partner in self.partners:
+            if any(partner.covers_term(term) for term in listing.terms):
+                return partner
+        return None
+
+
+def read_partners(data: Any, allow_loopback: bool) -> PartnersFile:
+    try:
+        partners = PartnersFile.model_validate(data)
+    except ValidationError as exc:
+        raise PartnersFileError(describe_error(exc, "partners file: ")) from None
+    for position, partner in enumerate(partners.partners):
+        if partner.referral_endpoint is not None:
+            problem = endpoint_problem(str(partner.referral_endpoint), allow_loopback)
+            if problem:
+                raise PartnersFileError(
+                    f"partners file: partners.{position}.referral_endpoint: {problem}"
+                )
+    return partners
 
 
 def endpoint_problem(url: str, allow_loopback: bool) -> str | None:
@@ -96,83 +158,270 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass
+class ImportReport:
+    form: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    inactivated: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)  # x-casework's own, to keep
+    token_names: set[str] = field(default_factory=set)  # the partners file's, by name
+
+    @property
+    def imported(self) -> int:
+        return len(self.added) + len(self.updated) + self.unchanged
+
+
+def _directory_values(listing: hsds.Listing, directory: str) -> dict[str, Any]:
+    return {
+        "key": listing.id,
+        "organization": listing.organization,
+        "service_name": listing.name,
+        "description": listing.description,
+        "eligibility": listing.eligibility,
+        "location": listing.place,
+        "address": listing.address,
+        "postal_codes": listing.postal_codes,
+        "phone": listing.phone,
+        "languages": [lang.model_dump() for lang in listing.languages],
+        "hours": listing.hours,
+        "taxonomy": [term.model_dump() for term in listing.terms],
+        "search_text": listing.search_text(),
+        "directory": directory,
+        "active": listing.active,
+    }
+
+
+DIRECTORY_ONLY: dict[str, Any] = {
+    "partner": None,
+    "category": None,
+    "programs": [],
+    "endpoint": None,
+    "token_ref": None,
+    "response_days": None,
+    "capacity": None,
+    "waitlist": False,
+}
+
+
+def _referral_values(
+    settings: ReferralSettings, partner: str, token_ref: str | None
+) -> dict[str, Any]:
+    endpoint = settings.referral_endpoint
+    return {
+        "partner": partner,
+        "category": settings.category.value,
+        "programs": [p.value for p in settings.programs],
+        "endpoint": str(endpoint).rstrip("/") if endpoint else None,
+        "token_ref": token_ref if endpoint else None,
+        "response_days": settings.response_days,
+        "capacity": settings.capacity,
+        "waitlist": settings.waitlist,
+    }
+
+
+def import_directory(
+    session: Session,
+    directory: hsds.Directory,
+    *,
+    partners: PartnersFile | None = None,
+    name: str = MAIN,
+    allow_loopback: bool = False,
+    at: datetime | None = None,
+) -> ImportReport:
+    """Insert or update one provider per HSDS service of `directory` (named `name` among
+    the store's directories). Referral settings come from `partners` where an entry covers
+    the service, else from the service's own `x-casework`; with neither, a service new to
+    the store is directory-only and one already there keeps the settings it had, unless a
+    partners file is given: it then says for every service. Services of this directory
+    that the file no longer names are marked inactive (not when the file is one page of
+    several). Referral endpoints must be https (`allow_loopback`: or http on this machine)."""
+    listings, problems, named = hsds.listings(directory)
+    report = ImportReport(form=directory.form, problems=problems)
+    if directory.note:
+        report.notes.append(directory.note)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for listing in listings:
+        values = _directory_values(listing, name)
+        partner = partners.for_listing(listing) if partners else None
+        if partner is not None:
+            values |= _referral_values(partner, partner.name, partner.token_name)
+            if partner.referral_endpoint is not None:
+                report.token_names.add(partner.token_name)
+        elif listing.extension is not None:
+            try:
+                extension = CaseworkExtension.model_validate(listing.extension)
+            except ValidationError as exc:
+                report.problems.append(describe_error(exc, f"{listing.where}: {X_CASEWORK}."))
+                continue
+            problem = endpoint_problem(str(extension.referral_endpoint), allow_loopback)
+            if problem:
+                report.problems.append(
+                    f"{listing.where}: {X_CASEWORK}.referral_endpoint: {problem}"
+                )
+                continue
+            values |= _referral_values(extension, X_CASEWORK, listing.id)
+            report.tokens[listing.id] = extension.token
+        elif partners is not None:
+            values |= DIRECTORY_ONLY
+        rows.append((listing.where, values))
+    _write(session, rows, report, named, name, directory.complete, at)
+    return report
+
+
+def _write(
+    session: Session,
+    rows: list[tuple[str, dict[str, Any]]],
+    report: ImportReport,
+    named: set[str],
+    directory: str,
+    complete: bool,
+    at: datetime | None,
+) -> None:
+    table = Provider.__table__
+    held = {row.key: row for row in session.execute(select(table)).mappings()}
+    inserts: list[tuple[str, dict[str, Any]]] = []
+    updates: list[tuple[str, dict[str, Any]]] = []
+    stamp = {"updated": at} if at else {}
+    for where, values in rows:
+        before = held.get(values["key"])
+        if before is None:
+            inserts.append(
+                (where, DIRECTORY_ONLY | values | stamp | ({"created": at} if at else {}))
+            )
+            continue
+        changed = {k: v for k, v in values.items() if before[k] != v}
+        if changed:
+            updates.append((where, {"id": before["id"], **changed, **stamp}))
+        else:
+            report.unchanged += 1
+    gone = []
+    if complete:
+        gone = [
+            (f"provider {key}", {"id": row["id"], "active": False, **stamp})
+            for key, row in held.items()
+            if row["directory"] == directory and row["active"] and key not in named
+        ]
+    done_inserts = _apply(session, insert(Provider), inserts, report)
+    done_updates = _apply(session, update(Provider), updates, report)
+    report.added = [values["key"] for _, values in done_inserts]
+    updated_ids = {values["id"] for _, values in done_updates}
+    report.updated = [key for key, row in held.items() if row["id"] in updated_ids]
+    done_gone = _apply(session, update(Provider), gone, report)
+    report.inactivated = [where.removeprefix("provider ") for where, _ in done_gone]
+    kept = set(report.added) | set(report.updated) | set(named)
+    report.tokens = {key: token for key, token in report.tokens.items() if key in kept}
+
+
+def _apply(
+    session: Session,
+    statement: Any,
+    rows: list[tuple[str, dict[str, Any]]],
+    report: ImportReport,
+) -> list[tuple[str, dict[str, Any]]]:
+    """All rows at once; if the store refuses the batch, row by row, each in its own
+    savepoint, so one bad row is skipped (with its position), not the whole import."""
+    if not rows:
+        return []
+    try:
+        with session.begin_nested():
+            session.execute(statement, [values for _, values in rows])
+        return rows
+    except DBAPIError:
+        pass
+    done = []
+    for where, values in rows:
+        try:
+            with session.begin_nested():
+                session.execute(statement, [values])
+        except DBAPIError as exc:
+            report.problems.append(f"{where}: the store refused it ({type(exc.orig).__name__})")
+            continue
+        done.append((where, values))
+    return done
+
+
 def import_hsds(
     session: Session, data: Any, *, allow_loopback: bool = False
 ) -> tuple[list[str], list[str], dict[str, str]]:
-    """Insert or update one provider per HSDS service; returns (imported keys, problems,
-    tokens by name). The tokens are the caller's to keep: the store holds only their names.
-    Referral endpoints must be https (`allow_loopback`: or http on this machine)."""
-    if not isinstance(data, dict) or not isinstance(data.get("services"), list):
-        return [], ["file: expected an HSDS object with a services list"], {}
-    problems: list[str] = []
-    organizations: dict[str, str] = {}
-    for position, raw in enumerate(data.get("organizations") or []):
-        try:
-            org = HsdsOrganization.model_validate(raw)
-        except ValidationError as exc:
-            problems.append(describe_error(exc, f"organizations[{position}]: "))
-            continue
-        organizations[org.id] = org.name
-    places = _locations(data)
-    imported: list[str] = []
-    tokens: dict[str, str] = {}
-    for position, raw in enumerate(data["services"]):
-        try:
-            service = HsdsService.model_validate(raw)
-        except ValidationError as exc:
-            problems.append(describe_error(exc, f"services[{position}]: "))
-            continue
-        if service.organization_id not in organizations:
-            problems.append(
-                f"services[{position}]: organization_id: no organization {service.organization_id}"
-            )
-            continue
-        extension = service.casework
-        if problem := endpoint_problem(str(extension.referral_endpoint), allow_loopback):
-            problems.append(f"services[{position}]: x-casework.referral_endpoint: {problem}")
-            continue
-        values = {
-            "organization": organizations[service.organization_id],
-            "service_name": service.name,
-            "category": extension.category.value,
-            "programs": [p.value for p in extension.programs],
-            "location": places.get(service.id),
-            "capacity": extension.capacity,
-            "waitlist": extension.waitlist,
-            "endpoint": str(extension.referral_endpoint).rstrip("/"),
-            "token_ref": service.id,
-            "response_days": extension.response_days,
-            "active": service.status == "active",
-        }
-        try:
-            with session.begin_nested():  # one bad row is skipped, not the whole import
-                _upsert(session, service.id, values)
-        except DBAPIError as exc:
-            problems.append(
-                f"services[{position}]: the store refused it ({type(exc.orig).__name__})"
-            )
-            continue
-        imported.append(service.id)
-        tokens[service.id] = extension.token
-    session.flush()
-    return imported, problems, tokens
+    """A JSON directory already read (the demo's, the tests'): (keys imported, problems,
+    x-casework tokens by name)."""
+    try:
+        directory = hsds.from_json(data)
+    except hsds.DirectoryError as exc:
+        return [], [str(exc)], {}
+    report = import_directory(session, directory, allow_loopback=allow_loopback)
+    imported = report.added + report.updated
+    return imported, report.problems, report.tokens
 
 
-def _upsert(session: Session, key: str, values: dict[str, Any]) -> None:
-    provider = session.scalars(select(Provider).where(Provider.key == key)).first()
-    if provider is None:
-        session.add(Provider(key=key, **values))
-    else:
-        for name, value in values.items():
-            setattr(provider, name, value)
-    session.flush()
+def search(
+    session: Session,
+    *,
+    category: ServiceCategory | None = None,
+    language: str | None = None,
+    near: str | None = None,
+    text: str | None = None,
+    include_inactive: bool = False,
+) -> list[Provider]:
+    """Providers a case manager may choose: active (unless asked), offering the service,
+    speaking the language (its name or code), whose every word of `text` appears in the
+    name, organization, description, eligibility, place or taxonomy terms; with `near`,
+    only those with a postal code sharing at least its first three characters (ZIP3, or
+    a UK outward code's area and district), nearest (longest shared start) first."""
+    query = select(Provider)
+    if not include_inactive:
+        query = query.where(Provider.active)
+    if category is not None:
+        query = query.where(Provider.category == category.value)
+    for word in (text or "").lower().split():
+        query = query.where(Provider.search_text.contains(word, autoescape=True))
+    found: Iterable[Provider] = session.scalars(query.order_by(Provider.category, Provider.key))
+    if language:
+        wanted = language.strip().lower()
+        found = [p for p in found if any(wanted in _names(lang) for lang in p.languages or [])]
+    if near:
+        found = nearest(found, near)
+    return list(found)
+
+
+def _names(language: dict[str, Any]) -> set[str]:
+    return {str(v).lower() for v in language.values() if v}
+
+
+NEAR = 3  # shared leading characters of a postal code that count as near
+
+
+def nearest(providers: Iterable[Provider], near: str) -> list[Provider]:
+    wanted = hsds.postcode(near) or ""
+    scored = []
+    for provider in providers:
+        shared = max((_shared(wanted, code) for code in provider.postal_codes or []), default=0)
+        if shared >= min(NEAR, len(wanted)):
+            scored.append((-shared, provider.service_name, provider))
+    return [provider for *_, provider in sorted(scored, key=lambda s: (s[0], s[1]))]
+
+
+def _shared(a: str, b: str) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 def listing(session: Session, category: ServiceCategory | None = None) -> list[Provider]:
-    query = select(Provider).order_by(Provider.category, Provider.key)
-    if category is not None:
-        query = query.where(Provider.category == category.value)
-    return list(session.scalars(query))
+    return search(session, category=category, include_inactive=True)
+
+
+def referable(session: Session, program: str) -> list[str]:
+    """Active providers with referral settings for `program` (the Resume dialog names them)."""
+    query = select(Provider).where(Provider.active, Provider.category.is_not(None))
+    return [p.key for p in session.scalars(query.order_by(Provider.key)) if program in p.programs]
 
 
 def get(session: Session, key: str) -> Provider:

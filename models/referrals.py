@@ -27,19 +27,21 @@ SYNCED = [s.value for s in REFERRAL_WAITING | {ReferralStatus.ACCEPTED, Referral
 
 
 def check_sendable(session: Session, case: Case, form: ReferralForm) -> None:
-    """Every provider named must be in the directory, active, offer the service, and be
-    covered by the client's consent to share; otherwise the form is refused."""
+    """Every provider named must be in the directory, active, offer the service (and take
+    the program) where its referral settings say so, and be covered by the client's consent
+    to share; otherwise the form is refused. A directory-only service says neither: the case
+    manager chose it from the directory, and the referral is made by hand."""
     for position, request in enumerate(form.referrals):
         where = f"referrals.{position}.provider"
         provider = session.scalars(select(Provider).where(Provider.key == request.provider)).first()
         if provider is None or not provider.active:
             raise TransitionNotAllowed(f"{where}: no active provider {request.provider}")
-        if provider.category != request.service.value:
+        if provider.category is not None and provider.category != request.service.value:
             raise TransitionNotAllowed(
                 f"{where}: {request.provider} offers {provider.category}, "
                 f"not {request.service.value}"
             )
-        if case.program not in provider.programs:
+        if provider.programs and case.program not in provider.programs:
             raise TransitionNotAllowed(
                 f"{where}: {request.provider} does not take {case.program} referrals"
             )
@@ -145,7 +147,12 @@ def open_by_provider(session: Session) -> dict[str, list[str]]:
     """Provider key -> references of its sent referrals still worth asking about."""
     query = (
         select(Referral.provider, Referral.reference)
-        .where(Referral.status.in_(SYNCED), Referral.sent_at.is_not(None))
+        .join(Provider, Provider.key == Referral.provider)
+        .where(
+            Referral.status.in_(SYNCED),
+            Referral.sent_at.is_not(None),
+            Provider.endpoint.is_not(None),  # directory-only: answers come by hand
+        )
         .order_by(Referral.provider, Referral.id)
     )
     grouped: dict[str, list[str]] = {}

@@ -161,16 +161,43 @@ class ReferralOut(OutModel):
 
 
 class ProviderOut(OutModel):
+    """A provider as a case manager chooses one (never its token, nor its endpoint)."""
+
     key: str
     organization: str
     service_name: str
-    category: str
-    programs: list[str]
+    description: str | None
+    eligibility: str | None
     location: str | None
+    address: str | None
+    phone: str | None
+    languages: list[str]
+    hours: str | None
+    taxonomy: list[str]
+    category: str | None
+    programs: list[str]
+    referral: str  # "electronic", or "by hand" (no electronic referral)
+    partner: str | None
     capacity: int | None
     waitlist: bool
-    response_days: int
+    response_days: int | None
+    directory: str
     active: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, row: Any) -> Any:
+        if isinstance(row, dict):
+            return row
+        values = {name: getattr(row, name, None) for name in cls.model_fields}
+        values["languages"] = [
+            lang.get("name") or lang.get("code") for lang in row.languages or [] if lang
+        ]
+        values["taxonomy"] = [
+            " ".join(p for p in (t.get("code"), t.get("name")) if p) for t in row.taxonomy or []
+        ]
+        values["referral"] = "electronic" if row.endpoint else "by hand"
+        return values
 
 
 class ContactOut(OutModel):

@@ -70,7 +70,7 @@ def dialog_context(position: Position) -> DialogContext:
     """What the case's Resume dialog says: the stage, the program's active staff, the
     domains a plan must cover, and why the last form at this stage was refused."""
     from models.lifecycle import STAGES
-    from models.providers import listing
+    from models.providers import referable
     from models.staff import active_staff
 
     with session_scope(read_only=True) as session:
@@ -79,9 +79,7 @@ def dialog_context(position: Position) -> DialogContext:
         refused = stage_events.last_refusal(session, case)
         providers: tuple[str, ...] = ()
         if position.stage is Stage.REFERRAL:
-            providers = tuple(
-                p.key for p in listing(session) if p.active and position.program in p.programs
-            )
+            providers = tuple(referable(session, position.program))
         return DialogContext(
             case_number=position.case_number,
             program=position.program,

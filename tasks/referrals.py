@@ -27,6 +27,10 @@ from tasks.retries import retry_on
 FINAL_ATTEMPTS_FAILED = "partner unreachable after every attempt"
 NO_TOKEN = "no token for this provider on this machine; import its provider file here"
 NOT_HTTPS = "the provider's referral endpoint is not https; import its directory again"
+BY_HAND = (
+    "no electronic referral: make it by hand (`casework doc {0} referral {1}` is the "
+    "letter) and record the answer with `casework referral {1} --status`"
+)
 
 
 class PartnerUnavailable(Exception):
@@ -55,6 +59,15 @@ def _outgoing(reference: str) -> Outgoing | str:
             )
             return referral.status
         provider = providers.get(session, referral.provider or "")
+        if provider.endpoint is None:
+            # Directory-only: handed to the case manager to make and track by hand. It
+            # counts as sent from now, so its answer is due within the window as any other.
+            referral.sent_at = _now()
+            by_hand = BY_HAND.format(case.case_number, reference)
+            referrals.set_status(
+                session, referral, ReferralStatus.REQUESTED, by_hand, "system", referral.sent_at
+            )
+            return referral.status
         # A directory imported before endpoints had to be https: nothing leaves in the clear.
         if providers.endpoint_problem(provider.endpoint, allow_loopback=True):
             referrals.set_status(
@@ -62,7 +75,7 @@ def _outgoing(reference: str) -> Outgoing | str:
             )
             return referral.status
         try:
-            bearer = partner_tokens.token(provider.token_ref)
+            bearer = partner_tokens.token(provider.token_ref or provider.key)
         except partner_tokens.TokenMissing:
             referrals.set_status(
                 session, referral, ReferralStatus.FAILED, NO_TOKEN, "system", _now()
@@ -179,6 +192,8 @@ def sync_provider(provider_key: str, references: Iterable[str]) -> list[Change]:
     with session_scope() as session:
         provider = providers.get(session, provider_key)
         endpoint, token_ref = provider.endpoint, provider.token_ref
+    if endpoint is None or token_ref is None:
+        return []  # directory-only now: its answers are recorded by hand
     try:
         token = partner_tokens.token(token_ref)
     except partner_tokens.TokenMissing:

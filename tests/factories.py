@@ -257,6 +257,7 @@ def provider(
         endpoint=endpoint,
         token_ref=key,
         response_days=response_days,
+        directory="factory",  # the suite's own: an import of `main` leaves it be
     )
     session.add(row)
     session.flush()

@@ -306,9 +306,11 @@ def test_providers_import_reports_bad_entries_and_imports_the_rest(capsys, tmp_p
     path.write_text(json.dumps(data))
     code, out, err = run_cli(capsys, "providers", "import", str(path))
     assert code == 0
-    assert "5 provider(s) imported, 2 entr(ies) skipped" in out
-    assert "services[5]: x-casework: Field required" in err
-    assert "services[6]: organization_id: no organization org-nowhere" in err
+    assert "directory main (flat JSON): 6 added, 0 updated, 0 unchanged" in out
+    assert "0 inactivated, 1 skipped" in out
+    assert err == "casework: skipped services[6]: organization_id: no organization org-nowhere\n"
+    code, out, _ = run_cli(capsys, "providers", "show", "broken")
+    assert "referral:       no electronic referral: make it by hand" in out, "directory-only"
     code, out, _ = run_cli(capsys, "providers", "list", "--service", "housing_search", "--json")
     [row] = json.loads(out)
     assert (row["key"], row["location"], row["response_days"]) == (
@@ -346,9 +348,11 @@ def test_referrals_go_to_https_endpoints_only(
     path.write_text(json.dumps(data))
     monkeypatch.setenv("CASEWORK_DEV_MODE", dev_mode)
     get_settings.cache_clear()
-    code, out, err = run_cli(capsys, "providers", "import", str(path))
+    code, out, err = run_cli(
+        capsys, "providers", "import", str(path), "--directory", "https-check"
+    )
     get_settings.cache_clear()
-    assert "0 provider(s) imported, 1 entr(ies) skipped" in out
+    assert "0 added, 0 updated, 0 unchanged, 0 inactivated, 1 skipped" in out
     assert f"services[0]: x-casework.referral_endpoint: {problem}" in err
     code, out, _ = run_cli(capsys, "providers", "list", "--json")
     assert "clear-text" not in out
