@@ -175,7 +175,8 @@ def dialog_schema(
         provider = definitions["ReferralRequest"]["properties"]["provider"]
         provider["description"] = (
             f"provider id; serving {label(Program(context.program))} now: "
-            f"{', '.join(context.providers)} (`casework providers list`)"
+            f"{', '.join(context.providers)}; or a directory-only service from "
+            "`casework providers list` (no electronic referral: made and tracked by hand)"
         )
     return shaped
 

@@ -316,7 +316,8 @@ def _merge(directory: Directory, table: str, row: dict[str, Any]) -> None:
     the service, the location and the contact) fills in what the first lacked."""
     index = directory.index.setdefault(table, {})
     row_id = row.get("id")
-    first = index.get(str(row_id)) if row_id is not None else None
+    # A service is never repeated by nesting: met twice, it is listed twice (and refused).
+    first = index.get(str(row_id)) if row_id is not None and table != "service" else None
     if first is None:
         directory.tables.setdefault(table, []).append(row)
         if row_id is not None:

@@ -16,7 +16,15 @@ from ipaddress import ip_address
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -93,11 +101,12 @@ class PartnersFile(BaseModel):
 
     partners: list[Partner] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _one_entry_per_service(self) -> PartnersFile:
+    @field_validator("partners")
+    @classmethod
+    def _one_entry_per_service(cls, partners: list[Partner]) -> list[Partner]:
         names: set[str] = set()
         owner: dict[str, str] = {}
-        for partner in self.partners:
+        for partner in partners:
             if partner.name in names:
                 raise ValueError(f"partner {partner.name} is named twice")
             names.add(partner.name)
@@ -107,7 +116,7 @@ class PartnersFile(BaseModel):
                         f"service {service} is in both partner {owner[service]} and {partner.name}"
                     )
                 owner[service] = partner.name
-        return self
+        return partners
 
     def for_listing(self, listing: hsds.Listing) -> Partner | None:
         """The entry naming the service's id, else the first whose terms cover one of its
