@@ -111,7 +111,7 @@ def read(path: Path) -> Directory:
         raw = _read_bytes(path)
     except OSError as exc:
         raise DirectoryError(f"file: cannot read {path}: {exc.strerror or exc}") from None
-    return from_json(_json(raw, path.name))
+    return from_json(_json(raw, f"file: {path}"))
 
 
 def _read_bytes(path: Path) -> bytes:

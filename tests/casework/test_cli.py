@@ -348,9 +348,7 @@ def test_referrals_go_to_https_endpoints_only(
     path.write_text(json.dumps(data))
     monkeypatch.setenv("CASEWORK_DEV_MODE", dev_mode)
     get_settings.cache_clear()
-    code, out, err = run_cli(
-        capsys, "providers", "import", str(path), "--directory", "https-check"
-    )
+    code, out, err = run_cli(capsys, "providers", "import", str(path), "--directory", "https-check")
     get_settings.cache_clear()
     assert "0 added, 0 updated, 0 unchanged, 0 inactivated, 1 skipped" in out
     assert f"services[0]: x-casework.referral_endpoint: {problem}" in err

@@ -3,7 +3,10 @@ through real case runs on the session's Prefect server and runner."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -28,6 +31,7 @@ from tests.polling import wait_for
 from tests.prefect_surfaces import api_post
 
 pytestmark = pytest.mark.prefect
+HSDS = Path(__file__).parents[1] / "data" / "hsds"
 
 
 @pytest.fixture
@@ -204,3 +208,51 @@ def test_a_referral_sent_twice_is_received_once(stack: str, agency: PartnerAgenc
     assert send_referral.fn(reference) == "received"
     assert [b["referral_id"] for b in agency.posts] == [reference, reference]
     assert list(agency.referrals) == [reference]
+
+
+def test_a_directory_only_service_is_referred_and_answered_by_hand(
+    stack: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A service no partner settings cover: the referral is recorded, handed to the case
+    manager (its letter says how to answer), never sent over HTTP nor asked about by the
+    sync, and the answer recorded by hand moves the case on."""
+    from tests.casework.test_cli import run_cli
+
+    key = f"walk-in-{uuid.uuid4().hex[:8]}"
+    published = json.loads((HSDS / "service_full.json").read_text())
+    report = operations.import_providers(published | {"id": key}, directory="by-hand")
+    assert report.added == [key]
+    case_number, _ = case_at_referral()
+    operations.give_consent(case_number, key, factories.now().date(), "cm.tester")
+    form = factories.referral_to(key, service=ServiceCategory.MENTAL_HEALTH_TREATMENT)
+    result = operations.submit(case_number, Stage.REFERRAL, form, actor="tester", wait=True)
+    assert (result.outcome, result.stage) == ("moved", "referral")
+
+    [made] = wait_for(
+        "the referral handed over for making by hand",
+        lambda: [r for r in referrals_of(case_number) if r.sent_at is not None],
+    )
+    assert made.status == "requested"
+    assert (made.status_reason or "").startswith(
+        f"no electronic referral: make it by hand (`casework doc {case_number} referral "
+        f"{made.reference}` is the letter)"
+    )
+    with session_scope() as session:
+        assert key not in referrals.open_by_provider(session), "the sync does not ask it"
+    letter = tmp_path / "letter.md"
+    code, _, _ = run_cli(
+        capsys, "doc", case_number, "referral", made.reference or "", "--out", str(letter)
+    )
+    assert code == 0
+    text = letter.read_text()
+    assert "1-30 Main Street, MyVillage, MyCity, MyState, ABC 1234" in text
+    assert "Please answer the case manager by phone or letter, quoting" in text
+    assert stage_and_waiting(case_number) == ("referral", True)
+
+    operations.record_referral_status(
+        made.reference or "", factories.ReferralStatus.ACCEPTED, "phoned intake", "cm.tester"
+    )
+    wait_for(
+        "the case to reach monitoring",
+        lambda: stage_and_waiting(case_number) == ("monitoring", False),
+    )

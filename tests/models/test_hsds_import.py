@@ -61,7 +61,8 @@ def test_each_published_form_imports_what_a_case_manager_chooses_by(
         "Community Counselling",
         "Example Organization Inc.",
     )
-    assert found.description and found.description.startswith("Counselling Services provided")
+    assert found.description
+    assert found.description.startswith("Counselling Services provided")
     assert found.eligibility == (
         "This service is intended for all people aged 12 and over who require counselling "
         "services in the MyCity area; ages 12 to 100"
@@ -74,7 +75,8 @@ def test_each_published_form_imports_what_a_case_manager_chooses_by(
         assert found.location == "MyCity, MyState"
         assert found.phone == "+44 1234 234567 ext. 100"
         assert found.languages == [{"name": "Urdu", "code": "ur"}]
-        assert found.hours and found.hours.startswith("The service is available from 10 am")
+        assert found.hours
+        assert found.hours.startswith("The service is available from 10 am")
     if source == "service_full.json":
         assert [t["code"] for t in found.taxonomy] == ["code"]  # the example's placeholder
 
@@ -85,7 +87,8 @@ def test_a_page_of_several_adds_but_marks_nothing_gone(session: Session) -> None
     page = json.loads((DATA / "service_list.json").read_text())
     page["contents"][0] = {**page["contents"][0], "id": "another-service"}
     report = _import(session, page)
-    assert report.added == ["another-service"] and report.inactivated == []
+    assert report.added == ["another-service"]
+    assert report.inactivated == []
     assert report.notes == [
         "1 of 10 pages: services on the other pages are not marked inactive; import every "
         "page in one file (a list of pages) to update the whole directory"
