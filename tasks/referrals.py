@@ -25,7 +25,10 @@ from models.orm import Case, Client
 from tasks.retries import retry_on
 
 FINAL_ATTEMPTS_FAILED = "partner unreachable after every attempt"
-NO_TOKEN = "no token for this provider on this machine; import its provider file here"
+NO_TOKEN = (
+    "no token named {0} on this machine: keep it with `casework providers token {0}`, or "
+    "import the provider file that carries it here"
+)
 NOT_HTTPS = "the provider's referral endpoint is not https; import its directory again"
 BY_HAND = (
     "no electronic referral: make it by hand (`casework doc {0} referral {1}` is the "
@@ -74,11 +77,13 @@ def _outgoing(reference: str) -> Outgoing | str:
                 session, referral, ReferralStatus.FAILED, NOT_HTTPS, "system", _now()
             )
             return referral.status
+        token_name = provider.token_ref or provider.key
         try:
-            bearer = partner_tokens.token(provider.token_ref or provider.key)
+            bearer = partner_tokens.token(token_name)
         except partner_tokens.TokenMissing:
+            no_token = NO_TOKEN.format(token_name)
             referrals.set_status(
-                session, referral, ReferralStatus.FAILED, NO_TOKEN, "system", _now()
+                session, referral, ReferralStatus.FAILED, no_token, "system", _now()
             )
             return referral.status
         return Outgoing(
