@@ -129,13 +129,13 @@ def _json(raw: bytes, name: str) -> Any:
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise DirectoryError(f"{name}: not UTF-8 text") from None
+        raise DirectoryError(f"{name} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise DirectoryError(
             f"{name}: not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
     except RecursionError:
-        raise DirectoryError(f"{name}: nested more than any directory is") from None
+        raise DirectoryError(f"{name} is nested more than {MAX_DEPTH} levels deep") from None
 
 
 def _zip(path: Path) -> Directory:

@@ -454,7 +454,8 @@ MATRIX: list[tuple[str, str, int]] = [
     ),
     # the provider directory, consent, referral answers
     ("providers import {binary}", "is not UTF-8 text", REFUSED),
-    ("providers import {nested}", "nested more than 20 levels", REFUSED),
+    ("providers import {nested}", "nested more than 40 levels", REFUSED),
+    ("providers import {missing} --partners {binary}", "is not UTF-8 text", REFUSED),
     ("providers import {missing}", "cannot read", REFUSED),
     ("providers list --service magic", "invalid choice: 'magic'", USAGE),
     ("consent {case} --provider nobody-here", "no provider nobody-here", REFUSED),
