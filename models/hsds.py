@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from models.forms import ProviderCode, describe_error
 from models.text import OneLine, one_line, prose
@@ -328,15 +329,17 @@ def _merge(directory: Directory, table: str, row: dict[str, Any]) -> None:
             first[key] = value
 
 
-def _text(limit: int) -> Any:
+def _text(limit: int, required: bool = False) -> Any:
     """Published text as a case manager reads it: numbers as text, blanks as none, cut at
     `limit` characters (a long description is kept, not refused)."""
 
     def clean(value: Any) -> str | None:
-        if value is None or isinstance(value, dict | list | bool):
-            return None
-        text = " ".join(str(value).split()) if limit <= 300 else str(value).strip()
-        return text[:limit] or None
+        text = None
+        if value is not None and not isinstance(value, dict | list | bool):
+            text = (" ".join(str(value).split()) if limit <= 300 else str(value).strip())[:limit]
+        if required and not text:
+            raise PydanticCustomError("blank", "is blank or missing")
+        return text or None
 
     return BeforeValidator(clean)
 
@@ -367,8 +370,8 @@ class Listing(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: ProviderCode
-    name: Annotated[str, _text(200), Field(min_length=1), OneLine]
-    organization: Annotated[str, _text(200), Field(min_length=1), OneLine]
+    name: Annotated[str, _text(200, required=True), OneLine]
+    organization: Annotated[str, _text(200, required=True), OneLine]
     active: bool
     description: LongText = None
     eligibility: LongText = None

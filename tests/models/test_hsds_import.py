@@ -329,3 +329,17 @@ def test_a_case_manager_finds_providers_by_service_language_place_and_words(
     assert _search(session, text="drop-in") == ["second-service"]
     assert _search(session, text="COUNSELLING anxiety") == [SERVICE], "in its description"
     assert _search(session, text="counselling 100%") == [], "% is a character, not a wildcard"
+
+
+def test_a_bad_row_of_a_package_is_named_by_its_file_and_line(
+    session: Session, tmp_path: Path
+) -> None:
+    package = tmp_path / "package"
+    shutil.copytree(DATA / "csv", package)
+    services = (package / "services.csv").read_text(encoding="utf-8").rstrip("\n")
+    header, published = services.split("\n", 1)
+    nameless = published.replace(SERVICE, "nameless", 1).replace("Community Counselling", "", 1)
+    (package / "services.csv").write_text(f"{header}\n{nameless}\n{published}\n")
+    report = _import(session, package)
+    assert report.added == [SERVICE]
+    assert report.problems == ["services.csv line 2: name: is blank or missing"]
