@@ -175,10 +175,18 @@ def dialog_schema(
         provider = definitions["ReferralRequest"]["properties"]["provider"]
         provider["description"] = (
             f"provider id; serving {label(Program(context.program))} now: "
-            f"{', '.join(context.providers)}; or a directory-only service from "
+            f"{', '.join(context.providers[:NAMED_PROVIDERS])}"
+            f"{more(len(context.providers) - NAMED_PROVIDERS)}; or a directory-only service from "
             "`casework providers list` (no electronic referral: made and tracked by hand)"
         )
     return shaped
+
+
+NAMED_PROVIDERS = 25  # a dialog names this many; `casework providers list` has them all
+
+
+def more(count: int) -> str:
+    return f" and {count} more" if count > 0 else ""
 
 
 def _plan_goals(goal: dict[str, Any]) -> None:

@@ -40,6 +40,14 @@ def test_a_referral_is_made_to_a_provider_chosen_from_the_programs_directory() -
     assert shaped["properties"]["submitted_by"]["enum"] == ["cm.rivera"]
 
 
+def test_a_long_directory_is_named_in_part_and_directory_only_services_are_pointed_to() -> None:
+    many = tuple(f"partner-{n:02d}" for n in range(30))
+    shaped = _shaped(ReferralForm, Stage.REFERRAL, providers=many)
+    described = shaped["definitions"]["ReferralRequest"]["properties"]["provider"]["description"]
+    assert "partner-24 and 5 more; or a directory-only service from" in described
+    assert "partner-25" not in described
+
+
 def test_monitoring_and_closure_offer_their_choices_by_label() -> None:
     monitoring = _shaped(MonitoringForm, Stage.MONITORING)
     assert monitoring["properties"]["decision"]["enum"] == [
