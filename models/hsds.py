@@ -196,8 +196,11 @@ def _inside(value: Any, where: str) -> str:
 
 
 def _decode(raw: bytes, name: str, encoding: Any) -> str:
+    codec = str(encoding or "utf-8")
+    if codec.lower().replace("-", "") == "utf8":
+        codec = "utf-8-sig"  # a spreadsheet's byte-order mark is not part of the first name
     try:
-        return raw.decode(str(encoding or "utf-8-sig"))
+        return raw.decode(codec)
     except (UnicodeDecodeError, LookupError):
         raise DirectoryError(f"{name}: not {encoding or 'UTF-8'} text") from None
 

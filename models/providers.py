@@ -252,6 +252,8 @@ def import_directory(
     report = ImportReport(form=directory.form, problems=problems)
     if directory.note:
         report.notes.append(directory.note)
+    if not named:
+        report.notes.append("the file names no services: nothing is marked inactive")
     rows: list[tuple[str, dict[str, Any]]] = []
     for listing in listings:
         values = _directory_values(listing, name)
@@ -308,7 +310,7 @@ def _write(
         else:
             report.unchanged += 1
     gone = []
-    if complete:
+    if complete and named:  # a file naming no service at all is a failed export, not news
         gone = [
             (f"provider {key}", {"id": row["id"], "active": False, **stamp})
             for key, row in held.items()

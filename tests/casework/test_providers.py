@@ -119,16 +119,20 @@ def test_an_operator_imports_a_published_package_with_partner_settings(
     assert "hours:          The service is available from 10 am to 6pm weekdays." in out
     assert "referral:       electronic" in out
 
-    # The same directory without the partners file: the settings stay; an empty directory
-    # marks the service gone.
+    # The same directory without the partners file: the settings stay. An empty export
+    # marks nothing gone; a later one without the service does.
     code, out, _ = run_cli(capsys, "providers", "import", str(package), "--directory", "mycity")
     assert "1 unchanged" in out
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"organizations": [], "services": []}))
-    code, out, _ = run_cli(capsys, "providers", "import", str(empty), "--directory", "mycity")
-    assert "0 added, 0 updated, 0 unchanged, 1 inactivated, 0 skipped" in out
+    code, out, err = run_cli(capsys, "providers", "import", str(empty), "--directory", "mycity")
+    assert "0 added, 0 updated, 0 unchanged, 0 inactivated, 0 skipped" in out
+    assert err == "casework: note: the file names no services: nothing is marked inactive\n"
+    later = _package_zip(tmp_path / "later.zip", f"{service}-new")
+    code, out, _ = run_cli(capsys, "providers", "import", str(later), "--directory", "mycity")
+    assert "1 added, 0 updated, 0 unchanged, 1 inactivated, 0 skipped" in out
     code, out, _ = run_cli(capsys, "providers", "list", "--text", "counselling", "--json")
-    assert service not in out, "inactive: not offered"
+    assert service not in [row["key"] for row in json.loads(out)], "inactive: not offered"
     code, out, _ = run_cli(capsys, "providers", "list", "--all", "--text", "counselling")
     assert f"{service} mental_health_treatment" in out
     assert "inactive)" in out
