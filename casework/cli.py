@@ -1035,12 +1035,16 @@ def cmd_providers(args: argparse.Namespace) -> int:
         row = operations.provider(args.key)
         emit(row.model_dump(mode="json"), args.json, lambda: provider_card(row))
         return 0
+    from models.providers import Search
+
     rows = operations.provider_list(
-        ServiceCategory(args.service) if args.service else None,
-        language=args.language,
-        near=args.near,
-        text=args.text,
-        include_inactive=args.all,
+        Search(
+            category=ServiceCategory(args.service) if args.service else None,
+            language=args.language,
+            near=args.near,
+            text=args.text,
+            include_inactive=args.all,
+        )
     )
     emit(
         [row.model_dump(mode="json") for row in rows],

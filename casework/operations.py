@@ -42,7 +42,6 @@ from models.codes import (
     ReassessmentReason,
     RecipientRole,
     ReferralStatus,
-    ServiceCategory,
     StaffRole,
     Stage,
     TransferReason,
@@ -75,7 +74,7 @@ from models.schemas import (
 from models.staff import StaffMember
 
 if TYPE_CHECKING:
-    from models.providers import ImportReport
+    from models.providers import ImportReport, Search
 
 # A transition starts a process (about 2 s), so the first look at the store can wait a
 # moment; after that, look often. Prefect itself is asked rarely (failures only).
@@ -1022,26 +1021,11 @@ def set_partner_token(name: str, token: str) -> None:
     partner_tokens.save({name: token})
 
 
-def provider_list(
-    category: ServiceCategory | None = None,
-    *,
-    language: str | None = None,
-    near: str | None = None,
-    text: str | None = None,
-    include_inactive: bool = False,
-) -> list[ProviderOut]:
+def provider_list(wanted: Search) -> list[ProviderOut]:
     from models import providers
 
     with session_scope(read_only=True) as session:
-        found = providers.search(
-            session,
-            category=category,
-            language=language,
-            near=near,
-            text=text,
-            include_inactive=include_inactive,
-        )
-        return [ProviderOut.model_validate(p) for p in found]
+        return [ProviderOut.model_validate(p) for p in providers.search(session, wanted)]
 
 
 def provider(key: str) -> ProviderOut:

@@ -369,33 +369,36 @@ def import_hsds(
     return imported, report.problems, report.tokens
 
 
-def search(
-    session: Session,
-    *,
-    category: ServiceCategory | None = None,
-    language: str | None = None,
-    near: str | None = None,
-    text: str | None = None,
-    include_inactive: bool = False,
-) -> list[Provider]:
+@dataclass(frozen=True)
+class Search:
+    """What a case manager looks for (`casework providers list`'s options)."""
+
+    category: ServiceCategory | None = None
+    language: str | None = None
+    near: str | None = None
+    text: str | None = None
+    include_inactive: bool = False
+
+
+def search(session: Session, wanted: Search) -> list[Provider]:
     """Providers a case manager may choose: active (unless asked), offering the service,
     speaking the language (its name or code), whose every word of `text` appears in the
     name, organization, description, eligibility, place or taxonomy terms; with `near`,
     only those with a postal code sharing at least its first three characters (ZIP3, or
     a UK outward code's area and district), nearest (longest shared start) first."""
     query = select(Provider)
-    if not include_inactive:
+    if not wanted.include_inactive:
         query = query.where(Provider.active)
-    if category is not None:
-        query = query.where(Provider.category == category.value)
-    for word in (text or "").lower().split():
+    if wanted.category is not None:
+        query = query.where(Provider.category == wanted.category.value)
+    for word in (wanted.text or "").lower().split():
         query = query.where(Provider.search_text.contains(word, autoescape=True))
     found: Iterable[Provider] = session.scalars(query.order_by(Provider.category, Provider.key))
-    if language:
-        wanted = language.strip().lower()
-        found = [p for p in found if any(wanted in _names(lang) for lang in p.languages or [])]
-    if near:
-        found = nearest(found, near)
+    if wanted.language:
+        language = wanted.language.strip().lower()
+        found = [p for p in found if any(language in _names(x) for x in p.languages or [])]
+    if wanted.near:
+        found = nearest(found, wanted.near)
     return list(found)
 
 
@@ -423,10 +426,6 @@ def _shared(a: str, b: str) -> int:
             break
         count += 1
     return count
-
-
-def listing(session: Session, category: ServiceCategory | None = None) -> list[Provider]:
-    return search(session, category=category, include_inactive=True)
 
 
 def referable(session: Session, program: str) -> list[str]:

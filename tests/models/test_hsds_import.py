@@ -300,7 +300,7 @@ def test_a_folder_without_a_descriptor_and_a_package_reaching_outside_are_refuse
 
 
 def _search(session: Session, **filters: Any) -> list[str]:
-    return [p.key for p in providers.search(session, **filters)]
+    return [p.key for p in providers.search(session, providers.Search(**filters))]
 
 
 def test_a_case_manager_finds_providers_by_service_language_place_and_words(
