@@ -131,6 +131,8 @@ class PartnersFile(BaseModel):
 
 
 def read_partners(data: Any, allow_loopback: bool) -> PartnersFile:
+    if not isinstance(data, dict) or not isinstance(data.get("partners"), list):
+        raise PartnersFileError('partners file: expected {"partners": [...]}, one entry each')
     try:
         partners = PartnersFile.model_validate(data)
     except ValidationError as exc:

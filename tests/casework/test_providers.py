@@ -167,7 +167,11 @@ def _bad_package(tmp_path: Path) -> Path:
         (["{not_hsds}"], "file: not an HSDS directory (expected a datapackage.json folder"),
         (
             ["{good}", "--partners", "{not_partners}"],
-            "partners file: partners: Field required",
+            'partners file: expected {{"partners": [...]}}, one entry each',
+        ),
+        (
+            ["{good}", "--partners", "{no_category}"],
+            "partners file: partners.0.category: Field required",
         ),
         (
             ["{good}", "--partners", "{plain_http}"],
@@ -188,6 +192,7 @@ def test_bad_directory_input_is_refused_in_one_line_changing_nothing(
         "not_json": "{",
         "not_hsds": json.dumps({"hello": 1}),
         "not_partners": json.dumps({"services": []}),
+        "no_category": json.dumps({"partners": [{"name": "p", "services": ["x"]}]}),
         "plain_http": json.dumps(
             {
                 "partners": [
