@@ -118,6 +118,17 @@ class PartnersFile(BaseModel):
                 owner[service] = partner.name
         return partners
 
+    def not_in(self, named: set[str]) -> list[str]:
+        """A note for each entry naming services the directory does not have (a typo?)."""
+        notes = []
+        for partner in self.partners:
+            if missing := [s for s in partner.services if s not in named]:
+                notes.append(
+                    f"partner {partner.name}: {len(missing)} of its services are not in this "
+                    f"directory (first: {missing[0]})"
+                )
+        return notes
+
     def for_listing(self, listing: hsds.Listing) -> Partner | None:
         """The entry naming the service's id, else the first whose terms cover one of its
         taxonomy terms (file order), else none."""
@@ -248,8 +259,9 @@ def import_directory(
     the service, else from the service's own `x-casework`; with neither, a service new to
     the store is directory-only and one already there keeps the settings it had, unless a
     partners file is given: it then says for every service. Services of this directory
-    that the file no longer names are marked inactive (not when the file is one page of
-    several). Referral endpoints must be https (`allow_loopback`: or http on this machine)."""
+    that the file no longer names are marked inactive (not when the file is one service or
+    one page of several, nor when it names none). Referral endpoints must be https
+    (`allow_loopback`: or http on this machine)."""
     listings, problems, named = hsds.listings(directory)
     report = ImportReport(form=directory.form, problems=problems)
     if directory.note:
@@ -258,31 +270,41 @@ def import_directory(
         report.notes.append("the file names no services: nothing is marked inactive")
     rows: list[tuple[str, dict[str, Any]]] = []
     for listing in listings:
-        values = _directory_values(listing, name)
-        partner = partners.for_listing(listing) if partners else None
-        if partner is not None:
-            values |= _referral_values(partner, partner.name, partner.token_name)
-            if partner.referral_endpoint is not None:
-                report.token_names.add(partner.token_name)
-        elif listing.extension is not None:
-            try:
-                extension = CaseworkExtension.model_validate(listing.extension)
-            except ValidationError as exc:
-                report.problems.append(describe_error(exc, f"{listing.where}: {X_CASEWORK}."))
-                continue
-            problem = endpoint_problem(str(extension.referral_endpoint), allow_loopback)
-            if problem:
-                report.problems.append(
-                    f"{listing.where}: {X_CASEWORK}.referral_endpoint: {problem}"
-                )
-                continue
-            values |= _referral_values(extension, X_CASEWORK, listing.id)
-            report.tokens[listing.id] = extension.token
-        elif partners is not None:
-            values |= DIRECTORY_ONLY
-        rows.append((listing.where, values))
+        settings = _referral_settings(listing, partners, report, allow_loopback)
+        if settings is not None:
+            rows.append((listing.where, _directory_values(listing, name) | settings))
+    if partners is not None and directory.complete:
+        report.notes += partners.not_in(named)
     _write(session, rows, report, named, name, directory.complete, at)
     return report
+
+
+def _referral_settings(
+    listing: hsds.Listing,
+    partners: PartnersFile | None,
+    report: ImportReport,
+    allow_loopback: bool,
+) -> dict[str, Any] | None:
+    """The service's referral columns: from its partners file entry, else its own
+    `x-casework` (its token kept in `report`), else directory-only when a partners file
+    says for every service, else none to change ({}). None: skipped, the reason reported."""
+    partner = partners.for_listing(listing) if partners else None
+    if partner is not None:
+        if partner.referral_endpoint is not None:
+            report.token_names.add(partner.token_name)
+        return _referral_values(partner, partner.name, partner.token_name)
+    if listing.extension is None:
+        return {} if partners is None else DIRECTORY_ONLY
+    try:
+        extension = CaseworkExtension.model_validate(listing.extension)
+    except ValidationError as exc:
+        report.problems.append(describe_error(exc, f"{listing.where}: {X_CASEWORK}."))
+        return None
+    if problem := endpoint_problem(str(extension.referral_endpoint), allow_loopback):
+        report.problems.append(f"{listing.where}: {X_CASEWORK}.referral_endpoint: {problem}")
+        return None
+    report.tokens[listing.id] = extension.token
+    return _referral_values(extension, X_CASEWORK, listing.id)
 
 
 def _write(

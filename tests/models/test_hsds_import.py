@@ -127,6 +127,16 @@ def test_a_partners_file_gives_referral_settings_by_taxonomy_term_and_by_id(
     report = _import(session, [directory, second], partners=partners)
     assert sorted(report.added) == sorted([SERVICE, "second-service"])
     assert report.token_names == {"mycity-counselling"}
+    assert report.notes == [], "every service the partners file names is in the directory"
+    typo = json.loads(json.dumps(PARTNERS))
+    typo["partners"][1]["services"] = ["second-servise"]
+    again = _import(
+        session, [directory, second], partners=providers.read_partners(typo, allow_loopback=False)
+    )
+    assert again.notes == [
+        "partner by-id: 1 of its services are not in this directory (first: second-servise)"
+    ]
+    report = _import(session, [directory, second], partners=partners)
     counselling = _provider(session)
     assert (
         counselling.partner,
