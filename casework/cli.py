@@ -1055,11 +1055,12 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 
 def provider_line(row: ProviderOut) -> str:
-    referral = (
-        f"answers within {row.response_days} d" if row.response_days else "answers by program"
-    )
     if row.referral != "electronic":
         referral = "no electronic referral"
+    elif row.response_days:
+        referral = f"answers within {row.response_days} d"
+    else:
+        referral = "answers by program"
     extras = [
         row.location or "-",
         *([row.phone] if row.phone else []),

@@ -1012,12 +1012,17 @@ def import_providers(
 
 def set_partner_token(name: str, token: str) -> None:
     from casework import partner_tokens
+    from models.forms import PROVIDER_CODE
+    from models.providers import TOKEN_LENGTH
 
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name):
+    if not re.fullmatch(PROVIDER_CODE, name):
         raise InputError(f"name: {name!r} is not a token name (letters, digits, . _ -)")
     token = token.strip()
-    if not 8 <= len(token) <= 200 or any(ch.isspace() for ch in token):
-        raise InputError("token: must be 8 to 200 characters, without spaces, on one line")
+    shortest, longest = TOKEN_LENGTH
+    if not shortest <= len(token) <= longest or any(ch.isspace() for ch in token):
+        raise InputError(
+            f"token: must be {shortest} to {longest} characters, without spaces, on one line"
+        )
     partner_tokens.save({name: token})
 
 

@@ -68,7 +68,8 @@ def _not_future(value: date) -> date:
 
 FormDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_in_range)]
 PastDate = Annotated[FormDate, AfterValidator(_not_future)]
-ProviderCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+PROVIDER_CODE = r"^[A-Za-z0-9._-]{1,64}$"  # a provider id, and a partner token's name
+ProviderCode = Annotated[str, Field(pattern=PROVIDER_CODE)]
 
 
 class StageForm(BaseModel):

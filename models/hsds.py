@@ -25,10 +25,10 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
@@ -37,6 +37,7 @@ from models.forms import ProviderCode, describe_error
 from models.text import OneLine, one_line, prose
 
 MAX_JSON_BYTES = 200_000_000
+T = TypeVar("T")
 MAX_DEPTH = 40
 AT = "_at"  # each row's position in the file it came from
 BAD = "_bad"  # not an object at all
@@ -425,11 +426,13 @@ class _Links:
         languages = table("language") or []
         self.languages = {k: _by(languages, f"{k}_id") for k in ("service", "location")}
         schedules = table("schedule") or []
-        self.schedules = {k: _by(schedules, f"{k}_id") for k in PHONE_OWNERS[:3]}
+        self.schedules = {k: _by(schedules, f"{k}_id") for k in SCHEDULE_OWNERS}
         self.attributes = _by(table("attribute") or [], "link_id")
 
 
+# Whose phones and schedules are the service's, nearest first.
 PHONE_OWNERS = ("service", "service_at_location", "location", "organization")
+SCHEDULE_OWNERS = ("service", "service_at_location", "location")
 
 
 def listings(directory: Directory) -> tuple[list[Listing], list[str], set[str]]:
@@ -484,7 +487,7 @@ def _listing(row: dict[str, Any], links: _Links, where: str) -> Listing:
         for lang in links.languages[k].get(i, [])
     ]
     schedules = [
-        s for k in PHONE_OWNERS[:3] for i in owners[k] for s in links.schedules[k].get(i, [])
+        s for k in SCHEDULE_OWNERS for i in owners[k] for s in links.schedules[k].get(i, [])
     ]
     terms = [
         links.terms[str(a.get("taxonomy_term_id"))]
@@ -512,13 +515,13 @@ def _listing(row: dict[str, Any], links: _Links, where: str) -> Listing:
                 first.get("state_province") or first.get("region"),
                 first.get("postal_code"),
             ),
-            "postal_codes": _unique(_postcode(a.get("postal_code")) for a in addresses),
+            "postal_codes": _unique(postcode(a.get("postal_code")) for a in addresses),
             "phone": _phone(phones[0]) if phones else None,
-            "languages": _unique_models(
+            "languages": _unique(
                 Language(name=_str(x.get("name")), code=_str(x.get("code"))) for x in languages
             ),
             "hours": "; ".join(_unique(_hours(s) for s in schedules)) or None,
-            "terms": _unique_models(
+            "terms": _unique(
                 Term(
                     id=str(t["id"]),
                     code=_str(t.get("code")),
@@ -545,21 +548,15 @@ def _join(*parts: Any) -> str | None:
     return ", ".join(p for p in (_str(x) for x in parts) if p) or None
 
 
-def _unique(values: Iterator[str | None] | Any) -> list[str]:
+def _unique(values: Iterable[T | None]) -> list[T]:
+    """In first-met order, each once, blanks left out."""
     return list(dict.fromkeys(v for v in values if v))
-
-
-def _unique_models(values: Any) -> list[Any]:
-    return list(dict.fromkeys(values))
 
 
 def postcode(value: Any) -> str | None:
     """A postal code compared as agencies write them: upper case, no spaces or dashes."""
     text = "".join(ch for ch in str(value or "") if ch.isalnum()).upper()
     return text or None
-
-
-_postcode = postcode
 
 
 def _phone(row: dict[str, Any]) -> str | None:

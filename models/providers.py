@@ -61,9 +61,12 @@ class ReferralSettings(BaseModel):
     waitlist: bool = False
 
 
+TOKEN_LENGTH = (8, 200)  # a partner's bearer token, however it is given
+
+
 class CaseworkExtension(ReferralSettings):
     referral_endpoint: HttpUrl
-    token: str = Field(min_length=8, max_length=200)
+    token: str = Field(min_length=TOKEN_LENGTH[0], max_length=TOKEN_LENGTH[1])
     response_days: int | None = Field(default=10, gt=0, le=90)
 
 
