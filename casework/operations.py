@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casework import orchestration
@@ -51,7 +52,7 @@ from models.codes import (
 from models.forms import ReferralForm, StageForm, describe_error
 from models.labels import to_labels
 from models.lifecycle import REASSESSABLE, TransitionNotAllowed, check_transition, form_for
-from models.orm import AdverseNotice, Case
+from models.orm import AdverseNotice, Case, Client
 from models.schemas import (
     AssessmentOut,
     BenefitOut,
@@ -163,10 +164,18 @@ def open_case(
     transaction; audited with the client's number, and with the matches set aside when a
     new client was registered despite them."""
     with session_scope() as session:
-        client_id, number, set_aside = _registration(
+        registered, client_id, number, set_aside = _registration(
             session, client, program, new_client_reason, write=True
         )
-        case = cases.open_case(session, client_id, program, case_manager, actor, now())
+        try:
+            case = cases.open_case(session, client_id, program, case_manager, actor, now())
+        except IntegrityError:  # another intake linked them a moment ago
+            raise clients.ClientError(
+                f"client: {number} already has an open {program.value} case; work on that "
+                "case, or close it first"
+            ) from None
+        if registered is not None:  # after its case: staff see a client through one
+            clients.index_client(session, registered)
         detail = {"client": number}
         if set_aside and new_client_reason is not None:
             detail["reason"] = new_client_reason.value
@@ -185,19 +194,20 @@ def _registration(
     new_client_reason: NewClientReason | None,
     *,
     write: bool,
-) -> tuple[int, str, list[clients.Candidate]]:
-    """The client a new case is for (id and number), and the likely matches set aside: an
-    existing client who may have a case of this program, or (`write`) a newly registered
-    one; without `write`, only checked (id 0)."""
+) -> tuple[Client | None, int, str, list[clients.Candidate]]:
+    """The client a new case is for (the new row if one was registered, id and number),
+    and the likely matches set aside: an existing client who may have a case of this
+    program, or (`write`) a newly registered one, to be indexed once its case is written;
+    without `write`, only checked (id 0)."""
     if isinstance(client, str):
         found = clients.find_client(session, client, program.value)
         clients.check_linkable(found)
-        return found.client_id, found.client_number, []
+        return None, found.client_id, found.client_number, []
     set_aside = clients.check_new(session, client, new_client_reason)
     if not write:
-        return 0, "", set_aside
-    record = clients.create_client(session, client)
-    return record.id, record.client_number or "", set_aside
+        return None, 0, "", set_aside
+    record = clients.create_client(session, client, index=False)
+    return record, record.id, record.client_number or "", set_aside
 
 
 def start_run(position: cases.Position) -> str:

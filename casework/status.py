@@ -46,6 +46,7 @@ from casework.settings import STACK_FILE
 from casework.stack import SERVER_LOG, SERVER_STARTING
 from models import cases, escalations
 from models.cases import RunOwner
+from models.staff import membership_problems
 
 # A transition takes seconds: a case run Pending or Running this long with no process
 # behind it is stuck. Where the process cannot be looked for (another host), a run is
@@ -97,11 +98,13 @@ class StackStatus:
     undelivered: list[tuple[str, int]] = field(default_factory=list)
     case_runs: list[CaseRunProblem] = field(default_factory=list)
     missing_automations: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # memberships the roster does not explain
 
     @property
     def actions(self) -> list[str]:
         """What needs an operator, one line each; empty when all is well."""
         lines = [self.server_problem] if self.server_problem else []
+        lines += self.roles
         lines += [f"{d.name}: {d.problem}" for d in self.deployments if d.problem]
         if self.missing_automations:
             lines.append(
@@ -136,6 +139,7 @@ def check(data_dir: Path | None = None) -> StackStatus:
     status = StackStatus(api_url(), f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
     with session_scope(read_only=True) as session:
         status.undelivered = escalations.delivery_backlog(session)
+        status.roles = membership_problems(session)
     status.scheduler_errors, status.last_scheduler_error = scheduler_errors(data_dir)
     if not api_is_healthy(status.api_url):
         status.server_problem = (

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from models import audit
@@ -70,9 +70,13 @@ def open_case(
         opened_at=at,
         last_contact_at=at,  # intake is a contact with the client
     )
+    if session.get_bind().dialect.name == "postgresql":  # numbered as written: staff may
+        case.id = session.scalar(text("SELECT nextval(pg_get_serial_sequence('cases', 'id'))"))
+        case.case_number = case_number_for(case.id)  # not rewrite a case's number
     session.add(case)
     session.flush()
-    case.case_number = case_number_for(case.id)
+    if case.case_number is None:
+        case.case_number = case_number_for(case.id)
     session.add(Episode(case_id=case.id, number=1, opened_at=at))
     audit.record(
         session, case, actor, "case_opened", at, program=program.value, manager=case_manager

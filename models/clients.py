@@ -4,6 +4,7 @@ the CLI, never sent to Prefect. Registering checks for the same person first
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -56,15 +57,28 @@ def identity_of(client: Client | ClientIn) -> Identity:
     )
 
 
-def create_client(session: Session, data: ClientIn) -> Client:
-    """Write a client and what matching needs of them; no duplicate check (`check_new`)."""
+def create_client(session: Session, data: ClientIn, *, index: bool = True) -> Client:
+    """Write a client (no duplicate check: `check_new`), numbered as it is written, and,
+    with `index`, what matching needs of them. On PostgreSQL the row is written without
+    being read back: staff see a client only through a case of theirs, so intake writes
+    the client, then its case, then `index_client`."""
     client = Client(**data.model_dump(exclude_none=False, mode="python"))
     client.contact_preference = data.contact_preference.value
+    if _postgresql(session):
+        client.id = session.scalar(text("SELECT nextval(pg_get_serial_sequence('clients', 'id'))"))
+        client.client_number = client_number_for(client.id)
     session.add(client)
     session.flush()
-    client.client_number = client_number_for(client.id)
-    index_client(session, client)
+    if client.client_number is None:
+        client.client_number = client_number_for(client.id)
+        session.flush()
+    if index:
+        index_client(session, client)
     return client
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def index_client(session: Session, client: Client) -> None:
@@ -78,6 +92,7 @@ def index_client(session: Session, client: Client) -> None:
             born=who.born,
             phone=who.phone,
             id_number=who.id_number,
+            sounds=who.sounds(),
         )
     )
     session.add_all(ClientKey(client_id=client.id, key=key) for key in sorted(who.keys()))
@@ -93,50 +108,78 @@ class _Row:
 
 def _rows(session: Session, keys: Iterable[str] | None) -> Iterator[tuple[str, _Row]]:
     """(blocking key, client) for every key given (None: every key of every client) of
-    clients not merged away. On PostgreSQL through a function of definer's rights: intake
-    must find a person registered in another program, whose row its user cannot read;
-    it hands back match rows only, for keys the caller already holds."""
-    wanted = sorted(keys) if keys is not None else None
-    if session.get_bind().dialect.name == "postgresql":
-        result = session.execute(
-            text(
-                "SELECT key, client_id, client_number, given, family, born, phone, id_number "
-                "FROM casework_match_rows(:keys)"
-            ),
-            {"keys": wanted},
+    clients not merged away: SQLite only. On PostgreSQL identity never leaves the
+    database: it scores (`casework_match`, `casework_likely_pairs`)."""
+    query = (
+        select(
+            ClientKey.key,
+            ClientMatch.client_id,
+            Client.client_number,
+            ClientMatch.given,
+            ClientMatch.family,
+            ClientMatch.born,
+            ClientMatch.phone,
+            ClientMatch.id_number,
         )
-    else:
-        query = (
-            select(
-                ClientKey.key,
-                ClientMatch.client_id,
-                Client.client_number,
-                ClientMatch.given,
-                ClientMatch.family,
-                ClientMatch.born,
-                ClientMatch.phone,
-                ClientMatch.id_number,
-            )
-            .join(ClientMatch, ClientMatch.client_id == ClientKey.client_id)
-            .join(Client, Client.id == ClientKey.client_id)
-            .where(Client.merged_into_id.is_(None))
-        )
-        if wanted is not None:
-            query = query.where(ClientKey.key.in_(wanted))
-        result = session.execute(query)
-    for key, client_id, number, given, family, born, phone, id_number in result:
+        .join(ClientMatch, ClientMatch.client_id == ClientKey.client_id)
+        .join(Client, Client.id == ClientKey.client_id)
+        .where(Client.merged_into_id.is_(None))
+    )
+    if keys is not None:
+        query = query.where(ClientKey.key.in_(sorted(keys)))
+    for key, client_id, number, given, family, born, phone, id_number in session.execute(query):
         yield key, _Row(client_id, number, Identity(given, family, born, phone, id_number))
 
 
 def candidates(session: Session, who: Identity, minimum: int = LIKELY) -> list[Candidate]:
     """Registered clients who are likely `who`, best first: only those sharing a blocking
-    key are scored (one indexed query)."""
-    seen: dict[int, Candidate] = {}
-    for _key, row in _rows(session, who.keys()):
-        if row.client_id not in seen:
-            seen[row.client_id] = Candidate(row.client_id, row.client_number, score(who, row.who))
-    found = [c for c in seen.values() if c.match.score >= minimum]
+    key are scored (one indexed query). On PostgreSQL the database scores them, with
+    definer's rights, and hands back numbers and scores: intake must find a person
+    registered in a program its user cannot read, and learns nothing else of them."""
+    if _postgresql(session):
+        rows = session.execute(
+            text(
+                "SELECT client_id, client_number, score, signals FROM casework_match("
+                ":given, :family, :born, :phone, :id_number, CAST(:sounds AS json), :keys, "
+                ":minimum)"
+            ),
+            {
+                "given": who.given,
+                "family": who.family,
+                "born": who.born,
+                "phone": who.phone,
+                "id_number": who.id_number,
+                "sounds": json.dumps(who.sounds()),
+                "keys": sorted(who.keys()),
+                "minimum": minimum,
+            },
+        )
+        found = [
+            Candidate(client_id, number, Match(points, tuple(signals)))
+            for client_id, number, points, signals in rows
+        ]
+    else:
+        seen: dict[int, Candidate] = {}
+        for _key, row in _rows(session, who.keys()):
+            if row.client_id not in seen:
+                seen[row.client_id] = Candidate(
+                    row.client_id, row.client_number, score(who, row.who)
+                )
+        found = [c for c in seen.values() if c.match.score >= minimum]
     return sorted(found, key=lambda c: (-c.match.score, c.client_id))
+
+
+def hold_keys(session: Session, who: Identity) -> None:
+    """On PostgreSQL, hold a transaction lock on each of `who`'s blocking keys (in one
+    order, so two holders never deadlock): two intakes of one person at the same moment
+    check and register one after the other, and the second finds the first. SQLite's
+    writers are one at a time already (BEGIN IMMEDIATE)."""
+    if not _postgresql(session):
+        return
+    for key in sorted(who.keys()):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
 
 
 @dataclass(frozen=True)
@@ -176,7 +219,15 @@ def _worth_scoring(block: str, members: list[_Row], minimum: int) -> Iterator[tu
 
 def likely_pairs(session: Session, minimum: int = LIKELY) -> list[Pair]:
     """Likely duplicates across the whole store: clients are compared only within a block
-    (a shared key), never every client with every other."""
+    (a shared key), never every client with every other. On PostgreSQL the database
+    scores every pair of a block and hands back numbers and scores."""
+    if _postgresql(session):
+        rows = session.execute(
+            text("SELECT first, second, score, signals FROM casework_likely_pairs(:minimum)"),
+            {"minimum": minimum},
+        )
+        pairs = [Pair(a, b, Match(points, tuple(signals))) for a, b, points, signals in rows]
+        return sorted(pairs, key=lambda p: (-p.match.score, p.first, p.second))
     blocks: dict[str, list[_Row]] = defaultdict(list)
     for key, row in _rows(session, None):
         blocks[key].append(row)
@@ -204,6 +255,7 @@ def check_new(
 ) -> list[Candidate]:
     """Refuse (`LikelyDuplicate`) to register someone likely registered already, unless
     `new_client_reason` says why; returns the likely matches set aside."""
+    hold_keys(session, identity_of(data))
     matches = matches_for(session, data)
     if matches and new_client_reason is None:
         raise LikelyDuplicate(matches[:5])

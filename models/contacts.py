@@ -73,16 +73,33 @@ def drop_narrative(session: Session, case: Case, key: str) -> None:
 
 
 def promote_narrative(session: Session, case: Case, held: str, key: str) -> None:
-    """The held narrative of an accepted submission becomes the stage's own."""
+    """The held narrative of an accepted submission becomes the stage's own: renamed in
+    place, or (the stage has one already) copied into it and the held one removed. Staff
+    may delete held narratives only (PostgreSQL policy `held_only`)."""
     query = select(Narrative).where(
         Narrative.case_id == case.id, Narrative.episode == case.episode, Narrative.stage_key == held
     )
     narrative = session.scalars(query).one_or_none()
     if narrative is None:
         return
+    existing = session.scalars(
+        select(Narrative).where(
+            Narrative.case_id == case.id,
+            Narrative.episode == case.episode,
+            Narrative.stage_key == key,
+        )
+    ).one_or_none()
+    if existing is None:
+        narrative.stage_key = key
+        session.flush()
+        audit.record(
+            session, case, narrative.author, "narrative_saved", narrative.created, stage_key=key
+        )
+        return
+    text, author, at = narrative.text, narrative.author, narrative.created
     session.delete(narrative)
     session.flush()
-    save_narrative(session, case, key, narrative.text, narrative.author, narrative.created)
+    save_narrative(session, case, key, text, author, at)
 
 
 def contacts_for(session: Session, case: Case) -> list[Contact]:

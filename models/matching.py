@@ -75,6 +75,13 @@ class Identity:
             id_key(id_number),
         )
 
+    def sounds(self) -> dict[str, str]:
+        """The metaphone of every word and whole of the names, as `score` compares them:
+        stored beside the match row so PostgreSQL scores a pair without a metaphone of
+        its own (fuzzystrmatch's differs from jellyfish's)."""
+        words = {self.given, self.family, *self.given.split(" "), *self.family.split(" ")}
+        return {word: jellyfish.metaphone(word) for word in sorted(words) if word}
+
     def keys(self) -> set[str]:
         """Blocking keys: two identities worth scoring share at least one."""
         born = self.born.strftime("%Y%m%d")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     event,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
@@ -53,6 +54,9 @@ class ClientMatch(Base):
     born: Mapped[date]
     phone: Mapped[str | None] = mapped_column(String(10))
     id_number: Mapped[str | None] = mapped_column(String(40))
+    # The metaphone of each word and whole of the folded names (Identity.sounds), so the
+    # database scores a pair as Python does (migration 0011).
+    sounds: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class ClientKey(Base):
@@ -76,6 +80,15 @@ class Case(Base):
         # What `casework up` looks for every few seconds: few rows, found by index.
         Index(None, "announce_pending"),
         Index(None, "reassess_key"),
+        # One open case per client and program, whatever races intake.
+        Index(
+            "uq_cases_one_open_per_client_program",
+            "client_id",
+            "program",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
     )
 
     case_number: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -489,4 +502,21 @@ class AccessEntry(Base):
     staff: Mapped[str] = mapped_column(String(63))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     what: Mapped[str] = mapped_column(CODE)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChangeLog(Base):
+    """Append-only, written by the database (PostgreSQL triggers): one insert, update or
+    delete of a case, client, referral, notice or escalation row, the columns it changed
+    (names, never values) and the role signed in, whatever client made the change."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (Index(None, "case_id", "at"), Index(None, "table_name", "row_id"))
+
+    table_name: Mapped[str] = mapped_column(String(40))
+    row_id: Mapped[int]
+    case_id: Mapped[int | None]
+    operation: Mapped[str] = mapped_column(String(10))
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(63))
     at: Mapped[datetime] = mapped_column(default=utcnow)

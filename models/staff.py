@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -145,3 +146,48 @@ def check_staff(staff_id: str, program: Program | str, role: RecipientRole | Non
             f"{staff_id}{state} is not an active{as_role.replace('_', ' ')} of {program.value} "
             "on the staff roster (CASEWORK_STAFF_FILE, default models/staff.toml)"
         )
+
+
+SERVICE_GROUP = "casework_service"
+
+
+def membership_problems(session: Any) -> list[str]:
+    """On PostgreSQL, database roles whose memberships the roster does not account for,
+    one line each: a staff member in the service role (which reads every client) or in a
+    staff group other than their role's (roles are the cluster's: one not on this store's
+    roster may be another store's). A GRANT made by hand (an admin may create roles, and so grant
+    them) shows here; `casework status` reports it."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    groups = [f"casework_{role.value}" for role in StaffRole]
+    rows = session.execute(
+        text(
+            "SELECT m.rolname, g.rolname FROM pg_auth_members a "
+            "JOIN pg_roles m ON m.oid = a.member JOIN pg_roles g ON g.oid = a.roleid "
+            "WHERE g.rolname = ANY(:groups) ORDER BY 1, 2"
+        ),
+        {"groups": [*groups, SERVICE_GROUP]},
+    ).all()
+    rostered = {
+        row[0]: (row[1], row[2])
+        for row in session.execute(text("SELECT staff_id, role, active FROM staff"))
+    }
+    problems = []
+    for member, group in rows:
+        if member in groups or member == "casework_staff":
+            continue  # the groups themselves are members of casework_staff
+        on_roster = rostered.get(member)
+        if group == SERVICE_GROUP:
+            if on_roster is not None:
+                problems.append(
+                    f"role {member}: a staff member in {SERVICE_GROUP}, which reads every "
+                    f'client; `REVOKE {SERVICE_GROUP} FROM "{member}"`'
+                )
+        elif on_roster is not None and group != f"casework_{on_roster[0]}":
+            problems.append(
+                f"role {member}: in {group}, but the roster says {on_roster[0]}; "
+                f"`casework staff add {member} --role {on_roster[0]} …` sets it right"
+            )
+    return problems

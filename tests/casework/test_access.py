@@ -9,18 +9,25 @@ import contextlib
 import io
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casework.cli import main
 from casework.db import engine_for, make_engine, migrate, session_scope
 from casework.settings import get_settings
+from models import cases
+from models.clients import create_client, identity_of
 from models.codes import Program
-from models.orm import AuditEvent, Case, Contact, Escalation
+from models.orm import AuditEvent, Case, ChangeLog, Client, Consent, Contact, Escalation, Narrative
+from models.schemas import ClientIn
+from models.staff import membership_problems
 from tests import factories
 from tests.conftest import PG_URL, pg_url
 
@@ -385,20 +392,267 @@ def test_a_supervisor_transfers_and_merges_within_their_programs_only(store: Sto
     assert f"{numbers[0]} merged into {numbers[1]}: 1 case(s) moved" in out
 
 
-def test_the_register_cannot_be_read_by_guessing_keys(store: Store) -> None:
-    """The function intake reads the register through takes one person's keys, not a list
-    of guesses, and every staff call is in the audit trail."""
-    me = STAFF["case_manager"][0]
-    engine = make_engine(store.url(me))
-    guesses = [f"d:{n:08d}" for n in range(17)]
-    with pytest.raises(Exception, match="takes one person's keys, at most 16"):
+def as_role(store: Store, role: str, sql: str, **params: object) -> list[Any]:
+    """Raw SQL, signed in as `role`'s staff member, committed: what a person with the
+    database's address and their own password can do without any command of ours."""
+    engine = make_engine(store.url(STAFF[role][0]))
+    try:
         with engine.begin() as connection:
-            connection.execute(text("SELECT * FROM casework_match_rows(:k)"), {"k": guesses})
-    with engine.begin() as connection:
-        connection.execute(text("SELECT * FROM casework_match_rows(:k)"), {"k": guesses[:3]})
-    engine.dispose()
-    row = last_audit(store, "match_rows_read")
-    assert (row.actor, row.detail["keys"]) == (me, 3)
+            result = connection.execute(text(sql), params)
+            return list(result) if result.returns_rows else [result.rowcount]
+    finally:
+        engine.dispose()
+
+
+def denied(store: Store, role: str, expected: str, sql: str, **params: object) -> None:
+    with pytest.raises(DBAPIError, match=expected):
+        as_role(store, role, sql, **params)
+
+
+def test_the_register_cannot_be_read_by_guessing_keys(store: Store) -> None:
+    """The duplicate check scores inside the database: whoever calls it learns client
+    numbers and scores, never a stored identity, for one person's keys at a time; the
+    program manager and the operator may not call it; every staff call is audited."""
+    with session_scope(store.owner) as session:
+        case = session.scalars(select(Case).where(Case.case_number == store.geriatric)).one()
+        them = ClientIn.model_validate(case.client, from_attributes=True)
+        number = case.client.client_number
+    who = identity_of(them)
+    keys = sorted(who.keys())
+    call = "SELECT * FROM casework_match(:g, :f, :b, :p, :i, CAST(:s AS json), :k, :m)"
+    person = {"g": who.given, "f": who.family, "b": who.born, "p": who.phone}
+    person |= {"i": who.id_number, "s": json.dumps(who.sounds())}
+    [row] = as_role(store, "case_manager", call, **person, k=keys, m=85)
+    assert row._fields == ("client_id", "client_number", "score", "signals")
+    assert (row.client_number, row.score) == (number, 100)
+    assert last_audit(store, "duplicate_check").actor == STAFF["case_manager"][0]
+    # Every birth-date key, sixteen at a time, as the program manager tried: refused.
+    guesses = [f"d:{n:08d}" for n in range(17)]
+    denied(
+        store, "case_manager", "takes one person's keys, at most 16", call, **person, k=guesses, m=0
+    )
+    for role in ("program_manager", "operator"):
+        denied(
+            store,
+            role,
+            "permission denied for function casework_match",
+            call,
+            **person,
+            k=keys[:1],
+            m=0,
+        )
+    denied(store, "program_manager", "does not exist", "SELECT * FROM casework_match_rows(NULL)")
+    # The whole-store scan: numbers and scores, for those who merge.
+    denied(
+        store,
+        "case_manager",
+        "permission denied for function",
+        "SELECT * FROM casework_likely_pairs(0)",
+    )
+    rows = as_role(store, "supervisor", "SELECT * FROM casework_likely_pairs(0)")
+    assert all(r._fields == ("first", "second", "score", "signals") for r in rows)
+    assert last_audit(store, "duplicate_scan").actor == STAFF["supervisor"][0]
+
+
+def test_a_client_with_no_case_is_seen_by_no_case_manager(store: Store) -> None:
+    """A client whose intake never finished, and one merged away, keep their identity:
+    no case manager sees or changes them, and only supervisors of the client a merged
+    one went into see it. Before, `casework_sees_client` let every staff role read them."""
+    with session_scope(store.owner) as session:
+        orphan = create_client(session, factories.client_in())
+        geriatric = factories.new_case(session, Program.GERIATRIC)
+        merged = create_client(session, factories.client_in())
+        merged.merged_into_id = geriatric.client_id
+        session.add(
+            Consent(
+                client_id=orphan.id,
+                provider="hope-housing",
+                given_on=datetime.now(UTC).date(),
+                recorded_by="x",
+            )
+        )
+        numbers = (orphan.client_number, merged.client_number)
+    read = "SELECT given_name, address FROM clients WHERE client_number = :n"
+    for role in ("case_manager", "supervisor"):
+        assert as_role(store, role, read, n=numbers[1]) == [], role  # merged into geriatric
+    assert as_role(store, "case_manager", read, n=numbers[0]) == []
+    assert as_role(
+        store, "case_manager", "SELECT count(*) FROM consents WHERE provider = 'hope-housing'"
+    ) == [(0,)]
+    assert len(as_role(store, "supervisor", read, n=numbers[0])) == 1  # they run merges
+    denied(
+        store,
+        "case_manager",
+        "permission denied for table clients",
+        "UPDATE clients SET address = 'pwned' WHERE client_number = :n",
+        n=numbers[0],
+    )
+    with session_scope(store.owner) as session:
+        assert (
+            session.scalars(select(Client.address).where(Client.client_number == numbers[0])).one()
+            != "pwned"
+        )
+
+
+def test_client_lookups_answer_for_the_callers_programs_and_are_audited(store: Store) -> None:
+    """`casework_client` told any staff role whether a client had an open case in any
+    program, unaudited: now only about a program the caller works in, every call written."""
+    with session_scope(store.owner) as session:
+        number = (
+            session.scalars(select(Case).where(Case.case_number == store.geriatric))
+            .one()
+            .client.client_number
+        )
+    denied(
+        store,
+        "case_manager",
+        "you do not work in geriatric",
+        "SELECT * FROM casework_client(:n, 'geriatric')",
+        n=number,
+    )
+    [row] = as_role(store, "case_manager", "SELECT * FROM casework_client(:n, 'housing')", n=number)
+    assert row.open_case != store.geriatric  # its housing case, if it has one
+    audit_row = last_audit(store, "client_looked_up")
+    assert (audit_row.actor, audit_row.detail) == (
+        STAFF["case_manager"][0],
+        {"client": number, "program": "housing"},
+    )
+
+
+def test_every_change_to_a_case_is_written_down_by_the_database(store: Store) -> None:
+    """Raw SQL leaves a change-log row naming who signed in and the columns changed; a
+    staff role may update only the columns its commands write."""
+    me = STAFF["case_manager"][0]
+    assert as_role(
+        store,
+        "operator",
+        "UPDATE cases SET case_manager = :m WHERE case_number = :n",
+        m=me,
+        n=store.geriatric,
+    ) == [1]
+    with session_scope(store.owner) as session:
+        case_id = session.scalars(select(Case.id).where(Case.case_number == store.geriatric)).one()
+        change = session.scalars(
+            select(ChangeLog).where(ChangeLog.case_id == case_id).order_by(ChangeLog.id.desc())
+        ).first()
+        assert change is not None
+        assert (change.actor, change.operation, change.columns) == (
+            STAFF["operator"][0],
+            "update",
+            ["case_manager"],
+        )
+        session.get(Case, case_id).case_manager = "cm.park"  # as it was
+    for column, value in (
+        ("case_manager", "cm.rivera"),
+        ("program", "geriatric"),
+        ("case_number", "CASE-999999"),
+        ("client_id", "1"),
+    ):
+        denied(
+            store,
+            "case_manager",
+            "permission denied for table cases",
+            f"UPDATE cases SET {column} = :v WHERE case_number = :n",
+            v=int(value) if column == "client_id" else value,
+            n=store.housing,
+        )
+    denied(
+        store,
+        "program_manager",
+        "permission denied for table cases",
+        "UPDATE cases SET stage = 'closure' WHERE case_number = :n",
+        n=store.housing,
+    )
+    # Staff may write the change log only through the trigger, and may not read it.
+    denied(
+        store, "case_manager", "permission denied for table change_log", "SELECT * FROM change_log"
+    )
+
+
+def test_a_staff_member_in_the_service_role_is_reported(store: Store) -> None:
+    """An admin may create roles, and so grant themselves the service role, which reads
+    every client: `casework status` names the membership the roster does not explain."""
+    admin = STAFF["admin"][0]
+    as_role(store, "admin", f'GRANT casework_service TO "{admin}"')
+    try:
+        with session_scope(store.owner) as session:
+            problems = membership_problems(session)
+        assert any(
+            p.startswith(f"role {admin}: a staff member in casework_service") for p in problems
+        ), problems
+    finally:
+        with store.owner.begin() as connection:
+            connection.execute(text(f'REVOKE casework_service FROM "{admin}"'))
+    with session_scope(store.owner) as session:
+        assert not [p for p in membership_problems(session) if admin in p]
+
+
+def test_ten_simultaneous_intakes_of_one_person_make_one_client(store: Store) -> None:
+    """Intake's duplicate check and its insert are one step per blocking key: ten intakes
+    of the same person at the same moment register one client and refuse nine."""
+    from casework import operations
+    from models.clients import LikelyDuplicate
+
+    person = factories.client_in()
+    me = STAFF["case_manager"][0]
+    start = threading.Barrier(10)
+    outcomes: list[str] = []
+
+    def intake() -> None:
+        start.wait(timeout=60)
+        try:
+            position, _ = operations.open_case(person, Program.HOUSING, me, me)
+            outcomes.append(position.case_number)
+        except LikelyDuplicate:
+            outcomes.append("refused")
+
+    with signed_in_as(store, "case_manager"):
+        threads = [threading.Thread(target=intake) for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert sorted(outcomes).count("refused") == 9, outcomes
+    with session_scope(store.owner) as session:
+        same = session.scalars(
+            select(Client.client_number).where(Client.given_name == person.given_name)
+        ).all()
+    assert len(same) == 1
+
+
+def test_a_client_has_one_open_case_per_program_by_constraint(store: Store) -> None:
+    with session_scope(store.owner) as session:
+        client_id = session.scalars(
+            select(Case.client_id).where(Case.case_number == store.housing)
+        ).one()
+    with pytest.raises(IntegrityError, match="uq_cases_one_open_per_client_program"):
+        with session_scope(store.owner) as session:
+            cases.open_case(
+                session, client_id, Program.HOUSING, "cm.rivera", "x", datetime.now(UTC)
+            )
+
+
+def test_a_case_manager_keeps_a_narrative_through_hand_over(store: Store) -> None:
+    """What `submit --narrative-file` does as the case manager on PostgreSQL: the text
+    held under a key of its own, then the stage's own (it failed with `permission denied
+    for table narratives`); and a case manager may delete no narrative but a held one."""
+    from models import contacts
+
+    me = STAFF["case_manager"][0]
+    with signed_in_as(store, "case_manager"), session_scope() as session:
+        case = cases.get_case(session, store.housing)
+        contacts.save_narrative(
+            session, case, "assessment~abcd", "Met at the shelter", me, datetime.now(UTC)
+        )
+    with signed_in_as(store, "case_manager"), session_scope() as session:
+        case = cases.get_case(session, store.housing)
+        contacts.promote_narrative(session, case, "assessment~abcd", "assessment")
+    with session_scope(store.owner) as session:
+        kept = session.scalars(
+            select(Narrative.stage_key).join(Case).where(Case.case_number == store.housing)
+        ).all()
+    assert kept == ["assessment"]
+    assert as_role(store, "case_manager", "DELETE FROM narratives") == [0]
 
 
 def test_notices_follow_the_cases_rules(store: Store) -> None:
