@@ -10,7 +10,7 @@ middle name). Then, from one run, prints:
   * the full-store scan (`casework duplicates`): seconds, blocks, pairs scored, likely
     pairs found, and how many of the planted re-entries it found (target: under 30 s);
 on SQLite, and on PostgreSQL when one answers (as its owner: through the same functions
-of definer's rights staff use).
+of definer's rights staff use, which score inside the database: identity never leaves it).
 
     .venv/bin/python bench/duplicates.py [--clients 100000] [--database-url URL]
 """
@@ -161,6 +161,7 @@ def fill(
                         "born": who.born,
                         "phone": who.phone,
                         "id_number": who.id_number,
+                        "sounds": who.sounds(),
                     }
                 )
                 keys += [{**row, "key": key} for key in who.keys()]

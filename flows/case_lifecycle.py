@@ -13,9 +13,8 @@ from uuid import UUID
 from prefect import flow, get_run_logger
 from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.context import FlowRunContext
-from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
-from prefect.input.actions import ensure_flow_run_id
+from prefect.input.actions import ensure_flow_run_id, read_flow_run_input
 from prefect.input.run_input import (
     Keyset,
     RunInput,
@@ -38,7 +37,7 @@ from models.stage_events import REJECTED
 from tasks.case_card import publish_case_card
 from tasks.cases import dialog_context, mirror_tags, read_position
 from tasks.referrals import partner_answer, send_all
-from tasks.stage_events import record_stage
+from tasks.stage_events import await_again, record_stage
 
 
 def await_partners(case_number: str, key: str) -> Trigger | None:
@@ -61,6 +60,23 @@ def fired_keys() -> set[str]:
     return set(context.flow_run.empirical_policy.pause_keys or ())
 
 
+class NoFormStored(Exception):
+    """The run passed a stage key (the server counts a key once the run suspends there)
+    but no form was given there: it ran again while waiting (a crash, a forced re-run, a
+    lost-run recovery), not because anyone submitted."""
+
+
+def stored_form(form_type: type[StageForm], keyset: Keyset) -> BaseModel:
+    """The form given at `keyset`'s key, parsed. Prefect's own `RunInput.load` builds an
+    empty form when nothing was given, which fails validation and read as a form refused
+    ("submitted_by: Field required"): nothing was submitted, so nothing is refused."""
+    given: Any = read_flow_run_input(keyset["response"])  # a sync flow: read, not awaited
+    if given is None or given == {}:
+        raise NoFormStored(keyset["response"])
+    form: BaseModel = run_input_subclass_from_type(form_type).model_validate(given)
+    return form
+
+
 def dialog_input(form_type: type[StageForm], context: DialogContext) -> type[RunInput]:
     """The run input the case waits for: the stage form, whose Resume dialog is shaped for
     this case (its stage and number, labelled choices, the program's staff, the last
@@ -76,6 +92,11 @@ def dialog_input(form_type: type[StageForm], context: DialogContext) -> type[Run
             create_run_input(run_id, keyset["schema"], dialog_schema(schema, form_type, context))
             create_run_input(run_id, keyset["description"], description(context))
 
+        @classmethod
+        def load(cls, keyset: Keyset, flow_run_id: UUID | None = None) -> BaseModel:
+            # The server refused the suspend (the key fired since the run started).
+            return stored_form(form_type, keyset)
+
     Dialog.__name__ = base.__name__
     return Dialog
 
@@ -87,10 +108,7 @@ def wait_for_form(
     suspend at a key that already fired would only be refused, then read it), or, the
     first time, a suspension until a form comes."""
     if key in fired:
-        model = run_input_subclass_from_type(form_type)
-        stored = model.load(keyset_from_paused_state(Suspended(pause_key=key)))
-        assert isinstance(stored, BaseModel)  # a sync flow: loaded, not awaited
-        return stored
+        return stored_form(form_type, keyset_from_paused_state(Suspended(pause_key=key)))
     context = dialog_context(position)  # read only when the dialog is shown
     return suspend_flow_run(wait_for_input=dialog_input(form_type, context), key=key)
 
@@ -138,7 +156,8 @@ def what_came(
 ) -> tuple[dict[str, Any] | None, str | None, str | None, Trigger | None]:
     """What the case's stop at its stage key came to: (the form, a refusal and who it was
     refused from, the partners' answer). A reassessment requested while it waited here
-    needs none of them: it is recorded as asked."""
+    needs none of them: it is recorded as asked. Raises NoFormStored when the run came
+    back to a spent key that no form was given at."""
     if position.reassessment_requested:
         return None, None, None, None
     if position.waiting_on_partners:
@@ -148,12 +167,8 @@ def what_came(
         return None, None, None, None
     try:
         form = wait_for_form(form_type, position.stage_key, fired, position)
-    except ValidationError as exc:
+    except ValidationError as exc:  # a form was given, and the flow cannot read it
         return None, describe_error(exc), submitter(position.stage_key), None
-    except ObjectNotFound:
-        # The key fired before without a form (a forced re-run of a waiting run): record
-        # that, and wait again under a fresh key.
-        return None, f"{position.stage_key}: no form was stored for this key", None, None
     return form.model_dump(mode="json"), None, None, None
 
 
@@ -187,7 +202,15 @@ def case_lifecycle(
             publish_case_card(case_number)
         if position.closed:
             return "closed"
-        form_data, refusal, refused_by, answer = what_came(position, form_type, fired)
+        try:
+            form_data, refusal, refused_by, answer = what_came(position, form_type, fired)
+        except NoFormStored:
+            # Wait again, under a fresh key (the server spent this one); no refusal.
+            logger.info(
+                "%s %s: no form was given there; waiting again", case_number, position.stage_key
+            )
+            await_again(case_number, episode, position.stage_key)
+            continue
         outcome = record_stage(
             case_number,
             episode,

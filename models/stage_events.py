@@ -145,6 +145,24 @@ def record_stage(
     return _outcome(case, event, crisis)
 
 
+def await_again(
+    session: Session, case_number: str, episode: int, key: str, actor: str, at: datetime
+) -> None:
+    """The case's run came back to `key` with no form given there (it ran again while it
+    waited): the case waits on under the next key. No stage event: nothing was submitted.
+    Idempotent: once the case has left `key`, nothing is written."""
+    case = cases.get_case(session, case_number, for_update=True)
+    if episode != case.episode:
+        raise StaleEpisode(f"{case.case_number} is in episode {case.episode}, not {episode}")
+    if case.stage_key != key or find(session, case, episode, key) is not None:
+        return
+    cases.retry_stage(case)
+    session.flush()
+    audit.record(
+        session, case, actor, "form_awaited_again", at, stage_key=key, next_key=case.stage_key
+    )
+
+
 def _apply(
     session: Session,
     case: Case,

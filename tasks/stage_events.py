@@ -53,3 +53,16 @@ def record_stage(
         return outcome.as_dict()
 
     return while_store_unavailable(record)
+
+
+def await_again(case_number: str, episode: int, stage_key: str) -> None:
+    """The run came back to `stage_key` with no form given there: the case waits on,
+    under the next key (audited as `form_awaited_again`, never as a refusal)."""
+
+    def record() -> None:
+        with session_scope() as session:
+            stage_events.await_again(
+                session, case_number, episode, stage_key, SYSTEM_ACTOR, datetime.now(UTC)
+            )
+
+    while_store_unavailable(record)

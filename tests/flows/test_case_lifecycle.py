@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from casework import operations, orchestration
 from casework.db import session_scope
 from casework.views import case_text
-from models import audit, cases
+from models import audit, cases, stage_events
 from models.codes import NeedsDomain, Program, ReassessmentReason, Stage, Trigger
 from models.labels import to_labels
 from models.orm import Assessment, AuditEvent, StageEvent
@@ -252,19 +252,39 @@ def test_the_dialog_refuses_what_its_schema_can_state(stack: str) -> None:
     assert orchestration.read_run(flow_run_id).pause_key == key
 
 
+def _waits_at(flow_run_id: str, key: str) -> bool:
+    run = orchestration.read_run(flow_run_id)
+    return run.state_type == "PAUSED" and run.pause_key == key
+
+
 def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
+    """A waiting run scheduled again (as the crashed-run automation and `casework repair`
+    do, after a kill or a lost heartbeat) comes back to a key nobody gave a form at: it
+    waits again under the next key and records no refusal. Before, Prefect's empty form
+    was recorded as `form REFUSED (system): submitted_by: Field required`, once per
+    re-run."""
     case_number = factories.case_in_monitoring()
     flow_run_id = factories.where_it_waits(case_number).flow_run_id
     before = _rows(case_number)
-    _wait_for_state(flow_run_id, "PAUSED")  # its process has finished suspending
-    with get_client(sync_client=True) as prefect:
-        prefect.set_flow_run_state(UUID(flow_run_id), Scheduled(), force=True)
-    _wait_for_state(flow_run_id, "SCHEDULED", 10)
-    run = _wait_for_state(flow_run_id, "PAUSED")
+    for attempt in (1, 2):
+        _wait_for_state(flow_run_id, "PAUSED")  # its process has finished suspending
+        with get_client(sync_client=True) as prefect:
+            prefect.set_flow_run_state(UUID(flow_run_id), Scheduled(), force=True)
+        _wait_for_state(flow_run_id, "SCHEDULED", 10)
+        key = f"monitoring-5-retry{attempt}"
+        wait_for(f"the run waiting again at {key}", lambda key=key: _waits_at(flow_run_id, key))
     after = _rows(case_number)
-    assert after["assessments"] == before["assessments"]
-    assert after["events"] == before["events"] + 1  # the spent key, recorded as refused
-    assert run.pause_key == "monitoring-5-retry1"
+    assert (after["assessments"], after["events"]) == (before["assessments"], before["events"])
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        assert not [
+            e
+            for e in stage_events.history(session, case, refused=True)
+            if e.outcome == stage_events.REJECTED
+        ]
+        again = [r for r in audit.for_case(session, case) if r.action == "form_awaited_again"]
+        assert [r.detail["stage_key"] for r in again] == ["monitoring-5", "monitoring-5-retry1"]
+        assert "REFUSED" not in case_text(operations.show(case_number)).upper()
     assert (
         _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE)).stage
         == "closure"
