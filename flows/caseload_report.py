@@ -44,7 +44,7 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
                 f"# Caseload report, {when:%Y-%m-%d}",
                 "",
                 f"- open cases: **{total}**, of which past their stage SLA: **{over_sla}**",
-                f"- open escalations: **{escalated}**",
+                f"- open breaches (each once, at its highest level): **{escalated}**",
                 f"- case managers over the recommended caseload: {', '.join(overloaded) or 'none'}",
                 "",
                 "Tables: the `report-*` artifacts of this run.",

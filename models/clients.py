@@ -352,8 +352,10 @@ def other_cases(session: Session, case: Case, viewer_programs: set[str]) -> list
             {"client": case.client_id, "case": case.id},
         ).all()
     else:
-        open_count = (
-            select(func.count(Escalation.id))
+        open_count = (  # breaches, not rungs: one breach's open levels count once
+            select(
+                func.count(func.distinct(Escalation.rule.concat("|").concat(Escalation.subject)))
+            )
             .where(Escalation.case_id == Case.id, Escalation.resolved_at.is_(None))
             .scalar_subquery()
         )

@@ -130,12 +130,48 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(statement, rows[start : start + CHUNK])
 
 
+def _top_open_rungs() -> Any:
+    """The ids of each open breach's highest open rung: a breach at level 2 has its level-1
+    rung open too (both were told; neither is resolved until the breach is), and is one
+    breach, counted once, at its highest level."""
+    top = (
+        select(
+            Escalation.case_id,
+            Escalation.rule,
+            Escalation.subject,
+            func.max(Escalation.level).label("level"),
+        )
+        .where(Escalation.resolved_at.is_(None))
+        .group_by(Escalation.case_id, Escalation.rule, Escalation.subject)
+        .subquery()
+    )
+    return (
+        select(Escalation.id)
+        .join(
+            top,
+            (top.c.case_id == Escalation.case_id)
+            & (top.c.rule == Escalation.rule)
+            & (top.c.subject == Escalation.subject)
+            & (top.c.level == Escalation.level),
+        )
+        .where(Escalation.resolved_at.is_(None))
+    )
+
+
+def open_breach_levels(session: Session) -> list[int]:
+    """The highest open level of every open breach (one entry per breach)."""
+    query = select(Escalation.level).where(Escalation.id.in_(_top_open_rungs()))
+    return list(session.scalars(query))
+
+
 def listing(
     session: Session, *, open_only: bool = False, case_number: str | None = None, limit: int = 1000
 ) -> list[Escalation]:
+    """Escalation rungs, newest first; with `open_only`, the open breaches, each once, at
+    its highest open rung."""
     query = select(Escalation).order_by(Escalation.as_of.desc(), Escalation.id.desc()).limit(limit)
     if open_only:
-        query = query.where(Escalation.resolved_at.is_(None))
+        query = query.where(Escalation.id.in_(_top_open_rungs()))
     if case_number is not None:
         query = query.where(Escalation.case_number == case_number.strip().upper())
     return list(session.scalars(query))

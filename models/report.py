@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from models import escalations
 from models.codes import (
     REFERRAL_REFUSED,
     REFERRAL_TAKEN,
@@ -27,7 +28,6 @@ from models.orm import (
     CarePlan,
     Case,
     Episode,
-    Escalation,
     PlanGoal,
     Referral,
     ReferralEvent,
@@ -65,7 +65,7 @@ class Report:
         return {
             "cases by program and stage": self.by_stage,
             "days in stage against the SLA": self.days_in_stage,
-            "open escalations by level": self.escalations,
+            "open breaches by highest level": self.escalations,
             "referrals by status": self.referrals,
             "partner response times": self.partners,
             "outcomes of closed cases": self.outcomes,
@@ -86,10 +86,10 @@ def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConf
     )
     _stages(report, open_cases, programs)
     _caseloads(report, open_cases, programs)
-    levels = Counter(
-        session.scalars(select(Escalation.level).where(Escalation.resolved_at.is_(None)))
-    )
-    # The ladder's rungs in order, the advance warnings (level 0) after them.
+    # Breaches, not rungs: a breach at level 2 counts once, at level 2 (its level-1 rung
+    # stays open beside it until the breach ends). The ladder's levels in order, the
+    # advance warnings (level 0) after them.
+    levels = Counter(escalations.open_breach_levels(session))
     report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in LEVELS]
     _referrals(report, session)
     _outcomes(report, session, as_of)

@@ -260,3 +260,22 @@ def test_closed_cases_get_follow_ups_and_a_failed_one_proposes_reopening(
     )
     sweep(session, 31, Watch.FOLLOW_UPS)
     assert ladder(session, case) == [("follow_up_due", 1, False), ("follow_up_failed", 1, True)]
+
+
+def test_open_breaches_are_counted_once_at_their_highest_level(session: Session) -> None:
+    """A breach at level 2 keeps its level-1 rung open: the report and `escalations
+    --open` count it once, at level 2 (before, 24 breaches showed as 47 escalations)."""
+    from models import report
+
+    stuck = factories.case_opened_at(session, DAY0)
+    sweep(session, 3)
+    sweep(session, 10)
+    assert ladder(session, stuck) == [("stage_overdue", 1, True), ("stage_overdue", 2, True)]
+    listed = [
+        (row.rule, row.level)
+        for row in escalations.listing(session, open_only=True, case_number=stuck.case_number)
+    ]
+    assert listed == [("stage_overdue", 2)]
+    assert len(escalations.listing(session, case_number=stuck.case_number)) == 2  # history
+    built = report.build(session, at(10), programs())
+    assert {row["level"]: row["open"] for row in built.escalations} == {1: 0, 2: 1, 3: 0, 0: 0}

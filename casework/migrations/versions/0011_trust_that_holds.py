@@ -34,6 +34,7 @@ PostgreSQL only:
   it, and every staff call is audited.
 - narratives: staff may delete only a narrative still held for a form in hand-over (its
   key has a `~`), which is how a refused form's held text is removed.
+- `casework_client_cases` counts a case's open breaches, not their rungs.
 - column grants: on cases and clients each staff role may update only the columns its
   commands write (NOT_WRITTEN below); every change to them is in change_log anyway.
 """
@@ -146,6 +147,7 @@ def _secure_postgresql() -> None:
     _scoring(run, definer)
     _client_lookup(run, definer)
     _change_triggers(run, definer)
+    _other_cases_count_breaches(run, definer)
     _column_grants(run)
     # A held narrative is removed when its form is refused, or replaced by the stage's own.
     run(f"GRANT DELETE ON narratives TO {', '.join(WRITERS)}")
@@ -448,6 +450,32 @@ BEGIN
 END $$""")
     run("REVOKE ALL ON FUNCTION casework_client(text, text) FROM PUBLIC")
     run(f"GRANT EXECUTE ON FUNCTION casework_client(text, text) TO {', '.join(EVERY)}")
+
+
+def _other_cases_count_breaches(run, definer: str) -> None:  # type: ignore[no-untyped-def]
+    # 0008's function, counting a case's open breaches (not their rungs: a breach at
+    # level 2 has its level-1 rung open too).
+    run(f"""
+CREATE OR REPLACE FUNCTION casework_client_cases(client integer, seen_case integer)
+RETURNS TABLE(case_number text, program text, stage text, status text, crisis boolean,
+              escalations integer)
+LANGUAGE sql STABLE {definer} AS $$
+  SELECT k.case_number,
+    CASE WHEN shown THEN k.program END,
+    CASE WHEN shown THEN k.stage END,
+    k.status,
+    k.crisis_since IS NOT NULL,
+    CASE WHEN shown THEN (SELECT count(DISTINCT (e.rule, e.subject))::integer
+                          FROM escalations e
+                          WHERE e.case_id = k.id AND e.resolved_at IS NULL) END
+  FROM cases k,
+    LATERAL (SELECT casework_sees_case(k.id) OR EXISTS (
+      SELECT 1 FROM staff_programs p WHERE p.staff_id = session_user
+      AND p.program = k.program) AS shown) v
+  WHERE k.client_id = client AND k.id <> seen_case AND casework_sees_case(seen_case)
+    AND EXISTS (SELECT 1 FROM cases s WHERE s.id = seen_case AND s.client_id = client)
+  ORDER BY k.id
+$$""")
 
 
 def _change_triggers(run, definer: str) -> None:  # type: ignore[no-untyped-def]
