@@ -874,12 +874,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     emit(
         totals,
         args.json,
-        lambda: "\n".join(
-            f"{watch}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-            for watch, counts in totals.items()
-        ),
+        lambda: "\n".join(sweep_line(watch, counts) for watch, counts in totals.items()),
     )
     return 0
+
+
+def sweep_line(watch: str, counts: dict[str, Any]) -> str:
+    """One watch's totals; a preview (a future --as-of) says so first."""
+    shown = {k: v for k, v in counts.items() if k != "preview"}
+    head = f"{watch} (preview: nothing written or sent)" if counts.get("preview") else watch
+    return f"{head}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
 
 
 def cmd_escalations(args: argparse.Namespace) -> int:

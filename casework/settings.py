@@ -101,6 +101,12 @@ class CaseworkSettings(BaseModel):
         default=False,
         description="accept partner endpoints on loopback over plain http (demo, tests)",
     )
+    write_ahead: bool = Field(
+        default=False,
+        description="let a sweep or report with a future as_of write, send and publish as "
+        "if that day had come (tests, benchmarks, the demo; needs CASEWORK_DEV_MODE); off, "
+        "a future as_of is a preview that writes and sends nothing",
+    )
     prefect_database_url: str | None = Field(
         default=None,
         description="PostgreSQL database for the Prefect server `casework up` starts "
@@ -114,6 +120,15 @@ class CaseworkSettings(BaseModel):
                 f"CASEWORK_LOST_RUN_SECONDS ({self.lost_run_seconds}) must be at least twice "
                 f"CASEWORK_HEARTBEAT_SECONDS ({self.heartbeat_seconds}): one late heartbeat "
                 "would crash a live run"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _write_ahead_in_development_only(self) -> CaseworkSettings:
+        if self.write_ahead and not self.dev_mode:
+            raise ValueError(
+                "CASEWORK_WRITE_AHEAD is for development only: it needs CASEWORK_DEV_MODE=on "
+                "(a live caseload is never swept as if next month had come)"
             )
         return self
 

@@ -124,6 +124,10 @@ class Walkthrough:
             "CASEWORK_PROGRAMS_FILE": str(self.home / "programs.toml"),
             "CASEWORK_LOST_RUN_SECONDS": str(self.args.lost_run_seconds),
             "CASEWORK_HEARTBEAT_SECONDS": str(self.args.heartbeat_seconds),
+            # Its sweeps move the caseload days ahead and must write what they find: the
+            # development switch for that (without it, a future as_of is a preview).
+            "CASEWORK_DEV_MODE": "on",
+            "CASEWORK_WRITE_AHEAD": "on",
         }
 
     def casework(self, name: str, *argv: str) -> subprocess.CompletedProcess[str]:

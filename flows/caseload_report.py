@@ -15,7 +15,7 @@ from casework.report import DUE_WITHIN_DAYS, due_lists, tables
 from casework.report import caseload_report as compute
 from flows.operator import refuses_cleanly
 from flows.parameters import AS_OF, AsOf
-from flows.sweeps import dated_run_name
+from flows.sweeps import dated_run_name, previewing
 from models.rules import checked_as_of
 
 
@@ -23,11 +23,13 @@ from models.rules import checked_as_of
 @refuses_cleanly
 def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
     """Cases by stage, days in stage against the SLA, escalations, referrals, outcomes and
-    caseload per case manager."""
+    caseload per case manager. As of a future date it is a preview, published under
+    `preview-…` keys: the live report and due lists stay as they are."""
     when = checked_as_of(as_of)
+    ahead = "preview-" if previewing(when) else ""
     report = compute(when)
     for table in tables(report):
-        key = "report-" + table.title.lower().replace(" ", "-")
+        key = ahead + "report-" + table.title.lower().replace(" ", "-")
         rows: list[dict[str, Any]] = [
             dict(zip(table.headers, row, strict=True)) for row in table.rows
         ]
@@ -41,7 +43,8 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
     create_markdown_artifact(
         "\n".join(
             [
-                f"# Caseload report, {when:%Y-%m-%d}",
+                f"# {'Preview: caseload as it would stand' if ahead else 'Caseload report'}"
+                f", {when:%Y-%m-%d}",
                 "",
                 f"- open cases: **{total}**, of which past their stage SLA: **{over_sla}**",
                 f"- open breaches (each once, at its highest level): **{escalated}**",
@@ -50,14 +53,14 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
                 "Tables: the `report-*` artifacts of this run.",
             ]
         ),
-        key="caseload-report",
+        key=ahead + "caseload-report",
         description=f"Caseload at a glance, {when:%Y-%m-%d}",
     )
     lists = due_lists(when)
     for manager, markdown in lists.items():
         create_markdown_artifact(
             markdown,
-            key=due_artifact_key(manager),
+            key=ahead + due_artifact_key(manager),
             description=f"Due from {manager} by {when.date() + timedelta(DUE_WITHIN_DAYS)}",
         )
     return {

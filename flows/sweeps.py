@@ -19,12 +19,13 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from casework.db import session_scope
+from casework.settings import get_settings
 from flows.operator import refuses_cleanly
 from flows.parameters import AS_OF, ONLY_CASE, AsOf, CaseNumber
 from models import cases, escalations
 from models.codes import ReassessmentReason, Watch
 from models.programs import programs
-from models.rules import Scope, checked_as_of, due_reassessments
+from models.rules import Scope, checked_as_of, due_reassessments, is_preview
 from models.staff import SWEEP_ACTOR
 from tasks.case_card import publish_case_card
 from tasks.cases import mirror_escalation_tag
@@ -42,11 +43,16 @@ ARTIFACT_ROWS = 500  # the table shows this many rows; the description gives the
     retry_delay_seconds=2,
     retry_condition_fn=store_unavailable,
 )
-def find_and_escalate(watch: Watch, as_of: datetime, case_number: str | None) -> dict[str, Any]:
-    """Run the watch's rules over the store and record the ladder, in one transaction."""
+def find_and_escalate(
+    watch: Watch, as_of: datetime, case_number: str | None, preview: bool = False
+) -> dict[str, Any]:
+    """Run the watch's rules over the store and record the ladder, in one transaction; a
+    preview works it out the same way and rolls it back."""
     with session_scope() as session:
         case_id = cases.get_case(session, case_number).id if case_number else None
         result = escalations.sweep(session, watch, Scope(as_of, case_id), programs())
+        if preview:
+            session.rollback()
     return {
         "breaches": result.breaches,
         "raised": [rung.__dict__ for rung in result.raised],
@@ -104,32 +110,69 @@ def dated_run_name() -> str:
     return f"{flow_run.flow_name}-{subject}{moment.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
 
 
-def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> dict[str, Any]:
-    logger = get_run_logger()
-    when = checked_as_of(as_of)
-    scope = f" for {case_number}" if case_number else ""
-    progress = create_progress_artifact(
-        0.0, description=f"{watch.value} sweep{scope} as of {when:%Y-%m-%d %H:%M} UTC"
-    )
-    assert isinstance(progress, UUID)  # a sync flow: not a coroutine
-    found = find_and_escalate(watch, when, case_number)
-    update_progress_artifact(progress, 20)
-    rows = [
+def previewing(when: datetime) -> bool:
+    """Whether a sweep or report as of `when` is a preview: a future `as_of`, unless the
+    development switch CASEWORK_WRITE_AHEAD says to write as if that day had come."""
+    return is_preview(when) and not get_settings().write_ahead
+
+
+PREVIEW = "PREVIEW, nothing written or sent: "
+
+
+def _actions(found: dict[str, Any], preview: bool) -> list[dict[str, Any]]:
+    would = "would be " if preview else ""
+    return [
         {
             **rung,
-            "action": "warned" if rung["level"] == 0 else f"escalated to level {rung['level']}",
+            "action": f"{would}warned"
+            if rung["level"] == 0
+            else f"{would}escalated to level {rung['level']}",
         }
         for rung in found["raised"]
-    ] + [{**rung, "action": "resolved"} for rung in found["resolved"]]
+    ] + [{**rung, "action": f"{would}resolved"} for rung in found["resolved"]]
+
+
+def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> dict[str, Any]:
+    """One watch's sweep. As of a future date it is a preview: what it would raise, resolve
+    and send is worked out and published under `preview-sweep-<watch>`, and nothing is
+    written, sent, tagged or replaced."""
+    logger = get_run_logger()
+    when = checked_as_of(as_of)
+    preview = previewing(when)
+    scope = f" for {case_number}" if case_number else ""
+    heading = (
+        f"{PREVIEW if preview else ''}{watch.value} sweep{scope} as of {when:%Y-%m-%d %H:%M} UTC"
+    )
+    progress = create_progress_artifact(0.0, description=heading)
+    assert isinstance(progress, UUID)  # a sync flow: not a coroutine
+    found = find_and_escalate(watch, when, case_number, preview)
+    update_progress_artifact(progress, 20)
+    rows = _actions(found, preview)
     if watch is Watch.REASSESSMENTS:
-        rows += reassess_due(list_due_reassessments(when), progress)
+        due = list_due_reassessments(when)
+        rows += (
+            [
+                {
+                    "case_number": n,
+                    "rule": "reassessment_due",
+                    "level": "",
+                    "action": "would be sent to reassessment",
+                }
+                for n in due
+            ]
+            if preview
+            else reassess_due(due, progress)
+        )
     update_progress_artifact(progress, 80)
-    delivery = deliver_notifications()
-    update_progress_artifact(progress, 90)
-    for number in sorted({r["case_number"] for r in found["resolved"] if r["level"] == 3}):
-        mirror_escalation_tag(number)
-    if case_number is not None:  # swept at once for a crisis or a notice: its card shows it
-        publish_case_card(case_number, on_case_run=True)
+    if preview:
+        delivery = {"would_send": len(found["raised"])}
+    else:
+        delivery = deliver_notifications()
+        update_progress_artifact(progress, 90)
+        for number in sorted({r["case_number"] for r in found["resolved"] if r["level"] == 3}):
+            mirror_escalation_tag(number)
+        if case_number is not None:  # swept at once for a crisis or a notice: its card shows it
+            publish_case_card(case_number, on_case_run=True)
     totals = {
         "breaches": found["breaches"],
         "raised": len(found["raised"]),
@@ -141,13 +184,13 @@ def run_watch(watch: Watch, as_of: datetime | None, case_number: str | None) -> 
     create_table_artifact(
         rows[:ARTIFACT_ROWS]
         or [{"case_number": "", "rule": "", "level": "", "action": "nothing to do"}],
-        key=f"sweep-{watch.value}",
-        description=f"{watch.value} sweep{scope} as of {when:%Y-%m-%d %H:%M} UTC: {summary}"
+        key=f"{'preview-' if preview else ''}sweep-{watch.value}",
+        description=f"{heading}: {summary}"
         + (f" (first {ARTIFACT_ROWS} rows shown)" if len(rows) > ARTIFACT_ROWS else ""),
     )
     update_progress_artifact(progress, 100)
-    logger.info("%s sweep%s as of %s: %s", watch.value, scope, when.isoformat(), summary)
-    return totals
+    logger.info("%s: %s", heading, summary)
+    return {"preview": True, **totals} if preview else totals
 
 
 @flow(name="stalled-case-sweep", flow_run_name=dated_run_name, persist_result=False)

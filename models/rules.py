@@ -45,6 +45,18 @@ EARLIEST_AS_OF = datetime(2000, 1, 1, tzinfo=UTC)
 AS_OF_YEARS_AHEAD = 10
 
 
+# An `as_of` later than now by more than this is a preview (a clock a little ahead, a
+# scheduled run started a moment early, is not).
+PREVIEW_AFTER = timedelta(minutes=5)
+
+
+def is_preview(as_of: datetime, now: datetime | None = None) -> bool:
+    """Whether a sweep or report as of `as_of` looks ahead: then it says what would happen
+    and writes, sends and publishes nothing live. An `as_of` in the past is a catch-up and
+    writes (escalations dated `as_of`, delivered now)."""
+    return as_of > (now or datetime.now(UTC)) + PREVIEW_AFTER
+
+
 class AsOfOutOfRange(ValueError):
     """An `as_of` no sweep or report can mean: before 2000 or more than ten years ahead."""
 

@@ -200,6 +200,70 @@ def test_a_silent_webhook_times_out_without_holding_the_sweep(
     assert all(row.delivered_at is not None for row in _escalations(first) + _escalations(second))
 
 
+def _latest(stack: str, key: str) -> dict[str, Any] | None:
+    found = api_post(stack, "artifacts/latest/filter", {"artifacts": {"key": {"any_": [key]}}})
+    return found[0] if found else None
+
+
+def test_a_sweep_or_report_as_of_a_future_day_is_a_preview_that_writes_nothing(
+    stack: str, partner: WebhookReceiver, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Without the development switch a future `as_of` is a preview: the sweep says what
+    it would raise and send, under `preview-` artifact keys, and writes no escalation,
+    sends no webhook, emits no event and replaces no live artifact; the report likewise.
+    Before, a sweep as of next month escalated and notified for real, and a report as of
+    next month replaced the dashboard's live one."""
+    from casework.cli import main
+    from flows.caseload_report import caseload_report
+
+    case_number, _ = factories.stalled_case()
+    monkeypatch.setenv("CASEWORK_WRITE_AHEAD", "off")
+    get_settings.cache_clear()
+    live_sweep = _latest(stack, "sweep-stalled-cases")
+    live_report = _latest(stack, "caseload-report")
+    ahead = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "--watch", "stalled-cases", "--case", case_number, "--as-of", ahead])
+    assert exited.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert out.startswith("stalled-cases (preview: nothing written or sent): breaches 1,")
+    assert "raised 1" in out
+    assert "notifications_would_send 1" in out
+    assert _escalations(case_number) == []
+    preview = _latest(stack, "preview-sweep-stalled-cases")
+    assert preview is not None
+    assert preview["description"].startswith("PREVIEW, nothing written or sent: ")
+    assert case_number in preview["data"]
+    assert _latest(stack, "sweep-stalled-cases") == live_sweep
+    state = caseload_report(as_of=datetime.now(UTC) + timedelta(days=30), return_state=True)
+    assert state.is_completed(), state
+    assert _latest(stack, "caseload-report") == live_report
+    previewed = _latest(stack, "preview-caseload-report")
+    assert previewed is not None
+    assert previewed["data"].startswith("# Preview: caseload as it would stand")
+
+    # Today's sweep writes and tells, once: the preview emitted and sent nothing before it.
+    _sweep(case_number)
+    assert [(r.rule, r.level) for r in _escalations(case_number)] == [("stage_overdue", 1)]
+    events = wait_for("the escalation event", lambda: case_events(stack, case_number), 30)
+    assert len(events) == 1
+    assert [b["level"] for b, _ in partner.received if b["case_number"] == case_number] == [1]
+
+
+def test_a_future_as_of_writes_only_with_the_development_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CASEWORK_WRITE_AHEAD", "on")
+    monkeypatch.setenv("CASEWORK_DEV_MODE", "off")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(Exception, match="CASEWORK_WRITE_AHEAD is for development only"):
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
 def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     stack: str,
 ) -> None:
