@@ -476,6 +476,29 @@ def create_artifact(key: str, markdown: str, description: str, flow_run_id: str 
     _api("POST", "/artifacts/", {**body, "flow_run_id": flow_run_id})
 
 
+def put_run_card(key: str, markdown: str, description: str, flow_run_id: str) -> None:
+    """The run's one current card under `key`, rewritten in place: a run's Artifacts tab
+    lists every version of a key made on it (five identical titles, the first clicked as
+    likely stale as not), so a run keeps one, updated (the key's collection follows the
+    update), and any older ones a run made before this are removed. One more read than a
+    plain write, per card."""
+    found = _api(
+        "POST",
+        "/artifacts/filter",
+        {
+            "artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [flow_run_id]}},
+            "sort": "CREATED_DESC",
+        },
+    )
+    if not found:
+        create_artifact(key, markdown, description, flow_run_id)
+        return
+    current, *older = found
+    _api("PATCH", f"/artifacts/{current['id']}", {"data": markdown, "description": description})
+    for stale in older:
+        _api("DELETE", f"/artifacts/{stale['id']}")
+
+
 def create_run_input(flow_run_id: str, key: str, value: Any) -> None:
     """Store one run input value (a Resume dialog's schema or description) on a flow run."""
     body = {"key": key, "value": json.dumps(value)}

@@ -197,11 +197,12 @@ def case_lifecycle(
         form_type = form_for(position.stage)
         # Once per stage the case stops at (a replay published it before it waited there);
         # not for intake, which moves on at once: the card would be replaced within a second.
-        stops = position.closed or form_type is not None or position.waiting_on_partners
+        if position.closed:  # the card says so: the run ends here, once
+            publish_case_card(case_number)
+            return "closed"
+        stops = form_type is not None or position.waiting_on_partners
         if stops and position.stage_key not in fired and not position.reassessment_requested:
             publish_case_card(case_number)
-        if position.closed:
-            return "closed"
         try:
             form_data, refusal, refused_by, answer = what_came(position, form_type, fired)
         except NoFormStored:

@@ -4,7 +4,7 @@ each shown by its label (models/labels.py); staff ids and provider keys as they 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from prefect.context import FlowRunContext
 from sqlalchemy import select
@@ -80,12 +80,21 @@ def notice_line(notice: AdverseNotice) -> str:
     )
 
 
+def card_description(case_number: str) -> str:
+    """What the card says in a listing: the case, its stage and when the card was written."""
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        where = "closed" if case.status == "closed" else f"at {label(case.stage)}"
+    return f"{case_number} {where}: card of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def publish_case_card(case_number: str, on_case_run: bool = False) -> None:
     """Write the card on the current run, or (`on_case_run`: a sweep of one case) on the
-    case's own run. Written straight to the artifacts API: Prefect's own helper also emits
-    an artifact event, and that event costs the run's process four more reads (its flow,
-    deployment, work queue and pool) to describe the run."""
-    from casework.orchestration import create_artifact
+    case's own run: one card per run, rewritten in place. Written straight to the
+    artifacts API: Prefect's own helper also emits an artifact event, and that event costs
+    the run's process four more reads (its flow, deployment, work queue and pool) to
+    describe the run."""
+    from casework.orchestration import create_artifact, put_run_card
 
     if on_case_run:
         with session_scope(read_only=True) as session:
@@ -96,9 +105,8 @@ def publish_case_card(case_number: str, on_case_run: bool = False) -> None:
     else:
         context = FlowRunContext.get()
         flow_run_id = str(context.flow_run.id) if context and context.flow_run else None
-    create_artifact(
-        key=case_number.lower(),
-        markdown=card_markdown(case_number),
-        description=f"{case_number}: stage, due dates, open items",
-        flow_run_id=flow_run_id,
-    )
+    markdown, description = card_markdown(case_number), card_description(case_number)
+    if flow_run_id is None:
+        create_artifact(case_number.lower(), markdown, description, None)
+    else:
+        put_run_card(case_number.lower(), markdown, description, flow_run_id)

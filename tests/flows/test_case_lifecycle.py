@@ -111,6 +111,21 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
 
     run = _wait_for_state(flow_run_id, "COMPLETED")
     assert run.name == case_number
+    # One card on the run, the current one, rewritten at each of its six stops: before,
+    # the run's Artifacts tab listed every version, the first clicked often a stale one.
+    cards = api_post(
+        stack,
+        "artifacts/filter",
+        {
+            "artifacts": {
+                "key": {"any_": [case_number.lower()]},
+                "flow_run_id": {"any_": [flow_run_id]},
+            }
+        },
+    )
+    assert len(cards) == 1
+    assert cards[0]["description"].startswith(f"{case_number} closed: card of ")
+    assert "- closed " in cards[0]["data"]
     # Nothing a resume needs is a result (the store and the run's input are): none is kept,
     # so workers on many machines need no shared storage (the README says so).
     storage = SESSION_DIR / "prefect" / "storage"
