@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from models.schemas import ProviderOut
 
 EXIT_ERROR = 1
+EXIT_UNCONFIRMED = 3  # a form was handed over and whether it was taken is not known yet
 DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request")
 HEARING_REQUEST = "hearing-request"
 
@@ -1494,6 +1495,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     except Exception as exc:
+        from casework.orchestration import HandOverUnconfirmed
+
+        if isinstance(exc, HandOverUnconfirmed):
+            print(f"casework: {exc}", file=sys.stderr)
+            sys.exit(EXIT_UNCONFIRMED)
         if isinstance(exc, (CliError, *_user_errors())):
             print(f"casework: error: {exc}", file=sys.stderr)
             if type(exc).__name__ == "ServerGone":

@@ -368,6 +368,9 @@ def _hand_over(
             contacts.save_narrative(session, case, held, narrative, actor, now())
     try:
         orchestration.resume_with_form(turn.flow_run_id, turn.stage_key, run_input(form), turn.run)
+    except orchestration.AnswerLost as lost:
+        if not _taken(turn, lost, held):
+            raise
     except BaseException:
         if held:
             with session_scope() as session:
@@ -377,6 +380,25 @@ def _hand_over(
         case = cases.get_case(session, turn.case_number)
         if held:
             contacts.promote_narrative(session, case, held, turn.stage_key)
+
+
+def _taken(turn: _Turn, lost: orchestration.AnswerLost, held: str | None) -> bool:
+    """After a resume whose answer was lost: whether the run took the form (it no longer
+    waits at the key). Still waiting: it did not, and the held narrative goes as for any
+    refusal. The run unreadable: nobody knows, and the narrative stays held, never lost."""
+    try:
+        run = orchestration.read_run(turn.flow_run_id)
+    except orchestration.OrchestratorUnavailable:
+        raise orchestration.HandOverUnconfirmed(
+            f"{turn.case_number}: {turn.stage_key} form handed over; not yet confirmed "
+            f"({lost}); `casework show {turn.case_number}` tells whether it was taken"
+        ) from None
+    if run.waiting and run.pause_key == turn.stage_key:
+        if held:
+            with session_scope() as session:
+                contacts.drop_narrative(session, cases.get_case(session, turn.case_number), held)
+        return False
+    return True
 
 
 def wait_for_stage(

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casework.settings import prefect_auth_headers
@@ -42,6 +43,16 @@ RUNNER_SILENCE_SECONDS = 45
 
 class OrchestratorUnavailable(Exception):
     """The Prefect server or the worker serving our deployments is not there."""
+
+
+class AnswerLost(OrchestratorUnavailable):
+    """The request went out and its answer did not come back (the connection dropped, or
+    timed out, while the server had it): the server may have done what was asked."""
+
+
+class HandOverUnconfirmed(OrchestratorUnavailable):
+    """A form went to the case's run and neither its acceptance nor its refusal came back,
+    nor could the run be read: it may have been taken. Exit code 3 (EXIT_UNCONFIRMED)."""
 
 
 class SubmissionRefused(Exception):
@@ -192,6 +203,11 @@ def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None)
     for delay in (*BUSY_RETRY_SECONDS, None):
         try:
             response = client.request(method, path.lstrip("/"), json=body)
+        except (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+            raise AnswerLost(
+                f"Prefect server at {url} took the request but its answer was lost "
+                f"({type(exc).__name__})"
+            ) from None
         except (httpx.HTTPError, OSError) as exc:
             raise OrchestratorUnavailable(
                 f"Prefect server at {url} is not answering ({type(exc).__name__}); "
@@ -290,13 +306,51 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
         raise OrchestratorUnavailable(
             f"deployment {deployment} is not registered at {api_url()}; {remedy('deployment')}"
         ) from None
-    last = datetime.fromisoformat(found["last_polled"]) if found.get("last_polled") else None
-    silent = (datetime.now(last.tzinfo) - last).total_seconds() if last else None
-    if silent is None or silent > RUNNER_SILENCE_SECONDS:
+    silent = _silence(found)
+    starting = silent_too_long(silent) and own_stack() and stack_alive()
+    # `casework up` is running but its worker has not asked for runs yet: it is starting
+    # (a restart leaves the last poll from before it). Given as long as a silence may be.
+    deadline = time.monotonic() + RUNNER_SILENCE_SECONDS
+    while starting and silent_too_long(silent) and time.monotonic() < deadline:
+        time.sleep(1)
+        silent = _silence(_deployment(deployment))
+    if silent_too_long(silent):
         seen = f"last seen {silent:.0f} s ago" if silent is not None else "never seen"
+        if starting:
+            raise OrchestratorUnavailable(
+                f"`casework up` is running, but its worker has not asked for runs of "
+                f"{deployment} ({seen}): it is still starting, or stuck; see runner.log "
+                "in the data directory, and try again in a moment"
+            )
         raise OrchestratorUnavailable(
             f"no worker is serving {deployment} ({seen}); {remedy('worker')}"
         )
+
+
+def _silence(deployment: dict[str, Any]) -> float | None:
+    """Seconds since a worker last asked for the deployment's runs (None: never)."""
+    polled = deployment.get("last_polled")
+    if not polled:
+        return None
+    last = datetime.fromisoformat(polled)
+    return (datetime.now(last.tzinfo) - last).total_seconds()
+
+
+def silent_too_long(silent: float | None) -> bool:
+    return silent is None or silent > RUNNER_SILENCE_SECONDS
+
+
+def stack_alive(data_dir: Path | None = None) -> bool:
+    """Whether this data directory's `casework up` is running on this host (its stack file
+    names a live process)."""
+    from casework.settings import STACK_FILE, get_settings
+
+    try:
+        stack = json.loads(((data_dir or get_settings().data_dir) / STACK_FILE).read_text())
+        os.kill(int(stack["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
 
 
 def revive_interrupted_runs() -> int:

@@ -5,8 +5,6 @@ command that repairs it). Case numbers and coded values only, like every Prefect
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,8 +39,8 @@ from casework.orchestration import (
     prefect_client,
     remedy,
     reschedule,
+    stack_alive,
 )
-from casework.settings import STACK_FILE
 from casework.stack import SERVER_LOG, SERVER_STARTING
 from models import cases, escalations
 from models.cases import RunOwner
@@ -241,12 +239,7 @@ def served_by(deployment: DeploymentResponse) -> str:
 def runner_is_local(data_dir: Path) -> bool:
     """Whether `casework up` runs on this host for this data directory: then a case run's
     process, if it exists, is one of ours and can be looked for."""
-    try:
-        pid = int(json.loads((data_dir / STACK_FILE).read_text())["pid"])
-        os.kill(pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return True
+    return stack_alive(data_dir)
 
 
 def flow_run_processes() -> dict[str, int]:

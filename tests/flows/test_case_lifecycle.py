@@ -3,9 +3,13 @@ session), driven through the same operations the CLI uses."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+from collections.abc import Callable, Iterator
 from uuid import UUID
 
+import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
@@ -13,6 +17,7 @@ from sqlalchemy import func, select
 
 from casework import operations, orchestration
 from casework.db import session_scope
+from casework.settings import prefect_auth_headers
 from casework.views import case_text
 from models import audit, cases, stage_events
 from models.codes import NeedsDomain, Program, ReassessmentReason, Stage, Trigger
@@ -395,3 +400,85 @@ def test_a_wait_reports_where_its_own_form_took_the_case(stack: str) -> None:
         case_number, waiting.episode, first.stage_key, waiting.flow_run_id, 10
     )
     assert (again.outcome, again.stage) == ("moved", "plan")  # not where the case is now
+
+
+class _LosesAnswers(httpx.BaseTransport):
+    """The real server, but the answers to some requests are lost on the way back (the
+    request was handled): a connection reset under load."""
+
+    def __init__(self, lose: Callable[[httpx.Request], bool]) -> None:
+        self.real = httpx.HTTPTransport()
+        self.lose = lose
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.real.handle_request(request)
+        if self.lose(request):
+            response.read()
+            response.close()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
+@contextlib.contextmanager
+def _answers_lost(lose: Callable[[httpx.Request], bool]) -> Iterator[None]:
+    url = orchestration.api_url()
+    saved = orchestration._http.get(url)
+    orchestration._http[url] = httpx.Client(
+        base_url=url.rstrip("/") + "/",
+        timeout=30,
+        headers=prefect_auth_headers(),
+        transport=_LosesAnswers(lose),
+    )
+    try:
+        yield
+    finally:
+        orchestration._http[url].close()
+        if saved is None:
+            del orchestration._http[url]
+        else:
+            orchestration._http[url] = saved
+
+
+def test_a_hand_over_whose_answer_was_lost_says_only_what_is_known(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The resume reached the server and its answer was lost: the run is asked, and the
+    form counts as taken when the run has moved on (its narrative kept). When the run
+    cannot be asked either, the command says the form was handed over, not confirmed, and
+    exits 3; before, it said "Prefect server … not answering", exit 1, and the form was
+    applied."""
+    from casework.cli import main
+
+    case_number, flow_run_id, _ = _open()
+    _wait_for_state(flow_run_id, "PAUSED")
+    resumes = lambda request: request.url.path.endswith("/resume")  # noqa: E731
+    with _answers_lost(resumes):
+        result = operations.submit(
+            case_number,
+            Stage.ASSESSMENT,
+            factories.assessment(),
+            narrative="Met at the shelter.",
+            actor=ACTOR,
+            wait=True,
+        )
+    assert (result.outcome, result.stage) == ("moved", "plan")
+    assert operations.show(case_number).narratives  # kept as the stage's own
+    plan = SESSION_DIR / "lost-plan.json"
+    plan.write_text(
+        json.dumps(to_labels(factories.plan(NeedsDomain.HOUSING).model_dump(mode="json")))
+    )
+    _wait_for_state(flow_run_id, "PAUSED")
+    seen = {"resumed": False}
+
+    def after_the_resume(request: httpx.Request) -> bool:
+        seen["resumed"] = seen["resumed"] or request.url.path.endswith("/resume")
+        return seen["resumed"]
+
+    with _answers_lost(after_the_resume), pytest.raises(SystemExit) as exited:
+        main(["submit", case_number, "plan", "--file", str(plan)])
+    assert exited.value.code == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{case_number}: plan-3 form handed over; not yet confirmed" in err
+    assert f"`casework show {case_number}`" in err
+    wait_for("the plan to be applied", lambda: operations.show(case_number).stage == "referral")
