@@ -327,6 +327,32 @@ def test_a_deployment_no_runner_serves_is_reported(stack: str) -> None:
     assert str(found.value).endswith("; start `casework up`")  # this data directory's stack
 
 
+def test_a_worker_of_a_running_stack_is_waited_for_not_reported_gone(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a restart the deployment's last poll is from before it: with `casework
+    up` running, a command waits for its worker to ask, and a worker that still has not
+    is named as starting or stuck, not as missing ("start `casework up`" while it runs)."""
+    assert orchestration.stack_alive()
+    monkeypatch.setattr(orchestration, "RUNNER_SILENCE_SECONDS", 2)
+    polls = []
+    real = orchestration._deployment
+
+    def stale(name: str) -> dict[str, object]:
+        polls.append(name)
+        return {**real(name), "last_polled": "2026-01-01T00:00:00+00:00"}
+
+    monkeypatch.setattr(orchestration, "_deployment", stale)
+    with pytest.raises(orchestration.OrchestratorUnavailable) as found:
+        orchestration.check_ready()
+    assert "`casework up` is running, but its worker has not asked for runs" in str(found.value)
+    assert "start `casework up`" not in str(found.value)
+    assert len(polls) > 1, "it waited and asked again"
+    monkeypatch.setattr(orchestration, "_deployment", real)
+    monkeypatch.setattr(orchestration, "RUNNER_SILENCE_SECONDS", 45)
+    orchestration.check_ready()  # the real worker: asked recently
+
+
 def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_command(
     stack: str, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
