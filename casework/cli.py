@@ -1012,6 +1012,9 @@ def cmd_follow_up(args: argparse.Namespace) -> int:
     return 0
 
 
+CHANGES_LISTED = 20  # an import names what changed for this many services, then counts
+
+
 def cmd_providers(args: argparse.Namespace) -> int:
     from casework import operations
 
@@ -1026,6 +1029,11 @@ def cmd_providers(args: argparse.Namespace) -> int:
             print(f"casework: skipped {problem}", file=sys.stderr)
         for note in report.notes:
             print(f"casework: note: {note}", file=sys.stderr)
+        changed = [key for key in report.updated if report.changed.get(key)]
+        for key in changed[:CHANGES_LISTED]:
+            print(f"updated {key}: {', '.join(report.changed[key])}")
+        if len(changed) > CHANGES_LISTED:
+            print(f"... and {len(changed) - CHANGES_LISTED} more updated")
         print(
             f"directory {args.directory} ({report.form}): {len(report.added)} added, "
             f"{len(report.updated)} updated, {report.unchanged} unchanged, "

@@ -41,6 +41,7 @@ T = TypeVar("T")
 MAX_DEPTH = 40
 AT = "_at"  # each row's position in the file it came from
 BAD = "_bad"  # not an object at all
+KEYS = "_keys"  # the keys an object carried (nested lists included): what the file says
 
 # The resources read, by their data-package names; the other HSDS tables are not needed
 # to choose a provider and are left unread.
@@ -96,6 +97,7 @@ class Directory:
     form: str  # which published form it was, for the import's report
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     complete: bool = True  # False: one page of several; services not in it are not gone
+    flat: bool = False  # tables side by side (a package, flat JSON), not nested objects
     note: str | None = None
     index: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # table, id
 
@@ -167,7 +169,7 @@ def _package(descriptor_bytes: bytes, open_member: Any) -> Directory:
     resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
     if not isinstance(resources, list):
         raise DirectoryError("datapackage.json: no resources list")
-    directory = Directory(form="tabular data package")
+    directory = Directory(form="tabular data package", flat=True)
     for position, resource in enumerate(resources):
         if not isinstance(resource, dict):
             continue
@@ -244,7 +246,7 @@ def from_json(data: Any) -> Directory:
         tables = {t: v for k, v in data.items() if (t := _table(k)) and isinstance(v, list)}
         if "service" in tables:
             tabular = any(str(k).endswith(".csv") for k in data)
-            directory = Directory(form="tabular JSON" if tabular else "flat JSON")
+            directory = Directory(form="tabular JSON" if tabular else "flat JSON", flat=True)
             for name, rows in tables.items():
                 label = next(k for k in data if _table(k) == name)
                 for position, row in enumerate(rows):
@@ -292,7 +294,7 @@ def _nested(directory: Directory, table: str, item: Any, where: str, depth: int 
     if not isinstance(item, dict) or depth > MAX_DEPTH:
         directory.tables.setdefault(table, []).append({AT: where, BAD: True})
         return None
-    row: dict[str, Any] = {AT: where}
+    row: dict[str, Any] = {AT: where, KEYS: frozenset(item)}
     children: list[tuple[str, str, str, Any, str]] = []
     for key, value in item.items():
         link = NESTED.get((table, key))
@@ -388,11 +390,41 @@ class Listing(BaseModel):
     terms: list[Term] = Field(default_factory=list)
     extension: dict[str, Any] | None = None  # the file's own `x-casework`, if any
     where: str = Field(exclude=True)
+    # Which of the details above the file carries for this service (`CARRIED_BY`): one it
+    # does not carry says nothing of it, and a re-import leaves what is stored.
+    carried: frozenset[str] = Field(default=frozenset(), exclude=True)
 
-    def search_text(self) -> str:
-        parts = [self.name, self.organization, self.description, self.eligibility, self.place]
-        parts += [t.name for t in self.terms] + [t.code for t in self.terms]
-        return " ".join(p for p in parts if p).lower()
+
+# Each detail a file may leave out, and what carries it: keys of the service object (of
+# its row, in a package or flat JSON), nested lists of a service_full object, or tables of
+# a package or flat JSON. The name, organization and status are always there.
+CARRIED_BY: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "description": (("description",), (), ()),
+    "eligibility": (("eligibility_description", "minimum_age", "maximum_age"), (), ()),
+    "place": ((), ("service_at_locations",), ("service_at_location",)),
+    "phone": ((), ("phones", "service_at_locations"), ("phone",)),
+    "languages": ((), ("languages", "service_at_locations"), ("language",)),
+    "hours": ((), ("schedules", "service_at_locations"), ("schedule",)),
+    "terms": ((), ("attributes",), ("attribute",)),
+}
+# `place` stands for the location's details: the place, the address and its postcodes.
+PLACE = ("place", "address", "postal_codes")
+
+
+def carried(row: dict[str, Any], directory: Directory) -> frozenset[str]:
+    """The details of `CARRIED_BY` the file carries for the service `row`."""
+    keys = row.get(KEYS) or frozenset(k for k in row if not k.startswith("_"))
+    found = set()
+    for detail, (own, nested, tables) in CARRIED_BY.items():
+        if any(k in keys for k in own):
+            found.add(detail)
+        elif directory.flat and any(t in directory.tables for t in tables):
+            found.add(detail)
+        elif not directory.flat and any(k in keys for k in nested):
+            found.add(detail)
+    if "place" in found:
+        found.update(PLACE)
+    return frozenset(found)
 
 
 def _by(rows: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
@@ -428,6 +460,7 @@ class _Links:
         schedules = table("schedule") or []
         self.schedules = {k: _by(schedules, f"{k}_id") for k in SCHEDULE_OWNERS}
         self.attributes = _by(table("attribute") or [], "link_id")
+        self.directory = directory
 
 
 # Whose phones and schedules are the service's, nearest first.
@@ -532,6 +565,7 @@ def _listing(row: dict[str, Any], links: _Links, where: str) -> Listing:
             ),
             "extension": row.get("x-casework") if isinstance(row.get("x-casework"), dict) else None,
             "where": where,
+            "carried": carried(row, links.directory),
         }
     )
 

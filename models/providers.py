@@ -194,17 +194,31 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)  # x-casework's own, to keep
     token_names: set[str] = field(default_factory=set)  # the partners file's, by name
+    changed: dict[str, list[str]] = field(default_factory=dict)  # key: the columns updated
 
     @property
     def imported(self) -> int:
         return len(self.added) + len(self.updated) + self.unchanged
 
 
+# Each carried detail of a listing (hsds.CARRIED_BY) and the provider columns it fills.
+DETAIL_COLUMNS = {
+    "description": ("description",),
+    "eligibility": ("eligibility",),
+    "place": ("location",),
+    "address": ("address",),
+    "postal_codes": ("postal_codes",),
+    "phone": ("phone",),
+    "languages": ("languages",),
+    "hours": ("hours",),
+    "terms": ("taxonomy",),
+}
+
+
 def _directory_values(listing: hsds.Listing, directory: str) -> dict[str, Any]:
-    return {
-        "key": listing.id,
-        "organization": listing.organization,
-        "service_name": listing.name,
+    """The provider columns the listing says something about: always its name,
+    organization and status; a detail only where the file carries it, or has a value."""
+    every = {
         "description": listing.description,
         "eligibility": listing.eligibility,
         "location": listing.place,
@@ -214,10 +228,43 @@ def _directory_values(listing: hsds.Listing, directory: str) -> dict[str, Any]:
         "languages": [lang.model_dump() for lang in listing.languages],
         "hours": listing.hours,
         "taxonomy": [term.model_dump() for term in listing.terms],
-        "search_text": listing.search_text(),
+    }
+    said = {
+        column: every[column]
+        for detail, columns in DETAIL_COLUMNS.items()
+        for column in columns
+        if detail in listing.carried or every[column] not in (None, [])
+    }
+    return {
+        "key": listing.id,
+        "organization": listing.organization,
+        "service_name": listing.name,
+        **said,
         "directory": directory,
         "active": listing.active,
     }
+
+
+def search_text(values: Any) -> str:
+    """What `providers list --text` searches: the service's words, from its columns."""
+    terms = values.get("taxonomy") or []
+    parts = [values.get(c) for c in ("service_name", "organization", "description")]
+    parts += [values.get("eligibility"), values.get("location")]
+    parts += [t.get("name") for t in terms] + [t.get("code") for t in terms]
+    return " ".join(p for p in parts if p).lower()
+
+
+EMPTY_DETAILS: dict[str, Any] = {
+    "description": None,
+    "eligibility": None,
+    "location": None,
+    "address": None,
+    "postal_codes": [],
+    "phone": None,
+    "languages": [],
+    "hours": None,
+    "taxonomy": [],
+}
 
 
 DIRECTORY_ONLY: dict[str, Any] = {
@@ -327,13 +374,16 @@ def _write(
     for where, values in rows:
         before = held.get(values["key"])
         if before is None:
-            inserts.append(
-                (where, DIRECTORY_ONLY | values | stamp | ({"created": at} if at else {}))
-            )
+            new = DIRECTORY_ONLY | EMPTY_DETAILS | values
+            new["search_text"] = search_text(new)
+            inserts.append((where, new | stamp | ({"created": at} if at else {})))
             continue
-        changed = {k: v for k, v in values.items() if before[k] != v}
+        # What the file does not say stays as stored; the words searched follow the whole.
+        words = search_text(dict(before) | values)
+        changed = {k: v for k, v in (values | {"search_text": words}).items() if before[k] != v}
         if changed:
             updates.append((where, {"id": before["id"], **changed, **stamp}))
+            report.changed[values["key"]] = sorted(k for k in changed if k != "search_text")
         else:
             report.unchanged += 1
     gone = []

@@ -28,12 +28,13 @@ def _store() -> None:
     migrate()
 
 
-def _package_zip(to: Path, service_id: str) -> Path:
+def _package_zip(to: Path, service_id: str, edit: tuple[str, str] = ("", "")) -> Path:
     """The published CSV package, zipped under one folder, its service given `service_id`
-    (the session's store is shared: each test its own service)."""
+    (the session's store is shared: each test its own service), `edit` made in its text."""
     with zipfile.ZipFile(to, "w") as archive:
         for path in sorted((DATA / "csv").iterdir()):
             text = path.read_text(encoding="utf-8").replace(SERVICE, service_id)
+            text = text.replace(*edit) if edit[0] else text
             archive.writestr(f"export/{path.name}", text)
     return to
 
@@ -88,6 +89,23 @@ def test_an_operator_imports_a_published_package_with_partner_settings(
     code, out, err = run_cli(capsys, *argv, "--directory", "mycity")
     assert "0 added, 0 updated, 1 unchanged, 0 inactivated, 0 skipped" in out
     assert err == "", "the token is here now"
+
+    # What changed is named, service by service.
+    edited = _package_zip(tmp_path / "edited.zip", service, ("Counselling Services", "Video"))
+    code, out, _ = run_cli(
+        capsys,
+        "providers",
+        "import",
+        str(edited),
+        "--partners",
+        str(partners),
+        "--directory",
+        "mycity",
+    )
+    assert out.splitlines()[0] == f"updated {service}: description"
+    assert "0 added, 1 updated, 0 unchanged" in out
+    code, out, _ = run_cli(capsys, *argv, "--directory", "mycity")
+    assert f"updated {service}: description" in out
 
     code, out, _ = run_cli(
         capsys,

@@ -353,3 +353,38 @@ def test_a_bad_row_of_a_package_is_named_by_its_file_and_line(
     report = _import(session, package)
     assert report.added == [SERVICE]
     assert report.problems == ["services.csv line 2: name: is blank or missing"]
+
+
+def test_a_partial_file_leaves_what_it_does_not_carry(session: Session) -> None:
+    """The specification's /services page carries no locations, phones, languages or hours:
+    imported after service_full.json, it leaves them as they were (a case manager can still
+    choose the provider by place and language); a file that carries a detail empty clears it."""
+    _import(session, DATA / "service_full.json")
+    page = json.loads((DATA / "service_list.json").read_text())
+    page["contents"][0]["description"] = "Counselling, now also by video"
+    report = _import(session, page)
+    assert (report.updated, report.changed) == ([SERVICE], {SERVICE: ["description"]})
+    session.expire_all()
+    kept = _provider(session)
+    assert kept.description == "Counselling, now also by video"
+    assert (kept.address, kept.location, kept.postal_codes) == (
+        "1-30 Main Street, MyVillage, MyCity, MyState, ABC 1234",
+        "MyCity, MyState",
+        ["ABC1234"],
+    )
+    assert kept.phone == "+44 1234 234567 ext. 100"
+    assert kept.languages == [{"name": "Urdu", "code": "ur"}]
+    assert kept.hours
+    assert [t["code"] for t in kept.taxonomy] == ["code"]
+    assert {p.key for p in providers.search(session, providers.Search(near="ABC 1234"))} == {
+        SERVICE
+    }
+    assert {p.key for p in providers.search(session, providers.Search(language="ur"))} == {SERVICE}
+
+    full = json.loads((DATA / "service_full.json").read_text())
+    full["languages"], full["service_at_locations"] = [], []
+    cleared = _import(session, full)
+    assert "languages" in cleared.changed[SERVICE]
+    session.expire_all()
+    assert _provider(session).languages == []
+    assert _provider(session).address is None
