@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from casework import examples, operations, orchestration
+from casework import examples, operations, orchestration, partner_tokens
 from casework.db import session_scope
 from casework.partner import PartnerAgency
 from casework.stack import StackError
@@ -99,7 +99,7 @@ PATIENCE_SECONDS = 1800
 ROUND_SECONDS = 1.0
 STEP_SECONDS = 5.0  # how long one attempt waits for the run to be suspended at the stage
 SYNC_SECONDS = 15.0  # how often the partners are asked for answers while a case waits
-PARTNER_FILE = "demo-partner.json"
+PARTNER_FILE = partner_tokens.DEMO_PARTNER_FILE
 ORDER = list(Stage)
 
 
@@ -348,7 +348,7 @@ def _demo_directory(url: str, token: str) -> None:
     for service in data["services"]:
         service["x-casework"]["referral_endpoint"] = url
         service["x-casework"]["token"] = token
-    operations.import_providers(data, allow_loopback=True)  # the demo is dev mode
+    operations.import_providers(data, allow_local=True)  # the demo is dev mode
 
 
 def run_demo(count: int, url: str, token: str, seed: int = 7) -> str:

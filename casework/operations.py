@@ -1006,21 +1006,21 @@ def import_providers(
     *,
     partners: Any | None = None,
     directory: str = "main",
-    allow_loopback: bool | None = None,
+    allow_local: bool | None = None,
 ) -> ImportReport:
     """Import an HSDS directory (a file, folder or zip at `source`, or JSON already read)
     with the partners file's referral settings (JSON already read), as directory
     `directory`. Plain-http endpoints on loopback only in dev mode (the setting, unless
-    `allow_loopback` says: the demo's own partner agency). A directory or partners file
+    `allow_local` says: the demo's own partner agency). A directory or partners file
     that cannot be read at all is refused whole (InputError) and nothing changes."""
     from casework import partner_tokens
     from models import hsds, providers
 
-    if allow_loopback is None:
-        allow_loopback = get_settings().dev_mode
+    if allow_local is None:
+        allow_local = get_settings().dev_mode
     try:
         read = hsds.read(source) if isinstance(source, Path) else hsds.from_json(source)
-        settings = None if partners is None else providers.read_partners(partners, allow_loopback)
+        settings = None if partners is None else providers.read_partners(partners, allow_local)
     except (hsds.DirectoryError, providers.PartnersFileError) as exc:
         raise InputError(str(exc)) from None
     with session_scope() as session:
@@ -1029,7 +1029,7 @@ def import_providers(
             read,
             partners=settings,
             name=directory,
-            allow_loopback=allow_loopback,
+            allow_local=allow_local,
             at=now(),
         )
         partner_tokens.save(report.tokens)  # before the commit: no provider without its token

@@ -12,9 +12,11 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 TOKENS_FILE = "partner-tokens.json"
 WEBHOOK_SECRETS_FILE = "webhook-secrets.json"
+DEMO_PARTNER_FILE = "demo-partner.json"  # the port and token of `up --demo`'s partner
 
 
 class TokenMissing(Exception):
@@ -33,6 +35,19 @@ def _read(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def local_endpoint_allowed(endpoint: str) -> bool:
+    """May referrals go to `endpoint` on this machine or a private network? In dev mode; and
+    otherwise only to the partner agency `casework up --demo` runs on loopback for this data
+    directory (its port kept here), which the demo's directory names."""
+    from casework.settings import get_settings
+
+    if get_settings().dev_mode:
+        return True
+    demo = _read(tokens_path(DEMO_PARTNER_FILE))
+    parts = urlsplit(endpoint)
+    return "port" in demo and (parts.hostname, str(parts.port)) == ("127.0.0.1", demo["port"])
 
 
 @contextmanager

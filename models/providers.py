@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from ipaddress import ip_address
+from ipaddress import IPv6Address, ip_address
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -144,7 +144,7 @@ class PartnersFile(BaseModel):
         return None
 
 
-def read_partners(data: Any, allow_loopback: bool) -> PartnersFile:
+def read_partners(data: Any, allow_local: bool) -> PartnersFile:
     if not isinstance(data, dict) or not isinstance(data.get("partners"), list):
         raise PartnersFileError('partners file: expected {"partners": [...]}, one entry each')
     try:
@@ -153,7 +153,7 @@ def read_partners(data: Any, allow_loopback: bool) -> PartnersFile:
         raise PartnersFileError(describe_error(exc, "partners file: ")) from None
     for position, partner in enumerate(partners.partners):
         if partner.referral_endpoint is not None:
-            problem = endpoint_problem(str(partner.referral_endpoint), allow_loopback)
+            problem = endpoint_problem(str(partner.referral_endpoint), allow_local)
             if problem:
                 raise PartnersFileError(
                     f"partners file: partners.{position}.referral_endpoint: {problem}"
@@ -161,26 +161,61 @@ def read_partners(data: Any, allow_loopback: bool) -> PartnersFile:
     return partners
 
 
-def endpoint_problem(url: str, allow_loopback: bool) -> str | None:
-    """Why referrals (client data) may not go to `url`, or None: only https, but for plain
-    http on loopback in dev mode (the demo's and the tests' partner agencies)."""
+def endpoint_problem(url: str, allow_local: bool) -> str | None:
+    """Why referrals (client data) may not go to `url`, or None. Only https to a public
+    address; loopback and private ranges (and plain http on loopback) for dev mode only, the
+    demo's and the tests' partner agencies; never link-local or reserved addresses, and never
+    a user name or password in the address. A host name is checked again once resolved, when
+    a referral is sent (`address_problem`)."""
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password (a partner's token is kept by name)"
     host = parts.hostname or ""
-    if parts.scheme == "https":
+    kind = address_kind(host)
+    if parts.scheme != "https" and not (parts.scheme == "http" and kind == "loopback"):
+        return "must be an https:// address (referrals carry client data)"
+    return _kind_problem(host, kind, allow_local)
+
+
+def address_problem(address: str, allow_local: bool, host: str) -> str | None:
+    """Why a referral may not go to `address`, an IP address `host` resolved to, or None."""
+    return _kind_problem(f"{host} ({address})", address_kind(address), allow_local)
+
+
+def _kind_problem(host: str, kind: str | None, allow_local: bool) -> str | None:
+    if kind is None or (kind in LOCAL and allow_local):
         return None
-    if parts.scheme == "http" and (host == "localhost" or _is_loopback(host)):
-        return None if allow_loopback else "plain http to loopback is for dev mode only " + DEV
-    return "must be an https:// address (referrals carry client data)"
+    what = f"{host} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+    return f"{what}: for dev mode only {DEV}" if kind in LOCAL else f"{what}: never a partner's"
 
 
 DEV = "(CASEWORK_DEV_MODE=on)"
+LOCAL = ("loopback", "private-range")
 
 
-def _is_loopback(host: str) -> bool:
+def address_kind(host: str) -> str | None:
+    """What kind of non-public address `host` names (an IP address, or localhost), or None
+    for a public address or a host name (resolved only when sending)."""
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback"
     try:
-        return ip_address(host).is_loopback
+        ip = ip_address(host)
     except ValueError:
-        return False
+        return None
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for kind, test in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("unspecified", ip.is_unspecified),
+        ("multicast", ip.is_multicast),
+        ("private-range", ip.is_private),
+        ("reserved", not ip.is_global),
+    ):
+        if test:
+            return kind
+    return None
 
 
 @dataclass
@@ -301,7 +336,7 @@ def import_directory(
     *,
     partners: PartnersFile | None = None,
     name: str = MAIN,
-    allow_loopback: bool = False,
+    allow_local: bool = False,
     at: datetime | None = None,
 ) -> ImportReport:
     """Insert or update one provider per HSDS service of `directory` (named `name` among
@@ -311,7 +346,7 @@ def import_directory(
     partners file is given: it then says for every service. Services of this directory
     that the file no longer names are marked inactive (not when the file is one service or
     one page of several, nor when it names none). Referral endpoints must be https
-    (`allow_loopback`: or http on this machine)."""
+    (`allow_local`: or http on this machine)."""
     listings, problems, named = hsds.listings(directory)
     report = ImportReport(form=directory.form, problems=problems)
     if directory.note:
@@ -320,7 +355,7 @@ def import_directory(
         report.notes.append("the file names no services: nothing is marked inactive")
     rows: list[tuple[str, dict[str, Any]]] = []
     for listing in listings:
-        settings = _referral_settings(listing, partners, report, allow_loopback)
+        settings = _referral_settings(listing, partners, report, allow_local)
         if settings is not None:
             rows.append((listing.where, _directory_values(listing, name) | settings))
     if partners is not None and directory.complete:
@@ -333,7 +368,7 @@ def _referral_settings(
     listing: hsds.Listing,
     partners: PartnersFile | None,
     report: ImportReport,
-    allow_loopback: bool,
+    allow_local: bool,
 ) -> dict[str, Any] | None:
     """The service's referral columns: from its partners file entry, else its own
     `x-casework` (its token kept in `report`), else directory-only when a partners file
@@ -350,7 +385,7 @@ def _referral_settings(
     except ValidationError as exc:
         report.problems.append(describe_error(exc, f"{listing.where}: {X_CASEWORK}."))
         return None
-    if problem := endpoint_problem(str(extension.referral_endpoint), allow_loopback):
+    if problem := endpoint_problem(str(extension.referral_endpoint), allow_local):
         report.problems.append(f"{listing.where}: {X_CASEWORK}.referral_endpoint: {problem}")
         return None
     report.tokens[listing.id] = extension.token
@@ -433,7 +468,7 @@ def _apply(
 
 
 def import_hsds(
-    session: Session, data: Any, *, allow_loopback: bool = False
+    session: Session, data: Any, *, allow_local: bool = False
 ) -> tuple[list[str], list[str], dict[str, str]]:
     """A JSON directory already read (the demo's, the tests'): (keys imported, problems,
     x-casework tokens by name)."""
@@ -441,7 +476,7 @@ def import_hsds(
         directory = hsds.from_json(data)
     except hsds.DirectoryError as exc:
         return [], [str(exc)], {}
-    report = import_directory(session, directory, allow_loopback=allow_loopback)
+    report = import_directory(session, directory, allow_local=allow_local)
     imported = report.added + report.updated
     return imported, report.problems, report.tokens
 

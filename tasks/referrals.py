@@ -5,11 +5,13 @@ client reaches a Prefect surface (task parameters and results are REF numbers an
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 import httpx
 from prefect import task
@@ -29,7 +31,7 @@ NO_TOKEN = (
     "no token named {0} on this machine: keep it with `casework providers token {0}`, or "
     "import the provider file that carries it here"
 )
-NOT_HTTPS = "the provider's referral endpoint is not https; import its directory again"
+REFUSED_ENDPOINT = "the provider's referral endpoint is refused: {0}; import its directory again"
 BY_HAND = (
     "no electronic referral: make it by hand (`casework doc {0} referral {1}` is the "
     "letter) and record the answer with `casework referral {1} --status`"
@@ -69,12 +71,6 @@ def _outgoing(reference: str) -> Outgoing | str:
             by_hand = BY_HAND.format(case.case_number, reference)
             referrals.set_status(
                 session, referral, ReferralStatus.REQUESTED, by_hand, "system", referral.sent_at
-            )
-            return referral.status
-        # A directory imported before endpoints had to be https: nothing leaves in the clear.
-        if providers.endpoint_problem(provider.endpoint, allow_loopback=True):
-            referrals.set_status(
-                session, referral, ReferralStatus.FAILED, NOT_HTTPS, "system", _now()
             )
             return referral.status
         token_name = provider.token_ref or provider.key
@@ -134,6 +130,12 @@ def send_referral(reference: str) -> str:
     outgoing = _outgoing(reference)
     if isinstance(outgoing, str):
         return outgoing
+    if problem := refused(outgoing.endpoint):
+        with session_scope() as session:
+            referral = referrals.get(session, reference)
+            why = REFUSED_ENDPOINT.format(problem)[:300]
+            referrals.set_status(session, referral, ReferralStatus.FAILED, why, "system", _now())
+            return referral.status
     settings = get_settings()
     try:
         with httpx.Client(timeout=settings.partner_timeout_seconds) as client:
@@ -174,6 +176,26 @@ def send_referral(reference: str) -> str:
         return referral.status
 
 
+def refused(endpoint: str) -> str | None:
+    """Why nothing may go to `endpoint` now, or None: the address as stored (a directory
+    imported before today's rules), then every address its host resolves to (a public name
+    that points at this machine or a private network). A name that does not resolve now is
+    a partner unreachable for now."""
+    allow_local = partner_tokens.local_endpoint_allowed(endpoint)
+    if problem := providers.endpoint_problem(endpoint, allow_local):
+        return problem
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    try:
+        found = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError:
+        raise PartnerUnavailable(f"{host} does not resolve") from None
+    for *_, address in found:
+        if problem := providers.address_problem(str(address[0]), allow_local, host):
+            return problem
+    return None
+
+
 def mark_undeliverable(reference: str) -> None:
     """Every attempt failed: the referral failed (the sweep escalates it)."""
     with session_scope() as session:
@@ -191,18 +213,29 @@ class Change:
     new: str
 
 
+def _askable(endpoint: str | None, token_ref: str | None) -> str | None:
+    """The token to ask `endpoint` with, or None if it is not to be asked now."""
+    if endpoint is None or token_ref is None:
+        return None  # directory-only now: its answers are recorded by hand
+    try:
+        if refused(endpoint):
+            return None  # its referrals failed when sent; nothing goes there
+        return partner_tokens.token(token_ref)
+    except PartnerUnavailable:
+        return None  # left for the next sync
+    except partner_tokens.TokenMissing:
+        return None  # cannot ask without it: left for when its provider file is imported here
+
+
 def sync_provider(provider_key: str, references: Iterable[str]) -> list[Change]:
     """Ask one provider for the status of its open referrals (one HTTP client); record
     every change with its time. A provider that cannot be reached is left for next time."""
     with session_scope() as session:
         provider = providers.get(session, provider_key)
         endpoint, token_ref = provider.endpoint, provider.token_ref
-    if endpoint is None or token_ref is None:
-        return []  # directory-only now: its answers are recorded by hand
-    try:
-        token = partner_tokens.token(token_ref)
-    except partner_tokens.TokenMissing:
-        return []  # cannot ask without it: left for when its provider file is imported here
+    token = _askable(endpoint, token_ref)
+    if endpoint is None or token is None:
+        return []
     changes: list[Change] = []
     settings = get_settings()
     with httpx.Client(

@@ -328,7 +328,26 @@ def test_providers_import_reports_bad_entries_and_imports_the_rest(capsys, tmp_p
         (
             "http://127.0.0.1:9/casework",
             "off",
-            "plain http to loopback is for dev mode only (CASEWORK_DEV_MODE=on)",
+            "127.0.0.1 is a loopback address: for dev mode only (CASEWORK_DEV_MODE=on)",
+        ),
+        (
+            "https://[::ffff:127.0.0.1]/casework",
+            "off",
+            "::ffff:7f00:1 is a loopback address: for dev mode only",  # as pydantic writes it
+        ),
+        ("https://localhost./casework", "off", "localhost. is a loopback address"),
+        ("https://10.20.30.40/casework", "off", "10.20.30.40 is a private-range address"),
+        ("https://192.168.1.5/casework", "off", "192.168.1.5 is a private-range address"),
+        (
+            "https://169.254.169.254/latest",
+            "on",
+            "169.254.169.254 is a link-local address: never a partner's",
+        ),
+        ("https://0.0.0.0/casework", "on", "0.0.0.0 is an unspecified address"),
+        (
+            "https://agency:hunter2@referrals.example.org/casework",
+            "on",
+            "must not carry a user name or password",
         ),
     ],
 )
@@ -347,10 +366,11 @@ def test_referrals_go_to_https_endpoints_only(
     path = tmp_path / "providers.json"
     path.write_text(json.dumps(data))
     monkeypatch.setenv("CASEWORK_DEV_MODE", dev_mode)
+    monkeypatch.setenv("CASEWORK_WRITE_AHEAD", "off")  # which needs dev mode
     get_settings.cache_clear()
     code, out, err = run_cli(capsys, "providers", "import", str(path), "--directory", "https-check")
     get_settings.cache_clear()
-    assert "0 added, 0 updated, 0 unchanged, 0 inactivated, 1 skipped" in out
+    assert "0 added, 0 updated, 0 unchanged, 0 inactivated, 1 skipped" in out, err
     assert f"services[0]: x-casework.referral_endpoint: {problem}" in err
     code, out, _ = run_cli(capsys, "providers", "list", "--json")
     assert "clear-text" not in out

@@ -157,3 +157,67 @@ def test_answers_about_another_referral_or_at_impossible_times_are_refused() -> 
         assert (change.old, change.new) == ("received", "accepted")
     finally:
         partner.close()
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dev mode off, as an agency runs it."""
+    monkeypatch.setenv("CASEWORK_DEV_MODE", "off")
+    monkeypatch.setenv("CASEWORK_WRITE_AHEAD", "off")  # which needs dev mode
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_no_referral_goes_to_this_machine_or_a_private_network(
+    production: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked again when sending: a provider stored before the rules (loopback), and a
+    public name that resolves to a private address, fail with the reason, and nothing is
+    sent (the partner on loopback sees no request)."""
+    partner = Answers()
+    try:
+        _, stored = _referral_to(partner.url, sent=False)
+        assert send_referral.fn(stored) == ReferralStatus.FAILED.value
+        with session_scope(read_only=True) as session:
+            assert referrals.get(session, stored).status_reason == (
+                "the provider's referral endpoint is refused: 127.0.0.1 is a loopback address: "
+                "for dev mode only (CASEWORK_DEV_MODE=on); import its directory again"
+            )
+        _, named = _referral_to("https://partner.example.org", sent=False)
+        real = socket.getaddrinfo
+
+        def resolver(host: str, *args: Any, **kwargs: Any) -> Any:
+            if host == "partner.example.org":
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 443))]
+            return real(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", resolver)
+        assert send_referral.fn(named) == ReferralStatus.FAILED.value
+        with session_scope(read_only=True) as session:
+            assert "partner.example.org (10.0.0.7) is a private-range address" in (
+                referrals.get(session, named).status_reason or ""
+            )
+    finally:
+        partner.close()
+
+
+def test_the_demo_partner_is_the_one_loopback_address_allowed_outside_dev_mode(
+    production: None,
+) -> None:
+    from casework import partner_tokens
+    from casework.files import create_new
+
+    demo = partner_tokens.tokens_path(partner_tokens.DEMO_PARTNER_FILE)
+    existed = demo.exists()
+    if not existed:
+        create_new(demo, json.dumps({"port": 8765, "token": "t" * 20}))
+    try:
+        port = json.loads(demo.read_text())["port"]
+        assert partner_tokens.local_endpoint_allowed(f"http://127.0.0.1:{port}")
+        assert not partner_tokens.local_endpoint_allowed(f"http://127.0.0.1:{port + 1}")
+        assert not partner_tokens.local_endpoint_allowed("https://10.0.0.7")
+    finally:
+        if not existed:
+            demo.unlink()

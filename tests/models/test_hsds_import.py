@@ -123,7 +123,7 @@ def test_a_partners_file_gives_referral_settings_by_taxonomy_term_and_by_id(
 ) -> None:
     directory = json.loads((DATA / "service_full.json").read_text())
     second = {**directory, "id": "second-service", "name": "Second service"}
-    partners = providers.read_partners(PARTNERS, allow_loopback=False)
+    partners = providers.read_partners(PARTNERS, allow_local=False)
     report = _import(session, [directory, second], partners=partners)
     assert sorted(report.added) == sorted([SERVICE, "second-service"])
     assert report.token_names == {"mycity-counselling"}
@@ -131,7 +131,7 @@ def test_a_partners_file_gives_referral_settings_by_taxonomy_term_and_by_id(
     typo = json.loads(json.dumps(PARTNERS))
     typo["partners"][1]["services"] = ["second-servise"]
     again = _import(
-        session, [directory, second], partners=providers.read_partners(typo, allow_loopback=False)
+        session, [directory, second], partners=providers.read_partners(typo, allow_local=False)
     )
     assert again.notes == [
         "partner by-id: 1 of its services are not in this directory (first: second-servise)"
@@ -182,7 +182,7 @@ def test_a_bad_partners_file_is_refused_whole(change: dict[str, Any], problem: s
     data = json.loads(json.dumps(PARTNERS))
     data["partners"][0] |= change
     with pytest.raises(providers.PartnersFileError) as refused:
-        providers.read_partners(data, allow_loopback=False)
+        providers.read_partners(data, allow_local=False)
     assert str(refused.value).startswith(problem), str(refused.value)
 
 
