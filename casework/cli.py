@@ -618,13 +618,17 @@ def _depth(value: Any, level: int = 1) -> int:
 
 
 def read_json(path: str, what: str, option: str = "--file") -> Any:
+    from casework import strict_json
+
     text = _read(path, option)
     try:
-        data = json.loads(text)
+        data = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{option}: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
+    except strict_json.JSONRefused as exc:
+        raise CliError(f"{option}: {what}: {exc}") from None
     except RecursionError:
         data = None  # json.loads ran out of recursion: deeper than any limit
         deep = True

@@ -119,7 +119,10 @@ def migrate(engine: Engine | None = None, revision: str = "head") -> None:
     engine = engine or default_engine()
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    _upgrade(engine, config, revision)
+    try:
+        _upgrade(engine, config, revision)
+    except DBAPIError as exc:
+        raise _unopened(engine, exc) or exc from None
 
 
 def _upgrade(engine: Engine, config: Any, revision: str) -> None:
@@ -144,6 +147,26 @@ def _upgrade(engine: Engine, config: Any, revision: str) -> None:
 
 class StoreNotReady(Exception):
     """The case store has no schema, or an older one than this code needs."""
+
+
+# SQLite's words for a path that is no store: not a database file, or not a file it can open.
+NOT_A_STORE = ("file is not a database", "unable to open database file")
+
+
+def _unopened(engine: Engine, exc: DBAPIError) -> StoreNotReady | None:
+    """The one line for a store that cannot be opened at all, or None for any other error."""
+    where = engine.url.render_as_string(hide_password=True)
+    said = " ".join(str(exc.orig).split())
+    if engine.dialect.name == "postgresql" and isinstance(exc, OperationalError):
+        # A role that may not sign in (deactivated), a wrong password, a server that is down.
+        said = said.rsplit("FATAL: ", 1)[-1]
+        return StoreNotReady(f"cannot sign in to the case store {where}: {said}")
+    if engine.dialect.name == "sqlite" and said in NOT_A_STORE:
+        return StoreNotReady(
+            f"{where} is not a case store Casework can open ({said}); check "
+            "CASEWORK_DATABASE_URL, or leave it unset for the data directory's own"
+        )
+    return None
 
 
 _REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]?([\w]+|None)['\"]?", re.M)
@@ -175,12 +198,8 @@ def check_schema(engine: Engine | None = None) -> None:
             if inspect(connection).has_table("alembic_version"):
                 query = text("SELECT version_num FROM alembic_version")
                 current = connection.execute(query).scalar()
-    except OperationalError as exc:
-        if engine.dialect.name != "postgresql":
-            raise
-        # A role that may not sign in (deactivated), a wrong password, a server that is down.
-        said = " ".join(str(exc.orig).split()).rsplit("FATAL: ", 1)[-1]
-        raise StoreNotReady(f"cannot sign in to the case store {where}: {said}") from None
+    except DBAPIError as exc:
+        raise _unopened(engine, exc) or exc from None
     if current != head:
         state = "has no schema" if current is None else f"is at schema {current}, not {head}"
         raise StoreNotReady(

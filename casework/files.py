@@ -69,6 +69,9 @@ def write_out(path: Path, text: str, *, option: str, force: bool, protected: lis
             )
     if target.is_dir():
         raise FileRefused(f"{option}: {target} is a directory; name a file")
+    if target.exists() and not target.is_file():
+        # A device, a pipe or a socket: --force replaces files, never those.
+        raise FileRefused(f"{option}: {target} is not a regular file; name a file")
     if target.exists() and not force:
         raise FileRefused(f"{option}: {target} already exists; give --force to replace it")
     try:

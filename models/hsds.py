@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from casework import strict_json
 from models.forms import ProviderCode, describe_error
 from models.text import OneLine, one_line, prose
 
@@ -105,10 +107,9 @@ class Directory:
 def read(path: Path) -> Directory:
     """Read a directory file, folder or zip; DirectoryError says why it cannot be."""
     if path.is_dir():
-        descriptor = path / "datapackage.json"
-        if not descriptor.is_file():
+        if not (path / "datapackage.json").is_file():
             raise DirectoryError(f"{path}: a folder must hold a datapackage.json")
-        return _package(_read_bytes(descriptor), lambda name: _read_bytes(path / name))
+        return _package(_member(path, "datapackage.json"), lambda name: _member(path, name))
     try:
         if zipfile.is_zipfile(path):
             return _zip(path)
@@ -118,9 +119,19 @@ def read(path: Path) -> Directory:
     return from_json(_json(raw, f"file: {path}"))
 
 
-def _read_bytes(path: Path) -> bytes:
+def _member(folder: Path, name: str) -> bytes:
+    """A file of the package in `folder`, read only as it stands inside it: no component of
+    its path a symbolic link (a `services.csv` linked to /etc/passwd is not the package's)."""
+    inside = Path(name)
+    for part in (inside, *inside.parents):
+        if part != Path(".") and (folder / part).is_symlink():
+            raise DirectoryError(f"{name}: a symbolic link; the package's files must be in it")
+    return _read_bytes(folder / inside, os.O_NOFOLLOW)
+
+
+def _read_bytes(path: Path, flags: int = 0) -> bytes:
     try:
-        with path.open("rb") as handle:
+        with os.fdopen(os.open(path, os.O_RDONLY | flags), "rb") as handle:
             raw = handle.read(MAX_JSON_BYTES + 1)
     except OSError as exc:
         raise DirectoryError(f"file: cannot read {path}: {exc.strerror or exc}") from None
@@ -131,13 +142,15 @@ def _read_bytes(path: Path) -> bytes:
 
 def _json(raw: bytes, name: str) -> Any:
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        return strict_json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise DirectoryError(f"{name} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise DirectoryError(
             f"{name}: not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
         ) from None
+    except strict_json.JSONRefused as exc:
+        raise DirectoryError(f"{name}: {exc}") from None
     except RecursionError:
         raise DirectoryError(f"{name} is nested more than {MAX_DEPTH} levels deep") from None
 

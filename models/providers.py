@@ -57,7 +57,7 @@ class ReferralSettings(BaseModel):
     programs: list[Program] = Field(min_length=1)
     referral_endpoint: HttpUrl | None = None
     response_days: int | None = Field(default=None, gt=0, le=90)
-    capacity: int | None = Field(default=None, ge=0)
+    capacity: int | None = Field(default=None, ge=0, le=100_000)  # places offered
     waitlist: bool = False
 
 

@@ -121,6 +121,13 @@ FILES: dict[str, bytes | str | dict[str, Any] | list[Any]] = {
     "hsds_list": [],
     "existing": "my own file\n",
     "toml_binary": b"\xff\xfe[housing]\x00",
+    # Numbers past any field, and keys given twice (the last would silently win).
+    "phone_huge": '{"given_name": "Ana", "family_name": "Zed", "phone": ' + "9" * 5000 + "}",
+    "score_huge": json.dumps(_assessment()).replace('"housing": ', '"housing": ' + "1" * 5000, 1),
+    "score_inf": json.dumps(_assessment()).replace('"housing": ', '"housing": 1e400, "x": ', 1),
+    "score_nan": json.dumps(_assessment()).replace('"housing": ', '"housing": NaN, "y": ', 1),
+    "name_twice": '{"given_name": "Ana", "given_name": "Eve", "family_name": "Zed"}',
+    "hsds_twice": '{"services": [], "services": [{"id": "x"}]}',
 }
 
 
@@ -185,6 +192,8 @@ MATRIX: list[tuple[str, str, int]] = [
     ("intake --program housing --file {empty}", "client is not valid JSON", REFUSED),
     ("intake --program housing --file {list}", "client: form: Input should be", REFUSED),
     ("intake --program housing --file {no_family}", "family_name: Field required", REFUSED),
+    ("intake --program housing --file {phone_huge}", "a number of 5000 digits (at", REFUSED),
+    ("intake --program housing --file {name_twice}", 'key "given_name" is given twice', REFUSED),
     ("intake --program housing --file {dob_future}", "date_of_birth: Value error", REFUSED),
     ("intake --program housing --file {dob_1800}", "date_of_birth: Value error", REFUSED),
     ("intake --program housing --file {dob_text}", "date_of_birth:", REFUSED),
@@ -231,6 +240,9 @@ MATRIX: list[tuple[str, str, int]] = [
     ("submit {case} assessment --file {score_float}", "scores.housing:", REFUSED),
     ("submit {case} assessment --file {score_zero}", "scores.housing:", REFUSED),
     ("submit {case} assessment --file {score_six}", "scores.housing:", REFUSED),
+    ("submit {case} assessment --file {score_huge}", "digits (at most 100)", REFUSED),
+    ("submit {case} assessment --file {score_inf}", "a number too large", REFUSED),
+    ("submit {case} assessment --file {score_nan}", "NaN is not a number JSON allows", REFUSED),
     ("submit {case} assessment --file {score_missing}", "Field required", REFUSED),
     ("submit {case} assessment --file {participated_text}", "client_participated:", REFUSED),
     ("submit {case} assessment --file {participated_one}", "client_participated:", REFUSED),
@@ -454,6 +466,7 @@ MATRIX: list[tuple[str, str, int]] = [
     ),
     # the provider directory, consent, referral answers
     ("providers import {binary}", "is not UTF-8 text", REFUSED),
+    ("providers import {hsds_twice}", 'the key "services" is given twice', REFUSED),
     ("providers import {nested}", "nested more than 40 levels", REFUSED),
     ("providers import {missing} --partners {binary}", "is not UTF-8 text", REFUSED),
     ("providers import {missing}", "cannot read", REFUSED),
@@ -545,6 +558,12 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("CASEWORK_ACTOR", "pm.housing", "CASEWORK_ACTOR: pm.housing is not a staff id your login"),
     ("CASEWORK_DEV_MODE", "maybe", "CASEWORK_DEV_MODE:"),
     ("CASEWORK_DATABASE_URL", "mysql://db/casework", "CASEWORK_DATABASE_URL:"),
+    (
+        "CASEWORK_DATABASE_URL",
+        "sqlite:////etc/passwd",
+        "sqlite:////etc/passwd is not a case store Casework can open (file is not a database)",
+    ),
+    ("CASEWORK_DATABASE_URL", "sqlite:////tmp", "sqlite:////tmp is not a case store"),
     ("CASEWORK_SCHEDULES", "sometimes", "CASEWORK_SCHEDULES:"),
     ("CASEWORK_PREFECT_DATABASE_URL", "sqlite:///p.db", "CASEWORK_PREFECT_DATABASE_URL:"),
     ("CASEWORK_WORK_POOL", "My Pool", "CASEWORK_WORK_POOL:"),

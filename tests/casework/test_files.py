@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -90,6 +91,25 @@ def test_out_never_replaces_the_store_or_an_existing_file(capsys, case_with_note
     code, _, err = run_cli(capsys, "doc", *notes, "--out", "/proc/nope/x.md")
     assert code == 1
     assert "--out: cannot write /proc/nope/x.md" in err
+
+
+def test_force_replaces_only_a_regular_file(capsys, case_with_notes, tmp_path) -> None:
+    """`--out /dev/full --force` as root once replaced the device with a file: a device, a
+    pipe or a link to one is refused by name and stays what it was (tried on a pipe here)."""
+    today = str(date.today())
+    notes = [case_with_notes, "notes", "--from", today, "--to", today]
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    link = tmp_path / "link.md"
+    link.symlink_to(pipe)
+    for target in (pipe, link):
+        code, _, err = run_cli(capsys, "doc", *notes, "--out", str(target), "--force")
+        assert (code, err) == (
+            1,
+            f"casework: error: --out: {pipe} is not a regular file; name a file\n",
+        )
+        assert stat.S_ISFIFO(pipe.lstat().st_mode)
+        assert link.is_symlink()
 
 
 SCRIPT = """

@@ -248,6 +248,14 @@ def test_another_directory_is_left_alone(session: Session) -> None:
     assert _provider(session).active
 
 
+SETTINGS = {
+    "category": "housing_search",
+    "programs": ["housing"],
+    "referral_endpoint": "https://referrals.example.org/casework",
+    "token": "t" * 20,
+}
+
+
 def test_bad_entries_are_skipped_one_by_one(session: Session) -> None:
     data = _two_services()
     good = data["services.csv"][0]
@@ -258,6 +266,8 @@ def test_bad_entries_are_skipped_one_by_one(session: Session) -> None:
         "not an object",
         good,
         {**good, "name": "twice"},
+        {**good, "id": "huge-capacity", "x-casework": {**SETTINGS, "capacity": 10**30}},
+        {**good, "id": "huge-days", "x-casework": {**SETTINGS, "response_days": 10**30}},
     ]
     report = _import(session, data)
     assert report.added == [SERVICE]
@@ -267,6 +277,8 @@ def test_bad_entries_are_skipped_one_by_one(session: Session) -> None:
         "services.csv[2]: id: String should match pattern '^[A-Za-z0-9._-]{1,64}$'",
         "services.csv[3]: not an object",
         f"services.csv[5]: id {SERVICE} again (first at services.csv[4])",
+        "services.csv[6]: x-casework.capacity: Input should be less than or equal to 100000",
+        "services.csv[7]: x-casework.response_days: Input should be less than or equal to 90",
     ]
 
 
@@ -307,6 +319,30 @@ def test_a_folder_without_a_descriptor_and_a_package_reaching_outside_are_refuse
     with pytest.raises(hsds.DirectoryError) as refused:
         hsds.read(package)
     assert str(refused.value).endswith("../../etc/passwd is not a file inside the package")
+
+
+@pytest.mark.parametrize("linked", ["services.csv", "datapackage.json", "data/services.csv"])
+def test_no_file_of_a_package_is_read_through_a_symbolic_link(tmp_path: Path, linked: str) -> None:
+    """A `services.csv` linked to /etc/passwd (or a folder of the package linked elsewhere)
+    is not the package's: refused by name, nothing read."""
+    package = tmp_path / "package"
+    shutil.copytree(DATA / "csv", package)
+    if linked.startswith("data/"):  # the services resource in a folder that is a link
+        descriptor = json.loads((package / "datapackage.json").read_text())
+        [services] = [r for r in descriptor["resources"] if r["name"] == "service"]
+        services["path"] = linked
+        (package / "datapackage.json").write_text(json.dumps(descriptor))
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        shutil.copy(package / "services.csv", outside / "services.csv")
+        (package / "data").symlink_to(outside)
+    else:
+        (tmp_path / linked).write_bytes((package / linked).read_bytes())
+        (package / linked).unlink()
+        (package / linked).symlink_to(tmp_path / linked)
+    with pytest.raises(hsds.DirectoryError) as refused:
+        hsds.read(package)
+    assert str(refused.value) == f"{linked}: a symbolic link; the package's files must be in it"
 
 
 def _search(session: Session, **filters: Any) -> list[str]:
