@@ -155,10 +155,11 @@ def serve_on_loopback(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPSer
 
 class WebhookReceiver:
     """An agency's webhook receiver on loopback, for the tests and the scale-out walkthrough:
-    every POST checked with `verify(body, signature header, secret)` against the program's
-    secret (`secrets`, else `secret`); answers 204, or (`mode`) 500, or never until closed."""
+    every POST checked with `verify(body, signature header, Idempotency-Key, secret)`
+    against the program's secret (`secrets`, else `secret`); answers 204, or (`mode`) 500,
+    or never until closed."""
 
-    def __init__(self, verify: Callable[[bytes, str, str], bool]) -> None:
+    def __init__(self, verify: Callable[[bytes, str, str, str], bool]) -> None:
         self.verify = verify
         self.mode = "ok"
         self.secret = ""
@@ -173,7 +174,8 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.attempts += 1
-                if not receiver.accepts(raw, self.headers.get("Casework-Signature", "")):
+                signed = self.headers.get("Casework-Signature", "")
+                if not receiver.accepts(raw, signed, self.headers.get("Idempotency-Key", "")):
                     receiver.refused += 1
                     self.send_response(401)
                 elif receiver.mode == "silent":
@@ -192,12 +194,12 @@ class WebhookReceiver:
         self.server = serve_on_loopback(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/casework"
 
-    def accepts(self, raw: bytes, signed: str) -> bool:
+    def accepts(self, raw: bytes, signed: str, key: str) -> bool:
         try:
             program = str(json.loads(raw).get("program", ""))
         except ValueError:
             return False
-        return self.verify(raw, signed, self.secrets.get(program, self.secret))
+        return self.verify(raw, signed, key, self.secrets.get(program, self.secret))
 
     def close(self) -> None:
         self.release.set()

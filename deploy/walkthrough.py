@@ -68,15 +68,18 @@ def pg_answers() -> bool:
         return sock.connect_ex(("127.0.0.1", 5432)) == 0
 
 
-def verified(body: bytes, header: str, secret: str) -> bool:
-    """Is `body` signed with `secret`, as the program's receiver checks it."""
+def verified(body: bytes, header: str, key: str, secret: str) -> bool:
+    """Is `body` with Idempotency-Key `key` signed with `secret`, as the program's receiver
+    checks it."""
     from tasks.notifications import signature
 
     try:
-        timestamp = int(dict(part.split("=", 1) for part in header.split(","))["t"])
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        timestamp, nonce = int(fields["t"]), fields["n"]
     except (KeyError, ValueError):
         return False
-    return bool(secret) and hmac.compare_digest(signature(secret, body, timestamp), header)
+    expected = signature(secret, body, key, timestamp, nonce)
+    return bool(secret) and hmac.compare_digest(expected, header)
 
 
 class Walkthrough:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ from tasks.retries import store_unavailable
 ESCALATED = "casework.case.escalated"
 WARNED = "casework.case.warned"
 BACKOFF_SECONDS = (0.5, 2.0, 5.0)
-# Signed as the well-known webhook providers sign (Stripe's scheme): `t=<unix seconds>,
-# v1=<hex HMAC-SHA256 of "<t>." + body, keyed by the program's secret>`.
+# Signed as the well-known webhook providers sign (Stripe's scheme), with the
+# Idempotency-Key and a nonce of each attempt signed too: `t=<unix seconds>,n=<nonce>,
+# v1=<hex HMAC-SHA256 of "<t>.<n>.<Idempotency-Key>." + body, keyed by the program's secret>`.
 SIGNATURE_HEADER = "Casework-Signature"
 # How long a delivery holds the escalations it took; a sweep that died lets go after this.
 CLAIM_LEASE = timedelta(minutes=10)
@@ -97,6 +99,7 @@ def post(client: httpx.Client, item: Notice, attempts: int, secret: str) -> str 
     assert item.webhook_url is not None
     error = "not attempted"
     payload = json.dumps(item.body, separators=(",", ":")).encode()
+    key = f"casework-escalation-{item.escalation_id}"
     for attempt in range(attempts):
         if attempt:
             time.sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
@@ -106,8 +109,8 @@ def post(client: httpx.Client, item: Notice, attempts: int, secret: str) -> str 
                 content=payload,
                 headers={
                     "Content-Type": "application/json",
-                    "Idempotency-Key": f"casework-escalation-{item.escalation_id}",
-                    SIGNATURE_HEADER: signature(secret, payload, int(time.time())),
+                    "Idempotency-Key": key,
+                    SIGNATURE_HEADER: signature(secret, payload, key, int(time.time())),
                 },
             )
         except httpx.TimeoutException:
@@ -124,12 +127,14 @@ def post(client: httpx.Client, item: Notice, attempts: int, secret: str) -> str 
     return error
 
 
-def signature(secret: str, payload: bytes, timestamp: int) -> str:
-    """The signature header's value for `payload` sent at `timestamp` (signed again on each
-    attempt, so a receiver may refuse anything older than a few minutes)."""
-    signed = f"{timestamp}.".encode() + payload
+def signature(secret: str, payload: bytes, key: str, timestamp: int, nonce: str = "") -> str:
+    """The signature header's value for `payload` with Idempotency-Key `key`, sent at
+    `timestamp`: signed again on each attempt, with a nonce of its own, so a receiver may
+    refuse anything older than a few minutes and any delivery it has taken already."""
+    nonce = nonce or secrets.token_hex(8)
+    signed = f"{timestamp}.{nonce}.{key}.".encode() + payload
     digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    return f"t={timestamp},n={nonce},v1={digest}"
 
 
 @task(

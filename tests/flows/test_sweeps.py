@@ -39,26 +39,31 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 pytestmark = pytest.mark.prefect
 
 
-def readme_receiver() -> Callable[[bytes, str, str], bool]:
-    """The README's ten-line receiver, run as it is written there."""
+def readme_receiver() -> Callable[[bytes, str, str, str], bool]:
+    """The README's receiver, run as it is written there (each call a fresh one)."""
     text = README.read_text()
     start = text.index("    import hashlib, hmac, time")
-    end = text.index("\n\n", text.index("return hmac.compare_digest", start))
+    end = text.index("\n\n", text.index("        return True", start))
     namespace: dict[str, Any] = {}
     exec("\n".join(line.removeprefix("    ") for line in text[start:end].splitlines()), namespace)
     return namespace["verified"]  # type: ignore[no-any-return]
 
 
-def test_the_readme_receiver_refuses_what_we_did_not_sign() -> None:
+def test_the_readme_receiver_refuses_what_we_did_not_sign_and_a_replay() -> None:
     verified = readme_receiver()
     body = b'{"event":"casework.case.escalated","case_number":"CASE-000001"}'
+    key = "casework-escalation-1"
     now = int(time.time())
-    good = signature("whsec_x", body, now)
-    assert verified(body, good, "whsec_x")
-    assert not verified(body.replace(b"0001", b"0002"), good, "whsec_x")  # body changed
-    assert not verified(body, good, "whsec_other")  # another secret
-    assert not verified(body, signature("whsec_x", body, now - 3600), "whsec_x")  # a replay
-    assert not verified(body, "", "whsec_x")  # anyone's POST
+    good = signature("whsec_x", body, key, now)
+    assert not verified(body.replace(b"0001", b"0002"), good, key, "whsec_x")  # body changed
+    assert not verified(body, good, "casework-escalation-2", "whsec_x")  # key changed
+    assert not verified(body, good, key, "whsec_other")  # another secret
+    assert not verified(body, signature("whsec_x", body, key, now - 3600), key, "whsec_x")
+    assert not verified(body, "", key, "whsec_x")  # anyone's POST
+    assert verified(body, good, key, "whsec_x")
+    assert not verified(body, good, key, "whsec_x"), "the same delivery again: a replay"
+    # A retry is signed again (a nonce of its own), even within the same second.
+    assert verified(body, signature("whsec_x", body, key, now), key, "whsec_x")
 
 
 @pytest.fixture
