@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from casework import casework_version
 from casework.settings import LOGIN_PATTERN, STAFF_ID_PATTERN, WORK_POOL_PATTERN
 from models.codes import (
     BenefitKind,
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "else your user data directory)",
     )
     parser = Parser(prog="casework", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"casework {casework_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser(
@@ -418,6 +420,19 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("merged", type=client_number_arg, metavar="CLIENT_MERGED")
 
     sub.add_parser("migrate", parents=[common], help="bring the case store schema up to date")
+    backup = sub.add_parser(
+        "backup",
+        parents=[common],
+        help="copy the case store, the Prefect server's database, secrets and documents "
+        "(while up runs)",
+    )
+    backup.add_argument("dest", type=Path, metavar="DEST", help="a new (or empty) folder")
+    restore = sub.add_parser(
+        "restore",
+        parents=[common],
+        help="make a new data directory (--data-dir) from a backup; then start casework up",
+    )
+    restore.add_argument("src", type=Path, metavar="SRC", help="a folder casework backup made")
     staff = sub.add_parser("staff", parents=[common], help="staff who may sign in")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
     staff_actions = {
@@ -533,7 +548,7 @@ def as_of_arg(text: str) -> datetime:
 
 # The commands that may start a new data directory; every other one needs it there.
 CREATES_STORE = {"up", "migrate", "worker"}
-NEEDS_NO_STORE = {"form", "deploy"}
+NEEDS_NO_STORE = {"form", "deploy", "restore"}
 
 
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -1341,6 +1356,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from casework.backup import backup
+
+    made = backup(args.dest)
+    print(
+        f"backed up to {args.dest}: Casework {made.casework}, store schema {made.schema}, "
+        f"{len(made.files)} files with their checksums in manifest.json ({made.made_at})"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from casework.backup import restore
+    from casework.settings import get_settings
+
+    data_dir = get_settings().data_dir.resolve()
+    made = restore(args.src, data_dir)
+    print(
+        f"restored {data_dir} from the backup of {made.made_at} (Casework {made.casework}, "
+        f"store schema {made.schema}); start it with `casework up --data-dir {data_dir}`"
+    )
+    return 0
+
+
 def cmd_automations(args: argparse.Namespace) -> int:
     from casework.automations import ensure_automations
 
@@ -1351,11 +1390,14 @@ def cmd_automations(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from casework.orchestration import api_is_healthy, api_url, remedy
+    from casework.status import carry_over
     from casework.worker import deploy
 
     if not api_is_healthy(api_url()):
         raise CliError(f"Prefect server at {api_url()} is not answering; {remedy('server')}")
     print("\n".join(deploy()))
+    if carried := carry_over():  # after an upgrade: waiting runs as this release has them
+        print("\n".join(carried))
     return 0
 
 
@@ -1440,6 +1482,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reopen": cmd_reopen,
     "demo": cmd_demo,
     "migrate": cmd_migrate,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "duplicates": cmd_duplicates,
     "transfer": cmd_transfer,
     "due": cmd_due,
@@ -1482,7 +1526,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         from casework.worker import serve
 
         return serve(args.pool, args.limit)
-    if args.command not in {"form", "migrate", "deploy"}:
+    if args.command not in {"form", "migrate", "deploy", "restore", "backup"}:  # any schema
         from casework.db import check_schema
 
         check_schema()

@@ -176,13 +176,24 @@ def schema_head() -> str:
     """The newest migration's revision, read from the migration files' own `revision` and
     `down_revision` lines: importing Alembic to ask it costs a store-only command a tenth
     of a second of CPU (tests/casework/test_migrations.py checks the two agree)."""
+    revisions, parents = _revisions()
+    [head] = revisions - parents
+    return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this code's migrations know `revision` (a store they can bring up to date)."""
+    return revision in _revisions()[0]
+
+
+def _revisions() -> tuple[set[str], set[str]]:
+    """Every migration's revision, and every revision some migration follows."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
         for name, value in _REVISION.findall(path.read_text()):
             (revisions if name == "revision" else parents).add(value)
-    [head] = revisions - parents
-    return head
+    return revisions, parents
 
 
 def check_schema(engine: Engine | None = None) -> None:

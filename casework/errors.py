@@ -17,6 +17,7 @@ from casework.settings import default_data_dir
 
 def user_errors() -> tuple[type[Exception], ...]:
     # Imported late: these modules import Prefect, which must see the CLI's environment first.
+    from casework.backup import BackupError
     from casework.db import AccessDenied, StoreNotReady
     from casework.files import FileRefused
     from casework.identity import NotSignedIn
@@ -45,6 +46,7 @@ def user_errors() -> tuple[type[Exception], ...]:
         FileRefused,
         NotSignedIn,
         AccessDenied,
+        BackupError,
     )
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from casework.status import StackStatus
 
 SERVER_LOG = "prefect-server.log"
+RESEAT = "reseat-case-runs"  # left by `casework restore` for the next `up`
 RUNNER_LOG = "runner.log"  # the worker's and every flow-run process's output
 LOG_KEEP_BYTES = 20_000_000  # a log past this is moved to NAME.1 when `up` starts
 SERVER_STARTING = "casework: starting the Prefect server at"  # marks each start in its log
@@ -243,6 +244,11 @@ async def _serve(
 
         if revived := await asyncio.to_thread(revive_interrupted_runs):
             say(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
+    if (data_dir / RESEAT).exists():  # restored from a backup: every run from the store
+        from casework.status import reseat_waiting
+
+        say(f"Restored: {await asyncio.to_thread(reseat_waiting)} waiting case run(s) re-seated.")
+        (data_dir / RESEAT).unlink()
     scheduled = [f"{d.flow_name}/{d.name}" for d in deployments if d.schedules]
     await asyncio.to_thread(_wait_for_upcoming_runs, scheduled, serving)
     from casework.status import check, repair_all, to_text

@@ -44,6 +44,7 @@ from casework.orchestration import (
 from casework.stack import SERVER_LOG, SERVER_STARTING
 from models import cases, escalations
 from models.cases import RunOwner
+from models.lifecycle import STALE_WAIT, stale_wait
 from models.staff import membership_problems
 
 # A transition takes seconds: a case run Pending or Running this long with no process
@@ -58,7 +59,16 @@ PAGE = 200
 SCHEDULER_ERROR = re.compile(
     r"ERROR.*(schedule_deployments|schedule_recent_deployments|Error scheduling deployment)"
 )
-STUCK_STATES = [StateType.RUNNING, StateType.PENDING, StateType.CRASHED, StateType.FAILED]
+STUCK_STATES = [
+    StateType.RUNNING,
+    StateType.PENDING,
+    StateType.CRASHED,
+    StateType.FAILED,
+    StateType.SCHEDULED,  # "Resuming", "Scheduled": a worker takes it within seconds
+]
+# A case run scheduled (resumed, repaired, started) this long ago that no worker has taken:
+# no worker serves its deployment, or none can take it.
+NOT_TAKEN_GRACE = timedelta(minutes=2)
 
 
 @dataclass
@@ -318,16 +328,26 @@ def diagnose(run: FlowRun, owner: RunOwner, alive: set[str], runner_local: bool)
             if age > RUNNING_TOO_LONG
             else None
         )
-    if state.type is StateType.PAUSED and owner.reassess_pending and age > NO_PROCESS_GRACE:
+    if state.type is StateType.SCHEDULED and age > NOT_TAKEN_GRACE:
+        return f"its run is {state.name} and no worker has taken it"
+    return _waiting_problem(run, owner, age) if state.type is StateType.PAUSED else None
+
+
+def _waiting_problem(run: FlowRun, owner: RunOwner, age: timedelta) -> str | None:
+    """What is wrong with a suspended case run, or None."""
+    assert run.state is not None
+    if stale := stale_wait(run.tags):
+        return stale  # an upgrade's carry-over: run again, it waits as this release has it
+    if owner.reassess_pending and age > NO_PROCESS_GRACE:
         return "its reassessment waits for its run to wake"
-    keyset = state.state_details.run_input_keyset
-    if state.type is StateType.PAUSED and keyset and age < SCHEMA_CHECK_WINDOW:
+    keyset = run.state.state_details.run_input_keyset
+    if keyset and age < SCHEMA_CHECK_WINDOW:
         try:
             prefect_client().read_flow_run_input(run.id, keyset["schema"])
         except (ObjectNotFound, PrefectHTTPStatusError) as exc:
             if isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code != 404:
                 raise
-            return f"its run is suspended at {state.state_details.pause_key} without its form"
+            return f"its run is suspended at {run.state.state_details.pause_key} without its form"
     return None
 
 
@@ -376,7 +396,11 @@ def repair(case_number: str) -> str:
 def repair_all(problems: list[CaseRunProblem]) -> list[str]:
     for problem in problems:
         reschedule(problem.flow_run_id)
-    return [f"{p.case_number}: repaired ({p.problem})" for p in problems]
+    return [
+        f"{p.case_number}: {'carried over' if p.problem.startswith(STALE_WAIT) else 'repaired'}"
+        f" ({p.problem})"
+        for p in problems
+    ]
 
 
 # What `up` repairs by itself: runs whose process died. A Failed run may fail again the
@@ -385,6 +409,23 @@ def repair_all(problems: list[CaseRunProblem]) -> list[str]:
 # own repair is not raced.
 DIED = [StateType.CRASHED, StateType.RUNNING, StateType.PENDING]
 CRASH_GRACE_SECONDS = 10.0
+
+
+def carry_over() -> list[str]:
+    """After an upgrade (`casework deploy` on a pool): every case run waiting under an
+    earlier release's form or layout is run again from the top, and waits afresh as this
+    release has it (a form handed to it before the upgrade is applied once)."""
+    found = case_run_problems(runner_local=False, states=[StateType.PAUSED])
+    return repair_all([p for p in found if p.problem.startswith(STALE_WAIT)])
+
+
+def reseat_waiting() -> int:
+    """Run every waiting case run again from the top, so each waits where the store says its
+    case is (after a restore: the store and the Prefect server were copied a moment apart)."""
+    found = _case_runs([StateType.PAUSED])
+    for run in found:
+        reschedule(str(run.id))
+    return len(found)
 
 
 def repair_stuck(data_dir: Path) -> list[str]:

@@ -29,10 +29,10 @@ from casework.orchestration import OrchestratorUnavailable, create_run_input, re
 from casework.settings import STAFF_ID_PATTERN
 from flows.parameters import CASE, EPISODE, CaseNumber
 from models.cases import Position
-from models.codes import Trigger
+from models.codes import Stage, Trigger
 from models.dialogs import DialogContext, description, dialog_schema
 from models.forms import StageForm, describe_error
-from models.lifecycle import form_for
+from models.lifecycle import form_for, form_version_given, upgrade_form
 from models.stage_events import REJECTED
 from tasks.case_card import publish_case_card
 from tasks.cases import dialog_context, mirror_tags, read_position
@@ -40,24 +40,32 @@ from tasks.referrals import partner_answer, send_all
 from tasks.stage_events import await_again, record_stage
 
 
-def await_partners(case_number: str, key: str) -> Trigger | None:
+def await_partners(case_number: str, key: str, fired: set[str]) -> Trigger | None:
     """Send what is unsent, then wait (suspended, no input) until the partners' answers are
-    in: the status sync or an operator's answer resumes the run once they are."""
+    in: the status sync or an operator's answer resumes the run once they are. Back at a
+    spent key with the answers still out (run again while it waited: a repair, a carry-over
+    after an upgrade), it waits again under the next key: nothing was answered."""
     send_all(case_number)
     answer = partner_answer(case_number)
     if answer is None:
+        if key in fired:
+            raise NoFormStored(key)
         suspend_flow_run(key=key)
         answer = partner_answer(case_number)
     return answer
 
 
-def fired_keys() -> set[str]:
-    """The suspend keys this run has already used (and been resumed from), as the run read
-    at its start says."""
+Started = tuple[set[str], list[str]]  # the keys a run had used, and its tags, at its start
+
+
+def fired_keys() -> Started:
+    """The suspend keys this run has already used (and been resumed from), and its tags,
+    as the run read at its start says (the tags say which form version it waited for)."""
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
-        return set()
-    return set(context.flow_run.empirical_policy.pause_keys or ())
+        return set(), []
+    run = context.flow_run
+    return set(run.empirical_policy.pause_keys or ()), list(run.tags)
 
 
 class NoFormStored(Exception):
@@ -66,13 +74,20 @@ class NoFormStored(Exception):
     lost-run recovery), not because anyone submitted."""
 
 
-def stored_form(form_type: type[StageForm], keyset: Keyset) -> BaseModel:
-    """The form given at `keyset`'s key, parsed. Prefect's own `RunInput.load` builds an
-    empty form when nothing was given, which fails validation and read as a form refused
-    ("submitted_by: Field required"): nothing was submitted, so nothing is refused."""
+def stored_form(
+    form_type: type[StageForm], keyset: Keyset, given_under: tuple[Stage, int] | None = None
+) -> BaseModel:
+    """The form given at `keyset`'s key, parsed, in today's terms if it was given under an
+    earlier version of the stage's form (`given_under`: a form handed to a run before an
+    upgrade). Prefect's
+    own `RunInput.load` builds an empty form when nothing was given, which fails validation
+    and read as a form refused ("submitted_by: Field required"): nothing was submitted, so
+    nothing is refused."""
     given: Any = read_flow_run_input(keyset["response"])  # a sync flow: read, not awaited
     if given is None or given == {}:
         raise NoFormStored(keyset["response"])
+    if given_under is not None and isinstance(given, dict):
+        given = upgrade_form(*given_under, given)
     form: BaseModel = run_input_subclass_from_type(form_type).model_validate(given)
     return form
 
@@ -102,13 +117,17 @@ def dialog_input(form_type: type[StageForm], context: DialogContext) -> type[Run
 
 
 def wait_for_form(
-    form_type: type[StageForm], key: str, fired: set[str], position: Position
+    form_type: type[StageForm], key: str, started: Started, position: Position
 ) -> BaseModel:
     """The form for `key`: the one stored when the run was resumed there, read straight (a
-    suspend at a key that already fired would only be refused, then read it), or, the
-    first time, a suspension until a form comes."""
+    suspend at a key that already fired would only be refused, then read it) and read as
+    the form version the run waited for, or, the first time, a suspension until a form
+    comes."""
+    fired, tags = started
     if key in fired:
-        return stored_form(form_type, keyset_from_paused_state(Suspended(pause_key=key)))
+        given_under = (position.stage, form_version_given(tags, position.stage))
+        keyset = keyset_from_paused_state(Suspended(pause_key=key))
+        return stored_form(form_type, keyset, given_under)
     context = dialog_context(position)  # read only when the dialog is shown
     return suspend_flow_run(wait_for_input=dialog_input(form_type, context), key=key)
 
@@ -152,7 +171,7 @@ def log_outcome(case_number: str, stage_key: str, outcome: dict[str, Any]) -> No
 
 
 def what_came(
-    position: Position, form_type: type[StageForm] | None, fired: set[str]
+    position: Position, form_type: type[StageForm] | None, started: Started
 ) -> tuple[dict[str, Any] | None, str | None, str | None, Trigger | None]:
     """What the case's stop at its stage key came to: (the form, a refusal and who it was
     refused from, the partners' answer). A reassessment requested while it waited here
@@ -161,12 +180,12 @@ def what_came(
     if position.reassessment_requested:
         return None, None, None, None
     if position.waiting_on_partners:
-        answer = await_partners(position.case_number, position.stage_key)
+        answer = await_partners(position.case_number, position.stage_key, started[0])
         return None, None if answer else "partners have not all answered yet", None, answer
     if form_type is None:
         return None, None, None, None
     try:
-        form = wait_for_form(form_type, position.stage_key, fired, position)
+        form = wait_for_form(form_type, position.stage_key, started, position)
     except ValidationError as exc:  # a form was given, and the flow cannot read it
         return None, describe_error(exc), submitter(position.stage_key), None
     return form.model_dump(mode="json"), None, None, None
@@ -187,7 +206,8 @@ def case_lifecycle(
     episode: int = EPISODE,
 ) -> str:
     logger = get_run_logger()
-    fired = fired_keys()
+    started = fired_keys()
+    fired = started[0]
     while True:
         position = read_position(case_number)
         if position.episode != episode:
@@ -204,7 +224,7 @@ def case_lifecycle(
         if stops and position.stage_key not in fired and not position.reassessment_requested:
             publish_case_card(case_number)
         try:
-            form_data, refusal, refused_by, answer = what_came(position, form_type, fired)
+            form_data, refusal, refused_by, answer = what_came(position, form_type, started)
         except NoFormStored:
             # Wait again, under a fresh key (the server spent this one); no refusal.
             logger.info(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from models import audit
 from models.codes import CaseStatus, NeedsDomain, Program, Stage
 from models.forms import ClosureForm
-from models.lifecycle import CaseFacts, stage_key
+from models.lifecycle import WAIT_TAG, CaseFacts, form_for, stage_key, wait_tag
 from models.orm import Assessment, Case, Client, Episode, FollowUp
 
 
@@ -279,7 +279,7 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
     return owners
 
 
-TAG_PREFIXES = ("program:", "stage:", "status:", "manager:")
+TAG_PREFIXES = ("program:", "stage:", "status:", "manager:", WAIT_TAG)
 
 
 def manager_tag(staff_id: str) -> str:
@@ -297,12 +297,17 @@ def run_tags(position: Position, existing: list[str] | None = None) -> list[str]
     kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
     status = "closed" if position.closed else "open"
     manager = [manager_tag(position.case_manager)] if position.case_manager else []
+    waits = not position.closed and (
+        form_for(position.stage) is not None or position.waiting_on_partners
+    )
+    wait = [wait_tag(position.stage, position.waiting_on_partners)] if waits else []
     return [
         "casework",
         f"program:{position.program}",
         f"stage:{position.stage.value}",
         f"status:{status}",
         *manager,
+        *wait,
         *kept,
     ]
 

@@ -4,9 +4,10 @@ README all read this module; nobody re-encodes it in `if` chains."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from models.codes import (
     ClosureReason,
@@ -112,6 +113,9 @@ class StageSpec:
     purpose: str
     # An example form for a day, submitted by a staff id.
     example: Callable[[date, str], StageForm] | None = field(default=None, compare=False)
+    # Raised whenever the form's shape changes (a field added, renamed or recoded), with a
+    # step in FORM_UPGRADES saying what a form of the version before means in today's terms.
+    form_version: int = 1
 
 
 def _assessment_example(today: date, staff: str) -> AssessmentForm:
@@ -282,6 +286,82 @@ def check_transition(
         if problems:
             raise TransitionNotAllowed("; ".join(problems))
     return transition
+
+
+# What a form given under an earlier version of its stage's form means in today's terms,
+# one version at a time: (stage, the version it was given under) -> the form as the next
+# version reads it. Version 0 is every release before forms carried a version (0.1.0 and
+# earlier): those forms are today's, by codes (as the CLI and the dialogs before 0.1.0 gave
+# them) or by labels (0.1.0's dialogs), which the forms read either way.
+def _as_today(given: dict[str, Any]) -> dict[str, Any]:
+    return dict(given)
+
+
+FORM_UPGRADES: dict[tuple[Stage, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    (stage, 0): _as_today for stage in Stage if STAGES[stage].form is not None
+}
+
+
+class FormTooNew(TransitionNotAllowed):
+    """A form given under a later release's form version than this code knows."""
+
+
+def upgrade_form(stage: Stage, version: int, given: dict[str, Any]) -> dict[str, Any]:
+    """A form given under `version` of `stage`'s form, as today's form reads it."""
+    current = STAGES[stage].form_version
+    if version > current:
+        raise FormTooNew(
+            f"the {stage.value} form was given under version {version}; this release knows "
+            f"{current}: install the release the case was moved with, or a later one"
+        )
+    for step in range(version, current):
+        given = FORM_UPGRADES[(stage, step)](given)
+    return given
+
+
+# How a waiting case run is laid out, beyond its form: the keys it suspends under, what it
+# stores for its dialog, the flow's steps. Raised with any change to those; a run waiting
+# under another layout (or another version of its form) is carried over when a release
+# starts (`casework up`, `casework deploy`): run again from the top, it re-reads the case
+# from the store and waits afresh, a form it was handed before the upgrade applied once.
+WAIT_LAYOUT = 1
+WAIT_TAG = "wait:"  # the run's tag naming what it waits under: its form's version, the layout
+STALE_WAIT = "its run waits "  # how `stale_wait` begins: `casework status` lists it so
+
+
+def wait_tag(stage: Stage, on_partners: bool = False) -> str:
+    """The tag of a run waiting at `stage` under this release (for partners' answers, if
+    `on_partners`): `wait:assessment.v1.l1`, `wait:answers.l1`."""
+    spec = STAGES[stage]
+    what = "answers" if on_partners or spec.form is None else f"{stage.value}.v{spec.form_version}"
+    return f"{WAIT_TAG}{what}.l{WAIT_LAYOUT}"
+
+
+def waited_under(tags: Iterable[str]) -> str | None:
+    """The wait tag among a run's tags, or None (a run of a release before 0.2.0)."""
+    return next((tag for tag in tags if tag.startswith(WAIT_TAG)), None)
+
+
+def form_version_given(tags: Iterable[str], stage: Stage) -> int:
+    """The version of `stage`'s form a run waited for, by its wait tag (0: before 0.2.0)."""
+    tag = waited_under(tags) or ""
+    prefix = f"{WAIT_TAG}{stage.value}.v"
+    if not tag.startswith(prefix):
+        return 0
+    version = tag[len(prefix) :].split(".l", 1)[0]
+    return int(version) if version.isdigit() else 0
+
+
+def stale_wait(tags: Iterable[str]) -> str | None:
+    """Why a waiting run waits under another release's form or layout, or None."""
+    tag = waited_under(tags)
+    current = {wait_tag(stage) for stage in Stage} | {wait_tag(Stage.REFERRAL, True)}
+    if tag in current:
+        return None
+    under = (
+        f"under {tag.removeprefix(WAIT_TAG)}" if tag else "as a release before 0.2.0 laid it out"
+    )
+    return f"{STALE_WAIT}{under}, not as this release lays it out"
 
 
 def stage_key(stage: Stage, sequence: int, attempt: int = 0) -> str:

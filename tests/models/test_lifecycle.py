@@ -8,12 +8,18 @@ from models.codes import NeedsDomain, Stage, Trigger
 from models.lifecycle import (
     STAGES,
     TRANSITIONS,
+    WAIT_LAYOUT,
     CaseFacts,
+    FormTooNew,
     TransitionNotAllowed,
     check_transition,
+    form_version_given,
     stage_key,
     stage_of_key,
+    stale_wait,
     transition_for,
+    upgrade_form,
+    wait_tag,
 )
 from tests import factories
 
@@ -121,3 +127,51 @@ def test_a_reassessment_request_sends_an_open_stage_back_to_assessment(stage: St
 def test_a_reassessment_request_is_refused_before_a_plan_and_at_closure(stage: Stage) -> None:
     with pytest.raises(TransitionNotAllowed, match=f"{stage.value} cannot reassess"):
         check_transition(stage, None, CaseFacts(), requested=True)
+
+
+# -- forms and runs across releases -------------------------------------------------------
+
+FORM_STAGES = [stage for stage, spec in STAGES.items() if spec.form is not None]
+
+
+@pytest.mark.parametrize("stage", FORM_STAGES, ids=lambda s: s.value)
+def test_every_earlier_form_version_has_its_meaning_in_todays_terms(stage: Stage) -> None:
+    """A form handed to a run before an upgrade is read as today's form: every version
+    step from 0 (0.1.0, whose forms carried no version) up to today's is declared."""
+    from models.labels import to_labels
+    from models.lifecycle import FORM_UPGRADES
+
+    spec = STAGES[stage]
+    assert spec.form is not None
+    assert spec.example is not None
+    assert all((stage, v) in FORM_UPGRADES for v in range(spec.form_version))
+    example = spec.example(factories.now().date(), "cm.a")
+    by_codes = example.model_dump(mode="json")  # as the CLI and 0.1.0's first dialogs gave it
+    by_labels = to_labels(example.model_dump(mode="json", exclude_none=True))  # 0.1.0's dialog
+    for given in (by_codes, by_labels):
+        assert spec.form.model_validate(upgrade_form(stage, 0, given)) == example
+
+
+def test_a_form_of_a_later_release_is_refused_by_name() -> None:
+    later = STAGES[Stage.ASSESSMENT].form_version + 1
+    with pytest.raises(FormTooNew, match=f"version {later}; this release knows"):
+        upgrade_form(Stage.ASSESSMENT, later, {})
+
+
+def test_a_run_waiting_under_another_release_is_named_stale() -> None:
+    """What `casework up` carries over after an upgrade, by the run's tags alone."""
+    today = wait_tag(Stage.PLAN)
+    assert today == f"wait:plan.v{STAGES[Stage.PLAN].form_version}.l{WAIT_LAYOUT}"
+    assert wait_tag(Stage.REFERRAL, on_partners=True) == f"wait:answers.l{WAIT_LAYOUT}"
+    assert stale_wait(["casework", "stage:plan", today]) is None
+    assert stale_wait(["casework", "stage:referral", "wait:answers.l1"]) is None
+    assert stale_wait(["casework", "stage:plan"]) == (
+        "its run waits as a release before 0.2.0 laid it out, not as this release lays it out"
+    )
+    assert stale_wait(["stage:plan", "wait:plan.v0.l1"]) == (
+        "its run waits under plan.v0.l1, not as this release lays it out"
+    )
+    assert stale_wait(["stage:plan", f"wait:plan.v1.l{WAIT_LAYOUT + 1}"])
+    assert form_version_given([today], Stage.PLAN) == STAGES[Stage.PLAN].form_version
+    assert form_version_given(["stage:plan"], Stage.PLAN) == 0
+    assert form_version_given([wait_tag(Stage.ASSESSMENT)], Stage.PLAN) == 0

@@ -1,0 +1,465 @@
+"""The upgrade test: the last release makes a data directory with cases waiting at every
+stage, and this code, started on it as the README's "Upgrading" section says, moves every
+one of them to closure.
+
+    .venv/bin/python deploy/upgrade.py [--cases 12] [--keep]
+
+In order, each step timed:
+
+1. the last release's commit, as CHANGELOG.md records it, checked out of this repository
+   (`git archive`) and installed in a virtual environment of its own from its own lock;
+2. its `casework up --demo N` on a new data directory (SQLite store and Prefect server):
+   cases waiting at assessment, plan, referral and monitoring, some closed; then, with its
+   own commands, a referral out to a partner agency on loopback that holds its answer, a
+   notice of adverse action open, and escalations at level 2 (two sweeps weeks ahead);
+3. the old stack stopped (Ctrl-C), every case's history read;
+4. the upgrade as the README says: `casework backup`, then this code's `casework up` on
+   the same data directory; `casework status` must exit 0 with nothing to repair;
+5. every open case moved to closure with this code's commands (the held referral answered
+   by hand), each case's history before the upgrade still the start of its history after,
+   and no form recorded that nobody gave.
+
+Exit 0 and "upgrade test passed" when every check holds; otherwise exit 1 with one line
+naming the check that failed. Everything it made is removed at the end (--keep: not).
+The partner agency on loopback is a test double, so both releases run with
+CASEWORK_DEV_MODE=on (plain http to loopback); nothing else differs from an agency's run."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHANGELOG = ROOT / "CHANGELOG.md"
+RELEASE = re.compile(r"^## (?P<version>\d+\.\d+\.\d+) .*commit (?P<commit>[0-9a-f]{7,40})", re.M)
+PROGRAMS = ["housing", "healthcare", "child_welfare", "substance_use", "geriatric"]
+ACTOR = "cm.upgrade"
+HELD_TOKEN = "held-partner-token-0123"
+LOAD = 10  # forms submitted at once while a backup is made
+NAMES = [
+    ("Amara", "Okafor"),
+    ("Bjorn", "Lindahl"),
+    ("Chiara", "Bellucci"),
+    ("Dmitri", "Volkov"),
+    ("Esperanza", "Quintero"),
+    ("Farid", "Haddad"),
+    ("Grainne", "Ni Bhriain"),
+    ("Hiroshi", "Tanaka"),
+    ("Ingrid", "Solberg"),
+    ("Jomo", "Kenyatta-Wells"),
+]
+
+
+class Failed(Exception):
+    """A check of the upgrade test did not hold."""
+
+
+def last_release() -> tuple[str, str]:
+    """(version, commit) of the newest release CHANGELOG.md names a commit for."""
+    found = RELEASE.search(CHANGELOG.read_text())
+    if found is None:
+        raise Failed("CHANGELOG.md names no release with its commit")
+    return found["version"], found["commit"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Upgrade:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.started = time.monotonic()
+        self.home = Path(tempfile.mkdtemp(prefix="casework-upgrade-"))
+        self.data = self.home / "data"
+        self.old = self.home / "old"
+        self.port = free_port()
+        self.partner_port = free_port()
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def say(self, text: str) -> None:
+        first, *rest = text.splitlines() or [""]
+        print(f"[{time.monotonic() - self.started:6.1f} s] {first}", flush=True)
+        for line in rest:
+            print(f"           {line}", flush=True)
+
+    # -- the two releases' commands ------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
+        return keep | {
+            "CASEWORK_DATA_DIR": str(self.data),
+            "CASEWORK_STAFF_FILE": str(self.home / "staff.toml"),
+            "CASEWORK_ACTOR": ACTOR,
+            "CASEWORK_DEV_MODE": "on",
+        }
+
+    def casework(self, release: str, *argv: str, check: bool = True) -> str:
+        python = self.old / ".venv/bin/python" if release == "old" else Path(sys.executable)
+        done = subprocess.run(
+            [str(python), "-m", "casework", *argv],
+            env=self.env(),
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if check and done.returncode != 0:
+            raise Failed(f"{release} casework {' '.join(argv)}: {done.stderr.strip()[-500:]}")
+        return done.stdout
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.home / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=self.env(), cwd=self.home
+        )
+        self.processes.append(process)
+        return process
+
+    def wait_in_log(self, name: str, text: str, process: subprocess.Popen[bytes]) -> str:
+        deadline = time.monotonic() + 900
+        log = self.home / f"{name}.log"
+        while time.monotonic() < deadline:
+            seen = log.read_text(errors="replace") if log.exists() else ""
+            if text in seen:
+                return seen
+            if process.poll() is not None:
+                raise Failed(f"{name} exited ({process.returncode}): {seen.strip()[-600:]}")
+            time.sleep(1)
+        raise Failed(f"{name} did not say {text!r} within 15 minutes")
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise Failed("casework up did not stop within 2 minutes of Ctrl-C") from None
+
+    # -- the steps -----------------------------------------------------------------------
+
+    def install_last_release(self) -> None:
+        version, commit = last_release()
+        self.old.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(self.old)], input=archive.stdout, check=True)
+        subprocess.run([sys.executable, "-m", "venv", str(self.old / ".venv")], check=True)
+        pip = [str(self.old / ".venv/bin/pip"), "install", "-q", "-c", "requirements.lock"]
+        subprocess.run([*pip, "-e", "."], cwd=self.old, check=True)
+        self.say(f"release {version} ({commit[:7]}) installed in a venv of its own")
+
+    def roster(self) -> None:
+        """The shipped roster, and one case manager in every program whom this OS login is."""
+        text = (ROOT / "models" / "staff.toml").read_text()
+        text += (
+            f'\n[[staff]]\nid = "{ACTOR}"\nrole = "case_manager"\n'
+            f"programs = {json.dumps([*PROGRAMS, 'criminal_justice'])}\n"
+            f'login = "{getpass.getuser()}"\n'
+        )
+        path = self.home / "staff.toml"
+        path.write_text(text)
+        path.chmod(0o600)
+
+    def old_stack(self) -> subprocess.Popen[bytes]:
+        self.data.mkdir(mode=0o700)
+        up = self.start(
+            "old-up",
+            [str(self.old / ".venv/bin/python"), "-m", "casework", "up", "--port", str(self.port)]
+            + ["--demo", str(self.args.cases)],
+        )
+        log = self.wait_in_log("old-up", "Demo cases:", up)
+        deadline = time.monotonic() + 60
+        while log.rstrip().count("\n  CASE-") < self.args.cases and time.monotonic() < deadline:
+            time.sleep(1)
+            log = (self.home / "old-up.log").read_text()
+        self.say(f"old casework up --demo {self.args.cases}:\n{log.split('Demo cases:', 1)[1]}")
+        return up
+
+    def held_partner(self) -> None:
+        """A partner agency on loopback that holds every referral unanswered."""
+        self.start(
+            "held-partner",
+            [sys.executable, "-m", "casework.partner", "--port", str(self.partner_port)]
+            + ["--token", HELD_TOKEN, "--default", "hold"],
+        )
+        directory = json.loads((ROOT / "casework/examples/providers.hsds.json").read_text())
+        [service] = [s for s in directory["services"] if s["id"] == "hope-housing"]
+        service = service | {"id": "held-agency", "name": "Held agency"}
+        service["x-casework"] = service["x-casework"] | {
+            "referral_endpoint": f"http://127.0.0.1:{self.partner_port}",
+            "token": HELD_TOKEN,
+        }
+        directory["services"] = [service]
+        (self.home / "held.json").write_text(json.dumps(directory))
+        self.casework("old", "providers", "import", "held.json", "--directory", "held")
+
+    def shows(self, release: str) -> dict[str, dict[str, Any]]:
+        listing = json.loads(self.casework(release, "cases", "--json"))
+        numbers = [row["case_number"] for row in listing]
+        return {n: json.loads(self.casework(release, "show", n, "--json")) for n in numbers}
+
+    def at(self, shows: dict[str, dict[str, Any]], stage: str) -> list[str]:
+        return [
+            n
+            for n, s in shows.items()
+            if s["status"] == "open" and s["stage"] == stage and not s["waiting_on"]
+        ]
+
+    def waiting_cases(self) -> dict[str, dict[str, Any]]:
+        """With the old release: a referral held by its partner, a notice open, and
+        escalations at level 2 (two stalled-case sweeps, 40 and 50 days ahead)."""
+        shows = self.shows("old")
+        referral, monitoring = self.at(shows, "referral")[0], self.at(shows, "monitoring")[0]
+        self.held_partner()
+        self.casework("old", "consent", referral, "--provider", "held-agency")
+        form = json.loads(self.casework("old", "form", "referral", "--example"))
+        form["submitted_by"] = ACTOR
+        form["referrals"] = [form["referrals"][0] | {"provider": "held-agency"}]
+        (self.home / "held-referral.json").write_text(json.dumps(form))
+        submit = ["submit", referral, "referral", "--file", "held-referral.json", "--wait"]
+        self.casework("old", *submit)
+        today = datetime.now(UTC).date()
+        recertify = str(today + timedelta(days=180))
+        self.casework("old", "benefit", monitoring, "--kind", "snap", "--recertify-by", recertify)
+        self.casework(
+            "old",
+            "notice",
+            monitoring,
+            "--benefit",
+            "snap",
+            "--action",
+            "discontinue",
+            "--notice-date",
+            str(today),
+            "--effective",
+            str(today + timedelta(days=14)),
+        )
+        for days in (40, 50):
+            ahead = str(today + timedelta(days=days))
+            self.casework("old", "sweep", "--as-of", ahead, "--watch", "stalled-cases")
+        shows = self.shows("old")
+        if not shows[referral]["waiting_on"]:
+            raise Failed(f"{referral}: the held referral did not leave the case waiting on it")
+        if not shows[monitoring]["notices"]:
+            raise Failed(f"{monitoring}: no notice recorded")
+        level_2 = sorted(
+            n for n, s in shows.items() if any(e["level"] == 2 for e in s["open_escalations"])
+        )
+        if not level_2:
+            raise Failed("no escalation reached level 2")
+        stages = sorted(
+            {
+                s["stage"] + (" (waiting on partners)" if s["waiting_on"] else "")
+                for s in shows.values()
+                if s["status"] == "open"
+            }
+        )
+        self.say(
+            f"{referral}: referral held by a partner on loopback; {monitoring}: notice open; "
+            f"level-2 escalations on {', '.join(level_2)}\nopen cases wait at: {', '.join(stages)}"
+        )
+        return shows
+
+    def upgrade(self) -> subprocess.Popen[bytes]:
+        backup = self.home / "backup"
+        self.say(self.casework("new", "backup", str(backup)).strip())
+        up = self.start(
+            "new-up", [sys.executable, "-m", "casework", "up", "--port", str(self.port)]
+        )
+        log = self.wait_in_log("new-up", "Ctrl-C stops everything.", up)
+        self.say(f"this code's casework up on the same data directory:\n{log.strip()}")
+        status = subprocess.run(
+            [sys.executable, "-m", "casework", "status"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if status.returncode != 0 or "All is well." not in status.stdout:
+            raise Failed(f"casework status after the upgrade: {status.stdout[-800:]}")
+        self.say("casework status: exit 0, all is well")
+        return up
+
+    def step(self, number: str, show: dict[str, Any]) -> None:
+        """Give the one form (or answer) that moves `number` on, with this code's commands."""
+        if show["waiting_on"]:
+            for referral in show["referrals"]:
+                if referral["status"] in ("requested", "received"):
+                    answer = ["referral", referral["reference"], "--status", "accepted"]
+                    self.casework("new", *answer)
+            return
+        stage = show["stage"]
+        form = json.loads(self.casework("new", "form", stage, "--example"))
+        if stage == "monitoring":
+            form["decision"] = "close"
+        if stage == "referral":
+            self.casework("new", "consent", number, "--provider", "hope-housing")
+        path = self.home / f"{number}-{stage}.json"
+        path.write_text(json.dumps(form))
+        self.casework("new", "submit", number, stage, "--file", str(path), "--wait")
+        if stage == "referral":
+            self.casework("new", "sync-referrals")
+
+    def to_closure(self, before: dict[str, dict[str, Any]]) -> None:
+        deadline = time.monotonic() + 1200
+        steps = 0
+        while True:
+            shows = self.shows("new")
+            open_cases = {n: s for n, s in shows.items() if s["status"] == "open"}
+            if not open_cases:
+                break
+            if time.monotonic() > deadline:
+                raise Failed(f"not closed within 20 minutes: {', '.join(open_cases)}")
+            for number, show in open_cases.items():
+                self.step(number, show)
+                steps += 1
+        for number, show in shows.items():
+            old = [tuple(sorted(e.items())) for e in before[number]["history"]]
+            new = [tuple(sorted(e.items())) for e in show["history"]]
+            if new[: len(old)] != old:
+                raise Failed(f"{number}: its history before the upgrade is not kept as it was")
+            refused = [e for e in show["history"] if e.get("outcome") == "rejected"]
+            if refused:
+                raise Failed(f"{number}: a form recorded as refused: {refused[0]}")
+        self.say(f"every case closed ({len(shows)} cases, {steps} steps); histories kept")
+
+    def run(self) -> None:
+        self.install_last_release()
+        self.roster()
+        old_up = self.old_stack()
+        before = self.waiting_cases()
+        self.stop(old_up)
+        self.say("old stack stopped (Ctrl-C)")
+        new_up = self.upgrade()
+        self.to_closure(before)
+        acknowledged = self.backup_under_load()
+        self.stop(new_up)
+        self.restored(acknowledged)
+
+    def backup_under_load(self) -> dict[str, float]:
+        """Ten assessment forms submitted at once; `casework backup` started once three are
+        acknowledged. Returns each case's acknowledgement time, and the backup's start
+        (under "backup")."""
+        numbers = []
+        for index in range(LOAD):
+            client = {
+                "given_name": NAMES[index][0],
+                "family_name": NAMES[index][1],
+                "date_of_birth": f"19{50 + index * 4}-0{1 + index % 9}-1{index}",
+                "phone": f"555-01{index:02d}",
+            }
+            (self.home / f"client-{index}.json").write_text(json.dumps(client))
+            intake = ["intake", "--program", "housing", "--file", f"client-{index}.json"]
+            numbers.append(self.casework("new", *intake).strip())
+        form = json.loads(self.casework("new", "form", "assessment", "--example"))
+        (self.home / "load-assessment.json").write_text(json.dumps(form))
+        acknowledged: dict[str, float] = {}
+
+        def submit(number: str) -> None:
+            argv = ["submit", number, "assessment", "--file", "load-assessment.json"]
+            self.casework("new", *argv, "--timeout", "300")
+            acknowledged[number] = time.monotonic()
+
+        threads = [threading.Thread(target=submit, args=(n,)) for n in numbers]
+        for thread in threads:
+            thread.start()
+        while len(acknowledged) < 3 and any(t.is_alive() for t in threads):
+            time.sleep(0.05)
+        began = time.monotonic()
+        self.casework("new", "backup", str(self.home / "backup-under-load"))
+        took = time.monotonic() - began
+        for thread in threads:
+            thread.join(timeout=600)
+        early = sorted(n for n, at in acknowledged.items() if at < began)
+        if len(acknowledged) != LOAD:
+            raise Failed(f"{LOAD - len(acknowledged)} of the {LOAD} submits failed")
+        self.say(
+            f"{LOAD} assessment forms submitted at once; casework backup began after "
+            f"{len(early)} were acknowledged and took {took:.1f} s"
+        )
+        return acknowledged | {"backup": began}
+
+    def restored(self, acknowledged: dict[str, float]) -> None:
+        """The backup restored into a new data directory and started: every form
+        acknowledged before the backup began is recorded there, none twice."""
+        began = acknowledged.pop("backup")
+        early = sorted(n for n, at in acknowledged.items() if at < began)
+        self.data = self.home / "restored"
+        self.casework(
+            "new", "restore", str(self.home / "backup-under-load"), "--data-dir", str(self.data)
+        )
+        argv = [sys.executable, "-m", "casework", "up", "--port", str(free_port())]
+        up = self.start("restored-up", argv)
+        self.wait_in_log("restored-up", "Ctrl-C stops everything.", up)
+        deadline = time.monotonic() + 600
+        while True:
+            shows = {n: json.loads(self.casework("new", "show", n, "--json")) for n in acknowledged}
+            recorded = {
+                n: [e for e in s["history"] if e["from_stage"] == "assessment"]
+                for n, s in shows.items()
+            }
+            if all(recorded[n] for n in early) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        self.stop(up)
+        missing = [n for n in early if not recorded[n]]
+        twice = [n for n, events in recorded.items() if len(events) > 1]
+        if missing or twice:
+            raise Failed(f"after the restore: missing {missing}, recorded twice {twice}")
+        later = sum(1 for n in acknowledged if n not in early and recorded[n])
+        self.say(
+            f"restored into a new data directory and started: all {len(early)} forms "
+            f"acknowledged before the backup began are recorded, none twice (and {later} of "
+            f"the {len(acknowledged) - len(early)} acknowledged after it)"
+        )
+
+    def clean_up(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        if not self.args.keep:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=12)
+    parser.add_argument("--keep", action="store_true", help="keep what it made (see its path)")
+    args = parser.parse_args()
+    upgrade = Upgrade(args)
+    try:
+        upgrade.run()
+    except Failed as exc:
+        print(f"upgrade test failed: {exc} (logs: {upgrade.home})", flush=True)
+        args.keep = True
+        return 1
+    finally:
+        upgrade.clean_up()
+    print(f"upgrade test passed in {time.monotonic() - upgrade.started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
