@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -21,6 +22,17 @@ from tests.casework.test_cli import run_cli
 @pytest.fixture(scope="module", autouse=True)
 def _store() -> None:
     migrate()
+
+
+@pytest.fixture(autouse=True)
+def _own_environment() -> Iterator[None]:
+    """`--data-dir` points this process's environment at another data directory, as it
+    does a command's: put the session's back after each test."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
 
 
 def _cases(store: Path) -> list[str]:
