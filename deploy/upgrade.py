@@ -2,7 +2,7 @@
 stage, and this code, started on it as the README's "Upgrading" section says, moves every
 one of them to closure.
 
-    .venv/bin/python deploy/upgrade.py [--cases 12] [--keep]
+    .venv/bin/python deploy/upgrade.py [--cases 12] [--keep] [--postgresql]
 
 In order, each step timed:
 
@@ -18,6 +18,12 @@ In order, each step timed:
 5. every open case moved to closure with this code's commands (the held referral answered
    by hand), each case's history before the upgrade still the start of its history after,
    and no form recorded that nobody gave.
+
+With --postgresql (`.ci/run` adds it when PostgreSQL answers on 127.0.0.1:5432) the same
+runs with the Prefect server and the case store each on a PostgreSQL database of its own,
+the commands signed in as the store's owner; there `casework backup` refuses and names the
+README's pg_dump procedure, which step 5 follows instead (both databases dumped, restored
+into new ones, and a new data directory started on them with every case there).
 
 Exit 0 and "upgrade test passed" when every check holds; otherwise exit 1 with one line
 naming the check that failed. Everything it made is removed at the end (--keep: not).
@@ -49,6 +55,7 @@ RELEASE = re.compile(r"^## (?P<version>\d+\.\d+\.\d+) .*commit (?P<commit>[0-9a-
 PROGRAMS = ["housing", "healthcare", "child_welfare", "substance_use", "geriatric"]
 ACTOR = "cm.upgrade"
 HELD_TOKEN = "held-partner-token-0123"
+PG = "127.0.0.1:5432"
 LOAD = 10  # forms submitted at once while a backup is made
 NAMES = [
     ("Amara", "Okafor"),
@@ -76,6 +83,12 @@ def last_release() -> tuple[str, str]:
     return found["version"], found["commit"]
 
 
+def pg_answers() -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", 5432)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -92,6 +105,9 @@ class Upgrade:
         self.port = free_port()
         self.partner_port = free_port()
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.pg = bool(args.postgresql)
+        tag = f"casework_upgrade{os.getpid()}"
+        self.databases = {"store": f"{tag}_store", "prefect": f"{tag}_prefect"}
 
     def say(self, text: str) -> None:
         first, *rest = text.splitlines() or [""]
@@ -103,12 +119,31 @@ class Upgrade:
 
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
-        return keep | {
+        env = keep | {
             "CASEWORK_DATA_DIR": str(self.data),
             "CASEWORK_STAFF_FILE": str(self.home / "staff.toml"),
             "CASEWORK_ACTOR": ACTOR,
             "CASEWORK_DEV_MODE": "on",
         }
+        if self.pg:  # signed in as the store's owner, who is who acts there
+            del env["CASEWORK_ACTOR"]
+            env["CASEWORK_DATABASE_URL"] = f"postgresql+psycopg://postgres@{PG}/{self.db('store')}"
+            env["CASEWORK_PREFECT_DATABASE_URL"] = (
+                f"postgresql://postgres@{PG}/{self.db('prefect')}"
+            )
+        return env
+
+    def db(self, which: str) -> str:
+        return self.databases[which]
+
+    def create_databases(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@{PG}/test", autocommit=True) as admin:
+            for database in self.databases.values():
+                admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+                admin.execute(f"CREATE DATABASE {database}")
+        self.say(f"PostgreSQL: {', '.join(self.databases.values())}")
 
     def casework(self, release: str, *argv: str, check: bool = True) -> str:
         python = self.old / ".venv/bin/python" if release == "old" else Path(sys.executable)
@@ -279,8 +314,20 @@ class Upgrade:
         return shows
 
     def upgrade(self) -> subprocess.Popen[bytes]:
-        backup = self.home / "backup"
-        self.say(self.casework("new", "backup", str(backup)).strip())
+        if self.pg:
+            refused = subprocess.run(
+                [sys.executable, "-m", "casework", "backup", str(self.home / "backup")],
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if refused.returncode != 1 or "pg_dump" not in refused.stderr:
+                raise Failed(f"casework backup on PostgreSQL: {refused.stderr.strip()}")
+            self.dump("before-upgrade")
+        else:
+            backup = self.home / "backup"
+            self.say(self.casework("new", "backup", str(backup)).strip())
         up = self.start(
             "new-up", [sys.executable, "-m", "casework", "up", "--port", str(self.port)]
         )
@@ -308,6 +355,7 @@ class Upgrade:
             return
         stage = show["stage"]
         form = json.loads(self.casework("new", "form", stage, "--example"))
+        form["submitted_by"] = ACTOR
         if stage == "monitoring":
             form["decision"] = "close"
         if stage == "referral":
@@ -342,6 +390,8 @@ class Upgrade:
         self.say(f"every case closed ({len(shows)} cases, {steps} steps); histories kept")
 
     def run(self) -> None:
+        if self.pg:
+            self.create_databases()
         self.install_last_release()
         self.roster()
         old_up = self.old_stack()
@@ -350,9 +400,54 @@ class Upgrade:
         self.say("old stack stopped (Ctrl-C)")
         new_up = self.upgrade()
         self.to_closure(before)
+        if self.pg:
+            self.stop(new_up)
+            self.pg_restored()
+            return
         acknowledged = self.backup_under_load()
         self.stop(new_up)
         self.restored(acknowledged)
+
+    def dump(self, name: str) -> None:
+        """The README's procedure: the store first, then the Prefect server's database."""
+        for which in ("store", "prefect"):
+            target = self.home / f"{name}-{which}.pgdump"
+            argv = ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f", str(target)]
+            subprocess.run([*argv, "-d", self.db(which)], check=True, timeout=600)
+        self.say(f"pg_dump of the store, then of the Prefect database ({name})")
+
+    def pg_restored(self) -> None:
+        """Both databases dumped, restored into new ones as the README says, and a new data
+        directory (the secrets copied) started on them: every case is there."""
+        before = {n: s["status"] for n, s in self.shows("new").items()}
+        self.dump("after-upgrade")
+        restored = {which: f"{name}_restored" for which, name in self.databases.items()}
+        for which, database in restored.items():
+            dump = self.home / f"after-upgrade-{which}.pgdump"
+            subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
+            argv = ["pg_restore", "-h", "127.0.0.1", "-U", "postgres", "--no-owner"]
+            subprocess.run([*argv, "-d", database, str(dump)], check=True, timeout=600)
+        self.databases = {**self.databases, **{f"{w}-old": n for w, n in self.databases.items()}}
+        self.databases.update(restored)
+        secrets = self.data
+        self.data = self.home / "restored"
+        self.data.mkdir(mode=0o700)
+        for name in ("prefect-credential", "partner-tokens.json", "webhook-secrets.json"):
+            if (secrets / name).exists():
+                shutil.copy2(secrets / name, self.data / name)
+        (self.data / "reseat-case-runs").write_text("restored with pg_restore\n")
+        (self.data / "reseat-case-runs").chmod(0o600)  # the data directory is private
+        argv = [sys.executable, "-m", "casework", "up", "--port", str(free_port())]
+        up = self.start("restored-up", argv)
+        self.wait_in_log("restored-up", "Ctrl-C stops everything.", up)
+        after = {n: s["status"] for n, s in self.shows("new").items()}
+        self.stop(up)
+        if after != before:
+            raise Failed(f"after pg_restore: {after} is not {before}")
+        self.say(
+            f"pg_restore of both into new databases, a new data directory started on them: "
+            f"all {len(after)} cases there, as they were"
+        )
 
     def backup_under_load(self) -> dict[str, float]:
         """Ten assessment forms submitted at once; `casework backup` started once three are
@@ -370,6 +465,7 @@ class Upgrade:
             intake = ["intake", "--program", "housing", "--file", f"client-{index}.json"]
             numbers.append(self.casework("new", *intake).strip())
         form = json.loads(self.casework("new", "form", "assessment", "--example"))
+        form["submitted_by"] = ACTOR
         (self.home / "load-assessment.json").write_text(json.dumps(form))
         acknowledged: dict[str, float] = {}
 
@@ -441,13 +537,30 @@ class Upgrade:
                     process.kill()
         if not self.args.keep:
             shutil.rmtree(self.home, ignore_errors=True)
+            if self.pg:
+                import psycopg
+
+                with psycopg.connect(f"postgresql://postgres@{PG}/test", autocommit=True) as admin:
+                    for database in self.databases.values():
+                        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=12)
     parser.add_argument("--keep", action="store_true", help="keep what it made (see its path)")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="the Prefect server and the store on PostgreSQL"
+    )
+    parser.add_argument(
+        "--unless-no-postgresql",
+        action="store_true",
+        help="with --postgresql: skip (exit 0, saying so) when PostgreSQL does not answer",
+    )
     args = parser.parse_args()
+    if args.postgresql and not pg_answers():
+        print("upgrade test: PostgreSQL does not answer on 127.0.0.1:5432", file=sys.stderr)
+        return 0 if args.unless_no_postgresql else 2
     upgrade = Upgrade(args)
     try:
         upgrade.run()
