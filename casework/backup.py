@@ -89,7 +89,7 @@ def backup(dest: Path) -> Manifest:
             shutil.copy2(data_dir / name, dest / name)
     for name in FOLDERS:
         if (data_dir / name).is_dir():
-            shutil.copytree(data_dir / name, dest / name, symlinks=True)
+            shutil.copytree(data_dir / name, dest / name)
     manifest = Manifest(casework_version(), _schema_of(dest / STORE), made_at, _sums(dest))
     body = json.dumps(manifest.__dict__, indent=2)
     (dest / MANIFEST).write_text(body + "\n")  # last: a backup without one is not whole
@@ -114,6 +114,9 @@ def restore(src: Path, data_dir: Path) -> Manifest:
     if data_dir.exists() and any(p.name != STACK_FILE for p in data_dir.iterdir()):
         raise BackupError(f"--data-dir: {data_dir} is not empty; restore into a new data directory")
     for name, expected in manifest.files.items():
+        inside = Path(name)
+        if inside.is_absolute() or ".." in inside.parts or (src / inside).is_symlink():
+            raise BackupError(f"SRC: {name} is not a file of the backup; it is not restored")
         if _sha256(src / name) != expected:
             raise BackupError(f"SRC: {name} does not match its checksum; the backup is damaged")
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

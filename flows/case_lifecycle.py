@@ -79,10 +79,9 @@ def stored_form(
 ) -> BaseModel:
     """The form given at `keyset`'s key, parsed, in today's terms if it was given under an
     earlier version of the stage's form (`given_under`: a form handed to a run before an
-    upgrade). Prefect's
-    own `RunInput.load` builds an empty form when nothing was given, which fails validation
-    and read as a form refused ("submitted_by: Field required"): nothing was submitted, so
-    nothing is refused."""
+    upgrade). Prefect's own `RunInput.load` builds an empty form when nothing was given,
+    which fails validation and read as a form refused ("submitted_by: Field required"):
+    nothing was submitted, so nothing is refused."""
     given: Any = read_flow_run_input(keyset["response"])  # a sync flow: read, not awaited
     if given is None or given == {}:
         raise NoFormStored(keyset["response"])

@@ -154,6 +154,15 @@ def test_a_restore_that_cannot_be_whole_is_refused(
     )
     (backed_up / "manifest.json").write_text(json.dumps(manifest))
 
+    for outside in ("../../etc/cron.d/x", "/etc/cron.d/x"):
+        (backed_up / "manifest.json").write_text(
+            json.dumps(dict(manifest, files={**manifest["files"], outside: "0" * 64}))
+        )
+        assert _refused(capsys, "restore", str(backed_up), "--data-dir", str(target)) == (
+            f"SRC: {outside} is not a file of the backup; it is not restored"
+        )
+    (backed_up / "manifest.json").write_text(json.dumps(manifest))
+
     with (backed_up / "casework.db").open("r+b") as store:
         store.seek(200)
         store.write(b"\x00damaged\x00")
