@@ -31,6 +31,14 @@ def _as_an_earlier_release_left_it(flow_run_id: str) -> list[str]:
     return old
 
 
+def _waiting_as_this_release_has_it(flow_run_id: str) -> orchestration.RunView:
+    def waiting() -> orchestration.RunView | None:
+        run = orchestration.read_run(flow_run_id)
+        return run if run.waiting and wait_tag(Stage.PLAN) in run.tags else None
+
+    return wait_for("the run waiting again, as this release has it", waiting)
+
+
 def _history(case_number: str) -> list[tuple[Any, ...]]:
     with session_scope() as session:
         case = cases.get_case(session, case_number)
@@ -55,16 +63,13 @@ def test_a_run_waiting_as_an_earlier_release_left_it_is_carried_over(stack: str)
     )
     assert "All is well." not in status.to_text(found)
 
+    # What `casework deploy` does on a pool (and `up`, through the same repair).
+    assert f"{case_number}: carried over ({problem.problem})" in status.carry_over()
+    assert _waiting_as_this_release_has_it(flow_run_id).pause_key == "plan-3-retry1"
+    # And by hand, as `casework status` says.
+    _as_an_earlier_release_left_it(flow_run_id)
     assert "its run was put back to wait at its stage" in status.repair(case_number)
-    run = wait_for(
-        "the run waiting again, as this release has it",
-        lambda: (
-            (r := orchestration.read_run(flow_run_id)).waiting
-            and wait_tag(Stage.PLAN) in r.tags
-            and r
-        ),
-    )
-    assert run.pause_key == "plan-3-retry1"
+    assert _waiting_as_this_release_has_it(flow_run_id).pause_key == "plan-3-retry2"
     assert _history(case_number) == before, "no stage event for a carry-over"
     with session_scope() as session:
         case = cases.get_case(session, case_number)
