@@ -79,6 +79,13 @@ def backup(dest: Path) -> Manifest:
         raise BackupError(f"DEST: {dest} exists and is not an empty folder; name a new one")
     if not store.is_file():
         raise BackupError(f"no case store at {store} to back up")
+    try:
+        return _copy(data_dir, store, dest)
+    except (OSError, sqlite3.Error) as exc:
+        raise BackupError(f"DEST: cannot write the backup in {dest}: {exc}") from None
+
+
+def _copy(data_dir: Path, store: Path, dest: Path) -> Manifest:
     dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     made_at = datetime.now(UTC).isoformat(timespec="seconds")
     _sqlite_copy(store, dest / STORE)  # first: see the module's docstring

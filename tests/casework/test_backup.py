@@ -102,6 +102,9 @@ def test_a_backup_goes_only_where_nothing_is(
     )
     assert not inside.exists()
     assert (full / "mine.txt").read_text() == "mine\n"
+    assert _refused(capsys, "backup", "/proc/casework-backup").startswith(
+        "DEST: cannot write the backup in /proc/casework-backup: "
+    )
 
 
 def test_a_postgresql_store_is_backed_up_with_pg_dump(
