@@ -145,9 +145,10 @@ class Upgrade:
                 admin.execute(f"CREATE DATABASE {database}")
         self.say(f"PostgreSQL: {', '.join(self.databases.values())}")
 
-    def casework(self, release: str, *argv: str, check: bool = True) -> str:
+    def command(self, release: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        """`casework ARGV` of the old release or of this code, as a user runs it."""
         python = self.old / ".venv/bin/python" if release == "old" else Path(sys.executable)
-        done = subprocess.run(
+        return subprocess.run(
             [str(python), "-m", "casework", *argv],
             env=self.env(),
             cwd=self.home,
@@ -155,7 +156,11 @@ class Upgrade:
             text=True,
             timeout=600,
         )
-        if check and done.returncode != 0:
+
+    def casework(self, release: str, *argv: str) -> str:
+        """Its output; a failure is the test's."""
+        done = self.command(release, *argv)
+        if done.returncode != 0:
             raise Failed(f"{release} casework {' '.join(argv)}: {done.stderr.strip()[-500:]}")
         return done.stdout
 
@@ -315,13 +320,7 @@ class Upgrade:
 
     def upgrade(self) -> subprocess.Popen[bytes]:
         if self.pg:
-            refused = subprocess.run(
-                [sys.executable, "-m", "casework", "backup", str(self.home / "backup")],
-                env=self.env(),
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            refused = self.command("new", "backup", str(self.home / "backup"))
             if refused.returncode != 1 or "pg_dump" not in refused.stderr:
                 raise Failed(f"casework backup on PostgreSQL: {refused.stderr.strip()}")
             self.dump("before-upgrade")
@@ -333,13 +332,7 @@ class Upgrade:
         )
         log = self.wait_in_log("new-up", "Ctrl-C stops everything.", up)
         self.say(f"this code's casework up on the same data directory:\n{log.strip()}")
-        status = subprocess.run(
-            [sys.executable, "-m", "casework", "status"],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        status = self.command("new", "status")
         if status.returncode != 0 or "All is well." not in status.stdout:
             raise Failed(f"casework status after the upgrade: {status.stdout[-800:]}")
         self.say("casework status: exit 0, all is well")
