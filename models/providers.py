@@ -238,15 +238,15 @@ class ImportReport:
 
 # Each carried detail of a listing (hsds.CARRIED_BY) and the provider columns it fills.
 DETAIL_COLUMNS = {
-    "description": ("description",),
-    "eligibility": ("eligibility",),
-    "place": ("location",),
-    "address": ("address",),
-    "postal_codes": ("postal_codes",),
-    "phone": ("phone",),
-    "languages": ("languages",),
-    "hours": ("hours",),
-    "terms": ("taxonomy",),
+    "description": "description",
+    "eligibility": "eligibility",
+    "place": "location",
+    "address": "address",
+    "postal_codes": "postal_codes",
+    "phone": "phone",
+    "languages": "languages",
+    "hours": "hours",
+    "terms": "taxonomy",
 }
 
 
@@ -266,8 +266,7 @@ def _directory_values(listing: hsds.Listing, directory: str) -> dict[str, Any]:
     }
     said = {
         column: every[column]
-        for detail, columns in DETAIL_COLUMNS.items()
-        for column in columns
+        for detail, column in DETAIL_COLUMNS.items()
         if detail in listing.carried or every[column] not in (None, [])
     }
     return {
