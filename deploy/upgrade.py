@@ -39,7 +39,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project, run as a script
+from deploy.walkthrough import free_port, pg_answers  # noqa: E402 - the walkthrough's own
+
 CHANGELOG = ROOT / "CHANGELOG.md"
 RELEASE = re.compile(r"^## (?P<version>\d+\.\d+\.\d+) .*commit (?P<commit>[0-9a-f]{7,40})", re.M)
 PROGRAMS = ["housing", "healthcare", "child_welfare", "substance_use", "geriatric"]
@@ -81,18 +83,6 @@ def last_release() -> tuple[str, str]:
     if found is None:
         raise Failed("CHANGELOG.md names no release with its commit")
     return found["version"], found["commit"]
-
-
-def pg_answers() -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(2)
-        return sock.connect_ex(("127.0.0.1", 5432)) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Upgrade:
