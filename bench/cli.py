@@ -43,7 +43,7 @@ TARGET_SECONDS = 0.5
 
 def fill(data_dir: Path) -> None:
     os.environ["CASEWORK_DATA_DIR"] = str(data_dir)
-    from casework.db import default_engine, migrate, session_scope
+    from casework.core.db import default_engine, migrate, session_scope
     from tests import factories
 
     migrate(default_engine())

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, insert, text  # noqa: E402
 
 from bench.sweep import PG_DEFAULT, _drop_pg, _fresh_pg  # noqa: E402
-from casework.db import make_engine, migrate, session_scope  # noqa: E402
+from casework.core.db import make_engine, migrate, session_scope  # noqa: E402
 from models import clients  # noqa: E402
 from models.matching import LIKELY, Identity  # noqa: E402
 from models.orm import Client, ClientKey, ClientMatch  # noqa: E402

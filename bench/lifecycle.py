@@ -92,7 +92,7 @@ def tree_cpu(pid: int) -> float:
 
 def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Path:
     data_dir = Path(tempfile.mkdtemp(prefix="casework-bench-"))
-    from casework.settings import get_settings, prefect_credential, prefect_env
+    from casework.core.settings import get_settings, prefect_credential, prefect_env
 
     # The worker polls as `up` has it (a fallback; it is woken by run events); Prefect's
     # runner, which has no such wake-up, polls every second.
@@ -132,7 +132,7 @@ def _environment(port: int, probe: Path, prefect_database_url: str | None) -> Pa
 
 
 def _ready() -> bool:
-    from casework.orchestration import OrchestratorUnavailable, check_ready
+    from casework.core.prefect_api import OrchestratorUnavailable, check_ready
 
     try:
         check_ready()
@@ -457,7 +457,7 @@ def main() -> None:
     os.chdir(ROOT)
     probe = Path(tempfile.mkdtemp(prefix="casework-probe-"))
     data_dir = _environment(args.port, probe, args.prefect_database_url)
-    from casework.db import migrate
+    from casework.core.db import migrate
     from casework.stack import start_server, stop_server
 
     server = start_server(data_dir, args.port)

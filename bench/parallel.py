@@ -51,7 +51,7 @@ def intakes_then_submits(clients: list[Any], timeout: float = 600) -> Outcome:
     from sqlalchemy import select
 
     from casework import operations
-    from casework.db import session_scope
+    from casework.core.db import session_scope
     from models.codes import Program, Stage
     from models.orm import Case
     from tests import factories

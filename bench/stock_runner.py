@@ -12,7 +12,7 @@ from typing import Any
 async def serve(deployments: list[Any]) -> None:
     from prefect.runner import Runner
 
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "1"))
     runner = Runner(name="bench-stock", limit=get_settings().runner_limit, query_seconds=poll)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, event, insert, text  # noqa: E402
 
-from casework.db import make_engine, migrate, session_scope  # noqa: E402
+from casework.core.db import make_engine, migrate, session_scope  # noqa: E402
 from models import escalations  # noqa: E402
 from models.codes import (  # noqa: E402
     BenefitKind,

@@ -22,7 +22,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState, RunDeployment
 from prefect.events.schemas.automations import EventTrigger, Posture
 
-from casework.orchestration import BRIEF_DEPLOYMENT, LIFECYCLE_DEPLOYMENT, prefect_client
+from casework.core.prefect_api import BRIEF_DEPLOYMENT, LIFECYCLE_DEPLOYMENT, prefect_client
 from tasks.notifications import ESCALATED
 
 LEVEL_3_AUTOMATION = "casework-level-3-escalation"
@@ -137,7 +137,7 @@ def crashed_case_automation() -> Automation:
 
 
 def wanted_automations() -> list[Automation]:
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     brief = prefect_client().read_deployment_by_name(BRIEF_DEPLOYMENT)
     return [

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from casework import casework_version
-from casework.db import known_revision
-from casework.settings import STACK_FILE, get_settings
+from casework.core.db import known_revision
+from casework.core.errors import UserError
+from casework.core.settings import STACK_FILE, get_settings
 from casework.stack import RESEAT
 
 MANIFEST = "manifest.json"
-STORE = "casework.db"
+STORE = "casework.core.db"
 PREFECT = "prefect/prefect.db"
 # What else a data directory holds that a stack cannot do without: the server's sign-in,
 # partner tokens, webhook secrets, the demo partner's address, and the case documents.
@@ -39,7 +40,7 @@ FILES = ("prefect-credential", "partner-tokens.json", "webhook-secrets.json", "d
 FOLDERS = ("documents",)
 
 
-class BackupError(Exception):
+class BackupError(UserError):
     """A backup or restore that cannot be made; the message names why (one line)."""
 
 
@@ -106,7 +107,7 @@ def _copy(data_dir: Path, store: Path, dest: Path) -> Manifest:
 
 def restore(src: Path, data_dir: Path) -> Manifest:
     """Make `data_dir` (new or empty) from the backup in `src`."""
-    from casework.orchestration import stack_alive
+    from casework.core.prefect_api import stack_alive
 
     src = src.expanduser().resolve()
     manifest = Manifest.read(src)
@@ -117,9 +118,11 @@ def restore(src: Path, data_dir: Path) -> Manifest:
             f"{manifest.casework} or later to restore it"
         )
     if stack_alive(data_dir):
-        raise BackupError(f"--data-dir: casework up is running on {data_dir}; stop it first")
+        raise BackupError(f"casework up is running on {data_dir}; stop it first", field="data_dir")
     if data_dir.exists() and any(p.name != STACK_FILE for p in data_dir.iterdir()):
-        raise BackupError(f"--data-dir: {data_dir} is not empty; restore into a new data directory")
+        raise BackupError(
+            f"{data_dir} is not empty; restore into a new data directory", field="data_dir"
+        )
     for name, expected in manifest.files.items():
         inside = Path(name)
         if inside.is_absolute() or ".." in inside.parts or (src / inside).is_symlink():

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from casework import casework_version
-from casework.settings import LOGIN_PATTERN, STAFF_ID_PATTERN, WORK_POOL_PATTERN
+from casework.core.errors import UserError
+from casework.core.settings import LOGIN_PATTERN, STAFF_ID_PATTERN, WORK_POOL_PATTERN
 from models.codes import (
     BenefitKind,
     CaseStatus,
@@ -47,7 +48,7 @@ HEARING_REQUEST = "hearing-request"
 
 
 def back_later() -> str:
-    from casework.orchestration import who_settles
+    from casework.core.prefect_api import who_settles
 
     return (
         "moves on once the Prefect server is back (the server is not answering; "
@@ -58,7 +59,7 @@ def back_later() -> str:
 FORM_STAGES = [s.value for s in Stage if s is not Stage.INTAKE]
 
 
-class CliError(Exception):
+class CliError(UserError):
     pass
 
 
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--case",
+        dest="case_number",
         help="sweep one case: for stalls (as a crisis does) and with the benefits watch "
         "(as a notice does); --watch picks one",
     )
@@ -554,8 +556,8 @@ NEEDS_NO_STORE = {"form", "deploy", "restore"}
 def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
     """Set the environment before Prefect is imported: data dir, API URL, runner settings.
     Returns the data dir and whether `up` should start its own Prefect server."""
-    from casework.files import PRIVATE_UMASK, make_private
-    from casework.settings import (
+    from casework.core.files import PRIVATE_UMASK, make_private
+    from casework.core.settings import (
         DEFAULT_API_URL,
         STACK_FILE,
         default_data_dir,
@@ -585,7 +587,7 @@ def bootstrap(args: argparse.Namespace) -> tuple[Path, bool]:
         else:
             api_url = DEFAULT_API_URL
     os.environ["CASEWORK_DATA_DIR"] = str(data_dir)
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()  # every CASEWORK_ variable checked now, before anything is done
@@ -633,7 +635,7 @@ def _depth(value: Any, level: int = 1) -> int:
 
 
 def read_json(path: str, what: str, option: str = "--file") -> Any:
-    from casework import strict_json
+    from casework.core import strict_json
 
     text = _read(path, option)
     try:
@@ -684,7 +686,7 @@ def port_arg(text: str) -> int:
 
 
 def prefect_database_arg(text: str) -> str:
-    from casework.settings import prefect_server_database
+    from casework.core.settings import prefect_server_database
 
     try:
         return prefect_server_database(text)
@@ -749,10 +751,11 @@ def cmd_intake(args: argparse.Namespace) -> int:
 
 def check_roster(staff_id: str, program: Program, role: RecipientRole | None, option: str) -> None:
     """Refuse, naming `option`, a staff id that is not active staff of the program."""
+    from casework.services.staff import roster
     from models.staff import NotOnRoster, check_staff
 
     try:
-        check_staff(staff_id, program, role)
+        check_staff(roster(), staff_id, program, role)
     except NotOnRoster as exc:
         default = " (default: CASEWORK_ACTOR, your login)" if option == "--case-manager" else ""
         raise CliError(f"{option}: {exc}{default}") from None
@@ -808,14 +811,14 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 
 def signed_in() -> str:
-    """Who is acting (casework.identity): the store's sign-in, never a declared name."""
-    from casework.identity import signed_in as who
+    """Who is acting (casework.core.identity): the store's sign-in, never a declared name."""
+    from casework.services.staff import signed_in as who
 
     return who()
 
 
 def cmd_form(args: argparse.Namespace) -> int:
-    from casework.settings import default_actor
+    from casework.core.settings import default_actor
     from models.lifecycle import STAGES
 
     spec = STAGES[Stage(args.stage)]
@@ -884,13 +887,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from casework import operations
 
     watches = [Watch(w) for w in args.watch] if args.watch else list(Watch)
-    if args.case and not args.watch:
+    if args.case_number and not args.watch:
         watches = [Watch.STALLED_CASES, Watch.BENEFITS]
     if args.on_pool:
-        said, completed = operations.sweep_on_pool(watches, args.as_of, args.case)
+        said, completed = operations.sweep_on_pool(watches, args.as_of, args.case_number)
         emit(said, args.json, lambda: "\n".join(f"{w}: {line}" for w, line in said.items()))
         return 0 if completed else EXIT_ERROR
-    totals = operations.sweep(watches, args.as_of, args.case)
+    totals = operations.sweep(watches, args.as_of, args.case_number)
     emit(
         totals,
         args.json,
@@ -1172,10 +1175,10 @@ def cmd_referral(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_referrals(args: argparse.Namespace) -> int:
-    from casework import orchestration
+    from casework.core import prefect_api
     from flows.referral_sync import referral_status_sync
 
-    orchestration.check_ready(orchestration.REFERRAL_SYNC_DEPLOYMENT)
+    prefect_api.check_ready(prefect_api.REFERRAL_SYNC_DEPLOYMENT)
     done = referral_status_sync()
     print(
         f"{done['providers']} partner(s) asked: {done['changes']} answer(s) changed, "
@@ -1219,7 +1222,7 @@ def cmd_doc(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from casework.files import protected_paths, write_out
+    from casework.core.files import protected_paths, write_out
     from casework.report import caseload_report, to_html, to_text
 
     report = caseload_report(args.as_of or datetime.now(UTC))
@@ -1238,9 +1241,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from casework.core.prefect_api import check_ready
+    from casework.core.settings import get_settings
     from casework.demo import run_demo, running_partner
-    from casework.orchestration import check_ready
-    from casework.settings import get_settings
 
     url, token = running_partner(get_settings().data_dir)
     check_ready()
@@ -1349,7 +1352,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from casework.db import migrate
+    from casework.core.db import migrate
 
     migrate()
     print("case store is up to date")
@@ -1369,7 +1372,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from casework.backup import restore
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     data_dir = get_settings().data_dir.resolve()
     made = restore(args.src, data_dir)
@@ -1389,7 +1392,7 @@ def cmd_automations(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from casework.orchestration import api_is_healthy, api_url, remedy
+    from casework.core.prefect_api import api_is_healthy, api_url, remedy
     from casework.status import carry_over
     from casework.worker import deploy
 
@@ -1403,7 +1406,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_staff(args: argparse.Namespace) -> int:
     from casework import operations
-    from models.staff import roster
+    from casework.services.staff import roster
 
     if args.staff_command == "list":
         for member in roster().values():
@@ -1432,13 +1435,13 @@ def cmd_staff(args: argparse.Namespace) -> int:
 def signed_in_or_owner() -> str:
     """Who adds staff: the signed-in staff member; on a SQLite store nobody is mapped yet,
     the data directory's owner (its OS login), who alone can open it."""
-    from casework.identity import NotSignedIn
-    from casework.settings import login_as_staff_id
+    from casework.core.identity import NotSignedIn
+    from casework.core.settings import login_as_staff_id
 
     try:
         return signed_in()
     except NotSignedIn:
-        from casework.db import default_engine
+        from casework.core.db import default_engine
 
         if default_engine().dialect.name == "postgresql":
             raise
@@ -1463,7 +1466,7 @@ def cmd_access_log(args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_secret(args: argparse.Namespace) -> int:
-    from casework.partner_tokens import webhook_secret
+    from casework.core.credentials import webhook_secret
 
     print(webhook_secret(args.program, rotate=args.rotate))
     return 0
@@ -1527,10 +1530,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         return serve(args.pool, args.limit)
     if args.command not in {"form", "migrate", "deploy", "restore", "backup"}:  # any schema
-        from casework.db import check_schema
+        from casework.core.db import check_schema
 
         check_schema()
-        from casework.settings import get_settings
+        from casework.core.settings import get_settings
 
         # A declared actor who is not who signed in is refused, whatever the command (`staff`
         # checks it itself: on SQLite it may be mapping the login that makes it true).
@@ -1540,7 +1543,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from casework.errors import record_unexpected
+    from casework.core.error_log import record_unexpected
 
     try:
         code = run(argv)
@@ -1551,14 +1554,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     except Exception as exc:
-        from casework.orchestration import HandOverUnconfirmed
+        from casework.core.prefect_api import HandOverUnconfirmed
 
         if isinstance(exc, HandOverUnconfirmed):
             print(f"casework: {exc}", file=sys.stderr)
             sys.exit(EXIT_UNCONFIRMED)
-        if isinstance(exc, (CliError, *_user_errors())):
-            print(f"casework: error: {exc}", file=sys.stderr)
-            if type(exc).__name__ == "ServerGone":
+        if isinstance(exc, UserError):
+            print(f"casework: error: {_as_flag(exc, argv)}", file=sys.stderr)
+            if exc.end_at_once:
                 # Prefect's exit handlers would try to send this process's last logs and
                 # events to the server that is gone, and print each failure after our line.
                 sys.stdout.flush()
@@ -1576,10 +1579,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code)
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    from casework.errors import user_errors
+def _as_flag(exc: UserError, argv: Sequence[str] | None) -> str:
+    """A user error's line with its field named as this command line names it: the option
+    of the command that has the field as its destination (`notice_date`: `--notice-date`),
+    or the argument's name."""
+    if exc.field is None:
+        return str(exc)
+    return f"{flag_for(exc.field, list(argv if argv is not None else sys.argv[1:]))}: {exc}"
 
-    try:
-        return user_errors()
-    except Exception:  # noqa: BLE001 - an import that fails is itself the unexpected error
-        return ()
+
+def flag_for(field: str, argv: list[str]) -> str:
+    parser: argparse.ArgumentParser = build_parser()
+    words = [a for a in argv if not a.startswith("-")]
+    while words:  # down the subcommands the command line named (`providers import`)
+        commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not commands or words[0] not in commands[0].choices:
+            break
+        parser = commands[0].choices[words.pop(0)]
+    for action in parser._actions:
+        if action.dest == field:
+            named = action.metavar if isinstance(action.metavar, str) else field
+            return max(action.option_strings, key=len, default=named)
+    return "--" + field.replace("_", "-")

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from casework import examples, operations, orchestration, partner_tokens
-from casework.db import session_scope
+from casework import examples, operations
+from casework.core import credentials, prefect_api
+from casework.core.db import session_scope
 from casework.partner import PartnerAgency
+from casework.services.staff import roster
 from casework.stack import StackError
 from models import cases, stage_events
 from models.codes import (
@@ -99,7 +101,7 @@ PATIENCE_SECONDS = 1800
 ROUND_SECONDS = 1.0
 STEP_SECONDS = 5.0  # how long one attempt waits for the run to be suspended at the stage
 SYNC_SECONDS = 15.0  # how often the partners are asked for answers while a case waits
-PARTNER_FILE = partner_tokens.DEMO_PARTNER_FILE
+PARTNER_FILE = credentials.DEMO_PARTNER_FILE
 ORDER = list(Stage)
 
 
@@ -130,7 +132,7 @@ class DemoCase:
 def _open(index: int, seed: int) -> DemoCase:
     rng = random.Random(seed + index)
     program = list(Program)[index % len(Program)]
-    managers = case_managers(program)  # from the staff roster, as intake requires
+    managers = case_managers(roster(), program)  # from the staff roster, as intake requires
     staff = managers[index % len(managers)]
     # Synthetic people may happen to resemble each other: registered as distinct people
     # (`casework duplicates` then lists any pair that looks alike).
@@ -244,7 +246,7 @@ def _attempt(case: DemoCase) -> bool:
     round, and named in the table if the case never gets there."""
     try:
         return _advance(case)
-    except (orchestration.OrchestratorUnavailable, orchestration.SubmissionRefused) as exc:
+    except (prefect_api.OrchestratorUnavailable, prefect_api.SubmissionRefused) as exc:
         case.last_problem = str(exc)
     except Exception as exc:  # noqa: BLE001 - the demo goes on; the table says what stopped it
         case.last_problem = f"{type(exc).__name__}: {exc}"
@@ -266,8 +268,8 @@ def drive(demo: list[DemoCase], patience: float = PATIENCE_SECONDS, workers: int
                 # Referrals went to the demo partner over HTTP: the status sync (a run on
                 # the worker) asks it for answers and moves those cases on.
                 try:
-                    orchestration.start_sweep(orchestration.REFERRAL_SYNC_DEPLOYMENT)
-                except orchestration.OrchestratorUnavailable:
+                    prefect_api.start_sweep(prefect_api.REFERRAL_SYNC_DEPLOYMENT)
+                except prefect_api.OrchestratorUnavailable:
                     pass  # asked again next time round
                 next_sync = time.monotonic() + SYNC_SECONDS
             time.sleep(ROUND_SECONDS)
@@ -298,7 +300,7 @@ def demo_partner(data_dir: Path, create: bool) -> PartnerAgency | None:
     """The demo's partner agency, on the port and with the token it was first given (kept in
     the data directory), so the directory the demo imported keeps working as long as `up`
     runs, and after a restart. None if there is no demo partner and `create` is false."""
-    from casework.files import create_new
+    from casework.core.files import create_new
 
     path = data_dir / PARTNER_FILE
     if path.exists():
@@ -358,6 +360,6 @@ def run_demo(count: int, url: str, token: str, seed: int = 7) -> str:
     _demo_directory(url, token)
     demo = [_open(index, seed) for index in range(count)]
     drive(demo)
-    for deployment in (orchestration.SWEEP_DEPLOYMENT, orchestration.BENEFITS_DEPLOYMENT):
-        orchestration.start_sweep(deployment)
+    for deployment in (prefect_api.SWEEP_DEPLOYMENT, prefect_api.BENEFITS_DEPLOYMENT):
+        prefect_api.start_sweep(deployment)
     return table(demo)

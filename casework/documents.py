@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import audit, cases, notices, plans, providers, referrals
 from models.cases import CaseError
 from models.codes import CaseStatus, Objective, Program
@@ -174,7 +174,9 @@ def _hearing_request(session: Session, case: Case, reference: str | None) -> dic
     """The notice's facts and dates; whether the letter asks for aid to continue: as
     recorded once the hearing is requested, else while its deadline has not passed."""
     if reference is None or not reference.isdigit():
-        raise DocumentError("--notice: a hearing-request letter needs the notice (--notice N)")
+        raise DocumentError(
+            "a hearing-request letter needs the notice (--notice N)", field="notice"
+        )
     notice = notices.get_notice(session, case, int(reference))
     today = datetime.now(UTC).date()
     requested = notice.hearing_requested_on
@@ -219,8 +221,8 @@ def produce(
     """Render a document, write it (to `out`, or under the data dir's documents/ with the
     document's own number in its name, so no two documents share a file) and record it with
     the case. `out` must not exist unless `force`, and never lies inside Casework's data."""
-    from casework.files import create_new, protected_paths, write_out
-    from casework.settings import get_settings
+    from casework.core.files import create_new, protected_paths, write_out
+    from casework.core.settings import get_settings
 
     with session_scope() as session:
         case = cases.get_case(session, case_number)

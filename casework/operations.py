@@ -16,9 +16,14 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from casework import orchestration
-from casework.db import session_scope
-from casework.settings import get_settings
+from casework.core import prefect_api
+from casework.core.db import session_scope
+from casework.core.errors import CaseworkError, UserError
+from casework.core.settings import get_settings
+from casework.services import case_runs
+from casework.services import staff as staff_service
+from casework.services.sweeps import WATCH_DEPLOYMENTS
+from casework.services.transfers import announce_transfer
 from models import (
     assessments,
     audit,
@@ -91,7 +96,7 @@ HELD = (
 )
 
 
-class Deferred(Exception):  # noqa: N818 - not an error: done, with a part still to come
+class Deferred(CaseworkError):  # noqa: N818 - not an error: done, with a part still to come
     """Recorded in the store; the case's run follows once the Prefect server is back."""
 
     def __init__(self, case_number: str, done: list[str]) -> None:
@@ -99,7 +104,7 @@ class Deferred(Exception):  # noqa: N818 - not an error: done, with a part still
         self.case_number, self.done = case_number, done
 
 
-class InputError(Exception):
+class InputError(UserError):
     """Bad input from the user: the message names the field and what is wrong."""
 
 
@@ -148,7 +153,7 @@ def intake(
     that and an unknown client are refused before Prefect is asked anything."""
     with session_scope(read_only=True) as session:
         _registration(session, client, program, new_client_reason, write=False)
-    orchestration.check_ready()
+    prefect_api.check_ready()
     position, number = open_case(client, program, case_manager, actor, new_client_reason)
     return IntakeResult(position.case_number, start_run(position), position.stage.value, number)
 
@@ -215,9 +220,9 @@ def start_run(position: cases.Position) -> str:
     is idempotent (the run's key is the case and episode), so repairing a case whose start
     failed, or starting twice, gives one run."""
     try:
-        flow_run_id = orchestration.start_case_run(position)
-    except (orchestration.OrchestratorUnavailable, orchestration.ObjectNotFound) as exc:
-        raise orchestration.OrchestratorUnavailable(
+        flow_run_id = case_runs.start_case_run(position)
+    except (prefect_api.OrchestratorUnavailable, prefect_api.ObjectNotFound) as exc:
+        raise prefect_api.OrchestratorUnavailable(
             f"{position.case_number} is recorded, but its run could not start "
             f"({exc}); `casework repair {position.case_number}` starts it"
         ) from None
@@ -257,7 +262,7 @@ class _Turn:
     stage_key: str
     episode: int
     flow_run_id: str
-    run: orchestration.RunView | None = None
+    run: prefect_api.RunView | None = None
 
 
 def _turn_if_due(case_number: str, stage: Stage, form: StageForm) -> _Turn | None:
@@ -282,15 +287,15 @@ def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float
     while True:
         turn = _turn_if_due(case_number, stage, form)
         if turn is not None:
-            run = orchestration.read_run(turn.flow_run_id)
+            run = prefect_api.read_run(turn.flow_run_id)
             if run.waiting and run.pause_key == turn.stage_key:
                 return replace(turn, run=run)
             if run.failed and not run.crashed:  # a crashed run is put back by `up`: wait
-                raise orchestration.SubmissionRefused(run.summary)
+                raise prefect_api.SubmissionRefused(run.summary)
         if time.monotonic() > deadline:
-            raise orchestration.SubmissionRefused(
+            raise prefect_api.SubmissionRefused(
                 f"{case_number}: its flow run is not waiting for the {stage.value} form yet; "
-                f"{orchestration.who_settles('serve')} try again shortly, or "
+                f"{prefect_api.who_settles('serve')} try again shortly, or "
                 f"`casework repair {case_number}`"
             )
         time.sleep(0.3)
@@ -310,19 +315,19 @@ def submit(
     and is kept only if Prefect takes the form."""
     deadline = time.monotonic() + timeout
     _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
-    orchestration.check_ready()
+    prefect_api.check_ready()
     early_since: float | None = None
     while True:
         turn = _await_turn(case_number, stage, form, deadline)
         try:
             _hand_over(turn, form, narrative, actor)
             break
-        except orchestration.FormNotAwaitedYet:
+        except prefect_api.FormNotAwaitedYet:
             # Normally a moment's race with the suspending run. If it lasts, the run's process
             # died between suspending and storing its form: run it again to repair it.
             early_since = early_since or time.monotonic()
             if time.monotonic() - early_since > REPAIR_AFTER_SECONDS:
-                orchestration.reschedule(turn.flow_run_id)
+                prefect_api.reschedule(turn.flow_run_id)
                 early_since = None
             if time.monotonic() > deadline:
                 raise
@@ -367,8 +372,8 @@ def _hand_over(
         if held and narrative:
             contacts.save_narrative(session, case, held, narrative, actor, now())
     try:
-        orchestration.resume_with_form(turn.flow_run_id, turn.stage_key, run_input(form), turn.run)
-    except orchestration.AnswerLost as lost:
+        prefect_api.resume_with_form(turn.flow_run_id, turn.stage_key, run_input(form), turn.run)
+    except prefect_api.AnswerLost as lost:
         if not _taken(turn, lost, held):
             raise
     except BaseException:
@@ -382,14 +387,14 @@ def _hand_over(
             contacts.promote_narrative(session, case, held, turn.stage_key)
 
 
-def _taken(turn: _Turn, lost: orchestration.AnswerLost, held: str | None) -> bool:
+def _taken(turn: _Turn, lost: prefect_api.AnswerLost, held: str | None) -> bool:
     """After a resume whose answer was lost: whether the run took the form (it no longer
     waits at the key). Still waiting: it did not, and the held narrative goes as for any
     refusal. The run unreadable: nobody knows, and the narrative stays held, never lost."""
     try:
-        run = orchestration.read_run(turn.flow_run_id)
-    except orchestration.OrchestratorUnavailable:
-        raise orchestration.HandOverUnconfirmed(
+        run = prefect_api.read_run(turn.flow_run_id)
+    except prefect_api.OrchestratorUnavailable:
+        raise prefect_api.HandOverUnconfirmed(
             f"{turn.case_number}: {turn.stage_key} form handed over; not yet confirmed "
             f"({lost}); `casework show {turn.case_number}` tells whether it was taken"
         ) from None
@@ -424,12 +429,12 @@ def wait_for_stage(
             time.sleep(STORE_POLL_SECONDS)
             continue
         next_run_check = time.monotonic() + RUN_CHECK_SECONDS
-        run = orchestration.read_run(flow_run_id)
+        run = prefect_api.read_run(flow_run_id)
         if run.failed and not run.crashed:
             return SubmitResult(case_number, key, "failed", None, run.summary)
         if time.monotonic() > deadline:
             if run.crashed:  # its process died; the form is the run's input, kept by Prefect
-                held = HELD.format(case_number, orchestration.who_settles("repair"))
+                held = HELD.format(case_number, prefect_api.who_settles("repair"))
                 return SubmitResult(case_number, key, "held", None, held)
             return SubmitResult(
                 case_number,
@@ -456,6 +461,8 @@ def reassess(
     move as the asker's. With Prefect away it is kept, and moves once the run is woken."""
     from models.staff import NotOnRoster, check_staff
 
+    members = staff_service.roster()
+
     with session_scope() as session:
         case = cases.get_open_case(session, case_number, for_update=True)
         number = case.case_number or case_number
@@ -470,7 +477,7 @@ def reassess(
                 f"already; it moves when its run wakes (`casework repair {number}`)"
             )
         try:
-            check_staff(requested_by, case.program)
+            check_staff(members, requested_by, case.program)
         except NotOnRoster as exc:
             raise InputError(f"requested_by: {exc}") from None
         key, episode = case.stage_key, case.episode
@@ -492,16 +499,16 @@ def reassess(
     deadline = time.monotonic() + timeout
     try:
         if flow_run_id is None:
-            raise orchestration.OrchestratorUnavailable(f"{number} has no run yet")
+            raise prefect_api.OrchestratorUnavailable(f"{number} has no run yet")
         _wake(number, episode, key, flow_run_id, deadline)
-    except orchestration.OrchestratorUnavailable as exc:
+    except prefect_api.OrchestratorUnavailable as exc:
         return SubmitResult(
             number,
             key,
             "held",
             None,
             f"reassessment recorded; the case moves once its run wakes ({exc}): "
-            f"{orchestration.who_settles('wake')}, or `casework repair {number}`",
+            f"{prefect_api.who_settles('wake')}, or `casework repair {number}`",
         )
     if not wait:
         return SubmitResult(number, key, "submitted", Stage.ASSESSMENT.value)
@@ -515,13 +522,13 @@ def _wake(case_number: str, episode: int, key: str, flow_run_id: str, deadline: 
         with session_scope(read_only=True) as session:
             if stage_events.find(session, cases.get_case(session, case_number), episode, key):
                 return
-        woken, run = orchestration.wake_if_waiting(flow_run_id, key)
+        woken, run = prefect_api.wake_if_waiting(flow_run_id, key)
         if woken:
             return
         if run.failed and not run.crashed:
-            raise orchestration.SubmissionRefused(run.summary)
+            raise prefect_api.SubmissionRefused(run.summary)
         if time.monotonic() > deadline:
-            raise orchestration.OrchestratorUnavailable(f"its run is {run.state_name}")
+            raise prefect_api.OrchestratorUnavailable(f"its run is {run.state_name}")
         time.sleep(0.3)
 
 
@@ -535,15 +542,15 @@ def note(case_number: str, data: ContactIn, actor: str) -> str | None:
     if not data.crisis:
         return None
     try:
-        orchestration.check_ready(orchestration.SWEEP_DEPLOYMENT)
-        orchestration.start_case_sweep(case.case_number or case_number)
-    except orchestration.OrchestratorUnavailable as exc:
+        prefect_api.check_ready(prefect_api.SWEEP_DEPLOYMENT)
+        prefect_api.start_case_sweep(case.case_number or case_number)
+    except prefect_api.OrchestratorUnavailable as exc:
         return f"crisis recorded; it will be escalated by the next scheduled sweep ({exc})"
     return None
 
 
 def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:
-    orchestration.check_ready()
+    prefect_api.check_ready()
     with session_scope() as session:
         case = cases.get_case(session, case_number, for_update=True)
         cases.reopen_case(session, case, actor, now())
@@ -609,9 +616,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
 
 def _supervisor(actor: str, what: str, *roles: StaffRole) -> set[str]:
     """The programs of `actor`, a supervisor (or one of `roles`); anyone else is refused."""
-    from models.staff import roster
-
-    member = roster().get(actor)
+    member = staff_service.roster().get(actor)
     allowed = (StaffRole.SUPERVISOR, *roles)
     if member is None or not member.active or member.role not in allowed:
         who = " or ".join(r.value for r in allowed)
@@ -650,13 +655,13 @@ def transfer(
         if from_staff is not None:
             moving = cases.open_caseload(session, from_staff)
             if not moving:
-                raise InputError(f"--from: {from_staff} has no open cases")
+                raise InputError(f"{from_staff} has no open cases", field="from_staff")
         else:
             moving = [cases.get_open_case(session, n, for_update=True) for n in case_numbers]
         by_program: dict[str, int] = {}
         for case in moving:
             if case.case_manager == to_staff:
-                raise InputError(f"--to: {case.case_number} is {to_staff}'s already")
+                raise InputError(f"{case.case_number} is {to_staff}'s already", field="to")
             by_program[case.program] = by_program.get(case.program, 0) + 1
         for program, incoming in sorted(by_program.items()):
             _check_receiver(session, Program(program), incoming, to_staff, override, actor)
@@ -669,7 +674,7 @@ def transfer(
     if problem is not None:
         return done, (
             f"transferred; Prefect is told (the runs' manager tags, the transferred events) "
-            f"once it answers again: {orchestration.who_settles('announce')} ({problem})"
+            f"once it answers again: {prefect_api.who_settles('announce')} ({problem})"
         )
     return done, None
 
@@ -681,9 +686,9 @@ def announce(transfers: list[cases.Transfer]) -> str | None:
     problem = None
     try:
         for moved in transfers:
-            orchestration.announce_transfer(moved)
+            announce_transfer(moved)
             told.append(moved.case_number)
-    except orchestration.OrchestratorUnavailable as exc:
+    except prefect_api.OrchestratorUnavailable as exc:
         problem = str(exc)
     if told:
         with session_scope() as session:
@@ -702,7 +707,7 @@ def keep_up() -> list[str]:
     if pending and announce(pending) is None:
         lines += [f"{t.case_number}: transfer to {t.to_manager} announced" for t in pending]
     for number, key, flow_run_id in asked:
-        if orchestration.wake_if_waiting(flow_run_id, key)[0]:
+        if prefect_api.wake_if_waiting(flow_run_id, key)[0]:
             lines.append(f"{number}: woken to go back to assessment")
     return lines
 
@@ -714,13 +719,13 @@ def _check_receiver(
     not make, or that would pass the program's maximum caseload without a supervisor's
     override."""
     from models.programs import programs
-    from models.staff import NotOnRoster, check_staff, roster
+    from models.staff import NotOnRoster, check_staff
 
     try:
-        check_staff(to_staff, program, RecipientRole.CASE_MANAGER)
+        check_staff(staff_service.roster(), to_staff, program, RecipientRole.CASE_MANAGER)
     except NotOnRoster as exc:
-        raise InputError(f"--to: {exc}") from None
-    member = roster().get(actor)
+        raise InputError(f"{exc}", field="to") from None
+    member = staff_service.roster().get(actor)
     roles = (StaffRole.OPERATOR, StaffRole.SUPERVISOR)
     if member is None or member.role not in roles or program not in member.programs:
         raise InputError(
@@ -731,27 +736,25 @@ def _check_receiver(
     limit = programs()[program].maximum_caseload
     if held + incoming > limit and not (override and member.role is StaffRole.SUPERVISOR):
         raise InputError(
-            f"--to: {to_staff} holds {held} open {program.value} case(s); {incoming} more "
+            f"{to_staff} holds {held} open {program.value} case(s); {incoming} more "
             f"would pass {program.value}'s maximum caseload of {limit}"
-            + ("; --override is a supervisor's" if override else "; its supervisor may --override")
+            + ("; --override is a supervisor's" if override else "; its supervisor may --override"),
+            field="to",
         )
 
 
 def due(manager: str, within_days: int, today: date | None = None) -> list[Any]:
     """What is due from `manager` in the next `within_days` days (overdue included)."""
     from models.due import due_list
-    from models.staff import roster
 
-    if manager not in roster():
-        raise InputError(f"--manager: {manager} is not on the staff roster")
+    if manager not in staff_service.roster():
+        raise InputError(f"{manager} is not on the staff roster", field="manager")
     with session_scope(read_only=True) as session:
         return due_list(session, today or now().date(), within_days, manager)
 
 
 def _programs_of(staff: str | None) -> set[str]:
-    from models.staff import roster
-
-    member = roster().get(staff or "")
+    member = staff_service.roster().get(staff or "")
     return {p.value for p in member.programs} if member else set()
 
 
@@ -772,7 +775,7 @@ def with_run_states(rows: list[CaseSummary], runs: dict[str, str | None]) -> lis
     if not runs:
         return rows
     ids = {run_id for run_id in runs.values() if run_id}
-    states = orchestration.runs_not_waiting(ids) if ids else {}
+    states = prefect_api.runs_not_waiting(ids) if ids else {}
     for row in rows:
         if row.case_number not in runs:
             continue
@@ -829,7 +832,7 @@ def record_notice(
     """Record a notice of adverse action on an open case, and sweep the case at once with
     the benefits watch: its case manager is told now, with the deadline."""
     if dated > now().date():
-        raise InputError(f"--notice-date: {dated} is in the future")
+        raise InputError(f"{dated} is in the future", field="notice_date")
     with session_scope() as session:
         case = cases.get_open_case(session, case_number, for_update=True)
         recorded = notices.record_notice(
@@ -888,9 +891,9 @@ def _followed(result: NoticeResult) -> NoticeResult:
     which starts or stops the notice's ladder and rewrites the case card. With Prefect
     away the change is kept, and the next scheduled benefits watch does the same."""
     try:
-        orchestration.check_ready(orchestration.BENEFITS_DEPLOYMENT)
-        orchestration.start_case_sweep(result.case_number, orchestration.BENEFITS_DEPLOYMENT)
-    except orchestration.OrchestratorUnavailable as exc:
+        prefect_api.check_ready(prefect_api.BENEFITS_DEPLOYMENT)
+        prefect_api.start_case_sweep(result.case_number, prefect_api.BENEFITS_DEPLOYMENT)
+    except prefect_api.OrchestratorUnavailable as exc:
         return replace(
             result, warning=f"recorded; the next scheduled benefits watch follows it up ({exc})"
         )
@@ -937,7 +940,7 @@ def sweep(watches: list[Watch], as_of: datetime | None, case_number: str | None)
     """Run sweeps here and now, as flow runs on the dashboard (with their artifacts)."""
     from flows.sweeps import SWEEPS
 
-    orchestration.check_ready(orchestration.SWEEP_DEPLOYMENT)
+    prefect_api.check_ready(prefect_api.SWEEP_DEPLOYMENT)
     if case_number is not None:
         case_number = _one_case(watches, case_number)
         return {watch.value: SWEEPS[watch](as_of, case_number) for watch in watches}
@@ -947,7 +950,9 @@ def sweep(watches: list[Watch], as_of: datetime | None, case_number: str | None)
 def _one_case(watches: list[Watch], case_number: str) -> str:
     """The case's number as the store has it, for sweeps that can look at one case."""
     if not set(watches) <= {Watch.STALLED_CASES, Watch.BENEFITS}:
-        raise InputError("--case: only the stalled-cases and benefits sweeps run for one case")
+        raise InputError(
+            "only the stalled-cases and benefits sweeps run for one case", field="case_number"
+        )
     with session_scope(read_only=True) as session:
         return cases.get_case(session, case_number).case_number or case_number
 
@@ -966,11 +971,11 @@ def sweep_on_pool(
         parameters["case_number"] = _one_case(watches, case_number)
     said, completed = {}, True
     for watch in watches:
-        deployment = orchestration.WATCH_DEPLOYMENTS[watch]
-        orchestration.check_ready(deployment)
-        run = orchestration.run_on_pool(deployment, parameters, ON_POOL_TIMEOUT_SECONDS)
+        deployment = WATCH_DEPLOYMENTS[watch]
+        prefect_api.check_ready(deployment)
+        run = prefect_api.run_on_pool(deployment, parameters, ON_POOL_TIMEOUT_SECONDS)
         if run.state_type == "COMPLETED":
-            counts = orchestration.artifact_description(run.flow_run_id, f"sweep-{watch.value}")
+            counts = prefect_api.artifact_description(run.flow_run_id, f"sweep-{watch.value}")
             said[watch.value] = f"{run.name}: {counts or 'completed'}"
         else:
             said[watch.value] = f"{run.name}: {run.state_name} ({run.state_message or '-'})"
@@ -996,7 +1001,7 @@ def settle(case_numbers: list[str]) -> list[str]:
             flow_run_id = cases.episode_of(session, case).flow_run_id
             key = case.stage_key
             ready = referrals.answer(session, case) is not None
-        if ready and flow_run_id and orchestration.resume_waiting(flow_run_id, key):
+        if ready and flow_run_id and prefect_api.resume_waiting(flow_run_id, key):
             resumed.append(case_number)
     return resumed
 
@@ -1013,7 +1018,7 @@ def import_providers(
     `directory`. Plain-http endpoints on loopback only in dev mode (the setting, unless
     `allow_local` says: the demo's own partner agency). A directory or partners file
     that cannot be read at all is refused whole (InputError) and nothing changes."""
-    from casework import partner_tokens
+    from casework.core import credentials
     from models import hsds, providers
 
     if allow_local is None:
@@ -1032,8 +1037,8 @@ def import_providers(
             allow_local=allow_local,
             at=now(),
         )
-        partner_tokens.save(report.tokens)  # before the commit: no provider without its token
-    held = partner_tokens.names()
+        credentials.save(report.tokens)  # before the commit: no provider without its token
+    held = credentials.names()
     for name in sorted(report.token_names - held):
         report.notes.append(
             f"partner {name}: no token named {name} on this machine; referrals to its "
@@ -1043,7 +1048,7 @@ def import_providers(
 
 
 def set_partner_token(name: str, token: str) -> None:
-    from casework import partner_tokens
+    from casework.core import credentials
     from models.forms import PROVIDER_CODE
     from models.providers import TOKEN_LENGTH
 
@@ -1055,7 +1060,7 @@ def set_partner_token(name: str, token: str) -> None:
         raise InputError(
             f"token: must be {shortest} to {longest} characters, without spaces, on one line"
         )
-    partner_tokens.save({name: token})
+    credentials.save({name: token})
 
 
 def provider_list(wanted: Search) -> list[ProviderOut]:
@@ -1080,7 +1085,7 @@ def give_consent(case_number: str, provider: str, given_on: date, actor: str) ->
         if provider != consents.ANY_PROVIDER:
             providers.get(session, provider)
         if given_on > now().date():
-            raise InputError(f"--given-on: {given_on} is in the future")
+            raise InputError(f"{given_on} is in the future", field="given_on")
         consents.give(session, case, provider, given_on, actor, now())
 
 
@@ -1130,10 +1135,10 @@ def _settle_quietly(case_number: str) -> list[str] | None:
     """Settle now if Prefect is there; None if it is not: then `casework up`, once back,
     settles it (and the referral status sync after it)."""
     try:
-        if not orchestration.api_is_healthy(orchestration.api_url()):
+        if not prefect_api.api_is_healthy(prefect_api.api_url()):
             return None
         return settle([case_number])
-    except orchestration.OrchestratorUnavailable:
+    except prefect_api.OrchestratorUnavailable:
         return None
 
 
@@ -1165,14 +1170,15 @@ def add_staff(
     id the roster file lists keeps the file's role and programs."""
     from sqlalchemy import select
 
-    from casework.db import default_engine
+    from casework.core.db import default_engine
     from models.orm import StaffProgram, StaffRecord
 
     role, programs = _role_and_programs(staff_id, role, programs)
     postgresql = default_engine().dialect.name == "postgresql"
     if postgresql and login:
         raise InputError(
-            "--login: on PostgreSQL staff sign in as their own database role, not an OS login"
+            "on PostgreSQL staff sign in as their own database role, not an OS login",
+            field="login",
         )
     with session_scope() as session:
         record = session.scalar(select(StaffRecord).where(StaffRecord.staff_id == staff_id))
@@ -1201,14 +1207,18 @@ def _role_and_programs(
     listed = file_roster().get(staff_id)
     if listed is None:
         if role is None or not programs:
-            raise InputError(f"--role and --programs: {staff_id} is not on the roster file")
+            raise InputError(
+                f"{staff_id} is not on the roster file: give their role and their programs",
+                field="role" if role is None else "programs",
+            )
         return role, programs
     kept = sorted(listed.programs)
     if role is not None and role is not listed.role:
-        raise InputError(f"--role: {staff_id} is {listed.role.value} on the roster file")
+        raise InputError(f"{staff_id} is {listed.role.value} on the roster file", field="role")
     if programs and sorted(programs) != kept:
         raise InputError(
-            f"--programs: {staff_id} works {','.join(p.value for p in kept)} on the roster file"
+            f"{staff_id} works {','.join(p.value for p in kept)} on the roster file",
+            field="programs",
         )
     return listed.role, kept
 
@@ -1237,7 +1247,7 @@ def deactivate_staff(staff_id: str, actor: str) -> None:
     nothing new is accepted from them); on PostgreSQL their role may no longer sign in."""
     from sqlalchemy import select, text
 
-    from casework.db import default_engine
+    from casework.core.db import default_engine
     from models.orm import StaffRecord
     from models.staff import file_roster
 

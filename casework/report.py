@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models.codes import Stage
 from models.labels import label
 from models.programs import programs

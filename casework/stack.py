@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from casework.settings import CREDENTIAL_FILE, STACK_FILE, prefect_credential
+from casework.core.errors import UserError
+from casework.core.settings import CREDENTIAL_FILE, STACK_FILE, prefect_credential
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -34,7 +35,7 @@ LOG_KEEP_BYTES = 20_000_000  # a log past this is moved to NAME.1 when `up` star
 SERVER_STARTING = "casework: starting the Prefect server at"  # marks each start in its log
 
 
-class StackError(Exception):
+class StackError(UserError):
     pass
 
 
@@ -84,11 +85,13 @@ def rotate(log: Path) -> None:
 class ServerGone(StackError):
     """The Prefect server died under `up`: nothing is left to send logs or events to."""
 
+    end_at_once = True
+
 
 def api_is_healthy(api_url: str) -> bool:
     # Imported here: `casework status` reads this module's file names, and should not pay
     # for the case store's models to do so unless it asks the server.
-    from casework.orchestration import api_is_healthy as healthy
+    from casework.core.prefect_api import api_is_healthy as healthy
 
     return healthy(api_url)
 
@@ -116,15 +119,15 @@ def tied_to_this_process(python_args: list[str]) -> list[str]:
 
 def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.Popen[bytes]:
     if not 1 <= port <= 65535:
-        raise StackError(f"--port: {port} is not a TCP port (1-65535)")
+        raise StackError(f"{port} is not a TCP port (1-65535)", field="port")
     end_orphan(data_dir)
     if not port_is_free(port):
-        raise StackError(f"--port: 127.0.0.1:{port} is already in use; choose another port")
+        raise StackError(f"127.0.0.1:{port} is already in use; choose another port", field="port")
     rotate(data_dir / SERVER_LOG)
     log = (data_dir / SERVER_LOG).open("ab")
     log.write(f"{SERVER_STARTING} {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
     log.flush()
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     env = os.environ.copy()
     # Protected: run with the data directory's credential, which the clients sign in with.
@@ -240,7 +243,7 @@ async def _serve(
 
     print(describe(await asyncio.to_thread(ensure_automations)), flush=True)
     if sole_runner:
-        from casework.orchestration import revive_interrupted_runs
+        from casework.core.prefect_api import revive_interrupted_runs
 
         if revived := await asyncio.to_thread(revive_interrupted_runs):
             say(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
@@ -342,7 +345,7 @@ async def _keep_cases_moving(data_dir: Path) -> None:
     """While `up` is the only worker: put back to wait the case runs that crashed or lost
     their process (a form they were given is applied once, from the run's stored input),
     and move on the cases whose partners' answers were recorded while the server was away."""
-    from casework.db import session_scope
+    from casework.core.db import session_scope
     from casework.operations import keep_up, settle
     from casework.status import repair_stuck
     from models import referrals
@@ -365,7 +368,7 @@ async def _keep_cases_moving(data_dir: Path) -> None:
 
 
 def _wait_until_served(names: list[str], serving: asyncio.Task[None], timeout: float = 60) -> None:
-    from casework.orchestration import OrchestratorUnavailable, check_ready
+    from casework.core.prefect_api import OrchestratorUnavailable, check_ready
 
     deadline = time.monotonic() + timeout
     for name in names:
@@ -397,7 +400,7 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbo
     """Run the stack until interrupted. The environment was prepared by `prefect_env`.
     The terminal gets a short summary; the worker's and the flow runs' output goes to the
     runner log in the data directory (`verbose`: to the terminal instead, as it comes)."""
-    from casework.files import check_private
+    from casework.core.files import check_private
     from models.notices import notice_rules
     from models.programs import programs
 
@@ -410,9 +413,9 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbo
 
 
 def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbose: bool) -> int:
-    from casework.db import migrate
+    from casework.core.db import migrate
+    from casework.core.settings import get_settings
     from casework.demo import demo_partner
-    from casework.settings import get_settings
     from deployments import all_deployments
 
     api_url = os.environ["PREFECT_API_URL"]
@@ -436,7 +439,7 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
 
         settings = get_settings()
         deployments = all_deployments()  # built outside the event loop: to_deployment is sync here
-        from casework.errors import keep_tracebacks_off_the_console
+        from casework.core.error_log import keep_tracebacks_off_the_console
 
         keep_tracebacks_off_the_console()
         asyncio.run(
@@ -473,7 +476,7 @@ def summary(
     verbose: bool,
 ) -> str:
     """What `up` says once it is ready: where to look, and whether anything needs action."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     settings = get_settings()
     credential = os.environ.get("PREFECT_API_AUTH_STRING")
@@ -511,8 +514,8 @@ def summary(
 
 
 def _demo(count: int, partner: PartnerAgency) -> None:
+    from casework.core.prefect_api import OrchestratorUnavailable, check_ready
     from casework.demo import run_demo
-    from casework.orchestration import OrchestratorUnavailable, check_ready
 
     for _ in range(60):
         try:
@@ -524,7 +527,7 @@ def _demo(count: int, partner: PartnerAgency) -> None:
     try:
         say(f"Demo cases:\n{run_demo(count, partner.url, partner.token)}")
     except Exception as exc:  # noqa: BLE001 - the stack goes on; the traceback is in the log
-        from casework.errors import record_unexpected
+        from casework.core.error_log import record_unexpected
 
         reference, log = record_unexpected(exc, "up --demo")
         say(f"Demo stopped: unexpected {type(exc).__name__} (reference {reference}; see {log})")

@@ -28,8 +28,8 @@ from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-from casework.db import session_scope
-from casework.orchestration import (
+from casework.core.db import session_scope
+from casework.core.prefect_api import (
     LIFECYCLE_DEPLOYMENT,
     RUNNER_SILENCE_SECONDS,
     OrchestratorUnavailable,
@@ -437,7 +437,7 @@ def repair_stuck(data_dir: Path) -> list[str]:
 
 
 def _data_dir() -> Path:
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     return get_settings().data_dir.resolve()
 

@@ -29,7 +29,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, cast
 
-from casework.settings import default_data_dir
+from casework.core.settings import default_data_dir
 
 
 def reuse_ssl_contexts() -> None:
@@ -196,7 +196,7 @@ def run_flow_run(
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY as HEARTBEAT
     from prefect.settings import temporary_settings
 
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     os.environ.update(env)
     refresh_global_settings_context()

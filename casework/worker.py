@@ -321,7 +321,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         own client as it started; its children run the same Prefect), and, when the server
         does not enforce CSRF protection, the CSRF token each client would otherwise ask
         for first."""
-        from casework.settings import get_settings, prefect_auth_headers
+        from casework.core.settings import get_settings, prefect_auth_headers
 
         settings = {"PREFECT_CLIENT_SERVER_VERSION_CHECK_ENABLED": "false"}
         # Heartbeats: a run whose host is lost falls silent, and the lost-run automation
@@ -499,7 +499,7 @@ async def register(deployments: list[Any]) -> tuple[str, str]:
     up to date). Deployed from code, each runs its flow from the installed package (a
     module path): no pull step names the deploying machine's directories. Returns the
     pool's name and what was done to it."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     pool = get_settings().work_pool
     done = await ensure_pool(pool)
@@ -553,7 +553,7 @@ async def check_served_versions(name: str) -> None:
 
 def serve(pool: str | None, limit: int | None) -> int:
     """`casework worker`: poll `pool` and run its flow runs until Ctrl-C."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     settings = get_settings()
     name = pool or settings.work_pool

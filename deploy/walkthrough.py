@@ -181,7 +181,7 @@ class Walkthrough:
             env,
         )
 
-        from casework.orchestration import api_is_healthy
+        from casework.core.prefect_api import api_is_healthy
 
         wait_for("the Prefect server to answer", lambda: api_is_healthy(self.api), 240)
         self.say(f"Prefect server answering at {self.api}, on PostgreSQL ({self.prefect_db})")
@@ -313,7 +313,7 @@ class Walkthrough:
 
     def operator(self) -> None:
         os.environ.update(self.env("operator"))
-        from casework.settings import get_settings
+        from casework.core.settings import get_settings
 
         get_settings.cache_clear()
 
@@ -330,7 +330,7 @@ class Walkthrough:
 
     def case_runs(self, numbers: list[str]) -> dict[str, str]:
         """Flow run id -> case number, for these cases' current runs."""
-        from casework.db import session_scope
+        from casework.core.db import session_scope
         from models import cases
 
         with session_scope(read_only=True) as session:
@@ -481,14 +481,14 @@ class Walkthrough:
         }
 
     def waiting_at(self, number: str) -> str:
-        from casework.db import session_scope
+        from casework.core.db import session_scope
         from models import cases
 
         with session_scope(read_only=True) as session:
             return cases.get_case(session, number).stage_key
 
     def stage_events(self, number: str) -> list[tuple[str, int]]:
-        from casework.db import session_scope
+        from casework.core.db import session_scope
         from models import cases, stage_events
 
         with session_scope(read_only=True) as session:
@@ -555,7 +555,7 @@ class Walkthrough:
             raise Failed(f"rungs told other than once: escalation ids {twice[:10]}")
 
     def rungs(self, numbers: list[str]) -> dict[int, int]:
-        from casework.db import session_scope
+        from casework.core.db import session_scope
         from models import escalations
 
         with session_scope(read_only=True) as session:

@@ -89,7 +89,7 @@ def migration_head() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from casework.db import MIGRATIONS
+    from casework.core.db import MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -100,7 +100,7 @@ def all_deployments(schedules: bool | None = None) -> list[RunnerDeployment]:
     """Every deployment; the scheduled ones with their crons unless `schedules` is off
     (default: CASEWORK_SCHEDULES)."""
     if schedules is None:
-        from casework.settings import get_settings
+        from casework.core.settings import get_settings
 
         schedules = get_settings().schedules
     version = build_version()

@@ -25,8 +25,9 @@ from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 from prefect.states import Suspended
 from pydantic import BaseModel, ValidationError
 
-from casework.orchestration import OrchestratorUnavailable, create_run_input, read_run_input
-from casework.settings import STAFF_ID_PATTERN
+from casework.core.errors import CaseworkError
+from casework.core.prefect_api import OrchestratorUnavailable, create_run_input, read_run_input
+from casework.core.settings import STAFF_ID_PATTERN
 from flows.parameters import CASE, EPISODE, CaseNumber
 from models.cases import Position
 from models.codes import Stage, Trigger
@@ -68,7 +69,7 @@ def fired_keys() -> Started:
     return set(run.empirical_policy.pause_keys or ()), list(run.tags)
 
 
-class NoFormStored(Exception):
+class NoFormStored(CaseworkError):
     """The run passed a stage key (the server counts a key once the run suspends there)
     but no form was given there: it ran again while waiting (a crash, a forced re-run, a
     lost-run recovery), not because anyone submitted."""
@@ -243,7 +244,7 @@ def case_lifecycle(
             position.reassessment_requested,
         )
         if outcome.get("crisis"):
-            from casework.orchestration import start_case_sweep
+            from casework.core.prefect_api import start_case_sweep
 
             start_case_sweep(case_number)  # a crisis is escalated at once, not at the next SLA
         log_outcome(case_number, position.stage_key, outcome)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from flows.operator import refuses_cleanly
 from flows.parameters import ESCALATED_CASE, CaseNumber
 from models import cases, escalations

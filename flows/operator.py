@@ -15,6 +15,8 @@ from prefect.client.schemas.objects import State
 from prefect.exceptions import FailedRun
 from prefect.states import Failed
 
+from casework.core.errors import UserError, on_field
+
 P = ParamSpec("P")
 R = TypeVar("R")
 REFUSED = "refused: "
@@ -33,15 +35,16 @@ logging.getLogger("prefect.flow_runs").addFilter(_not_a_refusal)
 def refuses_cleanly(fn: Callable[P, R]) -> Callable[P, R | State[Any]]:
     """Wrap a flow's body (under `@flow`): a user error becomes a Failed state whose message
     is the error's one line; anything else still fails loudly, with its traceback."""
-    from casework.errors import user_errors
 
     @functools.wraps(fn)
     def body(*args: P.args, **kwargs: P.kwargs) -> R | State[Any]:
         try:
             return fn(*args, **kwargs)
-        except user_errors() as exc:
-            get_run_logger().error("%s%s", REFUSED, exc)
-            return Failed(message=f"{REFUSED}{exc}")
+        except UserError as exc:
+            # The run form's parameters are the services' names: the field shows as it is.
+            line = on_field(exc.field, str(exc)) if exc.field else str(exc)
+            get_run_logger().error("%s%s", REFUSED, line)
+            return Failed(message=f"{REFUSED}{line}")
 
     # Prefect builds the run form and validates parameters from the signature; give it the
     # resolved types, since string annotations would be looked up in this module.

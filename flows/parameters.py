@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from casework.settings import STAFF_ID_PATTERN
+from casework.core.settings import STAFF_ID_PATTERN
 from models.codes import ReassessmentReason
 from models.labels import CODES, label
 

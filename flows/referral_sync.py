@@ -12,7 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from flows.sweeps import dated_run_name
 from models import referrals
 from tasks.referrals import Change, sync_provider

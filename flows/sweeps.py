@@ -18,8 +18,9 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from casework.db import session_scope
-from casework.settings import get_settings
+from casework.core.db import session_scope
+from casework.core.errors import UserError
+from casework.core.settings import get_settings
 from flows.operator import refuses_cleanly
 from flows.parameters import AS_OF, ONLY_CASE, AsOf, CaseNumber
 from models import cases, escalations
@@ -70,7 +71,6 @@ def reassess_due(due: list[str], progress: Any) -> list[dict[str, Any]]:
     """Resume each due case with a reassess decision (a resume per case, never a flow run
     per case). A case that cannot be resumed now is reported and tried again next sweep."""
     from casework import operations
-    from casework.errors import user_errors
 
     rows = []
     for done, case_number in enumerate(due, start=1):
@@ -79,7 +79,7 @@ def reassess_due(due: list[str], progress: Any) -> list[dict[str, Any]]:
                 case_number, ReassessmentReason.SCHEDULED_REVIEW, SWEEP_ACTOR, timeout=15
             )
             action = f"reassessment {result.outcome}"
-        except user_errors() as exc:
+        except UserError as exc:
             action = f"skipped: {type(exc).__name__}"
         rows.append(
             {"case_number": case_number, "rule": "reassessment_due", "level": "", "action": action}
@@ -208,8 +208,8 @@ def catch_up() -> None:
     """On a work pool, what `casework up`'s upkeep does on one machine: tell Prefect of the
     transfers it missed while it was away, and wake the runs of cases whose reassessment
     was asked for meanwhile. Under `casework up` its upkeep does it, and this does not."""
+    from casework.core.prefect_api import own_stack
     from casework.operations import keep_up
-    from casework.orchestration import own_stack
 
     if own_stack():
         return

@@ -51,7 +51,7 @@ def end_benefit(session: Session, case: Case, kind: BenefitKind, actor: str, at:
     """The client no longer receives the benefit (on purpose): stop watching it."""
     benefit = benefit_of(session, case, kind)
     if benefit is None:
-        raise CaseError(f"--kind: {case.case_number} has no active {kind.value} benefit")
+        raise CaseError(f"{case.case_number} has no active {kind.value} benefit", field="kind")
     benefit.active = False
     session.flush()
     audit.record(session, case, actor, "benefit_ended", at, kind=kind.value)
@@ -115,9 +115,13 @@ def record_follow_up(
             )
         )
         offered = ", ".join(str(d) for d in days) or "none (no follow-up consent)"
-        raise CaseError(f"--day: {case.case_number} has no day-{day} check; scheduled: {offered}")
+        raise CaseError(
+            f"{case.case_number} has no day-{day} check; scheduled: {offered}", field="day"
+        )
     if check.outcome is not None:
-        raise CaseError(f"--day: the day-{day} check of {case.case_number} is already recorded")
+        raise CaseError(
+            f"the day-{day} check of {case.case_number} is already recorded", field="day"
+        )
     if not reached:
         outcome = FollowUpOutcome.UNREACHABLE
     elif housing_kept and benefits_continuing:

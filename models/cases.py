@@ -10,14 +10,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from casework.core.errors import UserError
 from models import audit
 from models.codes import CaseStatus, NeedsDomain, Program, Stage
 from models.forms import ClosureForm
 from models.lifecycle import WAIT_TAG, CaseFacts, form_for, stage_key, wait_tag
 from models.orm import Assessment, Case, Client, Episode, FollowUp
+from models.staff import roster
 
 
-class CaseError(Exception):
+class CaseError(UserError):
     """A request about a case that cannot be honoured; the message says why."""
 
 
@@ -225,6 +227,7 @@ def facts(session: Session, case: Case) -> CaseFacts:
     return CaseFacts(
         crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1),
         program=Program(case.program),
+        staff=roster(session),
         uncovered_losses=losses,
     )
 

@@ -16,6 +16,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from casework.core.errors import UserError
 from models import audit
 from models.codes import CaseStatus, NewClientReason
 from models.matching import BIRTH_WEIGHT, LIKELY, NAME_WEIGHT, Identity, Match, score
@@ -23,7 +24,7 @@ from models.orm import Case, Client, ClientKey, ClientMatch, Consent
 from models.schemas import ClientIn
 
 
-class ClientError(Exception):
+class ClientError(UserError):
     """A request about a client that cannot be honoured; the message says why."""
 
 

@@ -53,7 +53,9 @@ def withdraw(
     if not found:
         from models.cases import CaseError
 
-        raise CaseError(f"--provider: {case.case_number} has no consent on file for {provider}")
+        raise CaseError(
+            f"{case.case_number} has no consent on file for {provider}", field="provider"
+        )
     for consent in found:
         consent.withdrawn_at = at
     audit.record(session, case, actor, "consent_withdrawn", at, provider=provider)

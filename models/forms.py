@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from casework.settings import STAFF_ID_PATTERN
+from casework.core.settings import STAFF_ID_PATTERN
 from models.codes import (
     ClosureReason,
     Decision,

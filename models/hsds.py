@@ -34,7 +34,8 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from casework import strict_json
+from casework.core import strict_json
+from casework.core.errors import UserError
 from models.forms import ProviderCode, describe_error
 from models.text import OneLine, one_line, prose
 
@@ -90,7 +91,7 @@ NESTED: dict[tuple[str, str], tuple[str, str, str]] = {
 }
 
 
-class DirectoryError(Exception):
+class DirectoryError(UserError):
     """The file as a whole cannot be read as an HSDS directory (one line: what and why)."""
 
 

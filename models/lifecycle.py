@@ -4,11 +4,12 @@ README all read this module; nobody re-encodes it in `if` chains."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from casework.core.errors import UserError
 from models.codes import (
     ClosureReason,
     NeedsDomain,
@@ -31,9 +32,10 @@ from models.forms import (
     ReferralRequest,
     StageForm,
 )
+from models.staff import StaffMember
 
 
-class TransitionNotAllowed(Exception):
+class TransitionNotAllowed(UserError):
     """A form asked for a move the lifecycle does not allow (or a guard refused it)."""
 
 
@@ -43,6 +45,7 @@ class CaseFacts:
 
     crisis_domains: frozenset[NeedsDomain] = frozenset()
     program: Program | None = None  # the case's program: its active staff may submit
+    staff: Mapping[str, StaffMember] = field(default_factory=dict)  # the roster, by staff id
     # Upheld notices of adverse action the current plan does not answer (models.notices).
     uncovered_losses: tuple[str, ...] = ()
 
@@ -58,7 +61,7 @@ def submitted_by_staff(form: StageForm, facts: CaseFacts) -> str | None:
     if form.submitted_by in SERVICE_ACCOUNTS:  # Casework itself asks, it submits no form
         return f"submitted_by: {form.submitted_by} is Casework itself, not staff"
     try:
-        check_staff(form.submitted_by, facts.program)
+        check_staff(facts.staff, form.submitted_by, facts.program)
     except NotOnRoster as exc:
         return f"submitted_by: {exc}"
     return None

@@ -74,7 +74,7 @@ class NoticeRules(BaseModel):
 
 def notice_rules() -> NoticeRules:
     """The configured deadlines (CASEWORK_NOTICES_FILE, or the shipped file)."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     return load_notice_rules(get_settings().notices_file or DEFAULT_NOTICES_FILE)
 
@@ -159,12 +159,13 @@ def record_notice(
     benefit the case does not hold, the same notice twice, and a notice whose hearing
     window has closed."""
     if effective < dated:
-        raise CaseError(f"--effective: {effective} is before the notice date {dated}")
+        raise CaseError(f"{effective} is before the notice date {dated}", field="effective")
     if action is not NoticeAction.DENY and benefit_of(session, case, benefit) is None:
         raise CaseError(
-            f"--benefit: {case.case_number} has no active {benefit.value} benefit to "
+            f"{case.case_number} has no active {benefit.value} benefit to "
             f"{action.value}; record it first (`casework benefit {case.case_number} --kind "
-            f"{benefit.value} --recertify-by DATE`), or use --action deny for an application"
+            f"{benefit.value} --recertify-by DATE`), or use --action deny for an application",
+            field="benefit",
         )
     same = session.scalars(
         select(AdverseNotice.number).where(
@@ -176,14 +177,16 @@ def record_notice(
     ).first()
     if same is not None:
         raise CaseError(
-            f"--notice-date: this {benefit.value} {action.value} notice of {dated} is "
-            f"already recorded as notice {same} of {case.case_number}"
+            f"this {benefit.value} {action.value} notice of {dated} is "
+            f"already recorded as notice {same} of {case.case_number}",
+            field="notice_date",
         )
     due = deadlines(rules, benefit, action, dated, effective)
     if due.hearing < at.date():
         raise CaseError(
-            f"--notice-date: the window to request a hearing on a {benefit.value} notice "
-            f"dated {dated} closed on {due.hearing}; there is no deadline left to watch"
+            f"the window to request a hearing on a {benefit.value} notice "
+            f"dated {dated} closed on {due.hearing}; there is no deadline left to watch",
+            field="notice_date",
         )
     number = 1 + (
         session.scalar(
@@ -236,7 +239,8 @@ def get_notice(
         )
         recorded = ", ".join(str(n) for n in numbers) or "none"
         raise CaseError(
-            f"--notice: {case.case_number} has no notice {number}; recorded: {recorded}"
+            f"{case.case_number} has no notice {number}; recorded: {recorded}",
+            field="notice",
         )
     return notice
 
@@ -277,14 +281,16 @@ def request_hearing(
     _still_open(case, notice, "--requested-on")
     if notice.hearing_requested_on is not None:
         raise CaseError(
-            f"--requested-on: a hearing on notice {notice.number} of {case.case_number} was "
-            f"already requested on {notice.hearing_requested_on}"
+            f"a hearing on notice {notice.number} of {case.case_number} was "
+            f"already requested on {notice.hearing_requested_on}",
+            field="requested_on",
         )
     _check_day(notice, requested_on, "--requested-on", at.date())
     if requested_on > notice.hearing_deadline:
         raise CaseError(
-            f"--requested-on: {requested_on} is after the last day to request a hearing on "
-            f"notice {notice.number} ({notice.hearing_deadline})"
+            f"{requested_on} is after the last day to request a hearing on "
+            f"notice {notice.number} ({notice.hearing_deadline})",
+            field="requested_on",
         )
     in_time = notice.aid_deadline is not None and requested_on <= notice.aid_deadline
     if aid_continuing and not in_time:
@@ -293,7 +299,7 @@ def request_hearing(
             if notice.aid_deadline
             else f"a {notice.benefit} {notice.action} notice has no aid to continue"
         )
-        raise CaseError(f"--aid-continuing: aid cannot continue: {why}")
+        raise CaseError(f"aid cannot continue: {why}", field="aid_continuing")
     notice.hearing_requested_on = requested_on
     notice.aid_continuing = in_time if aid_continuing is None else aid_continuing
     session.flush()
@@ -343,9 +349,10 @@ def record_decision(
     _still_open(case, notice, "--decision")
     if decision is not HearingDecision.WITHDRAWN and notice.hearing_requested_on is None:
         raise CaseError(
-            f"--decision: no hearing on notice {notice.number} of {case.case_number} was "
+            f"no hearing on notice {notice.number} of {case.case_number} was "
             f"requested; record the request first (--requested-on), or the client's "
-            "decision not to appeal (--declined-on)"
+            "decision not to appeal (--declined-on)",
+            field="decision",
         )
     _check_day(notice, on, "--on", at.date())
     notice.decision, notice.decided_on = decision.value, on

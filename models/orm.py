@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
+from casework.core.errors import CaseworkError
 from models.base import Base, utcnow
 
 CODE = String(40)
@@ -455,7 +456,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AuditIsAppendOnly(Exception):
+class AuditIsAppendOnly(CaseworkError):
     pass
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from casework.core.errors import UserError
 from models.codes import Program, RecipientRole, Stage
 from models.forms import StaffId
 
 DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
 
 
-class ProgramError(Exception):
+class ProgramError(UserError):
     """The program configuration file is missing, malformed or incomplete."""
 
 
@@ -68,7 +69,7 @@ def programs() -> dict[Program, ProgramConfig]:
 
 
 def configured_programs_file() -> Path:
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     return get_settings().programs_file or DEFAULT_PROGRAMS_FILE
 

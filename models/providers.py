@@ -29,6 +29,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from casework.core.errors import UserError
 from models import hsds
 from models.cases import CaseError
 from models.codes import Program, ServiceCategory
@@ -43,7 +44,7 @@ class ProviderNotFound(CaseError):
     pass
 
 
-class PartnersFileError(ValueError):
+class PartnersFileError(UserError, ValueError):
     """The partners file as a whole is refused (one line), and nothing is imported."""
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from casework.core.errors import UserError
 from models.codes import (
     CaseStatus,
     EscalationRule,
@@ -57,7 +58,7 @@ def is_preview(as_of: datetime, now: datetime | None = None) -> bool:
     return as_of > (now or datetime.now(UTC)) + PREVIEW_AFTER
 
 
-class AsOfOutOfRange(ValueError):
+class AsOfOutOfRange(UserError, ValueError):
     """An `as_of` no sweep or report can mean: before 2000 or more than ten years ahead."""
 
 

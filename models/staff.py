@@ -7,15 +7,21 @@ Resume dialog offers exactly these), is read from here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from casework.settings import LOGIN_PATTERN
+from casework.core.errors import UserError
+from casework.core.settings import LOGIN_PATTERN, get_settings
 from models.codes import Program, RecipientRole, StaffRole
 from models.forms import StaffId
+from models.orm import StaffProgram, StaffRecord
 from models.programs import ProgramError, programs, read_toml
 
 DEFAULT_STAFF_FILE = Path(__file__).with_name("staff.toml")
@@ -36,36 +42,28 @@ class StaffMember(BaseModel):
     login: str | None = Field(default=None, pattern=LOGIN_PATTERN)
 
 
-class NotOnRoster(ValueError):
+class NotOnRoster(UserError, ValueError):
     """A staff id the roster does not have in that program (or role), or not active."""
 
 
-def roster() -> dict[str, StaffMember]:
+def roster(session: Session) -> dict[str, StaffMember]:
     """The roster, by staff id: the roster file, with the staff added in the store by
     `casework staff add` (their logins, and staff the file does not list)."""
     members = dict(file_roster())
-    for added in stored_staff():
+    for added in stored_staff(session):
         members[added.id] = added
     return members
 
 
 def file_roster() -> dict[str, StaffMember]:
     """The configured roster file's staff (CASEWORK_STAFF_FILE, or the shipped one)."""
-    from casework.settings import get_settings
-
     return load_roster(get_settings().staff_file or DEFAULT_STAFF_FILE)
 
 
-def stored_staff() -> list[StaffMember]:
+def stored_staff(session: Session) -> list[StaffMember]:
     """The staff `casework staff add` put in the store (none where it has no store yet)."""
-    from sqlalchemy import select
-    from sqlalchemy.exc import DBAPIError
-
-    from casework.db import session_scope
-    from models.orm import StaffProgram, StaffRecord
-
     try:
-        with session_scope(read_only=True) as session:
+        with session.begin_nested():  # a store not migrated yet fails this part alone
             programs: dict[str, set[str]] = {}
             for row in session.scalars(select(StaffProgram)):
                 programs.setdefault(row.staff_id, set()).add(row.program)
@@ -112,28 +110,38 @@ def load_roster(path: Path = DEFAULT_STAFF_FILE) -> dict[str, StaffMember]:
     return members
 
 
-def active_staff(program: Program | str) -> list[str]:
+def active_staff(members: Mapping[str, StaffMember], program: Program | str) -> list[str]:
     """The staff ids that may act on a case of `program`, in roster order."""
     program = Program(program)
-    return [m.id for m in roster().values() if m.active and program in m.programs]
+    return [m.id for m in members.values() if m.active and program in m.programs]
 
 
-def case_managers(program: Program | str) -> list[str]:
+def case_managers(members: Mapping[str, StaffMember], program: Program | str) -> list[str]:
     """The program's active case managers, in roster order."""
     program = Program(program)
     return [
         m.id
-        for m in roster().values()
+        for m in members.values()
         if m.active and program in m.programs and m.role is StaffRole.CASE_MANAGER
     ]
 
 
-def check_staff(staff_id: str, program: Program | str, role: RecipientRole | None = None) -> None:
+def held_by(members: Mapping[str, StaffMember], login: str) -> list[str]:
+    """The active staff ids an OS login acts as (its own mapping, or a staff id equal to it)."""
+    return [m.id for m in members.values() if m.active and login in (m.login, m.id)]
+
+
+def check_staff(
+    members: Mapping[str, StaffMember],
+    staff_id: str,
+    program: Program | str,
+    role: RecipientRole | None = None,
+) -> None:
     """Refuse a staff id that is not active staff of `program` (in `role`, if given)."""
     program = Program(program)
     if staff_id in SERVICE_ACCOUNTS and role is None:
         return
-    member = roster().get(staff_id)
+    member = members.get(staff_id)
     as_role = f" {role.value}" if role else " staff"
     if (
         member is None

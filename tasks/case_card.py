@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from prefect.context import FlowRunContext
 from sqlalchemy import select
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import cases, escalations, notices, referrals, stage_events
 from models.codes import REFERRAL_WAITING, Program, Stage
 from models.labels import label
@@ -94,7 +94,7 @@ def publish_case_card(case_number: str, on_case_run: bool = False) -> None:
     artifacts API: Prefect's own helper also emits an artifact event, and that event costs
     the run's process four more reads (its flow, deployment, work queue and pool) to
     describe the run."""
-    from casework.orchestration import create_artifact, put_run_card
+    from casework.core.prefect_api import create_artifact, put_run_card
 
     if on_case_run:
         with session_scope(read_only=True) as session:

@@ -7,7 +7,7 @@ import time
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.context import FlowRunContext
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import cases, stage_events
 from models.cases import Position, run_tags
 from models.codes import Stage
@@ -49,7 +49,7 @@ def mirror_escalation_tag(case_number: str) -> bool:
     dashboard can filter on it; remove the tag once none is. Returns whether it is tagged."""
     from uuid import UUID
 
-    from casework.orchestration import prefect_client
+    from casework.core.prefect_api import prefect_client
     from models import escalations
 
     with session_scope() as session:
@@ -71,7 +71,7 @@ def dialog_context(position: Position) -> DialogContext:
     domains a plan must cover, and why the last form at this stage was refused."""
     from models.lifecycle import STAGES
     from models.providers import referable
-    from models.staff import active_staff
+    from models.staff import active_staff, roster
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, position.case_number)
@@ -85,7 +85,7 @@ def dialog_context(position: Position) -> DialogContext:
             program=position.program,
             stage=position.stage,
             purpose=STAGES[position.stage].purpose,
-            staff=tuple(active_staff(position.program)),
+            staff=tuple(active_staff(roster(session), position.program)),
             crisis_domains=tuple(sorted(d.value for d in crisis)),
             providers=providers,
             refused=refused.error if refused else None,

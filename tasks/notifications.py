@@ -20,9 +20,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
-from casework.db import session_scope
-from casework.partner_tokens import webhook_secret
-from casework.settings import get_settings
+from casework.core.credentials import webhook_secret
+from casework.core.db import session_scope
+from casework.core.settings import get_settings
 from models import escalations
 from models.codes import Program
 from models.orm import Escalation

@@ -18,9 +18,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import OperationalError
 
-from casework import partner_tokens
-from casework.db import session_scope
-from casework.settings import get_settings
+from casework.core import credentials
+from casework.core.db import session_scope
+from casework.core.errors import CaseworkError
+from casework.core.settings import get_settings
 from models import cases, consents, providers, referrals
 from models.codes import ReferralStatus, Trigger
 from models.orm import Case, Client
@@ -38,7 +39,7 @@ BY_HAND = (
 )
 
 
-class PartnerUnavailable(Exception):
+class PartnerUnavailable(CaseworkError):
     """A timeout, a connection error or a 5xx: worth trying again later."""
 
 
@@ -75,8 +76,8 @@ def _outgoing(reference: str) -> Outgoing | str:
             return referral.status
         token_name = provider.token_ref or provider.key
         try:
-            bearer = partner_tokens.token(token_name)
-        except partner_tokens.TokenMissing:
+            bearer = credentials.token(token_name)
+        except credentials.TokenMissing:
             no_token = NO_TOKEN.format(token_name)
             referrals.set_status(
                 session, referral, ReferralStatus.FAILED, no_token, "system", _now()
@@ -181,7 +182,7 @@ def refused(endpoint: str) -> str | None:
     imported before today's rules), then every address its host resolves to (a public name
     that points at this machine or a private network). A name that does not resolve now is
     a partner unreachable for now."""
-    allow_local = partner_tokens.local_endpoint_allowed(endpoint)
+    allow_local = credentials.local_endpoint_allowed(endpoint)
     if problem := providers.endpoint_problem(endpoint, allow_local):
         return problem
     parts = urlsplit(endpoint)
@@ -220,10 +221,10 @@ def _askable(endpoint: str | None, token_ref: str | None) -> str | None:
     try:
         if refused(endpoint):
             return None  # its referrals failed when sent; nothing goes there
-        return partner_tokens.token(token_ref)
+        return credentials.token(token_ref)
     except PartnerUnavailable:
         return None  # left for the next sync
-    except partner_tokens.TokenMissing:
+    except credentials.TokenMissing:
         return None  # cannot ask without it: left for when its provider file is imported here
 
 
@@ -346,6 +347,6 @@ def send_all(case_number: str) -> None:
             mark_undeliverable(reference)
         failed = failed or state.is_failed() or state.result() == ReferralStatus.FAILED.value
     if failed:
-        from casework.orchestration import start_case_sweep
+        from casework.core.prefect_api import start_case_sweep
 
         start_case_sweep(case_number)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import stage_events
 from models.codes import Stage, Trigger
 from models.lifecycle import form_for

@@ -69,7 +69,7 @@ SUPERVISOR_ROSTER = SESSION_DIR / "staff-sup.toml"
 SUPERVISOR_ROSTER.write_text(roster_text("sup.tester"))
 # The credential `casework up` makes on its first start in a data directory, made here
 # first (by the same code) so that this process's Prefect client signs in with it too.
-from casework.settings import prefect_credential, prefect_env  # noqa: E402
+from casework.core.settings import prefect_credential, prefect_env  # noqa: E402
 
 CREDENTIAL = str(prefect_credential(SESSION_DIR, create=True))
 os.environ.update(
@@ -97,7 +97,7 @@ os.environ.update(
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from casework.db import make_engine, migrate, session_scope  # noqa: E402
+from casework.core.db import make_engine, migrate, session_scope  # noqa: E402
 from models.base import Base  # noqa: E402
 from tests.factories import new_case  # noqa: E402
 
@@ -171,7 +171,7 @@ def acting_as(staff_id: str) -> Iterator[None]:
     """This process's commands signed in as `staff_id` (sup.tester or tester): on SQLite,
     the roster that maps the suite's login to them. The session's environment is as it was
     afterwards."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     roster = {"sup.tester": SUPERVISOR_ROSTER, "tester": ROSTER}[staff_id]
     saved = {name: os.environ[name] for name in ("CASEWORK_STAFF_FILE", "CASEWORK_ACTOR")}

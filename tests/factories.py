@@ -11,7 +11,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework import partner_tokens
+from casework.core import credentials
 from models import cases, notices
 from models.clients import create_client
 from models.codes import (
@@ -151,7 +151,7 @@ def walk_to(session: Session, case: Case, stage: Stage, at: datetime) -> Case:
 
 def stalled_case(days_ago: int = 10, program: Program = Program.GERIATRIC) -> tuple[str, ClientIn]:
     """A case stuck at intake since `days_ago` (store only: no run needed to be swept)."""
-    from casework.db import session_scope
+    from casework.core.db import session_scope
 
     with session_scope() as session:
         case, client = opened_with_client(session, now() - timedelta(days=days_ago), program)
@@ -163,7 +163,7 @@ def case_waiting_at(stage: Stage, program: Program = Program.HOUSING) -> tuple[s
     earlier stages are recorded with the store functions the flow's tasks call; its run
     then starts, reads where the case stands and suspends there: one transition instead of
     one per stage (test_case_lifecycle walks whole cases through their runs)."""
-    from casework.db import session_scope
+    from casework.core.db import session_scope
 
     with session_scope() as session:
         case, client = opened_with_client(session, now(), program)
@@ -175,7 +175,7 @@ def case_waiting_at(stage: Stage, program: Program = Program.HOUSING) -> tuple[s
 def case_waiting_on_partner(provider_key: str, endpoint: str) -> tuple[str, str]:
     """A case whose referral to `provider_key` was sent and received, its run suspended
     waiting on the partner's answer; returns (case number, REF number)."""
-    from casework.db import session_scope
+    from casework.core.db import session_scope
     from models import consents, referrals
     from models.codes import ReferralStatus
 
@@ -195,16 +195,17 @@ def case_waiting_on_partner(provider_key: str, endpoint: str) -> tuple[str, str]
 
 def _run_to_wait(position: cases.Position) -> str:
     """Start the run of a case the store has put somewhere, and wait until it waits there."""
-    from casework import orchestration
-    from casework.db import session_scope
+    from casework.core import prefect_api
+    from casework.core.db import session_scope
+    from casework.services import case_runs
     from tests.polling import wait_for
 
-    flow_run_id = orchestration.start_case_run(position)
+    flow_run_id = case_runs.start_case_run(position)
     with session_scope() as session:
         cases.set_flow_run(session, cases.get_case(session, position.case_number), flow_run_id)
 
     def waiting() -> bool:
-        run = orchestration.read_run(flow_run_id)
+        run = prefect_api.read_run(flow_run_id)
         return run.waiting and run.pause_key == position.stage_key
 
     wait_for(f"{position.case_number}'s run to wait at {position.stage_key}", waiting, every=0.2)
@@ -219,7 +220,7 @@ class Waiting(NamedTuple):
 
 def where_it_waits(case_number: str) -> Waiting:
     """The stage key, episode and flow run of a case, as the store has them."""
-    from casework.db import session_scope
+    from casework.core.db import session_scope
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
@@ -240,7 +241,7 @@ def provider(
     response_days: int = 10,
 ) -> Provider:
     """A directory entry, as `casework providers import` would write it."""
-    partner_tokens.save({key: token})
+    credentials.save({key: token})
     found = session.scalars(select(Provider).where(Provider.key == key)).first()
     if found is not None:
         found.endpoint, found.category = endpoint, category.value

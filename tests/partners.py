@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from casework import operations
-from casework.db import session_scope
+from casework.core.db import session_scope
 from casework.partner import PartnerAgency
 from models import cases, referrals
 from models.codes import ServiceCategory, Stage

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from casework.settings import prefect_auth_headers
+from casework.core.settings import prefect_auth_headers
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> Any:

@@ -46,7 +46,7 @@ def test_prefect_yaml_declares_the_same_deployments_for_work_pools() -> None:
 
 
 def test_the_cli_finds_each_sweeps_deployment_by_its_watch() -> None:
-    from casework.orchestration import WATCH_DEPLOYMENTS
+    from casework.services.sweeps import WATCH_DEPLOYMENTS
     from deployments import DECLARED
     from flows.sweeps import SWEEPS
 

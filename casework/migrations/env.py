@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `casework.db.migrate` hands over."""
+"""Alembic environment: runs on the connection `casework.core.db.migrate` hands over."""
 
 from alembic import context
 

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casework.cli import main
-from casework.db import engine_for, make_engine, migrate, session_scope
-from casework.settings import get_settings
+from casework.core.db import engine_for, make_engine, migrate, session_scope
+from casework.core.settings import get_settings
 from models import cases
 from models.clients import create_client, identity_of
 from models.codes import Program

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from casework import operations
-from casework.settings import CREDENTIAL_FILE
+from casework.core.settings import CREDENTIAL_FILE
 from models.codes import Stage
 from tests import factories
 from tests.conftest import SESSION_DIR

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from casework.db import engine_for, migrate, session_scope
-from casework.settings import get_settings
+from casework.core.db import engine_for, migrate, session_scope
+from casework.core.settings import get_settings
 from models import benefits, stage_events
 from models.base import Base
 from models.codes import BenefitKind, Stage

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from casework.cli import main
-from casework.db import migrate, session_scope
-from casework.settings import get_settings
+from casework.core.db import migrate, session_scope
+from casework.core.settings import get_settings
 from models import stage_events
 from models.cases import get_case as cases_get
 from models.codes import Stage, Watch
@@ -357,7 +357,7 @@ def test_referrals_go_to_https_endpoints_only(
     """Referrals carry client data: a directory may not point them anywhere in the clear
     (plain http on loopback only in dev mode, for the demo's and the tests' partners)."""
     from casework import examples
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     data = json.loads((Path(examples.__file__).parent / "providers.hsds.json").read_text())
     [service] = [s for s in data["services"] if s["id"] == "hope-housing"]
@@ -442,7 +442,7 @@ def test_every_directory_finds_the_same_store_and_a_missing_one_is_named(
     assert casework(tmp_path / "a", "migrate").returncode == 0
     elsewhere = casework(tmp_path / "b" / "deeper", "cases")
     assert (elsewhere.returncode, elsewhere.stdout.strip()) == (0, "no cases")
-    assert (tmp_path / "home" / "data" / "casework" / "casework.db").exists()
+    assert (tmp_path / "home" / "data" / "casework" / "casework.core.db").exists()
     assert not (tmp_path / "a" / ".casework").exists()
     assert not (tmp_path / "b" / "deeper" / ".casework").exists()
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework.cli import main
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import cases, clients
 from models.codes import Program
 from models.matching import Identity, score, transposed

@@ -12,7 +12,7 @@ from jinja2 import UndefinedError
 from sqlalchemy import select
 
 from casework.cli import main
-from casework.db import migrate, session_scope
+from casework.core.db import migrate, session_scope
 from casework.documents import render
 from models import consents, contacts, referrals
 from models.orm import Client, Document, Provider

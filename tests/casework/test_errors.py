@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from casework.db import default_engine, session_scope
-from casework.errors import ERROR_LOG
-from casework.settings import get_settings
+from casework.core.db import default_engine, session_scope
+from casework.core.error_log import ERROR_LOG
+from casework.core.settings import get_settings
 from models import providers
 from models.codes import Stage
 from tests import factories

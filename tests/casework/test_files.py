@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from casework.db import check_schema, migrate, session_scope
+from casework.core.db import check_schema, migrate, session_scope
+from casework.core.settings import get_settings
 from casework.documents import produce
-from casework.settings import get_settings
 from models.orm import Document
 from tests import factories
 from tests.casework.test_cli import run_cli
@@ -125,7 +125,7 @@ for argv in (["migrate"], ["providers", "import", str(hsds)]):
     except SystemExit as exc:
         assert exc.code == 0, (argv, exc.code)
 os.environ["CASEWORK_DATA_DIR"] = str(data)
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models.codes import Stage
 from tests import factories
 with session_scope() as session:
@@ -172,8 +172,8 @@ def test_the_data_directory_is_private_and_tokens_stay_out_of_the_store(tmp_path
     assert len(everything) > 3
     for path in everything:
         assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"
-    store = (data / "casework.db").read_bytes() + b"".join(
-        p.read_bytes() for p in data.glob("casework.db-*")
+    store = (data / "casework.core.db").read_bytes() + b"".join(
+        p.read_bytes() for p in data.glob("casework.core.db-*")
     )
     for token in tokens:
         assert token.encode() not in store, "a partner token is in the case store"

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select, text
 
-from casework.db import make_engine, migrate, session_scope
+from casework.core.db import make_engine, migrate, session_scope
 from models.base import Base
 from models.clients import candidates
 from models.matching import Identity
@@ -92,6 +92,6 @@ def test_upgrade_fills_the_sweep_columns_of_existing_cases(empty_store: Engine) 
 def test_the_schema_head_read_without_alembic_is_alembics_own() -> None:
     from alembic.script import ScriptDirectory
 
-    from casework.db import MIGRATIONS, schema_head
+    from casework.core.db import MIGRATIONS, schema_head
 
     assert schema_head() == ScriptDirectory(str(MIGRATIONS)).get_current_head()

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from casework.db import migrate, session_scope
+from casework.core.db import migrate, session_scope
+from casework.core.settings import get_settings
 from casework.partner import serve_on_loopback
-from casework.settings import get_settings
 from models import consents, referrals
 from models.codes import ReferralStatus, Stage
 from tasks.referrals import PartnerUnavailable, send_referral, sync_provider
@@ -206,18 +206,18 @@ def test_no_referral_goes_to_this_machine_or_a_private_network(
 def test_the_demo_partner_is_the_one_loopback_address_allowed_outside_dev_mode(
     production: None,
 ) -> None:
-    from casework import partner_tokens
-    from casework.files import create_new
+    from casework.core import credentials
+    from casework.core.files import create_new
 
-    demo = partner_tokens.tokens_path(partner_tokens.DEMO_PARTNER_FILE)
+    demo = credentials.tokens_path(credentials.DEMO_PARTNER_FILE)
     existed = demo.exists()
     if not existed:
         create_new(demo, json.dumps({"port": 8765, "token": "t" * 20}))
     try:
         port = json.loads(demo.read_text())["port"]
-        assert partner_tokens.local_endpoint_allowed(f"http://127.0.0.1:{port}")
-        assert not partner_tokens.local_endpoint_allowed(f"http://127.0.0.1:{port + 1}")
-        assert not partner_tokens.local_endpoint_allowed("https://10.0.0.7")
+        assert credentials.local_endpoint_allowed(f"http://127.0.0.1:{port}")
+        assert not credentials.local_endpoint_allowed(f"http://127.0.0.1:{port + 1}")
+        assert not credentials.local_endpoint_allowed("https://10.0.0.7")
     finally:
         if not existed:
             demo.unlink()

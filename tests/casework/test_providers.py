@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from casework.db import migrate, session_scope
-from casework.partner_tokens import tokens_path
+from casework.core.credentials import tokens_path
+from casework.core.db import migrate, session_scope
 from models.orm import Provider
 from tests.casework.test_cli import run_cli
 

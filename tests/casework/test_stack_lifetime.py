@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from casework.settings import STACK_FILE
+from casework.core.settings import STACK_FILE
 from casework.stack import StackError, end_orphan
 from tests.polling import alive, wait_for
 

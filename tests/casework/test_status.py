@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from casework import operations, orchestration, status
+from casework import operations, status
 from casework.automations import RESCHEDULED
-from casework.db import session_scope
+from casework.core import prefect_api
+from casework.core.db import session_scope
 from casework.stack import UPKEEP_SECONDS
 from casework.status import flow_run_processes
 from casework.views import case_text, caseload_text
@@ -61,14 +62,14 @@ def _kill_its_transition(run_id: str, earlier: int | None) -> int:
     os.kill(pid, signal.SIGKILL)
     wait_for(
         "the worker to report the run crashed",
-        lambda: orchestration.read_run(run_id).state_type == "CRASHED",
+        lambda: prefect_api.read_run(run_id).state_type == "CRASHED",
         every=0.02,
     )
     return pid
 
 
 def _rescheduled_after_a_crash(run_id: str) -> int:
-    states = orchestration._api("GET", f"/flow_run_states/?flow_run_id={run_id}")
+    states = prefect_api._api("GET", f"/flow_run_states/?flow_run_id={run_id}")
     return sum(1 for s in states if (s["message"] or "").startswith(RESCHEDULED))
 
 
@@ -122,7 +123,7 @@ def test_a_killed_case_run_recovers_by_itself_and_a_second_crash_is_listed(stack
         case = cases.get_case(session, case_number)
         recorded = [e for e in stage_events.history(session, case) if e.stage_key == key]
         assert [e.episode for e in recorded] == [episode], "the form is applied once"
-    wait_for("the run to wait at the next visit", lambda: orchestration.read_run(run_id).waiting)
+    wait_for("the run to wait at the next visit", lambda: prefect_api.read_run(run_id).waiting)
     after = status.check(SESSION_DIR)
     assert [p for p in after.case_runs if p.case_number == case_number] == []
     assert f"casework repair {case_number}" not in status.to_text(after)
@@ -148,7 +149,7 @@ def test_repair_starts_the_run_of_a_case_whose_start_failed(stack: str) -> None:
 
     def run_waits() -> bool:
         run_id = factories.where_it_waits(case_number).flow_run_id
-        return bool(run_id) and orchestration.read_run(run_id).waiting
+        return bool(run_id) and prefect_api.read_run(run_id).waiting
 
     wait_for("the started run to wait at assessment", run_waits)
     assert operations.show(case_number).stage == "assessment"

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from casework import operations
 from casework.cli import main
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import cases
 from models.codes import Program, Stage
 from models.orm import AuditEvent, Case, Escalation

@@ -15,9 +15,10 @@ from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
 from sqlalchemy import func, select
 
-from casework import operations, orchestration
-from casework.db import session_scope
-from casework.settings import prefect_auth_headers
+from casework import operations
+from casework.core import prefect_api
+from casework.core.db import session_scope
+from casework.core.settings import prefect_auth_headers
 from casework.views import case_text
 from models import audit, cases, stage_events
 from models.codes import NeedsDomain, Program, ReassessmentReason, Stage, Trigger
@@ -69,11 +70,9 @@ def _rows(case_number: str) -> dict[str, int]:
         }
 
 
-def _wait_for_state(
-    flow_run_id: str, state_type: str, timeout: float = 180
-) -> orchestration.RunView:
+def _wait_for_state(flow_run_id: str, state_type: str, timeout: float = 180) -> prefect_api.RunView:
     deadline = time.monotonic() + timeout
-    while (run := orchestration.read_run(flow_run_id)).state_type != state_type:
+    while (run := prefect_api.read_run(flow_run_id)).state_type != state_type:
         assert time.monotonic() < deadline, f"run stayed {run.state_name}"
         time.sleep(0.25)
     return run
@@ -166,7 +165,7 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
     _submit(case_number, Stage.ASSESSMENT, factories.assessment())
     detail = operations.show(case_number)
     assert (detail.episode, detail.stage, detail.status) == (2, "plan", "open")
-    assert orchestration.read_run(reopened.flow_run_id).name == case_number
+    assert prefect_api.read_run(reopened.flow_run_id).name == case_number
 
 
 def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
@@ -212,7 +211,7 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
     bad["goals"][0]["objective"] = "food_security"  # not a housing objective
     bad["goals"].append(dict(bad["goals"][0], objective="maintain_recovery"))  # nor this
     _wait_for_state(flow_run_id, "PAUSED")
-    orchestration.resume_with_form(flow_run_id, key, to_labels(bad))
+    prefect_api.resume_with_form(flow_run_id, key, to_labels(bad))
     outcome = operations.wait_for_stage(case_number, 1, key, flow_run_id, 60)
     assert outcome.outcome == "rejected"
     assert "goals.0: Value error, objective food_security belongs to domain food" in (
@@ -228,9 +227,9 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
 
     run = _wait_for_state(flow_run_id, "PAUSED")
     assert run.pause_key == f"{key}-retry1"
-    state = orchestration._api("GET", f"/flow_runs/{flow_run_id}")["state"]
+    state = prefect_api._api("GET", f"/flow_runs/{flow_run_id}")["state"]
     keyset = state["state_details"]["run_input_keyset"]
-    text = orchestration.read_run_input(flow_run_id, keyset["description"])
+    text = prefect_api.read_run_input(flow_run_id, keyset["description"])
     assert f"Plan form for {case_number}" in text
     assert "The last plan form was refused" in text
     assert "belongs to domain food" in text
@@ -247,7 +246,7 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
         )
 
     wait_for("the run's WARNING that the form was refused", refused_warning)
-    card = orchestration._api("GET", f"/artifacts/{case_number.lower()}/latest")["data"]
+    card = prefect_api._api("GET", f"/artifacts/{case_number.lower()}/latest")["data"]
     assert "last plan form refused" in card
     assert "belongs to domain food" in card
     assert _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING)).stage == "referral"
@@ -263,17 +262,17 @@ def test_the_dialog_refuses_what_its_schema_can_state(stack: str) -> None:
     _wait_for_state(flow_run_id, "PAUSED")
     before = _rows(case_number)
     unagreed = factories.plan(NeedsDomain.HOUSING, participated=False).model_dump(mode="json")
-    with pytest.raises(orchestration.SubmissionRefused, match="client_participated"):
-        orchestration.resume_with_form(flow_run_id, key, to_labels(unagreed))
+    with pytest.raises(prefect_api.SubmissionRefused, match="client_participated"):
+        prefect_api.resume_with_form(flow_run_id, key, to_labels(unagreed))
     no_housing = factories.plan(NeedsDomain.FOOD).model_dump(mode="json")
-    with pytest.raises(orchestration.SubmissionRefused, match="goals"):
-        orchestration.resume_with_form(flow_run_id, key, to_labels(no_housing))
+    with pytest.raises(prefect_api.SubmissionRefused, match="goals"):
+        prefect_api.resume_with_form(flow_run_id, key, to_labels(no_housing))
     assert _rows(case_number) == before
-    assert orchestration.read_run(flow_run_id).pause_key == key
+    assert prefect_api.read_run(flow_run_id).pause_key == key
 
 
 def _waits_at(flow_run_id: str, key: str) -> bool:
-    run = orchestration.read_run(flow_run_id)
+    run = prefect_api.read_run(flow_run_id)
     return run.state_type == "PAUSED" and run.pause_key == key
 
 
@@ -316,14 +315,14 @@ def test_nothing_is_written_when_the_server_is_down(
 ) -> None:
     before = len(operations.caseload())
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    with pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"):
+    with pytest.raises(prefect_api.OrchestratorUnavailable, match="not answering"):
         operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", ACTOR)
     assert len(operations.caseload()) == before
 
 
 def test_a_deployment_no_runner_serves_is_reported(stack: str) -> None:
-    with pytest.raises(orchestration.OrchestratorUnavailable, match="not registered") as found:
-        orchestration.check_ready("case-lifecycle/nobody-serves-this")
+    with pytest.raises(prefect_api.OrchestratorUnavailable, match="not registered") as found:
+        prefect_api.check_ready("case-lifecycle/nobody-serves-this")
     assert str(found.value).endswith("; start `casework up`")  # this data directory's stack
 
 
@@ -333,24 +332,24 @@ def test_a_worker_of_a_running_stack_is_waited_for_not_reported_gone(
     """Right after a restart the deployment's last poll is from before it: with `casework
     up` running, a command waits for its worker to ask, and a worker that still has not
     is named as starting or stuck, not as missing ("start `casework up`" while it runs)."""
-    assert orchestration.stack_alive()
-    monkeypatch.setattr(orchestration, "RUNNER_SILENCE_SECONDS", 2)
+    assert prefect_api.stack_alive()
+    monkeypatch.setattr(prefect_api, "RUNNER_SILENCE_SECONDS", 2)
     polls = []
-    real = orchestration._deployment
+    real = prefect_api._deployment
 
     def stale(name: str) -> dict[str, object]:
         polls.append(name)
         return {**real(name), "last_polled": "2026-01-01T00:00:00+00:00"}
 
-    monkeypatch.setattr(orchestration, "_deployment", stale)
-    with pytest.raises(orchestration.OrchestratorUnavailable) as found:
-        orchestration.check_ready()
+    monkeypatch.setattr(prefect_api, "_deployment", stale)
+    with pytest.raises(prefect_api.OrchestratorUnavailable) as found:
+        prefect_api.check_ready()
     assert "`casework up` is running, but its worker has not asked for runs" in str(found.value)
     assert "start `casework up`" not in str(found.value)
     assert len(polls) > 1, "it waited and asked again"
-    monkeypatch.setattr(orchestration, "_deployment", real)
-    monkeypatch.setattr(orchestration, "RUNNER_SILENCE_SECONDS", 45)
-    orchestration.check_ready()  # the real worker: asked recently
+    monkeypatch.setattr(prefect_api, "_deployment", real)
+    monkeypatch.setattr(prefect_api, "RUNNER_SILENCE_SECONDS", 45)
+    prefect_api.check_ready()  # the real worker: asked recently
 
 
 def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_command(
@@ -358,20 +357,20 @@ def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_comma
 ) -> None:  # type: ignore[no-untyped-def]
     """A data directory whose `casework up` is not the server PREFECT_API_URL names: the
     server is shared, its runs are on a work pool, and `casework up` is not the answer."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     monkeypatch.setenv("CASEWORK_DATA_DIR", str(tmp_path))  # no stack file: not ours
     get_settings.cache_clear()
     try:
-        with pytest.raises(orchestration.OrchestratorUnavailable) as found:
-            orchestration.check_ready("case-lifecycle/nobody-serves-this")
+        with pytest.raises(prefect_api.OrchestratorUnavailable) as found:
+            prefect_api.check_ready("case-lifecycle/nobody-serves-this")
         said = str(found.value)
         assert f"not registered at {stack}" in said
         assert "on the casework work pool: `casework deploy`" in said
-        assert "casework worker --pool casework" in orchestration.remedy("worker")
+        assert "casework worker --pool casework" in prefect_api.remedy("worker")
         monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-        with pytest.raises(orchestration.OrchestratorUnavailable) as found:
-            orchestration.check_ready()
+        with pytest.raises(prefect_api.OrchestratorUnavailable) as found:
+            prefect_api.check_ready()
         said = str(found.value)
         assert "Prefect server at http://127.0.0.1:9/api is not answering" in said
         assert "it is a shared server (PREFECT_API_URL)" in said
@@ -408,7 +407,7 @@ def test_a_run_left_running_by_a_dead_runner_is_revived(stack: str) -> None:
     _wait_for_state(flow_run_id, "PAUSED")
     with get_client(sync_client=True) as prefect:
         prefect.set_flow_run_state(UUID(flow_run_id), Running(), force=True)
-    assert orchestration.revive_interrupted_runs() >= 1
+    assert prefect_api.revive_interrupted_runs() >= 1
     _wait_for_state(flow_run_id, "PAUSED")
     assert _submit(case_number, Stage.ASSESSMENT, factories.assessment()).stage == "plan"
 
@@ -447,9 +446,9 @@ class _LosesAnswers(httpx.BaseTransport):
 
 @contextlib.contextmanager
 def _answers_lost(lose: Callable[[httpx.Request], bool]) -> Iterator[None]:
-    url = orchestration.api_url()
-    saved = orchestration._http.get(url)
-    orchestration._http[url] = httpx.Client(
+    url = prefect_api.api_url()
+    saved = prefect_api._http.get(url)
+    prefect_api._http[url] = httpx.Client(
         base_url=url.rstrip("/") + "/",
         timeout=30,
         headers=prefect_auth_headers(),
@@ -458,11 +457,11 @@ def _answers_lost(lose: Callable[[httpx.Request], bool]) -> Iterator[None]:
     try:
         yield
     finally:
-        orchestration._http[url].close()
+        prefect_api._http[url].close()
         if saved is None:
-            del orchestration._http[url]
+            del prefect_api._http[url]
         else:
-            orchestration._http[url] = saved
+            prefect_api._http[url] = saved
 
 
 def test_a_hand_over_whose_answer_was_lost_says_only_what_is_known(

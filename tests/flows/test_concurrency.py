@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from bench.parallel import intakes_then_submits
-from casework import operations, orchestration
-from casework.db import session_scope
-from casework.settings import get_settings
+from casework import operations
+from casework.core import prefect_api
+from casework.core.db import session_scope
+from casework.core.settings import get_settings
+from casework.services import case_runs
 from casework.stack import SERVER_LOG
 from models import cases, contacts
 from models.codes import Program, Stage
@@ -73,17 +75,17 @@ def test_no_store_lock_is_held_while_prefect_is_asked(
     busy wait ran out. The real calls are made; each first looks whether the store is free."""
     looked: list[tuple[str, bool]] = []
 
-    def looking(name: str) -> None:
-        real = getattr(orchestration, name)
+    def looking(module: Any, name: str) -> None:
+        real = getattr(module, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             looked.append((name, _store_is_free()))
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(orchestration, name, call)
+        monkeypatch.setattr(module, name, call)
 
-    for name in ("start_case_run", "resume_with_form"):
-        looking(name)
+    looking(case_runs, "start_case_run")
+    looking(prefect_api, "resume_with_form")
     opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     operations.submit(
         opened.case_number,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from flows.sweeps import benefits_watch
 from models import cases
 from models.codes import NeedsDomain, Stage, Trigger

@@ -9,9 +9,10 @@ import pytest
 from prefect.deployments import run_deployment
 from sqlalchemy import select
 
-from casework import operations, orchestration
-from casework.db import session_scope
-from casework.orchestration import REASSESS_DEPLOYMENT
+from casework import operations
+from casework.core import prefect_api
+from casework.core.db import session_scope
+from casework.core.prefect_api import REASSESS_DEPLOYMENT
 from models import cases, stage_events
 from models.codes import Program, ReassessmentReason, Stage
 from models.orm import AuditEvent
@@ -115,7 +116,7 @@ def test_a_case_at_plan_goes_back_when_circumstances_change(stack: str) -> None:
     now_at = factories.where_it_waits(case_number)
     wait_for(
         "the run to wait at assessment",
-        lambda: orchestration.read_run(now_at.flow_run_id).pause_key == now_at.stage_key,
+        lambda: prefect_api.read_run(now_at.flow_run_id).pause_key == now_at.stage_key,
         timeout=90,
     )
     assert now_at.stage_key.startswith("assessment-")

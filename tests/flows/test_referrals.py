@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from casework import operations
-from casework.db import session_scope
+from casework.core.db import session_scope
 from casework.partner import PartnerAgency
 from flows.referral_sync import referral_status_sync
 from models import referrals

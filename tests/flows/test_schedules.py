@@ -29,8 +29,8 @@ from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from sqlalchemy import select
 
 from casework import operations
-from casework.db import session_scope
-from casework.orchestration import prefect_client
+from casework.core.db import session_scope
+from casework.core.prefect_api import prefect_client
 from casework.partner import PartnerAgency
 from casework.status import scheduler_errors
 from deployments import SCHEDULES

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from casework import operations, orchestration
+from casework import operations
+from casework.core import prefect_api
 from casework.stack import UPKEEP_SECONDS
 from models.codes import Program, ReferralStatus, Stage
 from tests import factories
@@ -37,9 +38,9 @@ def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: S
     assert "exited" in last
 
     before = operations.show(opened.case_number)
-    with pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"):
+    with pytest.raises(prefect_api.OrchestratorUnavailable, match="not answering"):
         operations.submit(opened.case_number, Stage.PLAN, factories.plan(), actor="tester")
-    with pytest.raises(orchestration.OrchestratorUnavailable, match="not answering"):
+    with pytest.raises(prefect_api.OrchestratorUnavailable, match="not answering"):
         operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     assert operations.show(opened.case_number) == before
     number, moved_on = operations.record_referral_status(

@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import select, update
 
 from casework import operations
-from casework.db import session_scope
+from casework.core.db import session_scope
+from casework.core.settings import get_settings, prefect_auth_headers
 from casework.partner import WebhookReceiver
-from casework.settings import get_settings, prefect_auth_headers
 from flows.sweeps import reassessment_cadence, stalled_case_sweep
 from models import cases
 from models.codes import Program, Stage

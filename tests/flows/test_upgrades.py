@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from casework import operations, orchestration, status
-from casework.db import session_scope
+from casework import operations, status
+from casework.core import prefect_api
+from casework.core.db import session_scope
 from models import audit, cases, stage_events
 from models.codes import Stage
 from models.lifecycle import STALE_WAIT, WAIT_TAG, wait_tag
@@ -24,16 +25,16 @@ pytestmark = pytest.mark.prefect
 
 def _as_an_earlier_release_left_it(flow_run_id: str) -> list[str]:
     """The run's tags without its wait: tag (0.1.0's runs carry none)."""
-    run = orchestration.read_run(flow_run_id)
+    run = prefect_api.read_run(flow_run_id)
     assert wait_tag(Stage.PLAN) in run.tags
     old = [t for t in run.tags if not t.startswith(WAIT_TAG)]
-    orchestration._api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": old})
+    prefect_api._api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": old})
     return old
 
 
-def _waiting_as_this_release_has_it(flow_run_id: str) -> orchestration.RunView:
-    def waiting() -> orchestration.RunView | None:
-        run = orchestration.read_run(flow_run_id)
+def _waiting_as_this_release_has_it(flow_run_id: str) -> prefect_api.RunView:
+    def waiting() -> prefect_api.RunView | None:
+        run = prefect_api.read_run(flow_run_id)
         return run if run.waiting and wait_tag(Stage.PLAN) in run.tags else None
 
     return wait_for("the run waiting again, as this release has it", waiting)
@@ -90,8 +91,8 @@ def test_a_form_handed_to_an_earlier_releases_run_is_applied_once(stack: str) ->
 
     def handed_over() -> bool:
         try:
-            orchestration.resume_with_form(flow_run_id, "plan-3", operations.run_input(form))
-        except orchestration.FormNotAwaitedYet:  # suspended a moment before its dialog
+            prefect_api.resume_with_form(flow_run_id, "plan-3", operations.run_input(form))
+        except prefect_api.FormNotAwaitedYet:  # suspended a moment before its dialog
             return False
         return True
 

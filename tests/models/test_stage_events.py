@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import audit, cases, stage_events
 from models.codes import CaseStatus, NeedsDomain, Stage, Trigger
 from models.orm import (

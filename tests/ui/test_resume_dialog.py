@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from casework.db import session_scope
+from casework.core.db import session_scope
 from models import audit, cases
 from models.codes import Stage
 from models.orm import Assessment

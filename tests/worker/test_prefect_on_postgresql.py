@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from casework.db import make_engine
+from casework.core.db import make_engine
 from tests.conftest import PG_URL, pg_url
 
 pytestmark = [

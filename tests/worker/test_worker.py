@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from casework import orchestration
+from casework.core import prefect_api
 from casework.template import is_template_process
 from tests.conftest import SESSION_DIR
 from tests.polling import wait_for
@@ -35,7 +35,7 @@ def _deploy(runs_per_template: int | None = None) -> str:
 
 def _start(deployment: str, seconds: float, **parameters: Any) -> tuple[str, Path]:
     out = SESSION_DIR / f"probe-{os.urandom(4).hex()}.json"
-    run_id = orchestration.start_sweep(deployment, out=str(out), seconds=seconds, **parameters)
+    run_id = prefect_api.start_sweep(deployment, out=str(out), seconds=seconds, **parameters)
     return run_id, out
 
 
@@ -44,7 +44,7 @@ def _process(out: Path) -> dict[str, Any]:
 
 
 def _state(run_id: str) -> str:
-    return orchestration.read_run(run_id).state_type
+    return prefect_api.read_run(run_id).state_type
 
 
 def test_each_run_is_its_own_child_of_a_template(stack: str) -> None:
@@ -65,7 +65,7 @@ def test_a_child_killed_mid_run_is_crashed_and_the_worker_goes_on(stack: str) ->
     pid = json.loads(_process(out))["pid"]
     os.kill(pid, signal.SIGKILL)
     wait_for("the worker to report the run crashed", lambda: _state(run_id) == "CRASHED")
-    assert "-9" in (orchestration.read_run(run_id).state_message or "")
+    assert "-9" in (prefect_api.read_run(run_id).state_message or "")
     after_id, after_out = _start(deployment, 0)
     _process(after_out)
     wait_for("the next run to complete", lambda: _state(after_id) == "COMPLETED")
@@ -75,7 +75,7 @@ def test_a_run_cancelled_mid_run_has_its_process_ended(stack: str) -> None:
     deployment = _deploy()
     run_id, out = _start(deployment, 120)
     pid = json.loads(_process(out))["pid"]
-    orchestration.prefect_client().set_flow_run_state(  # what the UI's Cancel button does
+    prefect_api.prefect_client().set_flow_run_state(  # what the UI's Cancel button does
         run_id,  # type: ignore[arg-type]
         _cancelling(),
     )
@@ -96,7 +96,7 @@ def test_a_run_scheduled_again_while_its_process_lives_waits_for_that_process(
     log.touch()
     run_id, out = _start(deployment, 15, log=str(log))
     first = json.loads(_process(out))["pid"]
-    orchestration.reschedule(run_id)
+    prefect_api.reschedule(run_id)
     wait_for("the first process to exit", lambda: not Path(f"/proc/{first}").exists(), 120)
     after_id, after_out = _start(deployment, 0)
     _process(after_out)
@@ -136,7 +136,7 @@ def test_the_template_is_replaced_after_its_runs_and_after_a_code_change(stack: 
 def test_handing_over_a_form_does_not_import_prefect() -> None:
     """`casework submit` speaks Prefect's REST API itself: importing Prefect's engine costs
     a case manager's command seconds of CPU."""
-    probe = "import sys, casework.cli, casework.operations, casework.orchestration; " + (
+    probe = "import sys, casework.cli, casework.operations, casework.core.prefect_api; " + (
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from casework.partner_tokens import save
+    from casework.core.credentials import save
 
     connection = op.get_bind()
     rows = connection.execute(sa.text("SELECT key, token FROM providers")).all()

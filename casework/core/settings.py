@@ -21,12 +21,14 @@ from pydantic import (
     model_validator,
 )
 
+from casework.core.errors import UserError
+
 STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
 LOGIN_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # an OS login, as the roster maps it to a staff id
 WORK_POOL_PATTERN = r"^[a-z][a-z0-9-]{0,59}$"
 
 
-class SettingsError(Exception):
+class SettingsError(UserError):
     """A CASEWORK_ variable holds a value we refuse to start with."""
 
 
@@ -53,7 +55,7 @@ class CaseworkSettings(BaseModel):
     )
     actor: str | None = Field(
         default=None,
-        description="which staff id acts, checked against who signed in (casework.identity)",
+        description="which staff id acts, checked against who signed in (casework.core.identity)",
     )
     # The worker is woken by the server's event when a run is due; the poll is the
     # fallback, and each poll is a write on the server's database (SQLite locks under many).
@@ -155,7 +157,7 @@ class CaseworkSettings(BaseModel):
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.data_dir.resolve() / 'casework.db'}"
+        return f"sqlite:///{self.data_dir.resolve() / 'casework.core.db'}"
 
 
 def prefect_server_database(url: str) -> str:

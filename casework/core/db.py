@@ -13,7 +13,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+from casework.core.errors import UserError
+
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -62,7 +64,7 @@ def engine_for(url: str) -> Engine:
 
 
 def default_engine() -> Engine:
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     return engine_for(get_settings().store_url)
 
@@ -101,7 +103,7 @@ def session_scope(engine: Engine | None = None, *, read_only: bool = False) -> I
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a grant or a row-level policy said no
 
 
-class AccessDenied(Exception):
+class AccessDenied(UserError):
     """The case store refused this staff member: no grant, or a row not theirs."""
 
 
@@ -145,7 +147,7 @@ def _upgrade(engine: Engine, config: Any, revision: str) -> None:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
-class StoreNotReady(Exception):
+class StoreNotReady(UserError):
     """The case store has no schema, or an older one than this code needs."""
 
 

@@ -1,6 +1,6 @@
-"""The errors a user can cause or fix, which the CLI prints as one line and exits 1; and
-everything else, which the user sees as one line with a reference while the traceback
-goes, scrubbed of anything a client told us, to a private log in the data directory."""
+"""Everything that is not a user's error: the user sees one line with a reference while
+the traceback goes, scrubbed of anything a client told us, to a private log in the data
+directory."""
 
 from __future__ import annotations
 
@@ -12,43 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from casework.settings import default_data_dir
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    # Imported late: these modules import Prefect, which must see the CLI's environment first.
-    from casework.backup import BackupError
-    from casework.db import AccessDenied, StoreNotReady
-    from casework.files import FileRefused
-    from casework.identity import NotSignedIn
-    from casework.operations import InputError
-    from casework.orchestration import OrchestratorUnavailable, SubmissionRefused
-    from casework.settings import SettingsError
-    from casework.stack import StackError
-    from models.cases import CaseError
-    from models.clients import ClientError
-    from models.lifecycle import TransitionNotAllowed
-    from models.programs import ProgramError
-    from models.rules import AsOfOutOfRange
-
-    return (
-        InputError,
-        OrchestratorUnavailable,
-        SubmissionRefused,
-        StackError,
-        CaseError,
-        ClientError,
-        TransitionNotAllowed,
-        SettingsError,
-        ProgramError,
-        StoreNotReady,
-        AsOfOutOfRange,
-        FileRefused,
-        NotSignedIn,
-        AccessDenied,
-        BackupError,
-    )
-
+from casework.core.settings import default_data_dir
 
 ERROR_LOG = "errors.log"
 _SCRUB = [

@@ -14,17 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from casework.core.errors import UserError
+
 TOKENS_FILE = "partner-tokens.json"
 WEBHOOK_SECRETS_FILE = "webhook-secrets.json"
 DEMO_PARTNER_FILE = "demo-partner.json"  # the port and token of `up --demo`'s partner
 
 
-class TokenMissing(Exception):
+class TokenMissing(UserError):
     """The store names a token this machine's data directory does not hold."""
 
 
 def tokens_path(name: str = TOKENS_FILE) -> Path:
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     return get_settings().data_dir.resolve() / name
 
@@ -41,7 +43,7 @@ def local_endpoint_allowed(endpoint: str) -> bool:
     """May referrals go to `endpoint` on this machine or a private network? In dev mode; and
     otherwise only to the partner agency `casework up --demo` runs on loopback for this data
     directory (its port kept here), which the demo's directory names."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     if get_settings().dev_mode:
         return True

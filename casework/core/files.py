@@ -8,12 +8,14 @@ import os
 import stat
 from pathlib import Path
 
+from casework.core.errors import UserError
+
 PRIVATE_UMASK = 0o077
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
 
-class FileRefused(Exception):
+class FileRefused(UserError):
     """A file cannot be written where the user asked: the message says why and what to do."""
 
 
@@ -92,7 +94,7 @@ def write_out(path: Path, text: str, *, option: str, force: bool, protected: lis
 
 def protected_paths() -> list[Path]:
     """The data directory and, when the store is a SQLite file elsewhere, that file's family."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     settings = get_settings()
     places = [settings.data_dir]

@@ -1,5 +1,6 @@
-"""The Prefect side of case operations: is the orchestrator up, start a case's run,
-resume it with a form, watch it. Only case numbers and coded values cross this line.
+"""Prefect's REST API, as Casework speaks it: is the orchestrator up, start a run, resume
+it with a form, watch it, put a card or an event on it. Only case numbers and coded values
+cross this line; what a case's run is called and tagged is the services' to say.
 
 These calls speak Prefect's REST API with one small httpx client, without importing Prefect:
 a case manager's `casework submit` hands a form over in a fraction of the CPU that
@@ -17,9 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from casework.settings import prefect_auth_headers
-from models.cases import Position, Transfer, run_tags, with_manager
-from models.codes import Watch
+from casework.core.errors import CaseworkError, UserError
+from casework.core.settings import prefect_auth_headers
 
 if TYPE_CHECKING:  # httpx is imported where it is used: store-only commands never need it
     import httpx
@@ -31,17 +31,12 @@ SWEEP_DEPLOYMENT = "stalled-case-sweep/stalled-case-sweep"
 BENEFITS_DEPLOYMENT = "benefits-watch/benefits-watch"
 REFERRAL_SYNC_DEPLOYMENT = "referral-status-sync/referral-status-sync"
 BRIEF_DEPLOYMENT = "escalation-brief/escalation-brief"
-# The sweeps' deployments, by watch (flows/sweeps.py names the flows; a test keeps them so).
-WATCH_DEPLOYMENTS = {
-    Watch.STALLED_CASES: SWEEP_DEPLOYMENT,
-    Watch.BENEFITS: BENEFITS_DEPLOYMENT,
-    Watch.FOLLOW_UPS: "follow-up-checks/follow-up-checks",
-    Watch.REASSESSMENTS: "reassessment-cadence/reassessment-cadence",
-}
+FOLLOW_UPS_DEPLOYMENT = "follow-up-checks/follow-up-checks"
+CADENCE_DEPLOYMENT = "reassessment-cadence/reassessment-cadence"
 RUNNER_SILENCE_SECONDS = 45
 
 
-class OrchestratorUnavailable(Exception):
+class OrchestratorUnavailable(UserError):
     """The Prefect server or the worker serving our deployments is not there."""
 
 
@@ -55,7 +50,7 @@ class HandOverUnconfirmed(OrchestratorUnavailable):
     nor could the run be read: it may have been taken. Exit code 3 (EXIT_UNCONFIRMED)."""
 
 
-class SubmissionRefused(Exception):
+class SubmissionRefused(UserError):
     """The case's flow run is not waiting for this form right now."""
 
 
@@ -95,7 +90,7 @@ ENDED_BADLY = {"FAILED", "CRASHED", "CANCELLED"}
 ON_ITS_WAY = {"SCHEDULED", "PENDING", "RUNNING"}
 
 
-class ObjectNotFound(Exception):
+class ObjectNotFound(CaseworkError):
     """The Prefect server has no such deployment or flow run."""
 
 
@@ -115,7 +110,7 @@ def own_stack() -> bool:
     """Whether the Prefect server we talk to is this data directory's own `casework up`
     (the one its stack file names, or the default one `up` would start): then `casework
     up` is what to start. Any other is a shared server whose workers serve a work pool."""
-    from casework.settings import DEFAULT_API_URL, STACK_FILE, get_settings
+    from casework.core.settings import DEFAULT_API_URL, STACK_FILE, get_settings
 
     try:
         stack = json.loads((get_settings().data_dir / STACK_FILE).read_text())
@@ -129,7 +124,7 @@ def remedy(missing: str) -> str:
     """What to do when the `server`, a `deployment` or its `worker` is missing, for the
     setup at hand: `casework up` for this data directory's own stack; on a shared server,
     the server's owner, the deployments and the pool's worker command."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     if own_stack():
         return "start `casework up`"
@@ -148,7 +143,7 @@ def who_settles(what: str) -> str:
     and the scheduled runs on the work pool. `what`: `repair` (a run died), `settle` (a
     partner's answer recorded while the server was away), `wake` (a reassessment asked for
     meanwhile), `announce` (transfers Prefect missed), `serve` (a run not yet waiting)."""
-    from casework.settings import get_settings
+    from casework.core.settings import get_settings
 
     if own_stack():
         return {
@@ -343,7 +338,7 @@ def silent_too_long(silent: float | None) -> bool:
 def stack_alive(data_dir: Path | None = None) -> bool:
     """Whether this data directory's `casework up` is running on this host (its stack file
     names a live process)."""
-    from casework.settings import STACK_FILE, get_settings
+    from casework.core.settings import STACK_FILE, get_settings
 
     try:
         stack = json.loads(((data_dir or get_settings().data_dir) / STACK_FILE).read_text())
@@ -392,7 +387,7 @@ def wake_if_waiting(flow_run_id: str, key: str) -> tuple[bool, RunView]:
     return False, run
 
 
-def _start(deployment: str, parameters: dict[str, Any], **fields: Any) -> str:
+def start_run(deployment: str, parameters: dict[str, Any], **fields: Any) -> str:
     """A new run of `deployment` (or, for the same idempotency key, the run it already
     has), scheduled now; its id."""
     deployment_id = _deployment(deployment)["id"]
@@ -402,17 +397,6 @@ def _start(deployment: str, parameters: dict[str, Any], **fields: Any) -> str:
         {"parameters": parameters, "state": {"type": "SCHEDULED", "name": "Scheduled"}, **fields},
     )
     return str(run["id"])
-
-
-def start_case_run(position: Position) -> str:
-    """Start (or find, on a retried intake) the flow run of this case episode."""
-    return _start(
-        LIFECYCLE_DEPLOYMENT,
-        {"case_number": position.case_number, "episode": position.episode},
-        name=position.case_number,
-        tags=run_tags(position),
-        idempotency_key=f"{position.case_number}-e{position.episode}",
-    )
 
 
 def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
@@ -431,54 +415,18 @@ def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
         time.sleep(0.3)
 
 
-TRANSFERRED = "casework.case.transferred"
+def retag_run(flow_run_id: str, tags: list[str]) -> None:
+    _api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": tags})
 
 
-def announce_transfer(moved: Transfer) -> None:
-    """After a transfer: the case's run tagged with its new case manager, and the event
-    `casework.case.transferred` (case number and staff ids only) on the Prefect server."""
-    import uuid
-    from datetime import UTC, datetime
-
-    if moved.flow_run_id is not None:
-        run = read_run(moved.flow_run_id)
-        tags = with_manager(run.tags, moved.to_manager)
-        _api("PATCH", f"/flow_runs/{moved.flow_run_id}", {"tags": tags})
-    body = {
-        "case_number": moved.case_number,
-        "program": moved.program,
-        "from_manager": moved.from_manager,
-        "to_manager": moved.to_manager,
-        "reason": moved.reason,
-        "escalations_handed_over": moved.escalations,
-    }
-    event = {
-        "id": str(uuid.uuid4()),
-        "occurred": datetime.now(UTC).isoformat(),
-        "event": TRANSFERRED,
-        "resource": {
-            "prefect.resource.id": f"casework.case.{moved.case_number}",
-            "prefect.resource.name": moved.case_number,
-            "casework.program": moved.program,
-        },
-        "related": (
-            [
-                {
-                    "prefect.resource.id": f"prefect.flow-run.{moved.flow_run_id}",
-                    "prefect.resource.role": "flow-run",
-                }
-            ]
-            if moved.flow_run_id
-            else []
-        ),
-        "payload": body,
-    }
+def emit_event(event: dict[str, Any]) -> None:
+    """One event on the Prefect server (what an automation or the event feed sees)."""
     _api("POST", "/events", [event])
 
 
 def start_sweep(deployment: str, **parameters: Any) -> str:
     """Start a sweep now, on the worker, without waiting for it."""
-    return _start(deployment, dict(parameters))
+    return start_run(deployment, dict(parameters))
 
 
 def run_on_pool(deployment: str, parameters: dict[str, Any], timeout: float) -> RunView:

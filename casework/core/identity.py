@@ -9,31 +9,20 @@ be the signed-in role; on SQLite it picks among the staff ids the login holds.""
 from __future__ import annotations
 
 import getpass
-from functools import lru_cache
+from collections.abc import Callable
 
 from sqlalchemy import Engine, text
 
+from casework.core.errors import UserError
 
-class NotSignedIn(Exception):
+
+class NotSignedIn(UserError):
     """The acting person cannot be told, or is not who CASEWORK_ACTOR says."""
 
 
-def signed_in() -> str:
-    """Who acts in this process (asked once per store and declared name)."""
-    from casework.settings import get_settings
-
-    settings = get_settings()
-    return _signed_in(settings.store_url, settings.actor)
-
-
-@lru_cache(maxsize=4)
-def _signed_in(store_url: str, declared: str | None) -> str:
-    from casework.db import engine_for
-
-    return actor_for(engine_for(store_url), declared)
-
-
-def actor_for(engine: Engine, declared: str | None) -> str:
+def actor_for(engine: Engine, declared: str | None, held_by: Callable[[str], list[str]]) -> str:
+    """Who acts: on PostgreSQL, the store's sign-in; on SQLite, the staff id the OS login
+    holds (`held_by(login)`: the staff ids the roster maps that login to)."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             who = str(connection.execute(text("SELECT session_user")).scalar())
@@ -43,13 +32,11 @@ def actor_for(engine: Engine, declared: str | None) -> str:
                 f"in as {who}; unset CASEWORK_ACTOR (the store's sign-in says who acts)"
             )
         return who
-    return _mapped_login(getpass.getuser(), declared)
+    login = getpass.getuser()
+    return _mapped_login(login, held_by(login), declared)
 
 
-def _mapped_login(login: str, declared: str | None) -> str:
-    from models.staff import roster
-
-    held = [m.id for m in roster().values() if m.active and login in (m.login, m.id)]
+def _mapped_login(login: str, held: list[str], declared: str | None) -> str:
     if declared is not None:
         if declared in held:
             return declared

@@ -9,10 +9,12 @@ import json
 import math
 from typing import Any
 
+from casework.core.errors import UserError
+
 MAX_DIGITS = 100  # past any field of ours; within that, each field states its own bounds
 
 
-class JSONRefused(ValueError):
+class JSONRefused(UserError, ValueError):
     """Parsed text that is not JSON we take; the message names what (one line)."""
 
 
