@@ -23,53 +23,14 @@ one connection. On PostgreSQL nothing changes.
 from __future__ import annotations
 
 import sys
-from asyncio import get_running_loop
 
-import sqlalchemy as sa
-from prefect.server.database import configurations, dependencies
-from prefect.server.database.configurations import AioSqliteConfiguration
-from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
-SINGLE_CONNECTION_WAIT_SECONDS = 60.0  # a session waits this long for the connection
-
-
-class SingleConnectionSqlite(AioSqliteConfiguration):
-    """Prefect's SQLite configuration with a pool of exactly one connection."""
-
-    async def engine(self) -> AsyncEngine:
-        key = (get_running_loop(), self.connection_url, self.echo, self.timeout)
-        if key not in configurations.ENGINES:
-            engine = create_async_engine(
-                self.connection_url,
-                echo=self.echo,
-                connect_args={"timeout": self.timeout} if self.timeout is not None else {},
-                paramstyle="named",  # as Prefect has it (see its AioSqliteConfiguration)
-                poolclass=sa.pool.AsyncAdaptedQueuePool,
-                pool_size=1,
-                max_overflow=0,
-                pool_timeout=SINGLE_CONNECTION_WAIT_SECONDS,
-            )
-            sa.event.listen(engine.sync_engine, "connect", self.setup_sqlite)
-            sa.event.listen(engine.sync_engine, "begin", self.begin_sqlite_stmt)
-            configurations.ENGINES[key] = engine
-            await self.schedule_engine_disposal(key)
-        return configurations.ENGINES[key]
-
-
-def install() -> None:
-    """Use the single-connection configuration if the server's database is SQLite."""
-    url = PREFECT_API_DATABASE_CONNECTION_URL.value()
-    if url.startswith("sqlite"):
-        dependencies.MODELS_DEPENDENCIES["database_config"] = SingleConnectionSqlite(
-            connection_url=url
-        )
+from casework.core.prefect_private import use_single_connection_sqlite
 
 
 def main() -> None:
     from prefect.cli import app
 
-    install()
+    use_single_connection_sqlite()
     sys.argv = ["prefect", "server", *sys.argv[1:]]
     app()
 

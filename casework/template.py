@@ -27,8 +27,9 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+from casework.core.prefect_private import know_related, leave_heartbeats_behind
 from casework.core.settings import default_data_dir
 
 
@@ -224,57 +225,6 @@ def run_flow_run(
     sys.stdout.flush()
     sys.stderr.flush()
     return code
-
-
-def leave_heartbeats_behind() -> None:
-    """Prefect's sync engine, as a run ends, waits for its heartbeat thread, which sleeps in
-    one-second steps: up to a second more per run, and a case resumed at once waits for that
-    process to exit. This process ends right after the run (its events sent first), so the
-    thread, told to stop, is left behind as Prefect's async engine leaves it."""
-    import prefect.flow_engine as engine_module
-
-    original = getattr(engine_module, "_send_heartbeats", None)
-    if original is None or getattr(original, "casework_unjoined", False):
-        return
-
-    def unjoined(engine: Any, join_on_exit: bool = True) -> Any:
-        return original(engine, join_on_exit=False)
-
-    unjoined.casework_unjoined = True  # type: ignore[attr-defined]
-    engine_module._send_heartbeats = unjoined
-
-
-RELATED_MODELS = {
-    "flow": "prefect.client.schemas.objects:Flow",
-    "deployment": "prefect.client.schemas.responses:DeploymentResponse",
-    "work-queue": "prefect.client.schemas.objects:WorkQueue",
-    "work-pool": "prefect.client.schemas.objects:WorkPool",
-}
-
-
-def know_related(related: dict[str, dict[str, Any]]) -> None:
-    """Put the run's flow, deployment, work queue and pool, as the worker read them, where
-    Prefect's events look for them first (its cache of related resources): the run's
-    events, its heartbeats among them, then name them without four reads of their own. If
-    Prefect's cache is not where it was, nothing is put there, and the run reads them."""
-    import importlib
-
-    try:
-        from prefect.events.related import RESOURCE_CACHE
-        from prefect.types._datetime import now
-    except ImportError:
-        return
-    for key, value in related.items():
-        kind = key.partition(".")[0]
-        if kind not in RELATED_MODELS:
-            continue
-        module, _, name = RELATED_MODELS[kind].partition(":")
-        model = getattr(importlib.import_module(module), name)
-        try:
-            entry: dict[str, Any] = {"kind": kind, "object": model.model_validate(value)}
-        except ValueError:  # another Prefect's shape: the run reads it itself
-            continue
-        RESOURCE_CACHE[key] = cast(Any, (entry, now("UTC")))  # as Prefect stores it
 
 
 def send_logs_and_events(timeout: float) -> None:

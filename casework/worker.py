@@ -37,8 +37,10 @@ from prefect.workers.base import (
 )
 from pydantic import Field
 
+from casework.core.prefect_private import FilteredSubmission
+
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from prefect.client.schemas.objects import Flow as APIFlow
     from prefect.client.schemas.objects import WorkPool
@@ -230,7 +232,10 @@ class TemplateProcess:
             await self._reading
 
 
-class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, CaseworkWorkerResult]):
+class CaseworkWorker(
+    FilteredSubmission,
+    BaseWorker[CaseworkJobConfiguration, CaseworkVariables, CaseworkWorkerResult],
+):
     type = WORKER_TYPE
     job_configuration = CaseworkJobConfiguration
     job_configuration_variables = CaseworkVariables
@@ -267,11 +272,11 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         from prefect.events.clients import get_events_subscriber
         from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter
 
-        while self._work_pool is None:
+        while self.pool_id is None:
             await asyncio.sleep(0.5)
         wanted = EventFilter(
             event=EventNameFilter(name=[f"prefect.flow-run.{name}" for name in WAKE_ON]),
-            any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self._work_pool.id}"]),
+            any_resource=EventAnyResourceFilter(id=[f"prefect.work-pool.{self.pool_id}"]),
         )
         asking = asyncio.create_task(self._ask_when_due())
         try:
@@ -301,9 +306,9 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
                 self._logger.debug("Asking for runs failed (%s)", exc)
             await asyncio.sleep(WAKE_MIN_SECONDS)
 
-    async def _submit_scheduled_flow_runs(
-        self, flow_run_response: list[WorkerFlowRunResponse]
-    ) -> list[FlowRun]:
+    def runs_to_submit(
+        self, flow_run_response: Sequence[WorkerFlowRunResponse]
+    ) -> list[WorkerFlowRunResponse]:
         """Prefect's submission, less the runs whose previous child is still exiting. A case
         resumed within a second of suspending is Scheduled again before the child that
         suspended it has exited and freed its slot; Prefect's worker would take a second
@@ -312,8 +317,7 @@ class CaseworkWorker(BaseWorker[CaseworkJobConfiguration, CaseworkVariables, Cas
         for again as soon as its child has exited."""
         again = {entry.flow_run.id for entry in flow_run_response} & self._in_flight
         self._due_again |= again
-        fresh = [entry for entry in flow_run_response if entry.flow_run.id not in again]
-        return await super()._submit_scheduled_flow_runs(fresh)
+        return [entry for entry in flow_run_response if entry.flow_run.id not in again]
 
     async def _settings_for_children(self) -> dict[str, str]:
         """Prefect settings for each run: its heartbeat, and what spares it requests whose

@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger
-from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 from prefect.input.actions import ensure_flow_run_id, read_flow_run_input
@@ -27,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from casework.core.errors import CaseworkError
 from casework.core.prefect_api import OrchestratorUnavailable, create_run_input, read_run_input
+from casework.core.prefect_private import form_schema
 from casework.core.settings import STAFF_ID_PATTERN
 from flows.parameters import CASE, EPISODE, CaseNumber
 from models.cases import Position
@@ -103,7 +103,7 @@ def dialog_input(form_type: type[StageForm], context: DialogContext) -> type[Run
         @classmethod
         def save(cls, keyset: Keyset, flow_run_id: UUID | None = None) -> None:
             run_id = str(flow_run_id or ensure_flow_run_id())
-            schema = create_v2_schema(base.__name__, model_base=base)
+            schema = form_schema(base)
             create_run_input(run_id, keyset["schema"], dialog_schema(schema, form_type, context))
             create_run_input(run_id, keyset["description"], description(context))
 
