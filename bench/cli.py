@@ -50,7 +50,7 @@ def fill(data_dir: Path) -> None:
     with session_scope() as session:
         for _ in range(5):
             factories.new_case(session)
-    from casework.operations import add_staff
+    from casework.services.staff import add_staff
 
     add_staff("cm.rivera", None, None, getpass.getuser(), "bench")  # who `show` logs
 

@@ -218,9 +218,9 @@ def start_executor(mode: str, log: Path, limit: int) -> Executor:
 
 
 def _at(number: str, stage: str) -> bool:
-    from casework import operations
+    from casework import services
 
-    return operations.show(number).stage == stage
+    return services.cases.show(number).stage == stage
 
 
 @dataclass
@@ -231,7 +231,7 @@ class Workload:
 
 
 def run_cases(count: int, think: float) -> Workload:
-    from casework import operations
+    from casework import services
     from models.codes import Program, Stage, Trigger
     from tests import factories
 
@@ -248,7 +248,7 @@ def run_cases(count: int, think: float) -> Workload:
     def manage(index: int) -> None:
         rng = random.Random(index)
         time.sleep(rng.uniform(0, think))  # case managers do not all start at once
-        number = operations.intake(
+        number = services.cases.intake(
             factories.client_in(), list(Program)[index % 6], "cm.bench", "bench"
         ).case_number
         with lock:
@@ -257,7 +257,9 @@ def run_cases(count: int, think: float) -> Workload:
         for stage, form in steps:
             time.sleep(think * rng.uniform(0.5, 1.5))
             begun = time.monotonic()
-            result = operations.submit(number, stage, form, actor="bench", wait=True, timeout=600)
+            result = services.stages.submit(
+                number, stage, form, actor="bench", wait=True, timeout=600
+            )
             with lock:
                 if result.outcome == "moved":
                     done.latencies.append(time.monotonic() - begun)
@@ -275,7 +277,7 @@ def run_cases(count: int, think: float) -> Workload:
 
 def cli_submit(samples: int) -> tuple[float, float]:
     """Median CPU and wall seconds of one `casework submit --wait` (its own process)."""
-    from casework import operations
+    from casework import services
     from models.codes import Program
     from tests import factories
 
@@ -283,7 +285,7 @@ def cli_submit(samples: int) -> tuple[float, float]:
     form.write_text(factories.assessment().model_dump_json())
     cpu, wall = [], []
     for _ in range(samples):
-        number = operations.intake(
+        number = services.cases.intake(
             factories.client_in(), Program.HOUSING, "cm.bench", "bench"
         ).case_number
         wait_for("intake recorded", lambda n=number: _at(n, "assessment"), 300, every=0.1)  # type: ignore[misc]

@@ -50,7 +50,7 @@ def intakes_then_submits(clients: list[Any], timeout: float = 600) -> Outcome:
     (bounded) until every case is at plan. Real operations, real flow runs."""
     from sqlalchemy import select
 
-    from casework import operations
+    from casework import services
     from casework.core.db import session_scope
     from models.codes import Program, Stage
     from models.orm import Case
@@ -62,7 +62,7 @@ def intakes_then_submits(clients: list[Any], timeout: float = 600) -> Outcome:
         opened = list(
             pool.map(
                 lambda c: _attempt(
-                    lambda: operations.intake(c, Program.HOUSING, "cm.bench", "bench")
+                    lambda: services.cases.intake(c, Program.HOUSING, "cm.bench", "bench")
                 ),
                 clients,
             )
@@ -74,7 +74,7 @@ def intakes_then_submits(clients: list[Any], timeout: float = 600) -> Outcome:
 
     def submit(number: str) -> tuple[Any, str | None]:
         return _attempt(
-            lambda: operations.submit(
+            lambda: services.stages.submit(
                 number,
                 Stage.ASSESSMENT,
                 factories.assessment(),

@@ -272,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     waiver.add_argument(
         "--requirement", required=True, choices=[r.value for r in WaiverRequirement]
     )
-    waiver.add_argument("--expires", required=True, type=date_arg, metavar="DATE")
+    waiver.add_argument(
+        "--expires", dest="expires_on", required=True, type=date_arg, metavar="DATE"
+    )
 
     follow = sub.add_parser(
         "follow-up", parents=[common], help="record a post-closure check (day 30 or 90)"
@@ -398,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     move.add_argument("case_number", nargs="*", help="cases to move (or --from)")
     move.add_argument("--from", dest="from_staff", type=staff_id_arg, help="their whole caseload")
-    move.add_argument("--to", required=True, type=staff_id_arg)
+    move.add_argument("--to", dest="to_staff", required=True, type=staff_id_arg)
     move.add_argument("--reason", required=True, choices=[r.value for r in TransferReason])
     move.add_argument(
         "--override",
@@ -724,7 +726,7 @@ def emit(data: Any, as_json: bool, text: Callable[[], str]) -> None:
 def cmd_intake(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from casework import operations
+    from casework import services
     from models.forms import describe_error
     from models.schemas import ClientIn
 
@@ -742,7 +744,7 @@ def cmd_intake(args: argparse.Namespace) -> int:
         raise CliError("--case-manager: must be a staff id (lowercase letters, digits, . _ -)")
     check_roster(manager, Program(args.program), RecipientRole.CASE_MANAGER, "--case-manager")
     reason = NewClientReason(args.new_client) if args.new_client else None
-    result = operations.intake(
+    result = services.cases.intake(
         client, Program(args.program), manager, actor, new_client_reason=reason
     )
     emit(result.__dict__, args.json, lambda: result.case_number)
@@ -762,12 +764,12 @@ def check_roster(staff_id: str, program: Program, role: RecipientRole | None, op
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     stage = Stage(args.stage)
-    form = operations.parse_stage_form(stage, read_json(args.file, f"{stage.value} form"))
+    form = services.stages.parse_stage_form(stage, read_json(args.file, f"{stage.value} form"))
     narrative = read_text(args.narrative_file, "--narrative-file") if args.narrative_file else None
-    result = operations.submit(
+    result = services.stages.submit(
         args.case_number,
         stage,
         form,
@@ -789,19 +791,19 @@ def _submit_line(result: Any) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
     from casework.views import case_text
 
-    detail = operations.show(args.case_number, reader=signed_in())
+    detail = services.cases.show(args.case_number, reader=signed_in())
     emit(detail.public(), args.json, lambda: case_text(detail))
     return 0
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
     from casework.views import caseload_text
 
-    rows = operations.caseload(
+    rows = services.cases.caseload(
         Stage(args.stage) if args.stage else None,
         Program(args.program) if args.program else None,
         CaseStatus(args.status) if args.status else None,
@@ -836,7 +838,7 @@ def cmd_form(args: argparse.Namespace) -> int:
 def cmd_note(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from casework import operations
+    from casework import services
     from models.forms import describe_error
     from models.schemas import ContactIn
 
@@ -844,7 +846,7 @@ def cmd_note(args: argparse.Namespace) -> int:
         data = ContactIn(contact_type=ContactType(args.type), text=args.text, crisis=args.crisis)
     except ValidationError as exc:
         raise CliError(describe_error(exc, "note: ")) from None
-    warning = operations.note(args.case_number, data, signed_in())
+    warning = services.cases.note(args.case_number, data, signed_in())
     crisis = " (crisis: escalating now)" if args.crisis and not warning else ""
     print(f"{args.case_number.upper()}: {data.contact_type.value} recorded{crisis}")
     if warning:
@@ -853,19 +855,19 @@ def cmd_note(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     reason = free_text(args.reason, "--reason")
-    result = operations.reopen(args.case_number, reason, signed_in())
+    result = services.cases.reopen(args.case_number, reason, signed_in())
     print(f"{result.case_number}: reopened as a new episode, now at {result.stage}")
     return 0
 
 
 def cmd_reassess(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     note = free_text(args.note, "--note") if args.note else None
-    result = operations.reassess(
+    result = services.stages.reassess(
         args.case_number,
         ReassessmentReason(args.reason),
         signed_in(),
@@ -884,22 +886,35 @@ def cmd_reassess(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     watches = [Watch(w) for w in args.watch] if args.watch else list(Watch)
     if args.case_number and not args.watch:
         watches = [Watch.STALLED_CASES, Watch.BENEFITS]
     if args.on_pool:
-        said, completed = operations.sweep_on_pool(watches, args.as_of, args.case_number)
+        said, completed = services.sweeps.sweep_on_pool(watches, args.as_of, args.case_number)
         emit(said, args.json, lambda: "\n".join(f"{w}: {line}" for w, line in said.items()))
         return 0 if completed else EXIT_ERROR
-    totals = operations.sweep(watches, args.as_of, args.case_number)
+    totals = sweep(watches, args.as_of, args.case_number)
     emit(
         totals,
         args.json,
         lambda: "\n".join(sweep_line(watch, counts) for watch, counts in totals.items()),
     )
     return 0
+
+
+def sweep(watches: list[Watch], as_of: datetime | None, case_number: str | None) -> dict[str, Any]:
+    """Run sweeps here and now, as flow runs on the dashboard (with their artifacts)."""
+    from casework.core import prefect_api
+    from casework.services.sweeps import one_case
+    from flows.sweeps import SWEEPS
+
+    prefect_api.check_ready(prefect_api.SWEEP_DEPLOYMENT)
+    if case_number is not None:
+        case_number = one_case(watches, case_number)
+        return {watch.value: SWEEPS[watch](as_of, case_number) for watch in watches}
+    return {watch.value: SWEEPS[watch](as_of) for watch in watches}
 
 
 def sweep_line(watch: str, counts: dict[str, Any]) -> str:
@@ -910,31 +925,31 @@ def sweep_line(watch: str, counts: dict[str, Any]) -> str:
 
 
 def cmd_escalations(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
     from casework.views import escalations_text
 
-    rows = operations.escalation_list(args.open, args.case)
+    rows = services.sweeps.escalation_list(args.open, args.case)
     emit([row.model_dump(mode="json") for row in rows], args.json, lambda: escalations_text(rows))
     return 0
 
 
 def cmd_benefit(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     kind = BenefitKind(args.kind)
     if args.ended:
-        operations.end_benefit(args.case_number, kind, signed_in())
+        services.benefits.end_benefit(args.case_number, kind, signed_in())
         print(f"{args.case_number.upper()}: {kind.value} ended; no longer watched")
     else:
-        operations.record_benefit(args.case_number, kind, args.recertify_by, signed_in())
+        services.benefits.record_benefit(args.case_number, kind, args.recertify_by, signed_in())
         print(f"{args.case_number.upper()}: {kind.value} to recertify by {args.recertify_by}")
     return 0
 
 
 def cmd_notice(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
-    result = operations.record_notice(
+    result = services.benefits.record_notice(
         args.case_number,
         BenefitKind(args.benefit),
         NoticeAction(args.action),
@@ -968,13 +983,13 @@ def _notice_done(args: argparse.Namespace, result: Any, text: Callable[[Any], st
 
 
 def cmd_hearing(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     if args.aid_continuing and args.requested_on is None:
         raise CliError("--aid-continuing: goes with --requested-on")
     if (args.on is None) != (args.decision is None):
         raise CliError("--on: give the decision's date with --decision, and only with it")
-    result = operations.record_hearing(
+    result = services.benefits.record_hearing(
         args.case_number,
         args.notice,
         signed_in(),
@@ -1006,22 +1021,22 @@ def _hearing_recorded(result: Any) -> str:
 
 
 def cmd_waiver(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     requirement = WaiverRequirement(args.requirement)
-    operations.record_waiver(args.case_number, requirement, args.expires, signed_in())
-    print(f"{args.case_number.upper()}: {requirement.value} waiver until {args.expires}")
+    services.benefits.record_waiver(args.case_number, requirement, args.expires_on, signed_in())
+    print(f"{args.case_number.upper()}: {requirement.value} waiver until {args.expires_on}")
     return 0
 
 
 def cmd_follow_up(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     if args.unreachable == bool(args.housing_kept or args.benefits_continuing):
         raise CliError("--housing-kept/--benefits-continuing: give both, or --unreachable instead")
     if not args.unreachable and not (args.housing_kept and args.benefits_continuing):
         raise CliError("--housing-kept/--benefits-continuing: give both (yes or no)")
-    outcome = operations.record_follow_up(
+    outcome = services.benefits.record_follow_up(
         args.case_number,
         args.day,
         reached=not args.unreachable,
@@ -1038,13 +1053,13 @@ CHANGES_LISTED = 20  # an import names what changed for this many services, then
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     if args.providers_command == "import":
         partners = (
             read_json(args.partners, "partners file", "--partners") if args.partners else None
         )
-        report = operations.import_providers(
+        report = services.providers.import_providers(
             Path(args.file), partners=partners, directory=args.directory
         )
         for problem in report.problems:
@@ -1063,16 +1078,16 @@ def cmd_providers(args: argparse.Namespace) -> int:
         )
         return 0 if report.imported or not report.problems else EXIT_ERROR
     if args.providers_command == "token":
-        operations.set_partner_token(args.name, sys.stdin.readline())
+        services.providers.set_partner_token(args.name, sys.stdin.readline())
         print(f"token {args.name} kept on this machine")
         return 0
     if args.providers_command == "show":
-        row = operations.provider(args.key)
+        row = services.providers.provider(args.key)
         emit(row.model_dump(mode="json"), args.json, lambda: provider_card(row))
         return 0
     from models.providers import Search
 
-    rows = operations.provider_list(
+    rows = services.providers.provider_list(
         Search(
             category=ServiceCategory(args.service) if args.service else None,
             language=args.language,
@@ -1141,14 +1156,15 @@ def provider_card(row: ProviderOut) -> str:
 
 
 def cmd_consent(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
+    from casework.core.errors import Deferred
 
     actor = signed_in()
     if args.withdraw:
         later = ""
         try:
-            cancelled = operations.withdraw_consent(args.case_number, args.provider, actor)
-        except operations.Deferred as deferred:
+            cancelled = services.referrals.withdraw_consent(args.case_number, args.provider, actor)
+        except Deferred as deferred:
             cancelled, later = deferred.done, f"; {deferred.case_number} {back_later()}"
         print(
             f"{args.case_number.upper()}: consent for {args.provider} withdrawn"
@@ -1156,16 +1172,16 @@ def cmd_consent(args: argparse.Namespace) -> int:
         )
         return 0
     given_on = args.given_on or date.today()
-    operations.give_consent(args.case_number, args.provider, given_on, actor)
+    services.referrals.give_consent(args.case_number, args.provider, given_on, actor)
     print(f"{args.case_number.upper()}: consent to share with {args.provider} from {given_on}")
     return 0
 
 
 def cmd_referral(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     reason = free_text(args.reason, "--reason") if args.reason else None
-    case_number, moved = operations.record_referral_status(
+    case_number, moved = services.referrals.record_referral_status(
         args.reference, ReferralStatus(args.status), reason, signed_in()
     )
     follow: dict[bool | None, str] = {True: f"; {case_number} moves on", False: ""}
@@ -1188,7 +1204,7 @@ def cmd_sync_referrals(args: argparse.Namespace) -> int:
 
 
 def cmd_doc(args: argparse.Namespace) -> int:
-    from casework.documents import produce
+    from casework.services.documents import produce
 
     if args.kind == "referral" and not args.reference:
         raise CliError("reference: a referral letter needs the referral (REF-…)")
@@ -1223,7 +1239,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from casework.core.files import protected_paths, write_out
-    from casework.report import caseload_report, to_html, to_text
+    from casework.services.reports import caseload_report, to_html, to_text
 
     report = caseload_report(args.as_of or datetime.now(UTC))
     if args.html:
@@ -1273,11 +1289,11 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_due(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     today = datetime.now(UTC).date()  # the sweeps' day, whose breaches the list comes before
     manager = args.manager or signed_in()
-    items = operations.due(manager, args.within, today)
+    items = services.cases.due(manager, args.within, today)
     emit(
         [i.as_dict(today) for i in items],
         args.json,
@@ -1294,14 +1310,14 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     if bool(args.case_number) == bool(args.from_staff):
         raise CliError("case_number: give the cases to move, or --from STAFF, not both")
-    done, warning = operations.transfer(
+    done, warning = services.transfers.transfer(
         [n.upper() for n in args.case_number],
         args.from_staff,
-        args.to,
+        args.to_staff,
         TransferReason(args.reason),
         args.override,
         signed_in(),
@@ -1321,10 +1337,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
     from models.matching import LIKELY
 
-    pairs = operations.duplicates(signed_in(), args.min_score or LIKELY)
+    pairs = services.clients.duplicates(signed_in(), args.min_score or LIKELY)
     emit(
         [
             {"clients": [p.first, p.second], "score": p.match.score, "signals": p.match.signals}
@@ -1343,10 +1359,10 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
     kept, merged = args.kept.upper(), args.merged.upper()
-    moved = operations.merge(kept, merged, signed_in())
+    moved = services.clients.merge(kept, merged, signed_in())
     print(f"{merged} merged into {kept}: {moved} case(s) moved")
     return 0
 
@@ -1405,7 +1421,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_staff(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
     from casework.services.staff import roster
 
     if args.staff_command == "list":
@@ -1416,10 +1432,10 @@ def cmd_staff(args: argparse.Namespace) -> int:
             print(f"{member.id:<20} {member.role.value:<16} {programs}{login}{state}")
         return 0
     if args.staff_command == "deactivate":
-        operations.deactivate_staff(args.staff_id, signed_in_or_owner())
+        services.staff.deactivate_staff(args.staff_id, signed_in_or_owner())
         print(f"{args.staff_id}: inactive")
         return 0
-    member = operations.add_staff(
+    member = services.staff.add_staff(
         args.staff_id,
         StaffRole(args.role) if args.role else None,
         args.programs,
@@ -1449,9 +1465,9 @@ def signed_in_or_owner() -> str:
 
 
 def cmd_access_log(args: argparse.Namespace) -> int:
-    from casework import operations
+    from casework import services
 
-    rows = operations.access_log(args.case_number, args.staff)
+    rows = services.staff.access_log(args.case_number, args.staff)
     emit(
         [r.model_dump(mode="json") for r in rows],
         args.json,
@@ -1600,4 +1616,4 @@ def flag_for(field: str, argv: list[str]) -> str:
         if action.dest == field:
             named = action.metavar if isinstance(action.metavar, str) else field
             return max(action.option_strings, key=len, default=named)
-    return "--" + field.replace("_", "-")
+    return field  # not one of this command's inputs: the domain's word

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from casework import examples, operations
+from casework import examples, services
 from casework.core import credentials, prefect_api
+from casework.core.clock import now
 from casework.core.db import session_scope
+from casework.core.errors import InputError
 from casework.partner import PartnerAgency
 from casework.services.staff import roster
 from casework.stack import StackError
@@ -136,7 +138,7 @@ def _open(index: int, seed: int) -> DemoCase:
     staff = managers[index % len(managers)]
     # Synthetic people may happen to resemble each other: registered as distinct people
     # (`casework duplicates` then lists any pair that looks alike).
-    position, _ = operations.open_case(
+    position, _ = services.cases.open_case(
         synthetic_client(rng), program, staff, staff, NewClientReason.DIFFERENT_PERSON
     )
     route = ROUTES[index % len(ROUTES)]
@@ -170,7 +172,7 @@ def _look(case: DemoCase) -> _Seen:
 def _advance(case: DemoCase) -> bool:
     """One attempt at the case's next step. Returns whether it is waiting on its partners."""
     if not case.started:  # idempotent: a retry after a timeout starts no second run
-        operations.start_run(case.opened)
+        services.cases.start_run(case.opened)
         case.started = True
     seen = _look(case)
     if case.done == len(case.route):
@@ -207,13 +209,13 @@ def _give(case: DemoCase, stage: Stage) -> None:
         last = case.done == len(case.route) - 1 and stage is Stage.MONITORING
         case.form = demo_form(stage, case.rng, case.staff, last=last)
     if stage is Stage.REFERRAL and not case.consented:
-        operations.give_consent(case.number, "*", date.today(), case.staff)
+        services.referrals.give_consent(case.number, "*", date.today(), case.staff)
         case.consented = True
     try:
-        result = operations.submit(
+        result = services.stages.submit(
             case.number, stage, case.form, actor=case.staff, timeout=STEP_SECONDS
         )
-    except operations.InputError as exc:
+    except InputError as exc:
         if _look(case).past(stage):  # an earlier attempt's form (this one) was applied since
             _next(case)
             return
@@ -225,12 +227,12 @@ def _give(case: DemoCase, stage: Stage) -> None:
 def _finish(case: DemoCase) -> None:
     if case.route and case.route[-1] is Stage.MONITORING:
         # A benefit due soon, so the benefits watch has a warning to give.
-        today = operations.now().date()
-        operations.record_benefit(
+        today = now().date()
+        services.benefits.record_benefit(
             case.number, BenefitKind.SNAP, today + timedelta(days=10), case.staff
         )
         if case.rng.random() < 0.5:  # and for some, a notice that it is to be cut
-            operations.record_notice(
+            services.benefits.record_notice(
                 case.number,
                 BenefitKind.SNAP,
                 NoticeAction.REDUCE,
@@ -350,7 +352,7 @@ def _demo_directory(url: str, token: str) -> None:
     for service in data["services"]:
         service["x-casework"]["referral_endpoint"] = url
         service["x-casework"]["token"] = token
-    operations.import_providers(data, allow_local=True)  # the demo is dev mode
+    services.providers.import_providers(data, allow_local=True)  # the demo is dev mode
 
 
 def run_demo(count: int, url: str, token: str, seed: int = 7) -> str:

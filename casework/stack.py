@@ -344,18 +344,13 @@ async def _watch_server(
 async def _keep_cases_moving(data_dir: Path) -> None:
     """While `up` is the only worker: put back to wait the case runs that crashed or lost
     their process (a form they were given is applied once, from the run's stored input),
-    and move on the cases whose partners' answers were recorded while the server was away."""
-    from casework.core.db import session_scope
-    from casework.operations import keep_up, settle
+    and catch Prefect up with the store (`casework.services.sweeps.catch_up`, which a work
+    pool's stalled-case sweep runs too)."""
+    from casework.services.sweeps import catch_up
     from casework.status import repair_stuck
-    from models import referrals
 
     def once() -> list[str]:
-        lines = repair_stuck(data_dir)
-        with session_scope(read_only=True) as session:
-            waiting = referrals.waiting_cases(session)
-        lines += [f"{number}: moved on (its partners had answered)" for number in settle(waiting)]
-        return lines + keep_up()
+        return repair_stuck(data_dir) + catch_up()
 
     while True:
         await asyncio.sleep(UPKEEP_SECONDS)

@@ -376,7 +376,7 @@ def repair(case_number: str) -> str:
             f"Prefect server at {api_url()} is not answering; {remedy('server')}"
         )
     if flow_run_id is None:  # recorded, but its run never started (the server went away)
-        from casework.operations import start_run
+        from casework.services.cases import start_run
 
         with session_scope(read_only=True) as session:
             position = cases.position(session, cases.get_case(session, owner.case_number))

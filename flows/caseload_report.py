@@ -11,8 +11,8 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from casework.report import DUE_WITHIN_DAYS, due_lists, tables
-from casework.report import caseload_report as compute
+from casework.services.reports import DUE_WITHIN_DAYS, due_lists, tables
+from casework.services.reports import caseload_report as compute
 from flows.operator import refuses_cleanly
 from flows.parameters import AS_OF, AsOf
 from flows.sweeps import dated_run_name, previewing

@@ -24,9 +24,9 @@ def reassess_case(
     reason: Reason = REASON,
     requested_by: StaffIdParameter = REQUESTED_BY,
 ) -> str:
-    from casework import operations
+    from casework import services
 
-    result = operations.reassess(case_number, reason, requested_by)
+    result = services.stages.reassess(case_number, reason, requested_by)
     get_run_logger().info(
         "%s sent back to assessment (%s, %s)", case_number, reason.value, result.stage_key
     )

@@ -33,7 +33,7 @@ def sync_one(provider_key: str, references: list[str]) -> list[Change]:
 )
 def referral_status_sync() -> dict[str, int]:
     """Poll the partners for the referrals they have not finished with."""
-    from casework import operations
+    from casework import services
 
     with session_scope(read_only=True) as session:
         grouped = referrals.open_by_provider(session)
@@ -41,7 +41,9 @@ def referral_status_sync() -> dict[str, int]:
     changes = [change for future in futures for change in future.result()]
     with session_scope(read_only=True) as session:
         waiting = referrals.waiting_cases(session)
-    resumed = operations.settle(waiting)  # only those whose answers are all in (or one refused)
+    resumed = services.referrals.resume_answered(
+        waiting
+    )  # only those whose answers are all in (or one refused)
     rows: list[dict[str, Any]] = [asdict(change) for change in changes]
     rows += [{"reference": "", "provider": "", "old": "", "new": f"{n} moved on"} for n in resumed]
     create_table_artifact(

@@ -20,7 +20,9 @@ from prefect.cache_policies import NO_CACHE
 
 from casework.core.db import session_scope
 from casework.core.errors import UserError
+from casework.core.prefect_api import own_stack
 from casework.core.settings import get_settings
+from casework.services.sweeps import catch_up
 from flows.operator import refuses_cleanly
 from flows.parameters import AS_OF, ONLY_CASE, AsOf, CaseNumber
 from models import cases, escalations
@@ -70,12 +72,12 @@ def list_due_reassessments(as_of: datetime) -> list[str]:
 def reassess_due(due: list[str], progress: Any) -> list[dict[str, Any]]:
     """Resume each due case with a reassess decision (a resume per case, never a flow run
     per case). A case that cannot be resumed now is reported and tried again next sweep."""
-    from casework import operations
+    from casework import services
 
     rows = []
     for done, case_number in enumerate(due, start=1):
         try:
-            result = operations.reassess(
+            result = services.stages.reassess(
                 case_number, ReassessmentReason.SCHEDULED_REVIEW, SWEEP_ACTOR, timeout=15
             )
             action = f"reassessment {result.outcome}"
@@ -200,21 +202,18 @@ def stalled_case_sweep(
 ) -> dict[str, Any]:
     """Stage SLAs, contact intervals, unanswered referrals, overdue goals, crisis flags."""
     if case_number is None:
-        catch_up()
+        catch_up_on_the_pool()
     return run_watch(Watch.STALLED_CASES, as_of, case_number)
 
 
-def catch_up() -> None:
-    """On a work pool, what `casework up`'s upkeep does on one machine: tell Prefect of the
-    transfers it missed while it was away, and wake the runs of cases whose reassessment
-    was asked for meanwhile. Under `casework up` its upkeep does it, and this does not."""
-    from casework.core.prefect_api import own_stack
-    from casework.operations import keep_up
-
+def catch_up_on_the_pool() -> None:
+    """On a work pool, what `casework up`'s upkeep does on one machine (the same service:
+    `casework.services.sweeps.catch_up`). Under `casework up` its upkeep does it, and this
+    does not."""
     if own_stack():
         return
     try:
-        lines = keep_up()
+        lines = catch_up()
     except Exception as exc:  # noqa: BLE001 - the sweep itself goes on; the next one tries again
         get_run_logger().warning("catch-up skipped this time (%s)", type(exc).__name__)
         return

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from casework import operations
+from casework import services
 from casework.core.db import session_scope
 from casework.partner import PartnerAgency
 from models import cases, referrals
@@ -45,12 +45,12 @@ def case_at_referral() -> tuple[str, Any]:
     return factories.case_waiting_at(Stage.REFERRAL)
 
 
-def send(case_number: str, *keys: str) -> operations.SubmitResult:
+def send(case_number: str, *keys: str) -> services.stages.SubmitResult:
     form = factories.ReferralForm(
         submitted_by=factories.STAFF,
         referrals=[factories.ReferralRequest(service=category_of(k), provider=k) for k in keys],
     )
-    return operations.submit(case_number, Stage.REFERRAL, form, actor="tester", wait=True)
+    return services.stages.submit(case_number, Stage.REFERRAL, form, actor="tester", wait=True)
 
 
 def referrals_of(case_number: str) -> list[Referral]:
@@ -59,7 +59,7 @@ def referrals_of(case_number: str) -> list[Referral]:
 
 
 def stage_and_waiting(case_number: str) -> tuple[str, bool]:
-    detail = operations.show(case_number)
+    detail = services.cases.show(case_number)
     with session_scope() as session:
         waiting = cases.get_case(session, case_number).waiting_on is not None
     return detail.stage, waiting

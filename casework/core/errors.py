@@ -33,6 +33,18 @@ class UserError(CaseworkError):
     """An error the user can cause or fix, shown as one line; nothing was changed."""
 
 
+class Deferred(CaseworkError):  # noqa: N818 - not an error: done, with a part still to come
+    """Recorded in the store; the case's run follows once the Prefect server is back."""
+
+    def __init__(self, case_number: str, done: list[str]) -> None:
+        super().__init__(case_number)
+        self.case_number, self.done = case_number, done
+
+
+class InputError(UserError):
+    """Bad input from the user: the message names the field and what is wrong."""
+
+
 def on_field(field: str, message: str) -> str:
     """A user error's line as a surface that names its inputs as the services do (a run
     form, whose parameters are the services' names) shows it."""

@@ -326,7 +326,7 @@ def signed_in_as(store: Store, role: str) -> Iterator[None]:
 def test_intake_finds_a_person_registered_in_a_program_it_cannot_read(store: Store) -> None:
     """Duplicate detection sees the whole register; what it hands back is numbers and
     scores, and the other program's case stays a number."""
-    from casework import operations
+    from casework import services
     from models.clients import LikelyDuplicate
     from models.schemas import ClientIn
 
@@ -337,8 +337,8 @@ def test_intake_finds_a_person_registered_in_a_program_it_cannot_read(store: Sto
     me = STAFF["case_manager"][0]
     with signed_in_as(store, "case_manager"):
         with pytest.raises(LikelyDuplicate, match=f"registered as {number} \\(score 100\\)"):
-            operations.open_case(them, Program.HOUSING, me, me)
-        position, linked = operations.open_case(number or "", Program.HOUSING, me, me)
+            services.cases.open_case(them, Program.HOUSING, me, me)
+        position, linked = services.cases.open_case(number or "", Program.HOUSING, me, me)
     assert linked == number
     code, out, err = cli(store, "case_manager", "show", position.case_number, "--json")
     assert code == 0, err
@@ -590,7 +590,7 @@ def test_a_staff_member_in_the_service_role_is_reported(store: Store) -> None:
 def test_ten_simultaneous_intakes_of_one_person_make_one_client(store: Store) -> None:
     """Intake's duplicate check and its insert are one step per blocking key: ten intakes
     of the same person at the same moment register one client and refuse nine."""
-    from casework import operations
+    from casework import services
     from models.clients import LikelyDuplicate
 
     person = factories.client_in()
@@ -601,7 +601,7 @@ def test_ten_simultaneous_intakes_of_one_person_make_one_client(store: Store) ->
     def intake() -> None:
         start.wait(timeout=60)
         try:
-            position, _ = operations.open_case(person, Program.HOUSING, me, me)
+            position, _ = services.cases.open_case(person, Program.HOUSING, me, me)
             outcomes.append(position.case_number)
         except LikelyDuplicate:
             outcomes.append("refused")

@@ -7,7 +7,7 @@ import stat
 import httpx
 import pytest
 
-from casework import operations
+from casework import services
 from casework.core.settings import CREDENTIAL_FILE
 from models.codes import Stage
 from tests import factories
@@ -32,7 +32,7 @@ def test_the_prefect_api_refuses_a_caller_without_the_credential(stack: str) -> 
     assert httpx.get(f"{stack}/health", timeout=30).status_code == 200
     [found] = api_post(stack, "flow_runs/filter", {"flow_runs": {"id": {"any_": [run]}}})
     assert found["state"]["type"] == "PAUSED"
-    assert operations.show(case_number).stage == Stage.MONITORING
+    assert services.cases.show(case_number).stage == Stage.MONITORING
 
     credential = SESSION_DIR / CREDENTIAL_FILE
     assert stat.S_IMODE(credential.stat().st_mode) == 0o600

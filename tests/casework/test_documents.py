@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from casework.cli import main
 from casework.core.db import migrate, session_scope
-from casework.documents import render
+from casework.services.documents import render
 from models import consents, contacts, referrals
 from models.orm import Client, Document, Provider
 from models.schemas import ContactIn

@@ -51,7 +51,8 @@ def test_every_error_casework_defines_has_the_one_base() -> None:
         ("notice_date", ["notice", "CASE-000001"], "--notice-date"),
         ("effective", ["notice", "CASE-000001", "--effective", "2026-01-01"], "--effective"),
         ("case_number", ["sweep", "--watch", "benefits"], "--case"),
-        ("to", ["transfer", "CASE-000001"], "--to"),
+        ("to_staff", ["transfer", "CASE-000001"], "--to"),
+        ("stage", ["reassess", "CASE-000001"], "stage"),  # not an input of the command
         ("role", ["staff", "add", "cm.new"], "--role"),  # a subcommand's subcommand
         ("case_number", ["show", "CASE-000001"], "case_number"),  # a positional argument
     ],

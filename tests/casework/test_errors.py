@@ -98,9 +98,9 @@ def test_a_failed_submission_names_nobody_and_submits_nothing(
     code, _, err = run_cli(capsys, *argv)
     assert code == 1
     _unexpected(err, [*identity_strings(client), secret])
-    from casework import operations
+    from casework import services
 
-    assert operations.show(number).stage == "assessment", "the form was not handed over"
+    assert services.cases.show(number).stage == "assessment", "the form was not handed over"
 
 
 def test_a_bad_organization_name_skips_one_provider_on_each_backend(session) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from casework.core.db import check_schema, migrate, session_scope
 from casework.core.settings import get_settings
-from casework.documents import produce
+from casework.services.documents import produce
 from models.orm import Document
 from tests import factories
 from tests.casework.test_cli import run_cli

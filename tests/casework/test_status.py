@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from casework import operations, status
+from casework import services, status
 from casework.automations import RESCHEDULED
 from casework.core import prefect_api
 from casework.core.db import session_scope
@@ -83,11 +83,11 @@ def test_a_killed_case_run_recovers_by_itself_and_a_second_crash_is_listed(stack
     key, episode, run_id = factories.where_it_waits(case_number)
     form = factories.monitoring(Trigger.CONTINUE)
     earlier = flow_run_processes().get(run_id)
-    given = operations.submit(case_number, Stage.MONITORING, form, actor="tester")
+    given = services.stages.submit(case_number, Stage.MONITORING, form, actor="tester")
     assert given.outcome == "submitted"
     with ThreadPoolExecutor(1) as pool:  # what `submit --wait` does once the form is in
         waiting = pool.submit(
-            operations.wait_for_stage,
+            services.stages.wait_for_stage,
             case_number,
             episode,
             key,
@@ -110,10 +110,10 @@ def test_a_killed_case_run_recovers_by_itself_and_a_second_crash_is_listed(stack
         assert row["problem"].startswith("its run Crashed at "), row
         assert f"run `casework repair {case_number}`" in " ".join(shown["actions"])
         # What a case manager sees of it: the run's state beside the stage.
-        detail = operations.show(case_number)
+        detail = services.cases.show(case_number)
         assert detail.run_state == "Crashed"
         assert "stage monitoring (run Crashed)" in case_text(detail)
-        listing = operations.caseload(Stage.MONITORING)
+        listing = services.cases.caseload(Stage.MONITORING)
         [listed] = [r for r in listing if r.case_number == case_number]
         assert caseload_text([listed]).endswith("  run Crashed")
         result = waiting.result()
@@ -128,12 +128,14 @@ def test_a_killed_case_run_recovers_by_itself_and_a_second_crash_is_listed(stack
     assert [p for p in after.case_runs if p.case_number == case_number] == []
     assert f"casework repair {case_number}" not in status.to_text(after)
     assert status.repair(case_number) == f"{case_number}: its run needs no repair"
-    waiting_again = operations.show(case_number)
+    waiting_again = services.cases.show(case_number)
     assert waiting_again.run_state is None
     assert "(run " not in case_text(waiting_again)
     with prefect_away():
-        unknown = operations.show(case_number)
-        rows = [r for r in operations.caseload(Stage.MONITORING) if r.case_number == case_number]
+        unknown = services.cases.show(case_number)
+        rows = [
+            r for r in services.cases.caseload(Stage.MONITORING) if r.case_number == case_number
+        ]
     assert unknown.run_state == "unknown"
     assert caseload_text(rows).splitlines()[-1] == (
         "run states unknown: the Prefect server did not answer"
@@ -152,7 +154,7 @@ def test_repair_starts_the_run_of_a_case_whose_start_failed(stack: str) -> None:
         return bool(run_id) and prefect_api.read_run(run_id).waiting
 
     wait_for("the started run to wait at assessment", run_waits)
-    assert operations.show(case_number).stage == "assessment"
+    assert services.cases.show(case_number).stage == "assessment"
     assert status.repair(case_number) == f"{case_number}: its run needs no repair"
 
 

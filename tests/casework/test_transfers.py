@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from casework import operations
+from casework import services
 from casework.cli import main
 from casework.core.db import session_scope
 from models import cases
@@ -43,7 +43,7 @@ def _managers(numbers: list[str]) -> set[str]:
 def test_a_supervisor_moves_a_case_and_a_whole_caseload(
     capsys: pytest.CaptureFixture[str], stack: str, as_supervisor: None
 ) -> None:
-    opened = operations.intake(factories.client_in(), Program.GERIATRIC, "cm.a", "tester")
+    opened = services.cases.intake(factories.client_in(), Program.GERIATRIC, "cm.a", "tester")
     number = opened.case_number
     with session_scope() as session:
         case = cases.get_case(session, number)
@@ -170,7 +170,7 @@ def test_what_prefect_missed_while_away_is_told_once_it_is_back(
 ) -> None:
     """A transfer and a reassessment asked for while the server is away are kept; once it
     answers, `casework up` tags the run, sends the event and wakes the run, once."""
-    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.a", "tester")
+    opened = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.a", "tester")
     number = opened.case_number
     at_plan, _ = factories.case_waiting_at(Stage.PLAN)
     with prefect_away():
@@ -199,7 +199,7 @@ def test_what_prefect_missed_while_away_is_told_once_it_is_back(
     )
     wait_for(
         "the case to go back to assessment",
-        lambda: operations.show(at_plan).stage == "assessment",
+        lambda: services.cases.show(at_plan).stage == "assessment",
         timeout=120,
     )
-    assert operations.keep_up() == []  # told once
+    assert services.sweeps.catch_up() == []  # told once

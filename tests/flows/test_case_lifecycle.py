@@ -15,9 +15,10 @@ from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
 from sqlalchemy import func, select
 
-from casework import operations
+from casework import services
 from casework.core import prefect_api
 from casework.core.db import session_scope
+from casework.core.errors import InputError
 from casework.core.settings import prefect_auth_headers
 from casework.views import case_text
 from models import audit, cases, stage_events
@@ -36,12 +37,12 @@ ACTOR = "tester"
 
 def _open(program: Program = Program.HOUSING) -> tuple[str, str, object]:
     client = factories.client_in()
-    result = operations.intake(client, program, "cm.tester", ACTOR)
+    result = services.cases.intake(client, program, "cm.tester", ACTOR)
     return result.case_number, result.flow_run_id, client
 
 
-def _submit(case_number: str, stage: Stage, form, **kwargs) -> operations.SubmitResult:  # type: ignore[no-untyped-def]
-    result = operations.submit(case_number, stage, form, actor=ACTOR, wait=True, **kwargs)
+def _submit(case_number: str, stage: Stage, form, **kwargs) -> services.stages.SubmitResult:  # type: ignore[no-untyped-def]
+    result = services.stages.submit(case_number, stage, form, actor=ACTOR, wait=True, **kwargs)
     assert result.outcome == "moved", result
     return result
 
@@ -84,7 +85,7 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
     _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE))
     _submit(case_number, Stage.CLOSURE, factories.closure(), narrative="Housed; goals met.")
 
-    detail = operations.show(case_number)
+    detail = services.cases.show(case_number)
     assert (detail.status, detail.stage, detail.closure_reason) == (
         "closed",
         "closure",
@@ -157,13 +158,13 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
 
     # Closed: no more forms. Reopened: a new episode with a run of its own.
     with pytest.raises(cases.CaseClosed):
-        operations.submit(
+        services.stages.submit(
             case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE), actor=ACTOR
         )
-    reopened = operations.reopen(case_number, "Client lost housing again", ACTOR)
+    reopened = services.cases.reopen(case_number, "Client lost housing again", ACTOR)
     assert reopened.flow_run_id != flow_run_id
     _submit(case_number, Stage.ASSESSMENT, factories.assessment())
-    detail = operations.show(case_number)
+    detail = services.cases.show(case_number)
     assert (detail.episode, detail.stage, detail.status) == (2, "plan", "open")
     assert prefect_api.read_run(reopened.flow_run_id).name == case_number
 
@@ -189,12 +190,12 @@ def test_reassessment_loop_returns_to_assessment_and_on(stack: str) -> None:
 def test_second_submission_of_a_stage_is_refused_and_changes_nothing(stack: str) -> None:
     case_number, _ = factories.case_waiting_at(Stage.PLAN)  # its assessment recorded
     before = _rows(case_number)
-    with pytest.raises(
-        operations.InputError, match="at plan, not assessment \\(already recorded\\)"
-    ):
-        operations.submit(case_number, Stage.ASSESSMENT, factories.assessment(), actor=ACTOR)
-    with pytest.raises(operations.InputError, match="client_participated"):
-        operations.submit(case_number, Stage.PLAN, factories.plan(participated=False), actor=ACTOR)
+    with pytest.raises(InputError, match="at plan, not assessment \\(already recorded\\)"):
+        services.stages.submit(case_number, Stage.ASSESSMENT, factories.assessment(), actor=ACTOR)
+    with pytest.raises(InputError, match="client_participated"):
+        services.stages.submit(
+            case_number, Stage.PLAN, factories.plan(participated=False), actor=ACTOR
+        )
     assert _rows(case_number) == before
 
 
@@ -212,7 +213,7 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
     bad["goals"].append(dict(bad["goals"][0], objective="maintain_recovery"))  # nor this
     _wait_for_state(flow_run_id, "PAUSED")
     prefect_api.resume_with_form(flow_run_id, key, to_labels(bad))
-    outcome = operations.wait_for_stage(case_number, 1, key, flow_run_id, 60)
+    outcome = services.stages.wait_for_stage(case_number, 1, key, flow_run_id, 60)
     assert outcome.outcome == "rejected"
     assert "goals.0: Value error, objective food_security belongs to domain food" in (
         outcome.error or ""
@@ -221,9 +222,9 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
         outcome.error or ""
     )
 
-    refused = [h for h in operations.show(case_number).history if h.outcome == "rejected"]
+    refused = [h for h in services.cases.show(case_number).history if h.outcome == "rejected"]
     assert [(h.from_stage, h.actor) for h in refused] == [("plan", factories.STAFF)]
-    assert "REFUSED (cm.tester): goals.0" in case_text(operations.show(case_number))
+    assert "REFUSED (cm.tester): goals.0" in case_text(services.cases.show(case_number))
 
     run = _wait_for_state(flow_run_id, "PAUSED")
     assert run.pause_key == f"{key}-retry1"
@@ -303,7 +304,7 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
         ]
         again = [r for r in audit.for_case(session, case) if r.action == "form_awaited_again"]
         assert [r.detail["stage_key"] for r in again] == ["monitoring-5", "monitoring-5-retry1"]
-        assert "REFUSED" not in case_text(operations.show(case_number)).upper()
+        assert "REFUSED" not in case_text(services.cases.show(case_number)).upper()
     assert (
         _submit(case_number, Stage.MONITORING, factories.monitoring(Trigger.CLOSE)).stage
         == "closure"
@@ -313,11 +314,11 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
 def test_nothing_is_written_when_the_server_is_down(
     stack: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = len(operations.caseload())
+    before = len(services.cases.caseload())
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     with pytest.raises(prefect_api.OrchestratorUnavailable, match="not answering"):
-        operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", ACTOR)
-    assert len(operations.caseload()) == before
+        services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", ACTOR)
+    assert len(services.cases.caseload()) == before
 
 
 def test_a_deployment_no_runner_serves_is_reported(stack: str) -> None:
@@ -381,7 +382,9 @@ def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_comma
     # What is left for later is left to the pool's own scheduled runs, not to `up`.
     case_number = factories.case_in_monitoring()
     with prefect_away():  # not the server this data directory's `casework up` serves
-        held = operations.reassess(case_number, ReassessmentReason.CIRCUMSTANCES_CHANGED, ACTOR)
+        held = services.stages.reassess(
+            case_number, ReassessmentReason.CIRCUMSTANCES_CHANGED, ACTOR
+        )
     assert held.outcome == "held"
     assert "the stalled-case sweep on the work pool wakes it once the server answers" in (
         held.error or ""
@@ -416,12 +419,12 @@ def test_a_wait_reports_where_its_own_form_took_the_case(stack: str) -> None:
     """`submit --wait` prints what its form did, read from that form's own event, even when
     the case has moved on again by the time it looks (another form, another machine)."""
     case_number, _, _ = _open()
-    wait_for("intake to complete", lambda: operations.show(case_number).stage == "assessment")
+    wait_for("intake to complete", lambda: services.cases.show(case_number).stage == "assessment")
     first = _submit(case_number, Stage.ASSESSMENT, factories.assessment())
     _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING))
     waiting = factories.where_it_waits(case_number)
     assert waiting.stage_key.startswith("referral")
-    again = operations.wait_for_stage(
+    again = services.stages.wait_for_stage(
         case_number, waiting.episode, first.stage_key, waiting.flow_run_id, 10
     )
     assert (again.outcome, again.stage) == ("moved", "plan")  # not where the case is now
@@ -478,7 +481,7 @@ def test_a_hand_over_whose_answer_was_lost_says_only_what_is_known(
     _wait_for_state(flow_run_id, "PAUSED")
     resumes = lambda request: request.url.path.endswith("/resume")  # noqa: E731
     with _answers_lost(resumes):
-        result = operations.submit(
+        result = services.stages.submit(
             case_number,
             Stage.ASSESSMENT,
             factories.assessment(),
@@ -487,7 +490,7 @@ def test_a_hand_over_whose_answer_was_lost_says_only_what_is_known(
             wait=True,
         )
     assert (result.outcome, result.stage) == ("moved", "plan")
-    assert operations.show(case_number).narratives  # kept as the stage's own
+    assert services.cases.show(case_number).narratives  # kept as the stage's own
     plan = SESSION_DIR / "lost-plan.json"
     plan.write_text(
         json.dumps(to_labels(factories.plan(NeedsDomain.HOUSING).model_dump(mode="json")))
@@ -506,4 +509,4 @@ def test_a_hand_over_whose_answer_was_lost_says_only_what_is_known(
     assert err.count("\n") == 1
     assert f"{case_number}: plan-3 form handed over; not yet confirmed" in err
     assert f"`casework show {case_number}`" in err
-    wait_for("the plan to be applied", lambda: operations.show(case_number).stage == "referral")
+    wait_for("the plan to be applied", lambda: services.cases.show(case_number).stage == "referral")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bench.parallel import intakes_then_submits
-from casework import operations
+from casework import services
 from casework.core import prefect_api
 from casework.core.db import session_scope
 from casework.core.settings import get_settings
@@ -86,8 +86,8 @@ def test_no_store_lock_is_held_while_prefect_is_asked(
 
     looking(case_runs, "start_case_run")
     looking(prefect_api, "resume_with_form")
-    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
-    operations.submit(
+    opened = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    services.stages.submit(
         opened.case_number,
         Stage.ASSESSMENT,
         factories.assessment(),

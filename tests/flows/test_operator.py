@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from prefect.deployments import run_deployment
 
-from casework import operations
+from casework import services
 from models.codes import Program
 from tests import factories
 from tests.polling import wait_for
@@ -23,7 +23,7 @@ def _logs(stack: str, run_id: str) -> list[dict[str, Any]]:
 
 
 def _case_at_assessment() -> str:
-    return operations.intake(
+    return services.cases.intake(
         factories.client_in(), Program.HOUSING, "cm.tester", "tester"
     ).case_number
 

@@ -9,9 +9,10 @@ import pytest
 from prefect.deployments import run_deployment
 from sqlalchemy import select
 
-from casework import operations
+from casework import services
 from casework.core import prefect_api
 from casework.core.db import session_scope
+from casework.core.errors import InputError
 from casework.core.prefect_api import REASSESS_DEPLOYMENT
 from models import cases, stage_events
 from models.codes import Program, ReassessmentReason, Stage
@@ -36,7 +37,7 @@ def _last_move_and_reason(case_number: str) -> tuple[str, str | None, object]:
 
 def test_operator_sends_a_case_back_to_assessment(stack: str) -> None:
     case_number = factories.case_in_monitoring()
-    result = operations.reassess(
+    result = services.stages.reassess(
         case_number,
         ReassessmentReason.CIRCUMSTANCES_CHANGED,
         "sup.housing",
@@ -50,7 +51,8 @@ def test_operator_sends_a_case_back_to_assessment(stack: str) -> None:
         "circumstances_changed",
     )
     assert (
-        "Client reports a new eviction notice." in operations.show(case_number).narratives.values()
+        "Client reports a new eviction notice."
+        in services.cases.show(case_number).narratives.values()
     )
 
 
@@ -67,7 +69,7 @@ def test_reassess_case_deployment_runs_from_its_run_form(stack: str) -> None:
     assert run.name == f"reassess-{case_number}"  # type: ignore[union-attr]
     wait_for(
         "the case to go back to assessment",
-        lambda: operations.show(case_number).stage == "assessment",
+        lambda: services.cases.show(case_number).stage == "assessment",
         timeout=60,
         every=0.2,
     )
@@ -89,14 +91,16 @@ def test_the_run_form_refuses_free_text(stack: str) -> None:
 
 
 def test_a_case_at_intake_or_assessment_is_not_sent_back(stack: str) -> None:
-    number = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
-    with pytest.raises(operations.InputError, match="from plan, referral, monitoring"):
-        operations.reassess(number.case_number, ReassessmentReason.OPERATOR_REQUEST, "sup.housing")
+    number = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    with pytest.raises(InputError, match="from plan, referral, monitoring"):
+        services.stages.reassess(
+            number.case_number, ReassessmentReason.OPERATOR_REQUEST, "sup.housing"
+        )
 
 
 def test_a_case_at_plan_goes_back_when_circumstances_change(stack: str) -> None:
     case_number, _ = factories.case_waiting_at(Stage.PLAN)
-    result = operations.reassess(
+    result = services.stages.reassess(
         case_number,
         ReassessmentReason.CIRCUMSTANCES_CHANGED,
         "sup.housing",
@@ -109,7 +113,7 @@ def test_a_case_at_plan_goes_back_when_circumstances_change(stack: str) -> None:
         "sup.housing",
         "circumstances_changed",
     )
-    shown = operations.show(case_number)
+    shown = services.cases.show(case_number)
     assert "A new eviction notice arrived." in shown.narratives.values()
     assert [(h.from_stage, h.trigger) for h in shown.history][-1] == ("plan", "reassess")
     # Its run now waits at the new assessment, for that form.
@@ -126,7 +130,9 @@ def test_a_case_waiting_on_partners_goes_back_and_its_referral_stays_open(stack:
     case_number, reference = factories.case_waiting_on_partner(
         f"reassess-{uuid.uuid4().hex[:8]}", "http://127.0.0.1:9/casework"
     )
-    result = operations.reassess(case_number, ReassessmentReason.CRISIS, "sup.housing", wait=True)
+    result = services.stages.reassess(
+        case_number, ReassessmentReason.CRISIS, "sup.housing", wait=True
+    )
     assert result.outcome == "moved", result
     with session_scope() as session:
         case = cases.get_case(session, case_number)
@@ -137,7 +143,7 @@ def test_a_case_waiting_on_partners_goes_back_and_its_referral_stays_open(stack:
             )
         ).one()
         assert request.detail["open_referrals"] == reference
-    [referral] = operations.show(case_number).referrals
+    [referral] = services.cases.show(case_number).referrals
     assert (referral.reference, referral.status) == (reference, "received")
 
 
@@ -157,6 +163,6 @@ def test_a_case_at_referral_goes_back_from_the_command_line(
     )
     wait_for(
         "the case to go back to assessment",
-        lambda: operations.show(case_number).stage == "assessment",
+        lambda: services.cases.show(case_number).stage == "assessment",
         timeout=90,
     )

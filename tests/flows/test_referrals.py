@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from casework import operations
+from casework import services
 from casework.core.db import session_scope
+from casework.core.errors import InputError
 from casework.partner import PartnerAgency
 from flows.referral_sync import referral_status_sync
 from models import referrals
@@ -53,7 +54,7 @@ def test_accepted_referrals_move_the_case_on_despite_a_flaky_and_a_slow_partner(
 ) -> None:
     case_number, client = case_at_referral()
     flaky, slow = provider(agency, "flaky"), provider(agency, "slow")
-    operations.give_consent(case_number, "*", factories.now().date(), "cm.tester")
+    services.referrals.give_consent(case_number, "*", factories.now().date(), "cm.tester")
 
     result = send(case_number, flaky, slow)
     assert (result.outcome, result.stage) == ("moved", "referral")  # waiting on the partners
@@ -112,7 +113,7 @@ def test_a_rejection_sends_the_case_back_and_a_manual_answer_moves_it_on(
 ) -> None:
     case_number, _ = case_at_referral()
     refuses, holds = provider(agency, "reject"), provider(agency, "hold")
-    operations.give_consent(case_number, "*", factories.now().date(), "cm.tester")
+    services.referrals.give_consent(case_number, "*", factories.now().date(), "cm.tester")
     send(case_number, refuses)
     wait_for("the referral received", lambda: referrals_of(case_number)[0].status == "received")
 
@@ -133,7 +134,7 @@ def test_a_rejection_sends_the_case_back_and_a_manual_answer_moves_it_on(
     )[0]
     referral_status_sync()  # the partner holds it: nothing moves
     assert stage_and_waiting(case_number) == ("referral", True)
-    moved_case, moved = operations.record_referral_status(
+    moved_case, moved = services.referrals.record_referral_status(
         second.reference or "",
         factories.ReferralStatus.ACCEPTED,
         "called the intake desk",
@@ -151,11 +152,11 @@ def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
 ) -> None:
     case_number, _ = case_at_referral()
     wrong = provider(agency, "accept", token="not-the-token")
-    with pytest.raises(operations.InputError, match=f"no consent on file to share with {wrong}"):
+    with pytest.raises(InputError, match=f"no consent on file to share with {wrong}"):
         send(case_number, wrong)  # refused before it reaches the case's run
     assert referrals_of(case_number) == []
 
-    operations.give_consent(case_number, wrong, factories.now().date(), "cm.tester")
+    services.referrals.give_consent(case_number, wrong, factories.now().date(), "cm.tester")
     send(case_number, wrong)
     wait_for(
         "the case to be choosing again",
@@ -176,10 +177,10 @@ def test_no_consent_no_referral_and_a_bad_token_fails_and_escalates(
 def test_withdrawing_consent_cancels_the_open_referral(stack: str, agency: PartnerAgency) -> None:
     case_number, _ = case_at_referral()
     holds = provider(agency, "hold")
-    operations.give_consent(case_number, holds, factories.now().date(), "cm.tester")
+    services.referrals.give_consent(case_number, holds, factories.now().date(), "cm.tester")
     send(case_number, holds)
     wait_for("the referral received", lambda: referrals_of(case_number)[0].status == "received")
-    cancelled = operations.withdraw_consent(case_number, holds, "cm.tester")
+    cancelled = services.referrals.withdraw_consent(case_number, holds, "cm.tester")
     assert cancelled == [referrals_of(case_number)[0].reference]
     wait_for(
         "the case to be choosing again",
@@ -220,12 +221,12 @@ def test_a_directory_only_service_is_referred_and_answered_by_hand(
 
     key = f"walk-in-{uuid.uuid4().hex[:8]}"
     published = json.loads((HSDS / "service_full.json").read_text())
-    report = operations.import_providers(published | {"id": key}, directory="by-hand")
+    report = services.providers.import_providers(published | {"id": key}, directory="by-hand")
     assert report.added == [key]
     case_number, _ = case_at_referral()
-    operations.give_consent(case_number, key, factories.now().date(), "cm.tester")
+    services.referrals.give_consent(case_number, key, factories.now().date(), "cm.tester")
     form = factories.referral_to(key, service=ServiceCategory.MENTAL_HEALTH_TREATMENT)
-    result = operations.submit(case_number, Stage.REFERRAL, form, actor="tester", wait=True)
+    result = services.stages.submit(case_number, Stage.REFERRAL, form, actor="tester", wait=True)
     assert (result.outcome, result.stage) == ("moved", "referral")
 
     [made] = wait_for(
@@ -249,7 +250,7 @@ def test_a_directory_only_service_is_referred_and_answered_by_hand(
     assert "Please answer the case manager by phone or letter, quoting" in text
     assert stage_and_waiting(case_number) == ("referral", True)
 
-    operations.record_referral_status(
+    services.referrals.record_referral_status(
         made.reference or "", factories.ReferralStatus.ACCEPTED, "phoned intake", "cm.tester"
     )
     wait_for(

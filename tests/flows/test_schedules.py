@@ -28,7 +28,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from sqlalchemy import select
 
-from casework import operations
+from casework import services
 from casework.core.db import session_scope
 from casework.core.prefect_api import prefect_client
 from casework.partner import PartnerAgency
@@ -172,7 +172,7 @@ def test_a_partners_answer_moves_the_case_with_no_manual_trigger(
     try:
         case_number, _ = case_at_referral()
         accepting = provider(agency, "accept")
-        operations.give_consent(case_number, accepting, factories.now().date(), "cm.tester")
+        services.referrals.give_consent(case_number, accepting, factories.now().date(), "cm.tester")
         assert send(case_number, accepting).stage == "referral"  # waiting on the partner
 
         wait_for(

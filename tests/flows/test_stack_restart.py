@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from casework import operations
+from casework import services
 from casework.core import prefect_api
 from casework.stack import UPKEEP_SECONDS
 from models.codes import Program, ReferralStatus, Stage
@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.prefect, pytest.mark.restarts_stack]
 
 
 def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: Stack) -> None:
-    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
-    moved = operations.submit(
+    opened = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    moved = services.stages.submit(
         opened.case_number, Stage.ASSESSMENT, factories.assessment(), actor="tester", wait=True
     )
     assert moved.stage == "plan"
@@ -37,20 +37,20 @@ def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: S
     assert last.startswith("casework: error: the Prefect server at "), said
     assert "exited" in last
 
-    before = operations.show(opened.case_number)
+    before = services.cases.show(opened.case_number)
     with pytest.raises(prefect_api.OrchestratorUnavailable, match="not answering"):
-        operations.submit(opened.case_number, Stage.PLAN, factories.plan(), actor="tester")
+        services.stages.submit(opened.case_number, Stage.PLAN, factories.plan(), actor="tester")
     with pytest.raises(prefect_api.OrchestratorUnavailable, match="not answering"):
-        operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
-    assert operations.show(opened.case_number) == before
-    number, moved_on = operations.record_referral_status(
+        services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    assert services.cases.show(opened.case_number) == before
+    number, moved_on = services.referrals.record_referral_status(
         reference, ReferralStatus.ACCEPTED, None, "cm.tester"
     )
     assert (number, moved_on) == (waiting, None), "recorded; the case moves once it is back"
     assert where(waiting) == ("referral", True)
 
     running_stack.start(True, "--verbose")  # as an operator watching it: the runner's lines too
-    result = operations.submit(
+    result = services.stages.submit(
         opened.case_number, Stage.PLAN, factories.plan(), actor="tester", wait=True
     )
     assert (result.outcome, result.stage) == ("moved", "referral")

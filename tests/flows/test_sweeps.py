@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from casework import operations
+from casework import services
 from casework.core.db import session_scope
 from casework.core.settings import get_settings, prefect_auth_headers
 from casework.partner import WebhookReceiver
@@ -272,9 +272,9 @@ def test_a_future_as_of_writes_only_with_the_development_switch(
 def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     stack: str,
 ) -> None:
-    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    opened = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     case_number = opened.case_number
-    warning = operations.note(
+    warning = services.cases.note(
         case_number, ContactIn(text="Client fears for her safety.", crisis=True), "cm.tester"
     )
     assert warning is None
@@ -282,7 +282,7 @@ def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     wait_for("the crisis escalation", lambda: _escalations(case_number))
     assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2)]
     # Its run has taken it past intake (a day's SLA) before the clock moves three days on.
-    wait_for("intake to complete", lambda: operations.show(case_number).stage == "assessment")
+    wait_for("intake to complete", lambda: services.cases.show(case_number).stage == "assessment")
 
     _sweep(case_number, as_of=datetime.now(UTC) + timedelta(days=3))  # housing: 3-day rungs
     assert [(r.rule, r.level) for r in _escalations(case_number)] == [("crisis", 2), ("crisis", 3)]
@@ -303,7 +303,7 @@ def test_a_crisis_is_escalated_at_once_and_level_3_briefs_the_program_manager(
     assert "pm.housing" in briefs[0]["data"]
 
     # A calm assessment closes the crisis; the next sweep resolves it and untags the run.
-    result = operations.submit(
+    result = services.stages.submit(
         case_number, Stage.ASSESSMENT, factories.assessment(), actor="cm.tester", wait=True
     )
     assert result.outcome == "moved"
@@ -334,9 +334,10 @@ def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) ->
     assert totals["reassessed"] == 1
 
     wait_for(
-        "the due case to go back to assessment", lambda: operations.show(due).stage == "assessment"
+        "the due case to go back to assessment",
+        lambda: services.cases.show(due).stage == "assessment",
     )
-    assert operations.show(not_due or "").stage == "monitoring"
+    assert services.cases.show(not_due or "").stage == "monitoring"
     with session_scope() as session:
         case = cases.get_case(session, due)
         [request] = session.scalars(
@@ -350,11 +351,11 @@ def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) ->
 def test_a_crisis_screen_in_an_assessment_is_escalated_at_once(stack: str) -> None:
     from models.forms import CrisisScreen
 
-    opened = operations.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
+    opened = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     form = factories.assessment().model_copy(
         update={"crisis_screen": CrisisScreen(homeless_tonight=True)}
     )
-    result = operations.submit(
+    result = services.stages.submit(
         opened.case_number, Stage.ASSESSMENT, form, actor="cm.tester", wait=True
     )
     assert result.outcome == "moved"

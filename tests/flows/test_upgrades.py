@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from casework import operations, status
+from casework import services, status
 from casework.core import prefect_api
 from casework.core.db import session_scope
 from models import audit, cases, stage_events
@@ -91,7 +91,7 @@ def test_a_form_handed_to_an_earlier_releases_run_is_applied_once(stack: str) ->
 
     def handed_over() -> bool:
         try:
-            prefect_api.resume_with_form(flow_run_id, "plan-3", operations.run_input(form))
+            prefect_api.resume_with_form(flow_run_id, "plan-3", services.stages.run_input(form))
         except prefect_api.FormNotAwaitedYet:  # suspended a moment before its dialog
             return False
         return True
@@ -103,4 +103,4 @@ def test_a_form_handed_to_an_earlier_releases_run_is_applied_once(stack: str) ->
     )
     assert [h[0] for h in _history(case_number)].count("plan-3") == 1
     assert run.pause_key == "plan-3"
-    assert operations.show(case_number).stage == "referral"
+    assert services.cases.show(case_number).stage == "referral"

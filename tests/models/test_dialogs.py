@@ -9,7 +9,7 @@ import jsonschema
 from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.input.run_input import run_input_subclass_from_type
 
-from casework.operations import run_input
+from casework.services.stages import run_input
 from models.codes import NeedsDomain, ServiceCategory, Stage
 from models.dialogs import DialogContext, dialog_schema, title
 from models.forms import ClosureForm, MonitoringForm, ReferralForm, ReferralRequest, StageForm

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from casework.report import to_html, to_text
+from casework.services.reports import to_html, to_text
 from models import cases, consents, escalations, referrals
 from models.clients import create_client
 from models.codes import Program, ReferralStatus, Stage, Watch

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from casework import operations
-from casework.documents import produce
-from casework.report import caseload_report, to_html
+from casework import services
+from casework.services.documents import produce
+from casework.services.reports import caseload_report, to_html
 from models.codes import BenefitKind, NoticeAction, NoticeReason, Stage
 from tests import factories
 from tests.polling import wait_for
@@ -25,10 +25,10 @@ def test_a_notice_reads_on_the_case_card_in_its_letter_and_in_the_report(  # typ
     browser, stack: str, tmp_path: Path
 ) -> None:
     number, client = factories.case_waiting_at(Stage.MONITORING)
-    operations.record_benefit(
+    services.benefits.record_benefit(
         number, BenefitKind.CHILDCARE_SUBSIDY, TODAY + timedelta(90), "tester"
     )
-    result = operations.record_notice(
+    result = services.benefits.record_notice(
         number,
         BenefitKind.CHILDCARE_SUBSIDY,
         NoticeAction.DISCONTINUE,

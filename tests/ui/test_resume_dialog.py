@@ -111,7 +111,7 @@ def test_a_referral_goes_to_a_provider_chosen_in_its_dialog(browser, stack: str)
     the referral may be left empty (not Prefect's "str | None" picker)."""
     from datetime import date
 
-    from casework import operations
+    from casework import services
     from casework.partner import PartnerAgency
     from tests.partners import case_at_referral, provider, referrals_of
 
@@ -119,7 +119,7 @@ def test_a_referral_goes_to_a_provider_chosen_in_its_dialog(browser, stack: str)
     try:
         key = provider(agency, "accept")  # in the directory before the case waits for it
         case_number, _ = case_at_referral()
-        operations.give_consent(case_number, key, date.today(), "tester")
+        services.referrals.give_consent(case_number, key, date.today(), "tester")
         waiting = factories.where_it_waits(case_number)
         page, dialog = _open_dialog(
             browser, stack, waiting.flow_run_id, f"Referral form for {case_number}"

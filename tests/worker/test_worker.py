@@ -136,7 +136,7 @@ def test_the_template_is_replaced_after_its_runs_and_after_a_code_change(stack: 
 def test_handing_over_a_form_does_not_import_prefect() -> None:
     """`casework submit` speaks Prefect's REST API itself: importing Prefect's engine costs
     a case manager's command seconds of CPU."""
-    probe = "import sys, casework.cli, casework.operations, casework.core.prefect_api; " + (
+    probe = "import sys, casework.cli, casework.services, casework.core.prefect_api; " + (
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

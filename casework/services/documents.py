@@ -29,7 +29,7 @@ from models.orm import CarePlan, Case, Contact, Document, Narrative
 from models.programs import programs
 from models.rules import answer_window
 
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = Path(__file__).parent.parent / "templates"
 FORMATS = ("md", "html")
 
 

@@ -138,7 +138,7 @@ def stage_chart(report: Report) -> dict[str, Any]:
 
 
 def to_html(report: Report) -> str:
-    from casework.documents import environment
+    from casework.services.documents import environment
 
     env = environment("html")
     return env.get_template("report.j2").render(
