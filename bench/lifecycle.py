@@ -311,7 +311,7 @@ def requests(probe: Path) -> Counter[str]:
 
 
 def locked_lines(data_dir: Path) -> int:
-    from casework.stack import SERVER_LOG
+    from casework.core.settings import SERVER_LOG
 
     return (data_dir / SERVER_LOG).read_text(errors="replace").count("database is locked")
 

@@ -48,11 +48,11 @@ HEARING_REQUEST = "hearing-request"
 
 
 def back_later() -> str:
-    from casework.core.prefect_api import who_settles
+    from casework.core.prefect_api import who_finishes
 
     return (
         "moves on once the Prefect server is back (the server is not answering; "
-        f"{who_settles('settle')})"
+        f"{who_finishes('settle')})"
     )
 
 
@@ -1408,12 +1408,12 @@ def cmd_automations(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from casework.core.prefect_api import api_is_healthy, api_url, remedy
+    from casework.core.prefect_api import api_is_healthy, api_url, what_to_start
     from casework.status import carry_over
     from casework.worker import deploy
 
     if not api_is_healthy(api_url()):
-        raise CliError(f"Prefect server at {api_url()} is not answering; {remedy('server')}")
+        raise CliError(f"Prefect server at {api_url()} is not answering; {what_to_start('server')}")
     print("\n".join(deploy()))
     if carried := carry_over():  # after an upgrade: waiting runs as this release has them
         print("\n".join(carried))

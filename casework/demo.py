@@ -16,10 +16,9 @@ from casework import examples, services
 from casework.core import credentials, prefect_api
 from casework.core.clock import now
 from casework.core.db import session_scope
-from casework.core.errors import InputError
+from casework.core.errors import InputError, StackError
 from casework.partner import PartnerAgency
 from casework.services.staff import roster
-from casework.stack import StackError
 from models import cases, stage_events
 from models.codes import (
     BenefitKind,

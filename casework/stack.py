@@ -19,8 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from casework.core.errors import UserError
-from casework.core.settings import CREDENTIAL_FILE, STACK_FILE, prefect_credential
+from casework.core.errors import ServerGone, StackError
+from casework.core.settings import (
+    CREDENTIAL_FILE,
+    SERVER_LOG,
+    SERVER_STARTING,
+    STACK_FILE,
+    prefect_credential,
+)
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -28,15 +34,9 @@ if TYPE_CHECKING:
     from casework.partner import PartnerAgency
     from casework.status import StackStatus
 
-SERVER_LOG = "prefect-server.log"
 RESEAT = "reseat-case-runs"  # left by `casework restore` for the next `up`
 RUNNER_LOG = "runner.log"  # the worker's and every flow-run process's output
 LOG_KEEP_BYTES = 20_000_000  # a log past this is moved to NAME.1 when `up` starts
-SERVER_STARTING = "casework: starting the Prefect server at"  # marks each start in its log
-
-
-class StackError(UserError):
-    pass
 
 
 _console: TextIO = sys.stdout
@@ -80,12 +80,6 @@ def rotate(log: Path) -> None:
     the one before)."""
     if log.exists() and log.stat().st_size > LOG_KEEP_BYTES:
         log.replace(log.with_name(log.name + ".1"))
-
-
-class ServerGone(StackError):
-    """The Prefect server died under `up`: nothing is left to send logs or events to."""
-
-    end_at_once = True
 
 
 def api_is_healthy(api_url: str) -> bool:

@@ -37,11 +37,11 @@ from casework.core.prefect_api import (
     api_url,
     own_stack,
     prefect_client,
-    remedy,
     reschedule,
     stack_alive,
+    what_to_start,
 )
-from casework.stack import SERVER_LOG, SERVER_STARTING
+from casework.core.settings import SERVER_LOG, SERVER_STARTING
 from models import cases, escalations
 from models.cases import RunOwner
 from models.lifecycle import STALE_WAIT, stale_wait
@@ -151,7 +151,7 @@ def check(data_dir: Path | None = None) -> StackStatus:
     status.scheduler_errors, status.last_scheduler_error = scheduler_errors(data_dir)
     if not api_is_healthy(status.api_url):
         status.server_problem = (
-            f"Prefect server at {status.api_url} is not answering; {remedy('server')}"
+            f"Prefect server at {status.api_url} is not answering; {what_to_start('server')}"
         )
         return status
     try:
@@ -182,11 +182,13 @@ def deployment_health(full_name: str) -> DeploymentHealth:
         deployment = client.read_deployment_by_name(full_name)
     except ObjectNotFound:
         return DeploymentHealth(
-            name, "-", "not registered", problem=f"not registered; {remedy('deployment')}"
+            name, "-", "not registered", problem=f"not registered; {what_to_start('deployment')}"
         )
     health = DeploymentHealth(name, describe_schedules(deployment), served_by(deployment))
     if health.served.startswith(("never", "silent")):
-        health.problem = f"no runner or worker is serving it ({health.served}); {remedy('worker')}"
+        health.problem = (
+            f"no runner or worker is serving it ({health.served}); {what_to_start('worker')}"
+        )
     upcoming = _runs(deployment.id, [StateType.SCHEDULED], FlowRunSort.EXPECTED_START_TIME_ASC)
     if upcoming and upcoming.expected_start_time:
         health.next_run = f"{upcoming.expected_start_time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
@@ -373,7 +375,7 @@ def repair(case_number: str) -> str:
         )
     if not api_is_healthy(api_url()):
         raise OrchestratorUnavailable(
-            f"Prefect server at {api_url()} is not answering; {remedy('server')}"
+            f"Prefect server at {api_url()} is not answering; {what_to_start('server')}"
         )
     if flow_run_id is None:  # recorded, but its run never started (the server went away)
         from casework.services.cases import start_run

@@ -486,7 +486,7 @@ async def ensure_pool(name: str) -> str:
             )
             return "created"
         if pool.type != WORKER_TYPE:
-            from casework.stack import StackError
+            from casework.core.errors import StackError
 
             raise StackError(
                 f"CASEWORK_WORK_POOL: work pool {name!r} is of type {pool.type!r}, not "
@@ -538,7 +538,7 @@ async def check_served_versions(name: str) -> None:
     from prefect import get_client
     from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 
-    from casework.stack import StackError
+    from casework.core.errors import StackError
     from deployments import build_version
 
     mine = build_version()

@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
 from models import audit
-from models.codes import CaseStatus, NeedsDomain, Program, Stage
+from models.codes import CaseStatus, Program, Stage
 from models.forms import ClosureForm
-from models.lifecycle import WAIT_TAG, CaseFacts, form_for, stage_key, wait_tag
-from models.orm import Assessment, Case, Client, Episode, FollowUp
-from models.staff import roster
+from models.lifecycle import WAIT_TAG, form_for, stage_key, wait_tag
+from models.orm import Case, Client, Episode, FollowUp
 
 
 class CaseError(UserError):
@@ -203,33 +202,6 @@ def reopen_case(session: Session, case: Case, actor: str, at: datetime) -> Case:
     session.flush()
     audit.record(session, case, actor, "case_reopened", at, episode=case.episode)
     return case
-
-
-def facts(session: Session, case: Case) -> CaseFacts:
-    """What the lifecycle's guards need from the store: the latest assessment's crisis
-    domains, the program (whose active staff may submit), and, at monitoring, the upheld
-    notices of adverse action the plan does not answer yet."""
-    query = (
-        select(Assessment.scores)
-        .where(Assessment.case_id == case.id, Assessment.episode == case.episode)
-        .order_by(Assessment.id.desc())
-        .limit(1)
-    )
-    scores = session.scalars(query).first() or {}
-    losses: tuple[str, ...] = ()
-    if case.stage == Stage.MONITORING.value:
-        from models.notices import upheld_uncovered
-
-        losses = tuple(
-            f"notice {n.number} ({n.benefit} {n.action}) was upheld on {n.decided_on}"
-            for n in upheld_uncovered(session, case)
-        )
-    return CaseFacts(
-        crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1),
-        program=Program(case.program),
-        staff=roster(session),
-        uncovered_losses=losses,
-    )
 
 
 FOLLOW_UP_DAYS = (30, 90)

@@ -127,6 +127,10 @@ class GoalStatus(StrEnum):
     DROPPED = "dropped"
 
 
+# A goal still being worked on.
+OPEN_GOALS = (GoalStatus.NOT_STARTED.value, GoalStatus.IN_PROGRESS.value)
+
+
 class ServiceCategory(StrEnum):
     EMERGENCY_SHELTER = "emergency_shelter"
     HOUSING_SEARCH = "housing_search"

@@ -18,6 +18,7 @@ from models import audit
 from models.benefits import benefit_of
 from models.cases import CaseError
 from models.codes import (
+    OPEN_GOALS,
     BenefitKind,
     HearingDecision,
     NeedsDomain,
@@ -26,7 +27,6 @@ from models.codes import (
 )
 from models.orm import AdverseNotice, CarePlan, Case, PlanGoal
 from models.programs import ProgramError, read_toml
-from models.rules import OPEN_GOALS
 
 DEFAULT_NOTICES_FILE = Path(__file__).with_name("notices.toml")
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import consents
+from models import audit, consents
 from models.cases import CaseError
 from models.codes import (
     REFERRAL_REFUSED,
@@ -20,7 +20,7 @@ from models.codes import (
 )
 from models.forms import ReferralForm
 from models.lifecycle import TransitionNotAllowed
-from models.orm import Case, Provider, Referral, ReferralEvent
+from models.orm import Case, Consent, Provider, Referral, ReferralEvent
 
 REQUESTED = ReferralStatus.REQUESTED.value
 SYNCED = [s.value for s in REFERRAL_WAITING | {ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS}]
@@ -183,3 +183,42 @@ def open_references(session: Session, case: Case) -> list[str]:
         Referral.status.in_(SYNCED),
     )
     return [ref for ref in session.scalars(query.order_by(Referral.id)) if ref]
+
+
+def withdraw_consent(
+    session: Session, case: Case, provider: str, actor: str, at: datetime
+) -> list[Referral]:
+    """Withdraw consent for `provider` ("*": all); returns the referrals it cancelled."""
+    query = select(Consent).where(
+        Consent.client_id == case.client_id, Consent.withdrawn_at.is_(None)
+    )
+    if provider != consents.ANY_PROVIDER:
+        query = query.where(Consent.provider == provider)
+    found = list(session.scalars(query))
+    if not found:
+        raise CaseError(
+            f"{case.case_number} has no consent on file for {provider}", field="provider"
+        )
+    for consent in found:
+        consent.withdrawn_at = at
+    audit.record(session, case, actor, "consent_withdrawn", at, provider=provider)
+    still = {
+        c.provider
+        for c in session.scalars(
+            select(Consent).where(
+                Consent.client_id == case.client_id, Consent.withdrawn_at.is_(None)
+            )
+        )
+    }
+    open_refs = select(Referral).where(
+        Referral.case_id == case.id, Referral.status.in_([s.value for s in REFERRAL_WAITING])
+    )
+    cancelled = []
+    for referral in session.scalars(open_refs):
+        if consents.ANY_PROVIDER not in still and referral.provider not in still:
+            set_status(
+                session, referral, ReferralStatus.CANCELLED, "consent withdrawn", "system", at
+            )
+            cancelled.append(referral)
+    session.flush()
+    return cancelled

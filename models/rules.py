@@ -14,10 +14,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casework.core.errors import UserError
 from models.codes import (
+    OPEN_GOALS,
     CaseStatus,
     EscalationRule,
     FollowUpOutcome,
-    GoalStatus,
     Program,
     ReferralStatus,
     Stage,
@@ -38,7 +38,6 @@ from models.programs import ProgramConfig
 
 Rule = EscalationRule
 WARNING_DAYS = (7, 14, 30)  # advance warnings before a recertification or expiry date
-OPEN_GOALS = (GoalStatus.NOT_STARTED.value, GoalStatus.IN_PROGRESS.value)
 UNANSWERED = (ReferralStatus.REQUESTED.value, ReferralStatus.RECEIVED.value)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from models import audit, cases, referrals
 from models.assessments import record_assessment
 from models.codes import Stage, Trigger
+from models.facts import facts
 from models.forms import (
     AssessmentForm,
     ClosureForm,
@@ -178,7 +179,7 @@ def _apply(
         if refusal is not None:
             raise TransitionNotAllowed(refusal)
         transition = check_transition(
-            Stage(case.stage), form, cases.facts(session, case), answer, requested
+            Stage(case.stage), form, facts(session, case), answer, requested
         )
         if isinstance(form, ReferralForm):
             referrals.check_sendable(session, case, form)

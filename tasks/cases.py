@@ -12,6 +12,7 @@ from models import cases, stage_events
 from models.cases import Position, run_tags
 from models.codes import Stage
 from models.dialogs import DialogContext
+from models.facts import facts
 
 ESCALATED_TAG = "escalation:level-3"
 
@@ -75,7 +76,7 @@ def dialog_context(position: Position) -> DialogContext:
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, position.case_number)
-        crisis = cases.facts(session, case).crisis_domains if position.stage is Stage.PLAN else ()
+        crisis = facts(session, case).crisis_domains if position.stage is Stage.PLAN else ()
         refused = stage_events.last_refusal(session, case)
         providers: tuple[str, ...] = ()
         if position.stage is Stage.REFERRAL:

@@ -22,12 +22,13 @@ from prefect.events import emit_event
 
 from casework.core.credentials import webhook_secret
 from casework.core.db import session_scope
+from casework.core.errors import CaseworkError
 from casework.core.settings import get_settings
 from models import escalations
 from models.codes import Program
 from models.orm import Escalation
 from models.programs import programs
-from tasks.retries import store_unavailable
+from tasks.retries import retry_on, store_unavailable
 
 ESCALATED = "casework.case.escalated"
 WARNED = "casework.case.warned"
@@ -93,38 +94,59 @@ def emit(item: Notice) -> bool:
     return event is not None
 
 
-def post(client: httpx.Client, item: Notice, attempts: int, secret: str) -> str | None:
-    """POST one notice, retrying server errors and timeouts with backoff; None on success,
-    else why it failed (client errors other than 408/429 are not retried)."""
+class WebhookUnavailable(CaseworkError):
+    """The webhook did not take a notice, and another attempt may: a server error, 408,
+    429, a timeout or no connection. Prefect retries the POST."""
+
+
+class WebhookRefused(CaseworkError):
+    """The webhook refused a notice (a client error): not retried."""
+
+
+@task(
+    name="post-notification",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,  # CASEWORK_WEBHOOK_ATTEMPTS less one: set where it is called
+    retry_delay_seconds=list(BACKOFF_SECONDS),
+    retry_condition_fn=retry_on(WebhookUnavailable),
+)
+def post(client: httpx.Client, item: Notice) -> None:
+    """POST one notice, signed with its program's webhook secret (signed again on each
+    attempt). Prefect retries it on the errors another attempt may fix."""
     assert item.webhook_url is not None
-    error = "not attempted"
     payload = json.dumps(item.body, separators=(",", ":")).encode()
     key = f"casework-escalation-{item.escalation_id}"
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)])
-        try:
-            response = client.post(
-                item.webhook_url,
-                content=payload,
-                headers={
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": key,
-                    SIGNATURE_HEADER: signature(secret, payload, key, int(time.time())),
-                },
-            )
-        except httpx.TimeoutException:
-            error = "timed out"
-            continue
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}"
-            continue
-        if response.is_success:
-            return None
-        error = f"HTTP {response.status_code}"
-        if response.status_code < 500 and response.status_code not in (408, 429):
-            break
-    return error
+    secret = webhook_secret(str(item.body["program"]))
+    try:
+        response = client.post(
+            item.webhook_url,
+            content=payload,
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": key,
+                SIGNATURE_HEADER: signature(secret, payload, key, int(time.time())),
+            },
+        )
+    except httpx.TimeoutException:
+        raise WebhookUnavailable("timed out") from None
+    except httpx.HTTPError as exc:
+        raise WebhookUnavailable(type(exc).__name__) from None
+    if response.is_success:
+        return
+    error = f"HTTP {response.status_code}"
+    if response.status_code >= 500 or response.status_code in (408, 429):
+        raise WebhookUnavailable(error)
+    raise WebhookRefused(error)
+
+
+def posted(client: httpx.Client, item: Notice, attempts: int) -> str | None:
+    """None once the webhook took `item` (in at most `attempts` attempts), else why not."""
+    try:
+        post.with_options(retries=attempts - 1)(client, item)
+    except (WebhookUnavailable, WebhookRefused) as exc:
+        return str(exc)
+    return None
 
 
 def signature(secret: str, payload: bytes, key: str, timestamp: int, nonce: str = "") -> str:
@@ -155,7 +177,6 @@ def deliver_notifications(limit: int = 5000) -> dict[str, int]:
     for item in items:
         by_url[item.webhook_url].append(item)
     counts = {"pending": len(items), "delivered": 0, "failed": 0, "deferred": 0}
-    signing: dict[str, str] = {}
     for url, batch in by_url.items():
         failing: str | None = None
         with httpx.Client(timeout=settings.webhook_timeout_seconds) as client:
@@ -166,11 +187,7 @@ def deliver_notifications(limit: int = 5000) -> dict[str, int]:
                 elif failing is not None:
                     error = f"deferred: webhook failing ({failing})"
                 else:
-                    secret = signing.get(program := str(item.body["program"]))
-                    if secret is None:  # read (or made) once per program per delivery
-                        secret = signing[program] = webhook_secret(program)
-                    error = post(client, item, settings.webhook_attempts, secret)
-                    failing = error
+                    error = failing = posted(client, item, settings.webhook_attempts)
                 _mark(item, emitted, error)
                 key = (
                     "delivered"

@@ -45,6 +45,16 @@ class InputError(UserError):
     """Bad input from the user: the message names the field and what is wrong."""
 
 
+class StackError(UserError):
+    """The local stack (`casework up`, a worker, the demo) cannot start or go on."""
+
+
+class ServerGone(StackError):
+    """The Prefect server died under `up`: nothing is left to send logs or events to."""
+
+    end_at_once = True
+
+
 def on_field(field: str, message: str) -> str:
     """A user error's line as a surface that names its inputs as the services do (a run
     form, whose parameters are the services' names) shows it."""

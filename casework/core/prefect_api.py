@@ -120,7 +120,7 @@ def own_stack() -> bool:
     return api_url().rstrip("/") == ours.rstrip("/")
 
 
-def remedy(missing: str) -> str:
+def what_to_start(missing: str) -> str:
     """What to do when the `server`, a `deployment` or its `worker` is missing, for the
     setup at hand: `casework up` for this data directory's own stack; on a shared server,
     the server's owner, the deployments and the pool's worker command."""
@@ -137,7 +137,7 @@ def remedy(missing: str) -> str:
     }[missing]
 
 
-def who_settles(what: str) -> str:
+def who_finishes(what: str) -> str:
     """Who finishes by itself what a command left for later, for the setup at hand: on this
     data directory's own stack, `casework up`'s upkeep; on a shared server, the automations
     and the scheduled runs on the work pool. `what`: `repair` (a run died), `settle` (a
@@ -206,7 +206,7 @@ def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None)
         except (httpx.HTTPError, OSError) as exc:
             raise OrchestratorUnavailable(
                 f"Prefect server at {url} is not answering ({type(exc).__name__}); "
-                f"{remedy('server')}"
+                f"{what_to_start('server')}"
             ) from None
         if response.status_code not in BUSY or delay is None:
             break
@@ -293,13 +293,14 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
     if not answer:
         slow = " in time" if answer is None else ""
         raise OrchestratorUnavailable(
-            f"Prefect server at {api_url()} is not answering{slow}; {remedy('server')}"
+            f"Prefect server at {api_url()} is not answering{slow}; {what_to_start('server')}"
         )
     try:
         found = _deployment(deployment)  # answers for both
     except ObjectNotFound:
         raise OrchestratorUnavailable(
-            f"deployment {deployment} is not registered at {api_url()}; {remedy('deployment')}"
+            f"deployment {deployment} is not registered at {api_url()}; "
+            f"{what_to_start('deployment')}"
         ) from None
     silent = _silence(found)
     starting = silent_too_long(silent) and own_stack() and stack_alive()
@@ -318,7 +319,7 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
                 "in the data directory, and try again in a moment"
             )
         raise OrchestratorUnavailable(
-            f"no worker is serving {deployment} ({seen}); {remedy('worker')}"
+            f"no worker is serving {deployment} ({seen}); {what_to_start('worker')}"
         )
 
 

@@ -171,6 +171,8 @@ def prefect_server_database(url: str) -> str:
 LOCAL_DATA_DIR = Path(".casework")
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"  # where `casework up` serves by default
 STACK_FILE = "stack.json"  # in the data directory: where `up` serves (its API URL, pids)
+SERVER_LOG = "prefect-server.log"  # in the data directory: the local Prefect server's output
+SERVER_STARTING = "casework: starting the Prefect server at"  # marks each start in its log
 
 
 def prefect_env(

@@ -50,12 +50,12 @@ def give_consent(case_number: str, provider: str, given_on: date, actor: str) ->
 def withdraw_consent(case_number: str, provider: str, actor: str) -> list[str]:
     """Withdraw consent; open referrals it covered are cancelled and the case (if it was
     waiting on them) goes back to choosing. Returns the cancelled references."""
-    from models import consents
 
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         cancelled = [
-            r.reference or "" for r in consents.withdraw(session, case, provider, actor, now())
+            r.reference or ""
+            for r in referrals.withdraw_consent(session, case, provider, actor, now())
         ]
         number = case.case_number or case_number
     if cancelled and _resume_answered_now(number) is None:

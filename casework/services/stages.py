@@ -28,6 +28,7 @@ from models.codes import (
     ReassessmentReason,
     Stage,
 )
+from models.facts import facts
 from models.forms import ReferralForm, StageForm, describe_error
 from models.labels import to_labels
 from models.lifecycle import REASSESSABLE, TransitionNotAllowed, check_transition, form_for
@@ -86,7 +87,7 @@ def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) ->
             field="stage",
         )
     try:
-        check_transition(stage, form, cases.facts(session, case))
+        check_transition(stage, form, facts(session, case))
         if isinstance(form, ReferralForm):  # as the run will check it: refused here, not later
             referrals.check_sendable(session, case, form)
     except TransitionNotAllowed as exc:
@@ -139,7 +140,7 @@ def _await_turn(case_number: str, stage: Stage, form: StageForm, deadline: float
         if time.monotonic() > deadline:
             raise prefect_api.SubmissionRefused(
                 f"{case_number}: its flow run is not waiting for the {stage.value} form yet; "
-                f"{prefect_api.who_settles('serve')} try again shortly, or "
+                f"{prefect_api.who_finishes('serve')} try again shortly, or "
                 f"`casework repair {case_number}`"
             )
         time.sleep(0.3)
@@ -278,7 +279,7 @@ def wait_for_stage(
             return SubmitResult(case_number, key, "failed", None, run.summary)
         if time.monotonic() > deadline:
             if run.crashed:  # its process died; the form is the run's input, kept by Prefect
-                held = HELD.format(case_number, prefect_api.who_settles("repair"))
+                held = HELD.format(case_number, prefect_api.who_finishes("repair"))
                 return SubmitResult(case_number, key, "held", None, held)
             return SubmitResult(
                 case_number,
@@ -353,7 +354,7 @@ def reassess(
             "held",
             None,
             f"reassessment recorded; the case moves once its run wakes ({exc}): "
-            f"{prefect_api.who_settles('wake')}, or `casework repair {number}`",
+            f"{prefect_api.who_finishes('wake')}, or `casework repair {number}`",
         )
     if not wait:
         return SubmitResult(number, key, "submitted", Stage.ASSESSMENT.value)

@@ -99,7 +99,7 @@ def transfer(
     if problem is not None:
         return done, (
             f"transferred; Prefect is told (the runs' manager tags, the transferred events) "
-            f"once it answers again: {prefect_api.who_settles('announce')} ({problem})"
+            f"once it answers again: {prefect_api.who_finishes('announce')} ({problem})"
         )
     return done, None
 

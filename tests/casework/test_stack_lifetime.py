@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from casework.core.errors import StackError
 from casework.core.settings import STACK_FILE
-from casework.stack import StackError, end_orphan
+from casework.stack import end_orphan
 from tests.polling import alive, wait_for
 
 PARENT = """

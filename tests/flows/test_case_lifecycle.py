@@ -368,7 +368,7 @@ def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_comma
         said = str(found.value)
         assert f"not registered at {stack}" in said
         assert "on the casework work pool: `casework deploy`" in said
-        assert "casework worker --pool casework" in prefect_api.remedy("worker")
+        assert "casework worker --pool casework" in prefect_api.what_to_start("worker")
         monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
         with pytest.raises(prefect_api.OrchestratorUnavailable) as found:
             prefect_api.check_ready()

@@ -16,9 +16,8 @@ from bench.parallel import intakes_then_submits
 from casework import services
 from casework.core import prefect_api
 from casework.core.db import session_scope
-from casework.core.settings import get_settings
+from casework.core.settings import SERVER_LOG, get_settings
 from casework.services import case_runs
-from casework.stack import SERVER_LOG
 from models import cases, contacts
 from models.codes import Program, Stage
 from tests import factories

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import benefits, cases, escalations, notices, plans
+from models import benefits, escalations, notices, plans
 from models.cases import CaseError
 from models.codes import (
     BenefitKind,
@@ -24,6 +24,7 @@ from models.codes import (
     Trigger,
     Watch,
 )
+from models.facts import facts
 from models.lifecycle import TransitionNotAllowed, check_transition
 from models.notices import DEFAULT_NOTICES_FILE, load_notice_rules
 from models.orm import AdverseNotice, Benefit, Case, Escalation
@@ -206,13 +207,13 @@ def test_an_upheld_discontinuance_ends_the_benefit_and_holds_monitoring_until_th
     )
     assert not notices.held(session, case, BenefitKind.SNAP)
     # The plan factories walk_to agreed covers housing only.
-    facts = cases.facts(session, case)
-    assert facts.uncovered_losses == (f"notice 1 (snap discontinue) was upheld on {day(30)}",)
+    seen = facts(session, case)
+    assert seen.uncovered_losses == (f"notice 1 (snap discontinue) was upheld on {day(30)}",)
     for decision in (Trigger.CONTINUE, Trigger.CLOSE):
         with pytest.raises(TransitionNotAllowed, match="revise_plan"):
-            check_transition(Stage.MONITORING, factories.monitoring(decision), facts)
+            check_transition(Stage.MONITORING, factories.monitoring(decision), seen)
     for decision in (Trigger.REVISE_PLAN, Trigger.REASSESS):  # the ways to a new plan
-        check_transition(Stage.MONITORING, factories.monitoring(decision), facts)
+        check_transition(Stage.MONITORING, factories.monitoring(decision), seen)
 
     # A plan with an open income-and-benefits goal answers it.
     plans.record_plan(
@@ -222,7 +223,7 @@ def test_an_upheld_discontinuance_ends_the_benefit_and_holds_monitoring_until_th
         factories.plan(NeedsDomain.HOUSING, NeedsDomain.INCOME_BENEFITS),
         on(day(31)),
     )
-    assert cases.facts(session, case).uncovered_losses == ()
+    assert facts(session, case).uncovered_losses == ()
 
 
 def test_a_reduction_upheld_leaves_the_smaller_benefit_watched(session: Session) -> None:
@@ -233,7 +234,7 @@ def test_a_reduction_upheld_leaves_the_smaller_benefit_watched(session: Session)
         session, case, notice, HearingDecision.UPHELD, day(30), "cm.a", on(day(30))
     )
     assert notices.held(session, case, BenefitKind.SNAP)
-    assert cases.facts(session, case).uncovered_losses  # the income lost still needs a goal
+    assert facts(session, case).uncovered_losses  # the income lost still needs a goal
 
 
 def test_a_withdrawn_notice_reactivates_the_benefit_and_a_declined_appeal_ends_it(

@@ -106,6 +106,6 @@ def test_withdrawing_consent_cancels_open_referrals(session: Session) -> None:
     case = _at_referral(session, "hope-housing")
     consents.give(session, case, "hope-housing", now().date(), STAFF, now())
     _send(session, case, "hope-housing")
-    cancelled = consents.withdraw(session, case, "hope-housing", STAFF, now())
+    cancelled = referrals.withdraw_consent(session, case, "hope-housing", STAFF, now())
     assert [r.status for r in cancelled] == ["cancelled"]
     assert referrals.answer(session, case) is Trigger.REJECTED
