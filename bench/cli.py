@@ -11,6 +11,10 @@ on, as on a user's machine after the first run (this environment sets
 PYTHONDONTWRITEBYTECODE, which would make every run recompile the project).
 
     .venv/bin/python bench/cli.py [--repeat 3]
+
+With `--libraries` it measures instead what the CLI was built on: the candidates' own
+start-up (argparse, click, typer, cyclopts), each running one command of an app of 45
+commands with 3 options each, as `casework` has, in a new process.
 """
 
 from __future__ import annotations
@@ -75,10 +79,74 @@ def _cpu(python_args: list[str], env: dict[str, str]) -> tuple[float, bool, int]
     return cpu, prefect, done.returncode
 
 
+APPS = {
+    "argparse": """
+import argparse
+parser = argparse.ArgumentParser(prog="app")
+sub = parser.add_subparsers(dest="command", required=True)
+for i in range(45):
+    one = sub.add_parser(f"cmd{i}")
+    for j in range(3):
+        one.add_argument(f"--opt{j}")
+args = parser.parse_args(["cmd7", "--opt1", "x"])
+""",
+    "click": """
+import click
+@click.group()
+def app(): pass
+def command(i):
+    @app.command(f"cmd{i}")
+    @click.option("--opt0")
+    @click.option("--opt1")
+    @click.option("--opt2")
+    def run(opt0, opt1, opt2): pass
+for i in range(45):
+    command(i)
+app(["cmd7", "--opt1", "x"], standalone_mode=False)
+""",
+    "typer": """
+import typer
+app = typer.Typer()
+def command(i):
+    @app.command(f"cmd{i}")
+    def run(opt0: str = "", opt1: str = "", opt2: str = ""): pass
+for i in range(45):
+    command(i)
+app(["cmd7", "--opt1", "x"], standalone_mode=False)
+""",
+    "cyclopts": """
+import cyclopts
+app = cyclopts.App()
+def command(i):
+    @app.command(name=f"cmd{i}")
+    def run(opt0: str = "", opt1: str = "", opt2: str = ""): pass
+for i in range(45):
+    command(i)
+app(["cmd7", "--opt1", "x"], exit_on_error=False)
+""",
+}
+
+
+def libraries(repeat: int) -> None:
+    """CPU of each candidate running one command of a 45-command app, less bare Python's."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    floor = min(_cpu(["-c", "pass"], env)[0] for _ in range(repeat))
+    print(f"bare python: {floor:.3f} s of CPU (min of {repeat}); each below is on top of it")
+    base = None
+    for name, source in APPS.items():
+        cpu = min(_cpu(["-c", source], env)[0] for _ in range(repeat)) - floor
+        base = base or cpu
+        print(f"{name:<10} {cpu:.3f} s  ({cpu / base:.1f} x argparse)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--libraries", action="store_true")
     args = parser.parse_args()
+    if args.libraries:
+        libraries(args.repeat)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         fill(data_dir)

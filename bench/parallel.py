@@ -135,9 +135,9 @@ def main() -> None:
                 sys.exit(f"casework up did not start; see {data_dir / 'up.log'}")
             time.sleep(0.5)
         os.environ.update(env | {"PREFECT_API_URL": f"http://127.0.0.1:{port}/api"})
-        from casework.cli import bootstrap, build_parser
+        from casework.cli.options import bootstrap
 
-        bootstrap(build_parser().parse_args(["cases"]))
+        bootstrap("cases", None)
         from tests import factories
 
         clients = [factories.client_in() for _ in range(args.cases)]

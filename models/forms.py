@@ -69,6 +69,8 @@ def _not_future(value: date) -> date:
 FormDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_in_range)]
 PastDate = Annotated[FormDate, AfterValidator(_not_future)]
 PROVIDER_CODE = r"^[A-Za-z0-9._-]{1,64}$"  # a provider id, and a partner token's name
+CLIENT_NUMBER = r"^(?i:client)-[0-9]{1,12}$"  # as models.clients numbers them: CLIENT-000042
+DIRECTORY_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # a provider directory's name (`main`)
 ProviderCode = Annotated[str, Field(pattern=PROVIDER_CODE)]
 
 

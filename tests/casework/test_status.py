@@ -16,11 +16,11 @@ import pytest
 
 from casework import services, status
 from casework.automations import RESCHEDULED
+from casework.cli.views import case_text, caseload_text
 from casework.core import prefect_api
 from casework.core.db import session_scope
 from casework.stack import UPKEEP_SECONDS
 from casework.status import flow_run_processes
-from casework.views import case_text, caseload_text
 from models import cases, stage_events
 from models.codes import Stage, Trigger
 from tests import factories

@@ -16,11 +16,11 @@ from prefect.states import Scheduled
 from sqlalchemy import func, select
 
 from casework import services
+from casework.cli.views import case_text
 from casework.core import prefect_api
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.core.settings import prefect_auth_headers
-from casework.views import case_text
 from models import audit, cases, stage_events
 from models.codes import NeedsDomain, Program, ReassessmentReason, Stage, Trigger
 from models.labels import to_labels
