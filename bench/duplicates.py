@@ -35,9 +35,9 @@ from sqlalchemy import Engine, insert, text  # noqa: E402
 
 from bench.sweep import PG_DEFAULT, _drop_pg, _fresh_pg  # noqa: E402
 from casework.core.db import make_engine, migrate, session_scope  # noqa: E402
-from models import clients  # noqa: E402
-from models.matching import LIKELY, Identity  # noqa: E402
-from models.orm import Client, ClientKey, ClientMatch  # noqa: E402
+from casework.models import clients  # noqa: E402
+from casework.models.matching import LIKELY, Identity  # noqa: E402
+from casework.models.orm import Client, ClientKey, ClientMatch  # noqa: E402
 
 GIVEN = (
     "Maria José Ana Luis Carlos Juan Sofia Lucia Mateo Diego Elena Carmen Pablo Rosa Jorge "

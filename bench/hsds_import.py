@@ -160,8 +160,8 @@ def sign_in(data_dir: Path) -> None:
     """An operator, mapped to this login (imports are an operator's or an admin's)."""
     os.environ["CASEWORK_DATA_DIR"] = str(data_dir)
     sys.path.insert(0, str(ROOT))
+    from casework.models.codes import Program, StaffRole
     from casework.services.staff import add_staff
-    from models.codes import Program, StaffRole
 
     add_staff(OPERATOR, StaffRole.OPERATOR, list(Program), getpass.getuser(), "bench")
 

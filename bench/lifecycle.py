@@ -193,8 +193,8 @@ def start_executor(mode: str, log: Path, limit: int) -> Executor:
     else:
         import asyncio
 
+        from casework.deployments import all_deployments
         from casework.worker import register
-        from deployments import all_deployments
 
         deployments = all_deployments(schedules=False)
         asyncio.run(register(deployments))
@@ -232,7 +232,7 @@ class Workload:
 
 def run_cases(count: int, think: float) -> Workload:
     from casework import services
-    from models.codes import Program, Stage, Trigger
+    from casework.models.codes import Program, Stage, Trigger
     from tests import factories
 
     steps = [
@@ -278,7 +278,7 @@ def run_cases(count: int, think: float) -> Workload:
 def cli_submit(samples: int) -> tuple[float, float]:
     """Median CPU and wall seconds of one `casework submit --wait` (its own process)."""
     from casework import services
-    from models.codes import Program
+    from casework.models.codes import Program
     from tests import factories
 
     form = Path(tempfile.mkdtemp()) / "assessment.json"

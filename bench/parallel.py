@@ -52,8 +52,8 @@ def intakes_then_submits(clients: list[Any], timeout: float = 600) -> Outcome:
 
     from casework import services
     from casework.core.db import session_scope
-    from models.codes import Program, Stage
-    from models.orm import Case
+    from casework.models.codes import Program, Stage
+    from casework.models.orm import Case
     from tests import factories
 
     outcome = Outcome()

@@ -22,6 +22,6 @@ async def serve(deployments: list[Any]) -> None:
 
 
 if __name__ == "__main__":
-    from deployments import all_deployments
+    from casework.deployments import all_deployments
 
     asyncio.run(serve(all_deployments(schedules=False)))  # built outside the loop: sync

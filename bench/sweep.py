@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, event, insert, text  # noqa: E402
 
 from casework.core.db import make_engine, migrate, session_scope  # noqa: E402
-from models import escalations  # noqa: E402
-from models.codes import (  # noqa: E402
+from casework.models import escalations  # noqa: E402
+from casework.models.codes import (  # noqa: E402
     BenefitKind,
     GoalStatus,
     NeedsDomain,
@@ -47,8 +47,8 @@ from models.codes import (  # noqa: E402
     WaiverRequirement,
     Watch,
 )
-from models.due import due_list  # noqa: E402
-from models.orm import (  # noqa: E402
+from casework.models.due import due_list  # noqa: E402
+from casework.models.orm import (  # noqa: E402
     AdverseNotice,
     Benefit,
     CarePlan,
@@ -60,8 +60,8 @@ from models.orm import (  # noqa: E402
     Referral,
     Waiver,
 )
-from models.programs import load_programs  # noqa: E402
-from models.rules import Scope, due_reassessments  # noqa: E402
+from casework.models.programs import load_programs  # noqa: E402
+from casework.models.rules import Scope, due_reassessments  # noqa: E402
 
 AS_OF = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 STALLED_SHARE = 0.012

@@ -23,7 +23,7 @@ from prefect.events.actions import ChangeFlowRunState, RunDeployment
 from prefect.events.schemas.automations import EventTrigger, Posture
 
 from casework.core.prefect_api import BRIEF_DEPLOYMENT, LIFECYCLE_DEPLOYMENT, prefect_client
-from tasks.notifications import ESCALATED
+from casework.tasks.notifications import ESCALATED
 
 LEVEL_3_AUTOMATION = "casework-level-3-escalation"
 LOST_RUN_AUTOMATION = "casework-lost-runs"
@@ -70,7 +70,7 @@ def level_3_automation(deployment_id: object) -> Automation:
 
 
 def our_flows() -> list[str]:
-    from deployments import DECLARED
+    from casework.deployments import DECLARED
 
     return sorted(d.name for d in DECLARED)
 

@@ -17,10 +17,8 @@ from casework.core import credentials, prefect_api
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError, StackError
-from casework.partner import PartnerAgency
-from casework.services.staff import roster
-from models import cases, stage_events
-from models.codes import (
+from casework.models import cases, stage_events
+from casework.models.codes import (
     BenefitKind,
     CaseStatus,
     ClosureReason,
@@ -32,12 +30,20 @@ from models.codes import (
     Stage,
     Trigger,
 )
-from models.forms import AssessmentForm, ClosureForm, DomainScores, MonitoringForm, StageForm
-from models.labels import label
-from models.lifecycle import STAGES
-from models.orm import StageEvent
-from models.schemas import ClientIn
-from models.staff import case_managers
+from casework.models.forms import (
+    AssessmentForm,
+    ClosureForm,
+    DomainScores,
+    MonitoringForm,
+    StageForm,
+)
+from casework.models.labels import label
+from casework.models.lifecycle import STAGES
+from casework.models.orm import StageEvent
+from casework.models.schemas import ClientIn
+from casework.models.staff import case_managers
+from casework.partner import PartnerAgency
+from casework.services.staff import roster
 
 GIVEN = [
     "Ana",

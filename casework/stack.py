@@ -390,8 +390,8 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbo
     The terminal gets a short summary; the worker's and the flow runs' output goes to the
     runner log in the data directory (`verbose`: to the terminal instead, as it comes)."""
     from casework.core.files import check_private
-    from models.notices import notice_rules
-    from models.programs import programs
+    from casework.models.notices import notice_rules
+    from casework.models.programs import programs
 
     check_private(data_dir)
     programs(), notice_rules()  # a bad configuration file stops `up` here, in one line
@@ -405,7 +405,7 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
     from casework.core.db import migrate
     from casework.core.settings import get_settings
     from casework.demo import demo_partner
-    from deployments import all_deployments
+    from casework.deployments import all_deployments
 
     api_url = os.environ["PREFECT_API_URL"]
     server = start_server(data_dir, port) if start_own_server else None

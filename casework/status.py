@@ -42,10 +42,10 @@ from casework.core.prefect_api import (
     what_to_start,
 )
 from casework.core.settings import SERVER_LOG, SERVER_STARTING
-from models import cases, escalations
-from models.cases import RunOwner
-from models.lifecycle import STALE_WAIT, stale_wait
-from models.staff import membership_problems
+from casework.models import cases, escalations
+from casework.models.cases import RunOwner
+from casework.models.lifecycle import STALE_WAIT, stale_wait
+from casework.models.staff import membership_problems
 
 # A transition takes seconds: a case run Pending or Running this long with no process
 # behind it is stuck. Where the process cannot be looked for (another host), a run is
@@ -170,7 +170,7 @@ def check(data_dir: Path | None = None) -> StackStatus:
 
 
 def declared() -> list[Any]:
-    from deployments import DECLARED
+    from casework.deployments import DECLARED
 
     return DECLARED
 

@@ -66,10 +66,10 @@ def warm() -> None:
     import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401 - the store's dialects
     import sqlalchemy.dialects.sqlite.pysqlite  # noqa: F401
 
-    import deployments  # every flow, and through them the tasks and the models
+    import casework.deployments  # every flow, and through them the tasks and the models
 
     ssl.create_default_context(cafile=certifi.where())
-    assert deployments.DECLARED
+    assert casework.deployments.DECLARED
 
 
 RUNS_DIR = "flow-run-processes"  # under the data directory: one file per child, its run id

@@ -517,7 +517,7 @@ def deploy() -> list[str]:
     work pool, every deployment on it, and the automations (which need the deployments,
     not a worker). Idempotent: run again after an upgrade. What it did, line by line."""
     from casework.automations import describe, ensure_automations
-    from deployments import all_deployments
+    from casework.deployments import all_deployments
 
     deployments = all_deployments()
     pool, done = asyncio.run(register(deployments))
@@ -539,7 +539,7 @@ async def check_served_versions(name: str) -> None:
     from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 
     from casework.core.errors import StackError
-    from deployments import build_version
+    from casework.deployments import build_version
 
     mine = build_version()
     async with get_client() as client:

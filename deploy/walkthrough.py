@@ -71,7 +71,7 @@ def pg_answers() -> bool:
 def verified(body: bytes, header: str, key: str, secret: str) -> bool:
     """Is `body` with Idempotency-Key `key` signed with `secret`, as the program's receiver
     checks it."""
-    from tasks.notifications import signature
+    from casework.tasks.notifications import signature
 
     try:
         fields = dict(part.split("=", 1) for part in header.split(","))
@@ -203,7 +203,7 @@ class Walkthrough:
         with nothing naming this machine's paths and no secret, the automations; again, it
         changes nothing. `casework status` names the automations before, and not after."""
         from casework.automations import AUTOMATIONS
-        from deployments import DECLARED
+        from casework.deployments import DECLARED
 
         before = self.casework("operator", "status", "--json")
         lacking = [a for a in json.loads(before.stdout)["actions"] if a.startswith("automation")]
@@ -331,7 +331,7 @@ class Walkthrough:
     def case_runs(self, numbers: list[str]) -> dict[str, str]:
         """Flow run id -> case number, for these cases' current runs."""
         from casework.core.db import session_scope
-        from models import cases
+        from casework.models import cases
 
         with session_scope(read_only=True) as session:
             runs = cases.current_runs(session, [cases.get_case(session, n).id for n in numbers])
@@ -482,14 +482,14 @@ class Walkthrough:
 
     def waiting_at(self, number: str) -> str:
         from casework.core.db import session_scope
-        from models import cases
+        from casework.models import cases
 
         with session_scope(read_only=True) as session:
             return cases.get_case(session, number).stage_key
 
     def stage_events(self, number: str) -> list[tuple[str, int]]:
         from casework.core.db import session_scope
-        from models import cases, stage_events
+        from casework.models import cases, stage_events
 
         with session_scope(read_only=True) as session:
             case = cases.get_case(session, number)
@@ -556,7 +556,7 @@ class Walkthrough:
 
     def rungs(self, numbers: list[str]) -> dict[int, int]:
         from casework.core.db import session_scope
-        from models import escalations
+        from casework.models import escalations
 
         with session_scope(read_only=True) as session:
             return {

@@ -10,12 +10,17 @@ from typing import Any
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
-from flows.case_lifecycle import case_lifecycle
-from flows.caseload_report import caseload_report
-from flows.escalation_brief import escalation_brief
-from flows.reassess_case import reassess_case
-from flows.referral_sync import referral_status_sync
-from flows.sweeps import benefits_watch, follow_up_checks, reassessment_cadence, stalled_case_sweep
+from casework.flows.case_lifecycle import case_lifecycle
+from casework.flows.caseload_report import caseload_report
+from casework.flows.escalation_brief import escalation_brief
+from casework.flows.reassess_case import reassess_case
+from casework.flows.referral_sync import referral_status_sync
+from casework.flows.sweeps import (
+    benefits_watch,
+    follow_up_checks,
+    reassessment_cadence,
+    stalled_case_sweep,
+)
 
 
 @dataclass(frozen=True)

@@ -28,17 +28,17 @@ from casework.core.errors import CaseworkError
 from casework.core.prefect_api import OrchestratorUnavailable, create_run_input, read_run_input
 from casework.core.prefect_private import form_schema
 from casework.core.settings import STAFF_ID_PATTERN
-from flows.parameters import CASE, EPISODE, CaseNumber
-from models.cases import Position
-from models.codes import Stage, Trigger
-from models.dialogs import DialogContext, description, dialog_schema
-from models.forms import StageForm, describe_error
-from models.lifecycle import form_for, form_version_given, upgrade_form
-from models.stage_events import REJECTED
-from tasks.case_card import publish_case_card
-from tasks.cases import dialog_context, mirror_tags, read_position
-from tasks.referrals import partner_answer, send_all
-from tasks.stage_events import await_again, record_stage
+from casework.flows.parameters import CASE, EPISODE, CaseNumber
+from casework.models.cases import Position
+from casework.models.codes import Stage, Trigger
+from casework.models.dialogs import DialogContext, description, dialog_schema
+from casework.models.forms import StageForm, describe_error
+from casework.models.lifecycle import form_for, form_version_given, upgrade_form
+from casework.models.stage_events import REJECTED
+from casework.tasks.case_card import publish_case_card
+from casework.tasks.cases import dialog_context, mirror_tags, read_position
+from casework.tasks.referrals import partner_answer, send_all
+from casework.tasks.stage_events import await_again, record_stage
 
 
 def await_partners(case_number: str, key: str, fired: set[str]) -> Trigger | None:

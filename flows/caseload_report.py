@@ -11,12 +11,12 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from casework.flows.operator import refuses_cleanly
+from casework.flows.parameters import AS_OF, AsOf
+from casework.flows.sweeps import dated_run_name, previewing
+from casework.models.rules import checked_as_of
 from casework.services.reports import DUE_WITHIN_DAYS, due_lists, tables
 from casework.services.reports import caseload_report as compute
-from flows.operator import refuses_cleanly
-from flows.parameters import AS_OF, AsOf
-from flows.sweeps import dated_run_name, previewing
-from models.rules import checked_as_of
 
 
 @flow(name="caseload-report", flow_run_name=dated_run_name, persist_result=False)

@@ -8,10 +8,10 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from casework.core.db import session_scope
-from flows.operator import refuses_cleanly
-from flows.parameters import ESCALATED_CASE, CaseNumber
-from models import cases, escalations
-from tasks.cases import mirror_escalation_tag
+from casework.flows.operator import refuses_cleanly
+from casework.flows.parameters import ESCALATED_CASE, CaseNumber
+from casework.models import cases, escalations
+from casework.tasks.cases import mirror_escalation_tag
 
 
 @flow(name="escalation-brief", flow_run_name="brief-{case_number}", persist_result=False)

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from casework.core.settings import STAFF_ID_PATTERN
-from models.codes import ReassessmentReason
-from models.labels import CODES, label
+from casework.models.codes import ReassessmentReason
+from casework.models.labels import CODES, label
 
 CaseNumber = Annotated[str, Field(pattern=r"^CASE-\d{6,}$")]
 StaffIdParameter = Annotated[str, Field(pattern=STAFF_ID_PATTERN)]

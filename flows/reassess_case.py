@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows.operator import refuses_cleanly
-from flows.parameters import (
+from casework.flows.operator import refuses_cleanly
+from casework.flows.parameters import (
     CASE_TO_REASSESS,
     REASON,
     REQUESTED_BY,

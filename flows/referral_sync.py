@@ -13,9 +13,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from casework.core.db import session_scope
-from flows.sweeps import dated_run_name
-from models import referrals
-from tasks.referrals import Change, sync_provider
+from casework.flows.sweeps import dated_run_name
+from casework.models import referrals
+from casework.tasks.referrals import Change, sync_provider
 
 PROVIDERS_AT_ONCE = 4
 

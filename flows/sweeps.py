@@ -22,18 +22,18 @@ from casework.core.db import session_scope
 from casework.core.errors import UserError
 from casework.core.prefect_api import own_stack
 from casework.core.settings import get_settings
+from casework.flows.operator import refuses_cleanly
+from casework.flows.parameters import AS_OF, ONLY_CASE, AsOf, CaseNumber
+from casework.models import cases, escalations
+from casework.models.codes import ReassessmentReason, Watch
+from casework.models.programs import programs
+from casework.models.rules import Scope, checked_as_of, due_reassessments, is_preview
+from casework.models.staff import SWEEP_ACTOR
 from casework.services.sweeps import catch_up
-from flows.operator import refuses_cleanly
-from flows.parameters import AS_OF, ONLY_CASE, AsOf, CaseNumber
-from models import cases, escalations
-from models.codes import ReassessmentReason, Watch
-from models.programs import programs
-from models.rules import Scope, checked_as_of, due_reassessments, is_preview
-from models.staff import SWEEP_ACTOR
-from tasks.case_card import publish_case_card
-from tasks.cases import mirror_escalation_tag
-from tasks.notifications import deliver_notifications
-from tasks.retries import store_unavailable
+from casework.tasks.case_card import publish_case_card
+from casework.tasks.cases import mirror_escalation_tag
+from casework.tasks.notifications import deliver_notifications
+from casework.tasks.retries import store_unavailable
 
 ARTIFACT_ROWS = 500  # the table shows this many rows; the description gives the totals
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.codes import Priority, RiskLevel
-from models.forms import AssessmentForm, CrisisScreen, DomainScores
-from models.orm import Assessment, Case
+from casework.models.codes import Priority, RiskLevel
+from casework.models.forms import AssessmentForm, CrisisScreen, DomainScores
+from casework.models.orm import Assessment, Case
 
 PRIORITY_FOR_RISK = {
     RiskLevel.CRITICAL: Priority.P1,

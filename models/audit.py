@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.orm import AccessEntry, AuditEvent, Case
+from casework.models.orm import AccessEntry, AuditEvent, Case
 
 
 def record(

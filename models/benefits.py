@@ -8,10 +8,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import audit
-from models.cases import CaseError
-from models.codes import BenefitKind, CaseStatus, FollowUpOutcome, WaiverRequirement
-from models.orm import Benefit, Case, FollowUp, Waiver
+from casework.models import audit
+from casework.models.cases import CaseError
+from casework.models.codes import BenefitKind, CaseStatus, FollowUpOutcome, WaiverRequirement
+from casework.models.orm import Benefit, Case, FollowUp, Waiver
 
 
 def record_benefit(

@@ -11,11 +11,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
-from models import audit
-from models.codes import CaseStatus, Program, Stage
-from models.forms import ClosureForm
-from models.lifecycle import WAIT_TAG, form_for, stage_key, wait_tag
-from models.orm import Case, Client, Episode, FollowUp
+from casework.models import audit
+from casework.models.codes import CaseStatus, Program, Stage
+from casework.models.forms import ClosureForm
+from casework.models.lifecycle import WAIT_TAG, form_for, stage_key, wait_tag
+from casework.models.orm import Case, Client, Episode, FollowUp
 
 
 class CaseError(UserError):
@@ -311,7 +311,7 @@ def transfer(
 ) -> Transfer:
     """Give the case to another case manager, with its open escalations addressed to the
     one leaving it; audited with both staff ids and the reason (coded)."""
-    from models.orm import Escalation
+    from casework.models.orm import Escalation
 
     before = case.case_manager
     case.case_manager = to_manager
@@ -354,7 +354,7 @@ def transfer(
 def unannounced_transfers(session: Session) -> list[Transfer]:
     """The transfers Prefect has not been told of (it was away), each case's last, as its
     audit row has it."""
-    from models.orm import AuditEvent
+    from casework.models.orm import AuditEvent
 
     found = []
     for case in session.scalars(select(Case).where(Case.announce_pending).order_by(Case.id)):

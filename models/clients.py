@@ -17,11 +17,11 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
-from models import audit
-from models.codes import CaseStatus, NewClientReason
-from models.matching import BIRTH_WEIGHT, LIKELY, NAME_WEIGHT, Identity, Match, score
-from models.orm import Case, Client, ClientKey, ClientMatch, Consent
-from models.schemas import ClientIn
+from casework.models import audit
+from casework.models.codes import CaseStatus, NewClientReason
+from casework.models.matching import BIRTH_WEIGHT, LIKELY, NAME_WEIGHT, Identity, Match, score
+from casework.models.orm import Case, Client, ClientKey, ClientMatch, Consent
+from casework.models.schemas import ClientIn
 
 
 class ClientError(UserError):
@@ -342,7 +342,7 @@ def other_cases(session: Session, case: Case, viewer_programs: set[str]) -> list
     escalations and crisis flag. In other programs: the case number, whether it is open
     and whether a crisis is open there (a safety matter) only. On PostgreSQL through a
     function of definer's rights: the viewer cannot read another program's case."""
-    from models.orm import Escalation
+    from casework.models.orm import Escalation
 
     if session.get_bind().dialect.name == "postgresql":
         rows = session.execute(

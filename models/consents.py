@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import audit
-from models.orm import Case, Consent
+from casework.models import audit
+from casework.models.orm import Case, Consent
 
 ANY_PROVIDER = "*"
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import audit
-from models.codes import CLIENT_CONTACTS
-from models.orm import Case, Contact, Narrative
-from models.schemas import ContactIn
+from casework.models import audit
+from casework.models.codes import CLIENT_CONTACTS
+from casework.models.orm import Case, Contact, Narrative
+from casework.models.schemas import ContactIn
 
 
 def add_contact(

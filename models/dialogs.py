@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from models.codes import Objective, Program, Stage
-from models.forms import PlanForm, StageForm
-from models.labels import field_title, label
+from casework.models.codes import Objective, Program, Stage
+from casework.models.forms import PlanForm, StageForm
+from casework.models.labels import field_title, label
 
 REF = "#/definitions/"
 

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import and_, select, true
 from sqlalchemy.orm import Session
 
-from models import notices
-from models.codes import CaseStatus, Program, Stage
-from models.lifecycle import STAGES
-from models.orm import AdverseNotice, Benefit, Case, FollowUp, Provider, Referral, Waiver
-from models.programs import programs
-from models.rules import UNANSWERED, answer_window
+from casework.models import notices
+from casework.models.codes import CaseStatus, Program, Stage
+from casework.models.lifecycle import STAGES
+from casework.models.orm import AdverseNotice, Benefit, Case, FollowUp, Provider, Referral, Waiver
+from casework.models.programs import programs
+from casework.models.rules import UNANSWERED, answer_window
 
 # Stages the reassessment cadence watches: a case reassessed at any of them.
 CADENCE_STAGES = (Stage.PLAN, Stage.REFERRAL, Stage.MONITORING)

@@ -14,9 +14,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models.codes import LEVEL_ROLES, TOP_LEVEL, EscalationRule, Program, Watch
-from models.orm import Case, Escalation
-from models.rules import WARNINGS, WATCHES, Breach, Programs, Scope, first_level, rules_of
+from casework.models.codes import LEVEL_ROLES, TOP_LEVEL, EscalationRule, Program, Watch
+from casework.models.orm import Case, Escalation
+from casework.models.rules import WARNINGS, WATCHES, Breach, Programs, Scope, first_level, rules_of
 
 CHUNK = 500
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.codes import NeedsDomain, Program, Stage
-from models.lifecycle import CaseFacts
-from models.notices import upheld_uncovered
-from models.orm import Assessment, Case
-from models.staff import roster
+from casework.models.codes import NeedsDomain, Program, Stage
+from casework.models.lifecycle import CaseFacts
+from casework.models.notices import upheld_uncovered
+from casework.models.orm import Assessment, Case
+from casework.models.staff import roster
 
 
 def facts(session: Session, case: Case) -> CaseFacts:

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from casework.core.settings import STAFF_ID_PATTERN
-from models.codes import (
+from casework.models.codes import (
     ClosureReason,
     Decision,
     GoalStatus,
@@ -29,7 +29,7 @@ from models.codes import (
     Trigger,
     Urgency,
 )
-from models.labels import to_codes
+from casework.models.labels import to_codes
 
 StaffId = Annotated[str, Field(pattern=STAFF_ID_PATTERN, description="staff id of who submits")]
 # Strict: "1", true and 1.0 are not scores, and "yes" is not a yes; a form means what it says.

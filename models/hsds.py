@@ -36,8 +36,8 @@ from pydantic_core import PydanticCustomError
 
 from casework.core import strict_json
 from casework.core.errors import UserError
-from models.forms import ProviderCode, describe_error
-from models.text import OneLine, one_line, prose
+from casework.models.forms import ProviderCode, describe_error
+from casework.models.text import OneLine, one_line, prose
 
 MAX_JSON_BYTES = 200_000_000
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from models import codes
+from casework.models import codes
 
 # Codes whose label is not their own words, capitalised.
 OVERRIDES: dict[str, str] = {

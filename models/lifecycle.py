@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from casework.core.errors import UserError
-from models.codes import (
+from casework.models.codes import (
     ClosureReason,
     NeedsDomain,
     Objective,
@@ -20,7 +20,7 @@ from models.codes import (
     Strength,
     Trigger,
 )
-from models.forms import (
+from casework.models.forms import (
     AssessmentForm,
     ClosureForm,
     CrisisScreen,
@@ -32,7 +32,7 @@ from models.forms import (
     ReferralRequest,
     StageForm,
 )
-from models.staff import StaffMember
+from casework.models.staff import StaffMember
 
 
 class TransitionNotAllowed(UserError):
@@ -54,7 +54,7 @@ Guard = Callable[[StageForm, CaseFacts], str | None]
 
 
 def submitted_by_staff(form: StageForm, facts: CaseFacts) -> str | None:
-    from models.staff import SERVICE_ACCOUNTS, NotOnRoster, check_staff
+    from casework.models.staff import SERVICE_ACCOUNTS, NotOnRoster, check_staff
 
     if facts.program is None:
         return None

@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import audit
-from models.benefits import benefit_of
-from models.cases import CaseError
-from models.codes import (
+from casework.models import audit
+from casework.models.benefits import benefit_of
+from casework.models.cases import CaseError
+from casework.models.codes import (
     OPEN_GOALS,
     BenefitKind,
     HearingDecision,
@@ -25,8 +25,8 @@ from models.codes import (
     NoticeAction,
     NoticeReason,
 )
-from models.orm import AdverseNotice, CarePlan, Case, PlanGoal
-from models.programs import ProgramError, read_toml
+from casework.models.orm import AdverseNotice, CarePlan, Case, PlanGoal
+from casework.models.programs import ProgramError, read_toml
 
 DEFAULT_NOTICES_FILE = Path(__file__).with_name("notices.toml")
 

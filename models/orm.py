@@ -22,7 +22,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from casework.core.errors import CaseworkError
-from models.base import Base, utcnow
+from casework.models.base import Base, utcnow
 
 CODE = String(40)
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.forms import MonitoringForm, PlanForm
-from models.orm import CarePlan, Case, PlanGoal
+from casework.models.forms import MonitoringForm, PlanForm
+from casework.models.orm import CarePlan, Case, PlanGoal
 
 
 def record_plan(session: Session, case: Case, key: str, form: PlanForm, at: datetime) -> CarePlan:

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from casework.core.errors import UserError
-from models.codes import Program, RecipientRole, Stage
-from models.forms import StaffId
+from casework.models.codes import Program, RecipientRole, Stage
+from casework.models.forms import StaffId
 
 DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
 

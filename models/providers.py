@@ -30,11 +30,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
-from models import hsds
-from models.cases import CaseError
-from models.codes import Program, ServiceCategory
-from models.forms import ProviderCode, describe_error
-from models.orm import Provider
+from casework.models import hsds
+from casework.models.cases import CaseError
+from casework.models.codes import Program, ServiceCategory
+from casework.models.forms import ProviderCode, describe_error
+from casework.models.orm import Provider
 
 X_CASEWORK = "x-casework"
 MAIN = "main"  # the directory a provider belongs to unless `--directory` names another

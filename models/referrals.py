@@ -9,18 +9,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import audit, consents
-from models.cases import CaseError
-from models.codes import (
+from casework.models import audit, consents
+from casework.models.cases import CaseError
+from casework.models.codes import (
     REFERRAL_REFUSED,
     REFERRAL_TAKEN,
     REFERRAL_WAITING,
     ReferralStatus,
     Trigger,
 )
-from models.forms import ReferralForm
-from models.lifecycle import TransitionNotAllowed
-from models.orm import Case, Consent, Provider, Referral, ReferralEvent
+from casework.models.forms import ReferralForm
+from casework.models.lifecycle import TransitionNotAllowed
+from casework.models.orm import Case, Consent, Provider, Referral, ReferralEvent
 
 REQUESTED = ReferralStatus.REQUESTED.value
 SYNCED = [s.value for s in REFERRAL_WAITING | {ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS}]

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from models import escalations
-from models.codes import (
+from casework.models import escalations
+from casework.models.codes import (
     REFERRAL_REFUSED,
     REFERRAL_TAKEN,
     CaseStatus,
@@ -23,7 +23,7 @@ from models.codes import (
     Program,
     Stage,
 )
-from models.orm import (
+from casework.models.orm import (
     AdverseNotice,
     CarePlan,
     Case,
@@ -32,7 +32,7 @@ from models.orm import (
     Referral,
     ReferralEvent,
 )
-from models.programs import ProgramConfig
+from casework.models.programs import ProgramConfig
 
 WINDOWS = (30, 90)
 LEVELS = (1, 2, 3, 0)

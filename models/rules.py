@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casework.core.errors import UserError
-from models.codes import (
+from casework.models.codes import (
     OPEN_GOALS,
     CaseStatus,
     EscalationRule,
@@ -23,7 +23,7 @@ from models.codes import (
     Stage,
     Watch,
 )
-from models.orm import (
+from casework.models.orm import (
     AdverseNotice,
     Benefit,
     CarePlan,
@@ -34,7 +34,7 @@ from models.orm import (
     Referral,
     Waiver,
 )
-from models.programs import ProgramConfig
+from casework.models.programs import ProgramConfig
 
 Rule = EscalationRule
 WARNING_DAYS = (7, 14, 30)  # advance warnings before a recertification or expiry date
@@ -382,7 +382,7 @@ def adverse_notices(session: Session, scope: Scope, programs: Programs) -> list[
     """A notice of adverse action with no hearing requested, no withdrawal and no recorded
     decision not to appeal: on the ladder at once, climbing as its deadline nears (the
     aid-continuing deadline; else the hearing-request deadline), per notices.toml."""
-    from models.notices import Deadlines, notice_rules
+    from casework.models.notices import Deadlines, notice_rules
 
     ladder = notice_rules().ladder
     query = (
@@ -502,7 +502,7 @@ def due_reassessments(session: Session, scope: Scope, programs: Programs) -> lis
     """Open cases at a stage a reassessment is asked from (plan, referral, monitoring) whose
     program's reassessment interval has passed since their last assessment (or since
     entering that stage, whichever is later), and none is asked for already."""
-    from models.lifecycle import REASSESSABLE
+    from casework.models.lifecycle import REASSESSABLE
 
     condition = _per_program(
         programs,

@@ -15,9 +15,9 @@ from pydantic import (
     model_validator,
 )
 
-from models.codes import ContactPreference, ContactType, Program, Stage
-from models.programs import stage_due_on
-from models.text import NoControls, OneLine
+from casework.models.codes import ContactPreference, ContactType, Program, Stage
+from casework.models.programs import stage_due_on
+from casework.models.text import NoControls, OneLine
 
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
 from casework.core.settings import LOGIN_PATTERN, get_settings
-from models.codes import Program, RecipientRole, StaffRole
-from models.forms import StaffId
-from models.orm import StaffProgram, StaffRecord
-from models.programs import ProgramError, programs, read_toml
+from casework.models.codes import Program, RecipientRole, StaffRole
+from casework.models.forms import StaffId
+from casework.models.orm import StaffProgram, StaffRecord
+from casework.models.programs import ProgramError, programs, read_toml
 
 DEFAULT_STAFF_FILE = Path(__file__).with_name("staff.toml")
 # Casework itself, acting on a schedule (the reassessment cadence sends due cases back to

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import audit, cases, referrals
-from models.assessments import record_assessment
-from models.codes import Stage, Trigger
-from models.facts import facts
-from models.forms import (
+from casework.models import audit, cases, referrals
+from casework.models.assessments import record_assessment
+from casework.models.codes import Stage, Trigger
+from casework.models.facts import facts
+from casework.models.forms import (
     AssessmentForm,
     ClosureForm,
     MonitoringForm,
@@ -24,9 +24,9 @@ from models.forms import (
     ReferralForm,
     StageForm,
 )
-from models.lifecycle import TransitionNotAllowed, check_transition
-from models.orm import Case, StageEvent
-from models.plans import record_plan, record_review
+from casework.models.lifecycle import TransitionNotAllowed, check_transition
+from casework.models.orm import Case, StageEvent
+from casework.models.plans import record_plan, record_review
 
 MOVED = "moved"
 REJECTED = "rejected"

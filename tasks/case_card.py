@@ -10,11 +10,11 @@ from prefect.context import FlowRunContext
 from sqlalchemy import select
 
 from casework.core.db import session_scope
-from models import cases, escalations, notices, referrals, stage_events
-from models.codes import REFERRAL_WAITING, Program, Stage
-from models.labels import label
-from models.orm import AdverseNotice, Benefit
-from models.programs import programs, stage_due_on
+from casework.models import cases, escalations, notices, referrals, stage_events
+from casework.models.codes import REFERRAL_WAITING, Program, Stage
+from casework.models.labels import label
+from casework.models.orm import AdverseNotice, Benefit
+from casework.models.programs import programs, stage_due_on
 
 
 def card_markdown(case_number: str) -> str:

@@ -8,11 +8,11 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.context import FlowRunContext
 
 from casework.core.db import session_scope
-from models import cases, stage_events
-from models.cases import Position, run_tags
-from models.codes import Stage
-from models.dialogs import DialogContext
-from models.facts import facts
+from casework.models import cases, stage_events
+from casework.models.cases import Position, run_tags
+from casework.models.codes import Stage
+from casework.models.dialogs import DialogContext
+from casework.models.facts import facts
 
 ESCALATED_TAG = "escalation:level-3"
 
@@ -51,7 +51,7 @@ def mirror_escalation_tag(case_number: str) -> bool:
     from uuid import UUID
 
     from casework.core.prefect_api import prefect_client
-    from models import escalations
+    from casework.models import escalations
 
     with session_scope() as session:
         case = cases.get_case(session, case_number)
@@ -70,9 +70,9 @@ def mirror_escalation_tag(case_number: str) -> bool:
 def dialog_context(position: Position) -> DialogContext:
     """What the case's Resume dialog says: the stage, the program's active staff, the
     domains a plan must cover, and why the last form at this stage was refused."""
-    from models.lifecycle import STAGES
-    from models.providers import referable
-    from models.staff import active_staff, roster
+    from casework.models.lifecycle import STAGES
+    from casework.models.providers import referable
+    from casework.models.staff import active_staff, roster
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, position.case_number)

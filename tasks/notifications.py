@@ -24,11 +24,11 @@ from casework.core.credentials import webhook_secret
 from casework.core.db import session_scope
 from casework.core.errors import CaseworkError
 from casework.core.settings import get_settings
-from models import escalations
-from models.codes import Program
-from models.orm import Escalation
-from models.programs import programs
-from tasks.retries import retry_on, store_unavailable
+from casework.models import escalations
+from casework.models.codes import Program
+from casework.models.orm import Escalation
+from casework.models.programs import programs
+from casework.tasks.retries import retry_on, store_unavailable
 
 ESCALATED = "casework.case.escalated"
 WARNED = "casework.case.warned"

@@ -22,10 +22,10 @@ from casework.core import credentials
 from casework.core.db import session_scope
 from casework.core.errors import CaseworkError
 from casework.core.settings import get_settings
-from models import cases, consents, providers, referrals
-from models.codes import ReferralStatus, Trigger
-from models.orm import Case, Client
-from tasks.retries import retry_on
+from casework.models import cases, consents, providers, referrals
+from casework.models.codes import ReferralStatus, Trigger
+from casework.models.orm import Case, Client
+from casework.tasks.retries import retry_on
 
 FINAL_ATTEMPTS_FAILED = "partner unreachable after every attempt"
 NO_TOKEN = (

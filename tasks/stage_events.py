@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from casework.core.db import session_scope
-from models import stage_events
-from models.codes import Stage, Trigger
-from models.lifecycle import form_for
-from tasks.retries import while_store_unavailable
+from casework.models import stage_events
+from casework.models.codes import Stage, Trigger
+from casework.models.lifecycle import form_for
+from casework.tasks.retries import while_store_unavailable
 
 SYSTEM_ACTOR = "system"
 

@@ -98,7 +98,7 @@ from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from casework.core.db import make_engine, migrate, session_scope  # noqa: E402
-from models.base import Base  # noqa: E402
+from casework.models.base import Base  # noqa: E402
 from tests.factories import new_case  # noqa: E402
 
 PG_URL = os.environ.get("CASEWORK_TEST_DATABASE_URL")

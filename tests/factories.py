@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.core import credentials
-from models import cases, notices
-from models.clients import create_client
-from models.codes import (
+from casework.models import cases, notices
+from casework.models.clients import create_client
+from casework.models.codes import (
     BenefitKind,
     NeedsDomain,
     NoticeAction,
@@ -25,7 +25,7 @@ from models.codes import (
     Stage,
     Trigger,
 )
-from models.forms import (
+from casework.models.forms import (
     AssessmentForm,
     ClosureForm,
     DomainScores,
@@ -36,10 +36,10 @@ from models.forms import (
     ReferralRequest,
     StageForm,
 )
-from models.lifecycle import STAGES
-from models.notices import NoticeRules
-from models.orm import AdverseNotice, Case, Provider
-from models.schemas import ClientIn
+from casework.models.lifecycle import STAGES
+from casework.models.notices import NoticeRules
+from casework.models.orm import AdverseNotice, Case, Provider
+from casework.models.schemas import ClientIn
 
 STAFF = "cm.tester"
 __all__ = ["ReferralForm", "ReferralRequest", "ReferralStatus", "NeedsDomain", "Stage", "Trigger"]
@@ -125,7 +125,7 @@ def case_opened_at(session: Session, at: datetime, program: Program = Program.HO
 
 def move(session: Session, case: Case, form: StageForm | None, at: datetime) -> None:
     """Apply one stage form at `at` with the real store function (no flow run)."""
-    from models.stage_events import record_stage
+    from casework.models.stage_events import record_stage
 
     outcome = record_stage(
         session, case.case_number or "", case.episode, case.stage_key, form, STAFF, at
@@ -176,8 +176,8 @@ def case_waiting_on_partner(provider_key: str, endpoint: str) -> tuple[str, str]
     """A case whose referral to `provider_key` was sent and received, its run suspended
     waiting on the partner's answer; returns (case number, REF number)."""
     from casework.core.db import session_scope
-    from models import consents, referrals
-    from models.codes import ReferralStatus
+    from casework.models import consents, referrals
+    from casework.models.codes import ReferralStatus
 
     with session_scope() as session:
         case, _ = opened_with_client(session, now())

@@ -9,10 +9,10 @@ from typing import Any
 
 from casework import services
 from casework.core.db import session_scope
+from casework.models import cases, referrals
+from casework.models.codes import ServiceCategory, Stage
+from casework.models.orm import Referral
 from casework.partner import PartnerAgency
-from models import cases, referrals
-from models.codes import ServiceCategory, Stage
-from models.orm import Referral
 from tests import factories
 
 TOKEN = "agency-token-123"
@@ -36,7 +36,7 @@ def provider(agency: PartnerAgency, rule: str, token: str = TOKEN) -> str:
 
 def category_of(key: str) -> ServiceCategory:
     with session_scope() as session:
-        from models.providers import get
+        from casework.models.providers import get
 
         return ServiceCategory(get(session, key).category)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deployments import SCHEDULES, all_deployments
+from casework.deployments import SCHEDULES, all_deployments
 
 
 def test_the_sweeps_run_on_cron_unless_schedules_are_off() -> None:
@@ -46,9 +46,9 @@ def test_prefect_yaml_declares_the_same_deployments_for_work_pools() -> None:
 
 
 def test_the_cli_finds_each_sweeps_deployment_by_its_watch() -> None:
+    from casework.deployments import DECLARED
+    from casework.flows.sweeps import SWEEPS
     from casework.services.sweeps import WATCH_DEPLOYMENTS
-    from deployments import DECLARED
-    from flows.sweeps import SWEEPS
 
     declared = {d.full_name for d in DECLARED}
     for watch, flow in SWEEPS.items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import configparser
 import importlib
 import pkgutil
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,12 +25,8 @@ def _layers() -> list[list[str]]:
 
 
 def _modules() -> list[str]:
-    found = []
-    for top in ("casework", "models", "tasks", "flows", "deployments"):
-        package = importlib.import_module(top)
-        found.append(top)
-        found += [m.name for m in pkgutil.walk_packages(package.__path__, f"{top}.")]
-    return found
+    package = importlib.import_module("casework")
+    return ["casework"] + [m.name for m in pkgutil.walk_packages(package.__path__, "casework.")]
 
 
 def test_every_module_is_in_a_layer_of_the_contract() -> None:
@@ -46,5 +43,28 @@ def test_every_module_is_in_a_layer_of_the_contract() -> None:
 def test_the_layers_run_from_the_interfaces_down_to_the_floor() -> None:
     layers = _layers()
     assert "casework.cli" in layers[0]
-    assert layers[-1] == ["casework.core"]
-    assert [["tasks"], ["casework.services"], ["models"]] == layers[2:5]
+    assert layers[1] == ["casework.flows", "casework.deployments"]
+    assert layers[2:] == [
+        ["casework.tasks"],
+        ["casework.services"],
+        ["casework.models"],
+        ["casework.core"],
+    ]
+
+
+TOP_LEVEL = re.compile(r"^\s*(from|import) (models|flows|tasks|deployments)\b", re.MULTILINE)
+
+
+def test_nothing_imports_the_top_level_folders_beside_casework() -> None:
+    """flows/, tasks/, models/ and deployments/ are casework.flows and so on: imported by
+    their top-level names too, they would load a second copy of each module (two ORMs, two
+    sets of settings). `lint-imports` holds casework to it; this, the rest of the tree."""
+    found = []
+    for folder in ("tests", "bench", "deploy", "casework/migrations"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            text = path.read_text()
+            found += [
+                f"{path.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}"
+                for m in TOP_LEVEL.finditer(text)
+            ]
+    assert found == []

@@ -17,7 +17,7 @@ from uuid import uuid4
 import pytest
 
 from casework.core import prefect_private
-from models.forms import AssessmentForm
+from casework.models.forms import AssessmentForm
 
 
 def test_the_resume_form_schema_is_the_one_prefect_builds_for_a_run_input() -> None:

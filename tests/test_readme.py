@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from models.lifecycle import lifecycle_table
+from casework.models.lifecycle import lifecycle_table
 
 
 def test_readme_lifecycle_table_matches_the_declaration() -> None:

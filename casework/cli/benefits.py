@@ -21,7 +21,7 @@ from casework.cli.options import (
     signed_in,
     warn,
 )
-from models.codes import (
+from casework.models.codes import (
     BenefitKind,
     HearingDecision,
     NeedsDomain,

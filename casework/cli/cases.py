@@ -32,7 +32,7 @@ from casework.cli.options import (
     warn,
 )
 from casework.core.settings import STAFF_ID_PATTERN
-from models.codes import (
+from casework.models.codes import (
     CaseStatus,
     ContactType,
     NewClientReason,
@@ -77,8 +77,8 @@ def intake(
     from pydantic import ValidationError
 
     from casework import services
-    from models.forms import describe_error
-    from models.schemas import ClientIn
+    from casework.models.forms import describe_error
+    from casework.models.schemas import ClientIn
 
     one_of(("--file", file), ("--client", client))
     if client and new_client:
@@ -102,8 +102,8 @@ def intake(
 
 def check_roster(staff_id: str, program: Program, role: RecipientRole | None, option: str) -> None:
     """Refuse, naming `option`, a staff id that is not active staff of the program."""
+    from casework.models.staff import NotOnRoster, check_staff
     from casework.services.staff import roster
-    from models.staff import NotOnRoster, check_staff
 
     try:
         check_staff(roster(), staff_id, program, role)
@@ -184,7 +184,7 @@ def cases(stage: str | None, program: str | None, status: str | None, as_json: b
 @click.option("--example", is_flag=True)
 def form(stage: str, example: bool) -> int:
     from casework.core.settings import default_actor
-    from models.lifecycle import STAGES
+    from casework.models.lifecycle import STAGES
 
     spec = STAGES[Stage(stage)]
     assert spec.form is not None
@@ -207,8 +207,8 @@ def note(case_number: str, text: str, contact_type: str, crisis: bool) -> int:
     from pydantic import ValidationError
 
     from casework import services
-    from models.forms import describe_error
-    from models.schemas import ContactIn
+    from casework.models.forms import describe_error
+    from casework.models.schemas import ContactIn
 
     try:
         data = ContactIn(contact_type=ContactType(contact_type), text=text, crisis=crisis)

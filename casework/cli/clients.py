@@ -18,7 +18,7 @@ commands = click.Group()
 @JSON
 def duplicates(min_score: int | None, as_json: bool) -> int:
     from casework import services
-    from models.matching import LIKELY
+    from casework.models.matching import LIKELY
 
     pairs = services.clients.duplicates(signed_in(), min_score or LIKELY)
     emit(

@@ -21,8 +21,8 @@ import click
 
 from casework.core.errors import UserError
 from casework.core.settings import LOGIN_PATTERN, STAFF_ID_PATTERN, WORK_POOL_PATTERN
-from models import forms
-from models.codes import Program
+from casework.models import forms
+from casework.models.codes import Program
 
 EXIT_ERROR = 1
 EXIT_UNCONFIRMED = 3  # a form was handed over and whether it was taken is not known yet
@@ -120,7 +120,7 @@ class AsOf(click.ParamType[datetime]):
             moment = datetime.fromisoformat(value)
         except ValueError:
             self.fail(f"{value!r} is not a date or ISO time", param, ctx)
-        from models.rules import AsOfOutOfRange, checked_as_of
+        from casework.models.rules import AsOfOutOfRange, checked_as_of
 
         try:
             return checked_as_of(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
@@ -403,7 +403,7 @@ def free_text(value: str, option: str) -> str:
     """A reason or note given on the command line: checked like any text a person typed."""
     from pydantic import TypeAdapter, ValidationError
 
-    from models.schemas import FreeText
+    from casework.models.schemas import FreeText
 
     try:
         return TypeAdapter(FreeText).validate_python(value)

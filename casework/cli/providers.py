@@ -16,8 +16,8 @@ from casework.cli.options import (
     emit,
     read_json,
 )
-from models.codes import ServiceCategory
-from models.schemas import ProviderOut
+from casework.models.codes import ServiceCategory
+from casework.models.schemas import ProviderOut
 
 commands = click.Group()
 CHANGES_LISTED = 20  # an import names what changed for this many services, then counts
@@ -88,7 +88,7 @@ def listing(
     as_json: bool,
 ) -> int:
     from casework import services
-    from models.providers import Search
+    from casework.models.providers import Search
 
     rows = services.providers.provider_list(
         Search(

@@ -15,7 +15,7 @@ from casework.cli.options import (
     free_text,
     signed_in,
 )
-from models.codes import ReferralStatus
+from casework.models.codes import ReferralStatus
 
 commands = click.Group()
 
@@ -72,7 +72,7 @@ def referral(reference: str, status: str, reason: str | None) -> int:
 )
 def sync_referrals() -> int:
     from casework.core import prefect_api
-    from flows.referral_sync import referral_status_sync
+    from casework.flows.referral_sync import referral_status_sync
 
     prefect_api.check_ready(prefect_api.REFERRAL_SYNC_DEPLOYMENT)
     done = referral_status_sync()

@@ -14,7 +14,7 @@ from casework.cli.options import (
     emit,
     signed_in,
 )
-from models.codes import Program, StaffRole
+from casework.models.codes import Program, StaffRole
 
 commands = click.Group()
 

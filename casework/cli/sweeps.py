@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from casework.cli.options import EXIT_ERROR, JSON, AsOf, choice_of, command, emit
-from models.codes import Watch
+from casework.models.codes import Watch
 
 commands = click.Group()
 
@@ -68,8 +68,8 @@ def sweep_here(
 ) -> dict[str, Any]:
     """Run sweeps here and now, as flow runs on the dashboard (with their artifacts)."""
     from casework.core import prefect_api
+    from casework.flows.sweeps import SWEEPS
     from casework.services.sweeps import one_case
-    from flows.sweeps import SWEEPS
 
     prefect_api.check_ready(prefect_api.SWEEP_DEPLOYMENT)
     if case_number is not None:

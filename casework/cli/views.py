@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.schemas import (
+from casework.models.schemas import (
     CaseDetail,
     CaseSummary,
     EscalationOut,

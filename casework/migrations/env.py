@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from models import orm  # noqa: F401  (registers the tables on Base.metadata)
-from models.base import Base
+from casework.models import orm  # noqa: F401  (registers the tables on Base.metadata)
+from casework.models.base import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -12,20 +12,20 @@ from casework.core import prefect_api
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
-from models import (
+from casework.models import (
     benefits,
     cases,
     notices,
 )
-from models.codes import (
+from casework.models.codes import (
     BenefitKind,
     HearingDecision,
     NoticeAction,
     NoticeReason,
     WaiverRequirement,
 )
-from models.orm import AdverseNotice, Case
-from models.schemas import (
+from casework.models.orm import AdverseNotice, Case
+from casework.models.schemas import (
     NoticeOut,
 )
 

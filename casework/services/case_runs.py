@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from casework.core import prefect_api
-from models.cases import Position, run_tags
+from casework.models.cases import Position, run_tags
 
 
 def start_case_run(position: Position) -> str:

@@ -14,10 +14,7 @@ from casework.core import prefect_api
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
-from casework.services import case_runs
-from casework.services.benefits import notice_out
-from casework.services.staff import log_access, programs_of, roster
-from models import (
+from casework.models import (
     assessments,
     audit,
     benefits,
@@ -30,14 +27,14 @@ from models import (
     referrals,
     stage_events,
 )
-from models.codes import (
+from casework.models.codes import (
     CaseStatus,
     NewClientReason,
     Program,
     Stage,
 )
-from models.orm import Client
-from models.schemas import (
+from casework.models.orm import Client
+from casework.models.schemas import (
     AssessmentOut,
     BenefitOut,
     CaseDetail,
@@ -54,6 +51,9 @@ from models.schemas import (
     ReferralOut,
     WaiverOut,
 )
+from casework.services import case_runs
+from casework.services.benefits import notice_out
+from casework.services.staff import log_access, programs_of, roster
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
 
 def due(manager: str, within_days: int, today: date | None = None) -> list[Any]:
     """What is due from `manager` in the next `within_days` days (overdue included)."""
-    from models.due import due_list
+    from casework.models.due import due_list
 
     if manager not in roster():
         raise InputError(f"{manager} is not on the staff roster", field="manager")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from casework.core.clock import now
 from casework.core.db import session_scope
-from casework.services.staff import supervisor_programs
-from models import (
+from casework.models import (
     clients,
 )
-from models.codes import (
+from casework.models.codes import (
     StaffRole,
 )
+from casework.services.staff import supervisor_programs
 
 
 def duplicates(actor: str, minimum: int) -> list[clients.Pair]:

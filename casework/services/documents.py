@@ -20,14 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.core.db import session_scope
-from models import audit, cases, notices, plans, providers, referrals
-from models.cases import CaseError
-from models.codes import CaseStatus, Objective, Program
-from models.labels import label, words
-from models.lifecycle import stage_of_key
-from models.orm import CarePlan, Case, Contact, Document, Narrative
-from models.programs import programs
-from models.rules import answer_window
+from casework.models import audit, cases, notices, plans, providers, referrals
+from casework.models.cases import CaseError
+from casework.models.codes import CaseStatus, Objective, Program
+from casework.models.labels import label, words
+from casework.models.lifecycle import stage_of_key
+from casework.models.orm import CarePlan, Case, Contact, Document, Narrative
+from casework.models.programs import programs
+from casework.models.rules import answer_window
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 FORMATS = ("md", "html")

@@ -11,12 +11,12 @@ from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.core.settings import get_settings
-from models.schemas import (
+from casework.models.schemas import (
     ProviderOut,
 )
 
 if TYPE_CHECKING:
-    from models.providers import ImportReport, Search
+    from casework.models.providers import ImportReport, Search
 
 
 def import_providers(
@@ -32,7 +32,7 @@ def import_providers(
     `allow_local` says: the demo's own partner agency). A directory or partners file
     that cannot be read at all is refused whole (InputError) and nothing changes."""
     from casework.core import credentials
-    from models import hsds, providers
+    from casework.models import hsds, providers
 
     if allow_local is None:
         allow_local = get_settings().dev_mode
@@ -62,8 +62,8 @@ def import_providers(
 
 def set_partner_token(name: str, token: str) -> None:
     from casework.core import credentials
-    from models.forms import PROVIDER_CODE
-    from models.providers import TOKEN_LENGTH
+    from casework.models.forms import PROVIDER_CODE
+    from casework.models.providers import TOKEN_LENGTH
 
     if not re.fullmatch(PROVIDER_CODE, name):
         raise InputError(f"{name!r} is not a token name (letters, digits, . _ -)", field="name")
@@ -78,14 +78,14 @@ def set_partner_token(name: str, token: str) -> None:
 
 
 def provider_list(wanted: Search) -> list[ProviderOut]:
-    from models import providers
+    from casework.models import providers
 
     with session_scope(read_only=True) as session:
         return [ProviderOut.model_validate(p) for p in providers.search(session, wanted)]
 
 
 def provider(key: str) -> ProviderOut:
-    from models import providers
+    from casework.models import providers
 
     with session_scope(read_only=True) as session:
         return ProviderOut.model_validate(providers.get(session, key))

@@ -9,15 +9,15 @@ from casework.core import prefect_api
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import Deferred, InputError
-from models import (
+from casework.models import (
     audit,
     cases,
     referrals,
 )
-from models.codes import (
+from casework.models.codes import (
     ReferralStatus,
 )
-from models.orm import Case
+from casework.models.orm import Case
 
 
 def resume_answered(case_numbers: list[str]) -> list[str]:
@@ -36,7 +36,7 @@ def resume_answered(case_numbers: list[str]) -> list[str]:
 
 
 def give_consent(case_number: str, provider: str, given_on: date, actor: str) -> None:
-    from models import consents, providers
+    from casework.models import consents, providers
 
     with session_scope() as session:
         case = cases.get_open_case(session, case_number)

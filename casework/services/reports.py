@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from casework.core.db import session_scope
-from models.codes import Stage
-from models.labels import label
-from models.programs import programs
-from models.report import GOAL_MET, HOUSING_SECURED, Report, build
+from casework.models.codes import Stage
+from casework.models.labels import label
+from casework.models.programs import programs
+from casework.models.report import GOAL_MET, HOUSING_SECURED, Report, build
 
 CHART_WIDTH, CHART_HEIGHT, BAR_AREA = 480, 200, 160
 
@@ -182,7 +182,7 @@ DUE_WITHIN_DAYS = 7
 def due_lists(as_of: datetime, within_days: int = DUE_WITHIN_DAYS) -> dict[str, str]:
     """Each case manager's due list as markdown (case numbers and codes only), keyed by
     staff id: every case manager with an open case or a follow-up check due."""
-    from models.due import due_list, markdown
+    from casework.models.due import due_list, markdown
 
     today = as_of.date()
     with session_scope(read_only=True) as session:

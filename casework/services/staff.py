@@ -14,16 +14,16 @@ from casework.core.db import engine_for, session_scope
 from casework.core.errors import InputError
 from casework.core.identity import actor_for
 from casework.core.settings import get_settings
-from models import (
+from casework.models import (
     audit,
     cases,
     staff,
 )
-from models.codes import (
+from casework.models.codes import (
     Program,
     StaffRole,
 )
-from models.staff import StaffMember
+from casework.models.staff import StaffMember
 
 
 def roster() -> dict[str, StaffMember]:
@@ -96,7 +96,7 @@ def add_staff(
     from sqlalchemy import select
 
     from casework.core.db import default_engine
-    from models.orm import StaffProgram, StaffRecord
+    from casework.models.orm import StaffProgram, StaffRecord
 
     role, programs = _role_and_programs(staff_id, role, programs)
     postgresql = default_engine().dialect.name == "postgresql"
@@ -127,7 +127,7 @@ def _role_and_programs(
     staff_id: str, role: StaffRole | None, programs: list[Program] | None
 ) -> tuple[StaffRole, list[Program]]:
     """The role and programs to add `staff_id` with: the roster file's, if it lists them."""
-    from models.staff import file_roster
+    from casework.models.staff import file_roster
 
     listed = file_roster().get(staff_id)
     if listed is None:
@@ -173,8 +173,8 @@ def deactivate_staff(staff_id: str, actor: str) -> None:
     from sqlalchemy import select, text
 
     from casework.core.db import default_engine
-    from models.orm import StaffRecord
-    from models.staff import file_roster
+    from casework.models.orm import StaffRecord
+    from casework.models.staff import file_roster
 
     with session_scope() as session:
         record = session.scalar(select(StaffRecord).where(StaffRecord.staff_id == staff_id))

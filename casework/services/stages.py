@@ -16,23 +16,23 @@ from casework.core import prefect_api
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
-from casework.services.staff import roster
-from models import (
+from casework.models import (
     audit,
     cases,
     contacts,
     referrals,
     stage_events,
 )
-from models.codes import (
+from casework.models.codes import (
     ReassessmentReason,
     Stage,
 )
-from models.facts import facts
-from models.forms import ReferralForm, StageForm, describe_error
-from models.labels import to_labels
-from models.lifecycle import REASSESSABLE, TransitionNotAllowed, check_transition, form_for
-from models.orm import Case
+from casework.models.facts import facts
+from casework.models.forms import ReferralForm, StageForm, describe_error
+from casework.models.labels import to_labels
+from casework.models.lifecycle import REASSESSABLE, TransitionNotAllowed, check_transition, form_for
+from casework.models.orm import Case
+from casework.services.staff import roster
 
 # A transition starts a process (about 2 s), so the first look at the store can wait a
 # moment; after that, look often. Prefect itself is asked rarely (failures only).
@@ -304,7 +304,7 @@ def reassess(
     and why (coded; an optional note goes to the store). The request is the store's first
     (with the referrals still open, which stay open); the case's run, woken, records the
     move as the asker's. With Prefect away it is kept, and moves once the run is woken."""
-    from models.staff import NotOnRoster, check_staff
+    from casework.models.staff import NotOnRoster, check_staff
 
     members = roster()
 

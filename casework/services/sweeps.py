@@ -15,15 +15,15 @@ from casework.core.prefect_api import (
     FOLLOW_UPS_DEPLOYMENT,
     SWEEP_DEPLOYMENT,
 )
-from casework.services.referrals import resume_answered
-from casework.services.transfers import announce_transfers
-from models import cases, escalations, referrals
-from models.codes import (
+from casework.models import cases, escalations, referrals
+from casework.models.codes import (
     Watch,
 )
-from models.schemas import (
+from casework.models.schemas import (
     EscalationOut,
 )
+from casework.services.referrals import resume_answered
+from casework.services.transfers import announce_transfers
 
 # The sweeps' deployments, by watch (flows/sweeps.py names the flows; a test keeps them so).
 WATCH_DEPLOYMENTS = {

@@ -12,17 +12,17 @@ from casework.core import prefect_api
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
-from casework.services.staff import roster
-from models import (
+from casework.models import (
     cases,
 )
-from models.cases import Transfer, with_manager
-from models.codes import (
+from casework.models.cases import Transfer, with_manager
+from casework.models.codes import (
     Program,
     RecipientRole,
     StaffRole,
     TransferReason,
 )
+from casework.services.staff import roster
 
 TRANSFERRED = "casework.case.transferred"
 
@@ -127,8 +127,8 @@ def _check_receiver(
     """Refuse a transfer of `incoming` cases of `program` to `to_staff` that its mover may
     not make, or that would pass the program's maximum caseload without a supervisor's
     override."""
-    from models.programs import programs
-    from models.staff import NotOnRoster, check_staff
+    from casework.models.programs import programs
+    from casework.models.staff import NotOnRoster, check_staff
 
     try:
         check_staff(roster(), to_staff, program, RecipientRole.CASE_MANAGER)

@@ -22,12 +22,21 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from casework.cli import main
 from casework.core.db import engine_for, make_engine, migrate, session_scope
 from casework.core.settings import get_settings
-from models import cases
-from models.clients import create_client, identity_of
-from models.codes import Program
-from models.orm import AuditEvent, Case, ChangeLog, Client, Consent, Contact, Escalation, Narrative
-from models.schemas import ClientIn
-from models.staff import membership_problems
+from casework.models import cases
+from casework.models.clients import create_client, identity_of
+from casework.models.codes import Program
+from casework.models.orm import (
+    AuditEvent,
+    Case,
+    ChangeLog,
+    Client,
+    Consent,
+    Contact,
+    Escalation,
+    Narrative,
+)
+from casework.models.schemas import ClientIn
+from casework.models.staff import membership_problems
 from tests import factories
 from tests.conftest import PG_URL, pg_url
 
@@ -327,8 +336,8 @@ def test_intake_finds_a_person_registered_in_a_program_it_cannot_read(store: Sto
     """Duplicate detection sees the whole register; what it hands back is numbers and
     scores, and the other program's case stays a number."""
     from casework import services
-    from models.clients import LikelyDuplicate
-    from models.schemas import ClientIn
+    from casework.models.clients import LikelyDuplicate
+    from casework.models.schemas import ClientIn
 
     with session_scope(store.owner) as session:
         case = session.scalars(select(Case).where(Case.case_number == store.geriatric)).one()
@@ -591,7 +600,7 @@ def test_ten_simultaneous_intakes_of_one_person_make_one_client(store: Store) ->
     """Intake's duplicate check and its insert are one step per blocking key: ten intakes
     of the same person at the same moment register one client and refuse nine."""
     from casework import services
-    from models.clients import LikelyDuplicate
+    from casework.models.clients import LikelyDuplicate
 
     person = factories.client_in()
     me = STAFF["case_manager"][0]
@@ -636,7 +645,7 @@ def test_a_case_manager_keeps_a_narrative_through_hand_over(store: Store) -> Non
     """What `submit --narrative-file` does as the case manager on PostgreSQL: the text
     held under a key of its own, then the stage's own (it failed with `permission denied
     for table narratives`); and a case manager may delete no narrative but a held one."""
-    from models import contacts
+    from casework.models import contacts
 
     me = STAFF["case_manager"][0]
     with signed_in_as(store, "case_manager"), session_scope() as session:

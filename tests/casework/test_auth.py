@@ -9,7 +9,7 @@ import pytest
 
 from casework import services
 from casework.core.settings import CREDENTIAL_FILE
-from models.codes import Stage
+from casework.models.codes import Stage
 from tests import factories
 from tests.conftest import SESSION_DIR
 from tests.prefect_surfaces import api_post

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from casework.core.db import engine_for, migrate, session_scope
 from casework.core.settings import get_settings
-from models import benefits, stage_events
-from models.base import Base
-from models.codes import BenefitKind, Stage
-from models.lifecycle import STAGES
+from casework.models import benefits, stage_events
+from casework.models.base import Base
+from casework.models.codes import BenefitKind, Stage
+from casework.models.lifecycle import STAGES
 from tests import factories
 from tests.casework.test_cli import run_cli
 
@@ -616,7 +616,7 @@ def test_a_bad_setting_names_its_variable(
 ) -> None:
     monkeypatch.setenv(variable, value.format(**places))
     get_settings.cache_clear()
-    from models.programs import load_programs
+    from casework.models.programs import load_programs
 
     load_programs.cache_clear()
     try:

@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 from casework.cli import main
 from casework.core.db import migrate, session_scope
 from casework.core.settings import get_settings
-from models import stage_events
-from models.cases import get_case as cases_get
-from models.codes import Stage, Watch
-from models.lifecycle import STAGES
-from models.orm import AuditEvent, Case, Contact
+from casework.models import stage_events
+from casework.models.cases import get_case as cases_get
+from casework.models.codes import Stage, Watch
+from casework.models.lifecycle import STAGES
+from casework.models.orm import AuditEvent, Case, Contact
 from tests import factories
 from tests.conftest import unconfigured_env
 
@@ -140,7 +140,7 @@ def test_form_for_the_wrong_stage_is_refused(capsys, tmp_path, waiting_case) -> 
 
 
 def test_closed_case_is_refused(capsys, tmp_path, waiting_case) -> None:
-    from models import cases
+    from casework.models import cases
 
     with session_scope() as session:
         cases.close(session, cases.get_case(session, waiting_case), factories.now())
@@ -273,9 +273,9 @@ def test_failed_follow_up_proposes_reopening(capsys) -> None:
 
 
 def test_escalations_are_listed(capsys, waiting_case) -> None:
-    from models import escalations
-    from models.programs import programs
-    from models.rules import Scope
+    from casework.models import escalations
+    from casework.models.programs import programs
+    from casework.models.rules import Scope
 
     with session_scope() as session:
         case = cases_get(session, waiting_case)
@@ -401,7 +401,7 @@ def test_a_referral_never_sent_cannot_be_answered_by_hand(capsys) -> None:
 
 
 def test_a_case_waiting_on_partners_takes_no_form(capsys, tmp_path) -> None:
-    from models import consents
+    from casework.models import consents
 
     with session_scope() as session:
         case = factories.walk_to(

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from casework.cli import main
 from casework.core.db import session_scope
-from models import cases, clients
-from models.codes import Program
-from models.matching import Identity, score, transposed
-from models.orm import AuditEvent, Case, Client
+from casework.models import cases, clients
+from casework.models.codes import Program
+from casework.models.matching import Identity, score, transposed
+from casework.models.orm import AuditEvent, Case, Client
 from tests import factories
 
 MARIA = {

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from casework.cli import main
 from casework.core.db import migrate, session_scope
+from casework.models import consents, contacts, referrals
+from casework.models.orm import Client, Document, Provider
+from casework.models.schemas import ContactIn
 from casework.services.documents import render
-from models import consents, contacts, referrals
-from models.orm import Client, Document, Provider
-from models.schemas import ContactIn
 from tests import factories
 
 
@@ -48,7 +48,7 @@ def whole_case() -> tuple[str, str, object]:
         referrals.set_status(
             session, referral, factories.ReferralStatus.ACCEPTED, None, "partner", now
         )
-        from models import stage_events
+        from casework.models import stage_events
 
         stage_events.record_stage(
             session,

@@ -14,27 +14,24 @@ import pytest
 from casework.cli import flag_for
 from casework.core.errors import CaseworkError, UserError
 
-PACKAGES = ("casework", "models", "tasks", "flows", "deployments")
-
 
 def _project_exceptions() -> list[type[BaseException]]:
     found = []
-    for top in PACKAGES:
-        package = importlib.import_module(top)
-        names = [top] + [
-            m.name
-            for m in pkgutil.walk_packages(package.__path__, f"{top}.")
-            if ".migrations" not in m.name and not m.name.endswith("__main__")
+    package = importlib.import_module("casework")
+    names = ["casework"] + [
+        m.name
+        for m in pkgutil.walk_packages(package.__path__, "casework.")
+        if ".migrations" not in m.name and not m.name.endswith("__main__")
+    ]
+    for name in names:
+        module = importlib.import_module(name)
+        found += [
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value)
+            and issubclass(value, BaseException)
+            and value.__module__ == name
         ]
-        for name in names:
-            module = importlib.import_module(name)
-            found += [
-                value
-                for value in vars(module).values()
-                if inspect.isclass(value)
-                and issubclass(value, BaseException)
-                and value.__module__ == name
-            ]
     return found
 
 

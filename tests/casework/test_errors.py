@@ -16,8 +16,8 @@ from sqlalchemy import text
 from casework.core.db import default_engine, session_scope
 from casework.core.error_log import ERROR_LOG
 from casework.core.settings import get_settings
-from models import providers
-from models.codes import Stage
+from casework.models import providers
+from casework.models.codes import Stage
 from tests import factories
 from tests.casework.test_cli import run_cli
 from tests.prefect_surfaces import identity_strings

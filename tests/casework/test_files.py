@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from casework.core.db import check_schema, migrate, session_scope
 from casework.core.settings import get_settings
+from casework.models.orm import Document
 from casework.services.documents import produce
-from models.orm import Document
 from tests import factories
 from tests.casework.test_cli import run_cli
 from tests.conftest import unconfigured_env
@@ -126,7 +126,7 @@ for argv in (["migrate"], ["providers", "import", str(hsds)]):
         assert exc.code == 0, (argv, exc.code)
 os.environ["CASEWORK_DATA_DIR"] = str(data)
 from casework.core.db import session_scope
-from models.codes import Stage
+from casework.models.codes import Stage
 from tests import factories
 with session_scope() as session:
     case = factories.walk_to(session, factories.new_case(session), Stage.REFERRAL, factories.now())

@@ -13,10 +13,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select, text
 
 from casework.core.db import make_engine, migrate, session_scope
-from models.base import Base
-from models.clients import candidates
-from models.matching import Identity
-from models.orm import CarePlan, Case
+from casework.models.base import Base
+from casework.models.clients import candidates
+from casework.models.matching import Identity
+from casework.models.orm import CarePlan, Case
 
 
 def test_migrated_schema_matches_the_models(store: Engine) -> None:

@@ -16,10 +16,10 @@ import pytest
 
 from casework.core.db import migrate, session_scope
 from casework.core.settings import get_settings
+from casework.models import consents, referrals
+from casework.models.codes import ReferralStatus, Stage
 from casework.partner import serve_on_loopback
-from models import consents, referrals
-from models.codes import ReferralStatus, Stage
-from tasks.referrals import PartnerUnavailable, send_referral, sync_provider
+from casework.tasks.referrals import PartnerUnavailable, send_referral, sync_provider
 from tests import factories
 
 

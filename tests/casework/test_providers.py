@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from casework.core.credentials import tokens_path
 from casework.core.db import migrate, session_scope
-from models.orm import Provider
+from casework.models.orm import Provider
 from tests.casework.test_cli import run_cli
 
 DATA = Path(__file__).parents[1] / "data" / "hsds"

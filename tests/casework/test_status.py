@@ -19,10 +19,10 @@ from casework.automations import RESCHEDULED
 from casework.cli.views import case_text, caseload_text
 from casework.core import prefect_api
 from casework.core.db import session_scope
+from casework.models import cases, stage_events
+from casework.models.codes import Stage, Trigger
 from casework.stack import UPKEEP_SECONDS
 from casework.status import flow_run_processes
-from models import cases, stage_events
-from models.codes import Stage, Trigger
 from tests import factories
 from tests.casework.test_transfers import prefect_away
 from tests.conftest import SESSION_DIR

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from casework.core.db import make_engine, migrate, session_scope
-from models.orm import Case
+from casework.models.orm import Case
 from tests import factories
 
 

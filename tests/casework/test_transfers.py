@@ -16,10 +16,10 @@ from sqlalchemy import select
 from casework import services
 from casework.cli import main
 from casework.core.db import session_scope
-from models import cases
-from models.codes import Program, Stage
-from models.orm import AuditEvent, Case, Escalation
-from models.programs import programs
+from casework.models import cases
+from casework.models.codes import Program, Stage
+from casework.models.orm import AuditEvent, Case, Escalation
+from casework.models.programs import programs
 from tests import factories
 from tests.conftest import acting_as
 from tests.polling import wait_for

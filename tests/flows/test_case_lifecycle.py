@@ -21,10 +21,10 @@ from casework.core import prefect_api
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.core.settings import prefect_auth_headers
-from models import audit, cases, stage_events
-from models.codes import NeedsDomain, Program, ReassessmentReason, Stage, Trigger
-from models.labels import to_labels
-from models.orm import Assessment, AuditEvent, StageEvent
+from casework.models import audit, cases, stage_events
+from casework.models.codes import NeedsDomain, Program, ReassessmentReason, Stage, Trigger
+from casework.models.labels import to_labels
+from casework.models.orm import Assessment, AuditEvent, StageEvent
 from tests import factories
 from tests.casework.test_transfers import prefect_away
 from tests.conftest import SESSION_DIR

@@ -17,9 +17,9 @@ from casework import services
 from casework.core import prefect_api
 from casework.core.db import session_scope
 from casework.core.settings import SERVER_LOG, get_settings
+from casework.models import cases, contacts
+from casework.models.codes import Program, Stage
 from casework.services import case_runs
-from models import cases, contacts
-from models.codes import Program, Stage
 from tests import factories
 from tests.conftest import SESSION_DIR
 from tests.prefect_surfaces import identity_strings

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from casework.core.db import session_scope
-from flows.sweeps import benefits_watch
-from models import cases
-from models.codes import NeedsDomain, Stage, Trigger
-from models.orm import Escalation
+from casework.flows.sweeps import benefits_watch
+from casework.models import cases
+from casework.models.codes import NeedsDomain, Stage, Trigger
+from casework.models.orm import Escalation
 from tests import factories
 from tests.casework.test_cli import run_cli
 from tests.casework.test_transfers import prefect_away

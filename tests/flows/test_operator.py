@@ -9,7 +9,7 @@ import pytest
 from prefect.deployments import run_deployment
 
 from casework import services
-from models.codes import Program
+from casework.models.codes import Program
 from tests import factories
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post

@@ -14,9 +14,9 @@ from casework.core import prefect_api
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.core.prefect_api import REASSESS_DEPLOYMENT
-from models import cases, stage_events
-from models.codes import Program, ReassessmentReason, Stage
-from models.orm import AuditEvent
+from casework.models import cases, stage_events
+from casework.models.codes import Program, ReassessmentReason, Stage
+from casework.models.orm import AuditEvent
 from tests import factories
 from tests.polling import wait_for
 

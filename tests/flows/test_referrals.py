@@ -14,11 +14,11 @@ from sqlalchemy import select
 from casework import services
 from casework.core.db import session_scope
 from casework.core.errors import InputError
+from casework.flows.referral_sync import referral_status_sync
+from casework.models import referrals
+from casework.models.codes import ServiceCategory, Stage
+from casework.models.orm import Escalation, ReferralEvent
 from casework.partner import PartnerAgency
-from flows.referral_sync import referral_status_sync
-from models import referrals
-from models.codes import ServiceCategory, Stage
-from models.orm import Escalation, ReferralEvent
 from tests import factories
 from tests.partners import (
     TOKEN,
@@ -189,14 +189,14 @@ def test_withdrawing_consent_cancels_the_open_referral(stack: str, agency: Partn
 
 
 def test_a_referral_sent_twice_is_received_once(stack: str, agency: PartnerAgency) -> None:
-    from tasks.referrals import send_referral
+    from casework.tasks.referrals import send_referral
 
     key = provider(agency, "hold")
     with session_scope() as session:
         case = factories.walk_to(
             session, factories.new_case(session), Stage.REFERRAL, factories.now()
         )
-        from models import consents
+        from casework.models import consents
 
         consents.give(session, case, key, factories.now().date(), "cm.tester", factories.now())
         form = factories.referral_to(key, service=ServiceCategory.FOOD_ASSISTANCE)

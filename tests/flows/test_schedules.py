@@ -31,10 +31,10 @@ from sqlalchemy import select
 from casework import services
 from casework.core.db import session_scope
 from casework.core.prefect_api import prefect_client
+from casework.deployments import SCHEDULES
+from casework.models.orm import Escalation
 from casework.partner import PartnerAgency
 from casework.status import scheduler_errors
-from deployments import SCHEDULES
-from models.orm import Escalation
 from tests import factories
 from tests.conftest import SESSION_DIR, Stack
 from tests.partners import TOKEN, case_at_referral, provider, send, stage_and_waiting

@@ -10,8 +10,8 @@ import pytest
 
 from casework import services
 from casework.core import prefect_api
+from casework.models.codes import Program, ReferralStatus, Stage
 from casework.stack import UPKEEP_SECONDS
-from models.codes import Program, ReferralStatus, Stage
 from tests import factories
 from tests.conftest import Stack
 from tests.partners import stage_and_waiting as where

@@ -22,14 +22,14 @@ from sqlalchemy import select, update
 from casework import services
 from casework.core.db import session_scope
 from casework.core.settings import get_settings, prefect_auth_headers
+from casework.flows.sweeps import reassessment_cadence, stalled_case_sweep
+from casework.models import cases
+from casework.models.codes import Program, Stage
+from casework.models.orm import AuditEvent, Case, Escalation
+from casework.models.programs import DEFAULT_PROGRAMS_FILE
+from casework.models.schemas import ContactIn
 from casework.partner import WebhookReceiver
-from flows.sweeps import reassessment_cadence, stalled_case_sweep
-from models import cases
-from models.codes import Program, Stage
-from models.orm import AuditEvent, Case, Escalation
-from models.programs import DEFAULT_PROGRAMS_FILE
-from models.schemas import ContactIn
-from tasks.notifications import signature
+from casework.tasks.notifications import signature
 from tests import factories
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, case_events, identity_strings, surfaces_text
@@ -219,7 +219,7 @@ def test_a_sweep_or_report_as_of_a_future_day_is_a_preview_that_writes_nothing(
     Before, a sweep as of next month escalated and notified for real, and a report as of
     next month replaced the dashboard's live one."""
     from casework.cli import main
-    from flows.caseload_report import caseload_report
+    from casework.flows.caseload_report import caseload_report
 
     case_number, _ = factories.stalled_case()
     monkeypatch.setenv("CASEWORK_WRITE_AHEAD", "off")
@@ -349,7 +349,7 @@ def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) ->
 
 
 def test_a_crisis_screen_in_an_assessment_is_escalated_at_once(stack: str) -> None:
-    from models.forms import CrisisScreen
+    from casework.models.forms import CrisisScreen
 
     opened = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
     form = factories.assessment().model_copy(
@@ -367,7 +367,7 @@ def test_a_crisis_screen_in_an_assessment_is_escalated_at_once(stack: str) -> No
 
 
 def test_the_caseload_report_publishes_its_tables(stack: str) -> None:
-    from flows.caseload_report import caseload_report
+    from casework.flows.caseload_report import caseload_report
 
     state = caseload_report(return_state=True)
     assert state.is_completed(), state

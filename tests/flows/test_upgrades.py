@@ -13,9 +13,9 @@ import pytest
 from casework import services, status
 from casework.core import prefect_api
 from casework.core.db import session_scope
-from models import audit, cases, stage_events
-from models.codes import Stage
-from models.lifecycle import STALE_WAIT, WAIT_TAG, wait_tag
+from casework.models import audit, cases, stage_events
+from casework.models.codes import Stage
+from casework.models.lifecycle import STALE_WAIT, WAIT_TAG, wait_tag
 from tests import factories
 from tests.flows.test_case_lifecycle import _open, _submit, _wait_for_state
 from tests.polling import wait_for

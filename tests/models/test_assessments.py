@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.assessments import assess_risk
-from models.codes import Priority, RiskLevel
-from models.forms import CrisisScreen
+from casework.models.assessments import assess_risk
+from casework.models.codes import Priority, RiskLevel
+from casework.models.forms import CrisisScreen
 from tests import factories
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from models import cases
-from models.codes import CaseStatus, Program, Stage
-from models.orm import Case
+from casework.models import cases
+from casework.models.codes import CaseStatus, Program, Stage
+from casework.models.orm import Case
 from tests import factories
 from tests.factories import STAFF, now
 

@@ -9,10 +9,16 @@ import jsonschema
 from prefect._internal.pydantic.v2_schema import create_v2_schema
 from prefect.input.run_input import run_input_subclass_from_type
 
+from casework.models.codes import NeedsDomain, ServiceCategory, Stage
+from casework.models.dialogs import DialogContext, dialog_schema, title
+from casework.models.forms import (
+    ClosureForm,
+    MonitoringForm,
+    ReferralForm,
+    ReferralRequest,
+    StageForm,
+)
 from casework.services.stages import run_input
-from models.codes import NeedsDomain, ServiceCategory, Stage
-from models.dialogs import DialogContext, dialog_schema, title
-from models.forms import ClosureForm, MonitoringForm, ReferralForm, ReferralRequest, StageForm
 
 
 def _shaped(form: type[StageForm], stage: Stage, **context: Any) -> dict[str, Any]:

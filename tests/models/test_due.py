@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from models import benefits
-from models.codes import BenefitKind, Stage, WaiverRequirement
-from models.due import due_list, markdown
+from casework.models import benefits
+from casework.models.codes import BenefitKind, Stage, WaiverRequirement
+from casework.models.due import due_list, markdown
 from tests import factories
 
 

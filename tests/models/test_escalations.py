@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import benefits, consents, contacts, escalations
-from models.codes import BenefitKind, ContactType, Stage, Trigger, WaiverRequirement, Watch
-from models.orm import Case, Escalation
-from models.programs import programs
-from models.rules import Scope, due_reassessments
-from models.schemas import ContactIn
+from casework.models import benefits, consents, contacts, escalations
+from casework.models.codes import BenefitKind, ContactType, Stage, Trigger, WaiverRequirement, Watch
+from casework.models.orm import Case, Escalation
+from casework.models.programs import programs
+from casework.models.rules import Scope, due_reassessments
+from casework.models.schemas import ContactIn
 from tests import factories
 
 DAY0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -265,7 +265,7 @@ def test_closed_cases_get_follow_ups_and_a_failed_one_proposes_reopening(
 def test_open_breaches_are_counted_once_at_their_highest_level(session: Session) -> None:
     """A breach at level 2 keeps its level-1 rung open: the report and `escalations
     --open` count it once, at level 2 (before, 24 breaches showed as 47 escalations)."""
-    from models import report
+    from casework.models import report
 
     stuck = factories.case_opened_at(session, DAY0)
     sweep(session, 3)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from models.codes import NeedsDomain, Objective
-from models.forms import Goal
-from models.lifecycle import STAGES
+from casework.models.codes import NeedsDomain, Objective
+from casework.models.forms import Goal
+from casework.models.lifecycle import STAGES
 from tests import factories
 
 

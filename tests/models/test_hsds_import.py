@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from models import hsds, providers
-from models.codes import ServiceCategory
-from models.orm import Provider
+from casework.models import hsds, providers
+from casework.models.codes import ServiceCategory
+from casework.models.orm import Provider
 
 DATA = Path(__file__).parents[1] / "data" / "hsds"
 SERVICE = "ac148810-d857-441c-9679-408f346de14b"  # "Community Counselling", in every example

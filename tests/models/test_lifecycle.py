@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.codes import NeedsDomain, Stage, Trigger
-from models.lifecycle import (
+from casework.models.codes import NeedsDomain, Stage, Trigger
+from casework.models.lifecycle import (
     STAGES,
     TRANSITIONS,
     WAIT_LAYOUT,
@@ -138,8 +138,8 @@ FORM_STAGES = [stage for stage, spec in STAGES.items() if spec.form is not None]
 def test_every_earlier_form_version_has_its_meaning_in_todays_terms(stage: Stage) -> None:
     """A form handed to a run before an upgrade is read as today's form: every version
     step from 0 (0.1.0, whose forms carried no version) up to today's is declared."""
-    from models.labels import to_labels
-    from models.lifecycle import FORM_UPGRADES
+    from casework.models.labels import to_labels
+    from casework.models.lifecycle import FORM_UPGRADES
 
     spec = STAGES[stage]
     assert spec.form is not None

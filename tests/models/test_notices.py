@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import benefits, escalations, notices, plans
-from models.cases import CaseError
-from models.codes import (
+from casework.models import benefits, escalations, notices, plans
+from casework.models.cases import CaseError
+from casework.models.codes import (
     BenefitKind,
     HearingDecision,
     NeedsDomain,
@@ -24,13 +24,13 @@ from models.codes import (
     Trigger,
     Watch,
 )
-from models.facts import facts
-from models.lifecycle import TransitionNotAllowed, check_transition
-from models.notices import DEFAULT_NOTICES_FILE, load_notice_rules
-from models.orm import AdverseNotice, Benefit, Case, Escalation
-from models.programs import ProgramError, programs
-from models.report import build
-from models.rules import Scope
+from casework.models.facts import facts
+from casework.models.lifecycle import TransitionNotAllowed, check_transition
+from casework.models.notices import DEFAULT_NOTICES_FILE, load_notice_rules
+from casework.models.orm import AdverseNotice, Benefit, Case, Escalation
+from casework.models.programs import ProgramError, programs
+from casework.models.report import build
+from casework.models.rules import Scope
 from tests import factories
 
 NOTICE_DAY = date(2026, 3, 2)
@@ -341,7 +341,7 @@ def test_the_report_counts_requests_by_the_aid_deadline_and_outcomes(session: Se
 
 
 def test_the_due_list_shows_the_deadline_until_a_hearing_is_requested(session: Session) -> None:
-    from models.due import due_list
+    from casework.models.due import due_list
 
     case = snap_case(session)
     notice = record(session, case)  # aid-continuing deadline day 13

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from models.codes import Program, Stage
-from models.programs import DEFAULT_PROGRAMS_FILE, ProgramError, load_programs
+from casework.models.codes import Program, Stage
+from casework.models.programs import DEFAULT_PROGRAMS_FILE, ProgramError, load_programs
 
 
 def test_shipped_configuration_covers_every_program_and_stage() -> None:
@@ -41,8 +41,8 @@ def test_malformed_file_is_named(tmp_path: Path) -> None:
 
 
 def test_the_shipped_staff_roster_names_every_programs_supervisor_and_manager() -> None:
-    from models.codes import StaffRole
-    from models.staff import DEFAULT_STAFF_FILE, load_roster
+    from casework.models.codes import StaffRole
+    from casework.models.staff import DEFAULT_STAFF_FILE, load_roster
 
     roster = load_roster(DEFAULT_STAFF_FILE)
     for program, config in load_programs(DEFAULT_PROGRAMS_FILE).items():

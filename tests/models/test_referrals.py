@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from models import consents, referrals, stage_events
-from models.codes import ReferralStatus, Stage, Trigger
-from models.orm import Case
+from casework.models import consents, referrals, stage_events
+from casework.models.codes import ReferralStatus, Stage, Trigger
+from casework.models.orm import Case
 from tests import factories
 from tests.factories import STAFF, now
 

@@ -10,14 +10,14 @@ from html.parser import HTMLParser
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from casework.models import cases, consents, escalations, referrals
+from casework.models.clients import create_client
+from casework.models.codes import Program, ReferralStatus, Stage, Watch
+from casework.models.orm import PlanGoal
+from casework.models.programs import programs
+from casework.models.report import build, percentile
+from casework.models.rules import Scope
 from casework.services.reports import to_html, to_text
-from models import cases, consents, escalations, referrals
-from models.clients import create_client
-from models.codes import Program, ReferralStatus, Stage, Watch
-from models.orm import PlanGoal
-from models.programs import programs
-from models.report import build, percentile
-from models.rules import Scope
 from tests import factories
 
 DAY0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def _caseload(session: Session) -> None:
     referrals.set_status(
         session, referral, ReferralStatus.ACCEPTED, None, "partner", DAY0 + timedelta(days=2)
     )
-    from models import stage_events
+    from casework.models import stage_events
 
     stage_events.record_stage(
         session,

@@ -8,9 +8,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from casework.core.db import session_scope
-from models import audit, cases, stage_events
-from models.codes import CaseStatus, NeedsDomain, Stage, Trigger
-from models.orm import (
+from casework.models import audit, cases, stage_events
+from casework.models.codes import CaseStatus, NeedsDomain, Stage, Trigger
+from casework.models.orm import (
     Assessment,
     AuditEvent,
     AuditIsAppendOnly,

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from casework import services
+from casework.models.codes import BenefitKind, NoticeAction, NoticeReason, Stage
 from casework.services.documents import produce
 from casework.services.reports import caseload_report, to_html
-from models.codes import BenefitKind, NoticeAction, NoticeReason, Stage
 from tests import factories
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post

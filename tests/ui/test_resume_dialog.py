@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from casework.core.db import session_scope
-from models import audit, cases
-from models.codes import Stage
-from models.orm import Assessment
+from casework.models import audit, cases
+from casework.models.codes import Stage
+from casework.models.orm import Assessment
 from tests import factories
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post
@@ -150,7 +150,7 @@ def test_a_referral_goes_to_a_provider_chosen_in_its_dialog(browser, stack: str)
 def test_a_case_managers_due_list_reads_on_the_dashboard(browser, stack: str) -> None:  # type: ignore[no-untyped-def]
     """The daily report's `due-<staff>` artifact, as a program manager opens it: a table of
     dates, case numbers and what to do; no client identity."""
-    from flows.caseload_report import caseload_report
+    from casework.flows.caseload_report import caseload_report
 
     with session_scope() as session:
         case = factories.new_case(session)

@@ -27,7 +27,7 @@ runs migrations) is not subject to these policies.
 import sqlalchemy as sa
 from alembic import op
 
-import models.base
+import casework.models.base
 
 revision = '0007'
 down_revision = '0006'
@@ -71,8 +71,8 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('added_by', sa.String(length=40), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff')),
     sa.UniqueConstraint('login', name=op.f('uq_staff_login')),
     sa.UniqueConstraint('staff_id', name=op.f('uq_staff_staff_id'))
@@ -81,8 +81,8 @@ def upgrade() -> None:
     sa.Column('staff_id', sa.String(length=40), nullable=False),
     sa.Column('program', sa.String(length=40), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.staff_id'], name=op.f('fk_staff_programs_staff_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_programs')),
     sa.UniqueConstraint('staff_id', 'program', name=op.f('uq_staff_programs_staff_id_program'))
@@ -91,10 +91,10 @@ def upgrade() -> None:
     sa.Column('staff', sa.String(length=63), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('what', sa.String(length=40), nullable=False),
-    sa.Column('at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_access_log_case_id_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_access_log'))
     )

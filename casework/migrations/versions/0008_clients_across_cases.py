@@ -25,7 +25,7 @@ functions of definer's rights let staff do what row-level security would otherwi
 import sqlalchemy as sa
 from alembic import op
 
-import models.base
+import casework.models.base
 
 revision = '0008'
 down_revision = '0007'
@@ -76,8 +76,8 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=10), nullable=True),
     sa.Column('id_number', sa.String(length=40), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_client_match_client_id_clients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_client_match')),
     sa.UniqueConstraint('client_id', name=op.f('uq_client_match_client_id'))
@@ -86,8 +86,8 @@ def upgrade() -> None:
     sa.Column('client_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=120), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_client_keys_client_id_clients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_client_keys')),
     sa.UniqueConstraint('key', 'client_id', name=op.f('uq_client_keys_key_client_id'))
@@ -101,7 +101,7 @@ def upgrade() -> None:
 def _number_and_index_existing_clients() -> None:
     from datetime import UTC, datetime
 
-    from models.matching import Identity
+    from casework.models.matching import Identity
 
     bind = op.get_bind()
     now = datetime.now(UTC)

@@ -13,7 +13,7 @@ service role (the sweeps) everything.
 import sqlalchemy as sa
 from alembic import op
 
-import models.base
+import casework.models.base
 
 revision = '0009'
 down_revision = '0008'
@@ -45,8 +45,8 @@ def upgrade() -> None:
     sa.Column('decision', sa.String(length=40), nullable=True),
     sa.Column('decided_on', sa.Date(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_adverse_notices_case_id_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_adverse_notices')),
     sa.UniqueConstraint('case_id', 'number', name=op.f('uq_adverse_notices_case_id_number'))

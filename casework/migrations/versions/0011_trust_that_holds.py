@@ -42,7 +42,7 @@ PostgreSQL only:
 import sqlalchemy as sa
 from alembic import op
 
-import models.base
+import casework.models.base
 
 revision = '0011'
 down_revision = '0010'
@@ -87,10 +87,10 @@ def upgrade() -> None:
     sa.Column('operation', sa.String(length=10), nullable=False),
     sa.Column('columns', sa.JSON(), nullable=False),
     sa.Column('actor', sa.String(length=63), nullable=False),
-    sa.Column('at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_change_log'))
     )
     op.create_index(op.f('ix_change_log_case_id_at'), 'change_log', ['case_id', 'at'])
@@ -107,7 +107,7 @@ def upgrade() -> None:
 def _fill_sounds() -> None:
     import json
 
-    from models.matching import Identity
+    from casework.models.matching import Identity
 
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, given, family, born FROM client_match")).all()

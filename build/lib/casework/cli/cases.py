@@ -1,0 +1,382 @@
+"""Cases: intake, stage forms, a case and a caseload, notes, reopening, reassessment,
+transfers, what is due, and a case's documents."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from casework.cli.options import (
+    CLIENT_NUMBER,
+    EXIT_ERROR,
+    JSON,
+    STAFF_ID,
+    Choice,
+    CliError,
+    Count,
+    Day,
+    Seconds,
+    choice_of,
+    command,
+    emit,
+    free_text,
+    one_of,
+    read_json,
+    read_text,
+    signed_in,
+    warn,
+)
+from casework.core.settings import STAFF_ID_PATTERN
+from casework.models.codes import (
+    CaseStatus,
+    ContactType,
+    NewClientReason,
+    Program,
+    ReassessmentReason,
+    RecipientRole,
+    Stage,
+    TransferReason,
+)
+
+commands = click.Group()
+FORM_STAGES = [s for s in Stage if s is not Stage.INTAKE]
+DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request")
+HEARING_REQUEST = "hearing-request"
+
+
+@command(
+    commands,
+    "intake",
+    "open a case: for a new client (checked for duplicates first) or an existing one",
+)
+@click.option("--program", required=True, type=choice_of(Program))
+@click.option("--file", "file", help="a new client's JSON (- for stdin)")
+@click.option("--client", type=CLIENT_NUMBER, help="an existing client: CLIENT-…")
+@click.option(
+    "--new-client",
+    type=choice_of(NewClientReason),
+    metavar="REASON",
+    help="register a new client although likely matches were found, and why (audited): "
+    + ", ".join(r.value for r in NewClientReason),
+)
+@click.option("--case-manager", help="staff id (default: you)")
+@JSON
+def intake(
+    program: str,
+    file: str | None,
+    client: str | None,
+    new_client: str | None,
+    case_manager: str | None,
+    as_json: bool,
+) -> int:
+    from pydantic import ValidationError
+
+    from casework import services
+    from casework.models.forms import describe_error
+    from casework.models.schemas import ClientIn
+
+    one_of(("--file", file), ("--client", client))
+    if client and new_client:
+        raise CliError("--new-client: not with --client (that links an existing client)")
+    who: ClientIn | str = client.upper() if client else ""
+    if file:
+        try:
+            who = ClientIn.model_validate(read_json(file, "client"))
+        except ValidationError as exc:
+            raise CliError(describe_error(exc, "client: ")) from None
+    actor = signed_in()
+    manager = case_manager or actor
+    if not re.match(STAFF_ID_PATTERN, manager):
+        raise CliError("--case-manager: must be a staff id (lowercase letters, digits, . _ -)")
+    check_roster(manager, Program(program), RecipientRole.CASE_MANAGER, "--case-manager")
+    reason = NewClientReason(new_client) if new_client else None
+    result = services.cases.intake(who, Program(program), manager, actor, new_client_reason=reason)
+    emit(result.__dict__, as_json, lambda: result.case_number)
+    return 0
+
+
+def check_roster(staff_id: str, program: Program, role: RecipientRole | None, option: str) -> None:
+    """Refuse, naming `option`, a staff id that is not active staff of the program."""
+    from casework.models.staff import NotOnRoster, check_staff
+    from casework.services.staff import roster
+
+    try:
+        check_staff(roster(), staff_id, program, role)
+    except NotOnRoster as exc:
+        default = " (default: CASEWORK_ACTOR, your login)" if option == "--case-manager" else ""
+        raise CliError(f"{option}: {exc}{default}") from None
+
+
+@command(commands, "submit", "submit a stage form to a waiting case")
+@click.argument("case_number")
+@click.argument("stage", type=choice_of(FORM_STAGES))
+@click.option("--file", "file", required=True, help="form JSON (- for stdin)")
+@click.option("--narrative-file", help="narrative text kept in the store only")
+@click.option("--wait", is_flag=True, help="return once the case has moved on")
+@click.option("--timeout", type=Seconds(), default=120.0)
+@JSON
+def submit(
+    case_number: str,
+    stage: str,
+    file: str,
+    narrative_file: str | None,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+) -> int:
+    from casework import services
+
+    at = Stage(stage)
+    form = services.stages.parse_stage_form(at, read_json(file, f"{at.value} form"))
+    narrative = read_text(narrative_file, "--narrative-file") if narrative_file else None
+    result = services.stages.submit(
+        case_number, at, form, narrative=narrative, actor=signed_in(), wait=wait, timeout=timeout
+    )
+    emit(result.__dict__, as_json, lambda: submit_line(result))
+    return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
+
+
+def submit_line(result: Any) -> str:
+    if result.outcome == "submitted":
+        return f"{result.case_number}: {result.stage} form submitted ({result.stage_key})"
+    if result.outcome == "moved":
+        return f"{result.case_number}: {result.stage_key} recorded; now at {result.stage}"
+    return f"{result.case_number}: {result.stage_key} {result.outcome}: {result.error}"
+
+
+@command(commands, "show", "print one case")
+@click.argument("case_number")
+@JSON
+def show(case_number: str, as_json: bool) -> int:
+    from casework import services
+    from casework.cli.views import case_text
+
+    detail = services.cases.show(case_number, reader=signed_in())
+    emit(detail.public(), as_json, lambda: case_text(detail))
+    return 0
+
+
+@command(commands, "cases", "list the caseload")
+@click.option("--stage", type=choice_of(Stage))
+@click.option("--program", type=choice_of(Program))
+@click.option("--status", type=choice_of(CaseStatus))
+@JSON
+def cases(stage: str | None, program: str | None, status: str | None, as_json: bool) -> int:
+    from casework import services
+    from casework.cli.views import caseload_text
+
+    rows = services.cases.caseload(
+        Stage(stage) if stage else None,
+        Program(program) if program else None,
+        CaseStatus(status) if status else None,
+    )
+    emit([row.model_dump(mode="json") for row in rows], as_json, lambda: caseload_text(rows))
+    return 0
+
+
+@command(commands, "form", "print a stage form's schema or an example")
+@click.argument("stage", type=choice_of(FORM_STAGES))
+@click.option("--example", is_flag=True)
+def form(stage: str, example: bool) -> int:
+    from casework.core.settings import default_actor
+    from casework.models.lifecycle import STAGES
+
+    spec = STAGES[Stage(stage)]
+    assert spec.form is not None
+    assert spec.example is not None
+    data = (
+        spec.example(date.today(), default_actor()).model_dump(mode="json")
+        if example
+        else spec.form.model_json_schema()
+    )
+    print(json.dumps(data, indent=2))
+    return 0
+
+
+@command(commands, "note", "record a contact or note (no flow resume)")
+@click.argument("case_number")
+@click.option("--text", "text", required=True)
+@click.option("--type", "contact_type", default=ContactType.NOTE.value, type=choice_of(ContactType))
+@click.option("--crisis", is_flag=True, help="the client is in crisis: escalate at once")
+def note(case_number: str, text: str, contact_type: str, crisis: bool) -> int:
+    from pydantic import ValidationError
+
+    from casework import services
+    from casework.models.forms import describe_error
+    from casework.models.schemas import ContactIn
+
+    try:
+        data = ContactIn(contact_type=ContactType(contact_type), text=text, crisis=crisis)
+    except ValidationError as exc:
+        raise CliError(describe_error(exc, "note: ")) from None
+    warning = services.cases.note(case_number, data, signed_in())
+    escalating = " (crisis: escalating now)" if crisis and not warning else ""
+    print(f"{case_number.upper()}: {data.contact_type.value} recorded{escalating}")
+    warn(warning)
+    return 0
+
+
+@command(commands, "reopen", "reopen a closed case as a new episode")
+@click.argument("case_number")
+@click.option("--reason", required=True)
+def reopen(case_number: str, reason: str) -> int:
+    from casework import services
+
+    result = services.cases.reopen(case_number, free_text(reason, "--reason"), signed_in())
+    print(f"{result.case_number}: reopened as a new episode, now at {result.stage}")
+    return 0
+
+
+@command(commands, "reassess", "send a case at plan, referral or monitoring back to assessment")
+@click.argument("case_number")
+@click.option("--reason", required=True, type=choice_of(ReassessmentReason))
+@click.option("--note", "note_text", help="free text for the case record (store only)")
+@click.option("--wait", is_flag=True)
+def reassess(case_number: str, reason: str, note_text: str | None, wait: bool) -> int:
+    from casework import services
+
+    written = free_text(note_text, "--note") if note_text else None
+    result = services.stages.reassess(
+        case_number, ReassessmentReason(reason), signed_in(), note=written, wait=wait
+    )
+    asked = f"{result.case_number}: reassessment asked for at {result.stage_key}"
+    if result.outcome == "submitted":
+        print(f"{asked}; its run is taking it back to assessment")
+    elif result.outcome == "held":  # recorded; the case moves once Prefect answers again
+        print(asked)
+        warn(result.error)
+    else:
+        print(submit_line(result))
+    return 0 if result.outcome in {"submitted", "moved", "held"} else EXIT_ERROR
+
+
+@command(
+    commands,
+    "transfer",
+    "give cases to another case manager (a supervisor's or an operator's work)",
+)
+@click.argument("case_number", nargs=-1)
+@click.option("--from", "from_staff", type=STAFF_ID, help="their whole caseload")
+@click.option("--to", "to_staff", required=True, type=STAFF_ID)
+@click.option("--reason", required=True, type=choice_of(TransferReason))
+@click.option(
+    "--override",
+    is_flag=True,
+    help="past the program's maximum caseload (the program's supervisor only)",
+)
+@JSON
+def transfer(
+    case_number: tuple[str, ...],
+    from_staff: str | None,
+    to_staff: str,
+    reason: str,
+    override: bool,
+    as_json: bool,
+) -> int:
+    from casework import services
+
+    if bool(case_number) == bool(from_staff):
+        raise CliError("case_number: give the cases to move, or --from STAFF, not both")
+    done, warning = services.transfers.transfer(
+        [n.upper() for n in case_number],
+        from_staff,
+        to_staff,
+        TransferReason(reason),
+        override,
+        signed_in(),
+    )
+    emit(
+        [t.__dict__ for t in done],
+        as_json,
+        lambda: "\n".join(
+            f"{t.case_number}: {t.from_manager} -> {t.to_manager}"
+            f"{f' ({t.escalations} open escalation(s) handed over)' if t.escalations else ''}"
+            for t in done
+        ),
+    )
+    warn(warning)
+    return 0
+
+
+@command(commands, "due", "what is due from a case manager, by date, with what to do")
+@click.option("--manager", type=STAFF_ID, help="staff id (default: you)")
+@click.option("--within", type=Count(0, 366), default=7, metavar="DAYS", help="default: 7")
+@JSON
+def due(manager: str | None, within: int, as_json: bool) -> int:
+    from casework import services
+
+    today = datetime.now(UTC).date()  # the sweeps' day, whose breaches the list comes before
+    whose = manager or signed_in()
+    items = services.cases.due(whose, within, today)
+    emit(
+        [i.as_dict(today) for i in items],
+        as_json,
+        lambda: (
+            "\n".join(
+                f"{i.due_on}{' OVERDUE' if i.overdue(today) else '        '}  {i.case_number}  "
+                f"{i.what:<16} {i.subject:<22} {i.action}"
+                for i in items
+            )
+            or f"nothing due from {whose} in the next {within} days"
+        ),
+    )
+    return 0
+
+
+@command(commands, "doc", "render a case document")
+@click.argument("case_number")
+@click.argument("kind", type=Choice(DOCUMENT_KINDS))
+@click.argument("reference", required=False)
+@click.option("--notice", type=Count(1, 9999), metavar="N", help="the notice (hearing-request)")
+@click.option("--from", "period_from", type=Day(), metavar="DATE")
+@click.option("--to", "period_to", type=Day(), metavar="DATE")
+@click.option("--format", "fmt", type=Choice(["md", "html"]), default="md")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="where to write it (default: the data dir)"
+)
+@click.option("--force", is_flag=True, help="replace an existing --out file")
+def doc(
+    case_number: str,
+    kind: str,
+    reference: str | None,
+    notice: int | None,
+    period_from: date | None,
+    period_to: date | None,
+    fmt: str,
+    out: Path | None,
+    force: bool,
+) -> int:
+    from casework.services.documents import produce
+
+    if kind == "referral" and not reference:
+        raise CliError("reference: a referral letter needs the referral (REF-…)")
+    if kind != "referral" and reference:
+        raise CliError(f"reference: only a referral letter takes one, not {kind}")
+    if (kind == HEARING_REQUEST) != (notice is not None):
+        raise CliError(
+            f"--notice: a {HEARING_REQUEST} letter needs the notice (--notice N)"
+            if notice is None
+            else f"--notice: only a {HEARING_REQUEST} letter takes one, not {kind}"
+        )
+    period = None
+    if kind == "notes":
+        if not (period_from and period_to):
+            raise CliError("--from/--to: a notes summary needs both dates")
+        period = (period_from, period_to)
+    rendered = produce(
+        case_number,
+        kind,
+        fmt,
+        signed_in(),
+        reference=reference if notice is None else str(notice),
+        period=period,
+        out=out,
+        force=force,
+    )
+    print(f"{rendered.path} (sha256 {rendered.sha256[:12]}…)")
+    return 0

@@ -1,0 +1,130 @@
+"""Plain-text renderings of cases for the terminal."""
+
+from __future__ import annotations
+
+from casework.models.schemas import (
+    CaseDetail,
+    CaseSummary,
+    EscalationOut,
+    HistoryEntry,
+    NoticeOut,
+    OtherCaseOut,
+)
+
+
+def caseload_text(rows: list[CaseSummary]) -> str:
+    if not rows:
+        return "no cases"
+    header = (
+        f"{'CASE':<12} {'PROGRAM':<17} {'STAGE':<11} {'STATUS':<7} {'EP':>2} {'MANAGER':<14} "
+        f"{'SINCE':<10} DUE"
+    )
+    lines = [header] + [
+        f"{r.case_number:<12} {r.program.value:<17} {r.stage:<11} {r.status:<7} {r.episode:>2} "
+        f"{r.case_manager:<14} {r.stage_entered_at:%Y-%m-%d} {r.stage_due_on or '-'}"
+        + (f"  run {r.run_state}" if r.run_state else "")
+        for r in rows
+    ]
+    if any(r.run_state == "unknown" for r in rows):
+        lines.append("run states unknown: the Prefect server did not answer")
+    return "\n".join(lines)
+
+
+def history_line(h: HistoryEntry) -> str:
+    when = f"  {h.at:%Y-%m-%d %H:%M} e{h.episode} {h.from_stage}"
+    if h.outcome == "rejected":
+        return f"{when} form REFUSED ({h.actor}): {h.error}"
+    return f"{when} -> {h.to_stage or 'closed'} ({h.trigger}, {h.actor})"
+
+
+def other_case_line(other: OtherCaseOut) -> str:
+    crisis = "  CRISIS OPEN" if other.crisis else ""
+    if other.program is None:
+        return f"  also {other.case_number} ({other.status}; another program){crisis}"
+    escalations = f", {other.open_escalations} open escalation(s)" if other.open_escalations else ""
+    return (
+        f"  also {other.case_number} ({other.program}, {other.stage}, {other.status}"
+        f"{escalations}){crisis}"
+    )
+
+
+def case_text(case: CaseDetail) -> str:
+    client = case.client
+    lines = [
+        f"{case.case_number}  {case.program.value}  stage {case.stage}"
+        f"{' (waiting on partners)' if case.waiting_on else ''}"
+        f"{f' (run {case.run_state})' if case.run_state else ''}  {case.status}  "
+        f"episode {case.episode}  manager {case.case_manager}"
+        f"{f'  due {case.stage_due_on}' if case.stage_due_on else ''}",
+        f"client {client.client_number}: {client.given_name} {client.family_name}, "
+        f"born {client.date_of_birth}, prefers {client.contact_preference} ({client.language})",
+        *(other_case_line(o) for o in case.other_cases),
+        "history:",
+        *(history_line(h) for h in case.history),
+    ]
+    if (a := case.latest_assessment) is not None:
+        scores = " ".join(f"{k}={v}" for k, v in a.scores.items())
+        lines += [
+            f"assessment: risk {a.risk_level} priority {a.priority}; {scores}",
+            f"  strengths: {', '.join(a.strengths) or '-'}; "
+            f"crisis: {', '.join(a.crisis_flags) or 'none'}",
+        ]
+    if case.plan is not None:
+        lines.append(f"plan v{case.plan.version} agreed {case.plan.agreed_on}:")
+        lines += [
+            f"  {g.domain}: {g.objective} by {g.target_date} [{g.status}]" for g in case.plan.goals
+        ]
+    lines += [
+        f"referral {r.reference}: {r.service} -> {r.provider or '-'} [{r.status}]"
+        for r in case.referrals
+    ]
+    lines += [
+        f"{c.occurred_at:%Y-%m-%d} {c.contact_type} ({c.author}): {c.text}" for c in case.contacts
+    ]
+    lines += [
+        f"benefit {b.kind}: recertify by {b.recertify_by}{'' if b.active else ' (ended)'}"
+        for b in case.benefits
+    ]
+    lines += [notice_line(n) for n in case.notices]
+    lines += [
+        f"waiver {w.requirement}: expires {w.expires_on}{'' if w.active else ' (ended)'}"
+        for w in case.waivers
+    ]
+    lines += [
+        f"follow-up e{f.episode} day {f.day}: due {f.due_on} [{f.outcome or 'pending'}]"
+        for f in case.follow_ups
+    ]
+    if case.closure_reason:
+        lines.append(f"closed: {case.closure_reason}")
+    if case.open_escalations:
+        lines += ["open escalations:", *escalation_lines(case.open_escalations, indent="  ")]
+    return "\n".join(lines)
+
+
+def notice_line(n: NoticeOut) -> str:
+    aid = f"aid-continuing deadline {n.aid_deadline}, " if n.aid_deadline else "no aid continuing, "
+    return (
+        f"notice {n.number}: {n.benefit} {n.action} dated {n.notice_date}, effective "
+        f"{n.effective_on} ({aid}hearing by {n.hearing_deadline}): {n.state}"
+    )
+
+
+def escalation_lines(rows: list[EscalationOut], indent: str = "") -> list[str]:
+    return [f"{indent}{_escalation_line(e)}" for e in rows]
+
+
+def _escalation_line(e: EscalationOut) -> str:
+    kind = "warning" if e.level == 0 else f"L{e.level}"
+    line = (
+        f"#{e.id} {e.case_number} {e.rule} {kind} -> {e.recipient} "
+        f"({e.measured}; limit {e.threshold}) since {e.as_of:%Y-%m-%d}"
+    )
+    if e.resolved_at:
+        line += f" resolved {e.resolved_at:%Y-%m-%d}"
+    if not e.delivered_at:
+        line += f" [undelivered: {e.delivery_error or 'pending'}]"
+    return line
+
+
+def escalations_text(rows: list[EscalationOut]) -> str:
+    return "\n".join(escalation_lines(rows)) if rows else "no escalations"

@@ -1,0 +1,280 @@
+"""Configuration from the environment (prefix CASEWORK_), checked once at start-up."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import os
+import re
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, get_origin
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from casework.core.errors import UserError
+
+STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
+LOGIN_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # an OS login, as the roster maps it to a staff id
+WORK_POOL_PATTERN = r"^[a-z][a-z0-9-]{0,59}$"
+
+
+class SettingsError(UserError):
+    """A CASEWORK_ variable holds a value we refuse to start with."""
+
+
+PREFIX = "CASEWORK_"
+
+
+class CaseworkSettings(BaseModel):
+    """Each field is read from CASEWORK_<FIELD> (a list as JSON). Plain pydantic, not
+    pydantic-settings: its import alone cost every command a tenth of a second of CPU."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="where the case store, logs and documents live",
+    )
+    database_url: str | None = Field(
+        default=None, description="case store; default SQLite in data_dir"
+    )
+    programs_file: Path | None = Field(default=None, description="program configuration (TOML)")
+    staff_file: Path | None = Field(default=None, description="staff roster (TOML)")
+    notices_file: Path | None = Field(
+        default=None, description="fair-hearing deadlines per benefit, notice ladder (TOML)"
+    )
+    actor: str | None = Field(
+        default=None,
+        description="which staff id acts, checked against who signed in (casework.core.identity)",
+    )
+    # The worker is woken by the server's event when a run is due; the poll is the
+    # fallback, and each poll is a write on the server's database (SQLite locks under many).
+    runner_poll_seconds: float = Field(default=10.0, gt=0, le=60, allow_inf_nan=False)
+    runner_limit: int = Field(default=10, ge=1, le=200)
+    work_pool: str = Field(
+        default="casework",
+        pattern=WORK_POOL_PATTERN,
+        description="the work pool `casework up` serves and `casework worker` polls",
+    )
+    heartbeat_seconds: int = Field(
+        default=30,
+        ge=30,
+        le=600,
+        description="how often a running flow run tells the Prefect server it is alive",
+    )
+    lost_run_seconds: int = Field(
+        default=90,
+        ge=60,
+        le=3600,
+        description="a run silent this long is Crashed by the lost-run automation, and a "
+        "case run is then rescheduled (at least twice heartbeat_seconds)",
+    )
+    schedules: bool = Field(
+        default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
+    )
+    partner_timeout_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+    partner_deadline_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="the whole of one call to a partner, however slowly it trickles",
+    )
+    partner_retry_seconds: list[Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]] = (
+        Field(
+            default=[2.0, 10.0, 30.0],
+            max_length=10,
+            description="delays between attempts to send a referral",
+        )
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
+    webhook_attempts: int = Field(default=3, ge=1, le=10)
+    dev_mode: bool = Field(
+        default=False,
+        description="accept partner endpoints on loopback over plain http (demo, tests)",
+    )
+    write_ahead: bool = Field(
+        default=False,
+        description="let a sweep or report with a future as_of write, send and publish as "
+        "if that day had come (tests, benchmarks, the demo; needs CASEWORK_DEV_MODE); off, "
+        "a future as_of is a preview that writes and sends nothing",
+    )
+    prefect_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL database for the Prefect server `casework up` starts "
+        "(default: SQLite in data_dir)",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeats_fit(self) -> CaseworkSettings:
+        if self.lost_run_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"CASEWORK_LOST_RUN_SECONDS ({self.lost_run_seconds}) must be at least twice "
+                f"CASEWORK_HEARTBEAT_SECONDS ({self.heartbeat_seconds}): one late heartbeat "
+                "would crash a live run"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _write_ahead_in_development_only(self) -> CaseworkSettings:
+        if self.write_ahead and not self.dev_mode:
+            raise ValueError(
+                "CASEWORK_WRITE_AHEAD is for development only: it needs CASEWORK_DEV_MODE=on "
+                "(a live caseload is never swept as if next month had come)"
+            )
+        return self
+
+    @field_validator("prefect_database_url")
+    @classmethod
+    def _postgresql(cls, value: str | None) -> str | None:
+        return None if value is None else prefect_server_database(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("actor")
+    @classmethod
+    def _staff_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(STAFF_ID_PATTERN, value):
+            raise ValueError("must be a staff id: lowercase letters, digits, '.', '_' or '-'")
+        return value
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'casework.core.db'}"
+
+
+def prefect_server_database(url: str) -> str:
+    """The Prefect server's connection URL (driver asyncpg) for a PostgreSQL URL."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.split("+")[0] not in {"postgresql", "postgres"} or not rest:
+        raise ValueError(f"{url!r} is not a postgresql:// URL")
+    return f"postgresql+asyncpg://{rest}"
+
+
+LOCAL_DATA_DIR = Path(".casework")
+DEFAULT_API_URL = "http://127.0.0.1:4200/api"  # where `casework up` serves by default
+STACK_FILE = "stack.json"  # in the data directory: where `up` serves (its API URL, pids)
+SERVER_LOG = "prefect-server.log"  # in the data directory: the local Prefect server's output
+SERVER_STARTING = "casework: starting the Prefect server at"  # marks each start in its log
+
+
+def prefect_env(
+    data_dir: Path, api_url: str, poll_seconds: float, heartbeat_seconds: int = 30
+) -> dict[str, str]:
+    """Environment shared by the CLI, the worker and every flow-run process it forks. Here,
+    not with `up`: every command sets it, and `up`'s module costs asyncio to import. A flow
+    run anywhere (a sweep run in the CLI's own process too) sends its heartbeat often enough
+    for the lost-run automation (Prefect's default, 180 s, is longer than its wait), and no
+    flow persists a result (nothing a resume needs is one: see flows/case_lifecycle.py)."""
+    return {
+        "CASEWORK_DATA_DIR": str(data_dir),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(data_dir / "prefect"),
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_seconds),
+        "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
+        "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+CREDENTIAL_FILE = "prefect-credential"  # in the data directory, 0600: the Prefect API's
+CREDENTIAL_USER = "casework"  # the sign-in's user part, as Prefect's login form asks for one
+
+
+def prefect_credential(data_dir: Path, *, create: bool) -> str | None:
+    """The credential the data directory's own Prefect server is run with ("casework:<random>",
+    the string Prefect's PREFECT_SERVER_API_AUTH_STRING / PREFECT_API_AUTH_STRING take and its
+    login page asks for). `create`: made on first start, readable by its owner only."""
+    path = data_dir / CREDENTIAL_FILE
+    if create and not path.exists():
+        value = f"{CREDENTIAL_USER}:{secrets.token_urlsafe(32)}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another start made it a moment ago: use that one
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(value + "\n")
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def prefect_auth_headers() -> dict[str, str]:
+    """The Authorization header Prefect's own clients send, for our direct calls to its API."""
+    if credential := os.environ.get("PREFECT_API_AUTH_STRING"):
+        return {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+    return {}
+
+
+def default_data_dir() -> Path:
+    """CASEWORK_DATA_DIR if set; else `.casework/` in the current directory if one is
+    there (a project-local store); else the user's own data directory (on Linux
+    ~/.local/share/casework), the same from any directory."""
+    if given := os.environ.get("CASEWORK_DATA_DIR"):
+        return Path(given)
+    if LOCAL_DATA_DIR.is_dir():
+        return LOCAL_DATA_DIR
+    from platformdirs import user_data_path
+
+    return user_data_path("casework", appauthor=False)
+
+
+def default_actor() -> str:
+    """`submitted_by` in an example form: CASEWORK_ACTOR, else a staff id made from the
+    login (no store is opened: `casework form` needs none; `submit` checks who you are)."""
+    return get_settings().actor or login_as_staff_id()
+
+
+def login_as_staff_id() -> str:
+    name = re.sub(r"[^a-z0-9._-]", "", getpass.getuser().lower()) or "operator"
+    return name if name[0].isalpha() else f"u{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> CaseworkSettings:
+    """Settings for this process; a bad variable stops us with its name in the message."""
+    try:
+        return CaseworkSettings(**_from_environment())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if not first["loc"]:  # a rule between two variables names both itself
+            raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None
+        raise SettingsError(f"{PREFIX}{str(first['loc'][0]).upper()}: {first['msg']}") from None
+
+
+def _from_environment() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in CaseworkSettings.model_fields.items():
+        raw = os.environ.get(PREFIX + name.upper())
+        if raw is None:
+            continue
+        if get_origin(field.annotation) is list:
+            try:
+                values[name] = json.loads(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()}: must be JSON (for example [2, 10, 30])"
+                ) from None
+        else:
+            values[name] = raw
+    return values

@@ -1,0 +1,76 @@
+"""The daily caseload report: the program manager's figures as Prefect artifacts (counts
+and codes only), and each case manager's due list for the coming week (case numbers and
+codes only, one artifact per case manager: `due-<staff id>`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from casework.flows.operator import refuses_cleanly
+from casework.flows.parameters import AS_OF, AsOf
+from casework.flows.sweeps import dated_run_name, previewing
+from casework.models.rules import checked_as_of
+from casework.services.reports import DUE_WITHIN_DAYS, due_lists, tables
+from casework.services.reports import caseload_report as compute
+
+
+@flow(name="caseload-report", flow_run_name=dated_run_name, persist_result=False)
+@refuses_cleanly
+def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
+    """Cases by stage, days in stage against the SLA, escalations, referrals, outcomes and
+    caseload per case manager. As of a future date it is a preview, published under
+    `preview-…` keys: the live report and due lists stay as they are."""
+    when = checked_as_of(as_of)
+    ahead = "preview-" if previewing(when) else ""
+    report = compute(when)
+    for table in tables(report):
+        key = ahead + "report-" + table.title.lower().replace(" ", "-")
+        rows: list[dict[str, Any]] = [
+            dict(zip(table.headers, row, strict=True)) for row in table.rows
+        ]
+        create_table_artifact(
+            rows or [{"note": "none"}], key=key, description=f"{table.title}, as of {when:%Y-%m-%d}"
+        )
+    total = sum(row["cases"] for row in report.by_stage)
+    over_sla = sum(row["over_sla"] for row in report.days_in_stage)
+    escalated = sum(row["open"] for row in report.escalations if row["level"])
+    overloaded = [row["case_manager"] for row in report.caseloads if row["state"] != "ok"]
+    create_markdown_artifact(
+        "\n".join(
+            [
+                f"# {'Preview: caseload as it would stand' if ahead else 'Caseload report'}"
+                f", {when:%Y-%m-%d}",
+                "",
+                f"- open cases: **{total}**, of which past their stage SLA: **{over_sla}**",
+                f"- open breaches (each once, at its highest level): **{escalated}**",
+                f"- case managers over the recommended caseload: {', '.join(overloaded) or 'none'}",
+                "",
+                "Tables: the `report-*` artifacts of this run.",
+            ]
+        ),
+        key=ahead + "caseload-report",
+        description=f"Caseload at a glance, {when:%Y-%m-%d}",
+    )
+    lists = due_lists(when)
+    for manager, markdown in lists.items():
+        create_markdown_artifact(
+            markdown,
+            key=ahead + due_artifact_key(manager),
+            description=f"Due from {manager} by {when.date() + timedelta(DUE_WITHIN_DAYS)}",
+        )
+    return {
+        "open_cases": total,
+        "over_sla": over_sla,
+        "open_escalations": escalated,
+        "due_lists": len(lists),
+    }
+
+
+def due_artifact_key(staff_id: str) -> str:
+    """Artifact keys take lowercase letters, digits and dashes only."""
+    return "due-" + re.sub(r"[^a-z0-9]+", "-", staff_id.lower()).strip("-")

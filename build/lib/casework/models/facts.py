@@ -1,0 +1,37 @@
+"""What the lifecycle's guards may look at besides the form, read from the store."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.models.codes import NeedsDomain, Program, Stage
+from casework.models.lifecycle import CaseFacts
+from casework.models.notices import upheld_uncovered
+from casework.models.orm import Assessment, Case
+from casework.models.staff import roster
+
+
+def facts(session: Session, case: Case) -> CaseFacts:
+    """What the lifecycle's guards need from the store: the latest assessment's crisis
+    domains, the program (whose active staff may submit), and, at monitoring, the upheld
+    notices of adverse action the plan does not answer yet."""
+    query = (
+        select(Assessment.scores)
+        .where(Assessment.case_id == case.id, Assessment.episode == case.episode)
+        .order_by(Assessment.id.desc())
+        .limit(1)
+    )
+    scores = session.scalars(query).first() or {}
+    losses: tuple[str, ...] = ()
+    if case.stage == Stage.MONITORING.value:
+        losses = tuple(
+            f"notice {n.number} ({n.benefit} {n.action}) was upheld on {n.decided_on}"
+            for n in upheld_uncovered(session, case)
+        )
+    return CaseFacts(
+        crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1),
+        program=Program(case.program),
+        staff=roster(session),
+        uncovered_losses=losses,
+    )

@@ -1,0 +1,234 @@
+"""The typed forms each stage waits for. They travel as Prefect run inputs (the UI's
+Resume dialog is built from their JSON schema), so they carry coded values only:
+scores, enums, dates, yes/no, staff ids. Narrative goes to the store by another path."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from casework.core.settings import STAFF_ID_PATTERN
+from casework.models.codes import (
+    ClosureReason,
+    Decision,
+    GoalStatus,
+    NeedsDomain,
+    Objective,
+    ServiceCategory,
+    Strength,
+    Trigger,
+    Urgency,
+)
+from casework.models.labels import to_codes
+
+StaffId = Annotated[str, Field(pattern=STAFF_ID_PATTERN, description="staff id of who submits")]
+# Strict: "1", true and 1.0 are not scores, and "yes" is not a yes; a form means what it says.
+Score = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=1,
+        le=5,
+        description="1 in crisis, 2 vulnerable, 3 safe, 4 building, 5 thriving",
+    ),
+]
+YesNo = Annotated[bool, Field(strict=True)]
+EARLIEST_FORM_DATE = date(2000, 1, 1)
+FORM_DATE_YEARS_AHEAD = 10
+
+
+def _iso_date_only(value: object) -> object:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("must be a date as YYYY-MM-DD, not a number")
+    return value
+
+
+def _in_range(value: date) -> date:
+    latest = date(date.today().year + FORM_DATE_YEARS_AHEAD, 12, 31)
+    if not EARLIEST_FORM_DATE <= value <= latest:
+        raise ValueError(f"must be between {EARLIEST_FORM_DATE} and {latest}")
+    return value
+
+
+def _not_future(value: date) -> date:
+    if value > date.today():
+        raise ValueError("must not be in the future")
+    return value
+
+
+FormDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_in_range)]
+PastDate = Annotated[FormDate, AfterValidator(_not_future)]
+PROVIDER_CODE = r"^[A-Za-z0-9._-]{1,64}$"  # a provider id, and a partner token's name
+CLIENT_NUMBER = r"^(?i:client)-[0-9]{1,12}$"  # as models.clients numbers them: CLIENT-000042
+DIRECTORY_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # a provider directory's name (`main`)
+ProviderCode = Annotated[str, Field(pattern=PROVIDER_CODE)]
+
+
+class StageForm(BaseModel):
+    """Common shape: who submits; the trigger the form asks for. Coded values may come as
+    their codes (the CLI's JSON) or as their labels (a Resume dialog's choices)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    submitted_by: StaffId
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labels_to_codes(cls, data: Any) -> Any:
+        return to_codes(data) if isinstance(data, dict) else data
+
+    @property
+    def trigger(self) -> Trigger:
+        return Trigger.COMPLETE
+
+
+class DomainScores(BaseModel):
+    """Needs domains scored on the 1-5 self-sufficiency scale."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    housing: Score
+    income_benefits: Score
+    employment: Score
+    physical_health: Score
+    mental_health: Score
+    substance_use: Score
+    family_childcare: Score
+    food: Score
+    safety: Score
+    legal: Score
+
+    def by_domain(self) -> dict[NeedsDomain, int]:
+        return {NeedsDomain(name): value for name, value in self.model_dump().items()}
+
+
+class CrisisScreen(BaseModel):
+    """Yes/no screen for risks that need action today."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suicide_or_self_harm_risk: YesNo = False
+    domestic_violence_risk: YesNo = False
+    homeless_tonight: YesNo = False
+    medical_emergency: YesNo = False
+    child_safety_concern: YesNo = False
+
+    def flags(self) -> list[str]:
+        return [name for name, value in self.model_dump().items() if value]
+
+
+class AssessmentForm(StageForm):
+    """Strengths-based assessment of needs across domains, with a crisis screen."""
+
+    scores: DomainScores
+    strengths: list[Strength] = Field(default_factory=list, max_length=len(Strength))
+    crisis_screen: CrisisScreen = Field(default_factory=CrisisScreen)
+    client_participated: YesNo
+
+
+class Goal(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    domain: NeedsDomain
+    objective: Objective
+    target_date: FormDate
+    status: GoalStatus = GoalStatus.NOT_STARTED
+
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_of_objective(cls, data: Any) -> Any:
+        """The domain may be left out: it is the objective's own (a Resume dialog asks for
+        the objective only, labelled with its domain and measure)."""
+        if isinstance(data, dict) and "domain" not in data:
+            data = to_codes(data)
+            if data.get("objective") in Objective.__members__.values():
+                return {**data, "domain": Objective(data["objective"]).spec.domain.value}
+        return data
+
+    @model_validator(mode="after")
+    def _objective_in_domain(self) -> Goal:
+        if self.objective.spec.domain is not self.domain:
+            raise ValueError(
+                f"objective {self.objective.value} belongs to domain "
+                f"{self.objective.spec.domain.value}, not {self.domain.value}"
+            )
+        return self
+
+
+class PlanForm(StageForm):
+    """Service plan: goals per domain with measurable objectives, agreed with the client."""
+
+    goals: list[Goal] = Field(min_length=1, max_length=20)
+    client_participated: YesNo = Field(description="the client took part in making this plan")
+    agreed_on: PastDate
+
+
+class ReferralRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: ServiceCategory
+    provider: ProviderCode = Field(description="provider id from `casework providers list`")
+    urgency: Urgency = Urgency.ROUTINE
+    reason: NeedsDomain | None = Field(default=None, description="the need behind the referral")
+
+
+class ReferralForm(StageForm):
+    """Referrals made for the plan, or a waiver when none is needed."""
+
+    referrals: list[ReferralRequest] = Field(default_factory=list, max_length=20)
+    waived: YesNo = Field(default=False, description="no referral is needed for this plan")
+
+    @property
+    def trigger(self) -> Trigger:
+        return Trigger.SEND if self.referrals else Trigger.COMPLETE
+
+
+class GoalUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    objective: Objective
+    status: GoalStatus
+
+
+class MonitoringForm(StageForm):
+    """Periodic review: progress on goals and the decision on where the case goes next."""
+
+    decision: Decision
+    goal_updates: list[GoalUpdate] = Field(default_factory=list, max_length=20)
+    client_contacted: YesNo = True
+
+    @property
+    def trigger(self) -> Trigger:
+        return self.decision
+
+
+class ClosureForm(StageForm):
+    """Closing the episode with a coded reason (the narrative summary goes to the store)."""
+
+    reason: ClosureReason
+    follow_up_consent: YesNo = Field(description="client agreed to post-closure follow-up checks")
+
+
+def describe_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line naming every bad field (the first few, then how many more); never echoes
+    a value (it may identify a client)."""
+    errors = exc.errors()
+    named = [
+        f"{'.'.join(str(part) for part in error['loc']) or 'form'}: {error['msg']}"
+        for error in errors[:NAMED_ERRORS]
+    ]
+    more = f" (and {len(errors) - NAMED_ERRORS} more)" if len(errors) > NAMED_ERRORS else ""
+    return f"{prefix}{'; '.join(named)}{more}"
+
+
+NAMED_ERRORS = 4

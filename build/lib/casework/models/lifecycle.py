@@ -1,0 +1,400 @@
+"""The case lifecycle, declared once as data: stages, the form each waits for, the
+allowed transitions with their named guards. The flow, the CLI, the sweeps and the
+README all read this module; nobody re-encodes it in `if` chains."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from casework.core.errors import UserError
+from casework.models.codes import (
+    ClosureReason,
+    NeedsDomain,
+    Objective,
+    Program,
+    ServiceCategory,
+    Stage,
+    Strength,
+    Trigger,
+)
+from casework.models.forms import (
+    AssessmentForm,
+    ClosureForm,
+    CrisisScreen,
+    DomainScores,
+    Goal,
+    MonitoringForm,
+    PlanForm,
+    ReferralForm,
+    ReferralRequest,
+    StageForm,
+)
+from casework.models.staff import StaffMember
+
+
+class TransitionNotAllowed(UserError):
+    """A form asked for a move the lifecycle does not allow (or a guard refused it)."""
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What guards may look at besides the form: read from the store by the caller."""
+
+    crisis_domains: frozenset[NeedsDomain] = frozenset()
+    program: Program | None = None  # the case's program: its active staff may submit
+    staff: Mapping[str, StaffMember] = field(default_factory=dict)  # the roster, by staff id
+    # Upheld notices of adverse action the current plan does not answer (models.notices).
+    uncovered_losses: tuple[str, ...] = ()
+
+
+Guard = Callable[[StageForm, CaseFacts], str | None]
+
+
+def submitted_by_staff(form: StageForm, facts: CaseFacts) -> str | None:
+    from casework.models.staff import SERVICE_ACCOUNTS, NotOnRoster, check_staff
+
+    if facts.program is None:
+        return None
+    if form.submitted_by in SERVICE_ACCOUNTS:  # Casework itself asks, it submits no form
+        return f"submitted_by: {form.submitted_by} is Casework itself, not staff"
+    try:
+        check_staff(facts.staff, form.submitted_by, facts.program)
+    except NotOnRoster as exc:
+        return f"submitted_by: {exc}"
+    return None
+
+
+def client_agreed(form: StageForm, facts: CaseFacts) -> str | None:
+    if isinstance(form, PlanForm) and not form.client_participated:
+        return "client_participated: a plan must be agreed with the client"
+    return None
+
+
+def plan_covers_crisis_domains(form: StageForm, facts: CaseFacts) -> str | None:
+    if not isinstance(form, PlanForm):
+        return None
+    missing = facts.crisis_domains - {goal.domain for goal in form.goals}
+    if missing:
+        names = ", ".join(sorted(domain.value for domain in missing))
+        return f"goals: no goal for domain(s) scored 1 in the assessment: {names}"
+    return None
+
+
+def plan_covers_lost_benefit(form: StageForm, facts: CaseFacts) -> str | None:
+    if isinstance(form, MonitoringForm) and facts.uncovered_losses:
+        return (
+            f"decision: {'; '.join(facts.uncovered_losses)}, and the plan has no open "
+            f"{NeedsDomain.INCOME_BENEFITS.value} goal: choose {Trigger.REVISE_PLAN.value} "
+            f"(or {Trigger.REASSESS.value}) and add one"
+        )
+    return None
+
+
+def referrals_or_waiver(form: StageForm, facts: CaseFacts) -> str | None:
+    if isinstance(form, ReferralForm) and not form.referrals and not form.waived:
+        return "referrals: list at least one referral or set waived to true"
+    return None
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: Stage
+    trigger: Trigger
+    target: Stage | None  # None: the episode ends (case closed)
+    guards: tuple[Guard, ...] = ()
+    by_partners: bool = False  # fired by the partners' answers, not by a form
+    by_request: bool = False  # fired by a reassessment request (CLI, run form, cadence)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    stage: Stage
+    form: type[StageForm] | None  # None: the flow moves on without waiting
+    purpose: str
+    # An example form for a day, submitted by a staff id.
+    example: Callable[[date, str], StageForm] | None = field(default=None, compare=False)
+    # Raised whenever the form's shape changes (a field added, renamed or recoded), with a
+    # step in FORM_UPGRADES saying what a form of the version before means in today's terms.
+    form_version: int = 1
+
+
+def _assessment_example(today: date, staff: str) -> AssessmentForm:
+    return AssessmentForm(
+        submitted_by=staff,
+        scores=DomainScores(
+            housing=1,
+            income_benefits=2,
+            employment=2,
+            physical_health=3,
+            mental_health=3,
+            substance_use=4,
+            family_childcare=3,
+            food=2,
+            safety=4,
+            legal=5,
+        ),
+        strengths=[Strength.FAMILY_SUPPORT, Strength.MOTIVATION],
+        crisis_screen=CrisisScreen(),
+        client_participated=True,
+    )
+
+
+def _plan_example(today: date, staff: str) -> PlanForm:
+    return PlanForm(
+        submitted_by=staff,
+        goals=[
+            Goal(
+                domain=NeedsDomain.HOUSING,
+                objective=Objective.SECURE_PERMANENT_HOUSING,
+                target_date=today + timedelta(days=60),
+            ),
+            Goal(
+                domain=NeedsDomain.INCOME_BENEFITS,
+                objective=Objective.ENROLL_IN_BENEFITS,
+                target_date=today + timedelta(days=30),
+            ),
+        ],
+        client_participated=True,
+        agreed_on=today,
+    )
+
+
+def _referral_example(today: date, staff: str) -> ReferralForm:
+    return ReferralForm(
+        submitted_by=staff,
+        referrals=[
+            ReferralRequest(
+                service=ServiceCategory.HOUSING_SEARCH,
+                provider="hope-housing",
+                reason=NeedsDomain.HOUSING,
+            )
+        ],
+    )
+
+
+def _monitoring_example(today: date, staff: str) -> MonitoringForm:
+    return MonitoringForm(submitted_by=staff, decision=Trigger.CONTINUE)
+
+
+def _closure_example(today: date, staff: str) -> ClosureForm:
+    return ClosureForm(submitted_by=staff, reason=ClosureReason.GOALS_MET, follow_up_consent=True)
+
+
+STAGES: dict[Stage, StageSpec] = {
+    spec.stage: spec
+    for spec in (
+        StageSpec(Stage.INTAKE, None, "client registered and case opened (by the CLI)"),
+        StageSpec(
+            Stage.ASSESSMENT,
+            AssessmentForm,
+            "score needs, strengths and crisis screen",
+            _assessment_example,
+        ),
+        StageSpec(Stage.PLAN, PlanForm, "agree measurable goals with the client", _plan_example),
+        StageSpec(
+            Stage.REFERRAL, ReferralForm, "refer to partner agencies, or waive", _referral_example
+        ),
+        StageSpec(
+            Stage.MONITORING,
+            MonitoringForm,
+            "review progress; decide what comes next",
+            _monitoring_example,
+        ),
+        StageSpec(Stage.CLOSURE, ClosureForm, "record why the episode ends", _closure_example),
+    )
+}
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Stage.INTAKE, Trigger.COMPLETE, Stage.ASSESSMENT),
+    Transition(Stage.ASSESSMENT, Trigger.COMPLETE, Stage.PLAN),
+    Transition(
+        Stage.PLAN, Trigger.COMPLETE, Stage.REFERRAL, (client_agreed, plan_covers_crisis_domains)
+    ),
+    Transition(Stage.REFERRAL, Trigger.SEND, Stage.REFERRAL, (referrals_or_waiver,)),
+    Transition(Stage.REFERRAL, Trigger.COMPLETE, Stage.MONITORING, (referrals_or_waiver,)),
+    Transition(Stage.REFERRAL, Trigger.ACCEPTED, Stage.MONITORING, by_partners=True),
+    Transition(Stage.REFERRAL, Trigger.REJECTED, Stage.REFERRAL, by_partners=True),
+    Transition(Stage.MONITORING, Trigger.CONTINUE, Stage.MONITORING, (plan_covers_lost_benefit,)),
+    Transition(Stage.MONITORING, Trigger.REASSESS, Stage.ASSESSMENT),
+    Transition(Stage.MONITORING, Trigger.REVISE_PLAN, Stage.PLAN),
+    Transition(Stage.MONITORING, Trigger.CLOSE, Stage.CLOSURE, (plan_covers_lost_benefit,)),
+    Transition(Stage.CLOSURE, Trigger.COMPLETE, None),
+    # Circumstances change at any open stage: a reassessment request sends the case back
+    # (open referrals stay open, and are named in the request).
+    *(
+        Transition(stage, Trigger.REASSESS, Stage.ASSESSMENT, by_request=True)
+        for stage in (Stage.PLAN, Stage.REFERRAL, Stage.MONITORING)
+    ),
+)
+
+_BY_SOURCE: dict[tuple[Stage, Trigger, bool], Transition] = {
+    (t.source, t.trigger, t.by_request): t for t in TRANSITIONS
+}
+REASSESSABLE = tuple(t.source for t in TRANSITIONS if t.by_request)
+
+
+def transition_for(stage: Stage, trigger: Trigger, requested: bool = False) -> Transition:
+    try:
+        return _BY_SOURCE[(stage, trigger, requested)]
+    except KeyError:
+        raise TransitionNotAllowed(f"{stage.value} cannot {trigger.value}") from None
+
+
+def form_for(stage: Stage) -> type[StageForm] | None:
+    return STAGES[stage].form
+
+
+def stage_of_form(form: StageForm) -> Stage:
+    for spec in STAGES.values():
+        if spec.form is type(form):
+            return spec.stage
+    raise TransitionNotAllowed(f"{type(form).__name__} is not a stage form")
+
+
+def check_transition(
+    stage: Stage,
+    form: StageForm | None,
+    facts: CaseFacts,
+    answer: Trigger | None = None,
+    requested: bool = False,
+) -> Transition:
+    """The transition this form (or, with no form, the partners' `answer`, or a
+    reassessment request) asks for from `stage`, after its guards agree."""
+    if requested:
+        return transition_for(stage, Trigger.REASSESS, requested=True)
+    expected = form_for(stage)
+    if form is not None and type(form) is not expected:
+        raise TransitionNotAllowed(
+            f"case is at {stage.value}; a {stage_of_form(form).value} form does not apply"
+        )
+    if form is None and answer is None and expected is not None:
+        raise TransitionNotAllowed(f"{stage.value} waits for a {expected.__name__}")
+    trigger = form.trigger if form is not None else answer or Trigger.COMPLETE
+    transition = transition_for(stage, trigger)
+    if transition.by_partners != (answer is not None):
+        raise TransitionNotAllowed(
+            f"{stage.value} {trigger.value}: "
+            + ("comes from the partners' answers" if transition.by_partners else "needs a form")
+        )
+    if form is not None:
+        # Every problem, not only the first: whoever fixes the form sees all they must fix.
+        problems = [
+            problem
+            for guard in (submitted_by_staff, *transition.guards)
+            if (problem := guard(form, facts)) is not None
+        ]
+        if problems:
+            raise TransitionNotAllowed("; ".join(problems))
+    return transition
+
+
+# What a form given under an earlier version of its stage's form means in today's terms,
+# one version at a time: (stage, the version it was given under) -> the form as the next
+# version reads it. Version 0 is every release before forms carried a version (0.1.0 and
+# earlier): those forms are today's, by codes (as the CLI and the dialogs before 0.1.0 gave
+# them) or by labels (0.1.0's dialogs), which the forms read either way.
+def _as_today(given: dict[str, Any]) -> dict[str, Any]:
+    return dict(given)
+
+
+FORM_UPGRADES: dict[tuple[Stage, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    (stage, 0): _as_today for stage in Stage if STAGES[stage].form is not None
+}
+
+
+class FormTooNew(TransitionNotAllowed):
+    """A form given under a later release's form version than this code knows."""
+
+
+def upgrade_form(stage: Stage, version: int, given: dict[str, Any]) -> dict[str, Any]:
+    """A form given under `version` of `stage`'s form, as today's form reads it."""
+    current = STAGES[stage].form_version
+    if version > current:
+        raise FormTooNew(
+            f"the {stage.value} form was given under version {version}; this release knows "
+            f"{current}: install the release the case was moved with, or a later one"
+        )
+    for step in range(version, current):
+        given = FORM_UPGRADES[(stage, step)](given)
+    return given
+
+
+# How a waiting case run is laid out, beyond its form: the keys it suspends under, what it
+# stores for its dialog, the flow's steps. Raised with any change to those; a run waiting
+# under another layout (or another version of its form) is carried over when a release
+# starts (`casework up`, `casework deploy`): run again from the top, it re-reads the case
+# from the store and waits afresh, a form it was handed before the upgrade applied once.
+WAIT_LAYOUT = 1
+WAIT_TAG = "wait:"  # the run's tag naming what it waits under: its form's version, the layout
+STALE_WAIT = "its run waits "  # how `stale_wait` begins: `casework status` lists it so
+
+
+def wait_tag(stage: Stage, on_partners: bool = False) -> str:
+    """The tag of a run waiting at `stage` under this release (for partners' answers, if
+    `on_partners`): `wait:assessment.v1.l1`, `wait:answers.l1`."""
+    spec = STAGES[stage]
+    what = "answers" if on_partners or spec.form is None else f"{stage.value}.v{spec.form_version}"
+    return f"{WAIT_TAG}{what}.l{WAIT_LAYOUT}"
+
+
+def waited_under(tags: Iterable[str]) -> str | None:
+    """The wait tag among a run's tags, or None (a run of a release before 0.2.0)."""
+    return next((tag for tag in tags if tag.startswith(WAIT_TAG)), None)
+
+
+def form_version_given(tags: Iterable[str], stage: Stage) -> int:
+    """The version of `stage`'s form a run waited for, by its wait tag (0: before 0.2.0)."""
+    tag = waited_under(tags) or ""
+    prefix = f"{WAIT_TAG}{stage.value}.v"
+    if not tag.startswith(prefix):
+        return 0
+    version = tag[len(prefix) :].split(".l", 1)[0]
+    return int(version) if version.isdigit() else 0
+
+
+def stale_wait(tags: Iterable[str]) -> str | None:
+    """Why a waiting run waits under another release's form or layout, or None."""
+    tag = waited_under(tags)
+    current = {wait_tag(stage) for stage in Stage} | {wait_tag(Stage.REFERRAL, True)}
+    if tag in current:
+        return None
+    under = (
+        f"under {tag.removeprefix(WAIT_TAG)}" if tag else "as a release before 0.2.0 laid it out"
+    )
+    return f"{STALE_WAIT}{under}, not as this release lays it out"
+
+
+def stage_key(stage: Stage, sequence: int, attempt: int = 0) -> str:
+    """The suspend key of one visit to a stage: unique within an episode's flow run."""
+    base = f"{stage.value}-{sequence}"
+    return base if attempt == 0 else f"{base}-retry{attempt}"
+
+
+def stage_of_key(key: str) -> Stage:
+    """The stage a suspend key (`stage_key`) belongs to, retries included."""
+    return Stage(key.split("-", 1)[0])
+
+
+def lifecycle_table() -> str:
+    """The declaration as a markdown table (the README embeds it; a test keeps them equal)."""
+    rows = ["| stage | waits for | trigger | moves to | guards |", "|---|---|---|---|---|"]
+    for t in TRANSITIONS:
+        form = STAGES[t.source].form
+        waits = (
+            "(partner answers)"
+            if t.by_partners
+            else "(reassessment request)"
+            if t.by_request
+            else form.__name__
+            if form
+            else "(nothing)"
+        )
+        rows.append(
+            f"| {t.source.value} | {waits} | {t.trigger.value} "
+            f"| {t.target.value if t.target else '(closed)'} "
+            f"| {', '.join(g.__name__ for g in t.guards) or '-'} |"
+        )
+    return "\n".join(rows)

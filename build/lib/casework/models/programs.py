@@ -1,0 +1,103 @@
+"""Program configuration (SLA days per stage, cadence, caseload limits), read from one
+TOML file and checked at load: every program and every stage must be present."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+from casework.core.errors import UserError
+from casework.models.codes import Program, RecipientRole, Stage
+from casework.models.forms import StaffId
+
+DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
+
+
+class ProgramError(UserError):
+    """The program configuration file is missing, malformed or incomplete."""
+
+
+class ProgramConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    contact_interval_days: int = Field(gt=0)
+    reassessment_interval_days: int = Field(gt=0)
+    recommended_caseload: int = Field(gt=0)
+    maximum_caseload: int = Field(gt=0)
+    referral_response_days: int = Field(gt=0)
+    escalation_interval_days: int = Field(gt=0)
+    supervisor: StaffId
+    program_manager: StaffId
+    webhook_url: HttpUrl | None = None
+    sla_days: dict[Stage, int]
+
+    def recipient(self, role: RecipientRole, case_manager: str) -> str:
+        """The staff id an escalation at `role` goes to."""
+        if role is RecipientRole.SUPERVISOR:
+            return self.supervisor
+        if role is RecipientRole.PROGRAM_MANAGER:
+            return self.program_manager
+        return case_manager
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProgramConfig:
+        missing = set(Stage) - set(self.sla_days)
+        if missing:
+            raise ValueError(f"sla_days lacks {', '.join(sorted(s.value for s in missing))}")
+        if any(days <= 0 for days in self.sla_days.values()):
+            raise ValueError("sla_days must all be positive")
+        if self.maximum_caseload < self.recommended_caseload:
+            raise ValueError("maximum_caseload is below recommended_caseload")
+        return self
+
+
+def stage_due_on(program: Program, stage: Stage, entered_at: datetime) -> date:
+    """The date a case should have left `stage`: when it entered plus the program's SLA."""
+    config = programs()[program]
+    return entered_at.date() + timedelta(days=config.sla_days[stage])
+
+
+def programs() -> dict[Program, ProgramConfig]:
+    """The configured programs (CASEWORK_PROGRAMS_FILE, or the shipped file)."""
+    return load_programs(configured_programs_file())
+
+
+def configured_programs_file() -> Path:
+    from casework.core.settings import get_settings
+
+    return get_settings().programs_file or DEFAULT_PROGRAMS_FILE
+
+
+def read_toml(path: Path, variable: str) -> dict[str, Any]:
+    """A configuration file's TOML; one line naming the variable and file if it is bad."""
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProgramError(f"{variable}: {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ProgramError(f"{variable}: {path} is not UTF-8 text") from None
+
+
+@lru_cache(maxsize=4)
+def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramConfig]:
+    raw = read_toml(path, "CASEWORK_PROGRAMS_FILE")
+    unknown = set(raw) - {p.value for p in Program}
+    if unknown:
+        raise ProgramError(f"{path}: unknown program(s) {', '.join(sorted(unknown))}")
+    programs: dict[Program, ProgramConfig] = {}
+    for program in Program:
+        if program.value not in raw:
+            raise ProgramError(f"{path}: program {program.value} is missing")
+        try:
+            programs[program] = ProgramConfig.model_validate(raw[program.value])
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = "".join(f".{part}" for part in error["loc"])
+            raise ProgramError(f"{path}: {program.value}{where}: {error['msg']}") from None
+    return programs

@@ -1,0 +1,277 @@
+"""The program manager's figures, computed from the store as of a date: coded values and
+counts only (they go to Prefect artifacts and the HTML report)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from casework.models import escalations
+from casework.models.codes import (
+    REFERRAL_REFUSED,
+    REFERRAL_TAKEN,
+    CaseStatus,
+    GoalStatus,
+    HearingDecision,
+    Objective,
+    Program,
+    Stage,
+)
+from casework.models.orm import (
+    AdverseNotice,
+    CarePlan,
+    Case,
+    Episode,
+    PlanGoal,
+    Referral,
+    ReferralEvent,
+)
+from casework.models.programs import ProgramConfig
+
+WINDOWS = (30, 90)
+LEVELS = (1, 2, 3, 0)
+# Outcomes of the episodes closed in a window, each counted in cases (episodes).
+GOAL_MET = "goal_met"  # closed with at least one plan goal marked met
+HOUSING_SECURED = "housing_secured"  # closed with its permanent-housing goal met
+
+
+def percentile(values: list[int], share: float) -> float:
+    """Nearest-rank percentile (0 < share <= 1) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-int(share * 100) * len(ordered) // 100))
+    return float(ordered[rank - 1])
+
+
+@dataclass
+class Report:
+    as_of: datetime
+    by_stage: list[dict[str, Any]] = field(default_factory=list)
+    days_in_stage: list[dict[str, Any]] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    referrals: list[dict[str, Any]] = field(default_factory=list)
+    partners: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    caseloads: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    notice_outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+    def sections(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "cases by program and stage": self.by_stage,
+            "days in stage against the SLA": self.days_in_stage,
+            "open breaches by highest level": self.escalations,
+            "referrals by status": self.referrals,
+            "partner response times": self.partners,
+            "outcomes of closed cases": self.outcomes,
+            "caseload per case manager": self.caseloads,
+            "notices of adverse action": self.notices,
+            "how notices ended": self.notice_outcomes,
+        }
+
+
+def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConfig]) -> Report:
+    report = Report(as_of=as_of)
+    open_cases = list(
+        session.execute(
+            select(Case.program, Case.stage, Case.stage_entered_at, Case.case_manager).where(
+                Case.status == CaseStatus.OPEN.value
+            )
+        )
+    )
+    _stages(report, open_cases, programs)
+    _caseloads(report, open_cases, programs)
+    # Breaches, not rungs: a breach at level 2 counts once, at level 2 (its level-1 rung
+    # stays open beside it until the breach ends). The ladder's levels in order, the
+    # advance warnings (level 0) after them.
+    levels = Counter(escalations.open_breach_levels(session))
+    report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in LEVELS]
+    _referrals(report, session)
+    _outcomes(report, session, as_of)
+    _notices(report, session, as_of.astimezone(UTC).date())
+    return report
+
+
+def _stages(report: Report, rows: list[Any], programs: dict[Program, ProgramConfig]) -> None:
+    counts = Counter((row.program, row.stage) for row in rows)
+    order = {stage.value: n for n, stage in enumerate(Stage)}
+    report.by_stage = [
+        {"program": program, "stage": stage, "cases": n}
+        for (program, stage), n in sorted(counts.items(), key=lambda i: (i[0][0], order[i[0][1]]))
+    ]
+    days: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row in rows:
+        days[(row.program, row.stage)].append((report.as_of - row.stage_entered_at).days)
+    for (program, stage), values in sorted(days.items(), key=lambda i: (i[0][0], order[i[0][1]])):
+        sla = programs[Program(program)].sla_days[Stage(stage)]
+        report.days_in_stage.append(
+            {
+                "program": program,
+                "stage": stage,
+                "cases": len(values),
+                "median_days": round(float(statistics.median(values)), 1),
+                "p90_days": round(percentile(values, 0.9), 1),
+                "sla_days": sla,
+                "over_sla": sum(1 for value in values if value > sla),
+            }
+        )
+
+
+def _caseloads(report: Report, rows: list[Any], programs: dict[Program, ProgramConfig]) -> None:
+    counts = Counter((row.case_manager, row.program) for row in rows)
+    for (manager, program), n in sorted(counts.items()):
+        config = programs[Program(program)]
+        state = (
+            "over maximum"
+            if n > config.maximum_caseload
+            else "over recommended"
+            if n > config.recommended_caseload
+            else "ok"
+        )
+        report.caseloads.append(
+            {
+                "case_manager": manager,
+                "program": program,
+                "open_cases": n,
+                "recommended": config.recommended_caseload,
+                "maximum": config.maximum_caseload,
+                "state": state,
+            }
+        )
+
+
+def _referrals(report: Report, session: Session) -> None:
+    statuses = session.execute(select(Referral.status, func.count()).group_by(Referral.status))
+    report.referrals = [{"status": s, "referrals": n} for s, n in sorted(statuses.all())]
+    answered = {s.value for s in REFERRAL_TAKEN | REFERRAL_REFUSED}
+    first_answer = (
+        select(ReferralEvent.referral_id, func.min(ReferralEvent.at).label("answered_at"))
+        .where(ReferralEvent.status.in_(answered), ReferralEvent.source != "system")
+        .group_by(ReferralEvent.referral_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Referral.provider, Referral.sent_at, first_answer.c.answered_at)
+        .join(first_answer, first_answer.c.referral_id == Referral.id)
+        .where(Referral.sent_at.is_not(None))
+    )
+    days: dict[str, list[float]] = defaultdict(list)
+    for provider, sent_at, answered_at in rows:
+        days[provider or "-"].append(max((answered_at - sent_at).total_seconds(), 0) / 86400)
+    report.partners = [
+        {
+            "provider": provider,
+            "answered": len(values),
+            "median_days": round(statistics.median(values), 1),
+            "slowest_days": round(max(values), 1),
+        }
+        for provider, values in sorted(days.items())
+    ]
+
+
+def _outcomes(report: Report, session: Session, as_of: datetime) -> None:
+    """Per window: the episodes closed, by closure reason; then of those, how many closed
+    with a plan goal marked met, and with the permanent-housing goal met. Every figure
+    counts cases (a goal repeated across plan versions counts its case once)."""
+    for window in WINDOWS:
+        since = as_of - timedelta(days=window)
+        in_window = and_(
+            Episode.closed_at.is_not(None), Episode.closed_at > since, Episode.closed_at <= as_of
+        )
+        closed = session.execute(
+            select(Episode.closure_reason, func.count())
+            .where(in_window)
+            .group_by(Episode.closure_reason)
+        ).all()
+        met = session.execute(
+            select(PlanGoal.objective, Episode.id)
+            .join(CarePlan, CarePlan.id == PlanGoal.plan_id)
+            .join(
+                Episode,
+                and_(Episode.case_id == CarePlan.case_id, Episode.number == CarePlan.episode),
+            )
+            .where(PlanGoal.status == GoalStatus.MET.value, in_window)
+            .distinct()
+        ).all()
+        for reason, n in sorted(closed, key=lambda row: str(row[0])):
+            report.outcomes.append({"window_days": window, "outcome": str(reason), "cases": n})
+        housing = Objective.SECURE_PERMANENT_HOUSING.value
+        report.outcomes += [
+            {"window_days": window, "outcome": GOAL_MET, "cases": len({e for _, e in met})},
+            {
+                "window_days": window,
+                "outcome": HOUSING_SECURED,
+                "cases": len({e for objective, e in met if objective == housing}),
+            },
+        ]
+
+
+def _notices(report: Report, session: Session, today: date) -> None:
+    """Per program, as of `today` (each step counted from its own date): notices received,
+    open with no hearing requested, hearings awaiting a decision; then the rate that
+    matters: of the notices whose aid-continuing deadline has come (or whose hearing was
+    requested), how many were requested by that deadline. A notice the client chose not
+    to appeal, or the agency withdrew, before its deadline is not counted against it."""
+    rows = session.execute(
+        select(
+            Case.program,
+            AdverseNotice.aid_deadline,
+            AdverseNotice.hearing_requested_on,
+            AdverseNotice.declined_on,
+            AdverseNotice.decision,
+            AdverseNotice.decided_on,
+        )
+        .join(Case, Case.id == AdverseNotice.case_id)
+        .where(AdverseNotice.notice_date <= today)
+    ).all()
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        seen = counts[row.program]
+        seen["notices"] += 1
+        requested = row.hearing_requested_on is not None and row.hearing_requested_on <= today
+        declined = row.declined_on is not None and row.declined_on <= today
+        decided = row.decided_on is not None and row.decided_on <= today
+        if decided:
+            seen[str(row.decision)] += 1
+        elif declined:
+            seen["not_appealed"] += 1
+        elif requested:
+            seen["hearing_pending"] += 1
+        else:
+            seen["no_request_yet"] += 1
+        if row.aid_deadline is None:
+            continue
+        ended_early = (declined and row.declined_on <= row.aid_deadline) or (
+            decided and not requested and row.decided_on <= row.aid_deadline
+        )
+        if requested or (row.aid_deadline < today and not ended_early):
+            seen["aid_deadline_come"] += 1
+            if requested and row.hearing_requested_on <= row.aid_deadline:
+                seen["requested_in_time"] += 1
+    for program, seen in sorted(counts.items()):
+        due = seen["aid_deadline_come"]
+        report.notices.append(
+            {
+                "program": program,
+                "notices": seen["notices"],
+                "no_request_yet": seen["no_request_yet"],
+                "hearing_pending": seen["hearing_pending"],
+                "aid_deadline_come": due,
+                "requested_in_time": seen["requested_in_time"],
+                "in_time_percent": round(100 * seen["requested_in_time"] / due, 1) if due else None,
+            }
+        )
+        report.notice_outcomes.append(
+            {"program": program}
+            | {decision.value: seen[decision.value] for decision in HearingDecision}
+            | {"not_appealed": seen["not_appealed"]}
+        )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

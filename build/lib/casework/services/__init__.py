@@ -1,0 +1,46 @@
+"""The services: one module per concept, each the one place its verbs live. The CLI, the
+flows, the demo and every later surface call these; they stand on the models and the floor
+(`casework.core`), and never on a surface above them.
+
+    cases       intake, notes, reopening; a case, a caseload, what is due
+    stages      a stage form handed to a case's run; a case sent back to assessment
+    clients     likely duplicates; two records of one person merged
+    transfers   cases handed to another case manager
+    benefits    benefits, waivers, notices of adverse action and hearings, follow-up checks
+    referrals   consents; partners' answers; cases whose partners answered moved on
+    providers   the provider directory and partner tokens
+    staff       the roster, who acts, who read what
+    sweeps      sweeps on the work pool, escalations, Prefect caught up with the store
+    documents   case documents (plan, referral, notes, closure, hearing request)
+    reports     the caseload report
+"""
+
+from casework.services import (
+    benefits,
+    case_runs,
+    cases,
+    clients,
+    documents,
+    providers,
+    referrals,
+    reports,
+    staff,
+    stages,
+    sweeps,
+    transfers,
+)
+
+__all__ = [
+    "benefits",
+    "case_runs",
+    "cases",
+    "clients",
+    "documents",
+    "providers",
+    "referrals",
+    "reports",
+    "staff",
+    "stages",
+    "sweeps",
+    "transfers",
+]

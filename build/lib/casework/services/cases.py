@@ -1,0 +1,274 @@
+"""Cases: intake (a client registered or linked, a case opened, its run started), notes,
+reopening, and what staff read of a case (the case itself, a caseload, what is due)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from casework.core import prefect_api
+from casework.core.clock import now
+from casework.core.db import session_scope
+from casework.core.errors import InputError
+from casework.models import (
+    assessments,
+    audit,
+    benefits,
+    cases,
+    clients,
+    contacts,
+    escalations,
+    notices,
+    plans,
+    referrals,
+    stage_events,
+)
+from casework.models.codes import (
+    CaseStatus,
+    NewClientReason,
+    Program,
+    Stage,
+)
+from casework.models.orm import Client
+from casework.models.schemas import (
+    AssessmentOut,
+    BenefitOut,
+    CaseDetail,
+    CaseSummary,
+    ClientIn,
+    ClientOut,
+    ContactIn,
+    ContactOut,
+    EscalationOut,
+    FollowUpOut,
+    HistoryEntry,
+    OtherCaseOut,
+    PlanOut,
+    ReferralOut,
+    WaiverOut,
+)
+from casework.services import case_runs
+from casework.services.benefits import notice_out
+from casework.services.staff import log_access, programs_of, roster
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    case_number: str
+    flow_run_id: str
+    stage: str
+    client_number: str | None = None
+
+
+def intake(
+    client: ClientIn | str,
+    program: Program,
+    case_manager: str,
+    actor: str,
+    *,
+    new_client_reason: NewClientReason | None = None,
+) -> IntakeResult:
+    """Register the client (or link the client numbered `client`) and open the case (one
+    transaction, committed), then start its run: no store lock is held while Prefect is
+    asked. A likely duplicate stops a new registration unless `new_client_reason` says why;
+    that and an unknown client are refused before Prefect is asked anything."""
+    with session_scope(read_only=True) as session:
+        _registration(session, client, program, new_client_reason, write=False)
+    prefect_api.check_ready()
+    position, number = open_case(client, program, case_manager, actor, new_client_reason)
+    return IntakeResult(position.case_number, start_run(position), position.stage.value, number)
+
+
+def open_case(
+    client: ClientIn | str,
+    program: Program,
+    case_manager: str,
+    actor: str,
+    new_client_reason: NewClientReason | None = None,
+) -> tuple[cases.Position, str]:
+    """Intake's store half: the client registered (or linked) and the case opened, in one
+    transaction; audited with the client's number, and with the matches set aside when a
+    new client was registered despite them."""
+    with session_scope() as session:
+        registered, client_id, number, set_aside = _registration(
+            session, client, program, new_client_reason, write=True
+        )
+        try:
+            case = cases.open_case(session, client_id, program, case_manager, actor, now())
+        except IntegrityError:  # another intake linked them a moment ago
+            raise clients.ClientError(
+                f"{number} already has an open {program.value} case; work on that "
+                "case, or close it first",
+                field="client",
+            ) from None
+        if registered is not None:  # after its case: staff see a client through one
+            clients.index_client(session, registered)
+        detail = {"client": number}
+        if set_aside and new_client_reason is not None:
+            detail["reason"] = new_client_reason.value
+            detail["set_aside"] = ",".join(
+                f"{m.client_number}:{m.match.score}" for m in set_aside[:5]
+            )
+        action = "client_linked" if isinstance(client, str) else "client_registered"
+        audit.record(session, case, actor, action, now(), **detail)
+        return cases.position(session, case), number
+
+
+def _registration(
+    session: Session,
+    client: ClientIn | str,
+    program: Program,
+    new_client_reason: NewClientReason | None,
+    *,
+    write: bool,
+) -> tuple[Client | None, int, str, list[clients.Candidate]]:
+    """The client a new case is for (the new row if one was registered, id and number),
+    and the likely matches set aside: an existing client who may have a case of this
+    program, or (`write`) a newly registered one, to be indexed once its case is written;
+    without `write`, only checked (id 0)."""
+    if isinstance(client, str):
+        found = clients.find_client(session, client, program.value)
+        clients.check_linkable(found)
+        return None, found.client_id, found.client_number, []
+    set_aside = clients.check_new(session, client, new_client_reason)
+    if not write:
+        return None, 0, "", set_aside
+    record = clients.create_client(session, client, index=False)
+    return record, record.id, record.client_number or "", set_aside
+
+
+def start_run(position: cases.Position) -> str:
+    """Start the run of a case episode already in the store, and note it there. Starting
+    is idempotent (the run's key is the case and episode), so repairing a case whose start
+    failed, or starting twice, gives one run."""
+    try:
+        flow_run_id = case_runs.start_case_run(position)
+    except (prefect_api.OrchestratorUnavailable, prefect_api.ObjectNotFound) as exc:
+        raise prefect_api.OrchestratorUnavailable(
+            f"{position.case_number} is recorded, but its run could not start "
+            f"({exc}); `casework repair {position.case_number}` starts it"
+        ) from None
+    with session_scope() as session:
+        cases.set_flow_run(session, cases.get_case(session, position.case_number), flow_run_id)
+    return flow_run_id
+
+
+def note(case_number: str, data: ContactIn, actor: str) -> str | None:
+    """Record a contact or note (no flow resume). A crisis note also starts a sweep of the
+    case at once; if Prefect cannot take it, the note is kept and the scheduled sweep
+    escalates it. Returns a warning for the user, if any."""
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        contacts.add_contact(session, case, data, actor, now())
+    if not data.crisis:
+        return None
+    try:
+        prefect_api.check_ready(prefect_api.SWEEP_DEPLOYMENT)
+        prefect_api.start_case_sweep(case.case_number or case_number)
+    except prefect_api.OrchestratorUnavailable as exc:
+        return f"crisis recorded; it will be escalated by the next scheduled sweep ({exc})"
+    return None
+
+
+def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:
+    prefect_api.check_ready()
+    with session_scope() as session:
+        case = cases.get_case(session, case_number, for_update=True)
+        cases.reopen_case(session, case, actor, now())
+        contacts.save_narrative(session, case, f"reopen-{case.episode}", reason, actor, now())
+        position = cases.position(session, case)
+    return IntakeResult(position.case_number, start_run(position), position.stage.value)
+
+
+def show(case_number: str, reader: str | None = None) -> CaseDetail:
+    """The whole case, identity and narratives included: `reader`'s read is logged first."""
+    if reader is not None:
+        log_access(case_number, "show", reader)
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        latest = assessments.latest(session, case)
+        plan = plans.current_plan(session, case)
+        narratives = contacts.narratives_for(session, case)
+        assessment = None
+        if latest is not None:
+            assessment = AssessmentOut.model_validate(latest).model_copy(
+                update={"narrative": narratives.get(f"e{latest.episode}:{latest.stage_key}")}
+            )
+        episode = cases.episode_of(session, case)
+        held, waived, checks = benefits.for_case(session, case)
+        detail = CaseDetail(
+            **CaseSummary.model_validate(case).model_dump(),
+            client=ClientOut.model_validate(case.client),
+            other_cases=[
+                OtherCaseOut.model_validate(other)
+                for other in clients.other_cases(session, case, programs_of(reader))
+            ],
+            flow_run_id=episode.flow_run_id,
+            closure_reason=episode.closure_reason,
+            history=[
+                HistoryEntry.model_validate(e)
+                for e in stage_events.history(session, case, refused=True)
+            ],
+            latest_assessment=assessment,
+            plan=PlanOut.model_validate(plan) if plan else None,
+            referrals=[ReferralOut.model_validate(r) for r in referrals.for_case(session, case)],
+            contacts=[ContactOut.model_validate(c) for c in contacts.contacts_for(session, case)],
+            benefits=[BenefitOut.model_validate(b) for b in held],
+            notices=[notice_out(n) for n in notices.for_case(session, case)],
+            waivers=[WaiverOut.model_validate(w) for w in waived],
+            follow_ups=[FollowUpOut.model_validate(f) for f in checks],
+            open_escalations=[
+                EscalationOut.model_validate(e)
+                for e in escalations.listing(session, open_only=True, case_number=case.case_number)
+            ],
+            narratives=narratives,
+        )
+    # Asked of Prefect once the store's read is over: no transaction waits on the network.
+    if detail.status == CaseStatus.OPEN.value:
+        with_run_states([detail], {detail.case_number: detail.flow_run_id})
+    return detail
+
+
+def due(manager: str, within_days: int, today: date | None = None) -> list[Any]:
+    """What is due from `manager` in the next `within_days` days (overdue included)."""
+    from casework.models.due import due_list
+
+    if manager not in roster():
+        raise InputError(f"{manager} is not on the staff roster", field="manager")
+    with session_scope(read_only=True) as session:
+        return due_list(session, today or now().date(), within_days, manager)
+
+
+def caseload(
+    stage: Stage | None = None, program: Program | None = None, status: CaseStatus | None = None
+) -> list[CaseSummary]:
+    with session_scope(read_only=True) as session:
+        rows = cases.list_cases(session, stage=stage, program=program, status=status)
+        listed = [CaseSummary.model_validate(case) for case in rows]
+        open_ids = [c.id for c in rows if c.status == CaseStatus.OPEN.value]
+        current = cases.current_runs(session, open_ids)
+    return with_run_states(listed, current)
+
+
+def with_run_states(rows: list[CaseSummary], runs: dict[str, str | None]) -> list[CaseSummary]:
+    """Each open case (`runs`: case number -> its current run) with its run's state when
+    that is not the expected Suspended: a stuck case does not look like a waiting one."""
+    if not runs:
+        return rows
+    ids = {run_id for run_id in runs.values() if run_id}
+    states = prefect_api.runs_not_waiting(ids) if ids else {}
+    for row in rows:
+        if row.case_number not in runs:
+            continue
+        run_id = runs[row.case_number]
+        if run_id is None:
+            row.run_state = "none"
+        elif states is None:
+            row.run_state = "unknown"
+        else:
+            row.run_state = states.get(run_id)
+    return rows

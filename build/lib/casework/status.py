@@ -1,0 +1,481 @@
+"""`casework status`: the stack's health on one screen, as an operator needs it. Is the
+Prefect server there, is every deployment served and scheduled, what did each last run
+end as, which notifications are stuck, and which case runs need repair (each with the one
+command that repairs it). Case numbers and coded values only, like every Prefect surface."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import DeploymentResponse
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+from casework.core.db import session_scope
+from casework.core.prefect_api import (
+    LIFECYCLE_DEPLOYMENT,
+    RUNNER_SILENCE_SECONDS,
+    OrchestratorUnavailable,
+    api_is_healthy,
+    api_url,
+    own_stack,
+    prefect_client,
+    reschedule,
+    stack_alive,
+    what_to_start,
+)
+from casework.core.settings import SERVER_LOG, SERVER_STARTING
+from casework.models import cases, escalations
+from casework.models.cases import RunOwner
+from casework.models.lifecycle import STALE_WAIT, stale_wait
+from casework.models.staff import membership_problems
+
+# A transition takes seconds: a case run Pending or Running this long with no process
+# behind it is stuck. Where the process cannot be looked for (another host), a run is
+# reported once it has been Running this long.
+NO_PROCESS_GRACE = timedelta(seconds=60)
+RUNNING_TOO_LONG = timedelta(minutes=30)
+# A run loses its form's schema only if its process dies as it suspends; runs that
+# suspended longer ago than this were checked by the `status` calls since.
+SCHEMA_CHECK_WINDOW = timedelta(days=7)
+PAGE = 200
+SCHEDULER_ERROR = re.compile(
+    r"ERROR.*(schedule_deployments|schedule_recent_deployments|Error scheduling deployment)"
+)
+STUCK_STATES = [
+    StateType.RUNNING,
+    StateType.PENDING,
+    StateType.CRASHED,
+    StateType.FAILED,
+    StateType.SCHEDULED,  # "Resuming", "Scheduled": a worker takes it within seconds
+]
+# A case run scheduled (resumed, repaired, started) this long ago that no worker has taken:
+# no worker serves its deployment, or none can take it.
+NOT_TAKEN_GRACE = timedelta(minutes=2)
+
+
+@dataclass
+class DeploymentHealth:
+    name: str
+    schedule: str
+    served: str
+    next_run: str | None = None
+    last_run: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class CaseRunProblem:
+    case_number: str
+    flow_run_id: str
+    state: str
+    problem: str
+    seconds_in_state: float = 0.0
+
+    @property
+    def repair(self) -> str:
+        return f"casework repair {self.case_number}"
+
+
+@dataclass
+class StackStatus:
+    api_url: str
+    checked_at: str
+    server_version: str | None = None
+    server_problem: str | None = None
+    deployments: list[DeploymentHealth] = field(default_factory=list)
+    scheduler_errors: int = 0
+    last_scheduler_error: str | None = None
+    undelivered: list[tuple[str, int]] = field(default_factory=list)
+    case_runs: list[CaseRunProblem] = field(default_factory=list)
+    missing_automations: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # memberships the roster does not explain
+
+    @property
+    def actions(self) -> list[str]:
+        """What needs an operator, one line each; empty when all is well."""
+        lines = [self.server_problem] if self.server_problem else []
+        lines += self.roles
+        lines += [f"{d.name}: {d.problem}" for d in self.deployments if d.problem]
+        if self.missing_automations:
+            lines.append(
+                f"automation(s) {', '.join(self.missing_automations)} not on the server: "
+                "level-3 briefs and lost-run recovery do not happen; "
+                + ("start `casework up`" if own_stack() else "run `casework deploy`")
+            )
+        if self.scheduler_errors:
+            lines.append(
+                f"Prefect's scheduler logged {self.scheduler_errors} error(s) since the server "
+                "started: scheduled runs may not be created"
+            )
+        if self.undelivered:
+            total = sum(count for _, count in self.undelivered)
+            lines.append(f"{total} notification(s) undelivered; the next sweep retries them")
+        lines += [f"{p.case_number}: {p.problem}; run `{p.repair}`" for p in self.case_runs]
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["undelivered"] = [{"reason": r, "count": c} for r, c in self.undelivered]
+        for row, problem in zip(data["case_runs"], self.case_runs, strict=True):
+            row["repair"] = problem.repair
+        data["actions"] = self.actions
+        data["ok"] = not self.actions
+        return data
+
+
+def check(data_dir: Path | None = None) -> StackStatus:
+    """Look at everything; never raises for a missing server (that is a finding)."""
+    data_dir = data_dir or _data_dir()
+    status = StackStatus(api_url(), f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+    with session_scope(read_only=True) as session:
+        status.undelivered = escalations.delivery_backlog(session)
+        status.roles = membership_problems(session)
+    status.scheduler_errors, status.last_scheduler_error = scheduler_errors(data_dir)
+    if not api_is_healthy(status.api_url):
+        status.server_problem = (
+            f"Prefect server at {status.api_url} is not answering; {what_to_start('server')}"
+        )
+        return status
+    try:
+        client = prefect_client()
+        status.server_version = client.api_version()
+        status.deployments = [deployment_health(d.full_name) for d in declared()]
+        status.case_runs = case_run_problems(runner_is_local(data_dir))
+        from casework.automations import missing_automations
+
+        status.missing_automations = missing_automations()
+    except (httpx.HTTPError, PrefectHTTPStatusError, OSError) as exc:
+        status.server_problem = (
+            f"Prefect server at {status.api_url} stopped answering ({type(exc).__name__})"
+        )
+    return status
+
+
+def declared() -> list[Any]:
+    from casework.deployments import DECLARED
+
+    return DECLARED
+
+
+def deployment_health(full_name: str) -> DeploymentHealth:
+    name = full_name.split("/")[0]
+    client = prefect_client()
+    try:
+        deployment = client.read_deployment_by_name(full_name)
+    except ObjectNotFound:
+        return DeploymentHealth(
+            name, "-", "not registered", problem=f"not registered; {what_to_start('deployment')}"
+        )
+    health = DeploymentHealth(name, describe_schedules(deployment), served_by(deployment))
+    if health.served.startswith(("never", "silent")):
+        health.problem = (
+            f"no runner or worker is serving it ({health.served}); {what_to_start('worker')}"
+        )
+    upcoming = _runs(deployment.id, [StateType.SCHEDULED], FlowRunSort.EXPECTED_START_TIME_ASC)
+    if upcoming and upcoming.expected_start_time:
+        health.next_run = f"{upcoming.expected_start_time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    finished = _runs(
+        deployment.id,
+        [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED],
+        FlowRunSort.END_TIME_DESC,
+    )
+    if finished and finished.state:
+        health.last_run = f"{finished.name}: {finished.state.name}"
+        if finished.state.type is not StateType.COMPLETED:
+            health.last_run += f" ({(finished.state.message or '')[:120]})"
+            if finished.auto_scheduled:  # a run started by hand and refused is not a fault
+                health.problem = (
+                    f"its last scheduled run {finished.name} ended {finished.state.name}"
+                )
+    has_schedule = any(s.active for s in deployment.schedules) and not deployment.paused
+    if has_schedule and upcoming is None and health.problem is None:
+        health.problem = "scheduled, but Prefect's scheduler has put no upcoming run on it"
+    return health
+
+
+def _runs(deployment_id: UUID, states: list[StateType], sort: FlowRunSort) -> FlowRun | None:
+    found = prefect_client().read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
+        ),
+        sort=sort,
+        limit=1,
+    )
+    return found[0] if found else None
+
+
+def describe_schedules(deployment: DeploymentResponse) -> str:
+    shown = []
+    for item in deployment.schedules:
+        schedule = item.schedule
+        if isinstance(schedule, CronSchedule):
+            text = f"cron {schedule.cron} ({schedule.timezone or 'UTC'})"
+        elif isinstance(schedule, IntervalSchedule):
+            text = f"every {schedule.interval.total_seconds():g} s"
+        else:
+            text = type(schedule).__name__
+        shown.append(text if item.active else f"{text} (inactive)")
+    if deployment.paused:
+        shown.append("paused")
+    return "; ".join(shown) or "on demand"
+
+
+def served_by(deployment: DeploymentResponse) -> str:
+    last = deployment.last_polled
+    if last is None:
+        return "never polled"
+    silent = (datetime.now(UTC) - last).total_seconds()
+    word = "silent" if silent > RUNNER_SILENCE_SECONDS else "polled"
+    return f"{word} {silent:.0f} s ago"
+
+
+def runner_is_local(data_dir: Path) -> bool:
+    """Whether `casework up` runs on this host for this data directory: then a case run's
+    process, if it exists, is one of ours and can be looked for."""
+    return stack_alive(data_dir)
+
+
+def flow_run_processes() -> dict[str, int]:
+    """The flow-run processes on this host that we may look at: flow run id -> pid. A
+    Casework worker's children are noted by their template; a process started by
+    Prefect's runner or process worker carries its run's id in its environment."""
+    from casework.template import forked_flow_runs
+
+    found = forked_flow_runs()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(b"PREFECT__FLOW_RUN_ID="):
+                found[item.split(b"=", 1)[1].decode(errors="replace")] = int(entry.name)
+    return found
+
+
+def case_run_problems(
+    runner_local: bool, states: list[StateType] | None = None
+) -> list[CaseRunProblem]:
+    if states is None:
+        runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED])
+    else:
+        runs = _case_runs(states)
+    with session_scope(read_only=True) as session:
+        owners = cases.owners_of_runs(session, [str(run.id) for run in runs])
+    alive = set(flow_run_processes()) if runner_local else set()
+    problems = []
+    for run in runs:
+        owner = owners.get(str(run.id))
+        if owner is None or run.state is None:
+            continue
+        problem = diagnose(run, owner, alive, runner_local)
+        if problem:
+            age = (datetime.now(UTC) - run.state.timestamp).total_seconds()
+            problems.append(
+                CaseRunProblem(owner.case_number, str(run.id), run.state.name or "", problem, age)
+            )
+    return sorted(problems, key=lambda p: p.case_number)
+
+
+def _case_runs(states: list[StateType]) -> list[FlowRun]:
+    runs: list[FlowRun] = []
+    while True:
+        page = prefect_client().read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[LIFECYCLE_DEPLOYMENT.split("/")[0]])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
+            ),
+            sort=FlowRunSort.ID_DESC,
+            limit=PAGE,
+            offset=len(runs),
+        )
+        runs += page
+        if len(page) < PAGE:
+            return runs
+
+
+def diagnose(run: FlowRun, owner: RunOwner, alive: set[str], runner_local: bool) -> str | None:
+    """What is wrong with the run driving an open case, or None if it is fine."""
+    state = run.state
+    assert state is not None
+    age = datetime.now(UTC) - state.timestamp
+    if state.type in (StateType.CRASHED, StateType.FAILED):
+        return f"its run {state.name} at {owner.stage_key}"
+    if state.type in (StateType.RUNNING, StateType.PENDING):
+        if str(run.id) in alive or age < NO_PROCESS_GRACE:
+            return None
+        if runner_local:
+            return f"its run is {state.name} with no process behind it"
+        return (
+            f"its run has been {state.name} for {age.total_seconds() / 60:.0f} min"
+            if age > RUNNING_TOO_LONG
+            else None
+        )
+    if state.type is StateType.SCHEDULED and age > NOT_TAKEN_GRACE:
+        return f"its run is {state.name} and no worker has taken it"
+    return _waiting_problem(run, owner, age) if state.type is StateType.PAUSED else None
+
+
+def _waiting_problem(run: FlowRun, owner: RunOwner, age: timedelta) -> str | None:
+    """What is wrong with a suspended case run, or None."""
+    assert run.state is not None
+    if stale := stale_wait(run.tags):
+        return stale  # an upgrade's carry-over: run again, it waits as this release has it
+    if owner.reassess_pending and age > NO_PROCESS_GRACE:
+        return "its reassessment waits for its run to wake"
+    keyset = run.state.state_details.run_input_keyset
+    if keyset and age < SCHEMA_CHECK_WINDOW:
+        try:
+            prefect_client().read_flow_run_input(run.id, keyset["schema"])
+        except (ObjectNotFound, PrefectHTTPStatusError) as exc:
+            if isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code != 404:
+                raise
+            return f"its run is suspended at {run.state.state_details.pause_key} without its form"
+    return None
+
+
+def scheduler_errors(data_dir: Path) -> tuple[int, str | None]:
+    """Scheduler errors in our own Prefect server's log since it last started (a server we
+    did not start keeps its log elsewhere: none are counted)."""
+    try:
+        text = (data_dir / SERVER_LOG).read_text(errors="replace")
+    except OSError:
+        return 0, None
+    since_start = text.rsplit(SERVER_STARTING, 1)[-1]
+    errors = [line.strip() for line in since_start.splitlines() if SCHEDULER_ERROR.search(line)]
+    return len(errors), (errors[-1][:200] if errors else None)
+
+
+def repair(case_number: str) -> str:
+    """Put the case's run back to wait at its stage; refuses a run that needs no repair."""
+    with session_scope(read_only=True) as session:
+        case = cases.get_open_case(session, case_number)
+        flow_run_id = cases.episode_of(session, case).flow_run_id
+        owner = RunOwner(
+            case.case_number or case_number, case.stage_key, case.reassess_key == case.stage_key
+        )
+    if not api_is_healthy(api_url()):
+        raise OrchestratorUnavailable(
+            f"Prefect server at {api_url()} is not answering; {what_to_start('server')}"
+        )
+    if flow_run_id is None:  # recorded, but its run never started (the server went away)
+        from casework.services.cases import start_run
+
+        with session_scope(read_only=True) as session:
+            position = cases.position(session, cases.get_case(session, owner.case_number))
+        start_run(position)
+        return f"{owner.case_number}: its run had not started; it was started at its stage"
+    run = prefect_client().read_flow_run(UUID(flow_run_id))
+    local = runner_is_local(_data_dir())
+    problem = run.state and diagnose(
+        run, owner, set(flow_run_processes()) if local else set(), local
+    )
+    if not problem:
+        return f"{owner.case_number}: its run needs no repair"
+    reschedule(flow_run_id)
+    return f"{owner.case_number}: {problem}; its run was put back to wait at its stage"
+
+
+def repair_all(problems: list[CaseRunProblem]) -> list[str]:
+    for problem in problems:
+        reschedule(problem.flow_run_id)
+    return [
+        f"{p.case_number}: {'carried over' if p.problem.startswith(STALE_WAIT) else 'repaired'}"
+        f" ({p.problem})"
+        for p in problems
+    ]
+
+
+# What `up` repairs by itself: runs whose process died. A Failed run may fail again the
+# same way; it waits for an operator (`casework status --repair`). A crash is left alone
+# for a short while first, so `casework status` shows what happened and an operator's
+# own repair is not raced.
+DIED = [StateType.CRASHED, StateType.RUNNING, StateType.PENDING]
+CRASH_GRACE_SECONDS = 10.0
+
+
+def carry_over() -> list[str]:
+    """After an upgrade (`casework deploy` on a pool): every case run waiting under an
+    earlier release's form or layout is run again from the top, and waits afresh as this
+    release has it (a form handed to it before the upgrade is applied once)."""
+    found = case_run_problems(runner_local=False, states=[StateType.PAUSED])
+    return repair_all([p for p in found if p.problem.startswith(STALE_WAIT)])
+
+
+def reseat_waiting() -> int:
+    """Run every waiting case run again from the top, so each waits where the store says its
+    case is (after a restore: the store and the Prefect server were copied a moment apart)."""
+    found = _case_runs([StateType.PAUSED])
+    for run in found:
+        reschedule(str(run.id))
+    return len(found)
+
+
+def repair_stuck(data_dir: Path) -> list[str]:
+    """Repair the case runs whose process died; for `up`'s upkeep, which is the only runner."""
+    if not api_is_healthy(api_url()):
+        return []
+    found = case_run_problems(runner_is_local(data_dir), DIED)
+    return repair_all([p for p in found if p.seconds_in_state >= CRASH_GRACE_SECONDS])
+
+
+def _data_dir() -> Path:
+    from casework.core.settings import get_settings
+
+    return get_settings().data_dir.resolve()
+
+
+def to_text(status: StackStatus) -> str:
+    head = f"Casework at {status.api_url}"
+    if status.server_version:
+        head += f" (Prefect server API {status.server_version})"
+    lines = [f"{head}, checked {status.checked_at}"]
+    if status.server_problem:
+        lines.append(f"  server: {status.server_problem}")
+    if status.deployments:
+        lines.append("Deployments:")
+        width = max(len(d.name) for d in status.deployments)
+        for d in status.deployments:
+            lines.append(
+                f"  {d.name:<{width}}  {d.served:<18} {d.schedule}"
+                + (f"; next {d.next_run}" if d.next_run else "")
+            )
+            if d.last_run:
+                lines.append(f"  {'':<{width}}  last run {d.last_run}")
+    lines.append(
+        "Notifications: "
+        + (
+            ", ".join(f"{count} undelivered: {reason}" for reason, count in status.undelivered)
+            if status.undelivered
+            else "none stuck"
+        )
+    )
+    if status.case_runs:
+        lines.append("Case runs that need repair:")
+        lines += [f"  {p.case_number}  {p.problem}: {p.repair}" for p in status.case_runs]
+    elif not status.server_problem:
+        lines.append("Case runs: none need repair")
+    actions = status.actions
+    lines.append(
+        "Needs action:" + "".join(f"\n  - {a}" for a in actions) if actions else "All is well."
+    )
+    return "\n".join(lines)
