@@ -32,7 +32,7 @@ from casework.core.settings import STACK_FILE, get_settings
 from casework.stack import RESEAT
 
 MANIFEST = "manifest.json"
-STORE = "casework.core.db"
+STORE = "casework.db"
 PREFECT = "prefect/prefect.db"
 # What else a data directory holds that a stack cannot do without: the server's sign-in,
 # partner tokens, webhook secrets, the demo partner's address, and the case documents.

@@ -157,7 +157,7 @@ class CaseworkSettings(BaseModel):
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.data_dir.resolve() / 'casework.core.db'}"
+        return f"sqlite:///{self.data_dir.resolve() / 'casework.db'}"
 
 
 def prefect_server_database(url: str) -> str:

@@ -56,20 +56,20 @@ def test_a_backup_restores_into_a_new_data_directory(
 ) -> None:
     store = Path(get_settings().store_url.removeprefix("sqlite:///"))
     manifest = json.loads((backed_up / "manifest.json").read_text())
-    assert {"casework.core.db", "prefect-credential"} <= set(manifest["files"])
+    assert {"casework.db", "prefect-credential"} <= set(manifest["files"])
     assert manifest["schema"] == _schema(store)
     assert oct(backed_up.stat().st_mode & 0o777) == "0o700"
     assert all(oct((backed_up / n).stat().st_mode & 0o777) == "0o600" for n in manifest["files"])
     assert (
-        _cases(backed_up / "casework.core.db")
-        == _cases(store)[: len(_cases(backed_up / "casework.core.db"))]
+        _cases(backed_up / "casework.db")
+        == _cases(store)[: len(_cases(backed_up / "casework.db"))]
     )
 
     restored = tmp_path / "restored"
     code, out, err = run_cli(capsys, "restore", str(backed_up), "--data-dir", str(restored))
     assert (code, err) == (0, "")
     assert f"start it with `casework up --data-dir {restored}`" in out
-    assert _cases(restored / "casework.core.db") == _cases(backed_up / "casework.core.db")
+    assert _cases(restored / "casework.db") == _cases(backed_up / "casework.db")
     assert (restored / "reseat-case-runs").exists(), "the first up re-seats every waiting run"
     assert (restored / "prefect-credential").read_text() == (
         get_settings().data_dir / "prefect-credential"
@@ -137,11 +137,11 @@ def test_a_restore_that_cannot_be_whole_is_refused(
 
     occupied = tmp_path / "occupied"
     occupied.mkdir()
-    (occupied / "casework.core.db").write_text("someone's store")
+    (occupied / "casework.db").write_text("someone's store")
     assert _refused(capsys, "restore", str(backed_up), "--data-dir", str(occupied)) == (
         f"--data-dir: {occupied} is not empty; restore into a new data directory"
     )
-    assert (occupied / "casework.core.db").read_text() == "someone's store"
+    assert (occupied / "casework.db").read_text() == "someone's store"
 
     running = tmp_path / "running"
     running.mkdir()
@@ -167,10 +167,10 @@ def test_a_restore_that_cannot_be_whole_is_refused(
         )
     (backed_up / "manifest.json").write_text(json.dumps(manifest))
 
-    with (backed_up / "casework.core.db").open("r+b") as store:
+    with (backed_up / "casework.db").open("r+b") as store:
         store.seek(200)
         store.write(b"\x00damaged\x00")
     assert _refused(capsys, "restore", str(backed_up), "--data-dir", str(target)) == (
-        "SRC: casework.core.db does not match its checksum; the backup is damaged"
+        "SRC: casework.db does not match its checksum; the backup is damaged"
     )
     assert not target.exists(), "nothing written"

@@ -442,7 +442,7 @@ def test_every_directory_finds_the_same_store_and_a_missing_one_is_named(
     assert casework(tmp_path / "a", "migrate").returncode == 0
     elsewhere = casework(tmp_path / "b" / "deeper", "cases")
     assert (elsewhere.returncode, elsewhere.stdout.strip()) == (0, "no cases")
-    assert (tmp_path / "home" / "data" / "casework" / "casework.core.db").exists()
+    assert (tmp_path / "home" / "data" / "casework" / "casework.db").exists()
     assert not (tmp_path / "a" / ".casework").exists()
     assert not (tmp_path / "b" / "deeper" / ".casework").exists()
 

@@ -172,8 +172,8 @@ def test_the_data_directory_is_private_and_tokens_stay_out_of_the_store(tmp_path
     assert len(everything) > 3
     for path in everything:
         assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"
-    store = (data / "casework.core.db").read_bytes() + b"".join(
-        p.read_bytes() for p in data.glob("casework.core.db-*")
+    store = (data / "casework.db").read_bytes() + b"".join(
+        p.read_bytes() for p in data.glob("casework.db-*")
     )
     for token in tokens:
         assert token.encode() not in store, "a partner token is in the case store"

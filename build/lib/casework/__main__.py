@@ -1,3 +1,0 @@
-from casework.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""Prefect flows: one flow per file."""

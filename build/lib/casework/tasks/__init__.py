@@ -1,1 +1,0 @@
-"""Idempotent steps the flows orchestrate: each writes the store once per key, or makes one call."""
