@@ -14,6 +14,7 @@ the pool being of type `casework`) does the same job.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -50,7 +51,13 @@ WORKER_TYPE = "casework"
 RUNS_PER_TEMPLATE = 500
 CANCEL_CHECK_SECONDS = 2.0  # how often a run still going is checked for a cancellation
 CANCEL_GRACE_SECONDS = 30
-PROJECT_PACKAGES = ("casework", "flows", "tasks", "models", "deployments")
+PROJECT_PACKAGES = (
+    "casework",  # its folders below are links, which a walk of casework does not follow
+    "casework.flows",
+    "casework.tasks",
+    "casework.models",
+    "casework.deployments",
+)
 WAKE_ON = ("Scheduled", "Resuming", "AwaitingRetry")  # a run in our pool that is due now
 WAKE_RETRY_SECONDS = 10
 WAKE_MIN_SECONDS = 0.25  # between two requests for runs woken by events
@@ -101,7 +108,7 @@ def code_fingerprint() -> tuple[int, int]:
     changes when a deploy changes the code, and then a new template is started."""
     newest, count = 0, 0
     for package in PROJECT_PACKAGES:
-        module = sys.modules.get(package) or __import__(package)
+        module = sys.modules.get(package) or importlib.import_module(package)
         for root in getattr(module, "__path__", []):
             for path in Path(root).rglob("*.py"):
                 newest = max(newest, path.stat().st_mtime_ns)

@@ -45,3 +45,20 @@ def test_the_installed_project_offers_no_top_level_models() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd="/", check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_worker_sees_every_folder_of_the_code_from_anywhere() -> None:
+    """The worker starts a new template when the code changes (a deploy): run from outside
+    the checkout, as `casework up` is, it still looks at flows, tasks, models and
+    deployments (links inside casework, which a walk of casework alone would not follow)."""
+    probe = "from casework.worker import code_fingerprint; print(code_fingerprint()[1])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd="/", check=True
+    )
+    folders = ("casework", "flows", "tasks", "models", "deployments")
+    files = {
+        path.resolve()
+        for folder in folders
+        for path in (ROOT / folder).rglob("*.py")  # the links themselves are not followed
+    }
+    assert int(done.stdout) == len(files)

@@ -43,24 +43,59 @@ class CaseworkSettings(BaseModel):
 
     data_dir: Path = Field(
         default_factory=lambda: default_data_dir(),
-        description="where the case store, logs and documents live",
+        description="where the case store (SQLite), the Prefect server's database, "
+        "documents, logs and secrets live",
+        json_schema_extra={
+            "shown_default": "`./.casework` if there, else your user data "
+            "directory (Linux: `~/.local/share/casework`)"
+        },
     )
     database_url: str | None = Field(
-        default=None, description="case store; default SQLite in data_dir"
+        default=None,
+        description="the case store, e.g. `postgresql+psycopg://host/db` (on PostgreSQL, "
+        "each staff member signs in as their own role)",
+        json_schema_extra={"shown_default": "SQLite in the data directory"},
     )
-    programs_file: Path | None = Field(default=None, description="program configuration (TOML)")
-    staff_file: Path | None = Field(default=None, description="staff roster (TOML)")
+    programs_file: Path | None = Field(
+        default=None,
+        description="per program: SLA days per stage, contact and reassessment cadence, "
+        "referral response window, escalation interval and recipients, webhook, caseload "
+        "limits (TOML)",
+        json_schema_extra={"shown_default": "`models/programs.toml`"},
+    )
+    staff_file: Path | None = Field(
+        default=None,
+        description="the staff roster: each staff id's role, programs, whether active, and "
+        "the OS login that acts as them on SQLite (TOML)",
+        json_schema_extra={"shown_default": "`models/staff.toml`"},
+    )
     notices_file: Path | None = Field(
-        default=None, description="fair-hearing deadlines per benefit, notice ladder (TOML)"
+        default=None,
+        description="per benefit kind: whether aid continues pending a hearing, the "
+        "aid-continuing and hearing-request windows, the notice ladder's days before the "
+        "deadline (TOML). US defaults: check them against your state's rules",
+        json_schema_extra={"shown_default": "`models/notices.toml`"},
     )
     actor: str | None = Field(
         default=None,
-        description="which staff id acts, checked against who signed in (casework.core.identity)",
+        description="which of your staff ids acts: checked against who signed in "
+        "(PostgreSQL: must be the database role; SQLite: one of the staff ids your OS "
+        "login holds)",
     )
     # The worker is woken by the server's event when a run is due; the poll is the
     # fallback, and each poll is a write on the server's database (SQLite locks under many).
-    runner_poll_seconds: float = Field(default=10.0, gt=0, le=60, allow_inf_nan=False)
-    runner_limit: int = Field(default=10, ge=1, le=200)
+    runner_poll_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="how often the worker asks for runs as a fallback (it is woken by the "
+        "server's event as soon as a run in its pool is due; each poll is a write on the "
+        "server's database); `prefect worker start` reads `PREFECT_WORKER_QUERY_SECONDS`",
+    )
+    runner_limit: int = Field(
+        default=10, ge=1, le=200, description="flow runs one worker runs at once"
+    )
     work_pool: str = Field(
         default="casework",
         pattern=WORK_POOL_PATTERN,
@@ -77,42 +112,60 @@ class CaseworkSettings(BaseModel):
         ge=60,
         le=3600,
         description="a run silent this long is Crashed by the lost-run automation, and a "
-        "case run is then rescheduled (at least twice heartbeat_seconds)",
+        "case run is then rescheduled (at least twice the heartbeat); read by `casework up` "
+        "and `casework deploy`, which write it into the automation",
     )
     schedules: bool = Field(
-        default=True, description="serve the sweeps with their cron schedules (off: by hand only)"
+        default=True,
+        description="serve the scheduled deployments with their crons (`off`: by hand "
+        "only); read where deployments are made, by `casework up` and `casework deploy`",
     )
-    partner_timeout_seconds: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+    partner_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        allow_inf_nan=False,
+        description="per read from a partner agency",
+    )
     partner_deadline_seconds: float = Field(
         default=30.0,
         gt=0,
         le=600,
         allow_inf_nan=False,
-        description="the whole of one call to a partner, however slowly it trickles",
+        description="the whole of one call to a partner agency, however slowly it trickles",
     )
     partner_retry_seconds: list[Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]] = (
         Field(
             default=[2.0, 10.0, 30.0],
             max_length=10,
-            description="delays between attempts to send a referral",
+            description="delays between attempts to send a referral (JSON)",
         )
     )
-    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
-    webhook_attempts: int = Field(default=3, ge=1, le=10)
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, allow_inf_nan=False, description="per webhook attempt"
+    )
+    webhook_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="attempts per sweep before a webhook is left for the next sweep",
+    )
     dev_mode: bool = Field(
         default=False,
-        description="accept partner endpoints on loopback over plain http (demo, tests)",
+        description="accept partner endpoints on loopback over plain http (the demo's own "
+        "partner agency, the tests)",
     )
     write_ahead: bool = Field(
         default=False,
-        description="let a sweep or report with a future as_of write, send and publish as "
-        "if that day had come (tests, benchmarks, the demo; needs CASEWORK_DEV_MODE); off, "
-        "a future as_of is a preview that writes and sends nothing",
+        description="development only (needs `CASEWORK_DEV_MODE`): a sweep or report with a "
+        "future `as_of` writes, sends and publishes as if that day had come; off, it is a "
+        "preview that writes and sends nothing",
     )
     prefect_database_url: str | None = Field(
         default=None,
-        description="PostgreSQL database for the Prefect server `casework up` starts "
-        "(default: SQLite in data_dir)",
+        description="PostgreSQL for the Prefect server `casework up` starts (as `up "
+        "--prefect-database-url`)",
+        json_schema_extra={"shown_default": "SQLite in the data directory"},
     )
 
     @model_validator(mode="after")
@@ -278,3 +331,40 @@ def _from_environment() -> dict[str, Any]:
         else:
             values[name] = raw
     return values
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "unset"
+    if isinstance(value, list):
+        return "`" + json.dumps(value) + "`"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return f"`{value}`" if isinstance(value, str) else str(value)
+
+
+def configuration_reference() -> str:
+    """docs/configuration.md, made from the settings' own fields (a test keeps them equal)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in CaseworkSettings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        default = extra.get("shown_default") or _shown(field.default)
+        rows.append(f"| `{PREFIX}{name.upper()}` | {default} | {field.description} |")
+    return (
+        "# Configuration\n\n"
+        "Casework reads its settings from the environment, each as `CASEWORK_<NAME>` (a "
+        "list as JSON; `on`/`off` for a switch). A bad value stops the command with the "
+        "variable's name in the message, before anything is done. This page is made from "
+        "the settings themselves (`python -m casework.core.settings > "
+        "docs/configuration.md`), and a test keeps it so.\n\n"
+        + "\n".join(rows)
+        + "\n\n`PREFECT_API_URL`, if set, points every command and `casework up` at an "
+        "existing Prefect server instead of the one `up` starts; `PREFECT_API_AUTH_STRING` "
+        "is that server's credential (see [A shared server](operators.md#a-shared-server)).\n"
+    )
+
+
+if __name__ == "__main__":
+    print(configuration_reference(), end="")

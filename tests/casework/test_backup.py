@@ -61,8 +61,7 @@ def test_a_backup_restores_into_a_new_data_directory(
     assert oct(backed_up.stat().st_mode & 0o777) == "0o700"
     assert all(oct((backed_up / n).stat().st_mode & 0o777) == "0o600" for n in manifest["files"])
     assert (
-        _cases(backed_up / "casework.db")
-        == _cases(store)[: len(_cases(backed_up / "casework.db"))]
+        _cases(backed_up / "casework.db") == _cases(store)[: len(_cases(backed_up / "casework.db"))]
     )
 
     restored = tmp_path / "restored"

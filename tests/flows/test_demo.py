@@ -1,5 +1,6 @@
-"""`casework up --demo N` as a newcomer runs it, then the README's walkthrough, as it is
-written, against what the demo left: its partner agency still answering referrals."""
+"""`casework up --demo N` as a newcomer runs it, then the case managers' page's commands,
+as they are written, against what the demo left: its partner agency still answering
+referrals."""
 
 from __future__ import annotations
 
@@ -12,25 +13,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SESSION_DIR, Stack
+from tests.docs import DOCS, command_blocks
 from tests.polling import wait_for
 
 pytestmark = [pytest.mark.prefect, pytest.mark.restarts_stack]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 # Where each demo case's route ends (casework.demo.ROUTES, by case index).
 EXPECTED = ["Assessment", "Plan", "Referral", "Monitoring", "Monitoring", "Closed"]
 TABLE_ROW = re.compile(r"^  (CASE-\d{6})  (.+?)\s{2,}(\S.*)$")
 
 
-def walkthrough() -> str:
-    """The README's "Working a case" commands, as a user copies them."""
-    text = README.read_text()
-    start = text.index("    casework staff add cm.rivera")
-    end = text.index("\n\n", start)
-    return "\n".join(line.removeprefix("    ") for line in text[start:end].splitlines())
-
-
-def test_the_demo_moves_every_case_to_its_stage_and_the_readme_walkthrough_then_works(
+def test_the_demo_moves_every_case_to_its_stage_and_the_case_managers_page_then_runs(
     running_stack: Stack, tmp_path: Path
 ) -> None:
     running_stack.stop()
@@ -53,15 +46,14 @@ def test_the_demo_moves_every_case_to_its_stage_and_the_readme_walkthrough_then_
     assert "refused" not in said_now()
     assert "did not reach" not in said_now()
 
-    script = walkthrough()
-    *steps, last = script.strip().splitlines()
-    assert last.startswith("casework status")
+    blocks = command_blocks(DOCS / "case-managers.md")
+    assert len(blocks) >= 4
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", "\n".join([*steps, 'casework show "$CASE"'])],
+        ["bash", "-euo", "pipefail", "-c", "\n".join([*blocks, 'casework show "$CASE"'])],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -75,9 +67,16 @@ def test_the_demo_moves_every_case_to_its_stage_and_the_readme_walkthrough_then_
     assert re.search(r"\[accepted\]", out), out
     assert "now at assessment" in out  # reassessed from monitoring
     assert (tmp_path / "report.html").exists()
+    assert re.search(r"^CASE-\d{6}$", out, re.MULTILINE)  # the same client, linked: a new case
+    assert re.search(r"CASE-\d{6}: cm\.rivera -> cm\.park", out), out  # the transfer
     # `casework status` exits 1 when anything needs action: other tests leave that here.
     status = subprocess.run(
-        ["bash", "-c", last], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        ["bash", "-c", "casework status"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert "Deployments:" in status.stdout, status.stderr
     assert partner.startswith("http://127.0.0.1:")
