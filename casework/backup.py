@@ -11,7 +11,7 @@ stack starts. Restoring refuses a running stack, a directory that holds a store 
 a backup newer than this code, and a file that does not match its checksum; the restored
 stack's first `up` runs every waiting case run again from the top, so each waits where the
 store says its case is. A PostgreSQL store (or Prefect server) is backed up with pg_dump,
-as the README's "Backup and restore" says."""
+as docs/operators.md ("Upgrading, backup and restore") says."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def backup(dest: Path) -> Manifest:
     if settings.prefect_database_url:
         raise BackupError(
             "the Prefect server keeps its data in PostgreSQL: back it up with pg_dump, as "
-            'the README\'s "Backup and restore" says'
+            "docs/operators.md says (Upgrading, backup and restore)"
         )
     if dest == data_dir or data_dir in dest.parents:
         raise BackupError(f"DEST: {dest} is inside the data directory; back up elsewhere")
@@ -142,8 +142,8 @@ def restore(src: Path, data_dir: Path) -> Manifest:
 def _sqlite_path(url: str, setting: str) -> Path:
     if not url.startswith("sqlite:///"):
         raise BackupError(
-            f"{setting}: the case store is on PostgreSQL: back it up with pg_dump, as the "
-            'README\'s "Backup and restore" says'
+            f"{setting}: the case store is on PostgreSQL: back it up with pg_dump, as "
+            "docs/operators.md says (Upgrading, backup and restore)"
         )
     return Path(url.removeprefix("sqlite:///")).resolve()
 

@@ -470,7 +470,10 @@ def summary(
     settings = get_settings()
     credential = os.environ.get("PREFECT_API_AUTH_STRING")
     if not credential:
-        sign_in = "none asked: this Prefect server is not protected (README, 'Who may do what')"
+        sign_in = (
+            "none asked: this Prefect server is not protected "
+            "(docs/operators.md, 'Who may do what')"
+        )
     elif credential == prefect_credential(data_dir, create=False):
         sign_in = f"with the whole line in {data_dir / CREDENTIAL_FILE}"
     else:

@@ -1,5 +1,5 @@
 """The upgrade test: the last release makes a data directory with cases waiting at every
-stage, and this code, started on it as the README's "Upgrading" section says, moves every
+stage, and this code, started on it as docs/operators.md's "Upgrading" says, moves every
 one of them to closure.
 
     .venv/bin/python deploy/upgrade.py [--cases 12] [--keep] [--postgresql]
@@ -13,7 +13,7 @@ In order, each step timed:
    own commands, a referral out to a partner agency on loopback that holds its answer, a
    notice of adverse action open, and escalations at level 2 (two sweeps weeks ahead);
 3. the old stack stopped (Ctrl-C), every case's history read;
-4. the upgrade as the README says: `casework backup`, then this code's `casework up` on
+4. the upgrade as docs/operators.md says: `casework backup`, then this code's `casework up` on
    the same data directory; `casework status` must exit 0 with nothing to repair;
 5. every open case moved to closure with this code's commands (the held referral answered
    by hand), each case's history before the upgrade still the start of its history after,
@@ -22,8 +22,8 @@ In order, each step timed:
 With --postgresql (`.ci/run` adds it when PostgreSQL answers on 127.0.0.1:5432) the same
 runs with the Prefect server and the case store each on a PostgreSQL database of its own,
 the commands signed in as the store's owner; there `casework backup` refuses and names the
-README's pg_dump procedure, which step 5 follows instead (both databases dumped, restored
-into new ones, and a new data directory started on them with every case there).
+pg_dump procedure of docs/operators.md, which step 5 follows instead (both databases
+dumped, restored into new ones, and a new data directory started on them with every case there).
 
 Exit 0 and "upgrade test passed" when every check holds; otherwise exit 1 with one line
 naming the check that failed. Everything it made is removed at the end (--keep: not).
@@ -392,7 +392,7 @@ class Upgrade:
         self.restored(acknowledged)
 
     def dump(self, name: str) -> None:
-        """The README's procedure: the store first, then the Prefect server's database."""
+        """docs/operators.md's procedure: the store first, then the Prefect server's database."""
         for which in ("store", "prefect"):
             target = self.home / f"{name}-{which}.pgdump"
             argv = ["pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f", str(target)]
@@ -400,7 +400,7 @@ class Upgrade:
         self.say(f"pg_dump of the store, then of the Prefect database ({name})")
 
     def pg_restored(self) -> None:
-        """Both databases dumped, restored into new ones as the README says, and a new data
+        """Both databases dumped, restored into new ones as docs/operators.md says, and a new data
         directory (the secrets copied) started on them: every case is there."""
         before = {n: s["status"] for n, s in self.shows("new").items()}
         self.dump("after-upgrade")

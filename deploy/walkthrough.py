@@ -1,4 +1,5 @@
-"""The README's scale-out section, run end to end on loopback, as an operator follows it.
+"""The scale-out section of docs/operators.md, run end to end on loopback, as an operator
+follows it.
 
     .venv/bin/python deploy/walkthrough.py [--cases 10] [--lost-run-seconds 60]
 
@@ -267,7 +268,7 @@ class Walkthrough:
 
     def secrets(self) -> None:
         """The operator's secrets (partner tokens, webhook secrets), made on the operator's
-        machine and copied to each worker's data directory, as the README says."""
+        machine and copied to each worker's data directory, as docs/operators.md says."""
         env = self.env("operator")
         programs = tomllib.loads((self.home / "programs.toml").read_text())
         for program in programs:

@@ -1,6 +1,6 @@
 """Assessments: the scoring rule and the store writer.
 
-Risk rule (documented in README): any crisis-screen flag -> critical (P1, act today);
+Risk rule (documented in docs/case-managers.md): any crisis-screen flag -> critical (P1, act today);
 any domain scored 1, or three or more domains scored 2 or lower -> high (P2);
 any domain scored 2 -> medium (P3); otherwise low (P4). Strengths are recorded for the
 plan but never lower a risk level."""

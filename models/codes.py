@@ -294,8 +294,8 @@ class Watch(StrEnum):
 
 
 class StaffRole(StrEnum):
-    """A staff member's role on the roster: what they may read and do (README, "Who may do
-    what"); on PostgreSQL, the group role their database role belongs to."""
+    """A staff member's role on the roster: what they may read and do (docs/operators.md,
+    "Who may do what"); on PostgreSQL, the group role their database role belongs to."""
 
     CASE_MANAGER = "case_manager"
     SUPERVISOR = "supervisor"

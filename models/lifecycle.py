@@ -1,13 +1,13 @@
 """The case lifecycle, declared once as data: stages, the form each waits for, the
 allowed transitions with their named guards. The flow, the CLI, the sweeps and the
-README all read this module; nobody re-encodes it in `if` chains."""
+docs all read this module; nobody re-encodes it in `if` chains."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casework.core.errors import UserError
 from casework.models.codes import (
@@ -32,7 +32,9 @@ from casework.models.forms import (
     ReferralRequest,
     StageForm,
 )
-from casework.models.staff import StaffMember
+
+if TYPE_CHECKING:  # the roster's model: the guards need no store to be imported
+    from casework.models.staff import StaffMember
 
 
 class TransitionNotAllowed(UserError):
@@ -379,7 +381,8 @@ def stage_of_key(key: str) -> Stage:
 
 
 def lifecycle_table() -> str:
-    """The declaration as a markdown table (the README embeds it; a test keeps them equal)."""
+    """The declaration as a markdown table (docs/case-managers.md embeds it; a test keeps
+    them equal)."""
     rows = ["| stage | waits for | trigger | moves to | guards |", "|---|---|---|---|---|"]
     for t in TRANSITIONS:
         form = STAGES[t.source].form

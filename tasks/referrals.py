@@ -1,4 +1,4 @@
-"""Talking to partner agencies over HTTP (the protocol is in the README): sending a
+"""Talking to partner agencies over HTTP (the protocol is in docs/partners.md): sending a
 referral, and asking a provider for the status of its open referrals. Only the minimum a
 partner needs leaves the store (given name, contact preference, language); nothing of the
 client reaches a Prefect surface (task parameters and results are REF numbers and codes)."""

@@ -81,7 +81,8 @@ os.environ.update(
         # Partner agencies here answer on loopback over plain http, as the demo's does.
         "CASEWORK_DEV_MODE": "on",
         # Tests move a caseload ahead with `as_of` and check what it wrote: the development
-        # switch that lets a future `as_of` write (off, it is a preview; see README).
+        # switch that lets a future `as_of` write (off, it is a preview: see
+        # docs/program-managers.md).
         "CASEWORK_WRITE_AHEAD": "on",
         # Sweeps run when a test says, at the `as_of` it says: no cron runs mid-test.
         "CASEWORK_SCHEDULES": "off",

@@ -15,20 +15,24 @@ flows, the demo and every later surface call these; they stand on the models and
     reports     the caseload report
 """
 
-from casework.services import (
-    benefits,
-    case_runs,
-    cases,
-    clients,
-    documents,
-    providers,
-    referrals,
-    reports,
-    staff,
-    stages,
-    sweeps,
-    transfers,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from casework.services import (
+        benefits,
+        case_runs,
+        cases,
+        clients,
+        documents,
+        providers,
+        referrals,
+        reports,
+        staff,
+        stages,
+        sweeps,
+        transfers,
+    )
 
 __all__ = [
     "benefits",
@@ -44,3 +48,11 @@ __all__ = [
     "sweeps",
     "transfers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`services.cases` and the rest, each imported the first time it is asked for: a
+    command pays for the services it uses (documents bring jinja2; reports, more)."""
+    if name in __all__:
+        return import_module(f"casework.services.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -115,7 +115,7 @@ def test_a_postgresql_store_is_backed_up_with_pg_dump(
     monkeypatch.setenv("CASEWORK_DATABASE_URL", "postgresql+psycopg://casework@127.0.0.1/db")
     get_settings.cache_clear()
     try:
-        with pytest.raises(BackupError, match="back it up with pg_dump, as the README"):
+        with pytest.raises(BackupError, match="back it up with pg_dump, as docs/operators.md says"):
             backup(tmp_path / "backup")
     finally:
         monkeypatch.undo()

@@ -132,7 +132,7 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
     assert cards[0]["description"].startswith(f"{case_number} closed: card of ")
     assert "- closed " in cards[0]["data"]
     # Nothing a resume needs is a result (the store and the run's input are): none is kept,
-    # so workers on many machines need no shared storage (the README says so).
+    # so workers on many machines need no shared storage (docs/operators.md says so).
     storage = SESSION_DIR / "prefect" / "storage"
     assert not storage.exists() or [p.name for p in storage.rglob("*") if p.is_file()] == []
     assert {"program:housing", "stage:closure", "status:closed"} <= set(run.tags)

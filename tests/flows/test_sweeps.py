@@ -34,14 +34,14 @@ from tests import factories
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, case_events, identity_strings, surfaces_text
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PARTNERS = Path(__file__).resolve().parents[2] / "docs" / "partners.md"
 
 pytestmark = pytest.mark.prefect
 
 
-def readme_receiver() -> Callable[[bytes, str, str, str], bool]:
-    """The README's receiver, run as it is written there (each call a fresh one)."""
-    text = README.read_text()
+def docs_receiver() -> Callable[[bytes, str, str, str], bool]:
+    """The receiver of docs/partners.md, run as it is written there (each call a fresh one)."""
+    text = PARTNERS.read_text()
     start = text.index("    import hashlib, hmac, time")
     end = text.index("\n\n", text.index("        return True", start))
     namespace: dict[str, Any] = {}
@@ -49,8 +49,8 @@ def readme_receiver() -> Callable[[bytes, str, str, str], bool]:
     return namespace["verified"]  # type: ignore[no-any-return]
 
 
-def test_the_readme_receiver_refuses_what_we_did_not_sign_and_a_replay() -> None:
-    verified = readme_receiver()
+def test_the_docs_receiver_refuses_what_we_did_not_sign_and_a_replay() -> None:
+    verified = docs_receiver()
     body = b'{"event":"casework.case.escalated","case_number":"CASE-000001"}'
     key = "casework-escalation-1"
     now = int(time.time())
@@ -69,7 +69,7 @@ def test_the_readme_receiver_refuses_what_we_did_not_sign_and_a_replay() -> None
 @pytest.fixture
 def partner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
     """A loopback webhook configured for the geriatric program (in this process's sweeps)."""
-    receiver = WebhookReceiver(readme_receiver())  # checked as the README's receiver does
+    receiver = WebhookReceiver(docs_receiver())  # checked as the docs' receiver does
     config = DEFAULT_PROGRAMS_FILE.read_text().replace(
         "[geriatric]\n", f'[geriatric]\nwebhook_url = "{receiver.url}"\n'
     )

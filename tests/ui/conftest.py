@@ -47,7 +47,7 @@ def browser() -> Iterator[object]:
 
 
 def sign_in(page) -> None:  # type: ignore[no-untyped-def]
-    """Prefect's login page, as the README tells a user to answer it: the data directory's
+    """Prefect's login page, as docs/operators.md tells a user to answer it: the data directory's
     prefect-credential. A new page has no stored sign-in, so the page is always asked."""
     password = page.get_by_placeholder("admin:pass")
     password.fill(CREDENTIAL)

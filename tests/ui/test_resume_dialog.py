@@ -21,7 +21,7 @@ pytestmark = MARKS
 def _open_dialog(browser, api_url: str, flow_run_id: str, heading: str):  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1000, "height": 3400})
     page.set_default_timeout(60_000)
-    # Signed in on the dashboard first, as the README says: a deep link opened before
+    # Signed in on the dashboard first, as docs/operators.md says: a deep link opened before
     # signing in shows Prefect's 404 page ("Authentication failed"), not its login page.
     page.goto(f"{api_url.removesuffix('/api')}/runs")
     sign_in(page)
