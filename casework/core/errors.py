@@ -26,7 +26,7 @@ class CaseworkError(Exception):
         self.field = field
 
     def __str__(self) -> str:
-        return self.message if self.message or not self.args else super().__str__()
+        return str(self.message) if self.message or not self.args else super().__str__()
 
 
 class UserError(CaseworkError):
