@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import zipfile
 from collections.abc import Iterable
@@ -143,17 +142,13 @@ def _read_bytes(path: Path, flags: int = 0) -> bytes:
 
 def _json(raw: bytes, name: str) -> Any:
     try:
-        return strict_json.loads(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DirectoryError(f"{name} is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise DirectoryError(
-            f"{name}: not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
-        ) from None
+    try:
+        return strict_json.parse(text, MAX_DEPTH)
     except strict_json.JSONRefused as exc:
         raise DirectoryError(f"{name}: {exc}") from None
-    except RecursionError:
-        raise DirectoryError(f"{name} is nested more than {MAX_DEPTH} levels deep") from None
 
 
 def _zip(path: Path) -> Directory:

@@ -363,33 +363,15 @@ def _read(path: str, option: str) -> str:
         raise CliError(f"{option}: {path} is not UTF-8 text") from None
 
 
-def _depth(value: Any, level: int = 1) -> int:
-    if level > MAX_JSON_DEPTH or not isinstance(value, (dict, list)):
-        return level
-    children = value.values() if isinstance(value, dict) else value
-    return max((_depth(child, level + 1) for child in children), default=level)
-
-
 def read_json(path: str, what: str, option: str = "--file") -> Any:
     from casework.core import strict_json
 
-    text = _read(path, option)
     try:
-        data = strict_json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(
-            f"{option}: {what} is not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})"
-        ) from None
+        return strict_json.parse(_read(path, option), MAX_JSON_DEPTH)
+    except strict_json.NotJSON as exc:
+        raise CliError(f"{option}: {what} is {exc}") from None
     except strict_json.JSONRefused as exc:
         raise CliError(f"{option}: {what}: {exc}") from None
-    except RecursionError:
-        data = None  # json.loads ran out of recursion: deeper than any limit
-        deep = True
-    else:
-        deep = _depth(data) > MAX_JSON_DEPTH
-    if deep:
-        raise CliError(f"{option}: {what} is nested more than {MAX_JSON_DEPTH} levels deep")
-    return data
 
 
 def read_text(path: str, option: str) -> str:

@@ -18,6 +18,32 @@ class JSONRefused(UserError, ValueError):
     """Parsed text that is not JSON we take; the message names what (one line)."""
 
 
+class NotJSON(JSONRefused):
+    """Text that is not JSON at all, or nested deeper than its reader takes: the message
+    reads after the name of what was read ("not valid JSON (line 1 column 2: …)")."""
+
+
+def parse(text: str, max_depth: int) -> Any:
+    """JSON a person handed us, read strictly (as `loads`) and no deeper than `max_depth`:
+    NotJSON for text that is not JSON or is too deep, JSONRefused for what `loads` refuses."""
+    try:
+        data = loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotJSON(f"not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+    except RecursionError:  # json.loads ran out of recursion: deeper than any limit
+        raise NotJSON(f"nested more than {max_depth} levels deep") from None
+    if _depth(data, max_depth) > max_depth:
+        raise NotJSON(f"nested more than {max_depth} levels deep")
+    return data
+
+
+def _depth(value: Any, limit: int, level: int = 1) -> int:
+    if level > limit or not isinstance(value, (dict, list)):
+        return level
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, limit, level + 1) for child in children), default=level)
+
+
 def loads(text: str) -> Any:
     """`json.loads`, strict as above: JSONRefused for what it refuses, and
     json.JSONDecodeError (a ValueError) for text that is not JSON at all."""
