@@ -586,3 +586,28 @@ def test_one_login_may_act_as_several_staff_ids_and_picks_one(tmp_path: Path) ->
     assert casework("duplicates", actor="sup.housing").stdout.strip() == "no likely duplicates"
     refused = casework("duplicates", actor="cm.rivera")
     assert "cm.rivera is not a supervisor or admin" in refused.stderr
+
+
+def _every_command() -> list[list[str]]:
+    import click
+
+    from casework.cli import root
+
+    found = []
+    ctx = click.Context(root)
+    for name in root.list_commands(ctx):
+        command = root.get_command(ctx, name)
+        found.append([name])
+        if isinstance(command, click.Group):
+            found += [[name, sub] for sub in command.list_commands(ctx)]
+    return found
+
+
+@pytest.mark.parametrize("words", _every_command(), ids=" ".join)
+def test_every_command_explains_itself(capsys, words: list[str]) -> None:
+    """`casework COMMAND --help` for each of the commands the root lists (and a group's
+    own commands): its usage line and its options, exit 0, nothing run."""
+    code, out, err = run_cli(capsys, *words, "--help")
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Usage: casework {' '.join(words)}")
+    assert "-h, --help" in out
