@@ -144,7 +144,9 @@ def _usage_line(exc: click.ClickException) -> str:
     """A usage error in one line, in the words the rest of Casework uses."""
     ctx = getattr(exc, "ctx", None)
     prog = ctx.command_path if ctx is not None else "casework"
-    if isinstance(exc, click.MissingParameter) and exc.param is not None:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):  # `casework`, `casework staff`
+        message = "the following arguments are required: COMMAND"
+    elif isinstance(exc, click.MissingParameter) and exc.param is not None:
         message = f"the following arguments are required: {_hint(exc.param)}"
     elif isinstance(exc, click.BadParameter) and exc.param is not None:
         message = f"argument {_hint(exc.param)}: {exc.message}"

@@ -611,3 +611,11 @@ def test_every_command_explains_itself(capsys, words: list[str]) -> None:
     assert (code, err) == (0, "")
     assert out.startswith(f"Usage: casework {' '.join(words)}")
     assert "-h, --help" in out
+
+
+@pytest.mark.parametrize("words", [[], ["providers"], ["staff"]], ids=str)
+def test_a_command_left_out_is_named_in_one_line(capsys, words: list[str]) -> None:
+    code, out, err = run_cli(capsys, *words)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+    assert "error: the following arguments are required: COMMAND (see --help)" in err
