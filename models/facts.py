@@ -12,10 +12,9 @@ from casework.models.orm import Assessment, Case
 from casework.models.staff import roster
 
 
-def facts(session: Session, case: Case) -> CaseFacts:
-    """What the lifecycle's guards need from the store: the latest assessment's crisis
-    domains, the program (whose active staff may submit), and, at monitoring, the upheld
-    notices of adverse action the plan does not answer yet."""
+def crisis_domains(session: Session, case: Case) -> frozenset[NeedsDomain]:
+    """The domains the episode's latest assessment scored 1 (in crisis): a plan must cover
+    each."""
     query = (
         select(Assessment.scores)
         .where(Assessment.case_id == case.id, Assessment.episode == case.episode)
@@ -23,6 +22,13 @@ def facts(session: Session, case: Case) -> CaseFacts:
         .limit(1)
     )
     scores = session.scalars(query).first() or {}
+    return frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1)
+
+
+def facts(session: Session, case: Case) -> CaseFacts:
+    """What the lifecycle's guards need from the store: the latest assessment's crisis
+    domains, the program (whose active staff may submit), and, at monitoring, the upheld
+    notices of adverse action the plan does not answer yet."""
     losses: tuple[str, ...] = ()
     if case.stage == Stage.MONITORING.value:
         losses = tuple(
@@ -30,7 +36,7 @@ def facts(session: Session, case: Case) -> CaseFacts:
             for n in upheld_uncovered(session, case)
         )
     return CaseFacts(
-        crisis_domains=frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1),
+        crisis_domains=crisis_domains(session, case),
         program=Program(case.program),
         staff=roster(session),
         uncovered_losses=losses,

@@ -12,7 +12,7 @@ from casework.models import cases, stage_events
 from casework.models.cases import Position, run_tags
 from casework.models.codes import Stage
 from casework.models.dialogs import DialogContext
-from casework.models.facts import facts
+from casework.models.facts import crisis_domains
 
 ESCALATED_TAG = "escalation:level-3"
 
@@ -76,7 +76,7 @@ def dialog_context(position: Position) -> DialogContext:
 
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, position.case_number)
-        crisis = facts(session, case).crisis_domains if position.stage is Stage.PLAN else ()
+        crisis = crisis_domains(session, case) if position.stage is Stage.PLAN else frozenset()
         refused = stage_events.last_refusal(session, case)
         providers: tuple[str, ...] = ()
         if position.stage is Stage.REFERRAL:

@@ -22,7 +22,6 @@ from casework.models.codes import (
     StaffRole,
     TransferReason,
 )
-from casework.services.staff import roster
 
 TRANSFERRED = "casework.case.transferred"
 
@@ -128,13 +127,14 @@ def _check_receiver(
     not make, or that would pass the program's maximum caseload without a supervisor's
     override."""
     from casework.models.programs import programs
-    from casework.models.staff import NotOnRoster, check_staff
+    from casework.models.staff import NotOnRoster, check_staff, roster
 
+    members = roster(session)
     try:
-        check_staff(roster(), to_staff, program, RecipientRole.CASE_MANAGER)
+        check_staff(members, to_staff, program, RecipientRole.CASE_MANAGER)
     except NotOnRoster as exc:
         raise InputError(f"{exc}", field="to_staff") from None
-    member = roster().get(actor)
+    member = members.get(actor)
     roles = (StaffRole.OPERATOR, StaffRole.SUPERVISOR)
     if member is None or member.role not in roles or program not in member.programs:
         raise InputError(
