@@ -370,3 +370,33 @@ def run_demo(count: int, url: str, token: str, seed: int = 7) -> str:
     for deployment in (prefect_api.SWEEP_DEPLOYMENT, prefect_api.BENEFITS_DEPLOYMENT):
         prefect_api.start_sweep(deployment)
     return table(demo)
+
+
+def demo_sign_ins(path: Path) -> None:
+    """`up --demo`: a desk password for each active case manager, supervisor and program
+    manager on the roster who has none yet, listed (0600) in `path` for whoever tries the
+    demo. The demo's own: not temporary (no change asked at first sign-in)."""
+    from casework.core.files import create_new
+    from casework.models import passwords
+    from casework.models.codes import StaffRole
+    from casework.services.sign_in import DESK_ROLES, desk_engine
+
+    if path.exists():
+        return
+    lines = []
+    with session_scope(desk_engine()) as session:
+        for member in roster().values():
+            if not member.active or member.role not in DESK_ROLES:
+                continue
+            if passwords.has_password(session, member.id):
+                continue
+            given = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+            passwords.set_password(session, member.id, given, "demo", now(), temporary=False)
+            lines.append(f"{member.id:<20} {member.role.value:<16} {given}")
+    role = StaffRole.CASE_MANAGER.value
+    create_new(
+        path,
+        f"# Desk sign-ins of the demo's staff ({role}s first)\n"
+        + "\n".join(sorted(lines, key=lambda line: role not in line))
+        + "\n",
+    )

@@ -90,9 +90,9 @@ def api_is_healthy(api_url: str) -> bool:
     return healthy(api_url)
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
+        return sock.connect_ex(("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)) != 0
 
 
 # The server dies with `up`, however `up` ends (even kill -9): the kernel sends it SIGTERM
@@ -412,6 +412,7 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
     if server is None and not api_is_healthy(api_url):
         raise StackError(f"PREFECT_API_URL: {api_url} is not answering")
     partner: PartnerAgency | None = None
+    desk: subprocess.Popen[bytes] | None = None
     try:
         migrate()
         try:
@@ -419,10 +420,17 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
         except OSError as exc:  # its port, kept since the demo, is taken by something else
             say(f"The demo partner agency could not start ({exc.strerror}); referrals to it fail.")
 
+        if demo_cases:
+            from casework.demo import demo_sign_ins
+
+            demo_sign_ins(data_dir / DEMO_SIGN_INS)
+        desk, desk_said = start_desk(data_dir)
+
         def announce(found: StackStatus, scheduled: list[str]) -> None:
             if server is None:  # our own server's start wrote it already
                 write_stack_file(data_dir, api_url, None)
-            say(summary(found, scheduled, data_dir, partner, verbose))
+            said = desk_said if desk is None or desk.poll() is None else desk_gone(data_dir)
+            say(summary(found, scheduled, data_dir, partner, verbose, said))
             if demo_cases and partner is not None:
                 threading.Thread(target=_demo, args=(demo_cases, partner), daemon=True).start()
 
@@ -444,6 +452,8 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
     except KeyboardInterrupt:
         pass
     finally:
+        if desk is not None:
+            stop_server(desk)
         if partner is not None:
             partner.stop()
         if server is not None:
@@ -457,12 +467,62 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
     return 0
 
 
+DESK_LOG = "desk.log"  # the desk's own output: its requests (paths only) and its errors
+DEMO_SIGN_INS = "desk-demo-sign-ins"  # `up --demo`: the demo staff's desk passwords (0600)
+
+
+def start_desk(data_dir: Path, timeout: float = 60) -> tuple[subprocess.Popen[bytes] | None, str]:
+    """The desk, in a process of its own tied to this one (`casework desk`); and the line
+    the summary gives it: its address, or why it is not there."""
+    from casework.core.settings import get_settings
+
+    settings = get_settings()
+    if not port_is_free(settings.desk_port, settings.desk_host):
+        return None, (
+            f"not started: {settings.desk_host}:{settings.desk_port} is already in use "
+            "(CASEWORK_DESK_PORT chooses another)"
+        )
+    rotate(data_dir / DESK_LOG)
+    log = (data_dir / DESK_LOG).open("ab")
+    import httpx
+
+    desk = subprocess.Popen(
+        tied_to_this_process(["-m", "casework", "desk"]),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    host = f"[{settings.desk_host}]" if ":" in settings.desk_host else settings.desk_host
+    local = f"http://{host}:{settings.desk_port}/sign-in"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and desk.poll() is None:
+        try:
+            if httpx.get(local, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    if desk.poll() is not None:
+        return None, desk_gone(data_dir)
+    signs_in = (
+        f"demo staff sign in with {data_dir / DEMO_SIGN_INS}"
+        if (data_dir / DEMO_SIGN_INS).exists()
+        else "staff sign in with the password `casework staff password STAFF_ID` sets"
+    )
+    return desk, f"{settings.desk_address}/ ({signs_in})"
+
+
+def desk_gone(data_dir: Path) -> str:
+    return f"stopped; see {data_dir / DESK_LOG}"
+
+
 def summary(
     found: StackStatus,
     scheduled: list[str],
     data_dir: Path,
     partner: PartnerAgency | None,
     verbose: bool,
+    desk: str | None = None,
 ) -> str:
     """What `up` says once it is ready: where to look, and whether anything needs action."""
     from casework.core.settings import get_settings
@@ -488,6 +548,7 @@ def summary(
         "Casework is up.",
         f"  Dashboard:   {found.api_url.removesuffix('/api')}/runs",
         f"  Sign in:     {sign_in}",
+        *([f"  Desk:        {desk}"] if desk else []),
         f"  Case store:  {settings.store_url}",
         f"  Worker:      {served} of {len(found.deployments)} deployments served on work pool "
         f"{settings.work_pool}; {schedules}",

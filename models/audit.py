@@ -32,10 +32,11 @@ def for_case(session: Session, case: Case) -> list[AuditEvent]:
     return list(session.scalars(query))
 
 
-def record_access(session: Session, case: Case, staff: str, what: str, at: datetime) -> None:
+def record_access(session: Session, case: Case | None, staff: str, what: str, at: datetime) -> None:
     """One read of a client's identity, narrative or document (on PostgreSQL the database
-    writes the signed-in role as `staff`, whatever is given)."""
-    session.add(AccessEntry(staff=staff, case_id=case.id, what=what, at=at))
+    writes the signed-in role as `staff`, whatever is given); with no case, a desk sign-in,
+    sign-out, refusal or search (written by the service role)."""
+    session.add(AccessEntry(staff=staff, case_id=case.id if case else None, what=what, at=at))
     session.flush()
 
 
@@ -43,7 +44,7 @@ def accesses(
     session: Session, case: Case | None = None, staff: str | None = None, limit: int = 1000
 ) -> list[tuple[AccessEntry, str]]:
     """Access entries, newest first, with each one's case number."""
-    query = select(AccessEntry, Case.case_number).join(Case, Case.id == AccessEntry.case_id)
+    query = select(AccessEntry, Case.case_number).outerjoin(Case, Case.id == AccessEntry.case_id)
     if case is not None:
         query = query.where(AccessEntry.case_id == case.id)
     if staff is not None:

@@ -48,7 +48,7 @@ def _day(moment: datetime) -> date:
     return moment.date()
 
 
-def _case_items(case: Case) -> Iterable[DueItem]:
+def case_items(case: Case) -> Iterable[DueItem]:
     """The case's own clocks: its stage's SLA, contact, the reassessment cadence."""
     config = programs()[Program(case.program)]
     stage = Stage(case.stage)
@@ -95,7 +95,7 @@ def due_list(
     is_open = Case.status == CaseStatus.OPEN.value
     items: list[DueItem] = []
     for case in session.scalars(select(Case).where(is_open, mine)):
-        items += _case_items(case)
+        items += case_items(case)
     referrals = (
         select(
             Case, Referral.reference, Referral.provider, Referral.status_at, Provider.response_days

@@ -130,7 +130,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(statement, rows[start : start + CHUNK])
 
 
-def _top_open_rungs() -> Any:
+def top_open_rungs() -> Any:
     """The ids of each open breach's highest open rung: a breach at level 2 has its level-1
     rung open too (both were told; neither is resolved until the breach is), and is one
     breach, counted once, at its highest level."""
@@ -160,7 +160,7 @@ def _top_open_rungs() -> Any:
 
 def open_breach_levels(session: Session) -> list[int]:
     """The highest open level of every open breach (one entry per breach)."""
-    query = select(Escalation.level).where(Escalation.id.in_(_top_open_rungs()))
+    query = select(Escalation.level).where(Escalation.id.in_(top_open_rungs()))
     return list(session.scalars(query))
 
 
@@ -171,7 +171,7 @@ def listing(
     its highest open rung."""
     query = select(Escalation).order_by(Escalation.as_of.desc(), Escalation.id.desc()).limit(limit)
     if open_only:
-        query = query.where(Escalation.id.in_(_top_open_rungs()))
+        query = query.where(Escalation.id.in_(top_open_rungs()))
     if case_number is not None:
         query = query.where(Escalation.case_number == case_number.strip().upper())
     return list(session.scalars(query))

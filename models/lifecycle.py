@@ -32,6 +32,7 @@ from casework.models.forms import (
     ReferralRequest,
     StageForm,
 )
+from casework.models.labels import label
 
 if TYPE_CHECKING:  # the roster's model: the guards need no store to be imported
     from casework.models.staff import StaffMember
@@ -80,8 +81,10 @@ def plan_covers_crisis_domains(form: StageForm, facts: CaseFacts) -> str | None:
         return None
     missing = facts.crisis_domains - {goal.domain for goal in form.goals}
     if missing:
-        names = ", ".join(sorted(domain.value for domain in missing))
-        return f"goals: no goal for domain(s) scored 1 in the assessment: {names}"
+        return "; ".join(
+            f"goals: add a goal for {label(domain)}: it scored 1 in the assessment, in crisis"
+            for domain in sorted(missing)
+        )
     return None
 
 

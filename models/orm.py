@@ -501,9 +501,27 @@ class AccessEntry(Base):
     __table_args__ = (Index(None, "case_id", "at"), Index(None, "staff", "at"))
 
     staff: Mapped[str] = mapped_column(String(63))
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    # No case: a sign-in, a sign-out, a refused password, a search (the desk's).
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     what: Mapped[str] = mapped_column(CODE)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffPassword(Base):
+    """A staff member's desk password, as an argon2id hash, and the failures that lock it.
+    On PostgreSQL the staff member's database role has the same password (SCRAM, PostgreSQL's
+    own hash), so the desk signs in to the store as them with what they typed."""
+
+    __tablename__ = "staff_passwords"
+
+    staff_id: Mapped[str] = mapped_column(CODE, unique=True)
+    hash: Mapped[str] = mapped_column(String(200))
+    set_by: Mapped[str] = mapped_column(CODE)
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by someone else (an admin, the demo): the staff member is asked for a new one.
+    temporary: Mapped[bool] = mapped_column(default=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
 
 
 class ChangeLog(Base):

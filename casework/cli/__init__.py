@@ -22,6 +22,7 @@ from casework.core.errors import UserError
 COMMANDS = {
     "up": "stack",
     "worker": "stack",
+    "desk": "stack",
     "deploy": "stack",
     "automations": "stack",
     "status": "stack",

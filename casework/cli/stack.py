@@ -47,6 +47,19 @@ def up(port: int, demo: int, verbose: bool, prefect_database_url: str | None) ->
 
 @command(
     commands,
+    "desk",
+    "serve the desk, the case managers' web application, on its own (`up` serves it too)",
+)
+@click.option("--port", type=Port(), help="(default: CASEWORK_DESK_PORT, 4300)")
+@click.option("--host", help="(default: CASEWORK_DESK_HOST, 127.0.0.1: loopback only)")
+def desk(port: int | None, host: str | None) -> int:
+    from casework.desk.serve import serve
+
+    return serve(host, port)
+
+
+@command(
+    commands,
     "worker",
     "run flow runs from a work pool (every machine but the one running `up`)",
 )

@@ -68,6 +68,51 @@ def deactivate(staff_id: str) -> int:
     return 0
 
 
+@command(
+    staff,
+    "password",
+    "set a staff member's desk password (an admin, for anyone: temporary, changed at first "
+    "sign-in; anyone, for their own); on PostgreSQL their database role's too",
+    noun="staff",
+)
+@click.argument("staff_id", type=STAFF_ID)
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="read the password from standard input's first line, not from a prompt",
+)
+@click.option(
+    "--generate",
+    is_flag=True,
+    help="make a temporary password, print it once, to hand to the staff member",
+)
+def password(staff_id: str, from_stdin: bool, generate: bool) -> int:
+    import secrets
+    import sys
+
+    from casework import services
+    from casework.cli.options import CliError
+
+    if from_stdin and generate:
+        raise CliError("--stdin and --generate: give one of them, not both")
+    if generate:
+        given = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    elif from_stdin:
+        given = sys.stdin.readline().rstrip("\n")
+    else:
+        given = click.prompt(f"New password for {staff_id}", hide_input=True)
+        if click.prompt("Again", hide_input=True) != given:
+            raise CliError("the two passwords are not the same; nothing changed")
+    actor = signed_in_or_owner()
+    services.sign_in.set_password(staff_id, given, actor, temporary=actor != staff_id)
+    if generate:
+        print(given)
+    when = " (temporary: they choose their own at first sign-in)" if actor != staff_id else ""
+    print(f"{staff_id}: desk password set{when}", file=sys.stderr if generate else sys.stdout)
+    return 0
+
+
 @command(staff, "list", "the roster: file and store", noun="staff")
 def listing() -> int:
     from casework.services.staff import roster

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from casework.core.errors import UserError
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, **pool: int) -> Engine:
+    """An engine on the store at `url` (on PostgreSQL, `pool`: its pool_size, max_overflow)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -28,7 +30,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
 
 
 BUSY_SECONDS = 30
@@ -64,9 +66,28 @@ def engine_for(url: str) -> Engine:
 
 
 def default_engine() -> Engine:
+    """The store as this process signs in to it, or, inside `acting_through`, as the staff
+    member a desk request is for."""
+    acting = _ACTING.get()
+    if acting is not None:
+        return acting
     from casework.core.settings import get_settings
 
     return engine_for(get_settings().store_url)
+
+
+_ACTING: ContextVar[Engine | None] = ContextVar("casework_acting_engine", default=None)
+
+
+@contextmanager
+def acting_through(engine: Engine) -> Iterator[None]:
+    """Every store session opened in this context (this thread, this request) goes through
+    `engine`: on PostgreSQL, signed in as the staff member the desk signed in."""
+    token = _ACTING.set(engine)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
 
 
 @contextmanager

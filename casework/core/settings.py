@@ -168,6 +168,35 @@ class CaseworkSettings(BaseModel):
         json_schema_extra={"shown_default": "SQLite in the data directory"},
     )
 
+    desk_host: str = Field(
+        default="127.0.0.1",
+        pattern=r"^[A-Za-z0-9.:-]{1,253}$",
+        description="the address the desk listens on: loopback unless the desk is put behind "
+        "a TLS proxy (docs/operators.md, 'The desk behind TLS')",
+    )
+    desk_port: int = Field(
+        default=4300, ge=1, le=65535, description="the desk's port (`casework up`, `casework desk`)"
+    )
+    desk_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the desk's address as staff reach it (the TLS proxy's), for the link on "
+        "each case card on the dashboard",
+        json_schema_extra={"shown_default": "`http://DESK_HOST:DESK_PORT`"},
+    )
+    desk_idle_minutes: int = Field(
+        default=15, ge=1, le=480, description="a desk sign-in with no request this long ends"
+    )
+    desk_lockout_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="wrong passwords in a row that lock a staff member out of the desk",
+    )
+    desk_lockout_minutes: int = Field(
+        default=15, ge=1, le=1440, description="how long a lock-out lasts"
+    )
+
     @model_validator(mode="after")
     def _heartbeats_fit(self) -> CaseworkSettings:
         if self.lost_run_seconds < 2 * self.heartbeat_seconds:
@@ -205,6 +234,14 @@ class CaseworkSettings(BaseModel):
         if value is not None and not re.match(STAFF_ID_PATTERN, value):
             raise ValueError("must be a staff id: lowercase letters, digits, '.', '_' or '-'")
         return value
+
+    @property
+    def desk_address(self) -> str:
+        """Where staff open the desk (CASEWORK_DESK_URL, or the host and port it listens on)."""
+        if self.desk_url:
+            return self.desk_url.rstrip("/")
+        host = f"[{self.desk_host}]" if ":" in self.desk_host else self.desk_host
+        return f"http://{host}:{self.desk_port}"
 
     @property
     def store_url(self) -> str:

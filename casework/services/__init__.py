@@ -13,6 +13,8 @@ flows, the demo and every later surface call these; they stand on the models and
     sweeps      sweeps on the work pool, escalations, Prefect caught up with the store
     documents   case documents (plan, referral, notes, closure, hearing request)
     reports     the caseload report
+    sign_in     desk passwords; staff signed in as themselves (on PostgreSQL, as their role)
+    workspace   what the desk shows a staff member: their day, caseload, a search, a team
 """
 
 from importlib import import_module
@@ -28,10 +30,12 @@ if TYPE_CHECKING:
         providers,
         referrals,
         reports,
+        sign_in,
         staff,
         stages,
         sweeps,
         transfers,
+        workspace,
     )
 
 __all__ = [
@@ -43,10 +47,12 @@ __all__ = [
     "providers",
     "referrals",
     "reports",
+    "sign_in",
     "staff",
     "stages",
     "sweeps",
     "transfers",
+    "workspace",
 ]
 
 

@@ -264,3 +264,42 @@ def for_case(session: Session, case: Case) -> list[Document]:
     return list(
         session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id))
     )
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A document of a case, as the desk lists it."""
+
+    id: int
+    kind: str
+    format: str
+    created: datetime
+    created_by: str
+
+
+def listing(case_number: str) -> list[Kept]:
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        return [
+            Kept(d.id, d.kind, d.format, d.created, d.created_by) for d in for_case(session, case)
+        ]
+
+
+def opened(case_number: str, document_id: int, reader: str) -> tuple[Kept, str]:
+    """A kept document's text, its reading written to the access log first. A document
+    whose file no longer holds what was rendered (its hash) is refused, never shown."""
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        found = {d.id: d for d in for_case(session, case)}.get(document_id)
+        if found is None:
+            raise DocumentError(f"{case.case_number} has no document {document_id}")
+        audit.record_access(session, case, reader, f"doc_open:{found.kind}", datetime.now(UTC))
+        kept = Kept(found.id, found.kind, found.format, found.created, found.created_by)
+        path = Path(found.path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DocumentError(f"document {document_id} cannot be read ({exc.strerror})") from None
+    if hashlib.sha256(text.encode()).hexdigest() != found.sha256:
+        raise DocumentError(f"document {document_id} was changed since it was made; not shown")
+    return kept, text

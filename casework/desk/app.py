@@ -1,0 +1,245 @@
+"""The desk: the web application where case managers, supervisors and program managers do
+their day's work, signed in as themselves. Server-rendered pages (jinja2) that work
+without JavaScript; every page's work is a call to the services, made as the signed-in
+staff member (on PostgreSQL, through their own database role: the store's grants and
+row-level policies decide what they see).
+
+Safe by default: a CSRF token on every form, `Cache-Control: no-store` on every page, a
+Content-Security-Policy with no inline script or style, no identity in any URL (searches
+and forms are posted), and the desk listens on loopback unless configured otherwise."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.staticfiles import StaticFiles
+
+from casework import services
+from casework.core.clock import now
+from casework.core.db import acting_through
+from casework.core.errors import UserError
+from casework.core.settings import get_settings
+from casework.desk import pages
+from casework.desk.sessions import COOKIE, DeskSession, Sessions
+from casework.models.labels import label
+
+HERE = Path(__file__).parent
+PRE_COOKIE = "casework_desk_pre"  # the sign-in page's own CSRF token (before any sign-in)
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SignInNeeded(Exception):
+    def __init__(self, said: str | None = None) -> None:
+        self.said = said
+
+
+class Refused(Exception):
+    """A request that is not allowed (a bad CSRF token, a role's page another role asked)."""
+
+
+def create_app(clock: Callable[[], datetime] = now) -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None)
+    sessions = Sessions(
+        timedelta(minutes=settings.desk_idle_minutes), clock, services.sign_in.desk_engine()
+    )
+    app.state.sessions = sessions
+    secure = settings.desk_address.startswith("https://")
+    templates = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates.globals.update(label=label, dashboard=_dashboard_url())
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.on_event("shutdown")
+    def _end_sign_ins() -> None:
+        sessions.end_all()
+
+    def render(
+        name: str, held: DeskSession | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        said = held.said[:] if held else []
+        if held:
+            held.said.clear()
+        body = templates.get_template(name).render(
+            me=held.member if held else None,
+            csrf=held.csrf if held else "",
+            said=said,
+            today=clock().date(),
+            **context,
+        )
+        return HTMLResponse(body, status_code=status)
+
+    def signed_in(request: Request) -> DeskSession:
+        held, ran_out = sessions.find(request.cookies.get(COOKIE))
+        if ran_out is not None:
+            services.sign_in.log(ran_out.staff_id, "sign_in_timed_out")
+            raise SignInNeeded(
+                f"You were signed out after {settings.desk_idle_minutes} minutes without "
+                "activity. Sign in again to go on."
+            )
+        if held is None:
+            raise SignInNeeded()
+        if held.temporary and request.url.path != "/password":
+            raise _Redirect("/password")
+        return held
+
+    async def posted(request: Request) -> dict[str, list[str]]:
+        if request.method != "POST":
+            return {}
+        body = (await request.body()).decode("utf-8", "replace")
+        return parse_qs(body, keep_blank_values=True, max_num_fields=2000)
+
+    def checked(held: DeskSession, form: dict[str, list[str]]) -> dict[str, list[str]]:
+        given = (form.get("csrf") or [""])[0]
+        if not secrets.compare_digest(given, held.csrf):
+            raise Refused(
+                "This form is out of date (its security token did not match); reload the page and try again."
+            )
+        return form
+
+    @app.exception_handler(SignInNeeded)
+    async def _to_sign_in(request: Request, exc: SignInNeeded) -> Response:
+        response = RedirectResponse("/sign-in", status_code=303)
+        response.delete_cookie(COOKIE)
+        if exc.said:
+            response.set_cookie(
+                "casework_said", quote(exc.said), httponly=True, samesite="strict", secure=secure
+            )
+        return response
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        return PlainTextResponse(str(exc), status_code=403)
+
+    @app.exception_handler(_Redirect)
+    async def _redirect(request: Request, exc: _Redirect) -> Response:
+        return RedirectResponse(exc.to, status_code=303)
+
+    # -- signing in and out ---------------------------------------------------------------
+
+    @app.get("/sign-in", response_class=HTMLResponse)
+    def sign_in_page(request: Request) -> Response:
+        token = secrets.token_urlsafe(32)
+        said = request.cookies.get("casework_said")
+        response = render("sign_in.html", None, pre=token, notice=_unquote(said), error=None)
+        response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict", secure=secure)
+        response.delete_cookie("casework_said")
+        return response
+
+    @app.post("/sign-in", response_class=HTMLResponse)
+    def sign_in(request: Request, form: dict[str, list[str]] = Depends(posted)) -> Response:
+        pre = request.cookies.get(PRE_COOKIE, "")
+        if not pre or not secrets.compare_digest(pre, _one(form, "pre")):
+            raise Refused("This sign-in form is out of date; reload the page and try again.")
+        staff_id = _one(form, "staff_id")
+        try:
+            signed = services.sign_in.sign_in(staff_id, _one(form, "password"))
+        except UserError as exc:
+            token = secrets.token_urlsafe(32)
+            response = render(
+                "sign_in.html", None, 200, pre=token, notice=None, error=str(exc), staff_id=staff_id
+            )
+            response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict", secure=secure)
+            return response
+        held = sessions.start(signed.member, signed.engine, signed.temporary)
+        response = RedirectResponse("/password" if signed.temporary else "/", status_code=303)
+        response.set_cookie(COOKIE, held.token, httponly=True, samesite="strict", secure=secure)
+        response.delete_cookie(PRE_COOKIE)
+        return response
+
+    @app.post("/sign-out")
+    def sign_out(request: Request, form: dict[str, list[str]] = Depends(posted)) -> Response:
+        held = signed_in(request)
+        checked(held, form)
+        sessions.end(held)
+        services.sign_in.log(held.staff_id, "sign_out")
+        response = RedirectResponse("/sign-in", status_code=303)
+        response.delete_cookie(COOKIE)
+        response.set_cookie(
+            "casework_said",
+            quote("You are signed out."),
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
+        return response
+
+    @app.api_route("/password", methods=["GET", "POST"], response_class=HTMLResponse)
+    def password(request: Request, form: dict[str, list[str]] = Depends(posted)) -> Response:
+        held = signed_in(request)
+        if request.method == "GET":
+            return render("password.html", held, error=None)
+        checked(held, form)
+        new, again = _one(form, "new"), _one(form, "again")
+        try:
+            if new != again:
+                raise UserError("The two new passwords are not the same.")
+            services.sign_in.confirm(held.staff_id, _one(form, "current"))
+            services.sign_in.set_password(held.staff_id, new, held.staff_id, temporary=False)
+        except UserError as exc:
+            return render("password.html", held, error=str(exc))
+        held.temporary = False
+        held.said.append("Your password is changed.")
+        return RedirectResponse("/", status_code=303)
+
+    # -- the day's pages ------------------------------------------------------------------
+
+    @contextmanager
+    def acting(request: Request) -> Iterator[DeskSession]:
+        held = signed_in(request)
+        with acting_through(held.engine):
+            yield held
+
+    pages.register(app, acting, render, posted, checked)
+    return app
+
+
+class _Redirect(Exception):
+    def __init__(self, to: str) -> None:
+        self.to = to
+
+
+def _one(form: dict[str, list[str]], name: str) -> str:
+    return (form.get(name) or [""])[0]
+
+
+def _unquote(value: str | None) -> str | None:
+    from urllib.parse import unquote
+
+    return unquote(value) if value else None
+
+
+def _dashboard_url() -> str | None:
+    import os
+
+    api = os.environ.get("PREFECT_API_URL")
+    return api.removesuffix("/api") if api else None

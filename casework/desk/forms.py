@@ -1,0 +1,316 @@
+"""Stage forms on a page, built from the very models the CLI and the Resume dialog use
+(models/forms.py): each field of the model becomes an input named by its path
+(`scores.housing`, `goals.0.objective`), a posted page becomes the model's data again,
+and every refusal (the model's, or the lifecycle's guards', "goals: add a goal for ...")
+comes back as a sentence beside the field it names, with what was typed kept."""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from casework.models.labels import field_title, label
+
+SKIPPED = frozenset({"submitted_by"})  # who submits is who signed in
+
+
+@dataclass
+class Input:
+    name: str  # the path: scores.housing, goals.0.objective
+    label: str
+    kind: str  # select | scale | yesno | checkbox | checkboxes | date | fixed
+    options: list[tuple[str, str]] = field(default_factory=list)  # (code, label)
+    value: Any = None  # a code, "yes"/"no", a date text, or a list of codes (checkboxes)
+    required: bool = False
+    error: str | None = None
+    hint: str | None = None
+
+    @property
+    def id(self) -> str:
+        return "f-" + self.name.replace(".", "-")
+
+
+@dataclass
+class Group:
+    name: str
+    label: str
+    items: list[Input | Group]
+    error: str | None = None
+    hint: str | None = None
+
+
+def _plain(annotation: Any) -> tuple[Any, bool]:
+    """The type inside `X | None`, and whether None was allowed."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0], len(args) < len(typing.get_args(annotation))
+    return annotation, False
+
+
+def _bounds(info: FieldInfo) -> tuple[int | None, int | None]:
+    low = high = None
+    for meta in info.metadata:
+        low = getattr(meta, "ge", low)
+        high = getattr(meta, "le", high)
+    return low, high
+
+
+Choices = dict[
+    str, list[tuple[str, str]]
+]  # a field's own choices, by path pattern (`goals.*.objective`)
+Rows = dict[str, int]  # how many rows a list of sub-forms offers, by its path
+
+
+def layout(
+    model: type[BaseModel],
+    values: dict[str, Any],
+    *,
+    choices: Choices | None = None,
+    rows: Rows | None = None,
+    omit: frozenset[str] = frozenset(),
+    prefix: str = "",
+) -> list[Input | Group]:
+    """The inputs of `model`, filled from `values` (flat: path -> what was posted); `omit`:
+    paths (patterns) the model fills in itself (a goal's domain is its objective's)."""
+    choices, rows = choices or {}, rows or {}
+    items: list[Input | Group] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        if name in SKIPPED or _matches(omit, path):
+            continue
+        kind, optional = _plain(info.annotation)
+        title = field_title(name)
+        required = info.is_required() and not optional
+        own = _choices_for(choices, path)
+        origin = typing.get_origin(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            sub = layout(kind, values, choices=choices, rows=rows, omit=omit, prefix=f"{path}.")
+            items.append(Group(path, title, sub, hint=info.description))
+        elif origin is list:
+            (inner,) = typing.get_args(kind)
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                count = rows.get(path, 3)
+                group_rows: list[Input | Group] = [
+                    Group(
+                        f"{path}.{i}",
+                        f"{words_of(name)} {i + 1}",
+                        layout(
+                            inner,
+                            values,
+                            choices=choices,
+                            rows=rows,
+                            omit=omit,
+                            prefix=f"{path}.{i}.",
+                        ),
+                    )
+                    for i in range(count)
+                ]
+                items.append(Group(path, title, group_rows, hint=info.description))
+            else:
+                options = own or _enum_options(inner)
+                chosen = values.get(path) or []
+                items.append(
+                    Input(path, title, "checkboxes", options, list(chosen), hint=info.description)
+                )
+        elif own is not None or (isinstance(kind, type) and issubclass(kind, enum.Enum)):
+            options = own if own is not None else _enum_options(kind)
+            default = None if info.is_required() else info.default
+            value = values.get(path, default.value if isinstance(default, enum.Enum) else default)
+            if len(options) == 1 and own is not None and required:
+                items.append(Input(path, title, "fixed", options, options[0][0], True))
+                continue
+            items.append(
+                Input(path, title, "select", options, value, required, hint=info.description)
+            )
+        elif kind is bool:
+            default = None if info.is_required() else info.default
+            value = values.get(path, None if default is None else ("yes" if default else "no"))
+            kind_name = "yesno" if info.is_required() else "checkbox"
+            items.append(Input(path, title, kind_name, [], value, required, hint=info.description))
+        elif kind is int:
+            low, high = _bounds(info)
+            hint = info.description
+            options = [(str(n), str(n)) for n in range(low or 1, (high or 5) + 1)]
+            items.append(
+                Input(path, title, "scale", options, values.get(path), required, hint=hint)
+            )
+        elif kind is date:
+            value = values.get(path)
+            items.append(Input(path, title, "date", [], value, required, hint=info.description))
+        else:
+            value = values.get(path)
+            items.append(Input(path, title, "text", [], value, required, hint=info.description))
+    return items
+
+
+def words_of(name: str) -> str:
+    return field_title(name.rstrip("s"))
+
+
+def _fits(pattern: str, path: str) -> bool:
+    wanted, parts = pattern.split("."), path.split(".")
+    return len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts))
+
+
+def _matches(patterns: frozenset[str], path: str) -> bool:
+    return any(_fits(pattern, path) for pattern in patterns)
+
+
+def _choices_for(choices: Choices, path: str) -> list[tuple[str, str]] | None:
+    exact = choices.get(path)
+    if exact is not None:
+        return exact
+    for pattern, options in choices.items():
+        if _fits(pattern, path):
+            return options
+    return None
+
+
+def _enum_options(kind: Any) -> list[tuple[str, str]]:
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return [(str(member.value), label(str(member.value))) for member in kind]
+    return []
+
+
+def flat(posted: dict[str, list[str]]) -> dict[str, Any]:
+    """What a page posted, one value per path (several for checkboxes)."""
+    return {name: values if len(values) > 1 else values[0] for name, values in posted.items()}
+
+
+def to_data(model: type[BaseModel], values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The model's data from flat posted values: yes/no as booleans, scales as numbers, a
+    blank choice left out (the model's default, or its "required" refusal), and a row of a
+    list left wholly blank left out."""
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in SKIPPED:
+            continue
+        path = f"{prefix}{name}"
+        kind, _ = _plain(info.annotation)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            data[name] = to_data(kind, values, f"{path}.")
+            continue
+        if typing.get_origin(kind) is list:
+            (inner,) = typing.get_args(kind)
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                indices = sorted(
+                    {int(k[len(path) + 1 :].split(".")[0]) for k in values if _row_of(k, path)}
+                )
+                filled = [to_data(inner, values, f"{path}.{i}.") for i in indices]
+                # A row none of whose required answers was given is a row left blank (its
+                # choices with defaults post their defaults all the same).
+                needed = {n for n, f in inner.model_fields.items() if f.is_required()}
+                data[name] = [row for row in filled if needed & row.keys()]
+            else:
+                chosen = values.get(path, [])
+                data[name] = [chosen] if isinstance(chosen, str) else list(chosen)
+            continue
+        raw = values.get(path)
+        if raw is None or raw == "":
+            if kind is bool and not info.is_required() and prefix.count(".") < 2:
+                data[name] = False  # an unticked box posts nothing
+            continue
+        if kind is bool:
+            data[name] = raw in ("yes", "on", "true")
+        elif kind is int:
+            data[name] = int(raw) if str(raw).isdigit() else raw
+        else:
+            data[name] = raw
+    return data
+
+
+def _row_of(key: str, path: str) -> bool:
+    if not key.startswith(f"{path}."):
+        return False
+    head = key[len(path) + 1 :].split(".")[0]
+    return head.isdigit()
+
+
+@dataclass
+class Refusals:
+    """What was refused: sentences per field path, and those that name no field."""
+
+    by_field: dict[str, list[str]] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_field or self.general)
+
+    def add(self, path: str, sentence: str) -> None:
+        self.by_field.setdefault(path, []).append(sentence)
+
+
+def from_validation(exc: ValidationError) -> Refusals:
+    found = Refusals()
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+        path = ".".join(loc)
+        found.add(path, _sentence(error["type"], error["msg"], error.get("ctx") or {}))
+    return found
+
+
+def _sentence(kind: str, message: str, ctx: dict[str, Any]) -> str:
+    if kind == "missing":
+        return "Answer this: it is required."
+    if kind in ("enum", "literal_error"):
+        return "Choose one of the choices offered."
+    if kind == "too_short":
+        return f"Give at least {ctx.get('min_length', 1)}."
+    message = message.removeprefix("Value error, ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def from_refusal(text: str, known: set[str]) -> Refusals:
+    """A refusal's text ("goals: add a goal ...; decision: ..."), each part beside the field
+    it names when the page has it, else at the top."""
+    found = Refusals()
+    for part in (p.strip() for p in text.split("; ") if p.strip()):
+        head, sep, rest = part.partition(": ")
+        if sep and head in known:
+            found.add(head, rest[:1].upper() + rest[1:] + ("" if rest.endswith(".") else "."))
+        else:
+            found.general.append(part[:1].upper() + part[1:])
+    return found
+
+
+def mark(items: list[Input | Group], refusals: Refusals) -> None:
+    """Put each refusal beside its field (or its row, or its list)."""
+    for item in items:
+        said = refusals.by_field.get(item.name)
+        if said:
+            item.error = " ".join(said)
+        if isinstance(item, Group):
+            mark(item.items, refusals)
+
+
+def paths(items: list[Input | Group]) -> set[str]:
+    found: set[str] = set()
+    for item in items:
+        found.add(item.name)
+        if isinstance(item, Group):
+            found |= paths(item.items)
+    return found
+
+
+def place(items: list[Input | Group], refusals: Refusals) -> Refusals:
+    """Mark the refusals the page has a field for; the rest (a path the page does not show)
+    go with the general ones, so none is lost."""
+    known = paths(items)
+    placed = Refusals(general=list(refusals.general))
+    for path, sentences in refusals.by_field.items():
+        target = path
+        while target and target not in known:
+            target = target.rpartition(".")[0]
+        if target:
+            placed.by_field.setdefault(target, []).extend(sentences)
+        else:
+            placed.general.extend(sentences)
+    mark(items, placed)
+    return placed

@@ -1,0 +1,557 @@
+"""The desk's pages of work: my day, my caseload, find a client, intake, the case (its
+stage form, notes, referrals and consent, benefits and notices, documents, reassessment),
+and a supervisor's team. Each runs as the signed-in staff member (`acting`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+
+from casework import services
+from casework.core.errors import UserError
+from casework.desk import forms
+from casework.desk.sessions import DeskSession
+from casework.models import access
+from casework.models.codes import (
+    ContactType,
+    NewClientReason,
+    Objective,
+    Program,
+    ReassessmentReason,
+    StaffRole,
+    Stage,
+    TransferReason,
+)
+from casework.models.labels import label
+from casework.models.lifecycle import form_for
+from casework.models.schemas import CaseDetail, ClientIn, ContactIn
+from casework.models.workspace import SORTS
+
+Posted = dict[str, list[str]]
+Acting = Callable[[Request], AbstractContextManager[DeskSession]]
+Render = Callable[..., HTMLResponse]
+DOCUMENT_KINDS = ("plan", "referral", "notes", "closure")
+SUBMIT_SECONDS = 60.0  # how long the desk waits for the case's run to record a form
+
+
+def _one(form: Posted, name: str) -> str:
+    return (form.get(name) or [""])[0].strip()
+
+
+def _enum(kind: Any, raw: str | None) -> Any:
+    try:
+        return kind(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def register(
+    app: FastAPI,
+    acting: Acting,
+    render: Render,
+    posted: Callable[..., Any],
+    checked: Callable[[DeskSession, Posted], Posted],
+) -> None:
+    def see_other(to: str) -> Response:
+        return RedirectResponse(to, status_code=303)
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        with acting(request) as held:
+            if held.member.role is StaffRole.PROGRAM_MANAGER:
+                return see_other("/caseload")
+            return see_other("/day")
+
+    @app.get("/day", response_class=HTMLResponse)
+    def day(request: Request) -> Response:
+        with acting(request) as held:
+            return render("day.html", held, day=services.workspace.my_day(held.member))
+
+    @app.get("/caseload", response_class=HTMLResponse)
+    def caseload(
+        request: Request,
+        program: str | None = None,
+        stage: str | None = None,
+        sort: str = "longest",
+        page: int = 1,
+    ) -> Response:
+        with acting(request) as held:
+            chosen_program, chosen_stage = _enum(Program, program), _enum(Stage, stage)
+            mine = held.member.role is StaffRole.CASE_MANAGER
+            found = services.workspace.caseload(
+                held.member,
+                mine=mine,
+                program=chosen_program,
+                stage=chosen_stage,
+                sort=sort if sort in SORTS else "longest",
+                page=page,
+            )
+            return render(
+                "caseload.html",
+                held,
+                page=found,
+                mine=mine,
+                identity=access.sees_identity(held.member),
+                programs=sorted(p.value for p in held.member.programs),
+                stages=[s.value for s in Stage],
+                chosen={"program": program or "", "stage": stage or "", "sort": sort},
+                sorts=list(SORTS),
+            )
+
+    @app.api_route("/find", methods=["GET", "POST"], response_class=HTMLResponse)
+    def find(request: Request, form: Posted = Depends(posted)) -> Response:
+        with acting(request) as held:
+            identity = access.sees_identity(held.member)
+            if request.method == "GET":
+                return render("find.html", held, rows=None, wanted="", identity=identity)
+            checked(held, form)
+            wanted = _one(form, "wanted")
+            if not wanted:
+                return render(
+                    "find.html",
+                    held,
+                    rows=None,
+                    wanted="",
+                    identity=identity,
+                    error="Type a client number, a case number or a name.",
+                )
+            rows = services.workspace.find(held.member, wanted)
+            return render("find.html", held, rows=rows, wanted=wanted, identity=identity)
+
+    # -- intake ---------------------------------------------------------------------------
+
+    @app.api_route("/intake", methods=["GET", "POST"], response_class=HTMLResponse)
+    def intake(request: Request, form: Posted = Depends(posted)) -> Response:
+        with acting(request) as held:
+            if not access.sees_identity(held.member):
+                return render(
+                    "refused.html",
+                    held,
+                    403,
+                    what="Intake is a case manager's or a supervisor's work.",
+                )
+            values = forms.flat(form) if form else {}
+            context = _intake_context(held, values)
+            if request.method == "GET":
+                return render("intake.html", held, **context)
+            checked(held, form)
+            return _take_in(held, values, context, render, see_other)
+
+    # -- the case -------------------------------------------------------------------------
+
+    @app.get("/cases/{case_number}", response_class=HTMLResponse)
+    def case_page(request: Request, case_number: str) -> Response:
+        with acting(request) as held:
+            return _case(held, case_number, render, {}, forms.Refusals())
+
+    @app.post("/cases/{case_number}/form", response_class=HTMLResponse)
+    def stage_form(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+        with acting(request) as held:
+            checked(held, form)
+            return _submit(held, case_number, forms.flat(form), render, see_other)
+
+    @app.post("/cases/{case_number}/note", response_class=HTMLResponse)
+    def note(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+        with acting(request) as held:
+            checked(held, form)
+            values = forms.flat(form)
+            try:
+                data = ContactIn(
+                    contact_type=_one(form, "contact_type") or ContactType.NOTE,
+                    crisis=_one(form, "crisis") == "yes",
+                    text=_one(form, "text"),
+                )
+            except ValidationError as exc:
+                refused = forms.from_validation(exc)
+                return _case(held, case_number, render, {"note": values}, refused, anchor="notes")
+            warning = services.cases.note(case_number, data, held.staff_id)
+            held.said.append(warning or "Your note is saved.")
+            return see_other(f"/cases/{case_number}#notes")
+
+    @app.post("/cases/{case_number}/consent", response_class=HTMLResponse)
+    def consent(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+        with acting(request) as held:
+            checked(held, form)
+            provider = _one(form, "provider") or "*"
+            try:
+                given = date.fromisoformat(_one(form, "given_on"))
+                services.referrals.give_consent(case_number, provider, given, held.staff_id)
+            except (ValueError, UserError) as exc:
+                said = (
+                    str(exc)
+                    if isinstance(exc, UserError)
+                    else "Give the date the client consented, as a date."
+                )
+                refused = forms.Refusals(by_field={"consent": [said]})
+                return _case(held, case_number, render, {}, refused, anchor="referrals")
+            whom = "any partner agency of the program" if provider == "*" else provider
+            held.said.append(f"Consent to share with {whom} is recorded.")
+            return see_other(f"/cases/{case_number}#referrals")
+
+    @app.post("/cases/{case_number}/documents", response_class=HTMLResponse)
+    def make_document(
+        request: Request, case_number: str, form: Posted = Depends(posted)
+    ) -> Response:
+        with acting(request) as held:
+            checked(held, form)
+            kind = _one(form, "kind")
+            if kind not in DOCUMENT_KINDS:
+                refused = forms.Refusals(by_field={"document": ["Choose which document to make."]})
+                return _case(held, case_number, render, {}, refused, anchor="documents")
+            try:
+                services.documents.produce(case_number, kind, "html", held.staff_id)
+            except UserError as exc:
+                refused = forms.Refusals(by_field={"document": [str(exc)]})
+                return _case(held, case_number, render, {}, refused, anchor="documents")
+            held.said.append(f"The {label(kind).lower()} document is made; open it below.")
+            return see_other(f"/cases/{case_number}#documents")
+
+    @app.get("/cases/{case_number}/documents/{document_id}")
+    def open_document(request: Request, case_number: str, document_id: int) -> Response:
+        with acting(request) as held:
+            services.workspace.check_seen(held.member, case_number)
+            kept, text = services.documents.opened(case_number, document_id, held.staff_id)
+            kind = "text/html" if kept.format == "html" else "text/markdown"
+            name = f"{case_number}-{kept.kind}-{kept.id}.{kept.format}"
+            return Response(
+                text,
+                media_type=f"{kind}; charset=utf-8",
+                headers={
+                    "Content-Disposition": f'inline; filename="{name}"',
+                    # The document's own styles are inline: allowed for it, nothing else.
+                    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                },
+            )
+
+    @app.post("/cases/{case_number}/reassess", response_class=HTMLResponse)
+    def reassess(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+        with acting(request) as held:
+            checked(held, form)
+            reason = _enum(ReassessmentReason, _one(form, "reason"))
+            if reason is None:
+                refused = forms.Refusals(
+                    by_field={"reassess": ["Choose why the case goes back to assessment."]}
+                )
+                return _case(held, case_number, render, {}, refused, anchor="reassess")
+            try:
+                result = services.stages.reassess(
+                    case_number,
+                    reason,
+                    held.staff_id,
+                    note=_one(form, "note") or None,
+                    wait=True,
+                    timeout=SUBMIT_SECONDS,
+                )
+            except UserError as exc:
+                refused = forms.Refusals(by_field={"reassess": [str(exc)]})
+                return _case(held, case_number, render, {}, refused, anchor="reassess")
+            held.said.append(_outcome(result, "The case is back at assessment."))
+            return see_other(f"/cases/{case_number}")
+
+    # -- the team -------------------------------------------------------------------------
+
+    @app.get("/team", response_class=HTMLResponse)
+    def team(request: Request) -> Response:
+        with acting(request) as held:
+            if held.member.role is not StaffRole.SUPERVISOR:
+                return render("refused.html", held, 403, what="The team page is a supervisor's.")
+            return render("team.html", held, **_team_context(held))
+
+    @app.post("/team/transfer", response_class=HTMLResponse)
+    def transfer(request: Request, form: Posted = Depends(posted)) -> Response:
+        with acting(request) as held:
+            if held.member.role is not StaffRole.SUPERVISOR:
+                return render("refused.html", held, 403, what="Transfers are a supervisor's work.")
+            checked(held, form)
+            numbers = [n for n in _one(form, "cases").replace(",", " ").split() if n]
+            reason = _enum(TransferReason, _one(form, "reason"))
+            to_staff = _one(form, "to_staff")
+            error = None
+            if not numbers:
+                error = "Give the case numbers to transfer."
+            elif reason is None:
+                error = "Choose why the cases move."
+            elif not to_staff:
+                error = "Choose who takes the cases."
+            if error is None:
+                try:
+                    moved, warning = services.transfers.transfer(
+                        numbers,
+                        None,
+                        to_staff,
+                        reason,
+                        _one(form, "override") == "yes",
+                        held.staff_id,
+                    )
+                except UserError as exc:
+                    error = str(exc)
+            if error is not None:
+                context = {**_team_context(held), "error": error, "values": forms.flat(form)}
+                return render("team.html", held, **context)
+            held.said.append(
+                f"{len(moved)} case(s) moved to {to_staff}." + (f" {warning}" if warning else "")
+            )
+            return see_other("/team")
+
+
+# -- intake -------------------------------------------------------------------------------
+
+
+def _intake_context(held: DeskSession, values: dict[str, Any]) -> dict[str, Any]:
+    programs = sorted(p.value for p in held.member.programs)
+    managers: list[str] = []
+    if held.member.role is StaffRole.SUPERVISOR:
+        roster = services.staff.roster()
+        managers = sorted(
+            m.id
+            for m in roster.values()
+            if m.role is StaffRole.CASE_MANAGER
+            and m.active
+            and {p.value for p in m.programs} & set(programs)
+        )
+    items = forms.layout(ClientIn, values)
+    return {
+        "items": items,
+        "values": values,
+        "programs": programs,
+        "managers": managers,
+        "reasons": [(r.value, label(r.value)) for r in NewClientReason],
+        "matches": [],
+        "error": None,
+    }
+
+
+def _take_in(
+    held: DeskSession,
+    values: dict[str, Any],
+    context: dict[str, Any],
+    render: Render,
+    see_other: Callable[[str], Response],
+) -> Response:
+    from casework.models.clients import LikelyDuplicate
+
+    program = _enum(Program, values.get("program"))
+    manager = (
+        held.staff_id
+        if held.member.role is StaffRole.CASE_MANAGER
+        else values.get("case_manager") or ""
+    )
+    decision = values.get("decision", "")
+    problems = forms.Refusals()
+    if program is None:
+        problems.add("program", "Choose the program.")
+    if not manager:
+        problems.add("case_manager", "Choose the case manager.")
+    client: ClientIn | str
+    reason = None
+    if decision.startswith("link:"):
+        client = decision.removeprefix("link:")
+    else:
+        try:
+            client = ClientIn.model_validate(forms.to_data(ClientIn, values))
+        except ValidationError as exc:
+            for path, said in forms.from_validation(exc).by_field.items():
+                problems.by_field.setdefault(path, []).extend(said)
+            client = ""
+        if decision == "new":
+            reason = _enum(NewClientReason, values.get("new_client_reason"))
+    if problems:
+        forms.place(context["items"], problems)
+        return render("intake.html", held, 200, **{**context, "problems": problems})
+    assert program is not None
+    try:
+        result = services.cases.intake(
+            client, program, manager, held.staff_id, new_client_reason=reason
+        )
+    except LikelyDuplicate as exc:
+        matches = [(m.client_number, m.match.score) for m in exc.matches]
+        said = "Say why this is a different person." if decision == "new" else None
+        return render(
+            "intake.html", held, 200, **{**context, "matches": matches, "reason_error": said}
+        )
+    except UserError as exc:
+        refused = forms.from_refusal(
+            str(exc), forms.paths(context["items"]) | {"program", "case_manager"}
+        )
+        forms.place(context["items"], refused)
+        return render("intake.html", held, 200, **{**context, "problems": refused})
+    if values.get("consent") == "yes":
+        try:
+            services.referrals.give_consent(result.case_number, "*", date.today(), held.staff_id)
+        except UserError as exc:
+            held.said.append(f"Consent was not recorded: {exc}")
+    held.said.append(
+        f"{result.case_number} is open for {result.client_number or 'the client'}; its assessment is next."
+    )
+    return see_other(f"/cases/{result.case_number}")
+
+
+# -- the case -----------------------------------------------------------------------------
+
+
+def _stage_form(
+    detail: CaseDetail, values: dict[str, Any]
+) -> tuple[type[BaseModel] | None, dict[str, Any]]:
+    """The form of the case's current stage, and how the page lays it out for this case."""
+    stage = Stage(detail.stage)
+    model = form_for(stage) if detail.status == "open" and not detail.waiting_on else None
+    if model is None:
+        return None, {}
+    options: dict[str, Any] = {"rows": {}, "choices": {}, "omit": frozenset()}
+    if stage is Stage.PLAN:
+        options["omit"] = frozenset({"goals.*.domain"})
+        options["rows"]["goals"] = max(3, _rows_posted(values, "goals"))
+    elif stage is Stage.REFERRAL:
+        options["rows"]["referrals"] = max(2, _rows_posted(values, "referrals"))
+        options["choices"]["referrals.*.provider"] = _providers(detail.program.value)
+    elif stage is Stage.MONITORING:
+        goals = detail.plan.goals if detail.plan else []
+        options["rows"]["goal_updates"] = len(goals)
+        for i, goal in enumerate(goals):
+            options["choices"][f"goal_updates.{i}.objective"] = [
+                (goal.objective, label(goal.objective))
+            ]
+            values.setdefault(f"goal_updates.{i}.status", goal.status)
+    return model, options
+
+
+def _rows_posted(values: dict[str, Any], path: str) -> int:
+    indices = {
+        k.split(".")[1] for k in values if k.startswith(f"{path}.") and k.split(".")[1].isdigit()
+    }
+    return max((int(i) + 1 for i in indices), default=0)
+
+
+def _providers(program: str) -> list[tuple[str, str]]:
+    from casework.models.providers import Search
+
+    found = services.providers.provider_list(Search())
+    return [
+        (
+            p.key,
+            f"{p.organization}: {p.service_name} ({label(p.category) if p.category else 'any service'})",
+        )
+        for p in found
+        if not p.programs or program in p.programs
+    ]
+
+
+def _case(
+    held: DeskSession,
+    case_number: str,
+    render: Render,
+    values: dict[str, Any],
+    refused: forms.Refusals,
+    anchor: str | None = None,
+) -> Response:
+    try:
+        if not access.sees_identity(held.member):
+            summary, history = services.workspace.coded_case(held.member, case_number)
+            return render("case_coded.html", held, case=summary, history=history)
+        detail = services.workspace.open_case(held.member, case_number)
+    except UserError:
+        return render("no_case.html", held, 404, case_number=case_number)
+    form_values = dict(values.get("form", {}))
+    model, options = _stage_form(detail, form_values)
+    items = forms.layout(model, form_values, **options) if model else []
+    on_form = anchor == "stage-form"
+    placed = forms.place(items, refused) if on_form else forms.Refusals()
+    documents = services.documents.listing(case_number)
+    return render(
+        "case.html",
+        held,
+        case=detail,
+        form_title=label(detail.stage) if model else None,
+        items=items,
+        refused=placed,
+        other={} if on_form else refused.by_field,
+        note=values.get("note", {}),
+        documents=documents,
+        document_kinds=DOCUMENT_KINDS,
+        providers=_providers(detail.program.value),
+        contact_types=[(t.value, label(t.value)) for t in ContactType],
+        reassess_reasons=[(r.value, label(r.value)) for r in ReassessmentReason],
+        reassessable=detail.stage in ("plan", "referral", "monitoring") and detail.status == "open",
+        objectives=Objective,
+        anchor=anchor,
+    )
+
+
+def _submit(
+    held: DeskSession,
+    case_number: str,
+    values: dict[str, Any],
+    render: Render,
+    see_other: Callable[[str], Response],
+) -> Response:
+    """Hand the stage form to the case's run, as the CLI does, and wait for its verdict; a
+    refusal comes back in place, sentence by sentence, with what was typed kept."""
+    stage = _enum(Stage, values.get("stage"))
+    model = form_for(stage) if stage else None
+    if stage is None or model is None:
+        return see_other(f"/cases/{case_number}")
+    data = {**forms.to_data(model, values), "submitted_by": held.staff_id}
+    narrative = str(values.get("narrative") or "").strip() or None
+    kept = {"form": values}
+    try:
+        form = model.model_validate(data)
+    except ValidationError as exc:
+        return _case(
+            held, case_number, render, kept, forms.from_validation(exc), anchor="stage-form"
+        )
+    try:
+        result = services.stages.submit(
+            case_number,
+            stage,
+            form,
+            narrative=narrative,
+            actor=held.staff_id,
+            wait=True,
+            timeout=SUBMIT_SECONDS,
+        )
+    except UserError as exc:
+        return _case(
+            held,
+            case_number,
+            render,
+            kept,
+            forms.from_refusal(str(exc), _known(model)),
+            anchor="stage-form",
+        )
+    if result.outcome == "rejected":
+        refused = forms.from_refusal(result.error or "refused", _known(model))
+        return _case(held, case_number, render, kept, refused, anchor="stage-form")
+    held.said.append(_outcome(result, f"The {label(stage.value).lower()} is recorded."))
+    return see_other(f"/cases/{case_number}")
+
+
+def _known(model: type[BaseModel]) -> set[str]:
+    return set(model.model_fields)
+
+
+def _outcome(result: Any, done: str) -> str:
+    if result.outcome == "moved":
+        return f"{done} The case is now at {label(result.stage).lower() if result.stage != 'closed' else 'closed'}."
+    if result.outcome in ("pending", "submitted"):
+        return "Handed over; not yet confirmed: the case's run has not recorded it yet. Look again in a minute."
+    return f"{done} {result.error or ''}".strip()
+
+
+# -- the team -------------------------------------------------------------------------------
+
+
+def _team_context(held: DeskSession) -> dict[str, Any]:
+    members = services.workspace.team(held.member)
+    return {
+        "members": members,
+        "managers": sorted({m.staff_id for m in members}),
+        "reasons": [(r.value, label(r.value)) for r in TransferReason],
+        "values": {},
+        "error": None,
+    }

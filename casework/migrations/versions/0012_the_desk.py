@@ -1,0 +1,59 @@
+"""the desk: staff passwords, and sign-ins and searches in the access log
+
+Revision ID: 0012
+Revises: 0011
+
+- `staff_passwords`: one argon2id hash per staff member who may sign in to the desk, who set
+  it and when, whether it is temporary (set by someone else), and the failed attempts that
+  lock it for a while.
+- `access_log.case_id` may be empty: a sign-in, a sign-out, a refused password, a lock-out
+  and a search through the desk are written there too (what was searched never is).
+
+On PostgreSQL: the service role (the desk signs staff in with it) reads and writes the
+hashes; an admin sets passwords (`casework staff password`) and may read who set one and
+when, never a hash; no other staff role may touch the table. An access-log row with no
+case is written by the service role only (the row-level policy of 0007 already says so).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import casework.models.base
+
+revision = '0012'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('staff_passwords',
+    sa.Column('staff_id', sa.String(length=40), nullable=False),
+    sa.Column('hash', sa.String(length=200), nullable=False),
+    sa.Column('set_by', sa.String(length=40), nullable=False),
+    sa.Column('set_at', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('temporary', sa.Boolean(), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('locked_until', casework.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated', casework.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_passwords')),
+    sa.UniqueConstraint('staff_id', name=op.f('uq_staff_passwords_staff_id'))
+    )
+    with op.batch_alter_table('access_log') as batch:
+        batch.alter_column('case_id', existing_type=sa.Integer(), nullable=True)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("REVOKE ALL ON staff_passwords FROM PUBLIC")
+        op.execute("GRANT SELECT, INSERT, UPDATE ON staff_passwords TO casework_service")
+        op.execute("GRANT INSERT, UPDATE ON staff_passwords TO casework_admin")
+        op.execute("GRANT SELECT (staff_id, set_by, set_at) ON staff_passwords TO casework_admin")
+        op.execute("GRANT USAGE ON SEQUENCE staff_passwords_id_seq TO casework_service, "
+                   "casework_admin")
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM access_log WHERE case_id IS NULL")
+    with op.batch_alter_table('access_log') as batch:
+        batch.alter_column('case_id', existing_type=sa.Integer(), nullable=False)
+    op.drop_table('staff_passwords')
