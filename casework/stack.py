@@ -401,10 +401,29 @@ def up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbo
         return _up(data_dir, start_own_server, port, demo_cases, verbose)
 
 
+def _beside(
+    data_dir: Path, demo_cases: int
+) -> tuple[PartnerAgency | None, subprocess.Popen[bytes] | None, str]:
+    """What runs beside the worker: the demo's partner agency, and the desk (with the demo's
+    sign-ins, for `--demo`); and the summary's line for the desk."""
+    from casework.demo import demo_partner
+
+    partner = None
+    try:
+        partner = demo_partner(data_dir, create=bool(demo_cases))
+    except OSError as exc:  # its port, kept since the demo, is taken by something else
+        say(f"The demo partner agency could not start ({exc.strerror}); referrals to it fail.")
+    if demo_cases:
+        from casework.demo import demo_sign_ins
+
+        demo_sign_ins(data_dir / DEMO_SIGN_INS)
+    desk, said = start_desk(data_dir)
+    return partner, desk, said
+
+
 def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verbose: bool) -> int:
     from casework.core.db import migrate
     from casework.core.settings import get_settings
-    from casework.demo import demo_partner
     from casework.deployments import all_deployments
 
     api_url = os.environ["PREFECT_API_URL"]
@@ -415,16 +434,7 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
     desk: subprocess.Popen[bytes] | None = None
     try:
         migrate()
-        try:
-            partner = demo_partner(data_dir, create=bool(demo_cases))
-        except OSError as exc:  # its port, kept since the demo, is taken by something else
-            say(f"The demo partner agency could not start ({exc.strerror}); referrals to it fail.")
-
-        if demo_cases:
-            from casework.demo import demo_sign_ins
-
-            demo_sign_ins(data_dir / DEMO_SIGN_INS)
-        desk, desk_said = start_desk(data_dir)
+        partner, desk, desk_said = _beside(data_dir, demo_cases)
 
         def announce(found: StackStatus, scheduled: list[str]) -> None:
             if server is None:  # our own server's start wrote it already

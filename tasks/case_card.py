@@ -10,6 +10,7 @@ from prefect.context import FlowRunContext
 from sqlalchemy import select
 
 from casework.core.db import session_scope
+from casework.core.settings import get_settings
 from casework.models import cases, escalations, notices, referrals, stage_events
 from casework.models.codes import REFERRAL_WAITING, Program, Stage
 from casework.models.labels import label
@@ -21,8 +22,12 @@ def card_markdown(case_number: str) -> str:
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         config = programs()[Program(case.program)]
+        desk = get_settings().desk_address
         lines = [
             f"# {case.case_number}",
+            "",
+            f"[Open {case.case_number} on the desk]({desk}/cases/{case.case_number}) "
+            "(case managers and supervisors sign in there to see the client)",
             "",
             f"- program: {label(case.program)}, case manager `{case.case_manager}`",
             f"- stage: **{label(case.stage)}** since {case.stage_entered_at:%Y-%m-%d}"

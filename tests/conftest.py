@@ -29,6 +29,7 @@ def _free_port() -> int:
 os.umask(0o077)
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="casework-tests-"))
 PORT = _free_port()
+DESK_PORT = _free_port()
 OUR_SETTINGS = ("PREFECT_", "CASEWORK_")
 for _name in list(os.environ):
     if _name.startswith(OUR_SETTINGS) and _name != "CASEWORK_TEST_DATABASE_URL":
@@ -78,6 +79,8 @@ os.environ.update(
         "CASEWORK_DATA_DIR": str(SESSION_DIR),
         "CASEWORK_STAFF_FILE": str(ROSTER),
         "CASEWORK_ACTOR": "tester",
+        # The desk `casework up` serves beside the Prefect server.
+        "CASEWORK_DESK_PORT": str(DESK_PORT),
         # Partner agencies here answer on loopback over plain http, as the demo's does.
         "CASEWORK_DEV_MODE": "on",
         # Tests move a caseload ahead with `as_of` and check what it wrote: the development

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, Request
@@ -33,6 +33,7 @@ from casework.desk.sessions import COOKIE, DeskSession, Sessions
 from casework.models.labels import label
 
 HERE = Path(__file__).parent
+Posted = dict[str, list[str]]
 PRE_COOKIE = "casework_desk_pre"  # the sign-in page's own CSRF token (before any sign-in)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -56,7 +57,8 @@ class Refused(Exception):
     """A request that is not allowed (a bad CSRF token, a role's page another role asked)."""
 
 
-def create_app(clock: Callable[[], datetime] = now) -> FastAPI:
+def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - its routes
+    """The desk (`clock`: when it is, for the idle timeout)."""
     settings = get_settings()
     app = FastAPI(title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None)
     sessions = Sessions(
@@ -122,7 +124,8 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:
         given = (form.get("csrf") or [""])[0]
         if not secrets.compare_digest(given, held.csrf):
             raise Refused(
-                "This form is out of date (its security token did not match); reload the page and try again."
+                "This form is out of date (its security token did not match); reload the page "
+                "and try again."
             )
         return form
 
@@ -156,7 +159,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:
         return response
 
     @app.post("/sign-in", response_class=HTMLResponse)
-    def sign_in(request: Request, form: dict[str, list[str]] = Depends(posted)) -> Response:
+    def sign_in(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
         pre = request.cookies.get(PRE_COOKIE, "")
         if not pre or not secrets.compare_digest(pre, _one(form, "pre")):
             raise Refused("This sign-in form is out of date; reload the page and try again.")
@@ -171,13 +174,13 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:
             response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict", secure=secure)
             return response
         held = sessions.start(signed.member, signed.engine, signed.temporary)
-        response = RedirectResponse("/password" if signed.temporary else "/", status_code=303)
-        response.set_cookie(COOKIE, held.token, httponly=True, samesite="strict", secure=secure)
-        response.delete_cookie(PRE_COOKIE)
-        return response
+        onward = RedirectResponse("/password" if signed.temporary else "/", status_code=303)
+        onward.set_cookie(COOKIE, held.token, httponly=True, samesite="strict", secure=secure)
+        onward.delete_cookie(PRE_COOKIE)
+        return onward
 
     @app.post("/sign-out")
-    def sign_out(request: Request, form: dict[str, list[str]] = Depends(posted)) -> Response:
+    def sign_out(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
         held = signed_in(request)
         checked(held, form)
         sessions.end(held)
@@ -194,7 +197,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:
         return response
 
     @app.api_route("/password", methods=["GET", "POST"], response_class=HTMLResponse)
-    def password(request: Request, form: dict[str, list[str]] = Depends(posted)) -> Response:
+    def password(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
         held = signed_in(request)
         if request.method == "GET":
             return render("password.html", held, error=None)

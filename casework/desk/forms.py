@@ -68,7 +68,7 @@ Choices = dict[
 Rows = dict[str, int]  # how many rows a list of sub-forms offers, by its path
 
 
-def layout(
+def layout(  # noqa: C901 - one branch per kind of field
     model: type[BaseModel],
     values: dict[str, Any],
     *,
@@ -156,7 +156,9 @@ def words_of(name: str) -> str:
 
 def _fits(pattern: str, path: str) -> bool:
     wanted, parts = pattern.split("."), path.split(".")
-    return len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts))
+    return len(wanted) == len(parts) and all(
+        w in ("*", p) for w, p in zip(wanted, parts, strict=True)
+    )
 
 
 def _matches(patterns: frozenset[str], path: str) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -51,7 +51,7 @@ def _enum(kind: Any, raw: str | None) -> Any:
         return None
 
 
-def register(
+def register(  # noqa: C901 - the table of routes
     app: FastAPI,
     acting: Acting,
     render: Render,
@@ -105,7 +105,7 @@ def register(
             )
 
     @app.api_route("/find", methods=["GET", "POST"], response_class=HTMLResponse)
-    def find(request: Request, form: Posted = Depends(posted)) -> Response:
+    def find(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
         with acting(request) as held:
             identity = access.sees_identity(held.member)
             if request.method == "GET":
@@ -127,7 +127,7 @@ def register(
     # -- intake ---------------------------------------------------------------------------
 
     @app.api_route("/intake", methods=["GET", "POST"], response_class=HTMLResponse)
-    def intake(request: Request, form: Posted = Depends(posted)) -> Response:
+    def intake(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
         with acting(request) as held:
             if not access.sees_identity(held.member):
                 return render(
@@ -151,13 +151,17 @@ def register(
             return _case(held, case_number, render, {}, forms.Refusals())
 
     @app.post("/cases/{case_number}/form", response_class=HTMLResponse)
-    def stage_form(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+    def stage_form(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
         with acting(request) as held:
             checked(held, form)
             return _submit(held, case_number, forms.flat(form), render, see_other)
 
     @app.post("/cases/{case_number}/note", response_class=HTMLResponse)
-    def note(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+    def note(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
         with acting(request) as held:
             checked(held, form)
             values = forms.flat(form)
@@ -175,7 +179,9 @@ def register(
             return see_other(f"/cases/{case_number}#notes")
 
     @app.post("/cases/{case_number}/consent", response_class=HTMLResponse)
-    def consent(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+    def consent(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
         with acting(request) as held:
             checked(held, form)
             provider = _one(form, "provider") or "*"
@@ -196,7 +202,7 @@ def register(
 
     @app.post("/cases/{case_number}/documents", response_class=HTMLResponse)
     def make_document(
-        request: Request, case_number: str, form: Posted = Depends(posted)
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
         with acting(request) as held:
             checked(held, form)
@@ -230,7 +236,9 @@ def register(
             )
 
     @app.post("/cases/{case_number}/reassess", response_class=HTMLResponse)
-    def reassess(request: Request, case_number: str, form: Posted = Depends(posted)) -> Response:
+    def reassess(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
         with acting(request) as held:
             checked(held, form)
             reason = _enum(ReassessmentReason, _one(form, "reason"))
@@ -264,7 +272,7 @@ def register(
             return render("team.html", held, **_team_context(held))
 
     @app.post("/team/transfer", response_class=HTMLResponse)
-    def transfer(request: Request, form: Posted = Depends(posted)) -> Response:
+    def transfer(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
         with acting(request) as held:
             if held.member.role is not StaffRole.SUPERVISOR:
                 return render("refused.html", held, 403, what="Transfers are a supervisor's work.")
@@ -327,6 +335,33 @@ def _intake_context(held: DeskSession, values: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _intake_asked(
+    held: DeskSession, values: dict[str, Any]
+) -> tuple[Program | None, str, ClientIn | str, NewClientReason | None, forms.Refusals]:
+    """What the intake page asks for: the program, the case manager, the client (a number to
+    link, or the details to register) and why a new one despite matches; and what is wrong."""
+    program = _enum(Program, values.get("program"))
+    manager = held.staff_id
+    if held.member.role is not StaffRole.CASE_MANAGER:
+        manager = values.get("case_manager") or ""
+    decision = values.get("decision", "")
+    problems = forms.Refusals()
+    if program is None:
+        problems.add("program", "Choose the program.")
+    if not manager:
+        problems.add("case_manager", "Choose the case manager.")
+    if decision.startswith("link:"):
+        return program, manager, decision.removeprefix("link:"), None, problems
+    client: ClientIn | str = ""
+    try:
+        client = ClientIn.model_validate(forms.to_data(ClientIn, values))
+    except ValidationError as exc:
+        for path, said in forms.from_validation(exc).by_field.items():
+            problems.by_field.setdefault(path, []).extend(said)
+    reason = _enum(NewClientReason, values.get("new_client_reason")) if decision == "new" else None
+    return program, manager, client, reason, problems
+
+
 def _take_in(
     held: DeskSession,
     values: dict[str, Any],
@@ -336,31 +371,8 @@ def _take_in(
 ) -> Response:
     from casework.models.clients import LikelyDuplicate
 
-    program = _enum(Program, values.get("program"))
-    manager = (
-        held.staff_id
-        if held.member.role is StaffRole.CASE_MANAGER
-        else values.get("case_manager") or ""
-    )
+    program, manager, client, reason, problems = _intake_asked(held, values)
     decision = values.get("decision", "")
-    problems = forms.Refusals()
-    if program is None:
-        problems.add("program", "Choose the program.")
-    if not manager:
-        problems.add("case_manager", "Choose the case manager.")
-    client: ClientIn | str
-    reason = None
-    if decision.startswith("link:"):
-        client = decision.removeprefix("link:")
-    else:
-        try:
-            client = ClientIn.model_validate(forms.to_data(ClientIn, values))
-        except ValidationError as exc:
-            for path, said in forms.from_validation(exc).by_field.items():
-                problems.by_field.setdefault(path, []).extend(said)
-            client = ""
-        if decision == "new":
-            reason = _enum(NewClientReason, values.get("new_client_reason"))
     if problems:
         forms.place(context["items"], problems)
         return render("intake.html", held, 200, **{**context, "problems": problems})
@@ -371,9 +383,9 @@ def _take_in(
         )
     except LikelyDuplicate as exc:
         matches = [(m.client_number, m.match.score) for m in exc.matches]
-        said = "Say why this is a different person." if decision == "new" else None
+        why = "Say why this is a different person." if decision == "new" else None
         return render(
-            "intake.html", held, 200, **{**context, "matches": matches, "reason_error": said}
+            "intake.html", held, 200, **{**context, "matches": matches, "reason_error": why}
         )
     except UserError as exc:
         refused = forms.from_refusal(
@@ -387,7 +399,8 @@ def _take_in(
         except UserError as exc:
             held.said.append(f"Consent was not recorded: {exc}")
     held.said.append(
-        f"{result.case_number} is open for {result.client_number or 'the client'}; its assessment is next."
+        f"{result.case_number} is open for {result.client_number or 'the client'}; "
+        "its assessment is next."
     )
     return see_other(f"/cases/{result.case_number}")
 
@@ -435,7 +448,8 @@ def _providers(program: str) -> list[tuple[str, str]]:
     return [
         (
             p.key,
-            f"{p.organization}: {p.service_name} ({label(p.category) if p.category else 'any service'})",
+            f"{p.organization}: {p.service_name} "
+            f"({label(p.category) if p.category else 'any service'})",
         )
         for p in found
         if not p.programs or program in p.programs
@@ -537,9 +551,13 @@ def _known(model: type[BaseModel]) -> set[str]:
 
 def _outcome(result: Any, done: str) -> str:
     if result.outcome == "moved":
-        return f"{done} The case is now at {label(result.stage).lower() if result.stage != 'closed' else 'closed'}."
+        where = "closed" if result.stage == "closed" else f"at {label(result.stage).lower()}"
+        return f"{done} The case is now {where}."
     if result.outcome in ("pending", "submitted"):
-        return "Handed over; not yet confirmed: the case's run has not recorded it yet. Look again in a minute."
+        return (
+            "Handed over; not yet confirmed: the case's run has not recorded it yet. "
+            "Look again in a minute."
+        )
     return f"{done} {result.error or ''}".strip()
 
 
