@@ -5,7 +5,7 @@ models.access; on PostgreSQL `true()`, because the store's policies filter every
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
@@ -206,7 +206,7 @@ class Member:
 
 
 def team(
-    session: Session, seen: ColumnElement[bool], managers: dict[str, set[str]]
+    session: Session, seen: ColumnElement[bool], managers: dict[str, set[str]], today: date
 ) -> list[Member]:
     """Each case manager (`managers`: staff id -> programs) in each program: open cases,
     cases past their stage's SLA, against the program's maximum caseload."""
@@ -221,11 +221,11 @@ def team(
     }
     config = programs()
     late: dict[tuple[str, str], int] = {}
-    now_day = date.today()
+    midnight = datetime.combine(today, time.min, tzinfo=UTC)
     for program_code in {p for ps in managers.values() for p in ps}:
         program = Program(program_code)
         for stage, days in config[program].sla_days.items():
-            since = now_day - timedelta(days=days)
+            since = midnight - timedelta(days=days)
             query = (
                 select(Case.case_manager, func.count(Case.id))
                 .where(

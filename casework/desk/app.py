@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -29,11 +29,12 @@ from casework.core.db import acting_through
 from casework.core.errors import UserError
 from casework.core.settings import get_settings
 from casework.desk import pages
+from casework.desk.forms import Posted, posted
 from casework.desk.sessions import COOKIE, DeskSession, Sessions
+from casework.desk.words import happened
 from casework.models.labels import label
 
 HERE = Path(__file__).parent
-Posted = dict[str, list[str]]
 PRE_COOKIE = "casework_desk_pre"  # the sign-in page's own CSRF token (before any sign-in)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -72,7 +73,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    templates.globals.update(label=label, dashboard=_dashboard_url())
+    templates.globals.update(label=label, happened=happened, dashboard=_dashboard_url())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")
@@ -114,12 +115,6 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
             raise _Redirect("/password")
         return held
 
-    async def posted(request: Request) -> dict[str, list[str]]:
-        if request.method != "POST":
-            return {}
-        body = (await request.body()).decode("utf-8", "replace")
-        return parse_qs(body, keep_blank_values=True, max_num_fields=2000)
-
     def checked(held: DeskSession, form: dict[str, list[str]]) -> dict[str, list[str]]:
         given = (form.get("csrf") or [""])[0]
         if not secrets.compare_digest(given, held.csrf):
@@ -142,6 +137,18 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
         return PlainTextResponse(str(exc), status_code=403)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        """A fault of ours: the traceback (scrubbed) to the error log, a page with its
+        reference; never the traceback on the page."""
+        from casework.core.error_log import record_unexpected
+
+        reference, _ = record_unexpected(exc, "desk")
+        body = templates.get_template("fault.html").render(
+            me=None, csrf="", said=[], reference=reference
+        )
+        return HTMLResponse(body, status_code=500)
 
     @app.exception_handler(_Redirect)
     async def _redirect(request: Request, exc: _Redirect) -> Response:
@@ -222,7 +229,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         with acting_through(held.engine):
             yield held
 
-    pages.register(app, acting, render, posted, checked)
+    pages.register(app, acting, render, checked)
     return app
 
 

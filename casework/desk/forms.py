@@ -12,13 +12,27 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qs
 
+from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from casework.models.labels import field_title, label
 
 SKIPPED = frozenset({"submitted_by"})  # who submits is who signed in
+Posted = dict[str, list[str]]
+
+
+async def posted(request: Request) -> Posted:
+    """A page's form as posted (application/x-www-form-urlencoded): every value of every
+    name; nothing for a GET."""
+    if request.method != "POST":
+        return {}
+    body = (await request.body()).decode("utf-8", "replace")
+    return parse_qs(
+        body, keep_blank_values=True, max_num_fields=2000
+    )  # who submits is who signed in
 
 
 @dataclass
@@ -119,11 +133,11 @@ def layout(  # noqa: C901 - one branch per kind of field
                 items.append(
                     Input(path, title, "checkboxes", options, list(chosen), hint=info.description)
                 )
-        elif own is not None or (isinstance(kind, type) and issubclass(kind, enum.Enum)):
+        elif own is not None or _is_choice(kind):
             options = own if own is not None else _enum_options(kind)
             default = None if info.is_required() else info.default
             value = values.get(path, default.value if isinstance(default, enum.Enum) else default)
-            if len(options) == 1 and own is not None and required:
+            if len(options) == 1 and path in choices and required:  # this row's own, fixed
                 items.append(Input(path, title, "fixed", options, options[0][0], True))
                 continue
             items.append(
@@ -178,7 +192,16 @@ def _choices_for(choices: Choices, path: str) -> list[tuple[str, str]] | None:
 def _enum_options(kind: Any) -> list[tuple[str, str]]:
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return [(str(member.value), label(str(member.value))) for member in kind]
+    if typing.get_origin(kind) is typing.Literal:
+        values = [getattr(v, "value", v) for v in typing.get_args(kind)]
+        return [(str(v), label(str(v))) for v in values]
     return []
+
+
+def _is_choice(kind: Any) -> bool:
+    return typing.get_origin(kind) is typing.Literal or (
+        isinstance(kind, type) and issubclass(kind, enum.Enum)
+    )
 
 
 def flat(posted: dict[str, list[str]]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from casework import services
 from casework.core.errors import UserError
 from casework.desk import forms
+from casework.desk.forms import Posted, posted
 from casework.desk.sessions import DeskSession
 from casework.models import access
 from casework.models.codes import (
@@ -33,7 +34,6 @@ from casework.models.lifecycle import form_for
 from casework.models.schemas import CaseDetail, ClientIn, ContactIn
 from casework.models.workspace import SORTS
 
-Posted = dict[str, list[str]]
 Acting = Callable[[Request], AbstractContextManager[DeskSession]]
 Render = Callable[..., HTMLResponse]
 DOCUMENT_KINDS = ("plan", "referral", "notes", "closure")
@@ -55,7 +55,6 @@ def register(  # noqa: C901 - the table of routes
     app: FastAPI,
     acting: Acting,
     render: Render,
-    posted: Callable[..., Any],
     checked: Callable[[DeskSession, Posted], Posted],
 ) -> None:
     def see_other(to: str) -> Response:
@@ -398,9 +397,14 @@ def _take_in(
             services.referrals.give_consent(result.case_number, "*", date.today(), held.staff_id)
         except UserError as exc:
             held.said.append(f"Consent was not recorded: {exc}")
+    moved = services.stages.wait_for_intake(result.case_number, result.flow_run_id, SUBMIT_SECONDS)
     held.said.append(
         f"{result.case_number} is open for {result.client_number or 'the client'}; "
-        "its assessment is next."
+        + (
+            "its assessment is next."
+            if moved.outcome == "moved"
+            else "its run has not yet recorded the intake: the assessment form appears once it has."
+        )
     )
     return see_other(f"/cases/{result.case_number}")
 

@@ -376,3 +376,13 @@ def _wake(case_number: str, episode: int, key: str, flow_run_id: str, deadline: 
         if time.monotonic() > deadline:
             raise prefect_api.OrchestratorUnavailable(f"its run is {run.state_name}")
         time.sleep(0.3)
+
+
+def wait_for_intake(case_number: str, flow_run_id: str, timeout: float) -> SubmitResult:
+    """Wait (bounded) until a new case's run has recorded its intake: its first form (the
+    assessment) is then the one it waits for."""
+    from casework.models.lifecycle import stage_key
+
+    with session_scope(read_only=True) as session:
+        episode = cases.get_case(session, case_number).episode
+    return wait_for_stage(case_number, episode, stage_key(Stage.INTAKE, 1), flow_run_id, timeout)

@@ -112,4 +112,4 @@ def team(viewer: StaffMember) -> list[workspace.Member]:
         and {p.value for p in member.programs} & held
     }
     with session_scope(read_only=True) as session:
-        return workspace.team(session, _seen(viewer), managers)
+        return workspace.team(session, _seen(viewer), managers, today())
