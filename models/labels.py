@@ -125,10 +125,13 @@ def labels(values: Any) -> str:
     return ", ".join(label(v) for v in values) or "-"
 
 
+FIELD_TITLES = {"id_number": "ID number", "date_of_birth": "Date of birth"}
+
+
 def field_title(name: str) -> str:
     """A form field's title: a domain's label for a score or flag named after it, else the
     field's words."""
-    return LABELS.get(name) or words(name)
+    return FIELD_TITLES.get(name) or LABELS.get(name) or words(name)
 
 
 # The form fields that hold codes; any other string (a staff id, a provider id, a date) is

@@ -11,8 +11,8 @@ and forms are posted), and the desk listens on loopback unless configured otherw
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +32,9 @@ from casework.desk import pages
 from casework.desk.forms import Posted, posted
 from casework.desk.sessions import COOKIE, DeskSession, Sessions
 from casework.desk.words import happened
+from casework.models.cases import CaseNotFound
 from casework.models.labels import label
+from casework.services.workspace import NotTheirWork
 
 HERE = Path(__file__).parent
 PRE_COOKIE = "casework_desk_pre"  # the sign-in page's own CSRF token (before any sign-in)
@@ -61,9 +63,17 @@ class Refused(Exception):
 def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - its routes
     """The desk (`clock`: when it is, for the idle timeout)."""
     settings = get_settings()
-    app = FastAPI(title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None)
     sessions = Sessions(
         timedelta(minutes=settings.desk_idle_minutes), clock, services.sign_in.desk_engine()
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        sessions.end_all()  # every sign-in ends with the desk; their connections close
+
+    app = FastAPI(
+        title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.sessions = sessions
     secure = settings.desk_address.startswith("https://")
@@ -81,10 +91,6 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         return response
-
-    @app.on_event("shutdown")
-    def _end_sign_ins() -> None:
-        sessions.end_all()
 
     def render(
         name: str, held: DeskSession | None, status: int = 200, **context: Any
@@ -137,6 +143,19 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
         return PlainTextResponse(str(exc), status_code=403)
+
+    @app.exception_handler(CaseNotFound)
+    async def _no_case(request: Request, exc: CaseNotFound) -> Response:
+        """A case the signed-in staff member may not see is no case at all (on PostgreSQL
+        the store hides its row; on SQLite models.access does), whatever they asked of it."""
+        held, _ = sessions.find(request.cookies.get(COOKIE))
+        number = request.path_params.get("case_number", "")
+        return render("no_case.html", held, 404, case_number=number)
+
+    @app.exception_handler(NotTheirWork)
+    async def _not_theirs(request: Request, exc: NotTheirWork) -> Response:
+        held, _ = sessions.find(request.cookies.get(COOKIE))
+        return render("refused.html", held, 403, what=str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -159,7 +159,8 @@ def layout(  # noqa: C901 - one branch per kind of field
             value = values.get(path)
             items.append(Input(path, title, "date", [], value, required, hint=info.description))
         else:
-            value = values.get(path)
+            default = None if info.is_required() else info.default
+            value = values.get(path, default)
             items.append(Input(path, title, "text", [], value, required, hint=info.description))
     return items
 

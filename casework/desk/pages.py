@@ -154,6 +154,7 @@ def register(  # noqa: C901 - the table of routes
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
         with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
             checked(held, form)
             return _submit(held, case_number, forms.flat(form), render, see_other)
 
@@ -162,6 +163,7 @@ def register(  # noqa: C901 - the table of routes
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
         with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
             checked(held, form)
             values = forms.flat(form)
             try:
@@ -182,6 +184,7 @@ def register(  # noqa: C901 - the table of routes
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
         with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
             checked(held, form)
             provider = _one(form, "provider") or "*"
             try:
@@ -204,13 +207,16 @@ def register(  # noqa: C901 - the table of routes
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
         with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
             checked(held, form)
             kind = _one(form, "kind")
             if kind not in DOCUMENT_KINDS:
                 refused = forms.Refusals(by_field={"document": ["Choose which document to make."]})
                 return _case(held, case_number, render, {}, refused, anchor="documents")
             try:
-                services.documents.produce(case_number, kind, "html", held.staff_id)
+                today = date.today()  # the notes document: every note of the case so far
+                whole = (date(2000, 1, 1), today) if kind == "notes" else None
+                services.documents.produce(case_number, kind, "html", held.staff_id, period=whole)
             except UserError as exc:
                 refused = forms.Refusals(by_field={"document": [str(exc)]})
                 return _case(held, case_number, render, {}, refused, anchor="documents")
@@ -220,7 +226,7 @@ def register(  # noqa: C901 - the table of routes
     @app.get("/cases/{case_number}/documents/{document_id}")
     def open_document(request: Request, case_number: str, document_id: int) -> Response:
         with acting(request) as held:
-            services.workspace.check_seen(held.member, case_number)
+            services.workspace.check_works_on(held.member, case_number)
             kept, text = services.documents.opened(case_number, document_id, held.staff_id)
             kind = "text/html" if kept.format == "html" else "text/markdown"
             name = f"{case_number}-{kept.kind}-{kept.id}.{kept.format}"
@@ -239,6 +245,7 @@ def register(  # noqa: C901 - the table of routes
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
         with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
             checked(held, form)
             reason = _enum(ReassessmentReason, _one(form, "reason"))
             if reason is None:

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, true
 
 from casework.core.clock import now
 from casework.core.db import default_engine, session_scope
+from casework.core.errors import UserError
 from casework.models import access, cases, stage_events, workspace
 from casework.models.codes import Program, StaffRole, Stage
 from casework.models.schemas import CaseDetail, CaseSummary, HistoryEntry
@@ -80,6 +81,20 @@ def check_seen(viewer: StaffMember, case_number: str) -> None:
         case = cases.get_case(session, case_number)
         if not access.sees(viewer, case):
             raise cases.CaseNotFound(f"case_number: no case {case_number}")
+
+
+class NotTheirWork(UserError):
+    """A change to a case that the viewer's role does not make (a program manager's)."""
+
+
+def check_works_on(viewer: StaffMember, case_number: str) -> None:
+    """Whoever changes a case works it: a case manager or a supervisor who sees it."""
+    if not access.sees_identity(viewer):
+        raise NotTheirWork(
+            f"Work on a case is a case manager's or a supervisor's; {viewer.id} is a "
+            f"{viewer.role.value.replace('_', ' ')}."
+        )
+    check_seen(viewer, case_number)
 
 
 def open_case(viewer: StaffMember, case_number: str) -> CaseDetail:
