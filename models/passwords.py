@@ -10,7 +10,7 @@ from enum import Enum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casework.models.orm import StaffPassword
@@ -41,13 +41,24 @@ def check_new(password: str, staff_id: str) -> None:
 def set_password(
     session: Session, staff_id: str, password: str, by: str, at: datetime, *, temporary: bool
 ) -> None:
+    """Written without reading the row back: an admin may set a password on PostgreSQL
+    without being allowed to read anyone's hash."""
     check_new(password, staff_id)
-    row = session.scalar(select(StaffPassword).where(StaffPassword.staff_id == staff_id))
-    if row is None:
-        row = StaffPassword(staff_id=staff_id, hash="", set_by=by, failures=0)
-        session.add(row)
-    row.hash, row.set_by, row.set_at = _HASHER.hash(password), by, at
-    row.temporary, row.failures, row.locked_until = temporary, 0, None
+    values = {
+        "hash": _HASHER.hash(password),
+        "set_by": by,
+        "set_at": at,
+        "temporary": temporary,
+        "failures": 0,
+        "locked_until": None,
+        "updated": at,
+    }
+    done = session.execute(
+        update(StaffPassword).where(StaffPassword.staff_id == staff_id).values(**values)
+    )
+    if not done.rowcount:  # type: ignore[attr-defined]
+        session.add(StaffPassword(staff_id=staff_id, **values))
+        session.flush()
 
 
 class Verdict(Enum):

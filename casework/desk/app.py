@@ -233,10 +233,15 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
             if new != again:
                 raise UserError("The two new passwords are not the same.")
             services.sign_in.confirm(held.staff_id, _one(form, "current"))
-            services.sign_in.set_password(held.staff_id, new, held.staff_id, temporary=False)
+            services.sign_in.set_password(
+                held.staff_id, new, held.staff_id, temporary=False, own=held.engine
+            )
         except UserError as exc:
             return render("password.html", held, error=str(exc))
         held.temporary = False
+        replaced, held.engine = held.engine, services.sign_in.as_staff(held.staff_id, new)
+        if replaced is not held.engine:
+            replaced.dispose()  # its connections signed in with the old password
         held.said.append("Your password is changed.")
         return RedirectResponse("/", status_code=303)
 

@@ -54,9 +54,14 @@ def log(staff: str, what: str) -> None:
         audit.record_access(session, None, staff, what, now())
 
 
-def set_password(staff_id: str, password: str, actor: str, *, temporary: bool) -> None:
+def set_password(
+    staff_id: str, password: str, actor: str, *, temporary: bool, own: Engine | None = None
+) -> None:
     """`staff_id`'s desk password (and on PostgreSQL their role's), set by an admin or, for
-    their own, by themselves. Set by someone else it is temporary: changed at first sign-in."""
+    their own, by themselves. Set by someone else it is temporary: changed at first sign-in.
+    `own`: the staff member's own sign-in to the store (the desk's, for a change of their
+    own password), through which their role changes its own password; else the command's
+    sign-in does (an admin's role may change others')."""
     members = roster()
     member = members.get(staff_id)
     if member is None or not member.active:
@@ -76,7 +81,11 @@ def set_password(staff_id: str, password: str, actor: str, *, temporary: bool) -
     with session_scope(desk_engine()) as session:
         passwords.set_password(session, staff_id, password, actor, now(), temporary=temporary)
         if session.get_bind().dialect.name == "postgresql":
-            _role_password(session, staff_id, password)
+            if own is None:
+                _role_password(session, staff_id, password)
+            else:
+                with session_scope(own) as theirs:
+                    _role_password(theirs, staff_id, password)
         audit.record(session, None, actor, "password_set", now(), staff=staff_id)
 
 
@@ -126,7 +135,7 @@ def sign_in(staff_id: str, password: str) -> SignedIn:
             f"is {'no longer active' if not member.active else member.role.value.replace('_', ' ')}"
             " and works from the command line and the dashboard."
         )
-    return SignedIn(member, tried.temporary, _as_staff(staff_id, password))
+    return SignedIn(member, tried.temporary, as_staff(staff_id, password))
 
 
 def confirm(staff_id: str, password: str) -> None:
@@ -148,7 +157,7 @@ def confirm(staff_id: str, password: str) -> None:
         raise SignInRefused("Your current password is not right.")
 
 
-def _as_staff(staff_id: str, password: str) -> Engine:
+def as_staff(staff_id: str, password: str) -> Engine:
     """The store as `staff_id`: on PostgreSQL their own role, signed in with their password
     (the store checks it too, where its pg_hba.conf asks for one); on SQLite, the store."""
     url = make_url(get_settings().store_url)

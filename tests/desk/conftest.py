@@ -6,6 +6,7 @@ database role of their own, and the desk signs in to the store as them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -30,6 +31,7 @@ from tests.conftest import PG_URL, _free_port, pg_url
 
 TAG = str(os.getpid())
 PASSWORD = "desk password for the tests"
+DESK_ROLE = f"desk.d{TAG}"
 STAFF = {
     "cm1": (f"cm1.d{TAG}", StaffRole.CASE_MANAGER, "housing"),
     "cm2": (f"cm2.d{TAG}", StaffRole.CASE_MANAGER, "housing"),
@@ -44,10 +46,25 @@ def staff(short: str) -> str:
     return STAFF[short][0]
 
 
+@contextlib.contextmanager
+def as_role(agency: Agency, staff_id: str) -> Iterator[None]:
+    """This process's store sign-in as `staff_id`'s own role (PostgreSQL; on SQLite, as is)."""
+    if agency.backend != "postgresql":
+        yield
+        return
+    os.environ["CASEWORK_DATABASE_URL"] = agency.url.replace(DESK_ROLE, staff_id, 1)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ["CASEWORK_DATABASE_URL"] = agency.url
+        get_settings.cache_clear()
+
+
 @dataclass
 class Agency:
     backend: str
-    url: str  # the store
+    url: str  # the store, as the desk signs in to it
     cases: dict[str, str] = field(default_factory=dict)  # cm1, cm2, geriatric -> case number
     clients: dict[str, ClientIn] = field(default_factory=dict)
     document: int = 0  # a document of cm1's case
@@ -124,6 +141,15 @@ def _agency(backend: str, tmp: Path) -> Iterator[Agency]:
         found.cases["cm1"], "notes", "html", staff("cm1"), period=(today - timedelta(30), today)
     )
     found.document = int(kept.path.stem.rsplit("-", 1)[-1])
+    if backend == "postgresql":
+        # The desk signs in to the store as the stack does: a member of casework_service,
+        # never the owner (a superuser is every role, and would name itself in the log).
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP ROLE IF EXISTS "{DESK_ROLE}"'))
+            connection.execute(text(f'CREATE ROLE "{DESK_ROLE}" LOGIN IN ROLE casework_service'))
+        found.url = pg_url(schema, DESK_ROLE)
+        os.environ["CASEWORK_DATABASE_URL"] = found.url
+        get_settings.cache_clear()
     try:
         yield found
     finally:
@@ -136,7 +162,7 @@ def _agency(backend: str, tmp: Path) -> Iterator[Agency]:
         if backend == "postgresql":
             with admin.begin() as connection:
                 connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                for staff_id, _, _ in STAFF.values():
+                for staff_id in [*(s for s, _, _ in STAFF.values()), DESK_ROLE]:
                     connection.execute(text(f'DROP OWNED BY "{staff_id}"'))
                     connection.execute(text(f'DROP ROLE "{staff_id}"'))
             admin.dispose()

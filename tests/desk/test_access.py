@@ -38,7 +38,8 @@ def test_a_case_manager_opens_their_own_case_and_no_other(agency: Agency, served
         assert "0 found" in found.text, wanted
         assert f"/cases/{mine}" not in found.text
     caseload = other.get("/caseload").text
-    assert theirs in caseload and mine not in caseload
+    assert theirs in caseload
+    assert mine not in caseload
     # Writing to it is refused as reading it is, and nothing is written.
     refused = other.post(f"/cases/{mine}/note", {"contact_type": "phone", "text": "not mine"})
     assert refused.status_code == 404
@@ -55,11 +56,13 @@ def test_a_supervisor_sees_their_programs_cases_and_their_team(
     desk = served.client()
     desk.sign_in(staff("sup"))
     caseload = desk.get("/caseload").text
-    assert agency.cases["cm1"] in caseload and agency.cases["cm2"] in caseload
+    assert agency.cases["cm1"] in caseload
+    assert agency.cases["cm2"] in caseload
     assert agency.cases["geriatric"] not in caseload
     assert desk.get(f"/cases/{agency.cases['geriatric']}").status_code == 404
     team = desk.get("/team").text
-    assert staff("cm1") in team and staff("cm2") in team
+    assert staff("cm1") in team
+    assert staff("cm2") in team
     assert desk.get(f"/cases/{agency.cases['cm2']}").status_code == 200
 
 
