@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from casework.core.errors import UserError
 from casework.models.orm import StaffPassword
 
 # argon2-cffi's defaults (RFC 9106's second recommended option, argon2id, 64 MiB, 3 passes).
@@ -21,7 +22,7 @@ MIN_LENGTH = 12
 MAX_LENGTH = 200
 
 
-class PasswordRefused(ValueError):
+class PasswordRefused(UserError):
     """A new password that will not do (said in one line)."""
 
 

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from casework import services
 from casework.core.clock import now
 from casework.core.db import acting_through
-from casework.core.errors import UserError
+from casework.core.errors import CaseworkError, UserError
 from casework.core.settings import get_settings
 from casework.desk import pages
 from casework.desk.forms import Posted, posted
@@ -51,12 +51,12 @@ SECURITY_HEADERS = {
 }
 
 
-class SignInNeeded(Exception):
+class SignInNeeded(CaseworkError):
     def __init__(self, said: str | None = None) -> None:
         self.said = said
 
 
-class Refused(Exception):
+class Refused(UserError):
     """A request that is not allowed (a bad CSRF token, a role's page another role asked)."""
 
 
@@ -257,7 +257,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     return app
 
 
-class _Redirect(Exception):
+class _Redirect(CaseworkError):
     def __init__(self, to: str) -> None:
         self.to = to
 

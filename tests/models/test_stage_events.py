@@ -75,7 +75,7 @@ def test_guard_refusal_keeps_the_stage_under_a_fresh_key(session: Session, case:
     _apply(session, case, factories.assessment(housing=1, food=1))
     refused = _apply(session, case, factories.plan(NeedsDomain.HOUSING))
     assert refused.outcome == stage_events.REJECTED
-    assert "food" in (refused.error or "")
+    assert "add a goal for Food" in (refused.error or "")
     assert case.stage == Stage.PLAN.value
     assert case.stage_key.endswith("-retry1")
     assert _count(session, CarePlan) == 0
