@@ -24,6 +24,7 @@ import random
 import sys
 import tempfile
 import threading
+import uuid
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,7 @@ from casework.models.orm import (  # noqa: E402
     CarePlan,
     Case,
     Client,
+    Episode,
     Escalation,
     FollowUp,
     PlanGoal,
@@ -99,6 +101,7 @@ def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
         for m in (
             Client,
             Case,
+            Episode,
             CarePlan,
             PlanGoal,
             Referral,
@@ -153,6 +156,17 @@ def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
                 "last_contact_at": min(contact, AS_OF) if stage is Stage.MONITORING else entered,
                 "last_assessed_at": entered,
                 "crisis_since": None,
+            }
+        )
+        rows[Episode].append(
+            {
+                "id": n,
+                "case_id": n,
+                "number": 1,
+                "flow_run_id": str(uuid.UUID(int=n)),
+                "opened_at": entered - timedelta(days=20),
+                "closed_at": entered if closed else None,
+                "closure_reason": "goals_met" if closed else None,
             }
         )
         if stage in (Stage.REFERRAL, Stage.MONITORING):

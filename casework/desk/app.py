@@ -11,6 +11,7 @@ and forms are posted), and the desk listens on loopback unless configured otherw
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
@@ -88,8 +89,11 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        # The desk's own time for the request (bench/desk.py reads it; so can a proxy's log).
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
     def render(
