@@ -94,15 +94,34 @@ def due_list(
     mine = (Case.case_manager == manager) if manager is not None else true()
     is_open = Case.status == CaseStatus.OPEN.value
     items: list[DueItem] = []
+    own: list[int] = []
     for case in session.scalars(select(Case).where(is_open, mine)):
         items += case_items(case)
+        own.append(case.id)
+
+    def theirs(case_id: Any, closed: bool = False) -> Any:
+        """The rows of the cases listed (one case manager's open ones, or `closed` ones):
+        each child table searched by its case index, the cases by their keys; not every
+        open row of the store first (the planners' choice, and on PostgreSQL each row
+        through the row-level policy). For the whole caseload: every open case's."""
+        if manager is None:
+            return Case.status == (CaseStatus.CLOSED if closed else CaseStatus.OPEN).value
+        if not closed:
+            return case_id.in_(own)
+        ended = select(Case.id).where(Case.status == CaseStatus.CLOSED.value, mine)
+        return case_id.in_(list(session.scalars(ended)))
+
     referrals = (
         select(
             Case, Referral.reference, Referral.provider, Referral.status_at, Provider.response_days
         )
         .join(Referral, and_(Referral.case_id == Case.id, Referral.episode == Case.episode))
         .outerjoin(Provider, Provider.key == Referral.provider)
-        .where(is_open, mine, Referral.status.in_(UNANSWERED), Referral.sent_at.is_not(None))
+        .where(
+            theirs(Referral.case_id),
+            Referral.status.in_(UNANSWERED),
+            Referral.sent_at.is_not(None),
+        )
     )
     for case, reference, provider, status_at, response_days in session.execute(referrals):
         window = answer_window(response_days, programs()[Program(case.program)])
@@ -125,7 +144,7 @@ def due_list(
         query = (
             select(Case, what, when)
             .join(model, model.case_id == Case.id)
-            .where(is_open, mine, model.active, when <= until)
+            .where(theirs(model.case_id), model.active, when <= until)
         )
         for case, subject, due_on in session.execute(query):
             items.append(
@@ -142,7 +161,7 @@ def due_list(
     unanswered = (
         select(Case, AdverseNotice)
         .join(AdverseNotice, AdverseNotice.case_id == Case.id)
-        .where(is_open, mine, AdverseNotice.awaiting)
+        .where(theirs(AdverseNotice.case_id), AdverseNotice.awaiting)
     )
     for case, notice in session.execute(unanswered):
         number = case.case_number or ""
@@ -164,8 +183,7 @@ def due_list(
         select(Case, FollowUp.day, FollowUp.due_on)
         .join(FollowUp, and_(FollowUp.case_id == Case.id, FollowUp.episode == Case.episode))
         .where(
-            Case.status == CaseStatus.CLOSED.value,
-            mine,
+            theirs(FollowUp.case_id, closed=True),
             FollowUp.outcome.is_(None),
             FollowUp.due_on <= until,
         )

@@ -31,7 +31,7 @@ from casework.core.errors import CaseworkError, UserError
 from casework.core.settings import get_settings
 from casework.desk import pages
 from casework.desk.forms import Posted, posted
-from casework.desk.sessions import COOKIE, DeskSession, Sessions
+from casework.desk.sessions import COOKIE, DeskSession, Kept, Sessions
 from casework.desk.words import happened
 from casework.models.cases import CaseNotFound
 from casework.models.labels import label
@@ -39,6 +39,7 @@ from casework.services.workspace import NotTheirWork
 
 HERE = Path(__file__).parent
 PRE_COOKIE = "casework_desk_pre"  # the sign-in page's own CSRF token (before any sign-in)
+KEPT_COOKIE = "casework_desk_kept"  # names a form kept when its sign-in ran out
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
@@ -53,8 +54,8 @@ SECURITY_HEADERS = {
 
 
 class SignInNeeded(CaseworkError):
-    def __init__(self, said: str | None = None) -> None:
-        self.said = said
+    def __init__(self, said: str | None = None, kept: str | None = None) -> None:
+        self.said, self.kept = said, kept
 
 
 class Refused(UserError):
@@ -77,6 +78,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.sessions = sessions
+    kept = Kept(clock)
     secure = settings.desk_address.startswith("https://")
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -115,6 +117,14 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         held, ran_out = sessions.find(request.cookies.get(COOKIE))
         if ran_out is not None:
             services.sign_in.log(ran_out.staff_id, "sign_in_timed_out")
+            form = getattr(request.state, "form", None)
+            if request.method == "POST" and form and request.url.path != "/sign-out":
+                token = kept.keep(ran_out.staff_id, request.url.path, form)
+                raise SignInNeeded(
+                    f"You were signed out after {settings.desk_idle_minutes} minutes without "
+                    "activity, before your form was sent. It is kept: sign in again to send it.",
+                    token,
+                )
             raise SignInNeeded(
                 f"You were signed out after {settings.desk_idle_minutes} minutes without "
                 "activity. Sign in again to go on."
@@ -138,6 +148,10 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     async def _to_sign_in(request: Request, exc: SignInNeeded) -> Response:
         response = RedirectResponse("/sign-in", status_code=303)
         response.delete_cookie(COOKIE)
+        if exc.kept:
+            response.set_cookie(
+                KEPT_COOKIE, exc.kept, httponly=True, samesite="strict", secure=secure
+            )
         if exc.said:
             response.set_cookie(
                 "casework_said", quote(exc.said), httponly=True, samesite="strict", secure=secure
@@ -204,7 +218,13 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
             response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict", secure=secure)
             return response
         held = sessions.start(signed.member, signed.engine, signed.temporary)
-        onward = RedirectResponse("/password" if signed.temporary else "/", status_code=303)
+        waiting = kept.take(request.cookies.get(KEPT_COOKIE), held.staff_id)
+        if waiting is not None:
+            held.kept = waiting
+        onward = RedirectResponse(
+            "/password" if signed.temporary else "/kept" if waiting else "/", status_code=303
+        )
+        onward.delete_cookie(KEPT_COOKIE)
         onward.set_cookie(COOKIE, held.token, httponly=True, samesite="strict", secure=secure)
         onward.delete_cookie(PRE_COOKIE)
         return onward
@@ -248,6 +268,17 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
             replaced.dispose()  # its connections signed in with the old password
         held.said.append("Your password is changed.")
         return RedirectResponse("/", status_code=303)
+
+    @app.get("/kept", response_class=HTMLResponse)
+    def kept_form(request: Request) -> Response:
+        """The form that was posted after the last sign-in ran out: sent on with one click
+        (nothing is sent without it), or left."""
+        held = signed_in(request)
+        waiting, held.kept = held.kept, None
+        if waiting is None:
+            return RedirectResponse("/", status_code=303)
+        fields = [(name, value) for name, values in waiting.form.items() for value in values]
+        return render("kept.html", held, path=waiting.path, fields=fields)
 
     # -- the day's pages ------------------------------------------------------------------
 

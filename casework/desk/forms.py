@@ -26,13 +26,14 @@ Posted = dict[str, list[str]]
 
 async def posted(request: Request) -> Posted:
     """A page's form as posted (application/x-www-form-urlencoded): every value of every
-    name; nothing for a GET."""
+    name; nothing for a GET. Kept on the request too: a form posted after its sign-in ran
+    out is held for the same staff member to send once signed in again."""
     if request.method != "POST":
         return {}
     body = (await request.body()).decode("utf-8", "replace")
-    return parse_qs(
-        body, keep_blank_values=True, max_num_fields=2000
-    )  # who submits is who signed in
+    form = parse_qs(body, keep_blank_values=True, max_num_fields=2000)
+    request.state.form = form
+    return form
 
 
 @dataclass

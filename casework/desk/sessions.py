@@ -28,6 +28,7 @@ class DeskSession:
     last_seen: datetime
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     said: list[str] = field(default_factory=list)  # what the next page tells them, once
+    kept: KeptForm | None = None  # a form from before a sign-in ran out, to send on
 
     @property
     def staff_id(self) -> str:
@@ -79,3 +80,46 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+@dataclass
+class KeptForm:
+    """A form posted after its sign-in ran out: held in memory only, for the same staff
+    member to send once signed in again, for at most KEPT_FOR."""
+
+    staff_id: str
+    path: str
+    form: dict[str, list[str]]
+    at: datetime
+
+
+KEPT_FOR = timedelta(minutes=30)
+
+
+class Kept:
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self._held: dict[str, KeptForm] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, staff_id: str, path: str, form: dict[str, list[str]]) -> str:
+        token = secrets.token_urlsafe(32)
+        kept = {k: v for k, v in form.items() if k != "csrf"}
+        with self._lock:
+            self._forget_old()
+            self._held[token] = KeptForm(staff_id, path, kept, self.clock())
+        return token
+
+    def take(self, token: str | None, staff_id: str) -> KeptForm | None:
+        """The form kept under `token` for `staff_id` (anyone else: none, and it is gone)."""
+        if not token:
+            return None
+        with self._lock:
+            self._forget_old()
+            found = self._held.pop(token, None)
+        return found if found is not None and found.staff_id == staff_id else None
+
+    def _forget_old(self) -> None:
+        moment = self.clock()
+        for token in [t for t, k in self._held.items() if moment - k.at > KEPT_FOR]:
+            del self._held[token]

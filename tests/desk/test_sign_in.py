@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -22,7 +23,7 @@ from casework.models import passwords
 from casework.models.codes import Program, StaffRole
 from casework.models.orm import StaffPassword
 from tests.conftest import PG_URL
-from tests.desk.conftest import PASSWORD, Agency, Served, as_role, staff
+from tests.desk.conftest import PASSWORD, Agency, Desk, Served, as_role, staff
 
 
 def _log(who: str) -> list[str]:
@@ -89,6 +90,46 @@ def test_a_sign_in_ends_after_the_idle_time_and_at_sign_out(agency: Agency, serv
     assert out.headers["location"] == "/sign-in"
     assert _log(staff("cm1"))[0] == "sign_out"
     assert desk.get("/day").headers["location"] == "/sign-in"
+
+
+def _note_after_timeout(served: Served, case: str, text: str) -> Desk:
+    """cm1 opens the desk, writes for longer than the idle time, then sends a note."""
+    desk = served.client()
+    desk.sign_in(staff("cm1"))
+    token = desk.csrf()
+    served.clock[0] += timedelta(minutes=get_settings().desk_idle_minutes + 5)
+    data = {"csrf": token, "contact_type": "visit", "text": text}
+    sent = desk.http.post(f"/cases/{case}/note", data=data)
+    assert sent.headers["location"] == "/sign-in"
+    assert "It is kept: sign in again to send it." in desk.get("/sign-in").text
+    return desk
+
+
+def test_a_form_sent_after_the_sign_in_ran_out_is_kept_for_its_author(
+    agency: Agency, served: Served
+) -> None:
+    case = agency.cases["cm1"]
+    text = "Long home visit notes, typed while the desk waited"
+    desk = _note_after_timeout(served, case, text)
+    assert desk.sign_in(staff("cm1")).headers["location"] == "/kept"
+    kept = desk.get("/kept")
+    assert "Nothing has been recorded yet" in kept.text
+    assert text not in desk.get(f"/cases/{case}").text  # not sent until they say so
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', kept.text))
+    assert fields["text"] == text
+    assert desk.http.post(f"/cases/{case}/note", data=fields).status_code == 303
+    assert text in desk.get(f"/cases/{case}").text
+    assert desk.get("/kept").headers["location"] == "/"  # once only
+
+
+def test_a_kept_form_is_never_offered_to_someone_else(agency: Agency, served: Served) -> None:
+    case = agency.cases["cm1"]
+    text = "Notes someone else must not send"
+    desk = _note_after_timeout(served, case, text)
+    assert desk.sign_in(staff("cm2")).headers["location"] == "/"  # the same browser
+    assert desk.get("/kept").headers["location"] == "/"
+    desk.http.cookies.clear()
+    assert desk.sign_in(staff("cm1")).headers["location"] == "/"  # and it is gone for good
 
 
 def test_a_password_someone_else_set_is_changed_first(agency: Agency, served: Served) -> None:
