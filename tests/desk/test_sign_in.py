@@ -98,7 +98,7 @@ def _note_after_timeout(served: Served, case: str, text: str) -> Desk:
     desk.sign_in(staff("cm1"))
     token = desk.csrf()
     served.clock[0] += timedelta(minutes=get_settings().desk_idle_minutes + 5)
-    data = {"csrf": token, "contact_type": "visit", "text": text}
+    data = {"csrf": token, "contact_type": "home_visit", "text": text}
     sent = desk.http.post(f"/cases/{case}/note", data=data)
     assert sent.headers["location"] == "/sign-in"
     assert "It is kept: sign in again to send it." in desk.get("/sign-in").text
