@@ -19,6 +19,7 @@ it adds one local API request.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -32,6 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from casework.models.codes import Program  # noqa: E402
+
 PASSWORD = "bench desk password"
 CASE_MANAGER, SUPERVISOR, PROGRAM_MANAGER = "cm.7", "sup.bench", "pm.bench"
 DESK_ROLE = "casework_bench_desk"
@@ -39,13 +42,15 @@ PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _roster(path: Path) -> None:
-    shipped = (ROOT / "models" / "staff.toml").read_text()
-    every = '["housing", "healthcare", "child_welfare", "substance_use", "geriatric", "criminal_justice"]'
+    every = [p.value for p in Program]
+    staff = [(CASE_MANAGER, "case_manager", every), (SUPERVISOR, "supervisor", ["housing"])]
+    staff.append((PROGRAM_MANAGER, "program_manager", ["housing"]))
     path.write_text(
-        shipped
-        + f'\n[[staff]]\nid = "{CASE_MANAGER}"\nrole = "case_manager"\nprograms = {every}\n'
-        + f'\n[[staff]]\nid = "{SUPERVISOR}"\nrole = "supervisor"\nprograms = ["housing"]\n'
-        + f'\n[[staff]]\nid = "{PROGRAM_MANAGER}"\nrole = "program_manager"\nprograms = ["housing"]\n'
+        (ROOT / "models" / "staff.toml").read_text()
+        + "".join(
+            f'\n[[staff]]\nid = "{who}"\nrole = "{role}"\nprograms = {json.dumps(held)}\n'
+            for who, role, held in staff
+        )
     )
 
 
@@ -134,7 +139,7 @@ def measure(base: str, repeat: int) -> dict[str, list[float]]:
     one_case = re.search(r'href="/cases/(CASE-\d+)"', cm.get("/caseload").text)
     assert one_case
     number = one_case.group(1)
-    name = re.search(r"<td>(F\d+), G\d+</td>", cm.get("/caseload").text)
+    name = re.search(r"<td>(F[a-z]+), G[a-z]+</td>", cm.get("/caseload").text)
     assert name
     coded = re.search(r'href="/cases/(CASE-\d+)"', pm.get("/caseload").text)
     assert coded

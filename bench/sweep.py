@@ -24,8 +24,8 @@ import random
 import sys
 import tempfile
 import threading
-import uuid
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from casework.models.orm import (  # noqa: E402
     CarePlan,
     Case,
     Client,
+    ClientMatch,
     Episode,
     Escalation,
     FollowUp,
@@ -91,6 +92,16 @@ def _within(limit: int, stalled: bool) -> int:
     return limit + random.randint(2, 30) if stalled else random.randint(0, max(limit - 1, 0))
 
 
+def _letters(n: int) -> str:
+    """n in letters (a name has no digits: duplicate detection folds them away)."""
+    word = ""
+    while True:
+        n, left = divmod(n, 26)
+        word = "abcdefghijklmnopqrstuvwxyz"[left] + word
+        if n == 0:
+            return word
+
+
 def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
     random.seed(7)
     programs = load_programs()
@@ -100,6 +111,7 @@ def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
         m: []
         for m in (
             Client,
+            ClientMatch,
             Case,
             Episode,
             CarePlan,
@@ -131,10 +143,19 @@ def _rows(count: int) -> dict[type, list[dict[str, Any]]]:
         rows[Client].append(
             {
                 "id": n,
-                "given_name": f"G{n}",
-                "family_name": f"F{n}",
+                "given_name": f"G{_letters(n)}",
+                "family_name": f"F{_letters(n)}",
                 "date_of_birth": date(1960, 1, 1) + timedelta(days=n % 15000),
                 "contact_preference": "phone",
+            }
+        )
+        rows[ClientMatch].append(  # as intake indexes a client for duplicate checks
+            {
+                "id": n,
+                "client_id": n,
+                "given": f"g{_letters(n)}",
+                "family": f"f{_letters(n)}",
+                "born": date(1960, 1, 1) + timedelta(days=n % 15000),
             }
         )
         rows[Case].append(

@@ -14,14 +14,19 @@ from sqlalchemy.orm import Session
 from casework.models.codes import CaseStatus, Program, Stage
 from casework.models.due import DueItem, case_items
 from casework.models.escalations import top_open_rungs
-from casework.models.orm import AdverseNotice, Case, Client, Escalation, StageEvent
+from casework.models.matching import fold
+from casework.models.orm import AdverseNotice, Case, Client, ClientMatch, Escalation, StageEvent
 from casework.models.programs import programs
 
 PAGE_SIZE = 25
+# Case numbers follow the case's id. Ordered by `id + 0`, not `id`: a planner that may walk
+# an index in the asked order walks all 100,000 cases to find one case manager's 25 (SQLite
+# did, 140 ms); by the expression it finds their cases by index first, then sorts them.
+BY_NUMBER = Case.id + 0
 SORTS = {
-    "longest": (Case.stage_entered_at.asc(), Case.id.asc()),
-    "newest": (Case.id.desc(),),
-    "case": (Case.case_number.asc(),),
+    "longest": (Case.stage_entered_at.asc(), BY_NUMBER.asc()),
+    "newest": (BY_NUMBER.desc(),),
+    "case": (BY_NUMBER.asc(),),
     "stage": (Case.stage.asc(), Case.stage_entered_at.asc()),
 }
 
@@ -130,20 +135,30 @@ def find(
     elif upper.startswith("CLIENT-"):
         match = Case.client_id.in_(select(Client.id).where(Client.client_number == upper))
     elif identity:
-        family, _, given = (part.strip().lower() for part in wanted.partition(","))
-        named = func.lower(Client.family_name).startswith(family, autoescape=True)
+        # By the folded names duplicate detection keeps (client_match), each a prefix.
+        family, _, given = (fold(part) for part in wanted.partition(","))
+        named = _starts(session, ClientMatch.family, family)
         if given:
-            named = and_(named, func.lower(Client.given_name).startswith(given, autoescape=True))
-        match = Case.client_id.in_(select(Client.id).where(named))
+            named = and_(named, _starts(session, ClientMatch.given, given))
+        match = Case.client_id.in_(select(ClientMatch.client_id).where(named))
     else:
         return []
     query = (
         select(Case)
         .where(seen, match)
-        .order_by((Case.status == CaseStatus.OPEN.value).desc(), Case.id.desc())
+        .order_by((Case.status == CaseStatus.OPEN.value).desc(), BY_NUMBER.desc())
         .limit(PAGE_SIZE)
     )
     return _rows(session, list(session.scalars(query)), today, identity)
+
+
+def _starts(session: Session, column: Any, prefix: str) -> ColumnElement[bool]:
+    """`column` starts with `prefix`. On PostgreSQL by `starts_with`, which is leakproof:
+    the planner may then filter by it before each row's row-level policy, so a search
+    asks the policy of the rows it finds, not of every client in the store."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.starts_with(column, prefix)
+    return column.startswith(prefix, autoescape=True)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
