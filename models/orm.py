@@ -77,6 +77,8 @@ class Case(Base):
         Index(None, "status", "stage", "program", "stage_entered_at"),
         Index(None, "program", "stage"),
         Index(None, "case_manager", "status"),
+        # A client's cases: what PostgreSQL's row-level check of a client row asks.
+        Index(None, "client_id"),
         Index(None, "crisis_since"),
         # What `casework up` looks for every few seconds: few rows, found by index.
         Index(None, "announce_pending"),

@@ -1,14 +1,15 @@
 """What the desk shows a signed-in staff member: their day, a page of their caseload, a
 search, a case (whole for those who read identity, coded for a program manager), their
 team. On PostgreSQL the desk's requests run signed in as the staff member, so the store's
-policies filter every row and nothing here filters; on SQLite, models.access applies the
-same rules. A case the viewer may not see is "no case", as on PostgreSQL."""
+grants and row-level policies decide every row; the filter models.access writes (the same
+rule, in Python) is the rule on SQLite and only narrows the planner's rows on PostgreSQL.
+A case the viewer may not see is "no case", as on PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement
 
 from casework.core.clock import now
 from casework.core.db import default_engine, session_scope
@@ -22,8 +23,10 @@ from casework.services.staff import roster
 
 
 def _seen(viewer: StaffMember) -> ColumnElement[bool]:
-    if default_engine().dialect.name == "postgresql":
-        return true()  # the row-level policies filter, as the viewer's own role
+    """The cases the viewer sees, as a filter. On SQLite it is the rule. On PostgreSQL the
+    row-level policies are the rule (the request reads as the viewer's own role, and no
+    filter here can widen what they allow); the same filter only narrows the rows the
+    planner hands them (a supervisor's 16,600 cases, not the store's 100,000)."""
     return access.seen_cases(viewer)
 
 

@@ -21,8 +21,10 @@ from casework.models import cases
 from casework.models.codes import Program, ServiceCategory
 from casework.partner import PartnerAgency
 from tests import factories
+from tests.conftest import Stack
 from tests.partners import TOKEN, stage_and_waiting
 from tests.polling import wait_for
+from tests.prefect_surfaces import api_post
 from tests.ui.conftest import MARKS
 from tests.ui.desk import DESK, look, sign_in, sign_out
 
@@ -42,7 +44,11 @@ def _staff_with_passwords(*staff: str) -> None:
         services.sign_in.set_password(staff_id, PASSWORD, staff_id, temporary=False)
 
 
-def test_a_case_managers_day(browser, stack: str, agency: PartnerAgency) -> None:  # type: ignore[no-untyped-def]
+def test_a_case_managers_day(  # type: ignore[no-untyped-def]
+    browser, stack: str, running_stack: Stack, agency: PartnerAgency
+) -> None:
+    summary = running_stack.log_path.read_text()
+    assert f"Desk:        {DESK}/ (staff sign in with the password" in summary
     _staff_with_passwords("cm.a", "cm.tester", "sup.tester")
     agency.rules[ServiceCategory.HOUSING_SEARCH.value] = "accept"
     key = f"desk-partner-{factories.unique_word('p').lower()}"[:40]
@@ -165,6 +171,16 @@ def test_a_case_managers_day(browser, stack: str, agency: PartnerAgency) -> None
         "the case at monitoring", lambda: stage_and_waiting(case_number) == ("monitoring", False)
     )
 
+    # The case card on the dashboard links to the case on the desk, by number only.
+    def card() -> str:
+        body = {"artifacts": {"key": {"any_": [case_number.lower()]}}, "sort": "CREATED_DESC"}
+        found = api_post(stack, "artifacts/filter", {**body, "limit": 1})
+        return str(found[0]["data"]) if found and "Monitoring" in found[0]["data"] else ""
+
+    written = wait_for("the case card at monitoring", card)
+    assert f"({DESK}/cases/{case_number})" in written
+    assert registered.family_name not in written
+
     # A note, a document made and opened.
     page.goto(f"{DESK}/cases/{case_number}")
     page.get_by_label("Note", exact=True).fill("Met at the library; landlord letter next week.")
@@ -214,4 +230,81 @@ def test_a_case_managers_day(browser, stack: str, agency: PartnerAgency) -> None
     sign_out(page)
     with session_scope() as session:
         assert cases.get_case(session, case_number).case_manager == "cm.tester"
+    page.close()
+
+
+def _tab_to(page, wanted: str, limit: int = 80) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab until the focused element is `wanted` (its id, or a button's text)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "(() => { const e = document.activeElement; const named = "
+            "e.tagName === 'BUTTON' || e.tagName === 'A'; "
+            "return [e.id, named ? e.innerText.trim() : '']; })()"
+        )
+        if wanted in focused:
+            return
+    raise AssertionError(f"Tab never reached {wanted}")
+
+
+def _tab_to_name(page, name: str, limit: int = 80) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == name:
+            return
+    raise AssertionError(f"Tab never reached a field named {name}")
+
+
+def test_intake_through_assessment_with_the_keyboard_alone(browser, stack: str) -> None:  # type: ignore[no-untyped-def]
+    _staff_with_passwords("cm.a")
+    person = factories.client_in()
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(90_000)
+    page.goto(f"{DESK}/sign-in")
+    _tab_to(page, "staff_id")
+    page.keyboard.type("cm.a")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_text("Signed in as cm.a").wait_for()
+    _tab_to(page, "Intake")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Intake: a new case").wait_for()
+    for field, text in (
+        ("f-given_name", person.given_name),
+        ("f-family_name", person.family_name),
+        ("f-phone", "555 0101"),
+    ):
+        _tab_to(page, field)
+        page.keyboard.type(text)
+    _tab_to(page, "f-date_of_birth")
+    born = person.date_of_birth
+    page.keyboard.type(f"{born.month:02d}{born.day:02d}{born.year}")  # Chromium's date field, en-US
+    _tab_to(page, "program")
+    page.keyboard.type("Housing")
+    _tab_to(page, "Check for a match and open the case")
+    page.keyboard.press("Enter")
+    page.get_by_text("its assessment is next").wait_for()
+    # The assessment: into each domain's scale with Tab, to 3 with the arrow keys.
+    for domain in (
+        "housing",
+        "income_benefits",
+        "employment",
+        "physical_health",
+        "mental_health",
+        "substance_use",
+        "family_childcare",
+        "food",
+        "safety",
+        "legal",
+    ):
+        _tab_to_name(page, f"scores.{domain}")  # a scale's choices have no id of their own
+        page.keyboard.press("Space")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+    _tab_to_name(page, "client_participated")
+    page.keyboard.press("Space")  # Yes
+    _tab_to(page, "Record the assessment")
+    page.keyboard.press("Enter")
+    page.get_by_text("The assessment is recorded. The case is now at plan.").wait_for()
     page.close()

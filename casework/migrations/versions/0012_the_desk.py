@@ -6,6 +6,9 @@ Revises: 0011
 - `staff_passwords`: one argon2id hash per staff member who may sign in to the desk, who set
   it and when, whether it is temporary (set by someone else), and the failed attempts that
   lock it for a while.
+- `cases.client_id` indexed: a client's cases, which PostgreSQL's row-level check of each
+  client row reads (`casework_sees_client`): without it each check read every case, 9 ms a
+  client at 100,000 cases.
 - `access_log.case_id` may be empty: a sign-in, a sign-out, a refused password, a lock-out
   and a search through the desk are written there too (what was searched never is).
 
@@ -50,6 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('access_log') as batch:
         batch.alter_column('case_id', existing_type=sa.Integer(), nullable=True)
+    op.create_index(op.f('ix_cases_client_id'), 'cases', ['client_id'])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("REVOKE ALL ON staff_passwords FROM PUBLIC")
         op.execute("GRANT SELECT, INSERT, UPDATE ON staff_passwords TO casework_service")
@@ -84,6 +88,7 @@ def _cases_policy(seen: str) -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _cases_policy(AS_0007)
+    op.drop_index(op.f('ix_cases_client_id'), table_name='cases')
     op.execute("DELETE FROM access_log WHERE case_id IS NULL")
     with op.batch_alter_table('access_log') as batch:
         batch.alter_column('case_id', existing_type=sa.Integer(), nullable=False)
