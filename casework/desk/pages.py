@@ -453,18 +453,21 @@ def _rows_posted(values: dict[str, Any], path: str) -> int:
 
 
 def _providers(program: str) -> list[tuple[str, str]]:
+    """The directory's active providers that take the program's referrals, by the service
+    they offer, then organization: "Housing search: Hope Housing Partners (Housing search)"."""
     from casework.models.providers import Search
 
     found = services.providers.provider_list(Search())
-    return [
+    offered = [
         (
             p.key,
-            f"{p.organization}: {p.service_name} "
-            f"({label(p.category) if p.category else 'any service'})",
+            f"{label(p.category) if p.category else 'Any service'}: {p.organization}, "
+            f"{p.service_name}",
         )
         for p in found
         if not p.programs or program in p.programs
     ]
+    return sorted(offered, key=lambda option: option[1])
 
 
 def _case(

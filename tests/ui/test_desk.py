@@ -24,7 +24,7 @@ from tests import factories
 from tests.conftest import Stack
 from tests.partners import TOKEN, stage_and_waiting
 from tests.polling import wait_for
-from tests.prefect_surfaces import api_post
+from tests.prefect_surfaces import api_post, surfaces_text
 from tests.ui.conftest import MARKS
 from tests.ui.desk import DESK, look, sign_in, sign_out
 
@@ -229,8 +229,14 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
     page.get_by_text("1 case(s) moved to cm.tester.").wait_for()
     sign_out(page)
     with session_scope() as session:
-        assert cases.get_case(session, case_number).case_manager == "cm.tester"
+        case = cases.get_case(session, case_number)
+        assert case.case_manager == "cm.tester"
+        run_id = cases.episode_of(session, case).flow_run_id
     page.close()
+    # Nothing typed on the desk about the client reached a Prefect surface.
+    seen = surfaces_text(stack, [str(run_id)])
+    typed = [registered.given_name, registered.family_name, str(registered.date_of_birth)]
+    assert [t for t in [*typed, "Met at the library"] if t in seen] == []
 
 
 def _tab_to(page, wanted: str, limit: int = 80) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,9 @@ Revises: 0011
 - `cases.client_id` indexed: a client's cases, which PostgreSQL's row-level check of each
   client row reads (`casework_sees_client`): without it each check read every case, 9 ms a
   client at 100,000 cases.
+- a case manager's cases found by (case_manager, status, stage), not (case_manager, status):
+  filtered by stage, SQLite (which keeps no statistics unless asked) took the stage's own
+  index instead, 55,000 rows deep at 100,000 cases (140 ms for a page).
 - `access_log.case_id` may be empty: a sign-in, a sign-out, a refused password, a lock-out
   and a search through the desk are written there too (what was searched never is).
 
@@ -54,6 +57,10 @@ def upgrade() -> None:
     with op.batch_alter_table('access_log') as batch:
         batch.alter_column('case_id', existing_type=sa.Integer(), nullable=True)
     op.create_index(op.f('ix_cases_client_id'), 'cases', ['client_id'])
+    op.drop_index(op.f('ix_cases_case_manager_status'), table_name='cases')
+    op.create_index(
+        op.f('ix_cases_case_manager_status_stage'), 'cases', ['case_manager', 'status', 'stage']
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("REVOKE ALL ON staff_passwords FROM PUBLIC")
         op.execute("GRANT SELECT, INSERT, UPDATE ON staff_passwords TO casework_service")
@@ -89,6 +96,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _cases_policy(AS_0007)
     op.drop_index(op.f('ix_cases_client_id'), table_name='cases')
+    op.drop_index(op.f('ix_cases_case_manager_status_stage'), table_name='cases')
+    op.create_index(op.f('ix_cases_case_manager_status'), 'cases', ['case_manager', 'status'])
     op.execute("DELETE FROM access_log WHERE case_id IS NULL")
     with op.batch_alter_table('access_log') as batch:
         batch.alter_column('case_id', existing_type=sa.Integer(), nullable=False)
