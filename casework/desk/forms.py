@@ -7,6 +7,7 @@ comes back as a sentence beside the field it names, with what was typed kept."""
 from __future__ import annotations
 
 import enum
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -294,13 +295,26 @@ def _sentence(kind: str, message: str, ctx: dict[str, Any]) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def from_refusal(text: str, known: set[str]) -> Refusals:
-    """A refusal's text ("goals: add a goal ...; decision: ..."), each part beside the field
-    it names when the page has it, else at the top."""
+FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$")
+# What a refusal tells a command-line user to run, as the desk says it.
+ON_THE_DESK = {
+    "casework consent": "Record the client's consent in Referrals and consent, on this page.",
+    "casework repair": "Ask an operator to repair the case's run (`casework repair`).",
+}
+
+
+def from_refusal(text: str) -> Refusals:
+    """A refusal's text ("goals: add a goal ...; decision: ..."): each part that names a
+    field by its path goes beside it (`place` finds the nearest field the page shows), the
+    rest at the top; a command-line hint is said as the desk would."""
     found = Refusals()
     for part in (p.strip() for p in text.split("; ") if p.strip()):
+        command = next((c for c in ON_THE_DESK if f"`{c}" in part), None)
+        if command is not None:
+            found.general.append(ON_THE_DESK[command])
+            continue
         head, sep, rest = part.partition(": ")
-        if sep and head in known:
+        if sep and FIELD_PATH.match(head):
             found.add(head, rest[:1].upper() + rest[1:] + ("" if rest.endswith(".") else "."))
         else:
             found.general.append(part[:1].upper() + part[1:])

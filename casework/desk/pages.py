@@ -368,6 +368,17 @@ def _intake_asked(
     return program, manager, client, reason, problems
 
 
+def _on_intake(context: dict[str, Any], refused: forms.Refusals) -> forms.Refusals:
+    """Each refusal beside its field: the client's details, or the program and the case
+    manager (the page's own); anything else at the top, none lost."""
+    own: dict[str, list[str]] = {
+        k: refused.by_field.pop(k) for k in ("program", "case_manager") if k in refused.by_field
+    }
+    placed = forms.place(context["items"], refused)
+    placed.by_field.update(own)
+    return placed
+
+
 def _take_in(
     held: DeskSession,
     values: dict[str, Any],
@@ -380,8 +391,9 @@ def _take_in(
     program, manager, client, reason, problems = _intake_asked(held, values)
     decision = values.get("decision", "")
     if problems:
-        forms.place(context["items"], problems)
-        return render("intake.html", held, 200, **{**context, "problems": problems})
+        return render(
+            "intake.html", held, 200, **{**context, "problems": _on_intake(context, problems)}
+        )
     assert program is not None
     try:
         result = services.cases.intake(
@@ -394,10 +406,7 @@ def _take_in(
             "intake.html", held, 200, **{**context, "matches": matches, "reason_error": why}
         )
     except UserError as exc:
-        refused = forms.from_refusal(
-            str(exc), forms.paths(context["items"]) | {"program", "case_manager"}
-        )
-        forms.place(context["items"], refused)
+        refused = _on_intake(context, forms.from_refusal(str(exc)))
         return render("intake.html", held, 200, **{**context, "problems": refused})
     if values.get("consent") == "yes":
         try:
@@ -549,18 +558,14 @@ def _submit(
             case_number,
             render,
             kept,
-            forms.from_refusal(str(exc), _known(model)),
+            forms.from_refusal(str(exc)),
             anchor="stage-form",
         )
     if result.outcome == "rejected":
-        refused = forms.from_refusal(result.error or "refused", _known(model))
+        refused = forms.from_refusal(result.error or "refused")
         return _case(held, case_number, render, kept, refused, anchor="stage-form")
     held.said.append(_outcome(result, f"The {label(stage.value).lower()} is recorded."))
     return see_other(f"/cases/{case_number}")
-
-
-def _known(model: type[BaseModel]) -> set[str]:
-    return set(model.model_fields)
 
 
 def _outcome(result: Any, done: str) -> str:

@@ -156,7 +156,10 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
 
     look(page, "case-referral")
     refer()
-    page.get_by_text(f"No consent on file to share with {key}", exact=False).wait_for()
+    provider = page.locator("#stage-form").get_by_role("group", name="Referral 1")
+    provider.get_by_text(f"No consent on file to share with {key}.").wait_for()  # beside it
+    assert page.get_by_text("Record the client's consent in Referrals and consent").is_visible()
+    assert "casework consent" not in page.content()  # the desk's way, not the terminal's
     look(page, "case-referral-refused")
     consent = page.locator("#referrals form")
     consent.get_by_label("With").select_option(key)
