@@ -32,7 +32,7 @@ from casework.core.settings import get_settings
 from casework.desk import pages
 from casework.desk.forms import Posted, posted
 from casework.desk.sessions import COOKIE, DeskSession, Kept, Sessions
-from casework.desk.words import happened
+from casework.desk.words import happened, plain
 from casework.models.cases import CaseNotFound
 from casework.models.labels import label
 from casework.services.workspace import NotTheirWork
@@ -87,6 +87,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         lstrip_blocks=True,
     )
     templates.globals.update(label=label, happened=happened, dashboard=_dashboard_url())
+    templates.filters["plain"] = plain
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")

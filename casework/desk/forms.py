@@ -101,6 +101,8 @@ def layout(  # noqa: C901 - one branch per kind of field
         path = f"{prefix}{name}"
         if name in SKIPPED or _matches(omit, path):
             continue
+        # The model's description, unless it is the terminal's hint ("`casework ...`").
+        hint = None if "`casework" in (info.description or "") else info.description
         kind, optional = _plain(info.annotation)
         title = field_title(name)
         required = info.is_required() and not optional
@@ -108,7 +110,7 @@ def layout(  # noqa: C901 - one branch per kind of field
         origin = typing.get_origin(kind)
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             sub = layout(kind, values, choices=choices, rows=rows, omit=omit, prefix=f"{path}.")
-            items.append(Group(path, title, sub, hint=info.description))
+            items.append(Group(path, title, sub, hint=hint))
         elif origin is list:
             (inner,) = typing.get_args(kind)
             if isinstance(inner, type) and issubclass(inner, BaseModel):
@@ -128,12 +130,12 @@ def layout(  # noqa: C901 - one branch per kind of field
                     )
                     for i in range(count)
                 ]
-                items.append(Group(path, title, group_rows, hint=info.description))
+                items.append(Group(path, title, group_rows, hint=hint))
             else:
                 options = own or _enum_options(inner)
                 chosen = values.get(path) or []
                 items.append(
-                    Input(path, title, "checkboxes", options, list(chosen), hint=info.description)
+                    Input(path, title, "checkboxes", options, list(chosen), hint=hint)
                 )
         elif own is not None or _is_choice(kind):
             options = own if own is not None else _enum_options(kind)
@@ -143,27 +145,26 @@ def layout(  # noqa: C901 - one branch per kind of field
                 items.append(Input(path, title, "fixed", options, options[0][0], True))
                 continue
             items.append(
-                Input(path, title, "select", options, value, required, hint=info.description)
+                Input(path, title, "select", options, value, required, hint=hint)
             )
         elif kind is bool:
             default = None if info.is_required() else info.default
             value = values.get(path, None if default is None else ("yes" if default else "no"))
             kind_name = "yesno" if info.is_required() else "checkbox"
-            items.append(Input(path, title, kind_name, [], value, required, hint=info.description))
+            items.append(Input(path, title, kind_name, [], value, required, hint=hint))
         elif kind is int:
             low, high = _bounds(info)
-            hint = info.description
             options = [(str(n), str(n)) for n in range(low or 1, (high or 5) + 1)]
             items.append(
                 Input(path, title, "scale", options, values.get(path), required, hint=hint)
             )
         elif kind is date:
             value = values.get(path)
-            items.append(Input(path, title, "date", [], value, required, hint=info.description))
+            items.append(Input(path, title, "date", [], value, required, hint=hint))
         else:
             default = None if info.is_required() else info.default
             value = values.get(path, default)
-            items.append(Input(path, title, "text", [], value, required, hint=info.description))
+            items.append(Input(path, title, "text", [], value, required, hint=hint))
     return items
 
 

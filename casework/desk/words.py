@@ -3,6 +3,8 @@ casework.cli.views.history_line: one line of codes)."""
 
 from __future__ import annotations
 
+import re
+
 from casework.models.labels import label
 from casework.models.schemas import HistoryEntry
 
@@ -27,3 +29,12 @@ def happened(h: HistoryEntry) -> str:
         done = f"sent the case back from {stage}"
     onward = f"moved to {label(h.to_stage).lower()}" if h.to_stage else "closed"
     return f"{when}: {who} {done}; the case {onward}."
+
+
+_COMMAND = re.compile(r"\s*\(`casework [^`]*`\)|,? or `casework [^`]*`")
+
+
+def plain(text: str) -> str:
+    """A text written for the terminal ("contact the client (`casework note CASE-1 …`)"),
+    without the command: the desk's page is where it is done."""
+    return _COMMAND.sub("", text)
