@@ -180,24 +180,6 @@ def report(backend: str, count: int, fill_s: float, times: dict[str, list[float]
     return worst
 
 
-def _fresh_pg(url: str, schema: str) -> str | None:
-    from sqlalchemy import text
-
-    from casework.core.db import make_engine
-
-    try:
-        admin = make_engine(url)
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        admin.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
-        print(f"postgresql: skipped ({type(exc).__name__})")
-        return None
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}options=-csearch_path%3D{schema}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
@@ -212,7 +194,9 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} (1-minute average, 2 cores) before the run")
     schema = f"casework_bench_desk_{args.cases}"
     backends = [("sqlite", f"sqlite:///{work / 'desk.db'}")]
-    pg = _fresh_pg(args.database_url or PG_DEFAULT, schema)
+    from bench.sweep import fresh_pg
+
+    pg = fresh_pg(args.database_url or PG_DEFAULT, schema)
     if pg is not None:
         backends.append(("postgresql", pg))
     for backend, url in backends:

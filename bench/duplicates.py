@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, insert, text  # noqa: E402
 
-from bench.sweep import PG_DEFAULT, _drop_pg, _fresh_pg  # noqa: E402
+from bench.sweep import PG_DEFAULT, _drop_pg, fresh_pg  # noqa: E402
 from casework.core.db import make_engine, migrate, session_scope  # noqa: E402
 from casework.models import clients  # noqa: E402
 from casework.models.matching import LIKELY, Identity  # noqa: E402
@@ -229,7 +229,7 @@ def main() -> None:
         report("sqlite", args.clients, run(f"sqlite:///{folder}/bench.db", args.clients))
     pg = args.database_url or PG_DEFAULT
     label = f"bench_duplicates_{os.getpid()}"
-    fresh = _fresh_pg(pg, label)
+    fresh = fresh_pg(pg, label)
     if fresh is not None:
         try:
             report("postgresql", args.clients, run(fresh, args.clients))

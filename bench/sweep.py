@@ -417,7 +417,7 @@ def run(url: str, count: int, sweep_url: str | None = None) -> dict[str, Any]:
     return result
 
 
-def _fresh_pg(url: str, label: str) -> str | None:
+def fresh_pg(url: str, label: str) -> str | None:
     try:
         admin = make_engine(url)
         with admin.begin() as connection:
@@ -459,8 +459,8 @@ def row_level_security(pg: str, count: int) -> None:
     """The same sweep on PostgreSQL twice, each on a fresh store: as the store's owner (no
     row-level policy applies) and as a member of casework_service, as the flows run (every
     row read through the policies of migration 0007). Prints both and their ratio."""
-    owner_url = _fresh_pg(pg, f"casework_bench_owner_{count}")
-    service_store = _fresh_pg(pg, f"casework_bench_rls_{count}")
+    owner_url = fresh_pg(pg, f"casework_bench_owner_{count}")
+    service_store = fresh_pg(pg, f"casework_bench_rls_{count}")
     if owner_url is None or service_store is None:
         return
     admin = make_engine(pg)
@@ -506,7 +506,7 @@ def main() -> None:
         ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix='casework-sweep-')}/s{n}.db")
     ]
     pg = args.database_url or PG_DEFAULT
-    backends.append(("postgresql", lambda n: _fresh_pg(pg, f"casework_bench_{n}")))
+    backends.append(("postgresql", lambda n: fresh_pg(pg, f"casework_bench_{n}")))
     for backend, url_for in backends:
         results = {}
         for count in (small, args.cases):

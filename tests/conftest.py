@@ -144,17 +144,17 @@ def _pg_engine() -> Iterator[Engine]:
     admin.dispose()
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(
-                PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set"
-            ),
-        ),
-    ]
-)
+# Each store fixture runs its tests on both backends (PostgreSQL where one is set).
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set"),
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty case store on each backend."""
     if request.param == "sqlite":

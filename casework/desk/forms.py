@@ -134,9 +134,7 @@ def layout(  # noqa: C901 - one branch per kind of field
             else:
                 options = own or _enum_options(inner)
                 chosen = values.get(path) or []
-                items.append(
-                    Input(path, title, "checkboxes", options, list(chosen), hint=hint)
-                )
+                items.append(Input(path, title, "checkboxes", options, list(chosen), hint=hint))
         elif own is not None or _is_choice(kind):
             options = own if own is not None else _enum_options(kind)
             default = None if info.is_required() else info.default
@@ -144,9 +142,7 @@ def layout(  # noqa: C901 - one branch per kind of field
             if len(options) == 1 and path in choices and required:  # this row's own, fixed
                 items.append(Input(path, title, "fixed", options, options[0][0], True))
                 continue
-            items.append(
-                Input(path, title, "select", options, value, required, hint=hint)
-            )
+            items.append(Input(path, title, "select", options, value, required, hint=hint))
         elif kind is bool:
             default = None if info.is_required() else info.default
             value = values.get(path, None if default is None else ("yes" if default else "no"))

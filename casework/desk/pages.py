@@ -14,10 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from casework import services
-from casework.core.errors import UserError
+from casework.core.errors import InputError, UserError
 from casework.desk import forms
 from casework.desk.forms import Posted, posted
 from casework.desk.sessions import DeskSession
+from casework.desk.words import plain
 from casework.models import access
 from casework.models.codes import (
     ContactType,
@@ -179,49 +180,53 @@ def register(  # noqa: C901 - the table of routes
             held.said.append(warning or "Your note is saved.")
             return see_other(f"/cases/{case_number}#notes")
 
+    def on_case(
+        request: Request, case_number: str, form: Posted, part: str, act: Callable[..., str]
+    ) -> Response:
+        """A change to a case from one of its page's parts (`part`: its anchor): done as
+        the signed-in staff member, said at the top of the page; refused, said in its part
+        of the page, and nothing done."""
+        with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
+            checked(held, form)
+            try:
+                said = act(held)
+            except UserError as exc:
+                refused = forms.Refusals(by_field={part: [str(exc)]})
+                return _case(held, case_number, render, {}, refused, anchor=part)
+            held.said.append(said)
+            return see_other(f"/cases/{case_number}#{part}")
+
     @app.post("/cases/{case_number}/consent", response_class=HTMLResponse)
     def consent(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with acting(request) as held:
-            services.workspace.check_works_on(held.member, case_number)
-            checked(held, form)
+        def act(held: DeskSession) -> str:
             provider = _one(form, "provider") or "*"
             try:
                 given = date.fromisoformat(_one(form, "given_on"))
-                services.referrals.give_consent(case_number, provider, given, held.staff_id)
-            except (ValueError, UserError) as exc:
-                said = (
-                    str(exc)
-                    if isinstance(exc, UserError)
-                    else "Give the date the client consented, as a date."
-                )
-                refused = forms.Refusals(by_field={"consent": [said]})
-                return _case(held, case_number, render, {}, refused, anchor="referrals")
+            except ValueError:
+                raise InputError("Give the date the client consented, as a date.") from None
+            services.referrals.give_consent(case_number, provider, given, held.staff_id)
             whom = "any partner agency of the program" if provider == "*" else provider
-            held.said.append(f"Consent to share with {whom} is recorded.")
-            return see_other(f"/cases/{case_number}#referrals")
+            return f"Consent to share with {whom} is recorded."
+
+        return on_case(request, case_number, form, "referrals", act)
 
     @app.post("/cases/{case_number}/documents", response_class=HTMLResponse)
     def make_document(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with acting(request) as held:
-            services.workspace.check_works_on(held.member, case_number)
-            checked(held, form)
+        def act(held: DeskSession) -> str:
             kind = _one(form, "kind")
             if kind not in DOCUMENT_KINDS:
-                refused = forms.Refusals(by_field={"document": ["Choose which document to make."]})
-                return _case(held, case_number, render, {}, refused, anchor="documents")
-            try:
-                today = date.today()  # the notes document: every note of the case so far
-                whole = (date(2000, 1, 1), today) if kind == "notes" else None
-                services.documents.produce(case_number, kind, "html", held.staff_id, period=whole)
-            except UserError as exc:
-                refused = forms.Refusals(by_field={"document": [str(exc)]})
-                return _case(held, case_number, render, {}, refused, anchor="documents")
-            held.said.append(f"The {label(kind).lower()} document is made; open it below.")
-            return see_other(f"/cases/{case_number}#documents")
+                raise InputError("Choose which document to make.")
+            today = date.today()  # the notes document: every note of the case so far
+            whole = (date(2000, 1, 1), today) if kind == "notes" else None
+            services.documents.produce(case_number, kind, "html", held.staff_id, period=whole)
+            return f"The {label(kind).lower()} document is made; open it below."
+
+        return on_case(request, case_number, form, "documents", act)
 
     @app.get("/cases/{case_number}/documents/{document_id}")
     def open_document(request: Request, case_number: str, document_id: int) -> Response:
@@ -244,29 +249,21 @@ def register(  # noqa: C901 - the table of routes
     def reassess(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with acting(request) as held:
-            services.workspace.check_works_on(held.member, case_number)
-            checked(held, form)
+        def act(held: DeskSession) -> str:
             reason = _enum(ReassessmentReason, _one(form, "reason"))
             if reason is None:
-                refused = forms.Refusals(
-                    by_field={"reassess": ["Choose why the case goes back to assessment."]}
-                )
-                return _case(held, case_number, render, {}, refused, anchor="reassess")
-            try:
-                result = services.stages.reassess(
-                    case_number,
-                    reason,
-                    held.staff_id,
-                    note=_one(form, "note") or None,
-                    wait=True,
-                    timeout=SUBMIT_SECONDS,
-                )
-            except UserError as exc:
-                refused = forms.Refusals(by_field={"reassess": [str(exc)]})
-                return _case(held, case_number, render, {}, refused, anchor="reassess")
-            held.said.append(_outcome(result, "The case is back at assessment."))
-            return see_other(f"/cases/{case_number}")
+                raise InputError("Choose why the case goes back to assessment.")
+            result = services.stages.reassess(
+                case_number,
+                reason,
+                held.staff_id,
+                note=_one(form, "note") or None,
+                wait=True,
+                timeout=SUBMIT_SECONDS,
+            )
+            return _outcome(result, "The case is back at assessment.")
+
+        return on_case(request, case_number, form, "reassess", act)
 
     # -- the team -------------------------------------------------------------------------
 
@@ -577,7 +574,7 @@ def _outcome(result: Any, done: str) -> str:
             "Handed over; not yet confirmed: the case's run has not recorded it yet. "
             "Look again in a minute."
         )
-    return f"{done} {result.error or ''}".strip()
+    return f"{done} {plain(result.error or '')}".strip()
 
 
 # -- the team -------------------------------------------------------------------------------

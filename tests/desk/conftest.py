@@ -27,7 +27,7 @@ from casework.core.settings import get_settings
 from casework.models.codes import Program, StaffRole
 from casework.models.schemas import ClientIn
 from tests import factories
-from tests.conftest import PG_URL, _free_port, pg_url
+from tests.conftest import BACKENDS, PG_URL, _free_port, pg_url
 
 TAG = str(os.getpid())
 PASSWORD = "desk password for the tests"
@@ -168,18 +168,7 @@ def _agency(backend: str, tmp: Path) -> Iterator[Agency]:
             admin.dispose()
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(
-                PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set"
-            ),
-        ),
-    ],
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def agency(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Agency]:
