@@ -69,7 +69,10 @@ def set_password(
             f"{staff_id} is not an active staff member on the roster", field="staff_id"
         )
     setter = members.get(actor)
-    if actor != staff_id and (setter is None or setter.role is not StaffRole.ADMIN):
+    # An admin sets anyone's; anyone their own. Someone who is no staff member at all is the
+    # store's owner: on SQLite the data directory's (`os.LOGIN`, who alone can open it), on
+    # PostgreSQL a role the store itself lets change roles' passwords, or refuses.
+    if actor != staff_id and setter is not None and setter.role is not StaffRole.ADMIN:
         raise InputError(
             f"setting {staff_id}'s password is an admin's work; {actor} may set their own only",
             field="staff_id",

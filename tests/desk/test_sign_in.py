@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -229,6 +230,29 @@ def test_staff_password_sets_a_desk_password_and_refuses_in_one_line(agency: Age
     assert both.returncode != 0
     assert both.stderr.count("\n") == 1
     services.sign_in.set_password(staff("cm2"), PASSWORD, staff("cm2"), temporary=False)
+
+
+def test_on_a_new_machine_the_data_directorys_owner_sets_the_first_passwords(
+    agency: Agency,
+) -> None:
+    if agency.backend != "sqlite":
+        pytest.skip("the embedded store's first run")
+    # The shipped roster maps no OS login: whoever runs the command owns the data directory.
+    env = {
+        **os.environ,
+        "CASEWORK_STAFF_FILE": str(Path(__file__).parents[2] / "models" / "staff.toml"),
+    }
+    env.pop("CASEWORK_ACTOR", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "casework", "staff", "password", staff("cm1"), "--generate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert services.sign_in.sign_in(staff("cm1"), done.stdout.strip()).temporary
+    services.sign_in.set_password(staff("cm1"), PASSWORD, staff("cm1"), temporary=False)
 
 
 def test_only_an_admin_sets_someone_elses_password(agency: Agency) -> None:

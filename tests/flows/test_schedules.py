@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID
 
+import httpx
 import pytest
 from prefect.client.schemas.actions import DeploymentUpdate
 from prefect.client.schemas.filters import (
@@ -36,7 +37,7 @@ from casework.models.orm import Escalation
 from casework.partner import PartnerAgency
 from casework.status import scheduler_errors
 from tests import factories
-from tests.conftest import SESSION_DIR, Stack
+from tests.conftest import DESK_PORT, SESSION_DIR, Stack
 from tests.partners import TOKEN, case_at_referral, provider, send, stage_and_waiting
 from tests.polling import wait_for
 from tests.prefect_surfaces import case_events
@@ -123,6 +124,15 @@ def test_every_cron_deployment_up_serves_has_upcoming_runs(
 
     # `up` said so when it was ready, and `casework status` says so now.
     said = running_stack.log_path.read_text()
+    # The desk `up` serves, as users run it: signed in, a case manager's day.
+    assert f"Desk:        http://127.0.0.1:{DESK_PORT}/" in said
+    services.sign_in.set_password("cm.busy", "schedules on, desk up", "cm.busy", temporary=False)
+    desk = httpx.Client(base_url=f"http://127.0.0.1:{DESK_PORT}", timeout=60)
+    token = re.search(r'name="pre" value="([^"]+)"', desk.get("/sign-in").text)
+    assert token
+    form = {"pre": token.group(1), "staff_id": "cm.busy", "password": "schedules on, desk up"}
+    assert desk.post("/sign-in", data=form).headers["location"] == "/"
+    assert "Due from me" in desk.get("/day").text
     assert f"{len(SCHEDULES)} of {len(SCHEDULES)} schedules have their next run" in said, said
     # Started with --verbose (test_stack_restart), so the runner's output came to the
     # terminal too: the whole health check, a line per deployment, besides the summary.
