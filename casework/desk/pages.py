@@ -4,6 +4,7 @@ and a supervisor's team. Each runs as the signed-in staff member (`acting`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date
@@ -308,7 +309,8 @@ def register(  # noqa: C901 - the table of routes
             held.said.append(
                 f"{len(moved)} case(s) moved to {to_staff}." + (f" {warning}" if warning else "")
             )
-            return see_other("/team")
+            back = _one(form, "back")  # from a case's own page: back to it
+            return see_other(back if re.fullmatch(r"/cases/CASE-\d+", back) else "/team")
 
 
 # -- intake -------------------------------------------------------------------------------
@@ -512,8 +514,25 @@ def _case(
         contact_types=[(t.value, label(t.value)) for t in ContactType],
         reassess_reasons=[(r.value, label(r.value)) for r in ReassessmentReason],
         reassessable=detail.stage in ("plan", "referral", "monitoring") and detail.status == "open",
+        transfer_to=_transfer_to(held, detail),
+        transfer_reasons=[(r.value, label(r.value)) for r in TransferReason],
         objectives=Objective,
         anchor=anchor,
+    )
+
+
+def _transfer_to(held: DeskSession, detail: CaseDetail) -> list[str]:
+    """For a supervisor, the case managers an open case of theirs may move to."""
+    if held.member.role is not StaffRole.SUPERVISOR or detail.status != "open":
+        return []
+    program = detail.program
+    return sorted(
+        m.id
+        for m in services.staff.roster().values()
+        if m.role is StaffRole.CASE_MANAGER
+        and m.active
+        and program in m.programs
+        and m.id != detail.case_manager
     )
 
 

@@ -219,17 +219,21 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
     look(page, "no-case")
     sign_out(page)
 
-    # The supervisor moves the case to them.
+    # The supervisor sees the team, and moves the case to them from the case's own page.
     sign_in(page, "sup.tester", PASSWORD)
     page.get_by_role("link", name="Team").click()
     look(page, "team")
-    page.get_by_label("Case numbers").fill(case_number)
-    page.get_by_label("To", exact=True).select_option("cm.tester")
-    page.get_by_label("Why").select_option("caseload_balance")
+    page.goto(f"{DESK}/cases/{case_number}")
+    look(page, "case-supervisor")
+    transfer = page.locator("#transfer")
+    transfer.get_by_label("To", exact=True).select_option("cm.tester")
+    transfer.get_by_label("Why").select_option("caseload_balance")
     # The suite's other tests leave cm.tester many cases: the supervisor's override, recorded.
-    page.get_by_role("checkbox", name=re.compile("maximum caseload")).check()
-    page.get_by_role("button", name="Transfer").click()
+    transfer.get_by_role("checkbox", name=re.compile("maximum caseload")).check()
+    transfer.get_by_role("button", name="Transfer").click()
     page.get_by_text("1 case(s) moved to cm.tester.").wait_for()
+    assert page.url.endswith(f"/cases/{case_number}")
+    assert page.locator(".facts").get_by_text("cm.tester").is_visible()
     sign_out(page)
     with session_scope() as session:
         case = cases.get_case(session, case_number)
