@@ -66,7 +66,10 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     """The desk (`clock`: when it is, for the idle timeout)."""
     settings = get_settings()
     sessions = Sessions(
-        timedelta(minutes=settings.desk_idle_minutes), clock, services.sign_in.desk_engine()
+        timedelta(minutes=settings.desk_idle_minutes),
+        clock,
+        services.sign_in.desk_engine(),
+        lambda held: services.sign_in.log(held.staff_id, "sign_in_timed_out"),
     )
 
     @asynccontextmanager
@@ -117,7 +120,6 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     def signed_in(request: Request) -> DeskSession:
         held, ran_out = sessions.find(request.cookies.get(COOKIE))
         if ran_out is not None:
-            services.sign_in.log(ran_out.staff_id, "sign_in_timed_out")
             form = getattr(request.state, "form", None)
             if request.method == "POST" and form and request.url.path != "/sign-out":
                 token = kept.keep(ran_out.staff_id, request.url.path, form)

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
@@ -23,6 +23,7 @@ from casework.models.labels import field_title, label
 
 SKIPPED = frozenset({"submitted_by"})  # who submits is who signed in
 Posted = dict[str, list[str]]
+MAX_FORM_BYTES = 1_000_000  # a note is at most 20,000 characters; a page's whole form far less
 
 
 async def posted(request: Request) -> Posted:
@@ -31,8 +32,12 @@ async def posted(request: Request) -> Posted:
     out is held for the same staff member to send once signed in again."""
     if request.method != "POST":
         return {}
-    body = (await request.body()).decode("utf-8", "replace")
-    form = parse_qs(body, keep_blank_values=True, max_num_fields=2000)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "This form is larger than any the desk takes (1 MB).")
+    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=2000)
     request.state.form = form
     return form
 

@@ -36,32 +36,53 @@ class DeskSession:
 
 
 class Sessions:
-    def __init__(self, idle: timedelta, clock: Callable[[], datetime], own_engine: Engine) -> None:
-        self.idle, self.clock, self._own = idle, clock, own_engine
+    """The live sign-ins. Each request first ends every sign-in idle past `idle` (its
+    connections to the store close, and `ran_out` is told, once): one left open in a
+    closed browser holds nothing for long."""
+
+    def __init__(
+        self,
+        idle: timedelta,
+        clock: Callable[[], datetime],
+        own_engine: Engine,
+        ran_out: Callable[[DeskSession], None],
+    ) -> None:
+        self.idle, self.clock, self._own, self._ran_out = idle, clock, own_engine, ran_out
         self._held: dict[str, DeskSession] = {}
+        self._gone: dict[str, DeskSession] = {}  # ran out, not yet told to its browser
         self._lock = threading.Lock()
 
     def start(self, member: StaffMember, engine: Engine, temporary: bool) -> DeskSession:
+        self._sweep()
         held = DeskSession(secrets.token_urlsafe(32), member, engine, temporary, self.clock())
         with self._lock:
             self._held[held.token] = held
         return held
 
     def find(self, token: str | None) -> tuple[DeskSession | None, DeskSession | None]:
-        """(the live sign-in, None), or (None, the sign-in that just ran out), or (None, None)."""
+        """(the live sign-in, None), or (None, the sign-in that ran out), or (None, None)."""
+        self._sweep()
         if not token:
             return None, None
         with self._lock:
             held = self._held.get(token)
             if held is None:
-                return None, None
-            moment = self.clock()
-            if moment - held.last_seen > self.idle:
-                del self._held[token]
-                self._close(held)
-                return None, held
-            held.last_seen = moment
+                return None, self._gone.pop(token, None)
+            held.last_seen = self.clock()
             return held, None
+
+    def _sweep(self) -> None:
+        moment = self.clock()
+        with self._lock:
+            ended = [h for h in self._held.values() if moment - h.last_seen > self.idle]
+            for held in ended:
+                del self._held[held.token]
+                self._gone[held.token] = held
+            for token in [t for t, h in self._gone.items() if moment - h.last_seen > FORGOTTEN]:
+                del self._gone[token]
+        for held in ended:
+            self._close(held)
+            self._ran_out(held)
 
     def end(self, held: DeskSession) -> None:
         with self._lock:
@@ -80,6 +101,9 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+FORGOTTEN = timedelta(days=1)  # a browser back after this is simply signed out
 
 
 @dataclass

@@ -93,6 +93,31 @@ def test_a_sign_in_ends_after_the_idle_time_and_at_sign_out(agency: Agency, serv
     assert desk.get("/day").headers["location"] == "/sign-in"
 
 
+def test_a_sign_in_left_open_ends_on_its_own_and_closes_its_connections(
+    agency: Agency, served: Served
+) -> None:
+    left = served.client()
+    left.sign_in(staff("sup"))  # then the browser is closed, with no sign-out
+    before = _log(staff("sup")).count("sign_in_timed_out")
+    served.clock[0] += timedelta(minutes=get_settings().desk_idle_minutes + 1)
+    other = served.client()
+    other.sign_in(staff("cm2"))  # anyone's next request ends it
+    assert _log(staff("sup")).count("sign_in_timed_out") == before + 1
+    assert left.get("/day").headers["location"] == "/sign-in"
+    assert _log(staff("sup")).count("sign_in_timed_out") == before + 1  # told once
+
+
+def test_a_form_too_large_for_any_page_is_refused_and_changes_nothing(
+    agency: Agency, served: Served
+) -> None:
+    desk = served.client()
+    desk.sign_in(staff("cm1"))
+    case = agency.cases["cm1"]
+    huge = {"contact_type": "phone", "text": "x" * 1_100_000}
+    assert desk.post(f"/cases/{case}/note", huge).status_code == 413
+    assert "x" * 1000 not in desk.get(f"/cases/{case}").text
+
+
 def _note_after_timeout(served: Served, case: str, text: str) -> Desk:
     """cm1 opens the desk, writes for longer than the idle time, then sends a note."""
     desk = served.client()
