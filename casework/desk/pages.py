@@ -428,7 +428,7 @@ def _take_in(
 
 
 def _stage_form(
-    detail: CaseDetail, values: dict[str, Any]
+    detail: CaseDetail, values: dict[str, Any], providers: list[tuple[str, str]]
 ) -> tuple[type[BaseModel] | None, dict[str, Any]]:
     """The form of the case's current stage, and how the page lays it out for this case."""
     stage = Stage(detail.stage)
@@ -441,7 +441,7 @@ def _stage_form(
         options["rows"]["goals"] = max(3, _rows_posted(values, "goals"))
     elif stage is Stage.REFERRAL:
         options["rows"]["referrals"] = max(2, _rows_posted(values, "referrals"))
-        options["choices"]["referrals.*.provider"] = _providers(detail.program.value)
+        options["choices"]["referrals.*.provider"] = providers
     elif stage is Stage.MONITORING:
         goals = detail.plan.goals if detail.plan else []
         options["rows"]["goal_updates"] = len(goals)
@@ -494,7 +494,8 @@ def _case(
     except UserError:
         return render("no_case.html", held, 404, case_number=case_number)
     form_values = dict(values.get("form", {}))
-    model, options = _stage_form(detail, form_values)
+    providers = _providers(detail.program.value)  # the referral form's, and consent's
+    model, options = _stage_form(detail, form_values, providers)
     items = forms.layout(model, form_values, **options) if model else []
     on_form = anchor == "stage-form"
     placed = forms.place(items, refused) if on_form else forms.Refusals()
@@ -510,7 +511,7 @@ def _case(
         note=values.get("note", {}),
         documents=documents,
         document_kinds=DOCUMENT_KINDS,
-        providers=_providers(detail.program.value),
+        providers=providers,
         contact_types=[(t.value, label(t.value)) for t in ContactType],
         reassess_reasons=[(r.value, label(r.value)) for r in ReassessmentReason],
         reassessable=detail.stage in ("plan", "referral", "monitoring") and detail.status == "open",
