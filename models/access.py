@@ -29,13 +29,3 @@ def seen_cases(member: StaffMember) -> ColumnElement[bool]:
     if member.role is StaffRole.CASE_MANAGER:
         return Case.case_manager == member.id
     return Case.program.in_(sorted(p.value for p in member.programs))
-
-
-def sees(member: StaffMember, case: Case) -> bool:
-    if not member.active:
-        return False
-    if member.role in EVERY_CASE:
-        return True
-    if member.role is StaffRole.CASE_MANAGER:
-        return case.case_manager == member.id
-    return case.program in {p.value for p in member.programs}

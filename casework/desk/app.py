@@ -80,7 +80,6 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     app = FastAPI(
         title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
-    app.state.sessions = sessions
     kept = Kept(clock)
     secure = settings.desk_address.startswith("https://")
     templates = Environment(

@@ -99,9 +99,6 @@ class Sessions:
         if held.engine is not self._own:
             held.engine.dispose()
 
-    def __len__(self) -> int:
-        return len(self._held)
-
 
 FORGOTTEN = timedelta(days=1)  # a browser back after this is simply signed out
 
