@@ -26,6 +26,7 @@ from casework.core.settings import (
     SERVER_STARTING,
     STACK_FILE,
     prefect_credential,
+    prefect_server_env,
 )
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.
     env = os.environ.copy()
     # Protected: run with the data directory's credential, which the clients sign in with.
     env["PREFECT_SERVER_API_AUTH_STRING"] = str(prefect_credential(data_dir, create=True))
+    env = {**prefect_server_env(), **env}  # an operator's own setting wins
     if database := get_settings().prefect_database_url:  # else SQLite under PREFECT_HOME
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     server = subprocess.Popen(

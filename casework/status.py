@@ -19,8 +19,10 @@ from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterId,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.responses import DeploymentResponse
@@ -30,11 +32,13 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from casework.core.db import session_scope
 from casework.core.prefect_api import (
+    DEPLOYMENTS,
     LIFECYCLE_DEPLOYMENT,
     RUNNER_SILENCE_SECONDS,
     OrchestratorUnavailable,
     api_is_healthy,
     api_url,
+    live_workers,
     own_stack,
     prefect_client,
     reschedule,
@@ -44,7 +48,7 @@ from casework.core.prefect_api import (
 from casework.core.settings import SERVER_LOG, SERVER_STARTING
 from casework.models import cases, escalations
 from casework.models.cases import RunOwner
-from casework.models.lifecycle import STALE_WAIT, stale_wait
+from casework.models.lifecycle import STALE_WAIT, current_wait_tags, stale_wait
 from casework.models.staff import membership_problems
 
 # A transition takes seconds: a case run Pending or Running this long with no process
@@ -52,9 +56,10 @@ from casework.models.staff import membership_problems
 # reported once it has been Running this long.
 NO_PROCESS_GRACE = timedelta(seconds=60)
 RUNNING_TOO_LONG = timedelta(minutes=30)
-# A run loses its form's schema only if its process dies as it suspends; runs that
-# suspended longer ago than this were checked by the `status` calls since.
-SCHEMA_CHECK_WINDOW = timedelta(days=7)
+# A run loses its form's schema only if its process dies as it suspends: the runs of cases
+# that moved this lately are looked at (the store names them; at 100,000 open cases a few
+# hundred at most), a bounded read however many cases wait.
+SCHEMA_CHECK_WINDOW = timedelta(hours=1)
 PAGE = 200
 SCHEDULER_ERROR = re.compile(
     r"ERROR.*(schedule_deployments|schedule_recent_deployments|Error scheduling deployment)"
@@ -157,7 +162,7 @@ def check(data_dir: Path | None = None) -> StackStatus:
     try:
         client = prefect_client()
         status.server_version = client.api_version()
-        status.deployments = [deployment_health(d.full_name) for d in declared()]
+        status.deployments = [deployment_health(name) for name in DEPLOYMENTS]
         status.case_runs = case_run_problems(runner_is_local(data_dir))
         from casework.automations import missing_automations
 
@@ -167,12 +172,6 @@ def check(data_dir: Path | None = None) -> StackStatus:
             f"Prefect server at {status.api_url} stopped answering ({type(exc).__name__})"
         )
     return status
-
-
-def declared() -> list[Any]:
-    from casework.deployments import DECLARED
-
-    return DECLARED
 
 
 def deployment_health(full_name: str) -> DeploymentHealth:
@@ -185,7 +184,9 @@ def deployment_health(full_name: str) -> DeploymentHealth:
             name, "-", "not registered", problem=f"not registered; {what_to_start('deployment')}"
         )
     health = DeploymentHealth(name, describe_schedules(deployment), served_by(deployment))
-    if health.served.startswith(("never", "silent")):
+    if health.served.startswith(("never", "silent")) and worker_alive(deployment):
+        health.served += ", its worker online (late: a busy host)"
+    elif health.served.startswith(("never", "silent")):
         health.problem = (
             f"no runner or worker is serving it ({health.served}); {what_to_start('worker')}"
         )
@@ -248,6 +249,14 @@ def served_by(deployment: DeploymentResponse) -> str:
     return f"{word} {silent:.0f} s ago"
 
 
+def worker_alive(deployment: DeploymentResponse) -> bool:
+    """Whether a worker serving the deployment is there though it asked late: `up`'s own
+    (in `up`'s process) or one Prefect counts online by its heartbeat."""
+    if own_stack() and stack_alive():
+        return True
+    return bool(deployment.work_pool_name and live_workers(deployment.work_pool_name))
+
+
 def runner_is_local(data_dir: Path) -> bool:
     """Whether `casework up` runs on this host for this data directory: then a case run's
     process, if it exists, is one of ours and can be looked for."""
@@ -276,7 +285,7 @@ def case_run_problems(
     runner_local: bool, states: list[StateType] | None = None
 ) -> list[CaseRunProblem]:
     if states is None:
-        runs = _case_runs(STUCK_STATES) + _case_runs([StateType.PAUSED])
+        runs = _case_runs(STUCK_STATES) + _waiting_runs_to_look_at()
     else:
         runs = _case_runs(states)
     with session_scope(read_only=True) as session:
@@ -300,7 +309,7 @@ def _case_runs(states: list[StateType]) -> list[FlowRun]:
     runs: list[FlowRun] = []
     while True:
         page = prefect_client().read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[LIFECYCLE_DEPLOYMENT.split("/")[0]])),
+            flow_filter=_case_flow(),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
             ),
@@ -311,6 +320,50 @@ def _case_runs(states: list[StateType]) -> list[FlowRun]:
         runs += page
         if len(page) < PAGE:
             return runs
+
+
+def _case_flow() -> FlowFilter:
+    return FlowFilter(name=FlowFilterName(any_=[LIFECYCLE_DEPLOYMENT.split("/")[0]]))
+
+
+def _waiting_runs_to_look_at() -> list[FlowRun]:
+    """The suspended case runs that can have a problem, found without reading every one:
+    the runs the store says moved lately or were asked to reassess, and, only when Prefect
+    counts suspended runs that wait under no tag of this release, every suspended run (an
+    upgrade's carry-over not yet done)."""
+    with session_scope(read_only=True) as session:
+        wanted = cases.runs_moved_since(session, datetime.now(UTC) - SCHEMA_CHECK_WINDOW)
+        wanted += [run for _, _, run in cases.pending_reassessments(session)]
+    if _waiting_under_earlier_release():
+        return _case_runs([StateType.PAUSED])
+    runs: list[FlowRun] = []
+    unique = sorted(set(wanted))
+    for start in range(0, len(unique), PAGE):
+        runs += prefect_client().read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[UUID(run) for run in unique[start : start + PAGE]]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
+            ),
+            limit=PAGE,
+        )
+    return runs
+
+
+def _waiting_under_earlier_release() -> bool:
+    """Whether any suspended case run waits under a form or layout this release does not
+    have: two counts on the server."""
+    client = prefect_client()
+    paused = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    total = client.count_flow_runs(
+        flow_filter=_case_flow(), flow_run_filter=FlowRunFilter(state=paused)
+    )
+    current = client.count_flow_runs(
+        flow_filter=_case_flow(),
+        flow_run_filter=FlowRunFilter(
+            state=paused, tags=FlowRunFilterTags(any_=sorted(current_wait_tags()))
+        ),
+    )
+    return total > current
 
 
 def diagnose(run: FlowRun, owner: RunOwner, alive: set[str], runner_local: bool) -> str | None:

@@ -15,6 +15,7 @@ from casework.flows.caseload_report import caseload_report
 from casework.flows.escalation_brief import escalation_brief
 from casework.flows.reassess_case import reassess_case
 from casework.flows.referral_sync import referral_status_sync
+from casework.flows.retention import prefect_retention
 from casework.flows.sweeps import (
     benefits_watch,
     follow_up_checks,
@@ -54,6 +55,7 @@ DECLARED = [
     Declared(reassessment_cadence, reassessment_cadence.description or "", "0 7 * * *"),
     Declared(referral_status_sync, referral_status_sync.description or "", "*/10 * * * *"),
     Declared(caseload_report, caseload_report.description or "", "0 5 * * *"),
+    Declared(prefect_retention, prefect_retention.description or "", "45 4 * * *"),
 ]
 SCHEDULES = {d.name: d.cron for d in DECLARED if d.cron}
 

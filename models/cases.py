@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
@@ -102,21 +102,45 @@ def get_open_case(session: Session, case_number: str, *, for_update: bool = Fals
     return case
 
 
+def _listed(
+    stage: Stage | None, program: Program | None, status: CaseStatus | None
+) -> list[ColumnElement[bool]]:
+    where = []
+    if stage is not None:
+        where.append(Case.stage == stage.value)
+    if program is not None:
+        where.append(Case.program == program.value)
+    if status is not None:
+        where.append(Case.status == status.value)
+    return where
+
+
 def list_cases(
     session: Session,
     *,
     stage: Stage | None = None,
     program: Program | None = None,
     status: CaseStatus | None = None,
+    after_id: int = 0,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[Case]:
-    query = select(Case).order_by(Case.id)
-    if stage is not None:
-        query = query.where(Case.stage == stage.value)
-    if program is not None:
-        query = query.where(Case.program == program.value)
-    if status is not None:
-        query = query.where(Case.status == status.value)
+    """The cases in the order they were opened: those after case id `after_id` (a page's
+    last, for reading the store in bounded chunks), or from `offset`; at most `limit`."""
+    query = select(Case).where(Case.id > after_id, *_listed(stage, program, status))
+    query = query.order_by(Case.id).offset(offset).limit(limit)
     return list(session.scalars(query))
+
+
+def count_cases(
+    session: Session,
+    *,
+    stage: Stage | None = None,
+    program: Program | None = None,
+    status: CaseStatus | None = None,
+) -> int:
+    query = select(func.count(Case.id)).where(*_listed(stage, program, status))
+    return session.scalar(query) or 0
 
 
 def position(session: Session, case: Case) -> Position:
@@ -252,6 +276,23 @@ def owners_of_runs(session: Session, flow_run_ids: Iterable[str]) -> dict[str, R
         for run_id, number, key, asked in session.execute(query):
             owners[str(run_id)] = RunOwner(str(number), str(key), asked == key)
     return owners
+
+
+def runs_moved_since(session: Session, since: datetime) -> list[str]:
+    """The runs of open cases that entered their stage at or after `since`: the runs that
+    suspended lately, the only ones that can have lost their form's schema (a process dying
+    as it suspends)."""
+    query = (
+        select(Episode.flow_run_id)
+        .join(Case, Case.id == Episode.case_id)
+        .where(
+            Case.status == CaseStatus.OPEN.value,
+            Case.stage_entered_at >= since,
+            Episode.number == Case.episode,
+            Episode.flow_run_id.is_not(None),
+        )
+    )
+    return [str(run) for run in session.scalars(query)]
 
 
 TAG_PREFIXES = ("program:", "stage:", "status:", "manager:", WAIT_TAG)

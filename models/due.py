@@ -6,12 +6,12 @@ it). Case numbers and codes only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import and_, select, true
+from sqlalchemy import DateTime, and_, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from casework.models import notices
@@ -48,41 +48,108 @@ def _day(moment: datetime) -> date:
     return moment.date()
 
 
-def case_items(case: Case) -> Iterable[DueItem]:
-    """The case's own clocks: its stage's SLA, contact, the reassessment cadence."""
-    config = programs()[Program(case.program)]
-    stage = Stage(case.stage)
-    number = case.case_number or ""
-
-    def item(due_on: date, what: str, subject: str, action: str) -> DueItem:
-        return DueItem(due_on, number, case.program, case.case_manager, what, subject, action)
-
-    if stage is not Stage.MONITORING:
-        form = STAGES[stage].form
-        yield item(
-            _day(case.stage_entered_at) + timedelta(days=config.sla_days[stage]),
-            "stage",
-            case.stage_key,
-            f"finish {stage.value}"
-            + (f": submit the {stage.value} form" if form and not case.waiting_on else "")
-            + (" (waiting on partners' answers)" if case.waiting_on else ""),
+# What a case's own clocks read: columns, not the mapped case (at 100,000 open cases, the
+# whole caseload's due list builds no ORM object per case).
+CLOCK_COLUMNS = (
+    Case.case_number,
+    Case.program,
+    Case.case_manager,
+    Case.stage,
+    Case.stage_key,
+    Case.waiting_on,
+    # Read as the driver gives them, in UTC without its zone: only their dates are used.
+    *(
+        type_coerce(column, DateTime()).label(column.key)
+        for column in (
+            Case.stage_entered_at,
+            Case.last_contact_at,
+            Case.last_assessed_at,
+            Case.opened_at,
         )
+    ),
+)
+STAGE_OF = {stage.value: stage for stage in Stage}
+# What a listed case shows beside a row of another table.
+SHOWN = (Case.case_number, Case.program, Case.case_manager)
+
+
+def case_items(case: Any, until: date | None = None) -> list[DueItem]:
+    """The case's own clocks: its stage's SLA, contact, the reassessment cadence; only those
+    due by `until` if given. `case`: a Case, or a row of CLOCK_COLUMNS."""
+    return _clocks(case, until, programs())
+
+
+def _clocks(case: Any, until: date | None, configs: dict[Program, Any]) -> list[DueItem]:
+    config = configs[case.program]  # Program is a StrEnum: its value finds it
+    stage = STAGE_OF[case.stage]
+    number = case.case_number or ""
+    found = []
+    if stage is not Stage.MONITORING:
+        due_on = case.stage_entered_at.date() + timedelta(days=config.sla_days[stage])
+        if until is None or due_on <= until:
+            form = STAGES[stage].form
+            waiting = " (waiting on partners' answers)" if case.waiting_on else ""
+            submit = f": submit the {stage.value} form" if form and not waiting else ""
+            action = f"finish {stage.value}{submit}{waiting}"
+            found.append(
+                DueItem(
+                    due_on, number, case.program, case.case_manager, "stage", case.stage_key, action
+                )
+            )
     else:
         since = max(case.last_contact_at, case.stage_entered_at)
-        yield item(
-            _day(since) + timedelta(days=config.contact_interval_days),
-            "contact",
-            f"since {since.date().isoformat()}",
-            f"contact the client, and record it (`casework note {number} --type phone …`)",
-        )
+        due_on = since.date() + timedelta(days=config.contact_interval_days)
+        if until is None or due_on <= until:
+            action = f"contact the client, and record it (`casework note {number} --type phone …`)"
+            subject = f"since {since.date().isoformat()}"
+            found.append(
+                DueItem(due_on, number, case.program, case.case_manager, "contact", subject, action)
+            )
     if stage in CADENCE_STAGES:
         since = max(case.last_assessed_at or case.opened_at, case.stage_entered_at)
-        yield item(
-            _day(since) + timedelta(days=config.reassessment_interval_days),
-            "reassessment",
-            f"since {since.date().isoformat()}",
-            f"reassess (`casework reassess {number} --reason scheduled_review`)",
+        due_on = since.date() + timedelta(days=config.reassessment_interval_days)
+        if until is None or due_on <= until:
+            action = f"reassess (`casework reassess {number} --reason scheduled_review`)"
+            subject = f"since {since.date().isoformat()}"
+            found.append(
+                DueItem(
+                    due_on, number, case.program, case.case_manager, "reassessment", subject, action
+                )
+            )
+    return found
+
+
+def _any_clock_due(configs: dict[Program, Any], until: date) -> Any:
+    """The cases with a clock of their own due by `until`, as a filter (the rows `_clocks`
+    finds nothing in are not read): a date due by `until` is one a day of which began
+    before the midnight after `until` less the clock's days."""
+
+    def before(days: int) -> datetime:
+        return datetime.combine(until - timedelta(days=days - 1), time(), UTC)
+
+    cadence = [s.value for s in CADENCE_STAGES]
+    assessed = func.coalesce(Case.last_assessed_at, Case.opened_at)
+    each = []
+    for program, config in configs.items():
+        clocks = [
+            and_(Case.stage == stage.value, Case.stage_entered_at < before(days))
+            for stage, days in config.sla_days.items()
+            if stage is not Stage.MONITORING
+        ]
+        contact = before(config.contact_interval_days)
+        clocks.append(
+            and_(
+                Case.stage == Stage.MONITORING.value,
+                Case.last_contact_at < contact,
+                Case.stage_entered_at < contact,
+            )
         )
+        review = before(config.reassessment_interval_days)
+        clocks.append(
+            and_(Case.stage.in_(cadence), assessed < review, Case.stage_entered_at < review)
+        )
+        each.append(and_(Case.program == program.value, or_(*clocks)))
+    return or_(*each)
 
 
 def due_list(
@@ -95,8 +162,11 @@ def due_list(
     is_open = Case.status == CaseStatus.OPEN.value
     items: list[DueItem] = []
     own: list[int] = []
-    for case in session.scalars(select(Case).where(is_open, mine)):
-        items += case_items(case)
+    configs = programs()
+    clocks = select(Case.id, *CLOCK_COLUMNS).where(is_open, mine, _any_clock_due(configs, until))
+    rows = session.connection().execute(clocks).all()
+    for case in rows:
+        items += _clocks(case, until, configs)
         own.append(case.id)
 
     def theirs(case_id: Any, closed: bool = False) -> Any:
@@ -113,7 +183,11 @@ def due_list(
 
     referrals = (
         select(
-            Case, Referral.reference, Referral.provider, Referral.status_at, Provider.response_days
+            *SHOWN,
+            Referral.reference,
+            Referral.provider,
+            Referral.status_at,
+            Provider.response_days,
         )
         .join(Referral, and_(Referral.case_id == Case.id, Referral.episode == Case.episode))
         .outerjoin(Provider, Provider.key == Referral.provider)
@@ -123,7 +197,9 @@ def due_list(
             Referral.sent_at.is_not(None),
         )
     )
-    for case, reference, provider, status_at, response_days in session.execute(referrals):
+    for case in session.execute(referrals):
+        reference, provider = case.reference, case.provider
+        status_at, response_days = case.status_at, case.response_days
         window = answer_window(response_days, programs()[Program(case.program)])
         items.append(
             DueItem(
@@ -142,11 +218,12 @@ def due_list(
     )
     for model, what, when, kind, action in dated:
         query = (
-            select(Case, what, when)
+            select(*SHOWN, what.label("subject"), when.label("due_on"))
             .join(model, model.case_id == Case.id)
             .where(theirs(model.case_id), model.active, when <= until)
         )
-        for case, subject, due_on in session.execute(query):
+        for case in session.execute(query):
+            subject, due_on = case.subject, case.due_on
             items.append(
                 DueItem(
                     due_on,
@@ -159,11 +236,12 @@ def due_list(
                 )
             )
     unanswered = (
-        select(Case, AdverseNotice)
+        select(*SHOWN, AdverseNotice)
         .join(AdverseNotice, AdverseNotice.case_id == Case.id)
         .where(theirs(AdverseNotice.case_id), AdverseNotice.awaiting)
     )
-    for case, notice in session.execute(unanswered):
+    for case in session.execute(unanswered):
+        notice = case.AdverseNotice
         number = case.case_number or ""
         deadline, named = notices.of(notice).watched
         items.append(
@@ -180,7 +258,7 @@ def due_list(
             )
         )
     checks = (
-        select(Case, FollowUp.day, FollowUp.due_on)
+        select(*SHOWN, FollowUp.day, FollowUp.due_on)
         .join(FollowUp, and_(FollowUp.case_id == Case.id, FollowUp.episode == Case.episode))
         .where(
             theirs(FollowUp.case_id, closed=True),
@@ -188,7 +266,8 @@ def due_list(
             FollowUp.due_on <= until,
         )
     )
-    for case, day, due_on in session.execute(checks):
+    for case in session.execute(checks):
+        day, due_on = case.day, case.due_on
         number = case.case_number or ""
         items.append(
             DueItem(
@@ -202,7 +281,7 @@ def due_list(
             )
         )
     return sorted(
-        (i for i in items if i.due_on <= until), key=lambda i: (i.due_on, i.case_number, i.what)
+        (i for i in items if i.due_on <= until), key=attrgetter("due_on", "case_number", "what")
     )
 
 

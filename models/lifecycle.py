@@ -360,11 +360,15 @@ def form_version_given(tags: Iterable[str], stage: Stage) -> int:
     return int(version) if version.isdigit() else 0
 
 
+def current_wait_tags() -> set[str]:
+    """The wait tags a run of this release can carry."""
+    return {wait_tag(stage) for stage in Stage} | {wait_tag(Stage.REFERRAL, True)}
+
+
 def stale_wait(tags: Iterable[str]) -> str | None:
     """Why a waiting run waits under another release's form or layout, or None."""
     tag = waited_under(tags)
-    current = {wait_tag(stage) for stage in Stage} | {wait_tag(Stage.REFERRAL, True)}
-    if tag in current:
+    if tag in current_wait_tags():
         return None
     under = (
         f"under {tag.removeprefix(WAIT_TAG)}" if tag else "as a release before 0.2.0 laid it out"

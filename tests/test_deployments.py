@@ -54,3 +54,12 @@ def test_the_cli_finds_each_sweeps_deployment_by_its_watch() -> None:
     for watch, flow in SWEEPS.items():
         assert WATCH_DEPLOYMENTS[watch] == f"{flow.name}/{flow.name}"
         assert WATCH_DEPLOYMENTS[watch] in declared
+
+
+def test_status_asks_about_every_declared_deployment_and_no_other() -> None:
+    """`casework status` names the deployments without importing the flows: the list it
+    uses is the declaration's, in order."""
+    from casework.core.prefect_api import DEPLOYMENTS
+    from casework.deployments import DECLARED
+
+    assert DEPLOYMENTS == [d.full_name for d in DECLARED]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -161,22 +162,65 @@ def show(case_number: str, as_json: bool) -> int:
     return 0
 
 
-@command(commands, "cases", "list the caseload")
+@command(commands, "cases", "list the caseload, a page at a time (--json: every case)")
 @click.option("--stage", type=choice_of(Stage))
 @click.option("--program", type=choice_of(Program))
 @click.option("--status", type=choice_of(CaseStatus))
+@click.option(
+    "--page",
+    type=click.IntRange(min=1),
+    help="which page of 100 cases, in the order they were opened (default: the first; "
+    "with --json, every case unless a page is given)",
+)
 @JSON
-def cases(stage: str | None, program: str | None, status: str | None, as_json: bool) -> int:
+def cases(
+    stage: str | None, program: str | None, status: str | None, page: int | None, as_json: bool
+) -> int:
     from casework import services
     from casework.cli.views import caseload_text
 
-    rows = services.cases.caseload(
+    chosen = (
         Stage(stage) if stage else None,
         Program(program) if program else None,
         CaseStatus(status) if status else None,
     )
-    emit([row.model_dump(mode="json") for row in rows], as_json, lambda: caseload_text(rows))
+    if as_json and page is None:  # every case, written as it is read
+        first = True
+        sys.stdout.write("[")
+        for chunk in services.cases.caseload_chunks(*chosen):
+            for row in chunk:
+                sys.stdout.write(("\n  " if first else ",\n  ") + row.model_dump_json())
+                first = False
+        sys.stdout.write("\n]\n" if not first else "]\n")
+        return 0
+    total = services.cases.caseload_count(*chosen)
+    per_page = services.cases.CASELOAD_PAGE
+    pages = max(1, -(-total // per_page))
+    if (page or 1) > pages:
+        ctx = click.get_current_context()
+        param = next(p for p in ctx.command.params if p.name == "page")
+        raise click.BadParameter(f"{page} is past the last page ({pages})", ctx, param)
+    rows = services.cases.caseload(*chosen, page=page or 1)
+    emit(
+        [row.model_dump(mode="json") for row in rows],
+        as_json,
+        lambda: (
+            caseload_text(rows)
+            + _more(page or 1, pages, total, {"stage": stage, "program": program, "status": status})
+        ),
+    )
     return 0
+
+
+def _more(page: int, pages: int, total: int, chosen: dict[str, str | None]) -> str:
+    """The line under a page of the caseload: where it is, and the command for the next."""
+    if pages == 1:
+        return ""
+    line = f"\npage {page} of {pages} ({total} cases)"
+    if page < pages:
+        options = "".join(f" --{name} {value}" for name, value in chosen.items() if value)
+        line += f"; next: casework cases{options} --page {page + 1}"
+    return line
 
 
 @command(commands, "form", "print a stage form's schema or an example")

@@ -33,6 +33,22 @@ REFERRAL_SYNC_DEPLOYMENT = "referral-status-sync/referral-status-sync"
 BRIEF_DEPLOYMENT = "escalation-brief/escalation-brief"
 FOLLOW_UPS_DEPLOYMENT = "follow-up-checks/follow-up-checks"
 CADENCE_DEPLOYMENT = "reassessment-cadence/reassessment-cadence"
+REPORT_DEPLOYMENT = "caseload-report/caseload-report"
+RETENTION_DEPLOYMENT = "prefect-retention/prefect-retention"
+# Every deployment casework.deployments declares, in its order, by name only: for what asks
+# about them without importing every flow (`casework status`). A test keeps the two equal.
+DEPLOYMENTS = [
+    LIFECYCLE_DEPLOYMENT,
+    REASSESS_DEPLOYMENT,
+    BRIEF_DEPLOYMENT,
+    SWEEP_DEPLOYMENT,
+    BENEFITS_DEPLOYMENT,
+    FOLLOW_UPS_DEPLOYMENT,
+    CADENCE_DEPLOYMENT,
+    REFERRAL_SYNC_DEPLOYMENT,
+    REPORT_DEPLOYMENT,
+    RETENTION_DEPLOYMENT,
+]
 RUNNER_SILENCE_SECONDS = 45
 
 
@@ -302,25 +318,32 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
             f"deployment {deployment} is not registered at {api_url()}; "
             f"{what_to_start('deployment')}"
         ) from None
+    if not silent_too_long(_silence(found)):
+        return
+    # A worker that asked late is not gone: on a busy host its polls come late. Gone is
+    # what its process and its heartbeat say: `casework up`'s worker lives in `up`'s own
+    # process (which ends if its worker stops); a pool's workers send Prefect a heartbeat,
+    # and Prefect calls a worker offline only after three missed ones.
+    if own_stack() and stack_alive():
+        return
+    pool = found.get("work_pool_name")
+    if pool and live_workers(str(pool)):
+        return
     silent = _silence(found)
-    starting = silent_too_long(silent) and own_stack() and stack_alive()
-    # `casework up` is running but its worker has not asked for runs yet: it is starting
-    # (a restart leaves the last poll from before it). Given as long as a silence may be.
-    deadline = time.monotonic() + RUNNER_SILENCE_SECONDS
-    while starting and silent_too_long(silent) and time.monotonic() < deadline:
-        time.sleep(1)
-        silent = _silence(_deployment(deployment))
-    if silent_too_long(silent):
-        seen = f"last seen {silent:.0f} s ago" if silent is not None else "never seen"
-        if starting:
-            raise OrchestratorUnavailable(
-                f"`casework up` is running, but its worker has not asked for runs of "
-                f"{deployment} ({seen}): it is still starting, or stuck; see runner.log "
-                "in the data directory, and try again in a moment"
-            )
-        raise OrchestratorUnavailable(
-            f"no worker is serving {deployment} ({seen}); {what_to_start('worker')}"
-        )
+    seen = f"last seen {silent:.0f} s ago" if silent is not None else "never seen"
+    raise OrchestratorUnavailable(
+        f"no worker is serving {deployment} ({seen}, and no worker of its pool "
+        f"{pool or '-'} is online); {what_to_start('worker')}"
+    )
+
+
+def live_workers(pool: str) -> list[str]:
+    """The names of the pool's workers Prefect counts online (heartbeat not missed)."""
+    try:
+        workers = _api("POST", f"/work_pools/{pool}/workers/filter", {"limit": 200})
+    except ObjectNotFound:
+        return []
+    return [str(w["name"]) for w in workers if w.get("status") == "ONLINE"]
 
 
 def _silence(deployment: dict[str, Any]) -> float | None:
@@ -500,6 +523,36 @@ def put_run_card(key: str, markdown: str, description: str, flow_run_id: str) ->
     _api("PATCH", f"/artifacts/{current['id']}", {"data": markdown, "description": description})
     for stale in older:
         _api("DELETE", f"/artifacts/{stale['id']}")
+
+
+FINISHED = ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]
+DELETE_BATCH = 50  # Prefect's bulk operations take at most 50 runs a request
+
+
+def finished_runs(
+    flow_names: list[str], ended_before: datetime, skip: list[str], limit: int = 200
+) -> list[str]:
+    """Up to `limit` ids of the finished runs of these flows that ended before
+    `ended_before`, leaving out `skip`: one bounded read."""
+    runs: dict[str, Any] = {
+        "state": {"type": {"any_": FINISHED}},
+        "end_time": {"before_": ended_before.isoformat()},
+    }
+    if skip:
+        runs["id"] = {"not_any_": skip}
+    body = {"flows": {"name": {"any_": flow_names}}, "flow_runs": runs, "limit": limit}
+    return [str(run["id"]) for run in _api("POST", "/flow_runs/filter", body)]
+
+
+def delete_runs(flow_run_ids: list[str]) -> int:
+    """Delete these flow runs (their task runs, states, inputs and logs go with them; their
+    artifacts go at the server's next orphan vacuum). Returns how many were deleted."""
+    deleted = 0
+    for start in range(0, len(flow_run_ids), DELETE_BATCH):
+        batch = flow_run_ids[start : start + DELETE_BATCH]
+        body = {"flow_runs": {"id": {"any_": batch}}, "limit": DELETE_BATCH}
+        deleted += len(_api("POST", "/flow_runs/bulk_delete", body)["deleted"])
+    return deleted
 
 
 def create_run_input(flow_run_id: str, key: str, value: Any) -> None:

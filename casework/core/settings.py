@@ -161,6 +161,15 @@ class CaseworkSettings(BaseModel):
         "future `as_of` writes, sends and publishes as if that day had come; off, it is a "
         "preview that writes and sends nothing",
     )
+    prefect_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="days a finished run of a sweep, sync, report, brief or reassessment, or "
+        "a closed case's run, stays on the Prefect server before the daily "
+        "`prefect-retention` flow deletes it with its logs (an open case's run is never "
+        "deleted; the case store keeps every record)",
+    )
     prefect_database_url: str | None = Field(
         default=None,
         description="PostgreSQL for the Prefect server `casework up` starts (as `up "
@@ -282,6 +291,24 @@ def prefect_env(
         "PREFECT_LOCAL_STORAGE_PATH": str(data_dir / "prefect" / "storage"),
         "PREFECT_WORKER_QUERY_SECONDS": str(poll_seconds),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def prefect_server_env() -> dict[str, str]:
+    """What Casework sets on the Prefect server `casework up` starts (an operator's own
+    value of each wins), and what docs/operators.md asks of a shared server:
+
+    * no scan of paused runs: Prefect's pause-expiration service reads every paused run
+      every 5 s to fail those past a pause timeout, and a case run waits with none (30% of
+      a core at 20,000 waiting cases; bench/prefect_db.py);
+    * the logs and artifacts of deleted runs removed (the `orphans` vacuum, daily), beside
+      the events' own retention (Prefect's default, 7 days). Flow runs themselves are
+      deleted by Casework's `prefect-retention` flow, which keeps every open case's run:
+      Prefect's own run vacuum cannot tell an open case's crashed run from history.
+    """
+    return {
+        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,orphans",
     }
 
 

@@ -3,6 +3,7 @@ reopening, and what staff read of a case (the case itself, a caseload, what is d
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -243,15 +244,59 @@ def due(manager: str, within_days: int, today: date | None = None) -> list[Any]:
         return due_list(session, today or now().date(), within_days, manager)
 
 
+CASELOAD_PAGE = 100  # `casework cases`: cases a page
+
+
 def caseload(
-    stage: Stage | None = None, program: Program | None = None, status: CaseStatus | None = None
+    stage: Stage | None = None,
+    program: Program | None = None,
+    status: CaseStatus | None = None,
+    *,
+    page: int | None = None,
+    per_page: int = CASELOAD_PAGE,
 ) -> list[CaseSummary]:
+    """The caseload in the order cases were opened: every case, or one `page` (from 1) of
+    `per_page`. Prefect is asked about the listed open cases' runs only."""
+    offset, limit = ((page - 1) * per_page, per_page) if page is not None else (0, None)
     with session_scope(read_only=True) as session:
-        rows = cases.list_cases(session, stage=stage, program=program, status=status)
-        listed = [CaseSummary.model_validate(case) for case in rows]
-        open_ids = [c.id for c in rows if c.status == CaseStatus.OPEN.value]
-        current = cases.current_runs(session, open_ids)
-    return with_run_states(listed, current)
+        rows = cases.list_cases(
+            session, stage=stage, program=program, status=status, offset=offset, limit=limit
+        )
+        return _summaries(session, rows)
+
+
+def _summaries(session: Session, rows: list[Any]) -> list[CaseSummary]:
+    listed = [CaseSummary.model_validate(case) for case in rows]
+    open_ids = [c.id for c in rows if c.status == CaseStatus.OPEN.value]
+    return with_run_states(listed, cases.current_runs(session, open_ids))
+
+
+def caseload_count(
+    stage: Stage | None = None, program: Program | None = None, status: CaseStatus | None = None
+) -> int:
+    with session_scope(read_only=True) as session:
+        return cases.count_cases(session, stage=stage, program=program, status=status)
+
+
+def caseload_chunks(
+    stage: Stage | None = None,
+    program: Program | None = None,
+    status: CaseStatus | None = None,
+    chunk: int = 1000,
+) -> Iterator[list[CaseSummary]]:
+    """The whole caseload, `chunk` cases at a time (each read, and its runs asked about,
+    as it is wanted): memory and each read bounded however large the store."""
+    after = 0
+    while True:
+        with session_scope(read_only=True) as session:
+            rows = cases.list_cases(
+                session, stage=stage, program=program, status=status, after_id=after, limit=chunk
+            )
+            if not rows:
+                return
+            after = rows[-1].id
+            summaries = _summaries(session, rows)
+        yield summaries
 
 
 def with_run_states(rows: list[CaseSummary], runs: dict[str, str | None]) -> list[CaseSummary]:

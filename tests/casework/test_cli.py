@@ -190,6 +190,40 @@ def test_caseload_lists_and_filters(capsys, waiting_case) -> None:
     assert waiting_case not in out
 
 
+def test_caseload_comes_a_page_at_a_time_and_whole_as_json(capsys) -> None:
+    """A large caseload: 100 cases a page, with where the page is and the next page's
+    command; `--json` every case (written as read); a page past the last refused."""
+    from casework.models.codes import Program
+
+    with session_scope() as session:
+        for _ in range(130):
+            factories.new_case(session, Program.GERIATRIC)
+    filters = ("--program", "geriatric", "--status", "open")
+    code, out, _ = run_cli(capsys, "cases", *filters, "--json")
+    every = [row["case_number"] for row in json.loads(out)]
+    assert code == 0
+    assert len(every) == len(set(every)) >= 130
+    pages = -(-len(every) // 100)
+
+    code, out, _ = run_cli(capsys, "cases", *filters)
+    lines = out.strip().splitlines()
+    assert code == 0
+    assert [line.split()[0] for line in lines[1:101]] == every[:100]
+    assert lines[-1] == (
+        f"page 1 of {pages} ({len(every)} cases); "
+        "next: casework cases --program geriatric --status open --page 2"
+    )
+    code, out, _ = run_cli(capsys, "cases", *filters, "--page", str(pages), "--json")
+    assert [row["case_number"] for row in json.loads(out)] == every[(pages - 1) * 100 :]
+
+    code, out, err = run_cli(capsys, "cases", *filters, "--page", str(pages + 1))
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        f"casework cases: error: argument --page: {pages + 1} is past the last page ({pages})"
+        " (see --help)"
+    )
+
+
 def test_caseload_shows_when_the_stage_is_due(capsys, waiting_case) -> None:
     code, out, _ = run_cli(capsys, "cases", "--stage", "assessment", "--json")
     row = next(r for r in json.loads(out) if r["case_number"] == waiting_case)

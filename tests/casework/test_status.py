@@ -174,3 +174,37 @@ def test_status_and_repair_refuse_bad_input_in_one_line(stack: str) -> None:
     assert down.returncode == 1
     assert "Prefect server at http://127.0.0.1:9/api is not answering" in down.stdout
     assert down.stderr == ""
+
+
+def test_a_worker_is_reported_gone_by_its_heartbeat_not_by_a_late_poll(
+    stack: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a shared server (not this data directory's `up`): a deployment nobody has polled
+    is refused while its pool has no live worker, and accepted once a worker of the pool
+    sends Prefect its heartbeat, however late its polls (a busy host)."""
+    from uuid import uuid4
+
+    from casework.core.settings import get_settings
+
+    monkeypatch.setenv("CASEWORK_DATA_DIR", str(tmp_path))  # no stack file: a shared server
+    get_settings.cache_clear()
+    try:
+        assert not prefect_api.own_stack()
+        pool = f"busy-{uuid4().hex[:8]}"
+        prefect_api._api("POST", "/work_pools/", {"name": pool, "type": "process"})
+        flow_id = prefect_api._api("POST", "/flows/", {"name": "late-poll"})["id"]
+        body = {"name": pool, "flow_id": flow_id, "work_pool_name": pool}
+        prefect_api._api("POST", "/deployments/", body)
+        name = f"late-poll/{pool}"
+        gone = f"no worker is serving {name} \\(never seen, and no worker of its pool {pool}"
+        with pytest.raises(prefect_api.OrchestratorUnavailable, match=gone):
+            prefect_api.check_ready(name)
+
+        heartbeat = {"name": "on-a-busy-host", "heartbeat_interval_seconds": 30}
+        prefect_api._api("POST", f"/work_pools/{pool}/workers/heartbeat", heartbeat)
+        prefect_api.check_ready(name)  # never polled, but its worker is alive
+        health = status.deployment_health(name)
+        assert health.problem is None, health
+        assert "its worker online" in health.served
+    finally:
+        get_settings.cache_clear()
