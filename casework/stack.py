@@ -103,13 +103,19 @@ import ctypes, os, signal, sys
 ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 if os.getppid() != int(sys.argv[1]):
     sys.exit(0)  # `up` is already gone
-os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+os.execv(sys.argv[2], sys.argv[2:])
 """
 
 
 def tied_to_this_process(python_args: list[str]) -> list[str]:
     """The command line that runs `python *python_args` and ends it when this process ends."""
-    return [sys.executable, "-c", _SERVER_TRAMPOLINE, str(os.getpid()), *python_args]
+    return tied([sys.executable, *python_args])
+
+
+def tied(argv: list[str]) -> list[str]:
+    """The command line that runs `argv` (its first item a program's path) and ends it,
+    with SIGTERM, when this process ends."""
+    return [sys.executable, "-c", _SERVER_TRAMPOLINE, str(os.getpid()), *argv]
 
 
 def start_server(data_dir: Path, port: int, timeout: float = 120) -> subprocess.Popen[bytes]:

@@ -132,8 +132,9 @@ class TemplateProcess:
     """One template process, seen from the worker: asks it to fork a child per run, and
     learns each child's pid and exit code from it."""
 
-    def __init__(self, fingerprint: tuple[int, int]) -> None:
+    def __init__(self, fingerprint: tuple[int, int], settings: dict[str, str]) -> None:
         self.fingerprint = fingerprint
+        self.settings = settings  # what each run's environment sets: the template has it too
         self.runs = 0
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -153,6 +154,7 @@ class TemplateProcess:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "casework.template", str(request_read), str(reply_write)],
             pass_fds=(request_read, reply_write),
+            env={**os.environ, **self.settings},
         )
         os.close(request_read)
         os.close(reply_write)
@@ -385,7 +387,7 @@ class CaseworkWorker(
                 self._retired.append(template)
                 template = None
             if template is None:
-                template = TemplateProcess(fingerprint)
+                template = TemplateProcess(fingerprint, self._child_settings)
                 await template.start()
                 self._template = template
             self._retired = [t for t in self._retired if t.children()]

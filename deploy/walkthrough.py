@@ -6,12 +6,15 @@ follows it.
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, as on the test machines); `.ci/run` runs it
 when that answers. In order, each step timed:
 
-1. a Prefect server on a PostgreSQL database of its own, and the case store on another;
+1. a Prefect server scaled out (`casework prefect-server --api-servers 2`: two API servers
+   behind HAProxy, the background services in their own process, Redis) on a PostgreSQL
+   database of its own, and the case store on another;
 2. `casework deploy` (work pool, deployments, automations), before any worker exists;
 3. two `casework worker --pool casework` processes with separate homes (data directory,
    PREFECT_HOME), connected to the store as the service role, the secrets copied to each;
 4. `--cases` cases moved through every stage, intake to closure, with referrals sent to a
-   partner agency over HTTP, and both workers taking runs;
+   partner agency over HTTP, and both workers taking runs, while one API server is killed
+   (kill -9) 15 s in: the others answer, and it is started again;
 5. worker A killed together with its template and flow-run processes (kill -9 of its
    process group, as when a machine is lost) while a case run is in flight on it; the
    case recovers by itself: the lost-run automation crashes the silent run, the
@@ -28,6 +31,7 @@ import argparse
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -95,6 +99,7 @@ class Walkthrough:
         self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}/api"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.api_pids: dict[str, int] = {}
         self.opened: list[Any] = []  # every case the walkthrough opened, in order
         from casework.partner import WebhookReceiver
 
@@ -119,6 +124,9 @@ class Walkthrough:
         data_dir = self.home / name
         (data_dir / "prefect").mkdir(parents=True, exist_ok=True)
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CASEWORK_"))}
+        credential = self.home / "server" / "prefect-credential"  # the server's, made as it starts
+        if credential.exists():
+            keep["PREFECT_API_AUTH_STRING"] = credential.read_text().strip()
         return keep | {
             "PREFECT_API_URL": self.api,
             "PREFECT_HOME": str(data_dir / "prefect"),
@@ -133,6 +141,12 @@ class Walkthrough:
             "CASEWORK_DEV_MODE": "on",
             "CASEWORK_WRITE_AHEAD": "on",
         }
+
+    def http(self) -> httpx.Client:
+        """The Prefect API, signed in with the server's credential."""
+        credential = (self.home / "server" / "prefect-credential").read_text().strip()
+        user, _, password = credential.partition(":")
+        return httpx.Client(base_url=self.api + "/", timeout=30, auth=(user, password))
 
     def casework(self, name: str, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -169,23 +183,33 @@ class Walkthrough:
         (self.home / "programs.toml").write_text(text)
 
     def prefect_server(self) -> None:
-        env = self.env("server") | {
-            "PREFECT_API_DATABASE_CONNECTION_URL": (
-                f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.prefect_db}"
-            ),
-        }
+        """`casework prefect-server`: two API servers behind HAProxy, the background
+        services in their own process, Redis (Debian's, started by it), on PostgreSQL."""
+        env = self.env("server")
         del env["PREFECT_API_URL"]
         self.start(
             "prefect-server",
-            [sys.executable, "-m", "casework.prefect_server", "start", "--host", "127.0.0.1"]
-            + ["--port", str(self.port)],
+            [sys.executable, "-m", "casework", "prefect-server", "--port", str(self.port)]
+            + ["--api-servers", "2", "--prefect-database-url", f"{PG}/{self.prefect_db}"],
             env,
         )
-
+        log = self.home / "prefect-server.log"
+        wait_for("the Prefect server to start", lambda: "Ctrl-C stops it" in log.read_text(), 300)
+        started = log.read_text().split("Prefect server at", 1)[1].splitlines()[0]
+        self.api_pids = {name: int(pid) for name, pid in re.findall(r"(api-\d+) (\d+)", started)}
         from casework.core.prefect_api import api_is_healthy
 
-        wait_for("the Prefect server to answer", lambda: api_is_healthy(self.api), 240)
-        self.say(f"Prefect server answering at {self.api}, on PostgreSQL ({self.prefect_db})")
+        wait_for("the Prefect server to answer", lambda: api_is_healthy(self.api), 60)
+        self.say(
+            f"Prefect server answering at {self.api}, on PostgreSQL ({self.prefect_db}): "
+            f"{len(self.api_pids)} API servers behind HAProxy, services apart, Redis"
+        )
+
+    def kill_an_api_server(self, when: threading.Event) -> None:
+        """While cases move: kill -9 of API server 1 once the first transitions are done."""
+        when.wait(600)
+        os.kill(self.api_pids["api-1"], signal.SIGKILL)
+        self.say(f"API server 1 killed (kill -9 of {self.api_pids['api-1']}) while cases move")
 
     def case_store(self) -> None:
         migrated = self.casework("operator", "migrate")
@@ -214,7 +238,7 @@ class Walkthrough:
         if done.returncode:
             raise Failed(f"casework deploy: {done.stderr.strip()}")
         self.say("casework deploy (no worker exists yet):\n" + done.stdout.strip())
-        api = httpx.Client(base_url=self.api + "/", timeout=30)
+        api = self.http()
         if api.post(f"work_pools/{POOL}/workers/filter", json={}).json():
             raise Failed("casework deploy: a worker had polled before it")
         pool = api.get(f"work_pools/{POOL}").json()
@@ -248,7 +272,7 @@ class Walkthrough:
 
     def other_version_refused(self) -> None:
         """A deployment made by another installation: a worker refuses it in one line."""
-        api = httpx.Client(base_url=self.api + "/", timeout=30)
+        api = self.http()
         sweep = api.get("deployments/name/stalled-case-sweep/stalled-case-sweep").json()
         other = "0.0.9+lock.0000000000+head.0001"
         api.patch(f"deployments/{sweep['id']}", json={"version": other}).raise_for_status()
@@ -298,7 +322,7 @@ class Walkthrough:
         )
 
     def polling(self) -> int:
-        found = httpx.post(f"{self.api}/work_pools/{POOL}/workers/filter", json={}).json()
+        found = self.http().post(f"work_pools/{POOL}/workers/filter", json={}).json()
         return sum(1 for w in found if w["status"] == "ONLINE")
 
     def taken_by(self, name: str) -> set[str]:
@@ -354,12 +378,21 @@ class Walkthrough:
         wait_for("both workers to poll", lambda: self.polling() == 2, 180)
         self.say(f"workers a and b polling the {POOL} pool (--limit {self.args.limit} each)")
 
-        # 4. cases through every stage, on both workers.
+        # 4. cases through every stage, on both workers; an API server killed meanwhile.
         began = time.monotonic()
         first = self.open_cases(self.args.cases)
+        moving = threading.Event()
+        killer = threading.Thread(target=self.kill_an_api_server, args=(moving,), daemon=True)
+        killer.start()
+        threading.Timer(15, moving.set).start()  # a few transitions in
         demo.drive(first, patience=1200)
+        moving.set()
+        killer.join()
         self.finished(first)
         moved = time.monotonic() - began
+        server_log = (self.home / "prefect-server.log").read_text()
+        if "api-1 exited (-9); starting it again" not in server_log:
+            raise Failed("the killed API server started again: `casework prefect-server` did not")
         runs = self.case_runs([c.number for c in first])
         a, b = self.taken_by("worker-a"), self.taken_by("worker-b")
         on_a, on_b = len(a & set(runs)), len(b & set(runs))
@@ -465,7 +498,7 @@ class Walkthrough:
     def recovered(self, run_id: str) -> dict[str, Any] | None:
         from casework.automations import RESCHEDULED
 
-        states = httpx.get(f"{self.api}/flow_run_states/", params={"flow_run_id": run_id}).json()
+        states = self.http().get("flow_run_states/", params={"flow_run_id": run_id}).json()
         crashed = [s for s in states if s["type"] == "CRASHED"]
         again = [s for s in states if (s["message"] or "").startswith(RESCHEDULED)]
         if not (crashed and again):
@@ -575,7 +608,7 @@ class Walkthrough:
             "limit": 50,  # the most the events API gives per page
         }
         found: Counter[int] = Counter()
-        response = httpx.post(f"{self.api}/events/filter", json=body, timeout=30)
+        response = self.http().post("events/filter", json=body)
         response.raise_for_status()
         page = response.json()
         while True:
@@ -584,7 +617,7 @@ class Walkthrough:
                     found[int(event["payload"]["escalation_id"])] += 1
             if not page.get("next_page"):
                 return found
-            page = httpx.get(page["next_page"], timeout=30).json()
+            page = self.http().get(page["next_page"]).json()
 
     # -- the end -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from casework.core.errors import UserError
 # Each command, and the module of the noun it belongs to (imported when it runs).
 COMMANDS = {
     "up": "stack",
+    "prefect-server": "stack",
     "worker": "stack",
     "desk": "stack",
     "deploy": "stack",

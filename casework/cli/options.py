@@ -184,6 +184,18 @@ class PrefectDatabase(click.ParamType[str]):
             self.fail(str(exc), param, ctx)
 
 
+class RedisUrl(click.ParamType[str]):
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from casework.core.settings import redis_url
+
+        try:
+            return redis_url(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 YES_NO = Choice(["yes", "no"])
 JSON = click.option("--json", "as_json", is_flag=True, help="print JSON")
 
@@ -206,10 +218,10 @@ DATA_DIR_HELP = (
     "data directory)"
 )
 # The commands that may start a new data directory; every other one needs it there.
-CREATES_STORE = {"up", "migrate", "worker"}
+CREATES_STORE = {"up", "migrate", "worker", "prefect-server"}
 NEEDS_NO_STORE = {"form", "deploy", "restore"}
-ANY_SCHEMA = {"form", "migrate", "deploy", "restore", "backup"}
-RUNS_THE_STACK = {"up", "worker"}
+ANY_SCHEMA = {"form", "migrate", "deploy", "restore", "backup", "prefect-server"}
+RUNS_THE_STACK = {"up", "worker", "prefect-server"}
 
 
 def command(group: click.Group, name: str, help: str, noun: str | None = None) -> Callable[[F], F]:

@@ -15,6 +15,7 @@ from casework.cli.options import (
     Count,
     Port,
     PrefectDatabase,
+    RedisUrl,
     command,
     emit,
     prepared,
@@ -43,6 +44,44 @@ def up(port: int, demo: int, verbose: bool, prefect_database_url: str | None) ->
 
     data_dir, start_own = prepared()
     return serve(data_dir, start_own, port, demo, verbose)
+
+
+@command(
+    commands,
+    "prefect-server",
+    "run one Prefect server scaled out on this host: API servers behind HAProxy, the "
+    "background services in their own process, Redis for messaging (many machines)",
+)
+@click.option("--port", type=Port(), default=4200, help="where clients reach it (HAProxy)")
+@click.option("--api-servers", type=Count(1, 32), default=2, metavar="N")
+@click.option(
+    "--prefect-database-url",
+    type=PrefectDatabase(),
+    metavar="URL",
+    help="its PostgreSQL database (default: CASEWORK_PREFECT_DATABASE_URL)",
+)
+@click.option(
+    "--redis-url",
+    type=RedisUrl(),
+    metavar="URL",
+    help="the Redis to use (default: CASEWORK_REDIS_URL; else Debian's redis-server, started "
+    "here on loopback)",
+)
+def prefect_server(
+    port: int, api_servers: int, prefect_database_url: str | None, redis_url: str | None
+) -> int:
+    from casework.core.settings import get_settings
+    from casework.prefect_cluster import serve
+
+    data_dir, _ = prepared()
+    settings = get_settings()
+    database = settings.prefect_database_url  # the option's, else the setting's, checked
+    if database is None:
+        raise CliError(
+            "--prefect-database-url: a scaled-out Prefect server needs PostgreSQL "
+            "(SQLite cannot be shared by several servers)"
+        )
+    return serve(data_dir, port, database, api_servers, redis_url or settings.redis_url)
 
 
 @command(

@@ -83,6 +83,7 @@ class RunView:
     state_message: str | None
     pause_key: str | None
     tags: list[str]
+    since: datetime | None = None  # when it entered its state
 
     @property
     def waiting(self) -> bool:
@@ -198,6 +199,18 @@ def server_answers(api_url: str, timeout: float = 5) -> bool | None:
         return False
 
 
+LOST_RETRIES = 2
+LOST_PAUSE_SECONDS = 0.5
+READS = ("/filter", "/count", "/paginate", "/history")
+
+
+def _repeatable(method: str, path: str) -> bool:
+    """Whether asking again is safe when an answer is lost: a read (GET, or a POST that
+    filters or counts), or a write whose second asking changes nothing (PATCH, PUT,
+    DELETE). A create or a resume is not: its caller finds out what happened."""
+    return method in ("GET", "PATCH", "PUT", "DELETE") or path.rstrip("/").endswith(READS)
+
+
 def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None) -> Any:
     """One call to the Prefect server's REST API; its JSON answer. A server that does not
     answer is OrchestratorUnavailable; an unknown object, ObjectNotFound."""
@@ -211,10 +224,18 @@ def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None)
                 base_url=url.rstrip("/") + "/", timeout=90, headers=prefect_auth_headers()
             )
         client = _http[url]
+    lost_again = LOST_RETRIES if _repeatable(method, path) else 0
     for delay in (*BUSY_RETRY_SECONDS, None):
         try:
             response = client.request(method, path.lstrip("/"), json=body)
         except (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+            # A read, or a write that asked twice changes nothing more, is asked again: the
+            # server that had it may be gone (one of several behind a load balancer, or a
+            # kept-alive connection to it), and the next connection reaches another.
+            if lost_again:
+                lost_again -= 1
+                time.sleep(LOST_PAUSE_SECONDS)
+                continue
             raise AnswerLost(
                 f"Prefect server at {url} took the request but its answer was lost "
                 f"({type(exc).__name__})"
@@ -493,7 +514,17 @@ def view(flow_run: dict[str, Any]) -> RunView:
         state_message=state.get("message"),
         pause_key=(state.get("state_details") or {}).get("pause_key"),
         tags=list(flow_run.get("tags") or []),
+        since=_when(state.get("timestamp")),
     )
+
+
+def _when(stamp: Any) -> datetime | None:
+    if isinstance(stamp, datetime):
+        return stamp
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+    except ValueError:
+        return None
 
 
 def create_artifact(key: str, markdown: str, description: str, flow_run_id: str | None) -> None:
@@ -507,7 +538,7 @@ def put_run_card(key: str, markdown: str, description: str, flow_run_id: str) ->
     lists every version of a key made on it (five identical titles, the first clicked as
     likely stale as not), so a run keeps one, updated (the key's collection follows the
     update), and any older ones a run made before this are removed. One more read than a
-    plain write, per card."""
+    plain write, per card; a card whose text has not changed is not written again."""
     found = _api(
         "POST",
         "/artifacts/filter",
@@ -520,7 +551,9 @@ def put_run_card(key: str, markdown: str, description: str, flow_run_id: str) ->
         create_artifact(key, markdown, description, flow_run_id)
         return
     current, *older = found
-    _api("PATCH", f"/artifacts/{current['id']}", {"data": markdown, "description": description})
+    if current.get("data") != markdown:  # unchanged (a sweep that found the same): no write
+        body = {"data": markdown, "description": description}
+        _api("PATCH", f"/artifacts/{current['id']}", body)
     for stale in older:
         _api("DELETE", f"/artifacts/{stale['id']}")
 

@@ -161,6 +161,12 @@ class CaseworkSettings(BaseModel):
         "future `as_of` writes, sends and publishes as if that day had come; off, it is a "
         "preview that writes and sends nothing",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="the Redis a scaled-out Prefect server (`casework prefect-server`) uses for "
+        "messaging and its background services, as `redis://host:port/db`",
+        json_schema_extra={"shown_default": "Debian's redis-server, started on loopback"},
+    )
     prefect_retention_days: int = Field(
         default=30,
         ge=1,
@@ -230,6 +236,11 @@ class CaseworkSettings(BaseModel):
     def _postgresql(cls, value: str | None) -> str | None:
         return None if value is None else prefect_server_database(value)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        return None if value is None else redis_url(value)
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, value: str | None) -> str | None:
@@ -257,6 +268,22 @@ class CaseworkSettings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir.resolve() / 'casework.db'}"
+
+
+def redis_url(url: str) -> str:
+    """A Redis URL as prefect-redis takes it: redis:// (or rediss://) host, port, database."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        database = (parts.path or "/0").lstrip("/") or "0"
+        ok = parts.scheme in ("redis", "rediss") and parts.hostname and database.isdigit()
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{url!r} is not a redis://host:port/db URL")
+    return url
 
 
 def prefect_server_database(url: str) -> str:

@@ -169,9 +169,13 @@ def submit(
             break
         except prefect_api.FormNotAwaitedYet:
             # Normally a moment's race with the suspending run. If it lasts, the run's process
-            # died between suspending and storing its form: run it again to repair it.
+            # died (or lost the server) between suspending and storing its form: run it again
+            # to repair it. How long it lasted is the run's own: suspended that long ago, or,
+            # if the run cannot say, since this submission first found it so.
             early_since = early_since or time.monotonic()
-            if time.monotonic() - early_since > REPAIR_AFTER_SECONDS:
+            if _suspended_for(turn.run) > REPAIR_AFTER_SECONDS or (
+                time.monotonic() - early_since > REPAIR_AFTER_SECONDS
+            ):
                 prefect_api.reschedule(turn.flow_run_id)
                 early_since = None
             if time.monotonic() > deadline:
@@ -186,6 +190,13 @@ def submit(
         turn.flow_run_id,
         max(deadline - time.monotonic(), 10.0),
     )
+
+
+def _suspended_for(run: prefect_api.RunView | None) -> float:
+    """Seconds the run has been suspended, as it says (0 if it does not)."""
+    if run is None or run.since is None or not run.waiting:
+        return 0.0
+    return (now() - run.since).total_seconds()
 
 
 def run_input(form: StageForm) -> dict[str, Any]:
