@@ -327,14 +327,14 @@ def test_a_deployment_no_runner_serves_is_reported(stack: str) -> None:
     assert str(found.value).endswith("; start `casework up`")  # this data directory's stack
 
 
-def test_a_worker_of_a_running_stack_is_waited_for_not_reported_gone(
+def test_a_worker_of_a_running_stack_that_asks_late_is_not_reported_gone(
     stack: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Right after a restart the deployment's last poll is from before it: with `casework
-    up` running, a command waits for its worker to ask, and a worker that still has not
-    is named as starting or stuck, not as missing ("start `casework up`" while it runs)."""
+    """A busy host's worker asks for runs late (and right after a restart the last poll is
+    from before it): with `casework up` running, its worker is in `up`'s own process, so a
+    command goes ahead, and its run is taken when the worker next asks. Nobody is told to
+    start a worker that is there."""
     assert prefect_api.stack_alive()
-    monkeypatch.setattr(prefect_api, "RUNNER_SILENCE_SECONDS", 2)
     polls = []
     real = prefect_api._deployment
 
@@ -343,14 +343,8 @@ def test_a_worker_of_a_running_stack_is_waited_for_not_reported_gone(
         return {**real(name), "last_polled": "2026-01-01T00:00:00+00:00"}
 
     monkeypatch.setattr(prefect_api, "_deployment", stale)
-    with pytest.raises(prefect_api.OrchestratorUnavailable) as found:
-        prefect_api.check_ready()
-    assert "`casework up` is running, but its worker has not asked for runs" in str(found.value)
-    assert "start `casework up`" not in str(found.value)
-    assert len(polls) > 1, "it waited and asked again"
-    monkeypatch.setattr(prefect_api, "_deployment", real)
-    monkeypatch.setattr(prefect_api, "RUNNER_SILENCE_SECONDS", 45)
-    prefect_api.check_ready()  # the real worker: asked recently
+    prefect_api.check_ready()  # no refusal: the worker's process is alive
+    assert polls == [prefect_api.LIFECYCLE_DEPLOYMENT], "asked once, not waited on"
 
 
 def test_on_a_shared_server_errors_name_the_server_the_pool_and_the_worker_command(
