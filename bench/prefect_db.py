@@ -182,37 +182,39 @@ def copy_runs(connection: Any, template: str, count: int, spec: dict[str, str]) 
         f"FROM flow_run t CROSS JOIN made WHERE t.id = %s",
         (template,),
     )
-    states = _columns(connection, "flow_run_state")
-    state_changed = {
-        "id": "made.state_id",
-        "flow_run_id": "made.run_id",
-        "timestamp": "r.state_timestamp",
-        "created": "r.created",
-        "updated": "r.created",
-    }
-    selected = ", ".join(state_changed.get(c, f"s.{c}") for c in states)
-    connection.execute(
-        f"INSERT INTO flow_run_state ({', '.join(states)}) SELECT {selected} "
-        "FROM made JOIN flow_run r ON r.id = made.run_id "
+    _copy_beside(
+        connection,
+        "flow_run_state",
+        {"id": "made.state_id", "timestamp": "r.state_timestamp"},
         "JOIN flow_run t ON t.id = %s JOIN flow_run_state s ON s.id = t.state_id",
-        (template,),
+        template,
     )
     connection.execute(
         "UPDATE flow_run SET state_id = made.state_id FROM made WHERE flow_run.id = made.run_id"
     )
-    logs = _columns(connection, "log")
-    log_changed = {
-        "id": "gen_random_uuid()",
+    _copy_beside(
+        connection,
+        "log",
+        {"id": "gen_random_uuid()", "timestamp": "r.created"},
+        f"JOIN log s ON s.flow_run_id = %s CROSS JOIN generate_series(1, {LOGS_PER_RUN})",
+        template,
+    )
+
+
+def _copy_beside(
+    connection: Any, table: str, changed: dict[str, str], joined: str, template: str
+) -> None:
+    """Rows of `table` for each made run, copied from the template's (`s` in `joined`)."""
+    changed = {
         "flow_run_id": "made.run_id",
-        "timestamp": "r.created",
         "created": "r.created",
         "updated": "r.created",
-    }
-    selected = ", ".join(log_changed.get(c, f"l.{c}") for c in logs)
+    } | changed
+    columns = _columns(connection, table)
+    selected = ", ".join(changed.get(c, f"s.{c}") for c in columns)
     connection.execute(
-        f"INSERT INTO log ({', '.join(logs)}) SELECT {selected} "
-        "FROM made JOIN flow_run r ON r.id = made.run_id "
-        f"JOIN log l ON l.flow_run_id = %s CROSS JOIN generate_series(1, {LOGS_PER_RUN})",
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} "
+        f"FROM made JOIN flow_run r ON r.id = made.run_id {joined}",
         (template,),
     )
 

@@ -3,7 +3,9 @@ deployments, the stack's health and repairs, the store's schema, backups and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +24,16 @@ from casework.cli.options import (
 )
 
 commands = click.Group()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def prefect_database(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--prefect-database-url",
+        type=PrefectDatabase(),
+        metavar="URL",
+        help=f"{what} (default: CASEWORK_PREFECT_DATABASE_URL)",
+    )
 
 
 @command(commands, "up", "start the local stack and serve every deployment")
@@ -32,13 +44,7 @@ commands = click.Group()
     is_flag=True,
     help="the worker's and the flow runs' output to the terminal, not to runner.log",
 )
-@click.option(
-    "--prefect-database-url",
-    type=PrefectDatabase(),
-    metavar="URL",
-    help="run the local Prefect server on this PostgreSQL database, not on SQLite (default: "
-    "CASEWORK_PREFECT_DATABASE_URL)",
-)
+@prefect_database("run the local Prefect server on this PostgreSQL database, not on SQLite")
 def up(port: int, demo: int, verbose: bool, prefect_database_url: str | None) -> int:
     from casework.stack import up as serve
 
@@ -54,12 +60,7 @@ def up(port: int, demo: int, verbose: bool, prefect_database_url: str | None) ->
 )
 @click.option("--port", type=Port(), default=4200, help="where clients reach it (HAProxy)")
 @click.option("--api-servers", type=Count(1, 32), default=2, metavar="N")
-@click.option(
-    "--prefect-database-url",
-    type=PrefectDatabase(),
-    metavar="URL",
-    help="its PostgreSQL database (default: CASEWORK_PREFECT_DATABASE_URL)",
-)
+@prefect_database("its PostgreSQL database")
 @click.option(
     "--redis-url",
     type=RedisUrl(),
