@@ -211,27 +211,17 @@ def _repeatable(method: str, path: str) -> bool:
     return method in ("GET", "PATCH", "PUT", "DELETE") or path.rstrip("/").endswith(READS)
 
 
-def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None) -> Any:
-    """One call to the Prefect server's REST API; its JSON answer. A server that does not
-    answer is OrchestratorUnavailable; an unknown object, ObjectNotFound."""
+def _send(client: Any, method: str, path: str, body: Any, url: str) -> Any:
+    """One request, asked again if it is repeatable and its answer was lost: the server
+    that had it may be gone (one of several behind a load balancer, or a kept-alive
+    connection to it), and the next connection reaches another."""
     import httpx
 
-    url = api_url()
-    with _clients_lock:
-        if url not in _http:
-            # As long as Prefect's own client waits: a server on SQLite can stall a minute.
-            _http[url] = httpx.Client(
-                base_url=url.rstrip("/") + "/", timeout=90, headers=prefect_auth_headers()
-            )
-        client = _http[url]
     lost_again = LOST_RETRIES if _repeatable(method, path) else 0
-    for delay in (*BUSY_RETRY_SECONDS, None):
+    while True:
         try:
-            response = client.request(method, path.lstrip("/"), json=body)
+            return client.request(method, path.lstrip("/"), json=body)
         except (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
-            # A read, or a write that asked twice changes nothing more, is asked again: the
-            # server that had it may be gone (one of several behind a load balancer, or a
-            # kept-alive connection to it), and the next connection reaches another.
             if lost_again:
                 lost_again -= 1
                 time.sleep(LOST_PAUSE_SECONDS)
@@ -245,6 +235,23 @@ def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None)
                 f"Prefect server at {url} is not answering ({type(exc).__name__}); "
                 f"{what_to_start('server')}"
             ) from None
+
+
+def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None) -> Any:
+    """One call to the Prefect server's REST API; its JSON answer. A server that does not
+    answer is OrchestratorUnavailable; an unknown object, ObjectNotFound."""
+    import httpx
+
+    url = api_url()
+    with _clients_lock:
+        if url not in _http:
+            # As long as Prefect's own client waits: a server on SQLite can stall a minute.
+            _http[url] = httpx.Client(
+                base_url=url.rstrip("/") + "/", timeout=90, headers=prefect_auth_headers()
+            )
+        client = _http[url]
+    for delay in (*BUSY_RETRY_SECONDS, None):
+        response = _send(client, method, path, body, url)
         if response.status_code not in BUSY or delay is None:
             break
         # A busy server (its SQLite database locked a moment) asks to be asked again; the
