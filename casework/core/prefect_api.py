@@ -598,7 +598,13 @@ def delete_runs(flow_run_ids: list[str]) -> int:
 def create_run_input(flow_run_id: str, key: str, value: Any) -> None:
     """Store one run input value (a Resume dialog's schema or description) on a flow run."""
     body = {"key": key, "value": json.dumps(value)}
-    _api("POST", f"/flow_runs/{flow_run_id}/input", body)
+    try:
+        _api("POST", f"/flow_runs/{flow_run_id}/input", body)
+    except AnswerLost:
+        # The server may have stored it before the answer was lost: stored as it is, done;
+        # else stored now (a second store of a key that is there would be refused).
+        if read_run_input(flow_run_id, key) != value:
+            _api("POST", f"/flow_runs/{flow_run_id}/input", body)
 
 
 def read_run_input(flow_run_id: str, key: str) -> Any:

@@ -5,6 +5,7 @@ cases of one client, so httpx.MockTransport stands in for the dropped connection
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -61,3 +62,34 @@ def test_a_resume_whose_answer_was_lost_is_not_asked_again(dropping) -> None:  #
     with pytest.raises(prefect_api.AnswerLost):
         prefect_api._api("POST", "/flow_runs/abc/resume", {"run_input": {}})
     assert asked == ["POST /api/flow_runs/abc/resume"], "the caller finds out what happened"
+
+
+def test_a_run_input_whose_answer_was_lost_is_stored_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The schema a suspending run stores for its Resume dialog: its answer lost, it is
+    looked for, and stored again only if the server does not have it."""
+    stored: dict[str, str] = {}
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.method)
+        if request.method == "POST":
+            body = json.loads(request.content)
+            if body["key"] in stored:
+                return httpx.Response(409, json={"detail": "already exists"})
+            stored[body["key"]] = body["value"]
+            if len(asked) == 1:  # the first store lands, its answer does not come back
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            return httpx.Response(201, json={})
+        key = request.url.path.rsplit("/", 1)[1]
+        if key not in stored:
+            return httpx.Response(404, json={"detail": "not found"})
+        return httpx.Response(200, content=stored[key])
+
+    client = httpx.Client(
+        base_url="http://prefect.test/api/", transport=httpx.MockTransport(handle)
+    )
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.test/api")
+    monkeypatch.setitem(prefect_api._http, "http://prefect.test/api", client)
+    prefect_api.create_run_input("abc", "plan-3-schema", {"title": "Plan"})
+    assert asked == ["POST", "GET"], "found stored: not stored twice"
+    assert json.loads(stored["plan-3-schema"]) == {"title": "Plan"}
