@@ -177,7 +177,7 @@ class Cluster:
         argv += ["--appendonly", "no", "--dir", str(self.home)]
         part = self.part("redis", argv, dict(os.environ))
         deadline = time.monotonic() + 30
-        while not _answers(port):
+        while port_is_free(port):  # nothing answers on it yet
             if part.gone() is not None or time.monotonic() > deadline:
                 raise StackError(f"redis-server did not start; see {part.log}")
             time.sleep(0.2)
@@ -248,12 +248,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def serve(data_dir: Path, port: int, database: str, api_servers: int, redis_url: str | None) -> int:
