@@ -38,12 +38,12 @@ from casework.core.prefect_api import (
     OrchestratorUnavailable,
     api_is_healthy,
     api_url,
-    live_workers,
     own_stack,
     prefect_client,
     reschedule,
     stack_alive,
     what_to_start,
+    worker_is_there,
 )
 from casework.core.settings import SERVER_LOG, SERVER_STARTING
 from casework.models import cases, escalations
@@ -184,12 +184,13 @@ def deployment_health(full_name: str) -> DeploymentHealth:
             name, "-", "not registered", problem=f"not registered; {what_to_start('deployment')}"
         )
     health = DeploymentHealth(name, describe_schedules(deployment), served_by(deployment))
-    if health.served.startswith(("never", "silent")) and worker_alive(deployment):
-        health.served += ", its worker online (late: a busy host)"
-    elif health.served.startswith(("never", "silent")):
-        health.problem = (
-            f"no runner or worker is serving it ({health.served}); {what_to_start('worker')}"
-        )
+    if health.served.startswith(("never", "silent")):
+        if worker_is_there(deployment.work_pool_name):
+            health.served += ", its worker online (late: a busy host)"
+        else:
+            health.problem = (
+                f"no runner or worker is serving it ({health.served}); {what_to_start('worker')}"
+            )
     upcoming = _runs(deployment.id, [StateType.SCHEDULED], FlowRunSort.EXPECTED_START_TIME_ASC)
     if upcoming and upcoming.expected_start_time:
         health.next_run = f"{upcoming.expected_start_time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
@@ -247,14 +248,6 @@ def served_by(deployment: DeploymentResponse) -> str:
     silent = (datetime.now(UTC) - last).total_seconds()
     word = "silent" if silent > RUNNER_SILENCE_SECONDS else "polled"
     return f"{word} {silent:.0f} s ago"
-
-
-def worker_alive(deployment: DeploymentResponse) -> bool:
-    """Whether a worker serving the deployment is there though it asked late: `up`'s own
-    (in `up`'s process) or one Prefect counts online by its heartbeat."""
-    if own_stack() and stack_alive():
-        return True
-    return bool(deployment.work_pool_name and live_workers(deployment.work_pool_name))
 
 
 def runner_is_local(data_dir: Path) -> bool:
@@ -331,11 +324,11 @@ def _waiting_runs_to_look_at() -> list[FlowRun]:
     the runs the store says moved lately or were asked to reassess, and, only when Prefect
     counts suspended runs that wait under no tag of this release, every suspended run (an
     upgrade's carry-over not yet done)."""
+    if _waiting_under_earlier_release():
+        return _case_runs([StateType.PAUSED])
     with session_scope(read_only=True) as session:
         wanted = cases.runs_moved_since(session, datetime.now(UTC) - SCHEMA_CHECK_WINDOW)
         wanted += [run for _, _, run in cases.pending_reassessments(session)]
-    if _waiting_under_earlier_release():
-        return _case_runs([StateType.PAUSED])
     runs: list[FlowRun] = []
     unique = sorted(set(wanted))
     for start in range(0, len(unique), PAGE):

@@ -352,10 +352,8 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
     # what its process and its heartbeat say: `casework up`'s worker lives in `up`'s own
     # process (which ends if its worker stops); a pool's workers send Prefect a heartbeat,
     # and Prefect calls a worker offline only after three missed ones.
-    if own_stack() and stack_alive():
-        return
     pool = found.get("work_pool_name")
-    if pool and live_workers(str(pool)):
+    if worker_is_there(str(pool) if pool else None):
         return
     silent = _silence(found)
     seen = f"last seen {silent:.0f} s ago" if silent is not None else "never seen"
@@ -363,6 +361,14 @@ def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
         f"no worker is serving {deployment} ({seen}, and no worker of its pool "
         f"{pool or '-'} is online); {what_to_start('worker')}"
     )
+
+
+def worker_is_there(pool: str | None) -> bool:
+    """Whether a worker serving a deployment on `pool` is there, though it may ask late:
+    `up`'s own (in `up`'s process), or one of the pool's Prefect counts online."""
+    if own_stack() and stack_alive():
+        return True
+    return bool(pool and live_workers(pool))
 
 
 def live_workers(pool: str) -> list[str]:
