@@ -29,6 +29,15 @@ mode and per transition:
     .venv/bin/python bench/lifecycle.py [--cases 20] [--think 20] [--modes stock,casework]
         [--port P] [--prefect-database-url postgresql://...] [--limit 10]
     .venv/bin/python bench/lifecycle.py --cases 20 --think 0 --modes casework,casework-2
+
+With --api-servers N (and --prefect-database-url) the Prefect server is the scaled-out one
+`casework prefect-server --api-servers N` runs: N API servers behind HAProxy, the
+background services in their own process, Redis. The report then gives the server's CPU
+per transition by process (each API server, the services, Redis, HAProxy, and PostgreSQL
+as a whole), and what that predicts for more API server hosts:
+
+    .venv/bin/python bench/lifecycle.py --cases 20 --think 0 --modes casework \
+        --api-servers 2 --prefect-database-url postgresql://postgres@127.0.0.1:5432/bench
 """
 
 from __future__ import annotations
@@ -48,11 +57,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project and its tests' helpers, run as a script
 
 from tests.polling import wait_for  # noqa: E402
+
+if TYPE_CHECKING:
+    from casework.prefect_cluster import Cluster
 
 TICK = os.sysconf("SC_CLK_TCK")
 TRANSITIONS_PER_CASE = 6
@@ -313,20 +326,38 @@ def requests(probe: Path) -> Counter[str]:
 def locked_lines(data_dir: Path) -> int:
     from casework.core.settings import SERVER_LOG
 
-    return (data_dir / SERVER_LOG).read_text(errors="replace").count("database is locked")
+    log = data_dir / SERVER_LOG  # a scaled-out server (PostgreSQL) has none
+    return log.read_text(errors="replace").count("database is locked") if log.exists() else 0
 
 
-def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int) -> dict:
+def postmaster() -> int | None:
+    """The local PostgreSQL's postmaster (its backends are its children), if readable."""
+    for pidfile in Path("/var/run/postgresql").glob("*.pid"):
+        try:
+            return int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+def parts_cpu(parts: dict[str, int]) -> dict[str, float]:
+    return {name: tree_cpu(pid) for name, pid in parts.items()}
+
+
+def measure(mode: str, args: argparse.Namespace, data_dir: Path, parts: dict[str, int]) -> dict:
+    """`parts`: the Prefect server's processes by name (one, or a scaled-out server's), and
+    with a scaled-out server PostgreSQL's postmaster as "postgresql" (not in "server")."""
+    prefect = {name: pid for name, pid in parts.items() if name != "postgresql"}
     probe = Path(os.environ["CASEWORK_BENCH_PROBE"])
     for old in probe.glob("*.log"):
         old.unlink()
     executor = start_executor(mode, data_dir / f"{mode}.log", args.limit)
     try:
-        idle0, idle_started = tree_cpu(server_pid), time.monotonic()
+        idle0, idle_started = sum(parts_cpu(prefect).values()), time.monotonic()
         time.sleep(IDLE_SECONDS)  # the server's own services, and the polls, with no cases
-        idle_rate = (tree_cpu(server_pid) - idle0) / (time.monotonic() - idle_started)
+        idle_rate = (sum(parts_cpu(prefect).values()) - idle0) / (time.monotonic() - idle_started)
         before_locked = locked_lines(data_dir)
-        server0, caller0 = tree_cpu(server_pid), resource.getrusage(resource.RUSAGE_SELF)
+        server0, caller0 = parts_cpu(parts), resource.getrusage(resource.RUSAGE_SELF)
         executor0, workers0 = executor.cpu(), executor.per_worker()
         started = time.monotonic()
         work = run_cases(args.cases, args.think)
@@ -334,7 +365,7 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
         elapsed = time.monotonic() - started
         caller1, executor1 = resource.getrusage(resource.RUSAGE_SELF), executor.cpu()
         workers = [b - a for a, b in zip(workers0, executor.per_worker(), strict=True)]
-        server_cpu = tree_cpu(server_pid) - server0
+        server1 = parts_cpu(parts)
         transitions = args.cases * TRANSITIONS_PER_CASE
         counted = requests(probe)
         not_closed = [n for n in work.numbers if not _at(n, "closure")]
@@ -342,7 +373,8 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
     finally:
         executor.stop()
     cpu = {name: (executor1[name] - executor0[name]) / transitions for name in executor1}
-    cpu["server"] = server_cpu / transitions
+    by_part = {name: (server1[name] - server0[name]) / transitions for name in parts}
+    cpu["server"] = sum(by_part[name] for name in prefect)
     idle_share = idle_rate * elapsed / transitions
     cpu["callers (this process)"] = (
         caller1.ru_utime + caller1.ru_stime - caller0.ru_utime - caller0.ru_stime
@@ -363,6 +395,7 @@ def measure(mode: str, args: argparse.Namespace, data_dir: Path, server_pid: int
         "per_minute": transitions / elapsed * 60,
         "per_worker": [cpu_s / transitions for cpu_s in workers],
         "cli": (cli_cpu, cli_wall),
+        "server_parts": by_part if len(parts) > 1 else {},
     }
 
 
@@ -383,6 +416,11 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         for name, value in r["cpu"].items():
             print(f"  CPU s per transition, {name:<24} {value:6.3f}")
         print(f"  CPU s per transition, {'whole (all processes)':<24} {r['whole']:6.3f}")
+        if r["server_parts"]:
+            print("  the server's CPU s per transition, by process:")
+            for name, value in r["server_parts"].items():
+                print(f"      {value:6.3f}  {name}")
+            predict_servers(r["server_parts"])
         print(
             f"    of which the server's idle load (measured with no cases, over the same "
             f"time): {r['server_idle']:.3f}"
@@ -446,6 +484,47 @@ def predict(worker_cpu: float, server_cpu: float, cores: int = 2) -> None:
     )
 
 
+def predict_servers(per_transition: dict[str, float], cores: int = 2) -> None:
+    """Transitions per minute the Prefect server's side allows, from its CPU per transition
+    by process, with its API servers on K hosts of `cores` cores each: the API servers
+    share the load evenly (HAProxy's least-connections), so K hosts allow
+    K * cores / (their CPU per transition); the services process and Redis each run on one
+    core (one Python process; Redis is single-threaded), PostgreSQL on a host of its own.
+    The lowest is the bound."""
+    api = sum(v for k, v in per_transition.items() if k.startswith("api-"))
+    fixed = {
+        "the services process (one core)": 60 / max(per_transition.get("services", 0), 1e-6),
+        "Redis (one core)": 60 / max(per_transition.get("redis", 0), 1e-6),
+        "HAProxy (one core)": 60 / max(per_transition.get("haproxy", 0), 1e-6),
+    }
+    if "postgresql" in per_transition:
+        fixed[f"PostgreSQL ({cores} cores)"] = cores * 60 / max(per_transition["postgresql"], 1e-6)
+    name, cap = min(fixed.items(), key=lambda item: item[1])
+    hosts = ", ".join(f"{k}: {min(k * cores * 60 / api, cap):.0f}" for k in (1, 2, 4, 8))
+    print(
+        f"  predicted transitions per minute the server side allows, by {cores}-core API "
+        f"server hosts: {hosts} (an API host: {cores * 60 / api:.0f}/min from {api:.3f} s "
+        f"per transition across the API servers; then {name} caps all at {cap:.0f}/min)"
+    )
+
+
+def start_cluster(data_dir: Path, port: int, api_servers: int) -> Cluster:
+    """A scaled-out Prefect server as `casework prefect-server` starts it, in this process."""
+    from casework.core.settings import get_settings
+    from casework.prefect_cluster import Cluster
+
+    database = get_settings().prefect_database_url
+    if database is None:
+        raise SystemExit("--api-servers needs --prefect-database-url (PostgreSQL)")
+    cluster = Cluster(data_dir, port, database, api_servers, None)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=20)
@@ -454,6 +533,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=4321)
     parser.add_argument("--prefect-database-url")
     parser.add_argument("--limit", type=int, default=10, help="flow runs at once, per worker")
+    parser.add_argument("--api-servers", type=int, default=0, help="a scaled-out server")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
@@ -462,12 +542,24 @@ def main() -> None:
     from casework.core.db import migrate
     from casework.stack import start_server, stop_server
 
-    server = start_server(data_dir, args.port)
+    if args.api_servers:
+        cluster = start_cluster(data_dir, args.port, args.api_servers)
+        parts = {part.name: part.pid for part in cluster.parts}
+        if (pg := postmaster()) is not None:
+            parts["postgresql"] = pg
+        stop = cluster.stop
+    else:
+        server = start_server(data_dir, args.port)
+        parts = {"server": server.pid}
+
+        def stop() -> None:
+            stop_server(server)
+
     try:
         migrate()
-        results = [measure(mode, args, data_dir, server.pid) for mode in args.modes.split(",")]
+        results = [measure(mode, args, data_dir, parts) for mode in args.modes.split(",")]
     finally:
-        stop_server(server)
+        stop()
     report(results, args)
 
 

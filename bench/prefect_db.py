@@ -89,9 +89,9 @@ def start(data_dir: Path, database: str, pause_scan: bool) -> Any:
 
 
 def api(method: str, path: str, body: Any = None) -> Any:
-    from casework.core.prefect_api import _api
+    from casework.core.prefect_api import rest_api
 
-    return _api(method, path, body)
+    return rest_api(method, path, body)
 
 
 def templates() -> dict[str, str]:

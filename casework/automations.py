@@ -22,13 +22,16 @@ from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState, RunDeployment
 from prefect.events.schemas.automations import EventTrigger, Posture
 
-from casework.core.prefect_api import BRIEF_DEPLOYMENT, LIFECYCLE_DEPLOYMENT, prefect_client
+from casework.core.prefect_api import (
+    BRIEF_DEPLOYMENT,
+    CRASHED_CASE_AUTOMATION,
+    LEVEL_3_AUTOMATION,
+    LIFECYCLE_DEPLOYMENT,
+    LOST_RUN_AUTOMATION,
+    prefect_client,
+)
 from casework.tasks.notifications import ESCALATED
 
-LEVEL_3_AUTOMATION = "casework-level-3-escalation"
-LOST_RUN_AUTOMATION = "casework-lost-runs"
-CRASHED_CASE_AUTOMATION = "casework-crashed-case-runs"
-AUTOMATIONS = (LEVEL_3_AUTOMATION, LOST_RUN_AUTOMATION, CRASHED_CASE_AUTOMATION)
 RESCHEDULE_WINDOW = timedelta(minutes=10)
 # What a run that stops sending heartbeats may rightly have become: ended, suspended or
 # paused (its process exits and waits for a form), or scheduled again.
@@ -161,12 +164,6 @@ def ensure_automations() -> list[tuple[str, str]]:
             wanted.create()
             done.append((wanted.name, "created"))
     return done
-
-
-def missing_automations() -> list[str]:
-    """The automations the server lacks (`casework status`), from one read of them all."""
-    present = {automation.name for automation in prefect_client().read_automations()}
-    return [name for name in AUTOMATIONS if name not in present]
 
 
 def describe(done: list[tuple[str, str]]) -> str:

@@ -10,38 +10,25 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
-
-import httpx
-from prefect.client.schemas.filters import (
-    DeploymentFilter,
-    DeploymentFilterId,
-    FlowFilter,
-    FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterId,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-    FlowRunFilterTags,
-)
-from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.client.schemas.responses import DeploymentResponse
-from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
-from prefect.client.schemas.sorting import FlowRunSort
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from casework.core.db import session_scope
 from casework.core.prefect_api import (
     DEPLOYMENTS,
     LIFECYCLE_DEPLOYMENT,
     RUNNER_SILENCE_SECONDS,
+    ObjectNotFound,
     OrchestratorUnavailable,
+    RunView,
     api_is_healthy,
     api_url,
+    missing_automations,
     own_stack,
-    prefect_client,
+    parse_when,
+    read_run,
     reschedule,
+    rest_api,
     stack_alive,
+    view,
     what_to_start,
     worker_is_there,
 )
@@ -65,12 +52,13 @@ SCHEDULER_ERROR = re.compile(
     r"ERROR.*(schedule_deployments|schedule_recent_deployments|Error scheduling deployment)"
 )
 STUCK_STATES = [
-    StateType.RUNNING,
-    StateType.PENDING,
-    StateType.CRASHED,
-    StateType.FAILED,
-    StateType.SCHEDULED,  # "Resuming", "Scheduled": a worker takes it within seconds
+    "RUNNING",
+    "PENDING",
+    "CRASHED",
+    "FAILED",
+    "SCHEDULED",  # "Resuming", "Scheduled": a worker takes it within seconds
 ]
+FINISHED = ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]
 # A case run scheduled (resumed, repaired, started) this long ago that no worker has taken:
 # no worker serves its deployment, or none can take it.
 NOT_TAKEN_GRACE = timedelta(minutes=2)
@@ -159,15 +147,12 @@ def check(data_dir: Path | None = None) -> StackStatus:
             f"Prefect server at {status.api_url} is not answering; {what_to_start('server')}"
         )
         return status
-    try:
-        client = prefect_client()
-        status.server_version = client.api_version()
+    try:  # Prefect's REST API read straight: `status` does not import Prefect
+        status.server_version = str(rest_api("GET", "/admin/version"))
         status.deployments = [deployment_health(name) for name in DEPLOYMENTS]
         status.case_runs = case_run_problems(runner_is_local(data_dir))
-        from casework.automations import missing_automations
-
         status.missing_automations = missing_automations()
-    except (httpx.HTTPError, PrefectHTTPStatusError, OSError) as exc:
+    except (OrchestratorUnavailable, OSError) as exc:
         status.server_problem = (
             f"Prefect server at {status.api_url} stopped answering ({type(exc).__name__})"
         )
@@ -176,73 +161,81 @@ def check(data_dir: Path | None = None) -> StackStatus:
 
 def deployment_health(full_name: str) -> DeploymentHealth:
     name = full_name.split("/")[0]
-    client = prefect_client()
     try:
-        deployment = client.read_deployment_by_name(full_name)
+        deployment = rest_api("GET", f"/deployments/name/{full_name}")
     except ObjectNotFound:
         return DeploymentHealth(
             name, "-", "not registered", problem=f"not registered; {what_to_start('deployment')}"
         )
     health = DeploymentHealth(name, describe_schedules(deployment), served_by(deployment))
     if health.served.startswith(("never", "silent")):
-        if worker_is_there(deployment.work_pool_name):
+        if worker_is_there(deployment.get("work_pool_name")):
             health.served += ", its worker online (late: a busy host)"
         else:
             health.problem = (
                 f"no runner or worker is serving it ({health.served}); {what_to_start('worker')}"
             )
-    upcoming = _runs(deployment.id, [StateType.SCHEDULED], FlowRunSort.EXPECTED_START_TIME_ASC)
-    if upcoming and upcoming.expected_start_time:
-        health.next_run = f"{upcoming.expected_start_time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    finished = _runs(
-        deployment.id,
-        [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED],
-        FlowRunSort.END_TIME_DESC,
-    )
-    if finished and finished.state:
-        health.last_run = f"{finished.name}: {finished.state.name}"
-        if finished.state.type is not StateType.COMPLETED:
-            health.last_run += f" ({(finished.state.message or '')[:120]})"
+    upcoming = _runs(deployment["id"], ["SCHEDULED"], "EXPECTED_START_TIME_ASC")
+    if upcoming and upcoming.expected_start:
+        health.next_run = f"{upcoming.expected_start.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    finished = _runs(deployment["id"], FINISHED, "END_TIME_DESC")
+    if finished:
+        health.last_run = f"{finished.name}: {finished.state_name}"
+        if finished.state_type != "COMPLETED":
+            health.last_run += f" ({(finished.state_message or '')[:120]})"
             if finished.auto_scheduled:  # a run started by hand and refused is not a fault
                 health.problem = (
-                    f"its last scheduled run {finished.name} ended {finished.state.name}"
+                    f"its last scheduled run {finished.name} ended {finished.state_name}"
                 )
-    has_schedule = any(s.active for s in deployment.schedules) and not deployment.paused
+    schedules = deployment.get("schedules") or []
+    has_schedule = any(s.get("active") for s in schedules) and not deployment.get("paused")
     if has_schedule and upcoming is None and health.problem is None:
         health.problem = "scheduled, but Prefect's scheduler has put no upcoming run on it"
     return health
 
 
-def _runs(deployment_id: UUID, states: list[StateType], sort: FlowRunSort) -> FlowRun | None:
-    found = prefect_client().read_flow_runs(
-        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
-        flow_run_filter=FlowRunFilter(
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
-        ),
-        sort=sort,
-        limit=1,
+def _runs(deployment_id: str, states: list[str], sort: str) -> RunView | None:
+    found = rest_api(
+        "POST",
+        "/flow_runs/filter",
+        {
+            "deployments": {"id": {"any_": [deployment_id]}},
+            "flow_runs": {"state": {"type": {"any_": states}}},
+            "sort": sort,
+            "limit": 1,
+        },
     )
-    return found[0] if found else None
+    return view(found[0]) if found else None
 
 
-def describe_schedules(deployment: DeploymentResponse) -> str:
+def describe_schedules(deployment: dict[str, Any]) -> str:
+    """A deployment's schedules as the REST API gives them, in a few words each."""
     shown = []
-    for item in deployment.schedules:
-        schedule = item.schedule
-        if isinstance(schedule, CronSchedule):
-            text = f"cron {schedule.cron} ({schedule.timezone or 'UTC'})"
-        elif isinstance(schedule, IntervalSchedule):
-            text = f"every {schedule.interval.total_seconds():g} s"
+    for item in deployment.get("schedules") or []:
+        schedule = item.get("schedule") or {}
+        if "cron" in schedule:
+            text = f"cron {schedule['cron']} ({schedule.get('timezone') or 'UTC'})"
+        elif "interval" in schedule:
+            text = f"every {_seconds(schedule['interval']):g} s"
         else:
-            text = type(schedule).__name__
-        shown.append(text if item.active else f"{text} (inactive)")
-    if deployment.paused:
+            text = "RRuleSchedule" if "rrule" in schedule else "schedule"
+        shown.append(text if item.get("active") else f"{text} (inactive)")
+    if deployment.get("paused"):
         shown.append("paused")
     return "; ".join(shown) or "on demand"
 
 
-def served_by(deployment: DeploymentResponse) -> str:
-    last = deployment.last_polled
+def _seconds(interval: Any) -> float:
+    """An interval as Prefect's API writes it: seconds, or an ISO 8601 duration."""
+    if isinstance(interval, int | float):
+        return float(interval)
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(timedelta).validate_python(interval).total_seconds()
+
+
+def served_by(deployment: dict[str, Any]) -> str:
+    last = parse_when(deployment.get("last_polled"))
     if last is None:
         return "never polled"
     silent = (datetime.now(UTC) - last).total_seconds()
@@ -274,128 +267,112 @@ def flow_run_processes() -> dict[str, int]:
     return found
 
 
-def case_run_problems(
-    runner_local: bool, states: list[StateType] | None = None
-) -> list[CaseRunProblem]:
+def case_run_problems(runner_local: bool, states: list[str] | None = None) -> list[CaseRunProblem]:
     if states is None:
         runs = _case_runs(STUCK_STATES) + _waiting_runs_to_look_at()
     else:
         runs = _case_runs(states)
     with session_scope(read_only=True) as session:
-        owners = cases.owners_of_runs(session, [str(run.id) for run in runs])
+        owners = cases.owners_of_runs(session, [run.flow_run_id for run in runs])
     alive = set(flow_run_processes()) if runner_local else set()
     problems = []
     for run in runs:
-        owner = owners.get(str(run.id))
-        if owner is None or run.state is None:
+        owner = owners.get(run.flow_run_id)
+        if owner is None or run.since is None:
             continue
         problem = diagnose(run, owner, alive, runner_local)
         if problem:
-            age = (datetime.now(UTC) - run.state.timestamp).total_seconds()
+            age = (datetime.now(UTC) - run.since).total_seconds()
             problems.append(
-                CaseRunProblem(owner.case_number, str(run.id), run.state.name or "", problem, age)
+                CaseRunProblem(owner.case_number, run.flow_run_id, run.state_name, problem, age)
             )
     return sorted(problems, key=lambda p: p.case_number)
 
 
-def _case_runs(states: list[StateType]) -> list[FlowRun]:
-    runs: list[FlowRun] = []
+CASE_FLOW = {"name": {"any_": [LIFECYCLE_DEPLOYMENT.split("/")[0]]}}
+
+
+def _in_states(states: list[str]) -> dict[str, Any]:
+    return {"state": {"type": {"any_": states}}}
+
+
+def _case_runs(states: list[str]) -> list[RunView]:
+    runs: list[RunView] = []
     while True:
-        page = prefect_client().read_flow_runs(
-            flow_filter=_case_flow(),
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
-            ),
-            sort=FlowRunSort.ID_DESC,
-            limit=PAGE,
-            offset=len(runs),
-        )
+        body = {
+            "flows": CASE_FLOW,
+            "flow_runs": _in_states(states),
+            "sort": "ID_DESC",
+            "limit": PAGE,
+            "offset": len(runs),
+        }
+        page = [view(run) for run in rest_api("POST", "/flow_runs/filter", body)]
         runs += page
         if len(page) < PAGE:
             return runs
 
 
-def _case_flow() -> FlowFilter:
-    return FlowFilter(name=FlowFilterName(any_=[LIFECYCLE_DEPLOYMENT.split("/")[0]]))
-
-
-def _waiting_runs_to_look_at() -> list[FlowRun]:
+def _waiting_runs_to_look_at() -> list[RunView]:
     """The suspended case runs that can have a problem, found without reading every one:
     the runs the store says moved lately or were asked to reassess, and, only when Prefect
     counts suspended runs that wait under no tag of this release, every suspended run (an
     upgrade's carry-over not yet done)."""
     if _waiting_under_earlier_release():
-        return _case_runs([StateType.PAUSED])
+        return _case_runs(["PAUSED"])
     with session_scope(read_only=True) as session:
         wanted = cases.runs_moved_since(session, datetime.now(UTC) - SCHEMA_CHECK_WINDOW)
         wanted += [run for _, _, run in cases.pending_reassessments(session)]
-    runs: list[FlowRun] = []
+    runs: list[RunView] = []
     unique = sorted(set(wanted))
     for start in range(0, len(unique), PAGE):
-        runs += prefect_client().read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[UUID(run) for run in unique[start : start + PAGE]]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])),
-            ),
-            limit=PAGE,
-        )
+        ids = {"id": {"any_": unique[start : start + PAGE]}}
+        body = {"flow_runs": {**ids, **_in_states(["PAUSED"])}, "limit": PAGE}
+        runs += [view(run) for run in rest_api("POST", "/flow_runs/filter", body)]
     return runs
 
 
 def _waiting_under_earlier_release() -> bool:
     """Whether any suspended case run waits under a form or layout this release does not
     have: two counts on the server."""
-    client = prefect_client()
-    paused = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-    total = client.count_flow_runs(
-        flow_filter=_case_flow(), flow_run_filter=FlowRunFilter(state=paused)
-    )
-    current = client.count_flow_runs(
-        flow_filter=_case_flow(),
-        flow_run_filter=FlowRunFilter(
-            state=paused, tags=FlowRunFilterTags(any_=sorted(current_wait_tags()))
-        ),
-    )
-    return total > current
+    paused = _in_states(["PAUSED"])
+    total = rest_api("POST", "/flow_runs/count", {"flows": CASE_FLOW, "flow_runs": paused})
+    tags = {"tags": {"any_": sorted(current_wait_tags())}}
+    body = {"flows": CASE_FLOW, "flow_runs": {**paused, **tags}}
+    return int(total) > int(rest_api("POST", "/flow_runs/count", body))
 
 
-def diagnose(run: FlowRun, owner: RunOwner, alive: set[str], runner_local: bool) -> str | None:
+def diagnose(run: RunView, owner: RunOwner, alive: set[str], runner_local: bool) -> str | None:
     """What is wrong with the run driving an open case, or None if it is fine."""
-    state = run.state
-    assert state is not None
-    age = datetime.now(UTC) - state.timestamp
-    if state.type in (StateType.CRASHED, StateType.FAILED):
-        return f"its run {state.name} at {owner.stage_key}"
-    if state.type in (StateType.RUNNING, StateType.PENDING):
-        if str(run.id) in alive or age < NO_PROCESS_GRACE:
+    age = datetime.now(UTC) - (run.since or datetime.now(UTC))
+    state = run.state_type
+    if state in ("CRASHED", "FAILED"):
+        return f"its run {run.state_name} at {owner.stage_key}"
+    if state in ("RUNNING", "PENDING"):
+        if run.flow_run_id in alive or age < NO_PROCESS_GRACE:
             return None
         if runner_local:
-            return f"its run is {state.name} with no process behind it"
+            return f"its run is {run.state_name} with no process behind it"
         return (
-            f"its run has been {state.name} for {age.total_seconds() / 60:.0f} min"
+            f"its run has been {run.state_name} for {age.total_seconds() / 60:.0f} min"
             if age > RUNNING_TOO_LONG
             else None
         )
-    if state.type is StateType.SCHEDULED and age > NOT_TAKEN_GRACE:
-        return f"its run is {state.name} and no worker has taken it"
-    return _waiting_problem(run, owner, age) if state.type is StateType.PAUSED else None
+    if state == "SCHEDULED" and age > NOT_TAKEN_GRACE:
+        return f"its run is {run.state_name} and no worker has taken it"
+    return _waiting_problem(run, owner, age) if state == "PAUSED" else None
 
 
-def _waiting_problem(run: FlowRun, owner: RunOwner, age: timedelta) -> str | None:
+def _waiting_problem(run: RunView, owner: RunOwner, age: timedelta) -> str | None:
     """What is wrong with a suspended case run, or None."""
-    assert run.state is not None
     if stale := stale_wait(run.tags):
         return stale  # an upgrade's carry-over: run again, it waits as this release has it
     if owner.reassess_pending and age > NO_PROCESS_GRACE:
         return "its reassessment waits for its run to wake"
-    keyset = run.state.state_details.run_input_keyset
-    if keyset and age < SCHEMA_CHECK_WINDOW:
+    if run.schema_key and age < SCHEMA_CHECK_WINDOW:
         try:
-            prefect_client().read_flow_run_input(run.id, keyset["schema"])
-        except (ObjectNotFound, PrefectHTTPStatusError) as exc:
-            if isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code != 404:
-                raise
-            return f"its run is suspended at {run.state.state_details.pause_key} without its form"
+            rest_api("GET", f"/flow_runs/{run.flow_run_id}/input/{run.schema_key}")
+        except ObjectNotFound:
+            return f"its run is suspended at {run.pause_key} without its form"
     return None
 
 
@@ -430,11 +407,9 @@ def repair(case_number: str) -> str:
             position = cases.position(session, cases.get_case(session, owner.case_number))
         start_run(position)
         return f"{owner.case_number}: its run had not started; it was started at its stage"
-    run = prefect_client().read_flow_run(UUID(flow_run_id))
+    run = read_run(flow_run_id)
     local = runner_is_local(_data_dir())
-    problem = run.state and diagnose(
-        run, owner, set(flow_run_processes()) if local else set(), local
-    )
+    problem = diagnose(run, owner, set(flow_run_processes()) if local else set(), local)
     if not problem:
         return f"{owner.case_number}: its run needs no repair"
     reschedule(flow_run_id)
@@ -455,7 +430,7 @@ def repair_all(problems: list[CaseRunProblem]) -> list[str]:
 # same way; it waits for an operator (`casework status --repair`). A crash is left alone
 # for a short while first, so `casework status` shows what happened and an operator's
 # own repair is not raced.
-DIED = [StateType.CRASHED, StateType.RUNNING, StateType.PENDING]
+DIED = ["CRASHED", "RUNNING", "PENDING"]
 CRASH_GRACE_SECONDS = 10.0
 
 
@@ -463,16 +438,16 @@ def carry_over() -> list[str]:
     """After an upgrade (`casework deploy` on a pool): every case run waiting under an
     earlier release's form or layout is run again from the top, and waits afresh as this
     release has it (a form handed to it before the upgrade is applied once)."""
-    found = case_run_problems(runner_local=False, states=[StateType.PAUSED])
+    found = case_run_problems(runner_local=False, states=["PAUSED"])
     return repair_all([p for p in found if p.problem.startswith(STALE_WAIT)])
 
 
 def reseat_waiting() -> int:
     """Run every waiting case run again from the top, so each waits where the store says its
     case is (after a restore: the store and the Prefect server were copied a moment apart)."""
-    found = _case_runs([StateType.PAUSED])
+    found = _case_runs(["PAUSED"])
     for run in found:
-        reschedule(str(run.id))
+        reschedule(run.flow_run_id)
     return len(found)
 
 

@@ -30,7 +30,11 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from casework.core.prefect_private import know_related, leave_heartbeats_behind
+from casework.core.prefect_private import (
+    know_related,
+    leave_heartbeats_behind,
+    no_outside_suspension_watch,
+)
 from casework.core.settings import default_data_dir
 
 
@@ -71,6 +75,7 @@ def warm() -> None:
 
     ssl.create_default_context(cafile=certifi.where())
     assert casework.deployments.DECLARED
+    no_outside_suspension_watch()  # in every run forked from here
 
 
 RUNS_DIR = "flow-run-processes"  # under the data directory: one file per child, its run id

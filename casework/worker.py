@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -265,11 +266,20 @@ class CaseworkWorker(
         self._waking: asyncio.Task[None] | None = None
         self._due = asyncio.Event()  # set: ask the server for runs now
         self._in_flight: set[UUID] = set()  # runs whose child has not yet exited
-        self._related: dict[str, tuple[float, dict[str, Any]]] = {}  # "kind.id" -> (read at, it)
+        self._read: dict[str, tuple[float, Any]] = {}  # "kind.id" -> (read at, it)
         self._due_again: set[UUID] = set()  # of those, runs scheduled again meanwhile
+        self._labelled: set[UUID] = set()  # runs offered that carry this worker's labels
 
     async def setup(self) -> None:
         await super().setup()
+        # Prefect's worker reads each run's deployment twice and its flow once as it
+        # submits it: three requests per transition for what seldom changes. Read here
+        # once in a while instead (a deployment changed by `casework deploy` is seen
+        # within RELATED_FRESH_SECONDS).
+        client = self.client
+        read_deployment, read_flow = client.read_deployment, client.read_flow
+        client.read_deployment = partial(self._read_fresh, "deployment", read_deployment)  # type: ignore[method-assign]
+        client.read_flow = partial(self._read_fresh, "flow", read_flow)  # type: ignore[method-assign]
         self._child_settings = await self._settings_for_children()
         await self._current_template(RUNS_PER_TEMPLATE)  # the first run does not wait for it
         self._waking = asyncio.create_task(self._wake_on_new_runs())
@@ -326,7 +336,29 @@ class CaseworkWorker(
         for again as soon as its child has exited."""
         again = {entry.flow_run.id for entry in flow_run_response} & self._in_flight
         self._due_again |= again
+        wanted = self.worker_labels().items()
+        self._labelled |= {
+            entry.flow_run.id
+            for entry in flow_run_response
+            if wanted <= (entry.flow_run.labels or {}).items()
+        }
         return [entry for entry in flow_run_response if entry.flow_run.id not in again]
+
+    def worker_labels(self) -> dict[str, str]:
+        """The labels Prefect's worker gives each run it submits (`labels_given`)."""
+        labels = {"prefect.worker.name": self.name, "prefect.worker.type": self.type}
+        if self._work_pool is not None:
+            labels["prefect.work-pool.name"] = self._work_pool.name
+            labels["prefect.work-pool.id"] = str(self._work_pool.id)
+        return labels
+
+    def labels_given(self, flow_run_id: UUID) -> bool:
+        """Whether the run, as offered, already carried this worker's labels (a case run
+        this worker ran before): then they are not given again."""
+        if flow_run_id in self._labelled:
+            self._labelled.discard(flow_run_id)
+            return True
+        return False
 
     async def _settings_for_children(self) -> dict[str, str]:
         """Prefect settings for each run: its heartbeat, and what spares it requests whose
@@ -420,10 +452,13 @@ class CaseworkWorker(
     async def _related_to(self, flow_run: FlowRun) -> dict[str, dict[str, Any]]:
         """The run's flow, deployment, work queue and pool, as its events name them (its
         heartbeats among them): read here once in a while, not by every run's process."""
-        wanted: dict[str, Callable[[Any], Awaitable[Any]]] = {
-            f"flow.{flow_run.flow_id}": self.client.read_flow,
-            f"deployment.{flow_run.deployment_id}": self.client.read_deployment,
-            f"work-queue.{flow_run.work_queue_id}": self.client.read_work_queue,
+        client = self.client
+        wanted: dict[str, Callable[[UUID], Awaitable[Any]]] = {
+            f"flow.{flow_run.flow_id}": client.read_flow,  # read fresh (see setup)
+            f"deployment.{flow_run.deployment_id}": client.read_deployment,
+            f"work-queue.{flow_run.work_queue_id}": partial(
+                self._read_fresh, "work-queue", client.read_work_queue
+            ),
         }
         found = {}
         if self._work_pool is not None:  # the worker's own, kept fresh by Prefect's worker
@@ -433,15 +468,23 @@ class CaseworkWorker(
             ident = key.partition(".")[2]
             if ident == "None":
                 continue
-            read_at, value = self._related.get(key, (0.0, {}))
-            if time.monotonic() - read_at > RELATED_FRESH_SECONDS:
-                try:
-                    value = (await read(UUID(ident))).model_dump(mode="json")
-                except Exception:  # noqa: BLE001 - the run's process reads it itself
-                    continue
-                self._related[key] = (time.monotonic(), value)
-            found[key] = value
+            try:
+                found[key] = (await read(UUID(ident))).model_dump(mode="json")
+            except Exception:  # noqa: BLE001 - the run's process reads it itself
+                continue
         return found
+
+    async def _read_fresh(
+        self, kind: str, read: Callable[[UUID], Awaitable[Any]], ident: UUID
+    ) -> Any:
+        """`read(ident)`, or what it gave less than RELATED_FRESH_SECONDS ago (a copy: the
+        caller may change it). What is not there (a deleted deployment) is read each time."""
+        key = f"{kind}.{ident}"
+        read_at, value = self._read.get(key, (0.0, None))
+        if value is None or time.monotonic() - read_at > RELATED_FRESH_SECONDS:
+            value = await read(ident)
+            self._read[key] = (time.monotonic(), value)
+        return value.model_copy(deep=True)
 
     async def _until_exited(self, flow_run: FlowRun, pid: int, exited: asyncio.Future[int]) -> int:
         """The child's exit code. A run cancelled while it is going has its process ended

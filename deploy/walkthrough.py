@@ -227,7 +227,7 @@ class Walkthrough:
         """`casework deploy` on a server no worker has polled: the pool, every deployment
         with nothing naming this machine's paths and no secret, the automations; again, it
         changes nothing. `casework status` names the automations before, and not after."""
-        from casework.automations import AUTOMATIONS
+        from casework.core.prefect_api import AUTOMATIONS
         from casework.deployments import DECLARED
 
         before = self.casework("operator", "status", "--json")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -60,6 +61,27 @@ def test_the_sync_engine_leaves_its_heartbeat_thread_behind() -> None:
     assert seen == [False]
 
 
+def test_the_worker_s_runs_start_no_watch_for_an_outside_suspension() -> None:
+    import prefect.flow_engine as engine
+
+    original = engine.observe_flow_run_suspension
+    assert list(inspect.signature(original).parameters)[:2] == [
+        "flow_run_id",
+        "suspension_request",
+    ]
+    # The engine looks the function up in its module as a deployed run starts: the
+    # replacement is seen.
+    assert "observe_flow_run_suspension(" in inspect.getsource(engine.BaseFlowRunEngine)
+    try:
+        prefect_private.no_outside_suspension_watch()
+        watch = engine.observe_flow_run_suspension(uuid4(), SimpleNamespace())
+        threads = threading.active_count()
+        with watch:
+            assert threading.active_count() == threads  # no observer thread started
+    finally:
+        engine.observe_flow_run_suspension = original
+
+
 def test_related_resources_the_worker_read_are_not_read_again() -> None:
     from prefect.events.related import RESOURCE_CACHE, _get_and_cache_related_object
 
@@ -93,11 +115,13 @@ def test_the_worker_submits_only_what_runs_to_submit_lets_through() -> None:
     ]
     worker = CaseworkWorker(work_pool_name="casework")
     assert worker.pool_id is None  # read from the server on setup, into BaseWorker._work_pool
-    worker._work_pool = SimpleNamespace(id="pool-1")
+    worker._work_pool = SimpleNamespace(id="pool-1", name="casework")
     assert worker.pool_id == "pool-1"
     in_flight, fresh = uuid4(), uuid4()
     worker._in_flight = {in_flight}
-    offered = [SimpleNamespace(flow_run=SimpleNamespace(id=i)) for i in (in_flight, fresh)]
+    offered = [
+        SimpleNamespace(flow_run=SimpleNamespace(id=i, labels={})) for i in (in_flight, fresh)
+    ]
     assert [e.flow_run.id for e in worker.runs_to_submit(offered)] == [fresh]  # type: ignore[arg-type]
     assert worker._due_again == {in_flight}
     passed: list[Any] = []
@@ -134,3 +158,35 @@ def test_the_server_database_on_sqlite_is_one_connection(tmp_path: Path) -> None
     finally:
         dependencies.MODELS_DEPENDENCIES.clear()
         dependencies.MODELS_DEPENDENCIES.update(before)
+
+
+def test_the_worker_labels_a_run_only_when_it_lacks_the_worker_s_labels() -> None:
+    from prefect.workers.base import BaseWorker
+
+    from casework.worker import CaseworkWorker
+
+    assert "await self._give_worker_labels_to_flow_run(flow_run.id)" in inspect.getsource(
+        BaseWorker._submit_run_and_capture_errors
+    )
+    assert list(inspect.signature(BaseWorker._give_worker_labels_to_flow_run).parameters) == [
+        "self",
+        "flow_run_id",
+    ]
+    worker = CaseworkWorker(work_pool_name="casework")
+    worker._work_pool = SimpleNamespace(id="pool-1", name="casework")
+    resumed, new = uuid4(), uuid4()  # a case run this worker ran before; a run never run
+    offered = [
+        SimpleNamespace(flow_run=SimpleNamespace(id=resumed, labels=worker.worker_labels())),
+        SimpleNamespace(flow_run=SimpleNamespace(id=new, labels={"prefect.flow.id": "f"})),
+    ]
+    worker.runs_to_submit(offered)  # type: ignore[arg-type]
+    labelled: list[Any] = []
+
+    class Client:
+        async def update_flow_run_labels(self, flow_run_id: Any, labels: Any) -> None:
+            labelled.append((flow_run_id, labels["prefect.work-pool.name"]))
+
+    worker._client = Client()  # type: ignore[assignment]
+    for run_id in (resumed, new, resumed):  # offered once: the third time, labelled again
+        asyncio.run(worker._give_worker_labels_to_flow_run(run_id))
+    assert labelled == [(new, "casework"), (resumed, "casework")]

@@ -50,6 +50,11 @@ DEPLOYMENTS = [
     RETENTION_DEPLOYMENT,
 ]
 RUNNER_SILENCE_SECONDS = 45
+# The automations casework.automations declares, by name: for `casework status`.
+LEVEL_3_AUTOMATION = "casework-level-3-escalation"
+LOST_RUN_AUTOMATION = "casework-lost-runs"
+CRASHED_CASE_AUTOMATION = "casework-crashed-case-runs"
+AUTOMATIONS = (LEVEL_3_AUTOMATION, LOST_RUN_AUTOMATION, CRASHED_CASE_AUTOMATION)
 
 
 class OrchestratorUnavailable(UserError):
@@ -84,6 +89,9 @@ class RunView:
     pause_key: str | None
     tags: list[str]
     since: datetime | None = None  # when it entered its state
+    schema_key: str | None = None  # a suspended run's form schema, under this run input key
+    auto_scheduled: bool = False  # put there by Prefect's scheduler
+    expected_start: datetime | None = None
 
     @property
     def waiting(self) -> bool:
@@ -237,7 +245,7 @@ def _send(client: Any, method: str, path: str, body: Any, url: str) -> Any:
             ) from None
 
 
-def _api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None) -> Any:
+def rest_api(method: str, path: str, body: dict[str, Any] | list[Any] | None = None) -> Any:
     """One call to the Prefect server's REST API; its JSON answer. A server that does not
     answer is OrchestratorUnavailable; an unknown object, ObjectNotFound."""
     import httpx
@@ -324,7 +332,7 @@ def prefect_client() -> SyncPrefectClient:
 
 
 def _deployment(name: str) -> dict[str, Any]:
-    return dict(_api("GET", f"/deployments/name/{name}"))
+    return dict(rest_api("GET", f"/deployments/name/{name}"))
 
 
 def check_ready(deployment: str = LIFECYCLE_DEPLOYMENT) -> None:
@@ -374,7 +382,7 @@ def worker_is_there(pool: str | None) -> bool:
 def live_workers(pool: str) -> list[str]:
     """The names of the pool's workers Prefect counts online (heartbeat not missed)."""
     try:
-        workers = _api("POST", f"/work_pools/{pool}/workers/filter", {"limit": 200})
+        workers = rest_api("POST", f"/work_pools/{pool}/workers/filter", {"limit": 200})
     except ObjectNotFound:
         return []
     return [str(w["name"]) for w in workers if w.get("status") == "ONLINE"]
@@ -411,7 +419,7 @@ def revive_interrupted_runs() -> int:
     Crashed with no worker behind them). Each re-reads its case from the store and waits at
     the right stage; a key that already fired hands back its stored form. Call only when this
     process's worker is the only one: elsewhere a Running run may be truly running."""
-    runs = _api(
+    runs = rest_api(
         "POST",
         "/flow_runs/filter",
         {
@@ -424,11 +432,17 @@ def revive_interrupted_runs() -> int:
     return len(runs)
 
 
+def missing_automations() -> list[str]:
+    """The automations the server lacks (`casework status`), from one read of them all."""
+    present = {str(a.get("name")) for a in rest_api("POST", "/automations/filter", {})}
+    return [name for name in AUTOMATIONS if name not in present]
+
+
 def reschedule(flow_run_id: str) -> None:
     """Run a suspended case run again from the top: it re-reads the case from the store and
     suspends afresh. For a run whose suspension never completed (its form schema was not
     stored because its process died), this is the repair."""
-    _api(
+    rest_api(
         "POST",
         f"/flow_runs/{flow_run_id}/set_state",
         {"state": {"type": "SCHEDULED", "name": "Scheduled"}, "force": True},
@@ -449,7 +463,7 @@ def start_run(deployment: str, parameters: dict[str, Any], **fields: Any) -> str
     """A new run of `deployment` (or, for the same idempotency key, the run it already
     has), scheduled now; its id."""
     deployment_id = _deployment(deployment)["id"]
-    run = _api(
+    run = rest_api(
         "POST",
         f"/deployments/{deployment_id}/create_flow_run",
         {"parameters": parameters, "state": {"type": "SCHEDULED", "name": "Scheduled"}, **fields},
@@ -466,7 +480,7 @@ def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
     while True:
         run = read_run(flow_run_id)
         if run.waiting and run.pause_key == key:
-            result = _api("POST", f"/flow_runs/{flow_run_id}/resume", {})
+            result = rest_api("POST", f"/flow_runs/{flow_run_id}/resume", {})
             return bool(result["status"] == "ACCEPT")
         if run.state_type not in ON_ITS_WAY or time.monotonic() > deadline:
             return False
@@ -474,12 +488,12 @@ def resume_waiting(flow_run_id: str, key: str, timeout: float = 30.0) -> bool:
 
 
 def retag_run(flow_run_id: str, tags: list[str]) -> None:
-    _api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": tags})
+    rest_api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": tags})
 
 
 def emit_event(event: dict[str, Any]) -> None:
     """One event on the Prefect server (what an automation or the event feed sees)."""
-    _api("POST", "/events", [event])
+    rest_api("POST", "/events", [event])
 
 
 def start_sweep(deployment: str, **parameters: Any) -> str:
@@ -501,7 +515,7 @@ def run_on_pool(deployment: str, parameters: dict[str, Any], timeout: float) -> 
 
 def artifact_description(flow_run_id: str, key: str) -> str | None:
     """The description of the run's artifact `key` (a sweep puts its counts there)."""
-    found = _api(
+    found = rest_api(
         "POST",
         "/artifacts/filter",
         {"artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [flow_run_id]}}},
@@ -527,11 +541,14 @@ def view(flow_run: dict[str, Any]) -> RunView:
         state_message=state.get("message"),
         pause_key=(state.get("state_details") or {}).get("pause_key"),
         tags=list(flow_run.get("tags") or []),
-        since=_when(state.get("timestamp")),
+        since=parse_when(state.get("timestamp")),
+        schema_key=((state.get("state_details") or {}).get("run_input_keyset") or {}).get("schema"),
+        auto_scheduled=bool(flow_run.get("auto_scheduled")),
+        expected_start=parse_when(flow_run.get("expected_start_time")),
     )
 
 
-def _when(stamp: Any) -> datetime | None:
+def parse_when(stamp: Any) -> datetime | None:
     if isinstance(stamp, datetime):
         return stamp
     try:
@@ -543,7 +560,7 @@ def _when(stamp: Any) -> datetime | None:
 def create_artifact(key: str, markdown: str, description: str, flow_run_id: str | None) -> None:
     """A markdown artifact, on a flow run if one is given (the dashboard shows it there)."""
     body = {"key": key, "type": "markdown", "data": markdown, "description": description}
-    _api("POST", "/artifacts/", {**body, "flow_run_id": flow_run_id})
+    rest_api("POST", "/artifacts/", {**body, "flow_run_id": flow_run_id})
 
 
 def put_run_card(key: str, markdown: str, description: str, flow_run_id: str) -> None:
@@ -552,7 +569,7 @@ def put_run_card(key: str, markdown: str, description: str, flow_run_id: str) ->
     likely stale as not), so a run keeps one, updated (the key's collection follows the
     update), and any older ones a run made before this are removed. One more read than a
     plain write, per card; a card whose text has not changed is not written again."""
-    found = _api(
+    found = rest_api(
         "POST",
         "/artifacts/filter",
         {
@@ -566,9 +583,9 @@ def put_run_card(key: str, markdown: str, description: str, flow_run_id: str) ->
     current, *older = found
     if current.get("data") != markdown:  # unchanged (a sweep that found the same): no write
         body = {"data": markdown, "description": description}
-        _api("PATCH", f"/artifacts/{current['id']}", body)
+        rest_api("PATCH", f"/artifacts/{current['id']}", body)
     for stale in older:
-        _api("DELETE", f"/artifacts/{stale['id']}")
+        rest_api("DELETE", f"/artifacts/{stale['id']}")
 
 
 FINISHED = ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]
@@ -587,7 +604,7 @@ def finished_runs(
     if skip:
         runs["id"] = {"not_any_": skip}
     body = {"flows": {"name": {"any_": flow_names}}, "flow_runs": runs, "limit": limit}
-    return [str(run["id"]) for run in _api("POST", "/flow_runs/filter", body)]
+    return [str(run["id"]) for run in rest_api("POST", "/flow_runs/filter", body)]
 
 
 def delete_runs(flow_run_ids: list[str]) -> int:
@@ -597,7 +614,7 @@ def delete_runs(flow_run_ids: list[str]) -> int:
     for start in range(0, len(flow_run_ids), DELETE_BATCH):
         batch = flow_run_ids[start : start + DELETE_BATCH]
         body = {"flow_runs": {"id": {"any_": batch}}, "limit": DELETE_BATCH}
-        deleted += len(_api("POST", "/flow_runs/bulk_delete", body)["deleted"])
+        deleted += len(rest_api("POST", "/flow_runs/bulk_delete", body)["deleted"])
     return deleted
 
 
@@ -605,25 +622,25 @@ def create_run_input(flow_run_id: str, key: str, value: Any) -> None:
     """Store one run input value (a Resume dialog's schema or description) on a flow run."""
     body = {"key": key, "value": json.dumps(value)}
     try:
-        _api("POST", f"/flow_runs/{flow_run_id}/input", body)
+        rest_api("POST", f"/flow_runs/{flow_run_id}/input", body)
     except AnswerLost:
         # The server may have stored it before the answer was lost: stored as it is, done;
         # else stored now (a second store of a key that is there would be refused).
         if read_run_input(flow_run_id, key) != value:
-            _api("POST", f"/flow_runs/{flow_run_id}/input", body)
+            rest_api("POST", f"/flow_runs/{flow_run_id}/input", body)
 
 
 def read_run_input(flow_run_id: str, key: str) -> Any:
     """One run input value as it was stored (the server answers with its JSON), or None if
     there is none."""
     try:
-        return _api("GET", f"/flow_runs/{flow_run_id}/input/{key}")
+        return rest_api("GET", f"/flow_runs/{flow_run_id}/input/{key}")
     except ObjectNotFound:
         return None
 
 
 def read_run(flow_run_id: str) -> RunView:
-    return view(_api("GET", f"/flow_runs/{flow_run_id}"))
+    return view(rest_api("GET", f"/flow_runs/{flow_run_id}"))
 
 
 def resume_with_form(
@@ -641,7 +658,7 @@ def resume_with_form(
             f"case flow run waits at {run.pause_key}, the case store at {stage_key}; "
             "try again shortly"
         )
-    result = _api("POST", f"/flow_runs/{flow_run_id}/resume", {"run_input": form_data})
+    result = rest_api("POST", f"/flow_runs/{flow_run_id}/resume", {"run_input": form_data})
     if result["status"] != "ACCEPT":
         reason = (result.get("details") or {}).get("reason") or result["status"]
         if "schema not found" in reason:

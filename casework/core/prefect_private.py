@@ -12,10 +12,13 @@ moves or changes it (rather than Casework quietly losing what the part gave):
 3. `know_related`: the cache of related resources of Prefect's events
    (`prefect.events.related.RESOURCE_CACHE`), filled with what the worker already read.
 4. `FilteredSubmission`: the worker's submission step
-   (`BaseWorker._submit_scheduled_flow_runs`) and its pool (`BaseWorker._work_pool`).
+   (`BaseWorker._submit_scheduled_flow_runs`), its pool (`BaseWorker._work_pool`), and its
+   labelling of each run it submits (`BaseWorker._give_worker_labels_to_flow_run`).
 5. `use_single_connection_sqlite`: the server's database configuration
    (`prefect.server.database.dependencies.MODELS_DEPENDENCIES` and
    `prefect.server.database.configurations.ENGINES`), one SQLite connection.
+6. `no_outside_suspension_watch`: the sync engine's watch for a suspension asked from
+   outside the run (`prefect.flow_engine.observe_flow_run_suspension`), not started.
 
 Prefect is imported inside each function: the floor must stay cheap for store-only
 commands, which never import Prefect."""
@@ -27,6 +30,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from prefect.client.schemas.objects import FlowRun
     from prefect.client.schemas.responses import WorkerFlowRunResponse
     from pydantic import BaseModel
@@ -55,6 +60,26 @@ def leave_heartbeats_behind() -> None:
 
     unjoined.casework_unjoined = True  # type: ignore[attr-defined]
     engine_module._send_heartbeats = unjoined
+
+
+def no_outside_suspension_watch() -> None:
+    """Prefect 3.8's engine, for every deployed run, starts a thread with its own event
+    loop and client that subscribes to the server's event stream (a websocket) and reads
+    the run twice, to notice the run being suspended from outside (the UI's Suspend on a
+    running run) and stop it at its next task. A case run suspends itself, within a second
+    of starting, and runs no tasks: the watch costs each transition two reads, a
+    subscription the server filters every event for, and about a tenth of the run's CPU,
+    and would stop nothing. In the worker's runs (the template's children) it is not
+    started; a run suspended from outside stops when it next proposes a state."""
+    from contextlib import nullcontext
+
+    import prefect.flow_engine as engine_module
+
+    def unwatched(flow_run_id: Any, suspension_request: Any, *args: Any, **kwargs: Any) -> Any:
+        return nullcontext()
+
+    unwatched.casework_unwatched = True  # type: ignore[attr-defined]
+    engine_module.observe_flow_run_suspension = unwatched  # type: ignore[attr-defined]
 
 
 RELATED_MODELS = {
@@ -89,7 +114,17 @@ def know_related(related: dict[str, dict[str, Any]]) -> None:
 
 class FilteredSubmission:
     """Mixed into a Prefect worker class (before `BaseWorker`): the runs Prefect's worker
-    would submit pass through `runs_to_submit` first; `pool_id` is the pool's, once read."""
+    would submit pass through `runs_to_submit` first; `pool_id` is the pool's, once read;
+    a run is given the worker's labels only if `labels_given` says it lacks them (a case
+    run resumed six times by one worker is labelled once, not six times)."""
+
+    async def _give_worker_labels_to_flow_run(self, flow_run_id: UUID) -> None:
+        if not self.labels_given(flow_run_id):
+            give = super()._give_worker_labels_to_flow_run  # type: ignore[misc]
+            await give(flow_run_id)
+
+    def labels_given(self, flow_run_id: UUID) -> bool:
+        return False
 
     async def _submit_scheduled_flow_runs(
         self, flow_run_response: list[WorkerFlowRunResponse]

@@ -44,23 +44,23 @@ def dropping(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], list[str]]:
 
 def test_a_read_whose_answer_was_lost_is_asked_again(dropping) -> None:  # type: ignore[no-untyped-def]
     asked = dropping(2)
-    assert prefect_api._api("POST", "/flow_runs/filter", {}) == {"ok": True}
+    assert prefect_api.rest_api("POST", "/flow_runs/filter", {}) == {"ok": True}
     assert asked == ["POST /api/flow_runs/filter"] * 3
     asked = dropping(1)
-    assert prefect_api._api("PATCH", "/artifacts/abc", {"data": "x"}) == {"ok": True}
+    assert prefect_api.rest_api("PATCH", "/artifacts/abc", {"data": "x"}) == {"ok": True}
 
 
 def test_a_read_is_asked_at_most_three_times(dropping) -> None:  # type: ignore[no-untyped-def]
     asked = dropping(3)
     with pytest.raises(prefect_api.AnswerLost, match="its answer was lost"):
-        prefect_api._api("GET", "/flow_runs/abc")
+        prefect_api.rest_api("GET", "/flow_runs/abc")
     assert len(asked) == 3
 
 
 def test_a_resume_whose_answer_was_lost_is_not_asked_again(dropping) -> None:  # type: ignore[no-untyped-def]
     asked = dropping(1)
     with pytest.raises(prefect_api.AnswerLost):
-        prefect_api._api("POST", "/flow_runs/abc/resume", {"run_input": {}})
+        prefect_api.rest_api("POST", "/flow_runs/abc/resume", {"run_input": {}})
     assert asked == ["POST /api/flow_runs/abc/resume"], "the caller finds out what happened"
 
 

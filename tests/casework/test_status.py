@@ -69,7 +69,7 @@ def _kill_its_transition(run_id: str, earlier: int | None) -> int:
 
 
 def _rescheduled_after_a_crash(run_id: str) -> int:
-    states = prefect_api._api("GET", f"/flow_run_states/?flow_run_id={run_id}")
+    states = prefect_api.rest_api("GET", f"/flow_run_states/?flow_run_id={run_id}")
     return sum(1 for s in states if (s["message"] or "").startswith(RESCHEDULED))
 
 
@@ -191,20 +191,37 @@ def test_a_worker_is_reported_gone_by_its_heartbeat_not_by_a_late_poll(
     try:
         assert not prefect_api.own_stack()
         pool = f"busy-{uuid4().hex[:8]}"
-        prefect_api._api("POST", "/work_pools/", {"name": pool, "type": "process"})
-        flow_id = prefect_api._api("POST", "/flows/", {"name": "late-poll"})["id"]
+        prefect_api.rest_api("POST", "/work_pools/", {"name": pool, "type": "process"})
+        flow_id = prefect_api.rest_api("POST", "/flows/", {"name": "late-poll"})["id"]
         body = {"name": pool, "flow_id": flow_id, "work_pool_name": pool}
-        prefect_api._api("POST", "/deployments/", body)
+        prefect_api.rest_api("POST", "/deployments/", body)
         name = f"late-poll/{pool}"
         gone = f"no worker is serving {name} \\(never seen, and no worker of its pool {pool}"
         with pytest.raises(prefect_api.OrchestratorUnavailable, match=gone):
             prefect_api.check_ready(name)
 
         heartbeat = {"name": "on-a-busy-host", "heartbeat_interval_seconds": 30}
-        prefect_api._api("POST", f"/work_pools/{pool}/workers/heartbeat", heartbeat)
+        prefect_api.rest_api("POST", f"/work_pools/{pool}/workers/heartbeat", heartbeat)
         prefect_api.check_ready(name)  # never polled, but its worker is alive
         health = status.deployment_health(name)
         assert health.problem is None, health
         assert "its worker online" in health.served
     finally:
         get_settings.cache_clear()
+
+
+def test_status_reads_the_server_without_importing_prefect(stack: str) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "casework", "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    status = json.loads(shown.stdout)
+    assert status["server_version"] and status["server_problem"] is None
+    assert [d["name"] for d in status["deployments"]] == [
+        name.split("/")[0] for name in prefect_api.DEPLOYMENTS
+    ]
+    assert all(d["served"] != "not registered" for d in status["deployments"])
+    imported = [line.rsplit("|", 1)[-1].strip() for line in shown.stderr.splitlines()]
+    assert "prefect" not in imported, "`casework status` imported Prefect"

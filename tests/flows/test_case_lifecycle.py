@@ -228,7 +228,7 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
 
     run = _wait_for_state(flow_run_id, "PAUSED")
     assert run.pause_key == f"{key}-retry1"
-    state = prefect_api._api("GET", f"/flow_runs/{flow_run_id}")["state"]
+    state = prefect_api.rest_api("GET", f"/flow_runs/{flow_run_id}")["state"]
     keyset = state["state_details"]["run_input_keyset"]
     text = prefect_api.read_run_input(flow_run_id, keyset["description"])
     assert f"Plan form for {case_number}" in text
@@ -247,7 +247,7 @@ def test_a_form_the_flow_refuses_is_shown_where_it_was_given_and_the_case_waits_
         )
 
     wait_for("the run's WARNING that the form was refused", refused_warning)
-    card = prefect_api._api("GET", f"/artifacts/{case_number.lower()}/latest")["data"]
+    card = prefect_api.rest_api("GET", f"/artifacts/{case_number.lower()}/latest")["data"]
     assert "last plan form refused" in card
     assert "belongs to domain food" in card
     assert _submit(case_number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING)).stage == "referral"

@@ -27,14 +27,14 @@ def _run(flow: str, state: str, ended_days_ago: float) -> str:
     """A run of `flow` that reached `state` that many days ago, with a log line. Prefect's
     API stamps a state with the time it is set, so the run's end is moved back in the
     server's own database (SQLite, the session's `casework up`)."""
-    flow_id = prefect_api._api("POST", "/flows/", {"name": flow})["id"]
-    run = prefect_api._api("POST", "/flow_runs/", {"flow_id": flow_id, "name": f"old-{flow}"})
+    flow_id = prefect_api.rest_api("POST", "/flows/", {"name": flow})["id"]
+    run = prefect_api.rest_api("POST", "/flow_runs/", {"flow_id": flow_id, "name": f"old-{flow}"})
     for kind in ("RUNNING", state):
         body = {"state": {"type": kind}, "force": True}
-        prefect_api._api("POST", f"/flow_runs/{run['id']}/set_state", body)
+        prefect_api.rest_api("POST", f"/flow_runs/{run['id']}/set_state", body)
     log = {"name": "prefect.flow_runs", "level": 20, "message": "done"}
     at = datetime.now(UTC) - timedelta(days=ended_days_ago)
-    prefect_api._api(
+    prefect_api.rest_api(
         "POST", "/logs/", [{**log, "timestamp": at.isoformat(), "flow_run_id": run["id"]}]
     )
     with sqlite3.connect(SESSION_DIR / "prefect" / "prefect.db", timeout=60) as db:
@@ -47,7 +47,7 @@ def _run(flow: str, state: str, ended_days_ago: float) -> str:
 
 def _exists(run_id: str) -> bool:
     try:
-        prefect_api._api("GET", f"/flow_runs/{run_id}")
+        prefect_api.rest_api("GET", f"/flow_runs/{run_id}")
     except prefect_api.ObjectNotFound:
         return False
     return True
@@ -55,7 +55,7 @@ def _exists(run_id: str) -> bool:
 
 def _logs(run_id: str) -> list[Any]:
     body = {"logs": {"flow_run_id": {"any_": [run_id]}}}
-    return list(prefect_api._api("POST", "/logs/filter", body))
+    return list(prefect_api.rest_api("POST", "/logs/filter", body))
 
 
 def _case_driven_by(run_id: str, closed: bool) -> str:

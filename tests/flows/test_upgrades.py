@@ -28,7 +28,7 @@ def _as_an_earlier_release_left_it(flow_run_id: str) -> list[str]:
     run = prefect_api.read_run(flow_run_id)
     assert wait_tag(Stage.PLAN) in run.tags
     old = [t for t in run.tags if not t.startswith(WAIT_TAG)]
-    prefect_api._api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": old})
+    prefect_api.rest_api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": old})
     return old
 
 

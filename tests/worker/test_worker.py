@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -57,6 +58,18 @@ def test_each_run_is_its_own_child_of_a_template(stack: str) -> None:
     assert is_template_process(first["ppid"])
     for run_id in (first_id, second_id):
         wait_for("the run to complete", lambda r=run_id: _state(r) == "COMPLETED")  # type: ignore[misc]
+        # The worker's reads of the deployment and flow come from its cache after the
+        # first; the run is labelled with the worker and pool all the same.
+        labels = _labels(run_id)
+        assert labels.get("prefect.work-pool.name") == "casework"
+        assert labels.get("prefect.worker.type") == "casework"
+
+
+def _labels(run_id: str) -> dict[str, Any]:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return dict(client.read_flow_run(UUID(run_id)).labels)
 
 
 def test_a_child_killed_mid_run_is_crashed_and_the_worker_goes_on(stack: str) -> None:
