@@ -54,6 +54,20 @@ SCHEDULED_PER_DAY = {
     "caseload-report": 1,
 }
 LOGS_PER_RUN = 4
+# The states each transition leaves on a case run (measured: bench/lifecycle.py's runs),
+# and those a scheduled run leaves before its last; and the task runs a sweep and a sync
+# make (their states: Pending, Running, Completed).
+TRANSITION_STATES = [
+    ("SCHEDULED", "Resuming"),
+    ("PENDING", "Pending"),
+    ("PENDING", "Submitting"),
+    ("RUNNING", "Running"),
+    ("PAUSED", "Suspended"),
+]
+RUN_STATES = [("SCHEDULED", "Scheduled"), ("PENDING", "Pending"), ("PENDING", "Submitting")]
+RUN_STATES += [("RUNNING", "Running")]
+TASK_STATES = [("PENDING", "Pending"), ("RUNNING", "Running")]
+TASKS_PER_RUN = {"stalled-case-sweep": 3, "referral-status-sync": 5}
 
 
 def _psql_url(url: str, database: str) -> str:
@@ -147,6 +161,18 @@ def templates() -> dict[str, str]:
             ],
         )
         made[kind] = run["id"]
+        for n in range(TASKS_PER_RUN.get(kind, 0)):
+            api(
+                "POST",
+                "/task_runs/",
+                {
+                    "flow_run_id": run["id"],
+                    "name": f"{kind}-task-{n}",
+                    "task_key": f"{kind}-task",
+                    "dynamic_key": str(n),
+                    "state": {"type": "COMPLETED", "name": "Completed"},
+                },
+            )
     return made
 
 
@@ -159,9 +185,18 @@ def _columns(connection: Any, table: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def copy_runs(connection: Any, template: str, count: int, spec: dict[str, str]) -> None:
-    """`count` copies of run `template`, each with its own state and logs; `spec` gives
-    SQL expressions (of `g`, 1..count, and `t`, the template row) for changed columns."""
+def copy_runs(
+    connection: Any,
+    template: str,
+    count: int,
+    spec: dict[str, str],
+    history: list[tuple[str, str]] | None = None,
+    tasks: int = 0,
+) -> None:
+    """`count` copies of run `template`, each with its own state, the states before it
+    (`history`: type and name, in order) and logs, and `tasks` task runs with their states
+    (the template's first, copied); `spec` gives SQL expressions (of `g`, 1..count, and
+    `t`, the template row) for changed columns."""
     connection.execute("DROP TABLE IF EXISTS made")
     connection.execute(
         "CREATE TEMP TABLE made AS SELECT g, gen_random_uuid() AS run_id, "
@@ -192,12 +227,119 @@ def copy_runs(connection: Any, template: str, count: int, spec: dict[str, str]) 
     connection.execute(
         "UPDATE flow_run SET state_id = made.state_id FROM made WHERE flow_run.id = made.run_id"
     )
+    if history:
+        earlier_states(connection, "flow_run_state", "flow_run", history, template)
+    if tasks:
+        copy_task_runs(connection, template, tasks)
     _copy_beside(
         connection,
         "log",
         {"id": "gen_random_uuid()", "timestamp": "r.created"},
         f"JOIN log s ON s.flow_run_id = %s CROSS JOIN generate_series(1, {LOGS_PER_RUN})",
         template,
+    )
+
+
+def _history_sql(history: list[tuple[str, str]]) -> tuple[str, str]:
+    types = ", ".join(f"'{t}'" for t, _ in history)
+    names = ", ".join(f"'{n}'" for _, n in history)
+    return (
+        f"(ARRAY[{types}]::state_type[])[h]",
+        f"(ARRAY[{names}])[h]",
+    )
+
+
+def earlier_states(
+    connection: Any, table: str, owner: str, history: list[tuple[str, str]], template: str
+) -> None:
+    """The states each made run (or task run) went through before its current one, a
+    tenth of a second apart from its creation (before its current state's time)."""
+    kind, name = _history_sql(history)
+    owner_id = f"{owner}_id"
+    columns = _columns(connection, table)
+    changed = {
+        "id": "gen_random_uuid()",
+        owner_id: "r.id",
+        "created": "r.created",
+        "updated": "r.created",
+        "type": kind,
+        "name": name,
+        "message": "NULL",
+        "timestamp": "r.created + make_interval(secs => h * 0.1)",
+    }
+    selected = ", ".join(changed.get(c, f"s.{c}") for c in columns)
+    made = "made" if owner == "flow_run" else "made_tasks"
+    connection.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} FROM {made} "
+        f"JOIN {owner} r ON r.id = {made}.run_id JOIN {table} s ON s.id = r.state_id "
+        f"CROSS JOIN generate_series(1, {len(history)}) AS h"
+    )
+
+
+def copy_task_runs(connection: Any, template: str, per_run: int) -> None:
+    """`per_run` task runs on each made run, copies of the template run's first task run,
+    each with its own current state and the states before it."""
+    connection.execute("DROP TABLE IF EXISTS made_tasks")
+    connection.execute(
+        "CREATE TEMP TABLE made_tasks AS SELECT made.run_id AS flow_run_id, k, "
+        "gen_random_uuid() AS run_id, gen_random_uuid() AS state_id "
+        "FROM made CROSS JOIN generate_series(1, %s) AS k",
+        (per_run,),
+    )
+    connection.execute("ANALYZE made_tasks")
+    changed = {
+        "id": "m.run_id",
+        "flow_run_id": "m.flow_run_id",
+        "dynamic_key": "m.k::text",
+        "state_id": "NULL",
+        "created": "r.created",
+        "updated": "r.created",
+        "start_time": "r.start_time",
+        "end_time": "r.end_time",
+        "expected_start_time": "r.expected_start_time",
+        "state_timestamp": "r.state_timestamp",
+    }
+    _insert_copies(
+        connection,
+        "task_run",
+        changed,
+        "t",
+        "made_tasks m JOIN flow_run r ON r.id = m.flow_run_id JOIN LATERAL (SELECT * FROM "
+        "task_run WHERE flow_run_id = %s ORDER BY name LIMIT 1) t ON true",
+        template,
+    )
+    changed = {
+        "id": "m.state_id",
+        "task_run_id": "m.run_id",
+        "created": "r.created",
+        "updated": "r.created",
+        "timestamp": "r.state_timestamp",
+    }
+    _insert_copies(
+        connection,
+        "task_run_state",
+        changed,
+        "s",
+        "made_tasks m JOIN task_run r ON r.id = m.run_id JOIN LATERAL (SELECT s.* FROM "
+        "task_run t JOIN task_run_state s ON s.id = t.state_id WHERE t.flow_run_id = %s "
+        "ORDER BY t.name LIMIT 1) s ON true",
+        template,
+    )
+    connection.execute(
+        "UPDATE task_run SET state_id = m.state_id FROM made_tasks m WHERE task_run.id = m.run_id"
+    )
+    earlier_states(connection, "task_run_state", "task_run", TASK_STATES, template)
+
+
+def _insert_copies(
+    connection: Any, table: str, changed: dict[str, str], alias: str, source: str, template: str
+) -> None:
+    """INSERT INTO `table` one row per row of `source` (SQL after FROM, `%s` the template
+    run): `changed` columns as given, the rest copied from `alias`."""
+    columns = _columns(connection, table)
+    selected = ", ".join(changed.get(c, f"{alias}.{c}") for c in columns)
+    connection.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selected} FROM {source}", (template,)
     )
 
 
@@ -260,7 +402,9 @@ def fill(database: str, made: dict[str, str], cases: int) -> dict[str, int]:
             "[1 + g %% 5], 'status:open', 'manager:cm.' || (g %% 400), "
             f"(ARRAY[{waits}])[1 + g %% 5])",
         }
-        copy_runs(connection, made["case-lifecycle"], cases, open_cases)
+        # An open case has moved three stages on average: three transitions' states.
+        waited = (TRANSITION_STATES * 3)[:-1]  # the last Suspended is its current state
+        copy_runs(connection, made["case-lifecycle"], cases, open_cases, waited)
         counts["open cases' runs (suspended)"] = cases
         closed = cases * 3 // 10
         copy_runs(
@@ -268,14 +412,24 @@ def fill(database: str, made: dict[str, str], cases: int) -> dict[str, int]:
             made["closed-case"],
             closed,
             {"name": "'C-' || lpad((g + 500000)::text, 6, '0')", **finished(closed, year)},
+            TRANSITION_STATES * 5 + RUN_STATES[1:],  # five waits, then the run to closure
         )
         counts["closed cases' runs"] = closed
         reassessed = cases // 5
-        copy_runs(connection, made["reassess-case"], reassessed, finished(reassessed, year))
+        copy_runs(
+            connection, made["reassess-case"], reassessed, finished(reassessed, year), RUN_STATES
+        )
         counts["reassessments"] = reassessed
         for flow, per_day in SCHEDULED_PER_DAY.items():
             total = per_day * DAYS
-            copy_runs(connection, made[flow], total, finished(total, year))
+            copy_runs(
+                connection,
+                made[flow],
+                total,
+                finished(total, year),
+                RUN_STATES,
+                TASKS_PER_RUN.get(flow, 0),
+            )
             counts[flow] = total
         # The runs copied from go: each kind is its copies now.
         connection.execute("DELETE FROM flow_run WHERE id::text = ANY(%s)", (list(made.values()),))
@@ -297,7 +451,7 @@ def size(database: str) -> dict[str, float]:
         total = connection.execute("SELECT pg_database_size(current_database())").fetchone()
         rows = {
             table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("flow_run", "flow_run_state", "log", "artifact")
+            for table in ("flow_run", "flow_run_state", "task_run", "task_run_state", "log")
         }
     return {"MB": total[0] / 1e6 if total else 0.0, **rows}
 
@@ -419,31 +573,45 @@ def store_for(database: str, data_dir: Path, cases: int) -> str:
     return url
 
 
-def status_figures() -> dict[str, tuple[float, float]]:
-    """`casework status --json` as an operator runs it (wall, CPU of its process), and the
-    read the earlier release began it with: every suspended case run, in pages of 200."""
+def status_figures(repeat: int = 3) -> dict[str, tuple[float, float]]:
+    """`casework status --json` as an operator runs it (wall, CPU of its process) with
+    every deployment registered (each costs status three reads), the first time after the
+    server started and the median of `repeat` more; and the read the earlier release began
+    it with: every suspended case run, in pages of 200."""
+    import asyncio
     import resource
     import subprocess
 
-    from prefect.client.schemas.objects import StateType
-
+    from casework.deployments import all_deployments
     from casework.status import _case_runs
+    from casework.worker import register
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    shown = subprocess.run(
-        [sys.executable, "-m", "casework", "status", "--json"], capture_output=True, text=True
-    )
-    wall = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if '"api_url"' not in shown.stdout:
-        raise SystemExit(f"casework status failed: {shown.stderr[-2000:]}")
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    asyncio.run(register(all_deployments(schedules=False)))
+
+    def once() -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.perf_counter()
+        shown = subprocess.run(
+            [sys.executable, "-m", "casework", "status", "--json"], capture_output=True, text=True
+        )
+        wall = time.perf_counter() - began
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if '"api_url"' not in shown.stdout or '"deployments": []' in shown.stdout:
+            raise SystemExit(f"casework status failed: {shown.stderr[-2000:]}")
+        return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+    first = once()
+    runs = [once() for _ in range(repeat)]
+    median = (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
     began, cpu_began = time.perf_counter(), time.process_time()
-    read = len(_case_runs([StateType.PAUSED]))
+    read = len(_case_runs(["PAUSED"]))
     old = (time.perf_counter() - began, time.process_time() - cpu_began)
     print(f"  (the earlier release's read: {read:,} suspended runs)")
-    return {"casework status --json": (wall, cpu), "every suspended run, read": old}
+    return {
+        "casework status --json, first": first,
+        f"casework status --json, median of {repeat}": median,
+        "every suspended run, read": old,
+    }
 
 
 def idle_cpu(server: Any, seconds: float) -> float:

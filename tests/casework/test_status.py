@@ -218,7 +218,8 @@ def test_status_reads_the_server_without_importing_prefect(stack: str) -> None:
         timeout=120,
     )
     status = json.loads(shown.stdout)
-    assert status["server_version"] and status["server_problem"] is None
+    assert status["server_version"]
+    assert status["server_problem"] is None
     assert [d["name"] for d in status["deployments"]] == [
         name.split("/")[0] for name in prefect_api.DEPLOYMENTS
     ]
