@@ -14,6 +14,7 @@ from typing import Any
 from casework.core.db import session_scope
 from casework.core.prefect_api import (
     DEPLOYMENTS,
+    FINISHED,
     LIFECYCLE_DEPLOYMENT,
     RUNNER_SILENCE_SECONDS,
     ObjectNotFound,
@@ -58,7 +59,6 @@ STUCK_STATES = [
     "FAILED",
     "SCHEDULED",  # "Resuming", "Scheduled": a worker takes it within seconds
 ]
-FINISHED = ["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]
 # A case run scheduled (resumed, repaired, started) this long ago that no worker has taken:
 # no worker serves its deployment, or none can take it.
 NOT_TAKEN_GRACE = timedelta(minutes=2)

@@ -68,9 +68,10 @@ def no_outside_suspension_watch() -> None:
     the run twice, to notice the run being suspended from outside (the UI's Suspend on a
     running run) and stop it at its next task. A case run suspends itself, within a second
     of starting, and runs no tasks: the watch costs each transition two reads, a
-    subscription the server filters every event for, and about a tenth of the run's CPU,
-    and would stop nothing. In the worker's runs (the template's children) it is not
-    started; a run suspended from outside stops when it next proposes a state."""
+    subscription the server filters every event for, and a thread's start-up in the run's
+    process, and would stop nothing. In the worker's runs (the template's children) it is
+    not started: a Suspend asked from outside while a case run runs is not noticed by the
+    run, which goes on to its own suspension at its stage."""
     from contextlib import nullcontext
 
     import prefect.flow_engine as engine_module
