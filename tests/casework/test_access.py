@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casework.cli import main
@@ -209,6 +209,31 @@ def test_a_supervisor_handles_the_cases_of_their_programs(store: Store) -> None:
     assert cli(store, "supervisor", *note(store.others))[0] == 0
     refused(store, "supervisor", f"no case {store.geriatric}", "show", store.geriatric)
     refused(store, "supervisor", f"no case {store.geriatric}", *note(store.geriatric))
+
+
+def test_the_caseload_and_its_count_are_only_what_the_role_may_read(store: Store) -> None:
+    """`casework cases` pages by a count of the cases: as each role, the count, the rows and
+    the pages are the cases that role may read, never the store's."""
+    me = STAFF["case_manager"][0]
+    with session_scope(store.owner) as session:
+        housing = set(session.scalars(select(Case.case_number).where(Case.program == "housing")))
+        mine = set(session.scalars(select(Case.case_number).where(Case.case_manager == me)))
+        everyone = session.scalar(select(func.count(Case.id)))
+    assert everyone > len(housing) > len(mine) >= 1
+    for role, numbers in (("case_manager", mine), ("supervisor", housing)):
+        engine = make_engine(store.url(STAFF[role][0]))
+        try:
+            with session_scope(engine, read_only=True) as session:
+                assert cases.count_cases(session) == len(numbers), role
+                assert {case.case_number for case in cases.list_cases(session)} == numbers, role
+        finally:
+            engine.dispose()
+        code, out, err = cli(store, role, "cases", "--json")
+        assert code == 0, err
+        assert {row["case_number"] for row in json.loads(out)} == numbers, role
+    code, _, err = cli(store, "case_manager", "cases", "--page", "2")
+    assert code == 2
+    assert "2 is past the last page (1)" in err
 
 
 def test_a_program_manager_reads_the_report_never_identity_or_narrative(store: Store) -> None:
