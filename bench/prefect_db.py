@@ -494,17 +494,24 @@ def dashboard(repeat: int) -> dict[str, tuple[float, float]]:
             },
         ),
     }
-    found = {}
-    for name, (path, body) in questions.items():
-        times = []
-        for _ in range(repeat + 1):
-            began = time.perf_counter()
-            api("POST", path, body)
-            times.append((time.perf_counter() - began) * 1000)
-        times = sorted(times[1:])
-        found[name] = (statistics.median(times), times[int(len(times) * 0.9) - 1])
+    found = {
+        name: timed(repeat, lambda path=path, body=body: api("POST", path, body))  # type: ignore[misc]
+        for name, (path, body) in questions.items()
+    }
     found.update(pages(max(repeat // 3, 3)))
     return found
+
+
+def timed(repeat: int, ask: Any) -> tuple[float, float]:
+    """`ask()` done `repeat` + 1 times, one at a time, the first not counted (it warms
+    caches): ms, median and p90."""
+    times = []
+    for _ in range(repeat + 1):
+        began = time.perf_counter()
+        ask()
+        times.append((time.perf_counter() - began) * 1000)
+    times = sorted(times[1:])
+    return statistics.median(times), times[int(len(times) * 0.9) - 1]
 
 
 def pages(repeat: int) -> dict[str, tuple[float, float]]:
@@ -528,14 +535,12 @@ def pages(repeat: int) -> dict[str, tuple[float, float]]:
             ("page: runs (Chromium)", "/runs"),
             ("page: dashboard (Chromium)", "/dashboard"),
         ):
-            times = []
-            for _ in range(repeat + 1):
-                began = time.perf_counter()
+
+            def load(path: str = path) -> None:
                 page.goto(f"http://127.0.0.1:{PORT}{path}")
                 page.wait_for_load_state("networkidle")
-                times.append((time.perf_counter() - began) * 1000)
-            times = sorted(times[1:])
-            found[name] = (statistics.median(times), times[int(len(times) * 0.9) - 1])
+
+            found[name] = timed(repeat, load)
         browser.close()
     return found
 
