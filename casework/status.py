@@ -216,22 +216,13 @@ def describe_schedules(deployment: dict[str, Any]) -> str:
         if "cron" in schedule:
             text = f"cron {schedule['cron']} ({schedule.get('timezone') or 'UTC'})"
         elif "interval" in schedule:
-            text = f"every {_seconds(schedule['interval']):g} s"
+            text = f"every {float(schedule['interval']):g} s"  # seconds, as the API writes it
         else:
             text = "RRuleSchedule" if "rrule" in schedule else "schedule"
         shown.append(text if item.get("active") else f"{text} (inactive)")
     if deployment.get("paused"):
         shown.append("paused")
     return "; ".join(shown) or "on demand"
-
-
-def _seconds(interval: Any) -> float:
-    """An interval as Prefect's API writes it: seconds, or an ISO 8601 duration."""
-    if isinstance(interval, int | float):
-        return float(interval)
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(timedelta).validate_python(interval).total_seconds()
 
 
 def served_by(deployment: dict[str, Any]) -> str:
