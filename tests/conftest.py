@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -17,11 +18,30 @@ from pathlib import Path
 
 import pytest
 
+_HANDED_OUT: set[int] = set()
+
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port for a server the suite starts later, taken below the kernel's
+    ephemeral range. A port the kernel hands out for bind(0) comes from that range, and any
+    outgoing connection's local end can take it between choosing and listening; `up` then
+    refused the session's port in CI. Each xdist worker draws from its own slice, so two
+    workers never choose the same port."""
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 8
+    start = max(1024, low - 8 * 1000) + worker * 1000
+    for port in random.sample(range(start, start + 1000), 1000):
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {start}..{start + 999}")
 
 
 # Casework keeps its data directory private (0700, files 0600) and `up` refuses one that

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -20,19 +19,13 @@ import pytest
 from sqlalchemy import text
 
 from casework.core.db import make_engine
-from tests.conftest import PG_URL, pg_url
+from tests.conftest import PG_URL, _free_port, pg_url
 
 pytestmark = [
     pytest.mark.prefect,
     pytest.mark.restarts_stack,  # a second stack beside the session's: run it late
     pytest.mark.skipif(PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
