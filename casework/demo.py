@@ -33,7 +33,6 @@ from casework.models.codes import (
 from casework.models.forms import (
     AssessmentForm,
     ClosureForm,
-    DomainScores,
     MonitoringForm,
     StageForm,
 )
@@ -81,15 +80,21 @@ def synthetic_client(rng: random.Random) -> ClientIn:
     )
 
 
-def demo_form(stage: Stage, rng: random.Random, staff: str, last: bool) -> StageForm:
-    """A valid form for `stage`; the monitoring form closes the case when `last` is false."""
+def demo_form(
+    stage: Stage, rng: random.Random, staff: str, last: bool, program: Program
+) -> StageForm:
+    """A valid form for `stage`; the monitoring form closes the case when `last` is false.
+    An assessment scores housing 1 (in crisis) and the matrix's other domains at random."""
     example = STAGES[stage].example
     assert example is not None
-    form = example(date.today(), staff)
+    form = example(date.today(), staff, program)
     if isinstance(form, AssessmentForm):
-        scores = {name: rng.choice([2, 3, 3, 4, 5]) for name in DomainScores.model_fields}
-        scores["housing"] = 1
-        return form.model_copy(update={"scores": DomainScores(**scores), "submitted_by": staff})
+        data = form.model_dump(mode="json")
+        scores = data.get("self_sufficiency_matrix", {}).get("scores")
+        if scores:
+            scores.update({name: rng.choice([2, 3, 3, 4, 5]) for name in scores})
+            scores["housing"] = 1
+        return type(form).model_validate(data)
     if isinstance(form, MonitoringForm):
         return MonitoringForm(
             submitted_by=staff, decision=Trigger.CONTINUE if last else Trigger.CLOSE
@@ -212,7 +217,7 @@ def _give(case: DemoCase, stage: Stage) -> None:
     """Hand the step's form over (the same form on every attempt)."""
     if case.form is None:
         last = case.done == len(case.route) - 1 and stage is Stage.MONITORING
-        case.form = demo_form(stage, case.rng, case.staff, last=last)
+        case.form = demo_form(stage, case.rng, case.staff, last=last, program=case.program)
     if stage is Stage.REFERRAL and not case.consented:
         services.referrals.give_consent(case.number, "*", date.today(), case.staff)
         case.consented = True

@@ -442,6 +442,9 @@ def _up(data_dir: Path, start_own_server: bool, port: int, demo_cases: int, verb
     desk: subprocess.Popen[bytes] | None = None
     try:
         migrate()
+        from casework.services.stages import register_instruments
+
+        register_instruments()  # a file changed without a new version stops `up` here
         partner, desk, desk_said = _beside(data_dir, demo_cases)
 
         def announce(found: StackStatus, scheduled: list[str]) -> None:

@@ -30,7 +30,7 @@ from casework.core.prefect_private import form_schema
 from casework.core.settings import STAFF_ID_PATTERN
 from casework.flows.parameters import CASE, EPISODE, CaseNumber
 from casework.models.cases import Position
-from casework.models.codes import Stage, Trigger
+from casework.models.codes import Program, Stage, Trigger
 from casework.models.dialogs import DialogContext, description, dialog_schema
 from casework.models.forms import StageForm, describe_error
 from casework.models.lifecycle import form_for, form_version_given, upgrade_form
@@ -214,7 +214,7 @@ def case_lifecycle(
             logger.info("%s moved on to episode %s; this run ends", case_number, position.episode)
             return "superseded"
         mirror_tags(position)
-        form_type = form_for(position.stage)
+        form_type = form_for(position.stage, Program(position.program))
         # Once per stage the case stops at (a replay published it before it waited there);
         # not for intake, which moves on at once: the card would be replaced within a second.
         if position.closed:  # the card says so: the run ends here, once
@@ -238,6 +238,7 @@ def case_lifecycle(
             position.stage_key,
             position.stage,
             form_data,
+            Program(position.program),
             refusal,
             answer,
             refused_by,

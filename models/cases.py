@@ -14,7 +14,7 @@ from casework.core.errors import UserError
 from casework.models import audit
 from casework.models.codes import CaseStatus, Program, Stage
 from casework.models.forms import ClosureForm
-from casework.models.lifecycle import WAIT_TAG, form_for, stage_key, wait_tag
+from casework.models.lifecycle import WAIT_TAG, stage_key, wait_tag, waits_for_form
 from casework.models.orm import Case, Client, Episode, FollowUp
 
 
@@ -313,10 +313,9 @@ def run_tags(position: Position, existing: list[str] | None = None) -> list[str]
     kept = [tag for tag in existing or [] if not tag.startswith(TAG_PREFIXES) and tag != "casework"]
     status = "closed" if position.closed else "open"
     manager = [manager_tag(position.case_manager)] if position.case_manager else []
-    waits = not position.closed and (
-        form_for(position.stage) is not None or position.waiting_on_partners
-    )
-    wait = [wait_tag(position.stage, position.waiting_on_partners)] if waits else []
+    waits = not position.closed and (waits_for_form(position.stage) or position.waiting_on_partners)
+    program = Program(position.program)
+    wait = [wait_tag(position.stage, program, position.waiting_on_partners)] if waits else []
     return [
         "casework",
         f"program:{position.program}",

@@ -9,7 +9,7 @@ the flow sees it:
 - "Submitted by" a choice among the program's active staff, from the staff roster;
 - required fields required, optional ones with their defaults, toggles never "(Optional)";
 - the guards a schema can state: a plan agreed with the client, a goal for every domain
-  the assessment scored 1 (in crisis).
+  the assessment found in crisis.
 
 Pure: a dict in, a dict out, no Prefect. Codes and labels only; nothing about the client."""
 
@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from casework.models.codes import Objective, Program, Stage
 from casework.models.forms import PlanForm, StageForm
+from casework.models.instruments import Choice
 from casework.models.labels import field_title, label
 
 REF = "#/definitions/"
@@ -57,7 +58,7 @@ def description(context: DialogContext) -> str:
     ]
     if context.crisis_domains:
         lines.append(
-            "The plan needs a goal for every domain scored 1 (in crisis): "
+            "The plan needs a goal for every domain the assessment found in crisis: "
             f"**{', '.join(label(d) for d in context.crisis_domains)}**."
         )
     if context.refused:
@@ -73,15 +74,32 @@ def description(context: DialogContext) -> str:
 def _models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
     """The form's model classes by name (the names of its schema definitions)."""
     found: dict[str, type[BaseModel]] = {model.__name__: model}
+    for annotation in _annotations(model):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.update(_models(annotation))
+    return found
+
+
+def _annotations(model: type[BaseModel]) -> list[Any]:
+    """Every type the model's fields name, inside lists and optionals too."""
+    found = []
     for info in model.model_fields.values():
         pending = [info.annotation]
         while pending:
             annotation = pending.pop()
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                found.update(_models(annotation))
-            else:
-                pending.extend(typing.get_args(annotation))
+            found.append(annotation)
+            pending.extend(typing.get_args(annotation))
     return found
+
+
+def _own_labels(models: dict[str, type[BaseModel]]) -> dict[str, dict[str, str]]:
+    """An instrument's options by their enum's name: labelled as the declaration says."""
+    return {
+        annotation.__name__: annotation.option_labels()
+        for model in models.values()
+        for annotation in _annotations(model)
+        if isinstance(annotation, type) and issubclass(annotation, Choice)
+    }
 
 
 def _shape_object(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -90,9 +108,9 @@ def _shape_object(schema: dict[str, Any], model: type[BaseModel]) -> None:
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
         ref = prop.get("$ref", "").removeprefix(REF)
-        prop["title"] = field_title(name)
-        items = prop.get("items", {})
         info = model.model_fields[name]
+        prop["title"] = info.title or field_title(name)
+        items = prop.get("items", {})
         if name not in required:
             assert info.annotation is not None
             value = info.get_default(call_default_factory=True)
@@ -100,9 +118,9 @@ def _shape_object(schema: dict[str, Any], model: type[BaseModel]) -> None:
                 continue  # optional: left empty unless chosen
             default = TypeAdapter[Any](info.annotation).dump_python(value, mode="json")
             if "enum" in prop:
-                default = label(default)
+                default = prop.get(LABELLED, {}).get(default) or label(default)
             elif "enum" in items:
-                default = [label(v) for v in default]
+                default = [items.get(LABELLED, {}).get(v) or label(v) for v in default]
             prop["default"] = default
             # A toggle always has a value, and a screen of toggles is always answered:
             # neither is "(Optional)".
@@ -122,24 +140,41 @@ def _one_choice_or_none(prop: dict[str, Any]) -> bool:
     return True
 
 
-def _inline_enums(node: Any, enums: dict[str, Any]) -> None:
+LABELLED = "x-labelled"  # while shaping: an instrument's option labels by code
+
+
+def _inline_enums(node: Any, enums: dict[str, Any], own: dict[str, dict[str, str]]) -> None:
     """Every reference to an enum, wherever it sits (an item, an optional value), replaced
-    by the enum itself; every list of coded choices labelled."""
+    by the enum itself; every list of coded choices labelled (an instrument's options as
+    its declaration labels them)."""
     if isinstance(node, list):
         for item in node:
-            _inline_enums(item, enums)
+            _inline_enums(item, enums, own)
     elif isinstance(node, dict):
         ref = node.get("$ref", "").removeprefix(REF)
         if ref in enums:
             del node["$ref"]
             node.update({k: v for k, v in enums[ref].items() if k not in node and k != "title"})
-        if all(isinstance(v, str) for v in node.get("enum", [None])):  # coded choices
+        if ref in own:
+            node[LABELLED] = own[ref]
+            node["enum"] = [own[ref].get(v, v) for v in node["enum"]]
+        elif all(isinstance(v, str) for v in node.get("enum", [None])):  # coded choices
             node["enum"] = [label(v) for v in node["enum"]]
         for key, value in node.items():
             if key == "definitions":  # the models' definitions, not the enums' own
-                _inline_enums([d for name, d in value.items() if name not in enums], enums)
-            else:
-                _inline_enums(value, enums)
+                _inline_enums([d for name, d in value.items() if name not in enums], enums, own)
+            elif key != LABELLED:
+                _inline_enums(value, enums, own)
+
+
+def _drop_labelled(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _drop_labelled(item)
+    elif isinstance(node, dict):
+        node.pop(LABELLED, None)
+        for value in node.values():
+            _drop_labelled(value)
 
 
 def dialog_schema(
@@ -151,13 +186,14 @@ def dialog_schema(
     definitions: dict[str, Any] = shaped.get("definitions", {})
     enums = {name: d for name, d in definitions.items() if "enum" in d}
     models = _models(form)
-    _inline_enums(shaped, enums)
+    _inline_enums(shaped, enums, _own_labels(models))
     _shape_object(shaped, form)
     for name, definition in definitions.items():
         if name in models and name != form.__name__:
             _shape_object(definition, models[name])
     for name in enums:
         definitions.pop(name)
+    _drop_labelled(shaped)
     shaped.pop("$defs", None)
     shaped["title"] = title(context)
     shaped["properties"]["submitted_by"] = {

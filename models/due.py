@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from casework.models import notices
 from casework.models.codes import CaseStatus, Program, Stage
-from casework.models.lifecycle import STAGES
+from casework.models.lifecycle import waits_for_form
 from casework.models.orm import AdverseNotice, Benefit, Case, FollowUp, Provider, Referral, Waiver
 from casework.models.programs import programs
 from casework.models.rules import UNANSWERED, answer_window
@@ -87,7 +87,7 @@ def _clocks(case: Any, until: date | None, configs: dict[Program, Any]) -> list[
     if stage is not Stage.MONITORING:
         due_on = case.stage_entered_at.date() + timedelta(days=config.sla_days[stage])
         if until is None or due_on <= until:
-            form = STAGES[stage].form
+            form = waits_for_form(stage)
             waiting = " (waiting on partners' answers)" if case.waiting_on else ""
             submit = f": submit the {stage.value} form" if form and not waiting else ""
             action = f"finish {stage.value}{submit}{waiting}"

@@ -13,16 +13,15 @@ from casework.models.staff import roster
 
 
 def crisis_domains(session: Session, case: Case) -> frozenset[NeedsDomain]:
-    """The domains the episode's latest assessment scored 1 (in crisis): a plan must cover
-    each."""
+    """The domains the episode's latest assessment put in crisis (the matrix: those scored 1;
+    another instrument: as its rules say): a plan must cover each."""
     query = (
-        select(Assessment.scores)
+        select(Assessment.crisis_domains)
         .where(Assessment.case_id == case.id, Assessment.episode == case.episode)
         .order_by(Assessment.id.desc())
         .limit(1)
     )
-    scores = session.scalars(query).first() or {}
-    return frozenset(NeedsDomain(name) for name, score in scores.items() if score == 1)
+    return frozenset(NeedsDomain(name) for name in session.scalars(query).first() or [])
 
 
 def facts(session: Session, case: Case) -> CaseFacts:

@@ -29,6 +29,7 @@ from casework.models.codes import (
     Trigger,
     Urgency,
 )
+from casework.models.instruments import InstrumentAnswers
 from casework.models.labels import to_codes
 
 StaffId = Annotated[str, Field(pattern=STAFF_ID_PATTERN, description="staff id of who submits")]
@@ -92,48 +93,21 @@ class StageForm(BaseModel):
         return Trigger.COMPLETE
 
 
-class DomainScores(BaseModel):
-    """Needs domains scored on the 1-5 self-sufficiency scale."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    housing: Score
-    income_benefits: Score
-    employment: Score
-    physical_health: Score
-    mental_health: Score
-    substance_use: Score
-    family_childcare: Score
-    food: Score
-    safety: Score
-    legal: Score
-
-    def by_domain(self) -> dict[NeedsDomain, int]:
-        return {NeedsDomain(name): value for name, value in self.model_dump().items()}
-
-
-class CrisisScreen(BaseModel):
-    """Yes/no screen for risks that need action today."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    suicide_or_self_harm_risk: YesNo = False
-    domestic_violence_risk: YesNo = False
-    homeless_tonight: YesNo = False
-    medical_emergency: YesNo = False
-    child_safety_concern: YesNo = False
-
-    def flags(self) -> list[str]:
-        return [name for name, value in self.model_dump().items() if value]
-
-
 class AssessmentForm(StageForm):
-    """Strengths-based assessment of needs across domains, with a crisis screen."""
+    """Strengths-based assessment: the answers to each of the program's instruments (a
+    field each, named by the instrument; models.assessments builds each program's form
+    from its declaration), the client's strengths, and whether the client took part."""
 
-    scores: DomainScores
     strengths: list[Strength] = Field(default_factory=list, max_length=len(Strength))
-    crisis_screen: CrisisScreen = Field(default_factory=CrisisScreen)
     client_participated: YesNo
+
+    def instruments(self) -> dict[str, InstrumentAnswers]:
+        """The answers to each instrument, by the instrument's id, in the program's order."""
+        return {
+            name: value
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), InstrumentAnswers)
+        }
 
 
 class Goal(BaseModel):

@@ -23,8 +23,6 @@ from casework.models.codes import (
 from casework.models.forms import (
     AssessmentForm,
     ClosureForm,
-    CrisisScreen,
-    DomainScores,
     Goal,
     MonitoringForm,
     PlanForm,
@@ -82,7 +80,7 @@ def plan_covers_crisis_domains(form: StageForm, facts: CaseFacts) -> str | None:
     missing = facts.crisis_domains - {goal.domain for goal in form.goals}
     if missing:
         return "; ".join(
-            f"goals: add a goal for {label(domain)}: it scored 1 in the assessment, in crisis"
+            f"goals: add a goal for {label(domain)}: the assessment found it in crisis"
             for domain in sorted(missing)
         )
     return None
@@ -119,35 +117,40 @@ class StageSpec:
     stage: Stage
     form: type[StageForm] | None  # None: the flow moves on without waiting
     purpose: str
-    # An example form for a day, submitted by a staff id.
-    example: Callable[[date, str], StageForm] | None = field(default=None, compare=False)
+    # An example form for a day, submitted by a staff id, in a program.
+    example: Callable[[date, str, Program], StageForm] | None = field(default=None, compare=False)
     # Raised whenever the form's shape changes (a field added, renamed or recoded), with a
     # step in FORM_UPGRADES saying what a form of the version before means in today's terms.
     form_version: int = 1
 
 
-def _assessment_example(today: date, staff: str) -> AssessmentForm:
-    return AssessmentForm(
-        submitted_by=staff,
-        scores=DomainScores(
-            housing=1,
-            income_benefits=2,
-            employment=2,
-            physical_health=3,
-            mental_health=3,
-            substance_use=4,
-            family_childcare=3,
-            food=2,
-            safety=4,
-            legal=5,
-        ),
-        strengths=[Strength.FAMILY_SUPPORT, Strength.MOTIVATION],
-        crisis_screen=CrisisScreen(),
-        client_participated=True,
+def _assessment_example(today: date, staff: str, program: Program) -> AssessmentForm:
+    from casework.models.assessments import assessment_form
+    from casework.models.instruments import example
+
+    form = assessment_form(program)
+    answers = {name: example(field.annotation.__instrument__) for name, field in _instruments(form)}
+    return form.model_validate(
+        {
+            "submitted_by": staff,
+            **answers,
+            "strengths": [Strength.FAMILY_SUPPORT, Strength.MOTIVATION],
+            "client_participated": True,
+        }
     )
 
 
-def _plan_example(today: date, staff: str) -> PlanForm:
+def _instruments(form: type[AssessmentForm]) -> list[tuple[str, Any]]:
+    from casework.models.instruments import InstrumentAnswers
+
+    return [
+        (name, info)
+        for name, info in form.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, InstrumentAnswers)
+    ]
+
+
+def _plan_example(today: date, staff: str, program: Program) -> PlanForm:
     return PlanForm(
         submitted_by=staff,
         goals=[
@@ -167,7 +170,7 @@ def _plan_example(today: date, staff: str) -> PlanForm:
     )
 
 
-def _referral_example(today: date, staff: str) -> ReferralForm:
+def _referral_example(today: date, staff: str, program: Program) -> ReferralForm:
     return ReferralForm(
         submitted_by=staff,
         referrals=[
@@ -180,11 +183,11 @@ def _referral_example(today: date, staff: str) -> ReferralForm:
     )
 
 
-def _monitoring_example(today: date, staff: str) -> MonitoringForm:
+def _monitoring_example(today: date, staff: str, program: Program) -> MonitoringForm:
     return MonitoringForm(submitted_by=staff, decision=Trigger.CONTINUE)
 
 
-def _closure_example(today: date, staff: str) -> ClosureForm:
+def _closure_example(today: date, staff: str, program: Program) -> ClosureForm:
     return ClosureForm(submitted_by=staff, reason=ClosureReason.GOALS_MET, follow_up_consent=True)
 
 
@@ -194,9 +197,10 @@ STAGES: dict[Stage, StageSpec] = {
         StageSpec(Stage.INTAKE, None, "client registered and case opened (by the CLI)"),
         StageSpec(
             Stage.ASSESSMENT,
-            AssessmentForm,
-            "score needs, strengths and crisis screen",
+            AssessmentForm,  # each program's own, built from its instruments (form_for)
+            "answer the program's instruments; note strengths",
             _assessment_example,
+            form_version=2,
         ),
         StageSpec(Stage.PLAN, PlanForm, "agree measurable goals with the client", _plan_example),
         StageSpec(
@@ -248,13 +252,24 @@ def transition_for(stage: Stage, trigger: Trigger, requested: bool = False) -> T
         raise TransitionNotAllowed(f"{stage.value} cannot {trigger.value}") from None
 
 
-def form_for(stage: Stage) -> type[StageForm] | None:
-    return STAGES[stage].form
+def form_for(stage: Stage, program: Program) -> type[StageForm] | None:
+    """The form a case of `program` waits for at `stage` (None: it waits for none). The
+    assessment's is the program's own, built from its instruments."""
+    form = STAGES[stage].form
+    if form is AssessmentForm:
+        from casework.models.assessments import assessment_form
+
+        return assessment_form(program)
+    return form
+
+
+def waits_for_form(stage: Stage) -> bool:
+    return STAGES[stage].form is not None
 
 
 def stage_of_form(form: StageForm) -> Stage:
     for spec in STAGES.values():
-        if spec.form is type(form):
+        if spec.form is not None and isinstance(form, spec.form):
             return spec.stage
     raise TransitionNotAllowed(f"{type(form).__name__} is not a stage form")
 
@@ -270,8 +285,8 @@ def check_transition(
     reassessment request) asks for from `stage`, after its guards agree."""
     if requested:
         return transition_for(stage, Trigger.REASSESS, requested=True)
-    expected = form_for(stage)
-    if form is not None and type(form) is not expected:
+    expected = STAGES[stage].form
+    if form is not None and (expected is None or not isinstance(form, expected)):
         raise TransitionNotAllowed(
             f"case is at {stage.value}; a {stage_of_form(form).value} form does not apply"
         )
@@ -305,9 +320,17 @@ def _as_today(given: dict[str, Any]) -> dict[str, Any]:
     return dict(given)
 
 
+def _matrix_as_instrument(given: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 of the assessment (0.x: the matrix's scores and crisis screen as the form's
+    own fields) as version 2 reads it: the answers to the self-sufficiency matrix."""
+    form = dict(given)
+    answers = {part: form.pop(part) for part in ("scores", "crisis_screen") if part in form}
+    return {**form, "self_sufficiency_matrix": answers} if answers else form
+
+
 FORM_UPGRADES: dict[tuple[Stage, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     (stage, 0): _as_today for stage in Stage if STAGES[stage].form is not None
-}
+} | {(Stage.ASSESSMENT, 1): _matrix_as_instrument}
 
 
 class FormTooNew(TransitionNotAllowed):
@@ -337,11 +360,17 @@ WAIT_TAG = "wait:"  # the run's tag naming what it waits under: its form's versi
 STALE_WAIT = "its run waits "  # how `stale_wait` begins: `casework status` lists it so
 
 
-def wait_tag(stage: Stage, on_partners: bool = False) -> str:
-    """The tag of a run waiting at `stage` under this release (for partners' answers, if
-    `on_partners`): `wait:assessment.v1.l1`, `wait:answers.l1`."""
+def wait_tag(stage: Stage, program: Program, on_partners: bool = False) -> str:
+    """The tag of a run of `program` waiting at `stage` under this release (for partners'
+    answers, if `on_partners`): `wait:plan.v1.l1`, `wait:answers.l1`; at assessment, the
+    instruments and versions asked too (`wait:assessment.v2.i3f0c9a1b.l1`), so a changed
+    instrument carries the waiting run over as a release does."""
     spec = STAGES[stage]
     what = "answers" if on_partners or spec.form is None else f"{stage.value}.v{spec.form_version}"
+    if stage is Stage.ASSESSMENT and not on_partners:
+        from casework.models.assessments import instruments_tag
+
+        what = f"{what}.{instruments_tag(program)}"
     return f"{WAIT_TAG}{what}.l{WAIT_LAYOUT}"
 
 
@@ -356,13 +385,15 @@ def form_version_given(tags: Iterable[str], stage: Stage) -> int:
     prefix = f"{WAIT_TAG}{stage.value}.v"
     if not tag.startswith(prefix):
         return 0
-    version = tag[len(prefix) :].split(".l", 1)[0]
+    version = tag[len(prefix) :].split(".", 1)[0]
     return int(version) if version.isdigit() else 0
 
 
 def current_wait_tags() -> set[str]:
-    """The wait tags a run of this release can carry."""
-    return {wait_tag(stage) for stage in Stage} | {wait_tag(Stage.REFERRAL, True)}
+    """The wait tags a run of this release, and of the instruments declared now, can carry."""
+    return {wait_tag(stage, program) for stage in Stage for program in Program} | {
+        wait_tag(Stage.REFERRAL, Program.HOUSING, True)
+    }
 
 
 def stale_wait(tags: Iterable[str]) -> str | None:

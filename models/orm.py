@@ -171,14 +171,30 @@ class StageEvent(StageRecord, Base):
 
 class Assessment(StageRecord, Base):
     __tablename__ = "assessments"
-    scores: Mapped[dict[str, Any]]
+    scores: Mapped[dict[str, Any]]  # needs domain -> the scale item's 1-5 (the matrix's)
     strengths: Mapped[list[str]]
     crisis_flags: Mapped[list[str]]
+    crisis_domains: Mapped[list[str]]  # domains the instruments put in crisis
+    # instrument id -> {version, answers (codes and numbers), scores, bands, risk, ...}
+    instruments: Mapped[dict[str, Any]]
     risk_level: Mapped[str] = mapped_column(CODE)
     priority: Mapped[str] = mapped_column(String(4))
     client_participated: Mapped[bool]
     assessed_by: Mapped[str] = mapped_column(CODE)
     assessed_at: Mapped[datetime]
+
+
+class InstrumentVersion(Base):
+    """An instrument's declaration as it was when a version of it was first used: the
+    assessments taken with that version read back under it. Coded: no client's data."""
+
+    __tablename__ = "instrument_versions"
+    __table_args__ = (UniqueConstraint("instrument", "version"),)
+    instrument: Mapped[str] = mapped_column(CODE)
+    version: Mapped[int]
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    declaration: Mapped[dict[str, Any]]
+    first_used: Mapped[datetime]
 
 
 class CarePlan(StageRecord, Base):

@@ -1,5 +1,7 @@
-"""Program configuration (SLA days per stage, cadence, caseload limits), read from one
-TOML file and checked at load: every program and every stage must be present."""
+"""Program configuration (SLA days per stage, cadence, caseload limits, the instruments
+its assessment is made of), read from one TOML file and checked at load: every program and
+every stage must be present, and every instrument named must be declared and valid (an
+agency's own in `instruments/` beside its programs file, else Casework's)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from casework.core.errors import UserError
+from casework.models import instruments
 from casework.models.codes import Program, RecipientRole, Stage
 from casework.models.forms import StaffId
+from casework.models.instruments import Code as InstrumentId
+from casework.models.instruments import Instrument
 
 DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
+DEFAULT_INSTRUMENT = "self_sufficiency_matrix"
 
 
 class ProgramError(UserError):
@@ -36,6 +42,12 @@ class ProgramConfig(BaseModel):
     program_manager: StaffId
     webhook_url: HttpUrl | None = None
     sla_days: dict[Stage, int]
+    # The instruments the program's assessment asks, in order (files in instruments/).
+    assessment: list[InstrumentId] = Field(
+        default_factory=lambda: [DEFAULT_INSTRUMENT], min_length=1, max_length=8
+    )
+    # Read from the files named in `assessment`, when the programs file is loaded.
+    instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
 
     def recipient(self, role: RecipientRole, case_manager: str) -> str:
         """The staff id an escalation at `role` goes to."""
@@ -54,6 +66,8 @@ class ProgramConfig(BaseModel):
             raise ValueError("sla_days must all be positive")
         if self.maximum_caseload < self.recommended_caseload:
             raise ValueError("maximum_caseload is below recommended_caseload")
+        if len(set(self.assessment)) != len(self.assessment):
+            raise ValueError("assessment names an instrument twice")
         return self
 
 
@@ -91,13 +105,33 @@ def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramCo
     if unknown:
         raise ProgramError(f"{path}: unknown program(s) {', '.join(sorted(unknown))}")
     programs: dict[Program, ProgramConfig] = {}
+    own = instruments_dir(path)
     for program in Program:
         if program.value not in raw:
             raise ProgramError(f"{path}: program {program.value} is missing")
         try:
-            programs[program] = ProgramConfig.model_validate(raw[program.value])
+            config = ProgramConfig.model_validate(raw[program.value])
         except ValidationError as exc:
             error = exc.errors()[0]
             where = "".join(f".{part}" for part in error["loc"])
             raise ProgramError(f"{path}: {program.value}{where}: {error['msg']}") from None
+        for name in config.assessment:
+            if not instruments.find(name, own).exists():
+                raise ProgramError(
+                    f"{path}: {program.value}.assessment: no instrument {name} "
+                    f"(no file {own / (name + '.toml')})"
+                )
+        declared = tuple(instruments.read(name, own) for name in config.assessment)
+        programs[program] = config.model_copy(update={"instruments": declared})
     return programs
+
+
+def instruments_dir(programs_file: Path) -> Path:
+    """Where an agency keeps its own instruments: `instruments/` beside its programs file
+    (Casework's own file keeps them beside it too, so that is where they are found)."""
+    return programs_file.parent / "instruments"
+
+
+def program_instruments(program: Program) -> tuple[Instrument, ...]:
+    """The instruments `program`'s assessment asks, as declared now."""
+    return programs()[program].instruments

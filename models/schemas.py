@@ -123,8 +123,27 @@ class HistoryEntry(OutModel):
     error: str | None = None
 
 
+class ScoreReading(BaseModel):
+    score: str
+    title: str
+    value: float
+    band: str | None = None
+
+
+class InstrumentReading(BaseModel):
+    """One instrument's part of an assessment, read under the version it was taken with."""
+
+    instrument: str
+    title: str
+    version: int
+    risk: str
+    scores: list[ScoreReading] = []
+    answers: list[tuple[str, str]] = []  # (the question as asked, the answer as labelled)
+
+
 class AssessmentOut(OutModel):
     stage_key: str
+    instruments: list[InstrumentReading] = []
     scores: dict[str, int]
     strengths: list[str]
     crisis_flags: list[str]

@@ -43,6 +43,12 @@ WRITERS: dict[type[StageForm], Writer] = {
 }
 
 
+def writer(form: StageForm) -> Writer:
+    """What `form` writes: its stage's writer (each program's assessment form is its own
+    class, built from the assessment's)."""
+    return next(write for kind, write in WRITERS.items() if isinstance(form, kind))
+
+
 class StaleEpisode(cases.CaseError):
     """The flow run belongs to an episode the case has left (it was closed and reopened)."""
 
@@ -189,7 +195,7 @@ def _apply(
         return False
     crisis_before = case.crisis_since
     if form is not None:
-        WRITERS[type(form)](session, case, event.stage_key, form, event.at)
+        writer(form)(session, case, event.stage_key, form, event.at)
     event.outcome, event.to_stage = MOVED, transition.target.value if transition.target else None
     if transition.target is None:
         cases.close(session, case, event.at)

@@ -7,7 +7,7 @@ from typing import Any
 
 from casework.core.db import session_scope
 from casework.models import stage_events
-from casework.models.codes import Stage, Trigger
+from casework.models.codes import Program, Stage, Trigger
 from casework.models.lifecycle import form_for
 from casework.tasks.retries import while_store_unavailable
 
@@ -25,6 +25,7 @@ def record_stage(
     stage_key: str,
     stage: Stage,
     form_data: dict[str, Any] | None,
+    program: Program,
     refusal: str | None = None,
     answer: Trigger | None = None,
     refused_by: str | None = None,
@@ -32,7 +33,7 @@ def record_stage(
 ) -> dict[str, Any]:
     """Apply one stage's form; a replay at the same key returns the stored outcome. A form
     that did not parse is recorded as refused, as `refused_by`'s where that is known."""
-    form_type = form_for(stage)
+    form_type = form_for(stage, program)
     form = form_type.model_validate(form_data) if form_type and form_data is not None else None
     actor = form.submitted_by if form is not None else refused_by or SYSTEM_ACTOR
 

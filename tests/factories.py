@@ -28,7 +28,6 @@ from casework.models.codes import (
 from casework.models.forms import (
     AssessmentForm,
     ClosureForm,
-    DomainScores,
     Goal,
     MonitoringForm,
     PlanForm,
@@ -73,10 +72,27 @@ def new_case(
     return cases.open_case(session, record, program, STAFF, STAFF, now())
 
 
-def assessment(**scores: int) -> AssessmentForm:
-    base = dict.fromkeys(DomainScores.model_fields, 3)
-    base.update(scores)
-    return AssessmentForm(submitted_by=STAFF, scores=DomainScores(**base), client_participated=True)
+MATRIX_DOMAINS = [d.value for d in NeedsDomain]
+
+
+def assessment(
+    program: Program = Program.HOUSING, crisis: tuple[str, ...] = (), **scores: int
+) -> AssessmentForm:
+    """The program's assessment form: the matrix's domains at 3 unless `scores` says, the
+    crisis screen's `crisis` flags raised."""
+    from casework.models.assessments import assessment_form
+
+    base = dict.fromkeys(MATRIX_DOMAINS, 3) | scores
+    return assessment_form(program).model_validate(
+        {
+            "submitted_by": STAFF,
+            "self_sufficiency_matrix": {
+                "scores": base,
+                "crisis_screen": dict.fromkeys(crisis, True),
+            },
+            "client_participated": True,
+        }
+    )
 
 
 def plan(*domains: NeedsDomain, participated: bool = True) -> PlanForm:
@@ -105,7 +121,7 @@ def monitoring(decision: Trigger) -> MonitoringForm:
 def closure() -> ClosureForm:
     example = STAGES[Stage.CLOSURE].example
     assert example is not None
-    form = example(date.today(), STAFF)
+    form = example(date.today(), STAFF, Program.HOUSING)
     assert isinstance(form, ClosureForm)
     return form
 

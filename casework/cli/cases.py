@@ -133,7 +133,7 @@ def submit(
     from casework import services
 
     at = Stage(stage)
-    form = services.stages.parse_stage_form(at, read_json(file, f"{at.value} form"))
+    form = services.stages.parse_stage_form(at, read_json(file, f"{at.value} form"), case_number)
     narrative = read_text(narrative_file, "--narrative-file") if narrative_file else None
     result = services.stages.submit(
         case_number, at, form, narrative=narrative, actor=signed_in(), wait=wait, timeout=timeout
@@ -226,17 +226,29 @@ def _more(page: int, pages: int, total: int, chosen: dict[str, str | None]) -> s
 @command(commands, "form", "print a stage form's schema or an example")
 @click.argument("stage", type=choice_of(FORM_STAGES))
 @click.option("--example", is_flag=True)
-def form(stage: str, example: bool) -> int:
+@click.option(
+    "--program",
+    type=choice_of(Program),
+    help="the program whose form (the assessment's is each program's own: its instruments)",
+)
+def form(stage: str, example: bool, program: str | None) -> int:
     from casework.core.settings import default_actor
-    from casework.models.lifecycle import STAGES
+    from casework.models.lifecycle import STAGES, form_for
 
-    spec = STAGES[Stage(stage)]
-    assert spec.form is not None
+    at = Stage(stage)
+    if program is None and at is Stage.ASSESSMENT:
+        raise CliError(
+            "--program: the assessment form is each program's own (its instruments); "
+            f"choose one of {', '.join(p.value for p in Program)}"
+        )
+    chosen = Program(program or Program.HOUSING)
+    spec, model = STAGES[at], form_for(at, chosen)
+    assert model is not None
     assert spec.example is not None
     data = (
-        spec.example(date.today(), default_actor()).model_dump(mode="json")
+        spec.example(date.today(), default_actor(), chosen).model_dump(mode="json")
         if example
-        else spec.form.model_json_schema()
+        else model.model_json_schema()
     )
     print(json.dumps(data, indent=2))
     return 0

@@ -126,7 +126,11 @@ def deploy() -> int:
 
     if not api_is_healthy(api_url()):
         raise CliError(f"Prefect server at {api_url()} is not answering; {what_to_start('server')}")
+    from casework.services.stages import register_instruments
+
+    instruments = register_instruments()
     print("\n".join(put_deployments()))
+    print(f"instruments: {', '.join(instruments)}")
     if carried := carry_over():  # after an upgrade: waiting runs as this release has them
         print("\n".join(carried))
     return 0

@@ -68,6 +68,13 @@ def case_text(case: CaseDetail) -> str:
             f"assessment: risk {a.risk_level} priority {a.priority}; {scores}",
             f"  strengths: {', '.join(a.strengths) or '-'}; "
             f"crisis: {', '.join(a.crisis_flags) or 'none'}",
+            *(
+                f"  {r.instrument} v{r.version}: risk {r.risk}; "
+                + " ".join(
+                    f"{s.score}={s.value:g}{f' ({s.band})' if s.band else ''}" for s in r.scores
+                )
+                for r in a.instruments
+            ),
         ]
     if case.plan is not None:
         lines.append(f"plan v{case.plan.version} agreed {case.plan.agreed_on}:")

@@ -19,6 +19,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from casework.models.instruments import Choice
 from casework.models.labels import field_title, label
 
 SKIPPED = frozenset({"submitted_by"})  # who submits is who signed in
@@ -109,7 +110,7 @@ def layout(  # noqa: C901 - one branch per kind of field
         # The model's description, unless it is the terminal's hint ("`casework ...`").
         hint = None if "`casework" in (info.description or "") else info.description
         kind, optional = _plain(info.annotation)
-        title = field_title(name)
+        title = info.title or field_title(name)
         required = info.is_required() and not optional
         own = _choices_for(choices, path)
         origin = typing.get_origin(kind)
@@ -195,6 +196,8 @@ def _choices_for(choices: Choices, path: str) -> list[tuple[str, str]] | None:
 
 
 def _enum_options(kind: Any) -> list[tuple[str, str]]:
+    if isinstance(kind, type) and issubclass(kind, Choice):  # an instrument's own labels
+        return list(kind.option_labels().items())
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return [(str(member.value), label(str(member.value))) for member in kind]
     if typing.get_origin(kind) is typing.Literal:

@@ -432,7 +432,11 @@ def _stage_form(
 ) -> tuple[type[BaseModel] | None, dict[str, Any]]:
     """The form of the case's current stage, and how the page lays it out for this case."""
     stage = Stage(detail.stage)
-    model = form_for(stage) if detail.status == "open" and not detail.waiting_on else None
+    model = (
+        form_for(stage, detail.program)
+        if detail.status == "open" and not detail.waiting_on
+        else None
+    )
     if model is None:
         return None, {}
     options: dict[str, Any] = {"rows": {}, "choices": {}, "omit": frozenset()}
@@ -547,7 +551,7 @@ def _submit(
     """Hand the stage form to the case's run, as the CLI does, and wait for its verdict; a
     refusal comes back in place, sentence by sentence, with what was typed kept."""
     stage = _enum(Stage, values.get("stage"))
-    model = form_for(stage) if stage else None
+    model = services.stages.stage_form_type(case_number, stage) if stage else None
     if stage is None or model is None:
         return see_other(f"/cases/{case_number}")
     data = {**forms.to_data(model, values), "submitted_by": held.staff_id}

@@ -197,7 +197,10 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
         assessment = None
         if latest is not None:
             assessment = AssessmentOut.model_validate(latest).model_copy(
-                update={"narrative": narratives.get(f"e{latest.episode}:{latest.stage_key}")}
+                update={
+                    "narrative": narratives.get(f"e{latest.episode}:{latest.stage_key}"),
+                    "instruments": assessments.readings(session, latest),
+                }
             )
         episode = cases.episode_of(session, case)
         held, waived, checks = benefits.for_case(session, case)

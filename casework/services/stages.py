@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,13 +25,20 @@ from casework.models import (
     stage_events,
 )
 from casework.models.codes import (
+    Program,
     ReassessmentReason,
     Stage,
 )
 from casework.models.facts import facts
 from casework.models.forms import ReferralForm, StageForm, describe_error
 from casework.models.labels import to_labels
-from casework.models.lifecycle import REASSESSABLE, TransitionNotAllowed, check_transition, form_for
+from casework.models.lifecycle import (
+    REASSESSABLE,
+    TransitionNotAllowed,
+    check_transition,
+    form_for,
+    waits_for_form,
+)
 from casework.models.orm import Case
 from casework.services.staff import roster
 
@@ -63,8 +71,32 @@ class SubmitResult:
     error: str | None = None
 
 
-def parse_stage_form(stage: Stage, data: Any) -> StageForm:
-    form_type = form_for(stage)
+def register_instruments() -> list[str]:
+    """The instruments the programs ask, checked against the versions the store keeps (one
+    changed without raising its version is refused, in one line) and kept: `up` and
+    `deploy` call this before any case waits for them. Names each, with its version."""
+    from casework.models.assessments import check_versions, keep_version
+    from casework.models.programs import configured_programs_file, instruments_dir, programs
+
+    asked = {i.id: i for config in programs().values() for i in config.instruments}
+    with session_scope() as session:
+        check_versions(session, list(asked.values()), instruments_dir(configured_programs_file()))
+        for instrument in asked.values():
+            keep_version(session, instrument, datetime.now(UTC))
+    return [f"{i.id} v{i.version}" for i in asked.values()]
+
+
+def stage_form_type(case_number: str, stage: Stage) -> type[StageForm] | None:
+    """The form `case_number` takes at `stage`: the assessment's is its program's own."""
+    with session_scope(read_only=True) as session:
+        program = Program(cases.get_open_case(session, case_number).program)
+    return form_for(stage, program)
+
+
+def parse_stage_form(stage: Stage, data: Any, case_number: str) -> StageForm:
+    """`data` as the form `case_number` waits for at `stage`; one line naming every bad
+    field if it is not."""
+    form_type = stage_form_type(case_number, stage)
     if form_type is None:
         raise InputError(f"{stage.value} takes no form (it completes on its own)", field="stage")
     try:
@@ -113,7 +145,7 @@ def _turn_if_due(case_number: str, stage: Stage, form: StageForm) -> _Turn | Non
     """Check the form against the store; None while the case is moving on by itself (intake)."""
     with session_scope(read_only=True) as session:
         case = cases.get_open_case(session, case_number)
-        if form_for(Stage(case.stage)) is None:
+        if not waits_for_form(Stage(case.stage)):
             return None
         _check_stage(session, case, stage, form)
         flow_run_id = cases.episode_of(session, case).flow_run_id

@@ -16,7 +16,7 @@ from casework.core.db import engine_for, migrate, session_scope
 from casework.core.settings import get_settings
 from casework.models import benefits, stage_events
 from casework.models.base import Base
-from casework.models.codes import BenefitKind, Stage
+from casework.models.codes import BenefitKind, Program, Stage
 from casework.models.lifecycle import STAGES
 from tests import factories
 from tests.casework.test_cli import run_cli
@@ -31,7 +31,7 @@ ESC, NUL = "\x1b[31m", "\x00"
 def _example(stage: Stage) -> dict[str, Any]:
     example = STAGES[stage].example
     assert example is not None
-    return example(TODAY, "cm.a").model_dump(mode="json")
+    return example(TODAY, "cm.a", Program.HOUSING).model_dump(mode="json")
 
 
 def _nested(depth: int) -> str:
@@ -51,8 +51,18 @@ def _assessment(**changes: Any) -> dict[str, Any]:
     return _example(Stage.ASSESSMENT) | changes
 
 
+def _matrix(scores: dict[str, Any] | None = None, **screen: Any) -> dict[str, Any]:
+    """The assessment with the matrix's scores replaced (or changed) and its screen changed."""
+    matrix = _example(Stage.ASSESSMENT)["self_sufficiency_matrix"]
+    given = {
+        "scores": matrix["scores"] if scores is None else scores,
+        "crisis_screen": matrix["crisis_screen"] | screen,
+    }
+    return _assessment(self_sufficiency_matrix=given)
+
+
 def _scores(**changes: Any) -> dict[str, Any]:
-    return _assessment(scores=_example(Stage.ASSESSMENT)["scores"] | changes)
+    return _matrix(_example(Stage.ASSESSMENT)["self_sufficiency_matrix"]["scores"] | changes)
 
 
 def _plan(**changes: Any) -> dict[str, Any]:
@@ -90,10 +100,10 @@ FILES: dict[str, bytes | str | dict[str, Any] | list[Any]] = {
     "score_float": _scores(housing=1.0),
     "score_zero": _scores(housing=0),
     "score_six": _scores(housing=6),
-    "score_missing": _assessment(scores={"housing": 3}),
+    "score_missing": _matrix({"housing": 3}),
     "participated_text": _assessment(client_participated="yes"),
     "participated_one": _assessment(client_participated=1),
-    "crisis_text": _assessment(crisis_screen={"homeless_tonight": "true"}),
+    "crisis_text": _matrix(homeless_tonight="true"),
     "strength_unknown": _assessment(strengths=["charisma"]),
     "form_extra": _assessment(mood="fine"),
     "submitter_bad": _assessment(submitted_by="Bad Name"),

@@ -20,7 +20,7 @@ from casework.core.db import migrate, session_scope
 from casework.core.settings import get_settings
 from casework.models import stage_events
 from casework.models.cases import get_case as cases_get
-from casework.models.codes import Stage, Watch
+from casework.models.codes import Program, Stage, Watch
 from casework.models.lifecycle import STAGES
 from casework.models.orm import AuditEvent, Case, Contact
 from tests import factories
@@ -110,7 +110,8 @@ def _form_file(tmp_path: Path, stage: Stage, **changes: object) -> str:
     from datetime import date
 
     path = tmp_path / f"{stage.value}.json"
-    path.write_text(json.dumps(example(date.today(), "tester").model_dump(mode="json") | changes))
+    form = example(date.today(), "tester", Program.HOUSING).model_dump(mode="json")
+    path.write_text(json.dumps(form | changes))
     return str(path)
 
 
@@ -123,11 +124,13 @@ def test_unknown_case_is_refused(capsys, tmp_path: Path) -> None:
 
 
 def test_form_failing_validation_names_the_field(capsys, tmp_path, waiting_case) -> None:
-    path = _form_file(tmp_path, Stage.ASSESSMENT, scores={"housing": 9})
+    matrix = factories.assessment(housing=9 - 6).model_dump(mode="json")["self_sufficiency_matrix"]
+    matrix["scores"]["housing"] = 9
+    path = _form_file(tmp_path, Stage.ASSESSMENT, self_sufficiency_matrix=matrix)
     _refused(
         capsys,
         ["submit", waiting_case, "assessment", "--file", path],
-        "assessment form: scores.housing",
+        "assessment form: self_sufficiency_matrix.scores.housing",
     )
 
 

@@ -349,12 +349,8 @@ def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) ->
 
 
 def test_a_crisis_screen_in_an_assessment_is_escalated_at_once(stack: str) -> None:
-    from casework.models.forms import CrisisScreen
-
     opened = services.cases.intake(factories.client_in(), Program.HOUSING, "cm.tester", "tester")
-    form = factories.assessment().model_copy(
-        update={"crisis_screen": CrisisScreen(homeless_tonight=True)}
-    )
+    form = factories.assessment(crisis=("homeless_tonight",))
     result = services.stages.submit(
         opened.case_number, Stage.ASSESSMENT, form, actor="cm.tester", wait=True
     )

@@ -14,7 +14,7 @@ from casework import services, status
 from casework.core import prefect_api
 from casework.core.db import session_scope
 from casework.models import audit, cases, stage_events
-from casework.models.codes import Stage
+from casework.models.codes import Program, Stage
 from casework.models.lifecycle import STALE_WAIT, WAIT_TAG, wait_tag
 from tests import factories
 from tests.flows.test_case_lifecycle import _open, _submit, _wait_for_state
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.prefect
 def _as_an_earlier_release_left_it(flow_run_id: str) -> list[str]:
     """The run's tags without its wait: tag (0.1.0's runs carry none)."""
     run = prefect_api.read_run(flow_run_id)
-    assert wait_tag(Stage.PLAN) in run.tags
+    assert wait_tag(Stage.PLAN, Program.HOUSING) in run.tags
     old = [t for t in run.tags if not t.startswith(WAIT_TAG)]
     prefect_api.rest_api("PATCH", f"/flow_runs/{flow_run_id}", {"tags": old})
     return old
@@ -35,7 +35,7 @@ def _as_an_earlier_release_left_it(flow_run_id: str) -> list[str]:
 def _waiting_as_this_release_has_it(flow_run_id: str) -> prefect_api.RunView:
     def waiting() -> prefect_api.RunView | None:
         run = prefect_api.read_run(flow_run_id)
-        return run if run.waiting and wait_tag(Stage.PLAN) in run.tags else None
+        return run if run.waiting and wait_tag(Stage.PLAN, Program.HOUSING) in run.tags else None
 
     return wait_for("the run waiting again, as this release has it", waiting)
 

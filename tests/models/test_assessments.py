@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from casework.models.assessments import assess_risk
+from casework.models.assessments import assess
 from casework.models.codes import Priority, RiskLevel
-from casework.models.forms import CrisisScreen
 from tests import factories
 
 
@@ -23,11 +22,10 @@ from tests import factories
     ],
 )
 def test_risk_level_and_priority(scores, crisis, level, priority) -> None:
-    form = factories.assessment(**scores)
-    screen = CrisisScreen(homeless_tonight=crisis)
-    assert assess_risk(form.scores, screen) == (level, priority)
+    form = factories.assessment(crisis=("homeless_tonight",) if crisis else (), **scores)
+    assert assess(form)[1:] == (level, priority)
 
 
 def test_strengths_never_lower_risk() -> None:
     form = factories.assessment(housing=1).model_copy(update={"strengths": ["family_support"] * 3})
-    assert assess_risk(form.scores, form.crisis_screen)[0] is RiskLevel.HIGH
+    assert assess(form)[1] is RiskLevel.HIGH

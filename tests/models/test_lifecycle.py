@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from casework.models.codes import NeedsDomain, Stage, Trigger
+from casework.models.codes import NeedsDomain, Program, Stage, Trigger
 from casework.models.lifecycle import (
     STAGES,
     TRANSITIONS,
@@ -13,6 +13,7 @@ from casework.models.lifecycle import (
     FormTooNew,
     TransitionNotAllowed,
     check_transition,
+    form_for,
     form_version_given,
     stage_key,
     stage_of_key,
@@ -68,9 +69,7 @@ def test_plan_must_cover_domains_scored_in_crisis() -> None:
     facts = CaseFacts(crisis_domains=frozenset({NeedsDomain.HOUSING, NeedsDomain.FOOD}))
     with pytest.raises(TransitionNotAllowed) as refused:
         check_transition(Stage.PLAN, factories.plan(NeedsDomain.HOUSING), facts)
-    assert str(refused.value) == (
-        "goals: add a goal for Food: it scored 1 in the assessment, in crisis"
-    )
+    assert str(refused.value) == ("goals: add a goal for Food: the assessment found it in crisis")
     plan = factories.plan(NeedsDomain.HOUSING, NeedsDomain.FOOD)
     assert check_transition(Stage.PLAN, plan, facts).target is Stage.REFERRAL
 
@@ -111,8 +110,10 @@ def test_every_waiting_stage_has_a_valid_example() -> None:
     for spec in STAGES.values():
         if spec.form is not None:
             assert spec.example is not None
-            example = spec.example(date.today(), "cm.tester")
-            assert spec.form.model_validate(example.model_dump(mode="json")) == example
+            example = spec.example(date.today(), "cm.tester", Program.HOUSING)
+            form = form_for(spec.stage, Program.HOUSING)
+            assert form is not None
+            assert form.model_validate(example.model_dump(mode="json")) == example
 
 
 def test_a_suspend_key_names_its_stage_retries_included() -> None:
@@ -148,11 +149,32 @@ def test_every_earlier_form_version_has_its_meaning_in_todays_terms(stage: Stage
     assert spec.form is not None
     assert spec.example is not None
     assert all((stage, v) in FORM_UPGRADES for v in range(spec.form_version))
-    example = spec.example(factories.now().date(), "cm.a")
+    example = spec.example(factories.now().date(), "cm.a", Program.HOUSING)
     by_codes = example.model_dump(mode="json")  # as the CLI and 0.1.0's first dialogs gave it
     by_labels = to_labels(example.model_dump(mode="json", exclude_none=True))  # 0.1.0's dialog
+    form = form_for(stage, Program.HOUSING)
+    assert form is not None
     for given in (by_codes, by_labels):
-        assert spec.form.model_validate(upgrade_form(stage, 0, given)) == example
+        assert form.model_validate(upgrade_form(stage, 0, given)) == example
+
+
+def test_an_assessment_given_before_instruments_were_data_reads_as_the_matrix() -> None:
+    """Version 1 of the assessment (0.x) had the matrix's scores and crisis screen as the
+    form's own fields: a form handed to a run then is the same answers to the matrix."""
+    scores = dict.fromkeys([d.value for d in NeedsDomain], 3) | {"housing": 1}
+    given = {
+        "submitted_by": "cm.a",
+        "scores": scores,
+        "strengths": ["motivation"],
+        "crisis_screen": {"homeless_tonight": True},
+        "client_participated": True,
+    }
+    form = form_for(Stage.ASSESSMENT, Program.HOUSING)
+    assert form is not None
+    upgraded = form.model_validate(upgrade_form(Stage.ASSESSMENT, 1, given))
+    assert upgraded == factories.assessment(crisis=("homeless_tonight",), housing=1).model_copy(
+        update={"submitted_by": "cm.a", "strengths": ["motivation"]}
+    )
 
 
 def test_a_form_of_a_later_release_is_refused_by_name() -> None:
@@ -163,9 +185,11 @@ def test_a_form_of_a_later_release_is_refused_by_name() -> None:
 
 def test_a_run_waiting_under_another_release_is_named_stale() -> None:
     """What `casework up` carries over after an upgrade, by the run's tags alone."""
-    today = wait_tag(Stage.PLAN)
+    today = wait_tag(Stage.PLAN, Program.HOUSING)
     assert today == f"wait:plan.v{STAGES[Stage.PLAN].form_version}.l{WAIT_LAYOUT}"
-    assert wait_tag(Stage.REFERRAL, on_partners=True) == f"wait:answers.l{WAIT_LAYOUT}"
+    assert wait_tag(Stage.REFERRAL, Program.HOUSING, on_partners=True) == (
+        f"wait:answers.l{WAIT_LAYOUT}"
+    )
     assert stale_wait(["casework", "stage:plan", today]) is None
     assert stale_wait(["casework", "stage:referral", "wait:answers.l1"]) is None
     assert stale_wait(["casework", "stage:plan"]) == (
@@ -177,4 +201,6 @@ def test_a_run_waiting_under_another_release_is_named_stale() -> None:
     assert stale_wait(["stage:plan", f"wait:plan.v1.l{WAIT_LAYOUT + 1}"])
     assert form_version_given([today], Stage.PLAN) == STAGES[Stage.PLAN].form_version
     assert form_version_given(["stage:plan"], Stage.PLAN) == 0
-    assert form_version_given([wait_tag(Stage.ASSESSMENT)], Stage.PLAN) == 0
+    assessment = wait_tag(Stage.ASSESSMENT, Program.HOUSING)
+    assert form_version_given([assessment], Stage.PLAN) == 0
+    assert form_version_given([assessment], Stage.ASSESSMENT) == 2

@@ -128,7 +128,7 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
     form.get_by_role("group", name=re.compile("^Client participated")).get_by_label("Yes").check()
     form.get_by_label("Agreed on").fill(str(date.today()))
     form.get_by_role("button", name="Record the plan").click()
-    page.get_by_text("Add a goal for Housing: it scored 1 in the assessment, in crisis.").wait_for()
+    page.get_by_text("Add a goal for Housing: the assessment found it in crisis.").wait_for()
     assert (
         page.locator("#stage-form")
         .get_by_role("group", name="Goal 1")
@@ -311,7 +311,9 @@ def test_intake_through_assessment_with_the_keyboard_alone(browser, stack: str) 
         "safety",
         "legal",
     ):
-        _tab_to_name(page, f"scores.{domain}")  # a scale's choices have no id of their own
+        _tab_to_name(
+            page, f"self_sufficiency_matrix.scores.{domain}"
+        )  # a scale's choices have no id of their own
         page.keyboard.press("Space")
         page.keyboard.press("ArrowRight")
         page.keyboard.press("ArrowRight")

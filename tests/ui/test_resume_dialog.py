@@ -95,7 +95,10 @@ def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: s
         lambda: (w := factories.where_it_waits(case_number)).stage_key.startswith("plan") and w,
     )
     page, dialog = _open_dialog(browser, stack, waiting.flow_run_id, f"Plan form for {case_number}")
-    assert "needs a goal for every domain scored 1 (in crisis): Housing" in dialog.inner_text()
+    assert (
+        "needs a goal for every domain the assessment found in crisis: Housing"
+        in dialog.inner_text()
+    )
     dialog.get_by_role("button", name="Add item").first.click()
     _choose(
         page,
