@@ -143,7 +143,7 @@ class InstrumentReading(BaseModel):
 
 class AssessmentOut(OutModel):
     stage_key: str
-    instruments: list[InstrumentReading] = []
+    readings: list[InstrumentReading] = []  # each instrument, as its version declared it
     scores: dict[str, int]
     strengths: list[str]
     crisis_flags: list[str]

@@ -73,7 +73,7 @@ def case_text(case: CaseDetail) -> str:
                 + " ".join(
                     f"{s.score}={s.value:g}{f' ({s.band})' if s.band else ''}" for s in r.scores
                 )
-                for r in a.instruments
+                for r in a.readings
             ),
         ]
     if case.plan is not None:

@@ -199,7 +199,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             assessment = AssessmentOut.model_validate(latest).model_copy(
                 update={
                     "narrative": narratives.get(f"e{latest.episode}:{latest.stage_key}"),
-                    "instruments": assessments.readings(session, latest),
+                    "readings": assessments.readings(session, latest),
                 }
             )
         episode = cases.episode_of(session, case)

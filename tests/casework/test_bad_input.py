@@ -288,7 +288,8 @@ MATRIX: list[tuple[str, str, int]] = [
         "scores.housing:",
         REFUSED,
     ),
-    ("submit CASE-999999 assessment --file {list}", "assessment form:", REFUSED),
+    # The assessment form is the case's program's own: the case is looked up first.
+    ("submit CASE-999999 assessment --file {list}", "no case CASE-999999", REFUSED),
     ("submit {case} intake --file {list}", "invalid choice: 'intake'", USAGE),
     ("submit {case} assessment --file {list} --timeout nan", "--timeout", USAGE),
     ("submit {case} assessment --file {list} --timeout inf", "--timeout", USAGE),

@@ -60,7 +60,7 @@ def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: s
     assert "(Optional)" not in text.split("Crisis screen")[1], "crisis flags always answered"
 
     _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
-    scores = _field(page, dialog, "Scores").locator("input")
+    scores = _field(page, dialog, "Needs").locator("input")
     assert scores.count() == 10
     for index in range(10):
         scores.nth(index).fill("1" if index == 0 else "3")

@@ -130,7 +130,8 @@ def test_an_agency_runs_prefect_and_the_case_store_on_postgresql() -> None:
             number = opened.stdout.strip()
             form = data_dir / "assessment.json"
             example = casework(
-                as_manager | {"CASEWORK_ACTOR": manager}, "form", "assessment", "--example"
+                as_manager | {"CASEWORK_ACTOR": manager},
+                *("form", "assessment", "--program", "housing", "--example"),
             )
             form.write_text(example.stdout)
             moved = casework(

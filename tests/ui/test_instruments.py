@@ -1,0 +1,224 @@
+"""An agency adds the Hunger Vital Sign to its housing program's assessment by editing its
+programs file only, and restarts `casework up`. A housing case already waiting at its
+assessment is carried over and asks the new form; cases are then assessed with it through
+the command line, the Prefect Resume dialog (Chromium) and the desk, and each assessment
+keeps the instrument's answers and the version they were given under."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from casework import services
+from casework.core.db import session_scope
+from casework.core.settings import get_settings
+from casework.models import assessments, cases
+from casework.models.codes import Program, Stage
+from casework.models.lifecycle import wait_tag
+from casework.models.programs import DEFAULT_PROGRAMS_FILE, load_programs
+from tests import factories
+from tests.conftest import Stack
+from tests.polling import wait_for
+from tests.ui.conftest import MARKS, SHOTS
+from tests.ui.desk import look
+from tests.ui.desk import sign_in as desk_sign_in
+from tests.ui.test_resume_dialog import _choose, _field, _open_dialog
+
+pytestmark = [*MARKS, pytest.mark.restarts_stack]
+PASSWORD = "a long desk password 4 tests"
+WORRIED = "Within the past 12 months we worried whether our food would run out"
+DID_NOT_LAST = "Within the past 12 months the food we bought just didn't last"
+
+
+def _reload() -> None:
+    get_settings.cache_clear()
+    load_programs.cache_clear()
+
+
+@pytest.fixture
+def carried_case(stack: str) -> tuple[str, str]:
+    """A housing case waiting at its assessment under the matrix alone, before the change;
+    and the wait tag it waits under."""
+    case_number, _ = factories.case_waiting_at(Stage.ASSESSMENT)
+    return case_number, wait_tag(Stage.ASSESSMENT, Program.HOUSING)
+
+
+@pytest.fixture
+def with_hunger_screen(
+    carried_case: tuple[str, str],
+    running_stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
+    """The agency's programs file: Casework's, with one line added to housing; `up`
+    restarted on it. Afterwards `up` is restarted on Casework's own again."""
+    programs = tmp_path / "programs.toml"
+    programs.write_text(
+        DEFAULT_PROGRAMS_FILE.read_text().replace(
+            "[housing]\n",
+            '[housing]\nassessment = ["self_sufficiency_matrix", "hunger_vital_sign"]\n',
+            1,
+        )
+    )
+    running_stack.stop()
+    monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(programs))
+    _reload()
+    running_stack.start()
+    try:
+        yield programs
+    finally:
+        running_stack.stop()
+        monkeypatch.delenv("CASEWORK_PROGRAMS_FILE")
+        _reload()
+        running_stack.start()
+
+
+def _answers(worried: str, did_not_last: str) -> dict[str, dict[str, str]]:
+    return {
+        "food_security": {"worried_food_would_run_out": worried, "food_did_not_last": did_not_last}
+    }
+
+
+def _hunger_screen(case_number: str) -> dict[str, object]:
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        latest = assessments.latest(session, case)
+        assert latest is not None, case_number
+        return dict(latest.instruments["hunger_vital_sign"]) | {"risk_level": latest.risk_level}
+
+
+def _moved_to_plan(case_number: str) -> bool:
+    with session_scope(read_only=True) as session:
+        return cases.get_case(session, case_number).stage == Stage.PLAN.value
+
+
+def _waits_under(case_number: str, tag: str) -> bool:
+    from casework.core import prefect_api
+
+    waiting = factories.where_it_waits(case_number)
+    run = prefect_api.read_run(waiting.flow_run_id)
+    return run.waiting and run.pause_key == waiting.stage_key and tag in run.tags
+
+
+def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ignore[no-untyped-def]
+    browser,
+    stack: str,
+    carried_case: tuple[str, str],
+    with_hunger_screen: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from tests.casework.test_cli import run_cli
+
+    # The case that waited under the matrix alone is carried over by the restart: it waits
+    # under the new instruments, and its form is the new one.
+    carried, old_tag = carried_case
+    new_tag = wait_tag(Stage.ASSESSMENT, Program.HOUSING)
+    assert new_tag != old_tag
+    wait_for("the waiting case to be carried over", lambda: _waits_under(carried, new_tag))
+
+    # The command line: the example now has the screen; a form without it is refused by name.
+    code, out, _ = run_cli(capsys, "form", "assessment", "--program", "housing", "--example")
+    example = json.loads(out)
+    assert code == 0
+    assert example["hunger_vital_sign"] == _answers("never_true", "never_true")
+    without = tmp_path / "without.json"
+    without.write_text(json.dumps({k: v for k, v in example.items() if k != "hunger_vital_sign"}))
+    code, _, err = run_cli(capsys, "submit", carried, "assessment", "--file", str(without))
+    assert (code, err.count("\n")) == (1, 1)
+    assert "assessment form: hunger_vital_sign: Field required" in err
+    given = tmp_path / "assessment.json"
+    given.write_text(
+        json.dumps(example | {"hunger_vital_sign": _answers("sometimes_true", "never_true")})
+    )
+    code, out, err = run_cli(
+        capsys, "submit", carried, "assessment", "--file", str(given), "--wait"
+    )
+    assert code == 0, err
+    screen = _hunger_screen(carried)
+    assert (screen["version"], screen["risk"], screen["bands"]) == (
+        1,
+        "medium",
+        {"food_insecurity": "positive"},
+    )
+    assert screen["risk_level"] == "medium"  # the matrix's low, raised by the screen
+    code, out, _ = run_cli(capsys, "show", carried)
+    assert "hunger_vital_sign v1: risk medium; food_insecurity=1 (positive)" in out
+
+    # The Resume dialog: the questions as declared, the options by their labels.
+    in_dialog, _ = factories.case_waiting_at(Stage.ASSESSMENT)
+    waiting = wait_for(
+        "its run to wait under the new instruments",
+        lambda: _waits_under(in_dialog, new_tag) and factories.where_it_waits(in_dialog),
+    )
+    page, dialog = _open_dialog(
+        browser, stack, waiting.flow_run_id, f"Assessment form for {in_dialog}"
+    )
+    text = dialog.inner_text()
+    assert "Hunger Vital Sign (version 1)" in text
+    assert WORRIED in text
+    _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
+    scores = _field(page, dialog, "Needs").locator("input")
+    for index in range(scores.count()):
+        scores.nth(index).fill("3")
+    _choose(page, _field(page, dialog, WORRIED), "Often true")
+    _choose(page, _field(page, dialog, DID_NOT_LAST), "Never true")
+    _field(page, dialog, "Client participated").get_by_role("switch").click()
+    SHOTS.mkdir(exist_ok=True)
+    dialog.screenshot(path=SHOTS / "assessment-dialog-hunger-screen.png")
+    dialog.get_by_role("button", name="Submit").click()
+    wait_for("the dialog's case to move to plan", lambda: _moved_to_plan(in_dialog), timeout=120)
+    screen = _hunger_screen(in_dialog)
+    assert screen["answers"] == {
+        "worried_food_would_run_out": "often_true",  # chosen by label, kept as its code
+        "food_did_not_last": "never_true",
+    }
+    page.close()
+
+    # The desk: the same questions on the case's page, answered there.
+    services.sign_in.set_password("cm.tester", PASSWORD, "cm.tester", temporary=False)
+    on_desk, _ = factories.case_waiting_at(Stage.ASSESSMENT)
+    wait_for("its run to wait under the new instruments", lambda: _waits_under(on_desk, new_tag))
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(90_000)
+    desk_sign_in(page, "cm.tester", PASSWORD)
+    from tests.ui.desk import DESK
+
+    page.goto(f"{DESK}/cases/{on_desk}")
+    form = page.locator("#stage-form")
+    form.get_by_text("Hunger Vital Sign (version 1)").wait_for()
+    look(page, "case-assessment-hunger-screen")
+    for domain in (
+        "Housing",
+        "Income and benefits",
+        "Employment",
+        "Physical health",
+        "Mental health",
+        "Substance use",
+        "Family and childcare",
+        "Food",
+        "Safety",
+        "Legal matters",
+    ):
+        form.get_by_role("group", name=re.compile(f"^{domain}")).get_by_label("3").check()
+    form.get_by_label(re.compile(f"^{WORRIED}")).select_option(label="Never true")
+    form.get_by_label(re.compile(f"^{re.escape(DID_NOT_LAST)}")).select_option(
+        label="Sometimes true"
+    )
+    form.get_by_role("group", name=re.compile("^Client participated")).get_by_label("Yes").check()
+    form.get_by_role("button", name="Record the assessment").click()
+    page.get_by_text("The assessment is recorded. The case is now at plan.").wait_for()
+    assert _hunger_screen(on_desk)["answers"] == {
+        "worried_food_would_run_out": "never_true",
+        "food_did_not_last": "sometimes_true",
+    }
+    page.goto(f"{DESK}/cases/{on_desk}")
+    page.get_by_text(
+        "Food insecurity (statements often or sometimes true): 1 (positive)"
+    ).wait_for()
+    look(page, "case-hunger-screen-recorded")
+    page.close()
