@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from casework.core.errors import UserError
 from casework.models import instruments as declared
 from casework.models.codes import Priority, Program, RiskLevel
-from casework.models.forms import AssessmentForm
+from casework.models.forms import ASSESSMENT_FIELDS, AssessmentForm
 from casework.models.instruments import Instrument
 from casework.models.orm import Assessment, Case, InstrumentVersion
 from casework.models.schemas import InstrumentReading, ScoreReading
@@ -71,7 +71,7 @@ def _build_form(instruments: tuple[Instrument, ...]) -> type[AssessmentForm]:
             Field(title=f"{instrument.title} (version {instrument.version})"),
         )
         for instrument in instruments
-    }
+    } | ASSESSMENT_FIELDS
     form: type[AssessmentForm] = create_model(
         "AssessmentForm",
         __base__=AssessmentForm,
@@ -86,8 +86,10 @@ def instruments_tag(program: Program) -> str:
     waiting at assessment carries it, so a changed instrument carries the run over)."""
     from casework.models.programs import program_instruments
 
+    # The program is named too: a tag current for another program asking what this one
+    # asked before its change must not pass for current here.
     named = "+".join(f"{i.id}.{i.version}" for i in program_instruments(program))
-    return "i" + hashlib.sha256(named.encode()).hexdigest()[:8]
+    return "i" + hashlib.sha256(f"{program.value}:{named}".encode()).hexdigest()[:8]
 
 
 def assess(form: AssessmentForm) -> tuple[dict[str, dict[str, Any]], RiskLevel, Priority]:

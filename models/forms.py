@@ -5,7 +5,7 @@ scores, enums, dates, yes/no, staff ids. Narrative goes to the store by another 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -98,8 +98,9 @@ class AssessmentForm(StageForm):
     field each, named by the instrument; models.assessments builds each program's form
     from its declaration), the client's strengths, and whether the client took part."""
 
-    strengths: list[Strength] = Field(default_factory=list, max_length=len(Strength))
-    client_participated: YesNo
+    if TYPE_CHECKING:  # fields of every program's form, after its instruments' (below)
+        strengths: list[Strength]
+        client_participated: bool
 
     def instruments(self) -> dict[str, InstrumentAnswers]:
         """The answers to each instrument, by the instrument's id, in the program's order."""
@@ -108,6 +109,14 @@ class AssessmentForm(StageForm):
             for name in type(self).model_fields
             if isinstance(value := getattr(self, name), InstrumentAnswers)
         }
+
+
+# The assessment's own fields, asked after the program's instruments: each program's form
+# is its instruments' fields, then these (models.assessments builds it).
+ASSESSMENT_FIELDS: dict[str, Any] = {
+    "strengths": (list[Strength], Field(default_factory=list, max_length=len(Strength))),
+    "client_participated": (YesNo, ...),
+}
 
 
 class Goal(BaseModel):

@@ -671,6 +671,20 @@ class InstrumentAnswers(BaseModel):
     def result(self) -> Result:
         return score(self.__instrument__, self.answers())
 
+    def labelled(self) -> dict[str, Any]:
+        """The answers as a Resume dialog gives them: each option by its label, an item left
+        unanswered left out (the dialog's schema offers choices, not null)."""
+        given = self.model_dump(mode="json", exclude_none=True)
+        for item in self.__instrument__.items:
+            labels = {o.code: o.label for o in item.options}
+            part = given.get(item.section, {})
+            if labels and item.id in part:
+                value = part[item.id]
+                part[item.id] = (
+                    [labels.get(v, v) for v in value] if isinstance(value, list) else labels[value]
+                )
+        return given
+
 
 def answers_model(instrument: Instrument) -> type[InstrumentAnswers]:
     """The form of one instrument: a model per section, a field per item."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
@@ -151,17 +152,17 @@ def move(session: Session, case: Case, form: StageForm | None, at: datetime) -> 
 
 def walk_to(session: Session, case: Case, stage: Stage, at: datetime) -> Case:
     """Move a case from intake to `stage`, every step at `at`."""
-    steps: list[StageForm | None] = [
-        None,
-        assessment(),
-        plan(NeedsDomain.HOUSING),
-        referral(),
-        monitoring(Trigger.CLOSE),
-        closure(),
+    steps: list[Callable[[], StageForm | None]] = [
+        lambda: None,
+        lambda: assessment(Program(case.program)),
+        lambda: plan(NeedsDomain.HOUSING),
+        referral,
+        lambda: monitoring(Trigger.CLOSE),
+        closure,
     ]
     order = list(Stage)
     for form in steps[: order.index(stage)]:
-        move(session, case, form, at)
+        move(session, case, form(), at)
     return case
 
 

@@ -30,7 +30,7 @@ from casework.models.codes import (
     Stage,
 )
 from casework.models.facts import facts
-from casework.models.forms import ReferralForm, StageForm, describe_error
+from casework.models.forms import AssessmentForm, ReferralForm, StageForm, describe_error
 from casework.models.labels import to_labels
 from casework.models.lifecycle import (
     REASSESSABLE,
@@ -236,6 +236,8 @@ def run_input(form: StageForm) -> dict[str, Any]:
     against the dialog's schema: choices by label, and an unset optional value left out
     (the schema offers choices, not null, for a referral's reason)."""
     given: dict[str, Any] = to_labels(form.model_dump(mode="json", exclude_none=True))
+    if isinstance(form, AssessmentForm):
+        given |= {name: answers.labelled() for name, answers in form.instruments().items()}
     return given
 
 

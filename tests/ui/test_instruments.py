@@ -162,7 +162,7 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert "Hunger Vital Sign (version 1)" in text
     assert WORRIED in text
     _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
-    scores = _field(page, dialog, "Needs").locator("input")
+    scores = _field(page, dialog, "Needs: each domain").locator("input")
     for index in range(scores.count()):
         scores.nth(index).fill("3")
     _choose(page, _field(page, dialog, WORRIED), "Often true")

@@ -53,19 +53,21 @@ def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: s
     page, dialog = _open_dialog(
         browser, stack, waiting.flow_run_id, f"Assessment form for {case_number}"
     )
+    dialog.get_by_text("Homeless tonight").wait_for()  # the matrix's crisis screen, nested
     text = dialog.inner_text()
     assert "Housing program" in text
     assert "Resume Flow Run" in text  # Prefect's own frame; the form names stage and case
     assert "Homeless tonight" in text
-    assert "(Optional)" not in text.split("Crisis screen")[1], "crisis flags always answered"
+    screen = text.split("Crisis screen")[1].split("Strengths")[0]
+    assert "(Optional)" not in screen, "crisis flags always answered"
 
     _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
-    scores = _field(page, dialog, "Needs").locator("input")
+    scores = _field(page, dialog, "Needs: each domain").locator("input")
     assert scores.count() == 10
     for index in range(10):
         scores.nth(index).fill("1" if index == 0 else "3")
-    _choose(page, _field(page, dialog, "Strengths"), "Family support")
     _field(page, dialog, "Client participated").get_by_role("switch").click()
+    _choose(page, _field(page, dialog, "Strengths"), "Family support")
     dialog.screenshot(path=SHOTS / "assessment-dialog.png")
     dialog.get_by_role("button", name="Submit").click()
 
