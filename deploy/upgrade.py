@@ -337,7 +337,8 @@ class Upgrade:
                     self.casework("new", *answer)
             return
         stage = show["stage"]
-        form = json.loads(self.casework("new", "form", stage, "--example"))
+        program = ["--program", show["program"]]  # the assessment's is the program's own
+        form = json.loads(self.casework("new", "form", stage, *program, "--example"))
         form["submitted_by"] = ACTOR
         if stage == "monitoring":
             form["decision"] = "close"
@@ -447,7 +448,9 @@ class Upgrade:
             (self.home / f"client-{index}.json").write_text(json.dumps(client))
             intake = ["intake", "--program", "housing", "--file", f"client-{index}.json"]
             numbers.append(self.casework("new", *intake).strip())
-        form = json.loads(self.casework("new", "form", "assessment", "--example"))
+        form = json.loads(
+            self.casework("new", "form", "assessment", "--program", "housing", "--example")
+        )
         form["submitted_by"] = ACTOR
         (self.home / "load-assessment.json").write_text(json.dumps(form))
         acknowledged: dict[str, float] = {}

@@ -25,6 +25,7 @@ from casework.models.codes import (
 )
 from casework.models.orm import (
     AdverseNotice,
+    Assessment,
     CarePlan,
     Case,
     Episode,
@@ -60,6 +61,7 @@ class Report:
     caseloads: list[dict[str, Any]] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
     notice_outcomes: list[dict[str, Any]] = field(default_factory=list)
+    assessed_change: list[dict[str, Any]] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -72,6 +74,7 @@ class Report:
             "caseload per case manager": self.caseloads,
             "notices of adverse action": self.notices,
             "how notices ended": self.notice_outcomes,
+            "change from first to latest assessment": self.assessed_change,
         }
 
 
@@ -94,6 +97,7 @@ def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConf
     _referrals(report, session)
     _outcomes(report, session, as_of)
     _notices(report, session, as_of.astimezone(UTC).date())
+    _assessed_change(report, session, as_of)
     return report
 
 
@@ -209,6 +213,81 @@ def _outcomes(report: Report, session: Session, as_of: datetime) -> None:
                 "cases": len({e for objective, e in met if objective == housing}),
             },
         ]
+
+
+def _assessed_change(report: Report, session: Session, as_of: datetime) -> None:
+    """The outcome funders ask for: per program, instrument (and version) and measure, the
+    cases assessed with it at least twice by `as_of`, the mean of their first and of their
+    latest score, and how many improved, stayed and worsened (in the measure's own
+    direction: a needs domain's 1-5 and the matrix's scores rise as things improve, a
+    screen's count falls). A case whose first and latest differ in version is compared
+    under neither. Means and counts only."""
+    rows = session.execute(
+        select(Assessment.case_id, Case.program, Assessment.instruments)
+        .join(Case, Case.id == Assessment.case_id)
+        .where(Assessment.assessed_at <= as_of)
+        .order_by(Assessment.case_id, Assessment.id)
+    ).all()
+    taken: dict[tuple[int, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for case_id, program, records in rows:
+        for instrument, record in (records or {}).items():
+            taken[(case_id, program, instrument)].append(record)
+    pairs: dict[tuple[str, str, int, str], list[tuple[float, float]]] = defaultdict(list)
+    for (_, program, instrument), records in taken.items():
+        first, latest = records[0], records[-1]
+        if len(records) < 2 or first.get("version") != latest.get("version"):
+            continue
+        for measure, before, after in _measures(first, latest):
+            pairs[(program, instrument, int(first["version"]), measure)].append((before, after))
+    rising = _rising(session)
+    for (program, instrument, version, measure), changes in sorted(pairs.items()):
+        up = rising(instrument, version, measure)
+        better = sum((after - before) * (1 if up else -1) > 0 for before, after in changes)
+        worse = sum((after - before) * (1 if up else -1) < 0 for before, after in changes)
+        report.assessed_change.append(
+            {
+                "program": program,
+                "instrument": f"{instrument} v{version}",
+                "measure": measure,
+                "cases": len(changes),
+                "first_mean": round(statistics.fmean(b for b, _ in changes), 2),
+                "latest_mean": round(statistics.fmean(a for _, a in changes), 2),
+                "improved": better,
+                "same": len(changes) - better - worse,
+                "worsened": worse,
+            }
+        )
+
+
+def _measures(first: dict[str, Any], latest: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """What two records of one instrument both measured: its scores, and each needs
+    domain's score (`domain:housing`)."""
+    found = []
+    for kind, prefix in (("scores", ""), ("domain_scores", "domain:")):
+        before, after = first.get(kind) or {}, latest.get(kind) or {}
+        found += [
+            (f"{prefix}{name}", float(before[name]), float(after[name]))
+            for name in sorted(before.keys() & after.keys())
+        ]
+    return found
+
+
+def _rising(session: Session) -> Any:
+    """Whether a measure of an instrument version improves as it rises."""
+    from casework.models.assessments import taken_with
+
+    known: dict[tuple[str, int], Any] = {}
+
+    def rising(instrument: str, version: int, measure: str) -> bool:
+        if measure.startswith("domain:"):
+            return True  # a needs domain's 1-5: 5 is thriving
+        if (instrument, version) not in known:
+            known[(instrument, version)] = taken_with(session, instrument, version)
+        declared = known[(instrument, version)]
+        score = next((s for s in declared.scores if s.id == measure), None) if declared else None
+        return bool(score and score.higher_is_better)
+
+    return rising
 
 
 def _notices(report: Report, session: Session, today: date) -> None:

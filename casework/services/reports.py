@@ -24,6 +24,13 @@ def caseload_report(as_of: datetime) -> Report:
 
 HEADERS = {
     "program": "Program",
+    "instrument": "Instrument",
+    "measure": "Measure",
+    "first_mean": "First (mean)",
+    "latest_mean": "Latest (mean)",
+    "improved": "Improved",
+    "same": "Same",
+    "worsened": "Worsened",
     "stage": "Stage",
     "cases": "Cases",
     "median_days": "Median days",

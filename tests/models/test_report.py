@@ -165,3 +165,40 @@ def test_the_text_report_reads_as_prose_not_code(session: Session) -> None:
 def test_percentile_is_nearest_rank() -> None:
     assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == 9.0
     assert percentile([5], 0.9) == 5.0
+
+
+def test_the_change_from_first_to_latest_assessment_is_reported_per_instrument(
+    session: Session,
+) -> None:
+    """Per program, instrument and measure: the cases assessed twice, their mean first and
+    latest scores, and how many improved in the measure's own direction. Counts only."""
+    from casework.models.assessments import record_assessment
+
+    at = AS_OF - timedelta(days=40)
+    for first, latest in ((1, 4), (2, 2), (3, 1)):
+        case = factories.new_case(session)
+        record_assessment(session, case, "assessment-1", factories.assessment(housing=first), at)
+        later = factories.assessment(housing=latest)
+        record_assessment(session, case, "assessment-2", later, at + timedelta(days=30))
+    once = factories.new_case(session)  # assessed once: no change to report
+    record_assessment(session, once, "assessment-1", factories.assessment(housing=5), at)
+    rows = build(session, AS_OF, programs()).assessed_change
+    [housing] = [r for r in rows if r["measure"] == "domain:housing"]
+    assert housing == {
+        "program": "housing",
+        "instrument": "self_sufficiency_matrix v1",
+        "measure": "domain:housing",
+        "cases": 3,
+        "first_mean": 2.0,
+        "latest_mean": 2.33,
+        "improved": 1,
+        "same": 1,
+        "worsened": 1,
+    }
+    [vulnerable] = [r for r in rows if r["measure"] == "vulnerable_domains"]
+    # Domains at 2 or lower, a count that is better as it falls: 1 -> 4 takes housing out
+    # (improved), 2 -> 2 keeps it (same), 3 -> 1 puts it in (worsened).
+    assert (vulnerable["improved"], vulnerable["same"], vulnerable["worsened"]) == (1, 1, 1)
+    text = to_text(build(session, AS_OF, programs()))
+    assert "Change from first to latest assessment:" in text
+    assert "self_sufficiency_matrix v1" in text
