@@ -60,7 +60,8 @@ class CaseworkSettings(BaseModel):
         default=None,
         description="per program: SLA days per stage, contact and reassessment cadence, "
         "referral response window, escalation interval and recipients, webhook, caseload "
-        "limits (TOML)",
+        "limits, the instruments its assessment asks (TOML; the agency's own instruments in "
+        "`instruments/` beside it)",
         json_schema_extra={"shown_default": "`models/programs.toml`"},
     )
     staff_file: Path | None = Field(
