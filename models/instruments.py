@@ -461,14 +461,16 @@ def _score(score: Score, instrument: Instrument, answers: dict[str, Any]) -> flo
     return min(values) if score.rule == "min" else max(values)
 
 
-def _holds_for(condition: Test, item: Item, answer: Any) -> bool:
+def _holds_for(condition: Test, item: Item | None, answer: Any) -> bool:
+    """Whether `answer` (an item's, or with no item a score's) passes the test: `equals` and
+    `in` compare the answer itself, `at_least` and `at_most` its points."""
     if answer is None:
         return False
     if condition.equals is not None:
         return _same(answer, condition.equals)
     if condition.in_ is not None:
         return any(_same(answer, wanted) for wanted in condition.in_)
-    points = item.points(answer)
+    points = item.points(answer) if item is not None else float(answer)
     if points is None:
         return False
     if condition.at_least is not None:
@@ -490,16 +492,7 @@ def _holds(
     condition: Condition, instrument: Instrument, answers: dict[str, Any], scores: dict[str, float]
 ) -> bool:
     if condition.score is not None:
-        value = scores.get(condition.score)
-        if value is None:
-            return False
-        if condition.equals is not None:
-            return _same(value, condition.equals)
-        if condition.in_ is not None:
-            return any(_same(value, wanted) for wanted in condition.in_)
-        if condition.at_least is not None:
-            return value >= condition.at_least
-        return condition.at_most is not None and value <= condition.at_most
+        return _holds_for(condition, None, scores.get(condition.score))
     item = instrument.item(str(condition.item))
     return _holds_for(condition, item, answers.get(item.id))
 

@@ -12,6 +12,19 @@ from tests.ui.conftest import SHOTS
 DESK = f"http://127.0.0.1:{DESK_PORT}"
 WIDTHS = (1440, 390)
 SEEN: list[str] = []  # every page looked at, for the test that all were
+# The self-sufficiency matrix's domains, as the assessment form labels them.
+MATRIX_DOMAINS = (
+    "Housing",
+    "Income and benefits",
+    "Employment",
+    "Physical health",
+    "Mental health",
+    "Substance use",
+    "Family and childcare",
+    "Food",
+    "Safety",
+    "Legal matters",
+)
 
 
 def look(page: Any, name: str) -> None:

@@ -26,7 +26,7 @@ from tests.partners import TOKEN, stage_and_waiting
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, surfaces_text
 from tests.ui.conftest import MARKS
-from tests.ui.desk import DESK, look, sign_in, sign_out
+from tests.ui.desk import DESK, MATRIX_DOMAINS, look, sign_in, sign_out
 
 pytestmark = MARKS
 PASSWORD = "a long desk password 4 tests"
@@ -89,18 +89,7 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
 
     # The assessment, one score left out: refused in place, the rest kept.
     form = page.locator("#stage-form")
-    domains = [
-        "Housing",
-        "Income and benefits",
-        "Employment",
-        "Physical health",
-        "Mental health",
-        "Substance use",
-        "Family and childcare",
-        "Food",
-        "Safety",
-    ]
-    for domain in domains:
+    for domain in MATRIX_DOMAINS[:-1]:  # Legal matters left out
         form.get_by_role("group", name=re.compile(f"^{domain}")).get_by_label(
             "1" if domain == "Housing" else "3"
         ).check()

@@ -24,7 +24,7 @@ from tests import factories
 from tests.conftest import Stack
 from tests.polling import wait_for
 from tests.ui.conftest import MARKS, SHOTS
-from tests.ui.desk import look
+from tests.ui.desk import DESK, MATRIX_DOMAINS, look
 from tests.ui.desk import sign_in as desk_sign_in
 from tests.ui.test_resume_dialog import _choose, _field, _open_dialog
 
@@ -186,24 +186,11 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.set_default_timeout(90_000)
     desk_sign_in(page, "cm.tester", PASSWORD)
-    from tests.ui.desk import DESK
-
     page.goto(f"{DESK}/cases/{on_desk}")
     form = page.locator("#stage-form")
     form.get_by_text("Hunger Vital Sign (version 1)").wait_for()
     look(page, "case-assessment-hunger-screen")
-    for domain in (
-        "Housing",
-        "Income and benefits",
-        "Employment",
-        "Physical health",
-        "Mental health",
-        "Substance use",
-        "Family and childcare",
-        "Food",
-        "Safety",
-        "Legal matters",
-    ):
+    for domain in MATRIX_DOMAINS:
         form.get_by_role("group", name=re.compile(f"^{domain}")).get_by_label("3").check()
     form.get_by_label(re.compile(f"^{WORRIED}")).select_option(label="Never true")
     form.get_by_label(re.compile(f"^{re.escape(DID_NOT_LAST)}")).select_option(
