@@ -750,3 +750,39 @@ def test_notices_follow_the_cases_rules(store: Store) -> None:
     [row] = [r for r in json.loads(out)["notices"] if r["program"] == "housing"]
     assert (row["notices"], row["hearing_pending"], row["requested_in_time"]) == (1, 1, 1)
     assert last_audit(store, "hearing_requested").actor == STAFF["supervisor"][0]
+
+
+def test_an_assessment_reads_back_under_its_version_for_those_who_see_the_case(
+    store: Store,
+) -> None:
+    """Each instrument version's declaration is kept in `instrument_versions`: every staff
+    role reads it (a case's assessment is labelled from it), and no staff role may change
+    what a past assessment reads back under; operators (as `deploy` does) and the service
+    role add a version, nobody rewrites one."""
+    from casework.models.assessments import record_assessment
+
+    with session_scope(store.owner) as session:
+        case = session.scalars(select(Case).where(Case.case_number == store.housing)).one()
+        form = factories.assessment(housing=2)
+        record_assessment(session, case, "assessment-90", form, factories.now())
+    code, out, err = cli(store, "case_manager", "show", store.housing)
+    assert code == 0, err
+    assert "self_sufficiency_matrix v1: risk medium; lowest=2" in out
+    for role in STAFF:
+        [(kept,)] = as_role(store, role, "SELECT count(*) FROM instrument_versions")
+        assert kept >= 1, role
+    for role in STAFF:
+        denied(
+            store,
+            role,
+            "permission denied for table instrument_versions",
+            "UPDATE instrument_versions SET fingerprint = 'rewritten'",
+        )
+    for role in ("case_manager", "supervisor", "program_manager", "admin"):
+        denied(
+            store,
+            role,
+            "permission denied for table instrument_versions",
+            "INSERT INTO instrument_versions (instrument, version, fingerprint, declaration, "
+            "first_used, created, updated) VALUES ('x', 1, 'x', '{}', now(), now(), now())",
+        )

@@ -22,6 +22,7 @@ from tests import factories
 from tests.casework.test_cli import run_cli
 
 USAGE, REFUSED = 2, 1
+ROOT = Path(__file__).resolve().parents[2]
 STORE = engine_for(get_settings().store_url)
 TODAY = date.today()
 FAR = "9999-12-31"
@@ -180,6 +181,21 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             session, with_notice, TODAY - timedelta(days=20), TODAY - timedelta(days=5)
         )
         found["notice_case"] = with_notice.case_number or ""
+    # An agency's programs file asking an instrument of its own, whose file has a mistake.
+    agency = folder / "agency"
+    (agency / "instruments").mkdir(parents=True)
+    (agency / "programs.toml").write_text(
+        (ROOT / "models" / "programs.toml")
+        .read_text()
+        .replace("[housing]\n", '[housing]\nassessment = ["hunger_vital_sign"]\n', 1)
+    )
+    (agency / "instruments" / "hunger_vital_sign.toml").write_text(
+        (ROOT / "models" / "instruments" / "hunger_vital_sign.toml")
+        .read_text()
+        .replace('type = "choice"', 'type = "slider"', 1)
+    )
+    found["bad_instrument"] = str(agency / "programs.toml")
+    found["agency"] = str(agency)
     found["missing"] = str(folder / "missing.json")
     found["esc_text"] = f"Called the client.{ESC} Fine."
     found["cr_text"] = "Called.\rOverwritten"
@@ -651,6 +667,12 @@ def test_a_bad_setting_names_its_variable(
         ("CASEWORK_NOTICES_FILE", "toml_binary", "CASEWORK_NOTICES_FILE:"),
         ("CASEWORK_NOTICES_FILE", "list", "CASEWORK_NOTICES_FILE:"),
         ("CASEWORK_PROGRAMS_FILE", "list", "CASEWORK_PROGRAMS_FILE:"),
+        (
+            "CASEWORK_PROGRAMS_FILE",
+            "bad_instrument",
+            "{agency}/instruments/hunger_vital_sign.toml: "
+            "items[0] (worried_food_would_run_out).type: Input should be",
+        ),
     ],
 )
 def test_casework_up_refuses_a_bad_configuration_file_before_it_starts(
@@ -672,6 +694,6 @@ def test_casework_up_refuses_a_bad_configuration_file_before_it_starts(
         timeout=120,
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.startswith(f"casework: error: {expected}"), done.stderr
+    assert done.stderr.startswith(f"casework: error: {expected.format(**places)}"), done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert "Dashboard" not in done.stdout
