@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from casework.models.codes import Objective, Program, Stage
+from casework.models.codes import Program, Stage
 from casework.models.forms import PlanForm, StageForm
+from casework.models.goals import GoalSpec
 from casework.models.instruments import Choice
 from casework.models.labels import field_title, label
 
@@ -202,9 +203,9 @@ def dialog_schema(
         "type": "string",
         "enum": list(context.staff),
     }
-    if form is PlanForm:
+    if issubclass(form, PlanForm):
         _plan_goals(definitions["Goal"])
-        _plan_guards(shaped, context)
+        _plan_guards(shaped, context, models["Goal"])
     if "ReferralRequest" in definitions and context.providers:
         # Named, not offered as a fixed list: the schema is stored as the case starts
         # waiting, and a provider imported after that must still be accepted.
@@ -234,11 +235,13 @@ def _plan_goals(goal: dict[str, Any]) -> None:
     goal["properties"]["objective"]["description"] = "domain: objective (how it is measured)"
 
 
-def _objectives_of(domain: str) -> list[str]:
-    return [label(o) for o in Objective if o.spec.domain.value == domain]
+def _objectives_of(goal: type[BaseModel], domain: str) -> list[str]:
+    """The objectives of the plan's goal catalogue in `domain`, as the dialog lists them."""
+    catalogue: dict[str, GoalSpec] = getattr(goal, "__catalogue__", {})
+    return [spec.shown for spec in catalogue.values() if spec.domain.value == domain]
 
 
-def _plan_guards(shaped: dict[str, Any], context: DialogContext) -> None:
+def _plan_guards(shaped: dict[str, Any], context: DialogContext, goal: type[BaseModel]) -> None:
     agreed = shaped["properties"]["client_participated"]
     agreed["enum"] = [True]
     agreed["description"] = "a plan is agreed with the client: must be on"
@@ -247,7 +250,7 @@ def _plan_guards(shaped: dict[str, Any], context: DialogContext) -> None:
         goals["allOf"] = [
             {
                 "contains": {
-                    "properties": {"objective": {"enum": _objectives_of(domain)}},
+                    "properties": {"objective": {"enum": _objectives_of(goal, domain)}},
                     "required": ["objective"],
                 }
             }

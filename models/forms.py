@@ -5,7 +5,7 @@ scores, enums, dates, yes/no, staff ids. Narrative goes to the store by another 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +29,7 @@ from casework.models.codes import (
     Trigger,
     Urgency,
 )
+from casework.models.goals import SHIPPED, GoalSpec
 from casework.models.instruments import InstrumentAnswers
 from casework.models.labels import to_codes
 
@@ -120,7 +121,11 @@ ASSESSMENT_FIELDS: dict[str, Any] = {
 
 
 class Goal(BaseModel):
+    """One goal of a plan: an objective of the program's goal catalogue (Casework's own here;
+    each program's plan form offers its own catalogue, models.lifecycle.form_for)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    __catalogue__: ClassVar[dict[str, GoalSpec]] = {spec.code: spec for spec in SHIPPED}
 
     domain: NeedsDomain
     objective: Objective
@@ -134,16 +139,18 @@ class Goal(BaseModel):
         the objective only, labelled with its domain and measure)."""
         if isinstance(data, dict) and "domain" not in data:
             data = to_codes(data)
-            if data.get("objective") in Objective.__members__.values():
-                return {**data, "domain": Objective(data["objective"]).spec.domain.value}
+            spec = cls.__catalogue__.get(str(data.get("objective")))
+            if spec is not None:
+                return {**data, "domain": spec.domain.value}
         return data
 
     @model_validator(mode="after")
     def _objective_in_domain(self) -> Goal:
-        if self.objective.spec.domain is not self.domain:
+        spec = type(self).__catalogue__[self.objective.value]
+        if spec.domain is not self.domain:
             raise ValueError(
                 f"objective {self.objective.value} belongs to domain "
-                f"{self.objective.spec.domain.value}, not {self.domain.value}"
+                f"{spec.domain.value}, not {self.domain.value}"
             )
         return self
 

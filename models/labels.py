@@ -112,12 +112,40 @@ if len(CODES) != len(LABELS):
     raise RuntimeError("models/labels.py: two codes share a label")
 
 
+def register_label(code: str, text: str) -> str | None:
+    """Add the label of a code a program declares (a goal of its own): None once added, or
+    why it cannot be (the code, or the label, is another's already)."""
+    if LABELS.get(code, text) != text:
+        return f"{code} is already a code, labelled {LABELS[code]!r}"
+    if CODES.get(text, code) != code:
+        return f"the label {text!r} is already {CODES[text]}'s"
+    LABELS[code], CODES[text] = text, code
+    return None
+
+
+_PROGRAMS_READ: list[bool] = []
+
+
 def label(code: str | StrEnum | None) -> str:
-    """The human label of a code (a code without one is shown as it is)."""
+    """The human label of a code (a code without one is shown as it is). A program's own
+    codes are labelled once its programs file is read (read here if it was not yet)."""
     if code is None:
         return "-"
     value = code.value if isinstance(code, StrEnum) else str(code)
+    if value not in LABELS and not _PROGRAMS_READ:
+        _read_programs()
     return LABELS.get(value, value)
+
+
+def _read_programs() -> None:
+    from casework.core.errors import UserError
+    from casework.models.programs import programs
+
+    _PROGRAMS_READ.append(True)
+    try:
+        programs()
+    except UserError:  # the command that reads it says so; a label is shown as its code
+        pass
 
 
 def labels(values: Any) -> str:

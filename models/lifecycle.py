@@ -260,6 +260,10 @@ def form_for(stage: Stage, program: Program) -> type[StageForm] | None:
         from casework.models.assessments import assessment_form
 
         return assessment_form(program)
+    if form is PlanForm or form is MonitoringForm:  # the program's goal catalogue
+        from casework.models.plan_forms import monitoring_form, plan_form
+
+        return plan_form(program) if form is PlanForm else monitoring_form(program)
     return form
 
 
@@ -371,6 +375,11 @@ def wait_tag(stage: Stage, program: Program, on_partners: bool = False) -> str:
         from casework.models.assessments import instruments_tag
 
         what = f"{what}.{instruments_tag(program)}"
+    if stage in (Stage.PLAN, Stage.MONITORING):  # a program's own goals are named too
+        from casework.models.goals import own_goals_tag
+
+        if (goals := own_goals_tag(program)) is not None:
+            what = f"{what}.{goals}"
     return f"{WAIT_TAG}{what}.l{WAIT_LAYOUT}"
 
 

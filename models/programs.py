@@ -17,8 +17,10 @@ from casework.core.errors import UserError
 from casework.models import instruments
 from casework.models.codes import Program, RecipientRole, Stage
 from casework.models.forms import StaffId
+from casework.models.goals import SHIPPED, GoalSpec
 from casework.models.instruments import Code as InstrumentId
 from casework.models.instruments import Instrument
+from casework.models.labels import register_label
 
 DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
 DEFAULT_INSTRUMENT = "self_sufficiency_matrix"
@@ -46,6 +48,8 @@ class ProgramConfig(BaseModel):
     assessment: list[InstrumentId] = Field(
         default_factory=lambda: [DEFAULT_INSTRUMENT], min_length=1, max_length=8
     )
+    # Goals of the program's own, beside Casework's (models.goals).
+    goals: list[GoalSpec] = Field(default_factory=list, max_length=100)
     # Read from the files named in `assessment`, when the programs file is loaded.
     instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
 
@@ -68,6 +72,13 @@ class ProgramConfig(BaseModel):
             raise ValueError("maximum_caseload is below recommended_caseload")
         if len(set(self.assessment)) != len(self.assessment):
             raise ValueError("assessment names an instrument twice")
+        shipped = {spec.code for spec in SHIPPED}
+        codes = [goal.code for goal in self.goals]
+        for number, code in enumerate(codes):
+            if code in shipped:
+                raise ValueError(f"goals[{number}] ({code}): {code} is one of Casework's own goals")
+            if codes.index(code) != number:
+                raise ValueError(f"goals[{number}] ({code}): declared twice")
         return self
 
 
@@ -114,7 +125,8 @@ def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramCo
         except ValidationError as exc:
             error = exc.errors()[0]
             where = "".join(f".{part}" for part in error["loc"])
-            raise ProgramError(f"{path}: {program.value}{where}: {error['msg']}") from None
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise ProgramError(f"{path}: {program.value}{where}: {message}") from None
         for name in config.assessment:
             if not instruments.find(name, own).exists():
                 raise ProgramError(
@@ -122,6 +134,11 @@ def load_programs(path: Path = DEFAULT_PROGRAMS_FILE) -> dict[Program, ProgramCo
                     f"(no file {own / (name + '.toml')})"
                 )
         declared = tuple(instruments.read(name, own) for name in config.assessment)
+        for number, goal in enumerate(config.goals):
+            if problem := register_label(goal.code, goal.shown):
+                raise ProgramError(
+                    f"{path}: {program.value}.goals[{number}] ({goal.code}): {problem}"
+                )
         programs[program] = config.model_copy(update={"instruments": declared})
     return programs
 

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.core.db import session_scope
-from casework.models import audit, cases, notices, plans, providers, referrals
+from casework.models import audit, cases, goals, notices, plans, providers, referrals
 from casework.models.cases import CaseError
-from casework.models.codes import CaseStatus, Objective, Program
+from casework.models.codes import CaseStatus, Program
 from casework.models.labels import label, words
 from casework.models.lifecycle import stage_of_key
 from casework.models.orm import CarePlan, Case, Contact, Document, Narrative
@@ -76,8 +76,8 @@ def _goal_rows(plan: CarePlan | None, detailed: bool) -> list[list[Any]]:
         return [
             [
                 label(g.domain),
-                words(g.objective),
-                Objective(g.objective).spec.measure,
+                spec.label if (spec := goals.find(g.objective)) else words(g.objective),
+                spec.measure if spec else "-",
                 g.target_date,
                 label(g.status),
             ]

@@ -1,8 +1,9 @@
-"""An agency adds the Hunger Vital Sign to its housing program's assessment by editing its
-programs file only, and restarts `casework up`. A housing case already waiting at its
-assessment is carried over and asks the new form; cases are then assessed with it through
-the command line, the Prefect Resume dialog (Chromium) and the desk, and each assessment
-keeps the instrument's answers and the version they were given under."""
+"""An agency adds the Hunger Vital Sign to its housing program's assessment, and a goal of
+its own to the program's catalogue, by editing its programs file only, and restarts
+`casework up`. A housing case already waiting at its assessment is carried over and asks
+the new form; cases are then assessed with it through the command line, the Prefect Resume
+dialog (Chromium) and the desk, and each assessment keeps the instrument's answers and the
+version they were given under. A plan then sets the program's own goal."""
 
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ pytestmark = [*MARKS, pytest.mark.restarts_stack]
 PASSWORD = "a long desk password 4 tests"
 WORRIED = "Within the past 12 months we worried whether our food would run out"
 DID_NOT_LAST = "Within the past 12 months the food we bought just didn't last"
+VOUCHER = """
+[[housing.goals]]
+code = "obtain_housing_voucher"
+domain = "housing"
+label = "Obtain a housing voucher"
+measure = "voucher issued"
+"""
 
 
 def _reload() -> None:
@@ -63,6 +71,7 @@ def with_hunger_screen(
             '[housing]\nassessment = ["self_sufficiency_matrix", "hunger_vital_sign"]\n',
             1,
         )
+        + VOUCHER
     )
     running_stack.stop()
     monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(programs))
@@ -148,6 +157,19 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert screen["risk_level"] == "medium"  # the matrix's low, raised by the screen
     code, out, _ = run_cli(capsys, "show", carried)
     assert "hunger_vital_sign v1: risk medium; food_insecurity=1 (positive)" in out
+
+    # The program's own goal, set in a plan from the command line.
+    code, out, _ = run_cli(capsys, "form", "plan", "--program", "housing", "--example")
+    plan = json.loads(out)
+    plan["goals"][0] = plan["goals"][0] | {"objective": "obtain_housing_voucher"}
+    plan["goals"][0].pop("domain", None)  # the goal's own, from the catalogue
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    code, out, err = run_cli(
+        capsys, "submit", carried, "plan", "--file", str(tmp_path / "plan.json"), "--wait"
+    )
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "show", carried)
+    assert "housing: obtain_housing_voucher by" in out
 
     # The Resume dialog: the questions as declared, the options by their labels.
     in_dialog, _ = factories.case_waiting_at(Stage.ASSESSMENT)
