@@ -555,10 +555,11 @@ class Choice(StrEnum):
         return dict(getattr(cls, "_labels_", {}))
 
 
-def _choice_type(instrument: Instrument, item: Item) -> type[Choice]:
-    members = {o.code.upper(): o.code for o in item.options}
-    enum: Any = Choice(_camel(f"{instrument.id}_{item.id}"), members)  # type: ignore[call-arg]
-    enum._labels_ = {o.code: o.label for o in item.options}
+def choice_type(name: str, options: list[Option]) -> type[Choice]:
+    """Options as a form's type: its members the codes, labelled as declared."""
+    members = {o.code.upper(): o.code for o in options}
+    enum: Any = Choice(_camel(name), members)  # type: ignore[call-arg]
+    enum._labels_ = {o.code: o.label for o in options}
     return enum  # type: ignore[no-any-return]
 
 
@@ -584,9 +585,9 @@ def _field(instrument: Instrument, item: Item) -> tuple[Any, Any]:
     elif item.type == "date":
         kind = PastDate if item.past_only else FormDate
     elif item.type == "choice":
-        kind = _choice_type(instrument, item)
+        kind = choice_type(f"{instrument.id}_{item.id}", item.options)
     else:  # choices
-        kind = list[_choice_type(instrument, item)]  # type: ignore[misc]
+        kind = list[choice_type(f"{instrument.id}_{item.id}", item.options)]  # type: ignore[misc]
         return kind, Field(
             default_factory=list,
             max_length=len(item.options),

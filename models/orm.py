@@ -184,6 +184,18 @@ class Assessment(StageRecord, Base):
     assessed_at: Mapped[datetime]
 
 
+class IntakeDetails(Base):
+    """A case's answers to its program's own intake fields: the coded ones, and those that
+    bear identity (read only by the roles that read identity; on PostgreSQL by grant)."""
+
+    __tablename__ = "intake_details"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    coded: Mapped[dict[str, Any]]
+    identity: Mapped[dict[str, Any]]
+    recorded_by: Mapped[str] = mapped_column(CODE)
+    recorded_at: Mapped[datetime]
+
+
 class InstrumentVersion(Base):
     """An instrument's declaration as it was when a version of it was first used: the
     assessments taken with that version read back under it. Coded: no client's data."""

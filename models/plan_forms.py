@@ -11,7 +11,7 @@ from pydantic import Field, create_model
 from casework.models.codes import Program
 from casework.models.forms import Goal, GoalUpdate, MonitoringForm, PlanForm
 from casework.models.goals import GoalSpec, catalogue
-from casework.models.instruments import Choice
+from casework.models.instruments import Option, choice_type
 
 _BUILT: dict[tuple[str, ...], tuple[type[PlanForm], type[MonitoringForm]]] = {}
 
@@ -35,9 +35,7 @@ def _forms(program: Program) -> tuple[type[PlanForm], type[MonitoringForm]]:
 
 
 def _build(goals: tuple[GoalSpec, ...]) -> tuple[type[PlanForm], type[MonitoringForm]]:
-    members = {spec.code.upper(): spec.code for spec in goals}
-    objective: Any = Choice("Objective", members)  # type: ignore[call-arg]
-    objective._labels_ = {spec.code: spec.shown for spec in goals}
+    objective = choice_type("objective", [Option(code=s.code, label=s.shown) for s in goals])
     goal: Any = create_model("Goal", __base__=Goal, objective=(objective, ...))
     goal.__catalogue__ = {spec.code: spec for spec in goals}
     update: Any = create_model("GoalUpdate", __base__=GoalUpdate, objective=(objective, ...))

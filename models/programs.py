@@ -20,6 +20,7 @@ from casework.models.forms import StaffId
 from casework.models.goals import SHIPPED, GoalSpec
 from casework.models.instruments import Code as InstrumentId
 from casework.models.instruments import Instrument
+from casework.models.intake_fields import IntakeField, unique_fields
 from casework.models.labels import register_label
 
 DEFAULT_PROGRAMS_FILE = Path(__file__).with_name("programs.toml")
@@ -48,6 +49,8 @@ class ProgramConfig(BaseModel):
     assessment: list[InstrumentId] = Field(
         default_factory=lambda: [DEFAULT_INSTRUMENT], min_length=1, max_length=8
     )
+    # Intake fields of the program's own, beyond the core identity (models.intake_fields).
+    intake: list[IntakeField] = Field(default_factory=list, max_length=60)
     # Goals of the program's own, beside Casework's (models.goals).
     goals: list[GoalSpec] = Field(default_factory=list, max_length=100)
     # Read from the files named in `assessment`, when the programs file is loaded.
@@ -72,6 +75,8 @@ class ProgramConfig(BaseModel):
             raise ValueError("maximum_caseload is below recommended_caseload")
         if len(set(self.assessment)) != len(self.assessment):
             raise ValueError("assessment names an instrument twice")
+        if problem := unique_fields(self.intake):
+            raise ValueError(problem)
         shipped = {spec.code for spec in SHIPPED}
         codes = [goal.code for goal in self.goals]
         for number, code in enumerate(codes):

@@ -310,6 +310,8 @@ class CaseDetail(CaseSummary):
     follow_ups: list[FollowUpOut] = Field(default_factory=list)
     open_escalations: list[EscalationOut] = Field(default_factory=list)
     narratives: dict[str, str] = Field(default_factory=dict)
+    # The program's own intake fields answered: (label, answer), identity-bearing ones too.
+    intake_details: list[tuple[str, str]] = Field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

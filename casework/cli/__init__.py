@@ -38,6 +38,7 @@ COMMANDS = {
     "cases": "cases",
     "form": "cases",
     "note": "cases",
+    "intake-details": "cases",
     "reopen": "cases",
     "reassess": "cases",
     "transfer": "cases",

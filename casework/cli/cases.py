@@ -277,6 +277,23 @@ def note(case_number: str, text: str, contact_type: str, crisis: bool) -> int:
     return 0
 
 
+@command(
+    commands,
+    "intake-details",
+    "record a case's answers to its program's own intake fields (case store only)",
+)
+@click.argument("case_number")
+@click.option("--file", "file", required=True, help="the answers as JSON (- for stdin)")
+def intake_details(case_number: str, file: str) -> int:
+    from casework import services
+
+    answered = services.cases.record_intake_details(
+        case_number, read_json(file, "intake details"), signed_in()
+    )
+    print(f"{case_number.upper()}: intake details recorded ({answered} answered)")
+    return 0
+
+
 @command(commands, "reopen", "reopen a closed case as a new episode")
 @click.argument("case_number")
 @click.option("--reason", required=True)

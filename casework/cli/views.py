@@ -62,6 +62,9 @@ def case_text(case: CaseDetail) -> str:
         "history:",
         *(history_line(h) for h in case.history),
     ]
+    if case.intake_details:
+        lines.append("intake details:")
+        lines += [f"  {question}: {answer}" for question, answer in case.intake_details]
     if (a := case.latest_assessment) is not None:
         scores = " ".join(f"{k}={v}" for k, v in a.scores.items())
         lines += [

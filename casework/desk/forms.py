@@ -154,7 +154,7 @@ def layout(  # noqa: C901 - one branch per kind of field
             value = values.get(path, None if default is None else ("yes" if default else "no"))
             kind_name = "yesno" if info.is_required() else "checkbox"
             items.append(Input(path, title, kind_name, [], value, required, hint=hint))
-        elif kind is int:
+        elif kind is int and _is_scale(info):
             low, high = _bounds(info)
             options = [(str(n), str(n)) for n in range(low or 1, (high or 5) + 1)]
             items.append(
@@ -168,6 +168,13 @@ def layout(  # noqa: C901 - one branch per kind of field
             value = values.get(path, default)
             items.append(Input(path, title, "text", [], value, required, hint=hint))
     return items
+
+
+def _is_scale(info: FieldInfo) -> bool:
+    """A number with a few points between its bounds (1 to 5) is chosen on a scale; any other
+    is typed."""
+    low, high = _bounds(info)
+    return low is not None and high is not None and high - low <= 10
 
 
 def words_of(name: str) -> str:

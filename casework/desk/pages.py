@@ -181,6 +181,29 @@ def register(  # noqa: C901 - the table of routes
             held.said.append(warning or "Your note is saved.")
             return see_other(f"/cases/{case_number}#notes")
 
+    @app.post("/cases/{case_number}/intake-details", response_class=HTMLResponse)
+    def intake_details(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
+        with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
+            checked(held, form)
+            values = forms.flat(form)
+            model, _ = _intake_form(services.stages.program_of(case_number))
+            data = forms.to_data(model, values)
+            kept = {"intake": values}
+            try:
+                model.model_validate(data)  # refused beside its fields, as the stage form is
+                answered = services.cases.record_intake_details(case_number, data, held.staff_id)
+            except ValidationError as exc:
+                refused = forms.from_validation(exc)
+                return _case(held, case_number, render, kept, refused, anchor="intake-details")
+            except UserError as exc:
+                refused = forms.Refusals(general=[str(exc)])
+                return _case(held, case_number, render, kept, refused, anchor="intake-details")
+            held.said.append(f"The intake details are recorded ({answered} answered).")
+            return see_other(f"/cases/{case_number}#intake-details")
+
     def on_case(
         request: Request, case_number: str, form: Posted, part: str, act: Callable[..., str]
     ) -> Response:
@@ -504,10 +527,16 @@ def _case(
     on_form = anchor == "stage-form"
     placed = forms.place(items, refused) if on_form else forms.Refusals()
     documents = services.documents.listing(case_number)
+    intake_model, asked = _intake_form(detail.program)
+    intake = forms.layout(intake_model, dict(values.get("intake", {}))) if asked else []
+    if anchor == "intake-details":
+        forms.place(intake, refused)
     return render(
         "case.html",
         held,
         case=detail,
+        intake_items=intake,
+        intake_refused=refused.general if anchor == "intake-details" else [],
         form_title=label(detail.stage) if model else None,
         items=items,
         refused=placed,
@@ -524,6 +553,14 @@ def _case(
         objectives=Objective,
         anchor=anchor,
     )
+
+
+def _intake_form(program: Program) -> tuple[type[BaseModel], bool]:
+    """The program's intake-details form, and whether it asks anything."""
+    from casework.models.intake_fields import form_of
+
+    model, fields = form_of(program)
+    return model, bool(fields)
 
 
 def _transfer_to(held: DeskSession, detail: CaseDetail) -> list[str]:

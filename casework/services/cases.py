@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from casework.models import (
     clients,
     contacts,
     escalations,
+    intake_fields,
     notices,
     plans,
     referrals,
@@ -34,7 +36,9 @@ from casework.models.codes import (
     Program,
     Stage,
 )
+from casework.models.forms import describe_error
 from casework.models.orm import Client
+from casework.models.programs import programs
 from casework.models.schemas import (
     AssessmentOut,
     BenefitOut,
@@ -175,6 +179,26 @@ def note(case_number: str, data: ContactIn, actor: str) -> str | None:
     return None
 
 
+def record_intake_details(case_number: str, data: Any, actor: str) -> int:
+    """The case's answers to its program's own intake fields, checked against the program's
+    declaration (one line naming every bad field) and kept in the store only; a second
+    recording replaces the first. Returns how many fields were answered."""
+    with session_scope() as session:
+        case = cases.get_open_case(session, case_number)
+        form_type, fields = intake_fields.form_of(Program(case.program))
+        if not fields:
+            raise InputError(
+                f"the {case.program} program declares no intake fields of its own",
+                field="case_number",
+            )
+        try:
+            form = form_type.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(describe_error(exc, "intake details: ")) from None
+        row = intake_fields.record(session, case, form, fields, actor)
+        return len(row.coded) + len(row.identity)
+
+
 def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:
     prefect_api.check_ready()
     with session_scope() as session:
@@ -230,6 +254,10 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
                 for e in escalations.listing(session, open_only=True, case_number=case.case_number)
             ],
             narratives=narratives,
+            intake_details=intake_fields.shown(
+                list(programs()[Program(case.program)].intake),
+                intake_fields.details_of(session, case),
+            ),
         )
     # Asked of Prefect once the store's read is over: no transaction waits on the network.
     if detail.status == CaseStatus.OPEN.value:

@@ -86,11 +86,14 @@ def register_instruments() -> list[str]:
     return [f"{i.id} v{i.version}" for i in asked.values()]
 
 
+def program_of(case_number: str) -> Program:
+    with session_scope(read_only=True) as session:
+        return Program(cases.get_open_case(session, case_number).program)
+
+
 def stage_form_type(case_number: str, stage: Stage) -> type[StageForm] | None:
     """The form `case_number` takes at `stage`: the assessment's is its program's own."""
-    with session_scope(read_only=True) as session:
-        program = Program(cases.get_open_case(session, case_number).program)
-    return form_for(stage, program)
+    return form_for(stage, program_of(case_number))
 
 
 def parse_stage_form(stage: Stage, data: Any, case_number: str) -> StageForm:

@@ -786,3 +786,37 @@ def test_an_assessment_reads_back_under_its_version_for_those_who_see_the_case(
             "INSERT INTO instrument_versions (instrument, version, fingerprint, declaration, "
             "first_used, created, updated) VALUES ('x', 1, 'x', '{}', now(), now(), now())",
         )
+
+
+def test_intake_details_bearing_identity_are_read_only_by_those_who_read_identity(
+    store: Store,
+) -> None:
+    """A program's own intake fields: the coded answers are read like the rest of the case's
+    coded record (a program manager, an operator, an admin), those bearing identity only
+    by case managers and supervisors, each only for the cases they see; raw SQL too."""
+    from casework.models import intake_fields
+    from casework.models.intake_fields import IntakeField
+
+    fields = [
+        IntakeField(id="household_size", label="People", type="number", identity=False),
+        IntakeField(id="last_landlord", label="Last landlord", type="text", identity=True),
+    ]
+    form = intake_fields.intake_form(tuple(fields))
+    with session_scope(store.owner) as session:
+        for number in (store.housing, store.others):
+            case = session.scalars(select(Case).where(Case.case_number == number)).one()
+            given = form.model_validate({"household_size": 2, "last_landlord": "Mr Example"})
+            intake_fields.record(session, case, given, fields, "cm.rivera")
+    coded = "SELECT coded FROM intake_details"
+    identity = "SELECT identity FROM intake_details"
+    assert len(as_role(store, "case_manager", identity)) == 1  # their own case's only
+    assert len(as_role(store, "supervisor", identity)) == 2
+    for role in ("program_manager", "operator", "admin"):
+        assert len(as_role(store, role, coded)) == 2, role
+        denied(store, role, "permission denied for table intake_details", identity)
+        denied(
+            store,
+            role,
+            "permission denied for table intake_details",
+            "UPDATE intake_details SET coded = '{}'",
+        )

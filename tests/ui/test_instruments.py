@@ -33,6 +33,22 @@ pytestmark = [*MARKS, pytest.mark.restarts_stack]
 PASSWORD = "a long desk password 4 tests"
 WORRIED = "Within the past 12 months we worried whether our food would run out"
 DID_NOT_LAST = "Within the past 12 months the food we bought just didn't last"
+INTAKE = """
+[[housing.intake]]
+id = "household_size"
+label = "People in the household"
+type = "number"
+min = 1
+max = 20
+identity = false
+required = true
+
+[[housing.intake]]
+id = "last_landlord"
+label = "Last landlord's name"
+type = "text"
+identity = true
+"""
 VOUCHER = """
 [[housing.goals]]
 code = "obtain_housing_voucher"
@@ -72,6 +88,7 @@ def with_hunger_screen(
             1,
         )
         + VOUCHER
+        + INTAKE
     )
     running_stack.stop()
     monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(programs))
@@ -158,6 +175,16 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     code, out, _ = run_cli(capsys, "show", carried)
     assert "hunger_vital_sign v1: risk medium; food_insecurity=1 (positive)" in out
 
+    # The program's own intake fields, from the command line: a bad answer named, then kept.
+    details = tmp_path / "intake.json"
+    details.write_text(json.dumps({"household_size": 0}))
+    code, _, err = run_cli(capsys, "intake-details", carried, "--file", str(details))
+    assert (code, err.count("\n")) == (1, 1)
+    assert "intake details: household_size: Input should be greater than or equal to 1" in err
+    details.write_text(json.dumps({"household_size": 4, "last_landlord": "Mr Example"}))
+    code, out, err = run_cli(capsys, "intake-details", carried, "--file", str(details))
+    assert (code, out.strip()) == (0, f"{carried}: intake details recorded (2 answered)"), err
+
     # The program's own goal, set in a plan from the command line.
     code, out, _ = run_cli(capsys, "form", "plan", "--program", "housing", "--example")
     plan = json.loads(out)
@@ -170,6 +197,7 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert code == 0, err
     code, out, _ = run_cli(capsys, "show", carried)
     assert "housing: obtain_housing_voucher by" in out
+    assert "  People in the household: 4" in out
 
     # The Resume dialog: the questions as declared, the options by their labels.
     in_dialog, _ = factories.case_waiting_at(Stage.ASSESSMENT)
@@ -230,4 +258,17 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
         "Food insecurity (statements often or sometimes true): 1 (positive)"
     ).wait_for()
     look(page, "case-hunger-screen-recorded")
+
+    # The intake details on the desk: refused in place, what was typed kept; then recorded.
+    details = page.locator("#intake-details")
+    details.get_by_label(re.compile("^Last landlord")).fill("Ms Example")
+    details.get_by_role("button", name="Record the intake details").click()
+    details = page.locator("#intake-details")
+    details.get_by_text("Answer this: it is required.").wait_for()
+    assert details.get_by_label(re.compile("^Last landlord")).input_value() == "Ms Example"
+    details.get_by_label(re.compile("^People in the household")).fill("3")
+    details.get_by_role("button", name="Record the intake details").click()
+    page.get_by_text("The intake details are recorded (2 answered).").wait_for()
+    page.locator("#intake-details").get_by_text("Ms Example").wait_for()
+    look(page, "case-intake-details")
     page.close()

@@ -1,0 +1,174 @@
+"""A program's own intake fields, declared in its programs-file entry beyond the core
+identity every client has (names, date of birth, ID number, address, phone):
+
+    [[housing.intake]]
+    id = "household_size"
+    label = "People in the household"
+    type = "number"
+    min = 1
+    max = 20
+    identity = false
+
+Each field says whether it bears identity (`identity = true`: it is kept with the client's
+identity, read only by those who read identity) or is coded (`false`: a count, a yes/no, a
+choice; read by program managers too). A `text` field always bears identity: words may name
+anyone. The answers go to the case store only, never to a Prefect surface."""
+
+from __future__ import annotations
+
+import typing
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.models import audit
+from casework.models.codes import Program
+from casework.models.instruments import Choice, Code, Label, Option, choice_type
+from casework.models.orm import Case, IntakeDetails
+
+
+class IntakeField(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Code
+    label: Label
+    type: Literal["yes_no", "choice", "number", "date", "text"]
+    identity: bool  # declared, never assumed
+    required: bool = False
+    options: list[Option] = Field(default_factory=list, max_length=40)
+    min: int | None = None
+    max: int | None = None
+    past_only: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IntakeField:
+        if self.type == "text" and not self.identity:
+            raise ValueError("a text field bears identity (words may name anyone): identity = true")
+        if (self.type == "choice") != bool(self.options):
+            raise ValueError("options belong to a choice field, and a choice field needs them")
+        if len({o.code for o in self.options}) != len(self.options):
+            raise ValueError("two options share a code")
+        if self.type != "number" and (self.min is not None or self.max is not None):
+            raise ValueError("min and max belong to a number field")
+        return self
+
+
+def unique_fields(fields: list[IntakeField]) -> str | None:
+    ids = [f.id for f in fields]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    return f"intake: {', '.join(twice)} declared twice" if twice else None
+
+
+class IntakeAnswersForm(BaseModel):
+    """A program's intake fields as a form (built per program, models.intake_fields)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labels_to_codes(cls, data: Any) -> Any:
+        """A choice may come as its label; the form keeps its code."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, info in cls.model_fields.items():
+            for kind in (info.annotation, *typing.get_args(info.annotation)):
+                if isinstance(kind, type) and issubclass(kind, Choice) and name in out:
+                    by_label = {text: code for code, text in kind.option_labels().items()}
+                    out[name] = by_label.get(out[name], out[name])
+        return out
+
+    def split(self, fields: list[IntakeField]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The answers given, as (coded, identity-bearing)."""
+        given = self.model_dump(mode="json", exclude_none=True)
+        coded = {f.id: given[f.id] for f in fields if f.id in given and not f.identity}
+        identity = {f.id: given[f.id] for f in fields if f.id in given and f.identity}
+        return coded, identity
+
+
+def _kind(field: IntakeField) -> Any:
+    from casework.models.forms import FormDate, PastDate
+
+    if field.type == "yes_no":
+        return Annotated[bool, Field(strict=True)]
+    if field.type == "number":
+        return int  # its bounds go on the field (intake_form)
+    if field.type == "date":
+        return PastDate if field.past_only else FormDate
+    if field.type == "choice":
+        return choice_type(f"intake_{field.id}", field.options)
+    return Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+def intake_form(fields: tuple[IntakeField, ...]) -> type[IntakeAnswersForm]:
+    built: dict[str, Any] = {}
+    for field in fields:
+        kind = _kind(field)
+        said: dict[str, Any] = {
+            "title": field.label,
+            "description": "kept with the client's identity" if field.identity else None,
+            "ge": field.min,
+            "le": field.max,
+        }
+        if field.required:
+            built[field.id] = (kind, Field(**said))
+        else:
+            built[field.id] = (kind | None, Field(default=None, **said))
+    form: type[IntakeAnswersForm] = create_model(
+        "IntakeDetails", __base__=IntakeAnswersForm, **built
+    )
+    return form
+
+
+# The store.
+
+
+def form_of(program: Program) -> tuple[type[IntakeAnswersForm], list[IntakeField]]:
+    """`program`'s intake-details form, and its fields as declared."""
+    from casework.models.programs import programs
+
+    fields = list(programs()[program].intake)
+    return intake_form(tuple(fields)), fields
+
+
+def record(
+    session: Session, case: Case, form: IntakeAnswersForm, fields: list[IntakeField], actor: str
+) -> IntakeDetails:
+    """The case's answers, kept (a later recording replaces them) and audited by the names
+    of the fields given, never their values."""
+    coded, identity = form.split(fields)
+    row = details_of(session, case)
+    at = datetime.now(UTC)
+    if row is None:
+        row = IntakeDetails(case_id=case.id, coded=coded, identity=identity)
+        session.add(row)
+    row.coded, row.identity, row.recorded_by, row.recorded_at = coded, identity, actor, at
+    audit.record(
+        session, case, actor, "intake_details_recorded", at, fields=sorted(coded | identity)
+    )
+    session.flush()
+    return row
+
+
+def details_of(session: Session, case: Case) -> IntakeDetails | None:
+    return session.scalars(select(IntakeDetails).where(IntakeDetails.case_id == case.id)).first()
+
+
+def shown(fields: list[IntakeField], row: IntakeDetails | None) -> list[tuple[str, str]]:
+    """Each field answered, as (its label, the answer in words), in the declaration's order;
+    a field no longer declared by its code."""
+    if row is None:
+        return []
+    given = {**row.coded, **row.identity}
+    declared = {f.id: f for f in fields}
+    out = []
+    for name, value in given.items():
+        field = declared.get(name)
+        labels = {o.code: o.label for o in field.options} if field else {}
+        said = ("yes" if value else "no") if isinstance(value, bool) else labels.get(value, value)
+        out.append((field.label if field else name, str(said)))
+    order = [f.label for f in fields]
+    return sorted(out, key=lambda pair: order.index(pair[0]) if pair[0] in order else len(order))
