@@ -97,5 +97,5 @@ def test_no_store_lock_is_held_while_prefect_is_asked(
     # (FormNotAwaitedYet): each call, first or again, with the store free.
     names = [name for name, _ in looked]
     assert names[0] == "start_case_run", looked
-    assert names[1:] and set(names[1:]) == {"resume_with_form"}, looked
+    assert set(names[1:]) == {"resume_with_form"}, looked
     assert all(free for _, free in looked), looked
