@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -610,28 +611,43 @@ def _description(item: Item) -> str | None:
     return "; ".join(parts) or None
 
 
-class Answers(BaseModel):
-    """One section's answers (a model built per section of each instrument)."""
+class ChoicesByLabel(BaseModel):
+    """A form whose choices (an instrument's options, a program's intake choices) may come
+    by their labels, as a Resume dialog sends them: the form keeps their codes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    __instrument__: ClassVar[Instrument]
-    __section__: ClassVar[str]
 
     @model_validator(mode="before")
     @classmethod
     def _labels_to_codes(cls, data: Any) -> Any:
-        """A Resume dialog sends an option's label; the form keeps its code."""
         if not isinstance(data, dict):
             return data
         out = dict(data)
-        for item in cls.__instrument__.section_items(cls.__section__):
-            by_label = {o.label: o.code for o in item.options}
-            value = out.get(item.id)
-            if isinstance(value, str):
-                out[item.id] = by_label.get(value, value)
-            elif isinstance(value, list):
-                out[item.id] = [by_label.get(v, v) if isinstance(v, str) else v for v in value]
+        for name, info in cls.model_fields.items():
+            choice = _choice_in(info.annotation)
+            if choice is None or name not in out:
+                continue
+            by_label = {text: code for code, text in choice.option_labels().items()}
+            value = out[name]
+            if isinstance(value, list):
+                out[name] = [by_label.get(v, v) if isinstance(v, str) else v for v in value]
+            elif isinstance(value, str):
+                out[name] = by_label.get(value, value)
         return out
+
+
+def _choice_in(annotation: Any) -> type[Choice] | None:
+    """The options' type a field holds (alone, optional, or in a list), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, Choice):
+        return annotation
+    return next(filter(None, (_choice_in(arg) for arg in typing.get_args(annotation))), None)
+
+
+class Answers(ChoicesByLabel):
+    """One section's answers (a model built per section of each instrument)."""
+
+    __instrument__: ClassVar[Instrument]
+    __section__: ClassVar[str]
 
 
 class InstrumentAnswers(BaseModel):

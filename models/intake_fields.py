@@ -1,13 +1,6 @@
-"""A program's own intake fields, declared in its programs-file entry beyond the core
-identity every client has (names, date of birth, ID number, address, phone):
-
-    [[housing.intake]]
-    id = "household_size"
-    label = "People in the household"
-    type = "number"
-    min = 1
-    max = 20
-    identity = false
+"""A program's own intake fields, declared in its programs-file entry (`[[housing.intake]]`,
+docs/program-managers.md says how) beyond the core identity every client has (names, date
+of birth, ID number, address, phone).
 
 Each field says whether it bears identity (`identity = true`: it is kept with the client's
 identity, read only by those who read identity) or is coded (`false`: a count, a yes/no, a
@@ -16,7 +9,6 @@ anyone. The answers go to the case store only, never to a Prefect surface."""
 
 from __future__ import annotations
 
-import typing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -26,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from casework.models import audit
 from casework.models.codes import Program
-from casework.models.instruments import Choice, Code, Label, Option, choice_type
+from casework.models.instruments import ChoicesByLabel, Code, Label, Option, choice_type
 from casework.models.orm import Case, IntakeDetails
 
 
@@ -62,24 +54,8 @@ def unique_fields(fields: list[IntakeField]) -> str | None:
     return f"intake: {', '.join(twice)} declared twice" if twice else None
 
 
-class IntakeAnswersForm(BaseModel):
+class IntakeAnswersForm(ChoicesByLabel):
     """A program's intake fields as a form (built per program, models.intake_fields)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _labels_to_codes(cls, data: Any) -> Any:
-        """A choice may come as its label; the form keeps its code."""
-        if not isinstance(data, dict):
-            return data
-        out = dict(data)
-        for name, info in cls.model_fields.items():
-            for kind in (info.annotation, *typing.get_args(info.annotation)):
-                if isinstance(kind, type) and issubclass(kind, Choice) and name in out:
-                    by_label = {text: code for code, text in kind.option_labels().items()}
-                    out[name] = by_label.get(out[name], out[name])
-        return out
 
     def split(self, fields: list[IntakeField]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The answers given, as (coded, identity-bearing)."""

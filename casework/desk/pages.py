@@ -5,8 +5,8 @@ and a supervisor's team. Each runs as the signed-in staff member (`acting`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from typing import Annotated, Any
 
@@ -61,6 +61,15 @@ def register(  # noqa: C901 - the table of routes
 ) -> None:
     def see_other(to: str) -> Response:
         return RedirectResponse(to, status_code=303)
+
+    @contextmanager
+    def working_on(request: Request, case_number: str, form: Posted) -> Iterator[DeskSession]:
+        """A form posted on a case's page: as the signed-in staff member, who must work on
+        the case, the form checked as theirs."""
+        with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
+            checked(held, form)
+            yield held
 
     @app.get("/")
     def home(request: Request) -> Response:
@@ -155,18 +164,14 @@ def register(  # noqa: C901 - the table of routes
     def stage_form(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with acting(request) as held:
-            services.workspace.check_works_on(held.member, case_number)
-            checked(held, form)
+        with working_on(request, case_number, form) as held:
             return _submit(held, case_number, forms.flat(form), render, see_other)
 
     @app.post("/cases/{case_number}/note", response_class=HTMLResponse)
     def note(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with acting(request) as held:
-            services.workspace.check_works_on(held.member, case_number)
-            checked(held, form)
+        with working_on(request, case_number, form) as held:
             values = forms.flat(form)
             try:
                 data = ContactIn(
@@ -185,9 +190,7 @@ def register(  # noqa: C901 - the table of routes
     def intake_details(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with acting(request) as held:
-            services.workspace.check_works_on(held.member, case_number)
-            checked(held, form)
+        with working_on(request, case_number, form) as held:
             values = forms.flat(form)
             model, _ = _intake_form(services.stages.program_of(case_number))
             data = forms.to_data(model, values)
@@ -210,9 +213,7 @@ def register(  # noqa: C901 - the table of routes
         """A change to a case from one of its page's parts (`part`: its anchor): done as
         the signed-in staff member, said at the top of the page; refused, said in its part
         of the page, and nothing done."""
-        with acting(request) as held:
-            services.workspace.check_works_on(held.member, case_number)
-            checked(held, form)
+        with working_on(request, case_number, form) as held:
             try:
                 said = act(held)
             except UserError as exc:

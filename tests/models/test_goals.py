@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from casework.core.settings import get_settings
 from casework.models.codes import Program, Stage
 from casework.models.lifecycle import form_for, wait_tag
-from casework.models.programs import DEFAULT_PROGRAMS_FILE, ProgramError, load_programs
+from tests.programs import configured, programs_file, refused_in_one_line
 
 VOUCHER = """
 [[housing.goals]]
@@ -26,20 +26,10 @@ measure = "voucher issued"
 SHOWN = "Housing: obtain a housing voucher (voucher issued)"
 
 
-def _programs_file(folder: Path, extra: str) -> Path:
-    path = folder / "programs.toml"
-    path.write_text(DEFAULT_PROGRAMS_FILE.read_text() + extra)
-    return path
-
-
 @pytest.fixture
-def with_voucher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = _programs_file(tmp_path, VOUCHER)
-    monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(path))
-    get_settings.cache_clear()
-    yield path
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def with_voucher(tmp_path: Path) -> Iterator[Path]:
+    with configured(programs_file(tmp_path, VOUCHER)) as path:
+        yield path
 
 
 def _plan(objective: str) -> dict[str, object]:
@@ -103,19 +93,12 @@ def test_adding_goals_carries_over_the_runs_waiting_at_plan(tmp_path: Path) -> N
     get_settings.cache_clear()
     before = wait_tag(Stage.PLAN, Program.HOUSING)
     assert before == "wait:plan.v1.l1"  # no goals of its own: as every release had it
-    import os
-
-    os.environ["CASEWORK_PROGRAMS_FILE"] = str(_programs_file(tmp_path, VOUCHER))
-    get_settings.cache_clear()
-    try:
+    with configured(programs_file(tmp_path, VOUCHER)):
         after = wait_tag(Stage.PLAN, Program.HOUSING)
         assert after != before
         assert after.startswith("wait:plan.v1.g")
         assert wait_tag(Stage.PLAN, Program.GERIATRIC) == before
         assert wait_tag(Stage.MONITORING, Program.HOUSING).startswith("wait:monitoring.v1.g")
-    finally:
-        del os.environ["CASEWORK_PROGRAMS_FILE"]
-        get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -143,10 +126,5 @@ def test_adding_goals_carries_over_the_runs_waiting_at_plan(tmp_path: Path) -> N
     ids=["shipped", "twice", "domain", "code", "label"],
 )
 def test_a_mistaken_goal_is_refused_in_one_line(tmp_path: Path, extra: str, expected: str) -> None:
-    path = _programs_file(tmp_path, extra)
-    with pytest.raises(ProgramError) as refused:
-        load_programs(path)
-    said = str(refused.value)
-    assert "\n" not in said
-    assert said.startswith(f"{path}: ")
+    said = refused_in_one_line(programs_file(tmp_path, extra))
     assert expected in said, said

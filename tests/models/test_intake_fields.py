@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from casework.core.settings import get_settings
 from casework.models import audit, intake_fields
 from casework.models.codes import Program
-from casework.models.programs import DEFAULT_PROGRAMS_FILE, ProgramError, load_programs
 from tests import factories
+from tests.programs import configured, programs_file, refused_in_one_line
 
-FIELDS = """
+HOUSEHOLD = """
 [[housing.intake]]
 id = "household_size"
 label = "People in the household"
@@ -25,7 +24,17 @@ min = 1
 max = 20
 identity = false
 required = true
-
+"""
+LANDLORD = """
+[[housing.intake]]
+id = "last_landlord"
+label = "Last landlord's name"
+type = "text"
+identity = true
+"""
+FIELDS = (
+    HOUSEHOLD
+    + """
 [[housing.intake]]
 id = "veteran"
 label = "Served in the armed forces"
@@ -38,29 +47,15 @@ label = "Housing today"
 type = "choice"
 options = [{ code = "renting", label = "Renting" }, { code = "no_home", label = "No home" }]
 identity = false
-
-[[housing.intake]]
-id = "last_landlord"
-label = "Last landlord's name"
-type = "text"
-identity = true
 """
-
-
-def programs_file(folder: Path, extra: str = FIELDS) -> Path:
-    path = folder / "programs.toml"
-    path.write_text(DEFAULT_PROGRAMS_FILE.read_text() + extra)
-    return path
+    + LANDLORD
+)
 
 
 @pytest.fixture
-def with_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = programs_file(tmp_path)
-    monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(path))
-    get_settings.cache_clear()
-    yield path
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def with_fields(tmp_path: Path) -> Iterator[Path]:
+    with configured(programs_file(tmp_path, FIELDS)) as path:
+        yield path
 
 
 @pytest.mark.parametrize(
@@ -81,12 +76,7 @@ def test_a_mistaken_intake_field_is_refused_in_one_line(
     tmp_path: Path, change: tuple[str, str], expected: str
 ) -> None:
     assert change[0] in FIELDS
-    path = programs_file(tmp_path, FIELDS.replace(change[0], change[1], 1))
-    with pytest.raises(ProgramError) as refused:
-        load_programs(path)
-    said = str(refused.value)
-    assert "\n" not in said
-    assert said.startswith(f"{path}: housing")
+    said = refused_in_one_line(programs_file(tmp_path, FIELDS.replace(change[0], change[1], 1)))
     assert expected in said, said
 
 

@@ -20,10 +20,13 @@ from casework.core.settings import get_settings
 from casework.models import assessments, cases
 from casework.models.codes import Program, Stage
 from casework.models.lifecycle import wait_tag
-from casework.models.programs import DEFAULT_PROGRAMS_FILE, load_programs
+from casework.models.programs import load_programs
 from tests import factories
 from tests.conftest import Stack
+from tests.models.test_goals import VOUCHER
+from tests.models.test_intake_fields import HOUSEHOLD, LANDLORD
 from tests.polling import wait_for
+from tests.programs import programs_file
 from tests.ui.conftest import MARKS, SHOTS
 from tests.ui.desk import DESK, MATRIX_DOMAINS, look
 from tests.ui.desk import sign_in as desk_sign_in
@@ -33,29 +36,6 @@ pytestmark = [*MARKS, pytest.mark.restarts_stack]
 PASSWORD = "a long desk password 4 tests"
 WORRIED = "Within the past 12 months we worried whether our food would run out"
 DID_NOT_LAST = "Within the past 12 months the food we bought just didn't last"
-INTAKE = """
-[[housing.intake]]
-id = "household_size"
-label = "People in the household"
-type = "number"
-min = 1
-max = 20
-identity = false
-required = true
-
-[[housing.intake]]
-id = "last_landlord"
-label = "Last landlord's name"
-type = "text"
-identity = true
-"""
-VOUCHER = """
-[[housing.goals]]
-code = "obtain_housing_voucher"
-domain = "housing"
-label = "Obtain a housing voucher"
-measure = "voucher issued"
-"""
 
 
 def _reload() -> None:
@@ -80,15 +60,10 @@ def with_hunger_screen(
 ) -> Iterator[Path]:
     """The agency's programs file: Casework's, with one line added to housing; `up`
     restarted on it. Afterwards `up` is restarted on Casework's own again."""
-    programs = tmp_path / "programs.toml"
-    programs.write_text(
-        DEFAULT_PROGRAMS_FILE.read_text().replace(
-            "[housing]\n",
-            '[housing]\nassessment = ["self_sufficiency_matrix", "hunger_vital_sign"]\n',
-            1,
-        )
-        + VOUCHER
-        + INTAKE
+    programs = programs_file(
+        tmp_path,
+        VOUCHER + HOUSEHOLD + LANDLORD,
+        housing='assessment = ["self_sufficiency_matrix", "hunger_vital_sign"]\n',
     )
     running_stack.stop()
     monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(programs))
