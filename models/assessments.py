@@ -58,7 +58,7 @@ _FORMS: dict[tuple[str, ...], type[AssessmentForm]] = {}
 
 def form_of(instruments: tuple[Instrument, ...]) -> type[AssessmentForm]:
     """The assessment form asking `instruments`, built once per set of declarations."""
-    key = tuple(f"{i.id}:{i.fingerprint()}" for i in instruments)
+    key = tuple(f"{i.id}:{i.fingerprint}" for i in instruments)
     if key not in _FORMS:
         _FORMS[key] = _build_form(instruments)
     return _FORMS[key]
@@ -165,7 +165,7 @@ def keep_version(session: Session, instrument: Instrument, at: datetime) -> Inst
         row = InstrumentVersion(
             instrument=instrument.id,
             version=instrument.version,
-            fingerprint=instrument.fingerprint(),
+            fingerprint=instrument.fingerprint,
             declaration=instrument.model_dump(mode="json", by_alias=True),
             first_used=at,
         )
@@ -192,7 +192,7 @@ def check_versions(session: Session, instruments: list[Instrument], directory: P
     past assessments were taken with what the store keeps for that version."""
     for instrument in instruments:
         kept = _kept(session, instrument.id, instrument.version)
-        if kept is not None and kept.fingerprint != instrument.fingerprint():
+        if kept is not None and kept.fingerprint != instrument.fingerprint:
             raise InstrumentChanged(
                 f"{declared.find(instrument.id, directory)}: version {instrument.version} is not "
                 f"what the store keeps for that version (first used "

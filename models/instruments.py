@@ -43,7 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -330,8 +330,10 @@ class Instrument(_Strict):
         if len(set(flags)) != len(flags):
             yield "crisis: two rules raise the same flag"
 
-    # What the declaration is, for comparing two files that claim the same version.
+    @cached_property
     def fingerprint(self) -> str:
+        """What the declaration is (worked out once), for comparing two files that claim the
+        same version, and for finding the form built for it."""
         canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -7,6 +7,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -222,41 +223,66 @@ def _assessed_change(report: Report, session: Session, as_of: datetime) -> None:
     direction: a needs domain's 1-5 and the matrix's scores rise as things improve, a
     screen's count falls). A case whose first and latest differ in version is compared
     under neither. Means and counts only."""
+    # Read a case at a time, in order (streamed): only its first and latest record of each
+    # instrument are kept, and only the sums and counts of each measure after that.
     rows = session.execute(
         select(Assessment.case_id, Case.program, Assessment.instruments)
         .join(Case, Case.id == Assessment.case_id)
         .where(Assessment.assessed_at <= as_of)
         .order_by(Assessment.case_id, Assessment.id)
-    ).all()
-    taken: dict[tuple[int, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for case_id, program, records in rows:
-        for instrument, record in (records or {}).items():
-            taken[(case_id, program, instrument)].append(record)
-    pairs: dict[tuple[str, str, int, str], list[tuple[float, float]]] = defaultdict(list)
-    for (_, program, instrument), records in taken.items():
-        first, latest = records[0], records[-1]
-        if len(records) < 2 or first.get("version") != latest.get("version"):
-            continue
-        for measure, before, after in _measures(first, latest):
-            pairs[(program, instrument, int(first["version"]), measure)].append((before, after))
+        .execution_options(yield_per=2000)
+    )
     rising = _rising(session)
-    for (program, instrument, version, measure), changes in sorted(pairs.items()):
-        up = rising(instrument, version, measure)
-        better = sum((after - before) * (1 if up else -1) > 0 for before, after in changes)
-        worse = sum((after - before) * (1 if up else -1) < 0 for before, after in changes)
+    totals: dict[tuple[str, str, int, str], _Change] = defaultdict(_Change)
+    for (_, program), case_rows in groupby(rows, key=lambda row: (row[0], row[1])):
+        first: dict[str, dict[str, Any]] = {}
+        latest: dict[str, dict[str, Any]] = {}
+        for *_, records in case_rows:
+            for instrument, record in (records or {}).items():
+                first.setdefault(instrument, record)
+                latest[instrument] = record
+        for instrument, before in first.items():
+            after = latest[instrument]
+            if after is before or before.get("version") != after.get("version"):
+                continue
+            version = int(before["version"])
+            for measure, then, now in _measures(before, after):
+                up = rising(instrument, version, measure)
+                totals[(program, instrument, version, measure)].add(then, now, up)
+    for (program, instrument, version, measure), total in sorted(totals.items()):
+        n = total.cases
         report.assessed_change.append(
             {
                 "program": program,
                 "instrument": f"{instrument} v{version}",
                 "measure": measure,
-                "cases": len(changes),
-                "first_mean": round(statistics.fmean(b for b, _ in changes), 2),
-                "latest_mean": round(statistics.fmean(a for _, a in changes), 2),
-                "improved": better,
-                "same": len(changes) - better - worse,
-                "worsened": worse,
+                "cases": n,
+                "first_mean": round(total.first / n, 2),
+                "latest_mean": round(total.latest / n, 2),
+                "improved": total.improved,
+                "same": n - total.improved - total.worsened,
+                "worsened": total.worsened,
             }
         )
+
+
+@dataclass
+class _Change:
+    """One measure's change from first to latest assessment, summed over the cases."""
+
+    cases: int = 0
+    first: float = 0.0
+    latest: float = 0.0
+    improved: int = 0
+    worsened: int = 0
+
+    def add(self, then: float, now: float, rising: bool) -> None:
+        change = (now - then) if rising else (then - now)
+        self.cases += 1
+        self.first += then
+        self.latest += now
+        self.improved += change > 0
+        self.worsened += change < 0
 
 
 def _measures(first: dict[str, Any], latest: dict[str, Any]) -> list[tuple[str, float, float]]:
