@@ -1,7 +1,8 @@
 """Program configuration (SLA days per stage, cadence, caseload limits, the instruments
-its assessment is made of), read from one TOML file and checked at load: every program and
-every stage must be present, and every instrument named must be declared and valid (an
-agency's own in `instruments/` beside its programs file, else Casework's)."""
+its assessment is made of, its own intake fields and goals), read from one TOML file and
+checked at load: every program and every stage must be present, and every instrument named
+must be declared and valid (an agency's own in `instruments/` beside its programs file,
+else Casework's)."""
 
 from __future__ import annotations
 
