@@ -57,10 +57,6 @@ def catalogue(program: Program) -> tuple[GoalSpec, ...]:
     return SHIPPED + tuple(programs()[program].goals)
 
 
-def spec_of(program: Program, code: str) -> GoalSpec | None:
-    return next((spec for spec in catalogue(program) if spec.code == code), None)
-
-
 def own_goals_tag(program: Program) -> str | None:
     """A short name for the program's own goals (None: it has none): a run waiting at plan
     or monitoring carries it, so a changed catalogue carries the run over."""
