@@ -173,6 +173,11 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     code, out, _ = run_cli(capsys, "show", carried)
     assert "housing: obtain_housing_voucher by" in out
     assert "  People in the household: 4" in out
+    code, out, err = run_cli(capsys, "doc", carried, "plan")  # the plan's document, kept
+    assert code == 0, err
+    document = Path(out.split(" (sha256")[0]).read_text()
+    assert "Obtain a housing voucher" in document
+    assert "voucher issued" in document
 
     # The Resume dialog: the questions as declared, the options by their labels.
     in_dialog, _ = factories.case_waiting_at(Stage.ASSESSMENT)
