@@ -103,13 +103,19 @@ class AssessmentForm(StageForm):
         strengths: list[Strength]
         client_participated: bool
 
+    @classmethod
+    def instrument_fields(cls) -> dict[str, type[InstrumentAnswers]]:
+        """The form's instruments: each one's answers model, by the instrument's id, in the
+        program's order."""
+        return {
+            name: info.annotation
+            for name, info in cls.model_fields.items()
+            if isinstance(info.annotation, type) and issubclass(info.annotation, InstrumentAnswers)
+        }
+
     def instruments(self) -> dict[str, InstrumentAnswers]:
         """The answers to each instrument, by the instrument's id, in the program's order."""
-        return {
-            name: value
-            for name in type(self).model_fields
-            if isinstance(value := getattr(self, name), InstrumentAnswers)
-        }
+        return {name: getattr(self, name) for name in self.instrument_fields()}
 
 
 # The assessment's own fields, asked after the program's instruments: each program's form

@@ -4,7 +4,8 @@ level a score sets), read and checked at start-up. The forms each surface shows 
 JSON, the Prefect Resume dialog, the desk) are pydantic models built here from the
 declaration, and scoring reads the same declaration.
 
-The vocabulary (docs/program-managers.md, "Instruments", says it for program managers):
+The vocabulary (docs/program-managers.md, "Your program's assessment", says it for program
+managers):
 
 - `id`, `title`, `version` (raise it with every change to what is asked or how it is
   scored), `source` and `licence` (where the instrument is published and on what terms);
@@ -29,7 +30,8 @@ A condition is `{item = ID}` or `{score = ID}` with one of `equals`, `in`, `at_l
 a choice's `value`, a yes as 1).
 
 Free text is not an item type: an answer in words would travel as the form's run input,
-and no client's words go on a Prefect surface. Narrative goes in a case note.
+and no client's words go on a Prefect surface. Narrative goes in the assessment's narrative,
+kept in the case store only.
 
 Pure: no store, no Prefect. Codes and numbers only."""
 

@@ -129,7 +129,9 @@ def _assessment_example(today: date, staff: str, program: Program) -> Assessment
     from casework.models.instruments import example
 
     form = assessment_form(program)
-    answers = {name: example(field.annotation.__instrument__) for name, field in _instruments(form)}
+    answers = {
+        name: example(kind.__instrument__) for name, kind in form.instrument_fields().items()
+    }
     return form.model_validate(
         {
             "submitted_by": staff,
@@ -138,16 +140,6 @@ def _assessment_example(today: date, staff: str, program: Program) -> Assessment
             "client_participated": True,
         }
     )
-
-
-def _instruments(form: type[AssessmentForm]) -> list[tuple[str, Any]]:
-    from casework.models.instruments import InstrumentAnswers
-
-    return [
-        (name, info)
-        for name, info in form.model_fields.items()
-        if isinstance(info.annotation, type) and issubclass(info.annotation, InstrumentAnswers)
-    ]
 
 
 def _plan_example(today: date, staff: str, program: Program) -> PlanForm:
