@@ -13,6 +13,12 @@ instruments were data did: any crisis-screen flag -> critical; any domain scored
 three or more domains scored 2 or lower -> high; any domain scored 2 -> medium; otherwise
 low. Strengths are recorded for the plan but never lower a risk level.
 
+Written answers: an instrument's `text` items are not fields of the form (a run's input
+and its Resume dialog hold codes and numbers only). `take_written` lifts them out of the
+form's data as the desk or `casework submit` gives it, `check_written` checks them against
+the form's answers, and they are kept in the case store with the assessment's narrative
+(models.contacts), read back with the assessment.
+
 Versions: each assessment keeps, per instrument, the version it was taken with and what
 was answered; the store keeps each version's declaration as it was first used
 (`instrument_versions`), so an assessment reads back under its own version whatever the
@@ -21,6 +27,7 @@ files say now, and a file changed without raising its version is refused at star
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,11 +37,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from casework.core.errors import UserError
+from casework.core.errors import InputError, UserError
 from casework.models import instruments as declared
 from casework.models.codes import Priority, Program, RiskLevel
 from casework.models.forms import ASSESSMENT_FIELDS, AssessmentForm
-from casework.models.instruments import Instrument
+from casework.models.instruments import TEXT_LIMIT, Instrument, Item
 from casework.models.orm import Assessment, Case, InstrumentVersion
 from casework.models.schemas import InstrumentReading, ScoreReading
 
@@ -68,7 +75,10 @@ def _build_form(instruments: tuple[Instrument, ...]) -> type[AssessmentForm]:
     fields: dict[str, Any] = {
         instrument.id: (
             declared.answers_model(instrument),
-            Field(title=f"{instrument.title} (version {instrument.version})"),
+            Field(
+                title=f"{instrument.title} (version {instrument.version})",
+                description=words_elsewhere((instrument,)),
+            ),
         )
         for instrument in instruments
     } | ASSESSMENT_FIELDS
@@ -79,6 +89,98 @@ def _build_form(instruments: tuple[Instrument, ...]) -> type[AssessmentForm]:
         **fields,
     )
     return form
+
+
+def words_elsewhere(instruments: Iterable[Instrument]) -> str | None:
+    """Where the instruments' items answered in words are asked, since the form (and its
+    Resume dialog) does not ask them."""
+    words = [item.label for i in instruments for item in i.items if item.written]
+    if not words:
+        return None
+    return f"Answered in words on the desk or with `casework submit`, not here: {'; '.join(words)}."
+
+
+# Written answers: by instrument, then item.
+Written = dict[str, dict[str, str]]
+
+
+def written_items(form_type: type[AssessmentForm]) -> list[tuple[str, Item]]:
+    """The form's items answered in words, each with its path (`instrument.section.item`)."""
+    return [
+        (f"{name}.{item.section}.{item.id}", item)
+        for name, model in form_type.instrument_fields().items()
+        for item in model.__instrument__.items
+        if item.written
+    ]
+
+
+def take_written(
+    form_type: type[AssessmentForm], data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The form's data without its written answers, and those answers by path."""
+    rest = dict(data)
+    taken: dict[str, Any] = {}
+    for path, _ in written_items(form_type):
+        name, section, item = path.split(".")
+        part = rest.get(name)
+        if not isinstance(part, dict) or not isinstance(part.get(section), dict):
+            continue
+        if item in part[section]:
+            answers = {k: v for k, v in part[section].items() if k != item}
+            taken[path] = part[section][item]
+            rest[name] = {**part, section: answers}
+            if not answers and not _asks(form_type, name, section):
+                del rest[name][section]
+    return rest, taken
+
+
+def with_written(form_type: type[AssessmentForm], data: dict[str, Any]) -> dict[str, Any]:
+    """The form's data with each written answer's place shown, empty (for the CLI's example:
+    `casework submit` takes them there)."""
+    shown = {name: dict(part) if isinstance(part, dict) else part for name, part in data.items()}
+    for path, _ in written_items(form_type):
+        name, section, item = path.split(".")
+        shown[name][section] = {**shown[name].get(section, {}), item: ""}
+    return shown
+
+
+def _asks(form_type: type[AssessmentForm], name: str, section: str) -> bool:
+    """Whether the form asks anything of the section but words (else it is not the form's)."""
+    return section in form_type.instrument_fields()[name].model_fields
+
+
+class WrittenRefused(InputError):
+    """Written answers that cannot be kept; `problems` names each by its path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"assessment form: {'; '.join(problems)}")
+        self.problems = problems
+
+
+def check_written(form: AssessmentForm, given: dict[str, Any]) -> Written:
+    """The written answers given with `form`, each checked: words, not too many, and asked
+    (an item asked only when a condition holds). One line naming every bad one."""
+    written: Written = {}
+    problems = []
+    answers = {name: model.answers() for name, model in form.instruments().items()}
+    for path, item in written_items(type(form)):
+        value = given.get(path)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        name = path.split(".")[0]
+        instrument = form.instruments()[name].__instrument__
+        if not isinstance(value, str):
+            problems.append(f"{path}: give it as words (a JSON string)")
+        elif len(value) > TEXT_LIMIT:
+            problems.append(f"{path}: at most {TEXT_LIMIT} characters")
+        elif not declared.asked_when(item, instrument, answers[name]):
+            assert item.show_if is not None
+            problems.append(f"{path}: answer only when {item.show_if.said()}")
+        else:
+            written.setdefault(name, {})[item.id] = value.strip()
+    if problems:
+        raise WrittenRefused(problems)
+    return written
 
 
 def instruments_tag(program: Program) -> str:
@@ -212,10 +314,14 @@ def taken_with(session: Session, instrument_id: str, version: int) -> Instrument
     return None if kept is None else Instrument.model_validate(kept.declaration)
 
 
-def readings(session: Session, assessment: Assessment) -> list[InstrumentReading]:
+def readings(
+    session: Session, assessment: Assessment, written: Written | None = None
+) -> list[InstrumentReading]:
     """Each instrument's part of `assessment`, labelled as the version it was taken with
-    declared it (the store's copy; a version the store never kept is shown by its codes)."""
+    declared it (the store's copy; a version the store never kept is shown by its codes),
+    with its `written` answers (kept apart, for those who may read them) in their places."""
     found = []
+    written = written or {}
     for name, record in (assessment.instruments or {}).items():
         version = int(record.get("version", 0))
         instrument = taken_with(session, name, version)
@@ -236,6 +342,7 @@ def readings(session: Session, assessment: Assessment) -> list[InstrumentReading
                     for score, value in record.get("scores", {}).items()
                 ],
                 answers=_answered(instrument, record.get("answers", {})),
+                written=_answered(instrument, written.get(name, {})),
             )
         )
     return found

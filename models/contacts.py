@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,20 +45,32 @@ def add_contact(
 
 
 def save_narrative(
-    session: Session, case: Case, key: str, text: str, author: str, at: datetime
+    session: Session,
+    case: Case,
+    key: str,
+    text: str,
+    author: str,
+    at: datetime,
+    answers: dict[str, Any] | None = None,
 ) -> Narrative:
-    """Attach narrative text to one stage submission; saving the same key again replaces it."""
+    """Attach narrative text (and written answers) to one stage submission; saving the same
+    key again replaces them."""
     query = select(Narrative).where(
         Narrative.case_id == case.id, Narrative.episode == case.episode, Narrative.stage_key == key
     )
     narrative = session.scalars(query).one_or_none()
     if narrative is None:
         narrative = Narrative(
-            case_id=case.id, episode=case.episode, stage_key=key, text=text, author=author
+            case_id=case.id,
+            episode=case.episode,
+            stage_key=key,
+            text=text,
+            author=author,
+            answers=answers or None,
         )
         session.add(narrative)
     else:
-        narrative.text, narrative.author = text, author
+        narrative.text, narrative.author, narrative.answers = text, author, answers or None
     session.flush()
     audit.record(session, case, author, "narrative_saved", at, stage_key=key)
     return narrative
@@ -96,10 +109,15 @@ def promote_narrative(session: Session, case: Case, held: str, key: str) -> None
             session, case, narrative.author, "narrative_saved", narrative.created, stage_key=key
         )
         return
-    text, author, at = narrative.text, narrative.author, narrative.created
+    text, author, at, answers = (
+        narrative.text,
+        narrative.author,
+        narrative.created,
+        narrative.answers,
+    )
     session.delete(narrative)
     session.flush()
-    save_narrative(session, case, key, text, author, at)
+    save_narrative(session, case, key, text, author, at, answers)
 
 
 def contacts_for(session: Session, case: Case) -> list[Contact]:
@@ -108,5 +126,15 @@ def contacts_for(session: Session, case: Case) -> list[Contact]:
 
 
 def narratives_for(session: Session, case: Case) -> dict[str, str]:
+    """The case's narratives by `e{episode}:{stage key}` (a submission with written answers
+    only has none)."""
     query = select(Narrative).where(Narrative.case_id == case.id).order_by(Narrative.id)
-    return {f"e{n.episode}:{n.stage_key}": n.text for n in session.scalars(query)}
+    return {f"e{n.episode}:{n.stage_key}": n.text for n in session.scalars(query) if n.text}
+
+
+def written_for(session: Session, case: Case, episode: int, key: str) -> dict[str, Any]:
+    """The written answers given with one stage submission (instrument -> item -> words)."""
+    query = select(Narrative.answers).where(
+        Narrative.case_id == case.id, Narrative.episode == episode, Narrative.stage_key == key
+    )
+    return session.scalars(query).one_or_none() or {}

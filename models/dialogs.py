@@ -45,6 +45,7 @@ class DialogContext:
     refused: str | None = None  # why the last form at this stage was refused
     refused_by: str | None = None
     refused_at: str | None = None
+    elsewhere: str | None = None  # what the form asks in words, on the desk or the CLI only
 
 
 def title(context: DialogContext) -> str:
@@ -62,6 +63,8 @@ def description(context: DialogContext) -> str:
             "The plan needs a goal for every domain the assessment found in crisis: "
             f"**{', '.join(label(d) for d in context.crisis_domains)}**."
         )
+    if context.elsewhere:
+        lines.append(context.elsewhere)
     if context.refused:
         who = f" (submitted by `{context.refused_by}`, {context.refused_at})"
         lines.append(

@@ -13,8 +13,9 @@ managers):
 - `[[items]]`: `id`, `section`, `label` (the question as asked), `type` one of
   `scale` (`min`, `max`, `anchors` labelling each point), `yes_no`, `choice` or `choices`
   (pick one, or any: `options = [{code, label, value}]`, `value` is the option's points),
-  `number` (`min`, `max`), `date`; `required` (default true; a yes/no left out is "no"),
-  `show_if` (a condition: asked only when it holds), `domain` (the needs domain it speaks to);
+  `number` (`min`, `max`), `date`, or `text` (words: see below); `required` (default true,
+  a yes/no left out is "no"), `show_if` (a condition: asked only when it holds), `domain`
+  (the needs domain a scale item speaks to);
 - `[[scores]]`: `id`, `title`, `rule` one of `sum`, `count` (items whose answer meets
   `count_if`), `min`, `max`, over `items`; `reverse` lists reverse-scored items (a scale's
   `min + max - answer`); `bands` name ranges (`[{at_least, band}]`, the highest reached);
@@ -29,9 +30,11 @@ A condition is `{item = ID}` or `{score = ID}` with one of `equals`, `in`, `at_l
 `at_most` (an item's `at_least`/`at_most` compare its points: a scale's or number's answer,
 a choice's `value`, a yes as 1).
 
-Free text is not an item type: an answer in words would travel as the form's run input,
-and no client's words go on a Prefect surface. Narrative goes in the assessment's narrative,
-kept in the case store only.
+A `text` item is answered in words, and no client's words go on a Prefect surface: it is
+not part of the form a run waits for (nor of its Resume dialog), but asked on the desk and
+taken from the form `casework submit` reads, and kept in the case store with the
+assessment's narrative. It is never required (the dialog cannot ask it), never scored, and
+no condition tests it; it may itself be asked only when a condition holds.
 
 Pure: no store, no Prefect. Codes and numbers only."""
 
@@ -66,7 +69,8 @@ SHIPPED_DIR = Path(__file__).with_name("instruments")
 CODE = r"^[a-z][a-z0-9_]{0,47}$"
 Code = Annotated[str, Field(pattern=CODE)]
 Label = Annotated[str, Field(min_length=1, max_length=600)]
-ItemType = Literal["scale", "yes_no", "choice", "choices", "number", "date"]
+ItemType = Literal["scale", "yes_no", "choice", "choices", "number", "date", "text"]
+TEXT_LIMIT = 4000  # characters in a text item's answer
 RISK_ORDER = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.CRITICAL]
 
 
@@ -152,12 +156,34 @@ class Item(_Strict):
     domain: NeedsDomain | None = None
     past_only: bool = False  # a date: not after the day it is given
 
+    @model_validator(mode="before")
+    @classmethod
+    def _words_optional(cls, data: Any) -> Any:
+        """A text item is optional unless its file says otherwise (and that is refused)."""
+        if isinstance(data, dict) and data.get("type") == "text" and "required" not in data:
+            return {**data, "required": False}
+        return data
+
     @model_validator(mode="after")
     def _typed(self) -> Item:
-        problem = self._options_problem() or self._bounds_problem()
+        problem = self._options_problem() or self._bounds_problem() or self._words_problem()
         if problem:
             raise ValueError(problem)
         return self
+
+    @property
+    def written(self) -> bool:
+        """Answered in words: kept in the case store only, never in a run's input."""
+        return self.type == "text"
+
+    def _words_problem(self) -> str | None:
+        if not self.written:
+            return None
+        if self.required:
+            return "a text item cannot be required: the Prefect Resume dialog does not ask it"
+        if self.domain is not None:
+            return "a text item speaks to no domain: only a scale item's answer is its score"
+        return None
 
     def _options_problem(self) -> str | None:
         if self.type not in ("choice", "choices"):
@@ -305,8 +331,8 @@ class Instrument(_Strict):
             for name in score.items:
                 if name not in items:
                     yield f"{where}: item {name} is not declared"
-                elif items[name].type == "date":
-                    yield f"{where}: item {name} is a date; a score adds numbers"
+                elif items[name].type in ("date", "text"):
+                    yield f"{where}: item {name} is a {items[name].type}; a score adds numbers"
             for name in score.reverse:
                 if name in items and items[name].type != "scale":
                     yield f"{where}: only a scale item can be reverse-scored, not {name}"
@@ -358,8 +384,8 @@ def _fits(condition: Condition, items: dict[str, Item], where: str) -> Iterable[
     elif item.type == "yes_no":
         if any(not isinstance(t, bool) for t in tested):
             yield f"{where}: {item.id} is yes/no: test it with equals = true or false"
-    elif item.type == "date":
-        yield f"{where}: {item.id} is a date; conditions test answers that count"
+    elif item.type in ("date", "text"):
+        yield f"{where}: {item.id} is a {item.type}; conditions test answers that count"
 
 
 # Reading the files.
@@ -503,13 +529,20 @@ def _holds(
 
 
 def flatten(instrument: Instrument, given: dict[str, Any]) -> dict[str, Any]:
-    """An instrument's answers by item, from the form's sections."""
+    """An instrument's answers by item, from the form's sections (its text items' are not
+    the form's: they are kept apart, models.assessments)."""
     answers: dict[str, Any] = {}
     for section in instrument.sections:
         part = given.get(section.id) or {}
         for item in instrument.section_items(section.id):
-            answers[item.id] = part.get(item.id)
+            if not item.written:
+                answers[item.id] = part.get(item.id)
     return answers
+
+
+def asked_when(item: Item, instrument: Instrument, answers: dict[str, Any]) -> bool:
+    """Whether `item` is asked, given the other answers (by item)."""
+    return item.show_if is None or _holds(item.show_if, instrument, answers, {})
 
 
 def score(instrument: Instrument, answers: dict[str, Any]) -> Result:
@@ -666,9 +699,9 @@ class InstrumentAnswers(BaseModel):
         answers = self.answers()
         problems = []
         for item in instrument.items:
-            if item.show_if is None:
+            if item.show_if is None or item.written:
                 continue
-            asked = _holds(item.show_if, instrument, answers, {})
+            asked = asked_when(item, instrument, answers)
             where = f"{item.section}.{item.id}"
             if not asked and answers.get(item.id) not in (None, []):
                 problems.append(f"{where}: answer only when {item.show_if.said()}")
@@ -705,8 +738,12 @@ def answers_model(instrument: Instrument) -> type[InstrumentAnswers]:
     fields: dict[str, Any] = {}
     for section in instrument.sections:
         section_fields = {
-            item.id: _field(instrument, item) for item in instrument.section_items(section.id)
+            item.id: _field(instrument, item)
+            for item in instrument.section_items(section.id)
+            if not item.written
         }
+        if not section_fields:  # words only: the form asks none of it
+            continue
         model = create_model(  # type: ignore[call-overload]
             _camel(f"{instrument.id}_{section.id}"),
             __base__=Answers,
@@ -735,7 +772,7 @@ def example(instrument: Instrument) -> dict[str, Any]:
     item's first option, a scale's middle, conditional items left out when not asked."""
     answers: dict[str, Any] = {}
     for item in instrument.items:
-        if item.show_if is not None and not _holds(item.show_if, instrument, answers, {}):
+        if item.written or not asked_when(item, instrument, answers):
             continue
         if item.type == "scale" and item.min is not None and item.max is not None:
             answers[item.id] = (item.min + item.max + 1) // 2
@@ -756,4 +793,5 @@ def example(instrument: Instrument) -> dict[str, Any]:
             if item.id in answers
         }
         for section in instrument.sections
+        if not all(item.written for item in instrument.section_items(section.id))
     }

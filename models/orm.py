@@ -332,11 +332,14 @@ class Contact(Base):
 
 
 class Narrative(StageRecord, Base):
-    """Free text that belongs to one stage submission (assessment narrative, closure summary)."""
+    """Free text that belongs to one stage submission (assessment narrative, closure summary;
+    empty when only written answers were given), and its instruments' written answers."""
 
     __tablename__ = "narratives"
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(CODE)
+    # instrument -> item -> the words; NULL (not JSON null) when none were given
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Benefit(Base):

@@ -139,6 +139,7 @@ class InstrumentReading(BaseModel):
     risk: str
     scores: list[ScoreReading] = []
     answers: list[tuple[str, str]] = []  # (the question as asked, the answer as labelled)
+    written: list[tuple[str, str]] = []  # (the question, the words): store-only answers
 
 
 class AssessmentOut(OutModel):

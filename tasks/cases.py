@@ -10,7 +10,7 @@ from prefect.context import FlowRunContext
 from casework.core.db import session_scope
 from casework.models import cases, stage_events
 from casework.models.cases import Position, run_tags
-from casework.models.codes import Stage
+from casework.models.codes import Program, Stage
 from casework.models.dialogs import DialogContext
 from casework.models.facts import crisis_domains
 
@@ -92,4 +92,13 @@ def dialog_context(position: Position) -> DialogContext:
             refused=refused.error if refused else None,
             refused_by=refused.actor if refused else None,
             refused_at=f"{refused.at:%Y-%m-%d %H:%M} UTC" if refused else None,
+            elsewhere=_in_words(position) if position.stage is Stage.ASSESSMENT else None,
         )
+
+
+def _in_words(position: Position) -> str | None:
+    """Where the assessment's items answered in words are asked, since its dialog does not."""
+    from casework.models.assessments import words_elsewhere
+    from casework.models.programs import program_instruments
+
+    return words_elsewhere(program_instruments(Program(position.program)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,3 +47,40 @@ def configured(path: Path) -> Iterator[Path]:
         else:
             os.environ["CASEWORK_PROGRAMS_FILE"] = before
         get_settings.cache_clear()
+
+
+# An agency's own instrument, with an item answered in words (asked when a yes/no says so).
+HOUSING_BARRIERS = """\
+id = "housing_barriers"
+title = "Housing barriers"
+version = 1
+source = "The agency's own (tests)"
+licence = "The agency's own"
+
+[[sections]]
+id = "barriers"
+title = "Barriers to housing"
+
+[[items]]
+id = "evicted"
+section = "barriers"
+label = "Evicted in the past five years"
+type = "yes_no"
+required = false
+
+[[items]]
+id = "eviction_story"
+section = "barriers"
+label = "What happened, in the client's words"
+type = "text"
+show_if = { item = "evicted", equals = true }
+"""
+
+
+def agency_instrument(folder: Path, text: str = HOUSING_BARRIERS) -> Path:
+    """`text` as an instrument of the agency's own, beside its programs file in `folder`."""
+    directory = folder / "instruments"
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{tomllib.loads(text)['id']}.toml"
+    path.write_text(text)
+    return path

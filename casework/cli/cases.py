@@ -133,10 +133,19 @@ def submit(
     from casework import services
 
     at = Stage(stage)
-    form = services.stages.parse_stage_form(at, read_json(file, f"{at.value} form"), case_number)
+    form, written = services.stages.parse_submission(
+        at, read_json(file, f"{at.value} form"), case_number
+    )
     narrative = read_text(narrative_file, "--narrative-file") if narrative_file else None
     result = services.stages.submit(
-        case_number, at, form, narrative=narrative, actor=signed_in(), wait=wait, timeout=timeout
+        case_number,
+        at,
+        form,
+        narrative=narrative,
+        written=written,
+        actor=signed_in(),
+        wait=wait,
+        timeout=timeout,
     )
     emit(result.__dict__, as_json, lambda: submit_line(result))
     return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
@@ -233,6 +242,8 @@ def _more(page: int, pages: int, total: int, chosen: dict[str, str | None]) -> s
 )
 def form(stage: str, example: bool, program: str | None) -> int:
     from casework.core.settings import default_actor
+    from casework.models.assessments import with_written
+    from casework.models.forms import AssessmentForm
     from casework.models.lifecycle import STAGES, form_for
 
     at = Stage(stage)
@@ -250,6 +261,8 @@ def form(stage: str, example: bool, program: str | None) -> int:
         if example
         else model.model_json_schema()
     )
+    if example and issubclass(model, AssessmentForm):  # answered in words: shown, empty
+        data = with_written(model, data)
     print(json.dumps(data, indent=2))
     return 0
 

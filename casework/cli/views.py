@@ -78,6 +78,7 @@ def case_text(case: CaseDetail) -> str:
                 )
                 for r in a.readings
             ),
+            *(f"  {question}: {words}" for r in a.readings for question, words in r.written),
         ]
     if case.plan is not None:
         lines.append(f"plan v{case.plan.version} agreed {case.plan.agreed_on}:")

@@ -47,7 +47,7 @@ async def posted(request: Request) -> Posted:
 class Input:
     name: str  # the path: scores.housing, goals.0.objective
     label: str
-    kind: str  # select | scale | yesno | checkbox | checkboxes | date | fixed
+    kind: str  # select | scale | yesno | checkbox | checkboxes | date | fixed | textarea
     options: list[tuple[str, str]] = field(default_factory=list)  # (code, label)
     value: Any = None  # a code, "yes"/"no", a date text, or a list of codes (checkboxes)
     required: bool = False
@@ -168,6 +168,46 @@ def layout(  # noqa: C901 - one branch per kind of field
             value = values.get(path, default)
             items.append(Input(path, title, "text", [], value, required, hint=hint))
     return items
+
+
+def add_written(items: list[Input | Group], model: type[BaseModel], values: dict[str, Any]) -> None:
+    """An assessment's items answered in words (not the form's fields: kept in the store
+    only), each a text box in its instrument's section, after the section's own."""
+    from casework.models.assessments import written_items
+    from casework.models.forms import AssessmentForm
+
+    if not issubclass(model, AssessmentForm):
+        return
+    instruments = model.instrument_fields()
+    for path, item in written_items(model):
+        name, section, _ = path.split(".")
+        within = _group(items, name)
+        if within is None:
+            continue
+        place = _group(within.items, f"{name}.{section}")
+        if place is None:  # a section of words only
+            declared = instruments[name].__instrument__
+            title = next(s.title for s in declared.sections if s.id == section)
+            place = Group(f"{name}.{section}", title, [])
+            within.items.append(place)
+        hint = "Kept in the case record only."
+        if item.show_if is not None:
+            hint += f" Answer only when {item.show_if.said()}."
+        place.items.append(Input(path, item.label, "textarea", value=values.get(path), hint=hint))
+
+
+def written_given(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """What was typed for an assessment's items answered in words, by path."""
+    from casework.models.assessments import written_items
+    from casework.models.forms import AssessmentForm
+
+    if not issubclass(model, AssessmentForm):
+        return {}
+    return {path: values[path] for path, _ in written_items(model) if path in values}
+
+
+def _group(items: list[Input | Group], name: str) -> Group | None:
+    return next((g for g in items if isinstance(g, Group) and g.name == name), None)
 
 
 def _is_scale(info: FieldInfo) -> bool:

@@ -21,6 +21,7 @@ from casework.desk.forms import Posted, posted
 from casework.desk.sessions import DeskSession
 from casework.desk.words import plain
 from casework.models import access
+from casework.models.assessments import WrittenRefused
 from casework.models.codes import (
     ContactType,
     NewClientReason,
@@ -525,6 +526,8 @@ def _case(
     providers = _providers(detail.program.value)  # the referral form's, and consent's
     model, options = _stage_form(detail, form_values, providers)
     items = forms.layout(model, form_values, **options) if model else []
+    if model is not None:
+        forms.add_written(items, model, form_values)
     on_form = anchor == "stage-form"
     placed = forms.place(items, refused) if on_form else forms.Refusals()
     documents = services.documents.listing(case_number)
@@ -602,11 +605,17 @@ def _submit(
             held, case_number, render, kept, forms.from_validation(exc), anchor="stage-form"
         )
     try:
+        written = services.stages.written_with(form, forms.written_given(model, values))
+    except WrittenRefused as exc:
+        refused = forms.from_refusal("; ".join(exc.problems))
+        return _case(held, case_number, render, kept, refused, anchor="stage-form")
+    try:
         result = services.stages.submit(
             case_number,
             stage,
             form,
             narrative=narrative,
+            written=written,
             actor=held.staff_id,
             wait=True,
             timeout=SUBMIT_SECONDS,

@@ -223,7 +223,11 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             assessment = AssessmentOut.model_validate(latest).model_copy(
                 update={
                     "narrative": narratives.get(f"e{latest.episode}:{latest.stage_key}"),
-                    "readings": assessments.readings(session, latest),
+                    "readings": assessments.readings(
+                        session,
+                        latest,
+                        contacts.written_for(session, case, latest.episode, latest.stage_key),
+                    ),
                 }
             )
         episode = cases.episode_of(session, case)

@@ -94,6 +94,7 @@ def _narratives(session: Session, case: Case, start: datetime, end: datetime) ->
         Narrative.created >= start,
         Narrative.created <= end,
         Narrative.stage_key.not_like("%~%"),
+        Narrative.text != "",
     )
     return [
         [n.created.date(), label(stage_of_key(n.stage_key)), n.author, n.text]

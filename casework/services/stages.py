@@ -18,12 +18,14 @@ from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.models import (
+    assessments,
     audit,
     cases,
     contacts,
     referrals,
     stage_events,
 )
+from casework.models.assessments import Written
 from casework.models.codes import (
     Program,
     ReassessmentReason,
@@ -96,16 +98,31 @@ def stage_form_type(case_number: str, stage: Stage) -> type[StageForm] | None:
     return form_for(stage, program_of(case_number))
 
 
-def parse_stage_form(stage: Stage, data: Any, case_number: str) -> StageForm:
-    """`data` as the form `case_number` waits for at `stage`; one line naming every bad
-    field if it is not."""
+def parse_submission(stage: Stage, data: Any, case_number: str) -> tuple[StageForm, Written]:
+    """`data` as the form `case_number` waits for at `stage`, and the answers in it given in
+    words (an assessment's text items: kept in the store, never handed to the run). One line
+    naming every bad field if it is not."""
     form_type = stage_form_type(case_number, stage)
     if form_type is None:
         raise InputError(f"{stage.value} takes no form (it completes on its own)", field="stage")
+    given: dict[str, Any] = {}
+    if issubclass(form_type, AssessmentForm) and isinstance(data, dict):
+        data, given = assessments.take_written(form_type, data)
     try:
-        return form_type.model_validate(data)
+        form = form_type.model_validate(data)
     except ValidationError as exc:
         raise InputError(describe_error(exc, f"{stage.value} form: ")) from None
+    return form, written_with(form, given)
+
+
+def written_with(form: StageForm, given: dict[str, Any]) -> Written:
+    """The answers given in words with `form` (by path), checked: an assessment's text items
+    (models.assessments); other forms take none."""
+    if isinstance(form, AssessmentForm):
+        return assessments.check_written(form, given)
+    if given:
+        raise InputError(f"{', '.join(given)}: this form takes no written answers")
+    return {}
 
 
 def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) -> None:
@@ -187,12 +204,13 @@ def submit(
     form: StageForm,
     *,
     narrative: str | None = None,
+    written: Written | None = None,
     actor: str,
     wait: bool = False,
     timeout: float = 120.0,
 ) -> SubmitResult:
-    """Resume the case's suspended run with `form`; narrative text goes to the store only,
-    and is kept only if Prefect takes the form."""
+    """Resume the case's suspended run with `form`; narrative text and `written` answers
+    (parse_submission's) go to the store only, and are kept only if Prefect takes the form."""
     deadline = time.monotonic() + timeout
     _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
     prefect_api.check_ready()
@@ -200,7 +218,7 @@ def submit(
     while True:
         turn = _await_turn(case_number, stage, form, deadline)
         try:
-            _deliver_form(turn, form, narrative, actor)
+            _deliver_form(turn, form, narrative, written or {}, actor)
             break
         except prefect_api.FormNotAwaitedYet:
             # Normally a moment's race with the suspending run. If it lasts, the run's process
@@ -251,19 +269,20 @@ def _deliver_form(
     turn: _Turn,
     form: StageForm,
     narrative: str | None,
+    written: Written,
     actor: str,
 ) -> None:
-    """Resume the run with the form. The narrative is kept first, under a key of this
-    submission's own, and becomes the stage's narrative only once Prefect has taken the
-    form; a refused form's narrative is removed. No transaction is open while Prefect is
+    """Resume the run with the form. The narrative and written answers are kept first,
+    under a key of this submission's own, and become the stage's only once Prefect has
+    taken the form; a refused form's are removed. No transaction is open while Prefect is
     asked, and a crash in between leaves the text kept, never lost."""
-    held = f"{turn.stage_key}~{secrets.token_hex(4)}" if narrative else None
+    held = f"{turn.stage_key}~{secrets.token_hex(4)}" if narrative or written else None
     with session_scope() as session:
         case = cases.get_case(session, turn.case_number)
         # Who handed the form over, as signed in: the flow records the form's source by it.
         audit.record(session, case, actor, HANDED_OVER, now(), stage_key=turn.stage_key)
-        if held and narrative:
-            contacts.save_narrative(session, case, held, narrative, actor, now())
+        if held:
+            contacts.save_narrative(session, case, held, narrative or "", actor, now(), written)
     try:
         prefect_api.resume_with_form(turn.flow_run_id, turn.stage_key, run_input(form), turn.run)
     except prefect_api.AnswerLost as lost:

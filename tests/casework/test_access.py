@@ -689,6 +689,37 @@ def test_a_case_manager_keeps_a_narrative_through_hand_over(store: Store) -> Non
     assert as_role(store, "case_manager", "DELETE FROM narratives") == [0]
 
 
+def test_answers_in_words_are_read_only_by_those_who_read_the_case_narratives(
+    store: Store,
+) -> None:
+    """An assessment's items answered in words, handed over as the case manager: kept with
+    the narrative, read back by them and their supervisor; another case manager's case's
+    words are not theirs to read, and the roles that never read a client's words (program
+    manager, operator, admin) cannot select any in raw SQL."""
+    from casework.models import contacts
+
+    words = {"housing_barriers": {"eviction_story": "Evicted when the building sold"}}
+    me = STAFF["case_manager"][0]
+    with signed_in_as(store, "case_manager"), session_scope() as session:
+        case = cases.get_case(session, store.housing)
+        held = "assessment-2~beef"
+        contacts.save_narrative(session, case, held, "", me, datetime.now(UTC), words)
+    with signed_in_as(store, "case_manager"), session_scope() as session:
+        case = cases.get_case(session, store.housing)
+        contacts.promote_narrative(session, case, held, "assessment-2")
+        assert contacts.written_for(session, case, case.episode, "assessment-2") == words
+        assert "e1:assessment-2" not in contacts.narratives_for(session, case)  # words only
+    theirs = {"housing_barriers": {"eviction_story": "Another client's words"}}
+    with session_scope(store.owner) as session:  # another case manager's case
+        case = session.scalars(select(Case).where(Case.case_number == store.others)).one()
+        contacts.save_narrative(session, case, "assessment-2", "", "x", datetime.now(UTC), theirs)
+    read = "SELECT answers FROM narratives WHERE answers IS NOT NULL ORDER BY id"
+    assert [row[0] for row in as_role(store, "case_manager", read)] == [words]
+    assert [row[0] for row in as_role(store, "supervisor", read)] == [words, theirs]
+    for role in ("program_manager", "operator", "admin"):
+        denied(store, role, "permission denied for table narratives", read)
+
+
 def test_notices_follow_the_cases_rules(store: Store) -> None:
     """A case manager records a notice on their own case; their supervisor records the
     hearing request; the program manager sees it counted in the report and can neither

@@ -1,9 +1,11 @@
-"""An agency adds the Hunger Vital Sign to its housing program's assessment, and a goal of
-its own to the program's catalogue, by editing its programs file only, and restarts
-`casework up`. A housing case already waiting at its assessment is carried over and asks
-the new form; cases are then assessed with it through the command line, the Prefect Resume
-dialog (Chromium) and the desk, and each assessment keeps the instrument's answers and the
-version they were given under. A plan then sets the program's own goal."""
+"""An agency adds the Hunger Vital Sign and an instrument of its own (with an item answered
+in words) to its housing program's assessment, and a goal of its own to the program's
+catalogue, by editing files only, and restarts `casework up`. A housing case already
+waiting at its assessment is carried over and asks the new form; cases are then assessed
+with it through the command line, the Prefect Resume dialog (Chromium) and the desk, and
+each assessment keeps the instrument's answers and the version they were given under; the
+words are kept in the store and never reach Prefect. A plan then sets the program's own
+goal."""
 
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from tests.conftest import Stack
 from tests.models.test_goals import VOUCHER
 from tests.models.test_intake_fields import HOUSEHOLD, LANDLORD
 from tests.polling import wait_for
-from tests.programs import programs_file
+from tests.prefect_surfaces import surfaces_text
+from tests.programs import agency_instrument, programs_file
 from tests.ui.conftest import MARKS, SHOTS
 from tests.ui.desk import DESK, MATRIX_DOMAINS, look
 from tests.ui.desk import sign_in as desk_sign_in
@@ -36,6 +39,9 @@ pytestmark = [*MARKS, pytest.mark.restarts_stack]
 PASSWORD = "a long desk password 4 tests"
 WORRIED = "Within the past 12 months we worried whether our food would run out"
 DID_NOT_LAST = "Within the past 12 months the food we bought just didn't last"
+STORY = "What happened, in the client's words"
+WORDS = "Evicted in 2023 when the landlord sold the building"
+ASSESSED = '["self_sufficiency_matrix", "hunger_vital_sign", "housing_barriers"]'
 
 
 def _reload() -> None:
@@ -58,13 +64,13 @@ def with_hunger_screen(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Path]:
-    """The agency's programs file: Casework's, with one line added to housing; `up`
-    restarted on it. Afterwards `up` is restarted on Casework's own again."""
+    """The agency's programs file: Casework's, with one line added to housing, and its own
+    instrument beside it; `up` restarted on them. Afterwards `up` is restarted on Casework's
+    own again."""
     programs = programs_file(
-        tmp_path,
-        VOUCHER + HOUSEHOLD + LANDLORD,
-        housing='assessment = ["self_sufficiency_matrix", "hunger_vital_sign"]\n',
+        tmp_path, VOUCHER + HOUSEHOLD + LANDLORD, housing=f"assessment = {ASSESSED}\n"
     )
+    agency_instrument(tmp_path)
     running_stack.stop()
     monkeypatch.setenv("CASEWORK_PROGRAMS_FILE", str(programs))
     _reload()
@@ -84,12 +90,12 @@ def _answers(worried: str, did_not_last: str) -> dict[str, dict[str, str]]:
     }
 
 
-def _hunger_screen(case_number: str) -> dict[str, object]:
+def _hunger_screen(case_number: str, instrument: str = "hunger_vital_sign") -> dict[str, object]:
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         latest = assessments.latest(session, case)
         assert latest is not None, case_number
-        return dict(latest.instruments["hunger_vital_sign"]) | {"risk_level": latest.risk_level}
+        return dict(latest.instruments[instrument]) | {"risk_level": latest.risk_level}
 
 
 def _moved_to_plan(case_number: str) -> bool:
@@ -132,10 +138,20 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     code, _, err = run_cli(capsys, "submit", carried, "assessment", "--file", str(without))
     assert (code, err.count("\n")) == (1, 1)
     assert "assessment form: hunger_vital_sign: Field required" in err
+    # Words are given in their place; an answer in words not asked is refused in one line.
+    assert example["housing_barriers"] == {"barriers": {"evicted": False, "eviction_story": ""}}
     given = tmp_path / "assessment.json"
-    given.write_text(
-        json.dumps(example | {"hunger_vital_sign": _answers("sometimes_true", "never_true")})
+    screened = example | {"hunger_vital_sign": _answers("sometimes_true", "never_true")}
+    told = {"barriers": {"evicted": False, "eviction_story": WORDS}}
+    given.write_text(json.dumps(screened | {"housing_barriers": told}))
+    code, _, err = run_cli(capsys, "submit", carried, "assessment", "--file", str(given))
+    assert (code, err.count("\n")) == (1, 1)
+    assert (
+        "assessment form: housing_barriers.barriers.eviction_story: answer only when evicted "
+        "is yes" in err
     )
+    told["barriers"]["evicted"] = True
+    given.write_text(json.dumps(screened | {"housing_barriers": told}))
     code, out, err = run_cli(
         capsys, "submit", carried, "assessment", "--file", str(given), "--wait"
     )
@@ -149,6 +165,10 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert screen["risk_level"] == "medium"  # the matrix's low, raised by the screen
     code, out, _ = run_cli(capsys, "show", carried)
     assert "hunger_vital_sign v1: risk medium; food_insecurity=1 (positive)" in out
+    assert f"  {STORY}: {WORDS}" in out  # kept in the store, read back with the assessment
+    assert _hunger_screen(carried, "housing_barriers")["answers"] == {"evicted": True}
+    run_id = factories.where_it_waits(carried).flow_run_id
+    assert WORDS not in surfaces_text(stack, [run_id])  # the run never had them
 
     # The program's own intake fields, from the command line: a bad answer named, then kept.
     details = tmp_path / "intake.json"
@@ -191,6 +211,8 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     text = dialog.inner_text()
     assert "Hunger Vital Sign (version 1)" in text
     assert WORRIED in text
+    # The words are not asked here; where they are is said.
+    assert f"Answered in words on the desk or with casework submit, not here: {STORY}." in text
     _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
     scores = _field(page, dialog, "Needs: each domain").locator("input")
     for index in range(scores.count()):
@@ -227,6 +249,14 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
         label="Sometimes true"
     )
     form.get_by_role("group", name=re.compile("^Client participated")).get_by_label("Yes").check()
+    # Words given when not asked: refused beside the box, what was typed kept.
+    form.get_by_label(re.compile(f"^{STORY}")).fill(WORDS)
+    form.get_by_role("button", name="Record the assessment").click()
+    form = page.locator("#stage-form")
+    form.get_by_text("Answer only when evicted is yes.", exact=True).wait_for()
+    assert form.get_by_label(re.compile(f"^{STORY}")).input_value() == WORDS
+    look(page, "case-assessment-words-refused")
+    form.get_by_label("Evicted in the past five years").check()
     form.get_by_role("button", name="Record the assessment").click()
     page.get_by_text("The assessment is recorded. The case is now at plan.").wait_for()
     assert _hunger_screen(on_desk)["answers"] == {
@@ -237,6 +267,9 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     page.get_by_text(
         "Food insecurity (statements often or sometimes true): 1 (positive)"
     ).wait_for()
+    page.get_by_text("Answers").last.click()  # the housing barriers' answers, words and all
+    page.get_by_text(WORDS).wait_for()
+    assert WORDS not in surfaces_text(stack, [factories.where_it_waits(on_desk).flow_run_id])
     look(page, "case-hunger-screen-recorded")
 
     # The intake details on the desk: refused in place, what was typed kept; then recorded.
