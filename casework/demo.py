@@ -37,7 +37,7 @@ from casework.models.forms import (
     StageForm,
 )
 from casework.models.labels import label
-from casework.models.lifecycle import STAGES
+from casework.models.lifecycle import example_form
 from casework.models.orm import StageEvent
 from casework.models.schemas import ClientIn
 from casework.models.staff import case_managers
@@ -85,9 +85,7 @@ def demo_form(
 ) -> StageForm:
     """A valid form for `stage`; the monitoring form closes the case when `last` is false.
     An assessment scores housing 1 (in crisis) and the matrix's other domains at random."""
-    example = STAGES[stage].example
-    assert example is not None
-    form = example(date.today(), staff, program)
+    form = example_form(stage, date.today(), staff, program)
     if isinstance(form, AssessmentForm):
         data = form.model_dump(mode="json")
         scores = data.get("self_sufficiency_matrix", {}).get("scores")
@@ -96,9 +94,7 @@ def demo_form(
             scores["housing"] = 1
         return type(form).model_validate(data)
     if isinstance(form, MonitoringForm):
-        return MonitoringForm(
-            submitted_by=staff, decision=Trigger.CONTINUE if last else Trigger.CLOSE
-        )
+        return form.model_copy(update={"decision": Trigger.CONTINUE if last else Trigger.CLOSE})
     if isinstance(form, ClosureForm):
         return form.model_copy(
             update={"reason": rng.choice(list(ClosureReason)), "submitted_by": staff}

@@ -37,10 +37,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from casework.core.errors import InputError, UserError
+from casework.core.errors import UserError
 from casework.models import instruments as declared
 from casework.models.codes import Priority, Program, RiskLevel
-from casework.models.forms import ASSESSMENT_FIELDS, AssessmentForm
+from casework.models.forms import (
+    ASSESSMENT_FIELDS,
+    AssessmentForm,
+    WrittenRefused,
+    asked_elsewhere,
+)
 from casework.models.instruments import TEXT_LIMIT, Instrument, Item
 from casework.models.orm import Assessment, Case, InstrumentVersion
 from casework.models.schemas import InstrumentReading, ScoreReading
@@ -92,16 +97,12 @@ def _build_form(instruments: tuple[Instrument, ...]) -> type[AssessmentForm]:
 
 
 def words_elsewhere(instruments: Iterable[Instrument]) -> str | None:
-    """Where the instruments' items answered in words are asked, since the form (and its
-    Resume dialog) does not ask them."""
-    words = [item.label for i in instruments for item in i.items if item.written]
-    if not words:
-        return None
-    return f"Answered in words on the desk or with `casework submit`, not here: {'; '.join(words)}."
+    """Where the instruments' items answered in words are asked (not in the form)."""
+    return asked_elsewhere([item.label for i in instruments for item in i.items if item.written])
 
 
 # Written answers: by instrument, then item.
-Written = dict[str, dict[str, str]]
+Written = dict[str, dict[str, Any]]
 
 
 def written_items(form_type: type[AssessmentForm]) -> list[tuple[str, Item]]:
@@ -149,14 +150,6 @@ def _asks(form_type: type[AssessmentForm], name: str, section: str) -> bool:
     return section in form_type.instrument_fields()[name].model_fields
 
 
-class WrittenRefused(InputError):
-    """Written answers that cannot be kept; `problems` names each by its path."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"assessment form: {'; '.join(problems)}")
-        self.problems = problems
-
-
 def check_written(form: AssessmentForm, given: dict[str, Any]) -> Written:
     """The written answers given with `form`, each checked: words, not too many, and asked
     (an item asked only when a condition holds). One line naming every bad one."""
@@ -179,7 +172,7 @@ def check_written(form: AssessmentForm, given: dict[str, Any]) -> Written:
         else:
             written.setdefault(name, {})[item.id] = value.strip()
     if problems:
-        raise WrittenRefused(problems)
+        raise WrittenRefused(problems, "assessment")
     return written
 
 

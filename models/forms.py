@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from casework.core.errors import InputError
 from casework.core.settings import STAFF_ID_PATTERN
 from casework.models.codes import (
     ClosureReason,
@@ -81,6 +82,9 @@ class StageForm(BaseModel):
     their codes (the CLI's JSON) or as their labels (a Resume dialog's choices)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # A program's questions at the stage asked outside this form, bearing identity
+    # (models.stage_questions builds the program's form and sets them).
+    __in_words__: ClassVar[tuple[Any, ...]] = ()
 
     submitted_by: StaffId
 
@@ -213,6 +217,23 @@ class ClosureForm(StageForm):
 
     reason: ClosureReason
     follow_up_consent: YesNo = Field(description="client agreed to post-closure follow-up checks")
+
+
+class WrittenRefused(InputError):
+    """Answers given outside a stage's form that cannot be kept; `problems` names each by
+    its path (`questions.forwarding_address: ...`)."""
+
+    def __init__(self, problems: list[str], stage: str) -> None:
+        super().__init__(f"{stage} form: {'; '.join(problems)}")
+        self.problems = problems
+
+
+def asked_elsewhere(labels: list[str]) -> str | None:
+    """Where a form's questions answered outside it (in words, or bearing identity) are
+    asked, since the form a run waits for (and its Resume dialog) does not ask them."""
+    if not labels:
+        return None
+    return f"Answered on the desk or with `casework submit`, not here: {'; '.join(labels)}."
 
 
 def describe_error(exc: ValidationError, prefix: str = "") -> str:

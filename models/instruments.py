@@ -672,6 +672,16 @@ class ChoicesByLabel(BaseModel):
                 out[name] = by_label.get(value, value)
         return out
 
+    def labelled(self) -> dict[str, Any]:
+        """The answers as a Resume dialog gives them: each choice by its label, an answer
+        not given left out."""
+        given = self.model_dump(mode="json", exclude_none=True)
+        for name, info in type(self).model_fields.items():
+            choice = _choice_in(info.annotation)
+            if choice is not None and isinstance(given.get(name), str):
+                given[name] = choice.option_labels().get(given[name], given[name])
+        return given
+
 
 def _choice_in(annotation: Any) -> type[Choice] | None:
     """The options' type a field holds (alone, optional, or in a list), if any."""

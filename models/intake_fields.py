@@ -48,10 +48,10 @@ class IntakeField(BaseModel):
         return self
 
 
-def unique_fields(fields: list[IntakeField]) -> str | None:
+def unique_fields(fields: list[IntakeField], where: str = "intake") -> str | None:
     ids = [f.id for f in fields]
     twice = sorted({i for i in ids if ids.count(i) > 1})
-    return f"intake: {', '.join(twice)} declared twice" if twice else None
+    return f"{where}: {', '.join(twice)} declared twice" if twice else None
 
 
 class IntakeAnswersForm(ChoicesByLabel):
@@ -79,7 +79,10 @@ def _kind(field: IntakeField) -> Any:
     return Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-def intake_form(fields: tuple[IntakeField, ...]) -> type[IntakeAnswersForm]:
+def intake_form(
+    fields: tuple[IntakeField, ...], name: str = "IntakeDetails"
+) -> type[IntakeAnswersForm]:
+    """`fields` as a form (a program's intake details, or its questions at a stage)."""
     built: dict[str, Any] = {}
     for field in fields:
         kind = _kind(field)
@@ -93,9 +96,7 @@ def intake_form(fields: tuple[IntakeField, ...]) -> type[IntakeAnswersForm]:
             built[field.id] = (kind, Field(**said))
         else:
             built[field.id] = (kind | None, Field(default=None, **said))
-    form: type[IntakeAnswersForm] = create_model(
-        "IntakeDetails", __base__=IntakeAnswersForm, **built
-    )
+    form: type[IntakeAnswersForm] = create_model(name, __base__=IntakeAnswersForm, **built)
     return form
 
 
@@ -136,15 +137,18 @@ def details_of(session: Session, case: Case) -> IntakeDetails | None:
 def shown(fields: list[IntakeField], row: IntakeDetails | None) -> list[tuple[str, str]]:
     """Each field answered, as (its label, the answer in words), in the declaration's order;
     a field no longer declared by its code."""
-    if row is None:
-        return []
-    given = {**row.coded, **row.identity}
+    return [] if row is None else said(fields, {**row.coded, **row.identity})
+
+
+def said(fields: list[IntakeField], given: dict[str, Any]) -> list[tuple[str, str]]:
+    """`given` answers (by field id) as (the field's label, the answer in words), in the
+    declaration's order; a field no longer declared by its id, last."""
     declared = {f.id: f for f in fields}
     out = []
     for name, value in given.items():
         field = declared.get(name)
         labels = {o.code: o.label for o in field.options} if field else {}
-        said = ("yes" if value else "no") if isinstance(value, bool) else labels.get(value, value)
-        out.append((field.label if field else name, str(said)))
+        answer = ("yes" if value else "no") if isinstance(value, bool) else labels.get(value, value)
+        out.append((field.label if field else name, str(answer)))
     order = [f.label for f in fields]
     return sorted(out, key=lambda pair: order.index(pair[0]) if pair[0] in order else len(order))

@@ -246,7 +246,10 @@ def transition_for(stage: Stage, trigger: Trigger, requested: bool = False) -> T
 
 def form_for(stage: Stage, program: Program) -> type[StageForm] | None:
     """The form a case of `program` waits for at `stage` (None: it waits for none). The
-    assessment's is the program's own, built from its instruments."""
+    assessment's is the program's own, built from its instruments; the others ask the
+    program's own questions too, where it declares some (models.stage_questions)."""
+    from casework.models.stage_questions import with_questions
+
     form = STAGES[stage].form
     if form is AssessmentForm:
         from casework.models.assessments import assessment_form
@@ -255,8 +258,18 @@ def form_for(stage: Stage, program: Program) -> type[StageForm] | None:
     if form is PlanForm or form is MonitoringForm:  # the program's goal catalogue
         from casework.models.plan_forms import monitoring_form, plan_form
 
-        return plan_form(program) if form is PlanForm else monitoring_form(program)
-    return form
+        form = plan_form(program) if form is PlanForm else monitoring_form(program)
+    return None if form is None else with_questions(form, program, stage)
+
+
+def example_form(stage: Stage, today: date, staff: str, program: Program) -> StageForm:
+    """A form that fits `program`'s at `stage` (for `casework form --example`, the demo and
+    tests): the stage's example, with the program's coded questions answered."""
+    from casework.models.stage_questions import with_example
+
+    example = STAGES[stage].example
+    assert example is not None, stage
+    return with_example(example(today, staff, program), program, stage)
 
 
 def waits_for_form(stage: Stage) -> bool:
@@ -372,6 +385,11 @@ def wait_tag(stage: Stage, program: Program, on_partners: bool = False) -> str:
 
         if (goals := own_goals_tag(program)) is not None:
             what = f"{what}.{goals}"
+    if not on_partners:  # and its own questions at the stage
+        from casework.models.stage_questions import questions_tag
+
+        if (questions := questions_tag(program, stage)) is not None:
+            what = f"{what}.{questions}"
     return f"{WAIT_TAG}{what}.l{WAIT_LAYOUT}"
 
 

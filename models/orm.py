@@ -167,6 +167,9 @@ class StageEvent(StageRecord, Base):
     error: Mapped[str | None] = mapped_column(String(300))
     actor: Mapped[str] = mapped_column(CODE)
     at: Mapped[datetime]
+    # The program's own coded questions, as answered with the form that made the move
+    # (models.stage_questions); NULL when it asked none.
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Assessment(StageRecord, Base):

@@ -54,6 +54,11 @@ class ProgramConfig(BaseModel):
     intake: list[IntakeField] = Field(default_factory=list, max_length=60)
     # Goals of the program's own, beside Casework's (models.goals).
     goals: list[GoalSpec] = Field(default_factory=list, max_length=100)
+    # Questions of the program's own on a stage's form (models.stage_questions).
+    plan: list[IntakeField] = Field(default_factory=list, max_length=30)
+    referral: list[IntakeField] = Field(default_factory=list, max_length=30)
+    monitoring: list[IntakeField] = Field(default_factory=list, max_length=30)
+    closure: list[IntakeField] = Field(default_factory=list, max_length=30)
     # Read from the files named in `assessment`, when the programs file is loaded.
     instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
 
@@ -76,8 +81,9 @@ class ProgramConfig(BaseModel):
             raise ValueError("maximum_caseload is below recommended_caseload")
         if len(set(self.assessment)) != len(self.assessment):
             raise ValueError("assessment names an instrument twice")
-        if problem := unique_fields(self.intake):
-            raise ValueError(problem)
+        for where in ("intake", "plan", "referral", "monitoring", "closure"):
+            if problem := unique_fields(getattr(self, where), where):
+                raise ValueError(problem)
         shipped = {spec.code for spec in SHIPPED}
         codes = [goal.code for goal in self.goals]
         for number, code in enumerate(codes):

@@ -121,6 +121,9 @@ class HistoryEntry(OutModel):
     at: datetime
     outcome: str = "moved"  # or "rejected": a form the lifecycle refused, and why
     error: str | None = None
+    # The program's own questions answered with the form, (question, answer in words); those
+    # bearing identity only for readers of the client's record (models.stage_questions).
+    answered: list[tuple[str, str]] = Field(default_factory=list)
 
 
 class ScoreReading(BaseModel):

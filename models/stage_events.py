@@ -27,6 +27,7 @@ from casework.models.forms import (
 from casework.models.lifecycle import TransitionNotAllowed, check_transition
 from casework.models.orm import Case, StageEvent
 from casework.models.plans import record_plan, record_review
+from casework.models.stage_questions import coded_answers
 
 MOVED = "moved"
 REJECTED = "rejected"
@@ -196,6 +197,7 @@ def _apply(
     crisis_before = case.crisis_since
     if form is not None:
         writer(form)(session, case, event.stage_key, form, event.at)
+        event.answers = coded_answers(form)
     event.outcome, event.to_stage = MOVED, transition.target.value if transition.target else None
     if transition.target is None:
         cases.close(session, case, event.at)

@@ -92,13 +92,19 @@ def dialog_context(position: Position) -> DialogContext:
             refused=refused.error if refused else None,
             refused_by=refused.actor if refused else None,
             refused_at=f"{refused.at:%Y-%m-%d %H:%M} UTC" if refused else None,
-            elsewhere=_in_words(position) if position.stage is Stage.ASSESSMENT else None,
+            elsewhere=_elsewhere(position),
         )
 
 
-def _in_words(position: Position) -> str | None:
-    """Where the assessment's items answered in words are asked, since its dialog does not."""
+def _elsewhere(position: Position) -> str | None:
+    """Where the form's questions answered outside it are asked (its dialog does not): an
+    assessment's items answered in words, a program's questions bearing identity."""
     from casework.models.assessments import words_elsewhere
+    from casework.models.forms import asked_elsewhere
     from casework.models.programs import program_instruments
+    from casework.models.stage_questions import in_words
 
-    return words_elsewhere(program_instruments(Program(position.program)))
+    program = Program(position.program)
+    if position.stage is Stage.ASSESSMENT:
+        return words_elsewhere(program_instruments(program))
+    return asked_elsewhere(in_words(program, position.stage))

@@ -36,7 +36,7 @@ from casework.models.forms import (
     ReferralRequest,
     StageForm,
 )
-from casework.models.lifecycle import STAGES
+from casework.models.lifecycle import example_form
 from casework.models.notices import NoticeRules
 from casework.models.orm import AdverseNotice, Case, Provider
 from casework.models.schemas import ClientIn
@@ -84,14 +84,18 @@ def assessment(
     from casework.models.assessments import assessment_form
 
     base = dict.fromkeys(MATRIX_DOMAINS, 3) | scores
+    # The program's other instruments (where its file adds some) answered as their examples.
+    others = example_form(Stage.ASSESSMENT, date.today(), STAFF, program).model_dump(mode="json")
     return assessment_form(program).model_validate(
-        {
+        others
+        | {
             "submitted_by": STAFF,
             "self_sufficiency_matrix": {
                 "scores": base,
                 "crisis_screen": dict.fromkeys(crisis, True),
             },
             "client_participated": True,
+            "strengths": [],
         }
     )
 
@@ -120,9 +124,7 @@ def monitoring(decision: Trigger) -> MonitoringForm:
 
 
 def closure() -> ClosureForm:
-    example = STAGES[Stage.CLOSURE].example
-    assert example is not None
-    form = example(date.today(), STAFF, Program.HOUSING)
+    form = example_form(Stage.CLOSURE, date.today(), STAFF, Program.HOUSING)
     assert isinstance(form, ClosureForm)
     return form
 

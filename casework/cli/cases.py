@@ -244,7 +244,8 @@ def form(stage: str, example: bool, program: str | None) -> int:
     from casework.core.settings import default_actor
     from casework.models.assessments import with_written
     from casework.models.forms import AssessmentForm
-    from casework.models.lifecycle import STAGES, form_for
+    from casework.models.lifecycle import example_form, form_for
+    from casework.models.stage_questions import with_places
 
     at = Stage(stage)
     if program is None and at is Stage.ASSESSMENT:
@@ -253,16 +254,15 @@ def form(stage: str, example: bool, program: str | None) -> int:
             f"choose one of {', '.join(p.value for p in Program)}"
         )
     chosen = Program(program or Program.HOUSING)
-    spec, model = STAGES[at], form_for(at, chosen)
+    model = form_for(at, chosen)
     assert model is not None
-    assert spec.example is not None
-    data = (
-        spec.example(date.today(), default_actor(), chosen).model_dump(mode="json")
-        if example
-        else model.model_json_schema()
-    )
-    if example and issubclass(model, AssessmentForm):  # answered in words: shown, empty
-        data = with_written(model, data)
+    if not example:
+        data = model.model_json_schema()
+    else:  # with the answers kept outside the run's form shown in their places, empty
+        data = example_form(at, date.today(), default_actor(), chosen).model_dump(mode="json")
+        if issubclass(model, AssessmentForm):
+            data = with_written(model, data)
+        data = with_places(model, data)
     print(json.dumps(data, indent=2))
     return 0
 

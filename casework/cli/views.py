@@ -34,7 +34,8 @@ def history_line(h: HistoryEntry) -> str:
     when = f"  {h.at:%Y-%m-%d %H:%M} e{h.episode} {h.from_stage}"
     if h.outcome == "rejected":
         return f"{when} form REFUSED ({h.actor}): {h.error}"
-    return f"{when} -> {h.to_stage or 'closed'} ({h.trigger}, {h.actor})"
+    moved = f"{when} -> {h.to_stage or 'closed'} ({h.trigger}, {h.actor})"
+    return "\n".join([moved, *(f"    {question}: {answer}" for question, answer in h.answered)])
 
 
 def other_case_line(other: OtherCaseOut) -> str:

@@ -171,13 +171,29 @@ def layout(  # noqa: C901 - one branch per kind of field
 
 
 def add_written(items: list[Input | Group], model: type[BaseModel], values: dict[str, Any]) -> None:
-    """An assessment's items answered in words (not the form's fields: kept in the store
-    only), each a text box in its instrument's section, after the section's own."""
-    from casework.models.assessments import written_items
+    """The form's questions answered outside it (kept in the store only): an assessment's
+    items answered in words, each a text box in its instrument's section; a program's
+    questions bearing identity, among its other questions."""
+    from casework.models import stage_questions
     from casework.models.forms import AssessmentForm
 
-    if not issubclass(model, AssessmentForm):
+    if issubclass(model, AssessmentForm):
+        _add_words(items, model, values)
         return
+    words = stage_questions.words_form(model)  # type: ignore[arg-type]
+    if words is None:
+        return
+    name = stage_questions.FIELD
+    place = _group(items, name)
+    if place is None:
+        place = Group(name, stage_questions.TITLE, [])
+        items.append(place)
+    place.items += layout(words, values, prefix=f"{name}.")
+
+
+def _add_words(items: list[Input | Group], model: Any, values: dict[str, Any]) -> None:
+    from casework.models.assessments import written_items
+
     instruments = model.instrument_fields()
     for path, item in written_items(model):
         name, section, _ = path.split(".")
@@ -197,13 +213,18 @@ def add_written(items: list[Input | Group], model: type[BaseModel], values: dict
 
 
 def written_given(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
-    """What was typed for an assessment's items answered in words, by path."""
+    """What was posted for the form's questions answered outside it, by path."""
+    from casework.models import stage_questions
     from casework.models.assessments import written_items
     from casework.models.forms import AssessmentForm
 
-    if not issubclass(model, AssessmentForm):
+    if issubclass(model, AssessmentForm):
+        return {path: values[path] for path, _ in written_items(model) if path in values}
+    words = stage_questions.words_form(model)  # type: ignore[arg-type]
+    if words is None:
         return {}
-    return {path: values[path] for path, _ in written_items(model) if path in values}
+    name = stage_questions.FIELD
+    return {f"{name}.{k}": v for k, v in to_data(words, values, f"{name}.").items()}
 
 
 def _group(items: list[Input | Group], name: str) -> Group | None:

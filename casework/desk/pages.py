@@ -21,7 +21,6 @@ from casework.desk.forms import Posted, posted
 from casework.desk.sessions import DeskSession
 from casework.desk.words import plain
 from casework.models import access
-from casework.models.assessments import WrittenRefused
 from casework.models.codes import (
     ContactType,
     NewClientReason,
@@ -32,6 +31,7 @@ from casework.models.codes import (
     Stage,
     TransferReason,
 )
+from casework.models.forms import WrittenRefused
 from casework.models.labels import label
 from casework.models.lifecycle import form_for
 from casework.models.schemas import CaseDetail, ClientIn, ContactIn

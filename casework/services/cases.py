@@ -29,6 +29,7 @@ from casework.models import (
     plans,
     referrals,
     stage_events,
+    stage_questions,
 )
 from casework.models.codes import (
     CaseStatus,
@@ -241,10 +242,15 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             ],
             flow_run_id=episode.flow_run_id,
             closure_reason=episode.closure_reason,
-            history=[
-                HistoryEntry.model_validate(e)
-                for e in stage_events.history(session, case, refused=True)
-            ],
+            history=stage_questions.answered(
+                session,
+                case,
+                [
+                    HistoryEntry.model_validate(e)
+                    for e in stage_events.history(session, case, refused=True)
+                ],
+                identity=True,
+            ),
             latest_assessment=assessment,
             plan=PlanOut.model_validate(plan) if plan else None,
             referrals=[ReferralOut.model_validate(r) for r in referrals.for_case(session, case)],

@@ -24,6 +24,7 @@ from casework.models import (
     contacts,
     referrals,
     stage_events,
+    stage_questions,
 )
 from casework.models.assessments import Written
 from casework.models.codes import (
@@ -39,6 +40,7 @@ from casework.models.lifecycle import (
     TransitionNotAllowed,
     check_transition,
     form_for,
+    stage_of_form,
     waits_for_form,
 )
 from casework.models.orm import Case
@@ -106,8 +108,8 @@ def parse_submission(stage: Stage, data: Any, case_number: str) -> tuple[StageFo
     if form_type is None:
         raise InputError(f"{stage.value} takes no form (it completes on its own)", field="stage")
     given: dict[str, Any] = {}
-    if issubclass(form_type, AssessmentForm) and isinstance(data, dict):
-        data, given = assessments.take_written(form_type, data)
+    if isinstance(data, dict):
+        data, given = take_written(form_type, data)
     try:
         form = form_type.model_validate(data)
     except ValidationError as exc:
@@ -115,14 +117,21 @@ def parse_submission(stage: Stage, data: Any, case_number: str) -> tuple[StageFo
     return form, written_with(form, given)
 
 
+def take_written(
+    form_type: type[StageForm], data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The form's data without the answers kept outside the run's form (an assessment's
+    answers in words, a program's questions bearing identity), and those by path."""
+    if issubclass(form_type, AssessmentForm):
+        return assessments.take_written(form_type, data)
+    return stage_questions.take_words(form_type, data)
+
+
 def written_with(form: StageForm, given: dict[str, Any]) -> Written:
-    """The answers given in words with `form` (by path), checked: an assessment's text items
-    (models.assessments); other forms take none."""
+    """The answers kept outside the run's form given with `form` (by path), checked."""
     if isinstance(form, AssessmentForm):
         return assessments.check_written(form, given)
-    if given:
-        raise InputError(f"{', '.join(given)}: this form takes no written answers")
-    return {}
+    return stage_questions.check_words(type(form), stage_of_form(form), given)
 
 
 def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) -> None:
@@ -259,6 +268,8 @@ def run_input(form: StageForm) -> dict[str, Any]:
     given: dict[str, Any] = to_labels(form.model_dump(mode="json", exclude_none=True))
     if isinstance(form, AssessmentForm):
         given |= {name: answers.labelled() for name, answers in form.instruments().items()}
+    if (questions := getattr(form, stage_questions.FIELD, None)) is not None:
+        given[stage_questions.FIELD] = questions.labelled()
     return given
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, select
 from casework.core.clock import now
 from casework.core.db import default_engine, session_scope
 from casework.core.errors import UserError
-from casework.models import access, cases, stage_events, workspace
+from casework.models import access, cases, stage_events, stage_questions, workspace
 from casework.models.codes import Program, StaffRole, Stage
 from casework.models.orm import Case
 from casework.models.schemas import CaseDetail, CaseSummary, HistoryEntry
@@ -115,10 +115,13 @@ def coded_case(viewer: StaffMember, case_number: str) -> tuple[CaseSummary, list
     check_seen(viewer, case_number)
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
-        return CaseSummary.model_validate(case), [
+        history = [
             HistoryEntry.model_validate(e)
             for e in stage_events.history(session, case, refused=True)
         ]
+        return CaseSummary.model_validate(case), stage_questions.answered(
+            session, case, history, identity=False
+        )
 
 
 def team(viewer: StaffMember) -> list[workspace.Member]:

@@ -34,6 +34,7 @@ from casework.models.orm import (
     Contact,
     Escalation,
     Narrative,
+    StageEvent,
 )
 from casework.models.schemas import ClientIn
 from casework.models.staff import membership_problems
@@ -689,7 +690,7 @@ def test_a_case_manager_keeps_a_narrative_through_hand_over(store: Store) -> Non
     assert as_role(store, "case_manager", "DELETE FROM narratives") == [0]
 
 
-def test_answers_in_words_are_read_only_by_those_who_read_the_case_narratives(
+def test_answers_kept_outside_the_form_are_read_only_by_those_who_read_narratives(
     store: Store,
 ) -> None:
     """An assessment's items answered in words, handed over as the case manager: kept with
@@ -718,6 +719,27 @@ def test_answers_in_words_are_read_only_by_those_who_read_the_case_narratives(
     assert [row[0] for row in as_role(store, "supervisor", read)] == [words, theirs]
     for role in ("program_manager", "operator", "admin"):
         denied(store, role, "permission denied for table narratives", read)
+    # A program's coded questions are kept with the move, and read as the coded record is.
+    with session_scope(store.owner) as session:
+        case = session.scalars(select(Case).where(Case.case_number == store.housing)).one()
+        session.add(
+            StageEvent(
+                case_id=case.id,
+                episode=case.episode,
+                stage_key="closure-9",
+                from_stage="closure",
+                trigger="complete",
+                outcome="moved",
+                actor="x",
+                at=datetime.now(UTC),
+                answers={"destination": "with_family"},
+            )
+        )
+    coded = "SELECT answers FROM stage_events WHERE answers IS NOT NULL"
+    for role in ("case_manager", "supervisor", "program_manager", "operator", "admin"):
+        assert [row[0] for row in as_role(store, role, coded)] == [
+            {"destination": "with_family"}
+        ], role
 
 
 def test_notices_follow_the_cases_rules(store: Store) -> None:

@@ -5,7 +5,8 @@ waiting at its assessment is carried over and asks the new form; cases are then 
 with it through the command line, the Prefect Resume dialog (Chromium) and the desk, and
 each assessment keeps the instrument's answers and the version they were given under; the
 words are kept in the store and never reach Prefect. A plan then sets the program's own
-goal."""
+goal, and the program's own questions are asked at closure: the coded one in the run's
+form, the one bearing identity outside it."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from tests import factories
 from tests.conftest import Stack
 from tests.models.test_goals import VOUCHER
 from tests.models.test_intake_fields import HOUSEHOLD, LANDLORD
+from tests.models.test_stage_questions import ADDRESS, DESTINATION, FORWARDING
 from tests.polling import wait_for
 from tests.prefect_surfaces import surfaces_text
 from tests.programs import agency_instrument, programs_file
@@ -68,7 +70,9 @@ def with_hunger_screen(
     instrument beside it; `up` restarted on them. Afterwards `up` is restarted on Casework's
     own again."""
     programs = programs_file(
-        tmp_path, VOUCHER + HOUSEHOLD + LANDLORD, housing=f"assessment = {ASSESSED}\n"
+        tmp_path,
+        VOUCHER + HOUSEHOLD + LANDLORD + DESTINATION + FORWARDING,
+        housing=f"assessment = {ASSESSED}\n",
     )
     agency_instrument(tmp_path)
     running_stack.stop()
@@ -212,7 +216,7 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert "Hunger Vital Sign (version 1)" in text
     assert WORRIED in text
     # The words are not asked here; where they are is said.
-    assert f"Answered in words on the desk or with casework submit, not here: {STORY}." in text
+    assert f"Answered on the desk or with casework submit, not here: {STORY}." in text
     _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
     scores = _field(page, dialog, "Needs: each domain").locator("input")
     for index in range(scores.count()):
@@ -284,4 +288,88 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     page.get_by_text("The intake details are recorded (2 answered).").wait_for()
     page.locator("#intake-details").get_by_text("Ms Example").wait_for()
     look(page, "case-intake-details")
+    page.close()
+
+
+def _closed(case_number: str) -> bool:
+    with session_scope(read_only=True) as session:
+        return cases.get_case(session, case_number).status == "closed"
+
+
+def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped-def]
+    browser,
+    stack: str,
+    with_hunger_screen: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from tests.casework.test_cli import run_cli
+
+    tag = wait_tag(Stage.CLOSURE, Program.HOUSING)
+    by_cli, _ = factories.case_waiting_at(Stage.CLOSURE)
+    on_desk, _ = factories.case_waiting_at(Stage.CLOSURE)
+
+    # The command line: the example answers the coded question and shows the place of the
+    # one bearing identity; a form without the required one is refused by name.
+    code, out, _ = run_cli(capsys, "form", "closure", "--program", "housing", "--example")
+    example = json.loads(out)
+    assert example["questions"] == {"destination": "rental_no_subsidy", "forwarding_address": ""}
+    form = tmp_path / "closure.json"
+    form.write_text(json.dumps({k: v for k, v in example.items() if k != "questions"}))
+    wait_for("its run to wait under the new questions", lambda: _waits_under(by_cli, tag))
+    code, _, err = run_cli(capsys, "submit", by_cli, "closure", "--file", str(form))
+    assert (code, err.count("\n")) == (1, 1)
+    assert "closure form: questions: Field required" in err
+    answered = {"destination": "with_family", "forwarding_address": ADDRESS}
+    form.write_text(json.dumps(example | {"questions": answered}))
+    code, out, err = run_cli(capsys, "submit", by_cli, "closure", "--file", str(form), "--wait")
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "show", by_cli)
+    assert "    Where the client went: Staying with family, temporary" in out
+    assert f"    Forwarding address: {ADDRESS}" in out
+    with session_scope(read_only=True) as session:
+        run_id = cases.episode_of(session, cases.get_case(session, by_cli)).flow_run_id
+    assert run_id is not None
+    surfaces = surfaces_text(stack, [run_id])
+    assert ADDRESS not in surfaces
+    assert "Staying with family, temporary" in surfaces  # the coded answer, as given
+
+    # The Resume dialog asks the coded question by its label and says where the other is.
+    waiting = wait_for(
+        "its run to wait under the new questions",
+        lambda: _waits_under(on_desk, tag) and factories.where_it_waits(on_desk),
+    )
+    page, dialog = _open_dialog(browser, stack, waiting.flow_run_id, f"Closure form for {on_desk}")
+    text = dialog.inner_text()
+    assert "Where the client went" in text
+    assert "Answered on the desk or with casework submit, not here: Forwarding address." in text
+    SHOTS.mkdir(exist_ok=True)
+    dialog.screenshot(path=SHOTS / "closure-dialog-program-questions.png")
+    page.close()
+
+    # The desk: both asked in the closure form; the answers shown in the case's history.
+    services.sign_in.set_password("cm.tester", PASSWORD, "cm.tester", temporary=False)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(90_000)
+    desk_sign_in(page, "cm.tester", PASSWORD)
+    page.goto(f"{DESK}/cases/{on_desk}")
+    form_on_page = page.locator("#stage-form")
+    form_on_page.get_by_role("group", name="The program's questions").wait_for()
+    look(page, "case-closure-program-questions")
+    form_on_page.get_by_label(re.compile("^Reason")).select_option(label="Goals met")
+    form_on_page.get_by_role("group", name=re.compile("^Follow up consent")).get_by_label(
+        "Yes"
+    ).check()
+    form_on_page.get_by_label(re.compile("^Where the client went")).select_option(
+        label="Rental by client, no ongoing subsidy"
+    )
+    form_on_page.get_by_label(re.compile("^Forwarding address")).fill(ADDRESS)
+    form_on_page.get_by_role("button", name="Record the closure").click()
+    page.get_by_text("The closure is recorded. The case is now closed.").wait_for()
+    wait_for("the desk's case to close", lambda: _closed(on_desk))
+    page.goto(f"{DESK}/cases/{on_desk}")
+    history = page.locator("#history")
+    history.get_by_text("Rental by client, no ongoing subsidy").wait_for()
+    history.get_by_text(ADDRESS).wait_for()
+    look(page, "case-closed-program-answers")
     page.close()
