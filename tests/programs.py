@@ -74,6 +74,25 @@ section = "barriers"
 label = "What happened, in the client's words"
 type = "text"
 show_if = { item = "evicted", equals = true }
+
+[[items]]
+id = "housing_stability"
+section = "barriers"
+label = "How settled the client feels where they live"
+type = "scale"
+min = 1
+max = 5
+anchors = { 1 = "not at all", 5 = "fully" }
+required = false
+
+[[items]]
+id = "evicted_on"
+section = "barriers"
+label = "When the eviction happened"
+type = "date"
+past_only = true
+required = false
+show_if = { item = "evicted", equals = true }
 """
 
 

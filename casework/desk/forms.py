@@ -69,16 +69,31 @@ class Group:
 
 
 def _plain(annotation: Any) -> tuple[Any, bool]:
-    """The type inside `X | None`, and whether None was allowed."""
+    """The type inside `X | None` (and inside its `Annotated[...]`: an optional scale or
+    date), and whether None was allowed."""
+    kind, optional = annotation, False
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0], len(args) < len(typing.get_args(annotation))
-    return annotation, False
+        kind, optional = args[0], len(args) < len(typing.get_args(annotation))
+    if typing.get_origin(kind) is typing.Annotated:
+        kind = typing.get_args(kind)[0]
+    return kind, optional
+
+
+def _metadata(info: FieldInfo) -> list[Any]:
+    """The field's constraints, its own and those inside an optional `Annotated[...]`."""
+    found = list(info.metadata)
+    if typing.get_origin(info.annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(info.annotation):
+            if typing.get_origin(arg) is typing.Annotated:
+                for meta in typing.get_args(arg)[1:]:
+                    found += list(getattr(meta, "metadata", [meta]))
+    return found
 
 
 def _bounds(info: FieldInfo) -> tuple[int | None, int | None]:
     low = high = None
-    for meta in info.metadata:
+    for meta in _metadata(info):
         low = getattr(meta, "ge", low)
         high = getattr(meta, "le", high)
     return low, high
@@ -157,9 +172,10 @@ def layout(  # noqa: C901 - one branch per kind of field
         elif kind is int and _is_scale(info):
             low, high = _bounds(info)
             options = [(str(n), str(n)) for n in range(low or 1, (high or 5) + 1)]
-            items.append(
-                Input(path, title, "scale", options, values.get(path), required, hint=hint)
-            )
+            value = values.get(path)
+            if not required:  # a choice may be taken back
+                options, value = [("", "No answer"), *options], value or ""
+            items.append(Input(path, title, "scale", options, value, required, hint=hint))
         elif kind is date:
             value = values.get(path)
             items.append(Input(path, title, "date", [], value, required, hint=hint))

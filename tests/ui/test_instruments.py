@@ -143,7 +143,14 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert (code, err.count("\n")) == (1, 1)
     assert "assessment form: hunger_vital_sign: Field required" in err
     # Words are given in their place; an answer in words not asked is refused in one line.
-    assert example["housing_barriers"] == {"barriers": {"evicted": False, "eviction_story": ""}}
+    assert example["housing_barriers"] == {
+        "barriers": {
+            "evicted": False,
+            "housing_stability": 3,
+            "evicted_on": None,
+            "eviction_story": "",
+        }
+    }
     given = tmp_path / "assessment.json"
     screened = example | {"hunger_vital_sign": _answers("sometimes_true", "never_true")}
     told = {"barriers": {"evicted": False, "eviction_story": WORDS}}
@@ -170,7 +177,11 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     code, out, _ = run_cli(capsys, "show", carried)
     assert "hunger_vital_sign v1: risk medium; food_insecurity=1 (positive)" in out
     assert f"  {STORY}: {WORDS}" in out  # kept in the store, read back with the assessment
-    assert _hunger_screen(carried, "housing_barriers")["answers"] == {"evicted": True}
+    assert _hunger_screen(carried, "housing_barriers")["answers"] == {
+        "evicted": True,
+        "housing_stability": None,  # optional, and not given
+        "evicted_on": None,
+    }
     run_id = factories.where_it_waits(carried).flow_run_id
     assert WORDS not in surfaces_text(stack, [run_id])  # the run never had them
 
@@ -247,7 +258,7 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     form.get_by_text("Hunger Vital Sign (version 1)").wait_for()
     look(page, "case-assessment-hunger-screen")
     for domain in MATRIX_DOMAINS:
-        form.get_by_role("group", name=re.compile(f"^{domain}")).get_by_label("3").check()
+        form.get_by_role("group", name=f"{domain} (required)").get_by_label("3").check()
     form.get_by_label(re.compile(f"^{WORRIED}")).select_option(label="Never true")
     form.get_by_label(re.compile(f"^{re.escape(DID_NOT_LAST)}")).select_option(
         label="Sometimes true"
@@ -261,8 +272,19 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert form.get_by_label(re.compile(f"^{STORY}")).input_value() == WORDS
     look(page, "case-assessment-words-refused")
     form.get_by_label("Evicted in the past five years").check()
+    # An optional scale is chosen on its points (and may be taken back); a date is a date.
+    settled = form.get_by_role("group", name=re.compile("^How settled the client feels"))
+    settled.get_by_label("4").check()
+    settled.get_by_label("No answer").check()
+    settled.get_by_label("2").check()
+    form.get_by_label(re.compile("^When the eviction happened")).fill("2023-05-01")
     form.get_by_role("button", name="Record the assessment").click()
     page.get_by_text("The assessment is recorded. The case is now at plan.").wait_for()
+    assert _hunger_screen(on_desk, "housing_barriers")["answers"] == {
+        "evicted": True,
+        "housing_stability": 2,
+        "evicted_on": "2023-05-01",
+    }
     assert _hunger_screen(on_desk)["answers"] == {
         "worried_food_would_run_out": "never_true",
         "food_did_not_last": "sometimes_true",
