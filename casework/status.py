@@ -36,6 +36,7 @@ from casework.core.prefect_api import (
 from casework.core.settings import SERVER_LOG, SERVER_STARTING
 from casework.models import cases, escalations
 from casework.models.cases import RunOwner
+from casework.models.codes import Program
 from casework.models.lifecycle import STALE_WAIT, current_wait_tags, stale_wait
 from casework.models.staff import membership_problems
 
@@ -324,12 +325,16 @@ def _waiting_runs_to_look_at() -> list[RunView]:
 
 def _waiting_under_earlier_release() -> bool:
     """Whether any suspended case run waits under a form or layout this release does not
-    have: two counts on the server."""
+    have, or its program's declarations as they were: a count on the server, and one per
+    program of those waiting under a tag current for their program."""
     paused = _in_states(["PAUSED"])
     total = rest_api("POST", "/flow_runs/count", {"flows": CASE_FLOW, "flow_runs": paused})
-    tags = {"tags": {"any_": sorted(current_wait_tags())}}
-    body = {"flows": CASE_FLOW, "flow_runs": {**paused, **tags}}
-    return int(total) > int(rest_api("POST", "/flow_runs/count", body))
+    current = 0
+    for program in Program:
+        tags = {"all_": [f"program:{program.value}"], "any_": sorted(current_wait_tags(program))}
+        body = {"flows": CASE_FLOW, "flow_runs": {**paused, "tags": tags}}
+        current += int(rest_api("POST", "/flow_runs/count", body))
+    return int(total) > current
 
 
 def diagnose(run: RunView, owner: RunOwner, alive: set[str], runner_local: bool) -> str | None:

@@ -408,17 +408,29 @@ def form_version_given(tags: Iterable[str], stage: Stage) -> int:
     return int(version) if version.isdigit() else 0
 
 
-def current_wait_tags() -> set[str]:
-    """The wait tags a run of this release, and of the instruments declared now, can carry."""
-    return {wait_tag(stage, program) for stage in Stage for program in Program} | {
-        wait_tag(Stage.REFERRAL, Program.HOUSING, True)
+def current_wait_tags(program: Program | None = None) -> set[str]:
+    """The wait tags a run of `program` (None: of any program) can carry under this release
+    and what the programs file declares now."""
+    chosen = list(Program) if program is None else [program]
+    return {wait_tag(stage, p) for stage in Stage for p in chosen} | {
+        wait_tag(Stage.REFERRAL, p, True) for p in chosen
     }
 
 
+def program_of_tags(tags: Iterable[str]) -> Program | None:
+    """The program a case run's tags name (`program:housing`), or None."""
+    named = next((t.removeprefix("program:") for t in tags if t.startswith("program:")), None)
+    return Program(named) if named in {p.value for p in Program} else None
+
+
 def stale_wait(tags: Iterable[str]) -> str | None:
-    """Why a waiting run waits under another release's form or layout, or None."""
+    """Why a waiting run waits under another release's form or layout, or under its
+    program's declarations as they were, or None. Compared with its own program's tags:
+    a tag another program still waits under (no questions of its own at closure, say) is
+    not current for a program that has since added some."""
+    tags = list(tags)
     tag = waited_under(tags)
-    if tag in current_wait_tags():
+    if tag in current_wait_tags(program_of_tags(tags)):
         return None
     under = (
         f"under {tag.removeprefix(WAIT_TAG)}" if tag else "as a release before 0.2.0 laid it out"

@@ -17,7 +17,7 @@ from casework.core.errors import InputError
 from casework.models import stage_questions
 from casework.models.codes import Program, Stage
 from casework.models.forms import ClosureForm
-from casework.models.lifecycle import example_form, form_for, wait_tag
+from casework.models.lifecycle import example_form, form_for, stale_wait, wait_tag
 from casework.services.stages import run_input, take_written, written_with
 from tests.programs import configured, programs_file, refused_in_one_line
 
@@ -107,11 +107,17 @@ def test_the_example_answers_the_coded_questions(with_questions: Path) -> None:
     assert stage_questions.coded_answers(form) == {"destination": "rental_no_subsidy"}
 
 
-def test_a_change_to_a_stages_questions_changes_its_wait_tag(tmp_path: Path) -> None:
+def test_a_change_to_a_stages_questions_makes_its_waiting_runs_stale(tmp_path: Path) -> None:
     before = {stage: wait_tag(stage, Program.HOUSING) for stage in Stage}
     with configured(programs_file(tmp_path, DESTINATION)):
         after = {stage: wait_tag(stage, Program.HOUSING) for stage in Stage}
         assert wait_tag(Stage.CLOSURE, Program.GERIATRIC) == before[Stage.CLOSURE]
+        # A housing run waiting under the tag it had is carried over, though another
+        # program's runs still wait under that very tag, and stay.
+        old = before[Stage.CLOSURE]
+        assert stale_wait(["casework", "program:housing", old]) is not None
+        assert stale_wait(["casework", "program:geriatric", old]) is None
+        assert stale_wait(["casework", "program:housing", after[Stage.CLOSURE]]) is None
     assert [s for s in Stage if before[s] != after[s]] == [Stage.CLOSURE]
 
 

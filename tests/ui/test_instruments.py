@@ -60,6 +60,14 @@ def carried_case(stack: str) -> tuple[str, str]:
 
 
 @pytest.fixture
+def carried_closure(stack: str) -> tuple[str, str]:
+    """A housing case waiting at closure before the program's questions are added there;
+    and the wait tag it waits under."""
+    case_number, _ = factories.case_waiting_at(Stage.CLOSURE)
+    return case_number, wait_tag(Stage.CLOSURE, Program.HOUSING)
+
+
+@pytest.fixture
 def with_hunger_screen(
     carried_case: tuple[str, str],
     running_stack: Stack,
@@ -321,14 +329,19 @@ def _closed(case_number: str) -> bool:
 def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped-def]
     browser,
     stack: str,
+    carried_closure: tuple[str, str],
     with_hunger_screen: Path,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
     from tests.casework.test_cli import run_cli
 
+    # The case that waited at closure before the questions were added is carried over by
+    # the restart: it waits under the new questions, and answers them.
+    by_cli, old_tag = carried_closure
     tag = wait_tag(Stage.CLOSURE, Program.HOUSING)
-    by_cli, _ = factories.case_waiting_at(Stage.CLOSURE)
+    assert tag != old_tag
+    wait_for("the waiting case to be carried over", lambda: _waits_under(by_cli, tag))
     on_desk, _ = factories.case_waiting_at(Stage.CLOSURE)
 
     # The command line: the example answers the coded question and shows the place of the
@@ -338,7 +351,6 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
     assert example["questions"] == {"destination": "rental_no_subsidy", "forwarding_address": ""}
     form = tmp_path / "closure.json"
     form.write_text(json.dumps({k: v for k, v in example.items() if k != "questions"}))
-    wait_for("its run to wait under the new questions", lambda: _waits_under(by_cli, tag))
     code, _, err = run_cli(capsys, "submit", by_cli, "closure", "--file", str(form))
     assert (code, err.count("\n")) == (1, 1)
     assert "closure form: questions: Field required" in err
