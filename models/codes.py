@@ -174,6 +174,23 @@ class ContactType(StrEnum):
     NOTE = "note"
 
 
+class AppointmentKind(StrEnum):
+    OFFICE = "office"
+    HOME_VISIT = "home_visit"
+    PHONE = "phone"
+    VIDEO = "video"
+    COURT = "court"
+    MEDICAL = "medical"
+
+
+class AppointmentStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    ATTENDED = "attended"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"
+
+
 class ContactPreference(StrEnum):
     PHONE = "phone"
     TEXT = "text"

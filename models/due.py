@@ -14,10 +14,21 @@ from typing import Any
 from sqlalchemy import DateTime, and_, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 
+from casework.core.settings import get_settings
 from casework.models import notices
-from casework.models.codes import CaseStatus, Program, Stage
+from casework.models.codes import AppointmentStatus, CaseStatus, Program, Stage
+from casework.models.labels import label
 from casework.models.lifecycle import waits_for_form
-from casework.models.orm import AdverseNotice, Benefit, Case, FollowUp, Provider, Referral, Waiver
+from casework.models.orm import (
+    AdverseNotice,
+    Appointment,
+    Benefit,
+    Case,
+    FollowUp,
+    Provider,
+    Referral,
+    Waiver,
+)
 from casework.models.programs import programs
 from casework.models.rules import UNANSWERED, answer_window
 
@@ -32,7 +43,7 @@ class DueItem:
     program: str
     case_manager: str
     # stage, contact, reassessment, referral_answer, recertification, waiver,
-    # hearing_request, follow_up
+    # hearing_request, follow_up, appointment, appointment_outcome
     what: str
     subject: str  # coded: a stage key, REF-…, a benefit kind, a waiver requirement, a check
     action: str
@@ -42,6 +53,44 @@ class DueItem:
 
     def as_dict(self, today: date) -> dict[str, Any]:
         return {**asdict(self), "due_on": self.due_on.isoformat(), "overdue": self.overdue(today)}
+
+
+def _appointments(session: Session, theirs: Any, today: date, until: date) -> list[DueItem]:
+    """Appointments still scheduled: each due on its own (local) day, or, once that day
+    has passed with nothing recorded, due the next day for its outcome to be recorded."""
+    zone = get_settings().zone
+    bound = datetime.combine(until + timedelta(days=2), time(), UTC)  # zones within a day
+    query = (
+        select(*SHOWN, Appointment.number, Appointment.kind, Appointment.at)
+        .join(Appointment, Appointment.case_id == Case.id)
+        .where(
+            theirs,
+            Appointment.episode == Case.episode,
+            Appointment.status == AppointmentStatus.SCHEDULED.value,
+            Appointment.at < bound,
+        )
+    )
+    found = []
+    for row in session.execute(query):
+        local = row.at.astimezone(zone)
+        number, where = row.case_number or "", f"{row.number} {row.kind} {local:%H:%M}"
+        if local.date() >= today:
+            due_on, what = local.date(), "appointment"
+            action = (
+                f"{label(row.kind).lower()} at {local:%H:%M}; then record it "
+                f"(`casework appointment {row.number} --attended` or `--missed`)"
+            )
+        else:
+            due_on, what = local.date() + timedelta(days=1), "appointment_outcome"
+            action = (
+                f"record whether {row.number} was kept "
+                f"(`casework appointment {row.number} --attended` or `--missed`)"
+            )
+        if due_on <= until:
+            found.append(
+                DueItem(due_on, number, row.program, row.case_manager, what, where, action)
+            )
+    return found
 
 
 def _day(moment: datetime) -> date:
@@ -257,6 +306,7 @@ def due_list(
                 f"(`casework hearing {number} --notice {notice.number} --requested-on …`)",
             )
         )
+    items += _appointments(session, theirs(Appointment.case_id), today, until)
     checks = (
         select(*SHOWN, FollowUp.day, FollowUp.due_on)
         .join(FollowUp, and_(FollowUp.case_id == Case.id, FollowUp.episode == Case.episode))

@@ -53,6 +53,9 @@ OVERRIDES: dict[str, str] = {
     "deny": "Deny",
     "other_reason": "Other reason",
     "adverse_notice": "Notice of adverse action",
+    "office": "Office appointment",
+    "court": "Court date",
+    "medical": "Medical appointment",
 }
 
 # Every coded vocabulary a person may see. The objectives' labels carry their domain and
@@ -73,6 +76,8 @@ ENUMS: tuple[type[StrEnum], ...] = (
     codes.ClosureReason,
     codes.ContactType,
     codes.ContactPreference,
+    codes.AppointmentKind,
+    codes.AppointmentStatus,
     codes.EscalationRule,
     codes.Watch,
     codes.RecipientRole,

@@ -345,6 +345,28 @@ class Narrative(StageRecord, Base):
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
+class Appointment(Base):
+    """An appointment or visit of a case (models.appointments): its kind, time (UTC) and
+    what became of it are coded; whom the client sees and where bear identity (read only
+    by those who read the client's record; on PostgreSQL by column grant)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index(None, "status", "at"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    episode: Mapped[int]
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(CODE)
+    at: Mapped[datetime]
+    with_whom: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(CODE)
+    rescheduled_to: Mapped[str | None] = mapped_column(String(20))
+    booked_by: Mapped[str] = mapped_column(CODE)
+    outcome_by: Mapped[str | None] = mapped_column(CODE)
+    outcome_at: Mapped[datetime | None]
+
+
 class Benefit(Base):
     """A public benefit the client receives, with the date it must be recertified by."""
 

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from casework.models import escalations
+from casework.models import appointments, escalations
 from casework.models.codes import (
     REFERRAL_REFUSED,
     REFERRAL_TAKEN,
+    AppointmentStatus,
     CaseStatus,
     GoalStatus,
     HearingDecision,
@@ -63,6 +64,7 @@ class Report:
     notices: list[dict[str, Any]] = field(default_factory=list)
     notice_outcomes: list[dict[str, Any]] = field(default_factory=list)
     assessed_change: list[dict[str, Any]] = field(default_factory=list)
+    appointments: list[dict[str, Any]] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -76,6 +78,7 @@ class Report:
             "notices of adverse action": self.notices,
             "how notices ended": self.notice_outcomes,
             "change from first to latest assessment": self.assessed_change,
+            "appointments kept and missed": self.appointments,
         }
 
 
@@ -97,6 +100,7 @@ def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConf
     report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in LEVELS]
     _referrals(report, session)
     _outcomes(report, session, as_of)
+    _appointments(report, session, as_of)
     _notices(report, session, as_of.astimezone(UTC).date())
     _assessed_change(report, session, as_of)
     return report
@@ -177,6 +181,22 @@ def _referrals(report: Report, session: Session) -> None:
         }
         for provider, values in sorted(days.items())
     ]
+
+
+def _appointments(report: Report, session: Session, as_of: datetime) -> None:
+    """Per window and program: the appointments whose time fell in it, by what became of
+    them (still `scheduled`: its outcome not recorded yet), and the share kept of those
+    attended or missed."""
+    for window in WINDOWS:
+        counted = appointments.counts(session, as_of - timedelta(days=window), as_of)
+        for program in sorted({program for program, _ in counted}):
+            row = {s.value: counted.get((program, s.value), 0) for s in AppointmentStatus}
+            decided = row["attended"] + row["missed"]
+            report.appointments.append(
+                {"window_days": window, "program": program}
+                | {"not_recorded" if k == "scheduled" else k: n for k, n in row.items()}
+                | {"kept_percent": round(100 * row["attended"] / decided, 1) if decided else None}
+            )
 
 
 def _outcomes(report: Report, session: Session, as_of: datetime) -> None:

@@ -230,6 +230,17 @@ class ContactOut(OutModel):
     occurred_at: datetime
 
 
+class AppointmentOut(OutModel):
+    number: str
+    kind: str
+    at: datetime  # UTC
+    local: str = ""  # as the agency reads it: "2026-12-10 14:30 EST"
+    with_whom: str
+    place: str | None = None
+    status: str
+    rescheduled_to: str | None = None
+
+
 class EscalationOut(OutModel):
     id: int
     case_number: str
@@ -316,6 +327,7 @@ class CaseDetail(CaseSummary):
     narratives: dict[str, str] = Field(default_factory=dict)
     # The program's own intake fields answered: (label, answer), identity-bearing ones too.
     intake_details: list[tuple[str, str]] = Field(default_factory=list)
+    appointments: list[AppointmentOut] = Field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -44,6 +44,7 @@ COMMANDS = {
     "transfer": "cases",
     "due": "cases",
     "doc": "cases",
+    "appointment": "appointments",
     "duplicates": "clients",
     "merge": "clients",
     "benefit": "benefits",

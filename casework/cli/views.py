@@ -91,6 +91,12 @@ def case_text(case: CaseDetail) -> str:
         for r in case.referrals
     ]
     lines += [
+        f"appointment {a.number}: {a.kind} at {a.local} with {a.with_whom}"
+        f"{f' ({a.place})' if a.place else ''} [{a.status}"
+        f"{f' to {a.rescheduled_to}' if a.rescheduled_to else ''}]"
+        for a in case.appointments
+    ]
+    lines += [
         f"{c.occurred_at:%Y-%m-%d} {c.contact_type} ({c.author}): {c.text}" for c in case.contacts
     ]
     lines += [

@@ -10,7 +10,7 @@ import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,9 @@ from pydantic import (
 )
 
 from casework.core.errors import UserError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
 LOGIN_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # an OS login, as the roster maps it to a staff id
@@ -200,6 +203,11 @@ class CaseworkSettings(BaseModel):
         "each case card on the dashboard",
         json_schema_extra={"shown_default": "`http://DESK_HOST:DESK_PORT`"},
     )
+    timezone: str = Field(
+        default="UTC",
+        description="the agency's time zone (an IANA name, e.g. `America/New_York`): "
+        "appointments are booked and shown in it, and kept in UTC",
+    )
     desk_idle_minutes: int = Field(
         default=15, ge=1, le=480, description="a desk sign-in with no request this long ends"
     )
@@ -248,6 +256,24 @@ class CaseworkSettings(BaseModel):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. America/New_York)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The agency's time zone."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
     @field_validator("actor")
     @classmethod
@@ -404,7 +430,8 @@ def get_settings() -> CaseworkSettings:
         first = exc.errors()[0]
         if not first["loc"]:  # a rule between two variables names both itself
             raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None
-        raise SettingsError(f"{PREFIX}{str(first['loc'][0]).upper()}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{PREFIX}{str(first['loc'][0]).upper()}: {message}") from None
 
 
 def _from_environment() -> dict[str, Any]:

@@ -16,12 +16,15 @@ from pydantic import BaseModel, ValidationError
 
 from casework import services
 from casework.core.errors import InputError, UserError
+from casework.core.settings import get_settings
 from casework.desk import forms
 from casework.desk.forms import Posted, posted
 from casework.desk.sessions import DeskSession
 from casework.desk.words import plain
 from casework.models import access
 from casework.models.codes import (
+    AppointmentKind,
+    AppointmentStatus,
     ContactType,
     NewClientReason,
     Objective,
@@ -238,6 +241,47 @@ def register(  # noqa: C901 - the table of routes
             return f"Consent to share with {whom} is recorded."
 
         return on_case(request, case_number, form, "referrals", act)
+
+    @app.post("/cases/{case_number}/appointments", response_class=HTMLResponse)
+    def book_appointment(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
+        with working_on(request, case_number, form) as held:
+            values = forms.flat(form)
+            kind = _enum(AppointmentKind, values.get("kind"))
+            try:
+                if kind is None:
+                    raise InputError("--kind: choose the kind of appointment")
+                booked = services.appointments.book(
+                    case_number,
+                    str(values.get("at") or ""),
+                    kind,
+                    str(values.get("with_whom") or ""),
+                    str(values.get("place") or ""),
+                    held.staff_id,
+                )
+            except UserError as exc:
+                refused = forms.Refusals(by_field=_option_refusal(str(exc)))
+                kept = {"appointment": values}
+                return _case(held, case_number, render, kept, refused, anchor="appointments")
+            held.said.append(f"{booked.number} is booked for {booked.local}.")
+            return see_other(f"/cases/{case_number}#appointments")
+
+    @app.post("/cases/{case_number}/appointments/{number}", response_class=HTMLResponse)
+    def appointment_outcome(
+        request: Request, case_number: str, number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
+        def act(held: DeskSession) -> str:
+            outcome = _enum(AppointmentStatus, _one(form, "outcome"))
+            if outcome is None:
+                raise InputError("Choose what became of the appointment.")
+            services.appointments.check_on_case(number, case_number)
+            moved_to = _one(form, "rescheduled_to") or None
+            row, new = services.appointments.record(number, outcome, held.staff_id, moved_to)
+            said = f"{row.number} is recorded as {label(row.status).lower()}."
+            return f"{said} It is now {new.number}, {new.local}." if new else said
+
+        return on_case(request, case_number, form, "appointments", act)
 
     @app.post("/cases/{case_number}/documents", response_class=HTMLResponse)
     def make_document(
@@ -550,6 +594,9 @@ def _case(
         document_kinds=DOCUMENT_KINDS,
         providers=providers,
         contact_types=[(t.value, label(t.value)) for t in ContactType],
+        appointment=values.get("appointment", {}),
+        appointment_kinds=[(k.value, label(k.value)) for k in AppointmentKind],
+        time_zone=get_settings().timezone,
         reassess_reasons=[(r.value, label(r.value)) for r in ReassessmentReason],
         reassessable=detail.stage in ("plan", "referral", "monitoring") and detail.status == "open",
         transfer_to=_transfer_to(held, detail),
@@ -634,6 +681,17 @@ def _submit(
         return _case(held, case_number, render, kept, refused, anchor="stage-form")
     held.said.append(_outcome(result, f"The {label(stage.value).lower()} is recorded."))
     return see_other(f"/cases/{case_number}")
+
+
+OPTION_FIELDS = {"--at": "at", "--kind": "kind", "--with": "with_whom", "--place": "place"}
+
+
+def _option_refusal(text: str) -> dict[str, list[str]]:
+    """A booking's refusal (its CLI option named) beside the desk's field, in a sentence."""
+    head, sep, rest = text.partition(": ")
+    field = OPTION_FIELDS.get(head) if sep else None
+    said = rest if field else text
+    return {field or "appointments": [said[:1].upper() + said[1:]]}
 
 
 def _outcome(result: Any, done: str) -> str:

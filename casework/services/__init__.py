@@ -3,6 +3,7 @@ flows, the demo and every later surface call these; they stand on the models and
 (`casework.core`), and never on a surface above them.
 
     cases       intake, notes, reopening; a case, a caseload, what is due
+    appointments  appointments and visits booked, and what became of them
     stages      a stage form handed to a case's run; a case sent back to assessment
     clients     likely duplicates; two records of one person merged
     transfers   cases handed to another case manager
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from casework.services import (
+        appointments,
         benefits,
         case_runs,
         cases,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "appointments",
     "benefits",
     "case_runs",
     "cases",

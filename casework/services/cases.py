@@ -17,6 +17,7 @@ from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.models import (
+    appointments,
     assessments,
     audit,
     benefits,
@@ -58,6 +59,7 @@ from casework.models.schemas import (
     WaiverOut,
 )
 from casework.services import case_runs
+from casework.services.appointments import shown as appointment_out
 from casework.services.benefits import notice_out
 from casework.services.staff import log_access, programs_of, roster
 
@@ -264,6 +266,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
                 for e in escalations.listing(session, open_only=True, case_number=case.case_number)
             ],
             narratives=narratives,
+            appointments=[appointment_out(row) for row in appointments.for_case(session, case)],
             intake_details=intake_fields.shown(
                 list(programs()[Program(case.program)].intake),
                 intake_fields.details_of(session, case),

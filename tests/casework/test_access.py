@@ -873,3 +873,27 @@ def test_intake_details_bearing_identity_are_read_only_by_those_who_read_identit
             "permission denied for table intake_details",
             "UPDATE intake_details SET coded = '{}'",
         )
+
+
+def test_appointments_are_booked_by_the_cases_staff_and_counted_by_the_others(
+    store: Store,
+) -> None:
+    """A case manager books on their own case and records what became of it; never on
+    another's. Whom the client sees and where bear identity: the program manager, the
+    operator and the admin read an appointment's kind, time and outcome (to count them),
+    never those, and none of them books one; raw SQL too."""
+    book = ["--at", "2031-01-06 10:00", "--kind", "medical", "--with", "Dr Alvarez"]
+    code, out, err = cli(store, "case_manager", "appointment", store.housing, *book)
+    assert code == 0, err
+    number = out.split(":")[0]
+    refused(store, "case_manager", f"no case {store.others}", "appointment", store.others, *book)
+    refused(store, "program_manager", "permission denied", "appointment", store.housing, *book)
+    code, out, err = cli(store, "case_manager", "appointment", number, "--cancelled")
+    assert (code, out.strip()) == (0, f"{number}: cancelled"), err
+    assert as_role(store, "supervisor", "SELECT with_whom FROM appointments") == [("Dr Alvarez",)]
+    for role in ("program_manager", "operator", "admin"):
+        assert as_role(store, role, "SELECT kind, status FROM appointments") == [
+            ("medical", "cancelled")
+        ], role
+        denied(store, role, "permission denied", "SELECT with_whom FROM appointments")
+        denied(store, role, "permission denied", "SELECT place FROM appointments")

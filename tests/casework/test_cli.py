@@ -656,3 +656,90 @@ def test_a_command_left_out_is_named_in_one_line(capsys, words: list[str]) -> No
     assert (code, out) == (2, "")
     assert err.count("\n") == 1
     assert "error: the following arguments are required: COMMAND (see --help)" in err
+
+
+# -- appointments ------------------------------------------------------------------------
+
+
+def test_an_appointment_is_booked_shown_and_moved_from_the_command_line(
+    capsys, waiting_case, monkeypatch
+) -> None:
+    monkeypatch.setenv("CASEWORK_TIMEZONE", "America/New_York")
+    get_settings.cache_clear()
+    try:
+        code, out, err = run_cli(
+            capsys,
+            "appointment",
+            waiting_case,
+            "--at",
+            "2031-03-10 09:30",
+            "--kind",
+            "court",
+            "--with",
+            "Family court, Judge Okafor",
+            "--place",
+            "Room 12",
+        )
+        assert code == 0, err
+        number = out.split(":")[0]
+        assert out.strip() == f"{number}: court on {waiting_case} at 2031-03-10 09:30 EDT"
+        code, out, err = run_cli(
+            capsys, "appointment", number, "--rescheduled-to", "2031-03-01 09:30"
+        )
+        assert code == 0, err
+        moved = out.strip().split("now ")[1].split(" ")[0]
+        assert out.strip() == f"{number}: rescheduled; now {moved} at 2031-03-01 09:30 EST"
+        code, out, _ = run_cli(capsys, "show", waiting_case)
+        assert (
+            f"appointment {number}: court at 2031-03-10 09:30 EDT with Family court, Judge "
+            f"Okafor (Room 12) [rescheduled to {moved}]" in out
+        )
+        assert f"appointment {moved}: court at 2031-03-01 09:30 EST" in out
+        _refused(
+            capsys,
+            ["appointment", moved, "--attended"],
+            f"{moved} is not due until 2031-03-01 14:30 UTC",
+        )
+    finally:
+        get_settings.cache_clear()
+
+
+OFFICE = ["--kind", "office", "--with", "Ms Lee"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--at", "2031-03-09 02:30", *OFFICE], "--at: 2031-03-09 02:30 does not exist in"),
+        (["--at", "tomorrow", *OFFICE], "--at: 'tomorrow' is not a date and time"),
+        (["--at", "2031-01-01 10:00", "--kind", "office"], "--with: required to book"),
+        (["--at", "2031-01-01 10:00", "--kind", "office", "--with", " "], "--with: say whom"),
+        (["--missed"], "record an outcome on an appointment (APT-…), not on a case"),
+    ],
+    ids=["skipped_hour", "words", "no_with", "blank_with", "outcome_on_case"],
+)
+def test_a_bad_booking_is_refused_in_one_line_and_changes_nothing(
+    capsys, waiting_case, monkeypatch, argv: list[str], expected: str
+) -> None:
+    monkeypatch.setenv("CASEWORK_TIMEZONE", "America/New_York")
+    get_settings.cache_clear()
+    try:
+        _refused(capsys, ["appointment", waiting_case, *argv], expected)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_an_unknown_time_zone_is_refused_in_one_line(capsys, waiting_case, monkeypatch) -> None:
+    before = _store_size()
+    monkeypatch.setenv("CASEWORK_TIMEZONE", "Mars/Olympus_Mons")
+    get_settings.cache_clear()
+    try:
+        code, _, err = run_cli(capsys, "appointment", waiting_case, "--at", "2031-01-01 10:00")
+    finally:
+        monkeypatch.delenv("CASEWORK_TIMEZONE")
+        get_settings.cache_clear()
+    assert (code, err.count("\n")) == (1, 1)
+    assert (
+        "CASEWORK_TIMEZONE: 'Mars/Olympus_Mons' is not a time zone (e.g. America/New_York)" in err
+    )
+    assert _store_size() == before

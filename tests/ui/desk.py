@@ -68,3 +68,15 @@ def sign_in(page: Any, staff_id: str, password: str) -> None:
 def sign_out(page: Any) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.get_by_text("You are signed out.").wait_for()
+
+
+def signed_in_page(browser: Any, staff_id: str, password: str) -> Any:
+    """A new desk page at a desk's width, `staff_id` signed in with `password` (set first,
+    as an admin sets it)."""
+    from casework import services
+
+    services.sign_in.set_password(staff_id, password, staff_id, temporary=False)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(90_000)
+    sign_in(page, staff_id, password)
+    return page

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from casework import services
 from casework.core.db import session_scope
 from casework.core.settings import get_settings
 from casework.models import assessments, cases
@@ -33,8 +32,7 @@ from tests.polling import wait_for
 from tests.prefect_surfaces import surfaces_text
 from tests.programs import agency_instrument, programs_file
 from tests.ui.conftest import MARKS, SHOTS
-from tests.ui.desk import DESK, MATRIX_DOMAINS, look
-from tests.ui.desk import sign_in as desk_sign_in
+from tests.ui.desk import DESK, MATRIX_DOMAINS, look, signed_in_page
 from tests.ui.test_resume_dialog import _choose, _field, _open_dialog
 
 pytestmark = [*MARKS, pytest.mark.restarts_stack]
@@ -255,12 +253,9 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     page.close()
 
     # The desk: the same questions on the case's page, answered there.
-    services.sign_in.set_password("cm.tester", PASSWORD, "cm.tester", temporary=False)
     on_desk, _ = factories.case_waiting_at(Stage.ASSESSMENT)
     wait_for("its run to wait under the new instruments", lambda: _waits_under(on_desk, new_tag))
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.set_default_timeout(90_000)
-    desk_sign_in(page, "cm.tester", PASSWORD)
+    page = signed_in_page(browser, "cm.tester", PASSWORD)
     page.goto(f"{DESK}/cases/{on_desk}")
     form = page.locator("#stage-form")
     form.get_by_text("Hunger Vital Sign (version 1)").wait_for()
@@ -382,10 +377,7 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
     page.close()
 
     # The desk: both asked in the closure form; the answers shown in the case's history.
-    services.sign_in.set_password("cm.tester", PASSWORD, "cm.tester", temporary=False)
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.set_default_timeout(90_000)
-    desk_sign_in(page, "cm.tester", PASSWORD)
+    page = signed_in_page(browser, "cm.tester", PASSWORD)
     page.goto(f"{DESK}/cases/{on_desk}")
     form_on_page = page.locator("#stage-form")
     form_on_page.get_by_role("group", name="The program's questions").wait_for()
