@@ -27,6 +27,8 @@ NUMBER = re.compile(r"^APT-\d{6,}$")
 LOCAL = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?::00)?([+-]\d{2}:?\d{2}|Z)?$")
 WITH_LIMIT, PLACE_LIMIT = 200, 300
 OUTCOMES = (AppointmentStatus.ATTENDED, AppointmentStatus.MISSED)
+# What makes a later appointment the client's next one (a missed one is then rebooked).
+NEXT_APPOINTMENT = (AppointmentStatus.SCHEDULED.value, AppointmentStatus.ATTENDED.value)
 
 
 def local_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:

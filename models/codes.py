@@ -299,6 +299,8 @@ class EscalationRule(StrEnum):
     FOLLOW_UP_DUE = "follow_up_due"
     FOLLOW_UP_FAILED = "follow_up_failed"
     ADVERSE_NOTICE = "adverse_notice"
+    APPOINTMENT_UNRECORDED = "appointment_unrecorded"
+    APPOINTMENT_MISSED = "appointment_missed"
 
 
 class Watch(StrEnum):

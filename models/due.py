@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from casework.core.settings import get_settings
 from casework.models import notices
+from casework.models.appointments import NEXT_APPOINTMENT
 from casework.models.codes import AppointmentStatus, CaseStatus, Program, Stage
 from casework.models.labels import label
 from casework.models.lifecycle import waits_for_form
@@ -43,7 +44,7 @@ class DueItem:
     program: str
     case_manager: str
     # stage, contact, reassessment, referral_answer, recertification, waiver,
-    # hearing_request, follow_up, appointment, appointment_outcome
+    # hearing_request, follow_up, appointment, appointment_outcome, rebook
     what: str
     subject: str  # coded: a stage key, REF-…, a benefit kind, a waiver requirement, a check
     action: str
@@ -57,7 +58,9 @@ class DueItem:
 
 def _appointments(session: Session, theirs: Any, today: date, until: date) -> list[DueItem]:
     """Appointments still scheduled: each due on its own (local) day, or, once that day
-    has passed with nothing recorded, due the next day for its outcome to be recorded."""
+    has passed with nothing recorded, due the next day for its outcome to be recorded;
+    and a missed one with nothing booked since, due to be rebooked within the program's
+    `rebook_within_days`."""
     zone = get_settings().zone
     bound = datetime.combine(until + timedelta(days=2), time(), UTC)  # zones within a day
     query = (
@@ -89,6 +92,43 @@ def _appointments(session: Session, theirs: Any, today: date, until: date) -> li
         if due_on <= until:
             found.append(
                 DueItem(due_on, number, row.program, row.case_manager, what, where, action)
+            )
+    later = Appointment.__table__.alias("later")
+    rebooked = (
+        select(later.c.id)
+        .where(  # a next appointment: later than the missed one, and not itself gone by
+            later.c.case_id == Appointment.case_id,
+            later.c.at > Appointment.at,
+            later.c.status.in_(NEXT_APPOINTMENT),
+        )
+        .exists()
+    )
+    missed = (
+        select(*SHOWN, Appointment.number, Appointment.kind, Appointment.outcome_at, Appointment.at)
+        .join(Appointment, Appointment.case_id == Case.id)
+        .where(
+            theirs,
+            Appointment.episode == Case.episode,
+            Appointment.status == AppointmentStatus.MISSED.value,
+            ~rebooked,
+        )
+    )
+    configs = programs()
+    for gone in session.execute(missed):
+        days = configs[Program(gone.program)].rebook_within_days
+        due_on = (gone.outcome_at or gone.at).astimezone(zone).date() + timedelta(days=days)
+        if due_on <= until:
+            number = gone.case_number or ""
+            found.append(
+                DueItem(
+                    due_on,
+                    number,
+                    gone.program,
+                    gone.case_manager,
+                    "rebook",
+                    f"{gone.number} {gone.kind} missed",
+                    f"book the client a new appointment (`casework appointment {number} --at …`)",
+                )
             )
     return found
 

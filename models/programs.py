@@ -42,6 +42,8 @@ class ProgramConfig(BaseModel):
     maximum_caseload: int = Field(gt=0)
     referral_response_days: int = Field(gt=0)
     escalation_interval_days: int = Field(gt=0)
+    # A missed appointment with no new one booked within this many days is escalated.
+    rebook_within_days: int = Field(default=7, gt=0)
     supervisor: StaffId
     program_manager: StaffId
     webhook_url: HttpUrl | None = None

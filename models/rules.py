@@ -13,8 +13,10 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casework.core.errors import UserError
+from casework.models.appointments import NEXT_APPOINTMENT
 from casework.models.codes import (
     OPEN_GOALS,
+    AppointmentStatus,
     CaseStatus,
     EscalationRule,
     FollowUpOutcome,
@@ -25,6 +27,7 @@ from casework.models.codes import (
 )
 from casework.models.orm import (
     AdverseNotice,
+    Appointment,
     Benefit,
     CarePlan,
     Case,
@@ -458,6 +461,64 @@ def follow_ups(session: Session, scope: Scope, programs: Programs) -> list[Breac
     return breaches
 
 
+def appointments(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """Silence about an appointment: one whose day has passed with nothing recorded (by
+    the next day, what became of it is known), and one missed with no new appointment
+    booked on the case within the program's `rebook_within_days`. Open cases only."""
+    later = Appointment.__table__.alias("later")
+    rebooked = (
+        select(later.c.id)
+        .where(  # a next appointment: later than the missed one, and not itself gone by
+            later.c.case_id == Appointment.case_id,
+            later.c.at > Appointment.at,
+            later.c.status.in_(NEXT_APPOINTMENT),
+        )
+        .exists()
+    )
+    missed_long = _per_program(
+        programs, lambda config: Appointment.outcome_at < scope.cutoff(config.rebook_within_days)
+    )
+    query = (
+        select(*CASE_COLUMNS, Appointment.number, Appointment.at, Appointment.status)
+        .join(Appointment, Appointment.case_id == Case.id)
+        .where(
+            Case.status == CaseStatus.OPEN.value,
+            Appointment.episode == Case.episode,
+            or_(
+                and_(
+                    Appointment.status == AppointmentStatus.SCHEDULED.value,
+                    Appointment.at < scope.cutoff(1),
+                ),
+                and_(Appointment.status == AppointmentStatus.MISSED.value, missed_long, ~rebooked),
+            ),
+        )
+    )
+    breaches = []
+    for row in _run(session, query, scope):
+        if row.status == AppointmentStatus.SCHEDULED.value:
+            breaches.append(
+                _breach(
+                    row,
+                    Rule.APPOINTMENT_UNRECORDED,
+                    str(row.number),
+                    "what became of an appointment recorded by the next day",
+                    f"{scope.days_since(row.at)} days since it was due",
+                )
+            )
+        else:
+            days = programs[Program(row.program)].rebook_within_days
+            breaches.append(
+                _breach(
+                    row,
+                    Rule.APPOINTMENT_MISSED,
+                    str(row.number),
+                    f"a missed appointment rebooked within {days} days",
+                    f"missed {scope.days_since(row.at)} days ago; none booked since",
+                )
+            )
+    return breaches
+
+
 # Each query serves the rules listed with it; each watch runs its queries.
 QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     stage_overdue: (Rule.STAGE_OVERDUE,),
@@ -470,6 +531,7 @@ QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     waivers: (Rule.WAIVER_EXPIRING, Rule.WAIVER_EXPIRED),
     adverse_notices: (Rule.ADVERSE_NOTICE,),
     follow_ups: (Rule.FOLLOW_UP_DUE, Rule.FOLLOW_UP_FAILED),
+    appointments: (Rule.APPOINTMENT_UNRECORDED, Rule.APPOINTMENT_MISSED),
 }
 WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
     Watch.STALLED_CASES: (
@@ -479,6 +541,7 @@ WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
         referral_failed,
         goal_overdue,
         crisis,
+        appointments,
     ),
     Watch.BENEFITS: (benefits, waivers, adverse_notices),
     Watch.FOLLOW_UPS: (follow_ups,),

@@ -428,3 +428,42 @@ def test_a_sweep_on_the_pool_runs_as_a_deployment_run_and_says_what_it_found(
     )[0]
     assert run["deployment_id"]  # a deployment run, on the pool
     assert [(r.rule, r.level) for r in _escalations(number)] == [("stage_overdue", 1)]
+
+
+def test_silence_about_appointments_is_escalated_by_the_sweep(stack: str) -> None:
+    """An appointment nobody recorded, and one missed with nothing booked since, are
+    escalated by the stalled-case sweep as a real flow run, by number and code (whom the
+    client saw is on no Prefect surface); tomorrow's appointment is not."""
+    from casework.models import appointments
+    from casework.models.appointments import Booking
+    from casework.models.codes import AppointmentKind, AppointmentStatus
+
+    now = datetime.now(UTC)
+    judge = "Judge Okafor, family court"
+    booked = {}
+    with session_scope() as session:
+        for name, days_ago in (("unrecorded", 3), ("missed", 12), ("coming", -1)):
+            case = factories.new_case(session)
+            booking = Booking(now - timedelta(days=days_ago), AppointmentKind.COURT, judge)
+            row = appointments.book(session, case, booking, factories.STAFF, now)
+            booked[name] = (case.case_number or "", row.number or "")
+        missed = appointments.get(session, booked["missed"][1])
+        appointments.record(
+            session, missed, AppointmentStatus.MISSED, factories.STAFF, now - timedelta(days=10)
+        )
+
+    runs = []
+    for name, rule in (("unrecorded", "appointment_unrecorded"), ("missed", "appointment_missed")):
+        case_number, number = booked[name]
+        runs.append(_sweep(case_number))
+        [row] = _escalations(case_number)
+        assert (row.rule, row.level, row.subject, row.recipient) == (
+            rule,
+            1,
+            number,
+            factories.STAFF,
+        )
+    coming = booked["coming"][0]
+    runs.append(_sweep(coming))  # tomorrow's: nothing is late
+    assert _escalations(coming) == []
+    assert judge not in surfaces_text(stack, runs)

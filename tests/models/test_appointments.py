@@ -6,7 +6,7 @@ the day has passed with nothing recorded, asks for the outcome. On SQLite and Po
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -202,4 +202,51 @@ def test_the_report_counts_appointments_kept_missed_and_moved(session: Session, 
             "rescheduled": 0,
             "kept_percent": 66.7,
         },
+    ]
+
+
+def test_silence_about_an_appointment_climbs_the_ladder(session: Session, case: Case) -> None:
+    """Nothing recorded by the next day: escalated, and resolved once recorded; missed
+    with nothing booked within the program's days: escalated, resolved once rebooked."""
+    from casework.models import escalations
+    from casework.models.codes import Watch
+    from casework.models.orm import Escalation
+    from casework.models.programs import programs
+    from casework.models.rules import Scope
+
+    now = factories.now()
+
+    def sweep(days: float) -> list[tuple[str, int, bool]]:
+        escalations.sweep(
+            session, Watch.STALLED_CASES, Scope(now + timedelta(days=days)), programs()
+        )
+        rows = session.scalars(
+            select(Escalation)
+            .where(Escalation.case_id == case.id, Escalation.rule.like("appointment_%"))
+            .order_by(Escalation.id)
+        )
+        return [(row.rule, row.level, row.resolved_at is None) for row in rows]
+
+    number = _book(session, case, datetime.combine(now.date(), time(0, 30), UTC))
+    assert sweep(0) == []  # its day is today
+    assert sweep(1) == []  # the next day: its outcome is due (the due list asks for it)
+    assert sweep(2) == [("appointment_unrecorded", 1, True)]
+    missed_on = now + timedelta(days=2)
+    appointments.record(
+        session, appointments.get(session, number), AppointmentStatus.MISSED, "x", missed_on
+    )
+    assert sweep(3) == [("appointment_unrecorded", 1, False)]  # recorded: resolved
+    rebook = [i for i in due_list(session, now.date(), 30, case.case_manager) if i.what == "rebook"]
+    assert [(i.due_on, i.subject) for i in rebook] == [
+        ((missed_on + timedelta(days=7)).date(), f"{number} medical missed")
+    ]
+    assert sweep(9) == [("appointment_unrecorded", 1, False)]  # 7 days to rebook, not over
+    assert sweep(10) == [
+        ("appointment_unrecorded", 1, False),
+        ("appointment_missed", 1, True),
+    ]
+    _book(session, case, now + timedelta(days=12))  # rebooked
+    assert sweep(11) == [
+        ("appointment_unrecorded", 1, False),
+        ("appointment_missed", 1, False),
     ]
