@@ -117,3 +117,30 @@ def test_on_postgresql_the_desk_reads_the_store_as_the_staff_member(
             session.execute(text("SELECT hash FROM staff_passwords"))
     finally:
         signed.engine.dispose()
+
+
+def test_appointments_are_booked_and_recorded_on_ones_own_cases_only(
+    agency: Agency, served: Served
+) -> None:
+    """A booking posted to a case not theirs is "no case", and an appointment of another
+    case cannot be recorded through one's own case's address; a program manager books
+    none. Nothing is written by any of them."""
+    from casework.models.codes import AppointmentKind
+
+    mine, theirs = agency.cases["cm1"], agency.cases["cm2"]
+    booked = services.appointments.book(
+        mine, "2026-01-05 10:00", AppointmentKind.OFFICE, "Ms Lee", None, staff("cm1")
+    )
+    booking = {"at": "2031-01-05T10:00", "kind": "office", "with_whom": "not mine"}
+    other = served.client()
+    other.sign_in(staff("cm2"))
+    assert other.post(f"/cases/{mine}/appointments", booking).status_code == 404
+    moved = other.post(f"/cases/{theirs}/appointments/{booked.number}", {"outcome": "missed"})
+    # (On PostgreSQL the store does not show it to them at all: "no appointment" either way.)
+    assert f"no appointment {booked.number}" in moved.text
+    manager = served.client()
+    manager.sign_in(staff("pm"))
+    assert manager.post(f"/cases/{mine}/appointments", booking).status_code == 403
+    [kept] = services.appointments.for_case(mine)
+    assert (kept.number, kept.status, kept.with_whom) == (booked.number, "scheduled", "Ms Lee")
+    assert services.appointments.for_case(theirs) == []
