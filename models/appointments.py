@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from casework.core.errors import InputError
@@ -95,6 +95,21 @@ class Booking:
         if place is not None and len(place) > PLACE_LIMIT:
             raise InputError(f"--place: at most {PLACE_LIMIT} characters")
         return Booking(self.at, self.kind, with_whom, place)
+
+
+def rebooked() -> ColumnElement[bool]:
+    """Whether a missed appointment (the query's `Appointment` row) has a next one on its
+    case: a later appointment still scheduled, or attended."""
+    later = Appointment.__table__.alias("later")
+    return (
+        select(later.c.id)
+        .where(
+            later.c.case_id == Appointment.case_id,
+            later.c.at > Appointment.at,
+            later.c.status.in_(NEXT_APPOINTMENT),
+        )
+        .exists()
+    )
 
 
 def book(session: Session, case: Case, booking: Booking, actor: str, at: datetime) -> Appointment:

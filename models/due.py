@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from casework.core.settings import get_settings
 from casework.models import notices
-from casework.models.appointments import NEXT_APPOINTMENT
+from casework.models.appointments import rebooked
 from casework.models.codes import AppointmentStatus, CaseStatus, Program, Stage
 from casework.models.labels import label
 from casework.models.lifecycle import waits_for_form
@@ -93,16 +93,6 @@ def _appointments(session: Session, theirs: Any, today: date, until: date) -> li
             found.append(
                 DueItem(due_on, number, row.program, row.case_manager, what, where, action)
             )
-    later = Appointment.__table__.alias("later")
-    rebooked = (
-        select(later.c.id)
-        .where(  # a next appointment: later than the missed one, and not itself gone by
-            later.c.case_id == Appointment.case_id,
-            later.c.at > Appointment.at,
-            later.c.status.in_(NEXT_APPOINTMENT),
-        )
-        .exists()
-    )
     missed = (
         select(*SHOWN, Appointment.number, Appointment.kind, Appointment.outcome_at, Appointment.at)
         .join(Appointment, Appointment.case_id == Case.id)
@@ -110,7 +100,7 @@ def _appointments(session: Session, theirs: Any, today: date, until: date) -> li
             theirs,
             Appointment.episode == Case.episode,
             Appointment.status == AppointmentStatus.MISSED.value,
-            ~rebooked,
+            ~rebooked(),
         )
     )
     configs = programs()

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casework.core.errors import UserError
-from casework.models.appointments import NEXT_APPOINTMENT
+from casework.models.appointments import rebooked
 from casework.models.codes import (
     OPEN_GOALS,
     AppointmentStatus,
@@ -465,16 +465,6 @@ def appointments(session: Session, scope: Scope, programs: Programs) -> list[Bre
     """Silence about an appointment: one whose day has passed with nothing recorded (by
     the next day, what became of it is known), and one missed with no new appointment
     booked on the case within the program's `rebook_within_days`. Open cases only."""
-    later = Appointment.__table__.alias("later")
-    rebooked = (
-        select(later.c.id)
-        .where(  # a next appointment: later than the missed one, and not itself gone by
-            later.c.case_id == Appointment.case_id,
-            later.c.at > Appointment.at,
-            later.c.status.in_(NEXT_APPOINTMENT),
-        )
-        .exists()
-    )
     missed_long = _per_program(
         programs, lambda config: Appointment.outcome_at < scope.cutoff(config.rebook_within_days)
     )
@@ -489,7 +479,9 @@ def appointments(session: Session, scope: Scope, programs: Programs) -> list[Bre
                     Appointment.status == AppointmentStatus.SCHEDULED.value,
                     Appointment.at < scope.cutoff(1),
                 ),
-                and_(Appointment.status == AppointmentStatus.MISSED.value, missed_long, ~rebooked),
+                and_(
+                    Appointment.status == AppointmentStatus.MISSED.value, missed_long, ~rebooked()
+                ),
             ),
         )
     )

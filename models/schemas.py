@@ -239,6 +239,7 @@ class AppointmentOut(OutModel):
     place: str | None = None
     status: str
     rescheduled_to: str | None = None
+    come: bool = False  # its time has come: whether it was kept can be recorded
 
 
 class EscalationOut(OutModel):

@@ -17,7 +17,7 @@ from casework.models.schemas import AppointmentOut
 def shown(row: Appointment) -> AppointmentOut:
     zone = get_settings().zone
     return AppointmentOut.model_validate(row).model_copy(
-        update={"local": appointments.shown(row.at, zone)}
+        update={"local": appointments.shown(row.at, zone), "come": row.at <= now()}
     )
 
 

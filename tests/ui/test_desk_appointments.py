@@ -51,6 +51,8 @@ def test_a_case_manager_keeps_a_clients_appointments_on_the_desk(  # type: ignor
     section.get_by_role("button", name="Book the appointment").click()
     booked = page.get_by_text(re.compile(r"APT-\d+ is booked for 2031-06-01 09:00 UTC\."))
     second = re.findall(r"APT-\d+", booked.inner_text())[0]
+    coming = page.locator("#appointments").get_by_role("row", name=re.compile("Family court"))
+    assert coming.get_by_role("button", name="Attended").count() == 0  # not yet: its time
     page.locator("#appointments").get_by_label("Move to", exact=False).last.fill("2031-06-02T09:00")
     page.get_by_role("button", name=f"Reschedule {second}").click()
     page.get_by_text(

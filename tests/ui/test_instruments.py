@@ -121,6 +121,16 @@ def _waits_under(case_number: str, tag: str) -> bool:
     return run.waiting and run.pause_key == waiting.stage_key and tag in run.tags
 
 
+def _carried_over(waited: tuple[str, str], stage: Stage) -> tuple[str, str]:
+    """The case that waited at `stage` before the restart, once it waits under the tag
+    this stage has now (another than it had); and that tag."""
+    case_number, old_tag = waited
+    tag = wait_tag(stage, Program.HOUSING)
+    assert tag != old_tag
+    wait_for("the waiting case to be carried over", lambda: _waits_under(case_number, tag))
+    return case_number, tag
+
+
 def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ignore[no-untyped-def]
     browser,
     stack: str,
@@ -133,10 +143,7 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
 
     # The case that waited under the matrix alone is carried over by the restart: it waits
     # under the new instruments, and its form is the new one.
-    carried, old_tag = carried_case
-    new_tag = wait_tag(Stage.ASSESSMENT, Program.HOUSING)
-    assert new_tag != old_tag
-    wait_for("the waiting case to be carried over", lambda: _waits_under(carried, new_tag))
+    carried, new_tag = _carried_over(carried_case, Stage.ASSESSMENT)
 
     # The command line: the example now has the screen; a form without it is refused by name.
     code, out, _ = run_cli(capsys, "form", "assessment", "--program", "housing", "--example")
@@ -333,10 +340,7 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
 
     # The case that waited at closure before the questions were added is carried over by
     # the restart: it waits under the new questions, and answers them.
-    by_cli, old_tag = carried_closure
-    tag = wait_tag(Stage.CLOSURE, Program.HOUSING)
-    assert tag != old_tag
-    wait_for("the waiting case to be carried over", lambda: _waits_under(by_cli, tag))
+    by_cli, tag = _carried_over(carried_closure, Stage.CLOSURE)
     on_desk, _ = factories.case_waiting_at(Stage.CLOSURE)
 
     # The command line: the example answers the coded question and shows the place of the
