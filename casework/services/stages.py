@@ -101,9 +101,10 @@ def stage_form_type(case_number: str, stage: Stage) -> type[StageForm] | None:
 
 
 def parse_submission(stage: Stage, data: Any, case_number: str) -> tuple[StageForm, Written]:
-    """`data` as the form `case_number` waits for at `stage`, and the answers in it given in
-    words (an assessment's text items: kept in the store, never handed to the run). One line
-    naming every bad field if it is not."""
+    """`data` as the form `case_number` waits for at `stage`, and the answers in it kept
+    outside the run's form (an assessment's text items, a program's questions bearing
+    identity: kept in the store, never handed to the run). One line naming every bad field
+    if it is not."""
     form_type = stage_form_type(case_number, stage)
     if form_type is None:
         raise InputError(f"{stage.value} takes no form (it completes on its own)", field="stage")
