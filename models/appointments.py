@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
@@ -181,9 +181,9 @@ def record(
     if outcome is AppointmentStatus.RESCHEDULED:
         if rescheduled_to is None:
             raise InputError("--rescheduled-to: give the new date and time")
-        booking = Booking(rescheduled_to, AppointmentKind(appointment.kind), appointment.with_whom)
+        kind = AppointmentKind(appointment.kind)
+        booking = Booking(rescheduled_to, kind, appointment.with_whom, appointment.place)
         moved_to = book(session, case, booking, actor, at)
-        moved_to.place = appointment.place
         appointment.rescheduled_to = moved_to.number
     appointment.status = outcome.value
     appointment.outcome_by, appointment.outcome_at = actor, at
@@ -215,6 +215,3 @@ def counts(session: Session, since: datetime, until: datetime) -> dict[tuple[str
         .group_by(Case.program, Appointment.status)
     )
     return {(program, status): n for program, status, n in session.execute(query)}
-
-
-UNRECORDED_AFTER = timedelta(days=1)  # an appointment not recorded by the next day is due

@@ -56,7 +56,9 @@ class DueItem:
         return {**asdict(self), "due_on": self.due_on.isoformat(), "overdue": self.overdue(today)}
 
 
-def _appointments(session: Session, theirs: Any, today: date, until: date) -> list[DueItem]:
+def _appointments(
+    session: Session, theirs: Any, today: date, until: date, configs: dict[Program, Any]
+) -> list[DueItem]:
     """Appointments still scheduled: each due on its own (local) day, or, once that day
     has passed with nothing recorded, due the next day for its outcome to be recorded;
     and a missed one with nothing booked since, due to be rebooked within the program's
@@ -103,7 +105,6 @@ def _appointments(session: Session, theirs: Any, today: date, until: date) -> li
             ~rebooked(),
         )
     )
-    configs = programs()
     for gone in session.execute(missed):
         days = configs[Program(gone.program)].rebook_within_days
         due_on = (gone.outcome_at or gone.at).astimezone(zone).date() + timedelta(days=days)
@@ -336,7 +337,7 @@ def due_list(
                 f"(`casework hearing {number} --notice {notice.number} --requested-on …`)",
             )
         )
-    items += _appointments(session, theirs(Appointment.case_id), today, until)
+    items += _appointments(session, theirs(Appointment.case_id), today, until, configs)
     checks = (
         select(*SHOWN, FollowUp.day, FollowUp.due_on)
         .join(FollowUp, and_(FollowUp.case_id == Case.id, FollowUp.episode == Case.episode))

@@ -31,7 +31,7 @@ from casework.models.codes import (
     Urgency,
 )
 from casework.models.goals import SHIPPED, GoalSpec
-from casework.models.instruments import InstrumentAnswers
+from casework.models.instruments import ChoicesByLabel, InstrumentAnswers
 from casework.models.labels import to_codes
 
 StaffId = Annotated[str, Field(pattern=STAFF_ID_PATTERN, description="staff id of who submits")]
@@ -85,6 +85,7 @@ class StageForm(BaseModel):
     # A program's questions at the stage asked outside this form, bearing identity
     # (models.stage_questions builds the program's form and sets them).
     __in_words__: ClassVar[tuple[Any, ...]] = ()
+    __words_form__: ClassVar[type[ChoicesByLabel] | None] = None  # those, as a form of their own
 
     submitted_by: StaffId
 

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from casework.models.codes import Program, Stage
 from casework.models.forms import StageForm, WrittenRefused
+from casework.models.instruments import ChoicesByLabel
 from casework.models.intake_fields import IntakeAnswersForm, IntakeField, intake_form, said
-from casework.models.orm import Case, StageEvent
+from casework.models.orm import Case, Narrative, StageEvent
 from casework.models.schemas import HistoryEntry
 
 QUESTIONED = (Stage.PLAN, Stage.REFERRAL, Stage.MONITORING, Stage.CLOSURE)
@@ -73,6 +74,8 @@ def _build(form: type[StageForm], fields: tuple[IntakeField, ...]) -> type[Stage
         form.__name__, __base__=form, __doc__=form.__doc__, **extra
     )
     built.__in_words__ = tuple(f for f in fields if f.identity)
+    if built.__in_words__:  # built once with the form, not at every page and submission
+        built.__words_form__ = intake_form(built.__in_words__, "QuestionsInWords")
     return built
 
 
@@ -137,10 +140,9 @@ def coded_answers(form: StageForm) -> dict[str, Any] | None:
 # The questions that bear identity: outside the run's form.
 
 
-def words_form(form_type: type[StageForm]) -> type[IntakeAnswersForm] | None:
+def words_form(form_type: type[StageForm]) -> type[ChoicesByLabel] | None:
     """The questions that bear identity as a form of their own (the desk lays it out)."""
-    fields: tuple[IntakeField, ...] = form_type.__in_words__
-    return intake_form(fields, "QuestionsInWords") if fields else None
+    return form_type.__words_form__
 
 
 def take_words(
@@ -195,8 +197,6 @@ def answered(
     labelled as the programs file declares them now (an answer to a question no longer
     declared, by its id); those bearing identity too if `identity` (the reader reads the
     client's record)."""
-    from casework.models.contacts import written_for
-
     program = Program(case.program)
     coded = {
         (e.episode, e.stage_key): e.answers
@@ -204,12 +204,17 @@ def answered(
             select(StageEvent).where(StageEvent.case_id == case.id, StageEvent.answers.is_not(None))
         )
     }
+    kept: dict[tuple[int, str], dict[str, Any]] = {}
+    if identity:  # the case's written answers, in one read
+        rows = select(Narrative.episode, Narrative.stage_key, Narrative.answers).where(
+            Narrative.case_id == case.id, Narrative.answers.is_not(None)
+        )
+        kept = {(n.episode, n.stage_key): n.answers for n in session.execute(rows)}
     out = []
     for entry in entries:
         given = dict(coded.get((entry.episode, entry.stage_key)) or {})
-        if identity and Stage(entry.from_stage) in QUESTIONED and entry.outcome == "moved":
-            kept = written_for(session, case, entry.episode, entry.stage_key)
-            given |= kept.get(FIELD, {})
+        if Stage(entry.from_stage) in QUESTIONED and entry.outcome == "moved":
+            given |= (kept.get((entry.episode, entry.stage_key)) or {}).get(FIELD, {})
         if given:
             fields = list(declared(program, Stage(entry.from_stage)))
             entry = entry.model_copy(update={"answered": said(fields, given)})
