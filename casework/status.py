@@ -34,7 +34,7 @@ from casework.core.prefect_api import (
     worker_is_there,
 )
 from casework.core.settings import SERVER_LOG, SERVER_STARTING
-from casework.models import cases, escalations
+from casework.models import cases, escalations, messages
 from casework.models.cases import RunOwner
 from casework.models.codes import Program
 from casework.models.lifecycle import STALE_WAIT, current_wait_tags, stale_wait
@@ -98,6 +98,10 @@ class StackStatus:
     scheduler_errors: int = 0
     last_scheduler_error: str | None = None
     undelivered: list[tuple[str, int]] = field(default_factory=list)
+    # Messages to clients: those failed in the last week, by channel and why; and how many
+    # wait for another attempt.
+    messages_failed: list[tuple[str, str, int]] = field(default_factory=list)
+    messages_retrying: int = 0
     case_runs: list[CaseRunProblem] = field(default_factory=list)
     missing_automations: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)  # memberships the roster does not explain
@@ -122,6 +126,11 @@ class StackStatus:
         if self.undelivered:
             total = sum(count for _, count in self.undelivered)
             lines.append(f"{total} notification(s) undelivered; the next sweep retries them")
+        lines += [
+            f"{count} {channel} message(s) to clients failed this week: {why} (each case's "
+            "`casework messaging CASE` lists them)"
+            for channel, why, count in self.messages_failed
+        ]
         lines += [f"{p.case_number}: {p.problem}; run `{p.repair}`" for p in self.case_runs]
         return lines
 
@@ -141,6 +150,9 @@ def check(data_dir: Path | None = None) -> StackStatus:
     status = StackStatus(api_url(), f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
     with session_scope(read_only=True) as session:
         status.undelivered = escalations.delivery_backlog(session)
+        status.messages_failed, status.messages_retrying = messages.failures(
+            session, datetime.now(UTC) - timedelta(days=7)
+        )
         status.roles = membership_problems(session)
     status.scheduler_errors, status.last_scheduler_error = scheduler_errors(data_dir)
     if not api_is_healthy(status.api_url):
@@ -485,6 +497,11 @@ def to_text(status: StackStatus) -> str:
             if status.undelivered
             else "none stuck"
         )
+    )
+    failed = sum(count for _, _, count in status.messages_failed)
+    lines.append(
+        f"Messages to clients: {failed} failed this week, {status.messages_retrying} waiting "
+        "to be tried again"
     )
     if status.case_runs:
         lines.append("Case runs that need repair:")

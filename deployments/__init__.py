@@ -18,6 +18,7 @@ from casework.flows.referral_sync import referral_status_sync
 from casework.flows.retention import prefect_retention
 from casework.flows.sweeps import (
     benefits_watch,
+    client_messages,
     follow_up_checks,
     reassessment_cadence,
     stalled_case_sweep,
@@ -53,6 +54,7 @@ DECLARED = [
     Declared(benefits_watch, benefits_watch.description or "", "0 6 * * *"),
     Declared(follow_up_checks, follow_up_checks.description or "", "30 6 * * *"),
     Declared(reassessment_cadence, reassessment_cadence.description or "", "0 7 * * *"),
+    Declared(client_messages, client_messages.description or "", "*/15 * * * *"),
     Declared(referral_status_sync, referral_status_sync.description or "", "*/10 * * * *"),
     Declared(caseload_report, caseload_report.description or "", "0 5 * * *"),
     Declared(prefect_retention, prefect_retention.description or "", "45 4 * * *"),

@@ -17,6 +17,7 @@ from casework.flows.reassess_case import reassess_case
 from casework.flows.referral_sync import referral_status_sync
 from casework.flows.sweeps import (
     benefits_watch,
+    client_messages,
     follow_up_checks,
     reassessment_cadence,
     stalled_case_sweep,
@@ -34,6 +35,7 @@ HISTORY = [
         benefits_watch,
         follow_up_checks,
         reassessment_cadence,
+        client_messages,
         referral_status_sync,
         caseload_report,
     )

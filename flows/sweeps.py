@@ -32,6 +32,7 @@ from casework.models.staff import SWEEP_ACTOR
 from casework.services.sweeps import catch_up
 from casework.tasks.case_card import publish_case_card
 from casework.tasks.cases import mirror_escalation_tag
+from casework.tasks.messages import deliver_messages, keep_due_messages
 from casework.tasks.notifications import deliver_notifications
 from casework.tasks.retries import store_unavailable
 
@@ -245,9 +246,60 @@ def reassessment_cadence(as_of: AsOf = AS_OF) -> dict[str, Any]:
     return run_watch(Watch.REASSESSMENTS, as_of, None)
 
 
+@flow(name="client-messages", flow_run_name=dated_run_name, persist_result=False)
+@refuses_cleanly
+def client_messages(
+    as_of: AsOf = AS_OF, case_number: CaseNumber | None = ONLY_CASE
+) -> dict[str, Any]:
+    """Reminders before appointments, "we missed you" after a missed one, check-ins before
+    a contact interval lapses, reminders before recertifications and aid-continuing
+    deadlines: by text or email, with the client's consent, outside quiet hours."""
+    logger = get_run_logger()
+    when = checked_as_of(as_of)
+    preview = previewing(when)
+    scope = f" for {case_number}" if case_number else ""
+    heading = f"{PREVIEW if preview else ''}messages{scope} as of {when:%Y-%m-%d %H:%M} UTC"
+    case_id = None
+    if case_number is not None:
+        with session_scope(read_only=True) as session:
+            case_id = cases.get_case(session, case_number).id
+    planned = keep_due_messages(when, case_id, preview)
+    rows = [
+        {**m, "case_number": "", "outcome": "would be sent" if preview else "kept"}
+        for m in planned["kept"]
+    ]
+    rows += [
+        {"message": "", "kind": kind, "channel": "", "case_number": number, "outcome": why}
+        for number, kind, why in planned["passed"]
+    ]
+    sent: dict[str, Any] = {"rows": [], "quiet": False}
+    if not preview:
+        sent = deliver_messages(when)
+        rows += [{**row, "case_number": ""} for row in sent["rows"]]
+    totals = {
+        "kept": len(planned["kept"]),
+        "passed_over": len(planned["passed"]),
+        **{
+            outcome: sum(1 for row in sent["rows"] if row["outcome"] == outcome)
+            for outcome in ("sent", "retrying", "failed", "withheld")
+        },
+        "quiet_hours": sent["quiet"],
+    }
+    summary = ", ".join(f"{k} {v}" for k, v in totals.items())
+    create_table_artifact(
+        rows[:ARTIFACT_ROWS]
+        or [{"message": "", "kind": "", "channel": "", "case_number": "", "outcome": "none"}],
+        key=f"{'preview-' if preview else ''}sweep-{Watch.MESSAGES.value}",
+        description=f"{heading}: {summary}",
+    )
+    logger.info("%s: %s", heading, summary)
+    return {"preview": True, **totals} if preview else totals
+
+
 SWEEPS: dict[Watch, Callable[..., Any]] = {
     Watch.STALLED_CASES: stalled_case_sweep,
     Watch.BENEFITS: benefits_watch,
     Watch.FOLLOW_UPS: follow_up_checks,
     Watch.REASSESSMENTS: reassessment_cadence,
+    Watch.MESSAGES: client_messages,
 }

@@ -29,6 +29,8 @@ WITH_LIMIT, PLACE_LIMIT = 200, 300
 OUTCOMES = (AppointmentStatus.ATTENDED, AppointmentStatus.MISSED)
 # What makes a later appointment the client's next one (a missed one is then rebooked).
 NEXT_APPOINTMENT = (AppointmentStatus.SCHEDULED.value, AppointmentStatus.ATTENDED.value)
+# Who cancelled an appointment by replying CANCEL to a reminder (models.messages).
+BY_CLIENT = "client"
 
 
 def local_time(text: str, zone: ZoneInfo, option: str = "--at") -> datetime:

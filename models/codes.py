@@ -172,6 +172,7 @@ class ContactType(StrEnum):
     COLLATERAL = "collateral"
     ATTEMPTED = "attempted"
     NOTE = "note"
+    TEXT_REPLY = "text_reply"  # the client's reply to a message (models.messages)
 
 
 class AppointmentKind(StrEnum):
@@ -189,6 +190,39 @@ class AppointmentStatus(StrEnum):
     MISSED = "missed"
     CANCELLED = "cancelled"
     RESCHEDULED = "rescheduled"
+
+
+class MessageChannel(StrEnum):
+    """How a message reaches a client: by the contact preference `text` or `email`."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class MessageKind(StrEnum):
+    """What a message to a client is for (models.messages): each is a template."""
+
+    APPOINTMENT_TOMORROW = "appointment_tomorrow"
+    APPOINTMENT_TODAY = "appointment_today"
+    APPOINTMENT_MISSED = "appointment_missed"
+    CHECK_IN = "check_in"
+    RECERTIFICATION = "recertification"
+    AID_DEADLINE = "aid_deadline"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"  # due, not yet delivered (perhaps waiting out quiet hours or a retry)
+    SENT = "sent"  # the relay or the SMS provider took it
+    FAILED = "failed"  # every attempt failed, or the channel is not configured
+    WITHHELD = "withheld"  # consent withdrawn, or the contact detail gone, before it went
+
+
+class ReplyKeyword(StrEnum):
+    """What a client's text reply says, when it is one of the words messages offer."""
+
+    CONFIRM = "confirm"
+    CANCEL = "cancel"
+    STOP = "stop"
 
 
 class ContactPreference(StrEnum):
@@ -279,7 +313,13 @@ OBJECTIVES: dict[Objective, ObjectiveSpec] = {
 # Contacts with the client themselves: these reset the contact clock. A note, an attempted
 # contact or a call with someone else about the client (collateral) do not.
 CLIENT_CONTACTS = frozenset(
-    {ContactType.PHONE, ContactType.HOME_VISIT, ContactType.OFFICE_VISIT, ContactType.VIDEO}
+    {
+        ContactType.PHONE,
+        ContactType.HOME_VISIT,
+        ContactType.OFFICE_VISIT,
+        ContactType.VIDEO,
+        ContactType.TEXT_REPLY,
+    }
 )
 
 
@@ -310,6 +350,7 @@ class Watch(StrEnum):
     BENEFITS = "benefits"
     FOLLOW_UPS = "follow-ups"
     REASSESSMENTS = "reassessments"
+    MESSAGES = "messages"
 
 
 class StaffRole(StrEnum):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from casework.core.settings import get_settings
 from casework.models import notices
-from casework.models.appointments import rebooked
+from casework.models.appointments import BY_CLIENT, rebooked
 from casework.models.codes import AppointmentStatus, CaseStatus, Program, Stage
 from casework.models.labels import label
 from casework.models.lifecycle import waits_for_form
@@ -61,8 +61,8 @@ def _appointments(
 ) -> list[DueItem]:
     """Appointments still scheduled: each due on its own (local) day, or, once that day
     has passed with nothing recorded, due the next day for its outcome to be recorded;
-    and a missed one with nothing booked since, due to be rebooked within the program's
-    `rebook_within_days`."""
+    and a missed one (or one the client cancelled by a reply) with nothing booked since, due
+    to be rebooked within the program's `rebook_within_days`."""
     zone = get_settings().zone
     bound = datetime.combine(until + timedelta(days=2), time(), UTC)  # zones within a day
     query = (
@@ -96,12 +96,25 @@ def _appointments(
                 DueItem(due_on, number, row.program, row.case_manager, what, where, action)
             )
     missed = (
-        select(*SHOWN, Appointment.number, Appointment.kind, Appointment.outcome_at, Appointment.at)
+        select(
+            *SHOWN,
+            Appointment.number,
+            Appointment.kind,
+            Appointment.status,
+            Appointment.outcome_at,
+            Appointment.at,
+        )
         .join(Appointment, Appointment.case_id == Case.id)
         .where(
             theirs,
             Appointment.episode == Case.episode,
-            Appointment.status == AppointmentStatus.MISSED.value,
+            or_(
+                Appointment.status == AppointmentStatus.MISSED.value,
+                and_(
+                    Appointment.status == AppointmentStatus.CANCELLED.value,
+                    Appointment.outcome_by == BY_CLIENT,
+                ),
+            ),
             ~rebooked(),
         )
     )
@@ -117,7 +130,12 @@ def _appointments(
                     gone.program,
                     gone.case_manager,
                     "rebook",
-                    f"{gone.number} {gone.kind} missed",
+                    f"{gone.number} {gone.kind} "
+                    + (
+                        "missed"
+                        if gone.status == AppointmentStatus.MISSED.value
+                        else "cancelled by the client"
+                    ),
                     f"book the client a new appointment (`casework appointment {number} --at …`)",
                 )
             )

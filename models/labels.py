@@ -56,6 +56,14 @@ OVERRIDES: dict[str, str] = {
     "office": "Office appointment",
     "court": "Court date",
     "medical": "Medical appointment",
+    "sms": "Text message (SMS)",
+    "text_reply": "Text reply from the client",
+    "check_in": "Check-in",
+    "aid_deadline": "Aid-continuing deadline",
+    "appointment_tomorrow": "Appointment reminder (the day before)",
+    "appointment_today": "Appointment reminder (the morning of)",
+    "appointment_missed": "We missed you",
+    "withheld": "Withheld (no consent or no contact detail)",
 }
 
 # Every coded vocabulary a person may see. The objectives' labels carry their domain and
@@ -78,6 +86,9 @@ ENUMS: tuple[type[StrEnum], ...] = (
     codes.ContactPreference,
     codes.AppointmentKind,
     codes.AppointmentStatus,
+    codes.MessageChannel,
+    codes.MessageKind,
+    codes.MessageStatus,
     codes.EscalationRule,
     codes.Watch,
     codes.RecipientRole,

@@ -36,6 +36,7 @@ class Client(Base):
     id_number: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(20), default="en")
     contact_preference: Mapped[str] = mapped_column(CODE)
     client_number: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -365,6 +366,50 @@ class Appointment(Base):
     booked_by: Mapped[str] = mapped_column(CODE)
     outcome_by: Mapped[str | None] = mapped_column(CODE)
     outcome_at: Mapped[datetime | None]
+    # The client confirmed it by replying to a reminder (models.messages).
+    confirmed_at: Mapped[datetime | None]
+
+
+class ContactConsent(Base):
+    """A client's consent to be messaged on one channel (sms, email): given on a day,
+    withdrawn at a moment (by staff, or by the client's STOP). One row per grant; the
+    latest row of a client and channel is what holds. Coded and dated only."""
+
+    __tablename__ = "contact_consents"
+    __table_args__ = (Index(None, "client_id", "channel"),)
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    channel: Mapped[str] = mapped_column(CODE)
+    given_on: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(CODE)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(CODE)  # a staff id, or `client`
+
+
+class Message(Base):
+    """A message to a client (models.messages): what it is for, about what (coded), on
+    which channel and in which language, and what became of it. Its words are rendered from
+    the store when it is sent and kept nowhere; the address is the client's, read then."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index(None, "status", "next_attempt_at"), Index(None, "case_id"))
+
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)  # what makes it once only
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    episode: Mapped[int]
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    kind: Mapped[str] = mapped_column(CODE)
+    subject: Mapped[str] = mapped_column(CODE)  # APT-…, a benefit kind, a notice's number
+    channel: Mapped[str] = mapped_column(CODE)
+    language: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(CODE)
+    due_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(200))  # why the last attempt failed
 
 
 class Benefit(Base):

@@ -44,6 +44,13 @@ class ProgramConfig(BaseModel):
     escalation_interval_days: int = Field(gt=0)
     # A missed appointment with no new one booked within this many days is escalated.
     rebook_within_days: int = Field(default=7, gt=0)
+    # Messages to clients (models.messages): a check-in this many days before the contact
+    # interval lapses; a reminder this many days before a recertification date or an
+    # aid-continuing deadline; and, discreet (the default), messages that never name the
+    # program, whom the client sees, where, or which benefit.
+    check_in_days_before: int = Field(default=3, ge=1)
+    reminder_days_before: int = Field(default=7, ge=1)
+    discreet_messages: bool = True
     supervisor: StaffId
     program_manager: StaffId
     webhook_url: HttpUrl | None = None

@@ -538,6 +538,7 @@ WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
     Watch.BENEFITS: (benefits, waivers, adverse_notices),
     Watch.FOLLOW_UPS: (follow_ups,),
     Watch.REASSESSMENTS: (),
+    Watch.MESSAGES: (),  # messages to clients (models.messages): no rule of the ladder
 }
 WARNINGS = frozenset({Rule.BENEFIT_RECERTIFICATION_DUE, Rule.WAIVER_EXPIRING})
 

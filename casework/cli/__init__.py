@@ -45,6 +45,7 @@ COMMANDS = {
     "due": "cases",
     "doc": "cases",
     "appointment": "appointments",
+    "messaging": "appointments",
     "duplicates": "clients",
     "merge": "clients",
     "benefit": "benefits",

@@ -33,6 +33,7 @@ REFERRAL_SYNC_DEPLOYMENT = "referral-status-sync/referral-status-sync"
 BRIEF_DEPLOYMENT = "escalation-brief/escalation-brief"
 FOLLOW_UPS_DEPLOYMENT = "follow-up-checks/follow-up-checks"
 CADENCE_DEPLOYMENT = "reassessment-cadence/reassessment-cadence"
+MESSAGES_DEPLOYMENT = "client-messages/client-messages"
 REPORT_DEPLOYMENT = "caseload-report/caseload-report"
 RETENTION_DEPLOYMENT = "prefect-retention/prefect-retention"
 # Every deployment casework.deployments declares, in its order, by name only: for what asks
@@ -45,6 +46,7 @@ DEPLOYMENTS = [
     BENEFITS_DEPLOYMENT,
     FOLLOW_UPS_DEPLOYMENT,
     CADENCE_DEPLOYMENT,
+    MESSAGES_DEPLOYMENT,
     REFERRAL_SYNC_DEPLOYMENT,
     REPORT_DEPLOYMENT,
     RETENTION_DEPLOYMENT,

@@ -24,6 +24,7 @@ from pydantic import (
 from casework.core.errors import UserError
 
 if TYPE_CHECKING:
+    from datetime import time
     from zoneinfo import ZoneInfo
 
 STAFF_ID_PATTERN = r"^[a-z][a-z0-9._-]{0,39}$"
@@ -208,6 +209,72 @@ class CaseworkSettings(BaseModel):
         description="the agency's time zone (an IANA name, e.g. `America/New_York`): "
         "appointments are booked and shown in it, and kept in UTC",
     )
+    quiet_hours: str = Field(
+        default="21:00-08:00",
+        pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+        description="local hours (HH:MM-HH:MM, in CASEWORK_TIMEZONE) when no message goes to "
+        "a client: one due then waits for their end; the morning's reminders go at their end",
+    )
+    agency_name: str | None = Field(
+        default=None,
+        max_length=60,
+        description="how messages to clients sign off (an agency's name, not a program's)",
+        json_schema_extra={"shown_default": '"your case manager", in the client\'s language'},
+    )
+    agency_phone: str | None = Field(
+        default=None,
+        pattern=r"^[0-9 +().-]{5,40}$",
+        description="the number messages give clients to call to rebook or ask",
+        json_schema_extra={
+            "shown_default": "none: messages say to reply, or call the case manager"
+        },
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        pattern=r"^(smtp|smtps|smtp\+starttls)://[^\s]+$",
+        description="the agency's mail relay for messages to clients by email: "
+        "`smtp://host:25`, `smtp+starttls://user:password@host:587` or `smtps://…:465`",
+        json_schema_extra={
+            "shown_default": "none: email messages fail, and say so in `casework status`"
+        },
+    )
+    mail_from: str = Field(
+        default="casework@localhost",
+        pattern=r"^[^\s@]+@[^\s@]+$",
+        description="the sender address of messages to clients by email",
+    )
+    sms_url: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9+]+://[^\s]*\{to\}[^\s]*$",
+        description="the SMS provider, as an apprise URL with `{to}` where the client's "
+        "number goes (e.g. `twilio://SID:TOKEN@+15550100/{to}`, or `json://host/sms?:to={to}` "
+        "for an HTTP gateway): a secret, kept in the environment",
+        json_schema_extra={
+            "shown_default": "none: text messages fail, and say so in `casework status`"
+        },
+    )
+    sms_reply_token: str | None = Field(
+        default=None,
+        min_length=16,
+        description="the token the SMS provider's reply webhook (`POST /hooks/sms-reply` on "
+        "the desk) sends as `Authorization: Bearer …` (or `?token=`)",
+        json_schema_extra={"shown_default": "none: the reply hook is closed"},
+    )
+    message_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="attempts to deliver a message before it is marked failed",
+    )
+    message_retry_minutes: list[Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]] = (
+        Field(
+            default=[5.0, 30.0, 120.0],
+            min_length=1,
+            max_length=20,
+            description="minutes between a failed delivery and the next attempt, one per "
+            "retry (the last repeats) (JSON)",
+        )
+    )
     desk_idle_minutes: int = Field(
         default=15, ge=1, le=480, description="a desk sign-in with no request this long ends"
     )
@@ -267,6 +334,26 @@ class CaseworkSettings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone (e.g. America/New_York)") from None
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        from datetime import time
+
+        try:
+            for part in value.split("-"):
+                time.fromisoformat(part)
+        except ValueError:
+            raise ValueError(f"{value!r} is not two times of day (e.g. 21:00-08:00)") from None
+        return value
+
+    @property
+    def quiet(self) -> tuple[time, time]:
+        """The quiet hours' start and end, local times of day."""
+        from datetime import time
+
+        start, end = self.quiet_hours.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
 
     @property
     def zone(self) -> ZoneInfo:

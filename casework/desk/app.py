@@ -231,6 +231,26 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         onward.delete_cookie(PRE_COOKIE)
         return onward
 
+    @app.post("/hooks/sms-reply")
+    def sms_reply(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
+        """The SMS provider posts a client's reply here (form-encoded `From` and `Body`, as
+        Twilio and most gateways send; or `from` and `text`), with the reply token as a
+        bearer token or `?token=`. Recorded on the case of the text it answers; a number
+        no text went to is ignored. Never a page: a status code and one line."""
+        token = settings.sms_reply_token
+        if token is None:
+            return PlainTextResponse("the reply hook is closed (CASEWORK_SMS_REPLY_TOKEN)", 404)
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        given = given or request.query_params.get("token", "")
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            return PlainTextResponse("not the reply token", 401)
+        sender = (_one(form, "From") or _one(form, "from")).strip()
+        words = _one(form, "Body") or _one(form, "text")
+        if not sender:
+            return PlainTextResponse("From: the sender's number is missing", 400)
+        services.messages.take_reply(sender, words)
+        return Response(status_code=204)
+
     @app.post("/sign-out")
     def sign_out(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
         held = signed_in(request)

@@ -4,6 +4,7 @@ flows, the demo and every later surface call these; they stand on the models and
 
     cases       intake, notes, reopening; a case, a caseload, what is due
     appointments  appointments and visits booked, and what became of them
+    messages    messages to clients: consent to them, a case's messages, a client's reply
     stages      a stage form handed to a case's run; a case sent back to assessment
     clients     likely duplicates; two records of one person merged
     transfers   cases handed to another case manager
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         cases,
         clients,
         documents,
+        messages,
         providers,
         referrals,
         reports,
@@ -47,6 +49,7 @@ __all__ = [
     "cases",
     "clients",
     "documents",
+    "messages",
     "providers",
     "referrals",
     "reports",

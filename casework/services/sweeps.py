@@ -13,6 +13,7 @@ from casework.core.prefect_api import (
     BENEFITS_DEPLOYMENT,
     CADENCE_DEPLOYMENT,
     FOLLOW_UPS_DEPLOYMENT,
+    MESSAGES_DEPLOYMENT,
     SWEEP_DEPLOYMENT,
 )
 from casework.models import cases, escalations, referrals
@@ -31,6 +32,7 @@ WATCH_DEPLOYMENTS = {
     Watch.BENEFITS: BENEFITS_DEPLOYMENT,
     Watch.FOLLOW_UPS: FOLLOW_UPS_DEPLOYMENT,
     Watch.REASSESSMENTS: CADENCE_DEPLOYMENT,
+    Watch.MESSAGES: MESSAGES_DEPLOYMENT,
 }
 
 
@@ -57,9 +59,10 @@ def catch_up() -> list[str]:
 
 def one_case(watches: list[Watch], case_number: str) -> str:
     """The case's number as the store has it, for sweeps that can look at one case."""
-    if not set(watches) <= {Watch.STALLED_CASES, Watch.BENEFITS}:
+    if not set(watches) <= {Watch.STALLED_CASES, Watch.BENEFITS, Watch.MESSAGES}:
         raise InputError(
-            "only the stalled-cases and benefits sweeps run for one case", field="case_number"
+            "only the stalled-cases, benefits and messages sweeps run for one case",
+            field="case_number",
         )
     with session_scope(read_only=True) as session:
         return cases.get_case(session, case_number).case_number or case_number
