@@ -70,8 +70,8 @@ def send_email(item: messages.Outgoing, settings: CaseworkSettings) -> None:
     mail["From"], mail["To"], mail["Subject"] = settings.mail_from, item.to, item.subject
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(idstring=item.number, domain="casework")
-    mail["Content-Language"] = item.language
     mail.set_content(item.text)
+    mail["Content-Language"] = item.language  # after the content: set_content clears Content-*
     host = parts.hostname or "localhost"
     try:
         if parts.scheme == "smtps":

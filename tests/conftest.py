@@ -103,6 +103,8 @@ os.environ.update(
         "CASEWORK_DESK_PORT": str(DESK_PORT),
         # Partner agencies here answer on loopback over plain http, as the demo's does.
         "CASEWORK_DEV_MODE": "on",
+        # The desk's hook for clients' text replies, posted by the tests' SMS gateway.
+        "CASEWORK_SMS_REPLY_TOKEN": "test-reply-token-0123456789",
         # Tests move a caseload ahead with `as_of` and check what it wrote: the development
         # switch that lets a future `as_of` write (off, it is a preview: see
         # docs/program-managers.md).

@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,6 +32,7 @@ from casework.models.orm import (
     Client,
     Consent,
     Contact,
+    ContactConsent,
     Escalation,
     Narrative,
     StageEvent,
@@ -897,3 +898,85 @@ def test_appointments_are_booked_by_the_cases_staff_and_counted_by_the_others(
         ], role
         denied(store, role, "permission denied", "SELECT with_whom FROM appointments")
         denied(store, role, "permission denied", "SELECT place FROM appointments")
+
+
+def test_messaging_consent_is_recorded_by_the_cases_staff_and_read_coded_by_the_others(
+    store: Store,
+) -> None:
+    """A case manager records their client's email and consent to texts, on their own case
+    only; the client's addresses bear identity: the program manager, the operator and the
+    admin read consents and messages (coded) but never an address, and record nothing; no
+    staff role writes a message row (the sweep does, as the service); raw SQL too."""
+    code, out, err = cli(
+        store,
+        "case_manager",
+        "messaging",
+        store.housing,
+        "--email",
+        "ana@example.org",
+        "--allow",
+        "sms",
+        "--on",
+        "2026-11-01",
+    )
+    assert (code, out.strip()) == (
+        0,
+        f"{store.housing}: email recorded; consent to sms messages from 2026-11-01",
+    ), err
+    refused(
+        store,
+        "case_manager",
+        f"no case {store.others}",
+        "messaging",
+        store.others,
+        "--allow",
+        "sms",
+    )
+    refused(
+        store,
+        "program_manager",
+        "permission denied",
+        "messaging",
+        store.housing,
+        "--withdraw",
+        "sms",
+    )
+    code, out, err = cli(store, "case_manager", "messaging", store.housing)
+    assert code == 0, err
+    assert "consent to sms: given 2026-11-01" in out
+    assert "by: " in out
+    code, out, err = cli(store, "program_manager", "messaging", store.housing)
+    assert code == 0, err
+    assert "consent to sms: given 2026-11-01" in out
+    assert "by: " not in out
+    assert as_role(store, "case_manager", "SELECT email FROM clients WHERE email IS NOT NULL") == [
+        ("ana@example.org",)
+    ]
+    for role in ("program_manager", "operator", "admin"):
+        assert as_role(store, role, "SELECT channel FROM contact_consents") == [("sms",)], role
+        denied(store, role, "permission denied", "SELECT email FROM clients")
+        denied(store, role, "permission denied", "UPDATE contact_consents SET withdrawn_by = 'x'")
+    for role in ("case_manager", "supervisor", "program_manager"):
+        denied(
+            store,
+            role,
+            "permission denied",
+            "INSERT INTO messages (key, case_id, episode, client_id, kind, subject, channel, "
+            "language, status, due_at, next_attempt_at, attempts, created, updated) "
+            "SELECT 'k', id, 1, client_id, 'check_in', 'x', 'sms', 'en', 'pending', now(), "
+            "now(), 0, now(), now() FROM cases",
+        )
+    # The consent of another case manager's client is not there to be read.
+    assert as_role(store, "case_manager", "SELECT count(*) FROM contact_consents") == [(1,)]
+    with session_scope(store.owner) as session:
+        other = session.scalars(select(Case).where(Case.case_number == store.others)).one()
+        session.add(
+            ContactConsent(
+                client_id=other.client_id,
+                channel="email",
+                given_on=date(2026, 11, 1),
+                recorded_by="x",
+            )
+        )
+    assert as_role(store, "case_manager", "SELECT channel FROM contact_consents") == [("sms",)]
+    assert as_role(store, "supervisor", "SELECT count(*) FROM contact_consents") == [(2,)]

@@ -180,7 +180,8 @@ def test_the_words_are_the_clients_language_and_discreet_by_default(
     subject, text = _rendered(session, case, _at("2026-11-01 12:00"))
     assert subject == "Un mensaje de su administrador de casos"
     assert "Recordatorio: tiene una cita el lunes, 2 de noviembre de 2026 a las 14:00." in text
-    assert "CONFIRMAR" in text and "ALTO" in text
+    assert "CONFIRMAR" in text
+    assert "ALTO" in text
     for private in (WITH, PLACE, "Housing", "housing"):  # discreet: the shipped default
         assert private not in text
 
@@ -200,7 +201,8 @@ def test_the_words_are_the_clients_language_and_discreet_by_default(
     finally:
         configured.programs = original
     assert "your Housing stability appointment is on Monday, November 2, 2026 at 2:00 PM." in text
-    assert f"With: {WITH}" in text and f"Where: {PLACE}" in text
+    assert f"With: {WITH}" in text
+    assert f"Where: {PLACE}" in text
     assert "Reply CONFIRM to confirm or CANCEL to cancel." in text
 
 
