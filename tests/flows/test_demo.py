@@ -69,6 +69,7 @@ def test_the_demo_moves_every_case_to_its_stage_and_the_case_managers_page_then_
     assert (tmp_path / "report.html").exists()
     assert re.search(r"^CASE-\d{6}$", out, re.MULTILINE)  # the same client, linked: a new case
     assert re.search(r"CASE-\d{6}: cm\.rivera -> cm\.park", out), out  # the transfer
+    assert "consent to email messages withdrawn" in out  # messages to the client, by email
     # `casework status` exits 1 when anything needs action: other tests leave that here.
     status = subprocess.run(
         ["bash", "-c", "casework status"],

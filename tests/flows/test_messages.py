@@ -27,6 +27,7 @@ from casework.models.codes import (
     BenefitKind,
     ContactPreference,
     MessageChannel,
+    Stage,
 )
 from casework.models.due import due_list
 from casework.models.orm import Appointment, Case, Contact, Escalation, Message
@@ -262,3 +263,42 @@ def test_an_email_in_spanish_and_a_failing_gateway_shown_in_status(
         for line in actions
     ), actions
     assert "cliente@example.org" not in surfaces_text(stack, runs)
+
+
+def test_a_check_in_before_the_contact_interval_lapses_then_the_ladder(
+    stack: str, channels: tuple[SmtpRelay, SmsGateway]
+) -> None:
+    """In monitoring (housing: contact every 14 days), the client is texted a check-in 3
+    days before the interval lapses; nobody gets in touch, so the lapse is on the case
+    manager's day and escalated; a reply would have counted as contact."""
+    _, gateway = channels
+    runs: list[str] = []
+    number, client = _client_case(ContactPreference.TEXT)
+    entered = datetime(2027, 5, 3, 14, 0, tzinfo=UTC)
+    with session_scope() as session:
+        case = session.scalars(select(Case).where(Case.case_number == number)).one()
+        factories.walk_to(session, case, Stage.MONITORING, entered)
+        case.last_contact_at = entered
+    services.messages.record(number, "tester", allow=[MessageChannel.SMS])
+    assert _sweep(_local("2027-05-14 09:00"), runs)["sent"] == 0
+    assert _sweep(_local("2027-05-14 10:00"), runs)["sent"] == 1  # 17 May lapses: 3 days
+    assert gateway.sent[-1]["message"].startswith(
+        "How are you doing? Your case manager would like to hear from you."
+    )
+    with session_scope() as session:
+        [item] = [
+            i
+            for i in due_list(session, date(2027, 5, 14), 7, factories.STAFF)
+            if i.case_number == number and i.what == "contact"
+        ]
+    assert item.due_on == date(2027, 5, 17)
+    stalled = stalled_case_sweep(
+        as_of=datetime(2027, 5, 19, 12, tzinfo=UTC), case_number=number, return_state=True
+    )
+    assert stalled.is_completed()
+    with session_scope() as session:
+        rules = session.scalars(
+            select(Escalation.rule).where(Escalation.case_number == number)
+        ).all()
+    assert "no_contact" in rules
+    assert str(client.phone) not in surfaces_text(stack, runs)
