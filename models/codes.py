@@ -175,6 +175,10 @@ class ContactType(StrEnum):
     TEXT_REPLY = "text_reply"  # the client's reply to a message (models.messages)
 
 
+# What staff record as a contact or note: a client's text reply comes by the reply hook only.
+STAFF_CONTACT_TYPES = tuple(t for t in ContactType if t is not ContactType.TEXT_REPLY)
+
+
 class AppointmentKind(StrEnum):
     OFFICE = "office"
     HOME_VISIT = "home_visit"

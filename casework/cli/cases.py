@@ -34,6 +34,7 @@ from casework.cli.options import (
 )
 from casework.core.settings import STAFF_ID_PATTERN
 from casework.models.codes import (
+    STAFF_CONTACT_TYPES,
     CaseStatus,
     ContactType,
     NewClientReason,
@@ -270,7 +271,9 @@ def form(stage: str, example: bool, program: str | None) -> int:
 @command(commands, "note", "record a contact or note (no flow resume)")
 @click.argument("case_number")
 @click.option("--text", "text", required=True)
-@click.option("--type", "contact_type", default=ContactType.NOTE.value, type=choice_of(ContactType))
+@click.option(
+    "--type", "contact_type", default=ContactType.NOTE.value, type=choice_of(STAFF_CONTACT_TYPES)
+)
 @click.option("--crisis", is_flag=True, help="the client is in crisis: escalate at once")
 def note(case_number: str, text: str, contact_type: str, crisis: bool) -> int:
     from pydantic import ValidationError

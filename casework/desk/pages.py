@@ -23,9 +23,11 @@ from casework.desk.sessions import DeskSession
 from casework.desk.words import plain
 from casework.models import access
 from casework.models.codes import (
+    STAFF_CONTACT_TYPES,
     AppointmentKind,
     AppointmentStatus,
     ContactType,
+    MessageChannel,
     NewClientReason,
     Objective,
     Program,
@@ -282,6 +284,37 @@ def register(  # noqa: C901 - the table of routes
             return f"{said} It is now {new.number}, {new.local}." if new else said
 
         return on_case(request, case_number, form, "appointments", act)
+
+    @app.post("/cases/{case_number}/messaging", response_class=HTMLResponse)
+    def messaging(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
+        with working_on(request, case_number, form) as held:
+            values = forms.flat(form)
+            withdraw = _enum(MessageChannel, values.get("withdraw"))
+            allow = _enum(MessageChannel, values.get("allow"))
+            try:
+                on = date.fromisoformat(str(values.get("on"))) if values.get("on") else None
+            except ValueError:
+                on = None
+            try:
+                if allow is not None and on is None:
+                    raise InputError("Give the date the client consented, as a date.")
+                done = services.messages.record(
+                    case_number,
+                    held.staff_id,
+                    phone=str(values.get("phone") or "").strip() or None,
+                    email=str(values.get("email") or "").strip() or None,
+                    allow=[allow] if allow else [],
+                    withdraw=[withdraw] if withdraw else [],
+                    on=on,
+                )
+            except UserError as exc:
+                refused = forms.Refusals(by_field={"messages": [_sentence(str(exc))]})
+                kept = {"reach": values}
+                return _case(held, case_number, render, kept, refused, anchor="messages")
+            held.said.append(_sentence("; ".join(done)) + ".")
+            return see_other(f"/cases/{case_number}#messages")
 
     @app.post("/cases/{case_number}/documents", response_class=HTMLResponse)
     def make_document(
@@ -593,8 +626,11 @@ def _case(
         documents=documents,
         document_kinds=DOCUMENT_KINDS,
         providers=providers,
-        contact_types=[(t.value, label(t.value)) for t in ContactType],
+        contact_types=[(t.value, label(t.value)) for t in STAFF_CONTACT_TYPES],
         appointment=values.get("appointment", {}),
+        messaging=services.messages.messaging(case_number, held.staff_id),
+        reach=values.get("reach", {}),
+        zone=get_settings().zone,
         appointment_kinds=[(k.value, label(k.value)) for k in AppointmentKind],
         time_zone=get_settings().timezone,
         reassess_reasons=[(r.value, label(r.value)) for r in ReassessmentReason],
@@ -684,6 +720,14 @@ def _submit(
 
 
 OPTION_FIELDS = {"--at": "at", "--kind": "kind", "--with": "with_whom", "--place": "place"}
+
+
+def _sentence(text: str) -> str:
+    """A refusal or a report said on a page: without the CLI option it names first
+    (`--email: …`), begun with a capital."""
+    head, sep, rest = text.partition(": ")
+    said = rest if sep and head.startswith("--") else text
+    return said[:1].upper() + said[1:]
 
 
 def _option_refusal(text: str) -> dict[str, list[str]]:

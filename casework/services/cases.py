@@ -33,6 +33,7 @@ from casework.models import (
     stage_questions,
 )
 from casework.models.codes import (
+    STAFF_CONTACT_TYPES,
     CaseStatus,
     NewClientReason,
     Program,
@@ -169,6 +170,11 @@ def note(case_number: str, data: ContactIn, actor: str) -> str | None:
     """Record a contact or note (no flow resume). A crisis note also starts a sweep of the
     case at once; if Prefect cannot take it, the note is kept and the scheduled sweep
     escalates it. Returns a warning for the user, if any."""
+    if data.contact_type not in STAFF_CONTACT_TYPES:
+        raise InputError(
+            f"{data.contact_type.value}: recorded when the client replies to a message; "
+            "choose another kind of note"
+        )
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         contacts.add_contact(session, case, data, actor, now())
