@@ -274,7 +274,7 @@ def client_messages(
     ]
     sent: dict[str, Any] = {"rows": [], "quiet": False}
     if not preview:
-        sent = deliver_messages(when)
+        sent = deliver_messages(when, case_id)
         rows += [{**row, "case_number": ""} for row in sent["rows"]]
     totals = {
         "kept": len(planned["kept"]),

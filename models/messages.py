@@ -423,14 +423,18 @@ def language_of(code: str | None) -> str:
 # -- delivery ------------------------------------------------------------------------------
 
 
-def deliverable(session: Session, as_of: datetime, limit: int = 500) -> list[int]:
-    """The ids of pending messages whose next attempt has come."""
+def deliverable(
+    session: Session, as_of: datetime, case_id: int | None = None, limit: int = 500
+) -> list[int]:
+    """The ids of pending messages whose next attempt has come (of one case, if given)."""
     query = (
         select(Message.id)
         .where(Message.status == MessageStatus.PENDING.value, Message.next_attempt_at <= as_of)
         .order_by(Message.next_attempt_at, Message.id)
         .limit(limit)
     )
+    if case_id is not None:
+        query = query.where(Message.case_id == case_id)
     return list(session.scalars(query))
 
 

@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 
 from casework.core.clock import now
 from casework.core.db import session_scope
+from casework.core.errors import CaseworkError
 from casework.core.settings import CaseworkSettings, get_settings
 from casework.models import messages
 from casework.models.codes import MessageChannel
@@ -33,11 +34,11 @@ from casework.tasks.retries import store_unavailable
 SMTP_TIMEOUT_SECONDS = 15.0
 
 
-class NotConfigured(Exception):
+class NotConfigured(CaseworkError):
     """The channel has no relay or provider configured: waiting will not fix it."""
 
 
-class NotTaken(Exception):
+class NotTaken(CaseworkError):
     """The relay or provider did not take the message; another attempt may."""
 
 
@@ -141,8 +142,9 @@ def keep_due_messages(as_of: datetime, case_id: int | None, preview: bool) -> di
 
 
 @task(name="deliver-messages", cache_policy=NO_CACHE, persist_result=False)
-def deliver_messages(as_of: datetime) -> dict[str, Any]:
-    """Deliver every pending message whose time has come, outside the quiet hours."""
+def deliver_messages(as_of: datetime, case_id: int | None = None) -> dict[str, Any]:
+    """Deliver every pending message whose time has come (of one case, if given), outside
+    the quiet hours."""
     logger = get_run_logger()
     settings = get_settings()
     if messages.quiet(as_of, settings.quiet, settings.zone):
@@ -150,7 +152,7 @@ def deliver_messages(as_of: datetime) -> dict[str, Any]:
         return {"rows": [], "quiet": True}
     voice = messages.Voice(settings.agency_name, settings.agency_phone, settings.zone)
     with session_scope(read_only=True) as session:
-        due = messages.deliverable(session, as_of)
+        due = messages.deliverable(session, as_of, case_id)
     done = Sent()
     for message_id in due:
         outcome = deliver_one(message_id, as_of, voice, settings)

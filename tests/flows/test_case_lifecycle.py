@@ -290,7 +290,7 @@ def test_a_forced_rerun_writes_nothing_twice(stack: str) -> None:
         _wait_for_state(flow_run_id, "PAUSED")  # its process has finished suspending
         with get_client(sync_client=True) as prefect:
             prefect.set_flow_run_state(UUID(flow_run_id), Scheduled(), force=True)
-        _wait_for_state(flow_run_id, "SCHEDULED", 10)
+        _wait_for_state(flow_run_id, "SCHEDULED", 60)
         key = f"monitoring-5-retry{attempt}"
         wait_for(f"the run waiting again at {key}", lambda key=key: _waits_at(flow_run_id, key))
     after = _rows(case_number)

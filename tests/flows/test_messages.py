@@ -68,8 +68,9 @@ def _local(text: str) -> datetime:
     return appointments.local_time(text, NEW_YORK)
 
 
-def _sweep(as_of: datetime, runs: list[str]) -> dict[str, object]:
-    state = client_messages(as_of=as_of, return_state=True)
+def _sweep(as_of: datetime, runs: list[str], case_number: str) -> dict[str, object]:
+    """The messages sweep of one case (what other tests left in the store is theirs)."""
+    state = client_messages(as_of=as_of, case_number=case_number, return_state=True)
     assert state.is_completed(), state
     runs.append(str(state.state_details.flow_run_id))
     result = state.result()
@@ -116,13 +117,15 @@ def test_an_appointment_by_text_reminded_confirmed_cancelled_missed_and_escalate
     first = services.appointments.book(
         number, "2027-03-15 10:00", AppointmentKind.MEDICAL, WITH, PLACE, "tester"
     )
-    assert _sweep(_local("2027-03-14 10:05"), runs)["passed_over"] == 1  # no consent yet
+    assert _sweep(_local("2027-03-14 10:05"), runs, number)["passed_over"] == 1  # no consent yet
     assert gateway.sent == []
     services.messages.record(number, "tester", allow=[MessageChannel.SMS])
 
-    assert _sweep(_local("2027-03-14 09:55"), runs)["sent"] == 0  # due at 10:00 EDT
-    assert _sweep(_local("2027-03-14 10:05"), runs)["sent"] == 1
-    assert _sweep(_local("2027-03-14 11:00"), runs)["kept"] == 0  # once, however many sweeps
+    assert _sweep(_local("2027-03-14 09:55"), runs, number)["sent"] == 0  # due at 10:00 EDT
+    assert _sweep(_local("2027-03-14 10:05"), runs, number)["sent"] == 1
+    assert (
+        _sweep(_local("2027-03-14 11:00"), runs, number)["kept"] == 0
+    )  # once, however many sweeps
     [reminder] = gateway.sent
     assert reminder["to"] == phone
     assert (
@@ -136,8 +139,8 @@ def test_an_appointment_by_text_reminded_confirmed_cancelled_missed_and_escalate
     status, confirmed = _status_of(first.number)
     assert status == "scheduled"
     assert confirmed is not None
-    assert _sweep(_local("2027-03-15 07:55"), runs)["sent"] == 0  # quiet until 08:00
-    assert _sweep(_local("2027-03-15 08:05"), runs)["sent"] == 1
+    assert _sweep(_local("2027-03-15 07:55"), runs, number)["sent"] == 0  # quiet until 08:00
+    assert _sweep(_local("2027-03-15 08:05"), runs, number)["sent"] == 1
     assert (
         "Today, Monday, March 15, 2027, at 10:00 AM: your appointment."
         in (gateway.sent[-1]["message"])
@@ -168,9 +171,9 @@ def test_an_appointment_by_text_reminded_confirmed_cancelled_missed_and_escalate
     )
     services.appointments.record(gone.number, AppointmentStatus.MISSED, "tester")
     late = _next_local(now, time(22, 0))
-    said = _sweep(late, runs)
+    said = _sweep(late, runs, number)
     assert (said["kept"], said["sent"], said["quiet_hours"]) == (1, 0, True)
-    assert _sweep(_next_local(late, time(8, 30)), runs)["sent"] == 1
+    assert _sweep(_next_local(late, time(8, 30)), runs, number)["sent"] == 1
     missed_text = gateway.sent[-1]["message"]
     assert "We missed you at your appointment on" in missed_text
     assert "Reply to this message or call 555-0100." in missed_text
@@ -196,7 +199,7 @@ def test_an_appointment_by_text_reminded_confirmed_cancelled_missed_and_escalate
         number, "2027-04-05 10:00", AppointmentKind.OFFICE, WITH, None, "tester"
     )
     sent = len(gateway.sent)
-    assert _sweep(_local("2027-04-04 12:00"), runs)["passed_over"] == 1
+    assert _sweep(_local("2027-04-04 12:00"), runs, number)["passed_over"] == 1
     assert len(gateway.sent) == sent
     assert later.number
 
@@ -231,7 +234,7 @@ def test_an_email_in_spanish_and_a_failing_gateway_shown_in_status(
         benefits.record_benefit(
             session, case, BenefitKind.SNAP, date(2027, 2, 1), "tester", datetime.now(UTC)
         )
-    assert _sweep(_local("2027-01-25 10:30"), runs)["sent"] == 1
+    assert _sweep(_local("2027-01-25 10:30"), runs, number)["sent"] == 1
     [mail] = [m for m in relay.mails if m["To"] == "cliente@example.org"]
     assert mail["Subject"] == "Un mensaje de su administrador de casos"
     assert mail["Content-Language"] == "es"
@@ -245,9 +248,11 @@ def test_an_email_in_spanish_and_a_failing_gateway_shown_in_status(
         texting, "2027-01-26 15:00", AppointmentKind.OFFICE, WITH, None, "tester"
     )
     gateway.refuse = 5
-    assert _sweep(_local("2027-01-25 10:40"), runs)["retrying"] == 1
-    assert _sweep(_local("2027-01-25 10:44"), runs)["retrying"] == 0  # its backoff: 5 minutes
-    assert _sweep(_local("2027-01-25 10:46"), runs)["failed"] == 1
+    assert _sweep(_local("2027-01-25 10:40"), runs, texting)["retrying"] == 1
+    assert (
+        _sweep(_local("2027-01-25 10:44"), runs, texting)["retrying"] == 0
+    )  # its backoff: 5 minutes
+    assert _sweep(_local("2027-01-25 10:46"), runs, texting)["failed"] == 1
     assert gateway.refused == 2
     with session_scope() as session:
         failed = session.scalars(
@@ -280,8 +285,8 @@ def test_a_check_in_before_the_contact_interval_lapses_then_the_ladder(
         factories.walk_to(session, case, Stage.MONITORING, entered)
         case.last_contact_at = entered
     services.messages.record(number, "tester", allow=[MessageChannel.SMS])
-    assert _sweep(_local("2027-05-14 09:00"), runs)["sent"] == 0
-    assert _sweep(_local("2027-05-14 10:00"), runs)["sent"] == 1  # 17 May lapses: 3 days
+    assert _sweep(_local("2027-05-14 09:00"), runs, number)["sent"] == 0
+    assert _sweep(_local("2027-05-14 10:00"), runs, number)["sent"] == 1  # 17 May lapses: 3 days
     assert gateway.sent[-1]["message"].startswith(
         "How are you doing? Your case manager would like to hear from you."
     )

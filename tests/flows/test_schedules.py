@@ -152,8 +152,10 @@ def test_every_cron_deployment_up_serves_has_upcoming_runs(
     assert len(scheduled) == len(SCHEDULES)
     assert all(d["next_run"] and not d["problem"] for d in scheduled), scheduled
     assert status["scheduler_errors"] == 0
-    # Case runs the earlier tests left broken on purpose may be listed; nothing else is.
-    assert [a for a in status["actions"] if not a.startswith("CASE-")] == [], shown.stderr
+    # Case runs the earlier tests left broken on purpose may be listed, and the message
+    # tests/flows/test_messages.py failed on purpose; nothing else is.
+    left = ("CASE-", "1 sms message(s) to clients failed this week")
+    assert [a for a in status["actions"] if not a.startswith(left)] == [], shown.stderr
 
 
 def test_a_stalled_case_is_escalated_by_a_sweep_nobody_started(
