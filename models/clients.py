@@ -20,7 +20,15 @@ from casework.core.errors import UserError
 from casework.models import audit
 from casework.models.codes import CaseStatus, NewClientReason
 from casework.models.matching import BIRTH_WEIGHT, LIKELY, NAME_WEIGHT, Identity, Match, score
-from casework.models.orm import Case, Client, ClientKey, ClientMatch, Consent
+from casework.models.orm import (
+    Case,
+    Client,
+    ClientKey,
+    ClientMatch,
+    Consent,
+    ContactConsent,
+    Message,
+)
 from casework.models.schemas import ClientIn
 
 
@@ -396,8 +404,9 @@ def merge(
     at: datetime,
     supervised: set[str],
 ) -> int:
-    """Merge `merged_number` into `kept_number`: its cases and consents (and with its cases
-    their benefits, contacts and documents) move to the kept client. The merged client's
+    """Merge `merged_number` into `kept_number`: its cases and consents (to share, and to be
+    messaged; and with its cases their benefits, contacts, documents and messages) move to
+    the kept client. The merged client's
     row stays, identity and all, marked merged; both numbers are audited on every case
     moved. Refused when both have an open case in the same program, or when the merging
     staff member does not supervise the program of every case that would move (on
@@ -426,11 +435,12 @@ def merge(
     session.execute(
         update(Case).where(Case.client_id == merged.client_id).values(client_id=kept.client_id)
     )
-    session.execute(
-        update(Consent)
-        .where(Consent.client_id == merged.client_id)
-        .values(client_id=kept.client_id)
-    )
+    for table in (Consent, ContactConsent, Message):  # consents, and messages with cases
+        session.execute(
+            update(table)
+            .where(table.client_id == merged.client_id)
+            .values(client_id=kept.client_id)
+        )
     session.execute(
         update(Client).where(Client.id == merged.client_id).values(merged_into_id=kept.client_id)
     )

@@ -34,6 +34,7 @@ from casework.models.orm import (
     Contact,
     ContactConsent,
     Escalation,
+    Message,
     Narrative,
     StageEvent,
 )
@@ -423,9 +424,40 @@ def test_a_supervisor_transfers_and_merges_within_their_programs_only(store: Sto
     # The housing client merges into the geriatric one (its one case moves); the other
     # way round would move a case they do not supervise.
     refused(store, "supervisor", "cases in programs you do not supervise", "merge", *numbers)
+    with session_scope(store.owner) as session:  # a consent to texts, and a message sent
+        case = session.scalars(select(Case).where(Case.case_number == moving)).one()
+        session.add(
+            ContactConsent(
+                client_id=case.client_id, channel="sms", given_on=date(2026, 11, 1), recorded_by=me
+            )
+        )
+        session.add(
+            Message(
+                key=f"check_in:{case.id}",
+                case_id=case.id,
+                episode=1,
+                client_id=case.client_id,
+                kind="check_in",
+                subject="x",
+                channel="sms",
+                language="en",
+                status="sent",
+                due_at=datetime.now(UTC),
+                next_attempt_at=datetime.now(UTC),
+            )
+        )
     code, out, err = cli(store, "supervisor", "merge", numbers[1], numbers[0])
     assert code == 0, err
     assert f"{numbers[0]} merged into {numbers[1]}: 1 case(s) moved" in out
+    with session_scope(store.owner) as session:  # they went with the client's case
+        case = session.scalars(select(Case).where(Case.case_number == moving)).one()
+        moved = [
+            *session.scalars(
+                select(ContactConsent.client_id).where(ContactConsent.recorded_by == me)
+            ),
+            *session.scalars(select(Message.client_id).where(Message.case_id == case.id)),
+        ]
+        assert moved == [case.client_id, case.client_id]
 
 
 def as_role(store: Store, role: str, sql: str, **params: object) -> list[Any]:
@@ -917,11 +949,11 @@ def test_messaging_consent_is_recorded_by_the_cases_staff_and_read_coded_by_the_
         "--allow",
         "sms",
         "--on",
-        "2026-11-01",
+        "2026-11-02",
     )
     assert (code, out.strip()) == (
         0,
-        f"{store.housing}: email recorded; consent to sms messages from 2026-11-01",
+        f"{store.housing}: email recorded; consent to sms messages from 2026-11-02",
     ), err
     refused(
         store,
@@ -943,17 +975,19 @@ def test_messaging_consent_is_recorded_by_the_cases_staff_and_read_coded_by_the_
     )
     code, out, err = cli(store, "case_manager", "messaging", store.housing)
     assert code == 0, err
-    assert "consent to sms: given 2026-11-01" in out
+    assert "consent to sms: given 2026-11-02" in out
     assert "by: " in out
     code, out, err = cli(store, "program_manager", "messaging", store.housing)
     assert code == 0, err
-    assert "consent to sms: given 2026-11-01" in out
+    assert "consent to sms: given 2026-11-02" in out
     assert "by: " not in out
     assert as_role(store, "case_manager", "SELECT email FROM clients WHERE email IS NOT NULL") == [
         ("ana@example.org",)
     ]
     for role in ("program_manager", "operator", "admin"):
-        assert as_role(store, role, "SELECT channel FROM contact_consents") == [("sms",)], role
+        assert as_role(
+            store, role, "SELECT channel FROM contact_consents WHERE given_on = '2026-11-02'"
+        ) == [("sms",)], role
         denied(store, role, "permission denied", "SELECT email FROM clients")
         denied(store, role, "permission denied", "UPDATE contact_consents SET withdrawn_by = 'x'")
     for role in ("case_manager", "supervisor", "program_manager"):
@@ -967,16 +1001,22 @@ def test_messaging_consent_is_recorded_by_the_cases_staff_and_read_coded_by_the_
             "now(), 0, now(), now() FROM cases",
         )
     # The consent of another case manager's client is not there to be read.
-    assert as_role(store, "case_manager", "SELECT count(*) FROM contact_consents") == [(1,)]
+    assert as_role(
+        store, "case_manager", "SELECT count(*) FROM contact_consents WHERE given_on = '2026-11-02'"
+    ) == [(1,)]
     with session_scope(store.owner) as session:
         other = session.scalars(select(Case).where(Case.case_number == store.others)).one()
         session.add(
             ContactConsent(
                 client_id=other.client_id,
                 channel="email",
-                given_on=date(2026, 11, 1),
+                given_on=date(2026, 11, 2),
                 recorded_by="x",
             )
         )
-    assert as_role(store, "case_manager", "SELECT channel FROM contact_consents") == [("sms",)]
-    assert as_role(store, "supervisor", "SELECT count(*) FROM contact_consents") == [(2,)]
+    assert as_role(
+        store, "case_manager", "SELECT channel FROM contact_consents WHERE given_on = '2026-11-02'"
+    ) == [("sms",)]
+    assert as_role(
+        store, "supervisor", "SELECT count(*) FROM contact_consents WHERE given_on = '2026-11-02'"
+    ) == [(2,)]

@@ -15,7 +15,8 @@ Runs waiting under 0016 are untouched: nothing here is read by a case's run.
 
 On PostgreSQL, as the store's other tables: row-level security by the client (consents) or
 the case (messages), the service role every row. Case managers and supervisors read both
-and record consents; only the service role (the sweep, the reply hook) writes messages.
+and record consents; only the service role (the sweep, the reply hook) writes messages,
+but for the client a supervisor's merge moves them to.
 Program managers, operators and admins read both, which are coded only. Case managers and
 supervisors may now update a client's phone and email (and nothing else of the identity).
 """
@@ -91,6 +92,8 @@ def _secure_postgresql() -> None:
     run = op.execute
     run(f"GRANT UPDATE (phone, email, updated) ON clients TO {WRITERS}")
     run(f"GRANT SELECT (confirmed_at) ON appointments TO {READERS}")
+    # A supervisor's merge moves the merged client's messages with their cases.
+    run("GRANT UPDATE (client_id, updated) ON messages TO casework_supervisor")
     for table, seen in (
         ("contact_consents", "casework_sees_client(client_id)"),
         ("messages", "casework_sees_case(case_id)"),
