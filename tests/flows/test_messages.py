@@ -307,3 +307,41 @@ def test_a_check_in_before_the_contact_interval_lapses_then_the_ladder(
         ).all()
     assert "no_contact" in rules
     assert str(client.phone) not in surfaces_text(stack, runs)
+
+
+def test_a_future_as_of_previews_messages_and_sends_nothing(
+    stack: str, channels: tuple[SmtpRelay, SmsGateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the development switch, a sweep as of next week says what it would send
+    and writes and sends nothing; a reply from a number no text went to is ignored, and
+    the log says so without the number or the words."""
+    _, gateway = channels
+    number, _ = _client_case(ContactPreference.TEXT)
+    services.messages.record(number, "tester", allow=[MessageChannel.SMS])
+    soon = datetime.now(UTC) + timedelta(days=8)
+    services.appointments.book(
+        number,
+        f"{soon.astimezone(NEW_YORK):%Y-%m-%d} 15:00",
+        AppointmentKind.OFFICE,
+        WITH,
+        None,
+        "tester",
+    )
+    monkeypatch.setenv("CASEWORK_WRITE_AHEAD", "off")
+    get_settings.cache_clear()
+    said = _sweep(_next_local(soon - timedelta(days=1), time(12, 0)), [], number)
+    assert (said["preview"], said["kept"], said["sent"]) == (True, 1, 0)
+    assert gateway.sent == []
+    assert _numbers(number) == []
+    with session_scope() as session:
+        case = session.scalars(select(Case).where(Case.case_number == number)).one()
+        assert messages.for_case(session, case) == []
+
+
+def test_a_reply_from_an_unknown_number_is_ignored_and_logged_without_content(
+    stack: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="casework.messages"):
+        assert services.messages.take_reply("+1 (555) 010-9999", "my secret words") is None
+    said = " ".join(r.getMessage() for r in caplog.records if r.name == "casework.messages")
+    assert said == "a reply from a number no message went to was ignored"
