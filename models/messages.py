@@ -30,7 +30,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casework.core.errors import InputError
@@ -61,7 +60,7 @@ from casework.models.orm import (
     Message,
 )
 from casework.models.programs import ProgramConfig
-from casework.models.schemas import ContactIn
+from casework.models.schemas import EMAIL_PATTERN, ContactIn
 
 TEXTS = Path(__file__).parent / "message_texts"
 LANGUAGES = ("en", "es")  # the catalogues shipped; any other language gets English
@@ -70,7 +69,7 @@ CLIENT = BY_CLIENT  # who withdrew a consent or cancelled an appointment by a re
 CLAIM_LEASE = timedelta(minutes=10)  # a sweep that died lets go of its claims after this
 NUMBER = re.compile(r"^MSG-\d{6,}$")
 REPLY_WINDOW = timedelta(days=90)  # a reply answers a text sent at most this long ago
-EMAIL = re.compile(r"^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$")
+EMAIL = re.compile(EMAIL_PATTERN)
 APPOINTMENT_KINDS = (
     MessageKind.APPOINTMENT_TOMORROW,
     MessageKind.APPOINTMENT_TODAY,
@@ -88,10 +87,13 @@ KEYWORDS = {
 
 def channel_for(client: Client) -> MessageChannel | None:
     """The channel a client's contact preference asks for, if they have its address."""
-    preference = ContactPreference(client.contact_preference)
-    if preference is ContactPreference.TEXT and client.phone:
+    return reachable(client.contact_preference, client.phone, client.email)
+
+
+def reachable(preference: str, phone: str | None, email: str | None) -> MessageChannel | None:
+    if preference == ContactPreference.TEXT.value and phone:
         return MessageChannel.SMS
-    if preference is ContactPreference.EMAIL and client.email:
+    if preference == ContactPreference.EMAIL.value and email:
         return MessageChannel.EMAIL
     return None
 
@@ -369,49 +371,118 @@ def plan(
 ) -> Planned:
     """Keep a message row for each message due as of `as_of` that has none yet and may go
     (the client's preference names a channel they have an address for, and they consent to
-    it). Once only: the row's key is unique, whichever sweep finds it first keeps it."""
+    it). Once only: the row's key is unique, whichever sweep finds it first keeps it. The
+    cases, clients and consents are read in bulk, a few queries per thousand messages."""
     due = falling_due(session, as_of, configs, zone, morning, case_id)
-    if not due:
-        return Planned([], [])
-    known = set(session.scalars(select(Message.key).where(Message.key.in_([d.key for d in due]))))
-    kept, passed = [], []
+    known: set[str] = set()
+    for chunk in _chunks([d.key for d in due]):
+        known.update(session.scalars(select(Message.key).where(Message.key.in_(chunk))))
+    due = [item for item in due if item.key not in known]
+    recipients = _recipients(session, {item.case_id for item in due})
+    consented = _consented(session, {r.client_id for r in recipients.values()}, as_of.date())
+    new, passed = [], []
     for item in due:
-        if item.key in known:
+        to = recipients[item.case_id]
+        if to.channel is None:
+            passed.append((to.case_number, item.kind.value, "no_channel"))
             continue
-        case = session.get(Case, item.case_id)
-        assert case is not None
-        client = session.get(Client, case.client_id)
-        assert client is not None
-        channel = channel_for(client)
-        if channel is None:
-            passed.append((case.case_number or "", item.kind.value, "no_channel"))
+        if (to.client_id, to.channel.value) not in consented:
+            passed.append((to.case_number, item.kind.value, f"no_{to.channel.value}_consent"))
             continue
-        if consent_of(session, client.id, channel, as_of.date()) is None:
-            passed.append((case.case_number or "", item.kind.value, f"no_{channel.value}_consent"))
-            continue
-        row = Message(
-            key=item.key,
-            case_id=case.id,
-            episode=case.episode,
-            client_id=client.id,
-            kind=item.kind.value,
-            subject=item.subject,
-            channel=channel.value,
-            language=language_of(client.language),
-            status=MessageStatus.PENDING.value,
-            due_at=item.due_at,
-            next_attempt_at=item.due_at,
+        new.append(
+            {
+                "key": item.key,
+                "case_id": item.case_id,
+                "episode": to.episode,
+                "client_id": to.client_id,
+                "kind": item.kind.value,
+                "subject": item.subject,
+                "channel": to.channel.value,
+                "language": language_of(to.language),
+                "status": MessageStatus.PENDING.value,
+                "due_at": item.due_at,
+                "next_attempt_at": item.due_at,
+                "attempts": 0,
+            }
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:  # another sweep kept it first
-            continue
-        row.number = f"MSG-{row.id:06d}"
-        session.flush()
-        kept.append(row)
-    return Planned(kept, passed)
+    return Planned(_insert_once(session, new), passed)
+
+
+def _insert_once(session: Session, rows: list[dict[str, Any]]) -> list[Message]:
+    """Insert the rows whose key is not taken (another sweep may have just kept one: ON
+    CONFLICT DO NOTHING), number them by their ids, and return them: a few statements per
+    500 messages."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    ids: list[int] = []
+    for chunk in _chunks(rows, 500):
+        statement = (
+            dialect.insert(Message)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(Message.id)
+        )
+        ids += [int(i) for i in session.scalars(statement, chunk)]
+    if ids:
+        session.execute(update(Message), [{"id": i, "number": f"MSG-{i:06d}"} for i in ids])
+    kept: list[Message] = []
+    for chunk in _chunks(sorted(ids)):
+        kept += session.scalars(select(Message).where(Message.id.in_(chunk)).order_by(Message.id))
+    return kept
+
+
+def _chunks(values: list[Any], size: int = 900) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    case_number: str
+    episode: int
+    client_id: int
+    channel: MessageChannel | None
+    language: str
+
+
+def _recipients(session: Session, case_ids: set[int]) -> dict[int, _Recipient]:
+    """Each case's client as a message needs them: the channel they can be reached by."""
+    found = {}
+    for chunk in _chunks(sorted(case_ids)):
+        query = (
+            select(
+                Case.id,
+                Case.case_number,
+                Case.episode,
+                Case.client_id,
+                Client.contact_preference,
+                Client.phone,
+                Client.email,
+                Client.language,
+            )
+            .join(Client, Client.id == Case.client_id)
+            .where(Case.id.in_(chunk))
+        )
+        for row in session.execute(query):
+            channel = reachable(row.contact_preference, row.phone, row.email)
+            found[row.id] = _Recipient(
+                row.case_number or "", row.episode, row.client_id, channel, row.language
+            )
+    return found
+
+
+def _consented(session: Session, client_ids: set[int], on: date) -> set[tuple[int, str]]:
+    """The (client, channel) pairs whose latest consent holds on `on`."""
+    latest: dict[tuple[int, str], ContactConsent] = {}
+    for chunk in _chunks(sorted(client_ids)):
+        query = (
+            select(ContactConsent)
+            .where(ContactConsent.client_id.in_(chunk))
+            .order_by(ContactConsent.id)
+        )
+        for row in session.scalars(query):
+            latest[(row.client_id, row.channel)] = row
+    return {pair for pair, row in latest.items() if row.withdrawn_at is None and row.given_on <= on}
 
 
 def language_of(code: str | None) -> str:

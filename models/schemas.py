@@ -29,6 +29,9 @@ FreeText = Annotated[
 ]
 
 
+EMAIL_PATTERN = r"^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$"  # an address a relay can try, no more
+
+
 class ClientIn(BaseModel):
     """Intake data: identifying fields, written to the store only."""
 
@@ -44,6 +47,14 @@ class ClientIn(BaseModel):
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), OneLine] | None
     ) = None
     phone: Annotated[str, StringConstraints(pattern=r"^[0-9 +().-]{5,40}$")] | None = None
+    # For messages by email (models.messages), with the client's consent.
+    email: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN),
+        ]
+        | None
+    ) = None
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] = "en"
     contact_preference: ContactPreference = ContactPreference.PHONE
 
@@ -82,6 +93,7 @@ class ClientOut(OutModel):
     id_number: str | None
     address: str | None
     phone: str | None
+    email: str | None = None
     language: str
     contact_preference: str
 
