@@ -567,6 +567,19 @@ MATRIX: list[tuple[str, str, int]] = [
     ("access-log --case CASE-999999", "no case CASE-999999", REFUSED),
     ("access-log --staff 'Bad Name'", "is not a staff id", USAGE),
     ("webhook-secret mars", "invalid choice: 'mars'", USAGE),
+    # messages to clients: how to reach them, their consent
+    ("messaging {case} --allow fax", "invalid choice: 'fax'", USAGE),
+    (
+        "messaging {case} --email not-an-address --allow sms",
+        "--email: 'not-an-address' is not an email address",
+        REFUSED,
+    ),
+    ("messaging {case} --phone 12 --allow sms", "--phone: '12' is not a phone number", REFUSED),
+    ("messaging {case} --allow sms --withdraw sms", "name the same channel", REFUSED),
+    ("messaging {case} --withdraw email", "no consent to email messages to withdraw", REFUSED),
+    ("messaging {case} --on 2026-01-01", "--on: the day a consent given with --allow", REFUSED),
+    ("messaging {case} --allow sms --on 2099-01-01", "--on: 2099-01-01 is in the future", REFUSED),
+    ("messaging CASE-999999 --allow sms", "no case CASE-999999", REFUSED),
 ]
 
 # Bad settings: each names its variable.
@@ -598,6 +611,12 @@ SETTINGS: list[tuple[str, str, str]] = [
     ),
     ("CASEWORK_DATABASE_URL", "sqlite:////tmp", "sqlite:////tmp is not a case store"),
     ("CASEWORK_SCHEDULES", "sometimes", "CASEWORK_SCHEDULES:"),
+    ("CASEWORK_QUIET_HOURS", "25:00-08:00", "CASEWORK_QUIET_HOURS:"),
+    ("CASEWORK_QUIET_HOURS", "evenings", "CASEWORK_QUIET_HOURS:"),
+    ("CASEWORK_SMS_URL", "json://gateway/sms", "CASEWORK_SMS_URL:"),
+    ("CASEWORK_SMTP_URL", "http://relay", "CASEWORK_SMTP_URL:"),
+    ("CASEWORK_SMS_REPLY_TOKEN", "short", "CASEWORK_SMS_REPLY_TOKEN:"),
+    ("CASEWORK_MESSAGE_RETRY_MINUTES", "[]", "CASEWORK_MESSAGE_RETRY_MINUTES:"),
     ("CASEWORK_PREFECT_DATABASE_URL", "sqlite:///p.db", "CASEWORK_PREFECT_DATABASE_URL:"),
     ("CASEWORK_WORK_POOL", "My Pool", "CASEWORK_WORK_POOL:"),
     ("CASEWORK_PROGRAMS_FILE", "{toml_binary}", "CASEWORK_PROGRAMS_FILE:"),
