@@ -34,19 +34,12 @@ from casework.tasks.case_card import publish_case_card
 from casework.tasks.cases import mirror_escalation_tag
 from casework.tasks.messages import deliver_messages, keep_due_messages
 from casework.tasks.notifications import deliver_notifications
-from casework.tasks.retries import store_unavailable
+from casework.tasks.retries import store_task
 
 ARTIFACT_ROWS = 500  # the table shows this many rows; the description gives the totals
 
 
-@task(
-    name="find-and-escalate",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=store_unavailable,
-)
+@store_task("find-and-escalate")
 def find_and_escalate(
     watch: Watch, as_of: datetime, case_number: str | None, preview: bool = False
 ) -> dict[str, Any]:

@@ -334,24 +334,6 @@ def _before(
         yield Due(case_id, kind, subject, key, due_at)
 
 
-def falling_due(
-    session: Session,
-    as_of: datetime,
-    configs: dict[Program, ProgramConfig],
-    zone: ZoneInfo,
-    morning: time,
-    case_id: int | None = None,
-) -> list[Due]:
-    """Every message due as of `as_of` (that has not yet passed its moment)."""
-    found = [
-        *_appointment_reminders(session, as_of, morning, zone),
-        *_missed(session, as_of, configs),
-        *_check_ins(session, as_of, configs, zone),
-        *_dated(session, as_of, configs, zone),
-    ]
-    return [due for due in found if case_id is None or due.case_id == case_id]
-
-
 @dataclass(frozen=True)
 class Planned:
     """What one sweep found and kept: new messages, and those it passed over (no channel,
@@ -373,7 +355,13 @@ def plan(
     (the client's preference names a channel they have an address for, and they consent to
     it). Once only: the row's key is unique, whichever sweep finds it first keeps it. The
     cases, clients and consents are read in bulk, a few queries per thousand messages."""
-    due = falling_due(session, as_of, configs, zone, morning, case_id)
+    found = [
+        *_appointment_reminders(session, as_of, morning, zone),
+        *_missed(session, as_of, configs),
+        *_check_ins(session, as_of, configs, zone),
+        *_dated(session, as_of, configs, zone),
+    ]
+    due = [item for item in found if case_id is None or item.case_id == case_id]
     known: set[str] = set()
     for chunk in _chunks([d.key for d in due]):
         known.update(session.scalars(select(Message.key).where(Message.key.in_(chunk))))

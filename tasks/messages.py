@@ -29,7 +29,7 @@ from casework.models import messages
 from casework.models.codes import MessageChannel
 from casework.models.orm import Message
 from casework.models.programs import programs
-from casework.tasks.retries import store_unavailable
+from casework.tasks.retries import store_task
 
 SMTP_TIMEOUT_SECONDS = 15.0
 
@@ -118,14 +118,7 @@ def send_sms(item: messages.Outgoing, settings: CaseworkSettings) -> None:
 SENDERS = {MessageChannel.EMAIL: send_email, MessageChannel.SMS: send_sms}
 
 
-@task(
-    name="keep-due-messages",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=store_unavailable,
-)
+@store_task("keep-due-messages")
 def keep_due_messages(as_of: datetime, case_id: int | None, preview: bool) -> dict[str, Any]:
     """Keep a row for each message that fell due (a preview works it out and rolls back)."""
     settings = get_settings()

@@ -28,7 +28,7 @@ from casework.models import escalations
 from casework.models.codes import Program
 from casework.models.orm import Escalation
 from casework.models.programs import programs
-from casework.tasks.retries import retry_on, store_unavailable
+from casework.tasks.retries import retry_on, store_task
 
 ESCALATED = "casework.case.escalated"
 WARNED = "casework.case.warned"
@@ -159,14 +159,7 @@ def signature(secret: str, payload: bytes, key: str, timestamp: int, nonce: str 
     return f"t={timestamp},n={nonce},v1={digest}"
 
 
-@task(
-    name="deliver-notifications",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=store_unavailable,
-)
+@store_task("deliver-notifications")
 def deliver_notifications(limit: int = 5000) -> dict[str, int]:
     """Emit and post every undelivered escalation (oldest first); returns counts."""
     settings = get_settings()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import Task
 from sqlalchemy.exc import OperationalError
 
 RetryCondition = Callable[[Task[Any, Any], TaskRun, State[Any]], bool]
 T = TypeVar("T")
+P = ParamSpec("P")
 STORE_RETRY_SECONDS = (1.0, 2.0, 5.0)
 
 
@@ -32,6 +35,19 @@ def retry_on(*errors: type[BaseException]) -> RetryCondition:
 
 # A locked or briefly unreachable case store.
 store_unavailable = retry_on(OperationalError)
+
+
+def store_task(name: str) -> Callable[[Callable[P, T]], Task[P, T]]:
+    """A task of work on the case store: nothing cached or kept of its result (it may
+    name cases), tried again twice, 2 s apart, while the store is locked or briefly away."""
+    return task(
+        name=name,
+        cache_policy=NO_CACHE,
+        persist_result=False,
+        retries=2,
+        retry_delay_seconds=2,
+        retry_condition_fn=store_unavailable,
+    )
 
 
 def while_store_unavailable(

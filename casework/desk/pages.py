@@ -214,17 +214,25 @@ def register(  # noqa: C901 - the table of routes
             return see_other(f"/cases/{case_number}#intake-details")
 
     def on_case(
-        request: Request, case_number: str, form: Posted, part: str, act: Callable[..., str]
+        request: Request,
+        case_number: str,
+        form: Posted,
+        part: str,
+        act: Callable[..., str],
+        keep: str | None = None,
+        place: Callable[[str], dict[str, list[str]]] | None = None,
     ) -> Response:
         """A change to a case from one of its page's parts (`part`: its anchor): done as
         the signed-in staff member, said at the top of the page; refused, said in its part
-        of the page, and nothing done."""
+        of the page (beside its field, where `place` finds one), what was typed kept for
+        the part's form (`keep`: its name), and nothing done."""
         with working_on(request, case_number, form) as held:
             try:
                 said = act(held)
             except UserError as exc:
-                refused = forms.Refusals(by_field={part: [str(exc)]})
-                return _case(held, case_number, render, {}, refused, anchor=part)
+                refused = forms.Refusals(by_field=place(str(exc)) if place else {part: [str(exc)]})
+                kept = {keep: forms.flat(form)} if keep else {}
+                return _case(held, case_number, render, kept, refused, anchor=part)
             held.said.append(said)
             return see_other(f"/cases/{case_number}#{part}")
 
@@ -248,26 +256,24 @@ def register(  # noqa: C901 - the table of routes
     def book_appointment(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with working_on(request, case_number, form) as held:
+        def act(held: DeskSession) -> str:
             values = forms.flat(form)
             kind = _enum(AppointmentKind, values.get("kind"))
-            try:
-                if kind is None:
-                    raise InputError("--kind: choose the kind of appointment")
-                booked = services.appointments.book(
-                    case_number,
-                    str(values.get("at") or ""),
-                    kind,
-                    str(values.get("with_whom") or ""),
-                    str(values.get("place") or ""),
-                    held.staff_id,
-                )
-            except UserError as exc:
-                refused = forms.Refusals(by_field=_option_refusal(str(exc)))
-                kept = {"appointment": values}
-                return _case(held, case_number, render, kept, refused, anchor="appointments")
-            held.said.append(f"{booked.number} is booked for {booked.local}.")
-            return see_other(f"/cases/{case_number}#appointments")
+            if kind is None:
+                raise InputError("--kind: choose the kind of appointment")
+            booked = services.appointments.book(
+                case_number,
+                str(values.get("at") or ""),
+                kind,
+                str(values.get("with_whom") or ""),
+                str(values.get("place") or ""),
+                held.staff_id,
+            )
+            return f"{booked.number} is booked for {booked.local}."
+
+        return on_case(
+            request, case_number, form, "appointments", act, "appointment", _option_refusal
+        )
 
     @app.post("/cases/{case_number}/appointments/{number}", response_class=HTMLResponse)
     def appointment_outcome(
@@ -289,32 +295,36 @@ def register(  # noqa: C901 - the table of routes
     def messaging(
         request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
     ) -> Response:
-        with working_on(request, case_number, form) as held:
+        def act(held: DeskSession) -> str:
             values = forms.flat(form)
-            withdraw = _enum(MessageChannel, values.get("withdraw"))
             allow = _enum(MessageChannel, values.get("allow"))
             try:
                 on = date.fromisoformat(str(values.get("on"))) if values.get("on") else None
             except ValueError:
                 on = None
-            try:
-                if allow is not None and on is None:
-                    raise InputError("Give the date the client consented, as a date.")
-                done = services.messages.record(
-                    case_number,
-                    held.staff_id,
-                    phone=str(values.get("phone") or "").strip() or None,
-                    email=str(values.get("email") or "").strip() or None,
-                    allow=[allow] if allow else [],
-                    withdraw=[withdraw] if withdraw else [],
-                    on=on,
-                )
-            except UserError as exc:
-                refused = forms.Refusals(by_field={"messages": [_sentence(str(exc))]})
-                kept = {"reach": values}
-                return _case(held, case_number, render, kept, refused, anchor="messages")
-            held.said.append(_sentence("; ".join(done)) + ".")
-            return see_other(f"/cases/{case_number}#messages")
+            if allow is not None and on is None:
+                raise InputError("Give the date the client consented, as a date.")
+            withdraw = _enum(MessageChannel, values.get("withdraw"))
+            done = services.messages.record(
+                case_number,
+                held.staff_id,
+                phone=str(values.get("phone") or "").strip() or None,
+                email=str(values.get("email") or "").strip() or None,
+                allow=[allow] if allow else [],
+                withdraw=[withdraw] if withdraw else [],
+                on=on,
+            )
+            return _sentence("; ".join(done)) + "."
+
+        return on_case(
+            request,
+            case_number,
+            form,
+            "messages",
+            act,
+            "reach",
+            lambda said: {"messages": [_sentence(said)]},
+        )
 
     @app.post("/cases/{case_number}/documents", response_class=HTMLResponse)
     def make_document(

@@ -5,7 +5,6 @@ the day has passed with nothing recorded, asks for the outcome. On SQLite and Po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.core.errors import InputError
-from casework.core.settings import get_settings
 from casework.models import appointments, cases
 from casework.models.appointments import Booking, local_time, shown
 from casework.models.codes import AppointmentKind, AppointmentStatus
@@ -24,15 +22,6 @@ from tests import factories
 
 NEW_YORK = ZoneInfo("America/New_York")
 WITH = "Dr Alvarez, county clinic"
-
-
-@pytest.fixture
-def in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[ZoneInfo]:
-    monkeypatch.setenv("CASEWORK_TIMEZONE", "America/New_York")
-    get_settings.cache_clear()
-    yield NEW_YORK
-    monkeypatch.delenv("CASEWORK_TIMEZONE")
-    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ keywords. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.core.errors import InputError
-from casework.core.settings import get_settings
 from casework.models import appointments, benefits, messages
 from casework.models.appointments import Booking
 from casework.models.codes import (
@@ -29,22 +27,13 @@ from casework.models.codes import (
     ReplyKeyword,
 )
 from casework.models.messages import TEXTS, Voice
-from casework.models.orm import Case, ContactConsent, Message
+from casework.models.orm import Appointment, Case, ContactConsent, Message
 from casework.models.programs import ProgramConfig, programs
 from tests import factories
 
 NEW_YORK = ZoneInfo("America/New_York")
 MORNING = time(8, 0)
 WITH, PLACE = "Dr Alvarez", "12 Elm Street, clinic B"
-
-
-@pytest.fixture
-def in_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[ZoneInfo]:
-    monkeypatch.setenv("CASEWORK_TIMEZONE", "America/New_York")
-    get_settings.cache_clear()
-    yield NEW_YORK
-    monkeypatch.delenv("CASEWORK_TIMEZONE")
-    get_settings.cache_clear()
 
 
 def _texting(session: Session, case: Case, language: str = "en") -> None:
@@ -56,6 +45,15 @@ def _texting(session: Session, case: Case, language: str = "en") -> None:
 def _consent(session: Session, case: Case, channel: MessageChannel = MessageChannel.SMS) -> None:
     messages.give_consent(
         session, case, channel, date(2026, 1, 1), factories.STAFF, datetime(2026, 1, 1, tzinfo=UTC)
+    )
+
+
+def _book(
+    session: Session, case: Case, when: str, kind: AppointmentKind, place: str | None = None
+) -> Appointment:
+    booking = Booking(_at(when), kind, WITH, place)
+    return appointments.book(
+        session, case, booking, factories.STAFF, datetime(2026, 10, 20, tzinfo=UTC)
     )
 
 
@@ -75,13 +73,7 @@ def test_reminders_fall_due_the_day_before_and_that_morning_across_the_clock_cha
     the end of the quiet hours, 08:00 EST."""
     _texting(session, case)
     _consent(session, case)
-    booked = appointments.book(
-        session,
-        case,
-        Booking(_at("2026-11-02 14:00"), AppointmentKind.MEDICAL, WITH, PLACE),
-        factories.STAFF,
-        datetime(2026, 10, 20, tzinfo=UTC),
-    )
+    booked = _book(session, case, "2026-11-02 14:00", AppointmentKind.MEDICAL, PLACE)
     assert _plan(session, _at("2026-11-01 09:59")).kept == []
     [tomorrow] = _plan(session, _at("2026-11-01 10:00")).kept
     assert (tomorrow.kind, tomorrow.subject, tomorrow.channel, tomorrow.status) == (
@@ -103,13 +95,7 @@ def test_reminders_fall_due_the_day_before_and_that_morning_across_the_clock_cha
 def test_no_consent_or_no_channel_keeps_nothing(session: Session, case: Case) -> None:
     """A reminder goes only by the channel the client prefers, with an address, and only
     once they consent to it; withdrawn, nothing more is kept."""
-    appointments.book(
-        session,
-        case,
-        Booking(_at("2026-11-10 14:00"), AppointmentKind.OFFICE, WITH),
-        factories.STAFF,
-        datetime(2026, 10, 20, tzinfo=UTC),
-    )
+    _book(session, case, "2026-11-10 14:00", AppointmentKind.OFFICE)
     as_of = _at("2026-11-09 12:00")
     assert _plan(session, as_of).passed == [
         (case.case_number, "appointment_tomorrow", "no_channel")  # preference: phone calls
@@ -169,13 +155,7 @@ def test_the_words_are_the_clients_language_and_discreet_by_default(
 ) -> None:
     _texting(session, case, language="es-MX")
     _consent(session, case)
-    appointments.book(
-        session,
-        case,
-        Booking(_at("2026-11-02 14:00"), AppointmentKind.MEDICAL, WITH, PLACE),
-        factories.STAFF,
-        datetime(2026, 10, 20, tzinfo=UTC),
-    )
+    _book(session, case, "2026-11-02 14:00", AppointmentKind.MEDICAL, PLACE)
     _plan(session, _at("2026-11-01 12:00"))
     subject, text = _rendered(session, case, _at("2026-11-01 12:00"))
     assert subject == "Un mensaje de su administrador de casos"
@@ -263,13 +243,7 @@ def test_a_failed_delivery_waits_then_fails_after_the_last_attempt(
 ) -> None:
     _texting(session, case)
     _consent(session, case)
-    appointments.book(
-        session,
-        case,
-        Booking(_at("2026-11-10 14:00"), AppointmentKind.OFFICE, WITH),
-        factories.STAFF,
-        datetime(2026, 10, 20, tzinfo=UTC),
-    )
+    _book(session, case, "2026-11-10 14:00", AppointmentKind.OFFICE)
     as_of = _at("2026-11-09 12:00")
     [message] = _plan(session, as_of).kept
     assert messages.claim(session, message.id, as_of)
