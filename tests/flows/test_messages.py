@@ -9,6 +9,7 @@ an email in Spanish; a failing gateway retried with backoff, then failed and sho
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -241,6 +242,16 @@ def test_an_email_in_spanish_and_a_failing_gateway_shown_in_status(
     body = mail.get_content()
     assert "Uno de sus beneficios debe renovarse antes del lunes, 1 de febrero de 2027." in body
     assert "Llame al 555-0100." in body
+    with session_scope() as session:  # a notice to cut it: ask for a hearing by its deadline
+        case = session.scalars(select(Case).where(Case.case_number == number)).one()
+        notice = factories.notice(session, case, date(2027, 1, 26), date(2027, 2, 10))
+        deadline = notice.aid_deadline
+    assert deadline is not None
+    reminded = _local(f"{deadline - timedelta(days=7)} 10:30")
+    assert _sweep(reminded, runs, number)["sent"] == 1
+    [aid] = [m for m in relay.mails if "audiencia" in m.get_content()]
+    assert "pida una audiencia antes del " in aid.get_content()
+    assert f"{deadline.day} de febrero de 2027" in aid.get_content()
 
     texting, _ = _client_case(ContactPreference.TEXT)
     services.messages.record(texting, "tester", allow=[MessageChannel.SMS])
@@ -345,3 +356,43 @@ def test_a_reply_from_an_unknown_number_is_ignored_and_logged_without_content(
         assert services.messages.take_reply("+1 (555) 010-9999", "my secret words") is None
     said = " ".join(r.getMessage() for r in caplog.records if r.name == "casework.messages")
     assert said == "a reply from a number no message went to was ignored"
+
+
+def test_the_messages_sweep_on_the_pool_is_run_by_the_worker(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`casework sweep --on-pool --watch messages`: the worker `casework up` runs takes the
+    deployment run, keeps the message and tries it; no SMS provider is configured there,
+    so it fails at once and says why (and `casework status` lists it)."""
+    from tests.casework.test_cli import run_cli
+
+    number, _ = _client_case(ContactPreference.TEXT)
+    services.messages.record(number, "tester", allow=[MessageChannel.SMS])
+    services.appointments.book(
+        number, "2027-06-08 15:00", AppointmentKind.PHONE, WITH, None, "tester"
+    )
+    as_of = "2027-06-07T16:00:00+00:00"  # the day before, after 10:00 (the agency: UTC here)
+    code, out, err = run_cli(
+        capsys,
+        "sweep",
+        "--on-pool",
+        "--watch",
+        "messages",
+        "--case",
+        number,
+        "--as-of",
+        as_of,
+        "--json",
+    )
+    assert code == 0, err
+    [line] = json.loads(out).values()
+    assert line.startswith(f"client-messages-{number}-")
+    assert "kept 1" in line
+    assert "failed 1" in line
+    with session_scope() as session:
+        case = session.scalars(select(Case).where(Case.case_number == number)).one()
+        [message] = messages.for_case(session, case)
+    assert (message.status, message.error) == (
+        "failed",
+        "no SMS provider configured (CASEWORK_SMS_URL)",
+    )
