@@ -58,9 +58,6 @@ class Sent:
             }
         )
 
-    def count(self, outcome: str) -> int:
-        return sum(1 for row in self.rows if row["outcome"] == outcome)
-
 
 def send_email(item: messages.Outgoing, settings: CaseworkSettings) -> None:
     """Hand the message to the SMTP relay (plain, STARTTLS or TLS, as its URL says)."""
