@@ -65,6 +65,7 @@ from casework.models.schemas import EMAIL_PATTERN, ContactIn
 TEXTS = Path(__file__).parent / "message_texts"
 LANGUAGES = ("en", "es")  # the catalogues shipped; any other language gets English
 SEND_AT = time(10, 0)  # a dated reminder (the day before, N days before) goes at 10:00 local
+EARLIEST_MORNING = time(7, 0)  # the morning's reminder: when quiet hours end, not before 07:00
 CLIENT = BY_CLIENT  # who withdrew a consent or cancelled an appointment by a reply
 CLAIM_LEASE = timedelta(minutes=10)  # a sweep that died lets go of its claims after this
 NUMBER = re.compile(r"^MSG-\d{6,}$")
@@ -226,6 +227,7 @@ def _appointment_reminders(
             Appointment.at < as_of + timedelta(days=3),
         )
     )
+    morning = max(morning, EARLIEST_MORNING)
     for row in session.execute(query):
         day = row.at.astimezone(zone).date()
         on_the_day = _local(day, morning, zone)
@@ -280,10 +282,13 @@ def _check_ins(
 def _dated(
     session: Session, as_of: datetime, configs: dict[Program, ProgramConfig], zone: ZoneInfo
 ) -> Iterator[Due]:
+    # Only dates within the longest reminder window are read (a day either side, zones).
+    first = as_of.date() - timedelta(days=1)
+    last = as_of.date() + timedelta(days=max(c.reminder_days_before for c in configs.values()) + 1)
     benefits = (
         select(Benefit.case_id, Benefit.kind, Benefit.recertify_by, Case.program)
         .join(Case, Case.id == Benefit.case_id)
-        .where(_open_cases(), Benefit.active.is_(True))
+        .where(_open_cases(), Benefit.active.is_(True), Benefit.recertify_by.between(first, last))
     )
     for row in session.execute(benefits):
         kind, by = MessageKind.RECERTIFICATION, row.recertify_by
@@ -300,7 +305,7 @@ def _dated(
             _open_cases(),
             AdverseNotice.episode == Case.episode,
             AdverseNotice.awaiting,
-            AdverseNotice.aid_deadline.is_not(None),
+            AdverseNotice.aid_deadline.between(first, last),
         )
     )
     for notice in session.execute(notices):

@@ -213,7 +213,8 @@ class CaseworkSettings(BaseModel):
         default="21:00-08:00",
         pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
         description="local hours (HH:MM-HH:MM, in CASEWORK_TIMEZONE) when no message goes to "
-        "a client: one due then waits for their end; the morning's reminders go at their end",
+        "a client: one due then waits for their end; the morning's reminders go at their end "
+        "(not before 07:00)",
     )
     agency_name: str | None = Field(
         default=None,
