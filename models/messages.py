@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from casework.core.errors import InputError
@@ -60,7 +60,7 @@ from casework.models.orm import (
     Message,
 )
 from casework.models.programs import ProgramConfig
-from casework.models.schemas import EMAIL_PATTERN, ContactIn
+from casework.models.schemas import EMAIL_PATTERN, PHONE_PATTERN, ContactIn
 
 TEXTS = Path(__file__).parent / "message_texts"
 LANGUAGES = ("en", "es")  # the catalogues shipped; any other language gets English
@@ -110,11 +110,13 @@ def consent_of(
         .limit(1)
     )
     latest = session.scalars(query).first()
-    if latest is None or latest.withdrawn_at is not None:
-        return None
-    if on is not None and latest.given_on > on:
-        return None
-    return latest
+    return latest if latest is not None and _holds(latest, on) else None
+
+
+def _holds(consent: ContactConsent, on: date | None) -> bool:
+    """Whether a client's latest consent to a channel holds: not withdrawn, and given by
+    `on` (if asked)."""
+    return consent.withdrawn_at is None and (on is None or consent.given_on <= on)
 
 
 def give_consent(
@@ -164,7 +166,7 @@ def set_address(
     assert client is not None
     changed = []
     if phone is not None:
-        if not re.fullmatch(r"[0-9 +().-]{5,40}", phone.strip()) or not digits(phone):
+        if not re.fullmatch(PHONE_PATTERN, phone.strip()) or not digits(phone):
             raise InputError(f"--phone: {phone!r} is not a phone number")
         client.phone = phone.strip()  # duplicate detection keeps the phone given at intake
         changed.append("phone")
@@ -209,18 +211,20 @@ def quiet(moment: datetime, hours: tuple[time, time], zone: ZoneInfo) -> bool:
     return clock >= start or clock < end
 
 
-def _open_cases() -> Any:
-    return Case.status == CaseStatus.OPEN.value
+def _open_cases(case_id: int | None) -> ColumnElement[bool]:
+    """The open cases a sweep looks at: all of them, or the one it was asked about."""
+    opened = Case.status == CaseStatus.OPEN.value
+    return opened if case_id is None else and_(opened, Case.id == case_id)
 
 
 def _appointment_reminders(
-    session: Session, as_of: datetime, morning: time, zone: ZoneInfo
+    session: Session, as_of: datetime, morning: time, zone: ZoneInfo, case_id: int | None
 ) -> Iterator[Due]:
     query = (
         select(Appointment.case_id, Appointment.number, Appointment.at)
         .join(Case, Case.id == Appointment.case_id)
         .where(
-            _open_cases(),
+            _open_cases(case_id),
             Appointment.episode == Case.episode,
             Appointment.status == AppointmentStatus.SCHEDULED.value,
             Appointment.at > as_of,
@@ -241,13 +245,13 @@ def _appointment_reminders(
 
 
 def _missed(
-    session: Session, as_of: datetime, configs: dict[Program, ProgramConfig]
+    session: Session, as_of: datetime, configs: dict[Program, ProgramConfig], case_id: int | None
 ) -> Iterator[Due]:
     query = (
         select(Appointment.case_id, Appointment.number, Appointment.outcome_at, Case.program)
         .join(Case, Case.id == Appointment.case_id)
         .where(
-            _open_cases(),
+            _open_cases(case_id),
             Appointment.episode == Case.episode,
             Appointment.status == AppointmentStatus.MISSED.value,
             Appointment.outcome_at <= as_of,
@@ -263,10 +267,14 @@ def _missed(
 
 
 def _check_ins(
-    session: Session, as_of: datetime, configs: dict[Program, ProgramConfig], zone: ZoneInfo
+    session: Session,
+    as_of: datetime,
+    configs: dict[Program, ProgramConfig],
+    zone: ZoneInfo,
+    case_id: int | None,
 ) -> Iterator[Due]:
     query = select(Case.id, Case.program, Case.last_contact_at, Case.stage_entered_at).where(
-        _open_cases(), Case.stage == Stage.MONITORING.value
+        _open_cases(case_id), Case.stage == Stage.MONITORING.value
     )
     kind = MessageKind.CHECK_IN
     for row in session.execute(query):
@@ -280,7 +288,11 @@ def _check_ins(
 
 
 def _dated(
-    session: Session, as_of: datetime, configs: dict[Program, ProgramConfig], zone: ZoneInfo
+    session: Session,
+    as_of: datetime,
+    configs: dict[Program, ProgramConfig],
+    zone: ZoneInfo,
+    case_id: int | None,
 ) -> Iterator[Due]:
     # Only dates within the longest reminder window are read (a day either side, zones).
     first = as_of.date() - timedelta(days=1)
@@ -288,7 +300,11 @@ def _dated(
     benefits = (
         select(Benefit.case_id, Benefit.kind, Benefit.recertify_by, Case.program)
         .join(Case, Case.id == Benefit.case_id)
-        .where(_open_cases(), Benefit.active.is_(True), Benefit.recertify_by.between(first, last))
+        .where(
+            _open_cases(case_id),
+            Benefit.active.is_(True),
+            Benefit.recertify_by.between(first, last),
+        )
     )
     for row in session.execute(benefits):
         kind, by = MessageKind.RECERTIFICATION, row.recertify_by
@@ -302,7 +318,7 @@ def _dated(
         )
         .join(Case, Case.id == AdverseNotice.case_id)
         .where(
-            _open_cases(),
+            _open_cases(case_id),
             AdverseNotice.episode == Case.episode,
             AdverseNotice.awaiting,
             AdverseNotice.aid_deadline.between(first, last),
@@ -361,16 +377,15 @@ def plan(
     it). Once only: the row's key is unique, whichever sweep finds it first keeps it. The
     cases, clients and consents are read in bulk, a few queries per thousand messages."""
     found = [
-        *_appointment_reminders(session, as_of, morning, zone),
-        *_missed(session, as_of, configs),
-        *_check_ins(session, as_of, configs, zone),
-        *_dated(session, as_of, configs, zone),
+        *_appointment_reminders(session, as_of, morning, zone, case_id),
+        *_missed(session, as_of, configs, case_id),
+        *_check_ins(session, as_of, configs, zone, case_id),
+        *_dated(session, as_of, configs, zone, case_id),
     ]
-    due = [item for item in found if case_id is None or item.case_id == case_id]
     known: set[str] = set()
-    for chunk in _chunks([d.key for d in due]):
+    for chunk in _chunks([d.key for d in found]):
         known.update(session.scalars(select(Message.key).where(Message.key.in_(chunk))))
-    due = [item for item in due if item.key not in known]
+    due = [item for item in found if item.key not in known]
     recipients = _recipients(session, {item.case_id for item in due})
     consented = _consented(session, {r.client_id for r in recipients.values()}, as_of.date())
     new, passed = [], []
@@ -475,7 +490,7 @@ def _consented(session: Session, client_ids: set[int], on: date) -> set[tuple[in
         )
         for row in session.scalars(query):
             latest[(row.client_id, row.channel)] = row
-    return {pair for pair, row in latest.items() if row.withdrawn_at is None and row.given_on <= on}
+    return {pair for pair, row in latest.items() if _holds(row, on)}
 
 
 def language_of(code: str | None) -> str:

@@ -30,6 +30,7 @@ FreeText = Annotated[
 
 
 EMAIL_PATTERN = r"^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$"  # an address a relay can try, no more
+PHONE_PATTERN = r"^[0-9 +().-]{5,40}$"
 
 
 class ClientIn(BaseModel):
@@ -46,7 +47,7 @@ class ClientIn(BaseModel):
     address: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), OneLine] | None
     ) = None
-    phone: Annotated[str, StringConstraints(pattern=r"^[0-9 +().-]{5,40}$")] | None = None
+    phone: Annotated[str, StringConstraints(pattern=PHONE_PATTERN)] | None = None
     # For messages by email (models.messages), with the client's consent.
     email: (
         Annotated[
