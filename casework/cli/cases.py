@@ -424,7 +424,13 @@ def due(manager: str | None, within: int, as_json: bool) -> int:
 @click.option("--notice", type=Count(1, 9999), metavar="N", help="the notice (hearing-request)")
 @click.option("--from", "period_from", type=Day(), metavar="DATE")
 @click.option("--to", "period_to", type=Day(), metavar="DATE")
-@click.option("--format", "fmt", type=Choice(["md", "html"]), default="md")
+@click.option(
+    "--format",
+    "fmt",
+    type=Choice(["md", "html", "pdf"]),
+    help="md, html or pdf (default: pdf for a hearing-request letter, which is printed and "
+    "signed; md for the rest)",
+)
 @click.option(
     "--out", type=click.Path(path_type=Path), help="where to write it (default: the data dir)"
 )
@@ -436,11 +442,11 @@ def doc(
     notice: int | None,
     period_from: date | None,
     period_to: date | None,
-    fmt: str,
+    fmt: str | None,
     out: Path | None,
     force: bool,
 ) -> int:
-    from casework.services.documents import produce
+    from casework.services.documents import default_format, produce
 
     if kind == "referral" and not reference:
         raise CliError("reference: a referral letter needs the referral (REF-…)")
@@ -460,7 +466,7 @@ def doc(
     rendered = produce(
         case_number,
         kind,
-        fmt,
+        fmt or default_format(kind),
         signed_in(),
         reference=reference if notice is None else str(notice),
         period=period,

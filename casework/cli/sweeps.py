@@ -103,20 +103,29 @@ def escalations(open_only: bool, case_number: str | None, as_json: bool) -> int:
 @click.option(
     "--html", type=click.Path(path_type=Path), metavar="FILE", help="also write the HTML report"
 )
-@click.option("--force", is_flag=True, help="replace an existing --html file")
+@click.option(
+    "--pdf", type=click.Path(path_type=Path), metavar="FILE", help="also write it as PDF, to print"
+)
+@click.option("--force", is_flag=True, help="replace an existing --html or --pdf file")
 @JSON
-def report(as_of: datetime | None, html: Path | None, force: bool, as_json: bool) -> int:
+def report(
+    as_of: datetime | None, html: Path | None, pdf: Path | None, force: bool, as_json: bool
+) -> int:
     from dataclasses import asdict
 
     from casework.core.files import protected_paths, write_out
-    from casework.services.reports import caseload_report, to_html, to_text
+    from casework.services.reports import caseload_report, to_html, to_pdf, to_text
 
     found = caseload_report(as_of or datetime.now(UTC))
-    if html:
-        written = write_out(
-            html, to_html(found), option="--html", force=force, protected=protected_paths()
-        )
-        # On stderr: stdout stays the report itself (or its JSON).
-        print(f"HTML report written to {written}", file=sys.stderr)
+    for option, path, content, what in (
+        ("--html", html, lambda: to_html(found), "HTML report"),
+        ("--pdf", pdf, lambda: to_pdf(found), "PDF report"),
+    ):
+        if path is not None:
+            written = write_out(
+                path, content(), option=option, force=force, protected=protected_paths()
+            )
+            # On stderr: stdout stays the report itself (or its JSON).
+            print(f"{what} written to {written}", file=sys.stderr)
     emit(asdict(found), as_json, lambda: to_text(found))
     return 0

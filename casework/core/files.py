@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from casework.core.errors import UserError
 
@@ -50,16 +52,28 @@ def check_private(data_dir: Path) -> None:
         )
 
 
-def create_new(path: Path, text: str) -> None:
+# What is written: text, bytes (a PDF), or a writer that streams into the open file (an
+# export of 100,000 rows never held whole).
+Content = str | bytes | Callable[[BinaryIO], None]
+
+
+def create_new(path: Path, content: Content) -> None:
     """Write a file that must not exist yet (a document's own name), for its owner only."""
     path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    with os.fdopen(fd, "wb") as handle:
+        if isinstance(content, str):
+            handle.write(content.encode())
+        elif isinstance(content, bytes):
+            handle.write(content)
+        else:
+            content(handle)
 
 
-def write_out(path: Path, text: str, *, option: str, force: bool, protected: list[Path]) -> Path:
-    """Write `text` where the user asked (`--out`, `--html`). An existing file is replaced
+def write_out(
+    path: Path, content: Content, *, option: str, force: bool, protected: list[Path]
+) -> Path:
+    """Write `content` where the user asked (`--out`, `--html`). An existing file is replaced
     only with `force`, and then whole (a reader never sees half of it); nothing is written
     inside the `protected` directories or onto the `protected` files."""
     target = path.expanduser().resolve()
@@ -76,19 +90,23 @@ def write_out(path: Path, text: str, *, option: str, force: bool, protected: lis
         raise FileRefused(f"{option}: {target} is not a regular file; name a file")
     if target.exists() and not force:
         raise FileRefused(f"{option}: {target} already exists; give --force to replace it")
+    # Written beside the target first, then put in place whole: a reader never sees half
+    # of it, and a write that fails midway (a refused export, a full disk) leaves nothing.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        if not force:
-            create_new(target, text)
-            return target
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        create_new(partial, text)
-        os.replace(partial, target)
+        create_new(partial, content)
+        if force:
+            os.replace(partial, target)
+        else:
+            os.link(partial, target)  # never over a file that appeared meanwhile
     except FileExistsError:
         raise FileRefused(
             f"{option}: {target} already exists; give --force to replace it"
         ) from None
     except OSError as exc:
         raise FileRefused(f"{option}: cannot write {target}: {exc.strerror}") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 

@@ -10,7 +10,7 @@ import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_origin
 
 from pydantic import (
     BaseModel,
@@ -219,8 +219,12 @@ class CaseworkSettings(BaseModel):
     agency_name: str | None = Field(
         default=None,
         max_length=60,
-        description="how messages to clients sign off (an agency's name, not a program's)",
-        json_schema_extra={"shown_default": '"your case manager", in the client\'s language'},
+        description="how messages to clients sign off, and the letterhead of printed "
+        "documents (an agency's name, not a program's)",
+        json_schema_extra={
+            "shown_default": '"your case manager", in the client\'s language; documents '
+            "carry no letterhead"
+        },
     )
     agency_phone: str | None = Field(
         default=None,
@@ -229,6 +233,17 @@ class CaseworkSettings(BaseModel):
         json_schema_extra={
             "shown_default": "none: messages say to reply, or call the case manager"
         },
+    )
+    agency_address: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[^<>\n]+$",
+        description="the agency's postal address, on the letterhead of every printed "
+        "document (one line; commas between its parts)",
+        json_schema_extra={"shown_default": "none: documents carry the agency's name only"},
+    )
+    paper_size: Literal["letter", "a4"] = Field(
+        default="letter", description="the page size of documents and reports printed as PDF"
     )
     smtp_url: str | None = Field(
         default=None,

@@ -88,7 +88,12 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    templates.globals.update(label=label, happened=happened, dashboard=_dashboard_url())
+    templates.globals.update(
+        label=label,
+        happened=happened,
+        dashboard=_dashboard_url(),
+        document_title=services.documents.title,
+    )
     templates.filters["plain"] = plain
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -45,6 +45,7 @@ from casework.models.workspace import SORTS
 Acting = Callable[[Request], AbstractContextManager[DeskSession]]
 Render = Callable[..., HTMLResponse]
 DOCUMENT_KINDS = ("plan", "referral", "notes", "closure")
+DESK_FORMATS = ("pdf", "html")  # printed, or read in the browser
 SUBMIT_SECONDS = 60.0  # how long the desk waits for the case's run to record a form
 
 
@@ -332,12 +333,19 @@ def register(  # noqa: C901 - the table of routes
     ) -> Response:
         def act(held: DeskSession) -> str:
             kind = _one(form, "kind")
-            if kind not in DOCUMENT_KINDS:
+            notice = _one(form, "notice") if kind == "hearing-request" else None
+            if kind not in DOCUMENT_KINDS and not notice:
                 raise InputError("Choose which document to make.")
+            fmt = _one(form, "format") or "pdf"
+            if fmt not in DESK_FORMATS:
+                raise InputError("Choose PDF or a web page.")
             today = date.today()  # the notes document: every note of the case so far
             whole = (date(2000, 1, 1), today) if kind == "notes" else None
-            services.documents.produce(case_number, kind, "html", held.staff_id, period=whole)
-            return f"The {label(kind).lower()} document is made; open it below."
+            services.documents.produce(
+                case_number, kind, fmt, held.staff_id, reference=notice, period=whole
+            )
+            made = services.documents.title(kind)
+            return f"The {made[0].lower()}{made[1:]} is made ({fmt.upper()}); open it below."
 
         return on_case(request, case_number, form, "documents", act)
 
@@ -345,12 +353,11 @@ def register(  # noqa: C901 - the table of routes
     def open_document(request: Request, case_number: str, document_id: int) -> Response:
         with acting(request) as held:
             services.workspace.check_works_on(held.member, case_number)
-            kept, text = services.documents.opened(case_number, document_id, held.staff_id)
-            kind = "text/html" if kept.format == "html" else "text/markdown"
+            kept, content = services.documents.opened(case_number, document_id, held.staff_id)
             name = f"{case_number}-{kept.kind}-{kept.id}.{kept.format}"
             return Response(
-                text,
-                media_type=f"{kind}; charset=utf-8",
+                content,
+                media_type=services.documents.MEDIA[kept.format],
                 headers={
                     "Content-Disposition": f'inline; filename="{name}"',
                     # The document's own styles are inline: allowed for it, nothing else.

@@ -2,8 +2,10 @@
 referral letter (minimum necessary information only), a progress-notes summary for a date
 range, the closure summary, and a fair hearing request on a notice of adverse action. One
 template per document serves Markdown and HTML through a macro file per format; HTML is
-autoescaped, and an undefined field fails the render. Every rendered document is kept with
-the case: its path and SHA-256 go to the store."""
+autoescaped, and an undefined field fails the render. PDF is the HTML laid out on pages
+(`printing`), with the agency's letterhead; the hearing request is made as PDF unless
+asked otherwise, as it is printed and signed. Every rendered document is kept with the
+case: its path and the SHA-256 of its bytes go to the store."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,17 +31,40 @@ from casework.models.lifecycle import stage_of_key
 from casework.models.orm import CarePlan, Case, Contact, Document, Narrative
 from casework.models.programs import programs
 from casework.models.rules import answer_window
+from casework.services.printing import PDF_MEDIA, letterhead, page_style, to_pdf
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
-FORMATS = ("md", "html")
+FORMATS = ("md", "html", "pdf")
+MEDIA = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8", "pdf": PDF_MEDIA}
+PRINTED_BY_DEFAULT = frozenset({"hearing-request"})
+TITLES = {
+    "plan": "Service plan",
+    "referral": "Referral letter",
+    "notes": "Progress notes",
+    "closure": "Closure summary",
+    "hearing-request": "Hearing request",
+}
+
+
+def title(kind: str) -> str:
+    """What a kind of document is called where people choose and list them."""
+    return TITLES.get(kind) or words(kind)
+
+
+def default_format(kind: str) -> str:
+    """What a document is made as when no format is asked for: a letter the client signs
+    prints; the rest read as Markdown in a terminal."""
+    return "pdf" if kind in PRINTED_BY_DEFAULT else "md"
 
 
 class DocumentError(CaseError):
     """The document cannot be made for this case (yet): the message says why."""
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-_LIST_MARK = re.compile(r"^(\s*)([-=>])", re.MULTILINE)
+# Only what Markdown reads as markup anywhere in a line: with the brackets escaped, no
+# parenthesis can make a link, so "SNAP (food assistance)" stays as written.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_LIST_MARK = re.compile(r"^(\s*)([-=>#+])", re.MULTILINE)
 _NUMBERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 
 
@@ -51,7 +77,8 @@ def markdown_text(value: Any) -> str:
     return _NUMBERED.sub(r"\1\\.", text)
 
 
-def environment(fmt: str) -> Environment:
+def environment(fmt: str, *, printing: bool = False) -> Environment:
+    """The templates' environment for a format (`html` serves PDF too, with `printing`)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=fmt == "html",
@@ -62,11 +89,22 @@ def environment(fmt: str) -> Environment:
     )
     env.filters["md"] = markdown_text
     env.filters["label"] = label  # a code as people read it (models/labels.py)
+    env.globals["letterhead"] = letterhead()
+    env.globals["print_style"] = Markup(page_style() if printing else "")
     return env
 
 
 def render(kind: str, fmt: str, context: dict[str, Any]) -> str:
-    return environment(fmt).get_template(f"{kind}.j2").render(format=fmt, **context)
+    """A document's text: Markdown, or HTML (for PDF, the HTML that is printed)."""
+    markup = "md" if fmt == "md" else "html"
+    env = environment(markup, printing=fmt == "pdf")
+    return env.get_template(f"{kind}.j2").render(format=markup, **context)
+
+
+def made(kind: str, fmt: str, context: dict[str, Any]) -> bytes:
+    """A document's bytes as kept: its text, or for PDF the printed pages."""
+    text = render(kind, fmt, context)
+    return to_pdf(text) if fmt == "pdf" else text.encode()
 
 
 def _goal_rows(plan: CarePlan | None, detailed: bool) -> list[list[Any]]:
@@ -205,7 +243,7 @@ def _hearing_request(session: Session, case: Case, reference: str | None) -> dic
 class Rendered:
     path: Path
     sha256: str
-    text: str
+    content: bytes
 
 
 def produce(
@@ -228,33 +266,33 @@ def produce(
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         audit.record_access(session, case, actor, f"doc:{kind}", datetime.now(UTC))
-        text = render(kind, fmt, context(session, case, kind, reference, period))
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        content = made(kind, fmt, context(session, case, kind, reference, period))
+        digest = hashlib.sha256(content).hexdigest()
         document = Document(
             case_id=case.id, kind=kind, format=fmt, path="", sha256=digest, created_by=actor
         )
         session.add(document)
         session.flush()  # its id names the file
         if out is not None:
-            path = write_out(out, text, option="--out", force=force, protected=protected_paths())
+            path = write_out(out, content, option="--out", force=force, protected=protected_paths())
         else:
             name = "-".join(part for part in (kind, reference, f"{document.id:06d}") if part)
             folder = get_settings().data_dir.resolve() / "documents" / (case.case_number or "")
-            path = _first_free(folder, name, fmt, text, create_new)
+            path = _first_free(folder, name, fmt, content, create_new)
         document.path = str(path)
         audit.record(session, case, actor, "document_rendered", datetime.now(UTC), kind=kind)
-    return Rendered(path, digest, text)
+    return Rendered(path, digest, content)
 
 
 def _first_free(
-    folder: Path, name: str, fmt: str, text: str, create: Callable[[Path, str], None]
+    folder: Path, name: str, fmt: str, content: bytes, create: Callable[[Path, bytes], None]
 ) -> Path:
     """The document's own file; a leftover of a rolled-back render (whose number the store
     handed out again) is kept, and this one gets the next free name beside it."""
     for attempt in range(1, 100):
         path = folder / f"{name}{'' if attempt == 1 else f'-{attempt}'}.{fmt}"
         try:
-            create(path, text)
+            create(path, content)
             return path
         except FileExistsError:
             continue
@@ -286,8 +324,8 @@ def listing(case_number: str) -> list[Kept]:
         ]
 
 
-def opened(case_number: str, document_id: int, reader: str) -> tuple[Kept, str]:
-    """A kept document's text, its reading written to the access log first. A document
+def opened(case_number: str, document_id: int, reader: str) -> tuple[Kept, bytes]:
+    """A kept document's bytes, its reading written to the access log first. A document
     whose file no longer holds what was rendered (its hash) is refused, never shown."""
     with session_scope() as session:
         case = cases.get_case(session, case_number)
@@ -298,9 +336,9 @@ def opened(case_number: str, document_id: int, reader: str) -> tuple[Kept, str]:
         kept = Kept(found.id, found.kind, found.format, found.created, found.created_by)
         path = Path(found.path)
     try:
-        text = path.read_text()
+        content = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"document {document_id} cannot be read ({exc.strerror})") from None
-    if hashlib.sha256(text.encode()).hexdigest() != found.sha256:
+    if hashlib.sha256(content).hexdigest() != found.sha256:
         raise DocumentError(f"document {document_id} was changed since it was made; not shown")
-    return kept, text
+    return kept, content

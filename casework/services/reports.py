@@ -1,5 +1,5 @@
-"""Rendering the program manager's figures: plain text for the terminal, and a standalone
-HTML report (autoescaped, no external assets) with an inline SVG chart."""
+"""Rendering the program manager's figures: plain text for the terminal, a standalone HTML
+report (autoescaped, no external assets) with an inline SVG chart, and that report as PDF."""
 
 from __future__ import annotations
 
@@ -144,10 +144,10 @@ def stage_chart(report: Report) -> dict[str, Any]:
     return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars}
 
 
-def to_html(report: Report) -> str:
+def to_html(report: Report, *, printing: bool = False) -> str:
     from casework.services.documents import environment
 
-    env = environment("html")
+    env = environment("html", printing=printing)
     return env.get_template("report.j2").render(
         report=report,
         tables=tables(report),
@@ -155,6 +155,13 @@ def to_html(report: Report) -> str:
         total_open=sum(row["cases"] for row in report.by_stage),
         open_escalations=sum(row["open"] for row in report.escalations if row["level"]),
     )
+
+
+def to_pdf(report: Report) -> bytes:
+    """The HTML report laid out on pages."""
+    from casework.services import printing
+
+    return printing.to_pdf(to_html(report, printing=True))
 
 
 def to_text(report: Report) -> str:

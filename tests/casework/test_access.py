@@ -13,9 +13,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -239,10 +241,19 @@ def test_the_caseload_and_its_count_are_only_what_the_role_may_read(store: Store
     assert "2 is past the last page (1)" in err
 
 
-def test_a_program_manager_reads_the_report_never_identity_or_narrative(store: Store) -> None:
+def test_a_program_manager_reads_the_report_never_identity_or_narrative(
+    store: Store, tmp_path: Path
+) -> None:
     code, out, err = cli(store, "program_manager", "report", "--json")
     assert code == 0, err
     assert "housing" in out
+    printed = tmp_path / "report.pdf"
+    code, _, err = cli(store, "program_manager", "report", "--pdf", str(printed))
+    assert code == 0, err
+    assert f"PDF report written to {printed}" in err
+    pages = PdfReader(printed).pages
+    assert "Caseload report" in pages[0].extract_text()
+    assert f"Page 1 of {len(pages)}" in pages[0].extract_text()
     denied = "permission denied for table"
     refused(store, "program_manager", f"{denied} narratives", "show", store.housing)
     refused(store, "program_manager", denied, *note(store.housing))  # the case's clock first

@@ -487,6 +487,8 @@ MATRIX: list[tuple[str, str, int]] = [
     ("hearing CASE-999999 --notice 1 --declined-on " + _PAST, "no case CASE-999999", REFUSED),
     ("doc {notice_case} hearing-request", "needs the notice (--notice N)", REFUSED),
     ("doc {notice_case} plan --notice 1", "only a hearing-request letter takes one", REFUSED),
+    ("doc {notice_case} notes --format docx", "--format: invalid choice: 'docx'", USAGE),
+    ("report --pdf {data}/report.pdf", "--pdf: .* is inside Casework's data", REFUSED),
     (
         "doc {notice_case} hearing-request --notice 4",
         "--notice: {notice_case} has no notice 4",

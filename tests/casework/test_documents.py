@@ -4,20 +4,29 @@ content: what each says, what the referral letter leaves out, escaping, the stor
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from jinja2 import UndefinedError
-from sqlalchemy import select
+from pypdf import PdfReader
+from sqlalchemy import func, select
 
 from casework.cli import main
 from casework.core.db import migrate, session_scope
+from casework.core.settings import get_settings
 from casework.models import consents, contacts, referrals
+from casework.models.codes import NoticeAction
 from casework.models.orm import Client, Document, Provider
 from casework.models.schemas import ContactIn
-from casework.services.documents import render
+from casework.services.documents import markdown_text, render
 from tests import factories
+from tests.conftest import SESSION_DIR
+
+SHOTS = SESSION_DIR / "screenshots"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -159,9 +168,16 @@ def test_markdown_documents_escape_what_came_from_outside(capsys, whole_case) ->
     for kind, extra in (("plan", []), ("referral", [reference])):
         text = _doc(capsys, case_number, kind, *extra)
         assert "<script>" not in text
-        assert "](javascript:" not in text
-        assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt; \\[pay here\\]" in text
-        assert "\\| \\*\\* \\# x" in text
+        # The brackets are escaped, so the parenthesis after them is only text.
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; \\[pay here\\](javascript:alert(1))" in text
+        assert "\\| \\*\\* # x" in text
+
+
+def test_markdown_keeps_ordinary_punctuation_as_written() -> None:
+    """A label or a note reads as typed: only what Markdown would take as markup is escaped."""
+    assert markdown_text("SNAP (food assistance)") == "SNAP (food assistance)"
+    assert markdown_text("Rent: $900 + utilities! #2") == "Rent: $900 + utilities! #2"
+    assert markdown_text("# heading\n+ item\n1. first") == "\\# heading\n\\+ item\n1\\. first"
 
 
 def test_an_undefined_field_fails_the_render() -> None:
@@ -183,3 +199,105 @@ def test_a_document_that_does_not_apply_is_refused(capsys) -> None:
         err = capsys.readouterr().err
         assert exit_info.value.code == 1
         assert expected in err
+
+
+@pytest.fixture
+def agency(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("CASEWORK_AGENCY_NAME", "Riverside Family Services")
+    monkeypatch.setenv("CASEWORK_AGENCY_ADDRESS", "12 Main Street, Springfield, IL 62701")
+    monkeypatch.setenv("CASEWORK_AGENCY_PHONE", "(217) 555-0100")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _ink(pdf: Path, out: Path) -> float:
+    """The share of a page's pixels that are ink, from pdftoppm's picture of page 1 (kept
+    as `out`.png beside a grey map it reads)."""
+    first_page = ["pdftoppm", "-r", "60", "-f", "1", "-l", "1"]
+    subprocess.run([*first_page, "-png", pdf, out], check=True)
+    gray = subprocess.run([*first_page, "-gray", pdf], check=True, capture_output=True).stdout
+    _, size, _, pixels = gray.split(b"\n", 3)  # P5, "W H", 255, then one byte per pixel
+    width, height = map(int, size.split())
+    assert len(pixels) == width * height
+    return sum(1 for value in pixels if value < 128) / len(pixels)
+
+
+def test_the_hearing_request_prints_as_pdf_on_the_agency_letterhead(
+    capsys, agency, tmp_path
+) -> None:
+    """The letter a client signs is made as PDF by default: a Letter page with the agency's
+    name and address on top, the benefit's name as written (no Markdown escapes), the
+    client's name as the form asks, and the page counted. Kept with its hash, as any."""
+    today = date.today()
+    with session_scope() as session:
+        case = factories.new_case(session)
+        factories.notice(session, case, today, today + timedelta(days=12), NoticeAction.DENY)
+        number, client = case.case_number or "", case.client
+        family, given = client.family_name, client.given_name
+    with pytest.raises(SystemExit) as exit_info:
+        main(["doc", number, "hearing-request", "--notice", "1"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0, err
+    path = Path(out.split(" (sha256")[0])
+    assert path.suffix == ".pdf"
+    reader = PdfReader(path)
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)  # US Letter
+    text = reader.pages[0].extract_text()
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines[:3] == [
+        "Riverside Family Services",
+        "12 Main Street, Springfield, IL 62701",
+        "(217) 555-0100",
+    ]
+    assert "Request for a fair hearing" in text
+    assert "SNAP (food assistance)" in text
+    assert "\\" not in text
+    assert f"{family}, {given}" in text
+    assert f"I request a fair hearing about the notice dated {today}" in text
+    assert "Page 1 of 1" in text
+    with session_scope() as session:
+        row = session.scalars(select(Document).where(Document.path == str(path))).one()
+        assert (row.kind, row.format) == ("hearing-request", "pdf")
+        assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    if shutil.which("pdftoppm"):  # looked at as a picture: a page with writing on it
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        assert 0.005 < _ink(path, SHOTS / "hearing-request-pdf") < 0.2
+
+
+def test_a_pdf_names_what_is_missing_when_the_system_cannot_print(
+    capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Pango, WeasyPrint cannot load: the PDF is refused in one line saying what to
+    install, and nothing is kept; Markdown still works."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pango(name: str, *args: object, **kwargs: object) -> object:
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0': No such file")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    with session_scope() as session:
+        case = factories.new_case(session)
+        factories.notice(
+            session, case, date.today(), date.today() + timedelta(days=12), NoticeAction.DENY
+        )
+        number = case.case_number or ""
+        kept = session.scalar(select(func.count(Document.id)))
+    monkeypatch.setattr(builtins, "__import__", no_pango)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["doc", number, "hearing-request", "--notice", "1"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert err.count("\n") == 1
+    assert "install Debian's libpango-1.0-0 and libpangoft2-1.0-0" in err
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Document.id))) == kept
+    assert "Request for a fair hearing" in _doc(
+        capsys, number, "hearing-request", "--notice", "1", "--format", "md"
+    )

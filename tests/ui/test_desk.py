@@ -184,8 +184,9 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
     assert goals.get_by_text("Objective: Income and benefits").is_visible()  # the plan's own
     assert page.locator("#stage-form").get_by_role("group", name="Goal update 3").count() == 0
     page.get_by_label("Make a document").select_option("plan")
+    page.get_by_label("As", exact=True).select_option("html")  # read here; PDF is to print
     page.get_by_role("button", name="Make it").click()
-    page.get_by_text("document is made").wait_for()
+    page.get_by_text("The service plan is made (HTML)").wait_for()
     page.locator("#documents a").first.click()
     page.get_by_text(registered.family_name).first.wait_for()
     page.go_back()
