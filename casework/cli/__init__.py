@@ -63,6 +63,7 @@ COMMANDS = {
     "sweep": "sweeps",
     "escalations": "sweeps",
     "report": "sweeps",
+    "export": "exports",
 }
 
 

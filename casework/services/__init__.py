@@ -14,7 +14,9 @@ flows, the demo and every later surface call these; they stand on the models and
     staff       the roster, who acts, who read what
     sweeps      sweeps on the work pool, escalations, Prefect caught up with the store
     documents   case documents (plan, referral, notes, closure, hearing request)
+    printing    documents and the report laid out on pages, as PDF, on the agency's letterhead
     reports     the caseload report
+    exports     the caseload's records as CSV or a spreadsheet, for analysts
     sign_in     desk passwords; staff signed in as themselves (on PostgreSQL, as their role)
     workspace   what the desk shows a staff member: their day, caseload, a search, a team
 """
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
         cases,
         clients,
         documents,
+        exports,
         messages,
+        printing,
         providers,
         referrals,
         reports,
@@ -49,7 +53,9 @@ __all__ = [
     "cases",
     "clients",
     "documents",
+    "exports",
     "messages",
+    "printing",
     "providers",
     "referrals",
     "reports",

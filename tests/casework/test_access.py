@@ -6,6 +6,7 @@ refused with one line."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -18,16 +19,17 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, true
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from casework.cli import main
-from casework.core.db import engine_for, make_engine, migrate, session_scope
+from casework.core.db import AccessDenied, engine_for, make_engine, migrate, session_scope
 from casework.core.settings import get_settings
-from casework.models import cases
+from casework.models import cases, exports
 from casework.models.clients import create_client, identity_of
 from casework.models.codes import Program
 from casework.models.orm import (
+    AccessEntry,
     AuditEvent,
     Case,
     ChangeLog,
@@ -1031,3 +1033,67 @@ def test_messaging_consent_is_recorded_by_the_cases_staff_and_read_coded_by_the_
     assert as_role(
         store, "supervisor", "SELECT count(*) FROM contact_consents WHERE given_on = '2026-11-02'"
     ) == [(2,)]
+
+
+def test_exports_hold_what_each_role_reads_and_identity_only_for_those_who_read_it(
+    store: Store,
+) -> None:
+    def exported(role: str, *argv: str) -> tuple[dict[str, dict[str, str]], str]:
+        code, out, err = cli(store, role, "export", *argv)
+        assert code == 0, err
+        return {row["case_number"]: row for row in csv.DictReader(io.StringIO(out))}, err
+
+    me = STAFF["case_manager"][0]
+    mine, err = exported("case_manager", "cases", "--identity")
+    assert store.housing in mine
+    assert not {store.others, store.geriatric} & set(mine)
+    assert {row["case_manager"] for row in mine.values()} == {me}
+    assert mine[store.housing]["family_name"]
+    assert f"{len(mine)} case(s) in the access log" in err
+    with session_scope(store.owner) as session:
+        logged = session.scalars(
+            select(AccessEntry.staff)
+            .join(Case, Case.id == AccessEntry.case_id)
+            .where(AccessEntry.what == "export:cases", Case.case_number == store.housing)
+        ).all()
+        assert set(logged) == {me}
+
+    seen, _ = exported("supervisor", "cases")
+    assert {store.housing, store.others} <= set(seen)
+    assert store.geriatric not in seen
+
+    coded, _ = exported("program_manager", "cases", "--with-labels")
+    assert {store.housing, store.others} <= set(coded)
+    assert store.geriatric not in coded
+    row = coded[store.housing]
+    assert "client_number" not in row
+    assert "family_name" not in row
+    assert row["program_label"] == "Housing"
+    refused(
+        store,
+        "program_manager",
+        "--identity: a program manager does not read clients' identity",
+        "export",
+        "cases",
+        "--identity",
+    )
+    everything, _ = exported("operator", "cases")
+    assert {store.housing, store.others, store.geriatric} <= set(everything)
+
+    # The store refuses it too: the program manager's own role running the export's query
+    # with identity, and a case manager's role asking for every case, get nothing more.
+    shown = exports.layout("cases", client_number=True, identity=True, labels=False)
+    engine = make_engine(store.url(STAFF["program_manager"][0]))
+    try:
+        with pytest.raises(AccessDenied, match="permission denied for table clients"):
+            with session_scope(engine, read_only=True) as session:
+                list(exports.rows(session, "cases", shown, true()))
+    finally:
+        engine.dispose()
+    engine = make_engine(store.url(me))
+    try:
+        with session_scope(engine, read_only=True) as session:
+            raw = {cells[0] for _, cells in exports.rows(session, "cases", shown, true())}
+        assert raw == set(mine)
+    finally:
+        engine.dispose()
