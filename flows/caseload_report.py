@@ -1,6 +1,8 @@
-"""The daily caseload report: the program manager's figures as Prefect artifacts (counts
-and codes only), and each case manager's due list for the coming week (case numbers and
-codes only, one artifact per case manager: `due-<staff id>`)."""
+"""The daily caseload report: the program manager's figures as Prefect artifacts (case
+numbers, staff ids, counts and labels only): one page, `caseload-report`, with what needs
+attention first and every table after it in a fixed order, each table also as a table
+artifact of its own; and every case manager's due list for the coming week (one artifact
+per case manager: `due-<staff id>`, saying so when nothing is due)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from casework.flows.operator import refuses_cleanly
 from casework.flows.parameters import AS_OF, AsOf
 from casework.flows.sweeps import dated_run_name, previewing
 from casework.models.rules import checked_as_of
-from casework.services.reports import DUE_WITHIN_DAYS, due_lists, tables
+from casework.services.reports import DUE_WITHIN_DAYS, due_lists, tables, to_markdown
 from casework.services.reports import caseload_report as compute
 
 
@@ -36,25 +38,10 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
         create_table_artifact(
             rows or [{"note": "none"}], key=key, description=f"{table.title}, as of {when:%Y-%m-%d}"
         )
-    total = sum(row["cases"] for row in report.by_stage)
-    over_sla = sum(row["over_sla"] for row in report.days_in_stage)
-    escalated = sum(row["open"] for row in report.escalations if row["level"])
-    overloaded = [row["case_manager"] for row in report.caseloads if row["state"] != "ok"]
     create_markdown_artifact(
-        "\n".join(
-            [
-                f"# {'Preview: caseload as it would stand' if ahead else 'Caseload report'}"
-                f", {when:%Y-%m-%d}",
-                "",
-                f"- open cases: **{total}**, of which past their stage SLA: **{over_sla}**",
-                f"- open breaches (each once, at its highest level): **{escalated}**",
-                f"- case managers over the recommended caseload: {', '.join(overloaded) or 'none'}",
-                "",
-                "Tables: the `report-*` artifacts of this run.",
-            ]
-        ),
+        to_markdown(report, preview=bool(ahead)),
         key=ahead + "caseload-report",
-        description=f"Caseload at a glance, {when:%Y-%m-%d}",
+        description=f"Caseload at a glance, what needs attention first, {when:%Y-%m-%d}",
     )
     lists = due_lists(when)
     for manager, markdown in lists.items():
@@ -64,9 +51,11 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
             description=f"Due from {manager} by {when.date() + timedelta(DUE_WITHIN_DAYS)}",
         )
     return {
-        "open_cases": total,
-        "over_sla": over_sla,
-        "open_escalations": escalated,
+        "open_cases": sum(row["cases"] for row in report.by_stage),
+        "over_sla": sum(row["over_sla"] for row in report.days_in_stage),
+        "open_escalations": sum(row["open"] for row in report.escalations if row["level"]),
+        "needs_attention": len(report.needs_attention),
+        "notices_due": len(report.notices_due),
         "due_lists": len(lists),
     }
 

@@ -18,8 +18,8 @@ from casework.core.settings import get_settings
 from casework.models import notices
 from casework.models.appointments import BY_CLIENT, rebooked
 from casework.models.codes import AppointmentStatus, CaseStatus, Program, Stage
-from casework.models.labels import label
-from casework.models.lifecycle import waits_for_form
+from casework.models.labels import label, words
+from casework.models.lifecycle import stage_of_key, waits_for_form
 from casework.models.orm import (
     AdverseNotice,
     Appointment,
@@ -385,20 +385,25 @@ def due_list(
 
 
 def markdown(manager: str, items: list[DueItem], today: date, within_days: int) -> str:
-    """One case manager's due list as the daily report publishes it: codes only."""
-    lines = [
-        f"# Due from {manager}, {today.isoformat()} (next {within_days} days)",
-        "",
-        "| due | case | program | what | subject | to do |",
-        "|---|---|---|---|---|---|",
-    ]
-    for i in items:
-        flag = " **overdue**" if i.overdue(today) else ""
-        action = i.action.replace("|", "/")
-        lines.append(
-            f"| {i.due_on.isoformat()}{flag} | {i.case_number} | {i.program} | {i.what} "
-            f"| {i.subject} | {action} |"
-        )
+    """One case manager's due list as the daily report publishes it: case numbers, codes
+    by their labels. A list, not a table, so what to do is read whole on any screen; a
+    case manager with nothing due is told so."""
+    until = today + timedelta(days=within_days)
+    lines = [f"# Due from {manager}, {today.isoformat()} to {until.isoformat()}", ""]
     if not items:
-        lines.append("| - | - | - | nothing due | - | - |")
+        lines.append(f"Nothing due from {manager} by {until.isoformat()}.")
+        return "\n".join(lines)
+    overdue = sum(1 for i in items if i.overdue(today))
+    lines += [f"{len(items)} due, {overdue} of them overdue.", ""]
+    for i in items:
+        when = f"**{i.due_on.isoformat()}{', overdue' if i.overdue(today) else ''}**"
+        lines.append(f"- {when} · {i.case_number} · {label(i.program)} · {_what(i)}: {i.action}")
     return "\n".join(lines)
+
+
+def _what(item: DueItem) -> str:
+    """What is due, in words: a stage's form by the stage's label, else the kind of item
+    with its subject (a benefit, a waiver by its label; a referral by its reference)."""
+    if item.what == "stage":
+        return f"{label(stage_of_key(item.subject))} form"
+    return f"{words(item.what)} ({label(item.subject)})"

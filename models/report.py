@@ -31,6 +31,7 @@ from casework.models.orm import (
     CarePlan,
     Case,
     Episode,
+    Escalation,
     PlanGoal,
     Referral,
     ReferralEvent,
@@ -51,9 +52,14 @@ def percentile(values: list[int], share: float) -> float:
     return float(ordered[rank - 1])
 
 
+NOTICE_WINDOWS = (3, 7)  # notices whose next deadline comes within these days
+
+
 @dataclass
 class Report:
     as_of: datetime
+    needs_attention: list[dict[str, Any]] = field(default_factory=list)
+    notices_due: list[dict[str, Any]] = field(default_factory=list)
     by_stage: list[dict[str, Any]] = field(default_factory=list)
     days_in_stage: list[dict[str, Any]] = field(default_factory=list)
     escalations: list[dict[str, Any]] = field(default_factory=list)
@@ -67,7 +73,11 @@ class Report:
     appointments: list[dict[str, Any]] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[dict[str, Any]]]:
+        """Every section, in the order a program manager reads them: what needs attention
+        now first, then the figures."""
         return {
+            "needs attention": self.needs_attention,
+            "notices due within a week": self.notices_due,
             "cases by program and stage": self.by_stage,
             "days in stage against the SLA": self.days_in_stage,
             "open breaches by highest level": self.escalations,
@@ -98,12 +108,98 @@ def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConf
     # advance warnings (level 0) after them.
     levels = Counter(escalations.open_breach_levels(session))
     report.escalations = [{"level": level, "open": levels.get(level, 0)} for level in LEVELS]
+    _needs_attention(report, session)
+    _notices_due(report, session, as_of.astimezone(UTC).date())
     _referrals(report, session)
     _outcomes(report, session, as_of)
     _appointments(report, session, as_of)
     _notices(report, session, as_of.astimezone(UTC).date())
     _assessed_change(report, session, as_of)
     return report
+
+
+def _needs_attention(report: Report, session: Session) -> None:
+    """Every open breach on the ladder (advance warnings aside), once, at its highest
+    level: the case, who works it, the rule with what was measured against its limit, and
+    since when it has been open. Highest level first, then the oldest."""
+    rows = session.execute(
+        select(
+            Escalation.case_number,
+            Case.program,
+            Case.case_manager,
+            Escalation.rule,
+            Escalation.subject,
+            Escalation.level,
+            Escalation.measured,
+            Escalation.threshold,
+            Escalation.as_of,
+        )
+        .join(Case, Case.id == Escalation.case_id)
+        .where(Escalation.resolved_at.is_(None), Escalation.level > 0)
+        .order_by(Escalation.level, Escalation.as_of)
+    )
+    breaches: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row.case_number, row.rule, row.subject)
+        first = breaches.get(key)
+        breaches[key] = {  # the highest rung says what was measured; the first, since when
+            "case_number": row.case_number,
+            "program": row.program,
+            "case_manager": row.case_manager,
+            "rule": row.rule,
+            "what": f"{row.measured} (limit: {row.threshold})",
+            "level": row.level,
+            "since": (first["since"] if first else row.as_of.date()),
+        }
+    report.needs_attention = sorted(
+        breaches.values(), key=lambda b: (-b["level"], b["since"], b["case_number"], b["rule"])
+    )
+
+
+def _notices_due(report: Report, session: Session, today: date) -> None:
+    """Notices no one has acted on yet whose next deadline (for aid to continue, else to
+    request a hearing at all) comes within a week, soonest first."""
+    rows = session.execute(
+        select(
+            Case.case_number,
+            Case.program,
+            Case.case_manager,
+            AdverseNotice.number,
+            AdverseNotice.benefit,
+            AdverseNotice.action,
+            AdverseNotice.aid_deadline,
+            AdverseNotice.hearing_deadline,
+        )
+        .join(Case, Case.id == AdverseNotice.case_id)
+        .where(
+            AdverseNotice.awaiting,
+            Case.status == CaseStatus.OPEN.value,
+            AdverseNotice.hearing_deadline >= today,
+            AdverseNotice.notice_date <= today,
+        )
+    )
+    due = []
+    for row in rows:
+        aid_open = row.aid_deadline is not None and row.aid_deadline >= today
+        deadline = row.aid_deadline if aid_open else row.hearing_deadline
+        left = (deadline - today).days
+        if left > NOTICE_WINDOWS[-1]:
+            continue
+        due.append(
+            {
+                "case_number": row.case_number,
+                "program": row.program,
+                "case_manager": row.case_manager,
+                "notice": row.number,
+                "benefit": row.benefit,
+                "action": row.action,
+                "deadline": deadline,
+                "deadline_kind": "aid_continuing" if aid_open else "hearing_request",
+                "days_left": left,
+                "within_days": next(w for w in NOTICE_WINDOWS if left <= w),
+            }
+        )
+    report.notices_due = sorted(due, key=lambda n: (n["deadline"], n["case_number"], n["notice"]))
 
 
 def _stages(report: Report, rows: list[Any], programs: dict[Program, ProgramConfig]) -> None:

@@ -23,6 +23,17 @@ def caseload_report(as_of: datetime) -> Report:
 
 
 HEADERS = {
+    "case_number": "Case",
+    "rule": "Needs attention for",
+    "what": "Measured (limit)",
+    "since": "Open since",
+    "notice": "Notice",
+    "benefit": "Benefit",
+    "action": "Action",
+    "deadline": "Deadline",
+    "deadline_kind": "The deadline",
+    "days_left": "Days left",
+    "within_days": "Due within",
     "program": "Program",
     "instrument": "Instrument",
     "measure": "Measure",
@@ -67,8 +78,19 @@ OUTCOMES = {
     GOAL_MET: "Closed with a plan goal met",
     HOUSING_SECURED: "Closed with permanent housing secured",
 }
-CODED = {"program", "stage", "status"}
-SHOWN_AS_WORDS = {"level", "window_days"}  # numbers in the data, words in the table
+CODED = {"program", "stage", "status", "rule", "benefit", "action"}
+DEADLINES = {
+    "aid_continuing": "for aid to continue",
+    "hearing_request": "to request a hearing",
+}
+# Numbers in the data, words in the table.
+SHOWN_AS_WORDS = {"level", "window_days", "within_days", "notice"}
+
+
+EMPTY = {
+    "needs attention": "Nothing needs attention: no case is past a limit.",
+    "notices due within a week": "No notice has a deadline within a week.",
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,7 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     numeric: list[bool]
+    empty: str = "None."  # what an empty section says
 
 
 def tables(report: Report) -> list[Table]:
@@ -97,6 +120,7 @@ def tables(report: Report) -> list[Table]:
                     and any(isinstance(row[key], int | float) for row in rows)
                     for key in keys
                 ],
+                EMPTY.get(title, "None."),
             )
         )
     return out
@@ -111,6 +135,10 @@ def cell(key: str, value: Any) -> str:
         return OUTCOMES.get(value) or f"Closed: {label(value).lower()}"
     if key == "window_days":
         return f"the last {value} days"
+    if key == "within_days":
+        return f"{value} days"
+    if key == "deadline_kind":
+        return DEADLINES.get(value, str(value))
     if key in CODED:
         return label(value)
     if isinstance(value, float):
@@ -157,6 +185,58 @@ def to_html(report: Report, *, printing: bool = False) -> str:
     )
 
 
+def to_markdown(report: Report, *, preview: bool = False) -> str:
+    """The report as one page for the dashboard (the `caseload-report` artifact): the
+    figures at a glance, then every table in the report's own order, what needs attention
+    first. Case numbers, staff ids and labels only."""
+    by_stage = sum(row["cases"] for row in report.by_stage)
+    over_sla = sum(row["over_sla"] for row in report.days_in_stage)
+    breaches = sum(row["open"] for row in report.escalations if row["level"])
+    soon = Counter(row["within_days"] for row in report.notices_due)
+    overloaded = sorted({row["case_manager"] for row in report.caseloads if row["state"] != "ok"})
+    title = "Preview: caseload as it would stand" if preview else "Caseload report"
+    lines = [
+        f"# {title}, {report.as_of:%Y-%m-%d}",
+        "",
+        f"- open cases: **{by_stage}**, of which past their stage's limit: **{over_sla}**",
+        f"- open breaches (each once, at its highest level): **{breaches}**",
+        f"- notices with a deadline within 3 days: **{soon[3]}**; within 7 days: "
+        f"**{soon[3] + soon[7]}**",
+        f"- case managers over the recommended caseload: {', '.join(overloaded) or 'none'}",
+    ]
+    listed = {"needs attention": _attention_item, "notices due within a week": _notice_item}
+    for (key, rows), table in zip(report.sections().items(), tables(report), strict=True):
+        lines += ["", f"## {table.title}", ""]
+        if not table.rows:
+            lines.append(table.empty)
+            continue
+        if key in listed:  # a case a line, read whole on any screen: no column cut off
+            lines += [listed[key](row) for row in rows]
+            continue
+        lines.append("| " + " | ".join(table.headers) + " |")
+        lines.append("|" + "|".join("---:" if number else "---" for number in table.numeric) + "|")
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in table.rows]
+    return "\n".join(lines)
+
+
+def _attention_item(row: dict[str, Any]) -> str:
+    return (
+        f"- **{row['case_number']}** ({cell('program', row['program'])}, "
+        f"{row['case_manager']}): **{cell('rule', row['rule'])}**, {row['what']}; level "
+        f"{cell('level', row['level'])} since {row['since']}"
+    )
+
+
+def _notice_item(row: dict[str, Any]) -> str:
+    left = row["days_left"]
+    return (
+        f"- **{row['case_number']}** ({cell('program', row['program'])}, "
+        f"{row['case_manager']}): notice {row['notice']}, {cell('benefit', row['benefit'])}, "
+        f"{cell('action', row['action']).lower()}: **{left} day{'' if left == 1 else 's'} "
+        f"left** {DEADLINES[row['deadline_kind']]} ({row['deadline']})"
+    )
+
+
 def to_pdf(report: Report) -> bytes:
     """The HTML report laid out on pages."""
     from casework.services import printing
@@ -169,7 +249,7 @@ def to_text(report: Report) -> str:
     for table in tables(report):
         lines += ["", f"{table.title}:"]
         if not table.rows:
-            lines.append("  none")
+            lines.append(f"  {table.empty}")
             continue
         widths = [
             max(len(header), *(len(row[n]) for row in table.rows))
@@ -195,13 +275,21 @@ DUE_WITHIN_DAYS = 7
 
 def due_lists(as_of: datetime, within_days: int = DUE_WITHIN_DAYS) -> dict[str, str]:
     """Each case manager's due list as markdown (case numbers and codes only), keyed by
-    staff id: every case manager with an open case or a follow-up check due."""
+    staff id: every active case manager on the roster (saying so when nothing is due), and
+    anyone else with a case or a check due."""
+    from casework.models.codes import StaffRole
     from casework.models.due import due_list, markdown
+    from casework.models.staff import roster
 
     today = as_of.date()
     with session_scope(read_only=True) as session:
         items = due_list(session, today, within_days)
-    by_manager: dict[str, list[Any]] = {}
+        members = roster(session)
+    by_manager: dict[str, list[Any]] = {
+        staff_id: []
+        for staff_id, member in members.items()
+        if member.active and member.role is StaffRole.CASE_MANAGER
+    }
     for item in items:
         by_manager.setdefault(item.case_manager, []).append(item)
     return {

@@ -59,5 +59,8 @@ def test_the_due_list_has_every_kind_of_date_in_order(session: Session) -> None:
     assert ("waiver", watched.case_number) in ahead
     assert ("reassessment", watched.case_number) in ahead
     text = markdown(mine, items, today, 7)
-    assert f"| {watched.case_number} | housing | contact |" in text
-    assert "**overdue**" in text
+    assert f"overdue** · {watched.case_number} · Housing · Contact (since " in text
+    assert "4 due, 1 of them overdue." in text
+    assert "· Recertification (SNAP (food assistance)): recertify snap in time" in text
+    nothing = markdown("cm.idle", [], today, 7)
+    assert f"Nothing due from cm.idle by {today + timedelta(days=7)}." in nothing

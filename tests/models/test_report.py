@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from casework.models import cases, consents, escalations, referrals
 from casework.models.clients import create_client
-from casework.models.codes import Program, ReferralStatus, Stage, Watch
+from casework.models.codes import BenefitKind, NoticeAction, Program, ReferralStatus, Stage, Watch
 from casework.models.orm import PlanGoal
 from casework.models.programs import programs
 from casework.models.report import build, percentile
@@ -143,9 +143,10 @@ def test_the_text_report_reads_as_prose_not_code(session: Session) -> None:
     text = to_text(build(session, AS_OF, programs()))
     assert "median_days" not in text
     assert "Median days" in text
+    breaches = text.split("Open breaches by highest level:")[1].split("\n\n")[0]
     levels = [
         line.split("  ")[1]
-        for line in text.splitlines()
+        for line in breaches.splitlines()
         if line.startswith("  ")
         and (
             "(case manager)" in line
@@ -160,6 +161,51 @@ def test_the_text_report_reads_as_prose_not_code(session: Session) -> None:
     assert "Closed: goals met" in text
     assert "Closed with a plan goal met" in text
     assert "goals_met" not in text
+
+
+def test_what_needs_attention_comes_first_with_what_was_measured(session: Session) -> None:
+    """The program manager's first question: which cases are stalled, by how much against
+    their limit, who works them, since when; and which notices' deadlines come this week."""
+    _caseload(session)
+    stuck = factories.walk_to(session, factories.case_opened_at(session, DAY0), Stage.PLAN, DAY0)
+    late = []
+    for days_left, benefit in ((2, BenefitKind.SNAP), (6, BenefitKind.WIC), (20, BenefitKind.SSI)):
+        notice = factories.notice(
+            session, stuck, DAY0.date(), DAY0.date(), NoticeAction.DENY, benefit, at=DAY0
+        )
+        notice.hearing_deadline = AS_OF.date() + timedelta(days=days_left)
+        late.append(notice.number)
+    session.flush()
+    report = build(session, AS_OF, programs())
+    assert list(report.sections())[:2] == ["needs attention", "notices due within a week"]
+    housing = programs()[Program.HOUSING]
+    overdue = {
+        (b["rule"], b["what"]): b for b in report.needs_attention if b["rule"] == "stage_overdue"
+    }
+    limit = housing.sla_days[Stage.ASSESSMENT]
+    assessment = overdue[
+        ("stage_overdue", f"20 days in assessment (limit: {limit} days in assessment)")
+    ]
+    assert assessment["case_manager"] == factories.STAFF
+    assert assessment["program"] == "housing"
+    assert assessment["level"] >= 1
+    assert assessment["since"] == AS_OF.date()
+    assert [b["level"] for b in report.needs_attention] == sorted(
+        (b["level"] for b in report.needs_attention), reverse=True
+    )
+    assert "no_contact" in {b["rule"] for b in report.needs_attention}
+    due = [(n["notice"], n["days_left"], n["within_days"]) for n in report.notices_due]
+    assert due == [(late[0], 2, 3), (late[1], 6, 7)]  # the one 20 days off is not due yet
+    assert report.notices_due[0]["deadline_kind"] == "hearing_request"
+
+    text = to_text(report)
+    first = text.split("Needs attention:")[1].split("\n\n")[0]
+    assert f"20 days in assessment (limit: {limit} days in assessment)" in first
+    assert "Stage overdue" in first  # the rule in words
+    notices = text.split("Notices due within a week:")[1].split("\n\n")[0]
+    assert "SNAP (food assistance)" in notices
+    assert "to request a hearing" in notices
+    assert "3 days" in notices
 
 
 def test_percentile_is_nearest_rank() -> None:

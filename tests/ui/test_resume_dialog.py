@@ -155,8 +155,8 @@ def test_a_referral_goes_to_a_provider_chosen_in_its_dialog(browser, stack: str)
 
 
 def test_a_case_managers_due_list_reads_on_the_dashboard(browser, stack: str) -> None:  # type: ignore[no-untyped-def]
-    """The daily report's `due-<staff>` artifact, as a program manager opens it: a table of
-    dates, case numbers and what to do; no client identity."""
+    """The daily report's `due-<staff>` artifact, as a program manager opens it: a list of
+    dates, case numbers, programs by their labels and what to do; no client identity."""
     from casework.flows.caseload_report import caseload_report
 
     with session_scope() as session:
@@ -174,9 +174,9 @@ def test_a_case_managers_due_list_reads_on_the_dashboard(browser, stack: str) ->
     # The key's page is a timeline of its versions; the newest opens as the table.
     page.goto(f"{stack.removesuffix('/api')}/artifacts/key/due-cm-busy")
     page.locator(".artifact-timeline-item-content a, a", has_text=latest[:8]).first.click()
-    row = page.locator("tr", has_text=number).first
-    row.wait_for()
-    assert "finish intake" in row.inner_text()
+    item = page.locator("li", has_text=number).first
+    item.wait_for()
+    assert "Housing · Intake form: finish intake" in item.inner_text()
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SHOTS / "due-list.png", full_page=True)
     assert name not in page.content()
