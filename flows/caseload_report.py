@@ -14,7 +14,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from casework.flows.operator import refuses_cleanly
-from casework.flows.parameters import AS_OF, AsOf
+from casework.flows.parameters import AS_OF, WEEKS, AsOf, Weeks
 from casework.flows.sweeps import dated_run_name, previewing
 from casework.models.rules import checked_as_of
 from casework.services.reports import DUE_WITHIN_DAYS, due_lists, tables, to_markdown
@@ -23,15 +23,16 @@ from casework.services.reports import caseload_report as compute
 
 @flow(name="caseload-report", flow_run_name=dated_run_name, persist_result=False)
 @refuses_cleanly
-def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
-    """Cases by stage, days in stage against the SLA, escalations, referrals, outcomes and
-    caseload per case manager. As of a future date it is a preview, published under
+def caseload_report(as_of: AsOf = AS_OF, weeks: Weeks = WEEKS) -> dict[str, int]:
+    """What needs attention, notices due, weekly trends over `weeks` weeks, cases by
+    stage, days in stage against the SLA, escalations, referrals, outcomes and caseload
+    per case manager. As of a future date it is a preview, published under
     `preview-…` keys: the live report and due lists stay as they are."""
     when = checked_as_of(as_of)
     ahead = "preview-" if previewing(when) else ""
-    report = compute(when)
+    report = compute(when, weeks)
     for table in tables(report):
-        key = ahead + "report-" + table.title.lower().replace(" ", "-")
+        key = ahead + artifact_key(f"report {table.title}")
         rows: list[dict[str, Any]] = [
             dict(zip(table.headers, row, strict=True)) for row in table.rows
         ]
@@ -60,6 +61,10 @@ def caseload_report(as_of: AsOf = AS_OF) -> dict[str, int]:
     }
 
 
-def due_artifact_key(staff_id: str) -> str:
+def artifact_key(words: str) -> str:
     """Artifact keys take lowercase letters, digits and dashes only."""
-    return "due-" + re.sub(r"[^a-z0-9]+", "-", staff_id.lower()).strip("-")
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
+
+
+def due_artifact_key(staff_id: str) -> str:
+    return "due-" + artifact_key(staff_id)

@@ -36,6 +36,7 @@ def _case_number(what: str) -> Any:
 
 
 AsOf = datetime | None
+Weeks = Annotated[int, Field(ge=1, le=104)]
 # The parameters' defaults (Prefect reads each one's title and description from here).
 CASE = _case_number("the case")
 CASE_TO_REASSESS = _case_number(
@@ -51,6 +52,9 @@ AS_OF = parameter(
     "look at the caseload as it stands at this time, UTC (empty: now; a later date shows "
     "what will be due by then)",
     None,
+)
+WEEKS = parameter(
+    "Weeks of trends", "how many weeks of weekly trends, ending with this week (1 to 104)", 12
 )
 REASON = parameter("Reason", "why the case goes back to assessment")
 REQUESTED_BY = parameter("Requested by", "your staff id, as on the staff roster (e.g. sup.housing)")

@@ -4,9 +4,10 @@ counts only (they go to Prefect artifacts and the HTML report)."""
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -33,10 +34,12 @@ from casework.models.orm import (
     Episode,
     Escalation,
     PlanGoal,
+    Provider,
     Referral,
     ReferralEvent,
 )
 from casework.models.programs import ProgramConfig
+from casework.models.rules import answer_window
 
 WINDOWS = (30, 90)
 LEVELS = (1, 2, 3, 0)
@@ -53,6 +56,7 @@ def percentile(values: list[int], share: float) -> float:
 
 
 NOTICE_WINDOWS = (3, 7)  # notices whose next deadline comes within these days
+TREND_WEEKS = 12  # weeks of trends, ending with the week of `as_of`
 
 
 @dataclass
@@ -60,6 +64,8 @@ class Report:
     as_of: datetime
     needs_attention: list[dict[str, Any]] = field(default_factory=list)
     notices_due: list[dict[str, Any]] = field(default_factory=list)
+    trends: list[dict[str, Any]] = field(default_factory=list)
+    closures_by_week: list[dict[str, Any]] = field(default_factory=list)
     by_stage: list[dict[str, Any]] = field(default_factory=list)
     days_in_stage: list[dict[str, Any]] = field(default_factory=list)
     escalations: list[dict[str, Any]] = field(default_factory=list)
@@ -78,6 +84,8 @@ class Report:
         return {
             "needs attention": self.needs_attention,
             "notices due within a week": self.notices_due,
+            "weekly trends": self.trends,
+            "closures by outcome, weekly": self.closures_by_week,
             "cases by program and stage": self.by_stage,
             "days in stage against the SLA": self.days_in_stage,
             "open breaches by highest level": self.escalations,
@@ -92,7 +100,12 @@ class Report:
         }
 
 
-def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConfig]) -> Report:
+def build(
+    session: Session,
+    as_of: datetime,
+    programs: dict[Program, ProgramConfig],
+    weeks: int = TREND_WEEKS,
+) -> Report:
     report = Report(as_of=as_of)
     open_cases = list(
         session.execute(
@@ -115,7 +128,118 @@ def build(session: Session, as_of: datetime, programs: dict[Program, ProgramConf
     _appointments(report, session, as_of)
     _notices(report, session, as_of.astimezone(UTC).date())
     _assessed_change(report, session, as_of)
+    _trends(report, session, as_of, weeks, programs)
     return report
+
+
+def week_of(day: date) -> date:
+    """The Monday a day's week starts on."""
+    return day - timedelta(days=day.weekday())
+
+
+def _trends(
+    report: Report,
+    session: Session,
+    as_of: datetime,
+    weeks: int,
+    programs: dict[Program, ProgramConfig],
+) -> None:
+    """Week by week (Monday to Sunday, UTC), the last `weeks` weeks up to `as_of`: open
+    cases at the week's end, cases opened and closed in it (and closed by outcome), breaches
+    first raised in it, referrals first answered in it and how many of those within their
+    answer window, and cases closed in it with their permanent-housing goal met. Episodes
+    count as cases: a case reopened is counted again when it opens again."""
+    starts = [week_of(as_of.date()) - timedelta(weeks=n) for n in reversed(range(weeks))]
+    begin = datetime.combine(starts[0], time(), tzinfo=UTC)
+    ends = [min(datetime.combine(s + timedelta(days=7), time(), tzinfo=UTC), as_of) for s in starts]
+
+    def week(at: datetime) -> int | None:
+        """The index of the week `at` falls in (None: outside the range)."""
+        if at < begin or at > as_of:
+            return None
+        return min((at.date() - starts[0]).days // 7, weeks - 1)
+
+    opened = sorted(session.scalars(select(Episode.opened_at).where(Episode.opened_at <= as_of)))
+    ended = select(Episode.closed_at).where(Episode.closed_at <= as_of)
+    closed_at: list[datetime] = sorted(at for at in session.scalars(ended) if at is not None)
+    in_range = and_(Episode.closed_at >= begin, Episode.closed_at <= as_of)
+    closing = select(Episode.closed_at, Episode.closure_reason).where(in_range)
+    closures = [(at, why) for at, why in session.execute(closing).tuples() if at is not None]
+    plans = and_(CarePlan.case_id == Episode.case_id, CarePlan.episode == Episode.number)
+    housed = session.scalars(
+        select(Episode.closed_at)
+        .join(CarePlan, plans)
+        .join(PlanGoal, PlanGoal.plan_id == CarePlan.id)
+        .where(
+            in_range,
+            PlanGoal.status == GoalStatus.MET.value,
+            PlanGoal.objective == Objective.SECURE_PERMANENT_HOUSING.value,
+        )
+        .group_by(Episode.id, Episode.closed_at)
+    )
+    first_raised = func.min(Escalation.as_of)
+    raised = session.scalars(
+        select(first_raised)
+        .where(Escalation.level > 0)
+        .group_by(Escalation.case_id, Escalation.rule, Escalation.subject)
+        .having(first_raised >= begin)
+    )
+    answers = _answers(session, begin, as_of, programs)
+    happened: dict[str, list[datetime]] = {
+        "new_cases": opened[bisect_left(opened, begin) :],
+        "closed": [at for at, _ in closures],
+        "breaches": list(raised),
+        "referrals_answered": [at for at, _ in answers],
+        "answered_in_time": [at for at, in_time in answers if in_time],
+        "housed": [at for at in housed if at is not None],
+    }
+    counted = {key: Counter(week(at) for at in times) for key, times in happened.items()}
+    report.trends = [
+        {
+            "week": start,
+            "open_cases": bisect_right(opened, end) - bisect_right(closed_at, end),
+            **{key: counted[key][n] for key in happened},
+        }
+        for n, (start, end) in enumerate(zip(starts, ends, strict=True))
+    ]
+    by_outcome = Counter((n, str(reason)) for at, reason in closures if (n := week(at)) is not None)
+    report.closures_by_week = [
+        {"week": starts[n], "outcome": outcome, "cases": count}
+        for (n, outcome), count in sorted(by_outcome.items())
+    ]
+
+
+def _answers(
+    session: Session, begin: datetime, end: datetime, programs: dict[Program, ProgramConfig]
+) -> list[tuple[datetime, bool]]:
+    """Each referral first answered by its partner between `begin` and `end`: when, and
+    whether within its answer window (the provider's, else its program's) of being sent."""
+    answered = {s.value for s in REFERRAL_TAKEN | REFERRAL_REFUSED}
+    first_answer = (
+        select(ReferralEvent.referral_id, func.min(ReferralEvent.at).label("answered_at"))
+        .where(ReferralEvent.status.in_(answered), ReferralEvent.source != "system")
+        .group_by(ReferralEvent.referral_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Referral.sent_at, first_answer.c.answered_at, Provider.response_days, Case.program)
+        .join(first_answer, first_answer.c.referral_id == Referral.id)
+        .join(Case, Case.id == Referral.case_id)
+        .outerjoin(Provider, Provider.key == Referral.provider)
+        .where(
+            Referral.sent_at.is_not(None),
+            first_answer.c.answered_at >= begin,
+            first_answer.c.answered_at <= end,
+        )
+    )
+    return [
+        (
+            answered_at,
+            (answered_at - sent_at).days
+            <= answer_window(response_days, programs[Program(program)]),
+        )
+        for sent_at, answered_at, response_days, program in rows
+    ]
 
 
 def _needs_attention(report: Report, session: Session) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from casework.cli.options import EXIT_ERROR, JSON, AsOf, choice_of, command, emit
+from casework.cli.options import EXIT_ERROR, JSON, AsOf, Count, choice_of, command, emit
 from casework.models.codes import Watch
 
 commands = click.Group()
@@ -106,17 +106,29 @@ def escalations(open_only: bool, case_number: str | None, as_json: bool) -> int:
 @click.option(
     "--pdf", type=click.Path(path_type=Path), metavar="FILE", help="also write it as PDF, to print"
 )
+@click.option(
+    "--weeks",
+    type=Count(1, 104),
+    default=12,
+    show_default=True,
+    help="weeks of weekly trends, ending with the week of --as-of",
+)
 @click.option("--force", is_flag=True, help="replace an existing --html or --pdf file")
 @JSON
 def report(
-    as_of: datetime | None, html: Path | None, pdf: Path | None, force: bool, as_json: bool
+    as_of: datetime | None,
+    html: Path | None,
+    pdf: Path | None,
+    weeks: int,
+    force: bool,
+    as_json: bool,
 ) -> int:
     from dataclasses import asdict
 
     from casework.core.files import protected_paths, write_out
     from casework.services.reports import caseload_report, to_html, to_pdf, to_text
 
-    found = caseload_report(as_of or datetime.now(UTC))
+    found = caseload_report(as_of or datetime.now(UTC), weeks)
     for option, path, content, what in (
         ("--html", html, lambda: to_html(found), "HTML report"),
         ("--pdf", pdf, lambda: to_pdf(found), "PDF report"),

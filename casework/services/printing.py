@@ -46,7 +46,9 @@ def page_style() -> str:
         f"@page{{size:{size};margin:2cm 2cm 2.2cm;"
         "@bottom-right{content:'Page ' counter(page) ' of ' counter(pages);"
         "font:9pt sans-serif;color:#444}}"
-        "body{max-width:none;margin:0}"
+        "body{max-width:none;margin:0;padding:0}"
+        # On paper a table is laid out as one, in smaller type, across the page's width.
+        "table{display:table;width:100%;font-size:9pt}td,th{padding:.15em .3em}"
     )
 
 

@@ -12,17 +12,24 @@ from casework.core.db import session_scope
 from casework.models.codes import Stage
 from casework.models.labels import label
 from casework.models.programs import programs
-from casework.models.report import GOAL_MET, HOUSING_SECURED, Report, build
+from casework.models.report import GOAL_MET, HOUSING_SECURED, TREND_WEEKS, Report, build
 
 CHART_WIDTH, CHART_HEIGHT, BAR_AREA = 480, 200, 160
 
 
-def caseload_report(as_of: datetime) -> Report:
+def caseload_report(as_of: datetime, weeks: int = TREND_WEEKS) -> Report:
     with session_scope(read_only=True) as session:
-        return build(session, as_of, programs())
+        return build(session, as_of, programs(), weeks)
 
 
 HEADERS = {
+    "week": "Week of",
+    "new_cases": "New cases",
+    "closed": "Closed",
+    "breaches": "Breaches raised",
+    "referrals_answered": "Referrals answered",
+    "answered_in_time": "Answered in time",
+    "housed": "Exits to permanent housing",
     "case_number": "Case",
     "rule": "Needs attention for",
     "what": "Measured (limit)",
@@ -172,6 +179,55 @@ def stage_chart(report: Report) -> dict[str, Any]:
     return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars}
 
 
+TREND_WIDTH, TREND_HEIGHT, TREND_PAD = 300, 110, 24
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """One measure's weekly line, laid out in an SVG of TREND_WIDTH x TREND_HEIGHT."""
+
+    title: str
+    points: list[tuple[float, float, str, int]]  # x, y, the week, its value
+    first_week: str
+    last_week: str
+    top: int
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in self.points)
+
+    @property
+    def summary(self) -> str:
+        first, last = self.points[0][3], self.points[-1][3]
+        return f"{self.title}: {first} in the week of {self.first_week}, {last} this week"
+
+
+def trend_charts(report: Report) -> list[TrendChart]:
+    """Each weekly measure, then each closure outcome, as a small line chart."""
+    weeks = report.trends
+    if not weeks:
+        return []
+    series = [(title, [w[key] for w in weeks]) for key, title in TREND_MEASURES.items()]
+    index = {w["week"]: n for n, w in enumerate(weeks)}
+    outcomes: dict[str, list[int]] = {}
+    for row in report.closures_by_week:
+        outcomes.setdefault(row["outcome"], [0] * len(weeks))[index[row["week"]]] = row["cases"]
+    series += [(cell("outcome", o), values) for o, values in sorted(outcomes.items())]
+    step = (TREND_WIDTH - 2 * TREND_PAD) / max(len(weeks) - 1, 1)
+    height = TREND_HEIGHT - 2 * TREND_PAD
+    charts = []
+    for title, values in series:
+        top = max(values) or 1
+        points = [
+            (TREND_PAD + n * step, TREND_PAD + height * (1 - v / top), str(weeks[n]["week"]), v)
+            for n, v in enumerate(values)
+        ]
+        charts.append(
+            TrendChart(title, points, str(weeks[0]["week"]), str(weeks[-1]["week"]), max(values))
+        )
+    return charts
+
+
 def to_html(report: Report, *, printing: bool = False) -> str:
     from casework.services.documents import environment
 
@@ -180,6 +236,8 @@ def to_html(report: Report, *, printing: bool = False) -> str:
         report=report,
         tables=tables(report),
         chart=stage_chart(report),
+        trends=trend_charts(report),
+        trend_size={"width": TREND_WIDTH, "height": TREND_HEIGHT, "pad": TREND_PAD},
         total_open=sum(row["cases"] for row in report.by_stage),
         open_escalations=sum(row["open"] for row in report.escalations if row["level"]),
     )
@@ -213,10 +271,70 @@ def to_markdown(report: Report, *, preview: bool = False) -> str:
         if key in listed:  # a case a line, read whole on any screen: no column cut off
             lines += [listed[key](row) for row in rows]
             continue
+        if key == "weekly trends":
+            lines += _trend_lines(report)
+            continue
+        if key == "closures by outcome, weekly":  # drawn with the trends above
+            lines.append(
+                "Drawn with the trends above; week by week in the "
+                "`report-closures-by-outcome-weekly` artifact."
+            )
+            continue
         lines.append("| " + " | ".join(table.headers) + " |")
         lines.append("|" + "|".join("---:" if number else "---" for number in table.numeric) + "|")
         lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in table.rows]
     return "\n".join(lines)
+
+
+# The weekly trends a program manager reads at a glance, in this order.
+TREND_MEASURES = {
+    "open_cases": "Open cases (at the week's end)",
+    "new_cases": "New cases",
+    "closed": "Cases closed",
+    "breaches": "Breaches raised",
+    "answered_in_time": "Referrals answered in time",
+    "housed": "Exits to permanent housing",
+}
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int]) -> str:
+    """Values as a line of block characters, lowest to highest (all equal: the lowest)."""
+    low, high = min(values, default=0), max(values, default=0)
+    span = high - low
+    return "".join(SPARKS[(v - low) * (len(SPARKS) - 1) // span if span else 0] for v in values)
+
+
+def _trend_lines(report: Report) -> list[str]:
+    """The weekly trends for the dashboard: each measure as a sparkline, with its first and
+    latest week; closures by outcome the same way. The week-by-week table is the
+    `report-weekly-trends` artifact."""
+    weeks = report.trends
+    if not weeks:
+        return ["None."]
+    span = f"{weeks[0]['week']} to {weeks[-1]['week']}"
+    lines = [
+        f"Week by week, {span} (weeks start on Monday; the last is this week so far).",
+        "",
+        "| Measure | Trend | First week | This week |",
+        "|---|---|---:|---:|",
+    ]
+    for key, title in TREND_MEASURES.items():
+        values = [w[key] for w in weeks]
+        if key == "answered_in_time":
+            title += " (of all answered)"
+            shown = [f"{w[key]} of {w['referrals_answered']}" for w in (weeks[0], weeks[-1])]
+        else:
+            shown = [str(values[0]), str(values[-1])]
+        lines.append(f"| {title} | {sparkline(values)} | {shown[0]} | {shown[1]} |")
+    index = {w["week"]: n for n, w in enumerate(weeks)}
+    outcomes: dict[str, list[int]] = {}
+    for row in report.closures_by_week:
+        outcomes.setdefault(row["outcome"], [0] * len(weeks))[index[row["week"]]] = row["cases"]
+    for outcome, values in sorted(outcomes.items()):
+        title = cell("outcome", outcome)
+        lines.append(f"| {title} | {sparkline(values)} | {values[0]} | {values[-1]} |")
+    return lines
 
 
 def _attention_item(row: dict[str, Any]) -> str:

@@ -381,11 +381,7 @@ def test_the_caseload_report_publishes_its_tables(stack: str) -> None:
     # One page in a fixed order, what needs attention first, then every table.
     [page] = [a for a in found if a["key"] == "caseload-report"]
     titles = [line[3:] for line in page["data"].splitlines() if line.startswith("## ")]
-    assert titles[:3] == [
-        "Needs attention",
-        "Notices due within a week",
-        "Cases by program and stage",
-    ]
+    assert titles[:3] == ["Needs attention", "Notices due within a week", "Weekly trends"]
     assert titles == [table.title for table in tables(caseload_report_now())]
     # Each case manager's due list for the week: case numbers and labels, no identity; and
     # every case manager on the roster has one, saying so when nothing is due.

@@ -4,7 +4,7 @@ report parsed back. Runs on SQLite and, when configured, PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
 from sqlalchemy import update
@@ -17,7 +17,7 @@ from casework.models.orm import PlanGoal
 from casework.models.programs import programs
 from casework.models.report import build, percentile
 from casework.models.rules import Scope
-from casework.services.reports import to_html, to_text
+from casework.services.reports import to_html, to_markdown, to_text
 from tests import factories
 
 DAY0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -206,6 +206,41 @@ def test_what_needs_attention_comes_first_with_what_was_measured(session: Sessio
     assert "SNAP (food assistance)" in notices
     assert "to request a hearing" in notices
     assert "3 days" in notices
+
+
+def test_weekly_trends_count_each_week_as_it_happened(session: Session) -> None:
+    """Four weeks ending with AS_OF's (Monday to Sunday): four cases opened in the week of
+    DAY0, one closed in it with its housing goal met and one referral answered in time;
+    26 opened and three breaches raised in the last week."""
+    _caseload(session)
+    report = build(session, AS_OF, programs(), weeks=4)
+    weeks = [str(w["week"]) for w in report.trends]
+    assert weeks == ["2026-02-23", "2026-03-02", "2026-03-09", "2026-03-16"]
+
+    def column(key: str) -> list[int]:
+        return [w[key] for w in report.trends]
+
+    assert column("open_cases") == [0, 3, 3, 29]
+    assert column("open_cases")[-1] == sum(r["cases"] for r in report.by_stage)
+    assert column("new_cases") == [0, 4, 0, 26]
+    assert column("closed") == [0, 1, 0, 0]
+    assert column("housed") == [0, 1, 0, 0]
+    assert column("referrals_answered") == [0, 1, 0, 0]
+    assert column("answered_in_time") == [0, 1, 0, 0]
+    assert column("breaches") == [0, 0, 0, 3]
+    assert report.closures_by_week == [
+        {"week": date(2026, 3, 2), "outcome": "goals_met", "cases": 1}
+    ]
+    # On the dashboard: a sparkline per measure, first week and this week.
+    page = to_markdown(report)
+    assert "| New cases | ▁▂▁█ | 0 | 26 |" in page
+    assert "| Referrals answered in time (of all answered) | ▁█▁▁ | 0 of 0 | 0 of 0 |" in page
+    assert "| Closed: goals met | ▁█▁▁ | 0 | 0 |" in page
+    # In the HTML report: a line chart per measure, each point the week's value.
+    html = to_html(report)
+    opened = html.split('data-title="New cases"')[1].split("</svg>")[0]
+    assert re.findall(r'data-value="(\d+)"', opened) == ["0", "4", "0", "26"]
+    assert 'aria-label="New cases: 0 in the week of 2026-02-23, 26 this week"' in html
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -8,18 +8,19 @@ report's own content passes axe-core; no client's identity is on the page."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from casework.core.db import session_scope
 from casework.flows.caseload_report import caseload_report, due_artifact_key
 from casework.flows.sweeps import stalled_case_sweep
 from casework.models import cases
 from casework.models.codes import NoticeAction, Program
+from casework.services.reports import TREND_MEASURES, tables, to_html
 from casework.services.reports import caseload_report as report_now
-from casework.services.reports import tables
 from tests import factories
 from tests.prefect_surfaces import api_post
 from tests.ui.conftest import MARKS, SHOTS, sign_in
-from tests.ui.desk import WIDTHS
+from tests.ui.desk import WIDTHS, look
 
 pytestmark = MARKS
 
@@ -51,7 +52,7 @@ def _axe(page, name: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_the_program_managers_page_says_what_needs_attention_first(  # type: ignore[no-untyped-def]
-    browser, stack: str
+    browser, stack: str, tmp_path: Path
 ) -> None:
     number, client = factories.stalled_case(days_ago=30, program=Program.GERIATRIC)
     assert stalled_case_sweep(case_number=number, return_state=True).is_completed()
@@ -90,6 +91,18 @@ def test_the_program_managers_page_says_what_needs_attention_first(  # type: ign
     assert not found, found
     for secret in (client.family_name, client.given_name, str(client.date_of_birth)):
         assert secret not in page.content()
+
+    # The same report as the HTML page a program manager opens or prints: the same first
+    # sections, the weekly trends drawn, readable at both widths.
+    report = tmp_path / "report.html"
+    report.write_text(to_html(report_now(factories.now())))
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(report.as_uri())
+    headings = page.get_by_role("heading", level=2).all_inner_texts()
+    assert headings[:3] == ["Needs attention", "Notices due within a week", "Weekly trends"]
+    assert page.locator("svg.trend").count() >= len(TREND_MEASURES)
+    assert page.locator("td", has_text=number).count() >= 2
+    look(page, "report-html")
 
     # A case manager with nothing due is told so, not left without a list.
     idle = f"cm.quiet{number[-4:]}"
