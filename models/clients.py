@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
-from casework.models import audit
+from casework.models import audit, households
 from casework.models.codes import CaseStatus, NewClientReason
 from casework.models.matching import BIRTH_WEIGHT, LIKELY, NAME_WEIGHT, Identity, Match, score
 from casework.models.orm import (
@@ -441,6 +441,7 @@ def merge(
             .where(table.client_id == merged.client_id)
             .values(client_id=kept.client_id)
         )
+    households.merge_stays(session, kept.client_id, merged.client_id, at.date(), actor)
     session.execute(
         update(Client).where(Client.id == merged.client_id).values(merged_into_id=kept.client_id)
     )

@@ -69,6 +69,17 @@ class TransferReason(StrEnum):
     SPECIALIST_NEEDED = "specialist_needed"
 
 
+class HouseholdRelationship(StrEnum):
+    """A member's relationship to the head of their household: HMIS Data Standards 3.15
+    (RelationshipToHoH), whose numbers and labels `models/hmis.toml` holds."""
+
+    HEAD = "head"
+    CHILD = "child"
+    SPOUSE_PARTNER = "spouse_partner"
+    OTHER_RELATION = "other_relation"
+    NON_RELATION = "non_relation"
+
+
 class Program(StrEnum):
     HOUSING = "housing"
     HEALTHCARE = "healthcare"

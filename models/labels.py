@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from casework.models import codes
+from casework.models import codes, hmis
 
 # Codes whose label is not their own words, capitalised.
 OVERRIDES: dict[str, str] = {
@@ -68,7 +68,10 @@ OVERRIDES: dict[str, str] = {
 
 # Every coded vocabulary a person may see. The objectives' labels carry their domain and
 # measure, so choosing one shows what it belongs to and how it is met.
+OVERRIDES.update(hmis.labels())  # HUD's own words for the codes that stand for HMIS values
+
 ENUMS: tuple[type[StrEnum], ...] = (
+    codes.HouseholdRelationship,
     codes.Stage,
     codes.CaseStatus,
     codes.Trigger,

@@ -72,6 +72,43 @@ class ClientKey(Base):
     key: Mapped[str] = mapped_column(String(120))
 
 
+class Household(Base):
+    """Clients who live together, as HMIS counts them: a head and the members related to
+    the head (HMIS 3.15). Numbered HH-000001; its members, past and present, in
+    `household_members`."""
+
+    __tablename__ = "households"
+
+    household_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    created_by: Mapped[str] = mapped_column(CODE)
+
+
+class HouseholdMember(Base):
+    """One client's membership of one household, from the day they joined to the day they
+    left (empty while they are a member): a move ends one row and starts another, so the
+    history is kept. A client is a current member of one household at most."""
+
+    __tablename__ = "household_members"
+    __table_args__ = (
+        Index(None, "household_id"),
+        Index(
+            "uq_household_members_current",
+            "client_id",
+            unique=True,
+            postgresql_where=text("left_on IS NULL"),
+            sqlite_where=text("left_on IS NULL"),
+        ),
+    )
+
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    relationship: Mapped[str] = mapped_column(CODE)  # HouseholdRelationship
+    joined_on: Mapped[date]
+    left_on: Mapped[date | None]
+    recorded_by: Mapped[str] = mapped_column(CODE)
+    left_recorded_by: Mapped[str | None] = mapped_column(CODE)
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -125,6 +162,8 @@ class Case(Base):
     # Transferred, and not yet told to Prefect (its run's tag, the transferred event): the
     # case's last `case_transferred` audit row says what to tell.
     announce_pending: Mapped[bool] = mapped_column(default=False)
+    # A household case: it covers the members of this household (its client the head).
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
 
     client: Mapped[Client] = relationship()
 

@@ -323,6 +323,18 @@ class OtherCaseOut(OutModel):
     crisis: bool
 
 
+class HouseholdMemberOut(BaseModel):
+    """A member's stay in a case's household (identity: for those who read it)."""
+
+    client_number: str
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    relationship: str
+    joined_on: date
+    left_on: date | None
+
+
 class CaseDetail(CaseSummary):
     client: ClientOut
     other_cases: list[OtherCaseOut] = Field(default_factory=list)
@@ -342,6 +354,8 @@ class CaseDetail(CaseSummary):
     # The program's own intake fields answered: (label, answer), identity-bearing ones too.
     intake_details: list[tuple[str, str]] = Field(default_factory=list)
     appointments: list[AppointmentOut] = Field(default_factory=list)
+    household_number: str | None = None
+    household: list[HouseholdMemberOut] = Field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -44,6 +44,7 @@ COMMANDS = {
     "transfer": "cases",
     "due": "cases",
     "doc": "cases",
+    "household": "cases",
     "appointment": "appointments",
     "messaging": "appointments",
     "duplicates": "clients",

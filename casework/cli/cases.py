@@ -37,6 +37,7 @@ from casework.models.codes import (
     STAFF_CONTACT_TYPES,
     CaseStatus,
     ContactType,
+    HouseholdRelationship,
     NewClientReason,
     Program,
     ReassessmentReason,
@@ -49,6 +50,9 @@ commands = click.Group()
 FORM_STAGES = [s for s in Stage if s is not Stage.INTAKE]
 DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request")
 HEARING_REQUEST = "hearing-request"
+
+
+MEMBER_RELATIONSHIPS = [r for r in HouseholdRelationship if r is not HouseholdRelationship.HEAD]
 
 
 @command(
@@ -67,6 +71,15 @@ HEARING_REQUEST = "hearing-request"
     + ", ".join(r.value for r in NewClientReason),
 )
 @click.option("--case-manager", help="staff id (default: you)")
+@click.option(
+    "--member",
+    "members",
+    multiple=True,
+    metavar="RELATIONSHIP=FILE|CLIENT-…",
+    help="a member of the client's household (repeatable): their relationship to the client "
+    f"({', '.join(r.value for r in MEMBER_RELATIONSHIPS)}) and a new person's JSON, or an "
+    "existing client's number; each new person is checked for duplicates",
+)
 @JSON
 def intake(
     program: str,
@@ -74,6 +87,7 @@ def intake(
     client: str | None,
     new_client: str | None,
     case_manager: str | None,
+    members: tuple[str, ...],
     as_json: bool,
 ) -> int:
     from pydantic import ValidationError
@@ -97,8 +111,115 @@ def intake(
         raise CliError("--case-manager: must be a staff id (lowercase letters, digits, . _ -)")
     check_roster(manager, Program(program), RecipientRole.CASE_MANAGER, "--case-manager")
     reason = NewClientReason(new_client) if new_client else None
-    result = services.cases.intake(who, Program(program), manager, actor, new_client_reason=reason)
+    result = services.cases.intake(
+        who,
+        Program(program),
+        manager,
+        actor,
+        new_client_reason=reason,
+        members=[member_of(given, "--member") for given in members],
+    )
     emit(result.__dict__, as_json, lambda: result.case_number)
+    return 0
+
+
+def member_of(given: str, option: str) -> tuple[HouseholdRelationship, Any]:
+    """`RELATIONSHIP=FILE` (a new person's JSON) or `RELATIONSHIP=CLIENT-…`."""
+    from pydantic import ValidationError
+
+    from casework.models.forms import describe_error
+    from casework.models.schemas import ClientIn
+
+    relationship, _, who = given.partition("=")
+    choices = ", ".join(r.value for r in MEMBER_RELATIONSHIPS)
+    if relationship not in {r.value for r in MEMBER_RELATIONSHIPS} or not who:
+        raise CliError(
+            f"{option}: give RELATIONSHIP=FILE or RELATIONSHIP=CLIENT-…, the "
+            f"relationship one of {choices} (not {given!r})"
+        )
+    if re.fullmatch(r"(?i)client-\d{6,}", who):
+        return HouseholdRelationship(relationship), who.upper()
+    try:
+        person = ClientIn.model_validate(read_json(who, "member"))
+    except ValidationError as exc:
+        raise CliError(describe_error(exc, f"{option} {relationship}: ")) from None
+    return HouseholdRelationship(relationship), person
+
+
+@command(commands, "household", "a case's household: who is in it, members added, leaving, moving")
+@click.argument("case_number")
+@click.option(
+    "--add",
+    "added",
+    multiple=True,
+    metavar="RELATIONSHIP=FILE|CLIENT-…",
+    help="add a member (repeatable), as intake's --member; the case becomes a household case",
+)
+@click.option(
+    "--new-client",
+    type=choice_of(NewClientReason),
+    metavar="REASON",
+    help="register a new member although likely matches were found, and why",
+)
+@click.option("--leaves", type=CLIENT_NUMBER, metavar="CLIENT-…", help="a member who left")
+@click.option(
+    "--move",
+    type=CLIENT_NUMBER,
+    metavar="CLIENT-…",
+    help="a member who moves to another case's household (--to, --relationship)",
+)
+@click.option("--to", "to_case", metavar="CASE", help="the case whose household they join")
+@click.option(
+    "--relationship",
+    type=Choice([r.value for r in MEMBER_RELATIONSHIPS]),
+    help="their relationship to the head of the household they join",
+)
+@click.option("--on", "on", type=Day(), metavar="DATE", help="the day it happened (default: today)")
+@JSON
+def household(
+    case_number: str,
+    added: tuple[str, ...],
+    new_client: str | None,
+    leaves: str | None,
+    move: str | None,
+    to_case: str | None,
+    relationship: str | None,
+    on: date | None,
+    as_json: bool,
+) -> int:
+    from dataclasses import asdict
+
+    from casework import services
+    from casework.cli.views import household_text
+
+    changes = [
+        name for name, given in (("--add", added), ("--leaves", leaves), ("--move", move)) if given
+    ]
+    if len(changes) > 1:
+        raise CliError(f"{changes[1]}: one change at a time ({' and '.join(changes)} given)")
+    if bool(move) != bool(to_case) or bool(move) != bool(relationship):
+        raise CliError("--move: give the member, --to CASE and --relationship together")
+    if on is not None and on > date.today():
+        raise CliError(f"--on: {on} is in the future")
+    actor = signed_in()
+    if added:
+        reason = NewClientReason(new_client) if new_client else None
+        found = services.households.add(
+            case_number,
+            [member_of(given, "--add") for given in added],
+            actor,
+            new_client_reason=reason,
+            on=on,
+        )
+        print(f"added {', '.join(found)}", file=sys.stderr)
+    elif leaves:
+        services.households.leave(case_number, leaves.upper(), actor, on)
+    elif move and to_case and relationship:
+        services.households.move(
+            case_number, move.upper(), to_case, HouseholdRelationship(relationship), actor, on
+        )
+    shown = services.households.view(case_number, actor)
+    emit(asdict(shown), as_json, lambda: household_text(shown))
     return 0
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from casework.models.labels import label
 from casework.models.schemas import (
     CaseDetail,
     CaseSummary,
@@ -63,6 +66,9 @@ def case_text(case: CaseDetail) -> str:
         "history:",
         *(history_line(h) for h in case.history),
     ]
+    if case.household_number:
+        lines.append(f"household {case.household_number}:")
+        lines += [household_line(stay) for stay in case.household]
     if case.intake_details:
         lines.append("intake details:")
         lines += [f"  {question}: {answer}" for question, answer in case.intake_details]
@@ -117,6 +123,26 @@ def case_text(case: CaseDetail) -> str:
     if case.open_escalations:
         lines += ["open escalations:", *escalation_lines(case.open_escalations, indent="  ")]
     return "\n".join(lines)
+
+
+def household_text(view: Any) -> str:
+    """A case's household: each member's client number, name (for those who read it),
+    relationship to the head, and since when; then those who left."""
+    if view.household_number is None:
+        return f"{view.case_number} is not a household case"
+    lines = [f"household {view.household_number} of {view.case_number}:"]
+    lines += [household_line(stay, view.reads_identity) for stay in view.stays]
+    return "\n".join(lines)
+
+
+def household_line(stay: Any, identity: bool = True) -> str:
+    name = (
+        f" {stay.given_name} {stay.family_name}, born {stay.date_of_birth}"
+        if identity and stay.given_name
+        else ""
+    )
+    when = f"from {stay.joined_on}" + (f" to {stay.left_on} (left)" if stay.left_on else "")
+    return f"  {stay.client_number}{name}: {label(stay.relationship)}, {when}"
 
 
 def notice_line(n: NoticeOut) -> str:

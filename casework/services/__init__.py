@@ -7,6 +7,7 @@ flows, the demo and every later surface call these; they stand on the models and
     messages    messages to clients: consent to them, a case's messages, a client's reply
     stages      a stage form handed to a case's run; a case sent back to assessment
     clients     likely duplicates; two records of one person merged
+    households  a case's household: members registered, leaving, moving, with history
     transfers   cases handed to another case manager
     benefits    benefits, waivers, notices of adverse action and hearings, follow-up checks
     referrals   consents; partners' answers; cases whose partners answered moved on
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         clients,
         documents,
         exports,
+        households,
         messages,
         printing,
         providers,
@@ -54,6 +56,7 @@ __all__ = [
     "clients",
     "documents",
     "exports",
+    "households",
     "messages",
     "printing",
     "providers",

@@ -3,8 +3,8 @@ reopening, and what staff read of a case (the case itself, a caseload, what is d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -32,6 +32,7 @@ from casework.models import (
     stage_events,
     stage_questions,
 )
+from casework.models import households as household_records
 from casework.models.codes import (
     STAFF_CONTACT_TYPES,
     CaseStatus,
@@ -54,12 +55,13 @@ from casework.models.schemas import (
     EscalationOut,
     FollowUpOut,
     HistoryEntry,
+    HouseholdMemberOut,
     OtherCaseOut,
     PlanOut,
     ReferralOut,
     WaiverOut,
 )
-from casework.services import case_runs
+from casework.services import case_runs, households
 from casework.services.appointments import shown as appointment_out
 from casework.services.benefits import notice_out
 from casework.services.staff import log_access, programs_of, roster
@@ -80,15 +82,18 @@ def intake(
     actor: str,
     *,
     new_client_reason: NewClientReason | None = None,
+    members: Sequence[households.Member] = (),
 ) -> IntakeResult:
-    """Register the client (or link the client numbered `client`) and open the case (one
-    transaction, committed), then start its run: no store lock is held while Prefect is
-    asked. A likely duplicate stops a new registration unless `new_client_reason` says why;
-    that and an unknown client are refused before Prefect is asked anything."""
+    """Register the client (or link the client numbered `client`), and the members of their
+    household if any, and open the case (one transaction, committed), then start its run:
+    no store lock is held while Prefect is asked. A likely duplicate stops a new
+    registration unless `new_client_reason` says why; that and an unknown client are
+    refused before Prefect is asked anything."""
     with session_scope(read_only=True) as session:
         _registration(session, client, program, new_client_reason, write=False)
+        households.check_members(session, list(members), new_client_reason)
     prefect_api.check_ready()
-    position, number = open_case(client, program, case_manager, actor, new_client_reason)
+    position, number = open_case(client, program, case_manager, actor, new_client_reason, members)
     return IntakeResult(position.case_number, start_run(position), position.stage.value, number)
 
 
@@ -98,10 +103,11 @@ def open_case(
     case_manager: str,
     actor: str,
     new_client_reason: NewClientReason | None = None,
+    members: Sequence[households.Member] = (),
 ) -> tuple[cases.Position, str]:
-    """Intake's store half: the client registered (or linked) and the case opened, in one
-    transaction; audited with the client's number, and with the matches set aside when a
-    new client was registered despite them."""
+    """Intake's store half: the client registered (or linked), the case opened and the
+    household's members registered with it, in one transaction; audited with the client's
+    number, and with the matches set aside when a new client was registered despite them."""
     with session_scope() as session:
         registered, client_id, number, set_aside = _registration(
             session, client, program, new_client_reason, write=True
@@ -124,6 +130,8 @@ def open_case(
             )
         action = "client_linked" if isinstance(client, str) else "client_registered"
         audit.record(session, case, actor, action, now(), **detail)
+        if members:
+            households.register_members(session, case, list(members), actor, new_client_reason)
         return cases.position(session, case), number
 
 
@@ -241,6 +249,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             )
         episode = cases.episode_of(session, case)
         held, waived, checks = benefits.for_case(session, case)
+        household_number, stays = household_records.listing(session, case, identity=True)
         detail = CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
             client=ClientOut.model_validate(case.client),
@@ -277,6 +286,8 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
                 list(programs()[Program(case.program)].intake),
                 intake_fields.details_of(session, case),
             ),
+            household_number=household_number,
+            household=[HouseholdMemberOut.model_validate(asdict(stay)) for stay in stays],
         )
     # Asked of Prefect once the store's read is over: no transaction waits on the network.
     if detail.status == CaseStatus.OPEN.value:

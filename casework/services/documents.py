@@ -23,7 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.core.db import session_scope
-from casework.models import audit, cases, goals, notices, plans, providers, referrals
+from casework.models import (
+    audit,
+    cases,
+    goals,
+    households,
+    notices,
+    plans,
+    providers,
+    referrals,
+)
 from casework.models.cases import CaseError
 from casework.models.codes import CaseStatus, Program
 from casework.models.labels import label, words
@@ -37,6 +46,9 @@ TEMPLATES = Path(__file__).parent.parent / "templates"
 FORMATS = ("md", "html", "pdf")
 MEDIA = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8", "pdf": PDF_MEDIA}
 PRINTED_BY_DEFAULT = frozenset({"hearing-request"})
+# The documents that list the household's current members (never the referral letter,
+# which carries the minimum a partner needs).
+HOUSEHOLD_SHOWN = frozenset({"plan", "closure"})
 TITLES = {
     "plan": "Service plan",
     "referral": "Referral letter",
@@ -156,7 +168,11 @@ def context(
     reference: str | None = None,
     period: tuple[date, date] | None = None,
 ) -> dict[str, Any]:
-    base: dict[str, Any] = {"case": case, "client": case.client}
+    base: dict[str, Any] = {
+        "case": case,
+        "client": case.client,
+        "household": _household(session, case) if kind in HOUSEHOLD_SHOWN else [],
+    }
     if kind == "plan":
         plan = plans.current_plan(session, case)
         if plan is None:
@@ -207,6 +223,16 @@ def context(
         "goals": _goal_rows(_plan_of_episode(session, case), detailed=False),
         "summary": summary or "No closure summary was recorded.",
     }
+
+
+def _household(session: Session, case: Case) -> list[list[Any]]:
+    """The household's current members, for the documents that list them."""
+    _, stays = households.listing(session, case, identity=True)
+    return [
+        [f"{s.given_name} {s.family_name}", s.client_number, label(s.relationship), s.joined_on]
+        for s in stays
+        if s.left_on is None
+    ]
 
 
 def _hearing_request(session: Session, case: Case, reference: str | None) -> dict[str, Any]:

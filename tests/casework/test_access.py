@@ -25,9 +25,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from casework.cli import main
 from casework.core.db import AccessDenied, engine_for, make_engine, migrate, session_scope
 from casework.core.settings import get_settings
-from casework.models import cases, exports
+from casework.models import cases, exports, households
 from casework.models.clients import create_client, identity_of
-from casework.models.codes import Program
+from casework.models.codes import HouseholdRelationship, Program
 from casework.models.orm import (
     AccessEntry,
     AuditEvent,
@@ -1097,3 +1097,73 @@ def test_exports_hold_what_each_role_reads_and_identity_only_for_those_who_read_
         assert raw == set(mine)
     finally:
         engine.dispose()
+
+
+def test_a_household_is_seen_through_its_case_and_its_caseless_members_by_no_one_else(
+    store: Store, tmp_path: Path
+) -> None:
+    """A child registered as a member has no case of their own: their case manager and the
+    program's supervisor see them through the household's case; a program manager sees
+    their number and relationship, never their name; and a household of a case the viewer
+    does not see is not there for them at all, whether asked by command or by raw SQL."""
+    family = factories.unique_word("Household")
+    child = tmp_path / "child.json"
+    child.write_text(
+        json.dumps(
+            {
+                "given_name": "Ana",
+                "family_name": family,
+                "date_of_birth": "2015-06-02",
+                "contact_preference": "phone",
+            }
+        )
+    )
+    code, out, err = cli(
+        store, "case_manager", "household", store.housing, "--add", f"child={child}"
+    )
+    assert code == 0, err
+    assert f"Ana {family}, born 2015-06-02: Head of household's child" in out
+    number = err.split("added ")[1].split()[0]
+    code, out, err = cli(store, "supervisor", "household", store.housing)
+    assert code == 0, err
+    assert f"{number} Ana {family}" in out
+    code, out, err = cli(store, "program_manager", "household", store.housing)
+    assert code == 0, err
+    assert f"  {number}: Head of household's child" in out
+    assert family not in out
+    pm = make_engine(store.url(STAFF["program_manager"][0]))
+    try:
+        with pm.connect() as connection, pytest.raises(DBAPIError, match="permission denied"):
+            connection.execute(text("SELECT family_name FROM clients"))
+    finally:
+        pm.dispose()
+
+    # The geriatric case, which none of them works, with a caseless member of its own.
+    with session_scope(store.owner) as session:
+        geriatric = cases.get_case(session, store.geriatric)
+        kid = create_client(session, factories.client_in())
+        stay = households.add_member(
+            session,
+            geriatric,
+            kid,
+            HouseholdRelationship.CHILD,
+            "cm.park",
+            datetime.now(UTC),
+            date.today(),
+        )
+        kid_id, household_id = kid.id, stay.household_id
+    for role in ("case_manager", "supervisor", "program_manager"):
+        engine = make_engine(store.url(STAFF[role][0]))
+        try:
+            with engine.connect() as connection:
+                for query in (
+                    "SELECT count(*) FROM household_members WHERE household_id = :h",
+                    "SELECT count(*) FROM households WHERE id = :h",
+                ):
+                    assert connection.execute(text(query), {"h": household_id}).scalar() == 0
+                if role != "program_manager":
+                    seen = "SELECT count(*) FROM clients WHERE id = :k"
+                    assert connection.execute(text(seen), {"k": kid_id}).scalar() == 0, role
+        finally:
+            engine.dispose()
+    refused(store, "case_manager", f"no case {store.geriatric}", "household", store.geriatric)
