@@ -17,7 +17,13 @@ from casework.flows.operator import refuses_cleanly
 from casework.flows.parameters import AS_OF, WEEKS, AsOf, Weeks
 from casework.flows.sweeps import dated_run_name, previewing
 from casework.models.rules import checked_as_of
-from casework.services.reports import DUE_WITHIN_DAYS, due_lists, tables, to_markdown
+from casework.services.reports import (
+    DUE_WITHIN_DAYS,
+    artifact_name,
+    due_lists,
+    tables,
+    to_markdown,
+)
 from casework.services.reports import caseload_report as compute
 
 
@@ -32,7 +38,7 @@ def caseload_report(as_of: AsOf = AS_OF, weeks: Weeks = WEEKS) -> dict[str, int]
     ahead = "preview-" if previewing(when) else ""
     report = compute(when, weeks)
     for table in tables(report):
-        key = ahead + artifact_key(f"report {table.title}")
+        key = ahead + artifact_name(table.title)
         rows: list[dict[str, Any]] = [
             dict(zip(table.headers, row, strict=True)) for row in table.rows
         ]
@@ -61,10 +67,6 @@ def caseload_report(as_of: AsOf = AS_OF, weeks: Weeks = WEEKS) -> dict[str, int]
     }
 
 
-def artifact_key(words: str) -> str:
-    """Artifact keys take lowercase letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
-
-
 def due_artifact_key(staff_id: str) -> str:
-    return "due-" + artifact_key(staff_id)
+    """Artifact keys take lowercase letters, digits and dashes only."""
+    return "due-" + re.sub(r"[^a-z0-9]+", "-", staff_id.lower()).strip("-")

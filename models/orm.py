@@ -123,6 +123,8 @@ class Case(Base):
         # What `casework up` looks for every few seconds: few rows, found by index.
         Index(None, "announce_pending"),
         Index(None, "reassess_key"),
+        # A household's cases: what PostgreSQL's row-level check of a household asks.
+        Index(None, "household_id"),
         # One open case per client and program, whatever races intake.
         Index(
             "uq_cases_one_open_per_client_program",

@@ -3,6 +3,7 @@ report (autoescaped, no external assets) with an inline SVG chart, and that repo
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -269,7 +270,13 @@ def to_markdown(report: Report, *, preview: bool = False) -> str:
             lines.append(table.empty)
             continue
         if key in listed:  # a case a line, read whole on any screen: no column cut off
-            lines += [listed[key](row) for row in rows]
+            lines += [listed[key](row) for row in rows[:LISTED_ON_THE_PAGE]]
+            if len(rows) > LISTED_ON_THE_PAGE:
+                lines += [
+                    "",
+                    f"… and {len(rows) - LISTED_ON_THE_PAGE} more: every one is in the "
+                    f"`{artifact_name(table.title)}` artifact.",
+                ]
             continue
         if key == "weekly trends":
             lines += _trend_lines(report)
@@ -277,7 +284,7 @@ def to_markdown(report: Report, *, preview: bool = False) -> str:
         if key == "closures by outcome, weekly":  # drawn with the trends above
             lines.append(
                 "Drawn with the trends above; week by week in the "
-                "`report-closures-by-outcome-weekly` artifact."
+                f"`{artifact_name(table.title)}` artifact."
             )
             continue
         lines.append("| " + " | ".join(table.headers) + " |")
@@ -335,6 +342,14 @@ def _trend_lines(report: Report) -> list[str]:
         title = cell("outcome", outcome)
         lines.append(f"| {title} | {sparkline(values)} | {values[0]} | {values[-1]} |")
     return lines
+
+
+LISTED_ON_THE_PAGE = 100  # the first of a long list on the page; its table artifact has all
+
+
+def artifact_name(title: str) -> str:
+    """A report table's artifact key (lowercase letters, digits and dashes only)."""
+    return "report-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
 def _attention_item(row: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -163,7 +164,9 @@ def test_the_text_report_reads_as_prose_not_code(session: Session) -> None:
     assert "goals_met" not in text
 
 
-def test_what_needs_attention_comes_first_with_what_was_measured(session: Session) -> None:
+def test_what_needs_attention_comes_first_with_what_was_measured(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The program manager's first question: which cases are stalled, by how much against
     their limit, who works them, since when; and which notices' deadlines come this week."""
     _caseload(session)
@@ -206,6 +209,14 @@ def test_what_needs_attention_comes_first_with_what_was_measured(session: Sessio
     assert "SNAP (food assistance)" in notices
     assert "to request a hearing" in notices
     assert "3 days" in notices
+    # A long list: the first on the page, every one in the table artifact.
+    from casework.services import reports
+
+    monkeypatch.setattr(reports, "LISTED_ON_THE_PAGE", 1)
+    page = to_markdown(report).split("## Needs attention")[1].split("## ")[0]
+    assert page.count("\n- **CASE-") == 1
+    more = len(report.needs_attention) - 1
+    assert f"… and {more} more: every one is in the `report-needs-attention` artifact." in page
 
 
 def test_weekly_trends_count_each_week_as_it_happened(session: Session) -> None:
