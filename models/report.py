@@ -209,18 +209,24 @@ def _trends(
     ]
 
 
-def _answers(
-    session: Session, begin: datetime, end: datetime, programs: dict[Program, ProgramConfig]
-) -> list[tuple[datetime, bool]]:
-    """Each referral first answered by its partner between `begin` and `end`: when, and
-    whether within its answer window (the provider's, else its program's) of being sent."""
+def _first_answers() -> Any:
+    """Each referral's first answer from its partner (taken or refused; the system's own
+    status changes are not answers), as a subquery: referral_id, answered_at."""
     answered = {s.value for s in REFERRAL_TAKEN | REFERRAL_REFUSED}
-    first_answer = (
+    return (
         select(ReferralEvent.referral_id, func.min(ReferralEvent.at).label("answered_at"))
         .where(ReferralEvent.status.in_(answered), ReferralEvent.source != "system")
         .group_by(ReferralEvent.referral_id)
         .subquery()
     )
+
+
+def _answers(
+    session: Session, begin: datetime, end: datetime, programs: dict[Program, ProgramConfig]
+) -> list[tuple[datetime, bool]]:
+    """Each referral first answered by its partner between `begin` and `end`: when, and
+    whether within its answer window (the provider's, else its program's) of being sent."""
+    first_answer = _first_answers()
     rows = session.execute(
         select(Referral.sent_at, first_answer.c.answered_at, Provider.response_days, Case.program)
         .join(first_answer, first_answer.c.referral_id == Referral.id)
@@ -377,13 +383,7 @@ def _caseloads(report: Report, rows: list[Any], programs: dict[Program, ProgramC
 def _referrals(report: Report, session: Session) -> None:
     statuses = session.execute(select(Referral.status, func.count()).group_by(Referral.status))
     report.referrals = [{"status": s, "referrals": n} for s, n in sorted(statuses.all())]
-    answered = {s.value for s in REFERRAL_TAKEN | REFERRAL_REFUSED}
-    first_answer = (
-        select(ReferralEvent.referral_id, func.min(ReferralEvent.at).label("answered_at"))
-        .where(ReferralEvent.status.in_(answered), ReferralEvent.source != "system")
-        .group_by(ReferralEvent.referral_id)
-        .subquery()
-    )
+    first_answer = _first_answers()
     rows = session.execute(
         select(Referral.provider, Referral.sent_at, first_answer.c.answered_at)
         .join(first_answer, first_answer.c.referral_id == Referral.id)

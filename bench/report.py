@@ -1,0 +1,97 @@
+"""Benchmark: the caseload report over a large caseload, as the daily `caseload-report` run
+and `casework report` compute it.
+
+Fills a fresh store with N synthetic cases (bench/sweep.py's fill, in a child process),
+runs its stalled-case sweep once so that about 1% of cases have open breaches, then times
+the report's figures (`models.report.build`) with 12 and with 104 weeks of weekly trends,
+and the dashboard page made from them, and prints from one run, on SQLite and on
+PostgreSQL when one answers:
+  * seconds per report, and the share of it the weekly trends take,
+  * time at N / time at N/10 (linear growth: 10 or less).
+
+    .venv/bin/python bench/report.py [--cases 100000] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sweep import PG_DEFAULT, _drop_pg, _fill_in_child, fresh_pg  # noqa: E402
+from casework.core.db import make_engine, session_scope  # noqa: E402
+from casework.models import escalations  # noqa: E402
+from casework.models.codes import Watch  # noqa: E402
+from casework.models.programs import programs  # noqa: E402
+from casework.models.report import build  # noqa: E402
+from casework.models.rules import Scope  # noqa: E402
+
+
+def measure(url: str, count: int) -> dict[str, float]:
+    fill = _fill_in_child(url, count)
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        escalations.sweep(session, Watch.STALLED_CASES, Scope(now), programs())
+    found: dict[str, float] = {"fill": fill}
+    for weeks in (1, 12, 104):
+        started = time.perf_counter()
+        with session_scope(engine, read_only=True) as session:
+            report = build(session, now, programs(), weeks)
+        found[f"weeks_{weeks}"] = time.perf_counter() - started
+    from casework.services.reports import to_markdown
+
+    started = time.perf_counter()
+    page = to_markdown(report)
+    found["markdown"] = time.perf_counter() - started
+    found["attention"] = len(report.needs_attention)
+    found["page_kb"] = len(page.encode()) / 1024
+    engine.dispose()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--database-url", default=os.environ.get("CASEWORK_TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    small = max(args.cases // 10, 1)
+    pg = args.database_url or PG_DEFAULT
+    print(f"load: {os.getloadavg()[0]:.2f} (1-minute average, {os.cpu_count()} cores)")
+    backends: list[tuple[str, Any]] = [
+        ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix='casework-report-')}/r{n}.db"),
+        ("postgresql", lambda n: fresh_pg(pg, f"casework_report_{n}")),
+    ]
+    for backend, url_for in backends:
+        results: dict[int, dict[str, float]] = {}
+        for count in (small, args.cases):
+            url = url_for(count)
+            if url is None:
+                break
+            got = results[count] = measure(url, count)
+            print(
+                f"{backend:<10} {count:>7} cases: report with 1 / 12 / 104 weeks of trends "
+                f"{got['weeks_1']:.2f} / {got['weeks_12']:.2f} / {got['weeks_104']:.2f} s; "
+                f"dashboard page {got['markdown'] * 1000:.0f} ms, {got['page_kb']:.0f} KB, "
+                f"{got['attention']:.0f} needing attention"
+            )
+        if backend == "postgresql":
+            _drop_pg(pg, [f"casework_report_{count}" for count in results])
+        if len(results) == 2:
+            growth = results[args.cases]["weeks_12"] / results[small]["weeks_12"]
+            print(
+                f"{backend:<10} growth {small} -> {args.cases} cases: x{growth:.1f} "
+                f"for x{args.cases / small:.0f} cases (linear: x10 or less)"
+            )
+
+
+if __name__ == "__main__":
+    main()
