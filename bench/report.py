@@ -2,7 +2,8 @@
 and `casework report` compute it.
 
 Fills a fresh store with N synthetic cases (bench/sweep.py's fill, in a child process),
-runs its stalled-case sweep once so that about 1% of cases have open breaches, then times
+runs its stalled-case sweep once at the caseload's own day (about 1% of cases in breach
+then; bench/sweep.py's as_of), then times
 the report's figures (`models.report.build`) with 12 and with 104 weeks of weekly trends,
 and the dashboard page made from them, and prints from one run, on SQLite and on
 PostgreSQL when one answers:
@@ -19,14 +20,13 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import PG_DEFAULT, _drop_pg, _fill_in_child, fresh_pg  # noqa: E402
+from bench.sweep import AS_OF, PG_DEFAULT, _drop_pg, _fill_in_child, fresh_pg  # noqa: E402
 from casework.core.db import make_engine, session_scope  # noqa: E402
 from casework.models import escalations  # noqa: E402
 from casework.models.codes import Watch  # noqa: E402
@@ -38,7 +38,7 @@ from casework.models.rules import Scope  # noqa: E402
 def measure(url: str, count: int) -> dict[str, float]:
     fill = _fill_in_child(url, count)
     engine = make_engine(url)
-    now = datetime.now(UTC)
+    now = AS_OF  # the caseload's own day: about 1% of its cases in breach then
     with session_scope(engine) as session:
         escalations.sweep(session, Watch.STALLED_CASES, Scope(now), programs())
     found: dict[str, float] = {"fill": fill}
