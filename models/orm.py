@@ -91,6 +91,9 @@ class HouseholdMember(Base):
     __tablename__ = "household_members"
     __table_args__ = (
         Index(None, "household_id"),
+        # A client's stays, current or past: what PostgreSQL's row-level check of a client
+        # row asks of every client read.
+        Index(None, "client_id"),
         Index(
             "uq_household_members_current",
             "client_id",

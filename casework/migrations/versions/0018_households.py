@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_household_members'))
     )
     op.create_index('ix_household_members_household_id', 'household_members', ['household_id'])
+    op.create_index('ix_household_members_client_id', 'household_members', ['client_id'])
     op.create_index(
         'uq_household_members_current', 'household_members', ['client_id'], unique=True,
         postgresql_where=sa.text('left_on IS NULL'), sqlite_where=sa.text('left_on IS NULL'),
@@ -133,6 +134,7 @@ def downgrade() -> None:
         batch_op.drop_constraint('fk_cases_household_id_households', type_='foreignkey')
         batch_op.drop_column('household_id')
     op.drop_index('uq_household_members_current', table_name='household_members')
+    op.drop_index('ix_household_members_client_id', table_name='household_members')
     op.drop_index('ix_household_members_household_id', table_name='household_members')
     op.drop_table('household_members')
     op.drop_table('households')
