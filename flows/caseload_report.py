@@ -6,7 +6,6 @@ per case manager: `due-<staff id>`, saying so when nothing is due)."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from casework.flows.sweeps import dated_run_name, previewing
 from casework.models.rules import checked_as_of
 from casework.services.reports import (
     DUE_WITHIN_DAYS,
+    artifact_key,
     artifact_name,
     due_lists,
     tables,
@@ -68,5 +68,4 @@ def caseload_report(as_of: AsOf = AS_OF, weeks: Weeks = WEEKS) -> dict[str, int]
 
 
 def due_artifact_key(staff_id: str) -> str:
-    """Artifact keys take lowercase letters, digits and dashes only."""
-    return "due-" + re.sub(r"[^a-z0-9]+", "-", staff_id.lower()).strip("-")
+    return f"due-{artifact_key(staff_id)}"

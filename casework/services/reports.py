@@ -347,9 +347,14 @@ def _trend_lines(report: Report) -> list[str]:
 LISTED_ON_THE_PAGE = 100  # the first of a long list on the page; its table artifact has all
 
 
+def artifact_key(words: str) -> str:
+    """Words as an artifact key: Prefect takes lowercase letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
+
+
 def artifact_name(title: str) -> str:
-    """A report table's artifact key (lowercase letters, digits and dashes only)."""
-    return "report-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    """A report table's artifact key."""
+    return f"report-{artifact_key(title)}"
 
 
 def _attention_item(row: dict[str, Any]) -> str:

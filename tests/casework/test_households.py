@@ -45,23 +45,16 @@ def _ok(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return out
 
 
-def _person(tmp_path: Path, given: str, family: str, born: str) -> tuple[ClientIn, Path]:
-    data = {
-        "given_name": given,
-        "family_name": family,
-        "date_of_birth": born,
-        "contact_preference": "phone",
-    }
-    path = tmp_path / f"{given}-{family}.json"
-    path.write_text(json.dumps(data))
-    return ClientIn.model_validate(data), path
+def _file(tmp_path: Path, person: ClientIn) -> Path:
+    path = tmp_path / f"{person.given_name}.json"
+    path.write_text(json.dumps(person.model_dump(mode="json")))
+    return path
 
 
-def _household_case(tmp_path: Path, family: str) -> tuple[str, list[str]]:
-    """A housing case opened, as intake's store half does, with a child and a partner."""
-    head, _ = _person(tmp_path, "Maria", family, "1985-03-01")
-    child, _ = _person(tmp_path, "Ana", family, "2015-06-02")
-    partner, _ = _person(tmp_path, "Jorge", f"{family}z", "1983-01-09")
+def _household_case(tmp_path: Path) -> tuple[str, list[str], list[ClientIn]]:
+    """A housing case opened, as intake's store half does, with a child and a partner: three
+    people no one else in the store resembles."""
+    head, child, partner = factories.client_in(), factories.client_in(), factories.client_in()
     position, number = case_service.open_case(
         head,
         Program.HOUSING,
@@ -76,7 +69,7 @@ def _household_case(tmp_path: Path, family: str) -> tuple[str, list[str]]:
         case = cases.get_case(session, position.case_number)
         numbers = [clients.client_number_for(s.client_id) for s in _stays(session, case)]
     assert numbers[0] == number
-    return position.case_number, numbers
+    return position.case_number, numbers, [head, child, partner]
 
 
 def _stays(session, case):  # type: ignore[no-untyped-def]
@@ -85,23 +78,19 @@ def _stays(session, case):  # type: ignore[no-untyped-def]
 
 
 def test_a_household_of_three_is_registered_with_its_case_and_shown(capsys, tmp_path: Path) -> None:
-    family = factories.unique_word("Lopez")
-    case_number, (head, child, partner) = _household_case(tmp_path, family)
+    case_number, (head, child, partner), (maria, ana, _) = _household_case(tmp_path)
     out = _ok(capsys, "household", case_number)
     lines = out.splitlines()
     assert lines[0].startswith("household HH-")
     assert lines[0].endswith(f"of {case_number}:")
-    assert (
-        lines[1]
-        == f"  {head} Maria {family}, born 1985-03-01: Self (head of household), from {TODAY}"
-    )
-    assert (
-        lines[2]
-        == f"  {child} Ana {family}, born 2015-06-02: Head of household's child, from {TODAY}"
-    )
+    who = f"{maria.given_name} {maria.family_name}, born {maria.date_of_birth}"
+    assert lines[1] == f"  {head} {who}: Self (head of household), from {TODAY}"
+    kid = f"{ana.given_name} {ana.family_name}, born {ana.date_of_birth}"
+    assert lines[2] == f"  {child} {kid}: Head of household's child, from {TODAY}"
+    assert lines[3].startswith(f"  {partner} ")
     assert "Head of household's spouse or partner" in lines[3]
     shown = _ok(capsys, "show", case_number)
-    assert f"  {child} Ana {family}, born 2015-06-02: Head of household's child" in shown
+    assert f"  {child} {kid}: Head of household's child" in shown
     as_json = json.loads(_ok(capsys, "show", case_number, "--json"))
     assert [m["relationship"] for m in as_json["household"]] == ["head", "child", "spouse_partner"]
     # The service plan lists the household's members; the referral letter never does.
@@ -110,12 +99,13 @@ def test_a_household_of_three_is_registered_with_its_case_and_shown(capsys, tmp_
         factories.walk_to(session, case, Stage.REFERRAL, datetime.now(UTC))
     plan = Path(_ok(capsys, "doc", case_number, "plan").split(" (sha256")[0]).read_text()
     assert "## Household" in plan
-    assert f"| Ana {family} | {child} | Head of household's child | {TODAY} |" in plan
+    named = f"{ana.given_name} {ana.family_name}"
+    assert f"| {named} | {child} | Head of household's child | {TODAY} |" in plan
 
 
 def test_a_member_leaves_and_another_moves_with_the_history_kept(capsys, tmp_path: Path) -> None:
-    first, (_, child, partner) = _household_case(tmp_path, factories.unique_word("Ortiz"))
-    second, (other_head, *_) = _household_case(tmp_path, factories.unique_word("Vega"))
+    first, (_, child, partner), (_, ana, _) = _household_case(tmp_path)
+    second, (other_head, *_), _ = _household_case(tmp_path)
     _ok(capsys, "household", first, "--leaves", partner, "--on", str(TODAY))
     out = _ok(
         capsys,
@@ -133,7 +123,7 @@ def test_a_member_leaves_and_another_moves_with_the_history_kept(capsys, tmp_pat
     [left] = [line for line in out.splitlines() if partner in line]
     assert left.endswith(f"from {TODAY} to {TODAY} (left)")
     second_out = _ok(capsys, "household", second)
-    assert f"{child} Ana" in second_out
+    assert f"{child} {ana.given_name} {ana.family_name}" in second_out
     assert "Head of household's other relation member" in second_out
     with session_scope() as session:
         stays = session.scalars(
@@ -154,33 +144,24 @@ def test_a_member_leaves_and_another_moves_with_the_history_kept(capsys, tmp_pat
 
 
 def test_a_merge_carries_a_members_stays(capsys, tmp_path: Path) -> None:
-    family = factories.unique_word("Reyes")
-    case_number, (_, child, _) = _household_case(tmp_path, family)
-    # The same child registered again, later, as a client of their own.
+    """The child was registered twice: the household's record is merged into the other,
+    which takes its stay in the household."""
+    case_number, (_, child, _), (_, ana, _) = _household_case(tmp_path)
     with session_scope() as session:
-        again = clients.create_client(
-            session,
-            ClientIn(
-                given_name="Anna",
-                family_name=family,
-                date_of_birth=date(2015, 6, 2),
-                contact_preference="phone",
-            ),
-        )
-        duplicate = again.client_number or ""
-        moved = clients.merge(session, child, duplicate, "sup.tester", datetime.now(UTC), set())
-        assert moved == 0
+        other = clients.create_client(session, ana.model_copy(update={"given_name": "Anna"}))
+        kept = other.client_number or ""
+        moved = clients.merge(session, kept, child, "sup.tester", datetime.now(UTC), set())
+        assert moved == 0  # the child has no case of their own; only their stay moves
     with session_scope() as session:
-        kept = clients.find_client(session, child).client_id
-        assert (
-            len(
-                session.scalars(
-                    select(HouseholdMember).where(HouseholdMember.client_id == kept)
-                ).all()
-            )
-            == 1
-        )
-    assert f"{child} Ana" in _ok(capsys, "household", case_number)
+        kept_id = clients.find_client(session, kept).client_id
+        query = select(HouseholdMember).where(HouseholdMember.client_id == kept_id)
+        assert [s.relationship for s in session.scalars(query)] == ["child"]
+    out = _ok(capsys, "household", case_number)
+    assert (
+        f"  {kept} Anna {ana.family_name}, born {ana.date_of_birth}: Head of household's child"
+        in out
+    )
+    assert child not in out
 
 
 @pytest.mark.parametrize(
@@ -198,7 +179,7 @@ def test_a_merge_carries_a_members_stays(capsys, tmp_path: Path) -> None:
 def test_bad_household_input_is_refused_in_one_line_and_changes_nothing(
     capsys, tmp_path: Path, argv: list[str], expected: str
 ) -> None:
-    case_number, _ = _household_case(tmp_path, factories.unique_word("Bad"))
+    case_number, _, _ = _household_case(tmp_path)
     with session_scope() as session:
         before = session.scalar(select(func.count(HouseholdMember.id)))
     code, out, err = _run(capsys, "household", case_number, *argv)
@@ -212,9 +193,8 @@ def test_bad_household_input_is_refused_in_one_line_and_changes_nothing(
 def test_a_likely_duplicate_member_is_refused_with_the_way_to_add_them(
     capsys, tmp_path: Path
 ) -> None:
-    family = factories.unique_word("Diaz")
-    case_number, (_, child, _) = _household_case(tmp_path, family)
-    _, again = _person(tmp_path, "Ana", family, "2015-06-02")
+    case_number, (_, child, _), (_, ana, _) = _household_case(tmp_path)
+    again = _file(tmp_path, ana)  # the same child, typed again
     with session_scope() as session:
         before = session.scalar(select(func.count(HouseholdMember.id)))
     code, _, err = _run(capsys, "household", case_number, "--add", f"child={again}")
