@@ -103,6 +103,13 @@ class Deadlines:
             return self.aid, "aid-continuing"
         return self.hearing, "hearing-request"
 
+    def coming(self, today: date) -> tuple[date, str]:
+        """The next deadline from `today` on, and its name: aid's while it has not passed,
+        then the hearing request's."""
+        if self.aid is not None and self.aid >= today:
+            return self.aid, "aid-continuing"
+        return self.hearing, "hearing-request"
+
 
 def deadlines(
     rules: NoticeRules, benefit: BenefitKind, action: NoticeAction, dated: date, effective: date

@@ -26,6 +26,7 @@ from casework.models.codes import (
     Program,
     Stage,
 )
+from casework.models.notices import Deadlines
 from casework.models.orm import (
     AdverseNotice,
     Assessment,
@@ -310,8 +311,7 @@ def _notices_due(report: Report, session: Session, today: date) -> None:
     )
     due = []
     for row in rows:
-        aid_open = row.aid_deadline is not None and row.aid_deadline >= today
-        deadline = row.aid_deadline if aid_open else row.hearing_deadline
+        deadline, named = Deadlines(row.aid_deadline, row.hearing_deadline).coming(today)
         left = (deadline - today).days
         if left > NOTICE_WINDOWS[-1]:
             continue
@@ -324,7 +324,7 @@ def _notices_due(report: Report, session: Session, today: date) -> None:
                 "benefit": row.benefit,
                 "action": row.action,
                 "deadline": deadline,
-                "deadline_kind": "aid_continuing" if aid_open else "hearing_request",
+                "deadline_kind": named.replace("-", "_"),  # a code, as the report's JSON has it
                 "days_left": left,
                 "within_days": next(w for w in NOTICE_WINDOWS if left <= w),
             }

@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.models import audit, cases, clients, households
-from casework.models.access import sees_identity
 from casework.models.codes import HouseholdRelationship, NewClientReason
 from casework.models.households import HouseholdError, Stay
 from casework.models.orm import Case, Client
 from casework.models.schemas import ClientIn
-from casework.services.staff import roster
+from casework.services.staff import reads_identity
 
 # A member as given: a new person (registered after the duplicate check) or an existing
 # client's number (CLIENT-…).
@@ -81,8 +80,7 @@ def register_members(
 
 
 def view(case_number: str, viewer: str) -> HouseholdView:
-    member = roster().get(viewer)
-    identity = member is not None and sees_identity(member)
+    identity = reads_identity(viewer)
     with session_scope() as session:
         case = cases.get_case(session, case_number)
         number, stays = households.listing(session, case, identity)
@@ -99,9 +97,9 @@ def add(
     new_client_reason: NewClientReason | None = None,
     on: date | None = None,
 ) -> list[str]:
-    """Add members to an open case's household (the case becomes a household case)."""
-    with session_scope(read_only=True) as session:
-        check_members(session, members, new_client_reason)
+    """Add members to an open case's household (the case becomes a household case); each
+    new person is checked for duplicates in the same transaction, so a refusal writes
+    nothing."""
     with session_scope() as session:
         case = cases.get_open_case(session, case_number)
         return register_members(session, case, members, actor, new_client_reason, on)

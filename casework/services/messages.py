@@ -13,10 +13,9 @@ from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.core.settings import get_settings
 from casework.models import cases, messages
-from casework.models.access import sees_identity
 from casework.models.codes import MessageChannel
 from casework.services.sign_in import desk_engine
-from casework.services.staff import roster
+from casework.services.staff import reads_identity
 
 log = logging.getLogger("casework.messages")
 
@@ -57,8 +56,7 @@ class Messaging:
 
 
 def messaging(case_number: str, viewer: str) -> Messaging:
-    member = roster().get(viewer)
-    identity = member is not None and sees_identity(member)
+    identity = reads_identity(viewer)
     with session_scope(read_only=True) as session:
         case = cases.get_case(session, case_number)
         channel = None

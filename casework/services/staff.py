@@ -19,6 +19,7 @@ from casework.models import (
     cases,
     staff,
 )
+from casework.models.access import sees_identity
 from casework.models.codes import (
     Program,
     StaffRole,
@@ -31,6 +32,12 @@ def roster() -> dict[str, StaffMember]:
     the store)."""
     with session_scope(read_only=True) as session:
         return staff.roster(session)
+
+
+def reads_identity(staff_id: str) -> bool:
+    """Whether the staff member reads clients' identity (models/access.py's roles)."""
+    member = roster().get(staff_id)
+    return member is not None and sees_identity(member)
 
 
 def signed_in() -> str:
