@@ -14,6 +14,7 @@ from casework.core.errors import UserError
 from casework.models import audit
 from casework.models.codes import CaseStatus, Program, Stage
 from casework.models.forms import ClosureForm
+from casework.models.hmis import adult_on
 from casework.models.lifecycle import WAIT_TAG, stage_key, wait_tag, waits_for_form
 from casework.models.orm import Case, Client, Episode, FollowUp
 
@@ -57,8 +58,9 @@ def open_case(
     actor: str,
     at: datetime,
 ) -> Case:
+    person = session.get_one(Client, client) if isinstance(client, int) else client
     case = Case(
-        client_id=client if isinstance(client, int) else client.id,
+        client_id=person.id,
         program=program.value,
         case_manager=case_manager,
         status=CaseStatus.OPEN.value,
@@ -69,6 +71,7 @@ def open_case(
         stage_key=stage_key(Stage.INTAKE, 1),
         stage_entered_at=at,
         opened_at=at,
+        adult_at_start=adult_on(person.date_of_birth, at.date()),
         last_contact_at=at,  # intake is a contact with the client
     )
     if session.get_bind().dialect.name == "postgresql":  # numbered as written: staff may

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from casework.models import audit, clients
 from casework.models.cases import CaseError
 from casework.models.codes import HouseholdRelationship
+from casework.models.hmis import adult_on
 from casework.models.orm import Case, Client, Household, HouseholdMember
 
 NUMBER_PREFIX = "HH-"
@@ -95,6 +96,7 @@ def make_household_case(
             relationship=HouseholdRelationship.HEAD.value,
             joined_on=on,
             recorded_by=actor,
+            adult_at_start=adult_on(session.get_one(Client, case.client_id).date_of_birth, on),
         )
     )
     session.flush()
@@ -136,6 +138,7 @@ def add_member(
         relationship=relationship.value,
         joined_on=on,
         recorded_by=actor,
+        adult_at_start=adult_on(client.date_of_birth, on),
     )
     session.add(member)
     session.flush()

@@ -110,6 +110,9 @@ class HouseholdMember(Base):
     left_on: Mapped[date | None]
     recorded_by: Mapped[str] = mapped_column(CODE)
     left_recorded_by: Mapped[str | None] = mapped_column(CODE)
+    # Whether they were 18 or over the day they joined (coded; what HUD's counts group
+    # households by, without a date of birth). Empty only where no one could tell.
+    adult_at_start: Mapped[bool | None]
 
 
 class Case(Base):
@@ -152,6 +155,8 @@ class Case(Base):
     stage_entered_at: Mapped[datetime]
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Whether the client was 18 or over the day the case opened (as household_members').
+    adult_at_start: Mapped[bool | None]
     # Kept up to date by the store functions so the sweeps can read the caseload in bulk:
     # the last contact with the client, the last assessment, and an open crisis flag.
     last_contact_at: Mapped[datetime]

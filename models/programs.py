@@ -32,6 +32,33 @@ class ProgramError(UserError):
     """The program configuration file is missing, malformed or incomplete."""
 
 
+class HmisProject(BaseModel):
+    """A HUD-funded program as an HMIS project (`[housing.hmis]`): what the HMIS CSV
+    export's Project and Funder files say of it. Declaring it makes the program ask HMIS's
+    data elements at project start and exit (models/hmis_data/elements.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    # HMIS 2.02.6 ProjectType, e.g. 13 (PH - Rapid Re-Housing); 2.06.1 FundingSource, e.g.
+    # 3 (HUD: CoC - Rapid Re-Housing); the grant's id as HUD gave it.
+    project_type: int
+    funder: int
+    grant_id: str = Field(min_length=1, max_length=100)
+    operating_start: date
+    continuum_project: bool = True
+    victim_service_provider: bool = False
+
+    @model_validator(mode="after")
+    def _coded(self) -> HmisProject:
+        from casework.models import hmis
+
+        for field, list_code in (("project_type", "2.02.6"), ("funder", "2.06.1")):
+            if getattr(self, field) not in hmis.hud_lists()[list_code]:
+                raise ValueError(f"{field}: {getattr(self, field)} is not in HMIS list {list_code}")
+        return self
+
+
 class ProgramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,6 +95,8 @@ class ProgramConfig(BaseModel):
     referral: list[IntakeField] = Field(default_factory=list, max_length=30)
     monitoring: list[IntakeField] = Field(default_factory=list, max_length=30)
     closure: list[IntakeField] = Field(default_factory=list, max_length=30)
+    # A HUD-funded program: its HMIS project, and HMIS's questions at start and exit.
+    hmis: HmisProject | None = None
     # Read from the files named in `assessment`, when the programs file is loaded.
     instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
 
@@ -78,6 +107,29 @@ class ProgramConfig(BaseModel):
         if role is RecipientRole.PROGRAM_MANAGER:
             return self.program_manager
         return case_manager
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hmis_questions(cls, raw: Any) -> Any:
+        """A HUD-funded program's intake and closure forms end with HMIS's questions."""
+        from casework.models import hmis
+
+        if not isinstance(raw, dict):
+            return raw
+        for where in ("intake", "plan", "referral", "monitoring", "closure"):
+            for number, field in enumerate(raw.get(where) or ()):
+                if isinstance(field, dict) and str(field.get("id", "")).startswith(hmis.PREFIX):
+                    raise ValueError(
+                        f"{where}[{number}]: {field['id']}: ids starting {hmis.PREFIX} are "
+                        "HMIS's questions, asked when the program declares `hmis`"
+                    )
+        if raw.get("hmis") is None:
+            return raw
+        return {
+            **raw,
+            "intake": [*raw.get("intake", ()), *hmis.questions("start")],
+            "closure": [*raw.get("closure", ()), *hmis.questions("exit")],
+        }
 
     @model_validator(mode="after")
     def _complete(self) -> ProgramConfig:

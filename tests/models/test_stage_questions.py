@@ -104,19 +104,24 @@ def test_an_answer_bearing_identity_that_does_not_fit_is_refused_by_name(
 
 def test_the_example_answers_the_coded_questions(with_questions: Path) -> None:
     form = example_form(Stage.CLOSURE, date.today(), "cm.a", Program.HOUSING)
-    assert stage_questions.coded_answers(form) == {"destination": "rental_no_subsidy"}
+    answers = stage_questions.coded_answers(form)
+    assert answers is not None
+    assert answers["destination"] == "rental_no_subsidy"
+    # and HMIS's coded exit questions (housing is HUD-funded), each with a value that fits
+    assert answers["hmis_destination"].startswith("hud_")
 
 
 def test_a_change_to_a_stages_questions_makes_its_waiting_runs_stale(tmp_path: Path) -> None:
     before = {stage: wait_tag(stage, Program.HOUSING) for stage in Stage}
+    geriatric = wait_tag(Stage.CLOSURE, Program.GERIATRIC)
     with configured(programs_file(tmp_path, DESTINATION)):
         after = {stage: wait_tag(stage, Program.HOUSING) for stage in Stage}
-        assert wait_tag(Stage.CLOSURE, Program.GERIATRIC) == before[Stage.CLOSURE]
-        # A housing run waiting under the tag it had is carried over, though another
-        # program's runs still wait under that very tag, and stay.
+        assert wait_tag(Stage.CLOSURE, Program.GERIATRIC) == geriatric
+        # A housing run waiting under the tag it had is carried over; another program's
+        # runs, waiting under theirs, stay.
         old = before[Stage.CLOSURE]
         assert stale_wait(["casework", "program:housing", old]) is not None
-        assert stale_wait(["casework", "program:geriatric", old]) is None
+        assert stale_wait(["casework", "program:geriatric", geriatric]) is None
         assert stale_wait(["casework", "program:housing", after[Stage.CLOSURE]]) is None
     assert [s for s in Stage if before[s] != after[s]] == [Stage.CLOSURE]
 

@@ -1,0 +1,455 @@
+"""The HMIS CSV export's rows, read from the case store (HMIS CSV Format Specifications
+FY2026, `models/hmis_data/csv_fy2026.json`): one enrollment per person per case of a
+HUD-funded program that overlaps the export's period, the head of household being the
+case's client and the other members its household's members who stayed in it meanwhile.
+
+What each file holds:
+- Export, Organization (the agency), User (the staff ids the rows name), Project and Funder
+  (each HUD-funded program, from its `hmis` table in the programs file);
+- Client (identity: names, SSN, date of birth, race and ethnicity, sex, veteran status):
+  only when the exporter reads identity;
+- Enrollment and Exit: entry and exit dates, household and relationship, prior living
+  situation, disabling condition, destination;
+- IncomeBenefits: at project start and exit, for heads and adult members;
+- Disabilities and HealthAndDV (identity: health conditions, domestic violence): only when
+  the exporter reads identity;
+- EmploymentEducation, Services, CurrentLivingSituation, Assessment, Event: Casework
+  collects none of these (they belong to RHY, PATH, SSVF, HOPWA and coordinated-entry
+  projects), so they are written with their header only.
+
+The head's answers are those of the case's intake (start) and closure (exit) forms.
+Casework asks them of the head only, so every other member's are "Data not collected"
+(99), as HMIS records a question not asked. The rows carry each person's `adult_at_start`
+beside them (`Rows.adult`) for the APR's counts (models.apr); it is not a CSV column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
+
+from casework.models import hmis
+from casework.models.cases import case_number_for
+from casework.models.clients import client_number_for
+from casework.models.codes import HouseholdRelationship, Program, Stage
+from casework.models.orm import (
+    Case,
+    Client,
+    Household,
+    HouseholdMember,
+    IntakeDetails,
+    Narrative,
+    StageEvent,
+)
+from casework.models.programs import HmisProject, programs
+from casework.models.stage_questions import FIELD
+
+IDENTITY_FILES = ("Client", "Disabilities", "HealthAndDV")
+NOT_COLLECTED_FILES = (
+    "EmploymentEducation",
+    "Services",
+    "CurrentLivingSituation",
+    "Assessment",
+    "Event",
+)
+ENTRY, EXIT = 1, 3  # HMIS 5.03.1 DataCollectionStage
+ORGANIZATION_ID = "1"
+SSN_DIGITS = 9
+
+
+@dataclass
+class Rows:
+    """An export's rows, file by file (column -> value), in the specification's order."""
+
+    export_id: str
+    files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # EnrollmentID -> whether the person was 18 or over at its start (None: unknown)
+    adult: dict[str, bool | None] = field(default_factory=dict)
+    cases: set[int] = field(default_factory=set)  # the cases the rows come from
+
+    def add(self, file: str, row: dict[str, Any]) -> None:
+        self.files.setdefault(file, []).append(row)
+
+
+@dataclass(frozen=True)
+class _Person:
+    enrollment_id: str
+    client_id: int
+    relationship: HouseholdRelationship
+    entry: date
+    exit: date | None
+    adult: bool | None
+    head: bool
+
+
+def hud_programs(program: Program | None = None) -> dict[Program, HmisProject]:
+    """The HUD-funded programs (those with an `hmis` table), or the one asked for."""
+    found = {p: c.hmis for p, c in programs().items() if c.hmis is not None}
+    if program is not None:
+        return {program: found[program]} if program in found else {}
+    return found
+
+
+def collect(
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    projects: dict[Program, HmisProject],
+    seen: ColumnElement[bool],
+    identity: bool,
+    exported_at: datetime,
+    agency: str,
+    implementation: str,
+) -> Rows:
+    """The rows of an export of `projects` from `start` to `end` (both days included), of
+    the cases `seen` lets the exporter read; identity-bearing files only when `identity`."""
+    export_id = exported_at.strftime("%Y%m%d%H%M%S")
+    rows = Rows(export_id)
+    stamp = {"DateCreated": exported_at, "DateUpdated": exported_at, "ExportID": export_id}
+    rows.add(
+        "Export",
+        {
+            "ExportID": export_id,
+            "SourceType": 2,  # 1.9: a standalone, agency-specific application
+            "SourceName": agency[:50],
+            "ExportDate": exported_at,
+            "ExportStartDate": start,
+            "ExportEndDate": end,
+            "SoftwareName": "Casework",
+            "SoftwareVersion": _version(),
+            "CSVVersion": hmis.csv_version(),
+            "ExportPeriodType": 3,  # 1.1: reporting period
+            "ExportDirective": 2,  # 1.2: full refresh
+            "HashStatus": 1,  # 1.5: unhashed
+            "ImplementationID": implementation,
+        },
+    )
+    rows.add(
+        "Organization",
+        {
+            "OrganizationID": ORGANIZATION_ID,
+            "OrganizationName": agency,
+            "VictimServiceProvider": int(any(p.victim_service_provider for p in projects.values())),
+            "UserID": "casework",
+            **stamp,
+        },
+    )
+    users = {"casework"}
+    for program, project in projects.items():
+        rows.add(
+            "Project",
+            {
+                "ProjectID": project.project_id,
+                "OrganizationID": ORGANIZATION_ID,
+                "ProjectName": programs()[program].title,
+                "OperatingStartDate": project.operating_start,
+                "ContinuumProject": int(project.continuum_project),
+                "ProjectType": project.project_type,
+                "UserID": "casework",
+                **stamp,
+            },
+        )
+        rows.add(
+            "Funder",
+            {
+                "FunderID": project.project_id,
+                "ProjectID": project.project_id,
+                "Funder": project.funder,
+                "GrantID": project.grant_id,
+                "StartDate": project.operating_start,
+                "UserID": "casework",
+                **stamp,
+            },
+        )
+    since = datetime.combine(start, time(), UTC)
+    until = datetime.combine(end + timedelta(days=1), time(), UTC)
+    cases = list(
+        session.scalars(
+            select(Case)
+            .where(
+                Case.program.in_([p.value for p in projects]),
+                Case.opened_at < until,
+                or_(Case.closed_at.is_(None), Case.closed_at >= since),
+                seen,
+            )
+            .order_by(Case.id)
+        )
+    )
+    case_ids = [c.id for c in cases]
+    started = _intake(session, case_ids, identity)
+    exits = _exits(session, case_ids, identity)
+    members = _members(session, [c.household_id for c in cases if c.household_id is not None])
+    people: dict[int, date] = {}  # client -> their latest entry (whose answers Client gives)
+    client_answers: dict[int, dict[str, Any]] = {}
+    for case in cases:
+        project = projects[Program(case.program)]
+        household = case.case_number or case_number_for(case.id)
+        if case.household_id is not None:
+            household = members.numbers.get(case.household_id, household)
+        users.add(case.case_manager)
+        for person in _people(case, members.stays.get(case.household_id or 0, []), start, end):
+            rows.cases.add(case.id)
+            rows.adult[person.enrollment_id] = person.adult
+            answers_in = started.get(case.id, {}) if person.head else {}
+            answers_out = exits.get(case.id, {}) if person.head else {}
+            personal = client_number_for(person.client_id)
+            keys = {
+                "EnrollmentID": person.enrollment_id,
+                "PersonalID": personal,
+            }
+            user = {"UserID": case.case_manager, **stamp}
+            rows.add(
+                "Enrollment",
+                {
+                    **keys,
+                    "ProjectID": project.project_id,
+                    "EntryDate": person.entry,
+                    "HouseholdID": household,
+                    "RelationshipToHoH": hmis.number("RelationshipToHoH", person.relationship),
+                    "LivingSituation": _coded(answers_in, "hmis_prior_living_situation"),
+                    "LengthOfStay": _coded(answers_in, "hmis_length_of_stay"),
+                    "DisablingCondition": _coded(answers_in, "hmis_disabling_condition"),
+                    **user,
+                },
+            )
+            exited = person.exit is not None and person.exit <= end
+            if exited:
+                rows.add(
+                    "Exit",
+                    {
+                        "ExitID": person.enrollment_id,
+                        **keys,
+                        "ExitDate": person.exit,
+                        "Destination": _coded(answers_out, "hmis_destination"),
+                        **user,
+                    },
+                )
+            stages = [(ENTRY, person.entry, answers_in)]
+            if exited:
+                stages.append((EXIT, person.exit, answers_out))
+            for stage, on, given in stages:
+                assert on is not None
+                suffix = f"{person.enrollment_id}-{stage}"
+                if person.head or person.adult is not False:
+                    rows.add("IncomeBenefits", _income(suffix, keys, on, stage, given, user))
+                if not identity:
+                    continue
+                for element in hmis.elements():
+                    if element.file == "Disabilities" and stage in _stages(element):
+                        kind = int(element.column)
+                        rows.add(
+                            "Disabilities",
+                            {
+                                "DisabilitiesID": f"{suffix}-{kind}",
+                                **keys,
+                                "InformationDate": on,
+                                "DisabilityType": kind,
+                                "DisabilityResponse": _coded(given, element.id),
+                                "DataCollectionStage": stage,
+                                **user,
+                            },
+                        )
+                if person.head or person.adult is not False:
+                    rows.add(
+                        "HealthAndDV",
+                        {
+                            "HealthAndDVID": suffix,
+                            **keys,
+                            "InformationDate": on,
+                            "DomesticViolenceSurvivor": _coded(given, "hmis_dv_survivor"),
+                            "WhenOccurred": _coded(given, "hmis_dv_when_occurred"),
+                            "CurrentlyFleeing": _coded(given, "hmis_dv_currently_fleeing"),
+                            "DataCollectionStage": stage,
+                            **user,
+                        },
+                    )
+            if person.entry >= people.get(person.client_id, date.min):
+                people[person.client_id] = person.entry
+                client_answers[person.client_id] = answers_in
+    if identity:
+        for client in _clients(session, people):
+            rows.add("Client", _client(client, client_answers[client.id], stamp))
+    for user_id in sorted(users):
+        rows.add("User", {"UserID": user_id, **stamp} | {"UserID": user_id})
+    return rows
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("casework")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _stages(element: hmis.Element) -> set[int]:
+    return {ENTRY if at == "start" else EXIT for at in element.at}
+
+
+def _coded(given: dict[str, Any], element: str) -> int:
+    """HUD's number of the answer to `element`; 99 (Data not collected) when none."""
+    found = hmis.chosen(given.get(element))
+    return hmis.NOT_COLLECTED if found is None else found
+
+
+def _income(
+    row_id: str,
+    keys: dict[str, Any],
+    on: date,
+    stage: int,
+    given: dict[str, Any],
+    user: dict[str, Any],
+) -> dict[str, Any]:
+    amount = given.get("hmis_total_monthly_income")
+    return {
+        "IncomeBenefitsID": row_id,
+        **keys,
+        "InformationDate": on,
+        "IncomeFromAnySource": _coded(given, "hmis_income_from_any_source"),
+        "TotalMonthlyIncome": None if amount is None else f"{amount:.2f}",
+        "BenefitsFromAnySource": _coded(given, "hmis_benefits_from_any_source"),
+        "InsuranceFromAnySource": _coded(given, "hmis_insurance_from_any_source"),
+        "DataCollectionStage": stage,
+        **user,
+    }
+
+
+def _client(client: Client, given: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
+    digits = "".join(c for c in client.id_number or "" if c.isdigit())
+    ssn = digits if len(digits) == SSN_DIGITS else None
+    races = {
+        element.column: 1 if given.get(element.id) is True else 0
+        for element in hmis.elements()
+        if element.type == "yes_no" and element.file == "Client"
+    }
+    none_given = not any(races.values())
+    return {
+        "PersonalID": client_number_for(client.id),
+        "FirstName": client.given_name[:50],
+        "LastName": client.family_name[:50],
+        "NameDataQuality": 1,  # 3.01.5: intake takes a full name
+        "SSN": ssn,
+        "SSNDataQuality": 1 if ssn else hmis.NOT_COLLECTED,
+        "DOB": client.date_of_birth,
+        "DOBDataQuality": 1,  # 3.03.2: intake takes a full date of birth
+        "Sex": _coded(given, "hmis_sex"),
+        **races,
+        "RaceNone": _coded(given, "hmis_race_none") if none_given else None,
+        "VeteranStatus": _coded(given, "hmis_veteran_status"),
+        "UserID": "casework",
+        **stamp,
+    }
+
+
+def _people(
+    case: Case, stays: list[HouseholdMember], start: date, end: date
+) -> Iterable[_Person]:
+    """The enrollments of `case` overlapping the period: its client's (the head), then each
+    other member's stay in its household while the case was open."""
+    opened = case.opened_at.date()
+    closed = case.closed_at.date() if case.closed_at is not None else None
+    number = case.case_number or case_number_for(case.id)
+    if closed is None or closed >= start:
+        yield _Person(
+            number, case.client_id, HouseholdRelationship.HEAD, opened, closed,
+            case.adult_at_start, True,
+        )
+    for stay in stays:
+        if stay.client_id == case.client_id:
+            continue
+        entry = max(stay.joined_on, opened)
+        ends = [d for d in (stay.left_on, closed) if d is not None]
+        exit_on = min(ends) if ends else None
+        if entry > end or (exit_on is not None and (exit_on < start or exit_on < entry)):
+            continue
+        yield _Person(
+            f"{number}-M{stay.id}", stay.client_id, HouseholdRelationship(stay.relationship),
+            entry, exit_on, stay.adult_at_start, False,
+        )
+
+
+@dataclass
+class _Households:
+    numbers: dict[int, str]
+    stays: dict[int, list[HouseholdMember]]
+
+
+def _members(session: Session, household_ids: list[int]) -> _Households:
+    found = _Households({}, {})
+    for chunk in _chunks(sorted(set(household_ids))):
+        for household_id, number in session.execute(
+            select(Household.id, Household.household_number).where(Household.id.in_(chunk))
+        ):
+            found.numbers[household_id] = number
+        for stay in session.scalars(
+            select(HouseholdMember)
+            .where(HouseholdMember.household_id.in_(chunk))
+            .order_by(HouseholdMember.id)
+        ):
+            found.stays.setdefault(stay.household_id, []).append(stay)
+    return found
+
+
+def _intake(session: Session, case_ids: list[int], identity: bool) -> dict[int, dict[str, Any]]:
+    """Each case's intake answers: coded, and those bearing identity if `identity`."""
+    found: dict[int, dict[str, Any]] = {}
+    columns = [IntakeDetails.case_id, IntakeDetails.coded]
+    if identity:
+        columns.append(IntakeDetails.identity)
+    for chunk in _chunks(case_ids):
+        for row in session.execute(select(*columns).where(IntakeDetails.case_id.in_(chunk))):
+            found[row[0]] = {**row[1], **(row[2] if identity else {})}
+    return found
+
+
+def _exits(session: Session, case_ids: list[int], identity: bool) -> dict[int, dict[str, Any]]:
+    """Each closed case's closure answers (its latest episode's): coded, and those bearing
+    identity if `identity`."""
+    found: dict[int, dict[str, Any]] = {}
+    keys: dict[int, tuple[int, str]] = {}
+    for chunk in _chunks(case_ids):
+        for event in session.scalars(
+            select(StageEvent)
+            .where(
+                StageEvent.case_id.in_(chunk),
+                StageEvent.from_stage == Stage.CLOSURE.value,
+                StageEvent.outcome == "moved",
+            )
+            .order_by(StageEvent.episode)
+        ):
+            found[event.case_id] = dict(event.answers or {})
+            keys[event.case_id] = (event.episode, event.stage_key)
+        if identity:
+            for case_id, episode, key, kept in session.execute(
+                select(
+                    Narrative.case_id, Narrative.episode, Narrative.stage_key, Narrative.answers
+                ).where(Narrative.case_id.in_(chunk), Narrative.answers.is_not(None))
+            ):
+                if keys.get(case_id) == (episode, key):
+                    found[case_id] |= (kept or {}).get(FIELD, {})
+    return found
+
+
+def _clients(session: Session, people: dict[int, date]) -> list[Client]:
+    found: list[Client] = []
+    for chunk in _chunks(sorted(people)):
+        found.extend(session.scalars(select(Client).where(Client.id.in_(chunk))))
+    return sorted(found, key=lambda c: c.id)
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    for at in range(0, len(ids), size):
+        yield ids[at : at + size]
+
+
+def overlapping(start: date, end: date) -> ColumnElement[bool]:
+    """Cases open at some time from `start` to `end`."""
+    since = datetime.combine(start, time(), UTC)
+    until = datetime.combine(end + timedelta(days=1), time(), UTC)
+    return and_(Case.opened_at < until, or_(Case.closed_at.is_(None), Case.closed_at >= since))
