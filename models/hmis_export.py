@@ -24,6 +24,7 @@ beside them (`Rows.adult`) for the APR's counts (models.apr); it is not a CSV co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -58,7 +59,8 @@ NOT_COLLECTED_FILES = (
 )
 ENTRY, EXIT = 1, 3  # HMIS 5.03.1 DataCollectionStage
 ORGANIZATION_ID = "1"
-SSN_DIGITS = 9
+# An ID number written as a Social Security number is one; any other ID is not.
+SSN = re.compile(r"\d{3}-?\d{2}-?\d{4}")
 
 
 @dataclass
@@ -111,6 +113,66 @@ def collect(
     export_id = exported_at.strftime("%Y%m%d%H%M%S")
     rows = Rows(export_id)
     stamp = {"DateCreated": exported_at, "DateUpdated": exported_at, "ExportID": export_id}
+    _describe(rows, stamp, start, end, projects, exported_at, agency, implementation)
+    users = {"casework"}
+    cases = list(
+        session.scalars(
+            select(Case)
+            .where(Case.program.in_([p.value for p in projects]), overlapping(start, end), seen)
+            .order_by(Case.id)
+        )
+    )
+    case_ids = [c.id for c in cases]
+    started = _intake(session, case_ids, identity)
+    exits = _exits(session, case_ids, identity)
+    members = _members(session, [c.household_id for c in cases if c.household_id is not None])
+    people: dict[int, date] = {}  # client -> their latest entry (whose answers Client gives)
+    client_answers: dict[int, dict[str, Any]] = {}
+    for case in cases:
+        project = projects[Program(case.program)]
+        household = case.case_number or case_number_for(case.id)
+        if case.household_id is not None:
+            household = members.numbers.get(case.household_id, household)
+        users.add(case.case_manager)
+        for person in _people(case, members.stays.get(case.household_id or 0, []), start, end):
+            rows.cases.add(case.id)
+            answers_in = started.get(case.id, {}) if person.head else {}
+            answers_out = exits.get(case.id, {}) if person.head else {}
+            _enrolled(
+                rows,
+                person,
+                project,
+                household,
+                case.case_manager,
+                stamp,
+                end,
+                identity,
+                answers_in,
+                answers_out,
+            )
+            if person.entry >= people.get(person.client_id, date.min):
+                people[person.client_id] = person.entry
+                client_answers[person.client_id] = answers_in
+    if identity:
+        for client in _clients(session, people):
+            rows.add("Client", _client(client, client_answers[client.id], stamp))
+    for user_id in sorted(users):
+        rows.add("User", {"UserID": user_id, **stamp})
+    return rows
+
+
+def _describe(
+    rows: Rows,
+    stamp: dict[str, Any],
+    start: date,
+    end: date,
+    projects: dict[Program, HmisProject],
+    exported_at: datetime,
+    agency: str,
+    implementation: str,
+) -> None:
+    """The Export, Organization, Project and Funder rows: the export and what it covers."""
+    export_id = rows.export_id
     rows.add(
         "Export",
         {
@@ -139,7 +201,6 @@ def collect(
             **stamp,
         },
     )
-    users = {"casework"}
     for program, project in projects.items():
         rows.add(
             "Project",
@@ -166,117 +227,93 @@ def collect(
                 **stamp,
             },
         )
-    since = datetime.combine(start, time(), UTC)
-    until = datetime.combine(end + timedelta(days=1), time(), UTC)
-    cases = list(
-        session.scalars(
-            select(Case)
-            .where(
-                Case.program.in_([p.value for p in projects]),
-                Case.opened_at < until,
-                or_(Case.closed_at.is_(None), Case.closed_at >= since),
-                seen,
-            )
-            .order_by(Case.id)
-        )
+
+
+def _enrolled(
+    rows: Rows,
+    person: _Person,
+    project: HmisProject,
+    household: str,
+    manager: str,
+    stamp: dict[str, Any],
+    end: date,
+    identity: bool,
+    answers_in: dict[str, Any],
+    answers_out: dict[str, Any],
+) -> None:
+    """One person's enrollment: its Enrollment and Exit rows, and what was asked at its
+    start and exit (IncomeBenefits; Disabilities and HealthAndDV with identity)."""
+    rows.adult[person.enrollment_id] = person.adult
+    personal = client_number_for(person.client_id)
+    keys = {
+        "EnrollmentID": person.enrollment_id,
+        "PersonalID": personal,
+    }
+    user = {"UserID": manager, **stamp}
+    rows.add(
+        "Enrollment",
+        {
+            **keys,
+            "ProjectID": project.project_id,
+            "EntryDate": person.entry,
+            "HouseholdID": household,
+            "RelationshipToHoH": hmis.number("RelationshipToHoH", person.relationship),
+            "LivingSituation": _coded(answers_in, "hmis_prior_living_situation"),
+            "LengthOfStay": _coded(answers_in, "hmis_length_of_stay"),
+            "DisablingCondition": _coded(answers_in, "hmis_disabling_condition"),
+            **user,
+        },
     )
-    case_ids = [c.id for c in cases]
-    started = _intake(session, case_ids, identity)
-    exits = _exits(session, case_ids, identity)
-    members = _members(session, [c.household_id for c in cases if c.household_id is not None])
-    people: dict[int, date] = {}  # client -> their latest entry (whose answers Client gives)
-    client_answers: dict[int, dict[str, Any]] = {}
-    for case in cases:
-        project = projects[Program(case.program)]
-        household = case.case_number or case_number_for(case.id)
-        if case.household_id is not None:
-            household = members.numbers.get(case.household_id, household)
-        users.add(case.case_manager)
-        for person in _people(case, members.stays.get(case.household_id or 0, []), start, end):
-            rows.cases.add(case.id)
-            rows.adult[person.enrollment_id] = person.adult
-            answers_in = started.get(case.id, {}) if person.head else {}
-            answers_out = exits.get(case.id, {}) if person.head else {}
-            personal = client_number_for(person.client_id)
-            keys = {
-                "EnrollmentID": person.enrollment_id,
-                "PersonalID": personal,
-            }
-            user = {"UserID": case.case_manager, **stamp}
-            rows.add(
-                "Enrollment",
-                {
-                    **keys,
-                    "ProjectID": project.project_id,
-                    "EntryDate": person.entry,
-                    "HouseholdID": household,
-                    "RelationshipToHoH": hmis.number("RelationshipToHoH", person.relationship),
-                    "LivingSituation": _coded(answers_in, "hmis_prior_living_situation"),
-                    "LengthOfStay": _coded(answers_in, "hmis_length_of_stay"),
-                    "DisablingCondition": _coded(answers_in, "hmis_disabling_condition"),
-                    **user,
-                },
-            )
-            exited = person.exit is not None and person.exit <= end
-            if exited:
+    exited = person.exit is not None and person.exit <= end
+    if exited:
+        rows.add(
+            "Exit",
+            {
+                "ExitID": person.enrollment_id,
+                **keys,
+                "ExitDate": person.exit,
+                "Destination": _coded(answers_out, "hmis_destination"),
+                **user,
+            },
+        )
+    stages: list[tuple[int, date, dict[str, Any]]] = [(ENTRY, person.entry, answers_in)]
+    if person.exit is not None and exited:
+        stages.append((EXIT, person.exit, answers_out))
+    for stage, on, given in stages:
+        suffix = f"{person.enrollment_id}-{stage}"
+        if person.head or person.adult is not False:
+            rows.add("IncomeBenefits", _income(suffix, keys, on, stage, given, user))
+        if not identity:
+            continue
+        for element in hmis.elements():
+            if element.file == "Disabilities" and stage in _stages(element):
+                kind = int(element.column)
                 rows.add(
-                    "Exit",
+                    "Disabilities",
                     {
-                        "ExitID": person.enrollment_id,
+                        "DisabilitiesID": f"{suffix}-{kind}",
                         **keys,
-                        "ExitDate": person.exit,
-                        "Destination": _coded(answers_out, "hmis_destination"),
+                        "InformationDate": on,
+                        "DisabilityType": kind,
+                        "DisabilityResponse": _coded(given, element.id),
+                        "DataCollectionStage": stage,
                         **user,
                     },
                 )
-            stages = [(ENTRY, person.entry, answers_in)]
-            if exited:
-                stages.append((EXIT, person.exit, answers_out))
-            for stage, on, given in stages:
-                assert on is not None
-                suffix = f"{person.enrollment_id}-{stage}"
-                if person.head or person.adult is not False:
-                    rows.add("IncomeBenefits", _income(suffix, keys, on, stage, given, user))
-                if not identity:
-                    continue
-                for element in hmis.elements():
-                    if element.file == "Disabilities" and stage in _stages(element):
-                        kind = int(element.column)
-                        rows.add(
-                            "Disabilities",
-                            {
-                                "DisabilitiesID": f"{suffix}-{kind}",
-                                **keys,
-                                "InformationDate": on,
-                                "DisabilityType": kind,
-                                "DisabilityResponse": _coded(given, element.id),
-                                "DataCollectionStage": stage,
-                                **user,
-                            },
-                        )
-                if person.head or person.adult is not False:
-                    rows.add(
-                        "HealthAndDV",
-                        {
-                            "HealthAndDVID": suffix,
-                            **keys,
-                            "InformationDate": on,
-                            "DomesticViolenceSurvivor": _coded(given, "hmis_dv_survivor"),
-                            "WhenOccurred": _coded(given, "hmis_dv_when_occurred"),
-                            "CurrentlyFleeing": _coded(given, "hmis_dv_currently_fleeing"),
-                            "DataCollectionStage": stage,
-                            **user,
-                        },
-                    )
-            if person.entry >= people.get(person.client_id, date.min):
-                people[person.client_id] = person.entry
-                client_answers[person.client_id] = answers_in
-    if identity:
-        for client in _clients(session, people):
-            rows.add("Client", _client(client, client_answers[client.id], stamp))
-    for user_id in sorted(users):
-        rows.add("User", {"UserID": user_id, **stamp} | {"UserID": user_id})
-    return rows
+        if person.head or person.adult is not False:
+            rows.add(
+                "HealthAndDV",
+                {
+                    "HealthAndDVID": suffix,
+                    **keys,
+                    "InformationDate": on,
+                    "DomesticViolenceSurvivor": _coded(given, "hmis_dv_survivor"),
+                    "WhenOccurred": _coded(given, "hmis_dv_when_occurred"),
+                    "CurrentlyFleeing": _coded(given, "hmis_dv_currently_fleeing"),
+                    "DataCollectionStage": stage,
+                    **user,
+                },
+            )
 
 
 def _version() -> str:
@@ -321,8 +358,8 @@ def _income(
 
 
 def _client(client: Client, given: dict[str, Any], stamp: dict[str, Any]) -> dict[str, Any]:
-    digits = "".join(c for c in client.id_number or "" if c.isdigit())
-    ssn = digits if len(digits) == SSN_DIGITS else None
+    id_number = (client.id_number or "").strip()
+    ssn = id_number.replace("-", "") if SSN.fullmatch(id_number) else None
     races = {
         element.column: 1 if given.get(element.id) is True else 0
         for element in hmis.elements()
@@ -347,9 +384,7 @@ def _client(client: Client, given: dict[str, Any], stamp: dict[str, Any]) -> dic
     }
 
 
-def _people(
-    case: Case, stays: list[HouseholdMember], start: date, end: date
-) -> Iterable[_Person]:
+def _people(case: Case, stays: list[HouseholdMember], start: date, end: date) -> Iterable[_Person]:
     """The enrollments of `case` overlapping the period: its client's (the head), then each
     other member's stay in its household while the case was open."""
     opened = case.opened_at.date()
@@ -357,8 +392,13 @@ def _people(
     number = case.case_number or case_number_for(case.id)
     if closed is None or closed >= start:
         yield _Person(
-            number, case.client_id, HouseholdRelationship.HEAD, opened, closed,
-            case.adult_at_start, True,
+            number,
+            case.client_id,
+            HouseholdRelationship.HEAD,
+            opened,
+            closed,
+            case.adult_at_start,
+            True,
         )
     for stay in stays:
         if stay.client_id == case.client_id:
@@ -369,8 +409,13 @@ def _people(
         if entry > end or (exit_on is not None and (exit_on < start or exit_on < entry)):
             continue
         yield _Person(
-            f"{number}-M{stay.id}", stay.client_id, HouseholdRelationship(stay.relationship),
-            entry, exit_on, stay.adult_at_start, False,
+            f"{number}-M{stay.id}",
+            stay.client_id,
+            HouseholdRelationship(stay.relationship),
+            entry,
+            exit_on,
+            stay.adult_at_start,
+            False,
         )
 
 

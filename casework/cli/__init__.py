@@ -65,6 +65,7 @@ COMMANDS = {
     "escalations": "sweeps",
     "report": "sweeps",
     "export": "exports",
+    "apr": "exports",
 }
 
 

@@ -24,6 +24,20 @@ def caseload_report(as_of: datetime, weeks: int = TREND_WEEKS) -> Report:
 
 
 HEADERS = {
+    # the APR's headline counts (models.apr)
+    "household_type": "Household type",
+    "households": "Households",
+    "persons": "Persons",
+    "adults": "Adults",
+    "children": "Children",
+    "unknown_age": "Age unknown",
+    "destination": "Destination",
+    "leavers": "Leavers",
+    "stayers": "Stayers",
+    "share": "Share",
+    "days": "Days enrolled",
+    "change": "Income",
+    # the caseload report
     "week": "Week of",
     "new_cases": "New cases",
     "closed": "Closed",
@@ -115,8 +129,12 @@ class Table:
 
 def tables(report: Report) -> list[Table]:
     """The report's sections for the terminal, the HTML page and the Prefect artifacts."""
+    return tables_of(report.sections())
+
+
+def tables_of(sections: dict[str, list[dict[str, Any]]]) -> list[Table]:
     out = []
-    for title, rows in report.sections().items():
+    for title, rows in sections.items():
         keys = list(rows[0]) if rows else []
         out.append(
             Table(
@@ -383,8 +401,17 @@ def to_pdf(report: Report) -> bytes:
 
 
 def to_text(report: Report) -> str:
-    lines = [f"Caseload report as of {report.as_of:%Y-%m-%d %H:%M} UTC"]
-    for table in tables(report):
+    return tables_text(f"Caseload report as of {report.as_of:%Y-%m-%d %H:%M} UTC", tables(report))
+
+
+def sections_text(title: str, sections: dict[str, list[dict[str, Any]]]) -> str:
+    """Sections of rows (a column per key, labelled by HEADERS) as the terminal shows them."""
+    return tables_text(title, tables_of(sections))
+
+
+def tables_text(title: str, found: list[Table]) -> str:
+    lines = [title]
+    for table in found:
         lines += ["", f"{table.title}:"]
         if not table.rows:
             lines.append(f"  {table.empty}")

@@ -114,7 +114,9 @@ def test_every_waiting_stage_has_a_valid_example() -> None:
         if spec.form is not None:
             assert spec.example is not None
             example = with_example(
-                spec.example(date.today(), "cm.tester", Program.HOUSING), Program.HOUSING, spec.stage
+                spec.example(date.today(), "cm.tester", Program.HOUSING),
+                Program.HOUSING,
+                spec.stage,
             )
             form = form_for(spec.stage, Program.HOUSING)
             assert form is not None
