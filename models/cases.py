@@ -58,9 +58,8 @@ def open_case(
     actor: str,
     at: datetime,
 ) -> Case:
-    person = session.get_one(Client, client) if isinstance(client, int) else client
     case = Case(
-        client_id=person.id,
+        client_id=client if isinstance(client, int) else client.id,
         program=program.value,
         case_manager=case_manager,
         status=CaseStatus.OPEN.value,
@@ -71,7 +70,6 @@ def open_case(
         stage_key=stage_key(Stage.INTAKE, 1),
         stage_entered_at=at,
         opened_at=at,
-        adult_at_start=adult_on(person.date_of_birth, at.date()),
         last_contact_at=at,  # intake is a contact with the client
     )
     if session.get_bind().dialect.name == "postgresql":  # numbered as written: staff may
@@ -81,6 +79,10 @@ def open_case(
     session.flush()
     if case.case_number is None:
         case.case_number = case_number_for(case.id)
+    # Read once the case is written: a client registered in a program the case manager
+    # cannot read becomes theirs to read through this case (PostgreSQL's policies).
+    born = (client if isinstance(client, Client) else session.get_one(Client, client)).date_of_birth
+    case.adult_at_start = adult_on(born, at.date())
     session.add(Episode(case_id=case.id, number=1, opened_at=at))
     audit.record(
         session, case, actor, "case_opened", at, program=program.value, manager=case_manager

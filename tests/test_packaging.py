@@ -29,6 +29,8 @@ def test_the_wheel_holds_casework_alone_with_its_folders_and_data(tmp_path: Path
     for folder in ("flows", "tasks", "models", "deployments"):
         assert f"casework/{folder}/__init__.py" in names
     assert "casework/models/staff.toml" in names
+    for data in ("lists.json", "csv_fy2026.json", "elements.toml"):  # HUD's HMIS, as data
+        assert f"casework/models/hmis_data/{data}" in names
     assert "casework/flows/case_lifecycle.py" in names
     assert "casework/migrations/env.py" in names
     assert "casework/templates/closure.j2" in names

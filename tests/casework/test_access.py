@@ -11,6 +11,7 @@ import io
 import json
 import os
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -1167,3 +1168,88 @@ def test_a_household_is_seen_through_its_case_and_its_caseless_members_by_no_one
         finally:
             engine.dispose()
     refused(store, "case_manager", f"no case {store.geriatric}", "household", store.geriatric)
+
+
+def test_the_hmis_export_gives_identity_files_only_to_those_who_read_identity(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every role may export HUD's HMIS files of the cases it sees; only those who read
+    identity get the Client, Disabilities and HealthAndDV files; every case in the access
+    log; and a program manager's own role asking the store for identity gets nothing."""
+    from casework.models import hmis_export
+    from casework.models.programs import programs
+
+    monkeypatch.setenv("CASEWORK_AGENCY_NAME", "Riverside Family Services")
+    today = date.today().isoformat()
+
+    def exported(role: str) -> tuple[dict[str, list[dict[str, str]]], str]:
+        dest = tmp_path / f"{role}.zip"
+        code, _, err = cli(store, role, "export", "hmis-csv", "--from", today, "--to", today,
+                           str(dest))  # fmt: skip
+        assert code == 0, err
+        with zipfile.ZipFile(dest) as archive:
+            return {
+                n.removesuffix(".csv"): list(csv.DictReader(io.StringIO(archive.read(n).decode())))
+                for n in archive.namelist()
+            }, err
+
+    def enrolled(files: dict[str, list[dict[str, str]]]) -> set[str]:
+        return {row["EnrollmentID"] for row in files["Enrollment"]}
+
+    mine, _ = exported("case_manager")
+    assert store.housing in enrolled(mine)
+    assert store.others not in enrolled(mine)
+    assert store.geriatric not in enrolled(mine)  # not HUD-funded, nor theirs
+    assert {row["PersonalID"] for row in mine["Client"]} == {
+        row["PersonalID"] for row in mine["Enrollment"]
+    }
+    assert all(row["FirstName"] for row in mine["Client"])
+
+    supervised, _ = exported("supervisor")
+    assert {store.housing, store.others} <= enrolled(supervised)
+    assert "Client" in supervised
+
+    coded, err = exported("program_manager")
+    assert {store.housing, store.others} <= enrolled(coded)
+    assert not {"Client", "Disabilities", "HealthAndDV"} & set(coded)
+    assert "not written: Client, HealthAndDV, Disabilities" in err
+    assert "IncomeBenefits" in coded
+
+    with session_scope(store.owner) as session:
+        logged = set(
+            session.execute(
+                select(AccessEntry.staff, AccessEntry.what, Case.case_number)
+                .join(Case, Case.id == AccessEntry.case_id)
+                .where(AccessEntry.what.like("export:hmis-csv%"))
+            ).all()
+        )
+    staff = {role: STAFF[role][0] for role in STAFF}
+    assert (staff["case_manager"], "export:hmis-csv-identity", store.housing) in logged
+    assert (staff["program_manager"], "export:hmis-csv", store.others) in logged
+    assert not {row for row in logged if row[2] == store.geriatric}
+
+    # The program manager counts the APR without identity: the adults among them too.
+    code, out, err = cli(store, "program_manager", "apr", "--from", today, "--to", today,
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    [total] = [
+        r
+        for r in json.loads(out)["sections"]["persons served by household type"]
+        if r["household_type"] == "total"
+    ]
+    assert total["persons"] >= 2
+    assert total["unknown_age"] == 0
+
+    # Their own role asking the store for the identity-bearing rows is refused by it.
+    projects = {p: c.hmis for p, c in programs().items() if c.hmis is not None}
+    engine = make_engine(store.url(staff["program_manager"]))
+    try:
+        with pytest.raises(AccessDenied, match="permission denied"):
+            with session_scope(engine, read_only=True) as session:
+                hmis_export.collect(
+                    session, start=date.today(), end=date.today(), projects=projects,
+                    seen=true(), identity=True, exported_at=datetime.now(UTC),
+                    agency="x", implementation="x",
+                )  # fmt: skip
+    finally:
+        engine.dispose()

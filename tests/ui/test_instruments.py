@@ -19,7 +19,7 @@ import pytest
 
 from casework.core.db import session_scope
 from casework.core.settings import get_settings
-from casework.models import assessments, cases
+from casework.models import assessments, cases, hmis
 from casework.models.codes import Program, Stage
 from casework.models.lifecycle import wait_tag
 from casework.models.programs import load_programs
@@ -317,7 +317,10 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     assert details.get_by_label(re.compile("^Last landlord")).input_value() == "Ms Example"
     details.get_by_label(re.compile("^People in the household")).fill("3")
     details.get_by_role("button", name="Record the intake details").click()
-    page.get_by_text("The intake details are recorded (2 answered).").wait_for()
+    # Housing is HUD-funded: its intake details ask HMIS's questions too, whose tick boxes
+    # (race and ethnicity) are recorded unticked as "no".
+    boxes = sum(1 for q in hmis.questions("start") if q["type"] == "yes_no")
+    page.get_by_text(f"The intake details are recorded ({2 + boxes} answered).").wait_for()
     page.locator("#intake-details").get_by_text("Ms Example").wait_for()
     look(page, "case-intake-details")
     page.close()
@@ -347,7 +350,9 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
     # one bearing identity; a form without the required one is refused by name.
     code, out, _ = run_cli(capsys, "form", "closure", "--program", "housing", "--example")
     example = json.loads(out)
-    assert example["questions"] == {"destination": "rental_no_subsidy", "forwarding_address": ""}
+    own = {k: v for k, v in example["questions"].items() if not k.startswith("hmis_")}
+    assert own == {"destination": "rental_no_subsidy", "forwarding_address": ""}
+    assert example["questions"]["hmis_destination"].startswith("hud_")  # housing: HUD-funded
     form = tmp_path / "closure.json"
     form.write_text(json.dumps({k: v for k, v in example.items() if k != "questions"}))
     code, _, err = run_cli(capsys, "submit", by_cli, "closure", "--file", str(form))
@@ -375,7 +380,10 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
     page, dialog = _open_dialog(browser, stack, waiting.flow_run_id, f"Closure form for {on_desk}")
     text = dialog.inner_text()
     assert "Where the client went" in text
-    assert "Answered on the desk or with casework submit, not here: Forwarding address." in text
+    # and, housing being HUD-funded, HMIS's exit questions that bear identity likewise
+    not_here = "Answered on the desk or with casework submit, not here: Forwarding address; "
+    assert not_here in text
+    assert "Survivor of domestic violence (HMIS 4.11)" in text.split(not_here)[1]
     SHOTS.mkdir(exist_ok=True)
     dialog.screenshot(path=SHOTS / "closure-dialog-program-questions.png")
     page.close()

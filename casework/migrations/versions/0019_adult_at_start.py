@@ -14,7 +14,9 @@ only) read them, so a program manager, who does not read dates of birth, can run
 Rows written before this revision are filled in here from the clients' dates of birth.
 
 Runs waiting under 0018 are untouched: nothing here is read by a case's run. On
-PostgreSQL the new columns fall under each table's existing grants and row-level policies.
+PostgreSQL the new columns fall under each table's existing grants and row-level policies;
+case managers and supervisors may also set `cases.adult_at_start`, which a case they open
+fills in once written (a client of another program is theirs to read only through it).
 """
 
 import sqlalchemy as sa
@@ -43,6 +45,10 @@ def upgrade() -> None:
         update = sa.text(f"UPDATE {table} SET adult_at_start = :adult WHERE id = :id")
         for start in range(0, len(rows), AT_ONCE):
             bind.execute(update, rows[start:start + AT_ONCE])
+    if bind.dialect.name == "postgresql":
+        op.execute(
+            "GRANT UPDATE (adult_at_start) ON cases TO casework_case_manager, casework_supervisor"
+        )
 
 
 def _adult(born: object, on: object) -> bool:
