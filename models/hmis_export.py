@@ -77,6 +77,17 @@ class Rows:
         self.files.setdefault(file, []).append(row)
 
 
+@dataclass
+class _Export:
+    """An export being made: its rows, the stamp every row carries, its period's last day,
+    and whether identity-bearing files are made."""
+
+    rows: Rows
+    stamp: dict[str, Any]
+    end: date
+    identity: bool
+
+
 @dataclass(frozen=True)
 class _Person:
     enrollment_id: str
@@ -113,7 +124,8 @@ def collect(
     export_id = exported_at.strftime("%Y%m%d%H%M%S")
     rows = Rows(export_id)
     stamp = {"DateCreated": exported_at, "DateUpdated": exported_at, "ExportID": export_id}
-    _describe(rows, stamp, start, end, projects, exported_at, agency, implementation)
+    made = _Export(rows, stamp, end, identity)
+    _describe(made, start, projects, agency, implementation)
     users = {"casework"}
     cases = list(
         session.scalars(
@@ -139,16 +151,7 @@ def collect(
             answers_in = started.get(case.id, {}) if person.head else {}
             answers_out = exits.get(case.id, {}) if person.head else {}
             _enrolled(
-                rows,
-                person,
-                project,
-                household,
-                case.case_manager,
-                stamp,
-                end,
-                identity,
-                answers_in,
-                answers_out,
+                made, person, project, household, case.case_manager, (answers_in, answers_out)
             )
             if person.entry >= people.get(person.client_id, date.min):
                 people[person.client_id] = person.entry
@@ -162,24 +165,21 @@ def collect(
 
 
 def _describe(
-    rows: Rows,
-    stamp: dict[str, Any],
+    made: _Export,
     start: date,
-    end: date,
     projects: dict[Program, HmisProject],
-    exported_at: datetime,
     agency: str,
     implementation: str,
 ) -> None:
     """The Export, Organization, Project and Funder rows: the export and what it covers."""
-    export_id = rows.export_id
+    rows, stamp, end, export_id = made.rows, made.stamp, made.end, made.rows.export_id
     rows.add(
         "Export",
         {
             "ExportID": export_id,
             "SourceType": 2,  # 1.9: a standalone, agency-specific application
             "SourceName": agency[:50],
-            "ExportDate": exported_at,
+            "ExportDate": stamp["DateCreated"],
             "ExportStartDate": start,
             "ExportEndDate": end,
             "SoftwareName": "Casework",
@@ -230,19 +230,17 @@ def _describe(
 
 
 def _enrolled(
-    rows: Rows,
+    made: _Export,
     person: _Person,
     project: HmisProject,
     household: str,
     manager: str,
-    stamp: dict[str, Any],
-    end: date,
-    identity: bool,
-    answers_in: dict[str, Any],
-    answers_out: dict[str, Any],
+    answers: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
     """One person's enrollment: its Enrollment and Exit rows, and what was asked at its
-    start and exit (IncomeBenefits; Disabilities and HealthAndDV with identity)."""
+    start and exit (`answers`: IncomeBenefits; Disabilities and HealthAndDV with identity)."""
+    rows, stamp, end, identity = made.rows, made.stamp, made.end, made.identity
+    answers_in, answers_out = answers
     rows.adult[person.enrollment_id] = person.adult
     personal = client_number_for(person.client_id)
     keys = {
@@ -282,7 +280,10 @@ def _enrolled(
     for stage, on, given in stages:
         suffix = f"{person.enrollment_id}-{stage}"
         if person.head or person.adult is not False:
-            rows.add("IncomeBenefits", _income(suffix, keys, on, stage, given, user))
+            rows.add(
+                "IncomeBenefits",
+                {"IncomeBenefitsID": suffix, **keys} | _income(given, on, stage, user),
+            )
         if not identity:
             continue
         for element in hmis.elements():
@@ -335,18 +336,10 @@ def _coded(given: dict[str, Any], element: str) -> int:
     return hmis.NOT_COLLECTED if found is None else found
 
 
-def _income(
-    row_id: str,
-    keys: dict[str, Any],
-    on: date,
-    stage: int,
-    given: dict[str, Any],
-    user: dict[str, Any],
-) -> dict[str, Any]:
+def _income(given: dict[str, Any], on: date, stage: int, user: dict[str, Any]) -> dict[str, Any]:
+    """What an IncomeBenefits row says, but its keys."""
     amount = given.get("hmis_total_monthly_income")
     return {
-        "IncomeBenefitsID": row_id,
-        **keys,
         "InformationDate": on,
         "IncomeFromAnySource": _coded(given, "hmis_income_from_any_source"),
         "TotalMonthlyIncome": None if amount is None else f"{amount:.2f}",

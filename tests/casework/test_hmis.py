@@ -94,7 +94,12 @@ def _start(session: Any, case: Case, **answers: Any) -> None:
     intake_fields.record(session, case, form_type.model_validate(answers), fields, "cm.tester")
 
 
-def _exit(session: Any, case: Case, day: str, **answers: Any) -> None:
+def _exit(session: Any, case: Case, day: str, destination: int, income: int | None = None) -> None:
+    """Close `case` on `day`, HMIS's exit questions answered: where the client went, and
+    their income (from some source) when `income` is given."""
+    answers: dict[str, Any] = {"hmis_destination": f"hud_{destination}"}
+    if income is not None:
+        answers |= {"hmis_income_from_any_source": "hud_1", "hmis_total_monthly_income": income}
     form = form_for(Stage.CLOSURE, Program.HOUSING)
     assert form is not None
     closure = form.model_validate(
@@ -137,14 +142,7 @@ def caseload() -> dict[str, str]:
             hmis_mental_health_disorder="hud_1",
         )
         factories.walk_to(session, family, Stage.CLOSURE, _at("2026-02-01"))
-        _exit(
-            session,
-            family,
-            "2026-03-11",
-            hmis_destination="hud_410",
-            hmis_income_from_any_source="hud_1",
-            hmis_total_monthly_income=800,
-        )
+        _exit(session, family, "2026-03-11", 410, income=800)
         found["family"] = family.case_number or ""
         found["child"] = client_number_for(child.id)
 
@@ -155,19 +153,12 @@ def caseload() -> dict[str, str]:
         shelter = factories.case_opened_at(session, _at("2025-12-01"))
         _start(session, shelter, hmis_income_from_any_source="hud_1", hmis_total_monthly_income=300)
         factories.walk_to(session, shelter, Stage.CLOSURE, _at("2025-12-20"))
-        _exit(
-            session,
-            shelter,
-            "2026-01-05",
-            hmis_destination="hud_101",
-            hmis_income_from_any_source="hud_1",
-            hmis_total_monthly_income=200,
-        )
+        _exit(session, shelter, "2026-01-05", 101, income=200)
         found["shelter"] = shelter.case_number or ""
 
         before = factories.case_opened_at(session, _at("2025-09-01"))
         factories.walk_to(session, before, Stage.CLOSURE, _at("2025-10-01"))
-        _exit(session, before, "2025-11-01", hmis_destination="hud_410")
+        _exit(session, before, "2025-11-01", 410)
         found["before"] = before.case_number or ""
         found["geriatric"] = (
             factories.case_opened_at(session, _at("2026-02-01"), Program.GERIATRIC).case_number
