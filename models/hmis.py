@@ -27,7 +27,7 @@ DATA = Path(__file__).with_name("hmis_data")
 PREFIX = "hmis_"  # the questions Casework asks for HMIS; a program's own may not take it
 CHOSEN = "hud_"  # an answer chosen from a HUD list is kept as hud_N (N: HUD's number)
 NOT_COLLECTED = 99  # "Data not collected": what HMIS records for a question not answered
-At = Literal["start", "exit"]
+At = Literal["start", "update", "exit"]
 
 
 @cache
@@ -67,7 +67,7 @@ class Element(BaseModel):
 
     id: Code
     label: str
-    type: Literal["choice", "yes_no", "number"] = "choice"
+    type: Literal["choice", "yes_no", "number", "date"] = "choice"
     list: str | None = None
     min: int | None = None
     max: int | None = None
@@ -99,9 +99,10 @@ def elements() -> tuple[Element, ...]:
 
 
 def questions(at: At) -> list[dict[str, Any]]:
-    """The elements asked at project `at`, as a program's intake or closure fields are
-    declared (models.intake_fields.IntakeField): none required, since HMIS records what
-    was not asked as "Data not collected"."""
+    """The elements asked at project `at` (start: intake details; update: a monitoring
+    review; exit: closure), as a program's own fields are declared there
+    (models.intake_fields.IntakeField): none required, since HMIS records what was not
+    asked as "Data not collected"."""
     asked = []
     for element in elements():
         if at not in element.at:
@@ -119,6 +120,8 @@ def questions(at: At) -> list[dict[str, Any]]:
             ]
         if element.type == "number":
             field["min"], field["max"] = element.min, element.max
+        if element.type == "date":
+            field["past_only"] = True
         asked.append(field)
     return asked
 

@@ -57,7 +57,8 @@ NOT_COLLECTED_FILES = (
     "Assessment",
     "Event",
 )
-ENTRY, EXIT = 1, 3  # HMIS 5.03.1 DataCollectionStage
+ENTRY, UPDATE, EXIT, ANNUAL = 1, 2, 3, 5  # HMIS 5.03.1 DataCollectionStage
+ANNUAL_WITHIN = timedelta(days=30)  # of an anniversary of the start: the annual assessment
 ORGANIZATION_ID = "1"
 # An ID number written as a Social Security number is one; any other ID is not.
 SSN = re.compile(r"\d{3}-?\d{2}-?\d{4}")
@@ -136,7 +137,7 @@ def collect(
     )
     case_ids = [c.id for c in cases]
     started = _intake(session, case_ids, identity)
-    exits = _exits(session, case_ids, identity)
+    reviews = _reviews(session, case_ids, identity)
     members = _members(session, [c.household_id for c in cases if c.household_id is not None])
     people: dict[int, date] = {}  # client -> their latest entry (whose answers Client gives)
     client_answers: dict[int, dict[str, Any]] = {}
@@ -149,10 +150,8 @@ def collect(
         for person in _people(case, members.stays.get(case.household_id or 0, []), start, end):
             rows.cases.add(case.id)
             answers_in = started.get(case.id, {}) if person.head else {}
-            answers_out = exits.get(case.id, {}) if person.head else {}
-            _enrolled(
-                made, person, project, household, case.case_manager, (answers_in, answers_out)
-            )
+            asked = reviews.get(case.id, _Reviews()) if person.head else _Reviews()
+            _enrolled(made, person, project, household, case.case_manager, answers_in, asked)
             if person.entry >= people.get(person.client_id, date.min):
                 people[person.client_id] = person.entry
                 client_answers[person.client_id] = answers_in
@@ -235,12 +234,13 @@ def _enrolled(
     project: HmisProject,
     household: str,
     manager: str,
-    answers: tuple[dict[str, Any], dict[str, Any]],
+    answers_in: dict[str, Any],
+    reviews: _Reviews,
 ) -> None:
     """One person's enrollment: its Enrollment and Exit rows, and what was asked at its
-    start and exit (`answers`: IncomeBenefits; Disabilities and HealthAndDV with identity)."""
-    rows, stamp, end, identity = made.rows, made.stamp, made.end, made.identity
-    answers_in, answers_out = answers
+    start, its monitoring reviews and its exit (IncomeBenefits; Disabilities and HealthAndDV
+    with identity)."""
+    rows, stamp, end = made.rows, made.stamp, made.end
     rows.adult[person.enrollment_id] = person.adult
     personal = client_number_for(person.client_id)
     keys = {
@@ -256,8 +256,12 @@ def _enrolled(
             "EntryDate": person.entry,
             "HouseholdID": household,
             "RelationshipToHoH": hmis.number("RelationshipToHoH", person.relationship),
+            "EnrollmentCoC": project.coc_code if person.head else None,
             "LivingSituation": _coded(answers_in, "hmis_prior_living_situation"),
             "LengthOfStay": _coded(answers_in, "hmis_length_of_stay"),
+            "DateToStreetESSH": _day(answers_in.get("hmis_date_to_street")),
+            "TimesHomelessPastThreeYears": _coded(answers_in, "hmis_times_homeless"),
+            "MonthsHomelessPastThreeYears": _coded(answers_in, "hmis_months_homeless"),
             "DisablingCondition": _coded(answers_in, "hmis_disabling_condition"),
             **user,
         },
@@ -270,51 +274,71 @@ def _enrolled(
                 "ExitID": person.enrollment_id,
                 **keys,
                 "ExitDate": person.exit,
-                "Destination": _coded(answers_out, "hmis_destination"),
+                "Destination": _coded(reviews.exit, "hmis_destination"),
                 **user,
             },
         )
-    stages: list[tuple[int, date, dict[str, Any]]] = [(ENTRY, person.entry, answers_in)]
+    last = min(person.exit, end) if person.exit is not None else end
+    stages: list[tuple[str, int, date, dict[str, Any]]] = [
+        (f"{person.enrollment_id}-{ENTRY}", ENTRY, person.entry, answers_in)
+    ]
+    for number, (on, given) in enumerate(reviews.updates, start=1):
+        if person.entry <= on <= last:
+            stage = ANNUAL if _anniversary(person.entry, on) else UPDATE
+            stages.append((f"{person.enrollment_id}-{stage}-{number}", stage, on, given))
     if person.exit is not None and exited:
-        stages.append((EXIT, person.exit, answers_out))
-    for stage, on, given in stages:
-        suffix = f"{person.enrollment_id}-{stage}"
-        if person.head or person.adult is not False:
+        stages.append((f"{person.enrollment_id}-{EXIT}", EXIT, person.exit, reviews.exit))
+    for suffix, stage, on, given in stages:
+        _asked(made, person, keys, (suffix, stage, on), given, user)
+
+
+def _asked(
+    made: _Export,
+    person: _Person,
+    keys: dict[str, Any],
+    when: tuple[str, int, date],
+    given: dict[str, Any],
+    user: dict[str, Any],
+) -> None:
+    """The IncomeBenefits, Disabilities and HealthAndDV rows of one collection stage."""
+    rows, identity = made.rows, made.identity
+    suffix, stage, on = when
+    if person.head or person.adult is not False:
+        rows.add(
+            "IncomeBenefits",
+            {"IncomeBenefitsID": suffix, **keys} | _income(given, on, stage, user),
+        )
+    if not identity:
+        return
+    for element in hmis.elements():
+        if element.file == "Disabilities" and stage in _stages(element):
+            kind = int(element.column)
             rows.add(
-                "IncomeBenefits",
-                {"IncomeBenefitsID": suffix, **keys} | _income(given, on, stage, user),
-            )
-        if not identity:
-            continue
-        for element in hmis.elements():
-            if element.file == "Disabilities" and stage in _stages(element):
-                kind = int(element.column)
-                rows.add(
-                    "Disabilities",
-                    {
-                        "DisabilitiesID": f"{suffix}-{kind}",
-                        **keys,
-                        "InformationDate": on,
-                        "DisabilityType": kind,
-                        "DisabilityResponse": _coded(given, element.id),
-                        "DataCollectionStage": stage,
-                        **user,
-                    },
-                )
-        if person.head or person.adult is not False:
-            rows.add(
-                "HealthAndDV",
+                "Disabilities",
                 {
-                    "HealthAndDVID": suffix,
+                    "DisabilitiesID": f"{suffix}-{kind}",
                     **keys,
                     "InformationDate": on,
-                    "DomesticViolenceSurvivor": _coded(given, "hmis_dv_survivor"),
-                    "WhenOccurred": _coded(given, "hmis_dv_when_occurred"),
-                    "CurrentlyFleeing": _coded(given, "hmis_dv_currently_fleeing"),
+                    "DisabilityType": kind,
+                    "DisabilityResponse": _coded(given, element.id),
                     "DataCollectionStage": stage,
                     **user,
                 },
             )
+    if person.head or person.adult is not False:
+        rows.add(
+            "HealthAndDV",
+            {
+                "HealthAndDVID": suffix,
+                **keys,
+                "InformationDate": on,
+                "DomesticViolenceSurvivor": _coded(given, "hmis_dv_survivor"),
+                "WhenOccurred": _coded(given, "hmis_dv_when_occurred"),
+                "CurrentlyFleeing": _coded(given, "hmis_dv_currently_fleeing"),
+                "DataCollectionStage": stage,
+                **user,
+            },
+        )
 
 
 def _version() -> str:
@@ -327,7 +351,25 @@ def _version() -> str:
 
 
 def _stages(element: hmis.Element) -> set[int]:
-    return {ENTRY if at == "start" else EXIT for at in element.at}
+    """The collection stages `element` is asked at (an update's: an update or annual)."""
+    found = {"start": {ENTRY}, "update": {UPDATE, ANNUAL}, "exit": {EXIT}}
+    return {stage for at in element.at for stage in found[at]}
+
+
+def _anniversary(entry: date, on: date) -> bool:
+    """Whether `on` falls within 30 days of an anniversary of `entry` (not the start)."""
+    years = round((on - entry).days / 365.25)
+    if years < 1:
+        return False
+    try:
+        anniversary = entry.replace(year=entry.year + years)
+    except ValueError:  # a start on 29 February
+        anniversary = entry.replace(year=entry.year + years, day=28)
+    return abs(on - anniversary) <= ANNUAL_WITHIN
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else None
 
 
 def _coded(given: dict[str, Any], element: str) -> int:
@@ -363,11 +405,12 @@ def _client(client: Client, given: dict[str, Any], stamp: dict[str, Any]) -> dic
         "PersonalID": client_number_for(client.id),
         "FirstName": client.given_name[:50],
         "LastName": client.family_name[:50],
-        "NameDataQuality": 1,  # 3.01.5: intake takes a full name
+        # Unanswered: intake takes a full name and date of birth; an SSN is full or absent.
+        "NameDataQuality": _quality(given, "hmis_name_data_quality", 1),
         "SSN": ssn,
-        "SSNDataQuality": 1 if ssn else hmis.NOT_COLLECTED,
+        "SSNDataQuality": _quality(given, "hmis_ssn_data_quality", 1 if ssn else None),
         "DOB": client.date_of_birth,
-        "DOBDataQuality": 1,  # 3.03.2: intake takes a full date of birth
+        "DOBDataQuality": _quality(given, "hmis_dob_data_quality", 1),
         "Sex": _coded(given, "hmis_sex"),
         **races,
         "RaceNone": _coded(given, "hmis_race_none") if none_given else None,
@@ -375,6 +418,14 @@ def _client(client: Client, given: dict[str, Any], stamp: dict[str, Any]) -> dic
         "UserID": "casework",
         **stamp,
     }
+
+
+def _quality(given: dict[str, Any], element: str, unanswered: int | None) -> int:
+    """A data-quality answer's number; when none was given, `unanswered` (or 99)."""
+    found = hmis.chosen(given.get(element))
+    if found is not None:
+        return found
+    return hmis.NOT_COLLECTED if unanswered is None else unanswered
 
 
 def _people(case: Case, stays: list[HouseholdMember], start: date, end: date) -> Iterable[_Person]:
@@ -446,31 +497,44 @@ def _intake(session: Session, case_ids: list[int], identity: bool) -> dict[int, 
     return found
 
 
-def _exits(session: Session, case_ids: list[int], identity: bool) -> dict[int, dict[str, Any]]:
-    """Each closed case's closure answers (its latest episode's): coded, and those bearing
-    identity if `identity`."""
-    found: dict[int, dict[str, Any]] = {}
-    keys: dict[int, tuple[int, str]] = {}
+@dataclass
+class _Reviews:
+    """What a case's monitoring reviews (each: its day and answers) and closure asked."""
+
+    updates: list[tuple[date, dict[str, Any]]] = field(default_factory=list)
+    exit: dict[str, Any] = field(default_factory=dict)
+
+
+def _reviews(session: Session, case_ids: list[int], identity: bool) -> dict[int, _Reviews]:
+    """Each case's monitoring reviews and its closure (its latest episode's), with their
+    answers: coded, and those bearing identity if `identity`."""
+    found: dict[int, _Reviews] = {}
+    answers: dict[tuple[int, int, str], dict[str, Any]] = {}
     for chunk in _chunks(case_ids):
         for event in session.scalars(
             select(StageEvent)
             .where(
                 StageEvent.case_id.in_(chunk),
-                StageEvent.from_stage == Stage.CLOSURE.value,
+                StageEvent.from_stage.in_([Stage.MONITORING.value, Stage.CLOSURE.value]),
                 StageEvent.outcome == "moved",
             )
-            .order_by(StageEvent.episode)
+            .order_by(StageEvent.at, StageEvent.id)
         ):
-            found[event.case_id] = dict(event.answers or {})
-            keys[event.case_id] = (event.episode, event.stage_key)
+            given = dict(event.answers or {})
+            answers[(event.case_id, event.episode, event.stage_key)] = given
+            reviews = found.setdefault(event.case_id, _Reviews())
+            if event.from_stage == Stage.CLOSURE.value:
+                reviews.exit = given
+            else:
+                reviews.updates.append((event.at.date(), given))
         if identity:
             for case_id, episode, key, kept in session.execute(
                 select(
                     Narrative.case_id, Narrative.episode, Narrative.stage_key, Narrative.answers
                 ).where(Narrative.case_id.in_(chunk), Narrative.answers.is_not(None))
             ):
-                if keys.get(case_id) == (episode, key):
-                    found[case_id] |= (kept or {}).get(FIELD, {})
+                if (case_id, episode, key) in answers:  # the same dict the review holds
+                    answers[(case_id, episode, key)].update((kept or {}).get(FIELD, {}))
     return found
 
 

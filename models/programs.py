@@ -48,6 +48,8 @@ class HmisProject(BaseModel):
     operating_start: date
     continuum_project: bool = True
     victim_service_provider: bool = False
+    # HMIS 3.16: the Continuum of Care the project's clients enroll in ("XX-500").
+    coc_code: str | None = Field(default=None, pattern=r"^[A-Z]{2}-\d{3}$")
 
     @model_validator(mode="after")
     def _coded(self) -> HmisProject:
@@ -111,7 +113,8 @@ class ProgramConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _hmis_questions(cls, raw: Any) -> Any:
-        """A HUD-funded program's intake and closure forms end with HMIS's questions."""
+        """A HUD-funded program's intake details, monitoring and closure forms end with
+        HMIS's questions."""
         from casework.models import hmis
 
         if not isinstance(raw, dict):
@@ -128,6 +131,7 @@ class ProgramConfig(BaseModel):
         return {
             **raw,
             "intake": [*raw.get("intake", ()), *hmis.questions("start")],
+            "monitoring": [*raw.get("monitoring", ()), *hmis.questions("update")],
             "closure": [*raw.get("closure", ()), *hmis.questions("exit")],
         }
 

@@ -24,7 +24,7 @@ from casework.cli import main
 from casework.core.db import migrate, session_scope
 from casework.models import hmis, households, intake_fields
 from casework.models.clients import client_number_for, create_client
-from casework.models.codes import HouseholdRelationship, Program, Stage
+from casework.models.codes import HouseholdRelationship, Program, Stage, Trigger
 from casework.models.forms import ClosureForm
 from casework.models.lifecycle import form_for
 from casework.models.orm import AccessEntry, Case, Client
@@ -58,6 +58,8 @@ CODED = {
     "RelationshipToHoH": "3.15.1",
     "LivingSituation": "3.917",
     "LengthOfStay": "3.917.2",
+    "TimesHomelessPastThreeYears": "3.917.4",
+    "MonthsHomelessPastThreeYears": "3.917.5",
     "DisablingCondition": "1.8",
     "Destination": "3.12",
     "IncomeFromAnySource": "1.8",
@@ -109,6 +111,22 @@ def _exit(session: Any, case: Case, day: str, destination: int, income: int | No
     factories.move(session, case, closure, _at(day))
 
 
+def _review(session: Any, case: Case, day: str, **answers: Any) -> None:
+    """A monitoring review on `day` that keeps the case in monitoring, HMIS's update
+    questions answered with `answers` (income from some source)."""
+    form = form_for(Stage.MONITORING, Program.HOUSING)
+    assert form is not None
+    given = {"hmis_income_from_any_source": "hud_1", **answers}
+    factories.move(
+        session,
+        case,
+        form.model_validate(
+            factories.monitoring(Trigger.CONTINUE).model_dump(mode="json") | {"questions": given}
+        ),
+        _at(day),
+    )
+
+
 def _person(born: date) -> Any:
     return factories.client_in().model_copy(update={"date_of_birth": born})
 
@@ -140,6 +158,10 @@ def caseload() -> dict[str, str]:
             hmis_dv_survivor="hud_1",
             hmis_dv_when_occurred="hud_2",
             hmis_mental_health_disorder="hud_1",
+            hmis_ssn_data_quality="hud_9",
+            hmis_date_to_street="2025-11-01",
+            hmis_times_homeless="hud_2",
+            hmis_months_homeless="hud_104",
         )
         factories.walk_to(session, family, Stage.CLOSURE, _at("2026-02-01"))
         _exit(session, family, "2026-03-11", 410, income=800)
@@ -149,6 +171,15 @@ def caseload() -> dict[str, str]:
         stayer = factories.case_opened_at(session, _at("2026-02-01"))
         _start(session, stayer, hmis_income_from_any_source="hud_0", hmis_total_monthly_income=0)
         found["stayer"] = stayer.case_number or ""
+
+        # A year on: its monitoring reviews near the anniversary (the annual assessment) and
+        # after it (an update) answer HMIS's income and domestic-violence questions.
+        reviewed = factories.case_opened_at(session, _at("2025-02-01"))
+        _start(session, reviewed, hmis_income_from_any_source="hud_0", hmis_total_monthly_income=0)
+        factories.walk_to(session, reviewed, Stage.MONITORING, _at("2025-03-01"))
+        _review(session, reviewed, "2026-01-20", hmis_total_monthly_income=700)
+        _review(session, reviewed, "2026-04-15", hmis_total_monthly_income=750)
+        found["reviewed"] = reviewed.case_number or ""
 
         shelter = factories.case_opened_at(session, _at("2025-12-01"))
         _start(session, shelter, hmis_income_from_any_source="hud_1", hmis_total_monthly_income=300)
@@ -186,7 +217,9 @@ def _files(dest: Path) -> dict[str, list[dict[str, str]]]:
 
 def _ours(files: dict[str, list[dict[str, str]]], caseload: dict[str, str]) -> set[str]:
     """The export's enrollments of this module's cases (other tests' cases share the store)."""
-    numbers = {caseload[k] for k in ("family", "stayer", "shelter", "before", "geriatric")}
+    numbers = {
+        caseload[k] for k in ("family", "stayer", "reviewed", "shelter", "before", "geriatric")
+    }
     return {
         row["EnrollmentID"]
         for row in files["Enrollment"]
@@ -307,12 +340,18 @@ def test_the_hmis_csv_export_holds_the_specifications_files_and_columns(
     ours = _ours(files, caseload)
     family, child = caseload["family"], caseload["child"]
     [member] = [e for e in ours if e.startswith(f"{family}-M")]
-    assert ours == {family, member, caseload["stayer"], caseload["shelter"]}
+    reviewed = caseload["reviewed"]
+    assert ours == {family, member, caseload["stayer"], reviewed, caseload["shelter"]}
     enrollment = {r["EnrollmentID"]: r for r in files["Enrollment"]}
     assert enrollment[family]["EntryDate"] == "2026-01-10"
     assert enrollment[family]["RelationshipToHoH"] == "1"
     assert enrollment[family]["LivingSituation"] == "116"
     assert enrollment[family]["LengthOfStay"] == "4"
+    assert (
+        enrollment[family]["DateToStreetESSH"],
+        enrollment[family]["TimesHomelessPastThreeYears"],
+        enrollment[family]["MonthsHomelessPastThreeYears"],
+    ) == ("2025-11-01", "2", "104")
     assert enrollment[member]["PersonalID"] == child
     assert enrollment[member]["RelationshipToHoH"] == "2"
     assert enrollment[member]["HouseholdID"] == enrollment[family]["HouseholdID"]
@@ -325,10 +364,24 @@ def test_the_hmis_csv_export_holds_the_specifications_files_and_columns(
     assert income[(family, "1")]["TotalMonthlyIncome"] == "500.00"
     assert income[(family, "3")]["TotalMonthlyIncome"] == "800.00"
     assert (member, "1") not in income  # a child: income is asked of adults
+    # The review within 30 days of the first anniversary is the annual assessment; the
+    # later one an update; both with the day of the review.
+    reviews = sorted(
+        (r["DataCollectionStage"], r["InformationDate"], r["TotalMonthlyIncome"])
+        for r in files["IncomeBenefits"]
+        if r["EnrollmentID"] == reviewed and r["DataCollectionStage"] != "1"
+    )
+    assert reviews == [("2", "2026-04-15", "750.00"), ("5", "2026-01-20", "700.00")]
     clients = {r["PersonalID"]: r for r in files["Client"]}
     head = clients[enrollment[family]["PersonalID"]]
     assert (head["Asian"], head["White"], head["RaceNone"], head["Sex"]) == ("1", "0", "", "0")
     assert head["FirstName"]
+    # the SSN's quality as the client gave it; the name's and birth date's, unanswered: full
+    assert (head["SSNDataQuality"], head["NameDataQuality"], head["DOBDataQuality"]) == (
+        "9",
+        "1",
+        "1",
+    )
     assert head["DOB"]
     assert clients[child]["RaceNone"] == "99"  # nothing asked of the child
     dv = {(r["EnrollmentID"], r["DataCollectionStage"]): r for r in files["HealthAndDV"]}
@@ -361,7 +414,7 @@ def test_the_hmis_csv_export_holds_the_specifications_files_and_columns(
                 .where(AccessEntry.what == "export:hmis-csv-identity")
             )
         )
-    assert {family, caseload["stayer"], caseload["shelter"]} <= logged
+    assert {family, caseload["stayer"], reviewed, caseload["shelter"]} <= logged
     assert caseload["before"] not in logged
 
 
@@ -392,9 +445,9 @@ def test_the_apr_counts_a_known_caseload(capsys, as_supervisor, agency, caseload
         served["adults and children"]["households"],
         served["adults and children"]["persons"],
     ) == (1, 2)
-    assert (served["adults only"]["households"], served["adults only"]["persons"]) == (2, 2)
+    assert (served["adults only"]["households"], served["adults only"]["persons"]) == (3, 3)
     assert served["total"]["children"] == 1
-    assert served["total"]["adults"] == 3
+    assert served["total"]["adults"] == 4
     leavers = {r["destination"]: r["leavers"] for r in counts["leavers by destination"]}
     assert leavers == {
         "permanent": 1, "temporary": 0, "institutional": 0, "homeless": 1, "other": 1, "total": 3,
@@ -402,6 +455,7 @@ def test_the_apr_counts_a_known_caseload(capsys, as_supervisor, agency, caseload
     lengths = {r["days"]: r for r in counts["length of participation"]}
     assert lengths["31 to 60 days"]["leavers"] == 3  # the family (60 days), the shelter (35)
     assert lengths["91 to 180 days"]["stayers"] == 1  # 2026-02-01 to 2026-06-30: 149 days
+    assert lengths["366 to 730 days"]["stayers"] == 1  # from 2025-02-01: 514 days
     change = {
         r["change"]: r["adults"] for r in counts["income change from start to exit, adult leavers"]
     }
