@@ -283,7 +283,9 @@ def _enrolled(
         (f"{person.enrollment_id}-{ENTRY}", ENTRY, person.entry, answers_in)
     ]
     for number, (on, given) in enumerate(reviews.updates, start=1):
-        if person.entry <= on <= last:
+        # A review that answered none of HMIS's questions collected nothing to report.
+        answered = any(v is not None for k, v in given.items() if k.startswith(hmis.PREFIX))
+        if answered and person.entry <= on <= last:
             stage = ANNUAL if _anniversary(person.entry, on) else UPDATE
             stages.append((f"{person.enrollment_id}-{stage}-{number}", stage, on, given))
     if person.exit is not None and exited:

@@ -156,6 +156,24 @@ def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) ->
         raise InputError(str(exc)) from None
 
 
+def _programs_form(case_number: str, stage: Stage, form: StageForm) -> StageForm:
+    """`form` as the case's program asks it at `stage`: a stage's form given without the
+    program's questions (a caller of this service that builds the stage's own form) is
+    read as the program's, its optional questions unanswered, as the Resume dialog would
+    give it; a required one missing is refused by name."""
+    if stage not in stage_questions.QUESTIONED:
+        return form
+    with session_scope(read_only=True) as session:
+        program = Program(cases.get_open_case(session, case_number).program)
+    built = form_for(stage, program)
+    if built is None or isinstance(form, built):
+        return form
+    try:
+        return built.model_validate(form.model_dump(mode="json"))
+    except ValidationError as exc:
+        raise InputError(describe_error(exc, f"{stage.value} form: ")) from None
+
+
 def _passed(session: Session, case: Case, stage: Stage) -> bool:
     """Whether this stage's form is the one the case recorded last (a second submission)."""
     history = stage_events.history(session, case)
@@ -222,6 +240,7 @@ def submit(
     """Resume the case's suspended run with `form`; narrative text and `written` answers
     (parse_submission's) go to the store only, and are kept only if Prefect takes the form."""
     deadline = time.monotonic() + timeout
+    form = _programs_form(case_number, stage, form)
     _turn_if_due(case_number, stage, form)  # refuse bad input before asking Prefect anything
     prefect_api.check_ready()
     early_since: float | None = None
