@@ -27,6 +27,7 @@ from casework.models.orm import (
     ClientMatch,
     Consent,
     ContactConsent,
+    MemberAnswers,
     Message,
 )
 from casework.models.schemas import ClientIn
@@ -442,6 +443,14 @@ def merge(
             .values(client_id=kept.client_id)
         )
     households.merge_stays(session, kept.client_id, merged.client_id, at.date(), actor)
+    # A member's HMIS answers go with them, but where the record kept has its own in the
+    # same case: those stay, and the merged record's stay with it, for the record.
+    kept_in = select(MemberAnswers.case_id).where(MemberAnswers.client_id == kept.client_id)
+    session.execute(
+        update(MemberAnswers)
+        .where(MemberAnswers.client_id == merged.client_id, MemberAnswers.case_id.not_in(kept_in))
+        .values(client_id=kept.client_id)
+    )
     session.execute(
         update(Client).where(Client.id == merged.client_id).values(merged_into_id=kept.client_id)
     )

@@ -17,9 +17,11 @@ What each file holds:
   collects none of these (they belong to RHY, PATH, SSVF, HOPWA and coordinated-entry
   projects), so they are written with their header only.
 
-The head's answers are those of the case's intake (start) and closure (exit) forms.
-Casework asks them of the head only, so every other member's are "Data not collected"
-(99), as HMIS records a question not asked. The rows carry each person's `adult_at_start`
+The head's answers are those of the case's intake details (start), monitoring reviews
+(update, annual assessment) and closure (exit) forms; another member's at start are those
+recorded for them (`casework intake-details CASE --member CLIENT-…`), and a member who
+left when the case closed went where the head went. Anything not asked is "Data not
+collected" (99), as HMIS records it. The rows carry each person's `adult_at_start`
 beside them (`Rows.adult`) for the APR's counts (models.apr); it is not a CSV column."""
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from casework.models.orm import (
     Household,
     HouseholdMember,
     IntakeDetails,
+    MemberAnswers,
     Narrative,
     StageEvent,
 )
@@ -137,6 +140,7 @@ def collect(
     )
     case_ids = [c.id for c in cases]
     started = _intake(session, case_ids, identity)
+    answered = _member_answers(session, case_ids, identity)
     reviews = _reviews(session, case_ids, identity)
     members = _members(session, [c.household_id for c in cases if c.household_id is not None])
     people: dict[int, date] = {}  # client -> their latest entry (whose answers Client gives)
@@ -149,8 +153,12 @@ def collect(
         users.add(case.case_manager)
         for person in _people(case, members.stays.get(case.household_id or 0, []), start, end):
             rows.cases.add(case.id)
-            answers_in = started.get(case.id, {}) if person.head else {}
-            asked = reviews.get(case.id, _Reviews()) if person.head else _Reviews()
+            head = reviews.get(case.id, _Reviews())
+            if person.head:
+                answers_in, asked = started.get(case.id, {}), head
+            else:  # their own answers at start; a member leaving with the case, its destination
+                answers_in = answered.get((case.id, person.client_id), {})
+                asked = _Reviews(exit=_with_the_case(case, person, head.exit))
             _enrolled(made, person, project, household, case.case_manager, answers_in, asked)
             if person.entry >= people.get(person.client_id, date.min):
                 people[person.client_id] = person.entry
@@ -484,6 +492,30 @@ def _members(session: Session, household_ids: list[int]) -> _Households:
             .order_by(HouseholdMember.id)
         ):
             found.stays.setdefault(stay.household_id, []).append(stay)
+    return found
+
+
+def _with_the_case(case: Case, person: _Person, exit_answers: dict[str, Any]) -> dict[str, Any]:
+    """A member who left when the case closed went where its client went (the closure
+    form asks the head); one who left before, nowhere recorded."""
+    closed = case.closed_at.date() if case.closed_at is not None else None
+    if closed is None or person.exit != closed or "hmis_destination" not in exit_answers:
+        return {}
+    return {"hmis_destination": exit_answers["hmis_destination"]}
+
+
+def _member_answers(
+    session: Session, case_ids: list[int], identity: bool
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """Each household member's answers at start, by (case, member): coded, and those
+    bearing identity if `identity`."""
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    columns = [MemberAnswers.case_id, MemberAnswers.client_id, MemberAnswers.coded]
+    if identity:
+        columns.append(MemberAnswers.identity)
+    for chunk in _chunks(case_ids):
+        for row in session.execute(select(*columns).where(MemberAnswers.case_id.in_(chunk))):
+            found[(row[0], row[1])] = {**row[2], **(row[3] if identity else {})}
     return found
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from casework.models import audit
 from casework.models.codes import Program
 from casework.models.instruments import ChoicesByLabel, Code, Label, Option, choice_type
-from casework.models.orm import Case, IntakeDetails
+from casework.models.orm import Case, IntakeDetails, MemberAnswers
 
 
 class IntakeField(BaseModel):
@@ -125,6 +125,54 @@ def record(
     row.coded, row.identity, row.recorded_by, row.recorded_at = coded, identity, actor, at
     audit.record(
         session, case, actor, "intake_details_recorded", at, fields=sorted(coded | identity)
+    )
+    session.flush()
+    return row
+
+
+def member_form_of(program: Program) -> tuple[type[IntakeAnswersForm], list[IntakeField]]:
+    """The form a household member's answers are recorded with in `program`: HMIS's
+    project-start questions (a HUD-funded program's; none in any other)."""
+    from casework.models import hmis
+    from casework.models.programs import programs
+
+    if programs()[program].hmis is None:
+        return intake_form(()), []
+    fields = [IntakeField.model_validate(q) for q in hmis.questions("start")]
+    return intake_form(tuple(fields), "MemberAnswers"), fields
+
+
+def record_member(
+    session: Session,
+    case: Case,
+    client_id: int,
+    form: IntakeAnswersForm,
+    fields: list[IntakeField],
+    actor: str,
+) -> MemberAnswers:
+    """A household member's answers in `case`, kept (a later recording replaces them) and
+    audited by the names of the fields given and the member's number, never the values."""
+    from casework.models.clients import client_number_for
+
+    coded, identity = form.split(fields)
+    at = datetime.now(UTC)
+    row = session.scalars(
+        select(MemberAnswers).where(
+            MemberAnswers.case_id == case.id, MemberAnswers.client_id == client_id
+        )
+    ).first()
+    if row is None:
+        row = MemberAnswers(case_id=case.id, client_id=client_id, coded=coded, identity=identity)
+        session.add(row)
+    row.coded, row.identity, row.recorded_by, row.recorded_at = coded, identity, actor, at
+    audit.record(
+        session,
+        case,
+        actor,
+        "member_answers_recorded",
+        at,
+        client=client_number_for(client_id),
+        fields=sorted(coded | identity),
     )
     session.flush()
     return row

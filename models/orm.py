@@ -249,6 +249,23 @@ class IntakeDetails(Base):
     recorded_at: Mapped[datetime]
 
 
+class MemberAnswers(Base):
+    """A household member's answers to HMIS's project-start questions in a case of a
+    HUD-funded program (models.hmis), as `intake_details` keeps the case's client's: the
+    coded ones, and those that bear identity (read only by the roles that read identity;
+    on PostgreSQL by grant). One row per member per case; a later recording replaces it."""
+
+    __tablename__ = "member_answers"
+    __table_args__ = (UniqueConstraint("case_id", "client_id"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    coded: Mapped[dict[str, Any]]
+    identity: Mapped[dict[str, Any]]
+    recorded_by: Mapped[str] = mapped_column(CODE)
+    recorded_at: Mapped[datetime]
+
+
 class InstrumentVersion(Base):
     """An instrument's declaration as it was when a version of it was first used: the
     assessments taken with that version read back under it. Coded: no client's data."""

@@ -421,13 +421,20 @@ def note(case_number: str, text: str, contact_type: str, crisis: bool) -> int:
 )
 @click.argument("case_number")
 @click.option("--file", "file", required=True, help="the answers as JSON (- for stdin)")
-def intake_details(case_number: str, file: str) -> int:
+@click.option(
+    "--member",
+    metavar="CLIENT-…",
+    help="a member of the case's household: their answers to HMIS's project-start questions "
+    "(a HUD-funded program's)",
+)
+def intake_details(case_number: str, file: str, member: str | None) -> int:
     from casework import services
 
     answered = services.cases.record_intake_details(
-        case_number, read_json(file, "intake details"), signed_in()
+        case_number, read_json(file, "intake details"), signed_in(), member=member
     )
-    print(f"{case_number.upper()}: intake details recorded ({answered} answered)")
+    whose = f" for {member.strip().upper()}" if member else ""
+    print(f"{case_number.upper()}: intake details recorded{whose} ({answered} answered)")
     return 0
 
 

@@ -33,6 +33,7 @@ from casework.models import (
     stage_questions,
 )
 from casework.models import households as household_records
+from casework.models.clients import client_number_for
 from casework.models.codes import (
     STAFF_CONTACT_TYPES,
     CaseStatus,
@@ -41,7 +42,7 @@ from casework.models.codes import (
     Stage,
 )
 from casework.models.forms import describe_error
-from casework.models.orm import Client
+from casework.models.orm import Case, Client
 from casework.models.programs import programs
 from casework.models.schemas import (
     AssessmentOut,
@@ -196,24 +197,56 @@ def note(case_number: str, data: ContactIn, actor: str) -> str | None:
     return None
 
 
-def record_intake_details(case_number: str, data: Any, actor: str) -> int:
-    """The case's answers to its program's own intake fields, checked against the program's
-    declaration (one line naming every bad field) and kept in the store only; a second
-    recording replaces the first. Returns how many fields were answered."""
+def record_intake_details(
+    case_number: str, data: Any, actor: str, member: str | None = None
+) -> int:
+    """The case's answers to its program's own intake fields (or, for `member`, a member of
+    its household, to HMIS's project-start questions of a HUD-funded program), checked
+    against the declaration (one line naming every bad field) and kept in the store only; a
+    second recording replaces the first. Returns how many fields were answered."""
     with session_scope() as session:
         case = cases.get_open_case(session, case_number)
-        form_type, fields = intake_fields.form_of(Program(case.program))
-        if not fields:
-            raise InputError(
-                f"the {case.program} program declares no intake fields of its own",
-                field="case_number",
-            )
+        program = Program(case.program)
+        if member is not None:
+            form_type, fields = intake_fields.member_form_of(program)
+            if not fields:
+                raise InputError(
+                    f"--member: the {case.program} program is not HUD-funded; it asks a "
+                    "household's members nothing",
+                    field="member",
+                )
+            client_id = _household_member(session, case, member)
+        else:
+            form_type, fields = intake_fields.form_of(program)
+            if not fields:
+                raise InputError(
+                    f"the {case.program} program declares no intake fields of its own",
+                    field="case_number",
+                )
         try:
             form = form_type.model_validate(data)
         except ValidationError as exc:
             raise InputError(describe_error(exc, "intake details: ")) from None
+        if member is not None:
+            kept = intake_fields.record_member(session, case, client_id, form, fields, actor)
+            return len(kept.coded) + len(kept.identity)
         row = intake_fields.record(session, case, form, fields, actor)
         return len(row.coded) + len(row.identity)
+
+
+def _household_member(session: Session, case: Case, number: str) -> int:
+    """The client id of `number`, a member (now or before) of the case's household other
+    than its head; refused in one line otherwise."""
+    wanted = number.strip().upper()
+    if case.household_id is not None:
+        for stay in household_records.stays(session, case.household_id):
+            if stay.client_id != case.client_id and client_number_for(stay.client_id) == wanted:
+                return stay.client_id
+    raise InputError(
+        f"--member: {wanted} is not a member of {case.case_number}'s household "
+        f"(`casework household {case.case_number}` lists them)",
+        field="member",
+    )
 
 
 def reopen(case_number: str, reason: str, actor: str) -> IntakeResult:

@@ -1253,3 +1253,34 @@ def test_the_hmis_export_gives_identity_files_only_to_those_who_read_identity(
                 )  # fmt: skip
     finally:
         engine.dispose()
+
+
+def test_a_members_hmis_answers_are_the_case_managers_to_record_and_identity_stays_theirs(
+    store: Store, tmp_path: Path
+) -> None:
+    """A household member's answers to HMIS's start questions: recorded by the case's case
+    manager as themselves; their identity-bearing answers not in reach of a program
+    manager's role, even by raw SQL; the coded ones are."""
+    person = factories.client_in()
+    child = tmp_path / "child.json"
+    child.write_text(json.dumps(person.model_dump(mode="json")))
+    code, _, err = cli(store, "case_manager", "household", store.housing, "--add", f"child={child}")
+    assert code == 0, err
+    code, out, err = cli(store, "case_manager", "household", store.housing, "--json")
+    assert code == 0, err
+    [member] = [
+        s["client_number"] for s in json.loads(out)["stays"] if s["given_name"] == person.given_name
+    ]
+    answers = tmp_path / "answers.json"
+    answers.write_text(
+        json.dumps({"hmis_race_white": True, "hmis_prior_living_situation": "hud_116"})
+    )
+    argv = ("intake-details", store.housing, "--member", member, "--file", str(answers))
+    code, out, err = cli(store, "case_manager", *argv)
+    assert code == 0, err
+    refused(store, "program_manager", "permission denied", *argv)
+    rows = as_role(store, "program_manager", "SELECT coded FROM member_answers")
+    assert {"hmis_prior_living_situation": "hud_116"} in [row[0] for row in rows]
+    with pytest.raises(DBAPIError, match="permission denied"):
+        as_role(store, "program_manager", "SELECT identity FROM member_answers")
+    assert as_role(store, "supervisor", "SELECT count(*) FROM member_answers")[0][0] >= 1

@@ -27,7 +27,7 @@ from casework.models.clients import client_number_for, create_client
 from casework.models.codes import HouseholdRelationship, Program, Stage, Trigger
 from casework.models.forms import ClosureForm
 from casework.models.lifecycle import form_for
-from casework.models.orm import AccessEntry, Case, Client
+from casework.models.orm import AccessEntry, Case, Client, MemberAnswers
 from tests import factories
 from tests.programs import programs_file, refused_in_one_line
 
@@ -162,6 +162,16 @@ def caseload() -> dict[str, str]:
             hmis_date_to_street="2025-11-01",
             hmis_times_homeless="hud_2",
             hmis_months_homeless="hud_104",
+        )
+        # The child's own answers at start (`casework intake-details --member`).
+        form_type, fields = intake_fields.member_form_of(Program.HOUSING)
+        answers = {
+            "hmis_race_white": True,
+            "hmis_sex": "hud_1",
+            "hmis_prior_living_situation": "hud_116",
+        }
+        intake_fields.record_member(
+            session, family, child.id, form_type.model_validate(answers), fields, "cm.tester"
         )
         factories.walk_to(session, family, Stage.CLOSURE, _at("2026-02-01"))
         _exit(session, family, "2026-03-11", 410, income=800)
@@ -355,10 +365,12 @@ def test_the_hmis_csv_export_holds_the_specifications_files_and_columns(
     assert enrollment[member]["PersonalID"] == child
     assert enrollment[member]["RelationshipToHoH"] == "2"
     assert enrollment[member]["HouseholdID"] == enrollment[family]["HouseholdID"]
-    assert enrollment[member]["LivingSituation"] == "99"  # asked of the head only
+    assert enrollment[member]["LivingSituation"] == "116"  # the child's own answer
+    assert enrollment[member]["DisablingCondition"] == "99"  # not asked of them
     exits = {r["EnrollmentID"]: r for r in files["Exit"]}
     assert (exits[family]["ExitDate"], exits[family]["Destination"]) == ("2026-03-11", "410")
-    assert exits[member]["ExitDate"] == "2026-03-11"  # the household left with its case
+    # the household left with its case, and went where its head went
+    assert (exits[member]["ExitDate"], exits[member]["Destination"]) == ("2026-03-11", "410")
     assert caseload["stayer"] not in exits
     income = {(r["EnrollmentID"], r["DataCollectionStage"]): r for r in files["IncomeBenefits"]}
     assert income[(family, "1")]["TotalMonthlyIncome"] == "500.00"
@@ -383,7 +395,14 @@ def test_the_hmis_csv_export_holds_the_specifications_files_and_columns(
         "1",
     )
     assert head["DOB"]
-    assert clients[child]["RaceNone"] == "99"  # nothing asked of the child
+    child_row = clients[child]
+    assert (child_row["White"], child_row["Asian"], child_row["RaceNone"], child_row["Sex"]) == (
+        "1",
+        "0",
+        "",
+        "1",
+    )
+    assert child_row["VeteranStatus"] == "99"
     dv = {(r["EnrollmentID"], r["DataCollectionStage"]): r for r in files["HealthAndDV"]}
     assert (dv[(family, "1")]["DomesticViolenceSurvivor"], dv[(family, "1")]["WhenOccurred"]) == (
         "1",
@@ -450,7 +469,7 @@ def test_the_apr_counts_a_known_caseload(capsys, as_supervisor, agency, caseload
     assert served["total"]["adults"] == 4
     leavers = {r["destination"]: r["leavers"] for r in counts["leavers by destination"]}
     assert leavers == {
-        "permanent": 1, "temporary": 0, "institutional": 0, "homeless": 1, "other": 1, "total": 3,
+        "permanent": 2, "temporary": 0, "institutional": 0, "homeless": 1, "other": 0, "total": 3,
     }  # fmt: skip
     lengths = {r["days"]: r for r in counts["length of participation"]}
     assert lengths["31 to 60 days"]["leavers"] == 3  # the family (60 days), the shelter (35)
@@ -513,3 +532,33 @@ def test_adult_at_start_is_fixed_when_the_case_opens(caseload) -> None:
         assert family.adult_at_start is hmis.adult_on(born, date(2026, 1, 10))
     assert hmis.adult_on(date(2008, 3, 1), date(2026, 3, 1))
     assert not hmis.adult_on(date(2008, 3, 2), date(2026, 3, 1))
+
+
+def test_a_members_answers_are_refused_for_anyone_outside_the_household(
+    capsys, caseload, tmp_path: Path
+) -> None:
+    answers = tmp_path / "member.json"
+    answers.write_text(json.dumps({"hmis_sex": "hud_0"}))
+    for case, member, expected in (
+        (caseload["stayer"], caseload["child"], "is not a member of"),
+        (caseload["geriatric"], caseload["child"], "the geriatric program is not HUD-funded"),
+    ):
+        code, _, err = _cli(
+            capsys, "intake-details", case, "--member", member, "--file", str(answers)
+        )
+        assert code != 0
+        assert expected in err
+        assert err.strip().count("\n") == 0
+    with session_scope() as session:  # nothing recorded: the child's answers only, as before
+        kept = session.scalars(
+            select(MemberAnswers)
+            .join(Case, Case.id == MemberAnswers.case_id)
+            .where(
+                Case.case_number.in_(
+                    [caseload["family"], caseload["stayer"], caseload["geriatric"]]
+                )
+            )
+        ).all()
+        assert [(row.coded, row.identity["hmis_sex"]) for row in kept] == [
+            ({"hmis_prior_living_situation": "hud_116"}, "hud_1")
+        ]

@@ -70,6 +70,17 @@ def test_a_hud_funded_case_starts_and_exits_with_hmis_answers(
     )
     code, _, err = _cli(capsys, "intake-details", number, "--file", str(start))
     assert code == 0, err
+    code, out, _ = _cli(capsys, "household", number, "--json")
+    [member] = [
+        s["client_number"] for s in json.loads(out)["stays"] if s["relationship"] == "child"
+    ]
+    theirs = tmp_path / "member.json"
+    theirs.write_text(json.dumps({"hmis_race_asian": True, "hmis_disabling_condition": "hud_0"}))
+    code, out, err = _cli(
+        capsys, "intake-details", number, "--member", member, "--file", str(theirs)
+    )
+    assert code == 0, err
+    assert f"intake details recorded for {member}" in out
 
     _submit(number, Stage.ASSESSMENT, factories.assessment(housing=2))
     _submit(number, Stage.PLAN, factories.plan(NeedsDomain.HOUSING))
@@ -118,6 +129,12 @@ def test_a_hud_funded_case_starts_and_exits_with_hmis_answers(
         }
     enrollments = [r for r in read["Enrollment"] if r["EnrollmentID"].startswith(number)]
     assert sorted(r["RelationshipToHoH"] for r in enrollments) == ["1", "2"]
+    [child_in] = [r for r in enrollments if r["PersonalID"] == member]
+    assert child_in["DisablingCondition"] == "0"
+    [child_out] = [r for r in read["Exit"] if r["EnrollmentID"] == child_in["EnrollmentID"]]
+    assert child_out["Destination"] == "435"  # left with the case, where its head went
+    [child_row] = [r for r in read["Client"] if r["PersonalID"] == member]
+    assert child_row["Asian"] == "1"
     [entry] = [r for r in enrollments if r["EnrollmentID"] == number]
     assert entry["LivingSituation"] == "116"
     [left] = [r for r in read["Exit"] if r["EnrollmentID"] == number]
