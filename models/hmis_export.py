@@ -61,7 +61,13 @@ NOT_COLLECTED_FILES = (
     "Event",
 )
 ENTRY, UPDATE, EXIT, ANNUAL = 1, 2, 3, 5  # HMIS 5.03.1 DataCollectionStage
-ANNUAL_WITHIN = timedelta(days=30)  # of an anniversary of the start: the annual assessment
+ANNUAL_WITHIN = timedelta(days=30)
+# The files a monitoring review's answers go to, as an update or the annual assessment.
+AGAIN_IN = (
+    "IncomeBenefits",
+    "Disabilities",
+    "HealthAndDV",
+)  # of an anniversary of the start: the annual assessment
 ORGANIZATION_ID = "1"
 # An ID number written as a Social Security number is one; any other ID is not.
 SSN = re.compile(r"\d{3}-?\d{2}-?\d{4}")
@@ -158,7 +164,9 @@ def collect(
                 answers_in, asked = started.get(case.id, {}), head
             else:  # their own answers at start; a member leaving with the case, its destination
                 answers_in = answered.get((case.id, person.client_id), {})
-                asked = _Reviews(exit=_with_the_case(case, person, head.exit))
+                # a household moves in together, or (joining later) as it joins
+                moved_in = head.moved_in and max(head.moved_in, person.entry)
+                asked = _Reviews(exit=_with_the_case(case, person, head.exit), moved_in=moved_in)
             _enrolled(made, person, project, household, case.case_manager, answers_in, asked)
             if person.entry >= people.get(person.client_id, date.min):
                 people[person.client_id] = person.entry
@@ -271,6 +279,7 @@ def _enrolled(
             "TimesHomelessPastThreeYears": _coded(answers_in, "hmis_times_homeless"),
             "MonthsHomelessPastThreeYears": _coded(answers_in, "hmis_months_homeless"),
             "DisablingCondition": _coded(answers_in, "hmis_disabling_condition"),
+            "MoveInDate": reviews.moved_in,
             **user,
         },
     )
@@ -291,8 +300,8 @@ def _enrolled(
         (f"{person.enrollment_id}-{ENTRY}", ENTRY, person.entry, answers_in)
     ]
     for number, (on, given) in enumerate(reviews.updates, start=1):
-        # A review that answered none of HMIS's questions collected nothing to report.
-        answered = any(v is not None for k, v in given.items() if k.startswith(hmis.PREFIX))
+        # A review that answered none of these questions collected nothing to report here.
+        answered = any(given.get(element) is not None for element in ASKED_AGAIN)
         if answered and person.entry <= on <= last:
             stage = ANNUAL if _anniversary(person.entry, on) else UPDATE
             stages.append((f"{person.enrollment_id}-{stage}-{number}", stage, on, given))
@@ -358,6 +367,9 @@ def _version() -> str:
         return version("casework")
     except PackageNotFoundError:
         return "unknown"
+
+
+ASKED_AGAIN = tuple(e.id for e in hmis.elements() if e.file in AGAIN_IN and "update" in e.at)
 
 
 def _stages(element: hmis.Element) -> set[int]:
@@ -537,6 +549,7 @@ class _Reviews:
 
     updates: list[tuple[date, dict[str, Any]]] = field(default_factory=list)
     exit: dict[str, Any] = field(default_factory=dict)
+    moved_in: date | None = None  # HMIS 3.20, as the first review that gave one said it
 
 
 def _reviews(session: Session, case_ids: list[int], identity: bool) -> dict[int, _Reviews]:
@@ -561,6 +574,7 @@ def _reviews(session: Session, case_ids: list[int], identity: bool) -> dict[int,
                 reviews.exit = given
             else:
                 reviews.updates.append((event.at.date(), given))
+                reviews.moved_in = reviews.moved_in or _day(given.get("hmis_move_in_date"))
         if identity:
             for case_id, episode, key, kept in session.execute(
                 select(

@@ -187,7 +187,13 @@ def caseload() -> dict[str, str]:
         reviewed = factories.case_opened_at(session, _at("2025-02-01"))
         _start(session, reviewed, hmis_income_from_any_source="hud_0", hmis_total_monthly_income=0)
         factories.walk_to(session, reviewed, Stage.MONITORING, _at("2025-03-01"))
-        _review(session, reviewed, "2026-01-20", hmis_total_monthly_income=700)
+        _review(
+            session,
+            reviewed,
+            "2026-01-20",
+            hmis_total_monthly_income=700,
+            hmis_move_in_date="2025-03-15",
+        )
         _review(session, reviewed, "2026-04-15", hmis_total_monthly_income=750)
         found["reviewed"] = reviewed.case_number or ""
 
@@ -384,6 +390,8 @@ def test_the_hmis_csv_export_holds_the_specifications_files_and_columns(
         if r["EnrollmentID"] == reviewed and r["DataCollectionStage"] != "1"
     )
     assert reviews == [("2", "2026-04-15", "750.00"), ("5", "2026-01-20", "700.00")]
+    assert enrollment[reviewed]["MoveInDate"] == "2025-03-15"  # as the review said
+    assert enrollment[family]["MoveInDate"] == ""  # never said
     clients = {r["PersonalID"]: r for r in files["Client"]}
     head = clients[enrollment[family]["PersonalID"]]
     assert (head["Asian"], head["White"], head["RaceNone"], head["Sex"]) == ("1", "0", "", "0")
