@@ -164,8 +164,11 @@ def collect(
                 answers_in, asked = started.get(case.id, {}), head
             else:  # their own answers at start; a member leaving with the case, its destination
                 answers_in = answered.get((case.id, person.client_id), {})
-                # a household moves in together, or (joining later) as it joins
+                # a household moves in together, or (joining later) as it joins; a member
+                # who left before the move did not move in
                 moved_in = head.moved_in and max(head.moved_in, person.entry)
+                if moved_in and person.exit is not None and moved_in > person.exit:
+                    moved_in = None
                 asked = _Reviews(exit=_with_the_case(case, person, head.exit), moved_in=moved_in)
             _enrolled(made, person, project, household, case.case_manager, answers_in, asked)
             if person.entry >= people.get(person.client_id, date.min):
