@@ -112,20 +112,38 @@ def form_of(program: Program) -> tuple[type[IntakeAnswersForm], list[IntakeField
 
 
 def record(
-    session: Session, case: Case, form: IntakeAnswersForm, fields: list[IntakeField], actor: str
-) -> IntakeDetails:
-    """The case's answers, kept (a later recording replaces them) and audited by the names
-    of the fields given, never their values."""
+    session: Session,
+    case: Case,
+    form: IntakeAnswersForm,
+    fields: list[IntakeField],
+    actor: str,
+    member: int | None = None,
+) -> IntakeDetails | MemberAnswers:
+    """The case's answers (with `member`, a household member's in it: HMIS's start
+    questions), kept (a later recording replaces them) and audited by the names of the
+    fields given (and the member's number), never their values."""
+    from casework.models.clients import client_number_for
+
     coded, identity = form.split(fields)
-    row = details_of(session, case)
     at = datetime.now(UTC)
-    if row is None:
-        row = IntakeDetails(case_id=case.id, coded=coded, identity=identity)
-        session.add(row)
+    row: IntakeDetails | MemberAnswers | None
+    if member is None:
+        row = details_of(session, case)
+        if row is None:
+            row = IntakeDetails(case_id=case.id, coded=coded, identity=identity)
+        action, detail = "intake_details_recorded", {}
+    else:
+        row = session.scalars(
+            select(MemberAnswers).where(
+                MemberAnswers.case_id == case.id, MemberAnswers.client_id == member
+            )
+        ).first()
+        if row is None:
+            row = MemberAnswers(case_id=case.id, client_id=member, coded=coded, identity=identity)
+        action, detail = "member_answers_recorded", {"client": client_number_for(member)}
+    session.add(row)
     row.coded, row.identity, row.recorded_by, row.recorded_at = coded, identity, actor, at
-    audit.record(
-        session, case, actor, "intake_details_recorded", at, fields=sorted(coded | identity)
-    )
+    audit.record(session, case, actor, action, at, **detail, fields=sorted(coded | identity))
     session.flush()
     return row
 
@@ -140,42 +158,6 @@ def member_form_of(program: Program) -> tuple[type[IntakeAnswersForm], list[Inta
         return intake_form(()), []
     fields = [IntakeField.model_validate(q) for q in hmis.questions("start")]
     return intake_form(tuple(fields), "MemberAnswers"), fields
-
-
-def record_member(
-    session: Session,
-    case: Case,
-    client_id: int,
-    form: IntakeAnswersForm,
-    fields: list[IntakeField],
-    actor: str,
-) -> MemberAnswers:
-    """A household member's answers in `case`, kept (a later recording replaces them) and
-    audited by the names of the fields given and the member's number, never the values."""
-    from casework.models.clients import client_number_for
-
-    coded, identity = form.split(fields)
-    at = datetime.now(UTC)
-    row = session.scalars(
-        select(MemberAnswers).where(
-            MemberAnswers.case_id == case.id, MemberAnswers.client_id == client_id
-        )
-    ).first()
-    if row is None:
-        row = MemberAnswers(case_id=case.id, client_id=client_id, coded=coded, identity=identity)
-        session.add(row)
-    row.coded, row.identity, row.recorded_by, row.recorded_at = coded, identity, actor, at
-    audit.record(
-        session,
-        case,
-        actor,
-        "member_answers_recorded",
-        at,
-        client=client_number_for(client_id),
-        fields=sorted(coded | identity),
-    )
-    session.flush()
-    return row
 
 
 def details_of(session: Session, case: Case) -> IntakeDetails | None:

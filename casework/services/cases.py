@@ -207,6 +207,7 @@ def record_intake_details(
     with session_scope() as session:
         case = cases.get_open_case(session, case_number)
         program = Program(case.program)
+        client_id: int | None = None
         if member is not None:
             form_type, fields = intake_fields.member_form_of(program)
             if not fields:
@@ -227,10 +228,7 @@ def record_intake_details(
             form = form_type.model_validate(data)
         except ValidationError as exc:
             raise InputError(describe_error(exc, "intake details: ")) from None
-        if member is not None:
-            kept = intake_fields.record_member(session, case, client_id, form, fields, actor)
-            return len(kept.coded) + len(kept.identity)
-        row = intake_fields.record(session, case, form, fields, actor)
+        row = intake_fields.record(session, case, form, fields, actor, client_id)
         return len(row.coded) + len(row.identity)
 
 

@@ -28,6 +28,7 @@ from casework.models import exports
 from casework.models.access import seen_cases, sees_identity
 from casework.models.codes import Program
 from casework.models.orm import AccessEntry
+from casework.models.staff import StaffMember
 from casework.services.staff import roster
 
 FORMATS = ("csv", "xlsx")
@@ -62,9 +63,7 @@ def export(
     identity asked for by a role that does not read it."""
     if kind not in exports.KINDS:
         raise ExportError(f"KIND: no export of {kind} (choose from {', '.join(exports.KINDS)})")
-    member = roster().get(actor)
-    if member is None or not member.active:
-        raise ExportError(f"{actor} is not active on the staff roster; exports are for staff")
+    member = exporter(actor, program)
     reads_clients = sees_identity(member)
     if identity and not reads_clients:
         raise ExportError(
@@ -72,8 +71,6 @@ def export(
             "identity; export the coded values without it",
             field="identity",
         )
-    if program is not None and program not in {p.value for p in Program}:
-        raise ExportError(f"--program: no program {program}", field="program")
     shown = exports.layout(kind, client_number=reads_clients, identity=identity, labels=labels)
     done = Exported(kind)
 
@@ -100,6 +97,17 @@ def export(
     writer = _csv if fmt == "csv" else _xlsx
     write(lambda handle: writer(handle, kind, shown.headers, streamed()))
     return done
+
+
+def exporter(actor: str, program: str | None) -> StaffMember:
+    """`actor` as the roster has them, exporting `program` (or every one they see);
+    refused in one line: someone not active on the roster, a program that is not one."""
+    member = roster().get(actor)
+    if member is None or not member.active:
+        raise ExportError(f"{actor} is not active on the staff roster; exports are for staff")
+    if program is not None and program not in {p.value for p in Program}:
+        raise ExportError(f"--program: no program {program}", field="program")
+    return member
 
 
 def _csv_cell(value: Any) -> Any:

@@ -32,8 +32,7 @@ from casework.models import apr, hmis, hmis_export
 from casework.models.access import seen_cases, sees_identity
 from casework.models.codes import Program
 from casework.models.orm import AccessEntry
-from casework.services.exports import ExportError
-from casework.services.staff import roster
+from casework.services.exports import ExportError, exporter
 
 MAX_DAYS = 3 * 366  # the longest period one export covers
 LOGGED_AT_ONCE = 1000
@@ -62,15 +61,8 @@ def rows(
     """The export's rows as `actor` sees the caseload, and whether identity is in them
     (asked for, and `actor` reads it); each case they draw on goes in the access log when
     `logged`."""
-    member = roster().get(actor)
-    if member is None or not member.active:
-        raise ExportError(f"{actor} is not active on the staff roster; exports are for staff")
-    chosen = None
-    if program is not None:
-        if program not in {p.value for p in Program}:
-            raise ExportError(f"--program: no program {program}", field="program")
-        chosen = Program(program)
-    projects = hmis_export.hud_programs(chosen)
+    member = exporter(actor, program)
+    projects = hmis_export.hud_programs(Program(program) if program else None)
     if not projects:
         which = f"{program} is not" if program else "no program is"
         raise ExportError(

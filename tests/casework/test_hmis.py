@@ -170,8 +170,8 @@ def caseload() -> dict[str, str]:
             "hmis_sex": "hud_1",
             "hmis_prior_living_situation": "hud_116",
         }
-        intake_fields.record_member(
-            session, family, child.id, form_type.model_validate(answers), fields, "cm.tester"
+        intake_fields.record(
+            session, family, form_type.model_validate(answers), fields, "cm.tester", child.id
         )
         factories.walk_to(session, family, Stage.CLOSURE, _at("2026-02-01"))
         _exit(session, family, "2026-03-11", 410, income=800)
