@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -56,11 +57,18 @@ def period(start: date | None, end: date | None) -> tuple[date, date]:
 
 
 def rows(
-    actor: str, start: date, end: date, program: str | None, *, logged: bool, identity: bool
+    actor: str,
+    start: date,
+    end: date,
+    program: str | None,
+    *,
+    identity: bool,
+    then: Callable[[hmis_export.Rows, bool], None] | None = None,
 ) -> tuple[hmis_export.Rows, bool]:
     """The export's rows as `actor` sees the caseload, and whether identity is in them
-    (asked for, and `actor` reads it); each case they draw on goes in the access log when
-    `logged`."""
+    (asked for, and `actor` reads it). With `then` (the file written from them), each case
+    they draw on goes in the access log in the same transaction: a file refused or failed
+    leaves no entry, and no file goes out unlogged."""
     member = exporter(actor, program)
     projects = hmis_export.hud_programs(Program(program) if program else None)
     if not projects:
@@ -76,7 +84,7 @@ def rows(
             "CASEWORK_AGENCY_NAME: the HMIS export names the agency (its Organization file); set it"
         )
     identity = identity and sees_identity(member)
-    with session_scope(read_only=not logged) as session:
+    with session_scope(read_only=then is None) as session:
         found = hmis_export.collect(
             session,
             start=start,
@@ -88,7 +96,7 @@ def rows(
             agency=settings.agency_name,
             implementation=f"casework:{settings.agency_name}"[:200],
         )
-        if logged:
+        if then is not None:
             what = "export:hmis-csv-identity" if identity else "export:hmis-csv"
             entries = [
                 {"staff": actor, "case_id": case_id, "what": what, "at": now()}
@@ -96,6 +104,7 @@ def rows(
             ]
             for at in range(0, len(entries), LOGGED_AT_ONCE):
                 session.execute(insert(AccessEntry), entries[at : at + LOGGED_AT_ONCE])
+            then(found, identity)
     return found, identity
 
 
@@ -111,20 +120,25 @@ def export(
     from casework.core.files import protected_paths, write_out
 
     start, end = period(start, end)
-    found, identity = rows(actor, start, end, program, logged=True, identity=True)
     spec = hmis.csv_spec()
-    written = [name for name in spec if identity or name not in hmis_export.IDENTITY_FILES]
-    tables = {name: [csv_row(name, row) for row in found.files.get(name, [])] for name in written}
+    counted: dict[str, int] = {}
 
-    def fill(handle: IO[bytes]) -> None:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name in written:
-                archive.writestr(f"{name}.csv", to_csv(name, tables[name]))
+    def write(found: hmis_export.Rows, identity: bool) -> None:
+        written = [name for name in spec if identity or name not in hmis_export.IDENTITY_FILES]
+        tables = {n: [csv_row(n, row) for row in found.files.get(n, [])] for n in written}
 
-    write_out(dest, fill, option="DEST", force=force, protected=protected_paths())
+        def fill(handle: IO[bytes]) -> None:
+            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name in written:
+                    archive.writestr(f"{name}.csv", to_csv(name, tables[name]))
+
+        write_out(dest, fill, option="DEST", force=force, protected=protected_paths())
+        counted.update({name: len(tables[name]) for name in written})
+
+    found, _ = rows(actor, start, end, program, identity=True, then=write)
     return HmisExport(
-        files={name: len(tables[name]) for name in written},
-        left_out=tuple(n for n in spec if n not in written),
+        files=counted,
+        left_out=tuple(n for n in spec if n not in counted),
         cases_logged=len(found.cases),
     )
 
@@ -166,5 +180,5 @@ def apr_counts(actor: str, start: date | None, end: date | None, program: str | 
     """The APR's headline counts of `start`..`end`, from the export's own rows (read
     without identity: the counts need none, so anyone who may export may count)."""
     start, end = period(start, end)
-    found, _ = rows(actor, start, end, program, logged=False, identity=False)
+    found, _ = rows(actor, start, end, program, identity=False)
     return apr.count(found, start, end)

@@ -461,7 +461,7 @@ def test_the_apr_counts_a_known_caseload(capsys, as_supervisor, agency, caseload
     from casework.services import hmis as service
 
     rows, _ = service.rows("sup.tester", date(2026, 1, 1), date(2026, 6, 30), None,
-                           logged=False, identity=False)  # fmt: skip
+                           identity=False)  # fmt: skip
     mine = {e for e in rows.adult if e.split("-M")[0] in set(caseload.values())}
     only = hmis_export.Rows(rows.export_id, adult={e: rows.adult[e] for e in mine})
     for file, found in rows.files.items():
@@ -511,6 +511,13 @@ def test_hmis_export_bad_input_is_refused_in_one_line_and_writes_nothing(
         assert expected in err, err
         assert err.strip().count("\n") == 0, err
     assert not dest.exists()
+    # A file there already is kept, and no export is logged that did not go out.
+    there = tmp_path / "there.zip"
+    there.write_bytes(b"an analyst's own file")
+    code, _, err = _cli(capsys, "export", "hmis-csv", "--from", FROM, "--to", TO, str(there))
+    assert code != 0
+    assert "already exists; give --force to replace it" in err
+    assert there.read_bytes() == b"an analyst's own file"
     with session_scope() as session:
         assert session.scalar(select(func.count(AccessEntry.id))) == before
     code, _, err = _cli(capsys, "export", "cases", str(dest))
