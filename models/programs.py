@@ -35,7 +35,8 @@ class ProgramError(UserError):
 class HmisProject(BaseModel):
     """A HUD-funded program as an HMIS project (`[housing.hmis]`): what the HMIS CSV
     export's Project and Funder files say of it. Declaring it makes the program ask HMIS's
-    data elements at project start and exit (models/hmis_data/elements.toml)."""
+    data elements at project start, at monitoring reviews and at exit
+    (models/hmis_data/elements.toml)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -97,7 +98,7 @@ class ProgramConfig(BaseModel):
     referral: list[IntakeField] = Field(default_factory=list, max_length=30)
     monitoring: list[IntakeField] = Field(default_factory=list, max_length=30)
     closure: list[IntakeField] = Field(default_factory=list, max_length=30)
-    # A HUD-funded program: its HMIS project, and HMIS's questions at start and exit.
+    # A HUD-funded program: its HMIS project (its forms then ask HMIS's questions).
     hmis: HmisProject | None = None
     # Read from the files named in `assessment`, when the programs file is loaded.
     instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
