@@ -160,6 +160,12 @@ def member_form_of(program: Program) -> tuple[type[IntakeAnswersForm], list[Inta
     return intake_form(tuple(fields), "MemberAnswers"), fields
 
 
+def members_answers(session: Session, case: Case) -> list[MemberAnswers]:
+    """The answers recorded for the members of the case's household, oldest first."""
+    found = select(MemberAnswers).where(MemberAnswers.case_id == case.id)
+    return list(session.scalars(found.order_by(MemberAnswers.id)))
+
+
 def details_of(session: Session, case: Case) -> IntakeDetails | None:
     return session.scalars(select(IntakeDetails).where(IntakeDetails.case_id == case.id)).first()
 

@@ -18,7 +18,7 @@ from casework import services
 from casework.core.errors import InputError, UserError
 from casework.core.settings import get_settings
 from casework.desk import forms
-from casework.desk.forms import Posted, posted
+from casework.desk.forms import Group, Input, Posted, posted
 from casework.desk.sessions import DeskSession
 from casework.desk.words import plain
 from casework.models import access
@@ -37,6 +37,7 @@ from casework.models.codes import (
     TransferReason,
 )
 from casework.models.forms import WrittenRefused
+from casework.models.intake_fields import member_form_of
 from casework.models.labels import label
 from casework.models.lifecycle import form_for
 from casework.models.schemas import CaseDetail, ClientIn, ContactIn
@@ -213,6 +214,37 @@ def register(  # noqa: C901 - the table of routes
                 return _case(held, case_number, render, kept, refused, anchor="intake-details")
             held.said.append(f"The intake details are recorded ({answered} answered).")
             return see_other(f"/cases/{case_number}#intake-details")
+
+    @app.post("/cases/{case_number}/members/{client_number}/answers", response_class=HTMLResponse)
+    def member_answers(
+        request: Request,
+        case_number: str,
+        client_number: str,
+        form: Annotated[Posted, Depends(posted)],
+    ) -> Response:
+        """A household member's answers to HMIS's start questions (a HUD-funded program)."""
+        with working_on(request, case_number, form) as held:
+            values = forms.flat(form)
+            model, _ = member_form_of(services.stages.program_of(case_number))
+            prefix = member_prefix(client_number)
+            data = forms.to_data(model, values, prefix)
+            kept = {"member": {"client": client_number.upper(), **values}}
+            try:
+                model.model_validate(data)  # refused beside its fields, as intake details are
+                answered = services.cases.record_intake_details(
+                    case_number, data, held.staff_id, member=client_number
+                )
+            except ValidationError as exc:
+                refused = forms.from_validation(exc)
+                refused.by_field = {prefix + k: v for k, v in refused.by_field.items()}
+                return _case(held, case_number, render, kept, refused, anchor="household")
+            except UserError as exc:
+                refused = forms.Refusals(general=[str(exc)])
+                return _case(held, case_number, render, kept, refused, anchor="household")
+            held.said.append(
+                f"The HMIS answers of {client_number.upper()} are recorded ({answered} answered)."
+            )
+            return see_other(f"/cases/{case_number}#household")
 
     def on_case(
         request: Request,
@@ -627,6 +659,9 @@ def _case(
     documents = services.documents.listing(case_number)
     intake_model, asked = _intake_form(detail.program)
     intake = forms.layout(intake_model, dict(values.get("intake", {}))) if asked else []
+    members = _member_forms(detail, dict(values.get("member", {})))
+    if anchor == "household":
+        refused = forms.place([i for found in members.values() for i in found], refused)
     if anchor == "intake-details":
         forms.place(intake, refused)
     return render(
@@ -635,6 +670,10 @@ def _case(
         case=detail,
         intake_items=intake,
         intake_refused=refused.general if anchor == "intake-details" else [],
+        member_forms=members,
+        member_answers=services.cases.members_answers(case_number) if members else {},
+        member_refused=refused.general if anchor == "household" else [],
+        member_open=dict(values.get("member", {})).get("client") if anchor == "household" else None,
         form_title=label(detail.stage) if model else None,
         items=items,
         refused=placed,
@@ -665,6 +704,30 @@ def _intake_form(program: Program) -> tuple[type[BaseModel], bool]:
 
     model, fields = form_of(program)
     return model, bool(fields)
+
+
+def member_prefix(client_number: str) -> str:
+    """The path a member's answers are posted under: each member's form on the page apart."""
+    return f"member.{client_number.strip().lower()}."
+
+
+def _member_forms(detail: CaseDetail, kept: dict[str, Any]) -> dict[str, list[Input | Group]]:
+    """For an open case of a HUD-funded program, a form of HMIS's start questions for each
+    current member of its household but its client, by client number; a refused one's with
+    what was typed."""
+    model, fields = member_form_of(detail.program)
+    if not fields or detail.status != "open":
+        return {}
+    head = detail.client.client_number
+    return {
+        m.client_number: forms.layout(
+            model,
+            kept if kept.get("client") == m.client_number else {},
+            prefix=member_prefix(m.client_number),
+        )
+        for m in detail.household
+        if m.left_on is None and m.client_number != head
+    }
 
 
 def _transfer_to(held: DeskSession, detail: CaseDetail) -> list[str]:

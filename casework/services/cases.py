@@ -232,6 +232,20 @@ def record_intake_details(
         return len(row.coded) + len(row.identity)
 
 
+def members_answers(case_number: str) -> dict[str, list[tuple[str, str]]]:
+    """The answers recorded for each member of the case's household (HMIS's start
+    questions), by client number, labelled as the questions are declared now."""
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        _, fields = intake_fields.member_form_of(Program(case.program))
+        return {
+            client_number_for(row.client_id): intake_fields.said(
+                fields, {**row.coded, **row.identity}
+            )
+            for row in intake_fields.members_answers(session, case)
+        }
+
+
 def _household_member(session: Session, case: Case, number: str) -> int:
     """The client id of `number`, a member (now or before) of the case's household other
     than its head; refused in one line otherwise."""
