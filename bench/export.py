@@ -17,7 +17,6 @@ in memory until its ZIP is written: its ratio says what that costs.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import PG_DEFAULT, Peak, _drop_pg, _fill_in_child, fresh_pg  # noqa: E402
+from bench.sweep import Peak, _drop_pg, _fill_in_child, fresh_pg, sizes  # noqa: E402
 
 OPERATOR = "op.bench"
 EXPORTS = (("cases", "csv"), ("cases", "xlsx"), ("referrals", "csv"), ("hmis", "zip"))
@@ -119,12 +118,7 @@ def report(backend: str, count: int, found: dict[str, dict[str, float]]) -> None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--database-url", default=os.environ.get("CASEWORK_TEST_DATABASE_URL"))
-    args = parser.parse_args()
-    small = max(args.cases // 10, 1)
-    pg = args.database_url or PG_DEFAULT
+    cases, small, pg = sizes(__doc__.splitlines()[0])
     backends: list[tuple[str, Any]] = [
         ("sqlite", lambda n, work: f"sqlite:///{work}/export-{n}.db"),
         ("postgresql", lambda n, work: fresh_pg(pg, f"casework_export_{n}")),
@@ -132,7 +126,7 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} (1-minute average, {os.cpu_count()} cores)")
     for backend, url_for in backends:
         results: dict[int, dict[str, dict[str, float]]] = {}
-        for count in (small, args.cases):
+        for count in (small, cases):
             work = Path(tempfile.mkdtemp(prefix="casework-export-"))
             url = url_for(count, work)
             if url is None:
@@ -143,11 +137,9 @@ def main() -> None:
             _drop_pg(pg, [f"casework_export_{count}" for count in results])
         if len(results) == 2:
             for name in results[small]:
-                ratio = results[args.cases][name]["peak_mb"] / max(
-                    results[small][name]["peak_mb"], 0.1
-                )
+                ratio = results[cases][name]["peak_mb"] / max(results[small][name]["peak_mb"], 0.1)
                 print(
-                    f"{backend:<10} {name:<14} peak at {args.cases} / at {small} cases: "
+                    f"{backend:<10} {name:<14} peak at {cases} / at {small} cases: "
                     f"x{ratio:.1f} (constant memory: about 1; holding every row: about 10)"
                 )
 

@@ -15,7 +15,6 @@ PostgreSQL when one answers:
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import AS_OF, PG_DEFAULT, _drop_pg, _fill_in_child, fresh_pg  # noqa: E402
+from bench.sweep import AS_OF, _drop_pg, _fill_in_child, fresh_pg, sizes  # noqa: E402
 from casework.core.db import make_engine, session_scope  # noqa: E402
 from casework.models import escalations  # noqa: E402
 from casework.models.codes import Watch  # noqa: E402
@@ -59,12 +58,7 @@ def measure(url: str, count: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--database-url", default=os.environ.get("CASEWORK_TEST_DATABASE_URL"))
-    args = parser.parse_args()
-    small = max(args.cases // 10, 1)
-    pg = args.database_url or PG_DEFAULT
+    cases, small, pg = sizes(__doc__.splitlines()[0])
     print(f"load: {os.getloadavg()[0]:.2f} (1-minute average, {os.cpu_count()} cores)")
     backends: list[tuple[str, Any]] = [
         ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix='casework-report-')}/r{n}.db"),
@@ -72,7 +66,7 @@ def main() -> None:
     ]
     for backend, url_for in backends:
         results: dict[int, dict[str, float]] = {}
-        for count in (small, args.cases):
+        for count in (small, cases):
             url = url_for(count)
             if url is None:
                 break
@@ -86,10 +80,10 @@ def main() -> None:
         if backend == "postgresql":
             _drop_pg(pg, [f"casework_report_{count}" for count in results])
         if len(results) == 2:
-            growth = results[args.cases]["weeks_12"] / results[small]["weeks_12"]
+            growth = results[cases]["weeks_12"] / results[small]["weeks_12"]
             print(
-                f"{backend:<10} growth {small} -> {args.cases} cases: x{growth:.1f} "
-                f"for x{args.cases / small:.0f} cases (linear: x10 or less)"
+                f"{backend:<10} growth {small} -> {cases} cases: x{growth:.1f} "
+                f"for x{cases / small:.0f} cases (linear: x10 or less)"
             )
 
 

@@ -445,6 +445,16 @@ def run(url: str, count: int, sweep_url: str | None = None) -> dict[str, Any]:
     return result
 
 
+def sizes(description: str) -> tuple[int, int, str]:
+    """A two-size benchmark's command line (`--cases N`, `--database-url URL`): N, N/10,
+    and the PostgreSQL server's address."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--database-url", default=os.environ.get("CASEWORK_TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    return args.cases, max(args.cases // 10, 1), args.database_url or PG_DEFAULT
+
+
 def fresh_pg(url: str, label: str) -> str | None:
     try:
         admin = make_engine(url)
