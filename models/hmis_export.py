@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, null, or_, select
 from sqlalchemy.orm import Session
 
 from casework.models import hmis
@@ -145,8 +145,10 @@ def collect(
         )
     )
     case_ids = [c.id for c in cases]
-    started = _intake(session, case_ids, identity)
-    answered = _member_answers(session, case_ids, identity)
+    answered = {
+        **_answers(session, IntakeDetails, case_ids, identity),
+        **_answers(session, MemberAnswers, case_ids, identity),
+    }
     reviews = _reviews(session, case_ids, identity)
     members = _members(session, [c.household_id for c in cases if c.household_id is not None])
     people: dict[int, date] = {}  # client -> their latest entry (whose answers Client gives)
@@ -160,10 +162,10 @@ def collect(
         for person in _people(case, members.stays.get(case.household_id or 0, []), start, end):
             rows.cases.add(case.id)
             head = reviews.get(case.id, _Reviews())
+            answers_in = answered.get((case.id, None if person.head else person.client_id), {})
             if person.head:
-                answers_in, asked = started.get(case.id, {}), head
-            else:  # their own answers at start; a member leaving with the case, its destination
-                answers_in = answered.get((case.id, person.client_id), {})
+                asked = head
+            else:  # a member leaving with the case, its destination
                 # a household moves in together, or (joining later) as it joins; a member
                 # who left before the move did not move in
                 moved_in = head.moved_in and max(head.moved_in, person.entry)
@@ -519,30 +521,23 @@ def _with_the_case(case: Case, person: _Person, exit_answers: dict[str, Any]) ->
     return {"hmis_destination": exit_answers["hmis_destination"]}
 
 
-def _member_answers(
-    session: Session, case_ids: list[int], identity: bool
-) -> dict[tuple[int, int], dict[str, Any]]:
-    """Each household member's answers at start, by (case, member): coded, and those
-    bearing identity if `identity`."""
-    found: dict[tuple[int, int], dict[str, Any]] = {}
-    columns = [MemberAnswers.case_id, MemberAnswers.client_id, MemberAnswers.coded]
+def _answers(
+    session: Session,
+    table: type[IntakeDetails] | type[MemberAnswers],
+    case_ids: list[int],
+    identity: bool,
+) -> dict[tuple[int, int | None], dict[str, Any]]:
+    """The answers kept in `table` (the case's client's intake details, or its household
+    members'), by (case, member; None for the client): coded, and those bearing identity
+    if `identity`."""
+    member = table.client_id if table is MemberAnswers else null()
+    columns = [table.case_id, member, table.coded]
     if identity:
-        columns.append(MemberAnswers.identity)
+        columns.append(table.identity)
+    found: dict[tuple[int, int | None], dict[str, Any]] = {}
     for chunk in _chunks(case_ids):
-        for row in session.execute(select(*columns).where(MemberAnswers.case_id.in_(chunk))):
+        for row in session.execute(select(*columns).where(table.case_id.in_(chunk))):
             found[(row[0], row[1])] = {**row[2], **(row[3] if identity else {})}
-    return found
-
-
-def _intake(session: Session, case_ids: list[int], identity: bool) -> dict[int, dict[str, Any]]:
-    """Each case's intake answers: coded, and those bearing identity if `identity`."""
-    found: dict[int, dict[str, Any]] = {}
-    columns = [IntakeDetails.case_id, IntakeDetails.coded]
-    if identity:
-        columns.append(IntakeDetails.identity)
-    for chunk in _chunks(case_ids):
-        for row in session.execute(select(*columns).where(IntakeDetails.case_id.in_(chunk))):
-            found[row[0]] = {**row[1], **(row[2] if identity else {})}
     return found
 
 

@@ -154,9 +154,8 @@ def member_form_of(program: Program) -> tuple[type[IntakeAnswersForm], list[Inta
     from casework.models import hmis
     from casework.models.programs import programs
 
-    if programs()[program].hmis is None:
-        return intake_form(()), []
-    fields = [IntakeField.model_validate(q) for q in hmis.questions("start")]
+    # The program's intake details ask them of its client already (models.programs).
+    fields = [f for f in programs()[program].intake if f.id.startswith(hmis.PREFIX)]
     return intake_form(tuple(fields), "MemberAnswers"), fields
 
 
