@@ -17,6 +17,7 @@ from casework.models import cases, notices
 from casework.models.clients import create_client
 from casework.models.codes import (
     BenefitKind,
+    HouseholdRelationship,
     NeedsDomain,
     NoticeAction,
     Objective,
@@ -136,6 +137,26 @@ def opened_with_client(
     client = client_in()
     case = cases.open_case(session, create_client(session, client), program, STAFF, STAFF, at)
     return case, client
+
+
+def household_case(
+    *relationships: HouseholdRelationship,
+) -> tuple[str, ClientIn, list[ClientIn]]:
+    """A housing case opened as intake's store half opens it, its client heading a household
+    with a new member of each of `relationships`: people no one else in the store
+    resembles. Its number, the head, and the members in that order."""
+    from casework.services.cases import open_case
+
+    head = client_in()
+    members = [client_in() for _ in relationships]
+    position, _ = open_case(
+        head,
+        Program.HOUSING,
+        "cm.tester",
+        "tester",
+        members=list(zip(relationships, members, strict=True)),
+    )
+    return position.case_number, head, members
 
 
 def case_opened_at(session: Session, at: datetime, program: Program = Program.HOUSING) -> Case:

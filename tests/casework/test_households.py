@@ -18,10 +18,9 @@ from sqlalchemy import func, select
 from casework.cli import main
 from casework.core.db import migrate, session_scope
 from casework.models import cases, clients, hmis
-from casework.models.codes import HouseholdRelationship, Program, Stage
+from casework.models.codes import HouseholdRelationship, Stage
 from casework.models.orm import HouseholdMember
 from casework.models.schemas import ClientIn
-from casework.services import cases as case_service
 from tests import factories
 
 TODAY = date.today()
@@ -54,22 +53,14 @@ def _file(tmp_path: Path, person: ClientIn) -> Path:
 def _household_case(tmp_path: Path) -> tuple[str, list[str], list[ClientIn]]:
     """A housing case opened, as intake's store half does, with a child and a partner: three
     people no one else in the store resembles."""
-    head, child, partner = factories.client_in(), factories.client_in(), factories.client_in()
-    position, number = case_service.open_case(
-        head,
-        Program.HOUSING,
-        "cm.tester",
-        "tester",
-        members=[
-            (HouseholdRelationship.CHILD, child),
-            (HouseholdRelationship.SPOUSE_PARTNER, partner),
-        ],
+    number, head, (child, partner) = factories.household_case(
+        HouseholdRelationship.CHILD, HouseholdRelationship.SPOUSE_PARTNER
     )
     with session_scope() as session:
-        case = cases.get_case(session, position.case_number)
+        case = cases.get_case(session, number)
         numbers = [clients.client_number_for(s.client_id) for s in _stays(session, case)]
-    assert numbers[0] == number
-    return position.case_number, numbers, [head, child, partner]
+    assert numbers[0] == clients.client_number_for(case.client_id)
+    return number, numbers, [head, child, partner]
 
 
 def _stays(session, case):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import re
 from datetime import date
 
 from casework import services
-from casework.models.codes import HouseholdRelationship, Program
+from casework.models.codes import HouseholdRelationship
 from tests import factories
 from tests.ui.conftest import MARKS
 from tests.ui.desk import DESK, look, signed_in_page
@@ -20,18 +20,9 @@ PASSWORD = "a long desk password 4 tests"
 def test_a_case_manager_sees_the_household_of_a_case(  # type: ignore[no-untyped-def]
     browser, stack: str
 ) -> None:
-    head, child, partner = factories.client_in(), factories.client_in(), factories.client_in()
-    position, _ = services.cases.open_case(
-        head,
-        Program.HOUSING,
-        "cm.tester",
-        "tester",
-        members=[
-            (HouseholdRelationship.CHILD, child),
-            (HouseholdRelationship.SPOUSE_PARTNER, partner),
-        ],
+    number, head, (child, partner) = factories.household_case(
+        HouseholdRelationship.CHILD, HouseholdRelationship.SPOUSE_PARTNER
     )
-    number = position.case_number
     members = services.households.view(number, "tester").stays
     services.households.leave(number, members[2].client_number, "tester", date.today())
     page = signed_in_page(browser, "cm.tester", PASSWORD)
@@ -61,11 +52,7 @@ def test_a_case_manager_records_a_members_hmis_answers(  # type: ignore[no-untyp
     """Housing is HUD-funded: each current member but the client has a form of HMIS's start
     questions in the household section; a bad answer is refused there, naming it, with
     what was typed kept; a good one is recorded and shown."""
-    head, child = factories.client_in(), factories.client_in()
-    position, _ = services.cases.open_case(
-        head, Program.HOUSING, "cm.tester", "tester", members=[(HouseholdRelationship.CHILD, child)]
-    )
-    number = position.case_number
+    number, _, (child,) = factories.household_case(HouseholdRelationship.CHILD)
     member = services.households.view(number, "tester").stays[1].client_number
     page = signed_in_page(browser, "cm.tester", PASSWORD)
     page.goto(f"{DESK}/cases/{number}")
