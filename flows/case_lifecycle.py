@@ -34,7 +34,7 @@ from casework.models.codes import Program, Stage, Trigger
 from casework.models.dialogs import DialogContext, description, dialog_schema
 from casework.models.forms import StageForm, describe_error
 from casework.models.lifecycle import form_for, form_version_given, upgrade_form
-from casework.models.stage_events import REJECTED
+from casework.models.stage_events import HELD, REJECTED, RETURNED
 from casework.tasks.case_card import publish_case_card
 from casework.tasks.cases import dialog_context, mirror_tags, read_position
 from casework.tasks.referrals import partner_answer, send_all
@@ -54,6 +54,18 @@ def await_partners(case_number: str, key: str, fired: set[str]) -> Trigger | Non
         suspend_flow_run(key=key)
         answer = partner_answer(case_number)
     return answer
+
+
+def await_decision(case_number: str, key: str, fired: set[str]) -> None:
+    """Wait (suspended, no input) for a supervisor's decision on the form held for approval:
+    `casework approve` or `return` (or the desk) writes it and wakes the run. Woken with none
+    made (a Resume from the dashboard), or back at a spent key, it waits again under the
+    next key: nothing was decided."""
+    if key in fired:
+        raise NoFormStored(key)
+    suspend_flow_run(key=key)
+    if not read_position(case_number).approval_decided:
+        raise NoFormStored(key)
 
 
 Started = tuple[set[str], list[str]]  # the keys a run had used, and its tags, at its start
@@ -152,7 +164,18 @@ def log_outcome(case_number: str, stage_key: str, outcome: dict[str, Any]) -> No
     """A refused form is a WARNING that says "refused" and why (the guards name fields and
     coded values, never what was typed); a move is INFO."""
     logger = get_run_logger()
-    if outcome["outcome"] == REJECTED:
+    if outcome["outcome"] == HELD:
+        logger.info(
+            "%s %s: %s form held for a supervisor's approval",
+            case_number,
+            outcome["stage_key"],
+            outcome["from_stage"],
+        )
+    elif outcome["outcome"] == RETURNED:
+        logger.info(
+            "%s %s: %s form returned for correction", case_number, stage_key, outcome["from_stage"]
+        )
+    elif outcome["outcome"] == REJECTED:
         logger.warning(
             "%s %s form refused; the case stays at %s: %s",
             case_number,
@@ -178,6 +201,10 @@ def what_came(
     needs none of them: it is recorded as asked. Raises NoFormStored when the run came
     back to a spent key that no form was given at."""
     if position.reassessment_requested:
+        return None, None, None, None
+    if position.waiting_on_approval:  # the decision is the store's; the run records it
+        if not position.approval_decided:
+            await_decision(position.case_number, position.stage_key, started[0])
         return None, None, None, None
     if position.waiting_on_partners:
         answer = await_partners(position.case_number, position.stage_key, started[0])
@@ -221,6 +248,7 @@ def case_lifecycle(
             publish_case_card(case_number)
             return "closed"
         stops = form_type is not None or position.waiting_on_partners
+        stops = stops and not position.approval_decided
         if stops and position.stage_key not in fired and not position.reassessment_requested:
             publish_case_card(case_number)
         try:
@@ -243,6 +271,7 @@ def case_lifecycle(
             answer,
             refused_by,
             position.reassessment_requested,
+            position.waiting_on_approval,
         )
         if outcome.get("crisis"):
             from casework.core.prefect_api import start_case_sweep

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
 from casework.models import audit
-from casework.models.codes import CaseStatus, Program, Stage
+from casework.models.codes import ApprovalStatus, CaseStatus, Program, Stage
 from casework.models.forms import ClosureForm
 from casework.models.hmis import adult_on
 from casework.models.lifecycle import WAIT_TAG, stage_key, wait_tag, waits_for_form
-from casework.models.orm import Case, Client, Episode, FollowUp
+from casework.models.orm import Approval, Case, Client, Episode, FollowUp
 
 
 class CaseError(UserError):
@@ -44,6 +44,10 @@ class Position:
     waiting_on_partners: bool = False
     case_manager: str | None = None  # tagged on the run (a staff id, not client identity)
     reassessment_requested: bool = False  # at this stage key: the run moves it, not a form
+    # Its form is held for a supervisor's approval (models.approvals): the run waits at
+    # this key for the decision, and records it once it is made.
+    waiting_on_approval: bool = False
+    approval_decided: bool = False
 
 
 def case_number_for(case_id: int) -> str:
@@ -149,6 +153,13 @@ def count_cases(
 
 
 def position(session: Session, case: Case) -> Position:
+    approval = session.scalar(
+        select(Approval.status).where(
+            Approval.case_id == case.id,
+            Approval.episode == case.episode,
+            Approval.wait_key == case.stage_key,
+        )
+    )
     return Position(
         case_number=case.case_number or case_number_for(case.id),
         program=case.program,
@@ -160,6 +171,8 @@ def position(session: Session, case: Case) -> Position:
         case_manager=case.case_manager,
         reassessment_requested=case.reassess_key is not None
         and case.reassess_key == case.stage_key,
+        waiting_on_approval=approval is not None,
+        approval_decided=approval not in (None, ApprovalStatus.REQUESTED.value),
     )
 
 
@@ -300,7 +313,8 @@ def runs_moved_since(session: Session, since: datetime) -> list[str]:
     return [str(run) for run in session.scalars(query)]
 
 
-TAG_PREFIXES = ("program:", "stage:", "status:", "manager:", WAIT_TAG)
+APPROVAL_TAG = "approval:requested"  # the run waits for a supervisor's approval
+TAG_PREFIXES = ("program:", "stage:", "status:", "manager:", "approval:", WAIT_TAG)
 
 
 def manager_tag(staff_id: str) -> str:
@@ -320,7 +334,12 @@ def run_tags(position: Position, existing: list[str] | None = None) -> list[str]
     manager = [manager_tag(position.case_manager)] if position.case_manager else []
     waits = not position.closed and (waits_for_form(position.stage) or position.waiting_on_partners)
     program = Program(position.program)
-    wait = [wait_tag(position.stage, program, position.waiting_on_partners)] if waits else []
+    on_approval = position.waiting_on_approval and not position.closed
+    wait = (
+        [wait_tag(position.stage, program, position.waiting_on_partners, on_approval)]
+        if waits
+        else []
+    )
     return [
         "casework",
         f"program:{position.program}",
@@ -328,6 +347,7 @@ def run_tags(position: Position, existing: list[str] | None = None) -> list[str]
         f"status:{status}",
         *manager,
         *wait,
+        *([APPROVAL_TAG] if on_approval else []),
         *kept,
     ]
 

@@ -33,6 +33,7 @@ class Trigger(StrEnum):
     SEND = "send"  # referrals chosen: send them and wait for the partners' answers
     ACCEPTED = "accepted"  # every referral sent was accepted (set by the system)
     REJECTED = "rejected"  # a referral was rejected, failed or cancelled (set by the system)
+    RETURNED = "returned"  # a supervisor returned the form for correction (set by the system)
 
 
 # The monitoring review's decision: the triggers a case manager may choose there.
@@ -356,6 +357,19 @@ class EscalationRule(StrEnum):
     ADVERSE_NOTICE = "adverse_notice"
     APPOINTMENT_UNRECORDED = "appointment_unrecorded"
     APPOINTMENT_MISSED = "appointment_missed"
+    APPROVAL_OVERDUE = "approval_overdue"  # a form has waited past its program's approval_days
+
+
+class ApprovalStatus(StrEnum):
+    """Where a form held for a supervisor's approval stands (models.approvals)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+# The stages whose form a program may hold for a supervisor's approval.
+APPROVABLE = ("assessment", "plan", "closure")
 
 
 class Watch(StrEnum):

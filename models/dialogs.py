@@ -45,6 +45,7 @@ class DialogContext:
     refused: str | None = None  # why the last form at this stage was refused
     refused_by: str | None = None
     refused_at: str | None = None
+    returned: bool = False  # the last form was a supervisor's return, not a refusal
     elsewhere: str | None = None  # what the form asks in words, on the desk or the CLI only
 
 
@@ -65,7 +66,13 @@ def description(context: DialogContext) -> str:
         )
     if context.elsewhere:
         lines.append(context.elsewhere)
-    if context.refused:
+    if context.refused and context.returned:
+        lines.append(
+            f"**The last {label(context.stage).lower()} form was returned** by "
+            f"`{context.refused_by}` ({context.refused_at}) for correction. The reason, and "
+            "the form as it was given, are on the case's desk page (`casework show`)."
+        )
+    elif context.refused:
         who = f" (submitted by `{context.refused_by}`, {context.refused_at})"
         lines.append(
             f"**The last {label(context.stage).lower()} form was refused**{who}: "

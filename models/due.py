@@ -6,6 +6,7 @@ it). Case numbers and codes only."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
@@ -17,12 +18,14 @@ from sqlalchemy.orm import Session
 from casework.core.settings import get_settings
 from casework.models import notices
 from casework.models.appointments import BY_CLIENT, rebooked
-from casework.models.codes import AppointmentStatus, CaseStatus, Program, Stage
+from casework.models.approvals import requested as approval_requested
+from casework.models.codes import AppointmentStatus, ApprovalStatus, CaseStatus, Program, Stage
 from casework.models.labels import label, words
 from casework.models.lifecycle import stage_of_key, waits_for_form
 from casework.models.orm import (
     AdverseNotice,
     Appointment,
+    Approval,
     Benefit,
     Case,
     FollowUp,
@@ -44,7 +47,8 @@ class DueItem:
     program: str
     case_manager: str
     # stage, contact, reassessment, referral_answer, recertification, waiver,
-    # hearing_request, follow_up, appointment, appointment_outcome, rebook
+    # hearing_request, follow_up, appointment, appointment_outcome, rebook, approval,
+    # returned_form
     what: str
     subject: str  # coded: a stage key, REF-…, a benefit kind, a waiver requirement, a check
     action: str
@@ -155,6 +159,7 @@ CLOCK_COLUMNS = (
     Case.stage,
     Case.stage_key,
     Case.waiting_on,
+    approval_requested().label("awaiting_approval"),
     # Read as the driver gives them, in UTC without its zone: only their dates are used.
     *(
         type_coerce(column, DateTime()).label(column.key)
@@ -187,6 +192,8 @@ def _clocks(case: Any, until: date | None, configs: dict[Program, Any]) -> list[
         if until is None or due_on <= until:
             form = waits_for_form(stage)
             waiting = " (waiting on partners' answers)" if case.waiting_on else ""
+            if getattr(case, "awaiting_approval", False):
+                waiting = " (its form waits for a supervisor's approval)"
             submit = f": submit the {stage.value} form" if form and not waiting else ""
             action = f"finish {stage.value}{submit}{waiting}"
             found.append(
@@ -250,11 +257,77 @@ def _any_clock_due(configs: dict[Program, Any], until: date) -> Any:
     return or_(*each)
 
 
+def _approvals(
+    session: Session, managed: Any, approver: Iterable[str], until: date, configs: Any
+) -> list[DueItem]:
+    """Forms waiting for a supervisor's approval in the `approver`'s programs, each due
+    its program's `approval_days` after it was given; and the case manager's forms a
+    supervisor returned at the stage their case waits at, due at once, until given again."""
+    found = []
+    waiting = (
+        select(*SHOWN, Approval.stage, Approval.stage_key, Approval.requested_at)
+        .join(Approval, and_(Approval.case_id == Case.id, Approval.episode == Case.episode))
+        .where(
+            Case.status == CaseStatus.OPEN.value,
+            Case.program.in_(list(approver)),
+            Approval.status == ApprovalStatus.REQUESTED.value,
+        )
+    )
+    for row in session.execute(waiting):
+        number = row.case_number or ""
+        due_on = _day(row.requested_at) + timedelta(
+            days=configs[Program(row.program)].approval_days
+        )
+        found.append(
+            DueItem(
+                due_on,
+                number,
+                row.program,
+                row.case_manager,
+                "approval",
+                row.stage_key,
+                f"approve the {row.stage} form (`casework approve {number}`), or return it "
+                f"with a reason (`casework return {number} --reason …`)",
+            )
+        )
+    returned = (
+        select(*SHOWN, Approval.stage, Approval.stage_key, Approval.decided_by, Approval.decided_at)
+        .join(Approval, and_(Approval.case_id == Case.id, Approval.episode == Case.episode))
+        .where(
+            managed,
+            Approval.status == ApprovalStatus.RETURNED.value,
+            Approval.stage == Case.stage,
+            Approval.decided_at >= Case.stage_entered_at,
+            ~approval_requested(),
+        )
+    )
+    for back in session.execute(returned):
+        number = back.case_number or ""
+        found.append(
+            DueItem(
+                _day(back.decided_at),
+                number,
+                back.program,
+                back.case_manager,
+                "returned_form",
+                back.stage_key,
+                f"correct the {back.stage} form {back.decided_by} returned, and give it again "
+                f"(the reason: `casework show {number}`)",
+            )
+        )
+    return [item for item in found if item.due_on <= until]
+
+
 def due_list(
-    session: Session, today: date, within_days: int, manager: str | None = None
+    session: Session,
+    today: date,
+    within_days: int,
+    manager: str | None = None,
+    approver: Iterable[str] = (),
 ) -> list[DueItem]:
     """Everything due by `today + within_days` (overdue included), for one case manager or
-    all of them, by date then case number."""
+    all of them, by date then case number; and, for a supervisor, the forms waiting for
+    approval in the programs they supervise (`approver`)."""
     until = today + timedelta(days=within_days)
     mine = (Case.case_manager == manager) if manager is not None else true()
     is_open = Case.status == CaseStatus.OPEN.value
@@ -356,6 +429,7 @@ def due_list(
             )
         )
     items += _appointments(session, theirs(Appointment.case_id), today, until, configs)
+    items += _approvals(session, and_(is_open, mine), approver, until, configs)
     checks = (
         select(*SHOWN, FollowUp.day, FollowUp.due_on)
         .join(FollowUp, and_(FollowUp.case_id == Case.id, FollowUp.episode == Case.episode))
@@ -406,4 +480,7 @@ def _what(item: DueItem) -> str:
     with its subject (a benefit, a waiver by its label; a referral by its reference)."""
     if item.what == "stage":
         return f"{label(stage_of_key(item.subject))} form"
+    if item.what in ("approval", "returned_form"):
+        which = "to approve" if item.what == "approval" else "returned"
+        return f"{label(stage_of_key(item.subject))} form {which}"
     return f"{words(item.what)} ({label(item.subject)})"

@@ -369,11 +369,16 @@ WAIT_TAG = "wait:"  # the run's tag naming what it waits under: its form's versi
 STALE_WAIT = "its run waits "  # how `stale_wait` begins: `casework status` lists it so
 
 
-def wait_tag(stage: Stage, program: Program, on_partners: bool = False) -> str:
+def wait_tag(
+    stage: Stage, program: Program, on_partners: bool = False, on_approval: bool = False
+) -> str:
     """The tag of a run of `program` waiting at `stage` under this release (for partners'
-    answers, if `on_partners`): `wait:plan.v1.l1`, `wait:answers.l1`; at assessment, the
+    answers, if `on_partners`; for a supervisor's decision on its form, if `on_approval`):
+    `wait:plan.v1.l1`, `wait:answers.l1`, `wait:approval.l1`; at assessment, the
     instruments and versions asked too (`wait:assessment.v2.i3f0c9a1b.l1`), so a changed
     instrument carries the waiting run over as a release does."""
+    if on_approval:  # the decision is the store's, whatever the form's version
+        return f"{WAIT_TAG}approval.l{WAIT_LAYOUT}"
     spec = STAGES[stage]
     what = "answers" if on_partners or spec.form is None else f"{stage.value}.v{spec.form_version}"
     if stage is Stage.ASSESSMENT and not on_partners:
@@ -412,9 +417,11 @@ def current_wait_tags(program: Program | None = None) -> set[str]:
     """The wait tags a run of `program` (None: of any program) can carry under this release
     and what the programs file declares now."""
     chosen = list(Program) if program is None else [program]
-    return {wait_tag(stage, p) for stage in Stage for p in chosen} | {
-        wait_tag(Stage.REFERRAL, p, True) for p in chosen
-    }
+    return (
+        {wait_tag(stage, p) for stage in Stage for p in chosen}
+        | {wait_tag(Stage.REFERRAL, p, True) for p in chosen}
+        | {wait_tag(Stage.PLAN, Program.HOUSING, on_approval=True)}
+    )
 
 
 def program_of_tags(tags: Iterable[str]) -> Program | None:

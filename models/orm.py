@@ -222,6 +222,31 @@ class StageEvent(StageRecord, Base):
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
+class Approval(Base):
+    """A stage form held for a supervisor's approval (models.approvals): the form as the
+    run was given it (coded, as the run's input is), who gave it, and what became of it.
+    The reason a form was returned is a supervisor's words about the client's case: read
+    only by those who read the client's record (on PostgreSQL by column grant)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("case_id", "episode", "stage_key"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    episode: Mapped[int]
+    stage: Mapped[str] = mapped_column(CODE)
+    stage_key: Mapped[str] = mapped_column(CODE)  # where the form was given
+    wait_key: Mapped[str] = mapped_column(CODE)  # where the run waits for the decision
+    form: Mapped[dict[str, Any]]
+    form_version: Mapped[int]
+    submitted_by: Mapped[str] = mapped_column(CODE)
+    handed_by: Mapped[str | None] = mapped_column(CODE)  # who signed in and handed it over
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(CODE, index=True)  # requested | approved | returned
+    decided_by: Mapped[str | None] = mapped_column(CODE)
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class Assessment(StageRecord, Base):
     __tablename__ = "assessments"
     scores: Mapped[dict[str, Any]]  # needs domain -> the scale item's 1-5 (the matrix's)

@@ -100,8 +100,25 @@ class ProgramConfig(BaseModel):
     closure: list[IntakeField] = Field(default_factory=list, max_length=30)
     # A HUD-funded program: its HMIS project (its forms then ask HMIS's questions).
     hmis: HmisProject | None = None
+    # The stages whose form waits for a supervisor's approval before the case moves on
+    # (models.approvals): assessment, plan, closure; and the days a form may wait for it
+    # before it is on the supervisor's due list as overdue and on the escalation ladder.
+    approvals: list[Stage] = Field(default_factory=lambda: [Stage.PLAN, Stage.CLOSURE])
+    approval_days: int = Field(default=2, gt=0)
     # Read from the files named in `assessment`, when the programs file is loaded.
     instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
+
+    @model_validator(mode="after")
+    def _approvable(self) -> ProgramConfig:
+        from casework.models.codes import APPROVABLE
+
+        wrong = [stage.value for stage in self.approvals if stage.value not in APPROVABLE]
+        if wrong:
+            raise ValueError(
+                f"approvals: {', '.join(wrong)} cannot wait for approval; "
+                f"choose from {', '.join(APPROVABLE)}"
+            )
+        return self
 
     def recipient(self, role: RecipientRole, case_manager: str) -> str:
         """The staff id an escalation at `role` goes to."""

@@ -14,9 +14,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from casework.core.errors import UserError
 from casework.models.appointments import rebooked
+from casework.models.approvals import requested as approval_requested
 from casework.models.codes import (
     OPEN_GOALS,
     AppointmentStatus,
+    ApprovalStatus,
     CaseStatus,
     EscalationRule,
     FollowUpOutcome,
@@ -28,6 +30,7 @@ from casework.models.codes import (
 from casework.models.orm import (
     AdverseNotice,
     Appointment,
+    Approval,
     Benefit,
     CarePlan,
     Case,
@@ -180,7 +183,10 @@ def stage_overdue(session: Session, scope: Scope, programs: Programs) -> list[Br
     query = select(
         *CASE_COLUMNS, Case.episode, Case.stage, Case.stage_key, Case.stage_entered_at
     ).where(
-        Case.status == CaseStatus.OPEN.value, Case.stage.in_([s.value for s in timed]), condition
+        Case.status == CaseStatus.OPEN.value,
+        Case.stage.in_([s.value for s in timed]),
+        condition,
+        ~approval_requested(),  # the supervisor's to move now: approval_overdue watches it
     )
     return [
         _breach(
@@ -189,6 +195,33 @@ def stage_overdue(session: Session, scope: Scope, programs: Programs) -> list[Br
             f"e{row.episode}:{row.stage_key}",
             f"{programs[Program(row.program)].sla_days[Stage(row.stage)]} days in {row.stage}",
             f"{scope.days_since(row.stage_entered_at)} days in {row.stage}",
+        )
+        for row in _run(session, query, scope)
+    ]
+
+
+def approval_overdue(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A form has waited for a supervisor's approval longer than its program's
+    `approval_days`: the supervisor is told first, then the program manager."""
+    condition = _per_program(
+        programs, lambda config: Approval.requested_at < scope.cutoff(config.approval_days)
+    )
+    query = (
+        select(*CASE_COLUMNS, Approval.stage_key, Approval.stage, Approval.requested_at)
+        .join(Approval, and_(Approval.case_id == Case.id, Approval.episode == Case.episode))
+        .where(
+            Approval.status == ApprovalStatus.REQUESTED.value,
+            Case.status == CaseStatus.OPEN.value,
+            condition,
+        )
+    )
+    return [
+        _breach(
+            row,
+            Rule.APPROVAL_OVERDUE,
+            row.stage_key,
+            f"{row.stage} form decided within {programs[Program(row.program)].approval_days} days",
+            f"{scope.days_since(row.requested_at)} days waiting for approval",
         )
         for row in _run(session, query, scope)
     ]
@@ -514,6 +547,7 @@ def appointments(session: Session, scope: Scope, programs: Programs) -> list[Bre
 # Each query serves the rules listed with it; each watch runs its queries.
 QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     stage_overdue: (Rule.STAGE_OVERDUE,),
+    approval_overdue: (Rule.APPROVAL_OVERDUE,),
     no_contact: (Rule.NO_CONTACT,),
     referral_unanswered: (Rule.REFERRAL_UNANSWERED,),
     referral_failed: (Rule.REFERRAL_FAILED,),
@@ -528,6 +562,7 @@ QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
 WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
     Watch.STALLED_CASES: (
         stage_overdue,
+        approval_overdue,
         no_contact,
         referral_unanswered,
         referral_failed,
@@ -551,7 +586,8 @@ def first_level(rule: Rule) -> int:
     """Warnings are level 0 and stay there; a crisis goes straight to the supervisor."""
     if rule in WARNINGS:
         return 0
-    return 2 if rule is Rule.CRISIS else 1
+    # A crisis goes to the supervisor at once, as does a form waiting for their approval.
+    return 2 if rule in (Rule.CRISIS, Rule.APPROVAL_OVERDUE) else 1
 
 
 def due_reassessments(session: Session, scope: Scope, programs: Programs) -> list[str]:

@@ -335,6 +335,21 @@ class HouseholdMemberOut(BaseModel):
     left_on: date | None
 
 
+class ApprovalOut(OutModel):
+    """A stage form held for a supervisor's approval, or the one returned last at the
+    stage the case waits at (models.approvals); the reason only for readers of identity."""
+
+    stage: str
+    stage_key: str
+    status: str  # requested | returned
+    submitted_by: str
+    requested_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    form: dict[str, Any]  # the form as given, coded
+
+
 class CaseDetail(CaseSummary):
     client: ClientOut
     other_cases: list[OtherCaseOut] = Field(default_factory=list)
@@ -356,6 +371,7 @@ class CaseDetail(CaseSummary):
     appointments: list[AppointmentOut] = Field(default_factory=list)
     household_number: str | None = None
     household: list[HouseholdMemberOut] = Field(default_factory=list)
+    approval: ApprovalOut | None = None
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework.models import audit, cases, referrals
+from casework.models import approvals, audit, cases, contacts, referrals
 from casework.models.assessments import record_assessment
 from casework.models.codes import Stage, Trigger
 from casework.models.facts import facts
@@ -25,12 +25,14 @@ from casework.models.forms import (
     StageForm,
 )
 from casework.models.lifecycle import TransitionNotAllowed, check_transition
-from casework.models.orm import Case, StageEvent
+from casework.models.orm import Approval, Case, StageEvent
 from casework.models.plans import record_plan, record_review
 from casework.models.stage_questions import coded_answers
 
 MOVED = "moved"
 REJECTED = "rejected"
+HELD = approvals.HELD  # the form waits for a supervisor's approval (models.approvals)
+RETURNED = approvals.RETURNED  # a supervisor returned the form held
 
 Writer = Callable[[Session, Case, str, Any, datetime], object]
 
@@ -103,10 +105,13 @@ def record_stage(
     refusal: str | None = None,
     answer: Trigger | None = None,
     requested: bool = False,
+    decided: bool = False,
 ) -> StageOutcome:
     """Apply `form` to the case waiting at `key`; `refusal` records a form that never parsed;
     `answer` (no form) is what the partners' answers to the case's referrals came to;
-    `requested` (no form), the reassessment asked for at `key`, recorded as its asker's."""
+    `requested` (no form), the reassessment asked for at `key`, recorded as its asker's;
+    `decided` (no form), a supervisor's decision on the form held for approval: the form
+    applied as it was given, or returned."""
     case = cases.get_case(session, case_number, for_update=True)
     if episode != case.episode:
         raise StaleEpisode(f"{case.case_number} is in episode {case.episode}, not {episode}")
@@ -119,6 +124,12 @@ def record_stage(
         if case.reassess_key != key:
             raise TransitionNotAllowed(f"no reassessment was requested at {key}")
         answer, actor = Trigger.REASSESS, case.reassess_by or actor
+    decision = _decision(session, case, key) if decided else None
+    if decision is not None and decision.status == approvals.RETURNED:
+        return _returned(session, case, decision, key, at)
+    if decision is not None:  # approved: the form held, as its author gave it
+        form = approvals.held_form(decision, case.program)
+        actor = form.submitted_by
     trigger = form.trigger if form is not None else answer or Trigger.COMPLETE
     event = StageEvent(
         case_id=case.id,
@@ -129,11 +140,23 @@ def record_stage(
         actor=actor,
         at=at,
     )
-    crisis = _apply(session, case, event, form, refusal, None if requested else answer, requested)
-    session.add(event)
-    session.flush()
     given = form is not None or refusal is not None
     source, handed_by = _source(session, case, key, given, answer, requested)
+    if decision is not None:
+        source, handed_by = "approval", decision.decided_by
+    crisis = _apply(
+        session,
+        case,
+        event,
+        form,
+        refusal,
+        None if requested else answer,
+        requested,
+        handed_by=handed_by,
+        approved=decision,
+    )
+    session.add(event)
+    session.flush()
     # A form a signed-in command handed over is audited as theirs; the form's own
     # `submitted_by` is kept beside it when it names someone else.
     named = {"submitted_by": actor} if handed_by not in (None, actor) else {}
@@ -165,6 +188,7 @@ def await_again(
     if case.stage_key != key or find(session, case, episode, key) is not None:
         return
     cases.retry_stage(case)
+    approvals.moved_on(session, case, key)  # a decision awaited there is awaited on
     session.flush()
     audit.record(
         session, case, actor, "form_awaited_again", at, stage_key=key, next_key=case.stage_key
@@ -179,21 +203,31 @@ def _apply(
     refusal: str | None,
     answer: Trigger | None,
     requested: bool,
+    *,
+    handed_by: str | None = None,
+    approved: Approval | None = None,
 ) -> bool:
-    """Move the case as its form (answer, request) asks, or record why not; whether this
-    opened a crisis."""
+    """Move the case as its form (answer, request) asks, or record why not, or hold the
+    form for a supervisor's approval where its program asks for one (`approved`: the form
+    held, now approved); whether this opened a crisis."""
+    stage = Stage(case.stage)
     try:
         if refusal is not None:
             raise TransitionNotAllowed(refusal)
-        transition = check_transition(
-            Stage(case.stage), form, facts(session, case), answer, requested
-        )
+        transition = check_transition(stage, form, facts(session, case), answer, requested)
         if isinstance(form, ReferralForm):
             referrals.check_sendable(session, case, form)
     except TransitionNotAllowed as exc:
         event.outcome, event.error = REJECTED, str(exc)[:300]
         cases.retry_stage(case)
         return False
+    if form is not None and approved is None and approvals.needed(case.program, stage):
+        approvals.hold(session, case, event.stage_key, form, handed_by, event.at)
+        event.outcome = HELD
+        event.to_stage = transition.target.value if transition.target else None
+        return False
+    if approved is not None:  # the text given with the form is the move's
+        contacts.promote_narrative(session, case, approved.stage_key, event.stage_key)
     crisis_before = case.crisis_since
     if form is not None:
         writer(form)(session, case, event.stage_key, form, event.at)
@@ -209,9 +243,52 @@ def _apply(
     return crisis_before is None and case.crisis_since is not None
 
 
+def _decision(session: Session, case: Case, key: str) -> Approval:
+    """The supervisor's decision the case's run waits for at `key`, made."""
+    decision = approvals.awaited(session, case)
+    if decision is None or decision.wait_key != key or decision.status == approvals.REQUESTED:
+        raise TransitionNotAllowed(f"no decision is made on a form held at {key}")
+    return decision
+
+
+def _returned(
+    session: Session, case: Case, decision: Approval, key: str, at: datetime
+) -> StageOutcome:
+    """A supervisor returned the form held: the case waits for the stage's form again,
+    under the next key. The event says who returned it; the reason, a supervisor's words,
+    stays with the approval (the event's text reaches the run's log)."""
+    event = StageEvent(
+        case_id=case.id,
+        episode=case.episode,
+        stage_key=key,
+        from_stage=case.stage,
+        trigger=Trigger.RETURNED.value,
+        actor=decision.decided_by or "",
+        at=at,
+        outcome=RETURNED,
+        error=f"returned by {decision.decided_by} for correction (the reason is on the case)",
+    )
+    cases.retry_stage(case)
+    session.add(event)
+    session.flush()
+    audit.record(
+        session,
+        case,
+        decision.decided_by or "",
+        f"stage_{RETURNED}",
+        at,
+        source="approval",
+        stage_key=key,
+        from_stage=case.stage,
+        submitted_by=decision.submitted_by,
+    )
+    return _outcome(case, event)
+
+
 def history(session: Session, case: Case, *, refused: bool = False) -> list[StageEvent]:
-    """The case's moves in order; with `refused`, the refused forms too."""
-    outcomes = (MOVED, REJECTED) if refused else (MOVED,)
+    """The case's moves in order; with `refused`, the refused forms too, and those held
+    for approval and returned."""
+    outcomes = (MOVED, REJECTED, HELD, RETURNED) if refused else (MOVED,)
     query = (
         select(StageEvent)
         .where(StageEvent.case_id == case.id, StageEvent.outcome.in_(outcomes))
@@ -221,13 +298,14 @@ def history(session: Session, case: Case, *, refused: bool = False) -> list[Stag
 
 
 def last_refusal(session: Session, case: Case) -> StageEvent | None:
-    """The form refused last at the stage the case waits at now, if one was."""
+    """The form refused (or returned by a supervisor) last at the stage the case waits at
+    now, if one was."""
     query = (
         select(StageEvent)
         .where(
             StageEvent.case_id == case.id,
             StageEvent.episode == case.episode,
-            StageEvent.outcome == REJECTED,
+            StageEvent.outcome.in_((REJECTED, RETURNED)),
             StageEvent.from_stage == case.stage,
             StageEvent.at >= case.stage_entered_at,
         )

@@ -173,7 +173,13 @@ NOTICE_HORIZON_DAYS = 14
 REFUSALS_SHOWN = 20
 
 
-def my_day(session: Session, staff_id: str, today: date, within_days: int = 7) -> Day:
+def my_day(
+    session: Session,
+    staff_id: str,
+    today: date,
+    within_days: int = 7,
+    approver: list[str] | None = None,
+) -> Day:
     """A staff member's day: what is due from them, the open escalations addressed to them,
     notices of their cases near the aid-continuing deadline, and their refused forms."""
     from casework.models.due import due_list
@@ -204,7 +210,7 @@ def my_day(session: Session, staff_id: str, today: date, within_days: int = 7) -
         .limit(REFUSALS_SHOWN)
     )
     return Day(
-        due=due_list(session, today, within_days, staff_id),
+        due=due_list(session, today, within_days, staff_id, approver or ()),
         escalations=list(escalations),
         notices=[(number or "", notice) for number, notice in notices],
         refusals=[(number or "", event) for number, event in refusals],

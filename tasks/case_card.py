@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from casework.core.db import session_scope
 from casework.core.settings import get_settings
-from casework.models import cases, escalations, notices, referrals, stage_events
+from casework.models import approvals, cases, escalations, notices, referrals, stage_events
 from casework.models.codes import REFERRAL_WAITING, Program, Stage
 from casework.models.labels import label
 from casework.models.orm import AdverseNotice, Benefit
@@ -33,11 +33,22 @@ def card_markdown(case_number: str) -> str:
             f"- stage: **{label(case.stage)}** since {case.stage_entered_at:%Y-%m-%d}"
             + (" (waiting on partners)" if case.waiting_on else ""),
         ]
-        if (refused := stage_events.last_refusal(session, case)) is not None:
+        if (waits := approvals.pending(session, case)) is not None:
             lines.append(
-                f"- **last {label(case.stage).lower()} form refused** {refused.at:%Y-%m-%d %H:%M} "
-                f"(`{refused.actor}`): {refused.error}"
+                f"- **waiting for a supervisor's approval** of the {label(waits.stage).lower()} "
+                f"form given {waits.requested_at:%Y-%m-%d %H:%M} by `{waits.submitted_by}`"
             )
+        if (refused := stage_events.last_refusal(session, case)) is not None:
+            if refused.outcome == stage_events.RETURNED:
+                lines.append(
+                    f"- **last {label(case.stage).lower()} form returned** "
+                    f"{refused.at:%Y-%m-%d %H:%M} by `{refused.actor}` for correction"
+                )
+            else:
+                lines.append(
+                    f"- **last {label(case.stage).lower()} form refused** "
+                    f"{refused.at:%Y-%m-%d %H:%M} (`{refused.actor}`): {refused.error}"
+                )
         if case.status == "closed":
             lines.append(f"- closed {case.closed_at:%Y-%m-%d}" if case.closed_at else "- closed")
         else:

@@ -92,6 +92,7 @@ def dialog_context(position: Position) -> DialogContext:
             refused=refused.error if refused else None,
             refused_by=refused.actor if refused else None,
             refused_at=f"{refused.at:%Y-%m-%d %H:%M} UTC" if refused else None,
+            returned=refused is not None and refused.outcome == stage_events.RETURNED,
             elsewhere=_elsewhere(position),
         )
 

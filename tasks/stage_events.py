@@ -30,9 +30,11 @@ def record_stage(
     answer: Trigger | None = None,
     refused_by: str | None = None,
     requested: bool = False,
+    decided: bool = False,
 ) -> dict[str, Any]:
     """Apply one stage's form; a replay at the same key returns the stored outcome. A form
-    that did not parse is recorded as refused, as `refused_by`'s where that is known."""
+    that did not parse is recorded as refused, as `refused_by`'s where that is known;
+    `decided`: a supervisor's decision on the form held for approval (no form given)."""
     form_type = form_for(stage, program)
     form = form_type.model_validate(form_data) if form_type and form_data is not None else None
     actor = form.submitted_by if form is not None else refused_by or SYSTEM_ACTOR
@@ -50,6 +52,7 @@ def record_stage(
                 refusal=refusal,
                 answer=answer,
                 requested=requested,
+                decided=decided,
             )
         return outcome.as_dict()
 

@@ -41,6 +41,7 @@ from casework.models.lifecycle import example_form
 from casework.models.notices import NoticeRules
 from casework.models.orm import AdverseNotice, Case, Provider
 from casework.models.schemas import ClientIn
+from casework.models.stage_events import StageOutcome
 
 STAFF = "cm.tester"
 __all__ = ["ReferralForm", "ReferralRequest", "ReferralStatus", "NeedsDomain", "Stage", "Trigger"]
@@ -164,13 +165,47 @@ def case_opened_at(session: Session, at: datetime, program: Program = Program.HO
 
 
 def move(session: Session, case: Case, form: StageForm | None, at: datetime) -> None:
-    """Apply one stage form at `at` with the real store function (no flow run)."""
-    from casework.models.stage_events import record_stage
+    """Apply one stage form at `at` with the real store function (no flow run); a form its
+    program holds for approval is approved by the program's supervisor, as the run records
+    a decision."""
+    outcome = approved(session, case, form, at)
+    assert outcome.outcome == "moved", outcome
+
+
+def approved(
+    session: Session, case: Case, form: StageForm | None, at: datetime, actor: str = STAFF
+) -> StageOutcome:
+    """Apply one stage form at `at` (no flow run), approved by the program's supervisor
+    where its program holds it for approval: what it came to."""
+    from casework.models.stage_events import HELD, record_stage
 
     outcome = record_stage(
-        session, case.case_number or "", case.episode, case.stage_key, form, STAFF, at
+        session, case.case_number or "", case.episode, case.stage_key, form, actor, at
     )
-    assert outcome.outcome == "moved", outcome
+    return approve(session, case, at) if outcome.outcome == HELD else outcome
+
+
+def approve(session: Session, case: Case, at: datetime, approve: bool = True) -> StageOutcome:
+    """The program's supervisor approves (or returns) the form the case waits with, and the
+    decision is recorded as the case's run records it."""
+    from casework.models import approvals
+    from casework.models.programs import programs
+    from casework.models.staff import roster
+    from casework.models.stage_events import record_stage
+
+    supervisor = programs()[Program(case.program)].supervisor
+    reason = None if approve else "Goals need dates the client agreed to"
+    approvals.decide(session, case, roster(session), supervisor, approve, reason, at)
+    return record_stage(
+        session,
+        case.case_number or "",
+        case.episode,
+        case.stage_key,
+        None,
+        "system",
+        at,
+        decided=True,
+    )
 
 
 def walk_to(session: Session, case: Case, stage: Stage, at: datetime) -> Case:

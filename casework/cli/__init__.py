@@ -41,6 +41,8 @@ COMMANDS = {
     "intake-details": "cases",
     "reopen": "cases",
     "reassess": "cases",
+    "approve": "cases",
+    "return": "cases",
     "transfer": "cases",
     "due": "cases",
     "doc": "cases",

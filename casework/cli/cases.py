@@ -270,7 +270,11 @@ def submit(
         timeout=timeout,
     )
     emit(result.__dict__, as_json, lambda: submit_line(result))
-    return 0 if result.outcome in {"submitted", "moved"} else EXIT_ERROR
+    return 0 if result.outcome in DONE else EXIT_ERROR
+
+
+# Outcomes of a form handed over, or a decision on one, that are what was asked.
+DONE = {"submitted", "moved", "awaiting_approval", "returned"}
 
 
 def submit_line(result: Any) -> str:
@@ -278,6 +282,16 @@ def submit_line(result: Any) -> str:
         return f"{result.case_number}: {result.stage} form submitted ({result.stage_key})"
     if result.outcome == "moved":
         return f"{result.case_number}: {result.stage_key} recorded; now at {result.stage}"
+    if result.outcome == "awaiting_approval":
+        return (
+            f"{result.case_number}: {result.stage_key} recorded; the {result.stage} form waits "
+            "for a supervisor's approval"
+        )
+    if result.outcome == "returned":
+        return (
+            f"{result.case_number}: {result.stage_key} recorded; the {result.stage} form is "
+            "returned to the case manager for correction"
+        )
     return f"{result.case_number}: {result.stage_key} {result.outcome}: {result.error}"
 
 
@@ -470,6 +484,44 @@ def reassess(case_number: str, reason: str, note_text: str | None, wait: bool) -
     else:
         print(submit_line(result))
     return 0 if result.outcome in {"submitted", "moved", "held"} else EXIT_ERROR
+
+
+@command(commands, "approve", "approve the stage form a case waits with (its supervisors)")
+@click.argument("case_number")
+@click.option("--wait", is_flag=True, help="until the case's run has moved it on")
+@JSON
+def approve(case_number: str, wait: bool, as_json: bool) -> int:
+    return _decide(case_number, True, None, wait, as_json)
+
+
+@command(commands, "return", "return a case's stage form to its case manager, with a reason")
+@click.argument("case_number")
+@click.option("--reason", required=True, help="what to correct (store only)")
+@click.option("--wait", is_flag=True, help="until the case's run has recorded it")
+@JSON
+def return_form(case_number: str, reason: str, wait: bool, as_json: bool) -> int:
+    return _decide(case_number, False, free_text(reason, "--reason"), wait, as_json)
+
+
+def _decide(case_number: str, approve: bool, reason: str | None, wait: bool, as_json: bool) -> int:
+    from casework import services
+
+    result = services.approvals.decide(case_number.upper(), signed_in(), approve, reason, wait=wait)
+    decided = "approved" if approve else "returned"
+    emit(
+        result.__dict__,
+        as_json,
+        lambda: (
+            f"{result.case_number}: form {decided}; its run is recording it"
+            if result.outcome == "submitted"
+            else f"{result.case_number}: form {decided}"
+            if result.outcome == "held"
+            else submit_line(result)
+        ),
+    )
+    if result.outcome == "held":
+        warn(result.error)
+    return 0 if result.outcome in DONE | {"held"} else EXIT_ERROR
 
 
 @command(

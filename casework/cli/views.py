@@ -6,6 +6,7 @@ from typing import Any
 
 from casework.models.labels import label
 from casework.models.schemas import (
+    ApprovalOut,
     CaseDetail,
     CaseSummary,
     EscalationOut,
@@ -37,8 +38,21 @@ def history_line(h: HistoryEntry) -> str:
     when = f"  {h.at:%Y-%m-%d %H:%M} e{h.episode} {h.from_stage}"
     if h.outcome == "rejected":
         return f"{when} form REFUSED ({h.actor}): {h.error}"
+    if h.outcome == "awaiting_approval":
+        return f"{when} form given ({h.actor}); held for a supervisor's approval"
+    if h.outcome == "returned":
+        return f"{when} form RETURNED by {h.actor} for correction"
     moved = f"{when} -> {h.to_stage or 'closed'} ({h.trigger}, {h.actor})"
     return "\n".join([moved, *(f"    {question}: {answer}" for question, answer in h.answered)])
+
+
+def approval_line(held: ApprovalOut) -> str:
+    """The form waiting for approval, or the one returned last and why."""
+    given = f"{held.stage} form given {held.requested_at:%Y-%m-%d %H:%M} by {held.submitted_by}"
+    if held.status == "requested":
+        return f"approval: {given}; waiting for a supervisor"
+    when = f"{held.decided_at:%Y-%m-%d %H:%M}" if held.decided_at else ""
+    return f"approval: {given}; RETURNED {when} by {held.decided_by}: {held.reason}"
 
 
 def other_case_line(other: OtherCaseOut) -> str:
@@ -66,6 +80,8 @@ def case_text(case: CaseDetail) -> str:
         "history:",
         *(history_line(h) for h in case.history),
     ]
+    if (held := case.approval) is not None:
+        lines.append(approval_line(held))
     if case.household_number:
         lines.append(f"household {case.household_number}:")
         lines += [household_line(stay) for stay in case.household]

@@ -6,6 +6,7 @@ flows, the demo and every later surface call these; they stand on the models and
     appointments  appointments and visits booked, and what became of them
     messages    messages to clients: consent to them, a case's messages, a client's reply
     stages      a stage form handed to a case's run; a case sent back to assessment
+    approvals   a supervisor's decision on a stage form held for approval
     clients     likely duplicates; two records of one person merged
     households  a case's household: members registered, leaving, moving, with history
     transfers   cases handed to another case manager
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from casework.services import (
         appointments,
+        approvals,
         benefits,
         case_runs,
         cases,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "appointments",
+    "approvals",
     "benefits",
     "case_runs",
     "cases",

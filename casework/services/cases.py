@@ -18,6 +18,7 @@ from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.models import (
     appointments,
+    approvals,
     assessments,
     audit,
     benefits,
@@ -45,6 +46,7 @@ from casework.models.forms import describe_error
 from casework.models.orm import Case, Client
 from casework.models.programs import programs
 from casework.models.schemas import (
+    ApprovalOut,
     AssessmentOut,
     BenefitOut,
     CaseDetail,
@@ -295,6 +297,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
         episode = cases.episode_of(session, case)
         held, waived, checks = benefits.for_case(session, case)
         household_number, stays = household_records.listing(session, case, identity=True)
+        approval = approvals.pending(session, case) or approvals.last_returned(session, case)
         detail = CaseDetail(
             **CaseSummary.model_validate(case).model_dump(),
             client=ClientOut.model_validate(case.client),
@@ -333,6 +336,7 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             ),
             household_number=household_number,
             household=[HouseholdMemberOut.model_validate(asdict(stay)) for stay in stays],
+            approval=ApprovalOut.model_validate(approval) if approval else None,
         )
     # Asked of Prefect once the store's read is over: no transaction waits on the network.
     if detail.status == CaseStatus.OPEN.value:
@@ -344,10 +348,18 @@ def due(manager: str, within_days: int, today: date | None = None) -> list[Any]:
     """What is due from `manager` in the next `within_days` days (overdue included)."""
     from casework.models.due import due_list
 
-    if manager not in roster():
+    member = roster().get(manager)
+    if member is None:
         raise InputError(f"{manager} is not on the staff roster", field="manager")
     with session_scope(read_only=True) as session:
-        return due_list(session, today or now().date(), within_days, manager)
+        return due_list(session, today or now().date(), within_days, manager, approves(member))
+
+
+def approves(member: Any) -> list[str]:
+    """The programs whose forms `member` approves: a supervisor's own (models.approvals)."""
+    from casework.models.codes import StaffRole
+
+    return [p.value for p in member.programs] if member.role is StaffRole.SUPERVISOR else []
 
 
 CASELOAD_PAGE = 100  # `casework cases`: cases a page

@@ -18,6 +18,7 @@ from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.models import (
+    approvals,
     assessments,
     audit,
     cases,
@@ -136,6 +137,13 @@ def written_with(form: StageForm, given: dict[str, Any]) -> Written:
 
 
 def _check_stage(session: Session, case: Case, stage: Stage, form: StageForm) -> None:
+    if (held := approvals.pending(session, case)) is not None:
+        raise InputError(
+            f"{case.case_number}'s {held.stage} form (given by {held.submitted_by}) waits for "
+            f"a supervisor's approval; `casework approve {case.case_number}` or `casework "
+            f"return {case.case_number} --reason …`",
+            field="stage",
+        )
     if case.waiting_on is not None:
         raise InputError(
             f"{case.case_number} is waiting on partner agencies' answers to its "
@@ -440,9 +448,25 @@ def reassess(
         if note:
             contacts.save_narrative(session, case, f"reassess-{key}", note, requested_by, now())
         flow_run_id = cases.episode_of(session, case).flow_run_id
+    turn = _Turn(number, key, episode, flow_run_id or "")
+    return wake_to_record(turn, "reassessment", Stage.ASSESSMENT.value, wait, timeout)
+
+
+def wake_to_record(
+    turn: _Turn, what: str, stage: str | None, wait: bool, timeout: float
+) -> SubmitResult:
+    """Wake the case's run to record `what` the store holds for it at `turn`'s key (a
+    reassessment asked for, a supervisor's decision), and, with `wait`, wait until it has.
+    With Prefect away, `what` is kept, and recorded once the run wakes."""
+    number, key, episode, flow_run_id = (
+        turn.case_number,
+        turn.stage_key,
+        turn.episode,
+        turn.flow_run_id,
+    )
     deadline = time.monotonic() + timeout
     try:
-        if flow_run_id is None:
+        if not flow_run_id:
             raise prefect_api.OrchestratorUnavailable(f"{number} has no run yet")
         _wake(number, episode, key, flow_run_id, deadline)
     except prefect_api.OrchestratorUnavailable as exc:
@@ -451,11 +475,11 @@ def reassess(
             key,
             "held",
             None,
-            f"reassessment recorded; the case moves once its run wakes ({exc}): "
+            f"{what} recorded; the case moves once its run wakes ({exc}): "
             f"{prefect_api.who_finishes('wake')}, or `casework repair {number}`",
         )
     if not wait:
-        return SubmitResult(number, key, "submitted", Stage.ASSESSMENT.value)
+        return SubmitResult(number, key, "submitted", stage)
     return wait_for_stage(number, episode, key, flow_run_id, max(deadline - time.monotonic(), 10.0))
 
 

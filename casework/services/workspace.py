@@ -37,7 +37,9 @@ def today() -> date:
 
 def my_day(viewer: StaffMember) -> workspace.Day:
     with session_scope(read_only=True) as session:
-        return workspace.my_day(session, viewer.id, today())
+        from casework.services.cases import approves
+
+        return workspace.my_day(session, viewer.id, today(), approver=approves(viewer))
 
 
 def caseload(

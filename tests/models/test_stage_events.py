@@ -23,9 +23,7 @@ from tests.factories import STAFF, now
 
 
 def _apply(session: Session, case: Case, form) -> stage_events.StageOutcome:  # type: ignore[no-untyped-def]
-    return stage_events.record_stage(
-        session, case.case_number, case.episode, case.stage_key, form, STAFF, now()
-    )
+    return factories.approved(session, case, form, now())
 
 
 def _count(session: Session, model: type) -> int:
@@ -110,7 +108,13 @@ def test_every_change_is_audited_and_the_trail_is_append_only(store: Engine) -> 
         case = factories.new_case(session)
         _walk_to_monitoring(session, case)
         actions = [event.action for event in audit.for_case(session, case)]
-    assert actions == ["case_opened"] + ["stage_moved"] * 4
+    # The plan waited for its supervisor's approval (housing asks for one), then moved.
+    assert actions == ["case_opened", "stage_moved", "stage_moved"] + [
+        "stage_awaiting_approval",
+        "form_approved",
+        "stage_moved",
+        "stage_moved",
+    ]
     with session_scope(store) as session:
         event = session.scalars(select(AuditEvent)).first()
         assert event is not None
@@ -124,4 +128,4 @@ def test_every_change_is_audited_and_the_trail_is_append_only(store: Engine) -> 
             session.flush()
         session.rollback()
     with session_scope(store) as session:
-        assert _count(session, AuditEvent) == 5
+        assert _count(session, AuditEvent) == 7
