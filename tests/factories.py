@@ -373,3 +373,18 @@ def notice(
         at=at or datetime.combine(dated, time(9, 30), tzinfo=UTC),
         rules=rules or notices.notice_rules(),
     )
+
+
+def submit_approved(case_number: str, stage: Stage, form: StageForm, actor: str, **kwargs):  # type: ignore[no-untyped-def]
+    """Hand `form` to the case's waiting run and wait for its verdict (services.stages); a
+    form its program holds for approval is then approved by the program's supervisor,
+    as `casework approve` does, and the verdict is the move the approval made."""
+    from casework import services
+    from casework.models.programs import programs
+
+    result = services.stages.submit(case_number, stage, form, actor=actor, wait=True, **kwargs)
+    if result.outcome != "awaiting_approval":
+        return result
+    program = Program(services.cases.show(case_number).program)
+    supervisor = programs()[program].supervisor
+    return services.approvals.decide(case_number, supervisor, True, wait=True)

@@ -1,0 +1,149 @@
+"""A supervisor's approval on the real stack, as people give it: a case manager's plan by
+`casework submit` waits for approval (a step of its run: its tags and its case card say
+so), the supervisor approves it by `casework approve` and the run moves the case; another
+plan is returned by `casework return --reason`, comes back to the case manager with the
+reason and what was typed, and is corrected and approved. Only a supervisor of the program
+who did not give the form decides; the reason never reaches a Prefect surface."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from casework import services
+from casework.cli import main
+from casework.core import prefect_api
+from casework.models.codes import NeedsDomain, Stage
+from tests import factories
+from tests.conftest import acting_as
+from tests.polling import wait_for
+from tests.prefect_surfaces import surfaces_text
+
+pytestmark = pytest.mark.prefect
+REASON = "Goal two needs a date Mrs Quennell-Abernathy agreed to"
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def _plan_file(tmp_path: Path, *domains: NeedsDomain) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(factories.plan(*domains).model_dump(mode="json")))
+    return path
+
+
+def _waits_at(case_number: str) -> str:
+    """The key the case's run waits at, as the store has it."""
+    from casework.core.db import session_scope
+    from casework.models import cases
+
+    with session_scope(read_only=True) as session:
+        return cases.get_case(session, case_number).stage_key
+
+
+def _card(case_number: str) -> str:
+    from casework.tasks.case_card import card_markdown
+
+    return card_markdown(case_number)
+
+
+def test_a_plan_waits_for_the_supervisor_then_moves(
+    capsys: pytest.CaptureFixture[str], stack: str, tmp_path: Path
+) -> None:
+    number, _ = factories.case_waiting_at(Stage.PLAN)
+    plan = _plan_file(tmp_path, NeedsDomain.HOUSING)
+    code, out, err = _cli(capsys, "submit", number, "plan", "--file", str(plan), "--wait")
+    assert code == 0, err
+    assert "waits for a supervisor's approval" in out
+    detail = services.cases.show(number)
+    assert detail.stage == "plan"
+    assert detail.approval is not None
+    assert detail.approval.status == "requested"
+    run = wait_for(
+        "the run to wait for the decision",
+        lambda: (
+            (r := prefect_api.read_run(detail.flow_run_id or "")).waiting
+            and "approval:requested" in r.tags
+            and r
+        ),
+        timeout=60,
+    )
+    assert "wait:approval.l1" in run.tags
+    assert run.pause_key == _waits_at(number) != detail.approval.stage_key
+    assert "waiting for a supervisor's approval" in _card(number)
+
+    # The case manager (tester) cannot approve it; nor can it be given twice.
+    code, _, err = _cli(capsys, "approve", number)
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1
+    assert "supervisor of housing" in err
+    code, _, err = _cli(capsys, "submit", number, "plan", "--file", str(plan))
+    assert code != 0
+    assert "waits for a supervisor's approval" in err
+
+    with acting_as("sup.tester"):
+        code, out, err = _cli(capsys, "approve", number, "--wait")
+    assert code == 0, err
+    assert "now at referral" in out
+    detail = services.cases.show(number)
+    assert detail.stage == "referral"
+    assert detail.plan is not None
+    moved = detail.history[-1]
+    assert (moved.from_stage, moved.to_stage, moved.actor) == ("plan", "referral", "cm.tester")
+    assert [h.outcome for h in detail.history[-2:]] == ["awaiting_approval", "moved"]
+
+
+def test_a_returned_plan_is_corrected_and_approved(
+    capsys: pytest.CaptureFixture[str], stack: str, tmp_path: Path
+) -> None:
+    number, _ = factories.case_waiting_at(Stage.PLAN)
+    plan = _plan_file(tmp_path, NeedsDomain.HOUSING)
+    code, _, err = _cli(capsys, "submit", number, "plan", "--file", str(plan), "--wait")
+    assert code == 0, err
+    with acting_as("sup.tester"):
+        code, _, err = _cli(capsys, "return", number, "--reason", "")
+        assert code != 0
+        assert "--reason" in err
+        code, out, err = _cli(capsys, "return", number, "--reason", REASON, "--wait")
+    assert code == 0, err
+    assert "returned to the case manager" in out
+
+    # Back with the case manager: the reason and what was typed, and a form to give again.
+    code, out, _ = _cli(capsys, "show", number)
+    assert "RETURNED" in out
+    assert REASON in out
+    detail = services.cases.show(number)
+    assert detail.stage == "plan"
+    assert detail.approval is not None
+    assert detail.approval.reason == REASON
+    assert detail.approval.form["goals"][0]["domain"] == "housing"
+    run = wait_for(
+        "the run to wait for the plan again",
+        lambda: (
+            (r := prefect_api.read_run(detail.flow_run_id or "")).waiting
+            and r.pause_key == _waits_at(number)
+            and r
+        ),
+        timeout=60,
+    )
+    assert "approval:requested" not in run.tags
+    assert "last plan form returned" in _card(number)
+
+    corrected = _plan_file(tmp_path, NeedsDomain.HOUSING, NeedsDomain.INCOME_BENEFITS)
+    code, _, err = _cli(capsys, "submit", number, "plan", "--file", str(corrected), "--wait")
+    assert code == 0, err
+    with acting_as("sup.tester"):
+        code, out, err = _cli(capsys, "approve", number, "--wait")
+    assert code == 0, err
+    detail = services.cases.show(number)
+    assert detail.stage == "referral"
+    assert detail.plan is not None
+    assert len(detail.plan.goals) == 2
+    assert REASON not in surfaces_text(stack, [detail.flow_run_id or ""])
+    assert "Quennell" not in surfaces_text(stack, [detail.flow_run_id or ""])
