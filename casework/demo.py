@@ -197,10 +197,31 @@ def _settle(case: DemoCase, recorded: StageEvent | None) -> None:
     """The form handed over: done once recorded; a refusal stops the case."""
     if recorded is None:
         return  # the run is recording it
+    if recorded.outcome == stage_events.HELD:  # its program's supervisor signs it off
+        case.handed = _approve(case)
+        return
     if recorded.outcome != stage_events.MOVED:
         case.error = f"{case.route[case.done].value} form {recorded.outcome}: {recorded.error}"
         return
     _next(case)
+
+
+def _approve(case: DemoCase) -> str:
+    """The program's supervisor (the demo plays them too) approves the form the case waits
+    with: the key the case's run records the decision under."""
+    from casework.models import approvals
+    from casework.models.programs import programs
+
+    supervisor = programs()[case.program].supervisor
+    try:
+        return services.approvals.decide(
+            case.number, supervisor, True, timeout=STEP_SECONDS
+        ).stage_key
+    except InputError:  # an earlier attempt decided it, and failed only after
+        with session_scope(read_only=True) as session:
+            decided = approvals.latest(session, cases.get_case(session, case.number))
+            assert decided is not None, case.number
+            return decided.wait_key
 
 
 def _next(case: DemoCase) -> None:

@@ -16,8 +16,10 @@ In order, each step timed:
 4. the upgrade as docs/operators.md says: `casework backup`, then this code's `casework up` on
    the same data directory; `casework status` must exit 0 with nothing to repair;
 5. every open case moved to closure with this code's commands (the held referral answered
-   by hand), each case's history before the upgrade still the start of its history after,
-   and no form recorded that nobody gave.
+   by hand; each plan and closure, which this release holds for a supervisor's approval,
+   approved by a supervisor of every program signed in as themselves), each case's
+   history before the upgrade still the start of its history after, and no form recorded
+   that nobody gave.
 
 With --postgresql (`.ci/run` adds it when PostgreSQL answers on 127.0.0.1:5432) the same
 runs with the Prefect server and the case store each on a PostgreSQL database of its own,
@@ -56,6 +58,8 @@ CHANGELOG = ROOT / "CHANGELOG.md"
 RELEASE = re.compile(r"^## (?P<version>\d+\.\d+\.\d+) .*commit (?P<commit>[0-9a-f]{7,40})", re.M)
 PROGRAMS = ["housing", "healthcare", "child_welfare", "substance_use", "geriatric"]
 ACTOR = "cm.upgrade"
+# Who approves the plans and closures the programs hold for approval (0.2.0 and later).
+SUPERVISOR = "sup.upgrade"
 HELD_TOKEN = "held-partner-token-0123"
 PG = "127.0.0.1:5432"
 LOAD = 10  # forms submitted at once while a backup is made
@@ -133,23 +137,32 @@ class Upgrade:
             for database in self.databases.values():
                 admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
                 admin.execute(f"CREATE DATABASE {database}")
+            admin.execute(f'DROP ROLE IF EXISTS "{SUPERVISOR}"')  # a run stopped midway
         self.say(f"PostgreSQL: {', '.join(self.databases.values())}")
 
-    def command(self, release: str, *argv: str) -> subprocess.CompletedProcess[str]:
-        """`casework ARGV` of the old release or of this code, as a user runs it."""
+    def command(
+        self, release: str, *argv: str, staff: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`casework ARGV` of the old release or of this code, as a user runs it (as `staff`:
+        signed in as them, on PostgreSQL with their own role)."""
         python = self.old / ".venv/bin/python" if release == "old" else Path(sys.executable)
+        env = self.env()
+        if staff is not None and self.pg:
+            env["CASEWORK_DATABASE_URL"] = f"postgresql+psycopg://{staff}@{PG}/{self.db('store')}"
+        elif staff is not None:
+            env["CASEWORK_ACTOR"] = staff
         return subprocess.run(
             [str(python), "-m", "casework", *argv],
-            env=self.env(),
+            env=env,
             cwd=self.home,
             capture_output=True,
             text=True,
             timeout=600,
         )
 
-    def casework(self, release: str, *argv: str) -> str:
+    def casework(self, release: str, *argv: str, staff: str | None = None) -> str:
         """Its output; a failure is the test's."""
-        done = self.command(release, *argv)
+        done = self.command(release, *argv, staff=staff)
         if done.returncode != 0:
             raise Failed(f"{release} casework {' '.join(argv)}: {done.stderr.strip()[-500:]}")
         return done.stdout
@@ -322,14 +335,43 @@ class Upgrade:
         )
         log = self.wait_in_log("new-up", "Ctrl-C stops everything.", up)
         self.say(f"this code's casework up on the same data directory:\n{log.strip()}")
+        self.supervisor()
         status = self.command("new", "status")
         if status.returncode != 0 or "All is well." not in status.stdout:
             raise Failed(f"casework status after the upgrade: {status.stdout[-800:]}")
         self.say("casework status: exit 0, all is well")
         return up
 
+    def supervisor(self) -> None:
+        """A supervisor of every program, who approves the plans and closures this release
+        holds for approval: a staff role of their own on PostgreSQL, else this OS login."""
+        every = [*PROGRAMS, "criminal_justice"]
+        if self.pg:
+            add = [
+                "staff",
+                "add",
+                SUPERVISOR,
+                "--role",
+                "supervisor",
+                "--programs",
+                ",".join(every),
+            ]
+            self.casework("new", *add)
+        else:
+            path = self.home / "staff.toml"
+            path.write_text(
+                path.read_text() + f'\n[[staff]]\nid = "{SUPERVISOR}"\nrole = "supervisor"\n'
+                f'programs = {json.dumps(every)}\nlogin = "{getpass.getuser()}"\n'
+            )
+        self.say(f"{SUPERVISOR}: a supervisor of every program, to approve plans and closures")
+
     def step(self, number: str, show: dict[str, Any]) -> None:
-        """Give the one form (or answer) that moves `number` on, with this code's commands."""
+        """Give the one form (or answer, or approval) that moves `number` on, with this
+        code's commands."""
+        held = show.get("approval")
+        if held and held["status"] == "requested":
+            self.casework("new", "approve", number, "--wait", staff=SUPERVISOR)
+            return
         if show["waiting_on"]:
             for referral in show["referrals"]:
                 if referral["status"] in ("requested", "received"):
@@ -532,6 +574,7 @@ class Upgrade:
                 with psycopg.connect(f"postgresql://postgres@{PG}/test", autocommit=True) as admin:
                     for database in self.databases.values():
                         admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+                    admin.execute(f'DROP ROLE IF EXISTS "{SUPERVISOR}"')
 
 
 def main() -> int:

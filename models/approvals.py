@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
 from casework.core.errors import UserError
@@ -88,11 +88,25 @@ def pending(session: Session, case: Case) -> Approval | None:
     return session.scalars(query).first()
 
 
+def latest(session: Session, case: Case) -> Approval | None:
+    """The case's latest form held for approval in its current episode, decided or not."""
+    query = (
+        select(Approval)
+        .where(Approval.case_id == case.id, Approval.episode == case.episode)
+        .order_by(Approval.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
 def requested() -> ColumnElement[bool]:
     """A filter on cases: a form of the case's current episode waits for a decision."""
     held = aliased(Approval)  # apart from any approvals the query reads itself
-    return exists().where(
-        and_(held.case_id == Case.id, held.episode == Case.episode, held.status == REQUESTED)
+    # One column, not `*`: on PostgreSQL the roles that may not read the reason ask too.
+    return (
+        select(held.id)
+        .where(held.case_id == Case.id, held.episode == Case.episode, held.status == REQUESTED)
+        .exists()
     )
 
 

@@ -301,6 +301,26 @@ def flat(posted: dict[str, list[str]]) -> dict[str, Any]:
     return {name: values if len(values) > 1 else values[0] for name, values in posted.items()}
 
 
+def to_values(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A form's data as the page posts it (flat: path -> value; yes/no for booleans): a
+    form given before, laid out again to be corrected (the inverse of `to_data`)."""
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict):
+            values |= to_values(value, f"{path}.")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, row in enumerate(value):
+                values |= to_values(row, f"{path}.{i}.")
+        elif isinstance(value, list):
+            values[path] = [str(v) for v in value]
+        elif isinstance(value, bool):
+            values[path] = "yes" if value else "no"
+        elif value is not None:
+            values[path] = str(value)
+    return values
+
+
 def to_data(model: type[BaseModel], values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """The model's data from flat posted values: yes/no as booleans, scales as numbers, a
     blank choice left out (the model's default, or its "required" refusal), and a row of a

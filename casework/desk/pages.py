@@ -417,6 +417,23 @@ def register(  # noqa: C901 - the table of routes
 
         return on_case(request, case_number, form, "reassess", act)
 
+    @app.post("/cases/{case_number}/approval", response_class=HTMLResponse)
+    def approval(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
+        def act(held: DeskSession) -> str:
+            approve = _one(form, "decision") == "approve"
+            reason = _one(form, "reason") or None
+            if not approve and reason is None:
+                raise InputError("Say what the case manager should correct.")
+            result = services.approvals.decide(
+                case_number, held.staff_id, approve, reason, wait=True, timeout=SUBMIT_SECONDS
+            )
+            done = "Approved." if approve else "Returned to the case manager with your reason."
+            return _outcome(result, done)
+
+        return on_case(request, case_number, form, "approval", act, keep="approval")
+
     # -- the team -------------------------------------------------------------------------
 
     @app.get("/team", response_class=HTMLResponse)
@@ -583,9 +600,10 @@ def _stage_form(
 ) -> tuple[type[BaseModel] | None, dict[str, Any]]:
     """The form of the case's current stage, and how the page lays it out for this case."""
     stage = Stage(detail.stage)
+    held = detail.approval is not None and detail.approval.status == "requested"
     model = (
         form_for(stage, detail.program)
-        if detail.status == "open" and not detail.waiting_on
+        if detail.status == "open" and not detail.waiting_on and not held
         else None
     )
     if model is None:
@@ -649,6 +667,11 @@ def _case(
     except UserError:
         return render("no_case.html", held, 404, case_number=case_number)
     form_values = dict(values.get("form", {}))
+    back = detail.approval if detail.approval and detail.approval.status == "returned" else None
+    if back is not None and not form_values:  # returned: what was given, to correct
+        form_values = forms.to_values(back.form)
+        given = detail.narratives.get(f"e{detail.episode}:{back.stage_key}")
+        form_values.setdefault("narrative", given or "")
     providers = _providers(detail.program.value)  # the referral form's, and consent's
     model, options = _stage_form(detail, form_values, providers)
     items = forms.layout(model, form_values, **options) if model else []
@@ -695,6 +718,39 @@ def _case(
         transfer_reasons=[(r.value, label(r.value)) for r in TransferReason],
         objectives=Objective,
         anchor=anchor,
+        narrative_text=form_values.get("narrative", ""),
+        decides=_decides(held, detail),
+        approval_given=_given(detail.approval.form) if detail.approval else [],
+        approval_kept=values.get("approval", {}),
+    )
+
+
+def _given(form: dict[str, Any]) -> list[tuple[str, str]]:
+    """A form as it was given, for reading: each answer by its path in words, codes by
+    their labels (who gave it is said beside it)."""
+    return [
+        (" ".join(forms.words_of(part) for part in path.split(".")), _shown(value))
+        for path, value in forms.to_values(form).items()
+        if path != "submitted_by"
+    ]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(label(v) for v in value) or "-"
+    return {"yes": "Yes", "no": "No"}.get(value, label(value))
+
+
+def _decides(held: DeskSession, detail: CaseDetail) -> bool:
+    """Whether the viewer is offered the decision on the form the case waits with: a
+    supervisor of its program who did not give it (the service refuses anyone else)."""
+    waiting = detail.approval
+    return (
+        waiting is not None
+        and waiting.status == "requested"
+        and held.member.role is StaffRole.SUPERVISOR
+        and detail.program in held.member.programs
+        and held.staff_id != waiting.submitted_by
     )
 
 
@@ -819,6 +875,9 @@ def _option_refusal(text: str) -> dict[str, list[str]]:
 
 
 def _outcome(result: Any, done: str) -> str:
+    if result.outcome == "awaiting_approval":
+        stage = label(result.stage).lower()
+        return f"The {stage} form is given; it waits for a supervisor's approval."
     if result.outcome == "moved":
         where = "closed" if result.stage == "closed" else f"at {label(result.stage).lower()}"
         return f"{done} The case is now {where}."

@@ -26,11 +26,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from casework.cli import main
 from casework.core.db import AccessDenied, engine_for, make_engine, migrate, session_scope
 from casework.core.settings import get_settings
-from casework.models import cases, exports, households
+from casework.models import cases, exports, households, stage_events
 from casework.models.clients import create_client, identity_of
-from casework.models.codes import HouseholdRelationship, Program
+from casework.models.codes import HouseholdRelationship, NeedsDomain, Program, Stage
 from casework.models.orm import (
     AccessEntry,
+    Approval,
     AuditEvent,
     Case,
     ChangeLog,
@@ -1284,3 +1285,52 @@ def test_a_members_hmis_answers_are_the_case_managers_to_record_and_identity_sta
     with pytest.raises(DBAPIError, match="permission denied"):
         as_role(store, "program_manager", "SELECT identity FROM member_answers")
     assert as_role(store, "supervisor", "SELECT count(*) FROM member_answers")[0][0] >= 1
+
+
+def test_only_the_programs_supervisor_decides_on_a_held_form_and_the_reason_stays_theirs(
+    store: Store,
+) -> None:
+    """A plan held for approval: the case manager, the program manager and the operator may
+    not decide on it (command and raw SQL); the program's supervisor returns it with a
+    reason, which the case manager reads and the program manager cannot."""
+    from casework.models import approvals
+
+    with session_scope(store.owner) as session:
+        for number in (store.housing, store.others):
+            case = session.scalars(select(Case).where(Case.case_number == number)).one()
+            factories.walk_to(session, case, Stage.PLAN, factories.now())
+            stage_events.record_stage(
+                session, number, case.episode, case.stage_key,
+                factories.plan(NeedsDomain.HOUSING), "cm.tester", factories.now(),
+            )  # fmt: skip
+            assert approvals.pending(session, case) is not None
+    for role in ("case_manager", "program_manager", "operator"):
+        code, _, err = cli(store, role, "approve", store.housing)
+        assert code == 1, (role, err)
+        assert err.count("\n") == 1, err
+    refused(store, "supervisor", f"no case {store.geriatric}", "approve", store.geriatric)
+    sup = STAFF["supervisor"][0]
+    code, _, err = cli(store, "supervisor", "return", store.housing, "--reason", "Dates, please")
+    assert code == 0, err
+    with session_scope(store.owner) as session:
+        case = session.scalars(select(Case).where(Case.case_number == store.housing)).one()
+        back = session.scalars(select(Approval).where(Approval.case_id == case.id)).one()
+        assert (back.status, back.decided_by, back.reason) == ("returned", sup, "Dates, please")
+    assert last_audit(store, "form_returned").actor == sup
+    reason = "SELECT reason FROM approvals WHERE reason IS NOT NULL"
+    assert as_role(store, "case_manager", reason) == [("Dates, please",)]
+    assert len(as_role(store, "program_manager", "SELECT status FROM approvals")) == 2
+    for role in ("program_manager", "operator", "admin"):
+        denied(store, role, "permission denied for table approvals", reason)
+    denied(
+        store,
+        "case_manager",
+        "permission denied for table approvals",
+        "UPDATE approvals SET status = 'approved'",
+    )
+    denied(
+        store,
+        "supervisor",
+        "permission denied for table approvals",
+        "UPDATE approvals SET form = '{}'",
+    )

@@ -39,6 +39,17 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return int(exit_info.value.code or 0), out, err
 
 
+def approved_by_cli(capsys: pytest.CaptureFixture[str], case_number: str) -> str:
+    """`casework approve CASE --wait`, signed in as the suite's supervisor (of every
+    program): the form the case waits with, approved as its program asks; what it said."""
+    from tests.conftest import acting_as
+
+    with acting_as("sup.tester"):
+        code, out, err = run_cli(capsys, "approve", case_number, "--wait")
+    assert code == 0, err
+    return out
+
+
 def _store_size() -> tuple[int, int]:
     with session_scope() as session:
         return (

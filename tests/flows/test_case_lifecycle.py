@@ -93,28 +93,34 @@ def test_case_runs_from_intake_to_closure_and_reopens_as_a_new_episode(stack: st
         "closure",
         "goals_met",
     )
-    assert [h.to_stage for h in detail.history] == [
-        "assessment",
-        "plan",
-        "referral",
-        "monitoring",
-        "closure",
-        None,
+    # The plan and the closure each waited for housing's supervisor, then moved.
+    assert [(h.to_stage, h.outcome) for h in detail.history] == [
+        ("assessment", "moved"),
+        ("plan", "moved"),
+        ("referral", "awaiting_approval"),
+        ("referral", "moved"),
+        ("monitoring", "moved"),
+        ("closure", "moved"),
+        (None, "awaiting_approval"),
+        (None, "moved"),
     ]
     assert detail.latest_assessment is not None
     assert detail.latest_assessment.risk_level == "high"
-    assert _rows(case_number)["events"] == 6
-    # Each form was handed over by a signed-in command: audited as such, with who.
+    assert _rows(case_number)["events"] == 8
+    # Each form was handed over by a signed-in command: audited as such, with who; the
+    # approved ones moved the case as the supervisor's act.
     with session_scope(read_only=True) as session:
         trail = audit.for_case(session, cases.get_case(session, case_number))
     moves = [e for e in trail if e.action == "stage_moved"]
-    assert [e.detail["source"] for e in moves] == ["system"] + ["cli"] * 5  # intake: no form
+    sources = ["system", "cli", "approval", "cli", "cli", "approval"]  # intake: no form
+    assert [e.detail["source"] for e in moves] == sources
     assert {e.actor for e in trail if e.action == "form_handed_over"} == {ACTOR}
-    # Audited as the signed-in actor who handed each form over; the form's own
-    # submitted_by (another staff id here) is kept beside it.
+    # Audited as the signed-in actor who handed each form over (or the supervisor who
+    # approved it); the form's own submitted_by (another staff id here) is kept beside it.
+    who = {"cli": ACTOR, "approval": "sup.housing"}
     assert [(e.actor, e.detail.get("submitted_by")) for e in moves[1:]] == [
-        (ACTOR, factories.STAFF)
-    ] * 5
+        (who[source], factories.STAFF) for source in sources[1:]
+    ]
 
     run = _wait_for_state(flow_run_id, "COMPLETED")
     assert run.name == case_number
@@ -521,4 +527,5 @@ def test_a_hand_over_whose_answer_was_lost_says_only_what_is_known(
     assert err.count("\n") == 1
     assert f"{case_number}: plan-3 form handed over; not yet confirmed" in err
     assert f"`casework show {case_number}`" in err
-    wait_for("the plan to be applied", lambda: services.cases.show(case_number).stage == "referral")
+    held = lambda: (a := services.cases.show(case_number).approval) and a.status == "requested"  # noqa: E731
+    wait_for("the plan to be taken (held for approval, as housing asks)", held)

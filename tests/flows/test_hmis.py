@@ -19,6 +19,7 @@ import pytest
 from casework.cli import main
 from casework.models.codes import NeedsDomain, Stage, Trigger
 from tests import factories
+from tests.casework.test_cli import approved_by_cli
 from tests.casework.test_hmis import check_against_specification
 from tests.conftest import acting_as
 from tests.prefect_surfaces import identity_strings, surfaces_text
@@ -103,6 +104,7 @@ def test_a_hud_funded_case_starts_and_exits_with_hmis_answers(
     )
     code, _, err = _cli(capsys, "submit", number, "closure", "--file", str(closure), "--wait")
     assert code == 0, err
+    approved_by_cli(capsys, number)  # housing's supervisor signs the closure off
 
     code, out, _ = _cli(capsys, "show", number, "--json")
     shown = json.loads(out)

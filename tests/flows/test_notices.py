@@ -19,7 +19,7 @@ from casework.models import cases
 from casework.models.codes import NeedsDomain, Stage, Trigger
 from casework.models.orm import Escalation
 from tests import factories
-from tests.casework.test_cli import run_cli
+from tests.casework.test_cli import approved_by_cli, run_cli
 from tests.casework.test_transfers import prefect_away
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, case_events, identity_strings, surfaces_text
@@ -233,6 +233,8 @@ def test_a_late_request_gets_no_aid_and_an_upheld_notice_holds_monitoring_until_
     for stage, form in (("plan", plan), ("referral", factories.referral())):
         code, _, err = _submit(capsys, tmp_path, case_number, stage, form)
         assert code == 0, err
+        if stage == "plan":  # housing's supervisor signs the revised plan off
+            approved_by_cli(capsys, case_number)
     code, out, err = _submit(
         capsys, tmp_path, case_number, "monitoring", factories.monitoring(Trigger.CONTINUE)
     )

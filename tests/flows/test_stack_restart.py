@@ -50,9 +50,7 @@ def test_a_dead_server_stops_up_in_one_line_and_nothing_is_lost(running_stack: S
     assert where(waiting) == ("referral", True)
 
     running_stack.start(True, "--verbose")  # as an operator watching it: the runner's lines too
-    result = services.stages.submit(
-        opened.case_number, Stage.PLAN, factories.plan(), actor="tester", wait=True
-    )
+    result = factories.submit_approved(opened.case_number, Stage.PLAN, factories.plan(), "tester")
     assert (result.outcome, result.stage) == ("moved", "referral")
     wait_for(
         "the answered case to move on with no command",

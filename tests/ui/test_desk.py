@@ -133,7 +133,12 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
     )
     second.get_by_label("Target date").fill(target)
     page.locator("#stage-form").get_by_role("button", name="Record the plan").click()
-    page.get_by_text("The plan is recorded. The case is now at referral.").wait_for()
+    page.get_by_text("The plan form is given; it waits for a supervisor's approval.").wait_for()
+    assert page.get_by_role("heading", name="Waiting for approval").is_visible()
+    # Housing's supervisor approves it (tests/ui/test_desk_approvals.py does so on the desk).
+    approved = services.approvals.decide(case_number, "sup.housing", True, wait=True)
+    assert approved.stage == "referral", approved
+    page.reload()
 
     # The referral: refused for want of consent; consent recorded on the page; sent.
     def refer() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from casework import services
 from casework.core.db import session_scope
 from casework.core.settings import get_settings
 from casework.models import assessments, cases, hmis
@@ -139,7 +140,7 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    from tests.casework.test_cli import run_cli
+    from tests.casework.test_cli import approved_by_cli, run_cli
 
     # The case that waited under the matrix alone is carried over by the restart: it waits
     # under the new instruments, and its form is the new one.
@@ -218,6 +219,7 @@ def test_an_agency_adds_the_hunger_vital_sign_by_editing_files_only(  # type: ig
         capsys, "submit", carried, "plan", "--file", str(tmp_path / "plan.json"), "--wait"
     )
     assert code == 0, err
+    approved_by_cli(capsys, carried)  # housing's supervisor signs the plan off
     code, out, _ = run_cli(capsys, "show", carried)
     assert "housing: obtain_housing_voucher by" in out
     assert "  People in the household: 4" in out
@@ -339,7 +341,7 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    from tests.casework.test_cli import run_cli
+    from tests.casework.test_cli import approved_by_cli, run_cli
 
     # The case that waited at closure before the questions were added is carried over by
     # the restart: it waits under the new questions, and answers them.
@@ -362,6 +364,7 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
     form.write_text(json.dumps(example | {"questions": answered}))
     code, out, err = run_cli(capsys, "submit", by_cli, "closure", "--file", str(form), "--wait")
     assert code == 0, err
+    approved_by_cli(capsys, by_cli)  # housing's supervisor signs the closure off
     code, out, _ = run_cli(capsys, "show", by_cli)
     assert "    Where the client went: Staying with family, temporary" in out
     assert f"    Forwarding address: {ADDRESS}" in out
@@ -403,7 +406,8 @@ def test_an_agency_asks_its_own_questions_at_closure(  # type: ignore[no-untyped
     )
     form_on_page.get_by_label(re.compile("^Forwarding address")).fill(ADDRESS)
     form_on_page.get_by_role("button", name="Record the closure").click()
-    page.get_by_text("The closure is recorded. The case is now closed.").wait_for()
+    page.get_by_text("The closure form is given; it waits for a supervisor's approval.").wait_for()
+    services.approvals.decide(on_desk, "sup.housing", True, wait=True)
     wait_for("the desk's case to close", lambda: _closed(on_desk))
     page.goto(f"{DESK}/cases/{on_desk}")
     history = page.locator("#history")
