@@ -38,9 +38,9 @@ from casework.models.codes import (
 )
 from casework.models.forms import WrittenRefused
 from casework.models.intake_fields import member_form_of
-from casework.models.labels import label
+from casework.models.labels import field_title, label
 from casework.models.lifecycle import form_for
-from casework.models.schemas import CaseDetail, ClientIn, ContactIn
+from casework.models.schemas import ApprovalOut, CaseDetail, ClientIn, ContactIn
 from casework.models.workspace import SORTS
 
 Acting = Callable[[Request], AbstractContextManager[DeskSession]]
@@ -720,19 +720,36 @@ def _case(
         anchor=anchor,
         narrative_text=form_values.get("narrative", ""),
         decides=_decides(held, detail),
-        approval_given=_given(detail.approval.form) if detail.approval else [],
+        approval_given=_given(detail.approval, detail.program) if detail.approval else [],
         approval_kept=values.get("approval", {}),
     )
 
 
-def _given(form: dict[str, Any]) -> list[tuple[str, str]]:
-    """A form as it was given, for reading: each answer by its path in words, codes by
-    their labels (who gave it is said beside it)."""
+def _given(held: ApprovalOut, program: Program) -> list[tuple[str, str]]:
+    """A form held for approval as it was given, for reading: each answer by its question
+    (the program's own by their labels), codes by their labels (who gave it is said
+    beside it)."""
+    from casework.models.programs import programs
+
+    asked = getattr(programs()[program], held.stage, None)
+    own = {f"questions.{q.id}": q.label for q in asked} if isinstance(asked, list) else {}
     return [
-        (" ".join(forms.words_of(part) for part in path.split(".")), _shown(value))
-        for path, value in forms.to_values(form).items()
+        (own.get(path) or _question(path), _shown(value))
+        for path, value in forms.to_values(held.form).items()
         if path != "submitted_by"
     ]
+
+
+def _question(path: str) -> str:
+    """A path of a form's answer in words: `goals.0.target_date` is "Goal 1: target date"."""
+    parts = path.split(".")
+    rows = [
+        f"{forms.words_of(name)} {int(index) + 1}"
+        for name, index in zip(parts, parts[1:], strict=False)
+        if index.isdigit()
+    ]
+    leaf = field_title(parts[-1])
+    return ": ".join([*rows, leaf if not rows else leaf.lower()])
 
 
 def _shown(value: Any) -> str:

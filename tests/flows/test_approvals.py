@@ -78,6 +78,25 @@ def test_a_plan_waits_for_the_supervisor_then_moves(
     assert run.pause_key == _waits_at(number) != detail.approval.stage_key
     assert "waiting for a supervisor's approval" in _card(number)
 
+    # Resume pressed on the dashboard decides nothing: the run waits again, under the next
+    # key, for the same decision, and nothing is recorded as given or refused.
+    first = run.pause_key
+    prefect_api.rest_api("POST", f"/flow_runs/{run.flow_run_id}/resume", {})
+    run = wait_for(
+        "the run to wait again for the decision",
+        lambda: (
+            (r := prefect_api.read_run(run.flow_run_id)).waiting
+            and r.pause_key not in (None, first)
+            and r.pause_key == _waits_at(number)
+            and r
+        ),
+        timeout=60,
+    )
+    again = services.cases.show(number)
+    assert again.approval is not None
+    assert again.approval.status == "requested"
+    assert [h.outcome for h in again.history][-1] == "awaiting_approval"
+
     # The case manager (tester) cannot approve it; nor can it be given twice.
     code, _, err = _cli(capsys, "approve", number)
     assert code != 0
@@ -134,6 +153,9 @@ def test_a_returned_plan_is_corrected_and_approved(
     )
     assert "approval:requested" not in run.tags
     assert "last plan form returned" in _card(number)
+    # The plan's Resume dialog says it came back, and where the reason is (not the reason).
+    dialog = surfaces_text(stack, [detail.flow_run_id or ""])
+    assert "was returned" in dialog
 
     corrected = _plan_file(tmp_path, NeedsDomain.HOUSING, NeedsDomain.INCOME_BENEFITS)
     code, _, err = _cli(capsys, "submit", number, "plan", "--file", str(corrected), "--wait")

@@ -33,7 +33,7 @@ def test_a_supervisor_returns_a_plan_and_approves_it_corrected(  # type: ignore[
     supervisor.goto(f"{DESK}/cases/{number}")
     section = supervisor.locator("#approval")
     assert section.get_by_role("heading", name="Waiting for approval").is_visible()
-    assert "Secure permanent housing" in section.inner_text()
+    assert "Housing: secure permanent housing" in section.inner_text()
     assert supervisor.locator("#stage-form").count() == 0  # held: nothing to give meanwhile
     look(supervisor, "case-approval-waiting")
     section.get_by_role("button", name="Return it to the case manager").click()
