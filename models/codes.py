@@ -360,6 +360,16 @@ class EscalationRule(StrEnum):
     APPROVAL_OVERDUE = "approval_overdue"  # a form has waited past its program's approval_days
 
 
+class AttachmentKind(StrEnum):
+    """What a file attached to a case is (models.attachments)."""
+
+    ID_DOCUMENT = "id_document"
+    INCOME_PROOF = "income_proof"
+    SIGNED_CONSENT = "signed_consent"
+    CORRESPONDENCE = "correspondence"
+    OTHER = "other"
+
+
 class ApprovalStatus(StrEnum):
     """Where a form held for a supervisor's approval stands (models.approvals)."""
 

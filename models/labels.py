@@ -64,6 +64,10 @@ OVERRIDES: dict[str, str] = {
     "appointment_today": "Appointment reminder (the morning of)",
     "appointment_missed": "We missed you",
     "withheld": "Withheld (no consent or no contact detail)",
+    "id_document": "ID document",
+    "income_proof": "Proof of income",
+    "awaiting_approval": "Waiting for a supervisor's approval",
+    "approval_overdue": "Approval overdue",
 }
 
 # Every coded vocabulary a person may see. The objectives' labels carry their domain and
@@ -102,6 +106,8 @@ ENUMS: tuple[type[StrEnum], ...] = (
     codes.WaiverRequirement,
     codes.FollowUpOutcome,
     codes.ReferralStatus,
+    codes.AttachmentKind,
+    codes.ApprovalStatus,
 )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -220,6 +221,27 @@ class StageEvent(StageRecord, Base):
     # The program's own coded questions, as answered with the form that made the move
     # (models.stage_questions); NULL when it asked none.
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class Attachment(Base):
+    """A file kept with a case (models.attachments): a scan of an ID, proof of income, a
+    signed release, a letter. Its content is sealed (casework.core.vault) before it is
+    written here; its name as given and its note bear identity, read (with the content)
+    only by those who read the client's record (on PostgreSQL by column grant). Its kind,
+    type, size and whether it was scanned are coded."""
+
+    __tablename__ = "attachments"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(CODE)
+    media_type: Mapped[str] = mapped_column(CODE)
+    size: Mapped[int]
+    scanned: Mapped[str] = mapped_column(CODE)  # clean | not_scanned
+    file_name: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(CODE)
+    uploaded_at: Mapped[datetime]
 
 
 class Approval(Base):

@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from casework.core.db import session_scope
 from casework.core.settings import get_settings
-from casework.models import approvals, cases, escalations, notices, referrals, stage_events
+from casework.models import (
+    approvals,
+    attachments,
+    cases,
+    escalations,
+    notices,
+    referrals,
+    stage_events,
+)
 from casework.models.codes import REFERRAL_WAITING, Program, Stage
 from casework.models.labels import label
 from casework.models.orm import AdverseNotice, Benefit
@@ -70,6 +78,9 @@ def card_markdown(case_number: str) -> str:
             for b in session.scalars(query)
         ]
         lines += [notice_line(n) for n in notices.for_case(session, case) if not notices.closed(n)]
+        if held := attachments.kinds(session, case):  # counts and kinds, never a file's name
+            each = ", ".join(f"{label(kind).lower()} {n}" for kind, n in sorted(held.items()))
+            lines.append(f"- attachments: {sum(held.values())} ({each})")
         rows = escalations.listing(session, open_only=True, case_number=case.case_number)
         lines += [
             f"- open escalation: {label(e.rule)}, level {e.level} ({e.measured})"

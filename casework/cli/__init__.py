@@ -66,6 +66,10 @@ COMMANDS = {
     "sweep": "sweeps",
     "escalations": "sweeps",
     "report": "sweeps",
+    "attach": "attachments",
+    "attachments": "attachments",
+    "attachment": "attachments",
+    "attachment-keys": "attachments",
     "export": "exports",
     "apr": "exports",
 }

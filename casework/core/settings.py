@@ -242,6 +242,31 @@ class CaseworkSettings(BaseModel):
         "document (one line; commas between its parts)",
         json_schema_extra={"shown_default": "none: documents carry the agency's name only"},
     )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="the largest file a case may have attached (a scan, a photo, a recording), "
+        "in bytes",
+        json_schema_extra={"shown_default": "10485760 (10 MB)"},
+    )
+    attachment_keys_file: Path | None = Field(
+        default=None,
+        description="the keys attachments are encrypted with (one per line, newest first; "
+        "0600): every machine that attaches or opens files of the same case store needs the "
+        "same file (docs/operators.md, 'Attachments')",
+        json_schema_extra={
+            "shown_default": "`attachment-keys` in the data directory, made on first use"
+        },
+    )
+    clamd: str | None = Field(
+        default=None,
+        pattern=r"^(unix:/[^\s]+|tcp:[A-Za-z0-9.:-]+:\d{1,5})$",
+        description="the ClamAV daemon every attachment is scanned by before it is kept: "
+        "`unix:/run/clamav/clamd.ctl` or `tcp:host:3310`; a file it finds malware in is "
+        "refused, and with it unreachable nothing is attached",
+        json_schema_extra={"shown_default": "none: attachments are kept unscanned, and say so"},
+    )
     paper_size: Literal["letter", "a4"] = Field(
         default="letter", description="the page size of documents and reports printed as PDF"
     )

@@ -7,6 +7,7 @@ flows, the demo and every later surface call these; they stand on the models and
     messages    messages to clients: consent to them, a case's messages, a client's reply
     stages      a stage form handed to a case's run; a case sent back to assessment
     approvals   a supervisor's decision on a stage form held for approval
+    attachments files kept with a case: scanned, typed by content, sealed; listed and opened
     clients     likely duplicates; two records of one person merged
     households  a case's household: members registered, leaving, moving, with history
     transfers   cases handed to another case manager
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from casework.services import (
         appointments,
         approvals,
+        attachments,
         benefits,
         case_runs,
         cases,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "appointments",
     "approvals",
+    "attachments",
     "benefits",
     "case_runs",
     "cases",

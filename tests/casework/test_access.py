@@ -32,6 +32,7 @@ from casework.models.codes import HouseholdRelationship, NeedsDomain, Program, S
 from casework.models.orm import (
     AccessEntry,
     Approval,
+    Attachment,
     AuditEvent,
     Case,
     ChangeLog,
@@ -1334,3 +1335,53 @@ def test_only_the_programs_supervisor_decides_on_a_held_form_and_the_reason_stay
         "permission denied for table approvals",
         "UPDATE approvals SET form = '{}'",
     )
+
+
+def test_attachments_are_the_case_workers_to_add_and_open_and_sealed_in_the_store(
+    store: Store, tmp_path: Path
+) -> None:
+    """On PostgreSQL: the case manager attaches and opens a file of their own case (and
+    not of another's); the supervisor opens it; the program manager, the operator and the
+    admin read its kind and size, never its content, name or note (command and raw SQL);
+    the bytes in the store are sealed."""
+    from tests.casework.test_attachments import SECRET, pdf
+
+    given = tmp_path / "lease.pdf"
+    given.write_bytes(pdf())
+    code, out, err = cli(store, "case_manager", "attach", store.housing, str(given),
+                         "--kind", "income_proof", "--note", "Signed lease")  # fmt: skip
+    assert code == 0, err
+    number = out.split()[1]
+    assert number.startswith("ATT-")
+    refused(store, "case_manager", f"no case {store.others}", "attach", store.others,
+            str(given), "--kind", "other")  # fmt: skip
+    for role in ("case_manager", "supervisor"):
+        opened = tmp_path / f"{role}.pdf"
+        code, _, err = cli(store, role, "attachment", store.housing, number, "--out", str(opened))
+        assert code == 0, (role, err)
+        assert opened.read_bytes() == pdf()
+    for role in ("program_manager", "operator", "admin"):
+        code, _, err = cli(store, role, "attachments", store.housing)
+        assert code == 1, (role, err)
+        assert "case managers and supervisors" in err
+        assert as_role(store, role, "SELECT kind, size FROM attachments") == [
+            ("income_proof", len(pdf()))
+        ]
+        for column in ("content", "file_name", "note"):
+            denied(store, role, "permission denied for table attachments",
+                   f"SELECT {column} FROM attachments")  # fmt: skip
+    assert as_role(store, "case_manager", "SELECT note FROM attachments") == [("Signed lease",)]
+    denied(store, "case_manager", "permission denied for table attachments",
+           "UPDATE attachments SET kind = 'other'")  # fmt: skip
+    with session_scope(store.owner) as session:
+        sealed = session.scalars(select(Attachment.content)).one()
+    assert SECRET not in sealed
+    assert pdf() not in sealed
+    kinds = [e.what for e in _access_entries(store, store.housing)]
+    assert f"attachment:{number}" in kinds
+
+
+def _access_entries(store: Store, case_number: str) -> list[AccessEntry]:
+    with session_scope(store.owner) as session:
+        case = session.scalars(select(Case).where(Case.case_number == case_number)).one()
+        return list(session.scalars(select(AccessEntry).where(AccessEntry.case_id == case.id)))
