@@ -35,8 +35,15 @@ MANIFEST = "manifest.json"
 STORE = "casework.db"
 PREFECT = "prefect/prefect.db"
 # What else a data directory holds that a stack cannot do without: the server's sign-in,
-# partner tokens, webhook secrets, the demo partner's address, and the case documents.
-FILES = ("prefect-credential", "partner-tokens.json", "webhook-secrets.json", "demo-partner.json")
+# partner tokens, webhook secrets, the demo partner's address, the keys attachments are
+# sealed with, and the case documents.
+FILES = (
+    "prefect-credential",
+    "partner-tokens.json",
+    "webhook-secrets.json",
+    "demo-partner.json",
+    "attachment-keys",  # without it no attachment in the store opens
+)
 FOLDERS = ("documents",)
 
 

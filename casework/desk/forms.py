@@ -43,6 +43,35 @@ async def posted(request: Request) -> Posted:
     return form
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A page's form with one file (multipart/form-data): its other fields as `posted`
+    gives them, and the file's name as given and its bytes (at most one more than an
+    attachment may be: the service says it is too large)."""
+
+    form: Posted
+    name: str
+    data: bytes
+
+
+async def uploaded(request: Request) -> Upload:
+    """A form posted with a file. A body far larger than any attachment is refused before
+    it is read."""
+    from casework.core.settings import get_settings
+
+    limit = get_settings().attachment_max_bytes
+    if int(request.headers.get("content-length") or 0) > limit + MAX_FORM_BYTES:
+        raise HTTPException(413, "This file is larger than an attachment may be.")
+    parsed = await request.form(max_files=1, max_fields=20)
+    form = {name: [value] for name, value in parsed.items() if isinstance(value, str)}
+    given = parsed.get("file")
+    name, data = "", b""
+    if given is not None and not isinstance(given, str):
+        name, data = given.filename or "", await given.read(limit + 1)
+    request.state.form = form
+    return Upload(form, name, data)
+
+
 @dataclass
 class Input:
     name: str  # the path: scores.housing, goals.0.objective

@@ -18,14 +18,16 @@ from casework import services
 from casework.core.errors import InputError, UserError
 from casework.core.settings import get_settings
 from casework.desk import forms
-from casework.desk.forms import Group, Input, Posted, posted
+from casework.desk.forms import Group, Input, Posted, Upload, posted, uploaded
 from casework.desk.sessions import DeskSession
 from casework.desk.words import plain
 from casework.models import access
+from casework.models.attachments import ACCEPTED
 from casework.models.codes import (
     STAFF_CONTACT_TYPES,
     AppointmentKind,
     AppointmentStatus,
+    AttachmentKind,
     ContactType,
     MessageChannel,
     NewClientReason,
@@ -381,6 +383,47 @@ def register(  # noqa: C901 - the table of routes
 
         return on_case(request, case_number, form, "documents", act)
 
+    @app.post("/cases/{case_number}/attachments", response_class=HTMLResponse)
+    def attach(
+        request: Request, case_number: str, upload: Annotated[Upload, Depends(uploaded)]
+    ) -> Response:
+        def act(held: DeskSession) -> str:
+            kind = _enum(AttachmentKind, _one(upload.form, "kind"))
+            if kind is None:
+                raise InputError("Choose what the file is.")
+            if not upload.data:
+                raise InputError("Choose the file to attach.")
+            done = services.attachments.attach(
+                case_number,
+                upload.data,
+                upload.name,
+                kind,
+                held.staff_id,
+                _one(upload.form, "note") or None,
+            )
+            unscanned = (
+                "" if done.scanned else " It was not scanned for malware: no scanner is configured."
+            )
+            return f"{done.number} is attached ({label(kind.value)}).{unscanned}"
+
+        return on_case(request, case_number, upload.form, "attachments", act, keep="attachment")
+
+    @app.get("/cases/{case_number}/attachments/{number}")
+    def open_attachment(request: Request, case_number: str, number: str) -> Response:
+        with acting(request) as held:
+            services.workspace.check_works_on(held.member, case_number)
+            opened = services.attachments.open_attachment(case_number, number, held.staff_id)
+            suffix = opened.media_type.rsplit("/", 1)[-1].removeprefix("x-")
+            return Response(
+                opened.content,
+                media_type=opened.media_type,
+                headers={
+                    # Saved, not shown in the desk's own page; named by its number.
+                    "Content-Disposition": f'attachment; filename="{opened.number}.{suffix}"',
+                    "Content-Security-Policy": "default-src 'none'",
+                },
+            )
+
     @app.get("/cases/{case_number}/documents/{document_id}")
     def open_document(request: Request, case_number: str, document_id: int) -> Response:
         with acting(request) as held:
@@ -680,6 +723,8 @@ def _case(
     on_form = anchor == "stage-form"
     placed = forms.place(items, refused) if on_form else forms.Refusals()
     documents = services.documents.listing(case_number)
+    # Listed with the case, whose read is in the access log already; each opening is too.
+    attached = services.attachments.listing(case_number, held.staff_id, log=False)
     intake_model, asked = _intake_form(detail.program)
     intake = forms.layout(intake_model, dict(values.get("intake", {}))) if asked else []
     members = _member_forms(detail, dict(values.get("member", {})))
@@ -704,6 +749,10 @@ def _case(
         note=values.get("note", {}),
         documents=documents,
         document_kinds=DOCUMENT_KINDS,
+        attachments=attached,
+        attachment_kinds=[(k.value, label(k.value)) for k in AttachmentKind],
+        attachment_types=ACCEPTED,
+        attachment_kept=values.get("attachment", {}),
         providers=providers,
         contact_types=[(t.value, label(t.value)) for t in STAFF_CONTACT_TYPES],
         appointment=values.get("appointment", {}),

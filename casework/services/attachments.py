@@ -66,6 +66,8 @@ def attach(
     nothing kept, when it is too large, malware, or not a document, image or recording."""
     _reader(actor, "attach")
     settings = get_settings()
+    if note is not None:
+        note = _note(note)
     name = file_name.strip()[:NAME_LENGTH] or "attachment"
     if not data:
         raise InputError(f"{name}: the file is empty", field="file")
@@ -111,10 +113,12 @@ def attach(
         )
 
 
-def listing(case_number: str, reader: str) -> list[Listed]:
-    """The case's attachments with their names and notes: the read is in the access log."""
+def listing(case_number: str, reader: str, *, log: bool = True) -> list[Listed]:
+    """The case's attachments with their names and notes: the read is in the access log
+    (`log` False: it is part of a read of the case logged already, the desk's case page)."""
     _reader(reader, "attachments")
-    log_access(case_number, "attachments", reader)
+    if log:
+        log_access(case_number, "attachments", reader)
     with session_scope(read_only=True) as session:
         return attachments.listing(session, cases.get_case(session, case_number), identity=True)
 
@@ -148,6 +152,18 @@ def rotate_keys(actor: str) -> tuple[int, str]:
             count += 1
         audit.record(session, None, actor, "attachment_keys_rotated", now(), resealed=count)
     return count, vault.fingerprint()
+
+
+def _note(note: str) -> str:
+    """A note as any text a person typed is checked (length, no control characters)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from casework.models.schemas import FreeText
+
+    try:
+        return TypeAdapter(FreeText).validate_python(note)
+    except ValidationError as exc:
+        raise InputError(f"note: {exc.errors()[0]['msg']}", field="note") from None
 
 
 def _size(count: int) -> str:

@@ -42,8 +42,15 @@ def _cases(store: Path) -> list[str]:
 
 @pytest.fixture
 def backed_up(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+    from tests.casework.test_attachments import pdf
+
     with session_scope() as session:
-        factories.new_case(session)
+        number = factories.new_case(session).case_number or ""
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(pdf())
+    code, out, err = run_cli(capsys, "attach", number, str(scan), "--kind", "id_document")
+    assert code == 0, err
+    (tmp_path / "attached").write_text(f"{number} {out.split()[1]}")
     dest = tmp_path / "backup"
     code, out, err = run_cli(capsys, "backup", str(dest))
     assert (code, err) == (0, "")
@@ -73,6 +80,13 @@ def test_a_backup_restores_into_a_new_data_directory(
     assert (restored / "prefect-credential").read_text() == (
         get_settings().data_dir / "prefect-credential"
     ).read_text()
+    # The keys came with the store: an attachment opens from the restored directory.
+    number, attachment = (tmp_path / "attached").read_text().split()
+    opened = tmp_path / "opened.pdf"
+    argv = ["attachment", number, attachment, "--out", str(opened), "--data-dir", str(restored)]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert opened.read_bytes() == (tmp_path / "scan.pdf").read_bytes()
 
 
 def _schema(store: Path) -> str:
