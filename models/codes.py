@@ -358,6 +358,24 @@ class EscalationRule(StrEnum):
     APPOINTMENT_UNRECORDED = "appointment_unrecorded"
     APPOINTMENT_MISSED = "appointment_missed"
     APPROVAL_OVERDUE = "approval_overdue"  # a form has waited past its program's approval_days
+    CONSENT_EXPIRING = "consent_expiring"  # a warning: a consent to share ends soon
+
+
+class ConsentKind(StrEnum):
+    """What a client's consent is (models.consents): to share their details with a partner
+    for a referral, or a release of information the partner asked for."""
+
+    CONSENT_TO_SHARE = "consent_to_share"
+    RELEASE_OF_INFORMATION = "release_of_information"
+
+
+class ConsentScope(StrEnum):
+    """What a consent lets the agency share."""
+
+    REFERRAL_DETAILS = "referral_details"
+    CASE_RECORD = "case_record"
+    HEALTH_INFORMATION = "health_information"
+    INCOME_RECORDS = "income_records"
 
 
 class AttachmentKind(StrEnum):

@@ -28,13 +28,14 @@ from casework.models.orm import (
     Approval,
     Benefit,
     Case,
+    Consent,
     FollowUp,
     Provider,
     Referral,
     Waiver,
 )
 from casework.models.programs import programs
-from casework.models.rules import UNANSWERED, answer_window
+from casework.models.rules import UNANSWERED, answer_window, ending_consents
 
 # Stages the reassessment cadence watches: a case reassessed at any of them.
 CADENCE_STAGES = (Stage.PLAN, Stage.REFERRAL, Stage.MONITORING)
@@ -318,6 +319,33 @@ def _approvals(
     return [item for item in found if item.due_on <= until]
 
 
+def _consents(session: Session, theirs: Any, until: date) -> list[DueItem]:
+    """Consents to share of the listed cases' clients that end by `until`, not renewed:
+    due on their last day, to renew with the client or let end."""
+    ending = (
+        select(*SHOWN, Consent.id, Consent.provider, Consent.expires_on)
+        .join(Consent, Consent.client_id == Case.client_id)
+        .where(theirs, ending_consents(until))
+    )
+    found = []
+    for case in session.execute(ending):
+        consent = f"CON-{case.id:06d}"
+        whom = "any partner agency" if case.provider == "*" else case.provider
+        found.append(
+            DueItem(
+                case.expires_on,
+                case.case_number or "",
+                case.program,
+                case.case_manager,
+                "consent",
+                consent,
+                f"renew the client's consent to share with {whom} ({consent} ends), or let it "
+                f"end: referrals stop at its end",
+            )
+        )
+    return found
+
+
 def due_list(
     session: Session,
     today: date,
@@ -406,6 +434,7 @@ def due_list(
                     action.format(subject),
                 )
             )
+    items += _consents(session, and_(is_open, mine), until)
     unanswered = (
         select(*SHOWN, AdverseNotice)
         .join(AdverseNotice, AdverseNotice.case_id == Case.id)

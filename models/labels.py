@@ -68,6 +68,11 @@ OVERRIDES: dict[str, str] = {
     "income_proof": "Proof of income",
     "awaiting_approval": "Waiting for a supervisor's approval",
     "approval_overdue": "Approval overdue",
+    "referral_details": "The details a referral needs",
+    "case_record": "The case record",
+    "health_information": "Health information",
+    "income_records": "Income records",
+    "consent_expiring": "Consent to share ends soon",
 }
 
 # Every coded vocabulary a person may see. The objectives' labels carry their domain and
@@ -108,6 +113,8 @@ ENUMS: tuple[type[StrEnum], ...] = (
     codes.ReferralStatus,
     codes.AttachmentKind,
     codes.ApprovalStatus,
+    codes.ConsentKind,
+    codes.ConsentScope,
 )
 
 

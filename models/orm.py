@@ -431,6 +431,15 @@ class Consent(Base):
     given_on: Mapped[date]
     recorded_by: Mapped[str] = mapped_column(CODE)
     withdrawn_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(CODE, default="consent_to_share")
+    scope: Mapped[str] = mapped_column(CODE, default="referral_details")
+    expires_on: Mapped[date | None]  # None: until withdrawn
+    # Signed: the signed document (an attachment of kind signed_consent: signed on the desk
+    # and printed there, or a signed scan), when, how, and the staff member who witnessed it.
+    signed_at: Mapped[datetime | None]
+    signed_how: Mapped[str | None] = mapped_column(CODE)  # desk | scan
+    witness: Mapped[str | None] = mapped_column(CODE)
+    signed_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
 
 
 class Contact(Base):

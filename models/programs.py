@@ -105,6 +105,9 @@ class ProgramConfig(BaseModel):
     # before it is on the supervisor's due list as overdue and on the escalation ladder.
     approvals: list[Stage] = Field(default_factory=lambda: [Stage.PLAN, Stage.CLOSURE])
     approval_days: int = Field(default=2, gt=0)
+    # Referrals go only under a consent the client signed (on the desk, or a signed scan
+    # attached); otherwise a consent staff recorded covers them too.
+    signed_consent: bool = False
     # Read from the files named in `assessment`, when the programs file is loaded.
     instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
 

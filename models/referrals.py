@@ -4,7 +4,7 @@ back to choosing another provider)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,12 +15,14 @@ from casework.models.codes import (
     REFERRAL_REFUSED,
     REFERRAL_TAKEN,
     REFERRAL_WAITING,
+    Program,
     ReferralStatus,
     Trigger,
 )
 from casework.models.forms import ReferralForm
 from casework.models.lifecycle import TransitionNotAllowed
 from casework.models.orm import Case, Consent, Provider, Referral, ReferralEvent
+from casework.models.programs import programs
 
 REQUESTED = ReferralStatus.REQUESTED.value
 SYNCED = [s.value for s in REFERRAL_WAITING | {ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS}]
@@ -45,11 +47,11 @@ def check_sendable(session: Session, case: Case, form: ReferralForm) -> None:
             raise TransitionNotAllowed(
                 f"{where}: {request.provider} does not take {case.program} referrals"
             )
-        if not consents.covers(session, case.client_id, request.provider):
-            raise TransitionNotAllowed(
-                f"{where}: no consent on file to share with {request.provider}; "
-                "record it with `casework consent`"
-            )
+        signed = programs()[Program(case.program)].signed_consent
+        today = datetime.now(UTC).date()
+        if not consents.covers(session, case.client_id, request.provider, today, signed):
+            why = consents.why_not(session, case.client_id, request.provider, today, signed)
+            raise TransitionNotAllowed(f"{where}: {why}; record it with `casework consent`")
 
 
 def record_referrals(

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from casework.core.errors import UserError
 from casework.models.appointments import rebooked
@@ -34,6 +34,7 @@ from casework.models.orm import (
     Benefit,
     CarePlan,
     Case,
+    Consent,
     FollowUp,
     PlanGoal,
     Provider,
@@ -390,6 +391,59 @@ def _dated(
     return breaches
 
 
+def ending_consents(horizon: date) -> Any:
+    """Consents of open cases' clients, not withdrawn, whose end falls by `horizon` with no
+    later consent of the client's to the same provider (a renewal) lasting beyond it."""
+    later = aliased(Consent)
+    renewed = (
+        select(later.id)
+        .where(
+            later.client_id == Consent.client_id,
+            later.provider == Consent.provider,
+            later.withdrawn_at.is_(None),
+            later.id != Consent.id,
+            or_(later.expires_on.is_(None), later.expires_on > Consent.expires_on),
+        )
+        .exists()
+    )
+    return and_(
+        Consent.withdrawn_at.is_(None),
+        Consent.expires_on.is_not(None),
+        Consent.expires_on <= horizon,
+        ~renewed,
+    )
+
+
+def consents(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A consent to share of an open case's client ends soon: the case manager is warned
+    30, 14 and 7 days ahead (the tightest window reached) to renew it with the client, or
+    let it end (referrals stop at its end: models.referrals)."""
+    horizon = scope.today + timedelta(days=max(WARNING_DAYS))
+    query = (
+        select(*CASE_COLUMNS, Consent.id.label("consent_id"), Consent.expires_on)
+        .join(Consent, Consent.client_id == Case.client_id)
+        .where(
+            Case.status == CaseStatus.OPEN.value,
+            Consent.expires_on >= scope.today,
+            ending_consents(horizon),
+        )
+    )
+    breaches = []
+    for row in _run(session, query, scope):
+        left = (row.expires_on - scope.today).days
+        window = min(days for days in WARNING_DAYS if days >= left)
+        breaches.append(
+            _breach(
+                row,
+                Rule.CONSENT_EXPIRING,
+                f"CON-{row.consent_id:06d} ends {row.expires_on.isoformat()} ({window}d)",
+                f"{window} days ahead",
+                f"{left} days left",
+            )
+        )
+    return breaches
+
+
 def benefits(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
     return _dated(
         session,
@@ -554,6 +608,7 @@ QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     goal_overdue: (Rule.GOAL_OVERDUE,),
     crisis: (Rule.CRISIS,),
     benefits: (Rule.BENEFIT_RECERTIFICATION_DUE, Rule.BENEFIT_LAPSED),
+    consents: (Rule.CONSENT_EXPIRING,),
     waivers: (Rule.WAIVER_EXPIRING, Rule.WAIVER_EXPIRED),
     adverse_notices: (Rule.ADVERSE_NOTICE,),
     follow_ups: (Rule.FOLLOW_UP_DUE, Rule.FOLLOW_UP_FAILED),
@@ -570,12 +625,14 @@ WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
         crisis,
         appointments,
     ),
-    Watch.BENEFITS: (benefits, waivers, adverse_notices),
+    Watch.BENEFITS: (benefits, waivers, adverse_notices, consents),
     Watch.FOLLOW_UPS: (follow_ups,),
     Watch.REASSESSMENTS: (),
     Watch.MESSAGES: (),  # messages to clients (models.messages): no rule of the ladder
 }
-WARNINGS = frozenset({Rule.BENEFIT_RECERTIFICATION_DUE, Rule.WAIVER_EXPIRING})
+WARNINGS = frozenset(
+    {Rule.BENEFIT_RECERTIFICATION_DUE, Rule.WAIVER_EXPIRING, Rule.CONSENT_EXPIRING}
+)
 
 
 def rules_of(watch: Watch) -> tuple[Rule, ...]:

@@ -350,6 +350,21 @@ class ApprovalOut(OutModel):
     form: dict[str, Any]  # the form as given, coded
 
 
+class ConsentOut(OutModel):
+    """A consent of the case's client (models.consents): coded, its state on the day."""
+
+    number: str
+    kind: str
+    scope: str
+    provider: str
+    given_on: date
+    expires_on: date | None = None
+    signed_at: datetime | None = None
+    witness: str | None = None
+    signed_attachment: str | None = None
+    state: str
+
+
 class CaseDetail(CaseSummary):
     client: ClientOut
     other_cases: list[OtherCaseOut] = Field(default_factory=list)
@@ -372,6 +387,7 @@ class CaseDetail(CaseSummary):
     household_number: str | None = None
     household: list[HouseholdMemberOut] = Field(default_factory=list)
     approval: ApprovalOut | None = None
+    consents: list[ConsentOut] = Field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

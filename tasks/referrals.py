@@ -23,8 +23,9 @@ from casework.core.db import session_scope
 from casework.core.errors import CaseworkError
 from casework.core.settings import get_settings
 from casework.models import cases, consents, providers, referrals
-from casework.models.codes import ReferralStatus, Trigger
+from casework.models.codes import Program, ReferralStatus, Trigger
 from casework.models.orm import Case, Client
+from casework.models.programs import programs
 from casework.tasks.retries import retry_on
 
 FINAL_ATTEMPTS_FAILED = "partner unreachable after every attempt"
@@ -59,7 +60,8 @@ def _outgoing(reference: str) -> Outgoing | str:
             return referral.status
         case = session.get_one(Case, referral.case_id)
         client = session.get_one(Client, case.client_id)
-        if not consents.covers(session, client.id, referral.provider or ""):
+        signed = programs()[Program(case.program)].signed_consent
+        if not consents.covers(session, client.id, referral.provider or "", signed=signed):
             referrals.set_status(
                 session, referral, ReferralStatus.CANCELLED, "no consent to share", "system", _now()
             )

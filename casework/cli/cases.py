@@ -48,7 +48,11 @@ from casework.models.codes import (
 
 commands = click.Group()
 FORM_STAGES = [s for s in Stage if s is not Stage.INTAKE]
-DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request")
+DOCUMENT_KINDS = ("plan", "referral", "notes", "closure", "hearing-request", "consent")
+REFERENCED = {
+    "referral": "a referral letter needs the referral (REF-…)",
+    "consent": "a consent form needs the consent (CON-…)",
+}
 HEARING_REQUEST = "hearing-request"
 
 
@@ -628,10 +632,10 @@ def doc(
 ) -> int:
     from casework.services.documents import default_format, produce
 
-    if kind == "referral" and not reference:
-        raise CliError("reference: a referral letter needs the referral (REF-…)")
-    if kind != "referral" and reference:
-        raise CliError(f"reference: only a referral letter takes one, not {kind}")
+    if kind in REFERENCED and not reference:
+        raise CliError(f"reference: {REFERENCED[kind]}")
+    if kind not in REFERENCED and reference:
+        raise CliError(f"reference: only a referral letter or a consent form takes one, not {kind}")
     if (kind == HEARING_REQUEST) != (notice is not None):
         raise CliError(
             f"--notice: a {HEARING_REQUEST} letter needs the notice (--notice N)"

@@ -4,10 +4,12 @@ by hand, and the partners asked now for their answers."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import click
 
 from casework.cli.options import (
+    CliError,
     Day,
     back_later,
     choice_of,
@@ -15,36 +17,92 @@ from casework.cli.options import (
     free_text,
     signed_in,
 )
-from casework.models.codes import ReferralStatus
+from casework.models.codes import ConsentKind, ConsentScope, ReferralStatus
 
 commands = click.Group()
 
 
-@command(commands, "consent", "record (or withdraw) consent to share with a provider")
+@command(commands, "consent", "record (sign, or withdraw) a client's consent to share")
 @click.argument("case_number")
-@click.option("--provider", required=True, help="provider id, or * for any")
+@click.option("--provider", help="provider id, or * for any")
 @click.option("--given-on", type=Day(), metavar="DATE", help="default: today")
+@click.option("--kind", type=choice_of(ConsentKind), default=ConsentKind.CONSENT_TO_SHARE.value)
+@click.option("--scope", type=choice_of(ConsentScope), default=ConsentScope.REFERRAL_DETAILS.value)
+@click.option("--expires", type=Day(), metavar="DATE", help="its last day (default: none)")
+@click.option(
+    "--signed-scan",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="the form the client signed on paper, scanned (kept as an attachment)",
+)
+@click.option("--sign", "to_sign", metavar="CON-…", help="a consent already recorded: its scan")
 @click.option("--withdraw", is_flag=True)
-def consent(case_number: str, provider: str, given_on: date | None, withdraw: bool) -> int:
+def consent(
+    case_number: str,
+    provider: str | None,
+    given_on: date | None,
+    kind: str,
+    scope: str,
+    expires: date | None,
+    signed_scan: Path | None,
+    to_sign: str | None,
+    withdraw: bool,
+) -> int:
     from casework import services
     from casework.core.errors import Deferred
 
     actor = signed_in()
+    number = case_number.upper()
+    if to_sign is not None:
+        if signed_scan is None:
+            raise CliError("--sign: give the signed form with --signed-scan FILE")
+        kept = services.referrals.attach_signed_scan(
+            number, to_sign, _scan(signed_scan), signed_scan.name, actor
+        )
+        print(f"{number}: {to_sign.upper()} signed ({kept}, the scan)")
+        return 0
+    if provider is None:
+        raise CliError("--provider: name the provider (or * for any)")
     if withdraw:
         later = ""
         try:
-            cancelled = services.referrals.withdraw_consent(case_number, provider, actor)
+            cancelled = services.referrals.withdraw_consent(number, provider, actor)
         except Deferred as deferred:
             cancelled, later = deferred.done, f"; {deferred.case_number} {back_later()}"
         print(
-            f"{case_number.upper()}: consent for {provider} withdrawn"
+            f"{number}: consent for {provider} withdrawn"
             f"{'; cancelled ' + ', '.join(cancelled) if cancelled else ''}{later}"
         )
         return 0
     day = given_on or date.today()
-    services.referrals.give_consent(case_number, provider, day, actor)
-    print(f"{case_number.upper()}: consent to share with {provider} from {day}")
+    scan = _scan(signed_scan) if signed_scan is not None else None
+    recorded = services.referrals.give_consent(
+        number,
+        provider,
+        day,
+        actor,
+        kind=ConsentKind(kind),
+        scope=ConsentScope(scope),
+        expires_on=expires,
+    )
+    until = f" until {expires}" if expires else ""
+    print(f"{number}: {recorded}, consent to share with {provider} from {day}{until}")
+    if scan is not None and signed_scan is not None:
+        kept = services.referrals.attach_signed_scan(
+            number, recorded, scan, signed_scan.name, actor
+        )
+        print(f"{number}: {recorded} signed ({kept}, the scan)")
     return 0
+
+
+def _scan(path: Path) -> bytes:
+    from casework.core.settings import get_settings
+
+    try:
+        with path.open("rb") as handle:
+            return handle.read(get_settings().attachment_max_bytes + 1)
+    except OSError as exc:
+        raise CliError(f"--signed-scan: cannot read {path}: {exc.strerror}") from None
 
 
 @command(commands, "referral", "record a partner's answer by hand")

@@ -9,6 +9,7 @@ from casework.models.schemas import (
     ApprovalOut,
     CaseDetail,
     CaseSummary,
+    ConsentOut,
     EscalationOut,
     HistoryEntry,
     NoticeOut,
@@ -44,6 +45,20 @@ def history_line(h: HistoryEntry) -> str:
         return f"{when} form RETURNED by {h.actor} for correction"
     moved = f"{when} -> {h.to_stage or 'closed'} ({h.trigger}, {h.actor})"
     return "\n".join([moved, *(f"    {question}: {answer}" for question, answer in h.answered)])
+
+
+def consent_line(consent: ConsentOut) -> str:
+    until = f" until {consent.expires_on}" if consent.expires_on else ""
+    signed = (
+        f"signed {consent.signed_at:%Y-%m-%d} ({consent.signed_attachment}, witness "
+        f"{consent.witness})"
+        if consent.signed_at
+        else "not signed"
+    )
+    return (
+        f"consent {consent.number}: {consent.kind} of {consent.scope} with {consent.provider} "
+        f"from {consent.given_on}{until}, {signed} [{consent.state}]"
+    )
 
 
 def approval_line(held: ApprovalOut) -> str:
@@ -82,6 +97,7 @@ def case_text(case: CaseDetail) -> str:
     ]
     if (held := case.approval) is not None:
         lines.append(approval_line(held))
+    lines += [consent_line(c) for c in case.consents]
     if case.household_number:
         lines.append(f"household {case.household_number}:")
         lines += [household_line(stay) for stay in case.household]

@@ -28,6 +28,8 @@ from casework.models.codes import (
     AppointmentKind,
     AppointmentStatus,
     AttachmentKind,
+    ConsentKind,
+    ConsentScope,
     ContactType,
     MessageChannel,
     NewClientReason,
@@ -279,13 +281,53 @@ def register(  # noqa: C901 - the table of routes
             provider = _one(form, "provider") or "*"
             try:
                 given = date.fromisoformat(_one(form, "given_on"))
+                ends = _one(form, "expires_on")
+                expires = date.fromisoformat(ends) if ends else None
             except ValueError:
-                raise InputError("Give the date the client consented, as a date.") from None
-            services.referrals.give_consent(case_number, provider, given, held.staff_id)
+                raise InputError("Give the consent's dates as dates.") from None
+            number = services.referrals.give_consent(
+                case_number,
+                provider,
+                given,
+                held.staff_id,
+                kind=_enum(ConsentKind, _one(form, "kind")) or ConsentKind.CONSENT_TO_SHARE,
+                scope=_enum(ConsentScope, _one(form, "scope")) or ConsentScope.REFERRAL_DETAILS,
+                expires_on=expires,
+            )
             whom = "any partner agency of the program" if provider == "*" else provider
-            return f"Consent to share with {whom} is recorded."
+            return f"Consent {number} to share with {whom} is recorded; the client signs it next."
 
         return on_case(request, case_number, form, "referrals", act)
+
+    @app.post("/cases/{case_number}/consents/{number}/sign", response_class=HTMLResponse)
+    def sign_consent(
+        request: Request, case_number: str, number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
+        def act(held: DeskSession) -> str:
+            kept = services.referrals.sign_consent(
+                case_number, number, _one(form, "signed_name"), _one(form, "signature"),
+                held.staff_id,
+            )  # fmt: skip
+            return f"{number} is signed, witnessed by you; the signed form is {kept}."
+
+        return on_case(request, case_number, form, "referrals", act, keep="signing")
+
+    @app.post("/cases/{case_number}/consents/{number}/scan", response_class=HTMLResponse)
+    def signed_scan(
+        request: Request,
+        case_number: str,
+        number: str,
+        upload: Annotated[Upload, Depends(uploaded)],
+    ) -> Response:
+        def act(held: DeskSession) -> str:
+            if not upload.data:
+                raise InputError("Choose the scan of the signed form.")
+            kept = services.referrals.attach_signed_scan(
+                case_number, number, upload.data, upload.name, held.staff_id
+            )
+            return f"{number} is signed: the scan of the signed form is {kept}."
+
+        return on_case(request, case_number, upload.form, "referrals", act)
 
     @app.post("/cases/{case_number}/appointments", response_class=HTMLResponse)
     def book_appointment(
@@ -753,6 +795,10 @@ def _case(
         attachment_kinds=[(k.value, label(k.value)) for k in AttachmentKind],
         attachment_types=ACCEPTED,
         attachment_kept=values.get("attachment", {}),
+        consent_scopes=[(k.value, label(k.value)) for k in ConsentScope],
+        consent_kinds=[(k.value, label(k.value)) for k in ConsentKind],
+        signing=_signing(anchor, values),
+        signing_kept=values.get("signing", {}),
         providers=providers,
         contact_types=[(t.value, label(t.value)) for t in STAFF_CONTACT_TYPES],
         appointment=values.get("appointment", {}),
@@ -805,6 +851,13 @@ def _shown(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(label(v) for v in value) or "-"
     return {"yes": "Yes", "no": "No"}.get(value, label(value))
+
+
+def _signing(anchor: str | None, values: dict[str, Any]) -> str | None:
+    """The consent whose signing was refused (its part of the page opened again)."""
+    if anchor != "referrals" or "signing" not in values:
+        return None
+    return str(values["signing"].get("consent") or "") or None
 
 
 def _decides(held: DeskSession, detail: CaseDetail) -> bool:

@@ -24,6 +24,7 @@ from casework.models import (
     benefits,
     cases,
     clients,
+    consents,
     contacts,
     escalations,
     intake_fields,
@@ -53,6 +54,7 @@ from casework.models.schemas import (
     CaseSummary,
     ClientIn,
     ClientOut,
+    ConsentOut,
     ContactIn,
     ContactOut,
     EscalationOut,
@@ -337,6 +339,10 @@ def show(case_number: str, reader: str | None = None) -> CaseDetail:
             household_number=household_number,
             household=[HouseholdMemberOut.model_validate(asdict(stay)) for stay in stays],
             approval=ApprovalOut.model_validate(approval) if approval else None,
+            consents=[
+                ConsentOut.model_validate(asdict(held))
+                for held in consents.of_client(session, case.client_id, now().date())
+            ],
         )
     # Asked of Prefect once the store's read is over: no transaction waits on the network.
     if detail.status == CaseStatus.OPEN.value:

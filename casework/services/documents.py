@@ -45,7 +45,7 @@ from casework.services.printing import PDF_MEDIA, letterhead, page_style, to_pdf
 TEMPLATES = Path(__file__).parent.parent / "templates"
 FORMATS = ("md", "html", "pdf")
 MEDIA = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8", "pdf": PDF_MEDIA}
-PRINTED_BY_DEFAULT = frozenset({"hearing-request"})
+PRINTED_BY_DEFAULT = frozenset({"hearing-request", "consent"})
 # The documents that list the household's current members (never the referral letter,
 # which carries the minimum a partner needs).
 HOUSEHOLD_SHOWN = frozenset({"plan", "closure"})
@@ -55,6 +55,7 @@ TITLES = {
     "notes": "Progress notes",
     "closure": "Closure summary",
     "hearing-request": "Hearing request",
+    "consent": "Consent form, to sign",
 }
 
 
@@ -191,24 +192,10 @@ def context(
         return base | {"referral": referral, "provider": provider, "answer_days": window}
     if kind == "hearing-request":
         return base | _hearing_request(session, case, reference)
+    if kind == "consent":
+        return base | consent_context(session, case, reference)
     if kind == "notes":
-        if period is None or period[0] > period[1]:
-            raise DocumentError("--from/--to: give a date range, --from not after --to")
-        start = datetime.combine(period[0], time(), tzinfo=UTC)
-        end = datetime.combine(period[1], time.max, tzinfo=UTC)
-        query = select(Contact).where(
-            Contact.case_id == case.id, Contact.occurred_at >= start, Contact.occurred_at <= end
-        )
-        notes = [
-            [c.occurred_at.date(), label(c.contact_type), c.author, c.text]
-            for c in session.scalars(query.order_by(Contact.occurred_at))
-        ]
-        return base | {
-            "notes": notes,
-            "narratives": _narratives(session, case, start, end),
-            "period_from": period[0],
-            "period_to": period[1],
-        }
+        return base | _notes(session, case, period)
     if case.status != CaseStatus.CLOSED.value:
         raise DocumentError(f"case_number: {case.case_number} is open; closure comes at closing")
     episode = cases.episode_of(session, case)
@@ -222,6 +209,66 @@ def context(
         "episode": episode,
         "goals": _goal_rows(_plan_of_episode(session, case), detailed=False),
         "summary": summary or "No closure summary was recorded.",
+    }
+
+
+def _notes(session: Session, case: Case, period: tuple[date, date] | None) -> dict[str, Any]:
+    """The contacts and narratives written in `period`."""
+    if period is None or period[0] > period[1]:
+        raise DocumentError("--from/--to: give a date range, --from not after --to")
+    start = datetime.combine(period[0], time(), tzinfo=UTC)
+    end = datetime.combine(period[1], time.max, tzinfo=UTC)
+    query = select(Contact).where(
+        Contact.case_id == case.id, Contact.occurred_at >= start, Contact.occurred_at <= end
+    )
+    notes = [
+        [c.occurred_at.date(), label(c.contact_type), c.author, c.text]
+        for c in session.scalars(query.order_by(Contact.occurred_at))
+    ]
+    return {
+        "notes": notes,
+        "narratives": _narratives(session, case, start, end),
+        "period_from": period[0],
+        "period_to": period[1],
+    }
+
+
+def consent_context(
+    session: Session,
+    case: Case,
+    number: str | None,
+    signed: tuple[str, str, str, date] | None = None,
+) -> dict[str, Any]:
+    """A consent of the case's client, as its form says it (`signed`: the drawn signature
+    as a data URL, the typed name, the witness, the day: the signed form)."""
+    from casework.core.settings import get_settings
+    from casework.models import consents
+
+    if number is None:
+        raise DocumentError("consent: name the consent (CON-…)", field="reference")
+    consent = consents.get(session, case, number)
+    agency = get_settings().agency_name or "the agency"
+    if consent.provider == consents.ANY_PROVIDER:
+        recipient = f"the partner agencies of its {label(case.program).lower()} program"
+    else:
+        provider = providers.get(session, consent.provider)
+        recipient = f"{provider.organization} ({provider.service_name})"
+    purpose = (
+        "to refer me to their services and follow my referrals"
+        if consent.kind == "consent_to_share"
+        else "as they asked, to provide or coordinate their services to me"
+    )
+    signature, name, witness, on = signed or ("", "", "", None)
+    return {
+        "consent": consent,
+        "number": consents.number_of(consent.id),
+        "agency": agency,
+        "recipient": recipient,
+        "purpose": purpose,
+        "signature": signature,
+        "signed_name": name,
+        "witness": witness,
+        "signed_on": on,
     }
 
 

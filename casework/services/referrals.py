@@ -15,6 +15,9 @@ from casework.models import (
     referrals,
 )
 from casework.models.codes import (
+    AttachmentKind,
+    ConsentKind,
+    ConsentScope,
     ReferralStatus,
 )
 from casework.models.orm import Case
@@ -35,7 +38,18 @@ def resume_answered(case_numbers: list[str]) -> list[str]:
     return resumed
 
 
-def give_consent(case_number: str, provider: str, given_on: date, actor: str) -> None:
+def give_consent(
+    case_number: str,
+    provider: str,
+    given_on: date,
+    actor: str,
+    *,
+    kind: ConsentKind = ConsentKind.CONSENT_TO_SHARE,
+    scope: ConsentScope = ConsentScope.REFERRAL_DETAILS,
+    expires_on: date | None = None,
+) -> str:
+    """Record the client's consent (to sign next, where the program asks for signed
+    consent): its number."""
     from casework.models import consents, providers
 
     with session_scope() as session:
@@ -44,7 +58,118 @@ def give_consent(case_number: str, provider: str, given_on: date, actor: str) ->
             providers.get(session, provider)
         if given_on > now().date():
             raise InputError(f"{given_on} is in the future", field="given_on")
-        consents.give(session, case, provider, given_on, actor, now())
+        if expires_on is not None and expires_on <= now().date():
+            raise InputError(f"--expires: {expires_on} is not after today", field="expires_on")
+        try:
+            consent = consents.give(
+                session,
+                case,
+                provider,
+                given_on,
+                actor,
+                now(),
+                kind=kind,
+                scope=scope,
+                expires_on=expires_on,
+            )
+        except consents.ConsentError as exc:
+            raise InputError(str(exc), field="expires_on") from None
+        return consents.number_of(consent.id)
+
+
+SIGNATURE_BYTES = 256 * 1024
+NAME_LENGTH = 120
+
+
+def sign_consent(
+    case_number: str, number: str, signed_name: str, signature: str, actor: str
+) -> str:
+    """The client signs consent `number` on the desk, `actor` witnessing: their typed name
+    and their signature drawn there (a PNG, as a data URL) go on the consent's form, printed
+    as PDF and kept as an attachment of the case (sealed), which the consent then points
+    at. The attachment's number."""
+    name = signed_name.strip()
+    if not name or len(name) > NAME_LENGTH or not name.isprintable():
+        raise InputError("Type the client's name as they sign it.", field="signed_name")
+    drawn = _signature(signature)
+    _unsigned(case_number, number)
+    from casework.services import documents
+
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        context = documents.context(session, case, "consent", number) | documents.consent_context(
+            session, case, number, (drawn, name, actor, now().date())
+        )
+        signed = documents.made("consent", "pdf", context)
+    return _signed_with(case_number, number, signed, f"{number} signed.pdf", "desk", actor)
+
+
+def attach_signed_scan(
+    case_number: str, number: str, data: bytes, file_name: str, actor: str
+) -> str:
+    """A scan of the consent's form the client signed on paper, kept as the case's
+    attachment (scanned, typed by content, sealed) and pointed at by the consent."""
+    _unsigned(case_number, number)
+    return _signed_with(case_number, number, data, file_name, "scan", actor)
+
+
+def _unsigned(case_number: str, number: str) -> None:
+    """Refuse, before anything is made, a consent that is not the client's, or is signed
+    or withdrawn already."""
+    from casework.models import consents
+
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        try:
+            consent = consents.get(session, case, number)
+        except consents.ConsentError as exc:
+            raise InputError(str(exc), field="consent") from None
+        if consent.signed_at is not None or consent.withdrawn_at is not None:
+            state = "signed" if consent.signed_at is not None else "withdrawn"
+            raise InputError(f"consent: {number.upper()} is {state} already", field="consent")
+
+
+def _signed_with(
+    case_number: str, number: str, data: bytes, file_name: str, how: str, actor: str
+) -> str:
+    from casework.models import consents
+    from casework.models.orm import Attachment
+    from casework.services import attachments
+
+    kept = attachments.attach(case_number, data, file_name, AttachmentKind.SIGNED_CONSENT, actor)
+    with session_scope() as session:
+        case = cases.get_case(session, case_number)
+        document = session.get_one(Attachment, int(kept.number.removeprefix("ATT-")))
+        consents.sign(
+            session, case, consents.get(session, case, number), document, how, actor, now()
+        )
+    return kept.number
+
+
+def _signature(data_url: str) -> str:
+    """The drawn signature as posted (a PNG data URL), checked: a PNG, not too large, not
+    blank. Returned as given, for the signed form."""
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image
+
+    head, _, encoded = data_url.partition(",")
+    try:
+        png = base64.b64decode(encoded, validate=True) if head == "data:image/png;base64" else b""
+    except (binascii.Error, ValueError):
+        png = b""
+    if not png or len(png) > SIGNATURE_BYTES:
+        raise InputError("Ask the client to sign in the box.", field="signature")
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            drawn = image.convert("RGBA").getchannel("A").getbbox()
+    except OSError:
+        drawn = None
+    if drawn is None:
+        raise InputError("Ask the client to sign in the box.", field="signature")
+    return data_url
 
 
 def withdraw_consent(case_number: str, provider: str, actor: str) -> list[str]:
