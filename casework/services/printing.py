@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from casework.core.errors import UserError
 from casework.core.settings import get_settings
@@ -52,10 +51,6 @@ def page_style() -> str:
     )
 
 
-def _refuse(url: str, *args: Any, **kwargs: Any) -> Any:
-    raise ValueError("documents fetch nothing")
-
-
 def to_pdf(html: str) -> bytes:
     """The HTML as PDF bytes."""
     try:
@@ -69,6 +64,10 @@ def to_pdf(html: str) -> bytes:
     # WeasyPrint's own logger reports each refused URL and font fallback as a warning;
     # those name nothing of a client but say nothing to a user either.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    pdf = HTML(string=html, url_fetcher=_refuse).write_pdf()
+    # Nothing is fetched from anywhere: only what a document carries in itself (a `data:`
+    # URL, as a consent's drawn signature) is read.
+    from weasyprint.urls import URLFetcher
+
+    pdf = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf()
     assert isinstance(pdf, bytes)  # no target given: the bytes are returned
     return pdf
