@@ -18,6 +18,8 @@ from casework.core.db import session_scope
 from casework.models.codes import Stage
 from tests import factories
 from tests.casework.test_documents import SHOTS, _ink
+from tests.polling import wait_for
+from tests.prefect_surfaces import surfaces_text
 from tests.ui.conftest import MARKS
 from tests.ui.desk import DESK, look, signed_in_page
 
@@ -90,6 +92,17 @@ def test_a_client_signs_their_consent_on_the_desk_and_it_covers_the_referral(  #
     form = factories.referral_to("desk-consent-partner")
     result = services.stages.submit(number, Stage.REFERRAL, form, actor="tester", wait=True)
     assert (result.outcome, result.stage) == ("moved", "referral"), result
-    [referral] = services.cases.show(number).referrals
+    detail = services.cases.show(number)
+    [referral] = detail.referrals
     assert referral.provider == "desk-consent-partner"
     page.close()
+
+    # On the dashboard the signed form is a count and a kind on the case's card; the name
+    # the client typed, their signature and the file's name are nowhere on Prefect.
+    run = [detail.flow_run_id or ""]
+    seen = wait_for(
+        "the case card to count the signed form",
+        lambda: (text := surfaces_text(stack, run)) and "signed consent 1" in text and text,
+    )
+    for secret in ("Maria Quennell", "data:image/png", f"{consent.number} signed.pdf"):
+        assert secret not in seen
