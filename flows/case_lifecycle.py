@@ -271,7 +271,8 @@ def case_lifecycle(
             answer,
             refused_by,
             position.reassessment_requested,
-            position.waiting_on_approval,
+            # A decision to record; a reassessment asked for meanwhile goes first.
+            position.approval_decided and not position.reassessment_requested,
         )
         if outcome.get("crisis"):
             from casework.core.prefect_api import start_case_sweep

@@ -148,6 +148,19 @@ def moved_on(session: Session, case: Case, old_key: str) -> None:
         approval.wait_key = case.stage_key
 
 
+def supersede(session: Session, case: Case, at: datetime, actor: str) -> None:
+    """The case moved on while a form waited for a decision (a reassessment asked for at
+    that stage): the form is kept, marked superseded, and waits for nobody any more."""
+    held = pending(session, case)
+    if held is None:
+        return
+    held.status, held.decided_at = ApprovalStatus.SUPERSEDED.value, at
+    session.flush()
+    audit.record(
+        session, case, actor, "approval_superseded", at, stage=held.stage, stage_key=held.stage_key
+    )
+
+
 def check_approver(
     members: Mapping[str, StaffMember], approval: Approval, case: Case, staff_id: str
 ) -> None:

@@ -394,6 +394,7 @@ class ApprovalStatus(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
     RETURNED = "returned"
+    SUPERSEDED = "superseded"  # the case moved on undecided (a reassessment asked for)
 
 
 # The stages whose form a program may hold for a supervisor's approval.

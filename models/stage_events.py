@@ -228,6 +228,8 @@ def _apply(
         return False
     if approved is not None:  # the text given with the form is the move's
         contacts.promote_narrative(session, case, approved.stage_key, event.stage_key)
+    else:  # moved on by a reassessment asked for while a form waited for its decision
+        approvals.supersede(session, case, event.at, event.actor)
     crisis_before = case.crisis_since
     if form is not None:
         writer(form)(session, case, event.stage_key, form, event.at)

@@ -191,11 +191,17 @@ def approve(session: Session, case: Case, at: datetime, approve: bool = True) ->
     from casework.models import approvals
     from casework.models.programs import programs
     from casework.models.staff import roster
-    from casework.models.stage_events import record_stage
 
     supervisor = programs()[Program(case.program)].supervisor
     reason = None if approve else "Goals need dates the client agreed to"
     approvals.decide(session, case, roster(session), supervisor, approve, reason, at)
+    return decision_recorded(session, case, at)
+
+
+def decision_recorded(session: Session, case: Case, at: datetime) -> StageOutcome:
+    """What the case's run records once a supervisor has decided on its form held."""
+    from casework.models.stage_events import record_stage
+
     return record_stage(
         session,
         case.case_number or "",

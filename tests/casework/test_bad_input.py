@@ -536,7 +536,7 @@ MATRIX: list[tuple[str, str, int]] = [
     ("doc {case} notes --from " + str(TODAY) + " --to " + _PAST, "--from not after --to", REFUSED),
     ("doc {case} notes", "needs both dates", REFUSED),
     ("doc {case} referral", "needs the referral", REFUSED),
-    ("doc {case} plan REF-000001", "only a referral letter takes one", REFUSED),
+    ("doc {case} plan REF-000001", "only a referral letter or a consent form takes one", REFUSED),
     ("doc {case} plan", "has no plan yet", REFUSED),
     ("doc {case} memo", "invalid choice: 'memo'", USAGE),
     ("report --html {existing}", "already exists", REFUSED),

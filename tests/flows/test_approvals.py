@@ -38,6 +38,17 @@ def _plan_file(tmp_path: Path, *domains: NeedsDomain) -> Path:
     return path
 
 
+def _plan_given(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[str, Path]:
+    """A case at plan whose plan `casework submit` gave: held for approval. Its number,
+    and the plan's file."""
+    number, _ = factories.case_waiting_at(Stage.PLAN)
+    plan = _plan_file(tmp_path, NeedsDomain.HOUSING)
+    code, out, err = _cli(capsys, "submit", number, "plan", "--file", str(plan), "--wait")
+    assert code == 0, err
+    assert "waits for a supervisor's approval" in out
+    return number, plan
+
+
 def _waits_at(case_number: str) -> str:
     """The key the case's run waits at, as the store has it."""
     from casework.core.db import session_scope
@@ -56,11 +67,7 @@ def _card(case_number: str) -> str:
 def test_a_plan_waits_for_the_supervisor_then_moves(
     capsys: pytest.CaptureFixture[str], stack: str, tmp_path: Path
 ) -> None:
-    number, _ = factories.case_waiting_at(Stage.PLAN)
-    plan = _plan_file(tmp_path, NeedsDomain.HOUSING)
-    code, out, err = _cli(capsys, "submit", number, "plan", "--file", str(plan), "--wait")
-    assert code == 0, err
-    assert "waits for a supervisor's approval" in out
+    number, plan = _plan_given(capsys, tmp_path)
     detail = services.cases.show(number)
     assert detail.stage == "plan"
     assert detail.approval is not None
@@ -121,10 +128,7 @@ def test_a_plan_waits_for_the_supervisor_then_moves(
 def test_a_returned_plan_is_corrected_and_approved(
     capsys: pytest.CaptureFixture[str], stack: str, tmp_path: Path
 ) -> None:
-    number, _ = factories.case_waiting_at(Stage.PLAN)
-    plan = _plan_file(tmp_path, NeedsDomain.HOUSING)
-    code, _, err = _cli(capsys, "submit", number, "plan", "--file", str(plan), "--wait")
-    assert code == 0, err
+    number, _ = _plan_given(capsys, tmp_path)
     with acting_as("sup.tester"):
         code, _, err = _cli(capsys, "return", number, "--reason", "")
         assert code != 0
@@ -169,3 +173,22 @@ def test_a_returned_plan_is_corrected_and_approved(
     assert len(detail.plan.goals) == 2
     assert REASON not in surfaces_text(stack, [detail.flow_run_id or ""])
     assert "Quennell" not in surfaces_text(stack, [detail.flow_run_id or ""])
+
+
+def test_a_reassessment_while_the_plan_waits_takes_the_case_back(
+    capsys: pytest.CaptureFixture[str], stack: str, tmp_path: Path
+) -> None:
+    """The client's circumstances changed while the supervisor had the plan: the case's
+    run, waiting for the decision, takes the case back to assessment as asked, and the
+    plan held waits for nobody (no supervisor is asked to decide on it any more)."""
+    number, _ = _plan_given(capsys, tmp_path)
+    code, out, err = _cli(capsys, "reassess", number, "--reason", "circumstances_changed", "--wait")
+    assert code == 0, err
+    assert "now at assessment" in out
+    detail = services.cases.show(number)
+    assert detail.stage == "assessment"
+    assert detail.approval is None
+    with acting_as("sup.tester"):
+        code, _, err = _cli(capsys, "approve", number)
+    assert code != 0
+    assert "no form waits for approval" in err

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from casework.models import approvals, contacts, escalations, stage_events
 from casework.models.codes import NeedsDomain, Program, Stage, Watch
 from casework.models.due import due_list
-from casework.models.orm import CarePlan, Case, Escalation
+from casework.models.orm import Approval, CarePlan, Case, Escalation
 from casework.models.programs import programs
 from casework.models.rules import Scope
 from casework.models.staff import roster
@@ -54,17 +54,7 @@ def _decide(session: Session, case: Case, staff: str, approve: bool, reason: str
 
 
 def _record_decision(session: Session, case: Case) -> str:
-    outcome = stage_events.record_stage(
-        session,
-        case.case_number or "",
-        case.episode,
-        case.stage_key,
-        None,
-        "system",
-        now(),
-        decided=True,
-    )
-    return outcome.outcome
+    return factories.decision_recorded(session, case, now()).outcome
 
 
 def test_a_plan_waits_for_approval_then_moves_as_it_was_given(session: Session) -> None:
@@ -228,3 +218,23 @@ def _rungs(session: Session, case: Case) -> list[tuple[int, str]]:
         for row in _escalations(session, case)
         if row.rule == "approval_overdue"
     )
+
+
+def test_a_reassessment_asked_for_while_a_plan_waits_supersedes_it(session: Session) -> None:
+    """Circumstances changed while the supervisor had the plan: the case goes back to
+    assessment as asked; the plan held is kept, superseded, and waits for nobody."""
+    case = _at_plan(session)
+    _give_plan(session, case)
+    case.reassess_key, case.reassess_reason, case.reassess_by = (
+        case.stage_key, "circumstances_changed", SUPERVISOR,
+    )  # fmt: skip
+    outcome = stage_events.record_stage(
+        session, case.case_number or "", case.episode, case.stage_key, None, "system", now(),
+        requested=True,
+    )  # fmt: skip
+    assert (outcome.outcome, case.stage) == (stage_events.MOVED, Stage.ASSESSMENT.value)
+    assert approvals.pending(session, case) is None
+    [held] = session.scalars(select(Approval).where(Approval.case_id == case.id))
+    assert held.status == "superseded"
+    with pytest.raises(approvals.NotApprovable, match="no form waits for approval"):
+        _decide(session, case, SUPERVISOR, True, None)

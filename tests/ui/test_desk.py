@@ -158,7 +158,7 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
     consent = page.locator("#referrals form")
     consent.get_by_label("With").select_option(key)
     consent.get_by_role("button", name="Record consent").click()
-    page.get_by_text(f"Consent to share with {key} is recorded.").wait_for()
+    page.get_by_text(re.compile(f"Consent CON-\\d+ to share with {key} is recorded")).wait_for()
     refer()
     page.get_by_text("The referral is recorded.").wait_for()
     # The partner accepts; the status sync (a schedule under `up`) brings the answer in.

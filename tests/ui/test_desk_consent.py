@@ -36,7 +36,7 @@ def test_a_client_signs_their_consent_on_the_desk_and_it_covers_the_referral(  #
     page.goto(f"{DESK}/cases/{number}#referrals")
     section = page.locator("#referrals")
     section.get_by_label("What may be shared").select_option(label="The details a referral needs")
-    section.get_by_label("Its last day").fill(ends.isoformat())
+    section.get_by_label("Last day it holds").fill(ends.isoformat())
     section.get_by_role("button", name="Record consent").click()
     page.get_by_text("the client signs it next").wait_for()
     [consent] = services.cases.show(number).consents
