@@ -1377,6 +1377,24 @@ def test_attachments_are_the_case_workers_to_add_and_open_and_sealed_in_the_stor
         sealed = session.scalars(select(Attachment.content)).one()
     assert SECRET not in sealed
     assert pdf() not in sealed
+    # And on disk: the table's files (and its TOAST table's), once the server has written
+    # them, hold no byte of the file as given. Read where this machine's PostgreSQL keeps
+    # its data, when this user may read there (root on the CI machine).
+    with store.owner.connect() as connection:
+        connection.execute(text("CHECKPOINT"))
+        folder = Path(connection.scalar(text("SHOW data_directory")))
+        files = connection.execute(
+            text(
+                "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.oid = "
+                "'attachments'::regclass OR c.oid = (SELECT reltoastrelid FROM pg_class "
+                "WHERE oid = 'attachments'::regclass)"
+            )
+        ).scalars()
+        paths = [folder / name for name in files if name]
+    if os.access(folder, os.R_OK):
+        on_disk = b"".join(p.read_bytes() for p in paths if p.exists())
+        assert len(on_disk) > 0
+        assert SECRET not in on_disk
     kinds = [e.what for e in _access_entries(store, store.housing)]
     assert f"attachment:{number}" in kinds
 
