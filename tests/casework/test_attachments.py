@@ -8,6 +8,8 @@ On PostgreSQL, as each role: tests/casework/test_access.py."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -140,15 +142,12 @@ def test_bad_files_are_refused_in_one_line_and_nothing_is_kept(
 
 
 def test_a_program_manager_neither_lists_nor_opens_files(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     number = _case()
     run_cli(capsys, "attach", number, str(_file(tmp_path, "a.pdf", pdf())), "--kind", "other")
     [row] = [a for a in _stored() if a.case_id == _case_id(number)]
-    monkeypatch.setenv("CASEWORK_ACTOR", "pm.housing")
-    monkeypatch.setenv("CASEWORK_STAFF_FILE", str(_roster_with_login("pm.housing", tmp_path)))
-    get_settings.cache_clear()
-    try:
+    with signed_in_as("pm.housing", tmp_path):
         for argv in (
             ("attachments", number),
             ("attachment", number, f"ATT-{row.id:06d}", "--out", str(tmp_path / "o.pdf")),
@@ -156,9 +155,26 @@ def test_a_program_manager_neither_lists_nor_opens_files(
             code, _, err = run_cli(capsys, *argv)
             assert code != 0
             assert "read and added by case managers and supervisors" in err
-    finally:
-        get_settings.cache_clear()
     assert not (tmp_path / "o.pdf").exists()
+
+
+@contextlib.contextmanager
+def signed_in_as(staff_id: str, folder: Path) -> Iterator[None]:
+    """This process's commands signed in as `staff_id` (this OS login mapped to them
+    alone), and the session's sign-in, settings included, as it was afterwards."""
+    saved = {name: os.environ.get(name) for name in ("CASEWORK_ACTOR", "CASEWORK_STAFF_FILE")}
+    os.environ["CASEWORK_ACTOR"] = staff_id
+    os.environ["CASEWORK_STAFF_FILE"] = str(_roster_with_login(staff_id, folder))
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
 
 
 def _case_id(number: str) -> int:
