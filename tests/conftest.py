@@ -210,6 +210,18 @@ def acting_as(staff_id: str) -> Iterator[None]:
         get_settings.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """After each test, this process reads its settings again from the environment as it
+    is once the test's own fixtures (monkeypatch's among them) have put it back: a test
+    that cleared the cache while its changes were still in place must not leave the rest
+    of the session signed in to another data directory, store or roster."""
+    from casework.core.settings import get_settings
+
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def as_supervisor() -> Iterator[None]:
     with acting_as("sup.tester"):
