@@ -193,6 +193,30 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 @contextlib.contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """This process's variables as `values` say while the block runs (None: unset), then
+    as they were; its settings read afresh each way."""
+    from casework.core.settings import get_settings
+
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+@contextlib.contextmanager
 def acting_as(staff_id: str) -> Iterator[None]:
     """This process's commands signed in as `staff_id` (sup.tester or tester): on SQLite,
     the roster that maps the suite's login to them. The session's environment is as it was

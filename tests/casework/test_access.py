@@ -48,7 +48,7 @@ from casework.models.orm import (
 from casework.models.schemas import ClientIn
 from casework.models.staff import membership_problems
 from tests import factories
-from tests.conftest import PG_URL, pg_url
+from tests.conftest import PG_URL, environment, pg_url
 
 pytestmark = pytest.mark.skipif(PG_URL is None, reason="CASEWORK_TEST_DATABASE_URL is not set")
 TAG = str(os.getpid())
@@ -120,28 +120,16 @@ def cli(
     """One `casework` command, signed in to the store as `role`'s staff member (`actor`: the
     CASEWORK_ACTOR it declares). The session's environment is as it was afterwards: the
     session's `casework up` may start later, and must find its own store."""
-    saved = {name: os.environ.get(name) for name in ("CASEWORK_DATABASE_URL", "CASEWORK_ACTOR")}
-    os.environ["CASEWORK_DATABASE_URL"] = store.url(STAFF[role][0] if role else None)
-    os.environ.pop("CASEWORK_ACTOR", None)
-    if actor is not None:
-        os.environ["CASEWORK_ACTOR"] = actor
-    get_settings.cache_clear()
-    engine_for.cache_clear()  # each command signs in anew, as its own process would
+    url = store.url(STAFF[role][0] if role else None)
     out, err = io.StringIO(), io.StringIO()
-    try:
+    with environment(CASEWORK_DATABASE_URL=url, CASEWORK_ACTOR=actor):
+        engine_for.cache_clear()  # each command signs in anew, as its own process would
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 main(list(argv))
                 code = 0
             except SystemExit as exit_info:
                 code = int(exit_info.code or 0)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
     return code, out.getvalue(), err.getvalue()
 
 

@@ -9,7 +9,6 @@ On PostgreSQL, as each role: tests/casework/test_access.py."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from casework.models import audit, cases
 from casework.models.orm import Attachment, Case
 from tests import factories
 from tests.casework.test_cli import run_cli
-from tests.conftest import SESSION_DIR, acting_as
+from tests.conftest import SESSION_DIR, acting_as, environment
 from tests.polling import wait_for
 
 SECRET = b"Passport GB 533380006 of Maria Quennell, valid until 2031"
@@ -158,23 +157,11 @@ def test_a_program_manager_neither_lists_nor_opens_files(
     assert not (tmp_path / "o.pdf").exists()
 
 
-@contextlib.contextmanager
-def signed_in_as(staff_id: str, folder: Path) -> Iterator[None]:
+def signed_in_as(staff_id: str, folder: Path) -> contextlib.AbstractContextManager[None]:
     """This process's commands signed in as `staff_id` (this OS login mapped to them
     alone), and the session's sign-in, settings included, as it was afterwards."""
-    saved = {name: os.environ.get(name) for name in ("CASEWORK_ACTOR", "CASEWORK_STAFF_FILE")}
-    os.environ["CASEWORK_ACTOR"] = staff_id
-    os.environ["CASEWORK_STAFF_FILE"] = str(_roster_with_login(staff_id, folder))
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
+    roster = str(_roster_with_login(staff_id, folder))
+    return environment(CASEWORK_ACTOR=staff_id, CASEWORK_STAFF_FILE=roster)
 
 
 def _case_id(number: str) -> int:

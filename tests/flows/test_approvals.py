@@ -13,23 +13,16 @@ from pathlib import Path
 import pytest
 
 from casework import services
-from casework.cli import main
 from casework.core import prefect_api
 from casework.models.codes import NeedsDomain, Stage
 from tests import factories
+from tests.casework.test_cli import run_cli
 from tests.conftest import acting_as
 from tests.polling import wait_for
 from tests.prefect_surfaces import surfaces_text
 
 pytestmark = pytest.mark.prefect
 REASON = "Goal two needs a date Mrs Quennell-Abernathy agreed to"
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def _plan_file(tmp_path: Path, *domains: NeedsDomain) -> Path:
@@ -43,7 +36,7 @@ def _plan_given(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[str
     and the plan's file."""
     number, _ = factories.case_waiting_at(Stage.PLAN)
     plan = _plan_file(tmp_path, NeedsDomain.HOUSING)
-    code, out, err = _cli(capsys, "submit", number, "plan", "--file", str(plan), "--wait")
+    code, out, err = run_cli(capsys, "submit", number, "plan", "--file", str(plan), "--wait")
     assert code == 0, err
     assert "waits for a supervisor's approval" in out
     return number, plan
@@ -105,16 +98,16 @@ def test_a_plan_waits_for_the_supervisor_then_moves(
     assert [h.outcome for h in again.history][-1] == "awaiting_approval"
 
     # The case manager (tester) cannot approve it; nor can it be given twice.
-    code, _, err = _cli(capsys, "approve", number)
+    code, _, err = run_cli(capsys, "approve", number)
     assert code != 0
     assert len(err.strip().splitlines()) == 1
     assert "supervisor of housing" in err
-    code, _, err = _cli(capsys, "submit", number, "plan", "--file", str(plan))
+    code, _, err = run_cli(capsys, "submit", number, "plan", "--file", str(plan))
     assert code != 0
     assert "waits for a supervisor's approval" in err
 
     with acting_as("sup.tester"):
-        code, out, err = _cli(capsys, "approve", number, "--wait")
+        code, out, err = run_cli(capsys, "approve", number, "--wait")
     assert code == 0, err
     assert "now at referral" in out
     detail = services.cases.show(number)
@@ -130,15 +123,15 @@ def test_a_returned_plan_is_corrected_and_approved(
 ) -> None:
     number, _ = _plan_given(capsys, tmp_path)
     with acting_as("sup.tester"):
-        code, _, err = _cli(capsys, "return", number, "--reason", "")
+        code, _, err = run_cli(capsys, "return", number, "--reason", "")
         assert code != 0
         assert "--reason" in err
-        code, out, err = _cli(capsys, "return", number, "--reason", REASON, "--wait")
+        code, out, err = run_cli(capsys, "return", number, "--reason", REASON, "--wait")
     assert code == 0, err
     assert "returned to the case manager" in out
 
     # Back with the case manager: the reason and what was typed, and a form to give again.
-    code, out, _ = _cli(capsys, "show", number)
+    code, out, _ = run_cli(capsys, "show", number)
     assert "RETURNED" in out
     assert REASON in out
     detail = services.cases.show(number)
@@ -162,10 +155,10 @@ def test_a_returned_plan_is_corrected_and_approved(
     assert "was returned" in dialog
 
     corrected = _plan_file(tmp_path, NeedsDomain.HOUSING, NeedsDomain.INCOME_BENEFITS)
-    code, _, err = _cli(capsys, "submit", number, "plan", "--file", str(corrected), "--wait")
+    code, _, err = run_cli(capsys, "submit", number, "plan", "--file", str(corrected), "--wait")
     assert code == 0, err
     with acting_as("sup.tester"):
-        code, out, err = _cli(capsys, "approve", number, "--wait")
+        code, out, err = run_cli(capsys, "approve", number, "--wait")
     assert code == 0, err
     detail = services.cases.show(number)
     assert detail.stage == "referral"
@@ -182,13 +175,15 @@ def test_a_reassessment_while_the_plan_waits_takes_the_case_back(
     run, waiting for the decision, takes the case back to assessment as asked, and the
     plan held waits for nobody (no supervisor is asked to decide on it any more)."""
     number, _ = _plan_given(capsys, tmp_path)
-    code, out, err = _cli(capsys, "reassess", number, "--reason", "circumstances_changed", "--wait")
+    code, out, err = run_cli(
+        capsys, "reassess", number, "--reason", "circumstances_changed", "--wait"
+    )
     assert code == 0, err
     assert "now at assessment" in out
     detail = services.cases.show(number)
     assert detail.stage == "assessment"
     assert detail.approval is None
     with acting_as("sup.tester"):
-        code, _, err = _cli(capsys, "approve", number)
+        code, _, err = run_cli(capsys, "approve", number)
     assert code != 0
     assert "no form waits for approval" in err
