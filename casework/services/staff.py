@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -45,11 +46,13 @@ def signed_in() -> str:
     sign-in on PostgreSQL, the OS login as the roster maps it on SQLite; CASEWORK_ACTOR only
     ever chooses among what those allow."""
     settings = get_settings()
-    return _signed_in(settings.store_url, settings.actor)
+    return _signed_in(settings.store_url, settings.actor, settings.staff_file)
 
 
 @lru_cache(maxsize=4)
-def _signed_in(store_url: str, declared: str | None) -> str:
+def _signed_in(store_url: str, declared: str | None, roster_file: Path | None) -> str:
+    """Asked once per store, declared name and roster (a roster that maps the login to
+    other staff ids is another answer)."""
     return actor_for(engine_for(store_url), declared, lambda login: staff.held_by(roster(), login))
 
 
