@@ -10,7 +10,6 @@ holds no readable file."""
 from __future__ import annotations
 
 import fcntl
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -35,19 +34,16 @@ def _keys(create: bool) -> list[bytes]:
     """The keys, newest first; with `create`, a first key made if there is none."""
     path = keys_path()
     if create and not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        from casework.core.files import create_new
+
+        try:  # for its owner only, in a private folder
+            create_new(path, Fernet.generate_key() + b"\n")
         except FileExistsError:  # another command made it a moment ago: use that one
             pass
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key() + b"\n")
     try:
-        lines = path.read_bytes().split()
+        return path.read_bytes().split()
     except FileNotFoundError:
         return []
-    return [line.strip() for line in lines if line.strip()]
 
 
 def _fernet(create: bool) -> MultiFernet:
