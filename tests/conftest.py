@@ -346,6 +346,27 @@ def running_stack() -> Iterator[Stack]:
     APILogWorker.drain_all(timeout=10)
     EventsWorker.drain_all(timeout=10)
     stack.stop()
+    _store_is_whole()
+
+
+def _store_is_whole() -> None:
+    """The session's SQLite store, once everything has let go of it, passes SQLite's own
+    check: a suite that damages it (see tests/on_disk.py) fails here by name, not as runs
+    that never wait at their stage."""
+    import sqlite3
+    from contextlib import closing
+
+    from casework.core.settings import get_settings
+
+    url = get_settings().store_url
+    if not url.startswith("sqlite:///"):
+        return
+    try:
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+            found = [row[0] for row in db.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as exc:
+        found = [str(exc)]
+    assert found == ["ok"], f"the session's case store is damaged: {found[:5]}"
 
 
 @pytest.fixture

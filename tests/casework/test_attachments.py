@@ -25,6 +25,7 @@ from casework.models.orm import Attachment, Case
 from tests import factories
 from tests.casework.test_cli import run_cli
 from tests.conftest import SESSION_DIR, acting_as, environment
+from tests.on_disk import bytes_on_disk
 from tests.polling import wait_for
 
 SECRET = b"Passport GB 533380006 of Maria Quennell, valid until 2031"
@@ -60,7 +61,7 @@ def _stored() -> list[Attachment]:
 def _store_bytes() -> bytes:
     """Every byte of the SQLite store as it lies on disk (its write-ahead log too)."""
     store = Path(get_settings().store_url.split("///", 1)[1])
-    return b"".join(p.read_bytes() for p in (store, Path(f"{store}-wal")) if p.exists())
+    return bytes_on_disk(store, Path(f"{store}-wal"))
 
 
 def _accesses(case_number: str) -> list[str]:

@@ -26,6 +26,7 @@ from casework.services.documents import produce
 from tests import factories
 from tests.casework.test_cli import run_cli
 from tests.conftest import unconfigured_env
+from tests.on_disk import bytes_on_disk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,9 +173,7 @@ def test_the_data_directory_is_private_and_tokens_stay_out_of_the_store(tmp_path
     assert len(everything) > 3
     for path in everything:
         assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"
-    store = (data / "casework.db").read_bytes() + b"".join(
-        p.read_bytes() for p in data.glob("casework.db-*")
-    )
+    store = bytes_on_disk(data / "casework.db", *data.glob("casework.db-*"))
     for token in tokens:
         assert token.encode() not in store, "a partner token is in the case store"
     assert set(json.loads((data / "partner-tokens.json").read_text()).values()) == tokens

