@@ -40,6 +40,9 @@ class StaffMember(BaseModel):
     active: bool = True
     # The OS login that acts as this staff member on an embedded (SQLite) store.
     login: str | None = Field(default=None, pattern=LOGIN_PATTERN)
+    # What the agency's OpenID provider names this staff member by, in the claim
+    # CASEWORK_SSO_CLAIM says (an email, a user name); without it, the staff id itself.
+    sso: str | None = Field(default=None, min_length=1, max_length=254)
 
 
 class NotOnRoster(UserError, ValueError):

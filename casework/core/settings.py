@@ -328,6 +328,39 @@ class CaseworkSettings(BaseModel):
     desk_lockout_minutes: int = Field(
         default=15, ge=1, le=1440, description="how long a lock-out lasts"
     )
+    desk_session_hours: int = Field(
+        default=10,
+        ge=1,
+        le=24,
+        description="a desk sign-in ends this long after it began, however busy (sign in again)",
+    )
+    sso_issuer: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="the agency's OpenID provider (its issuer URL, e.g. "
+        "`https://login.microsoftonline.com/TENANT/v2.0`): staff sign in to the desk there, "
+        "and the desk's passwords are no longer asked (docs/operators.md, 'Single sign-on')",
+        json_schema_extra={"shown_default": "none: desk passwords"},
+    )
+    sso_client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="the desk's client id at the OpenID provider",
+        json_schema_extra={"shown_default": "none"},
+    )
+    sso_client_secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="the desk's client secret at the OpenID provider",
+        json_schema_extra={"shown_default": "none"},
+    )
+    sso_claim: Literal["email", "preferred_username", "upn", "sub"] = Field(
+        default="email",
+        description="the ID token's claim that names the staff member: matched to a "
+        "roster entry's `sso`, else to its staff id",
+    )
 
     @model_validator(mode="after")
     def _heartbeats_fit(self) -> CaseworkSettings:
@@ -336,6 +369,16 @@ class CaseworkSettings(BaseModel):
                 f"CASEWORK_LOST_RUN_SECONDS ({self.lost_run_seconds}) must be at least twice "
                 f"CASEWORK_HEARTBEAT_SECONDS ({self.heartbeat_seconds}): one late heartbeat "
                 "would crash a live run"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sso_whole(self) -> CaseworkSettings:
+        if self.sso_issuer and not (self.sso_client_id and self.sso_client_secret):
+            raise ValueError(
+                "CASEWORK_SSO_ISSUER is set: CASEWORK_SSO_CLIENT_ID and "
+                "CASEWORK_SSO_CLIENT_SECRET must be set too (the desk's registration at the "
+                "provider)"
             )
         return self
 

@@ -25,13 +25,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.staticfiles import StaticFiles
 
 from casework import services
+from casework.core import oidc
 from casework.core.clock import now
 from casework.core.db import acting_through
 from casework.core.errors import CaseworkError, UserError
 from casework.core.settings import get_settings
 from casework.desk import pages
 from casework.desk.forms import Posted, posted
-from casework.desk.sessions import COOKIE, DeskSession, Kept, Sessions
+from casework.desk.sessions import COOKIE, DeskSession, Kept, Pending, Provided, Sessions
 from casework.desk.words import happened, plain
 from casework.models.cases import CaseNotFound
 from casework.models.labels import label
@@ -40,6 +41,7 @@ from casework.services.workspace import NotTheirWork
 HERE = Path(__file__).parent
 PRE_COOKIE = "casework_desk_pre"  # the sign-in page's own CSRF token (before any sign-in)
 KEPT_COOKIE = "casework_desk_kept"  # names a form kept when its sign-in ran out
+SSO_COOKIE = "casework_desk_sso"  # the state of a sign-in gone to the OpenID provider
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
@@ -68,6 +70,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     settings = get_settings()
     sessions = Sessions(
         timedelta(minutes=settings.desk_idle_minutes),
+        timedelta(hours=settings.desk_session_hours),
         clock,
         services.sign_in.desk_engine(),
         lambda held: services.sign_in.log(held.staff_id, "sign_in_timed_out"),
@@ -82,6 +85,8 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     kept = Kept(clock)
+    pending = Pending(clock)
+    sso = services.sign_in.sso_client()
     secure = settings.desk_address.startswith("https://")
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -125,23 +130,45 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     def signed_in(request: Request) -> DeskSession:
         held, ran_out = sessions.find(request.cookies.get(COOKIE))
         if ran_out is not None:
+            why = (
+                f"You were signed out after {settings.desk_session_hours} "
+                f"hour{'' if settings.desk_session_hours == 1 else 's'} signed in"
+                if ran_out.ended == "lasted"
+                else f"You were signed out after {settings.desk_idle_minutes} minutes without "
+                "activity"
+            )
             form = getattr(request.state, "form", None)
             if request.method == "POST" and form and request.url.path != "/sign-out":
                 token = kept.keep(ran_out.staff_id, request.url.path, form)
                 raise SignInNeeded(
-                    f"You were signed out after {settings.desk_idle_minutes} minutes without "
-                    "activity, before your form was sent. It is kept: sign in again to send it.",
+                    f"{why}, before your form was sent. It is kept: sign in again to send it.",
                     token,
                 )
-            raise SignInNeeded(
-                f"You were signed out after {settings.desk_idle_minutes} minutes without "
-                "activity. Sign in again to go on."
-            )
+            raise SignInNeeded(f"{why}. Sign in again to go on.")
         if held is None:
             raise SignInNeeded()
+        _still_allowed(held)
         if held.temporary and request.url.path != "/password":
             raise _Redirect("/password")
         return held
+
+    def _still_allowed(held: DeskSession) -> None:
+        """At every request: still on the roster, active, in a desk role; and, signed in
+        through the OpenID provider, still signed in there. Else the sign-in ends now."""
+        if services.sign_in.still_here(held.staff_id) is None:
+            sessions.end(held)
+            services.sign_in.log(held.staff_id, "sign_in_ended_off_roster")
+            raise SignInNeeded(
+                "You are signed out: the staff roster no longer lets you work at the desk."
+            )
+        if held.provided is not None and sso is not None:
+            if not oidc.still_signed_in(sso.issuer, held.provided.access_token):
+                sessions.end(held)
+                services.sign_in.log(held.staff_id, "sign_in_ended_by_provider")
+                raise SignInNeeded(
+                    "You are signed out: the agency's sign-in provider no longer vouches for "
+                    "you. Sign in again to go on."
+                )
 
     def checked(held: DeskSession, form: dict[str, list[str]]) -> dict[str, list[str]]:
         given = (form.get("csrf") or [""])[0]
@@ -205,13 +232,17 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
     def sign_in_page(request: Request) -> Response:
         token = secrets.token_urlsafe(32)
         said = request.cookies.get("casework_said")
-        response = render("sign_in.html", None, pre=token, notice=_unquote(said), error=None)
+        response = render(
+            "sign_in.html", None, pre=token, notice=_unquote(said), error=None, sso=sso
+        )
         response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict", secure=secure)
         response.delete_cookie("casework_said")
         return response
 
     @app.post("/sign-in", response_class=HTMLResponse)
     def sign_in(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
+        if sso is not None:
+            raise Refused("This desk signs staff in through the agency's sign-in provider.")
         pre = request.cookies.get(PRE_COOKIE, "")
         if not pre or not secrets.compare_digest(pre, _one(form, "pre")):
             raise Refused("This sign-in form is out of date; reload the page and try again.")
@@ -226,16 +257,73 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
             response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict", secure=secure)
             return response
         held = sessions.start(signed.member, signed.engine, signed.temporary)
+        onward = RedirectResponse(_welcome(request, held), status_code=303)
+        onward.set_cookie(COOKIE, held.token, httponly=True, samesite="strict", secure=secure)
+        onward.delete_cookie(PRE_COOKIE)
+        onward.delete_cookie(KEPT_COOKIE)
+        return onward
+
+    def _welcome(request: Request, held: DeskSession) -> str:
+        """Where a new sign-in goes first: a temporary password's change, a form kept from
+        the last sign-in, or the day."""
         waiting = kept.take(request.cookies.get(KEPT_COOKIE), held.staff_id)
         if waiting is not None:
             held.kept = waiting
-        onward = RedirectResponse(
-            "/password" if signed.temporary else "/kept" if waiting else "/", status_code=303
+        return "/password" if held.temporary else "/kept" if waiting else "/"
+
+    @app.get("/sign-in/sso")
+    def sign_in_sso(request: Request) -> Response:
+        """Off to the agency's OpenID provider; the browser keeps only the state, in a
+        SameSite=Lax cookie (the provider's redirect back is a cross-site navigation)."""
+        if sso is None:
+            raise _Redirect("/sign-in")
+        try:
+            started = oidc.start(sso)
+        except oidc.SignOnFailed as exc:
+            return _sign_in_again(str(exc))
+        pending.keep(started.state, started)
+        response = RedirectResponse(started.url, status_code=303)
+        response.set_cookie(
+            SSO_COOKIE, started.state, httponly=True, samesite="lax", secure=secure, max_age=600
         )
-        onward.delete_cookie(KEPT_COOKIE)
+        return response
+
+    @app.get("/sign-in/callback", response_class=HTMLResponse)
+    def sign_in_callback(request: Request) -> Response:
+        """Back from the provider: the state must be the one this browser left with; the
+        code is exchanged and the ID token checked; the roster says who it is. The page
+        then moves on by itself (a SameSite=Strict cookie set on a cross-site redirect's
+        answer is not sent on its next redirect, so the next step starts from here)."""
+        state = request.query_params.get("state", "")
+        mine = request.cookies.get(SSO_COOKIE, "")
+        started = pending.take(state) if state and secrets.compare_digest(state, mine) else None
+        if sso is None or started is None:
+            services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
+            return _sign_in_again("That sign-in was not started here, or took too long.")
+        if error := request.query_params.get("error"):
+            services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
+            return _sign_in_again(f"The sign-in provider did not sign you in ({error[:80]}).")
+        try:
+            identity = oidc.finish(sso, started, request.query_params.get("code", ""))
+            signed = services.sign_in.sign_on(sso, identity)
+        except oidc.SignOnFailed as exc:
+            services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
+            return _sign_in_again(str(exc))
+        except UserError as exc:
+            return _sign_in_again(str(exc))
+        held = sessions.start(
+            signed.member, signed.engine, False, Provided(identity.access_token, identity.id_token)
+        )
+        onward = render("signed_on.html", None, to=_welcome(request, held))
         onward.set_cookie(COOKIE, held.token, httponly=True, samesite="strict", secure=secure)
-        onward.delete_cookie(PRE_COOKIE)
+        onward.delete_cookie(SSO_COOKIE)
+        onward.delete_cookie(KEPT_COOKIE)
         return onward
+
+    def _sign_in_again(error: str) -> Response:
+        response = render("sign_in.html", None, 200, pre="", notice=None, error=error, sso=sso)
+        response.delete_cookie(SSO_COOKIE)
+        return response
 
     @app.post("/hooks/sms-reply")
     def sms_reply(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
@@ -259,11 +347,18 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
 
     @app.post("/sign-out")
     def sign_out(request: Request, form: Annotated[Posted, Depends(posted)]) -> Response:
-        held = signed_in(request)
+        held, _ = sessions.find(request.cookies.get(COOKIE))
+        if held is None:
+            raise SignInNeeded()
         checked(held, form)
         sessions.end(held)
         services.sign_in.log(held.staff_id, "sign_out")
-        response = RedirectResponse("/sign-in", status_code=303)
+        ending = None
+        if held.provided is not None and sso is not None:  # ended at the provider too
+            ending = oidc.sign_out_url(
+                sso.issuer, held.provided.id_token, f"{settings.desk_address}/sign-in"
+            )
+        response = RedirectResponse(ending or "/sign-in", status_code=303)
         response.delete_cookie(COOKIE)
         response.set_cookie(
             "casework_said",

@@ -1,8 +1,11 @@
 """Desk sign-ins, held in the desk's memory: a random token in an HttpOnly, SameSite=Strict
 cookie (Secure behind TLS), the staff member it signed in, their store connection (on
-PostgreSQL, as their own role), a CSRF token for every form, and the idle clock. A sign-in
-ends at sign-out, after CASEWORK_DESK_IDLE_MINUTES without a request, and when the desk
-stops (everyone signs in again); its connection to the store closes with it."""
+PostgreSQL, as their own role), a CSRF token for every form, and the clocks. A sign-in
+ends at sign-out, after CASEWORK_DESK_IDLE_MINUTES without a request, after
+CASEWORK_DESK_SESSION_HOURS however busy, and when the desk stops (everyone signs in
+again); its connection to the store closes with it. A sign-in through the agency's OpenID
+provider also keeps the provider's tokens, to ask it at each request whether the person is
+still signed in there, and to end the sign-in there too at sign-out."""
 
 from __future__ import annotations
 
@@ -14,9 +17,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from casework.core.oidc import Started
 from casework.models.staff import StaffMember
 
 COOKIE = "casework_desk"
+
+
+@dataclass(frozen=True)
+class Provided:
+    """What the OpenID provider gave a sign-in (never shown, never logged)."""
+
+    access_token: str
+    id_token: str
 
 
 @dataclass
@@ -26,6 +38,9 @@ class DeskSession:
     engine: Engine
     temporary: bool
     last_seen: datetime
+    started: datetime
+    provided: Provided | None = None
+    ended: str = ""  # why it ran out: "idle" or "lasted"
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     said: list[str] = field(default_factory=list)  # what the next page tells them, once
     kept: KeptForm | None = None  # a form from before a sign-in ran out, to send on
@@ -43,18 +58,29 @@ class Sessions:
     def __init__(
         self,
         idle: timedelta,
+        lasting: timedelta,
         clock: Callable[[], datetime],
         own_engine: Engine,
         ran_out: Callable[[DeskSession], None],
     ) -> None:
-        self.idle, self.clock, self._own, self._ran_out = idle, clock, own_engine, ran_out
+        self.idle, self.lasting, self.clock = idle, lasting, clock
+        self._own, self._ran_out = own_engine, ran_out
         self._held: dict[str, DeskSession] = {}
         self._gone: dict[str, DeskSession] = {}  # ran out, not yet told to its browser
         self._lock = threading.Lock()
 
-    def start(self, member: StaffMember, engine: Engine, temporary: bool) -> DeskSession:
+    def start(
+        self,
+        member: StaffMember,
+        engine: Engine,
+        temporary: bool,
+        provided: Provided | None = None,
+    ) -> DeskSession:
         self._sweep()
-        held = DeskSession(secrets.token_urlsafe(32), member, engine, temporary, self.clock())
+        moment = self.clock()
+        held = DeskSession(
+            secrets.token_urlsafe(32), member, engine, temporary, moment, moment, provided
+        )
         with self._lock:
             self._held[held.token] = held
         return held
@@ -74,7 +100,15 @@ class Sessions:
     def _sweep(self) -> None:
         moment = self.clock()
         with self._lock:
-            ended = [h for h in self._held.values() if moment - h.last_seen > self.idle]
+            ended = []
+            for held in self._held.values():
+                if moment - held.started > self.lasting:
+                    held.ended = "lasted"
+                elif moment - held.last_seen > self.idle:
+                    held.ended = "idle"
+                else:
+                    continue
+                ended.append(held)
             for held in ended:
                 del self._held[held.token]
                 self._gone[held.token] = held
@@ -101,6 +135,33 @@ class Sessions:
 
 
 FORGOTTEN = timedelta(days=1)  # a browser back after this is simply signed out
+ON_ITS_WAY = timedelta(minutes=10)  # how long a sign-in at the provider may take
+
+
+class Pending:
+    """Sign-ins gone to the OpenID provider and not back yet, by their `state`: what must
+    match when the browser comes back (the nonce, the PKCE verifier) stays here."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self._held: dict[str, tuple[Started, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, state: str, started: Started) -> None:
+        with self._lock:
+            self._forget_old()
+            self._held[state] = (started, self.clock())
+
+    def take(self, state: str) -> Started | None:
+        with self._lock:
+            self._forget_old()
+            found = self._held.pop(state, None)
+        return found[0] if found else None
+
+    def _forget_old(self) -> None:
+        moment = self.clock()
+        for state in [s for s, (_, at) in self._held.items() if moment - at > ON_ITS_WAY]:
+            del self._held[state]
 
 
 @dataclass

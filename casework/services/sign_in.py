@@ -7,6 +7,7 @@ refusals and searches go to the access log, written by the desk's own sign-in to
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from casework.core import oidc
 from casework.core.clock import now
 from casework.core.db import engine_for, make_engine, session_scope
 from casework.core.errors import InputError, UserError
@@ -95,14 +97,21 @@ def set_password(
 def _role_password(session: Session, staff_id: str, password: str) -> None:
     """The staff member's database role gets the same password, hashed here (SCRAM-SHA-256,
     by libpq) so that the statement never carries it in the clear."""
-    raw = session.connection().connection.driver_connection
-    verifier = raw.pgconn.encrypt_password(  # type: ignore[union-attr]
-        password.encode(), staff_id.encode(), b"scram-sha-256"
-    ).decode()
+    verifier = _verifier(session, staff_id, password)
     if not re.fullmatch(r"[A-Za-z0-9$:+/=-]+", verifier):
         raise UserError("PostgreSQL's password hash came back in an unexpected form")
     # The driver's own statement: the verifier's colons are not bind parameters.
     session.connection().exec_driver_sql(f"ALTER ROLE \"{staff_id}\" PASSWORD '{verifier}'")
+
+
+def _verifier(session: Session, staff_id: str, password: str) -> str:
+    """The role password as PostgreSQL keeps it (SCRAM-SHA-256), hashed here by libpq."""
+    raw = session.connection().connection.driver_connection
+    return str(
+        raw.pgconn.encrypt_password(  # type: ignore[union-attr]
+            password.encode(), staff_id.encode(), b"scram-sha-256"
+        ).decode()
+    )
 
 
 def sign_in(staff_id: str, password: str) -> SignedIn:
@@ -133,11 +142,7 @@ def sign_in(staff_id: str, password: str) -> SignedIn:
         raise SignInRefused(WRONG)
     if not member.active or member.role not in DESK_ROLES:
         log(staff_id, "sign_in_not_desk_role")
-        raise SignInRefused(
-            f"The desk is for case managers, supervisors and program managers; {staff_id} "
-            f"is {'no longer active' if not member.active else member.role.value.replace('_', ' ')}"
-            " and works from the command line and the dashboard."
-        )
+        raise SignInRefused(_not_desk(member))
     return SignedIn(member, tried.temporary, as_staff(staff_id, password))
 
 
@@ -186,3 +191,95 @@ def as_staff(staff_id: str, password: str) -> Engine:
         engine.dispose()
         raise SignInRefused(f"The case store signed you in as {who}, not {staff_id}.")
     return engine
+
+
+# -- single sign-on ------------------------------------------------------------------------
+
+
+def sso_client() -> oidc.Client | None:
+    """The desk's registration at the agency's OpenID provider, when one is configured."""
+    settings = get_settings()
+    if not settings.sso_issuer:
+        return None
+    assert settings.sso_client_id  # the settings insist on all three
+    assert settings.sso_client_secret
+    return oidc.Client(
+        settings.sso_issuer,
+        settings.sso_client_id,
+        settings.sso_client_secret,
+        f"{settings.desk_address}/sign-in/callback",
+    )
+
+
+def named_by(claims: dict[str, object]) -> tuple[str, StaffMember | None]:
+    """What the provider names the person by (the configured claim), and the roster's
+    staff member it is: the one whose `sso` it is, else the one whose staff id it is."""
+    given = claims.get(get_settings().sso_claim)
+    said = given.strip().lower() if isinstance(given, str) else ""
+    members = roster()
+    for member in members.values():
+        if member.sso is not None and member.sso.strip().lower() == said:
+            return said, member
+    return said, members.get(said) if said else None
+
+
+def sign_on(client: oidc.Client, identity: oidc.Identity) -> SignedIn:
+    """A person the provider signed in, let in as the staff member the roster says they
+    are, or refused in one sentence; every outcome is in the access log (under the staff
+    id, or `unknown`: never what the provider called them)."""
+    said, member = named_by(identity.claims)
+    if member is None:
+        log(UNKNOWN, "sso_not_on_roster")
+        raise SignInRefused(
+            f"The sign-in provider signed you in, but nobody on the staff roster is "
+            f"{said or 'named by its ' + get_settings().sso_claim + ' claim'}; an admin "
+            "adds you (its `sso` entry names you as the provider does)."
+        )
+    if not member.active or member.role not in DESK_ROLES:
+        log(member.id, "sign_in_not_desk_role")
+        raise SignInRefused(_not_desk(member))
+    engine = _as_signed_on(client, member.id)
+    log(member.id, "sign_in_sso")
+    return SignedIn(member, False, engine)
+
+
+def _not_desk(member: StaffMember) -> str:
+    return (
+        f"The desk is for case managers, supervisors and program managers; {member.id} is "
+        f"{'no longer active' if not member.active else member.role.value.replace('_', ' ')}"
+        " and works from the command line and the dashboard."
+    )
+
+
+def _as_signed_on(client: oidc.Client, staff_id: str) -> Engine:
+    """On PostgreSQL, the store as the staff member's own role: the store function of
+    migration 0023 gives the role a password the desk derives from its registration's secret
+    (the same on every desk machine, so their sign-ins do not undo each other), and the
+    desk signs in with it. On SQLite, the store."""
+    url = make_url(get_settings().store_url)
+    if url.get_backend_name() != "postgresql":
+        return desk_engine()
+    derived = hmac.new(client.client_secret.encode(), staff_id.encode(), "sha256").hexdigest()
+    with session_scope(desk_engine()) as session:
+        verifier = _verifier(session, staff_id, derived)
+        try:
+            with session.begin_nested():
+                session.execute(
+                    text("SELECT casework_sso_password(:staff, :verifier)"),
+                    {"staff": staff_id, "verifier": verifier},
+                )
+        except DBAPIError as exc:
+            said = " ".join(str(exc.orig).split()).split("CONTEXT:")[0]
+            audit.record_access(session, None, staff_id, "sign_in_store_refused", now())
+            raise SignInRefused(
+                f"The case store would not let the desk sign you in as {staff_id} ({said})."
+            ) from None
+    return as_staff(staff_id, derived)
+
+
+def still_here(member_id: str) -> StaffMember | None:
+    """The staff member as the roster has them now, if they may still work at the desk."""
+    member = roster().get(member_id)
+    if member is None or not member.active or member.role not in DESK_ROLES:
+        return None
+    return member
