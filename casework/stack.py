@@ -559,6 +559,10 @@ def summary(
         sign_in = f"with the whole line in {data_dir / CREDENTIAL_FILE}"
     else:
         sign_in = "with the shared server's credential (PREFECT_API_AUTH_STRING)"
+    dashboard = f"{found.api_url.removesuffix('/api')}/runs"
+    if settings.sso_issuer:  # people come in through the gate; machines keep the credential
+        dashboard = f"{settings.dashboard_address}/runs"
+        sign_in = "with your agency account (single sign-on; docs/operators.md)"
     served = sum(1 for d in found.deployments if not d.problem)
     if scheduled:
         due = sum(1 for d in found.deployments if d.name in scheduled and d.next_run)
@@ -567,7 +571,7 @@ def summary(
         schedules = "schedules off (CASEWORK_SCHEDULES): sweeps run when started"
     lines = [
         "Casework is up.",
-        f"  Dashboard:   {found.api_url.removesuffix('/api')}/runs",
+        f"  Dashboard:   {dashboard}",
         f"  Sign in:     {sign_in}",
         *([f"  Desk:        {desk}"] if desk else []),
         f"  Case store:  {settings.store_url}",

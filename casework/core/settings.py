@@ -204,6 +204,20 @@ class CaseworkSettings(BaseModel):
         "each case card on the dashboard",
         json_schema_extra={"shown_default": "`http://DESK_HOST:DESK_PORT`"},
     )
+    dashboard_port: int = Field(
+        default=4301,
+        ge=1,
+        le=65535,
+        description="with single sign-on (CASEWORK_SSO_ISSUER), the port of the dashboard's "
+        "gate, which signs people in before the Prefect UI (it listens on DESK_HOST)",
+    )
+    dashboard_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="with single sign-on, the dashboard's address as people reach it (the "
+        "TLS proxy's)",
+        json_schema_extra={"shown_default": "`http://DESK_HOST:DASHBOARD_PORT`"},
+    )
     timezone: str = Field(
         default="UTC",
         description="the agency's time zone (an IANA name, e.g. `America/New_York`): "
@@ -452,6 +466,14 @@ class CaseworkSettings(BaseModel):
         if value is not None and not re.match(STAFF_ID_PATTERN, value):
             raise ValueError("must be a staff id: lowercase letters, digits, '.', '_' or '-'")
         return value
+
+    @property
+    def dashboard_address(self) -> str:
+        """The dashboard's gate as people reach it (with single sign-on)."""
+        if self.dashboard_url:
+            return self.dashboard_url.rstrip("/")
+        host = f"[{self.desk_host}]" if ":" in self.desk_host else self.desk_host
+        return f"http://{host}:{self.dashboard_port}"
 
     @property
     def desk_address(self) -> str:

@@ -32,7 +32,15 @@ from casework.core.errors import CaseworkError, UserError
 from casework.core.settings import get_settings
 from casework.desk import pages
 from casework.desk.forms import Posted, posted
-from casework.desk.sessions import COOKIE, DeskSession, Kept, Pending, Provided, Sessions
+from casework.desk.sessions import (
+    COOKIE,
+    DeskSession,
+    Kept,
+    Pending,
+    Provided,
+    Sessions,
+    why_it_ends,
+)
 from casework.desk.words import happened, plain
 from casework.models.cases import CaseNotFound
 from casework.models.labels import label
@@ -153,22 +161,11 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         return held
 
     def _still_allowed(held: DeskSession) -> None:
-        """At every request: still on the roster, active, in a desk role; and, signed in
-        through the OpenID provider, still signed in there. Else the sign-in ends now."""
-        if services.sign_in.still_here(held.staff_id) is None:
+        """At every request: still allowed to work here, or the sign-in ends now."""
+        if ended := why_it_ends(held, sso, services.sign_in.DESK_ROLES, "at the desk"):
             sessions.end(held)
-            services.sign_in.log(held.staff_id, "sign_in_ended_off_roster")
-            raise SignInNeeded(
-                "You are signed out: the staff roster no longer lets you work at the desk."
-            )
-        if held.provided is not None and sso is not None:
-            if not oidc.still_signed_in(sso.issuer, held.provided.access_token):
-                sessions.end(held)
-                services.sign_in.log(held.staff_id, "sign_in_ended_by_provider")
-                raise SignInNeeded(
-                    "You are signed out: the agency's sign-in provider no longer vouches for "
-                    "you. Sign in again to go on."
-                )
+            services.sign_in.log(held.staff_id, ended[0])
+            raise SignInNeeded(ended[1])
 
     def checked(held: DeskSession, form: dict[str, list[str]]) -> dict[str, list[str]]:
         given = (form.get("csrf") or [""])[0]

@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from casework.core import oidc
 from casework.core.oidc import Started
+from casework.models.codes import StaffRole
 from casework.models.staff import StaffMember
 
 COOKIE = "casework_desk"
@@ -205,3 +207,27 @@ class Kept:
         moment = self.clock()
         for token in [t for t, k in self._held.items() if moment - k.at > KEPT_FOR]:
             del self._held[token]
+
+
+def why_it_ends(
+    held: DeskSession, sso: oidc.Client | None, roles: frozenset[StaffRole], where: str
+) -> tuple[str, str] | None:
+    """Asked at every request: None while the sign-in may go on; else the access log's word
+    and the sentence for the person. The roster must still let them work `where` (active,
+    in one of `roles`); signed in through the OpenID provider, the provider must still
+    vouch for them (someone removed or signed out there is out at their next click)."""
+    from casework import services
+
+    if services.sign_in.still_here(held.staff_id, roles) is None:
+        return (
+            "sign_in_ended_off_roster",
+            f"You are signed out: the staff roster no longer lets you work {where}.",
+        )
+    if held.provided is not None and sso is not None:
+        if not oidc.still_signed_in(sso.issuer, held.provided.access_token):
+            return (
+                "sign_in_ended_by_provider",
+                "You are signed out: the agency's sign-in provider no longer vouches for you. "
+                "Sign in again to go on.",
+            )
+    return None

@@ -30,6 +30,10 @@ from casework.services.staff import roster
 # Who works at the desk: the roles that work cases or watch them. Operators and admins work
 # from the command line and the dashboard.
 DESK_ROLES = frozenset({StaffRole.CASE_MANAGER, StaffRole.SUPERVISOR, StaffRole.PROGRAM_MANAGER})
+# Who watches the caseload on the Prefect dashboard: case managers work at the desk.
+DASHBOARD_ROLES = frozenset(
+    {StaffRole.SUPERVISOR, StaffRole.PROGRAM_MANAGER, StaffRole.OPERATOR, StaffRole.ADMIN}
+)
 WRONG = "Staff id or password is not right."
 UNKNOWN = "unknown"  # what the access log names for a staff id nobody has
 
@@ -196,8 +200,9 @@ def as_staff(staff_id: str, password: str) -> Engine:
 # -- single sign-on ------------------------------------------------------------------------
 
 
-def sso_client() -> oidc.Client | None:
-    """The desk's registration at the agency's OpenID provider, when one is configured."""
+def sso_client(back_to: str | None = None) -> oidc.Client | None:
+    """The desk's registration at the agency's OpenID provider, when one is configured;
+    the provider sends the browser `back_to` (the desk's callback unless another's)."""
     settings = get_settings()
     if not settings.sso_issuer:
         return None
@@ -207,7 +212,7 @@ def sso_client() -> oidc.Client | None:
         settings.sso_issuer,
         settings.sso_client_id,
         settings.sso_client_secret,
-        f"{settings.desk_address}/sign-in/callback",
+        back_to or f"{settings.desk_address}/sign-in/callback",
     )
 
 
@@ -224,9 +229,17 @@ def named_by(claims: dict[str, object]) -> tuple[str, StaffMember | None]:
 
 
 def sign_on(client: oidc.Client, identity: oidc.Identity) -> SignedIn:
-    """A person the provider signed in, let in as the staff member the roster says they
-    are, or refused in one sentence; every outcome is in the access log (under the staff
-    id, or `unknown`: never what the provider called them)."""
+    """A person the provider signed in, let in to the desk as the staff member the roster
+    says they are (on PostgreSQL, reading the store as their own role), or refused in one
+    sentence; every outcome is in the access log."""
+    member = admitted(identity, DESK_ROLES, "sign_in")
+    return SignedIn(member, False, _as_signed_on(client, member.id))
+
+
+def admitted(identity: oidc.Identity, roles: frozenset[StaffRole], logged_as: str) -> StaffMember:
+    """The roster's staff member the provider signed in, if they are active in one of
+    `roles`; else refused in one sentence. Logged (`{logged_as}_sso`, or why not) under the
+    staff id, or `unknown`: never what the provider called them."""
     said, member = named_by(identity.claims)
     if member is None:
         log(UNKNOWN, "sso_not_on_roster")
@@ -235,12 +248,21 @@ def sign_on(client: oidc.Client, identity: oidc.Identity) -> SignedIn:
             f"{said or 'named by its ' + get_settings().sso_claim + ' claim'}; an admin "
             "adds you (its `sso` entry names you as the provider does)."
         )
-    if not member.active or member.role not in DESK_ROLES:
-        log(member.id, "sign_in_not_desk_role")
-        raise SignInRefused(_not_desk(member))
-    engine = _as_signed_on(client, member.id)
-    log(member.id, "sign_in_sso")
-    return SignedIn(member, False, engine)
+    if not member.active or member.role not in roles:
+        desk = roles is DESK_ROLES
+        log(member.id, f"{logged_as}_not_{'desk' if desk else 'dashboard'}_role")
+        raise SignInRefused(_not_desk(member) if desk else _not_dashboard(member))
+    log(member.id, f"{logged_as}_sso")
+    return member
+
+
+def _not_dashboard(member: StaffMember) -> str:
+    return (
+        "The dashboard is for supervisors, program managers, operators and admins; "
+        f"{member.id} is "
+        f"{'no longer active' if not member.active else member.role.value.replace('_', ' ')}"
+        " and works at the desk."
+    )
 
 
 def _not_desk(member: StaffMember) -> str:
@@ -277,9 +299,9 @@ def _as_signed_on(client: oidc.Client, staff_id: str) -> Engine:
     return as_staff(staff_id, derived)
 
 
-def still_here(member_id: str) -> StaffMember | None:
-    """The staff member as the roster has them now, if they may still work at the desk."""
+def still_here(member_id: str, roles: frozenset[StaffRole] = DESK_ROLES) -> StaffMember | None:
+    """The staff member as the roster has them now, if they may still work in `roles`."""
     member = roster().get(member_id)
-    if member is None or not member.active or member.role not in DESK_ROLES:
+    if member is None or not member.active or member.role not in roles:
         return None
     return member

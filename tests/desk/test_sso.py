@@ -8,8 +8,6 @@ after its hours however busy; sign-out ends it at the provider too."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from casework import services
 from casework.models.codes import Program, StaffRole
 from tests.conftest import _free_port, environment, roster_text
 from tests.desk.conftest import Agency, Desk, Served, as_role, staff
+from tests.oidc import openid_provider, signed_on_at
 from tests.polling import wait_for
 from tests.ui.chromium import CHROMIUM, CHROMIUM_ARGS
 
@@ -33,27 +32,8 @@ SECRET = "the desk's client secret at the provider"
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
-    """The agency's OpenID provider: its issuer URL."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-W", "ignore", "-m", "oidc_provider_mock"]
-        + ["--port", str(port), "--require-nonce"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    issuer = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return httpx.get(f"{issuer}/.well-known/openid-configuration").status_code == 200
-        except httpx.HTTPError:
-            return process.poll() is not None  # ended: fail below, not wait
-
-    wait_for("the OpenID provider", answers, timeout=60, every=0.2)
-    assert process.poll() is None, "the OpenID provider did not start"
-    yield issuer
-    process.terminate()
-    process.wait(timeout=30)
+    with openid_provider() as issuer:
+        yield issuer
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +74,9 @@ def signed_on(desk: Served, sub: str) -> tuple[Desk, httpx.Response]:
     """A browser that went to the provider, was signed in there as `sub`, and came back:
     the page the desk answered the way back with."""
     browser = desk.client()
-    off = browser.get("/sign-in/sso")
-    assert off.status_code == 303, off.text
-    to_provider = off.headers["location"]
-    at_provider = httpx.post(to_provider, data={"sub": sub}, follow_redirects=False)
-    assert at_provider.status_code in (302, 303), at_provider.text
-    back = at_provider.headers["location"]
-    assert back.startswith(desk.base + "/sign-in/callback?"), back
-    return browser, browser.get(back.removeprefix(desk.base))
+    back = signed_on_at(browser.http, "/sign-in/sso", sub)
+    assert str(back.url).startswith(desk.base + "/sign-in/callback?"), back.url
+    return browser, back
 
 
 def test_staff_sign_in_at_the_provider_and_work_as_themselves(

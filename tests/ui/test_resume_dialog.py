@@ -25,11 +25,30 @@ def _open_dialog(browser, api_url: str, flow_run_id: str, heading: str):  # type
     # signing in shows Prefect's 404 page ("Authentication failed"), not its login page.
     page.goto(f"{api_url.removesuffix('/api')}/runs")
     sign_in(page)
-    page.goto(f"{api_url.removesuffix('/api')}/runs/flow-run/{flow_run_id}")
+    return page, resume_dialog(page, api_url.removesuffix("/api"), flow_run_id, heading)
+
+
+def resume_dialog(page, dashboard: str, flow_run_id: str, heading: str):  # type: ignore[no-untyped-def]
+    """The run's page on the dashboard at `dashboard`, its Resume dialog opened."""
+    page.goto(f"{dashboard}/runs/flow-run/{flow_run_id}")
     page.get_by_role("button", name="Resume").first.click()
     dialog = page.locator(".p-modal__card").first
     dialog.get_by_text(heading).first.wait_for()
-    return page, dialog
+    return dialog
+
+
+def fill_assessment(page, dialog, case_number: str, named: str) -> None:  # type: ignore[no-untyped-def]
+    """An assessment given in the dialog, "Submitted by" `named`: housing in crisis (1),
+    the rest 3, the client there, family support a strength."""
+    _choose(page, _field(page, dialog, "Submitted by"), named)
+    scores = _field(page, dialog, "Needs: each domain").locator("input")
+    assert scores.count() == 10
+    for index in range(10):
+        scores.nth(index).fill("1" if index == 0 else "3")
+    _field(page, dialog, "Client participated").get_by_role("switch").click()
+    _choose(page, _field(page, dialog, "Strengths"), "Family support")
+    # A list of several choices stays open after Escape: a click elsewhere closes it.
+    dialog.get_by_text(f"Assessment form for {case_number}").first.click()
 
 
 def _field(page, dialog, title: str):  # type: ignore[no-untyped-def]
@@ -61,15 +80,7 @@ def test_a_case_manager_resumes_a_waiting_case_from_its_dialog(browser, stack: s
     screen = text.split("Crisis screen")[1].split("Strengths")[0]
     assert "(Optional)" not in screen, "crisis flags always answered"
 
-    _choose(page, _field(page, dialog, "Submitted by"), "cm.park")
-    scores = _field(page, dialog, "Needs: each domain").locator("input")
-    assert scores.count() == 10
-    for index in range(10):
-        scores.nth(index).fill("1" if index == 0 else "3")
-    _field(page, dialog, "Client participated").get_by_role("switch").click()
-    _choose(page, _field(page, dialog, "Strengths"), "Family support")
-    # A list of several choices stays open after Escape: a click elsewhere closes it.
-    dialog.get_by_text(f"Assessment form for {case_number}").first.click()
+    fill_assessment(page, dialog, case_number, "cm.park")
     dialog.screenshot(path=SHOTS / "assessment-dialog.png")
     dialog.get_by_role("button", name="Submit").click()
 

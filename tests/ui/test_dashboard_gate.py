@@ -1,0 +1,214 @@
+"""The Prefect dashboard behind the agency's single sign-on: the gate (`casework desk`
+serves it when CASEWORK_SSO_ISSUER is set) in front of the session's Prefect server, a
+real OpenID provider on loopback. Supervisors, program managers and operators come in;
+case managers are sent to the desk; nobody types Prefect's credential; a form resumed from
+the dialog is the signed-in staff member's, whatever its "Submitted by" said."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from casework import services
+from casework.core.db import session_scope
+from casework.models import audit, cases
+from casework.models.codes import Stage
+from casework.models.orm import Assessment
+from tests import factories
+from tests.conftest import CREDENTIAL, Stack, _free_port, environment, roster_text
+from tests.oidc import openid_provider, signed_on_at
+from tests.polling import wait_for
+from tests.ui.conftest import MARKS, SHOTS
+from tests.ui.test_resume_dialog import fill_assessment, resume_dialog
+
+pytestmark = MARKS
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[str]:
+    with openid_provider() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gate(
+    running_stack: Stack, issuer: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The gate, registered at the provider: its address. The roster is the session's with
+    an operator added (the flows' roster is the session's: the operator acts on no case)."""
+    import uvicorn
+
+    from casework.desk.gate import create_gate
+
+    roster = tmp_path_factory.mktemp("gate") / "staff.toml"
+    roster.write_text(
+        roster_text("tester")
+        + '\n[[staff]]\nid = "op.gate"\nrole = "operator"\nprograms = ["housing"]\n'
+    )
+    port = _free_port()
+    with (
+        openid_provider() as issuer,
+        environment(
+            CASEWORK_SSO_ISSUER=issuer,
+            CASEWORK_SSO_CLIENT_ID="casework-dashboard",
+            CASEWORK_SSO_CLIENT_SECRET="the dashboard's secret at the provider",
+            CASEWORK_DASHBOARD_URL=f"http://127.0.0.1:{port}",
+            CASEWORK_STAFF_FILE=str(roster),
+        ),
+    ):
+        app = create_gate(running_stack.api_url.removesuffix("/api"), CREDENTIAL)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_for("the gate", lambda: server.started, timeout=30, every=0.05)
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _log(who: str) -> list[str]:
+    return [entry.what for entry in services.staff.access_log(None, who)]
+
+
+def _browser(gate: str) -> httpx.Client:
+    return httpx.Client(base_url=gate, follow_redirects=False, timeout=60)
+
+
+def test_the_dashboard_lets_in_whom_the_roster_says_and_nobody_types_prefects_credential(
+    gate: str,
+) -> None:
+    anonymous = _browser(gate)
+    page = anonymous.get("/runs")
+    assert (page.status_code, page.headers["location"]) == (303, "/casework/sign-in?next=%2Fruns")
+    assert anonymous.post("/api/flow_runs/filter", json={}).status_code == 401
+
+    refused = signed_on_at(_browser(gate), "/casework/sign-in", "cm.rivera")
+    assert "The dashboard is for supervisors, program managers, operators and admins" in (
+        refused.text
+    )
+    assert "casework_dashboard=" not in refused.headers.get("set-cookie", "")
+    assert "dashboard_sign_in_not_dashboard_role" in _log("cm.rivera")
+
+    for who in ("pm.housing", "op.gate"):
+        browser = _browser(gate)
+        back = signed_on_at(browser, "/casework/sign-in?next=/runs", who)
+        assert 'content="0; url=/runs"' in back.text, back.text
+        runs = browser.post("/api/flow_runs/filter", json={"limit": 1})
+        assert runs.status_code == 200, runs.text
+        ui = browser.get("/ui-settings").json()
+        assert ui["auth"] is None  # the UI asks for no credential
+        assert ui["api_url"] == f"{gate}/api"
+        assert "dashboard_sign_in_sso" in _log(who)
+
+
+def test_a_form_resumed_through_the_gate_is_the_signed_in_staff_members(gate: str) -> None:
+    """Through the API, as the UI sends it: the form names cm.park; the signed-in
+    supervisor's id is what the run records, and the resume is in the access log."""
+    case_number, _ = factories.case_waiting_at(Stage.ASSESSMENT)
+    waiting = factories.where_it_waits(case_number)
+    browser = _browser(gate)
+    signed_on_at(browser, "/casework/sign-in", "sup.housing")
+    form = factories.assessment().model_copy(update={"submitted_by": "cm.park"})
+    resumed = browser.post(
+        f"/api/flow_runs/{waiting.flow_run_id}/resume",
+        json={"run_input": form.model_dump(mode="json")},
+    )
+    assert resumed.status_code < 300, resumed.text
+    wait_for(
+        "the case to move on",
+        lambda: services.cases.show(case_number).stage == Stage.PLAN.value,
+        timeout=180,
+    )
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        assessed = session.scalars(select(Assessment).where(Assessment.case_id == case.id)).one()
+        assert assessed.assessed_by == "sup.housing"
+        accessed = [e.what for e, _ in audit.accesses(session, case)]
+    assert f"dashboard_resume:{waiting.flow_run_id}" in accessed
+
+
+def test_in_a_browser_a_supervisor_signs_in_and_resumes_from_the_dialog(browser, gate: str) -> None:  # type: ignore[no-untyped-def]
+    case_number, _ = factories.case_waiting_at(Stage.ASSESSMENT)
+    waiting = factories.where_it_waits(case_number)
+    page = browser.new_page(viewport={"width": 1000, "height": 3400})
+    page.set_default_timeout(60_000)
+    page.goto(f"{gate}/runs")
+    page.get_by_placeholder("sub").fill("sup.housing")  # the provider's own page
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(f"{gate}/runs**")
+    assert page.get_by_placeholder("admin:pass").count() == 0  # no Prefect sign-in asked
+    dialog = resume_dialog(page, gate, waiting.flow_run_id, f"Assessment form for {case_number}")
+    fill_assessment(page, dialog, case_number, "cm.park")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / "dashboard-through-the-gate.png")
+    dialog.get_by_role("button", name="Submit").click()
+    wait_for(
+        "the case to move on",
+        lambda: services.cases.show(case_number).stage == Stage.PLAN.value,
+        timeout=180,
+    )
+    with session_scope(read_only=True) as session:
+        case = cases.get_case(session, case_number)
+        assessed = session.scalars(select(Assessment).where(Assessment.case_id == case.id)).one()
+        assert assessed.assessed_by == "sup.housing"  # not cm.park, whom the form named
+    page.close()
+
+
+def test_casework_desk_serves_the_gate_beside_the_desk_and_ctrl_c_stops_both(
+    running_stack: Stack, issuer: str
+) -> None:
+    """As `casework up` starts it: `casework desk` with the SSO settings, the Prefect API
+    and its credential in its environment."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    desk_port, gate_port = _free_port(), _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "CASEWORK_DASHBOARD_URL"},
+        "PREFECT_API_URL": running_stack.api_url,
+        "PREFECT_API_AUTH_STRING": CREDENTIAL,
+        "CASEWORK_SSO_ISSUER": issuer,
+        "CASEWORK_SSO_CLIENT_ID": "casework",
+        "CASEWORK_SSO_CLIENT_SECRET": "the desk's secret",
+        "CASEWORK_DESK_PORT": str(desk_port),
+        "CASEWORK_DASHBOARD_PORT": str(gate_port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "casework", "desk"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def answering(port: int) -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/runs").status_code > 0
+            except httpx.HTTPError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                return False
+
+        wait_for("the desk and the gate", lambda: answering(desk_port) and answering(gate_port))
+        runs = httpx.get(f"http://127.0.0.1:{gate_port}/runs")
+        assert (runs.status_code, runs.headers["location"]) == (
+            303,
+            "/casework/sign-in?next=%2Fruns",
+        )
+        sign_in = httpx.get(f"http://127.0.0.1:{desk_port}/sign-in")
+        assert "Sign in with your agency account" in sign_in.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+    said = process.stdout.read() if process.stdout else ""
+    assert code == 0, said
+    assert f"Dashboard: http://127.0.0.1:{gate_port}/runs" in said
+    assert "Traceback" not in said
