@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -38,7 +38,7 @@ from casework.desk.sessions import (
     Kept,
     Pending,
     Provided,
-    Sessions,
+    configured,
     why_it_ends,
 )
 from casework.desk.words import happened, plain
@@ -76,13 +76,7 @@ class Refused(UserError):
 def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - its routes
     """The desk (`clock`: when it is, for the idle timeout)."""
     settings = get_settings()
-    sessions = Sessions(
-        timedelta(minutes=settings.desk_idle_minutes),
-        timedelta(hours=settings.desk_session_hours),
-        clock,
-        services.sign_in.desk_engine(),
-        lambda held: services.sign_in.log(held.staff_id, "sign_in_timed_out"),
-    )
+    sessions = configured(clock, "sign_in_timed_out")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,7 +30,7 @@ from casework import services
 from casework.core import oidc
 from casework.core.clock import now
 from casework.core.settings import get_settings
-from casework.desk.sessions import DeskSession, Pending, Provided, Sessions, why_it_ends
+from casework.desk.sessions import DeskSession, Pending, Provided, configured, why_it_ends
 
 COOKIE = "casework_dashboard"
 STATE_COOKIE = "casework_dashboard_sso"
@@ -76,13 +76,7 @@ def create_gate(  # noqa: C901 - its routes
     if sso is None:
         raise ValueError("the dashboard's gate needs single sign-on (CASEWORK_SSO_ISSUER)")
     secure = address.startswith("https://")
-    sessions = Sessions(
-        timedelta(minutes=settings.desk_idle_minutes),
-        timedelta(hours=settings.desk_session_hours),
-        clock,
-        services.sign_in.desk_engine(),
-        lambda held: services.sign_in.log(held.staff_id, "dashboard_timed_out"),
-    )
+    sessions = configured(clock, "dashboard_timed_out")
     pending = Pending(clock)
     wanted: dict[str, str] = {}  # state -> where the person was going
     basic = "Basic " + base64.b64encode(credential.encode()).decode()

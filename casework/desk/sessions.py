@@ -136,6 +136,22 @@ class Sessions:
             held.engine.dispose()
 
 
+def configured(clock: Callable[[], datetime], ran_out_as: str) -> Sessions:
+    """Sign-ins on the settings' clocks (idle minutes, hours), held with the desk's own
+    sign-in to the store; one that runs out is logged as `ran_out_as`."""
+    from casework import services
+    from casework.core.settings import get_settings
+
+    settings = get_settings()
+    return Sessions(
+        timedelta(minutes=settings.desk_idle_minutes),
+        timedelta(hours=settings.desk_session_hours),
+        clock,
+        services.sign_in.desk_engine(),
+        lambda held: services.sign_in.log(held.staff_id, ran_out_as),
+    )
+
+
 FORGOTTEN = timedelta(days=1)  # a browser back after this is simply signed out
 ON_ITS_WAY = timedelta(minutes=10)  # how long a sign-in at the provider may take
 
