@@ -272,7 +272,7 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
             started = oidc.start(sso)
         except oidc.SignOnFailed as exc:
             return _sign_in_again(str(exc))
-        pending.keep(started.state, started)
+        pending.keep(started)
         response = RedirectResponse(started.url, status_code=303)
         response.set_cookie(
             SSO_COOKIE, started.state, httponly=True, samesite="lax", secure=secure, max_age=600
@@ -287,15 +287,15 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         answer is not sent on its next redirect, so the next step starts from here)."""
         state = request.query_params.get("state", "")
         mine = request.cookies.get(SSO_COOKIE, "")
-        started = pending.take(state) if state and secrets.compare_digest(state, mine) else None
-        if sso is None or started is None:
+        found = pending.take(state) if state and secrets.compare_digest(state, mine) else None
+        if sso is None or found is None:
             services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
             return _sign_in_again("That sign-in was not started here, or took too long.")
         if error := request.query_params.get("error"):
             services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
             return _sign_in_again(f"The sign-in provider did not sign you in ({error[:80]}).")
         try:
-            identity = oidc.finish(sso, started, request.query_params.get("code", ""))
+            identity = oidc.finish(sso, found[0], request.query_params.get("code", ""))
             signed = services.sign_in.sign_on(sso, identity)
         except oidc.SignOnFailed as exc:
             services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")

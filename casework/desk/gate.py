@@ -20,6 +20,7 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
+from html import escape
 from typing import Any
 
 import httpx
@@ -78,7 +79,6 @@ def create_gate(  # noqa: C901 - its routes
     secure = address.startswith("https://")
     sessions = configured(clock, "dashboard_timed_out")
     pending = Pending(clock)
-    wanted: dict[str, str] = {}  # state -> where the person was going
     basic = "Basic " + base64.b64encode(credential.encode()).decode()
     upstream = httpx.AsyncClient(base_url=prefect_url.rstrip("/"), timeout=120)
     app = FastAPI(title="Casework dashboard", docs_url=None, redoc_url=None, openapi_url=None)
@@ -89,8 +89,6 @@ def create_gate(  # noqa: C901 - its routes
         return response
 
     def refused(sentence: str) -> HTMLResponse:
-        from html import escape
-
         response = page(
             "Not signed in",
             f'<p class="error" role="alert">{escape(sentence)}</p>'
@@ -105,9 +103,8 @@ def create_gate(  # noqa: C901 - its routes
             started = oidc.start(sso)
         except oidc.SignOnFailed as exc:
             return refused(str(exc))
-        pending.keep(started.state, started)
         going = request.query_params.get("next", "/")
-        wanted[started.state] = going if going.startswith("/") and "//" not in going else "/"
+        pending.keep(started, going if _a_path_here(going) else "/")
         response = RedirectResponse(started.url, status_code=303)
         response.set_cookie(
             STATE_COOKIE, started.state, httponly=True, samesite="lax", secure=secure, max_age=600
@@ -118,12 +115,12 @@ def create_gate(  # noqa: C901 - its routes
     def callback(request: Request) -> Response:
         state = request.query_params.get("state", "")
         mine = request.cookies.get(STATE_COOKIE, "")
-        started = pending.take(state) if state and secrets.compare_digest(state, mine) else None
-        going = wanted.pop(state, "/")
-        if started is None or request.query_params.get("error"):
+        found = pending.take(state) if state and secrets.compare_digest(state, mine) else None
+        if found is None or request.query_params.get("error"):
             services.sign_in.log(services.sign_in.UNKNOWN, "dashboard_sso_refused")
             return refused("That sign-in was not started here, took too long, or was refused.")
         try:
+            started, going = found
             identity = oidc.finish(sso, started, request.query_params.get("code", ""))
             member = services.sign_in.admitted(
                 identity, services.sign_in.DASHBOARD_ROLES, "dashboard_sign_in"
@@ -143,8 +140,9 @@ def create_gate(  # noqa: C901 - its routes
         # redirect is not sent on the next redirect, but is on this page's own step.
         response = page(
             "Signed in",
-            f'<p>Signed in as {held.staff_id}. <a href="{going}">Go on to the dashboard</a>.</p>',
-            head=f'<meta http-equiv="refresh" content="0; url={going}">',
+            f'<p>Signed in as {held.staff_id}. <a href="{escape(going)}">Go on to the '
+            "dashboard</a>.</p>",
+            head=f'<meta http-equiv="refresh" content="0; url={escape(going)}">',
         )
         response.set_cookie(COOKIE, held.token, httponly=True, samesite="strict", secure=secure)
         response.delete_cookie(STATE_COOKIE)
@@ -215,6 +213,11 @@ def create_gate(  # noqa: C901 - its routes
         )
 
     return app
+
+
+def _a_path_here(going: str) -> bool:
+    """Whether `next` is a path of this site (never another's: no scheme, no `//host`)."""
+    return going.startswith("/") and not going.startswith("//") and "\\" not in going
 
 
 def _as_submitted_by(body: bytes, staff_id: str) -> bytes:

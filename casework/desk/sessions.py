@@ -162,23 +162,24 @@ class Pending:
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
-        self._held: dict[str, tuple[Started, datetime]] = {}
+        self._held: dict[str, tuple[Started, str, datetime]] = {}
         self._lock = threading.Lock()
 
-    def keep(self, state: str, started: Started) -> None:
+    def keep(self, started: Started, going: str = "/") -> None:
+        """Kept under its state, with the page the person was going to (a path here)."""
         with self._lock:
             self._forget_old()
-            self._held[state] = (started, self.clock())
+            self._held[started.state] = (started, going, self.clock())
 
-    def take(self, state: str) -> Started | None:
+    def take(self, state: str) -> tuple[Started, str] | None:
         with self._lock:
             self._forget_old()
             found = self._held.pop(state, None)
-        return found[0] if found else None
+        return (found[0], found[1]) if found else None
 
     def _forget_old(self) -> None:
         moment = self.clock()
-        for state in [s for s, (_, at) in self._held.items() if moment - at > ON_ITS_WAY]:
+        for state in [s for s, (_, _, at) in self._held.items() if moment - at > ON_ITS_WAY]:
             del self._held[state]
 
 

@@ -214,3 +214,15 @@ def test_casework_desk_serves_the_gate_beside_the_desk_and_ctrl_c_stops_both(
     assert code == 0, said
     assert f"Dashboard: http://127.0.0.1:{gate_port}/runs" in said
     assert "Traceback" not in said
+
+
+def test_the_page_after_sign_in_goes_only_to_a_path_of_the_dashboard(gate: str) -> None:
+    """`next` comes from a link anyone may send: another site is replaced by the
+    dashboard's start, and markup in a path arrives as text."""
+    elsewhere = signed_on_at(
+        _browser(gate), "/casework/sign-in?next=//elsewhere.example/", "pm.housing"
+    )
+    assert 'content="0; url=/"' in elsewhere.text
+    marked = signed_on_at(_browser(gate), '/casework/sign-in?next=/runs?q="><b>x</b>', "pm.housing")
+    assert "<b>x</b>" not in marked.text
+    assert "&quot;&gt;&lt;b&gt;" in marked.text
