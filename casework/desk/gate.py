@@ -148,6 +148,20 @@ def create_gate(  # noqa: C901 - its routes
         response.delete_cookie(STATE_COOKIE)
         return response
 
+    @app.get(f"{OURS}/sign-out")
+    def sign_out_page(request: Request) -> Response:
+        """Where people sign out of the dashboard (Prefect's UI has no place for it): one
+        button. A form from another site cannot send the SameSite=Strict sign-in with it."""
+        held, _ = sessions.find(request.cookies.get(COOKIE))
+        if held is None:
+            return RedirectResponse(f"{OURS}/sign-in", status_code=303)
+        return page(
+            "Sign out of the dashboard",
+            f"<p>Signed in as {held.staff_id}.</p>"
+            f'<form method="post" action="{OURS}/sign-out"><button type="submit">Sign out'
+            "</button></form>",
+        )
+
     @app.post(f"{OURS}/sign-out")
     def sign_out(request: Request) -> Response:
         held, _ = sessions.find(request.cookies.get(COOKIE))

@@ -50,15 +50,12 @@ def gate(
         + '\n[[staff]]\nid = "op.gate"\nrole = "operator"\nprograms = ["housing"]\n'
     )
     port = _free_port()
-    with (
-        openid_provider() as issuer,
-        environment(
-            CASEWORK_SSO_ISSUER=issuer,
-            CASEWORK_SSO_CLIENT_ID="casework-dashboard",
-            CASEWORK_SSO_CLIENT_SECRET="the dashboard's secret at the provider",
-            CASEWORK_DASHBOARD_URL=f"http://127.0.0.1:{port}",
-            CASEWORK_STAFF_FILE=str(roster),
-        ),
+    with environment(
+        CASEWORK_SSO_ISSUER=issuer,
+        CASEWORK_SSO_CLIENT_ID="casework-dashboard",
+        CASEWORK_SSO_CLIENT_SECRET="the dashboard's secret at the provider",
+        CASEWORK_DASHBOARD_URL=f"http://127.0.0.1:{port}",
+        CASEWORK_STAFF_FILE=str(roster),
     ):
         app = create_gate(running_stack.api_url.removesuffix("/api"), CREDENTIAL)
         server = uvicorn.Server(
@@ -226,3 +223,16 @@ def test_the_page_after_sign_in_goes_only_to_a_path_of_the_dashboard(gate: str) 
     marked = signed_on_at(_browser(gate), '/casework/sign-in?next=/runs?q="><b>x</b>', "pm.housing")
     assert "<b>x</b>" not in marked.text
     assert "&quot;&gt;&lt;b&gt;" in marked.text
+
+
+def test_signing_out_of_the_dashboard_ends_it_here_and_at_the_provider(
+    gate: str, issuer: str
+) -> None:
+    browser = _browser(gate)
+    signed_on_at(browser, "/casework/sign-in", "sup.housing")
+    assert "Sign out" in browser.get("/casework/sign-out").text
+    out = browser.post("/casework/sign-out")
+    assert out.status_code == 303
+    assert out.headers["location"].startswith(f"{issuer}/oauth2/end_session?"), out.headers
+    assert browser.post("/api/flow_runs/filter", json={}).status_code == 401
+    assert "dashboard_sign_out" in _log("sup.housing")
