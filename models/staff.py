@@ -84,8 +84,19 @@ def stored_staff(session: Session) -> list[StaffMember]:
         return []
 
 
-@lru_cache(maxsize=4)
 def load_roster(path: Path = DEFAULT_STAFF_FILE) -> dict[str, StaffMember]:
+    """The roster file's staff, read again whenever the file changes: an admin's edit (a
+    leaver's `active = false`) holds from the next request of a desk that is running."""
+    try:
+        found = path.stat()
+        version = (found.st_mtime_ns, found.st_size)
+    except OSError:
+        version = (0, 0)  # not there: read_toml says so, in one line
+    return _load_roster(path, version)
+
+
+@lru_cache(maxsize=8)
+def _load_roster(path: Path, _version: tuple[int, int]) -> dict[str, StaffMember]:
     where = f"CASEWORK_STAFF_FILE: {path}"
     raw = read_toml(path, "CASEWORK_STAFF_FILE")
     members: dict[str, StaffMember] = {}

@@ -236,3 +236,32 @@ def test_signing_out_of_the_dashboard_ends_it_here_and_at_the_provider(
     assert out.headers["location"].startswith(f"{issuer}/oauth2/end_session?"), out.headers
     assert browser.post("/api/flow_runs/filter", json={}).status_code == 401
     assert "dashboard_sign_out" in _log("sup.housing")
+
+
+def test_whom_the_provider_or_the_roster_lets_go_is_out_of_the_dashboard_at_once(
+    gate: str, issuer: str
+) -> None:
+    """The gate asks again at every request, as the desk does: tokens revoked at the
+    provider, or the staff member made inactive in the roster file."""
+    revoked = _browser(gate)
+    signed_on_at(revoked, "/casework/sign-in", "pm.housing")
+    assert revoked.post("/api/flow_runs/filter", json={"limit": 1}).status_code == 200
+    httpx.post(f"{issuer}/users/pm.housing/revoke-tokens").raise_for_status()
+    assert revoked.post("/api/flow_runs/filter", json={"limit": 1}).status_code == 401
+    assert "dashboard_sign_in_ended_by_provider" in _log("pm.housing")
+
+    from casework.core.settings import get_settings
+
+    roster = get_settings().staff_file
+    assert roster is not None
+    before = roster.read_text()
+    operator = _browser(gate)
+    signed_on_at(operator, "/casework/sign-in", "op.gate")
+    assert operator.post("/api/flow_runs/filter", json={"limit": 1}).status_code == 200
+    roster.write_text(before.replace('id = "op.gate"\n', 'id = "op.gate"\nactive = false\n'))
+    try:
+        page = operator.get("/runs")
+        assert "no longer lets you work on the dashboard" in page.text
+        assert "dashboard_sign_in_ended_off_roster" in _log("op.gate")
+    finally:
+        roster.write_text(before)
