@@ -45,7 +45,15 @@ def surfaces_text(api_url: str, flow_run_ids: list[str]) -> str:
                 "logs/filter",
                 {"logs": {"flow_run_id": {"any_": flow_run_ids}}, "limit": 200},
             ),
-            _post(client, "artifacts/filter", {"limit": 200}),
+            # The runs' own artifacts (their cards among them), and the server's newest
+            # 200: unsorted, a page of 200 is any 200 of them, and a late case's card may
+            # be left out of a long session's.
+            _post(
+                client,
+                "artifacts/filter",
+                {"artifacts": {"flow_run_id": {"any_": flow_run_ids}}, "limit": 200},
+            ),
+            _post(client, "artifacts/filter", {"sort": "UPDATED_DESC", "limit": 200}),
         ]
         for run_id in flow_run_ids:
             events = {"any_resource": {"id": [f"prefect.flow-run.{run_id}"]}}
