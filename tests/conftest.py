@@ -196,42 +196,31 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 def environment(**values: str | None) -> Iterator[None]:
     """This process's variables as `values` say while the block runs (None: unset), then
     as they were; its settings read afresh each way."""
+    saved = {name: os.environ.get(name) for name in values}
+    _put(values)
+    try:
+        yield
+    finally:
+        _put(saved)
+
+
+def _put(values: dict[str, str | None]) -> None:
     from casework.core.settings import get_settings
 
-    saved = {name: os.environ.get(name) for name in values}
     for name, value in values.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
     get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
 
 
-@contextlib.contextmanager
-def acting_as(staff_id: str) -> Iterator[None]:
+def acting_as(staff_id: str) -> contextlib.AbstractContextManager[None]:
     """This process's commands signed in as `staff_id` (sup.tester or tester): on SQLite,
     the roster that maps the suite's login to them. The session's environment is as it was
     afterwards."""
-    from casework.core.settings import get_settings
-
     roster = {"sup.tester": SUPERVISOR_ROSTER, "tester": ROSTER}[staff_id]
-    saved = {name: os.environ[name] for name in ("CASEWORK_STAFF_FILE", "CASEWORK_ACTOR")}
-    os.environ.update({"CASEWORK_STAFF_FILE": str(roster), "CASEWORK_ACTOR": staff_id})
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-        get_settings.cache_clear()
+    return environment(CASEWORK_STAFF_FILE=str(roster), CASEWORK_ACTOR=staff_id)
 
 
 @pytest.fixture(autouse=True)

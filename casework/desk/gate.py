@@ -14,6 +14,7 @@ its case; so is each sign-in to the dashboard."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -200,8 +201,6 @@ def create_gate(  # noqa: C901 - its routes
         "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     )
     async def forward(request: Request, path: str) -> Response:
-        import asyncio
-
         held = await asyncio.to_thread(signed_in, request)
         if isinstance(held, Response):
             return held
@@ -217,14 +216,12 @@ def create_gate(  # noqa: C901 - its routes
         if request.url.path.endswith("/ui-settings") and answer.status_code == 200:
             content = _no_sign_in_of_its_own(content, address)
         if resumed and answer.status_code < 300:
-            await asyncio.to_thread(_log_resume, held.staff_id, resumed.group(1), upstream_sync())
+            run = await upstream.get(
+                f"/api/flow_runs/{resumed.group(1)}", headers={"authorization": basic}
+            )
+            await asyncio.to_thread(_log_resume, held.staff_id, resumed.group(1), run)
         out = {k: v for k, v in answer.headers.items() if k.lower() not in DROPPED}
         return Response(content, status_code=answer.status_code, headers=out)
-
-    def upstream_sync() -> httpx.Client:
-        return httpx.Client(
-            base_url=prefect_url.rstrip("/"), headers={"authorization": basic}, timeout=30
-        )
 
     return app
 
@@ -257,10 +254,8 @@ def _no_sign_in_of_its_own(content: bytes, address: str) -> bytes:
     return json.dumps(settings).encode()
 
 
-def _log_resume(staff_id: str, flow_run_id: str, client: httpx.Client) -> None:
+def _log_resume(staff_id: str, flow_run_id: str, run: httpx.Response) -> None:
     """The resume in the access log, with its case (the run's `case_number` parameter)."""
-    with client:
-        run = client.get(f"/api/flow_runs/{flow_run_id}")
     number = run.json().get("parameters", {}).get("case_number") if run.is_success else None
     if isinstance(number, str):
         services.staff.log_access(number, f"dashboard_resume:{flow_run_id}", staff_id)

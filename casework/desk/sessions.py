@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from casework import services
 from casework.core import oidc
 from casework.core.oidc import Started
+from casework.core.settings import get_settings
 from casework.models.codes import StaffRole
 from casework.models.staff import StaffMember
 
@@ -139,9 +141,6 @@ class Sessions:
 def configured(clock: Callable[[], datetime], ran_out_as: str) -> Sessions:
     """Sign-ins on the settings' clocks (idle minutes, hours), held with the desk's own
     sign-in to the store; one that runs out is logged as `ran_out_as`."""
-    from casework import services
-    from casework.core.settings import get_settings
-
     settings = get_settings()
     return Sessions(
         timedelta(minutes=settings.desk_idle_minutes),
@@ -233,8 +232,6 @@ def why_it_ends(
     and the sentence for the person. The roster must still let them work `where` (active,
     in one of `roles`); signed in through the OpenID provider, the provider must still
     vouch for them (someone removed or signed out there is out at their next click)."""
-    from casework import services
-
     if services.sign_in.still_here(held.staff_id, roles) is None:
         return (
             "sign_in_ended_off_roster",
