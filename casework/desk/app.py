@@ -36,8 +36,8 @@ from casework.desk.sessions import (
     COOKIE,
     DeskSession,
     Kept,
-    Pending,
     Provided,
+    SignOns,
     configured,
     why_it_ends,
 )
@@ -87,9 +87,9 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
         title="Casework desk", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     kept = Kept(clock)
-    pending = Pending(clock)
     sso = services.sign_in.sso_client()
     secure = settings.desk_address.startswith("https://")
+    sign_ons = SignOns(clock, SSO_COOKIE, "", secure=secure)
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
@@ -264,42 +264,25 @@ def create_app(clock: Callable[[], datetime] = now) -> FastAPI:  # noqa: C901 - 
 
     @app.get("/sign-in/sso")
     def sign_in_sso(request: Request) -> Response:
-        """Off to the agency's OpenID provider; the browser keeps only the state, in a
-        SameSite=Lax cookie (the provider's redirect back is a cross-site navigation)."""
+        """Off to the agency's OpenID provider."""
         if sso is None:
             raise _Redirect("/sign-in")
-        try:
-            started = oidc.start(sso)
-        except oidc.SignOnFailed as exc:
-            return _sign_in_again(str(exc))
-        pending.keep(started)
-        response = RedirectResponse(started.url, status_code=303)
-        response.set_cookie(
-            SSO_COOKIE, started.state, httponly=True, samesite="lax", secure=secure, max_age=600
-        )
-        return response
+        off = sign_ons.begin(request, sso)
+        return _sign_in_again(off) if isinstance(off, str) else off
 
     @app.get("/sign-in/callback", response_class=HTMLResponse)
     def sign_in_callback(request: Request) -> Response:
-        """Back from the provider: the state must be the one this browser left with; the
-        code is exchanged and the ID token checked; the roster says who it is. The page
-        then moves on by itself (a SameSite=Strict cookie set on a cross-site redirect's
-        answer is not sent on its next redirect, so the next step starts from here)."""
-        state = request.query_params.get("state", "")
-        mine = request.cookies.get(SSO_COOKIE, "")
-        found = pending.take(state) if state and secrets.compare_digest(state, mine) else None
-        if sso is None or found is None:
-            services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
-            return _sign_in_again("That sign-in was not started here, or took too long.")
-        if error := request.query_params.get("error"):
-            services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
-            return _sign_in_again(f"The sign-in provider did not sign you in ({error[:80]}).")
+        """Back from the provider; the roster says who it is. The page then moves on by
+        itself (a SameSite=Strict cookie set on a cross-site redirect's answer is not sent
+        on its next redirect, so the next step starts from here)."""
+        if sso is None:
+            raise _Redirect("/sign-in")
+        back = sign_ons.back(request, sso)
+        if isinstance(back, str):
+            return _sign_in_again(back)
+        identity, _ = back
         try:
-            identity = oidc.finish(sso, found[0], request.query_params.get("code", ""))
             signed = services.sign_in.sign_on(sso, identity)
-        except oidc.SignOnFailed as exc:
-            services.sign_in.log(services.sign_in.UNKNOWN, "sso_refused")
-            return _sign_in_again(str(exc))
         except UserError as exc:
             return _sign_in_again(str(exc))
         held = sessions.start(

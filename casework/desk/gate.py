@@ -18,7 +18,6 @@ import asyncio
 import base64
 import json
 import re
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from html import escape
@@ -32,7 +31,7 @@ from casework import services
 from casework.core import oidc
 from casework.core.clock import now
 from casework.core.settings import get_settings
-from casework.desk.sessions import DeskSession, Pending, Provided, configured, why_it_ends
+from casework.desk.sessions import DeskSession, Provided, SignOns, configured, why_it_ends
 
 COOKIE = "casework_dashboard"
 STATE_COOKIE = "casework_dashboard_sso"
@@ -79,7 +78,7 @@ def create_gate(  # noqa: C901 - its routes
         raise ValueError("the dashboard's gate needs single sign-on (CASEWORK_SSO_ISSUER)")
     secure = address.startswith("https://")
     sessions = configured(clock, "dashboard_timed_out")
-    pending = Pending(clock)
+    sign_ons = SignOns(clock, STATE_COOKIE, "dashboard_", secure=secure)
     basic = "Basic " + base64.b64encode(credential.encode()).decode()
     upstream = httpx.AsyncClient(base_url=prefect_url.rstrip("/"), timeout=120)
     app = FastAPI(title="Casework dashboard", docs_url=None, redoc_url=None, openapi_url=None)
@@ -100,35 +99,20 @@ def create_gate(  # noqa: C901 - its routes
 
     @app.get(f"{OURS}/sign-in")
     def sign_in(request: Request) -> Response:
-        try:
-            started = oidc.start(sso)
-        except oidc.SignOnFailed as exc:
-            return refused(str(exc))
         going = request.query_params.get("next", "/")
-        pending.keep(started, going if _a_path_here(going) else "/")
-        response = RedirectResponse(started.url, status_code=303)
-        response.set_cookie(
-            STATE_COOKIE, started.state, httponly=True, samesite="lax", secure=secure, max_age=600
-        )
-        return response
+        off = sign_ons.begin(request, sso, going if _a_path_here(going) else "/")
+        return refused(off) if isinstance(off, str) else off
 
     @app.get(f"{OURS}/callback")
     def callback(request: Request) -> Response:
-        state = request.query_params.get("state", "")
-        mine = request.cookies.get(STATE_COOKIE, "")
-        found = pending.take(state) if state and secrets.compare_digest(state, mine) else None
-        if found is None or request.query_params.get("error"):
-            services.sign_in.log(services.sign_in.UNKNOWN, "dashboard_sso_refused")
-            return refused("That sign-in was not started here, took too long, or was refused.")
+        back = sign_ons.back(request, sso)
+        if isinstance(back, str):
+            return refused(back)
+        identity, going = back
         try:
-            started, going = found
-            identity = oidc.finish(sso, started, request.query_params.get("code", ""))
             member = services.sign_in.admitted(
                 identity, services.sign_in.DASHBOARD_ROLES, "dashboard_sign_in"
             )
-        except oidc.SignOnFailed as exc:
-            services.sign_in.log(services.sign_in.UNKNOWN, "dashboard_sso_refused")
-            return refused(str(exc))
         except services.sign_in.SignInRefused as exc:
             return refused(str(exc))
         held = sessions.start(

@@ -33,7 +33,9 @@ def serve(host: str | None, port: int | None) -> int:
             f"listening on {host}:{settings.dashboard_port})",
             flush=True,
         )
-    # The access log names paths only: no page puts a client's identity in its URL.
+    # The access log names paths only: no page puts a client's identity in its URL. A
+    # reverse proxy on this host (the TLS one operators put in front) says who is asking
+    # in X-Forwarded-For; nobody else is believed (a sign-in lock-out is by address).
     servers = [
         _Server(
             uvicorn.Config(
@@ -42,7 +44,8 @@ def serve(host: str | None, port: int | None) -> int:
                 port=at,
                 log_level="info",
                 server_header=False,
-                proxy_headers=False,
+                proxy_headers=True,
+                forwarded_allow_ips="127.0.0.1",
             )
         )
         for app, at in apps

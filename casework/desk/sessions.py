@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine
 
 from casework import services
@@ -180,6 +182,120 @@ class Pending:
         moment = self.clock()
         for state in [s for s, (_, _, at) in self._held.items() if moment - at > ON_ITS_WAY]:
             del self._held[state]
+
+
+class Failures:
+    """Sign-ins through the provider that failed on their way back (not started here, or
+    too late; refused by the provider; a code or ID token that would not do), counted by
+    the address they came from. CASEWORK_DESK_LOCKOUT_FAILURES of them in a row lock that
+    address out of signing on for CASEWORK_DESK_LOCKOUT_MINUTES, as wrong passwords lock a
+    staff id out of the desk; a failure older than that is forgotten. Someone the provider
+    vouched for is not a failure, whatever the roster then says of them."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        settings = get_settings()
+        self.clock, self.allowed = clock, settings.desk_lockout_failures
+        self.lockout = timedelta(minutes=settings.desk_lockout_minutes)
+        self.sentence = (
+            "Too many sign-ins from here failed: signing in from here is locked for "
+            f"{settings.desk_lockout_minutes} minutes. A supervisor or admin can help."
+        )
+        self._failed: dict[str, tuple[int, datetime]] = {}  # address: in a row, the last
+        self._locked: dict[str, datetime] = {}  # address: until
+        self._lock = threading.Lock()
+
+    def locked(self, source: str) -> bool:
+        with self._lock:
+            until = self._locked.get(source)
+            if until is not None and until <= self.clock():
+                del self._locked[source]
+                until = None
+            return until is not None
+
+    def failed(self, source: str) -> bool:
+        """One more failure from `source`: whether it locks `source` out now."""
+        moment = self.clock()
+        with self._lock:
+            count, last = self._failed.get(source, (0, moment))
+            count = count + 1 if moment - last <= self.lockout else 1
+            if count < self.allowed:
+                self._failed[source] = (count, moment)
+                return False
+            self._failed.pop(source, None)
+            self._locked[source] = moment + self.lockout
+            return True
+
+    def succeeded(self, source: str) -> None:
+        with self._lock:
+            self._failed.pop(source, None)
+
+
+class SignOns:
+    """Sign-ins through the agency's OpenID provider, for the desk and the dashboard's
+    gate alike: off to the provider with a state (in a SameSite=Lax cookie, `cookie`: the
+    provider's way back is a cross-site navigation) and back, where the state must be the
+    one the browser left with, the code is exchanged and the ID token checked. Each refusal
+    is in the access log (`{logged_as}sso_refused`, under `unknown`), and counted towards
+    a lock-out of where it came from (`Failures`)."""
+
+    def __init__(
+        self, clock: Callable[[], datetime], cookie: str, logged_as: str, *, secure: bool
+    ) -> None:
+        self.pending, self.failures = Pending(clock), Failures(clock)
+        self.cookie, self.logged_as, self.secure = cookie, logged_as, secure
+
+    def begin(self, request: Request, sso: oidc.Client, going: str = "/") -> Response | str:
+        """The redirect to the provider, or why not (one sentence)."""
+        if self.failures.locked(_source(request)):
+            services.sign_in.log(services.sign_in.UNKNOWN, f"{self.logged_as}sso_locked")
+            return self.failures.sentence
+        try:
+            started = oidc.start(sso)
+        except oidc.SignOnFailed as exc:
+            return str(exc)
+        self.pending.keep(started, going)
+        response = RedirectResponse(started.url, status_code=303)
+        response.set_cookie(
+            self.cookie,
+            started.state,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            max_age=int(ON_ITS_WAY.total_seconds()),
+        )
+        return response
+
+    def back(self, request: Request, sso: oidc.Client) -> tuple[oidc.Identity, str] | str:
+        """Who the provider signed in, and the path they were going to; or why not."""
+        source = _source(request)
+        if self.failures.locked(source):
+            services.sign_in.log(services.sign_in.UNKNOWN, f"{self.logged_as}sso_locked")
+            return self.failures.sentence
+        state = request.query_params.get("state", "")
+        mine = request.cookies.get(self.cookie, "")
+        found = self.pending.take(state) if state and secrets.compare_digest(state, mine) else None
+        if found is None:
+            said = "That sign-in was not started here, or took too long."
+        elif error := request.query_params.get("error"):
+            said = f"The sign-in provider did not sign you in ({error[:80]})."
+        else:
+            try:
+                identity = oidc.finish(sso, found[0], request.query_params.get("code", ""))
+            except oidc.SignOnFailed as exc:
+                said = str(exc)
+            else:
+                self.failures.succeeded(source)
+                return identity, found[1]
+        services.sign_in.log(services.sign_in.UNKNOWN, f"{self.logged_as}sso_refused")
+        if self.failures.failed(source):
+            services.sign_in.log(services.sign_in.UNKNOWN, f"{self.logged_as}sso_locked_out")
+            return f"{said} {self.failures.sentence}"
+        return said
+
+
+def _source(request: Request) -> str:
+    """Where a request came from (behind a proxy, what uvicorn's proxy headers say)."""
+    return request.client.host if request.client else "unknown"
 
 
 @dataclass

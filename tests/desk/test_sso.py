@@ -152,6 +152,31 @@ def test_a_way_back_that_was_not_started_here_signs_nobody_in(sso_desk: Served) 
     assert browser.http.post("/sign-in", data={"staff_id": staff("cm1")}).status_code == 403
 
 
+def test_failed_ways_back_in_a_row_lock_where_they_came_from_out_for_a_while(
+    sso_desk: Served,
+) -> None:
+    """Failed ways back from the provider count against the address they came from, as
+    wrong passwords count against a staff id: the fifth in a row locks it out for the
+    lock-out's minutes, before the provider is even asked; a success clears the count."""
+    signed_on(sso_desk, staff("cm1"))  # none in a row
+    browser = sso_desk.client()
+    for tried in range(1, 6):
+        page = browser.http.get(f"/sign-in/callback?state=forged-{tried}&code=made-up")
+        assert "not started here" in page.text
+        assert ("locked for 15 minutes" in page.text) is (tried == 5), (tried, page.text)
+    assert "sso_locked_out" in _log("unknown")
+    start = browser.http.get("/sign-in/sso")
+    assert start.status_code == 200  # the sign-in page, not a redirect to the provider
+    assert "Too many sign-ins from here failed" in start.text
+    assert "sso_locked" in _log("unknown")
+    try:
+        sso_desk.clock[0] += timedelta(minutes=16)
+        _, back = signed_on(sso_desk, staff("cm1"))
+        assert 'http-equiv="refresh" content="0; url=/"' in back.text, back.text
+    finally:
+        sso_desk.clock[0] = datetime.now(UTC)
+
+
 def test_someone_the_provider_stops_vouching_for_is_out_at_their_next_request(
     provider: str, sso_desk: Served
 ) -> None:

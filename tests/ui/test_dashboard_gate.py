@@ -6,8 +6,10 @@ the dialog is the signed-in staff member's, whatever its "Submitted by" said."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -35,11 +37,21 @@ def issuer() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def gate_clock() -> list[datetime]:
+    """The gate's clock, in the test's hands (a test that moves it puts it back)."""
+    return [datetime.now(UTC)]
+
+
+@pytest.fixture(scope="module")
 def gate(
-    running_stack: Stack, issuer: str, tmp_path_factory: pytest.TempPathFactory
+    running_stack: Stack,
+    issuer: str,
+    gate_clock: list[datetime],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The gate, registered at the provider: its address. The roster is the session's with
-    an operator added (the flows' roster is the session's: the operator acts on no case)."""
+    an operator added (the flows' roster is the session's: the operator acts on no case).
+    A sign-in ends after 15 idle minutes (the default) or 1 hour."""
     import uvicorn
 
     from casework.desk.gate import create_gate
@@ -56,8 +68,11 @@ def gate(
         CASEWORK_SSO_CLIENT_SECRET="the dashboard's secret at the provider",
         CASEWORK_DASHBOARD_URL=f"http://127.0.0.1:{port}",
         CASEWORK_STAFF_FILE=str(roster),
+        CASEWORK_DESK_SESSION_HOURS="1",
     ):
-        app = create_gate(running_stack.api_url.removesuffix("/api"), CREDENTIAL)
+        app = create_gate(
+            running_stack.api_url.removesuffix("/api"), CREDENTIAL, lambda: gate_clock[0]
+        )
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         )
@@ -265,3 +280,89 @@ def test_whom_the_provider_or_the_roster_lets_go_is_out_of_the_dashboard_at_once
         assert "dashboard_sign_in_ended_off_roster" in _log("op.gate")
     finally:
         roster.write_text(before)
+
+
+def test_a_dashboard_sign_in_ends_when_idle_and_after_its_hours(
+    gate: str, gate_clock: list[datetime]
+) -> None:
+    """As at the desk: 15 minutes without a request, or 1 hour however busy (this gate's
+    settings); the UI's next request is refused, and the page asks for a sign-in again."""
+    idle, busy = _browser(gate), _browser(gate)
+    signed_on_at(idle, "/casework/sign-in", "pm.housing")
+    signed_on_at(busy, "/casework/sign-in", "sup.housing")
+    try:
+        for _ in range(4):  # 56 minutes, a request every 14
+            gate_clock[0] += timedelta(minutes=14)
+            assert busy.post("/api/flow_runs/filter", json={"limit": 1}).status_code == 200
+        assert idle.post("/api/flow_runs/filter", json={"limit": 1}).status_code == 401
+        assert "dashboard_timed_out" in _log("pm.housing")
+        gate_clock[0] += timedelta(minutes=14)
+        assert busy.post("/api/flow_runs/filter", json={"limit": 1}).status_code == 401
+        assert busy.get("/runs").headers["location"] == "/casework/sign-in?next=%2Fruns"
+        assert "dashboard_timed_out" in _log("sup.housing")
+    finally:
+        gate_clock[0] = datetime.now(UTC)
+
+
+def test_failed_ways_back_in_a_row_lock_where_they_came_from_out_for_a_while(
+    gate: str, gate_clock: list[datetime]
+) -> None:
+    """Ways back the gate did not start (a forged state, a made-up code) are failures of
+    the address they came from, as wrong passwords are a staff id's at the desk: five in a
+    row lock it out for 15 minutes (the settings' defaults), the provider not even asked."""
+    signed_on_at(_browser(gate), "/casework/sign-in", "pm.housing")  # a success: none in a row
+    browser = _browser(gate)
+    for tried in range(1, 6):
+        page = browser.get(f"/casework/callback?state=forged-{tried}&code=made-up")
+        assert "was not started here" in page.text
+        assert ("locked for 15 minutes" in page.text) is (tried == 5), (tried, page.text)
+    assert "dashboard_sso_locked_out" in _log("unknown")
+    start = browser.get("/casework/sign-in?next=/runs")
+    assert start.status_code == 200  # not off to the provider
+    assert "Too many sign-ins from here failed" in start.text
+    assert "dashboard_sso_locked" in _log("unknown")
+    try:
+        gate_clock[0] += timedelta(minutes=16)
+        back = signed_on_at(_browser(gate), "/casework/sign-in?next=/runs", "pm.housing")
+        assert 'content="0; url=/runs"' in back.text, back.text
+    finally:
+        gate_clock[0] = datetime.now(UTC)
+
+
+def test_casework_up_with_single_sign_on_puts_the_dashboard_and_the_desk_behind_it(
+    running_stack: Stack, issuer: str
+) -> None:
+    """`casework up` as an agency runs it with its provider: the summary's dashboard is the
+    gate, where a supervisor signs in and the UI's API answers; the desk sends a case
+    manager to the provider too. Then `up` as the session had it again."""
+    schedules = running_stack.schedules
+    running_stack.stop()
+    try:
+        with environment(
+            CASEWORK_SSO_ISSUER=issuer,
+            CASEWORK_SSO_CLIENT_ID="casework",
+            CASEWORK_SSO_CLIENT_SECRET="the agency's secret for casework",
+            CASEWORK_DASHBOARD_PORT=str(_free_port()),
+        ):
+            running_stack.start(schedules)
+            said = running_stack.log_path.read_text()
+            assert "Sign in:     with your agency account" in said, said
+            found = re.search(r"Dashboard: +(http://\S+)/runs", said)
+            desk = re.search(r"Desk: +(http://\S+)", said)
+            assert found is not None, said
+            assert desk is not None, said
+            dashboard = httpx.Client(base_url=found[1], follow_redirects=False, timeout=60)
+            assert dashboard.get("/runs").status_code == 303  # not without a sign-in
+            back = signed_on_at(dashboard, "/casework/sign-in?next=/runs", "sup.housing")
+            assert 'content="0; url=/runs"' in back.text, back.text
+            runs = dashboard.post("/api/flow_runs/filter", json={"limit": 1})
+            assert runs.status_code == 200, runs.text
+            assert runs.json(), runs.text  # the session's runs, through the gate
+            at_desk = httpx.Client(base_url=desk[1], follow_redirects=False, timeout=60)
+            signed_on_at(at_desk, "/sign-in/sso", "cm.rivera")
+            day = at_desk.get("/", follow_redirects=True)
+            assert "Signed in as <strong>cm.rivera</strong>" in day.text, day.text
+            said = running_stack.stop()
+            assert "Traceback" not in said
+    finally:
+        running_stack.start(schedules)
