@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -332,9 +333,18 @@ def test_failed_ways_back_in_a_row_lock_where_they_came_from_out_for_a_while(
 def test_casework_up_with_single_sign_on_puts_the_dashboard_and_the_desk_behind_it(
     running_stack: Stack, issuer: str
 ) -> None:
-    """`casework up` as an agency runs it with its provider: the summary's dashboard is the
+    """`casework up` as an agency runs it with its provider, with the README's settings
+    (the claim `preferred_username`) and users as Keycloak gives them (an opaque `sub`, the
+    login as `preferred_username`, a mailbox as `email`): the summary's dashboard is the
     gate, where a supervisor signs in and the UI's API answers; the desk sends a case
     manager to the provider too. Then `up` as the session had it again."""
+    accounts = {}
+    for staff_id in ("sup.housing", "cm.rivera"):
+        accounts[staff_id] = sub = str(uuid.uuid4())
+        httpx.put(
+            f"{issuer}/users/{sub}",
+            json={"preferred_username": staff_id, "email": f"{sub[:8]}@agency.example"},
+        ).raise_for_status()
     schedules = running_stack.schedules
     running_stack.stop()
     try:
@@ -342,27 +352,35 @@ def test_casework_up_with_single_sign_on_puts_the_dashboard_and_the_desk_behind_
             CASEWORK_SSO_ISSUER=issuer,
             CASEWORK_SSO_CLIENT_ID="casework",
             CASEWORK_SSO_CLIENT_SECRET="the agency's secret for casework",
+            CASEWORK_SSO_CLAIM="preferred_username",
             CASEWORK_DASHBOARD_PORT=str(_free_port()),
         ):
             running_stack.start(schedules)
-            said = running_stack.log_path.read_text()
-            assert "Sign in:     with your agency account" in said, said
-            found = re.search(r"Dashboard: +(http://\S+)/runs", said)
-            desk = re.search(r"Desk: +(http://\S+)", said)
-            assert found is not None, said
-            assert desk is not None, said
-            dashboard = httpx.Client(base_url=found[1], follow_redirects=False, timeout=60)
-            assert dashboard.get("/runs").status_code == 303  # not without a sign-in
-            back = signed_on_at(dashboard, "/casework/sign-in?next=/runs", "sup.housing")
-            assert 'content="0; url=/runs"' in back.text, back.text
-            runs = dashboard.post("/api/flow_runs/filter", json={"limit": 1})
-            assert runs.status_code == 200, runs.text
-            assert runs.json(), runs.text  # the session's runs, through the gate
-            at_desk = httpx.Client(base_url=desk[1], follow_redirects=False, timeout=60)
-            signed_on_at(at_desk, "/sign-in/sso", "cm.rivera")
-            day = at_desk.get("/", follow_redirects=True)
-            assert "Signed in as <strong>cm.rivera</strong>" in day.text, day.text
-            said = running_stack.stop()
-            assert "Traceback" not in said
+            try:
+                _through_the_gate_and_at_the_desk(running_stack.log_path.read_text(), accounts)
+            finally:
+                said = running_stack.stop()
+        assert "Traceback" not in said
     finally:
         running_stack.start(schedules)
+
+
+def _through_the_gate_and_at_the_desk(said: str, accounts: dict[str, str]) -> None:
+    """What `up` printed sends a supervisor to the dashboard and a case manager to the
+    desk, both signed in at the provider (`accounts`: staff id to the provider's `sub`)."""
+    assert "Sign in:     with your agency account" in said, said
+    found = re.search(r"Dashboard: +(http://\S+)/runs", said)
+    desk = re.search(r"Desk: +(http://\S+)", said)
+    assert found is not None, said
+    assert desk is not None, said
+    dashboard = httpx.Client(base_url=found[1], follow_redirects=False, timeout=60)
+    assert dashboard.get("/runs").status_code == 303  # not without a sign-in
+    back = signed_on_at(dashboard, "/casework/sign-in?next=/runs", accounts["sup.housing"])
+    assert 'content="0; url=/runs"' in back.text, back.text
+    deployed = dashboard.post("/api/deployments/filter", json={})
+    assert deployed.status_code == 200, deployed.text
+    assert "case-lifecycle" in {d["name"] for d in deployed.json()}, deployed.text
+    at_desk = httpx.Client(base_url=desk[1], follow_redirects=False, timeout=60)
+    signed_on_at(at_desk, "/sign-in/sso", accounts["cm.rivera"])
+    day = at_desk.get("/", follow_redirects=True)
+    assert "Signed in as <strong>cm.rivera</strong>" in day.text, day.text
