@@ -51,6 +51,7 @@ COMMANDS = {
     "messaging": "appointments",
     "duplicates": "clients",
     "merge": "clients",
+    "client-record": "clients",
     "benefit": "benefits",
     "notice": "benefits",
     "hearing": "benefits",

@@ -1,16 +1,19 @@
-"""Clients across cases: likely duplicates, and merging two records of one person
-(a supervisor's work)."""
+"""Clients across cases: likely duplicates, merging two records of one person, and a
+client's own copy of what is held about them (a supervisor's work)."""
 
 from __future__ import annotations
 
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.models import (
+    audit,
+    client_record,
     clients,
 )
 from casework.models.codes import (
     StaffRole,
 )
+from casework.models.orm import Case
 from casework.services.staff import supervisor_programs
 
 
@@ -26,3 +29,35 @@ def merge(kept: str, merged: str, actor: str) -> int:
     supervised = supervisor_programs(actor, "merge")
     with session_scope() as session:
         return clients.merge(session, kept, merged, actor, now(), supervised)
+
+
+RECORD_FORMATS = ("pdf", "html", "md")
+
+
+def own_copy(client_number: str, actor: str, fmt: str) -> tuple[client_record.ClientRecord, bytes]:
+    """Everything held about a client, for their subject-access request, as a document in
+    `fmt`: made by a supervisor, from the client's cases in the programs they supervise
+    (the others are named, for their programs' supervisors). Each case read is in the
+    access log (`client_record`) before it is read, in the same transaction: the copy
+    lists its own making among who read the cases."""
+    from casework.services import documents
+
+    if fmt not in RECORD_FORMATS:
+        raise clients.ClientError(f"client-record: a copy is made as {', '.join(RECORD_FORMATS)}")
+    supervised = supervisor_programs(actor, "client-record")
+    at = now()
+    with session_scope() as session:
+
+        def logged(cases: list[Case]) -> None:
+            for case in cases:
+                audit.record_access(session, case, actor, "client_record", at)
+
+        record = client_record.gather(session, client_number, supervised, logged)
+    elsewhere = ", ".join(f"{number} ({program})" for number, program in record.not_covered)
+    context = {
+        "record": record,
+        "made_on": at.date().isoformat(),
+        "made_by": actor,
+        "elsewhere": elsewhere,
+    }
+    return record, documents.made("client-record", fmt, context)
