@@ -1391,3 +1391,73 @@ def _access_entries(store: Store, case_number: str) -> list[AccessEntry]:
     with session_scope(store.owner) as session:
         case = session.scalars(select(Case).where(Case.case_number == case_number)).one()
         return list(session.scalars(select(AccessEntry).where(AccessEntry.case_id == case.id)))
+
+
+def test_a_clients_own_copy_is_their_programs_supervisors_and_holds_every_row_they_read(
+    store: Store, tmp_path: Path
+) -> None:
+    """On PostgreSQL as the roles: the housing supervisor's copy of a client with a housing
+    case and a geriatric one has every row of the housing case (as many as the store's
+    owner counts: no policy hides one silently) and who read it, through the store's
+    function; the geriatric case is named, nothing of it given. The case manager, the
+    program manager and the admin are refused; the access log's function gives a case
+    manager nothing, and a supervisor nothing of another program."""
+    from casework.models import client_record, contacts
+    from casework.models.schemas import ContactIn
+
+    sup = STAFF["supervisor"][0]
+    with session_scope(store.owner) as session:
+        case = factories.walk_to(session, factories.new_case(session), Stage.PLAN, factories.now())
+        case.case_manager = STAFF["case_manager"][0]
+        contacts.add_contact(
+            session, case, ContactIn(text="Housing visit"), "cm.a", factories.now()
+        )
+        elsewhere = cases.open_case(
+            session, case.client, Program.GERIATRIC, "cm.park", "cm.park", factories.now()
+        )
+        contacts.add_contact(
+            session, elsewhere, ContactIn(text="Geriatric visit"), "cm.park", factories.now()
+        )
+        number, housing, geriatric = (
+            case.client.client_number or "",
+            case.case_number or "",
+            elsewhere.case_number or "",
+        )
+        ids = (case.id, elsewhere.id)
+    assert cli(store, "case_manager", "show", housing)[0] == 0  # a read, for the copy to list
+    out = tmp_path / "copy.md"
+    code, said, err = cli(store, "supervisor", "client-record", number, "--out", str(out))
+    assert code == 0, err
+    assert f"not in this copy: {geriatric} (another program)" in said  # not theirs to know
+    copy = out.read_text()
+    assert "Housing visit" in copy
+    assert "Geriatric visit" not in copy
+    assert geriatric in copy  # named, as another program's
+    who_read = copy.split("Who read your cases")[-1]
+    assert STAFF["case_manager"][0] in who_read
+    assert "client\\_record" in who_read  # this copy's own making, first
+    # Every row the owner counts for the housing case is in the supervisor's copy.
+    engine = make_engine(store.url(sup))
+    try:
+        with session_scope(engine) as as_supervisor, session_scope(store.owner) as as_owner:
+            record = client_record.gather(as_supervisor, number, {"housing"})
+            client_ids = [as_owner.scalars(select(Client.id).where(
+                Client.client_number == number)).one()]  # fmt: skip
+            for table, (reach, _) in client_record.SECTIONS.items():
+                query = client_record._rows_of(table, reach, [ids[0]], client_ids)
+                held = as_owner.scalar(
+                    select(func.count()).select_from(query.order_by(None).subquery())
+                )
+                given = next((s for s in record.sections if s.table == table), None)
+                assert (len(given.rows) if given else 0) == held, table
+    finally:
+        engine.dispose()
+    for role in ("case_manager", "program_manager", "admin"):
+        refused(store, role, "a supervisor's work", "client-record", number, "--out",
+                str(tmp_path / f"{role}.md"))  # fmt: skip
+    accesses = "SELECT count(*) FROM casework_case_accesses(:cases)"
+    assert as_role(store, "supervisor", accesses, cases=list(ids))[0][0] > 0
+    assert as_role(store, "supervisor", accesses, cases=[ids[1]]) == [(0,)]
+    assert as_role(store, "case_manager", accesses, cases=list(ids)) == [(0,)]
+    denied(store, "supervisor", "permission denied for table access_log",
+           "SELECT staff, what FROM access_log")  # fmt: skip
