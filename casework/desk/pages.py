@@ -425,6 +425,31 @@ def register(  # noqa: C901 - the table of routes
 
         return on_case(request, case_number, form, "documents", act)
 
+    @app.post("/cases/{case_number}/client-record")
+    def client_record(
+        request: Request, case_number: str, form: Annotated[Posted, Depends(posted)]
+    ) -> Response:
+        """The client's own copy of everything held about them, as PDF, to save and hand
+        over: a supervisor's (services.clients.own_copy), in the access log."""
+        with working_on(request, case_number, form) as held:
+            try:
+                record, content = services.clients.own_copy(
+                    services.clients.client_of(case_number), held.staff_id, "pdf"
+                )
+            except UserError as exc:
+                refused = forms.Refusals(by_field={"documents": [str(exc)]})
+                return _case(held, case_number, render, {}, refused, anchor="documents")
+            return Response(
+                content,
+                media_type=services.documents.MEDIA["pdf"],
+                headers={
+                    "Content-Disposition": (
+                        f'attachment; filename="{record.client_number}-own-copy.pdf"'
+                    ),
+                    "Content-Security-Policy": "default-src 'none'",
+                },
+            )
+
     @app.post("/cases/{case_number}/attachments", response_class=HTMLResponse)
     def attach(
         request: Request, case_number: str, upload: Annotated[Upload, Depends(uploaded)]

@@ -61,3 +61,11 @@ def own_copy(client_number: str, actor: str, fmt: str) -> tuple[client_record.Cl
         "elsewhere": elsewhere,
     }
     return record, documents.made("client-record", fmt, context)
+
+
+def client_of(case_number: str) -> str:
+    """The client number of a case the caller sees (no identity read)."""
+    from casework.models.cases import get_case
+
+    with session_scope(read_only=True) as session:
+        return get_case(session, case_number).client.client_number or ""

@@ -67,3 +67,37 @@ def test_a_document_asked_for_in_an_unknown_format_is_refused_and_nothing_is_mad
     assert refused.status_code == 200
     assert "Choose PDF or a web page." in refused.text
     assert len(services.documents.listing(number)) == before
+
+
+def test_a_supervisor_saves_a_clients_own_copy_and_a_case_manager_cannot(
+    agency: Agency, served: Served
+) -> None:
+    """On the case's page, for a client who asks what is held about them: the supervisor's
+    button gives the PDF to save (on PostgreSQL read as the supervisor's own role), in the
+    access log; a case manager has no button, and a post of their own is refused."""
+    number, client = agency.cases["cm1"], agency.clients["cm1"]
+    desk = served.client()
+    desk.sign_in(staff("sup"))
+    page = desk.get(f"/cases/{number}").text
+    assert "Make the client's own copy" in page
+    made = desk.post(f"/cases/{number}/client-record", {})
+    assert made.status_code == 200, made.text
+    assert made.headers["content-type"] == "application/pdf"
+    assert "attachment;" in made.headers["content-disposition"]
+    text = " ".join(
+        " ".join(page.extract_text() for page in PdfReader(io.BytesIO(made.content)).pages).split()
+    )
+    assert "What we hold about you" in text
+    assert client.family_name in text
+    assert number in text
+    reads = services.staff.access_log(number, None)
+    assert (staff("sup"), "client_record") in {(r.staff, r.what) for r in reads}
+
+    mine = served.client()
+    mine.sign_in(staff("cm1"))
+    assert "own copy" not in mine.get(f"/cases/{number}").text
+    refused = mine.post(f"/cases/{number}/client-record", {})
+    assert refused.status_code == 200
+    assert "client-record: a supervisor&#39;s work" in refused.text
+    reads = services.staff.access_log(number, None)
+    assert (staff("cm1"), "client_record") not in {(r.staff, r.what) for r in reads}

@@ -9,10 +9,12 @@ page is looked at, at 1440 and 390 px, with axe-core."""
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
+from pypdf import PdfReader
 
 from casework import services
 from casework.core.db import session_scope
@@ -25,7 +27,7 @@ from tests.conftest import Stack
 from tests.partners import TOKEN, stage_and_waiting
 from tests.polling import wait_for
 from tests.prefect_surfaces import api_post, surfaces_text
-from tests.ui.conftest import MARKS
+from tests.ui.conftest import MARKS, SHOTS
 from tests.ui.desk import DESK, MATRIX_DOMAINS, look, sign_in, sign_out
 
 pytestmark = MARKS
@@ -220,6 +222,16 @@ def test_a_case_managers_day(  # type: ignore[no-untyped-def]
     look(page, "team")
     page.goto(f"{DESK}/cases/{case_number}")
     look(page, "case-supervisor")
+    # The client asks what is held about them: the supervisor saves their own copy.
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Make the client's own copy").click()
+    saved = SHOTS / "desk-client-own-copy.pdf"
+    downloading.value.save_as(saved)
+    assert registered.family_name in " ".join(p.extract_text() for p in PdfReader(saved).pages)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", saved, SHOTS / "desk-own-copy"],
+        check=True,
+    )
     transfer = page.locator("#transfer")
     transfer.get_by_label("To", exact=True).select_option("cm.tester")
     transfer.get_by_label("Why").select_option("caseload_balance")
