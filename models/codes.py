@@ -359,6 +359,7 @@ class EscalationRule(StrEnum):
     APPOINTMENT_MISSED = "appointment_missed"
     APPROVAL_OVERDUE = "approval_overdue"  # a form has waited past its program's approval_days
     CONSENT_EXPIRING = "consent_expiring"  # a warning: a consent to share ends soon
+    RETENTION_APPROVAL = "retention_approval"  # a retention batch waits for its approval
 
 
 class ConsentKind(StrEnum):
@@ -521,3 +522,37 @@ REFERRAL_TAKEN = frozenset(
 REFERRAL_REFUSED = frozenset(
     {ReferralStatus.REJECTED, ReferralStatus.FAILED, ReferralStatus.CANCELLED}
 )
+
+
+class HoldReason(StrEnum):
+    """Why a legal hold stops retention for a client or a case (models.record_retention)."""
+
+    LITIGATION = "litigation"
+    INVESTIGATION = "investigation"
+    AUDIT = "audit"
+    APPEAL = "appeal"
+    RECORDS_REQUEST = "records_request"
+
+
+class ErasureReason(StrEnum):
+    """Why a client's records are masked at once, on request."""
+
+    CLIENT_REQUEST = "client_request"
+    COURT_ORDER = "court_order"
+    ENTERED_IN_ERROR = "entered_in_error"
+
+
+class RetentionScope(StrEnum):
+    """What a retention item masks: a case's records, or a client's identity."""
+
+    RECORDS = "records"
+    IDENTITY = "identity"
+
+
+class BatchStatus(StrEnum):
+    """A retention batch: waiting for approval, then applied or refused."""
+
+    WAITING = "waiting"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    APPLIED = "applied"

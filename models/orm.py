@@ -43,6 +43,8 @@ class Client(Base):
     client_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     # Merged into another client (`casework merge`): kept, with its identity, for the record.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    # When retention masked the identity (models.record_retention): names, birth day, ID.
+    identity_masked_at: Mapped[datetime | None]
 
 
 class ClientMatch(Base):
@@ -175,6 +177,8 @@ class Case(Base):
     announce_pending: Mapped[bool] = mapped_column(default=False)
     # A household case: it covers the members of this household (its client the head).
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    # When retention masked the case's free text and deleted its files.
+    records_masked_at: Mapped[datetime | None]
 
     client: Mapped[Client] = relationship()
 
@@ -653,6 +657,55 @@ class Escalation(Base):
     delivery_error: Mapped[str | None] = mapped_column(String(200))
     # A sweep delivering this row holds it until then: a concurrent sweep skips it.
     claimed_until: Mapped[datetime | None]
+
+
+class LegalHold(Base):
+    """A legal hold (`casework hold`): while it stands, retention masks nothing of its
+    client (or case), and erasure is refused."""
+
+    __tablename__ = "legal_holds"
+
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(CODE)
+    placed_by: Mapped[str] = mapped_column(CODE)
+    placed_at: Mapped[datetime]
+    lifted_by: Mapped[str | None] = mapped_column(CODE)
+    lifted_at: Mapped[datetime | None]
+
+
+class RetentionBatch(Base):
+    """What one retention run (or one erasure request) would mask, held for approval: a
+    supervisor's or an admin's decision is written here first; the run, woken, applies it."""
+
+    __tablename__ = "retention_batches"
+
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(CODE)  # schedule | erasure
+    reason: Mapped[str | None] = mapped_column(CODE)  # an erasure's
+    as_of: Mapped[datetime]
+    status: Mapped[str] = mapped_column(CODE, index=True)
+    requested_by: Mapped[str] = mapped_column(CODE)
+    requested_at: Mapped[datetime]
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    decided_by: Mapped[str | None] = mapped_column(CODE)
+    decided_at: Mapped[datetime | None]
+    refusal: Mapped[str | None] = mapped_column(CODE)
+    applied_at: Mapped[datetime | None]
+
+
+class RetentionItem(Base):
+    """One thing a batch masks: a case's records, or a client's identity (case_id empty),
+    under the rule that made it due (`program.records_years=7`: coded)."""
+
+    __tablename__ = "retention_items"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("retention_batches.id"), index=True)
+    scope: Mapped[str] = mapped_column(CODE)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(80))
 
 
 class Document(Base):

@@ -62,6 +62,27 @@ class HmisProject(BaseModel):
         return self
 
 
+class Retention(BaseModel):
+    """How long a program keeps what identifies its clients, in years (a
+    `[PROGRAM.retention]` table; models.record_retention). Without one, it keeps
+    everything, as before."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # After a case closed: its notes, narratives and other free text, documents, files.
+    records_years: int = Field(ge=1, le=100)
+    # After the client's last case closed: their identity (names, birth day, ID, contact).
+    identity_years: int = Field(ge=1, le=100)
+    # Both, for a client who was a minor when the case opened, where this is longer.
+    minor_years: int = Field(ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _identity_outlasts_records(self) -> Retention:
+        if self.identity_years < self.records_years:
+            raise ValueError("identity_years: identity is kept at least as long as records_years")
+        return self
+
+
 class ProgramConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -108,6 +129,8 @@ class ProgramConfig(BaseModel):
     # Referrals go only under a consent the client signed (on the desk, or a signed scan
     # attached); otherwise a consent staff recorded covers them too.
     signed_consent: bool = False
+    # How long its records are kept; none: kept for ever (the agency's rules say).
+    retention: Retention | None = None
     # Read from the files named in `assessment`, when the programs file is loaded.
     instruments: tuple[Instrument, ...] = Field(default=(), exclude=True)
 

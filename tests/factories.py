@@ -125,8 +125,8 @@ def monitoring(decision: Trigger) -> MonitoringForm:
     return MonitoringForm(submitted_by=STAFF, decision=decision)
 
 
-def closure() -> ClosureForm:
-    form = example_form(Stage.CLOSURE, date.today(), STAFF, Program.HOUSING)
+def closure(program: Program = Program.HOUSING) -> ClosureForm:
+    form = example_form(Stage.CLOSURE, date.today(), STAFF, program)
     assert isinstance(form, ClosureForm)
     return form
 
@@ -222,7 +222,7 @@ def walk_to(session: Session, case: Case, stage: Stage, at: datetime) -> Case:
         lambda: plan(NeedsDomain.HOUSING),
         referral,
         lambda: monitoring(Trigger.CLOSE),
-        closure,
+        lambda: closure(Program(case.program)),
     ]
     order = list(Stage)
     for form in steps[: order.index(stage)]:

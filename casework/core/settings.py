@@ -181,6 +181,14 @@ class CaseworkSettings(BaseModel):
         "`prefect-retention` flow deletes it with its logs (an open case's run is never "
         "deleted; the case store keeps every record)",
     )
+    masking_log: Path | None = Field(
+        default=None,
+        description="the masking log: one line (numbers, rules, batches only) for each case's "
+        "records and each client's identity retention masked. Keep it outside the store and "
+        "its backups' lifetime: a store restored from an older backup is masked again from "
+        "it (`casework restore` does; `casework reapply-masking` for PostgreSQL)",
+        json_schema_extra={"shown_default": "masking-log.jsonl in the data directory"},
+    )
     prefect_database_url: str | None = Field(
         default=None,
         description="PostgreSQL for the Prefect server `casework up` starts (as `up "
@@ -488,6 +496,10 @@ class CaseworkSettings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir.resolve() / 'casework.db'}"
+
+    @property
+    def masking_log_path(self) -> Path:
+        return self.masking_log or self.data_dir / "masking-log.jsonl"
 
 
 def redis_url(url: str) -> str:
