@@ -14,6 +14,7 @@ from casework.flows.case_lifecycle import case_lifecycle
 from casework.flows.caseload_report import caseload_report
 from casework.flows.escalation_brief import escalation_brief
 from casework.flows.reassess_case import reassess_case
+from casework.flows.record_retention import records_retention
 from casework.flows.referral_sync import referral_status_sync
 from casework.flows.sweeps import (
     benefits_watch,
@@ -38,6 +39,7 @@ HISTORY = [
         client_messages,
         referral_status_sync,
         caseload_report,
+        records_retention,
     )
 ] + ["prefect-retention"]
 

@@ -39,6 +39,8 @@ from casework.models.orm import (
     PlanGoal,
     Provider,
     Referral,
+    RetentionBatch,
+    RetentionItem,
     Waiver,
 )
 from casework.models.programs import ProgramConfig
@@ -226,6 +228,41 @@ def approval_overdue(session: Session, scope: Scope, programs: Programs) -> list
         )
         for row in _run(session, query, scope)
     ]
+
+
+def retention_approval(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
+    """A retention batch waits for a supervisor's or an admin's approval
+    (models.record_retention): each case it would mask, and each case of a client whose
+    identity it would, is on the ladder under the batch's number, its supervisor told at
+    once, then its program manager. Decided, it is off the ladder."""
+    waiting = (
+        select(
+            RetentionItem.client_id,
+            RetentionItem.case_id,
+            RetentionBatch.number,
+            RetentionBatch.requested_at,
+        )
+        .join(RetentionBatch, RetentionBatch.id == RetentionItem.batch_id)
+        .where(RetentionBatch.status == "waiting")
+        .subquery()
+    )
+    query = select(*CASE_COLUMNS, waiting.c.number, waiting.c.requested_at).join(
+        waiting,
+        or_(
+            waiting.c.case_id == Case.id,
+            and_(waiting.c.case_id.is_(None), waiting.c.client_id == Case.client_id),
+        ),
+    )
+    found: dict[tuple[int, str], Breach] = {}
+    for row in _run(session, query, scope):
+        found[(row.id, row.number)] = _breach(
+            row,
+            Rule.RETENTION_APPROVAL,
+            row.number,
+            "approved or refused before it is applied",
+            f"{scope.days_since(row.requested_at)} days waiting for approval",
+        )
+    return list(found.values())
 
 
 def no_contact(session: Session, scope: Scope, programs: Programs) -> list[Breach]:
@@ -602,6 +639,7 @@ def appointments(session: Session, scope: Scope, programs: Programs) -> list[Bre
 QUERIES: dict[RuleQuery, tuple[Rule, ...]] = {
     stage_overdue: (Rule.STAGE_OVERDUE,),
     approval_overdue: (Rule.APPROVAL_OVERDUE,),
+    retention_approval: (Rule.RETENTION_APPROVAL,),
     no_contact: (Rule.NO_CONTACT,),
     referral_unanswered: (Rule.REFERRAL_UNANSWERED,),
     referral_failed: (Rule.REFERRAL_FAILED,),
@@ -618,6 +656,7 @@ WATCHES: dict[Watch, tuple[RuleQuery, ...]] = {
     Watch.STALLED_CASES: (
         stage_overdue,
         approval_overdue,
+        retention_approval,
         no_contact,
         referral_unanswered,
         referral_failed,
@@ -644,7 +683,7 @@ def first_level(rule: Rule) -> int:
     if rule in WARNINGS:
         return 0
     # A crisis goes to the supervisor at once, as does a form waiting for their approval.
-    return 2 if rule in (Rule.CRISIS, Rule.APPROVAL_OVERDUE) else 1
+    return 2 if rule in (Rule.CRISIS, Rule.APPROVAL_OVERDUE, Rule.RETENTION_APPROVAL) else 1
 
 
 def due_reassessments(session: Session, scope: Scope, programs: Programs) -> list[str]:

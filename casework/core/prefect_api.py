@@ -36,6 +36,7 @@ CADENCE_DEPLOYMENT = "reassessment-cadence/reassessment-cadence"
 MESSAGES_DEPLOYMENT = "client-messages/client-messages"
 REPORT_DEPLOYMENT = "caseload-report/caseload-report"
 RETENTION_DEPLOYMENT = "prefect-retention/prefect-retention"
+RECORDS_RETENTION_DEPLOYMENT = "records-retention/records-retention"
 # Every deployment casework.deployments declares, in its order, by name only: for what asks
 # about them without importing every flow (`casework status`). A test keeps the two equal.
 DEPLOYMENTS = [

@@ -22,7 +22,7 @@ from casework.models import audit, cases
 from casework.models.codes import Stage
 from casework.models.orm import Assessment
 from tests import factories
-from tests.conftest import CREDENTIAL, Stack, _free_port, environment, roster_text
+from tests.conftest import CREDENTIAL, ROSTER, Stack, _free_port, environment, roster_text
 from tests.oidc import openid_provider, signed_on_at
 from tests.polling import wait_for
 from tests.ui.conftest import MARKS, SHOTS
@@ -348,13 +348,14 @@ def test_casework_up_with_single_sign_on_puts_the_dashboard_and_the_desk_behind_
     schedules = running_stack.schedules
     running_stack.stop()
     try:
-        with environment(
-            CASEWORK_SSO_ISSUER=issuer,
-            CASEWORK_SSO_CLIENT_ID="casework",
-            CASEWORK_SSO_CLIENT_SECRET="the agency's secret for casework",
-            CASEWORK_SSO_CLAIM="preferred_username",
-            CASEWORK_DASHBOARD_PORT=str(_free_port()),
-        ):
+        sso = {
+            "CASEWORK_SSO_ISSUER": issuer,
+            "CASEWORK_SSO_CLIENT_ID": "casework",
+            "CASEWORK_SSO_CLIENT_SECRET": "the agency's secret for casework",
+            "CASEWORK_SSO_CLAIM": "preferred_username",
+            "CASEWORK_DASHBOARD_PORT": str(_free_port()),
+        }
+        with environment(**{**AS_THE_SESSION_HAS_IT, **sso}):
             running_stack.start(schedules)
             try:
                 _through_the_gate_and_at_the_desk(running_stack.log_path.read_text(), accounts)
@@ -362,7 +363,24 @@ def test_casework_up_with_single_sign_on_puts_the_dashboard_and_the_desk_behind_
                 said = running_stack.stop()
         assert "Traceback" not in said
     finally:
-        running_stack.start(schedules)
+        # As the session had it: this module's gate fixture holds SSO settings in this
+        # process's environment while the module runs, and `up` would inherit them.
+        with environment(**AS_THE_SESSION_HAS_IT):
+            running_stack.start(schedules)
+        assert "Sign in:     with your agency account" not in running_stack.log_path.read_text()
+
+
+# The session's own settings, whatever a fixture of this module has put in their place.
+AS_THE_SESSION_HAS_IT: dict[str, str | None] = {
+    "CASEWORK_SSO_ISSUER": None,
+    "CASEWORK_SSO_CLIENT_ID": None,
+    "CASEWORK_SSO_CLIENT_SECRET": None,
+    "CASEWORK_SSO_CLAIM": None,
+    "CASEWORK_DASHBOARD_URL": None,
+    "CASEWORK_DASHBOARD_PORT": None,
+    "CASEWORK_DESK_SESSION_HOURS": None,
+    "CASEWORK_STAFF_FILE": str(ROSTER),
+}
 
 
 def _through_the_gate_and_at_the_desk(said: str, accounts: dict[str, str]) -> None:
