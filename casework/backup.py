@@ -43,6 +43,7 @@ FILES = (
     "webhook-secrets.json",
     "demo-partner.json",
     "attachment-keys",  # without it no attachment in the store opens
+    "masking-log.jsonl",  # what retention masked (kept outside the store as well)
 )
 FOLDERS = ("documents",)
 

@@ -250,8 +250,17 @@ async def _serve(
         if revived := await asyncio.to_thread(revive_interrupted_runs):
             say(f"Resumed {revived} case run(s) interrupted when the stack last stopped.")
     if (data_dir / RESEAT).exists():  # restored from a backup: every run from the store
+        from casework.services.record_retention import reapply
         from casework.status import reseat_waiting
 
+        # What retention masked after the backup was made is masked again first, from the
+        # masking log (CASEWORK_MASKING_LOG, kept outside the store and its backups).
+        records, identities = await asyncio.to_thread(reapply)
+        if records or identities:
+            say(
+                f"Restored: masked again from the masking log: {records} case(s)' records, "
+                f"{identities} client(s)' identities."
+            )
         say(f"Restored: {await asyncio.to_thread(reseat_waiting)} waiting case run(s) re-seated.")
         (data_dir / RESEAT).unlink()
     scheduled = [f"{d.flow_name}/{d.name}" for d in deployments if d.schedules]

@@ -14,6 +14,7 @@ from casework.flows.case_lifecycle import case_lifecycle
 from casework.flows.caseload_report import caseload_report
 from casework.flows.escalation_brief import escalation_brief
 from casework.flows.reassess_case import reassess_case
+from casework.flows.record_retention import records_retention
 from casework.flows.referral_sync import referral_status_sync
 from casework.flows.retention import prefect_retention
 from casework.flows.sweeps import (
@@ -58,6 +59,7 @@ DECLARED = [
     Declared(referral_status_sync, referral_status_sync.description or "", "*/10 * * * *"),
     Declared(caseload_report, caseload_report.description or "", "0 5 * * *"),
     Declared(prefect_retention, prefect_retention.description or "", "45 4 * * *"),
+    Declared(records_retention, records_retention.description or "", "30 5 * * 1"),
 ]
 SCHEDULES = {d.name: d.cron for d in DECLARED if d.cron}
 

@@ -99,7 +99,16 @@ def apply_batch(number: str) -> dict[str, Any]:
     }
 
 
-@flow(name="records-retention", log_prints=False)
+@flow(
+    name="records-retention",
+    log_prints=False,
+    description=(
+        "Each program's retention periods: what is due (a case's free text and files, a "
+        "client's identity) goes into a batch on the escalation ladder and the run waits for "
+        "a supervisor's or an admin's approval before it masks anything (casework "
+        "retention). As of a future date it is a preview that writes nothing."
+    ),
+)
 def records_retention(as_of: AsOf = AS_OF, batch: str | None = BATCH) -> dict[str, Any]:
     logger = get_run_logger()
     moment = checked_as_of(as_of)

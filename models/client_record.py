@@ -63,6 +63,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "documents": ("case", "Documents made"),
     "attachments": ("case", "Files kept with the cases"),
     "audit_events": ("case", "The audit trail: who did what, when"),
+    "legal_holds": ("either", "Legal holds on your records"),
+    "retention_items": ("either", "Your records' retention: what was (or will be) masked"),
 }
 NOT_HELD_ABOUT_A_CLIENT: dict[str, str] = {
     "clients": "the client's identity, given first",
@@ -76,6 +78,7 @@ NOT_HELD_ABOUT_A_CLIENT: dict[str, str] = {
     "staff_passwords": "the agency's staff",
     "providers": "the agency's provider directory",
     "instrument_versions": "the questionnaires' versions",
+    "retention_batches": "a batch's number, dates and who decided it: its items are given",
 }
 # Never shown: the store's own keys and bookkeeping, and what is no one's reading (a file's
 # sealed bytes: the files themselves are listed, and given with the copy on request).

@@ -556,3 +556,11 @@ class BatchStatus(StrEnum):
     APPROVED = "approved"
     REFUSED = "refused"
     APPLIED = "applied"
+
+
+class RetentionRefusal(StrEnum):
+    """Why a supervisor or an admin refused a retention batch."""
+
+    HOLD_PENDING = "hold_pending"  # a legal hold is about to be placed
+    NOT_DUE = "not_due"  # the schedule or a closure date is wrong
+    REVIEW_NEEDED = "review_needed"  # the records need a look first

@@ -487,6 +487,11 @@ def mask_identity(session: Session, client: Client, at: datetime, files: list[Pa
     return True
 
 
+def client_cases(session: Session, client_id: int) -> list[Case]:
+    """A client's cases, as the caller sees them."""
+    return list(session.scalars(select(Case).where(Case.client_id == client_id).order_by(Case.id)))
+
+
 # -- holds --------------------------------------------------------------------------------
 
 

@@ -73,6 +73,15 @@ COMMANDS = {
     "attachment-keys": "attachments",
     "export": "exports",
     "apr": "exports",
+    "retention": "record_retention",
+    "retention-batch": "record_retention",
+    "approve-retention": "record_retention",
+    "refuse-retention": "record_retention",
+    "hold": "record_retention",
+    "lift-hold": "record_retention",
+    "holds": "record_retention",
+    "erase": "record_retention",
+    "reapply-masking": "record_retention",
 }
 
 

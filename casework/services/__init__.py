@@ -14,6 +14,7 @@ flows, the demo and every later surface call these; they stand on the models and
     benefits    benefits, waivers, notices of adverse action and hearings, follow-up checks
     referrals   consents; partners' answers; cases whose partners answered moved on
     providers   the provider directory and partner tokens
+    record_retention  retention's preview, legal holds, erasure, batches decided, the log
     staff       the roster, who acts, who read what
     sweeps      sweeps on the work pool, escalations, Prefect caught up with the store
     documents   case documents (plan, referral, notes, closure, hearing request)
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         messages,
         printing,
         providers,
+        record_retention,
         referrals,
         reports,
         sign_in,
@@ -66,6 +68,7 @@ __all__ = [
     "messages",
     "printing",
     "providers",
+    "record_retention",
     "referrals",
     "reports",
     "sign_in",
