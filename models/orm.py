@@ -706,6 +706,9 @@ class RetentionItem(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     rule: Mapped[str] = mapped_column(String(80))
+    # Every program it touches (an identity: every program of the client's cases), comma-
+    # separated: whose supervisor may decide it, read by anyone who sees the batch.
+    programs: Mapped[str] = mapped_column(String(200))
 
 
 class Document(Base):

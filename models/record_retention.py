@@ -108,7 +108,7 @@ CODED: dict[str, frozenset[str]] = {
     "audit_events": frozenset({"detail"}),
     "appointments": frozenset({"number", "rescheduled_to"}),
     "legal_holds": frozenset({"number"}),
-    "retention_items": frozenset({"rule"}),
+    "retention_items": frozenset({"rule", "programs"}),
 }
 # An assessment's instruments are coded answers and scores (models.instruments).
 CODED["assessments"] |= {"instruments"}
@@ -129,6 +129,7 @@ class Due:
     case_number: str | None
     rule: str  # the program and period that made it due: coded
     since: date  # the day it came due
+    programs: tuple[str, ...] = ()  # every program it touches
 
 
 def add_years(moment: datetime, years: int) -> datetime:
@@ -197,6 +198,7 @@ def due(session: Session, as_of: datetime, configs: dict[Program, ProgramConfig]
                         case.case_number,
                         f"{case.program}.records_years={records}",
                         since.date(),
+                        (case.program,),
                     )
                 )
         if identity_masked or any(end is None for end in ends):
@@ -213,6 +215,7 @@ def due(session: Session, as_of: datetime, configs: dict[Program, ProgramConfig]
                     None,
                     f"{'+'.join(programs)}.identity_years",
                     last.date(),
+                    tuple(programs),
                 )
             )
     return found
@@ -234,14 +237,24 @@ def erasure(session: Session, client: Client, reason: str, today: date) -> list[
     if client.id in held_clients or any(c.id in held_cases for c in cases):
         raise RetentionError(f"erase: a legal hold stands on {number}; it must be lifted first")
     rule = f"erasure.{reason}"
+    every = tuple(sorted({c.program for c in cases}))
     found = [
-        Due(RetentionScope.RECORDS, client.id, number, c.id, c.case_number, rule, today)
+        Due(
+            RetentionScope.RECORDS,
+            client.id,
+            number,
+            c.id,
+            c.case_number,
+            rule,
+            today,
+            (c.program,),
+        )
         for c in cases
         if c.records_masked_at is None
     ]
     return [
         *found,
-        Due(RetentionScope.IDENTITY, client.id, number, None, None, rule, today),
+        Due(RetentionScope.IDENTITY, client.id, number, None, None, rule, today, every),
     ]
 
 
@@ -280,6 +293,7 @@ def open_batch(
                 client_id=item.client_id,
                 case_id=item.case_id,
                 rule=item.rule,
+                programs=",".join(item.programs),
             )
         )
     session.flush()
@@ -315,21 +329,26 @@ def batch_of_run(session: Session, flow_run_id: str) -> RetentionBatch | None:
 
 
 def items_of(session: Session, found: RetentionBatch) -> list[tuple[RetentionItem, str, str]]:
-    """A batch's items, with their client and case numbers."""
+    """A batch's items, with their client and case numbers (a client's number is made from
+    its id: whoever decides need not read the clients table)."""
+    from casework.models.clients import client_number_for
+
     rows = session.execute(
-        select(RetentionItem, Client.client_number, Case.case_number)
-        .join(Client, Client.id == RetentionItem.client_id)
+        select(RetentionItem, Case.case_number)
         .outerjoin(Case, Case.id == RetentionItem.case_id)
         .where(RetentionItem.batch_id == found.id)
-        .order_by(Client.client_number, RetentionItem.case_id.is_(None), Case.case_number)
+        .order_by(RetentionItem.client_id, RetentionItem.case_id.is_(None), Case.case_number)
     ).all()
-    return [(item, client or "", case or "") for item, client, case in rows]
+    return [(item, client_number_for(item.client_id), case or "") for item, case in rows]
 
 
 def programs_of(session: Session, found: RetentionBatch) -> set[str]:
-    """Every program a batch touches (an identity: every program of the client's cases)."""
-    clients = select(RetentionItem.client_id).where(RetentionItem.batch_id == found.id)
-    return set(session.scalars(select(Case.program).where(Case.client_id.in_(clients))))
+    """Every program a batch touches (an identity: every program of the client's cases),
+    as its items say: whoever decides sees them all, whatever cases they may read."""
+    listed = session.scalars(
+        select(RetentionItem.programs).where(RetentionItem.batch_id == found.id)
+    )
+    return {program for each in listed for program in each.split(",") if program}
 
 
 def _cases_of(session: Session, found: RetentionBatch) -> list[Case]:

@@ -3,8 +3,9 @@ legal holds, a client's erasure asked for, a batch approved or refused (the deci
 written first, then the run waiting for it woken), and the masking log applied again to a
 restored store. Who may: holds and erasures are a supervisor's (of the client's programs)
 or an admin's; decisions a supervisor's (of every program the batch touches) or an
-admin's; the preview anyone's who watches the caseload; applying the log again an
-operator's or an admin's."""
+admin's; the preview a supervisor's (their programs' clients, on PostgreSQL) or an admin's
+on the embedded store (on PostgreSQL an admin reads no client, and the weekly run's
+preview gives the counts); applying the log again the store owner's."""
 
 from __future__ import annotations
 
@@ -23,15 +24,17 @@ from casework.models.programs import programs
 from casework.models.rules import checked_as_of
 from casework.services.staff import roster, supervisor_programs
 
-WATCHERS = (StaffRole.SUPERVISOR, StaffRole.PROGRAM_MANAGER, StaffRole.OPERATOR, StaffRole.ADMIN)
+# Who previews and lists: a supervisor (on PostgreSQL, of the clients of their programs, as
+# the store shows them), and the store's admin; a batch is shown to those who decide it.
+WATCHERS = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 CASE_NUMBER = re.compile(r"^CASE-\d+$", re.IGNORECASE)
 
 
 def _member(actor: str, what: str, *roles: StaffRole) -> StaffRole:
     member = roster().get(actor)
     if member is None or not member.active or member.role not in roles:
-        allowed = ", ".join(r.value.replace("_", " ") for r in roles)
-        raise InputError(f"{what}: for {allowed}s; {actor} is not one")
+        allowed = ", ".join(f"{r.value.replace('_', ' ')}s" for r in roles)
+        raise InputError(f"{what}: for {allowed}; {actor} is not one")
     return member.role
 
 

@@ -1461,3 +1461,61 @@ def test_a_clients_own_copy_is_their_programs_supervisors_and_holds_every_row_th
     assert as_role(store, "case_manager", accesses, cases=list(ids)) == [(0,)]
     denied(store, "supervisor", "permission denied for table access_log",
            "SELECT staff, what FROM access_log")  # fmt: skip
+
+
+def test_retention_holds_and_decisions_are_a_supervisors_or_an_admins_in_their_programs(
+    store: Store,
+) -> None:
+    """On PostgreSQL as the roles: the housing supervisor holds a housing client and
+    approves a batch of housing records (the decision columns only); a batch touching
+    another program is not theirs; a case manager and a program manager may do neither;
+    the admin previews; holds are read by the case only."""
+    from casework.models import record_retention
+
+    with session_scope(store.owner) as session:
+        mine = session.scalars(select(Case).where(Case.case_number == store.housing)).one()
+        other = session.scalars(select(Case).where(Case.case_number == store.geriatric)).one()
+        client_number = mine.client.client_number or ""
+        batches = []
+        for case in (mine, other):
+            item = record_retention.Due(
+                record_retention.RetentionScope.RECORDS, case.client_id, "", case.id,
+                case.case_number, f"{case.program}.records_years=5", date(2026, 1, 1),
+                (case.program,),
+            )  # fmt: skip
+            batch = record_retention.open_batch(
+                session, [item], kind="schedule", as_of=factories.now(),
+                requested_by="retention", at=factories.now(),
+            )  # fmt: skip
+            batches.append(batch.number or "")
+        geriatric_hold = record_retention.place_hold(
+            session, None, other, "audit", "adm.x", factories.now()
+        ).number
+    for role in ("case_manager", "program_manager"):
+        refused(store, role, "for supervisors, admins", "hold", client_number,
+                "--reason", "litigation")  # fmt: skip
+        refused(store, role, "for supervisors, admins", "approve-retention", batches[0])
+    code, out, err = cli(store, "supervisor", "hold", client_number, "--reason", "litigation")
+    assert code == 0, err
+    assert out.startswith("HOLD-")
+    refused(store, "supervisor", "programs you do not supervise", "approve-retention", batches[1])
+    code, out, err = cli(store, "supervisor", "approve-retention", batches[0])
+    assert code == 0, err
+    assert "approved: its run masks it when it next runs" in out
+    with session_scope(store.owner) as session:
+        decided = record_retention.batch(session, batches[0])
+        assert (decided.status, decided.decided_by) == ("approved", STAFF["supervisor"][0])
+    code, out, err = cli(store, "supervisor", "retention", "--as-of", "2030-01-01")
+    assert code == 0, err
+    assert store.geriatric not in out  # their programs' clients only
+    refused(store, "admin", "permission denied for table clients", "retention")
+    code, out, err = cli(store, "admin", "retention-batch", batches[1])  # coded: theirs to see
+    assert code == 0, err
+    assert store.geriatric in out
+    denied(store, "supervisor", "permission denied for table retention_batches",
+           "UPDATE retention_batches SET kind = 'erasure'")  # fmt: skip
+    denied(store, "case_manager", "permission denied for table retention_batches",
+           "UPDATE retention_batches SET status = 'approved'")  # fmt: skip
+    seen = "SELECT number FROM legal_holds"
+    assert (geriatric_hold,) not in as_role(store, "supervisor", seen)
+    assert (geriatric_hold,) in as_role(store, "admin", seen)

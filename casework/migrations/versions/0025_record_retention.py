@@ -16,7 +16,8 @@ read these. A case masked later keeps its coded history, so a run of a closed ca
 is none waiting) would read what it always did. On PostgreSQL: the service role (the
 retention run) writes all of it; supervisors and admins place and lift holds and decide
 batches (decision columns only); every staff role reads holds and batches, which are
-coded (numbers, rules, staff ids) and secured by their case or client where they name one.
+coded (numbers, rules, staff ids); a hold is seen with its case or client, a batch's items
+(ids, rules and the programs they touch) by every staff role.
 """
 
 import sqlalchemy as sa
@@ -83,6 +84,7 @@ def upgrade() -> None:
         sa.Column('client_id', sa.Integer(), nullable=False),
         sa.Column('case_id', sa.Integer(), nullable=True),
         sa.Column('rule', sa.String(length=80), nullable=False),
+        sa.Column('programs', sa.String(length=200), nullable=False),
         *_stamps(),
         sa.ForeignKeyConstraint(['batch_id'], ['retention_batches.id'], name=op.f('fk_retention_items_batch_id_retention_batches')),
         sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_retention_items_case_id_cases')),
@@ -117,12 +119,14 @@ def _secure_postgresql() -> None:
         "TO casework_supervisor, casework_admin")
     seen = ("(case_id IS NOT NULL AND casework_sees_case(case_id)) "
             "OR (case_id IS NULL AND casework_sees_client(client_id))")
-    for table in ('legal_holds', 'retention_items'):
-        run(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        run(f"CREATE POLICY by_case ON {table} TO casework_staff USING ({seen}) "
-            f"WITH CHECK ({seen})")
-        run(f"CREATE POLICY service ON {table} TO casework_service USING (true) "
-            "WITH CHECK (true)")
+    # A hold is seen with its case or client. A batch's items are coded (ids, rules, the
+    # programs they touch) and seen whole by every staff role: a supervisor must see every
+    # program a batch touches to be refused one that is not all theirs.
+    run("ALTER TABLE legal_holds ENABLE ROW LEVEL SECURITY")
+    run(f"CREATE POLICY by_case ON legal_holds TO casework_staff USING ({seen}) "
+        f"WITH CHECK ({seen})")
+    run("CREATE POLICY service ON legal_holds TO casework_service USING (true) "
+        "WITH CHECK (true)")
 
 
 def downgrade() -> None:
