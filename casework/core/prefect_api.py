@@ -51,6 +51,7 @@ DEPLOYMENTS = [
     REFERRAL_SYNC_DEPLOYMENT,
     REPORT_DEPLOYMENT,
     RETENTION_DEPLOYMENT,
+    RECORDS_RETENTION_DEPLOYMENT,
 ]
 RUNNER_SILENCE_SECONDS = 45
 # The automations casework.automations declares, by name: for `casework status`.
