@@ -417,6 +417,21 @@ class Upgrade:
             if refused:
                 raise Failed(f"{number}: a form recorded as refused: {refused[0]}")
         self.say(f"every case closed ({len(shows)} cases, {steps} steps); histories kept")
+        self.retention_preview(shows)
+
+    def retention_preview(self, shows: dict[str, dict[str, Any]]) -> None:
+        """The cases the earlier release opened, closed by this one, come due under housing's
+        retention periods (0.2.0 and later): previewed as of six years on, nothing written."""
+        ahead = (datetime.now(UTC) + timedelta(days=6 * 366)).date().isoformat()
+        said = self.casework("new", "retention", "--as-of", ahead, "--json", staff=SUPERVISOR)
+        due = {item["case"] for item in json.loads(said) if item["case"]}
+        housing = {n for n, show in shows.items() if show["program"] == "housing"}
+        if not housing or not housing <= due:
+            raise Failed(f"retention as of {ahead}: housing's closed cases not all due: {said}")
+        again = self.casework("new", "retention", "--as-of", ahead, "--json", staff=SUPERVISOR)
+        if json.loads(again) != json.loads(said):
+            raise Failed("retention's preview changed between two looks: it wrote something")
+        self.say(f"retention as of {ahead}: {len(housing)} housing case(s) due, nothing written")
 
     def run(self) -> None:
         if self.pg:

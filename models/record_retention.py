@@ -282,9 +282,7 @@ def open_batch(
         requested_at=at,
         flow_run_id=flow_run_id,
     )
-    session.add(batch)
-    session.flush()
-    batch.number = f"RET-{batch.id:06d}"
+    _numbered(session, batch, "RET")
     for item in items:
         session.add(
             RetentionItem(
@@ -302,6 +300,13 @@ def open_batch(
             session, case, requested_by, "retention_requested", at, batch=batch.number, kind=kind
         )
     return batch
+
+
+def _numbered(session: Session, row: RetentionBatch | LegalHold, prefix: str) -> None:
+    """Added, and numbered after its id (`RET-000001`, `HOLD-000001`)."""
+    session.add(row)
+    session.flush()
+    row.number = f"{prefix}-{row.id:06d}"
 
 
 def waiting(session: Session) -> RetentionBatch | None:
@@ -524,9 +529,7 @@ def place_hold(
         placed_by=by,
         placed_at=at,
     )
-    session.add(hold)
-    session.flush()
-    hold.number = f"HOLD-{hold.id:06d}"
+    _numbered(session, hold, "HOLD")
     for touched in (
         [case] if case else session.scalars(select(Case).where(Case.client_id == hold.client_id))
     ):

@@ -7,7 +7,7 @@ import random
 import string
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -394,3 +394,17 @@ def submit_approved(case_number: str, stage: Stage, form: StageForm, actor: str,
     program = Program(services.cases.show(case_number).program)
     supervisor = programs()[program].supervisor
     return services.approvals.decide(case_number, supervisor, True, wait=True)
+
+
+def referred_case(session: Session, at: datetime, provider_key: str = "hope-housing") -> Any:
+    """A housing case walked to referral, referred to `provider_key` under the client's
+    consent, and accepted there: the case and its referral."""
+    from casework.models import consents, referrals
+
+    case = walk_to(session, new_case(session), Stage.REFERRAL, at)
+    provider(session, provider_key)
+    consents.give(session, case, provider_key, at.date(), "cm.tester", at)
+    move(session, case, referral_to(provider_key), at)
+    [referral] = referrals.for_case(session, case)
+    referrals.set_status(session, referral, ReferralStatus.ACCEPTED, None, "partner", at)
+    return case, referral

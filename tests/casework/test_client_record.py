@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from casework.cli import main
 from casework.core.db import migrate, session_scope
-from casework.models import cases, client_record, consents, contacts, referrals
+from casework.models import cases, client_record, contacts
 from casework.models.base import Base
 from casework.models.codes import Program
 from casework.models.orm import AccessEntry, Case, Client
@@ -58,16 +58,7 @@ def a_clients_record() -> tuple[str, list[str], str]:
     merged into theirs: the client number, their case numbers, the merged record's."""
     now = datetime.now(UTC)
     with session_scope() as session:
-        case = factories.walk_to(
-            session, factories.new_case(session), factories.Stage.REFERRAL, now
-        )
-        factories.provider(session, "hope-housing")
-        consents.give(session, case, "hope-housing", now.date(), "cm.tester", now)
-        factories.move(session, case, factories.referral_to("hope-housing"), now)
-        [referral] = referrals.for_case(session, case)
-        referrals.set_status(
-            session, referral, factories.ReferralStatus.ACCEPTED, None, "partner", now
-        )
+        case, referral = factories.referred_case(session, now)
         contacts.add_contact(
             session,
             case,

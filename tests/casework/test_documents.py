@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from casework.cli import main
 from casework.core.db import migrate, session_scope
 from casework.core.settings import get_settings
-from casework.models import consents, contacts, referrals
+from casework.models import contacts, referrals
 from casework.models.codes import NoticeAction
 from casework.models.orm import Client, Document, Provider
 from casework.models.schemas import ContactIn
@@ -47,16 +47,7 @@ def whole_case() -> tuple[str, str, object]:
     """A case taken to closed through the store, with a referral, notes and a summary."""
     now = datetime.now(UTC)
     with session_scope() as session:
-        case = factories.walk_to(
-            session, factories.new_case(session), factories.Stage.REFERRAL, now
-        )
-        factories.provider(session, "hope-housing")
-        consents.give(session, case, "hope-housing", now.date(), "cm.tester", now)
-        factories.move(session, case, factories.referral_to("hope-housing"), now)
-        [referral] = referrals.for_case(session, case)
-        referrals.set_status(
-            session, referral, factories.ReferralStatus.ACCEPTED, None, "partner", now
-        )
+        case, referral = factories.referred_case(session, now)
         from casework.models import stage_events
 
         stage_events.record_stage(

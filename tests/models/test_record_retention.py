@@ -190,8 +190,8 @@ def test_masked_identity_is_gone_from_the_store_file_and_comes_back_masked_from_
     tmp_path: Path,
 ) -> None:
     """On SQLite, the file itself: the name is no longer in the store's bytes (nor its
-    write-ahead log) once masked; a copy of the store from before, masked again from the
-    log, is masked too."""
+    write-ahead log, nor a fresh backup) once masked; a copy of the store from before,
+    masked again from the log, is masked too."""
     import shutil
     import sqlite3
 
@@ -219,6 +219,11 @@ def test_masked_identity_is_gone_from_the_store_file_and_comes_back_masked_from_
         record_retention.apply(session, batch, at(2026), log)
     engine.dispose()  # the last connection checkpoints the write-ahead log into the file
     assert name.encode() not in bytes_on_disk(path, Path(f"{path}-wal"))
+    from casework.backup import _sqlite_copy
+
+    fresh = tmp_path / "fresh-backup.db"
+    _sqlite_copy(path, fresh)  # as `casework backup` copies the store
+    assert name.encode() not in bytes_on_disk(fresh)
 
     engine = make_engine(f"sqlite:///{before}")
     with session_scope(engine) as session:
