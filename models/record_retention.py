@@ -538,11 +538,7 @@ def place_hold(
 
 
 def lift_hold(session: Session, number: str, by: str, at: datetime) -> LegalHold:
-    hold = session.scalars(
-        select(LegalHold).where(LegalHold.number == number.strip().upper())
-    ).one_or_none()
-    if hold is None:
-        raise RetentionError(f"hold: no legal hold {number.strip().upper()}")
+    hold = find_hold(session, number)
     if hold.lifted_at is not None:
         raise RetentionError(f"hold: {hold.number} was lifted on {hold.lifted_at.date()}")
     hold.lifted_by, hold.lifted_at = by, at
@@ -553,6 +549,15 @@ def lift_hold(session: Session, number: str, by: str, at: datetime) -> LegalHold
     )
     for case in cases:
         audit.record(session, case, by, "legal_hold_lifted", at, hold=hold.number)
+    return hold
+
+
+def find_hold(session: Session, number: str) -> LegalHold:
+    hold = session.scalars(
+        select(LegalHold).where(LegalHold.number == number.strip().upper())
+    ).one_or_none()
+    if hold is None:
+        raise RetentionError(f"hold: no legal hold {number.strip().upper()}")
     return hold
 
 

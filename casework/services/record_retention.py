@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from casework.core.clock import now
 from casework.core.db import session_scope
 from casework.core.errors import InputError
 from casework.core.settings import get_settings
 from casework.models import cases, clients, record_retention
+from casework.models.clients import client_number_for
 from casework.models.codes import ErasureReason, HoldReason, StaffRole
-from casework.models.orm import Client
+from casework.models.orm import Case, Client
 from casework.models.programs import programs
 from casework.models.rules import checked_as_of
 from casework.services.staff import roster, supervisor_programs
@@ -92,9 +94,7 @@ def hold(target: str, reason: HoldReason, actor: str) -> str:
             found = clients.find_client(session, target)
             client = session.get(Client, found.client_id)
             case = None
-            programs_held = {
-                c.program for c in record_retention.client_cases(session, found.client_id)
-            }
+            programs_held = _programs_of_client(session, found)
         if supervised is not None and not programs_held <= supervised:
             raise InputError(
                 f"hold: {target.upper()} has cases in programs you do not supervise; their "
@@ -105,9 +105,35 @@ def hold(target: str, reason: HoldReason, actor: str) -> str:
         return placed.number or ""
 
 
+def _programs_of_client(session: Any, found: clients.Found) -> set[str]:
+    """The programs of a client's cases; where the caller cannot see them all (another
+    program's, on PostgreSQL), one they do not supervise stands in for the rest."""
+    seen = record_retention.client_cases(session, found.client_id)
+    programs_seen = {c.program for c in seen}
+    if len(seen) < found.cases:
+        programs_seen.add("(another program)")
+    return programs_seen
+
+
 def lift(number: str, actor: str) -> None:
-    _may_hold(actor, "hold")
+    supervised = _may_hold(actor, "hold")
     with session_scope() as session:
+        try:
+            standing = record_retention.find_hold(session, number)
+        except record_retention.RetentionError as exc:
+            raise InputError(str(exc), field="number") from None
+        held_case = session.get(Case, standing.case_id) if standing.case_id else None
+        if held_case is not None:
+            held = {held_case.program}
+        else:
+            found = clients.find_client(session, client_number_for(standing.client_id or 0))
+            held = _programs_of_client(session, found)
+        if supervised is not None and not held <= supervised:
+            raise InputError(
+                f"hold: {number.upper()} holds cases in programs you do not supervise; their "
+                "supervisor or an admin lifts it",
+                field="number",
+            )
         record_retention.lift_hold(session, number, actor, now())
 
 
@@ -132,8 +158,8 @@ def erase(client_number: str, reason: ErasureReason, actor: str) -> tuple[str, s
         found = clients.find_client(session, client_number)
         client = session.get(Client, found.client_id)
         assert client is not None
-        their = {c.program for c in record_retention.client_cases(session, found.client_id)}
-        if supervised is not None and (len(their) < 1 or not their <= supervised):
+        their = _programs_of_client(session, found)
+        if supervised is not None and not their <= supervised:
             raise InputError(
                 f"erase: {found.client_number} has cases in programs you do not supervise",
                 field="client",

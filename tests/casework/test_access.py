@@ -1519,3 +1519,16 @@ def test_retention_holds_and_decisions_are_a_supervisors_or_an_admins_in_their_p
     seen = "SELECT number FROM legal_holds"
     assert (geriatric_hold,) not in as_role(store, "supervisor", seen)
     assert (geriatric_hold,) in as_role(store, "admin", seen)
+    # A client with a case the supervisor cannot see (another program's) is not theirs to
+    # erase or hold, though the store shows them only the housing case.
+    with session_scope(store.owner) as session:
+        both = factories.new_case(session, Program.HOUSING)
+        both.case_manager = STAFF["case_manager"][0]
+        both.status, both.closed_at = "closed", factories.now()
+        cases.open_case(session, both.client, Program.GERIATRIC, "cm.park", "cm.park",
+                        factories.now())  # fmt: skip
+        spanning = both.client.client_number or ""
+    refused(store, "supervisor", "programs you do not supervise", "erase", spanning,
+            "--reason", "client_request")  # fmt: skip
+    refused(store, "supervisor", "programs you do not supervise", "hold", spanning,
+            "--reason", "audit")  # fmt: skip
