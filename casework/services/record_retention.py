@@ -95,14 +95,17 @@ def hold(target: str, reason: HoldReason, actor: str) -> str:
             client = session.get(Client, found.client_id)
             case = None
             programs_held = _programs_of_client(session, found)
-        if supervised is not None and not programs_held <= supervised:
-            raise InputError(
-                f"hold: {target.upper()} has cases in programs you do not supervise; their "
-                "supervisor or an admin places the hold",
-                field="target",
-            )
+        _theirs(supervised, programs_held, f"hold: {target.upper()} has", "places the hold")
         placed = record_retention.place_hold(session, client, case, reason.value, actor, now())
         return placed.number or ""
+
+
+def _theirs(supervised: set[str] | None, programs_touched: set[str], said: str, does: str) -> None:
+    """Refused unless the supervisor supervises every program touched (an admin: all)."""
+    if supervised is not None and not programs_touched <= supervised:
+        raise InputError(
+            f"{said} cases in programs you do not supervise; their supervisor or an admin {does}"
+        )
 
 
 def _programs_of_client(session: Any, found: clients.Found) -> set[str]:
@@ -128,12 +131,7 @@ def lift(number: str, actor: str) -> None:
         else:
             found = clients.find_client(session, client_number_for(standing.client_id or 0))
             held = _programs_of_client(session, found)
-        if supervised is not None and not held <= supervised:
-            raise InputError(
-                f"hold: {number.upper()} holds cases in programs you do not supervise; their "
-                "supervisor or an admin lifts it",
-                field="number",
-            )
+        _theirs(supervised, held, f"hold: {number.upper()} holds", "lifts it")
         record_retention.lift_hold(session, number, actor, now())
 
 
@@ -159,11 +157,7 @@ def erase(client_number: str, reason: ErasureReason, actor: str) -> tuple[str, s
         client = session.get(Client, found.client_id)
         assert client is not None
         their = _programs_of_client(session, found)
-        if supervised is not None and not their <= supervised:
-            raise InputError(
-                f"erase: {found.client_number} has cases in programs you do not supervise",
-                field="client",
-            )
+        _theirs(supervised, their, f"erase: {found.client_number} has", "asks for it")
         try:
             items = record_retention.erasure(session, client, reason.value, moment.date())
         except record_retention.RetentionError as exc:
