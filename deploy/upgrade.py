@@ -60,6 +60,7 @@ PROGRAMS = ["housing", "healthcare", "child_welfare", "substance_use", "geriatri
 ACTOR = "cm.upgrade"
 # Who approves the plans and closures the programs hold for approval (0.2.0 and later).
 SUPERVISOR = "sup.upgrade"
+ADMIN = "adm.upgrade"  # who approves an erasure the supervisor asks for
 HELD_TOKEN = "held-partner-token-0123"
 PG = "127.0.0.1:5432"
 LOAD = 10  # forms submitted at once while a backup is made
@@ -118,6 +119,8 @@ class Upgrade:
             "CASEWORK_STAFF_FILE": str(self.home / "staff.toml"),
             "CASEWORK_ACTOR": ACTOR,
             "CASEWORK_DEV_MODE": "on",
+            # Kept outside the data directory and its backups, as docs/operators.md says.
+            "CASEWORK_MASKING_LOG": str(self.home / "masking-log.jsonl"),
         }
         if self.pg:  # signed in as the store's owner, who is who acts there
             del env["CASEWORK_ACTOR"]
@@ -362,6 +365,8 @@ class Upgrade:
             path.write_text(
                 path.read_text() + f'\n[[staff]]\nid = "{SUPERVISOR}"\nrole = "supervisor"\n'
                 f'programs = {json.dumps(every)}\nlogin = "{getpass.getuser()}"\n'
+                f'\n[[staff]]\nid = "{ADMIN}"\nrole = "admin"\n'
+                f'programs = {json.dumps(every)}\nlogin = "{getpass.getuser()}"\n'
             )
         self.say(f"{SUPERVISOR}: a supervisor of every program, to approve plans and closures")
 
@@ -449,8 +454,9 @@ class Upgrade:
             self.pg_restored()
             return
         acknowledged = self.backup_under_load()
+        erased = self.erased_after_backup()
         self.stop(new_up)
-        self.restored(acknowledged)
+        self.restored(acknowledged, erased)
 
     def dump(self, name: str) -> None:
         """docs/operators.md's procedure: the store first, then the Prefect server's database."""
@@ -539,9 +545,35 @@ class Upgrade:
         )
         return acknowledged | {"backup": began}
 
-    def restored(self, acknowledged: dict[str, float]) -> None:
+    def erased_after_backup(self) -> str:
+        """After the backup: a client whose cases are closed, erased on the supervisor's
+        request and the admin's approval, masked by its run. Returns a case of theirs."""
+        closed = [n for n, show in self.shows("new").items() if show["status"] == "closed"]
+        if not closed:
+            raise Failed("no closed case to erase")
+        show = json.loads(self.casework("new", "show", closed[0], "--json"))
+        client = show["client"]["client_number"]
+        asked = self.casework(
+            "new", "erase", client, "--reason", "client_request", staff=SUPERVISOR
+        )
+        batch = asked.split(":")[0].strip()
+        self.casework("new", "approve-retention", batch, staff=ADMIN)
+        deadline = time.monotonic() + 300
+        while self.family_of(closed[0]) != "(masked)":
+            if time.monotonic() > deadline:
+                raise Failed(f"{batch}: {client} not masked within 5 minutes of its approval")
+            time.sleep(2)
+        self.say(f"{client} erased after the backup ({batch}: {SUPERVISOR} asked, {ADMIN} agreed)")
+        return closed[0]
+
+    def family_of(self, case_number: str) -> str:
+        show = json.loads(self.casework("new", "show", case_number, "--json"))
+        return str(show["client"]["family_name"])
+
+    def restored(self, acknowledged: dict[str, float], erased: str) -> None:
         """The backup restored into a new data directory and started: every form
-        acknowledged before the backup began is recorded there, none twice."""
+        acknowledged before the backup began is recorded there, none twice; the client
+        erased after the backup was made is masked again, from the masking log."""
         began = acknowledged.pop("backup")
         early = sorted(n for n, at in acknowledged.items() if at < began)
         self.data = self.home / "restored"
@@ -561,7 +593,12 @@ class Upgrade:
             if all(recorded[n] for n in early) or time.monotonic() > deadline:
                 break
             time.sleep(2)
+        masked_again = self.family_of(erased) == "(masked)"
         self.stop(up)
+        if not masked_again:
+            raise Failed(
+                f"after the restore: {erased}'s client, erased after the backup, is not masked"
+            )
         missing = [n for n in early if not recorded[n]]
         twice = [n for n, events in recorded.items() if len(events) > 1]
         if missing or twice:
@@ -570,7 +607,8 @@ class Upgrade:
         self.say(
             f"restored into a new data directory and started: all {len(early)} forms "
             f"acknowledged before the backup began are recorded, none twice (and {later} of "
-            f"the {len(acknowledged) - len(early)} acknowledged after it)"
+            f"the {len(acknowledged) - len(early)} acknowledged after it); {erased}'s client, "
+            "erased after the backup, masked again from the masking log"
         )
 
     def clean_up(self) -> None:
