@@ -40,7 +40,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from casework.core.errors import UserError
@@ -55,6 +55,7 @@ from casework.models.orm import (
     ClientMatch,
     Consent,
     Document,
+    HouseholdMember,
     LegalHold,
     Referral,
     RetentionBatch,
@@ -160,7 +161,9 @@ def held(session: Session) -> tuple[set[int], set[int]]:
 def due(session: Session, as_of: datetime, configs: dict[Program, ProgramConfig]) -> list[Due]:
     """Everything due to be masked at `as_of` and not masked yet, held by no legal hold:
     each closed case's records past its program's period, each client's identity past
-    the period of every case of theirs. By client number, then case number."""
+    the period of every case of theirs (a household member without a case of their own:
+    of every case of the households they were in). Clients with cases first, each by
+    client number, then case number."""
     held_clients, held_cases = held(session)
     rows = session.execute(
         select(Case, Client.client_number, Client.identity_masked_at)
@@ -172,8 +175,22 @@ def due(session: Session, as_of: datetime, configs: dict[Program, ProgramConfig]
     for case, number, masked_at in rows:
         by_client[case.client_id].append(case)
         numbers[case.client_id] = (number or "", masked_at is not None)
+    # A household's member with no case of their own: their identity ends with the cases of
+    # the households they were members of (whose records hold their answers).
+    members = session.execute(
+        select(Case, Client.id, Client.client_number, Client.identity_masked_at)
+        .join(HouseholdMember, HouseholdMember.household_id == Case.household_id)
+        .join(Client, Client.id == HouseholdMember.client_id)
+        .where(Client.id.not_in(select(Case.client_id)), Client.merged_into_id.is_(None))
+        .order_by(Client.client_number, Case.case_number)
+    ).all()
+    through: dict[int, list[Case]] = defaultdict(list)
+    for case, client_id, number, masked_at in members:
+        through[client_id].append(case)
+        numbers[client_id] = (number or "", masked_at is not None)
     found: list[Due] = []
-    for client_id, cases in by_client.items():
+    for client_id, cases in [*by_client.items(), *through.items()]:
+        own = client_id in by_client
         number, identity_masked = numbers[client_id]
         if client_id in held_clients or any(c.id in held_cases for c in cases):
             continue
@@ -185,7 +202,7 @@ def due(session: Session, as_of: datetime, configs: dict[Program, ProgramConfig]
             records = _years(config, "records_years", minor) if config else None
             identity = _years(config, "identity_years", minor) if config else None
             ends.append(add_years(closed, identity) if closed and identity else None)
-            if closed is None or records is None or case.records_masked_at is not None:
+            if not own or closed is None or records is None or case.records_masked_at:
                 continue
             since = add_years(closed, records)
             if since <= as_of:
@@ -221,23 +238,36 @@ def due(session: Session, as_of: datetime, configs: dict[Program, ProgramConfig]
     return found
 
 
+def touching(session: Session, client_id: int) -> list[Case]:
+    """A client's own cases, and the cases of the households they were members of."""
+    households = select(HouseholdMember.household_id).where(HouseholdMember.client_id == client_id)
+    return list(
+        session.scalars(
+            select(Case)
+            .where(or_(Case.client_id == client_id, Case.household_id.in_(households)))
+            .order_by(Case.id)
+        )
+    )
+
+
 def erasure(session: Session, client: Client, reason: str, today: date) -> list[Due]:
     """A client's identity and every case's records, at once, on request: refused while
-    a case of theirs is open or a legal hold stands."""
-    cases = list(session.scalars(select(Case).where(Case.client_id == client.id)))
+    a case of theirs (or of a household they are in) is open, or a legal hold stands."""
+    around = touching(session, client.id)
+    cases = [c for c in around if c.client_id == client.id]
     number = client.client_number or ""
     if client.identity_masked_at is not None:
         raise RetentionError(f"erase: {number} is masked already")
-    open_cases = [c.case_number for c in cases if c.status != CaseStatus.CLOSED.value]
+    open_cases = [c.case_number for c in around if c.status != CaseStatus.CLOSED.value]
     if open_cases:
         raise RetentionError(
             f"erase: {number} has an open case ({', '.join(map(str, open_cases))}); close it first"
         )
     held_clients, held_cases = held(session)
-    if client.id in held_clients or any(c.id in held_cases for c in cases):
+    if client.id in held_clients or any(c.id in held_cases for c in around):
         raise RetentionError(f"erase: a legal hold stands on {number}; it must be lifted first")
     rule = f"erasure.{reason}"
-    every = tuple(sorted({c.program for c in cases}))
+    every = tuple(sorted({c.program for c in around}))
     found = [
         Due(
             RetentionScope.RECORDS,
@@ -420,8 +450,9 @@ def apply(session: Session, found: RetentionBatch, at: datetime, log: Path) -> A
     done = Applied(files=[])
     entries = []
     for item, client_number, case_number in items_of(session, found):
-        client_cases = list(session.scalars(select(Case).where(Case.client_id == item.client_id)))
-        if item.client_id in held_clients or any(c.id in held_cases for c in client_cases):
+        around = touching(session, item.client_id)
+        client_cases = [c for c in around if c.client_id == item.client_id]
+        if item.client_id in held_clients or any(c.id in held_cases for c in around):
             done.held += 1
             continue
         detail = {"batch": found.number, "rule": item.rule, "approved_by": found.decided_by}

@@ -243,3 +243,30 @@ def test_masked_identity_is_gone_from_the_store_file_and_comes_back_masked_from_
             "SELECT family_name FROM clients WHERE client_number = ?", (number,)
         ).fetchone()
     assert family == ("(masked)",)
+
+
+def test_a_household_members_identity_ends_with_the_households_cases(session: Session) -> None:
+    """A member with no case of their own: their identity comes due when the case of the
+    household they were in has passed its identity period, and an erasure of them is
+    refused while that case is open."""
+    from casework.models import households
+    from casework.models.clients import create_client
+    from casework.models.codes import HouseholdRelationship
+
+    head = factories.new_case(session, Program.HOUSING)
+    member = create_client(session, factories.client_in())
+    households.add_member(
+        session, head, member, HouseholdRelationship.CHILD, "cm.a", CLOSED, CLOSED.date()
+    )
+    with pytest.raises(record_retention.RetentionError, match="has an open case"):
+        record_retention.erasure(session, member, "client_request", date(2026, 1, 1))
+    factories.walk_to(session, head, Stage.CLOSURE, CLOSED)
+    factories.move(session, head, factories.closure(), CLOSED)
+    head.closed_at = CLOSED
+    session.flush()
+    due = record_retention.due(session, at(2029), programs())  # past minors' 10 years too
+    assert (RetentionScope.IDENTITY, member.client_number) in {
+        (d.scope, d.client_number) for d in due
+    }
+    [theirs] = [d for d in due if d.client_number == member.client_number]
+    assert theirs.programs == ("housing",)
