@@ -81,8 +81,9 @@ NOT_HELD_ABOUT_A_CLIENT: dict[str, str] = {
     "retention_batches": "a batch's number, dates and who decided it: its items are given",
 }
 # Never shown: the store's own keys and bookkeeping, and what is no one's reading (a file's
-# sealed bytes: the files themselves are listed, and given with the copy on request).
-HIDDEN = frozenset({"id", "created", "updated", "case_id", "client_id", "content"})
+# sealed bytes, where a document lies on the server: the files themselves are listed, and
+# given with the copy on request).
+HIDDEN = frozenset({"id", "created", "updated", "case_id", "client_id", "content", "path"})
 
 
 @dataclass
