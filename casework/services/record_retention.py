@@ -10,6 +10,7 @@ preview gives the counts); applying the log again the store owner's."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -180,9 +181,9 @@ def erase(client_number: str, reason: ErasureReason, actor: str) -> tuple[str, s
 
 def decide(number: str, approve: bool, actor: str, refusal: str | None = None) -> bool:
     """Approve or refuse a waiting batch; the decision is written, then the run waiting for
-    it is woken to apply it. Whether a waiting run was woken (if not, it applies the
-    decision when it next runs: `casework repair` or the weekly run)."""
-    from casework.core.prefect_api import read_run, resume_waiting
+    it is woken to apply it. Whether its run was woken or has applied it (if not, it
+    applies the decision when it next runs)."""
+    from casework.core.prefect_api import ON_ITS_WAY, read_run, resume_waiting
 
     supervised = _may_hold(actor, "retention")
     with session_scope() as session:
@@ -196,9 +197,17 @@ def decide(number: str, approve: bool, actor: str, refusal: str | None = None) -
         prefix = f"{(found.number or '').lower()}-decision-"
     if not run_id:
         return False
-    run = read_run(run_id)
-    key = run.pause_key or ""
-    return key.startswith(prefix) and resume_waiting(run_id, key)
+    # The run may be on its way to waiting (it read the batch as waiting a moment before
+    # the decision was written): woken once it waits, a bounded while; or it reads the
+    # decision itself and applies it.
+    deadline = time.monotonic() + 60
+    while True:
+        run = read_run(run_id)
+        if run.waiting and (run.pause_key or "").startswith(prefix):
+            return resume_waiting(run_id, run.pause_key or "")
+        if run.state_type not in ON_ITS_WAY or time.monotonic() > deadline:
+            return run.state_type == "COMPLETED"
+        time.sleep(0.3)
 
 
 def reapply() -> tuple[int, int]:
