@@ -27,23 +27,19 @@ from casework.models.programs import programs
 from casework.models.rules import checked_as_of
 from casework.services.staff import roster, supervisor_programs
 
-# Who previews and lists: a supervisor (on PostgreSQL, of the clients of their programs, as
-# the store shows them), and the store's admin; a batch is shown to those who decide it.
-WATCHERS = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 CASE_NUMBER = re.compile(r"^CASE-\d+$", re.IGNORECASE)
 
 
-def _member(actor: str, what: str, *roles: StaffRole) -> StaffRole:
-    member = roster().get(actor)
-    if member is None or not member.active or member.role not in roles:
-        allowed = ", ".join(f"{r.value.replace('_', ' ')}s" for r in roles)
-        raise InputError(f"{what}: for {allowed}; {actor} is not one")
-    return member.role
+def _may_decide(actor: str, what: str) -> set[str] | None:
+    """The programs a supervisor previews, holds and decides for; an admin: None (all).
+    Anyone else is refused, in one line."""
+    programs_of = supervisor_programs(actor, what, StaffRole.ADMIN)
+    return None if roster()[actor].role is StaffRole.ADMIN else programs_of
 
 
 def preview(as_of: datetime | None, actor: str) -> list[record_retention.Due]:
     """What would come due by `as_of` (writes nothing, whatever the date)."""
-    _member(actor, "retention", *WATCHERS)
+    _may_decide(actor, "retention")
     moment = checked_as_of(as_of)
     with session_scope(read_only=True) as session:
         return record_retention.due(session, moment, programs())
@@ -61,7 +57,7 @@ class BatchView:
 
 
 def show(number: str, actor: str) -> BatchView:
-    _member(actor, "retention", *WATCHERS)
+    _may_decide(actor, "retention")
     with session_scope(read_only=True) as session:
         found = record_retention.batch(session, number)
         return BatchView(
@@ -78,15 +74,9 @@ def show(number: str, actor: str) -> BatchView:
         )
 
 
-def _may_hold(actor: str, what: str) -> set[str] | None:
-    """The programs a supervisor holds and decides for; an admin: None (all)."""
-    role = _member(actor, what, StaffRole.SUPERVISOR, StaffRole.ADMIN)
-    return None if role is StaffRole.ADMIN else supervisor_programs(actor, what)
-
-
 def hold(target: str, reason: HoldReason, actor: str) -> str:
     """A legal hold on a client (CLIENT-…) or one case (CASE-…): its number."""
-    supervised = _may_hold(actor, "hold")
+    supervised = _may_decide(actor, "hold")
     with session_scope() as session:
         if CASE_NUMBER.match(target.strip()):
             case = cases.get_case(session, target)
@@ -120,7 +110,7 @@ def _programs_of_client(session: Any, found: clients.Found) -> set[str]:
 
 
 def lift(number: str, actor: str) -> None:
-    supervised = _may_hold(actor, "hold")
+    supervised = _may_decide(actor, "hold")
     with session_scope() as session:
         try:
             standing = record_retention.find_hold(session, number)
@@ -138,7 +128,7 @@ def lift(number: str, actor: str) -> None:
 
 def holds(actor: str) -> list[tuple[str, str, str, str, str, datetime]]:
     """The standing holds: number, client, case, reason, placed by, placed at."""
-    _member(actor, "holds", *WATCHERS)
+    _may_decide(actor, "holds")
     with session_scope(read_only=True) as session:
         return [
             (h.number or "", client, case, h.reason, h.placed_by, h.placed_at)
@@ -151,7 +141,7 @@ def erase(client_number: str, reason: ErasureReason, actor: str) -> tuple[str, s
     or an admin approves: the batch's number, and the run that waits for the approval."""
     from casework.core.prefect_api import RECORDS_RETENTION_DEPLOYMENT, start_run
 
-    supervised = _may_hold(actor, "erase")
+    supervised = _may_decide(actor, "erase")
     moment = now()
     with session_scope() as session:
         found = clients.find_client(session, client_number)
@@ -185,7 +175,7 @@ def decide(number: str, approve: bool, actor: str, refusal: str | None = None) -
     applies the decision when it next runs)."""
     from casework.core.prefect_api import ON_ITS_WAY, read_run, resume_waiting
 
-    supervised = _may_hold(actor, "retention")
+    supervised = _may_decide(actor, "retention")
     with session_scope() as session:
         try:
             found = record_retention.decide(

@@ -1492,9 +1492,9 @@ def test_retention_holds_and_decisions_are_a_supervisors_or_an_admins_in_their_p
             session, None, other, "audit", "adm.x", factories.now()
         ).number
     for role in ("case_manager", "program_manager"):
-        refused(store, role, "for supervisors, admins", "hold", client_number,
+        refused(store, role, "a supervisor's work", "hold", client_number,
                 "--reason", "litigation")  # fmt: skip
-        refused(store, role, "for supervisors, admins", "approve-retention", batches[0])
+        refused(store, role, "a supervisor's work", "approve-retention", batches[0])
     code, out, err = cli(store, "supervisor", "hold", client_number, "--reason", "litigation")
     assert code == 0, err
     assert out.startswith("HOLD-")
