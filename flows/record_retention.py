@@ -89,7 +89,7 @@ def apply_batch(number: str) -> dict[str, Any]:
         if batch.status == BatchStatus.APPLIED.value:  # run again after it was applied
             return {"batch": number, "status": batch.status}
         done = record_retention.apply(session, batch, now(), get_settings().masking_log_path)
-    record_retention.delete_files(done.files or [])
+    record_retention.delete_files(done.files)
     return {
         "batch": number,
         "status": BatchStatus.APPLIED.value,

@@ -35,7 +35,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -437,49 +437,45 @@ class Applied:
     records: int = 0  # cases whose records were masked
     identities: int = 0  # clients whose identity was masked
     held: int = 0  # items a legal hold placed since the approval stopped
-    files: list[Path] | None = None  # documents to delete once the masking is committed
+    files: list[Path] = field(default_factory=list)  # documents to delete once committed
 
 
 def apply(session: Session, found: RetentionBatch, at: datetime, log: Path) -> Applied:
     """Mask what an approved batch holds (a legal hold placed since stops its items), in
-    the audit trail and the masking log; the batch is then applied."""
+    the audit trail of every case it touched and in the masking log; the batch is then
+    applied."""
     if found.status != BatchStatus.APPROVED.value:
         raise RetentionError(f"retention: {found.number} is {found.status}, not approved")
     _secure_delete(session)
     held_clients, held_cases = held(session)
-    done = Applied(files=[])
+    done = Applied()
     entries = []
     for item, client_number, case_number in items_of(session, found):
         around = touching(session, item.client_id)
-        client_cases = [c for c in around if c.client_id == item.client_id]
         if item.client_id in held_clients or any(c.id in held_cases for c in around):
             done.held += 1
             continue
-        detail = {"batch": found.number, "rule": item.rule, "approved_by": found.decided_by}
         if item.scope == RetentionScope.RECORDS.value:
-            case = session.get(Case, item.case_id)
-            assert case is not None
-            if mask_records(session, case, at, done.files):
-                done.records += 1
-                audit.record(session, case, SYSTEM, "records_masked", at, **detail)
+            case = session.get_one(Case, item.case_id)
+            touched = [case] if mask_records(session, case, at, done.files) else []
+            done.records += len(touched)
         else:
-            client = session.get(Client, item.client_id)
-            assert client is not None
-            if mask_identity(session, client, at, done.files):
-                done.identities += 1
-                for case in client_cases:
-                    audit.record(session, case, SYSTEM, "identity_masked", at, **detail)
-        entries.append(
-            {
-                "at": at.isoformat(),
-                "batch": found.number,
-                "scope": item.scope,
-                "client": client_number,
-                "case": case_number or None,
-                "rule": item.rule,
-                "approved_by": found.decided_by,
-            }
-        )
+            client = session.get_one(Client, item.client_id)
+            touched = around if mask_identity(session, client, at, done.files) else []
+            done.identities += bool(touched)
+        detail = {"batch": found.number, "rule": item.rule, "approved_by": found.decided_by}
+        for case in touched:
+            audit.record(session, case, SYSTEM, f"{item.scope}_masked", at, **detail)
+        if touched:
+            entries.append(
+                {
+                    "at": at.isoformat(),
+                    "client": client_number,
+                    "case": case_number or None,
+                    "scope": item.scope,
+                    **detail,
+                }
+            )
     found.status, found.applied_at = BatchStatus.APPLIED.value, at
     write_log(log, entries)
     return done
@@ -651,7 +647,7 @@ def reapply(session: Session, log: Path, at: datetime) -> tuple[int, int, list[P
             ).first()
             if client is not None and mask_identity(session, client, at, files):
                 identities += 1
-                for case in session.scalars(select(Case).where(Case.client_id == client.id)):
+                for case in touching(session, client.id):
                     audit.record(session, case, SYSTEM, "identity_masked_again", at, **detail)
     return records, identities, files
 

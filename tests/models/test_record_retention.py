@@ -245,7 +245,9 @@ def test_masked_identity_is_gone_from_the_store_file_and_comes_back_masked_from_
     assert family == ("(masked)",)
 
 
-def test_a_household_members_identity_ends_with_the_households_cases(session: Session) -> None:
+def test_a_household_members_identity_ends_with_the_households_cases(
+    session: Session, tmp_path: Path
+) -> None:
     """A member with no case of their own: their identity comes due when the case of the
     household they were in has passed its identity period, and an erasure of them is
     refused while that case is open."""
@@ -270,3 +272,17 @@ def test_a_household_members_identity_ends_with_the_households_cases(session: Se
     }
     [theirs] = [d for d in due if d.client_number == member.client_number]
     assert theirs.programs == ("housing",)
+    # Masked, it is in the audit trail of the household's case, where the member is seen.
+    batch = record_retention.open_batch(
+        session, [theirs], kind="schedule", as_of=at(2029), requested_by="retention", at=at(2029)
+    )
+    record_retention.decide(session, batch.number or "", "adm.one", None, True, None, at(2029))
+    done = record_retention.apply(session, batch, at(2029), tmp_path / "log")
+    assert done.identities == 1
+    assert member.family_name == "(masked)"
+    said = session.scalars(
+        select(AuditEvent.detail).where(
+            AuditEvent.case_id == head.id, AuditEvent.action == "identity_masked"
+        )
+    ).all()
+    assert [d["batch"] for d in said] == [batch.number]
