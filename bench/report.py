@@ -15,17 +15,14 @@ PostgreSQL when one answers:
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import AS_OF, _drop_pg, _fill_in_child, fresh_pg, sizes  # noqa: E402
+from bench.sweep import AS_OF, _fill_in_child, on_both_stores  # noqa: E402
 from casework.core.db import make_engine, session_scope  # noqa: E402
 from casework.models import escalations  # noqa: E402
 from casework.models.codes import Watch  # noqa: E402
@@ -58,33 +55,18 @@ def measure(url: str, count: int) -> dict[str, float]:
 
 
 def main() -> None:
-    cases, small, pg = sizes(__doc__.splitlines()[0])
-    print(f"load: {os.getloadavg()[0]:.2f} (1-minute average, {os.cpu_count()} cores)")
-    backends: list[tuple[str, Any]] = [
-        ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix='casework-report-')}/r{n}.db"),
-        ("postgresql", lambda n: fresh_pg(pg, f"casework_report_{n}")),
-    ]
-    for backend, url_for in backends:
-        results: dict[int, dict[str, float]] = {}
-        for count in (small, cases):
-            url = url_for(count)
-            if url is None:
-                break
-            got = results[count] = measure(url, count)
-            print(
-                f"{backend:<10} {count:>7} cases: report with 1 / 12 / 104 weeks of trends "
-                f"{got['weeks_1']:.2f} / {got['weeks_12']:.2f} / {got['weeks_104']:.2f} s; "
-                f"dashboard page {got['markdown'] * 1000:.0f} ms, {got['page_kb']:.0f} KB, "
-                f"{got['attention']:.0f} needing attention"
-            )
-        if backend == "postgresql":
-            _drop_pg(pg, [f"casework_report_{count}" for count in results])
-        if len(results) == 2:
-            growth = results[cases]["weeks_12"] / results[small]["weeks_12"]
-            print(
-                f"{backend:<10} growth {small} -> {cases} cases: x{growth:.1f} "
-                f"for x{cases / small:.0f} cases (linear: x10 or less)"
-            )
+    on_both_stores(
+        __doc__.splitlines()[0],
+        "report",
+        measure,
+        lambda count, got: (
+            "report with 1 / 12 / 104 weeks of trends "
+            f"{got['weeks_1']:.2f} / {got['weeks_12']:.2f} / {got['weeks_104']:.2f} s; "
+            f"dashboard page {got['markdown'] * 1000:.0f} ms, {got['page_kb']:.0f} KB, "
+            f"{got['attention']:.0f} needing attention"
+        ),
+        "weeks_12",
+    )
 
 
 if __name__ == "__main__":

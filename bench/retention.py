@@ -9,24 +9,22 @@ theirs), times:
   * `due()`: the whole store read for what is due (cases per second read),
   * a batch of the first 500 items opened, approved and applied (items masked per second),
 and prints, from one run, on SQLite and on PostgreSQL when one answers, with
-time at N / time at N/10 for `due()` (linear growth: 10 or less).
+how `due()` grew from N/10 to N cases (linear: x10 or less).
 
     .venv/bin/python bench/retention.py [--cases 100000] [--database-url URL]
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import AS_OF, _drop_pg, _fill_in_child, fresh_pg, sizes  # noqa: E402
+from bench.sweep import AS_OF, _fill_in_child, on_both_stores  # noqa: E402
 from casework.core.db import make_engine, session_scope  # noqa: E402
 from casework.models import record_retention  # noqa: E402
 from casework.models.programs import programs  # noqa: E402
@@ -64,30 +62,17 @@ def measure(url: str, count: int) -> dict[str, float]:
 
 
 def main() -> None:
-    cases, small, pg = sizes(__doc__.splitlines()[0])
-    print(f"load: {os.getloadavg()[0]:.2f} (1-minute average, {os.cpu_count()} cores)")
-    backends: list[tuple[str, Any]] = [
-        ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix='casework-ret-')}/r{n}.db"),
-        ("postgresql", lambda n: fresh_pg(pg, f"casework_retention_{n}")),
-    ]
-    for backend, url_for in backends:
-        results: dict[int, dict[str, float]] = {}
-        for count in (small, cases):
-            url = url_for(count)
-            if url is None:
-                break
-            got = results[count] = measure(url, count)
-            print(
-                f"{backend:<10} {count:>7} cases: due() {got['due_seconds']:.2f} s "
-                f"({count / got['due_seconds']:,.0f} cases read/s; {got['due']:.0f} items due); "
-                f"a batch of {got['masked']:.0f} masked in {got['apply_seconds']:.2f} s "
-                f"({got['masked'] / got['apply_seconds']:,.0f} items/s)"
-            )
-        if backend == "postgresql":
-            _drop_pg(pg, [f"casework_retention_{count}" for count in results])
-        if len(results) == 2:
-            ratio = results[cases]["due_seconds"] / results[small]["due_seconds"]
-            print(f"{backend:<10} due() at {cases} / at {small}: {ratio:.1f} (linear: 10)")
+    on_both_stores(
+        __doc__.splitlines()[0],
+        "retention",
+        measure,
+        lambda count, got: (
+            f"due() {got['due_seconds']:.2f} s ({count / got['due_seconds']:,.0f} cases read/s; "
+            f"{got['due']:.0f} items due); a batch of {got['masked']:.0f} masked in "
+            f"{got['apply_seconds']:.2f} s ({got['masked'] / got['apply_seconds']:,.0f} items/s)"
+        ),
+        "due_seconds",
+    )
 
 
 if __name__ == "__main__":

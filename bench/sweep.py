@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
@@ -453,6 +454,40 @@ def sizes(description: str) -> tuple[int, int, str]:
     parser.add_argument("--database-url", default=os.environ.get("CASEWORK_TEST_DATABASE_URL"))
     args = parser.parse_args()
     return args.cases, max(args.cases // 10, 1), args.database_url or PG_DEFAULT
+
+
+def on_both_stores(
+    description: str,
+    label: str,
+    measure: Callable[[str, int], dict[str, float]],
+    said: Callable[[int, dict[str, float]], str],
+    timed: str,
+) -> None:
+    """A two-size benchmark's run (its command line: `sizes`): N/10, then N cases, on
+    SQLite and on PostgreSQL when one answers, each measured in a fresh store and said in a
+    line; then how `timed` grew from N/10 to N (linear: x10 or less)."""
+    cases, small, pg = sizes(description)
+    print(f"load: {os.getloadavg()[0]:.2f} (1-minute average, {os.cpu_count()} cores)")
+    backends: list[tuple[str, Callable[[int], str | None]]] = [
+        ("sqlite", lambda n: f"sqlite:///{tempfile.mkdtemp(prefix=f'casework-{label}-')}/r{n}.db"),
+        ("postgresql", lambda n: fresh_pg(pg, f"casework_{label}_{n}")),
+    ]
+    for backend, url_for in backends:
+        results: dict[int, dict[str, float]] = {}
+        for count in (small, cases):
+            url = url_for(count)
+            if url is None:
+                break
+            got = results[count] = measure(url, count)
+            print(f"{backend:<10} {count:>7} cases: {said(count, got)}")
+        if backend == "postgresql":
+            _drop_pg(pg, [f"casework_{label}_{count}" for count in results])
+        if len(results) == 2:
+            growth = results[cases][timed] / results[small][timed]
+            print(
+                f"{backend:<10} growth {small} -> {cases} cases: x{growth:.1f} "
+                f"for x{cases / small:.0f} cases (linear: x10 or less)"
+            )
 
 
 def fresh_pg(url: str, label: str) -> str | None:
